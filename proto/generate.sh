@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Regenerates src/protos/gen from the .proto files shipped by the npm package fabric-protos.
+# The copies under proto/fabric are what codegen reads; the only change to Fabric's files is
+# ConnEstablish.probe (field 4, bool), which Fabric v2.1+ peers send and fabric-protos 2.2.20 lacks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=node_modules/fabric-protos/protos
+dst=proto/fabric
+rm -rf "$dst" src/protos/gen
+mkdir -p "$dst"
+for f in gossip/message.proto common/common.proto common/policies.proto peer/collection.proto peer/policy.proto \
+         msp/identities.proto msp/msp_principal.proto orderer/ab.proto; do
+  mkdir -p "$dst/$(dirname "$f")"
+  cp "$src/$f" "$dst/$f"
+done
+# Add ConnEstablish.probe exactly as fabric-protos upstream has it since FAB-17674.
+perl -0pi -e 's/(message ConnEstablish \{\n\s*bytes pki_id\s*= 1;\n\s*bytes identity\s*= 2;\n\s*bytes tls_cert_hash\s*= 3;\n)/$1    bool probe            = 4;\n/' "$dst/gossip/message.proto"
+grep -q 'bool probe' "$dst/gossip/message.proto" || { echo "probe patch did not apply" >&2; exit 1; }
+npx buf generate --template proto/buf.gen.yaml "$dst"

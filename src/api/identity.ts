@@ -1,0 +1,31 @@
+import { toHex } from "../util/bytes.js";
+
+/** A peer's PKI-ID: Fabric's `common.PKIidType`. For the MSP MCS, SHA-256(mspid || id_bytes). */
+export type PKIidType = Uint8Array;
+
+/** A serialized identity (`msp.SerializedIdentity` bytes): Fabric's `api.PeerIdentityType`. */
+export type PeerIdentityType = Uint8Array;
+
+/** An organization's identity (its MSP ID bytes): Fabric's `api.OrgIdentityType`. */
+export type OrgIdentityType = Uint8Array;
+
+/** Lower-case hex of a PKI-ID, branded so it is used as a map key only where a PKI-ID is meant. */
+export type PkiHex = string & { readonly __brand: "PkiHex" };
+
+/** The map key of a PKI-ID (Fabric's `PKIidType.String()`). */
+export function pkiHex(pkiId: PKIidType): PkiHex {
+  return toHex(pkiId) as PkiHex;
+}
+
+/** A peer as comm addresses it: Fabric's `comm.RemotePeer`. */
+export interface RemotePeer {
+  endpoint: string;
+  pkiId: PKIidType;
+}
+
+/** Fabric's `api.PeerIdentityInfo`. */
+export interface PeerIdentityInfo {
+  pkiId: PKIidType;
+  identity: PeerIdentityType;
+  organization: OrgIdentityType;
+}
