@@ -1,0 +1,62 @@
+import type { PeerIdentityType, PKIidType, RemotePeer } from "../api/identity.js";
+import type { ReceivedMessage } from "../protoext/received-message.js";
+import type { SignedGossipMessage } from "../protoext/signed-message.js";
+
+/** Selects the received messages a subscriber wants (Fabric's `common.MessageAcceptor`). */
+export type MessageAcceptor = (msg: ReceivedMessage) => boolean;
+
+/** Outcome of sending to one peer with an ack (Fabric's `comm.SendResult`). */
+export interface SendResult {
+  peer: RemotePeer;
+  /** Empty when the peer acknowledged; otherwise why not (NACK text, timeout, send failure). */
+  error: string;
+}
+
+/** Fabric's `comm.AggregatedSendResult`. */
+export interface AggregatedSendResult {
+  results: SendResult[];
+  ackCount: number;
+  nackCount: number;
+}
+
+/**
+ * Fabric's `comm.Comm`: authenticated point-to-point messaging between peers. One connection per
+ * remote PKI-ID; every message is an Envelope; the first one each way is a signed ConnEstablish.
+ */
+export interface Comm {
+  /** This peer's PKI-ID. */
+  getPKIid(): PKIidType;
+  /**
+   * Sends `msg` to each peer without waiting. A full send queue drops the message (counted); a
+   * failed send or dial marks the peer presumed dead.
+   */
+  send(msg: SignedGossipMessage, ...peers: RemotePeer[]): void;
+  /**
+   * Sends `msg` with a fresh nonce to `peers` and resolves once `minAck` of them acknowledged, or
+   * every peer answered or timed out after `timeoutMs`.
+   */
+  sendWithAck(msg: SignedGossipMessage, timeoutMs: number, minAck: number, ...peers: RemotePeer[]): Promise<AggregatedSendResult>;
+  /** Dials and pings `peer` without a gossip handshake; rejects when it is unreachable. */
+  probe(peer: RemotePeer): Promise<void>;
+  /**
+   * Dials `peer`, runs a probe handshake (the remote side does not register it), and returns the
+   * identity it proved. When `peer.pkiId` is non-empty it must match.
+   */
+  handshake(peer: RemotePeer): Promise<PeerIdentityType>;
+  /** Delivers every received message that `acceptor` selects to `handler`. Returns an unsubscribe. */
+  accept(acceptor: MessageAcceptor, handler: (msg: ReceivedMessage) => void): () => void;
+  /** Calls `listener` with the PKI-ID of each peer presumed dead. Returns an unsubscribe. */
+  onPresumedDead(listener: (pkiId: PKIidType) => void): () => void;
+  /**
+   * Calls `listener` with the old PKI-ID when a peer reconnects with a new identity of the same org,
+   * or when an identity is purged. Returns an unsubscribe.
+   */
+  onIdentitySwitch(listener: (oldPkiId: PKIidType) => void): () => void;
+  /** Closes the connection to `peer`, if any. */
+  closeConn(peer: RemotePeer): void;
+  /** Reports `pkiId` as switched (the identity mapper purged it): listeners hear it, the connection closes. */
+  identitySwitched(pkiId: PKIidType): void;
+  start(): Promise<void>;
+  /** Closes every connection and listener; idempotent. */
+  stop(): Promise<void>;
+}

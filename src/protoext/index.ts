@@ -1,0 +1,3 @@
+export { SignedGossipMessage } from "./signed-message.js";
+export type { AuthInfo, ConnectionInfo, ReceivedMessage } from "./received-message.js";
+export { MessageError } from "./errors.js";

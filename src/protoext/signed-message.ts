@@ -1,0 +1,131 @@
+import type { Signer, Verifier } from "../api/crypto.js";
+import type { PeerIdentityType } from "../api/identity.js";
+import { Envelope, GossipMessage, Secret, type SecretEnvelope } from "../protos/gen/gossip/message.pb.js";
+import { MessageError } from "./errors.js";
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Fabric's `protoext.SignedGossipMessage`: an envelope and the GossipMessage its payload holds.
+ * The envelope's bytes are kept once known (received, or encoded once), so a received message is
+ * forwarded and served byte for byte, never re-encoded.
+ */
+export class SignedGossipMessage {
+  #bytes: Uint8Array | undefined;
+
+  private constructor(
+    readonly envelope: Envelope,
+    readonly message: GossipMessage,
+    bytes: Uint8Array | undefined,
+  ) {
+    this.#bytes = bytes;
+  }
+
+  /** Decodes an envelope as received from the wire; its bytes are kept as they came. */
+  static fromEnvelopeBytes(bytes: Uint8Array): SignedGossipMessage {
+    let envelope: Envelope;
+    let message: GossipMessage;
+    try {
+      envelope = Envelope.decode(bytes);
+      message = GossipMessage.decode(envelope.payload);
+    } catch (err) {
+      throw new MessageError("MALFORMED_MESSAGE", `cannot decode gossip envelope (${bytes.byteLength} bytes): ${(err as Error).message}`, { cause: err });
+    }
+    return new SignedGossipMessage(envelope, message, bytes);
+  }
+
+  /** Wraps an already-decoded envelope (e.g. one inside a MembershipResponse or DataUpdate). */
+  static fromEnvelope(envelope: Envelope): SignedGossipMessage {
+    let message: GossipMessage;
+    try {
+      message = GossipMessage.decode(envelope.payload);
+    } catch (err) {
+      throw new MessageError("MALFORMED_MESSAGE", `cannot decode gossip payload: ${(err as Error).message}`, { cause: err });
+    }
+    return new SignedGossipMessage(envelope, message, undefined);
+  }
+
+  /**
+   * Fabric's `Sign`: marshals `message` into the payload and signs exactly those bytes. An existing
+   * secret envelope is kept (it is signed on its own).
+   */
+  static sign(message: GossipMessage, signer: Signer, secretEnvelope?: SecretEnvelope): SignedGossipMessage {
+    const payload = GossipMessage.encode(message).finish();
+    const signature = signer(payload);
+    return new SignedGossipMessage({ payload, signature, secretEnvelope }, message, undefined);
+  }
+
+  /** Fabric's `NoopSign`: the payload with an empty signature. */
+  static noopSign(message: GossipMessage): SignedGossipMessage {
+    const payload = GossipMessage.encode(message).finish();
+    return new SignedGossipMessage({ payload, signature: EMPTY, secretEnvelope: undefined }, message, undefined);
+  }
+
+  /** The envelope's bytes: as received, or encoded once and cached. */
+  get bytes(): Uint8Array {
+    if (this.#bytes === undefined) this.#bytes = Envelope.encode(this.envelope).finish();
+    return this.#bytes;
+  }
+
+  /** Size of the envelope on the wire. */
+  get size(): number {
+    return this.bytes.byteLength;
+  }
+
+  /** True when the envelope carries a signature. */
+  isSigned(): boolean {
+    return this.envelope.signature.byteLength > 0;
+  }
+
+  /** Fabric's `SignSecret`: a copy of this message with `secret` signed into its secret envelope. */
+  withSecret(secret: Secret, signer: Signer): SignedGossipMessage {
+    const payload = Secret.encode(secret).finish();
+    const secretEnvelope: SecretEnvelope = { payload, signature: signer(payload) };
+    return new SignedGossipMessage({ ...this.envelope, secretEnvelope }, this.message, undefined);
+  }
+
+  /**
+   * A copy without the secret envelope, as sent to peers of other orgs. The outer signature stays
+   * valid because the secret is signed separately.
+   */
+  withoutSecret(): SignedGossipMessage {
+    if (this.envelope.secretEnvelope === undefined) return this;
+    return new SignedGossipMessage({ ...this.envelope, secretEnvelope: undefined }, this.message, undefined);
+  }
+
+  /** The internal endpoint in the secret envelope, or "" (Fabric's `InternalEndpoint`). */
+  internalEndpoint(): string {
+    const se = this.envelope.secretEnvelope;
+    if (se === undefined) return "";
+    try {
+      const secret = Secret.decode(se.payload);
+      return secret.content?.$case === "internalEndpoint" ? secret.content.value : "";
+    } catch {
+      return "";
+    }
+  }
+
+  /**
+   * Fabric's `Verify`: the payload and signature must be non-empty and verify with `identity`; a
+   * secret envelope, if present, must verify with the same identity. Throws MessageError.
+   */
+  verify(identity: PeerIdentityType, verifier: Verifier): void {
+    const { payload, signature, secretEnvelope } = this.envelope;
+    if (payload.byteLength === 0) throw new MessageError("EMPTY_PAYLOAD", "signed message has an empty payload");
+    if (signature.byteLength === 0) throw new MessageError("EMPTY_SIGNATURE", "signed message has an empty signature");
+    try {
+      verifier(identity, signature, payload);
+    } catch (err) {
+      throw new MessageError("BAD_SIGNATURE", `message signature does not verify: ${(err as Error).message}`, { cause: err });
+    }
+    if (secretEnvelope === undefined) return;
+    if (secretEnvelope.payload.byteLength === 0 || secretEnvelope.signature.byteLength === 0) {
+      throw new MessageError("BAD_SECRET", "secret envelope has an empty payload or signature");
+    }
+    try {
+      verifier(identity, secretEnvelope.signature, secretEnvelope.payload);
+    } catch (err) {
+      throw new MessageError("BAD_SECRET", `secret envelope signature does not verify: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
