@@ -1,0 +1,542 @@
+import type { Registry } from "prom-client";
+import type { MessageCryptoService, SecurityAdvisor } from "../api/crypto.js";
+import { type PeerIdentityType, type PKIidType, type PkiHex, pkiHex, type RemotePeer } from "../api/identity.js";
+import type { Logger } from "../logging/logger.js";
+import { RateLimitedLog } from "../logging/rate-limited.js";
+import { type GossipMessage, GossipMessage_Tag } from "../protos/gen/gossip/message.pb.js";
+import type { ReceivedMessage } from "../protoext/received-message.js";
+import { SignedGossipMessage } from "../protoext/signed-message.js";
+import { bytesEqual } from "../util/bytes.js";
+import type { Clock, TimerHandle } from "../util/clock.js";
+import { errorMessage } from "../util/errors.js";
+import type { Random } from "../util/random.js";
+import { Connection } from "./connection.js";
+import { CommError } from "./errors.js";
+import { buildConnEstablish, checkConnEstablish, type RemoteHandshake } from "./handshake.js";
+import type { AggregatedSendResult, Comm, MessageAcceptor, SendResult } from "./interface.js";
+import { type CommMetrics, createCommMetrics } from "./metrics.js";
+import { type CommOptions, DEFAULT_COMM_OPTIONS } from "./options.js";
+import type { RawStream, Transport } from "./transport.js";
+
+/** What CommImpl is built from. */
+export interface CommComponents {
+  transport: Transport;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  metrics: Registry;
+  mcs: MessageCryptoService;
+  securityAdvisor: SecurityAdvisor;
+  /** This peer's serialized identity. */
+  selfIdentity: PeerIdentityType;
+  /** Called with every remote identity that passed a handshake (the identity mapper's Put). */
+  onIdentity?: (pkiId: PKIidType, identity: PeerIdentityType) => void;
+}
+
+interface Subscription {
+  acceptor: MessageAcceptor;
+  handler: (msg: ReceivedMessage) => void;
+}
+
+interface AckWaiter {
+  settle: (error: string) => void;
+}
+
+/** Two dials that cross within this window are a race, settled the same way on both sides. */
+const DIAL_RACE_WINDOW_MS = 1_000;
+
+/**
+ * Fabric's commImpl over any Transport: signed handshake bound to TLS, one connection per PKI-ID,
+ * bounded send queues, acks, presumed-dead reports. Bad input closes that one connection with a
+ * CommError code, a metric and a rate-limited log line; it never throws out of a callback.
+ */
+export class CommImpl implements Comm {
+  readonly #c: CommComponents;
+  readonly #opts: CommOptions;
+  readonly #log: Logger;
+  readonly #warn: RateLimitedLog;
+  readonly #metrics: CommMetrics;
+  readonly #pkiId: PKIidType;
+  readonly #conns = new Map<PkiHex, Connection>();
+  readonly #dialing = new Map<PkiHex, Promise<Connection>>();
+  readonly #pendingStreams = new Set<RawStream>();
+  readonly #identities = new Map<PkiHex, PeerIdentityType>();
+  readonly #subs = new Set<Subscription>();
+  readonly #deadListeners = new Set<(pkiId: PKIidType) => void>();
+  readonly #switchListeners = new Set<(pkiId: PKIidType) => void>();
+  readonly #ackWaiters = new Map<string, AckWaiter>();
+  readonly #tasks = new Set<Promise<unknown>>();
+  #started = false;
+  #stopped = false;
+
+  constructor(components: CommComponents, options: Partial<CommOptions> = {}) {
+    this.#c = components;
+    this.#opts = { ...DEFAULT_COMM_OPTIONS, ...options };
+    this.#log = components.logger.child("gossip.comm");
+    this.#warn = new RateLimitedLog(this.#log, components.clock);
+    this.#metrics = createCommMetrics(components.metrics);
+    this.#pkiId = components.mcs.getPKIidOfCert(components.selfIdentity);
+  }
+
+  getPKIid(): PKIidType {
+    return this.#pkiId;
+  }
+
+  /** Open connections and in-flight work, for tests and the admin view. */
+  stats(): { connections: number; dialing: number; pendingHandshakes: number } {
+    return { connections: this.#conns.size, dialing: this.#dialing.size, pendingHandshakes: this.#pendingStreams.size };
+  }
+
+  /** The PKI-IDs this peer has an open connection with. */
+  connectedPeers(): PKIidType[] {
+    return [...this.#conns.values()].map((c) => c.info.id);
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.#c.transport.listen((stream) => this.#track(this.#acceptStream(stream)));
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const conn of this.#conns.values()) conn.close();
+    this.#conns.clear();
+    for (const stream of this.#pendingStreams) stream.close();
+    this.#pendingStreams.clear();
+    for (const waiter of [...this.#ackWaiters.values()]) waiter.settle("comm stopped");
+    this.#ackWaiters.clear();
+    await this.#c.transport.close();
+    while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+    this.#subs.clear();
+    this.#deadListeners.clear();
+    this.#switchListeners.clear();
+  }
+
+  send(msg: SignedGossipMessage, ...peers: RemotePeer[]): void {
+    if (this.#stopped || peers.length === 0) return;
+    const bytes = msg.bytes;
+    if (bytes.byteLength > this.#opts.maxMessageSize) {
+      this.#reject("MESSAGE_TOO_LARGE", "local", `not sending a ${bytes.byteLength}-byte message: the limit is ${this.#opts.maxMessageSize}`);
+      return;
+    }
+    for (const peer of peers) {
+      const conn = this.#conns.get(pkiHex(peer.pkiId));
+      if (conn !== undefined) {
+        this.#enqueue(conn, bytes, false);
+        continue;
+      }
+      this.#track(
+        this.#getConnection(peer).then(
+          (c) => this.#enqueue(c, bytes, false),
+          (err: unknown) => this.#dialFailed(peer, err),
+        ),
+      );
+    }
+  }
+
+  async sendWithAck(msg: SignedGossipMessage, timeoutMs: number, minAck: number, ...peers: RemotePeer[]): Promise<AggregatedSendResult> {
+    const nonce = this.#c.random.uint64();
+    const withNonce = SignedGossipMessage.noopSign({ ...msg.message, nonce });
+    const bytes = withNonce.bytes;
+    const results: SendResult[] = [];
+    let acks = 0;
+    let nacks = 0;
+    if (peers.length === 0 || this.#stopped) return { results, ackCount: 0, nackCount: 0 };
+    return await new Promise<AggregatedSendResult>((resolve) => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        if (acks >= minAck || results.length === peers.length) {
+          done = true;
+          resolve({ results: results.slice(), ackCount: acks, nackCount: nacks });
+        }
+      };
+      for (const peer of peers) {
+        const key = `${nonce} ${pkiHex(peer.pkiId)}`;
+        let timer: TimerHandle | undefined;
+        let settled = false;
+        const settle = (error: string): void => {
+          if (settled) return;
+          settled = true;
+          timer?.cancel();
+          this.#ackWaiters.delete(key);
+          results.push({ peer, error });
+          if (error === "") acks++;
+          else nacks++;
+          finish();
+        };
+        this.#ackWaiters.set(key, { settle });
+        timer = this.#c.clock.setTimeout(() => settle("timed out waiting for an ack"), timeoutMs);
+        this.#track(
+          this.#getConnection(peer).then(
+            (conn) => this.#enqueue(conn, bytes, true, (err) => settle(`send failed: ${err.message}`)),
+            (err: unknown) => {
+              settle(`cannot connect: ${errorMessage(err)}`);
+              this.#dialFailed(peer, err);
+            },
+          ),
+        );
+      }
+    });
+  }
+
+  async probe(peer: RemotePeer): Promise<void> {
+    this.#assertRunning();
+    await this.#c.transport.ping(peer.endpoint, this.#opts.dialTimeoutMs, this.#opts.connTimeoutMs);
+  }
+
+  async handshake(peer: RemotePeer): Promise<PeerIdentityType> {
+    this.#assertRunning();
+    const stream = await this.#c.transport.dial(peer.endpoint, this.#opts.dialTimeoutMs, this.#opts.connTimeoutMs);
+    let remote: RemoteHandshake;
+    try {
+      ({ remote } = await this.#handshakeStream(stream, true, true, this.#opts.handshakeTimeoutMs));
+    } finally {
+      stream.close();
+    }
+    if (peer.pkiId.byteLength > 0 && !bytesEqual(peer.pkiId, remote.info.id)) {
+      throw new CommError("UNEXPECTED_PEER", `${peer.endpoint} answered with a PKI-ID other than the expected one`);
+    }
+    return remote.info.identity;
+  }
+
+  accept(acceptor: MessageAcceptor, handler: (msg: ReceivedMessage) => void): () => void {
+    const sub: Subscription = { acceptor, handler };
+    this.#subs.add(sub);
+    return () => this.#subs.delete(sub);
+  }
+
+  onPresumedDead(listener: (pkiId: PKIidType) => void): () => void {
+    this.#deadListeners.add(listener);
+    return () => this.#deadListeners.delete(listener);
+  }
+
+  onIdentitySwitch(listener: (oldPkiId: PKIidType) => void): () => void {
+    this.#switchListeners.add(listener);
+    return () => this.#switchListeners.delete(listener);
+  }
+
+  closeConn(peer: RemotePeer): void {
+    const key = pkiHex(peer.pkiId);
+    const conn = this.#conns.get(key);
+    if (conn === undefined) return;
+    this.#conns.delete(key);
+    conn.close();
+  }
+
+  identitySwitched(pkiId: PKIidType): void {
+    for (const l of this.#switchListeners) l(pkiId);
+    this.closeConn({ endpoint: "", pkiId });
+  }
+
+  // --- connections ---
+
+  #getConnection(peer: RemotePeer): Promise<Connection> {
+    if (this.#stopped) return Promise.reject(new CommError("STOPPED", "comm is stopped"));
+    const key = pkiHex(peer.pkiId);
+    const existing = this.#conns.get(key);
+    if (existing !== undefined) return Promise.resolve(existing);
+    const inflight = this.#dialing.get(key);
+    if (inflight !== undefined) return inflight;
+    const dial = this.#dial(peer).finally(() => this.#dialing.delete(key));
+    this.#dialing.set(key, dial);
+    return dial;
+  }
+
+  async #dial(peer: RemotePeer): Promise<Connection> {
+    const stream = await this.#c.transport.dial(peer.endpoint, this.#opts.dialTimeoutMs, this.#opts.connTimeoutMs);
+    if (this.#stopped) {
+      stream.close();
+      throw new CommError("STOPPED", "comm is stopped");
+    }
+    let handshake: { remote: RemoteHandshake; early: Uint8Array[]; route: (sink: (b: Uint8Array) => void) => void };
+    try {
+      handshake = await this.#handshakeStream(stream, true, false, this.#opts.connTimeoutMs);
+    } catch (err) {
+      stream.close();
+      throw err;
+    }
+    const { remote } = handshake;
+    if (peer.pkiId.byteLength > 0 && !bytesEqual(peer.pkiId, remote.info.id)) {
+      // Fabric treats a new PKI-ID of the same org as a certificate rotation.
+      const old = this.#identities.get(pkiHex(peer.pkiId));
+      const sameOrg = old !== undefined && this.#sameOrg(old, remote.info.identity);
+      if (!sameOrg) {
+        stream.close();
+        this.#reject("UNEXPECTED_PEER", peer.endpoint, `${peer.endpoint} authenticated as another peer of another org`);
+        throw new CommError("UNEXPECTED_PEER", `${peer.endpoint} authenticated as an unexpected peer`);
+      }
+      this.#log.info("peer changed its identity", { endpoint: peer.endpoint });
+      for (const l of this.#switchListeners) l(peer.pkiId);
+    }
+    const key = pkiHex(remote.info.id);
+    const existing = this.#conns.get(key);
+    if (existing !== undefined) {
+      // The remote dialed us meanwhile: keep that one (Fabric's getConnection).
+      stream.close();
+      return existing;
+    }
+    return this.#register(stream, remote, true, handshake);
+  }
+
+  async #acceptStream(stream: RawStream): Promise<void> {
+    if (this.#stopped) {
+      stream.close();
+      return;
+    }
+    let handshake: { remote: RemoteHandshake; early: Uint8Array[]; route: (sink: (b: Uint8Array) => void) => void };
+    try {
+      handshake = await this.#handshakeStream(stream, false, false, this.#opts.connTimeoutMs);
+    } catch {
+      stream.close();
+      return;
+    }
+    if (handshake.remote.probe) {
+      this.#log.debug("peer probed us", { endpoint: stream.remoteAddress });
+      stream.close();
+      return;
+    }
+    if (this.#stopped) {
+      stream.close();
+      return;
+    }
+    const key = pkiHex(handshake.remote.info.id);
+    const existing = this.#conns.get(key);
+    if (existing !== undefined && existing.outbound && this.#keepOurDial(existing, handshake.remote.info.id)) {
+      stream.close();
+      return;
+    }
+    this.#register(stream, handshake.remote, false, handshake);
+  }
+
+  /**
+   * Fabric lets an inbound stream replace an existing one. When both peers dial each other at once,
+   * that closes both streams; we settle such a race the same way on both sides instead: the stream
+   * dialed by the peer with the smaller PKI-ID stays.
+   */
+  #keepOurDial(existing: Connection, remotePki: PKIidType): boolean {
+    const young = this.#c.clock.monotonic() - existing.since < DIAL_RACE_WINDOW_MS;
+    return young && Buffer.compare(this.#pkiId, remotePki) < 0;
+  }
+
+  #register(
+    stream: RawStream,
+    remote: RemoteHandshake,
+    outbound: boolean,
+    handshake: { early: Uint8Array[]; route: (sink: (b: Uint8Array) => void) => void },
+  ): Connection {
+    const key = pkiHex(remote.info.id);
+    const conn = new Connection(
+      { key, info: remote.info, stream, outbound, since: this.#c.clock.monotonic() },
+      {
+        sendBuffSize: this.#opts.sendBuffSize,
+        onSent: () => this.#metrics.sent.inc(),
+        onWriteFailure: (c, err) => {
+          this.#log.debug("send failed, peer presumed dead", { endpoint: c.info.endpoint, error: err.message });
+          this.#disconnect(c);
+        },
+      },
+    );
+    const previous = this.#conns.get(key);
+    this.#conns.set(key, conn);
+    previous?.close();
+    this.#identities.set(key, remote.info.identity);
+    this.#c.onIdentity?.(remote.info.id, remote.info.identity);
+    stream.onClose(() => {
+      if (this.#conns.get(key) === conn) this.#conns.delete(key);
+      conn.close();
+    });
+    handshake.route((bytes) => this.#onFrame(conn, bytes));
+    for (const bytes of handshake.early) this.#onFrame(conn, bytes);
+    return conn;
+  }
+
+  /**
+   * Both sides send their signed ConnEstablish at once and wait `timeoutMs` for the other's.
+   * Frames that arrive after the remote's ConnEstablish and before the connection is registered
+   * are kept in `early`.
+   */
+  #handshakeStream(
+    stream: RawStream,
+    initiator: boolean,
+    probe: boolean,
+    timeoutMs: number,
+  ): Promise<{ remote: RemoteHandshake; early: Uint8Array[]; route: (sink: (b: Uint8Array) => void) => void }> {
+    this.#pendingStreams.add(stream);
+    const tls = this.#c.transport.tls;
+    const ownHash = initiator ? tls.clientCertHash : tls.serverCertHash;
+    const tlsEnabled = tls.clientCertHash !== undefined || tls.serverCertHash !== undefined;
+    const early: Uint8Array[] = [];
+    let sink: ((bytes: Uint8Array) => void) | undefined;
+    const route = (s: (b: Uint8Array) => void): void => {
+      sink = s;
+    };
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const fail = (err: CommError): void => {
+        if (settled) return;
+        settled = true;
+        timer.cancel();
+        this.#pendingStreams.delete(stream);
+        this.#reject(err.code, stream.remoteAddress, err.message);
+        reject(err);
+      };
+      const timer = this.#c.clock.setTimeout(
+        () => fail(new CommError("HANDSHAKE_TIMEOUT", `no ConnEstablish from ${stream.remoteAddress} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      stream.onClose((err) => {
+        if (!settled) fail(new CommError("CONNECTION_CLOSED", `${stream.remoteAddress} closed the stream during the handshake${err ? `: ${err.message}` : ""}`));
+      });
+      stream.onData((bytes) => {
+        if (sink !== undefined) {
+          sink(bytes);
+          return;
+        }
+        if (settled) {
+          early.push(bytes);
+          return;
+        }
+        if (bytes.byteLength > this.#opts.maxMessageSize) {
+          fail(new CommError("MESSAGE_TOO_LARGE", `first message from ${stream.remoteAddress} is ${bytes.byteLength} bytes`));
+          return;
+        }
+        let remote: RemoteHandshake;
+        try {
+          const first = SignedGossipMessage.fromEnvelopeBytes(bytes);
+          remote = checkConnEstablish(first, {
+            mcs: this.#c.mcs,
+            clock: this.#c.clock,
+            tlsEnabled,
+            remoteCertHash: stream.remoteCertHash,
+            remoteAddress: stream.remoteAddress,
+          });
+        } catch (err) {
+          fail(err instanceof CommError ? err : new CommError("MALFORMED_FRAME", `first message from ${stream.remoteAddress} cannot be decoded: ${errorMessage(err)}`));
+          return;
+        }
+        settled = true;
+        timer.cancel();
+        this.#pendingStreams.delete(stream);
+        resolve({ remote, early, route });
+      });
+      const own = buildConnEstablish({ pkiId: this.#pkiId, identity: this.#c.selfIdentity, tlsCertHash: ownHash, probe }, (m) => this.#c.mcs.sign(m));
+      stream.write(own.bytes).then(
+        () => this.#metrics.sent.inc(),
+        (err: unknown) => fail(new CommError("CONNECTION_CLOSED", `cannot send ConnEstablish to ${stream.remoteAddress}: ${errorMessage(err)}`)),
+      );
+    });
+  }
+
+  // --- receiving ---
+
+  #onFrame(conn: Connection, bytes: Uint8Array): void {
+    if (conn.closed) return;
+    this.#metrics.received.inc();
+    if (bytes.byteLength > this.#opts.maxMessageSize) {
+      this.#dropConn(conn, "MESSAGE_TOO_LARGE", `${bytes.byteLength}-byte message from ${conn.info.endpoint} exceeds ${this.#opts.maxMessageSize}`);
+      return;
+    }
+    let msg: SignedGossipMessage;
+    try {
+      msg = SignedGossipMessage.fromEnvelopeBytes(bytes);
+    } catch (err) {
+      this.#dropConn(conn, "MALFORMED_FRAME", `undecodable message from ${conn.info.endpoint}: ${errorMessage(err)}`);
+      return;
+    }
+    const content = msg.message.content;
+    if (content?.$case === "ack") {
+      const waiter = this.#ackWaiters.get(`${msg.message.nonce} ${conn.key}`);
+      waiter?.settle(content.value.error);
+      return;
+    }
+    const received = this.#receivedMessage(conn, msg);
+    for (const sub of this.#subs) {
+      let wanted = false;
+      try {
+        wanted = sub.acceptor(received);
+        if (wanted) sub.handler(received);
+      } catch (err) {
+        this.#log.error("message handler failed", { error: errorMessage(err), endpoint: conn.info.endpoint });
+      }
+    }
+  }
+
+  #receivedMessage(conn: Connection, msg: SignedGossipMessage): ReceivedMessage {
+    const respond = (reply: GossipMessage): void => {
+      const signed = SignedGossipMessage.noopSign(reply);
+      this.#enqueue(conn, signed.bytes, true);
+    };
+    return {
+      message: msg,
+      connectionInfo: conn.info,
+      respond,
+      ack: (err?: Error) =>
+        respond({
+          nonce: msg.message.nonce,
+          channel: new Uint8Array(0),
+          tag: GossipMessage_Tag.UNDEFINED,
+          content: { $case: "ack", value: { error: err?.message ?? "" } },
+        }),
+    };
+  }
+
+  // --- helpers ---
+
+  #enqueue(conn: Connection, bytes: Uint8Array, blocking: boolean, onError?: (err: Error) => void): void {
+    if (!conn.enqueue(bytes, blocking, onError)) {
+      if (conn.closed) return;
+      this.#metrics.overflow.inc();
+      this.#warn.warn(`overflow ${conn.key}`, "send buffer full, dropping messages", { endpoint: conn.info.endpoint });
+    }
+  }
+
+  #disconnect(conn: Connection): void {
+    if (this.#conns.get(conn.key) === conn) this.#conns.delete(conn.key);
+    conn.close();
+    this.#presumeDead(conn.info.id);
+  }
+
+  #dialFailed(peer: RemotePeer, err: unknown): void {
+    if (this.#stopped) return;
+    this.#log.debug("cannot connect", { endpoint: peer.endpoint, error: errorMessage(err) });
+    this.#presumeDead(peer.pkiId);
+  }
+
+  #presumeDead(pkiId: PKIidType): void {
+    for (const l of this.#deadListeners) l(pkiId);
+  }
+
+  #dropConn(conn: Connection, code: CommError["code"], message: string): void {
+    this.#reject(code, conn.info.endpoint, message);
+    if (this.#conns.get(conn.key) === conn) this.#conns.delete(conn.key);
+    conn.close();
+  }
+
+  #reject(code: CommError["code"], endpoint: string, message: string): void {
+    this.#metrics.rejected.inc({ code });
+    this.#warn.warn(`${code} ${endpoint}`, message, { code, endpoint });
+  }
+
+  #sameOrg(a: PeerIdentityType, b: PeerIdentityType): boolean {
+    const orgA = this.#c.securityAdvisor.orgByPeerIdentity(a);
+    return orgA.byteLength > 0 && bytesEqual(orgA, this.#c.securityAdvisor.orgByPeerIdentity(b));
+  }
+
+  #assertRunning(): void {
+    if (this.#stopped) throw new CommError("STOPPED", "comm is stopped");
+  }
+
+  #track(task: Promise<unknown>): void {
+    const t = task.catch((err: unknown) => this.#log.error("comm task failed", { error: errorMessage(err) }));
+    this.#tasks.add(t);
+    void t.finally(() => this.#tasks.delete(t));
+  }
+}
+
+/** Creates a Comm over `components.transport`. */
+export function createComm(components: CommComponents, options: Partial<CommOptions> = {}): CommImpl {
+  return new CommImpl(components, options);
+}

@@ -1,0 +1,94 @@
+import type { PkiHex } from "../api/identity.js";
+import type { ConnectionInfo } from "../protoext/received-message.js";
+import type { RawStream } from "./transport.js";
+
+interface Outgoing {
+  bytes: Uint8Array;
+  onError: ((err: Error) => void) | undefined;
+}
+
+/**
+ * One authenticated stream to one peer (Fabric's comm `connection`): a bounded send queue drained
+ * by a single writer that honours the transport's flow control.
+ */
+export class Connection {
+  readonly key: PkiHex;
+  readonly info: ConnectionInfo;
+  readonly stream: RawStream;
+  /** True when this side dialed. */
+  readonly outbound: boolean;
+  /** Monotonic ms when the connection was registered. */
+  readonly since: number;
+  #queue: Outgoing[] = [];
+  #writing = false;
+  #closed = false;
+  #idle: Promise<void> = Promise.resolve();
+
+  constructor(
+    init: { key: PkiHex; info: ConnectionInfo; stream: RawStream; outbound: boolean; since: number },
+    private readonly hooks: {
+      sendBuffSize: number;
+      onSent: () => void;
+      onWriteFailure: (conn: Connection, err: Error) => void;
+    },
+  ) {
+    this.key = init.key;
+    this.info = init.info;
+    this.stream = init.stream;
+    this.outbound = init.outbound;
+    this.since = init.since;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Queues an envelope. A non-blocking send is dropped (returns false) when the queue holds
+   * sendBuffSize items; a blocking send (responses, acks, sendWithAck) is always queued.
+   */
+  enqueue(bytes: Uint8Array, blocking: boolean, onError?: (err: Error) => void): boolean {
+    if (this.#closed) {
+      onError?.(new Error("connection closed"));
+      return false;
+    }
+    if (!blocking && this.#queue.length >= this.hooks.sendBuffSize) return false;
+    this.#queue.push({ bytes, onError });
+    if (!this.#writing) this.#idle = this.#pump();
+    return true;
+  }
+
+  /** Resolves once the writer has nothing left to do. */
+  drained(): Promise<void> {
+    return this.#idle;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const pending = this.#queue;
+    this.#queue = [];
+    for (const item of pending) item.onError?.(new Error("connection closed"));
+    this.stream.close();
+  }
+
+  async #pump(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const item = this.#queue.shift()!;
+        try {
+          await this.stream.write(item.bytes);
+        } catch (err) {
+          const error = err instanceof Error ? err : new Error(String(err));
+          item.onError?.(error);
+          if (!this.#closed) this.hooks.onWriteFailure(this, error);
+          return;
+        }
+        this.hooks.onSent();
+      }
+    } finally {
+      this.#writing = false;
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import { GossipError } from "../util/errors.js";
+
+/** Stable codes of comm failures: metric labels and test assertions rely on them. */
+export type CommErrorCode =
+  | "DIAL_FAILED"
+  | "PING_FAILED"
+  | "HANDSHAKE_TIMEOUT"
+  | "MALFORMED_FRAME"
+  | "WRONG_FIRST_MESSAGE"
+  | "NO_PKI_ID"
+  | "PKI_ID_MISMATCH"
+  | "UNEXPECTED_PEER"
+  | "BAD_IDENTITY"
+  | "UNKNOWN_CA"
+  | "EXPIRED_IDENTITY"
+  | "NO_TLS_CERT"
+  | "TLS_HASH_MISMATCH"
+  | "BAD_SIGNATURE"
+  | "MESSAGE_TOO_LARGE"
+  | "PROBE"
+  | "CONNECTION_CLOSED"
+  | "STOPPED";
+
+/** A comm failure; `code` says which check failed. */
+export class CommError extends GossipError {
+  declare readonly code: CommErrorCode;
+
+  constructor(code: CommErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}

@@ -1,0 +1,102 @@
+import type { MessageCryptoService } from "../api/crypto.js";
+import type { PeerIdentityType, PKIidType } from "../api/identity.js";
+import { GossipMessage_Tag } from "../protos/gen/gossip/message.pb.js";
+import type { ConnectionInfo } from "../protoext/received-message.js";
+import { SignedGossipMessage } from "../protoext/signed-message.js";
+import { bytesEqual } from "../util/bytes.js";
+import type { Clock } from "../util/clock.js";
+import { GossipError } from "../util/errors.js";
+import { CommError, type CommErrorCode } from "./errors.js";
+
+const EMPTY = new Uint8Array(0);
+
+/** This side's part of a handshake. */
+export interface LocalHandshake {
+  pkiId: PKIidType;
+  identity: PeerIdentityType;
+  /** SHA-256 of the TLS certificate this side presents on this connection, or undefined without TLS. */
+  tlsCertHash: Uint8Array | undefined;
+  probe: boolean;
+}
+
+/** Fabric's `createConnectionMsg`: ConnEstablish in a GossipMessage{tag EMPTY, nonce 0}, signed. */
+export function buildConnEstablish(local: LocalHandshake, sign: (msg: Uint8Array) => Uint8Array): SignedGossipMessage {
+  return SignedGossipMessage.sign(
+    {
+      nonce: 0n,
+      channel: EMPTY,
+      tag: GossipMessage_Tag.EMPTY,
+      content: {
+        $case: "conn",
+        value: { pkiId: local.pkiId, identity: local.identity, tlsCertHash: local.tlsCertHash ?? EMPTY, probe: local.probe },
+      },
+    },
+    sign,
+  );
+}
+
+/** What the remote side proved in its ConnEstablish. */
+export interface RemoteHandshake {
+  info: ConnectionInfo;
+  probe: boolean;
+}
+
+/**
+ * Fabric's `authenticateRemotePeer`, receiving half: checks the first envelope of a stream.
+ * `remoteCertHash` is the hash of the certificate the remote presented on this connection;
+ * `tlsEnabled` says whether the binding is required. Throws CommError with the failing check.
+ */
+export function checkConnEstablish(
+  first: SignedGossipMessage,
+  ctx: { mcs: MessageCryptoService; clock: Clock; tlsEnabled: boolean; remoteCertHash: Uint8Array | undefined; remoteAddress: string },
+): RemoteHandshake {
+  const content = first.message.content;
+  if (content?.$case !== "conn") {
+    throw new CommError("WRONG_FIRST_MESSAGE", `expected ConnEstablish as the first message from ${ctx.remoteAddress}, got ${content?.$case ?? "empty content"}`);
+  }
+  const conn = content.value;
+  if (conn.pkiId.byteLength === 0) throw new CommError("NO_PKI_ID", `ConnEstablish from ${ctx.remoteAddress} has no PKI-ID`);
+  if (conn.identity.byteLength === 0) throw new CommError("BAD_IDENTITY", `ConnEstablish from ${ctx.remoteAddress} has no identity`);
+
+  let derived: PKIidType;
+  try {
+    ctx.mcs.validateIdentity(conn.identity);
+    const expiry = ctx.mcs.expiration(conn.identity);
+    if (expiry !== undefined && expiry.getTime() <= ctx.clock.now()) {
+      throw new CommError("EXPIRED_IDENTITY", `identity of ${ctx.remoteAddress} expired at ${expiry.toISOString()}`);
+    }
+    derived = ctx.mcs.getPKIidOfCert(conn.identity);
+  } catch (err) {
+    throw asCommError(err, ctx.remoteAddress);
+  }
+  if (!bytesEqual(derived, conn.pkiId)) {
+    throw new CommError("PKI_ID_MISMATCH", `ConnEstablish from ${ctx.remoteAddress} claims a PKI-ID that is not the one of its identity`);
+  }
+  if (ctx.tlsEnabled) {
+    if (ctx.remoteCertHash === undefined) throw new CommError("NO_TLS_CERT", `${ctx.remoteAddress} presented no TLS certificate`);
+    if (!bytesEqual(ctx.remoteCertHash, conn.tlsCertHash)) {
+      throw new CommError("TLS_HASH_MISMATCH", `tls_cert_hash from ${ctx.remoteAddress} does not match the certificate it presented on this connection`);
+    }
+  }
+  try {
+    first.verify(conn.identity, (identity, signature, message) => ctx.mcs.verify(identity, signature, message));
+  } catch (err) {
+    throw new CommError("BAD_SIGNATURE", `ConnEstablish signature of ${ctx.remoteAddress} does not verify: ${(err as Error).message}`, { cause: err });
+  }
+  return {
+    info: {
+      id: conn.pkiId,
+      identity: conn.identity,
+      endpoint: ctx.remoteAddress,
+      auth: { signedData: first.envelope.payload, signature: first.envelope.signature },
+    },
+    probe: conn.probe,
+  };
+}
+
+function asCommError(err: unknown, remote: string): CommError {
+  if (err instanceof CommError) return err;
+  const code = err instanceof GossipError ? err.code : "";
+  const mapped: CommErrorCode = code === "UNKNOWN_CA" ? "UNKNOWN_CA" : code === "EXPIRED_IDENTITY" ? "EXPIRED_IDENTITY" : "BAD_IDENTITY";
+  return new CommError(mapped, `identity of ${remote} is not valid: ${(err as Error).message}`, { cause: err });
+}
