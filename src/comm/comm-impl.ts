@@ -304,7 +304,7 @@ export class CommImpl implements Comm {
     }
     const key = pkiHex(handshake.remote.info.id);
     const existing = this.#conns.get(key);
-    if (existing !== undefined && existing.outbound && this.#keepOurDial(existing, handshake.remote.info.id)) {
+    if (existing?.outbound && this.#keepOurDial(existing, handshake.remote.info.id)) {
       stream.close();
       return;
     }

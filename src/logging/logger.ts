@@ -52,7 +52,6 @@ class PinoLogger implements Logger {
   constructor(
     private readonly root: pino.Logger,
     private readonly spec: string,
-    private readonly name: string,
     private readonly log: pino.Logger,
   ) {}
 
@@ -70,7 +69,7 @@ class PinoLogger implements Logger {
   }
   child(name: string, fields?: LogFields): Logger {
     const child = this.root.child({ ...fields, logger: name }, { level: levelFor(this.spec, name) });
-    return new PinoLogger(this.root, this.spec, name, child);
+    return new PinoLogger(this.root, this.spec, child);
   }
 }
 
@@ -79,7 +78,7 @@ export function createLogger(options: { name?: string; spec?: string; destinatio
   const spec = options.spec ?? process.env["FABRIC_LOGGING_SPEC"] ?? "info";
   const name = options.name ?? "fabric-gossip";
   const root = pino({ level: "debug", base: undefined }, options.destination ?? pino.destination(2));
-  return new PinoLogger(root, spec, name, root.child({ logger: name }, { level: levelFor(spec, name) }));
+  return new PinoLogger(root, spec, root.child({ logger: name }, { level: levelFor(spec, name) }));
 }
 
 /** A logger that drops everything (tests, benchmarks). */

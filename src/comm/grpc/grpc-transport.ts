@@ -1,0 +1,243 @@
+import { createHash, X509Certificate } from "node:crypto";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
+import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "../../logging/logger.js";
+import type { Clock } from "../../util/clock.js";
+import { CommError } from "../errors.js";
+import { DEF_MAX_MESSAGE_SIZE } from "../options.js";
+import type { RawStream, Transport, TransportTls } from "../transport.js";
+import { GrpcRawStream } from "./raw-stream.js";
+
+/** PEM material for mutual TLS. One certificate may serve as both server and client certificate. */
+export interface GrpcTlsOptions {
+  /** Server certificate (PEM) and its key. */
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** Client certificate and key; the server pair when absent. */
+  clientCert?: string | Buffer;
+  clientKey?: string | Buffer;
+  /** TLS CA certificates (PEM, concatenated) of every org whose peers we accept and dial. */
+  rootCAs: string | Buffer;
+  /** TLS server name to expect when dialing, instead of the endpoint's host. */
+  serverNameOverride?: string;
+}
+
+export interface GrpcTransportOptions {
+  /** "host:port" to listen on; port 0 picks a free port. */
+  listenAddress: string;
+  tls?: GrpcTlsOptions;
+  maxMessageSize?: number;
+  logger: Logger;
+  /** Real time: gRPC deadlines are wall-clock instants. */
+  clock: Clock;
+}
+
+const EMPTY = Buffer.alloc(0);
+const GOSSIP_STREAM = "/gossip.Gossip/GossipStream";
+const PING = "/gossip.Gossip/Ping";
+
+const passBytes = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+const takeBytes = (b: Buffer): Uint8Array => b;
+
+/** Fabric's `gossip.Gossip` service, carrying envelopes as raw bytes so they are never re-encoded. */
+const GOSSIP_SERVICE: grpc.ServiceDefinition = {
+  GossipStream: {
+    path: GOSSIP_STREAM,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: passBytes,
+    requestDeserialize: takeBytes,
+    responseSerialize: passBytes,
+    responseDeserialize: takeBytes,
+  },
+  Ping: {
+    path: PING,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: passBytes,
+    requestDeserialize: takeBytes,
+    responseSerialize: passBytes,
+    responseDeserialize: takeBytes,
+  },
+};
+
+function sha256(der: Buffer): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(der).digest());
+}
+
+function certDer(pem: string | Buffer): Buffer {
+  return new X509Certificate(pem).raw;
+}
+
+/**
+ * gRPC as Fabric runs it: serves `/gossip.Gossip/GossipStream` and `/gossip.Gossip/Ping`; dials
+ * with a timeout, pings, then opens the stream; 100 MiB message limits; client keepalive no more
+ * often than a Fabric server permits (once a minute).
+ */
+export class GrpcTransport implements Transport {
+  readonly tls: TransportTls;
+  #listenAddress: string;
+  #server: grpc.Server | undefined;
+  readonly #clients = new Set<grpc.Client>();
+  readonly #streams = new Set<GrpcRawStream>();
+  readonly #maxSize: number;
+  readonly #log: Logger;
+  #closed = false;
+
+  constructor(private readonly options: GrpcTransportOptions) {
+    this.#listenAddress = options.listenAddress;
+    this.#maxSize = options.maxMessageSize ?? DEF_MAX_MESSAGE_SIZE;
+    this.#log = options.logger.child("gossip.comm.grpc");
+    const tls = options.tls;
+    this.tls = {
+      serverCertHash: tls ? sha256(certDer(tls.cert)) : undefined,
+      clientCertHash: tls ? sha256(certDer(tls.clientCert ?? tls.cert)) : undefined,
+    };
+  }
+
+  get listenAddress(): string {
+    return this.#listenAddress;
+  }
+
+  async listen(onStream: (stream: RawStream) => void): Promise<void> {
+    const server = new grpc.Server({
+      "grpc.max_receive_message_length": this.#maxSize,
+      "grpc.max_send_message_length": this.#maxSize,
+      "grpc.keepalive_permit_without_calls": 1,
+    });
+    server.addService(GOSSIP_SERVICE, {
+      GossipStream: (call: grpc.ServerDuplexStream<Uint8Array, Uint8Array>) => {
+        if (this.#closed) {
+          call.end();
+          return;
+        }
+        const stream = new GrpcRawStream(call, stripScheme(call.getPeer()), () => this.#streams.delete(stream));
+        this.#streams.add(stream);
+        onStream(stream);
+      },
+      Ping: (_call: grpc.ServerUnaryCall<Uint8Array, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => {
+        callback(null, EMPTY);
+      },
+    });
+    const tls = this.options.tls;
+    const creds = tls
+      ? grpc.ServerCredentials.createSsl(Buffer.from(tls.rootCAs), [{ private_key: Buffer.from(tls.key), cert_chain: Buffer.from(tls.cert) }], true)
+      : grpc.ServerCredentials.createInsecure();
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(this.options.listenAddress, creds, (err, p) => (err ? reject(err) : resolve(p)));
+    });
+    const host = this.options.listenAddress.slice(0, this.options.listenAddress.lastIndexOf(":"));
+    this.#listenAddress = `${host}:${port}`;
+    this.#server = server;
+    this.#log.info("gossip service listening", { address: this.#listenAddress, tls: this.options.tls !== undefined });
+  }
+
+  async dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<RawStream> {
+    const client = await this.#connect(endpoint, dialTimeoutMs);
+    try {
+      await this.#ping(client, endpoint, pingTimeoutMs);
+    } catch (err) {
+      this.#closeClient(client);
+      throw err;
+    }
+    const call = client.makeBidiStreamRequest<Uint8Array, Uint8Array>(GOSSIP_STREAM, passBytes, takeBytes, new grpc.Metadata(), {});
+    const stream = new GrpcRawStream(call, endpoint, () => {
+      this.#streams.delete(stream);
+      this.#closeClient(client);
+    });
+    this.#streams.add(stream);
+    return stream;
+  }
+
+  async ping(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<void> {
+    const client = await this.#connect(endpoint, dialTimeoutMs);
+    try {
+      await this.#ping(client, endpoint, pingTimeoutMs);
+    } finally {
+      this.#closeClient(client);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of [...this.#streams]) s.close();
+    for (const c of [...this.#clients]) c.close();
+    this.#clients.clear();
+    const server = this.#server;
+    if (server !== undefined) {
+      await new Promise<void>((resolve) => {
+        const timer = this.options.clock.setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 1_000);
+        server.tryShutdown(() => {
+          timer.cancel();
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Creates a client with its own connection and waits until it is ready (Fabric's WithBlock dial). */
+  async #connect(endpoint: string, dialTimeoutMs: number): Promise<grpc.Client> {
+    if (this.#closed) throw new CommError("STOPPED", "transport is closed");
+    const options: grpc.ChannelOptions = {
+      "grpc.max_receive_message_length": this.#maxSize,
+      "grpc.max_send_message_length": this.#maxSize,
+      // Fabric's server allows a client keepalive ping at most once a minute.
+      "grpc.keepalive_time_ms": 60_000,
+      "grpc.keepalive_timeout_ms": 20_000,
+      // One connection per dial, as Fabric's comm makes one grpc.ClientConn per connection.
+      "grpc.use_local_subchannel_pool": 1,
+    };
+    const client = new grpc.Client(endpoint, this.#credentials(endpoint, options), options);
+    this.#clients.add(client);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.waitForReady(this.options.clock.now() + dialTimeoutMs, (err) => (err ? reject(err) : resolve()));
+      });
+    } catch (err) {
+      this.#closeClient(client);
+      throw new CommError("DIAL_FAILED", `cannot connect to ${endpoint} within ${dialTimeoutMs} ms: ${(err as Error).message}`, { cause: err });
+    }
+    return client;
+  }
+
+  #ping(client: grpc.Client, endpoint: string, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      client.makeUnaryRequest<Uint8Array, Uint8Array>(PING, passBytes, takeBytes, EMPTY, { deadline: this.options.clock.now() + timeoutMs }, (err) => {
+        if (err) reject(new CommError("PING_FAILED", `ping of ${endpoint} failed: ${err.message}`, { cause: err }));
+        else resolve();
+      });
+    });
+  }
+
+  #credentials(endpoint: string, options: grpc.ChannelOptions): grpc.ChannelCredentials {
+    const tls = this.options.tls;
+    if (!tls) return grpc.credentials.createInsecure();
+    const host = endpoint.slice(0, endpoint.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+    const expectedName = tls.serverNameOverride ?? host;
+    // Node warns (DEP0123) when the TLS servername is an IP address: send "localhost" as SNI
+    // and check the certificate against the name we really expect.
+    options["grpc.ssl_target_name_override"] = "localhost";
+    return grpc.credentials.createSsl(Buffer.from(tls.rootCAs), Buffer.from(tls.clientKey ?? tls.key), Buffer.from(tls.clientCert ?? tls.cert), {
+      checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(expectedName, cert),
+    });
+  }
+
+  #closeClient(client: grpc.Client): void {
+    if (this.#clients.delete(client)) client.close();
+  }
+
+  /** Open streams (for tests and the admin view). */
+  openStreams(): number {
+    return this.#streams.size;
+  }
+}
+
+function stripScheme(peer: string): string {
+  return peer.replace(/^ipv[46]:/, "");
+}
+
+export { GOSSIP_SERVICE };

@@ -1,0 +1,1 @@
+export { GrpcTransport, type GrpcTransportOptions, type GrpcTlsOptions, GOSSIP_SERVICE } from "./grpc-transport.js";

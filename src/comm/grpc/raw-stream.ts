@@ -1,0 +1,90 @@
+import { createHash } from "node:crypto";
+import type { ClientDuplexStream, ServerDuplexStream } from "@grpc/grpc-js";
+import type { RawStream } from "../transport.js";
+
+type GrpcDuplex = ServerDuplexStream<Uint8Array, Uint8Array> | ClientDuplexStream<Uint8Array, Uint8Array>;
+
+/** A gRPC GossipStream call (either side) seen as a RawStream of envelope bytes. */
+export class GrpcRawStream implements RawStream {
+  readonly remoteAddress: string;
+  #certHash: Uint8Array | undefined | null = null;
+  #closeHandlers: ((err?: Error) => void)[] = [];
+  #ended = false;
+  #endError: Error | undefined;
+  #drainWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+
+  constructor(
+    private readonly call: GrpcDuplex,
+    remoteAddress: string,
+    private readonly onFinally: () => void,
+  ) {
+    this.remoteAddress = remoteAddress;
+    call.on("drain", () => {
+      const waiters = this.#drainWaiters;
+      this.#drainWaiters = [];
+      for (const w of waiters) w.resolve();
+    });
+    call.on("error", (err: Error) => this.#end(err));
+    call.on("end", () => {
+      // The other side half-closed: finish ours too, so the RPC completes.
+      this.#end(undefined);
+    });
+    call.on("close", () => this.#end(undefined));
+    if ("cancelled" in call) call.on("cancelled", () => this.#end(new Error("stream cancelled")));
+  }
+
+  get remoteCertHash(): Uint8Array | undefined {
+    if (this.#certHash === null) {
+      const cert = this.call.getAuthContext()?.sslPeerCertificate;
+      if (cert?.raw === undefined) return undefined; // not known yet, or no TLS
+      this.#certHash = new Uint8Array(createHash("sha256").update(cert.raw).digest());
+    }
+    return this.#certHash;
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.#ended) return Promise.reject(this.#endError ?? new Error("stream closed"));
+    let more: boolean;
+    try {
+      more = this.call.write(bytes);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    if (more) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
+  }
+
+  onData(handler: (bytes: Uint8Array) => void): void {
+    this.call.removeAllListeners("data");
+    this.call.on("data", handler);
+  }
+
+  onClose(handler: (err?: Error) => void): void {
+    if (this.#ended) handler(this.#endError);
+    else this.#closeHandlers.push(handler);
+  }
+
+  close(): void {
+    this.#end(undefined);
+  }
+
+  #end(err: Error | undefined): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#endError = err;
+    const broken = err ?? new Error("stream closed");
+    for (const w of this.#drainWaiters) w.reject(broken);
+    this.#drainWaiters = [];
+    try {
+      this.call.end();
+    } catch {
+      // already finished
+    }
+    if ("cancel" in this.call) this.call.cancel();
+    this.call.removeAllListeners("data");
+    const handlers = this.#closeHandlers;
+    this.#closeHandlers = [];
+    for (const h of handlers) h(err);
+    this.onFinally();
+  }
+}
