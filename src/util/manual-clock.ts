@@ -27,7 +27,9 @@ export class ManualClock implements Clock {
   }
 
   nowNs(): bigint {
-    return BigInt(Math.round(this.#nowMs * 1_000_000));
+    // Split so the float's rounding error at epoch scale does not reach the nanoseconds.
+    const whole = Math.floor(this.#nowMs);
+    return BigInt(whole) * 1_000_000n + BigInt(Math.round((this.#nowMs - whole) * 1_000_000));
   }
 
   monotonic(): number {
