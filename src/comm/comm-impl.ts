@@ -136,6 +136,17 @@ export class CommImpl implements Comm {
     }
   }
 
+  /**
+   * Sends `msg` to `peer` without dropping it: resolves once the transport took it, rejects when the
+   * peer cannot be reached. For bulk transfers that must lose nothing (benchmarks, state transfer).
+   */
+  async sendAndWait(msg: SignedGossipMessage, peer: RemotePeer): Promise<void> {
+    const conn = this.#conns.get(pkiHex(peer.pkiId)) ?? (await this.#getConnection(peer));
+    await new Promise<void>((resolve, reject) => {
+      if (!conn.enqueue(msg.bytes, true, reject, resolve)) reject(new CommError("CONNECTION_CLOSED", `connection to ${peer.endpoint} is closed`));
+    });
+  }
+
   async sendWithAck(msg: SignedGossipMessage, timeoutMs: number, minAck: number, ...peers: RemotePeer[]): Promise<AggregatedSendResult> {
     const nonce = this.#c.random.uint64();
     const withNonce = SignedGossipMessage.noopSign({ ...msg.message, nonce });

@@ -5,6 +5,7 @@ import type { RawStream } from "./transport.js";
 interface Outgoing {
   bytes: Uint8Array;
   onError: ((err: Error) => void) | undefined;
+  onWritten: (() => void) | undefined;
 }
 
 /**
@@ -47,13 +48,13 @@ export class Connection {
    * Queues an envelope. A non-blocking send is dropped (returns false) when the queue holds
    * sendBuffSize items; a blocking send (responses, acks, sendWithAck) is always queued.
    */
-  enqueue(bytes: Uint8Array, blocking: boolean, onError?: (err: Error) => void): boolean {
+  enqueue(bytes: Uint8Array, blocking: boolean, onError?: (err: Error) => void, onWritten?: () => void): boolean {
     if (this.#closed) {
       onError?.(new Error("connection closed"));
       return false;
     }
     if (!blocking && this.#queue.length >= this.hooks.sendBuffSize) return false;
-    this.#queue.push({ bytes, onError });
+    this.#queue.push({ bytes, onError, onWritten });
     if (!this.#writing) this.#idle = this.#pump();
     return true;
   }
@@ -86,6 +87,7 @@ export class Connection {
           return;
         }
         this.hooks.onSent();
+        item.onWritten?.();
       }
     } finally {
       this.#writing = false;
