@@ -17,3 +17,16 @@ done
 perl -0pi -e 's/(message ConnEstablish \{\n\s*bytes pki_id\s*= 1;\n\s*bytes identity\s*= 2;\n\s*bytes tls_cert_hash\s*= 3;\n)/$1    bool probe            = 4;\n/' "$dst/gossip/message.proto"
 grep -q 'bool probe' "$dst/gossip/message.proto" || { echo "probe patch did not apply" >&2; exit 1; }
 npx buf generate --template proto/buf.gen.yaml "$dst"
+
+# Point the generated encoders at our writer (src/protos/wire/writer.ts): it records writes and copies
+# each byte once in finish(), where bufbuild's copies nested messages on every join(). Decoding keeps
+# bufbuild's BinaryReader. See docs/CODEC.md.
+find src/protos/gen -name '*.pb.ts' | while read -r f; do
+  rel=$(dirname "${f#src/protos/gen/}")
+  up=$(printf '%s' "$rel" | awk -F/ '{ s = ""; for (i = 0; i <= NF; i++) s = s "../"; print s }')
+  perl -pi -e 's{^import \{ BinaryReader, BinaryWriter \} from "\@bufbuild/protobuf/wire";$}{import { BinaryReader } from "\@bufbuild/protobuf/wire";\nimport { BinaryWriter } from "'"${up}"'wire/writer.js";}' "$f"
+done
+if grep -rln 'BinaryWriter.*from "@bufbuild/protobuf/wire"' src/protos/gen; then
+  echo "some generated files still import bufbuild's BinaryWriter: update the rewrite above" >&2
+  exit 1
+fi

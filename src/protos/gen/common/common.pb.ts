@@ -5,7 +5,8 @@
 // source: common/common.proto
 
 /* eslint-disable */
-import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { BinaryWriter } from "../../wire/writer.js";
 import { Timestamp } from "../google/protobuf/timestamp.pb.js";
 
 export const protobufPackage = "common";

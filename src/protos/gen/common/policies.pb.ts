@@ -5,7 +5,8 @@
 // source: common/policies.proto
 
 /* eslint-disable */
-import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { BinaryWriter } from "../../wire/writer.js";
 import { MSPPrincipal } from "../msp/msp_principal.pb.js";
 
 export const protobufPackage = "common";

@@ -5,7 +5,8 @@
 // source: gossip/message.proto
 
 /* eslint-disable */
-import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { BinaryWriter } from "../../wire/writer.js";
 import { CollectionConfigPackage } from "../peer/collection.pb.js";
 
 export const protobufPackage = "gossip";

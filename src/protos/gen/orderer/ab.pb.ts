@@ -5,7 +5,8 @@
 // source: orderer/ab.proto
 
 /* eslint-disable */
-import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { BinaryWriter } from "../../wire/writer.js";
 import { Block, Status } from "../common/common.pb.js";
 
 export const protobufPackage = "orderer";

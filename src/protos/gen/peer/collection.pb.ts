@@ -5,7 +5,8 @@
 // source: peer/collection.proto
 
 /* eslint-disable */
-import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { BinaryWriter } from "../../wire/writer.js";
 import { SignaturePolicyEnvelope } from "../common/policies.pb.js";
 import { ApplicationPolicy } from "./policy.pb.js";
 

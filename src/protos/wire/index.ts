@@ -1,0 +1,1 @@
+export { BinaryWriter } from "./writer.js";
