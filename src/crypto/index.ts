@@ -1,2 +1,74 @@
 export { CryptoError } from "./errors.js";
 export { DevMessageCryptoService, DEV_ORG } from "./dev-mcs.js";
+export {
+  type EcCurve,
+  type EcdsaSignature,
+  P256,
+  P384,
+  curveOfKey,
+  isLowS,
+  toLowS,
+  marshalEcdsaSignature,
+  unmarshalEcdsaSignature,
+  signatureToLowS,
+  p1363ToLowSDer,
+  ecdsaSign,
+  ecdsaVerify,
+} from "./ecdsa.js";
+export { encodePem, decodePem, decodeAllPem, type PemBlock } from "./pem.js";
+export { sanitizeEcdsaSignedCert } from "./x509-util.js";
+export {
+  type MspOrgMaterial,
+  type DecodedIdentity,
+  type LocalMsp,
+  type MspVerifierOptions,
+  type ValidIdentity,
+  type VerifierStats,
+  IDENTITY_CACHE_SIZE,
+  MSP_FOLDERS,
+  serializeIdentity,
+  deserializeIdentity,
+  pkiIdOf,
+  certIdBytes,
+  SigningIdentity,
+  createSigningIdentity,
+  loadOrgMspFolder,
+  loadMspFolder,
+  MspVerifier,
+} from "./msp.js";
+export {
+  blockDataHash,
+  blockHeaderBytes,
+  channelIdOfBlock,
+  createBlockSignatureMetadata,
+  concatBytes,
+  NONCE_SIZE,
+  type BlockSigner,
+} from "./block.js";
+export {
+  BLOCK_METADATA_SIGNATURES,
+  MspMessageCryptoService,
+  createMspMessageCryptoService,
+  type MspMcsComponents,
+  type MspMcsOptions,
+} from "./mcs.js";
+export {
+  type CaMaterial,
+  type IssuedMaterial,
+  type IssueOptions,
+  type GenerateCryptoOptions,
+  type CryptoMaterialSummary,
+  type OrgSummary,
+  type NodeSummary,
+  type PeerMaterial,
+  mspIdForOrg,
+  createCa,
+  issueCertificate,
+  createCrl,
+  writeCrl,
+  loadCa,
+  generateCryptoMaterial,
+  loadPeerMaterial,
+  loadVerifierOrgs,
+  nodeDirs,
+} from "./generate.js";
