@@ -1,0 +1,401 @@
+import type { Clock, TimerHandle } from "../../util/clock.js";
+import { CommError } from "../errors.js";
+import type { TransportTls } from "../transport.js";
+import { MemoryStream, type StreamCarrier } from "./stream.js";
+
+/** What the network needs of a transport attached to it (MemoryTransport). */
+export interface MemoryEndpoint {
+  readonly listenAddress: string;
+  readonly tls: TransportTls;
+  readonly tlsEnabled: boolean;
+  /** True while listening and not closed. */
+  readonly accepting: boolean;
+  /** Receives the accepting end of a new stream. */
+  accepted(stream: MemoryStream): void;
+}
+
+/** One-way delay in milliseconds of `bytes` bytes from endpoint `from` to endpoint `to`. */
+export type LatencyFn = (from: string, to: string, bytes: number) => number;
+
+/**
+ * How a partition treats the streams it cuts. "break": open streams between the two sides are
+ * reset at once (as when a keepalive gives up). "blackhole": they stay open and silently lose every
+ * frame and close, so only timeouts notice. Either way new dials across it time out.
+ */
+export type PartitionMode = "break" | "blackhole";
+
+export interface MemoryNetworkOptions {
+  /**
+   * How a dial or ping to an endpoint nobody serves (unknown, down, not listening, TLS mismatch)
+   * fails. "timeout" (default): it rejects once the dial timeout has passed in clock time, as
+   * Fabric's `grpc.DialContext(ctx, endpoint, grpc.WithBlock())` does: grpc-go retries "connection
+   * refused" until the context deadline and reports "context deadline exceeded". "immediate": it
+   * rejects on the next clock tick, as a dialer that fails fast on connection refused.
+   */
+  refusedDial?: "timeout" | "immediate";
+}
+
+/** A frame as it reaches its destination, for observers. */
+export interface MemoryFrame {
+  from: string;
+  to: string;
+  bytes: Uint8Array;
+  streamId: number;
+}
+
+type Reachability = "ok" | "refused" | "blackhole";
+
+interface Flight {
+  at: number;
+  bytes: Uint8Array | undefined; // undefined: the sender's clean close (FIN)
+}
+
+/** One direction of a stream pair: a FIFO in flight, drained by one clock timer at a time. */
+class Lane {
+  readonly queue: Flight[] = [];
+  timer: TimerHandle | undefined;
+  /** Delivery time of the last frame queued: later frames never overtake it. */
+  lastAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    readonly from: MemoryStream,
+    readonly to: MemoryStream,
+  ) {}
+
+  cancel(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.queue.length = 0;
+  }
+}
+
+interface Pair {
+  id: number;
+  dialer: MemoryStream;
+  acceptor: MemoryStream;
+  dialerTransport: MemoryEndpoint;
+  acceptorTransport: MemoryEndpoint;
+  lanes: Map<MemoryStream, Lane>; // keyed by sending end
+}
+
+const pairKey = (a: string, b: string): string => (a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`);
+
+/**
+ * An in-process network of MemoryTransports for tests and the simulator. Every frame travels
+ * through the injected clock (`setTimeout` with the latency function's delay, 0 by default), so
+ * delivery is asynchronous, ordered per stream direction, and reproducible under a ManualClock.
+ * Fault hooks: partitions, endpoints going down, injected raw frames.
+ */
+export class MemoryNetwork {
+  readonly clock: Clock;
+  readonly #latency: LatencyFn;
+  readonly #refusedDial: "timeout" | "immediate";
+  readonly #listeners = new Map<string, MemoryEndpoint>();
+  readonly #down = new Set<string>();
+  readonly #partitions = new Map<string, PartitionMode>();
+  readonly #pairs = new Set<Pair>();
+  readonly #pairOf = new Map<MemoryStream, Pair>();
+  readonly #dials = new Map<string, number>();
+  readonly #observers = new Set<(frame: MemoryFrame) => void>();
+  #nextId = 1;
+
+  readonly #carrier: StreamCarrier = {
+    transmit: (from, bytes) => this.#transmit(from, bytes),
+    finish: (end) => this.#finish(end),
+  };
+
+  constructor(clock: Clock, latency: LatencyFn = () => 0, options: MemoryNetworkOptions = {}) {
+    this.clock = clock;
+    this.#latency = latency;
+    this.#refusedDial = options.refusedDial ?? "timeout";
+  }
+
+  /** How refused dials fail (see MemoryNetworkOptions.refusedDial). */
+  get refusedDial(): "timeout" | "immediate" {
+    return this.#refusedDial;
+  }
+
+  // --- faults ---
+
+  /** Cuts `a` from `b` (both directions) until `heal`. */
+  partition(a: string, b: string, mode: PartitionMode = "break"): void {
+    this.#partitions.set(pairKey(a, b), mode);
+    if (mode === "break") {
+      for (const pair of this.#pairsBetween(a, b)) this.#reset(pair, new CommError("CONNECTION_CLOSED", `network partition between ${a} and ${b}`));
+    }
+  }
+
+  /** Removes the partition between `a` and `b`, or every partition when called without arguments. */
+  heal(a?: string, b?: string): void {
+    if (a === undefined || b === undefined) this.#partitions.clear();
+    else this.#partitions.delete(pairKey(a, b));
+  }
+
+  /**
+   * Takes `endpoint` down (its host is unreachable: dials and pings to and from it fail, its open
+   * streams break at both ends) or brings it back. Its transport stays registered.
+   */
+  setDown(endpoint: string, down: boolean): void {
+    if (!down) {
+      this.#down.delete(endpoint);
+      return;
+    }
+    this.#down.add(endpoint);
+    for (const pair of [...this.#pairs]) {
+      if (pair.dialer.localAddress === endpoint || pair.acceptor.localAddress === endpoint) {
+        this.#reset(pair, new CommError("CONNECTION_CLOSED", `${endpoint} went down`));
+      }
+    }
+  }
+
+  isDown(endpoint: string): boolean {
+    return this.#down.has(endpoint);
+  }
+
+  /**
+   * Puts `bytes` on every open stream from `from` to `to` as if `from` had written them (a raw,
+   * possibly malformed frame). Returns how many streams carried it.
+   */
+  inject(from: string, to: string, bytes: Uint8Array): number {
+    let n = 0;
+    for (const pair of this.#pairs) {
+      for (const end of [pair.dialer, pair.acceptor]) {
+        const peer = end.peer;
+        if (end.localAddress === from && peer !== undefined && peer.localAddress === to && !end.closed) {
+          this.#transmit(end, bytes);
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
+  /** Delivers `bytes` to `stream` as if its remote end had written them (through the usual lane, so in order). */
+  injectInto(stream: MemoryStream, bytes: Uint8Array): void {
+    if (stream.peer !== undefined) this.#transmit(stream.peer, bytes);
+  }
+
+  /** Calls `observer` with every frame delivered. Returns an unsubscribe. */
+  observe(observer: (frame: MemoryFrame) => void): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
+  }
+
+  // --- introspection ---
+
+  /** Stream ends not yet closed. Zero once every peer has stopped. */
+  openStreamCount(): number {
+    let n = 0;
+    for (const pair of this.#pairs) {
+      if (!pair.dialer.closed) n++;
+      if (!pair.acceptor.closed) n++;
+    }
+    return n;
+  }
+
+  /** Stream pairs with at least one open end: [dialer endpoint, acceptor endpoint, id]. */
+  streams(): { id: number; dialer: string; acceptor: string; dialerOpen: boolean; acceptorOpen: boolean }[] {
+    return [...this.#pairs].map((p) => ({
+      id: p.id,
+      dialer: p.dialer.localAddress,
+      acceptor: p.acceptor.localAddress,
+      dialerOpen: !p.dialer.closed,
+      acceptorOpen: !p.acceptor.closed,
+    }));
+  }
+
+  /** Dial attempts (not pings) from `from` to `to`, or in total. */
+  dialCount(from?: string, to?: string): number {
+    let n = 0;
+    for (const [key, count] of this.#dials) {
+      const [f, t] = key.split("\u0000") as [string, string];
+      if ((from === undefined || f === from) && (to === undefined || t === to)) n += count;
+    }
+    return n;
+  }
+
+  /** Endpoints with a listening transport. */
+  endpoints(): string[] {
+    return [...this.#listeners.keys()];
+  }
+
+  // --- used by MemoryTransport ---
+
+  /** @internal */
+  register(endpoint: string, transport: MemoryEndpoint): void {
+    const existing = this.#listeners.get(endpoint);
+    if (existing !== undefined && existing !== transport) {
+      throw new CommError("DIAL_FAILED", `cannot listen on ${endpoint}: address already in use`);
+    }
+    this.#listeners.set(endpoint, transport);
+  }
+
+  /** @internal */
+  unregister(endpoint: string, transport: MemoryEndpoint): void {
+    if (this.#listeners.get(endpoint) === transport) this.#listeners.delete(endpoint);
+  }
+
+  /** @internal */
+  countDial(from: string, to: string): void {
+    const key = `${from}\u0000${to}`;
+    this.#dials.set(key, (this.#dials.get(key) ?? 0) + 1);
+  }
+
+  /** @internal Whether `from` can open a connection to `to` right now, and what serves it. */
+  reach(from: MemoryEndpoint, to: string): { reach: Reachability; target: MemoryEndpoint | undefined; why: string } {
+    const fromAddr = from.listenAddress;
+    if (this.#partitions.has(pairKey(fromAddr, to))) return { reach: "blackhole", target: undefined, why: `network partition between ${fromAddr} and ${to}` };
+    if (this.#down.has(fromAddr)) return { reach: "refused", target: undefined, why: `${fromAddr} is down` };
+    if (this.#down.has(to)) return { reach: "refused", target: undefined, why: `${to} is down` };
+    const target = this.#listeners.get(to);
+    if (target === undefined || !target.accepting) return { reach: "refused", target: undefined, why: `connection refused by ${to}` };
+    if (target.tlsEnabled !== from.tlsEnabled) {
+      return { reach: "refused", target: undefined, why: `TLS handshake with ${to} failed: ${from.tlsEnabled ? "server speaks plaintext" : "server requires TLS"}` };
+    }
+    return { reach: "ok", target, why: "" };
+  }
+
+  /** @internal One-way latency, never negative. */
+  latency(from: string, to: string, bytes: number): number {
+    return Math.max(0, this.#latency(from, to, bytes));
+  }
+
+  /** @internal Creates a connected stream pair and hands the accepting end to `acceptor`. */
+  connect(dialer: MemoryEndpoint, acceptor: MemoryEndpoint): MemoryStream {
+    const id = this.#nextId++;
+    const dialerEnd = new MemoryStream({
+      id,
+      carrier: this.#carrier,
+      localAddress: dialer.listenAddress,
+      remoteAddress: acceptor.listenAddress,
+      remoteCertHash: dialer.tlsEnabled ? acceptor.tls.serverCertHash : undefined,
+      dialer: true,
+    });
+    const acceptorEnd = new MemoryStream({
+      id,
+      carrier: this.#carrier,
+      localAddress: acceptor.listenAddress,
+      remoteAddress: dialer.listenAddress,
+      remoteCertHash: acceptor.tlsEnabled ? dialer.tls.clientCertHash : undefined,
+      dialer: false,
+    });
+    dialerEnd.peer = acceptorEnd;
+    acceptorEnd.peer = dialerEnd;
+    const pair: Pair = {
+      id,
+      dialer: dialerEnd,
+      acceptor: acceptorEnd,
+      dialerTransport: dialer,
+      acceptorTransport: acceptor,
+      lanes: new Map([
+        [dialerEnd, new Lane(dialerEnd, acceptorEnd)],
+        [acceptorEnd, new Lane(acceptorEnd, dialerEnd)],
+      ]),
+    };
+    this.#pairs.add(pair);
+    this.#pairOf.set(dialerEnd, pair);
+    this.#pairOf.set(acceptorEnd, pair);
+    dialerEnd.onClose(() => this.#maybeRetire(pair));
+    acceptorEnd.onClose(() => this.#maybeRetire(pair));
+    acceptor.accepted(acceptorEnd);
+    return dialerEnd;
+  }
+
+  /** @internal Breaks every stream `transport` owns an end of (the transport closed). */
+  breakAll(transport: MemoryEndpoint): void {
+    for (const pair of [...this.#pairs]) {
+      if (pair.dialerTransport === transport || pair.acceptorTransport === transport) {
+        this.#reset(pair, new CommError("CONNECTION_CLOSED", `${transport.listenAddress} closed its transport`));
+      }
+    }
+  }
+
+  // --- delivery ---
+
+  #transmit(from: MemoryStream, bytes: Uint8Array): void {
+    const pair = this.#pairOf.get(from);
+    const lane = pair?.lanes.get(from);
+    if (lane === undefined) return;
+    // A copy: the sender may reuse its buffer, as a real socket would not care.
+    this.#enqueue(lane, bytes.slice());
+  }
+
+  #finish(end: MemoryStream): void {
+    const pair = this.#pairOf.get(end);
+    if (pair === undefined) return;
+    // Nothing more reaches the closed end.
+    const inbound = end.peer === undefined ? undefined : pair.lanes.get(end.peer);
+    inbound?.cancel();
+    const lane = pair.lanes.get(end);
+    if (lane !== undefined && end.peer !== undefined && !end.peer.closed) this.#enqueue(lane, undefined);
+    this.#maybeRetire(pair);
+  }
+
+  #enqueue(lane: Lane, bytes: Uint8Array | undefined): void {
+    const now = this.clock.monotonic();
+    const from = lane.from.localAddress;
+    const to = lane.to.localAddress;
+    const at = Math.max(now + this.latency(from, to, bytes?.byteLength ?? 0), lane.lastAt);
+    lane.lastAt = at;
+    lane.queue.push({ at, bytes });
+    if (lane.timer === undefined) this.#schedule(lane);
+  }
+
+  #schedule(lane: Lane): void {
+    const head = lane.queue[0];
+    if (head === undefined) return;
+    lane.timer = this.clock.setTimeout(() => this.#fire(lane), Math.max(0, head.at - this.clock.monotonic()));
+  }
+
+  #fire(lane: Lane): void {
+    lane.timer = undefined;
+    const now = this.clock.monotonic();
+    // The head is due (its timer fired); so is everything behind it with the same or an earlier time.
+    let first = true;
+    while (lane.queue.length > 0 && (first || lane.queue[0]!.at <= now)) {
+      first = false;
+      const flight = lane.queue.shift()!;
+      this.#arrive(lane, flight);
+      if (lane.to.closed) {
+        lane.cancel();
+        return;
+      }
+    }
+    if (lane.timer === undefined) this.#schedule(lane);
+  }
+
+  #arrive(lane: Lane, flight: Flight): void {
+    const from = lane.from.localAddress;
+    const to = lane.to.localAddress;
+    if (this.#partitions.get(pairKey(from, to)) === "blackhole") return;
+    if (flight.bytes === undefined) {
+      lane.to.end(undefined);
+      return;
+    }
+    for (const observer of this.#observers) observer({ from, to, bytes: flight.bytes, streamId: lane.from.id });
+    lane.to.deliver(flight.bytes);
+  }
+
+  #reset(pair: Pair, err: Error): void {
+    for (const lane of pair.lanes.values()) lane.cancel();
+    pair.dialer.end(err);
+    pair.acceptor.end(err);
+    this.#maybeRetire(pair);
+  }
+
+  #maybeRetire(pair: Pair): void {
+    if (!pair.dialer.closed || !pair.acceptor.closed) return;
+    for (const lane of pair.lanes.values()) lane.cancel();
+    if (this.#pairs.delete(pair)) {
+      this.#pairOf.delete(pair.dialer);
+      this.#pairOf.delete(pair.acceptor);
+    }
+  }
+
+  #pairsBetween(a: string, b: string): Pair[] {
+    return [...this.#pairs].filter(
+      (p) =>
+        (p.dialer.localAddress === a && p.acceptor.localAddress === b) || (p.dialer.localAddress === b && p.acceptor.localAddress === a),
+    );
+  }
+}
