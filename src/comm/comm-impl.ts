@@ -435,7 +435,7 @@ export class CommImpl implements Comm {
       });
       const own = buildConnEstablish({ pkiId: this.#pkiId, identity: this.#c.selfIdentity, tlsCertHash: ownHash, probe }, (m) => this.#c.mcs.sign(m));
       stream.write(own.bytes).then(
-        () => this.#metrics.sent.inc(),
+        () => undefined, // Fabric's gossip_comm_messages_sent counts queued messages, not the handshake
         (err: unknown) => fail(new CommError("CONNECTION_CLOSED", `cannot send ConnEstablish to ${stream.remoteAddress}: ${errorMessage(err)}`)),
       );
     });
