@@ -42,6 +42,13 @@ interface AckWaiter {
   settle: (error: string) => void;
 }
 
+/** A stream that passed the handshake, and the frames that came right after its ConnEstablish. */
+interface HandshakeResult {
+  remote: RemoteHandshake;
+  early: Uint8Array[];
+  route: (sink: (b: Uint8Array) => void) => void;
+}
+
 /** Two dials that cross within this window are a race, settled the same way on both sides. */
 const DIAL_RACE_WINDOW_MS = 1_000;
 
@@ -58,6 +65,8 @@ export class CommImpl implements Comm {
   readonly #metrics: CommMetrics;
   readonly #pkiId: PKIidType;
   readonly #conns = new Map<PkiHex, Connection>();
+  /** Streams that lost a dial race: still read until the remote ends them, never written. */
+  readonly #sideConns = new Set<Connection>();
   readonly #dialing = new Map<PkiHex, Promise<Connection>>();
   readonly #pendingStreams = new Set<RawStream>();
   readonly #identities = new Map<PkiHex, PeerIdentityType>();
@@ -103,6 +112,8 @@ export class CommImpl implements Comm {
     this.#stopped = true;
     for (const conn of this.#conns.values()) conn.close();
     this.#conns.clear();
+    for (const conn of this.#sideConns) conn.close();
+    this.#sideConns.clear();
     for (const stream of this.#pendingStreams) stream.close();
     this.#pendingStreams.clear();
     for (const waiter of [...this.#ackWaiters.values()]) waiter.settle("comm stopped");
@@ -117,10 +128,7 @@ export class CommImpl implements Comm {
   send(msg: SignedGossipMessage, ...peers: RemotePeer[]): void {
     if (this.#stopped || peers.length === 0) return;
     const bytes = msg.bytes;
-    if (bytes.byteLength > this.#opts.maxMessageSize) {
-      this.#reject("MESSAGE_TOO_LARGE", "local", `not sending a ${bytes.byteLength}-byte message: the limit is ${this.#opts.maxMessageSize}`);
-      return;
-    }
+    if (!this.#fitsSendLimit(bytes)) return;
     for (const peer of peers) {
       const conn = this.#conns.get(pkiHex(peer.pkiId));
       if (conn !== undefined) {
@@ -154,7 +162,11 @@ export class CommImpl implements Comm {
     const results: SendResult[] = [];
     let acks = 0;
     let nacks = 0;
-    if (peers.length === 0 || this.#stopped) return { results, ackCount: 0, nackCount: 0 };
+    if (this.#stopped || !this.#fitsSendLimit(bytes)) {
+      const error = this.#stopped ? "comm is stopped" : `message of ${bytes.byteLength} bytes exceeds the limit of ${this.#opts.maxMessageSize}`;
+      return { results: peers.map((peer) => ({ peer, error })), ackCount: 0, nackCount: peers.length };
+    }
+    if (peers.length === 0) return { results, ackCount: 0, nackCount: 0 };
     return await new Promise<AggregatedSendResult>((resolve) => {
       let done = false;
       const finish = (): void => {
@@ -203,7 +215,7 @@ export class CommImpl implements Comm {
     const stream = await this.#c.transport.dial(peer.endpoint, this.#opts.dialTimeoutMs, this.#opts.connTimeoutMs);
     let remote: RemoteHandshake;
     try {
-      ({ remote } = await this.#handshakeStream(stream, true, true, this.#opts.handshakeTimeoutMs));
+      ({ remote } = await this.#handshakeStream(stream, true, true, Math.min(this.#opts.connTimeoutMs, this.#opts.handshakeTimeoutMs)));
     } finally {
       stream.close();
     }
@@ -262,12 +274,16 @@ export class CommImpl implements Comm {
       stream.close();
       throw new CommError("STOPPED", "comm is stopped");
     }
-    let handshake: { remote: RemoteHandshake; early: Uint8Array[]; route: (sink: (b: Uint8Array) => void) => void };
+    let handshake: HandshakeResult;
     try {
       handshake = await this.#handshakeStream(stream, true, false, this.#opts.connTimeoutMs);
     } catch (err) {
       stream.close();
       throw err;
+    }
+    if (this.#stopped) {
+      stream.close();
+      throw new CommError("STOPPED", "comm is stopped");
     }
     const { remote } = handshake;
     if (peer.pkiId.byteLength > 0 && !bytesEqual(peer.pkiId, remote.info.id)) {
@@ -282,14 +298,7 @@ export class CommImpl implements Comm {
       this.#log.info("peer changed its identity", { endpoint: peer.endpoint });
       for (const l of this.#switchListeners) l(peer.pkiId);
     }
-    const key = pkiHex(remote.info.id);
-    const existing = this.#conns.get(key);
-    if (existing !== undefined) {
-      // The remote dialed us meanwhile: keep that one (Fabric's getConnection).
-      stream.close();
-      return existing;
-    }
-    return this.#register(stream, remote, true, handshake);
+    return this.#adopt(stream, remote, true, handshake);
   }
 
   async #acceptStream(stream: RawStream): Promise<void> {
@@ -297,7 +306,7 @@ export class CommImpl implements Comm {
       stream.close();
       return;
     }
-    let handshake: { remote: RemoteHandshake; early: Uint8Array[]; route: (sink: (b: Uint8Array) => void) => void };
+    let handshake: HandshakeResult;
     try {
       handshake = await this.#handshakeStream(stream, false, false, this.#opts.connTimeoutMs);
     } catch {
@@ -313,31 +322,75 @@ export class CommImpl implements Comm {
       stream.close();
       return;
     }
-    const key = pkiHex(handshake.remote.info.id);
-    const existing = this.#conns.get(key);
-    if (existing?.outbound && this.#keepOurDial(existing, handshake.remote.info.id)) {
-      stream.close();
-      return;
-    }
-    this.#register(stream, handshake.remote, false, handshake);
+    this.#adopt(stream, handshake.remote, false, handshake);
   }
 
   /**
-   * Fabric lets an inbound stream replace an existing one. When both peers dial each other at once,
-   * that closes both streams; we settle such a race the same way on both sides instead: the stream
-   * dialed by the peer with the smaller PKI-ID stays.
+   * Makes an authenticated stream the connection to its peer, or a side stream, and returns the
+   * peer's connection. Fabric: a new inbound stream replaces the existing one; a finished dial
+   * yields to an existing connection. When both peers dial each other at once, Fabric's rules close
+   * both streams; we settle such a race the same way on both sides instead (the stream dialed by
+   * the smaller PKI-ID carries the traffic) and lose no message on the other stream: its unsent
+   * messages move over, and it is read until its dialer ends it.
    */
-  #keepOurDial(existing: Connection, remotePki: PKIidType): boolean {
-    const young = this.#c.clock.monotonic() - existing.since < DIAL_RACE_WINDOW_MS;
-    return young && Buffer.compare(this.#pkiId, remotePki) < 0;
+  #adopt(stream: RawStream, remote: RemoteHandshake, outbound: boolean, handshake: HandshakeResult): Connection {
+    const conn = this.#wrap(stream, remote, outbound, handshake);
+    const primary = this.#place(conn);
+    // Watch the end only once placed: a stream that already ended is cleaned up at once.
+    stream.onClose(() => {
+      if (this.#conns.get(conn.key) === conn) this.#conns.delete(conn.key);
+      this.#sideConns.delete(conn);
+      conn.close();
+    });
+    return primary;
   }
 
-  #register(
-    stream: RawStream,
-    remote: RemoteHandshake,
-    outbound: boolean,
-    handshake: { early: Uint8Array[]; route: (sink: (b: Uint8Array) => void) => void },
-  ): Connection {
+  /** Puts `conn` in the connection map or among the side streams; returns the peer's primary connection. */
+  #place(conn: Connection): Connection {
+    const { outbound } = conn;
+    const remote = conn.info;
+    const existing = this.#conns.get(conn.key);
+    if (existing === undefined) return this.#makePrimary(conn);
+    const race = existing.outbound !== outbound && this.#c.clock.monotonic() - existing.since < DIAL_RACE_WINDOW_MS;
+    let newWins: boolean;
+    if (race) {
+      const weDialFirst = Buffer.compare(this.#pkiId, remote.id) < 0;
+      newWins = outbound === weDialFirst;
+    } else {
+      newWins = !outbound;
+    }
+    if (newWins) {
+      this.#makePrimary(conn);
+      this.#demote(existing, conn, race);
+      return conn;
+    }
+    this.#demote(conn, existing, race);
+    return existing;
+  }
+
+  #makePrimary(conn: Connection): Connection {
+    this.#conns.set(conn.key, conn);
+    this.#identities.set(conn.key, conn.info.identity);
+    this.#c.onIdentity?.(conn.info.id, conn.info.identity);
+    return conn;
+  }
+
+  /**
+   * Stops sending on `loser` in favour of `winner`. We end a stream we dialed (or any stream outside
+   * a race) once its writes are done; a stream the remote dialed in a race is read until the remote
+   * ends it, within the handshake timeout.
+   */
+  #demote(loser: Connection, winner: Connection, race: boolean): void {
+    this.#sideConns.add(loser);
+    const endWrite = loser.outbound || !race;
+    loser.retire(winner, endWrite);
+    if (!endWrite) {
+      const timer = this.#c.clock.setTimeout(() => loser.close(), this.#opts.handshakeTimeoutMs);
+      loser.stream.onClose(() => timer.cancel());
+    }
+  }
+
+  #wrap(stream: RawStream, remote: RemoteHandshake, outbound: boolean, handshake: HandshakeResult): Connection {
     const key = pkiHex(remote.info.id);
     const conn = new Connection(
       { key, info: remote.info, stream, outbound, since: this.#c.clock.monotonic() },
@@ -345,20 +398,15 @@ export class CommImpl implements Comm {
         sendBuffSize: this.#opts.sendBuffSize,
         onSent: () => this.#metrics.sent.inc(),
         onWriteFailure: (c, err) => {
+          if (this.#conns.get(c.key) !== c) {
+            c.close(); // a replaced stream failing says nothing about the peer
+            return;
+          }
           this.#log.debug("send failed, peer presumed dead", { endpoint: c.info.endpoint, error: err.message });
           this.#disconnect(c);
         },
       },
     );
-    const previous = this.#conns.get(key);
-    this.#conns.set(key, conn);
-    previous?.close();
-    this.#identities.set(key, remote.info.identity);
-    this.#c.onIdentity?.(remote.info.id, remote.info.identity);
-    stream.onClose(() => {
-      if (this.#conns.get(key) === conn) this.#conns.delete(key);
-      conn.close();
-    });
     handshake.route((bytes) => this.#onFrame(conn, bytes));
     for (const bytes of handshake.early) this.#onFrame(conn, bytes);
     return conn;
@@ -374,7 +422,7 @@ export class CommImpl implements Comm {
     initiator: boolean,
     probe: boolean,
     timeoutMs: number,
-  ): Promise<{ remote: RemoteHandshake; early: Uint8Array[]; route: (sink: (b: Uint8Array) => void) => void }> {
+  ): Promise<HandshakeResult> {
     this.#pendingStreams.add(stream);
     const tls = this.#c.transport.tls;
     const ownHash = initiator ? tls.clientCertHash : tls.serverCertHash;
@@ -386,6 +434,13 @@ export class CommImpl implements Comm {
     };
     return new Promise((resolve, reject) => {
       let settled = false;
+      if (tlsEnabled && !initiator && stream.remoteCertHash === undefined) {
+        // As Fabric: refuse before saying who we are to a client that presented no certificate.
+        this.#pendingStreams.delete(stream);
+        this.#reject("NO_TLS_CERT", stream.remoteAddress, `${stream.remoteAddress} presented no TLS certificate`);
+        reject(new CommError("NO_TLS_CERT", `${stream.remoteAddress} presented no TLS certificate`));
+        return;
+      }
       const fail = (err: CommError): void => {
         if (settled) return;
         settled = true;
@@ -478,7 +533,9 @@ export class CommImpl implements Comm {
   #receivedMessage(conn: Connection, msg: SignedGossipMessage): ReceivedMessage {
     const respond = (reply: GossipMessage): void => {
       const signed = SignedGossipMessage.noopSign(reply);
-      this.#enqueue(conn, signed.bytes, true);
+      // A stream that lost a dial race is only read: answer on the peer's current connection.
+      const target = conn.writable ? conn : (this.#conns.get(conn.key) ?? conn);
+      this.#enqueue(target, signed.bytes, true);
     };
     return {
       message: msg,
@@ -498,10 +555,17 @@ export class CommImpl implements Comm {
 
   #enqueue(conn: Connection, bytes: Uint8Array, blocking: boolean, onError?: (err: Error) => void): void {
     if (!conn.enqueue(bytes, blocking, onError)) {
-      if (conn.closed) return;
+      if (!conn.writable) return;
       this.#metrics.overflow.inc();
       this.#warn.warn(`overflow ${conn.key}`, "send buffer full, dropping messages", { endpoint: conn.info.endpoint });
     }
+  }
+
+  /** Oversized messages are not sent (gRPC would fail the stream); logged, not counted as a refusal. */
+  #fitsSendLimit(bytes: Uint8Array): boolean {
+    if (bytes.byteLength <= this.#opts.maxMessageSize) return true;
+    this.#warn.warn("oversized send", `not sending a ${bytes.byteLength}-byte message: the limit is ${this.#opts.maxMessageSize}`);
+    return false;
   }
 
   #disconnect(conn: Connection): void {

@@ -22,6 +22,8 @@ export class Connection {
   readonly since: number;
   #queue: Outgoing[] = [];
   #writing = false;
+  /** No more sends: closed, retired, or read-only. */
+  #writeClosed = false;
   #closed = false;
   #idle: Promise<void> = Promise.resolve();
 
@@ -44,12 +46,17 @@ export class Connection {
     return this.#closed;
   }
 
+  /** False once closed, retired or read-only. */
+  get writable(): boolean {
+    return !this.#writeClosed;
+  }
+
   /**
    * Queues an envelope. A non-blocking send is dropped (returns false) when the queue holds
    * sendBuffSize items; a blocking send (responses, acks, sendWithAck) is always queued.
    */
   enqueue(bytes: Uint8Array, blocking: boolean, onError?: (err: Error) => void, onWritten?: () => void): boolean {
-    if (this.#closed) {
+    if (this.#writeClosed) {
       onError?.(new Error("connection closed"));
       return false;
     }
@@ -64,9 +71,24 @@ export class Connection {
     return this.#idle;
   }
 
+  /**
+   * Stops sending on this connection because `successor` replaces it: messages not yet written move
+   * to the successor. With `endWrite`, this side of the stream ends gracefully once the write in
+   * progress is done, so nothing already sent is lost; without, the remote is expected to end it.
+   */
+  retire(successor: Connection, endWrite: boolean): void {
+    if (this.#writeClosed) return;
+    this.#writeClosed = true;
+    const pending = this.#queue;
+    this.#queue = [];
+    for (const item of pending) successor.enqueue(item.bytes, true, item.onError, item.onWritten);
+    if (endWrite) void this.#idle.then(() => (this.stream.closeWrite ? this.stream.closeWrite() : this.stream.close()));
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#writeClosed = true;
     const pending = this.#queue;
     this.#queue = [];
     for (const item of pending) item.onError?.(new Error("connection closed"));

@@ -22,6 +22,12 @@ export interface RawStream {
   onClose(handler: (err?: Error) => void): void;
   /** Ends the stream; idempotent. */
   close(): void;
+  /**
+   * Ends this side's writes gracefully: frames already written still reach the remote, and frames
+   * the remote sends are still delivered until it ends too. Transports whose close() is already
+   * graceful may omit it.
+   */
+  closeWrite?(): void;
 }
 
 /** TLS as a transport runs it; both hashes are undefined without TLS. */

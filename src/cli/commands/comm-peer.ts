@@ -16,6 +16,9 @@ interface CommPeerOptions extends PeerCryptoArgs {
   listen: string;
   fault?: Fault;
   sendBuffSize?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string[];
 }
 
 /**
@@ -53,7 +56,7 @@ const LATENCY_SAMPLES = 200_000;
 async function runCommPeer(opts: CommPeerOptions): Promise<void> {
   const logger = createLogger({ name: "peer" });
   const clock = new SystemClock();
-  const crypto = loadPeerCrypto(opts, logger);
+  const crypto = await loadPeerCrypto(opts, logger);
   const tls =
     opts.tlsCert && opts.tlsKey
       ? {

@@ -68,6 +68,17 @@ export class GrpcRawStream implements RawStream {
     this.#end(undefined);
   }
 
+  closeWrite(): void {
+    if (this.#ended) return;
+    try {
+      // Half-close: the client's frames in flight are still delivered; the server's end of the RPC
+      // (or our own close) completes the call.
+      this.call.end();
+    } catch {
+      this.#end(undefined);
+    }
+  }
+
   #end(err: Error | undefined): void {
     if (this.#ended) return;
     this.#ended = true;
