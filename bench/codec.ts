@@ -1,9 +1,9 @@
 // Codec speed: full round trips of a gossiped 1 KiB block (encode GossipMessage -> payload, encode Envelope,
 // decode Envelope, decode GossipMessage), plus each step alone, and the same round trip with bufbuild's writer.
-import { pathToFileURL } from "node:url";
 import { BinaryWriter as BufWriter } from "@bufbuild/protobuf/wire";
 import { Envelope, type GossipMessage, GossipMessage as GossipMessageCodec, GossipMessage_Tag } from "../src/protos/gen/gossip/message.pb.js";
 import type { BinaryWriter } from "../src/protos/wire/writer.js";
+import { isMain, opsPerSecond, printFigures } from "./stats.js";
 
 export interface CodecBenchOptions {
   /** Timed runs per figure; the median is reported. Default 7. */
@@ -26,29 +26,6 @@ function blockMessage(): GossipMessage {
     tag: GossipMessage_Tag.CHAN_AND_ORG,
     content: { $case: "dataMsg", value: { payload: { seqNum: 123_456n, data, privateData: [] } } },
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-/** Operations per second of `op`: median over `runs` timed runs. `op` returns a number so its work cannot be elided. */
-async function opsPerSecond(op: () => number, o: Required<CodecBenchOptions>): Promise<{ median: number; min: number; max: number }> {
-  let sink = 0;
-  for (let i = 0; i < o.warmupOps; i++) sink += op();
-  const rates: number[] = [];
-  for (let r = 0; r < o.runs; r++) {
-    // Let the event loop breathe between runs (timers, I/O of a caller's harness).
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < o.opsPerRun; i++) sink += op();
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    rates.push(o.opsPerRun / seconds);
-  }
-  if (sink === -1) console.log("unreachable");
-  return { median: Math.round(median(rates)), min: Math.round(Math.min(...rates)), max: Math.round(Math.max(...rates)) };
 }
 
 /**
@@ -92,7 +69,4 @@ export async function benchCodec(options: CodecBenchOptions = {}): Promise<Recor
   return result;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const figures = await benchCodec();
-  for (const [name, value] of Object.entries(figures)) console.log(`${name.padEnd(40)} ${value.toLocaleString("en-US")}`);
-}
+if (isMain(import.meta.url)) printFigures(await benchCodec());

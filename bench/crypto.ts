@@ -6,29 +6,17 @@
  *
  * Run: node --import tsx bench/crypto.ts
  */
-import { pathToFileURL } from "node:url";
 import { createCa, issueCertificate } from "../src/crypto/generate.js";
 import { ecdsaVerify } from "../src/crypto/ecdsa.js";
 import { createSigningIdentity, MspVerifier } from "../src/crypto/msp.js";
 import { SystemClock } from "../src/util/system-clock.js";
+import { isMain, opsPerSecond as measure, printFigures } from "./stats.js";
 
 const ROUNDS = 7;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 /** Operations per second of `op`, median over ROUNDS rounds of `n` calls each (after a warm-up). */
-function opsPerSecond(n: number, op: (i: number) => void): number {
-  for (let i = 0; i < Math.min(n, 200); i++) op(i);
-  const rates: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) op(i);
-    rates.push((n * 1000) / (performance.now() - t0));
-  }
-  return Math.round(median(rates));
+async function opsPerSecond(n: number, op: (i: number) => void): Promise<number> {
+  return (await measure((i) => { op(i); return 0; }, { runs: ROUNDS, opsPerRun: n, warmupOps: Math.min(n, 200) })).median;
 }
 
 export async function benchCrypto(): Promise<Record<string, number>> {
@@ -42,16 +30,16 @@ export async function benchCrypto(): Promise<Record<string, number>> {
   const msgs = Array.from({ length: 64 }, (_, i) => new TextEncoder().encode(`gossip alive message ${i} `.repeat(8)));
   const sigs = msgs.map((m) => id.sign(m));
 
-  const sign = opsPerSecond(2000, (i) => {
+  const sign = await opsPerSecond(2000, (i) => {
     id.sign(msgs[i % msgs.length]!);
   });
-  const verifyCached = opsPerSecond(2000, (i) => {
+  const verifyCached = await opsPerSecond(2000, (i) => {
     verifier.verify(id.serialized, sigs[i % sigs.length]!, msgs[i % msgs.length]!);
   });
-  const verifyRaw = opsPerSecond(2000, (i) => {
+  const verifyRaw = await opsPerSecond(2000, (i) => {
     ecdsaVerify(id.publicKey, sigs[i % sigs.length]!, msgs[i % msgs.length]!);
   });
-  const pkiIdCached = opsPerSecond(20_000, () => {
+  const pkiIdCached = await opsPerSecond(20_000, () => {
     verifier.pkiIdOf(id.serialized);
   });
   // A cache of one entry and two identities taking turns: every validation is a miss (protobuf,
@@ -60,7 +48,7 @@ export async function benchCrypto(): Promise<Record<string, number>> {
   const id2 = createSigningIdentity({ mspId: "Org1MSP", certPem: leaf2.certPem, keyPem: leaf2.keyPem });
   const missing = new MspVerifier([org], { clock, cacheSize: 1 });
   const both = [id.serialized, id2.serialized];
-  const validateUncached = opsPerSecond(500, (i) => {
+  const validateUncached = await opsPerSecond(500, (i) => {
     missing.validate(both[i % 2]!);
   });
   return {
@@ -72,7 +60,4 @@ export async function benchCrypto(): Promise<Record<string, number>> {
   };
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const figures = await benchCrypto();
-  for (const [k, v] of Object.entries(figures)) process.stdout.write(`${k.padEnd(44)} ${v.toLocaleString("en-US")}\n`);
-}
+if (isMain(import.meta.url)) printFigures(await benchCrypto());

@@ -29,7 +29,7 @@ export function registerCommPeer(program: Command): void {
   const comm = program.command("comm").description("the gossip transport on its own (diagnostics, tests, benchmarks)");
   comm
     .command("peer")
-    .description("run one comm endpoint controlled by JSON lines on stdin (cmds: connect, blast, stats, stop)")
+    .description("run one comm endpoint controlled by JSON lines on stdin (cmds: connect, blast, stats, reset, stop)")
     .requiredOption("--listen <host:port>", "address to serve Gossip on")
     .option("--msp <dir>", "local MSP folder (signcerts, keystore, cacerts, ...)")
     .option("--msp-id <id>", "MSP ID of the local MSP")
@@ -155,6 +155,10 @@ async function runCommPeer(opts: CommPeerOptions): Promise<void> {
         writeControl({ event: "stats", received: peers, rejected, connections: comm.stats().connections, cpu: process.cpuUsage() });
         return;
       }
+      case "reset":
+        received.clear();
+        writeControl({ event: "reset" });
+        return;
       case "stop":
         await stop();
         return;

@@ -1,0 +1,22 @@
+/**
+ * `npm run bench`: every benchmark, with the machine that produced the figures. Figures are
+ * medians where a benchmark repeats; on a 2-core noisy machine compare ratios, not single runs.
+ */
+import { benchCodec } from "./codec.js";
+import { benchCrypto } from "./crypto.js";
+import { machineLine, printFigures } from "./stats.js";
+import { benchTransport } from "./transport.js";
+
+const only = process.argv.slice(2);
+const benches: Record<string, () => Promise<Record<string, number>>> = {
+  codec: () => benchCodec(),
+  crypto: () => benchCrypto(),
+  transport: () => benchTransport(),
+};
+
+process.stdout.write(`fabric-gossip benchmarks on ${machineLine()}, ${new Date().toISOString()}\n`);
+for (const [name, run] of Object.entries(benches)) {
+  if (only.length > 0 && !only.includes(name)) continue;
+  process.stdout.write(`\n== ${name}\n`);
+  printFigures(await run());
+}
