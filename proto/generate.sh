@@ -30,3 +30,5 @@ if grep -rln 'BinaryWriter.*from "@bufbuild/protobuf/wire"' src/protos/gen; then
   echo "some generated files still import bufbuild's BinaryWriter: update the rewrite above" >&2
   exit 1
 fi
+# The descriptor set of the same sources, for the tests that compare our decoding with protobuf JSON.
+npx buf build "$dst" --as-file-descriptor-set -o proto/fabric-descriptors.binpb

@@ -1,6 +1,6 @@
 // Protobuf JSON (as Go's protojson with UseProtoNames writes it) of the objects our ts-proto codecs decode,
 // driven by the .proto descriptors so that it needs no per-message code and shares nothing with the codecs.
-import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type DescField, type DescMessage, type FileRegistry, ScalarType, createFileRegistry, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
@@ -12,12 +12,12 @@ export interface JsonObject {
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
-/** The descriptors of proto/fabric, compiled by buf (the same sources codegen reads). */
+/**
+ * The descriptors of proto/fabric, compiled by buf from the same sources codegen reads; written by
+ * proto/generate.sh, so tests need no buf binary.
+ */
 export function loadFabricRegistry(): FileRegistry {
-  const fds = execFileSync(`${REPO}node_modules/.bin/buf`, ["build", "proto/fabric", "--as-file-descriptor-set", "-o", "-"], {
-    cwd: REPO,
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const fds = readFileSync(`${REPO}proto/fabric-descriptors.binpb`);
   return createFileRegistry(fromBinary(FileDescriptorSetSchema, new Uint8Array(fds)));
 }
 
