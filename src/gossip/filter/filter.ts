@@ -1,0 +1,77 @@
+import type { PKIidType, RemotePeer } from "../../api/index.js";
+import type { Random } from "../../util/index.js";
+
+/**
+ * What peer selection needs to know of a member: the shape of discovery's `NetworkMember`, which
+ * satisfies it structurally, so filters work on discovery's members and on any richer type alike.
+ */
+export interface RoutableMember {
+  /** The external endpoint; may be empty. */
+  readonly endpoint: string;
+  /** The internal endpoint, known within our org; may be empty. */
+  readonly internalEndpoint: string;
+  readonly pkiId: PKIidType;
+}
+
+/** A predicate on a member: whether it may be given a message (Fabric's `filter.RoutingFilter`). */
+export type RoutingFilter<M extends RoutableMember = RoutableMember> = (member: M) => boolean;
+
+/** Selects every member (Fabric's `SelectAllPolicy`). */
+export const selectAll: RoutingFilter<RoutableMember> = () => true;
+
+/** Selects no member (Fabric's `SelectNonePolicy`). */
+export const selectNone: RoutingFilter<RoutableMember> = () => false;
+
+/** The logical AND of `filters`, evaluated left to right and stopping at the first refusal; no filters selects all (Fabric's `CombineRoutingFilters`). */
+export function combine<M extends RoutableMember>(...filters: readonly RoutingFilter<M>[]): RoutingFilter<M> {
+  return (member) => {
+    for (const filter of filters) if (!filter(member)) return false;
+    return true;
+  };
+}
+
+/** The endpoint to dial: the internal one when set, else the external one (Fabric's `NetworkMember.PreferredEndpoint`). */
+function preferred(member: RoutableMember): string {
+  return member.internalEndpoint !== "" ? member.internalEndpoint : member.endpoint;
+}
+
+function toRemotePeer(member: RoutableMember): RemotePeer {
+  return { endpoint: preferred(member), pkiId: member.pkiId };
+}
+
+/**
+ * Up to `k` members of `pool` that pass `filter`, chosen uniformly: walks a random permutation of the
+ * pool and takes the first `k` matches (Fabric's `filter.SelectPeers`). The permutation is drawn lazily,
+ * so the cost grows with the members visited, not with the pool. `k <= 0` selects nobody.
+ */
+export function selectPeers<M extends RoutableMember>(
+  k: number,
+  pool: readonly M[],
+  filter: RoutingFilter<M>,
+  random: Random,
+): RemotePeer[] {
+  const out: RemotePeer[] = [];
+  const n = pool.length;
+  if (k <= 0 || n === 0) return out;
+  // Partial Fisher-Yates over a sparse map of swapped positions.
+  const swapped = new Map<number, number>();
+  for (let i = 0; i < n && out.length < k; i++) {
+    const j = i + random.int(n - i);
+    const atJ = swapped.get(j) ?? j;
+    swapped.set(j, swapped.get(i) ?? i);
+    const member = pool[atJ]!;
+    if (filter(member)) out.push(toRemotePeer(member));
+  }
+  return out;
+}
+
+/** The first member of `pool`, in order, that passes `filter`, or undefined (Fabric's `filter.First`). */
+export function first<M extends RoutableMember>(pool: readonly M[], filter: RoutingFilter<M>): RemotePeer | undefined {
+  for (const member of pool) if (filter(member)) return toRemotePeer(member);
+  return undefined;
+}
+
+/** The members of `pool`, in order, that pass at least one of `filters` (Fabric's `filter.AnyMatch`). */
+export function anyMatch<M extends RoutableMember>(pool: readonly M[], ...filters: readonly RoutingFilter<M>[]): M[] {
+  return pool.filter((member) => filters.some((f) => f(member)));
+}
