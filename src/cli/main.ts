@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { registerCommPeer } from "./commands/comm-peer.js";
 import { registerCrypto } from "./commands/crypto.js";
 import { registerNetwork } from "./commands/network.js";
+import { registerPeers } from "./commands/peers.js";
 
 const program = new Command();
 program
@@ -14,6 +15,7 @@ program
 registerCrypto(program);
 registerCommPeer(program);
 registerNetwork(program);
+registerPeers(program);
 
 try {
   await program.parseAsync(process.argv);

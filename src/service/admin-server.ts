@@ -1,0 +1,98 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Registry } from "prom-client";
+import type { Logger } from "../logging/logger.js";
+import type { MembershipView } from "./membership-view.js";
+
+export interface AdminServerOptions {
+  /** "host:port"; port 0 picks a free port. */
+  listen: string;
+  registry: Registry;
+  membership: () => MembershipView;
+  logger: Logger;
+  /** Wall-clock time for /healthz (the caller's clock). */
+  now: () => Date;
+}
+
+/**
+ * The peer's operations endpoint: `/healthz` (Fabric's shape), `/metrics` (Prometheus text), and
+ * `/v1/membership` (what this peer knows of the network, as JSON).
+ */
+export class AdminServer {
+  #server: Server | undefined;
+  #address = "";
+
+  constructor(private readonly options: AdminServerOptions) {}
+
+  /** "host:port" it listens on, once started. */
+  get address(): string {
+    return this.#address;
+  }
+
+  async start(): Promise<void> {
+    if (this.#server) return;
+    const { host, port } = splitHostPort(this.options.listen);
+    const server = createServer((req, res) => {
+      void this.#handle(req, res).catch((err: unknown) => {
+        this.options.logger.error("admin request failed", { url: req.url, error: err instanceof Error ? err.message : String(err) });
+        if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: "internal error" }));
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    const addr = server.address();
+    this.#address = typeof addr === "object" && addr !== null ? `${host}:${addr.port}` : this.options.listen;
+    this.#server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
+    this.#server = undefined;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== "GET") {
+      send(res, 405, "application/json", JSON.stringify({ error: `${req.method} is not allowed; use GET` }));
+      return;
+    }
+    const path = (req.url ?? "/").split("?")[0];
+    switch (path) {
+      case "/healthz":
+        send(res, 200, "application/json", JSON.stringify({ status: "OK", time: this.options.now().toISOString() }));
+        return;
+      case "/metrics":
+        send(res, 200, this.options.registry.contentType, await this.options.registry.metrics());
+        return;
+      case "/v1/membership":
+        send(res, 200, "application/json", JSON.stringify(this.options.membership()));
+        return;
+      default:
+        send(res, 404, "application/json", JSON.stringify({ error: `no such endpoint ${path}; try /healthz, /metrics, /v1/membership` }));
+    }
+  }
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Splits "host:port" (IPv6 in brackets allowed); throws naming the value when it is not one. */
+export function splitHostPort(value: string): { host: string; port: number } {
+  const i = value.lastIndexOf(":");
+  const host = value.slice(0, i).replace(/^\[|\]$/g, "");
+  const port = Number(value.slice(i + 1));
+  if (i <= 0 || host === "" || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`"${value}" is not host:port`);
+  }
+  return { host, port };
+}

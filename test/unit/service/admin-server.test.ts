@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Counter, Registry } from "prom-client";
+import { formatMembership } from "../../../src/cli/commands/peers.js";
+import { silentLogger } from "../../../src/logging/index.js";
+import { AdminServer, type MembershipView, splitHostPort } from "../../../src/service/index.js";
+
+const view: MembershipView = {
+  self: { endpoint: "peer0:7051", internalEndpoint: "peer0:7051", org: "Org1MSP", pkiId: "aa".repeat(32) },
+  alive: [{ endpoint: "", internalEndpoint: "peer1:7051", org: "Org1MSP", pkiId: "bb".repeat(32) }],
+  dead: [{ endpoint: "peer2:7051", internalEndpoint: "", org: "Org2MSP", pkiId: "cc".repeat(32) }],
+  channels: { mychannel: [{ endpoint: "", internalEndpoint: "peer1:7051", org: "Org1MSP", pkiId: "bb".repeat(32), ledgerHeight: 7, leftChannel: false }] },
+};
+
+test("serves /healthz, /metrics and /v1/membership, refuses the rest, and stops cleanly", async (t) => {
+  const registry = new Registry();
+  new Counter({ name: "gossip_comm_messages_sent", help: "sent", registers: [registry] }).inc(3);
+  const server = new AdminServer({ listen: "127.0.0.1:0", registry, membership: () => view, logger: silentLogger, now: () => new Date(0) });
+  await server.start();
+  t.after(() => server.stop());
+  const base = `http://${server.address}`;
+
+  const health = await fetch(`${base}/healthz`);
+  assert.equal(health.status, 200);
+  assert.deepEqual(await health.json(), { status: "OK", time: "1970-01-01T00:00:00.000Z" });
+
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  assert.match(metrics, /^gossip_comm_messages_sent 3$/m);
+
+  assert.deepEqual(await (await fetch(`${base}/v1/membership`)).json(), view);
+  assert.equal((await fetch(`${base}/nope`)).status, 404);
+  assert.equal((await fetch(`${base}/healthz`, { method: "POST" })).status, 405);
+
+  await server.stop();
+  await assert.rejects(fetch(`${base}/healthz`));
+});
+
+test("the peers table lists self, alive and dead peers with their channels and heights", () => {
+  const lines = formatMembership(view).trim().split("\n");
+  assert.equal(lines.length, 4);
+  assert.match(lines[0]!, /^STATE\s+ENDPOINT\s+INTERNAL\s+ORG\s+PKI-ID\s+CHANNELS$/);
+  assert.match(lines[1]!, /^self\s+peer0:7051\s+peer0:7051\s+Org1MSP\s+aaaa/);
+  assert.match(lines[2]!, /^alive\s+-\s+peer1:7051\s+Org1MSP\s+bbbb.*mychannel@7$/);
+  assert.match(lines[3]!, /^dead\s+peer2:7051\s+-\s+Org2MSP\s+cccc.*\s-$/);
+});
+
+test("host:port parsing names the bad value", () => {
+  assert.deepEqual(splitHostPort("127.0.0.1:7051"), { host: "127.0.0.1", port: 7051 });
+  assert.deepEqual(splitHostPort("[::1]:80"), { host: "::1", port: 80 });
+  assert.throws(() => splitHostPort("7051"), /"7051" is not host:port/);
+  assert.throws(() => splitHostPort("h:99999"), /not host:port/);
+});
