@@ -1,0 +1,105 @@
+import type { Logger } from "../../logging/index.js";
+import { type Clock, type TimerHandle, errorMessage } from "../../util/index.js";
+import { BatcherError } from "./errors.js";
+import type { BatchingEmitter, BatchingEmitterOptions, EmitBatch } from "./interface.js";
+
+interface Batched<T> {
+  readonly data: T;
+  iterationsLeft: number;
+}
+
+/**
+ * Fabric's `newBatchingEmitter(iterations, burstSize, latency, cb)`. Every emission hands the whole
+ * buffer to `emit` and decrements each message's remaining iterations, dropping those that reach 0; with
+ * the default single iteration each message is pushed exactly once, within `latencyMs` or as soon as
+ * `burstSize` messages are buffered. The periodic flush is a chain of clock timeouts between `start()`
+ * and `stop()`; a burst emits from `add` itself, also before `start()` (Fabric's emitter is live from
+ * construction). An `emit` that throws is logged; the messages still count the emission.
+ */
+export function createBatchingEmitter<T>(
+  options: BatchingEmitterOptions,
+  emit: EmitBatch<T>,
+  clock: Clock,
+  logger?: Logger,
+): BatchingEmitter<T> {
+  const { iterations, burstSize, latencyMs } = options;
+  if (!Number.isInteger(iterations) || iterations < 0) {
+    throw new BatcherError("INVALID_OPTIONS", `propagateIterations must be a non-negative integer, got ${String(iterations)}`);
+  }
+  if (iterations > 0 && !(Number.isFinite(latencyMs) && latencyMs > 0)) {
+    throw new BatcherError("INVALID_OPTIONS", `maxPropagationBurstLatency must be a positive number of milliseconds, got ${String(latencyMs)}`);
+  }
+  if (iterations > 0 && !(burstSize > 0)) {
+    throw new BatcherError("INVALID_OPTIONS", `maxPropagationBurstSize must be positive, got ${String(burstSize)}`);
+  }
+  return new BatchingEmitterImpl(iterations, burstSize, latencyMs, emit, clock, logger);
+}
+
+class BatchingEmitterImpl<T> implements BatchingEmitter<T> {
+  #buffer: Batched<T>[] = [];
+  #timer: TimerHandle | undefined;
+  #started = false;
+  #stopped = false;
+  #emitting = false;
+
+  constructor(
+    private readonly iterations: number,
+    private readonly burstSize: number,
+    private readonly latencyMs: number,
+    private readonly emitBatch: EmitBatch<T>,
+    private readonly clock: Clock,
+    private readonly logger: Logger | undefined,
+  ) {}
+
+  add(msg: T): void {
+    if (this.iterations === 0 || this.#stopped) return;
+    this.#buffer.push({ data: msg, iterationsLeft: this.iterations });
+    if (this.#buffer.length >= this.burstSize) this.#emit();
+  }
+
+  size(): number {
+    return this.#buffer.length;
+  }
+
+  async start(): Promise<void> {
+    if (this.#started || this.#stopped) return;
+    this.#started = true;
+    this.#schedule();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    this.#buffer = [];
+  }
+
+  #schedule(): void {
+    if (this.iterations === 0 || this.#stopped) return;
+    this.#timer = this.clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#emit();
+      this.#schedule();
+    }, this.latencyMs);
+  }
+
+  /** Fabric's `emit` followed by `decrementCounters`. */
+  #emit(): void {
+    // An emit callback that adds messages must not start a nested emission; they wait for the next one.
+    if (this.#stopped || this.#emitting || this.#buffer.length === 0) return;
+    const emitted = this.#buffer.slice();
+    this.#emitting = true;
+    try {
+      this.emitBatch(emitted.map((b) => b.data));
+    } catch (err) {
+      this.logger?.error("emitting a batch failed", { error: errorMessage(err), size: emitted.length });
+    } finally {
+      this.#emitting = false;
+    }
+    if (this.#stopped) return;
+    for (const b of emitted) b.iterationsLeft--;
+    // Messages the callback added were not emitted: they keep all their iterations.
+    this.#buffer = this.#buffer.filter((b) => b.iterationsLeft > 0);
+  }
+}
