@@ -1,0 +1,880 @@
+import type { PkiHex, PKIidType } from "../api/identity.js";
+import { pkiHex } from "../api/identity.js";
+import { createMessageStore, type MessageStore } from "../gossip/msgstore/index.js";
+import type { Logger } from "../logging/logger.js";
+import { RateLimitedLog } from "../logging/rate-limited.js";
+import { createGossipMessageComparator } from "../protoext/comparator.js";
+import { comparePeerTime } from "../protoext/peer-time.js";
+import type { ReceivedMessage } from "../protoext/received-message.js";
+import { SignedGossipMessage } from "../protoext/signed-message.js";
+import {
+  type AliveMessage,
+  type Envelope,
+  type GossipMessage,
+  GossipMessage_Tag,
+  type Member,
+  type MembershipRequest,
+  type MembershipResponse,
+  type PeerTime,
+} from "../protos/gen/gossip/message.pb.js";
+import { bytesEqual, fromHex, toHex } from "../util/bytes.js";
+import type { TimerHandle } from "../util/clock.js";
+import { errorMessage } from "../util/errors.js";
+import { DiscoveryError, type DiscoveryRejectReason } from "./errors.js";
+import {
+  DEFAULT_DISCOVERY_OPTIONS,
+  type Discovery,
+  type DiscoveryComponents,
+  type DiscoveryOptions,
+  type Identifier,
+  type PeerIdentification,
+  SEND_UNTIL_ACKED_WAIT_MS,
+} from "./interface.js";
+import { createDiscoveryMetrics, type DiscoveryMetrics } from "./metrics.js";
+import { cloneNetworkMember, copyNetworkMember, type NetworkMember, networkMemberToString } from "./network-member.js";
+
+const EMPTY = new Uint8Array(0);
+
+/** An alive message whose membership and timestamp are present (what every handler below relies on). */
+interface WellFormedAlive extends AliveMessage {
+  membership: Member;
+  timestamp: PeerTime;
+}
+
+/** Fabric's discovery `timestamp`: the newest PeerTime seen of a peer, and when we saw it. */
+interface LastSeen {
+  incNum: bigint;
+  seqNum: bigint;
+  /** `clock.monotonic()` when the peer was last heard from. */
+  lastSeenMs: number;
+}
+
+/**
+ * Fills in the options a caller left out the way Fabric's gossip config derives them:
+ * aliveExpirationTimeout = 5 x aliveTimeInterval, the check interval = aliveExpirationTimeout / 10,
+ * reconnectInterval = aliveExpirationTimeout.
+ */
+export function resolveDiscoveryOptions(options: Partial<DiscoveryOptions> = {}): DiscoveryOptions {
+  const aliveTimeIntervalMs = options.aliveTimeIntervalMs ?? DEFAULT_DISCOVERY_OPTIONS.aliveTimeIntervalMs;
+  const aliveExpirationTimeoutMs = options.aliveExpirationTimeoutMs ?? 5 * aliveTimeIntervalMs;
+  return {
+    aliveTimeIntervalMs,
+    aliveExpirationTimeoutMs,
+    aliveExpirationCheckIntervalMs: options.aliveExpirationCheckIntervalMs ?? aliveExpirationTimeoutMs / 10,
+    reconnectIntervalMs: options.reconnectIntervalMs ?? aliveExpirationTimeoutMs,
+    maxConnectionAttempts: options.maxConnectionAttempts ?? DEFAULT_DISCOVERY_OPTIONS.maxConnectionAttempts,
+    msgExpirationFactor: options.msgExpirationFactor ?? DEFAULT_DISCOVERY_OPTIONS.msgExpirationFactor,
+    bootstrapPeers: [...(options.bootstrapPeers ?? [])],
+  };
+}
+
+/**
+ * Creates the discovery service of the peer described by `self` (Fabric's `NewDiscoveryService`).
+ * `self.internalEndpoint` must be `host:port`. Nothing runs until `start()`.
+ */
+export function createDiscovery(self: NetworkMember, components: DiscoveryComponents, options: Partial<DiscoveryOptions> = {}): Discovery {
+  return new DiscoveryImpl(self, components, resolveDiscoveryOptions(options));
+}
+
+/** Parses the port of our internal endpoint, as Fabric's `validateSelfConfig` does (it panics where we throw). */
+function selfPort(internalEndpoint: string): number {
+  if (internalEndpoint === "") {
+    throw new DiscoveryError("BAD_SELF_ENDPOINT", "the internal endpoint is empty; set peer.gossip.endpoint (or peer.address) to host:port");
+  }
+  const parts = internalEndpoint.split(":");
+  if (parts.length !== 2) {
+    throw new DiscoveryError("BAD_SELF_ENDPOINT", `the internal endpoint "${internalEndpoint}" is not formatted as host:port`);
+  }
+  const portText = parts[1]!;
+  const port = /^[0-9]+$/.test(portText) ? Number(portText) : Number.NaN;
+  if (!Number.isSafeInteger(port)) {
+    throw new DiscoveryError("BAD_SELF_ENDPOINT", `the internal endpoint "${internalEndpoint}" has no valid port`);
+  }
+  if (port > 0xffff) {
+    throw new DiscoveryError("BAD_SELF_ENDPOINT", `the port of the internal endpoint "${internalEndpoint}" takes more than 16 bits`);
+  }
+  return port;
+}
+
+/** The alive message of `msg` when it has a membership with a PKI-ID and a timestamp. */
+function wellFormedAlive(msg: SignedGossipMessage): WellFormedAlive | undefined {
+  const content = msg.message.content;
+  if (content?.$case !== "aliveMsg") return undefined;
+  const am = content.value;
+  if (am.membership === undefined || am.membership.pkiId.byteLength === 0 || am.timestamp === undefined) return undefined;
+  return am as WellFormedAlive;
+}
+
+/** Fabric's discovery `before(a, b)`: whether the stored time `a` is older than `b`. */
+function before(a: LastSeen, b: PeerTime): boolean {
+  return comparePeerTime({ incNum: a.incNum, seqNum: a.seqNum }, b) < 0;
+}
+
+/** Fabric's discovery `same(a, b)`. */
+function same(a: LastSeen, b: PeerTime): boolean {
+  return comparePeerTime({ incNum: a.incNum, seqNum: a.seqNum }, b) === 0;
+}
+
+/** Settles like `promise`, or rejects with the signal's reason as soon as it is aborted. */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+/**
+ * Fabric's `gossipDiscoveryImpl`. Single-threaded: every handler runs to completion, so Fabric's
+ * lock is not needed; its goroutines are chains of clock timeouts (heartbeat, expiration check,
+ * reconnect rounds, the alive store's expiration) and tracked background tasks (connect,
+ * sendUntilAcked) that `stop()` aborts and awaits.
+ *
+ * Departure from Fabric: a failure to sign a heartbeat is logged and the heartbeat loop goes on
+ * (Fabric's `periodicalSendAlive` returns for good).
+ */
+class DiscoveryImpl implements Discovery {
+  readonly #c: DiscoveryComponents;
+  readonly #o: DiscoveryOptions;
+  readonly #logger: Logger;
+  readonly #rateLimited: RateLimitedLog;
+  readonly #metrics: DiscoveryMetrics;
+  readonly #port: number;
+
+  #self: NetworkMember;
+  #incTime: bigint;
+  #seqNum = 0n;
+  #selfAliveMessage: SignedGossipMessage | undefined;
+
+  /** Fabric's aliveLastTS / deadLastTS: a PKI-ID is in at most one of them. */
+  readonly #aliveLastTS = new Map<PkiHex, LastSeen>();
+  readonly #deadLastTS = new Map<PkiHex, LastSeen>();
+  /** Every known member, alive or dead. */
+  readonly #id2Member = new Map<PkiHex, NetworkMember>();
+  /** Fabric's aliveMembership / deadMembership: the latest alive envelope of each member. */
+  readonly #aliveMembership = new Map<PkiHex, SignedGossipMessage>();
+  readonly #deadMembership = new Map<PkiHex, SignedGossipMessage>();
+  /** Pushed alive messages with TTL: replay protection and forgetting. Created at start. */
+  #msgStore: MessageStore<SignedGossipMessage> | undefined;
+
+  /** sendUntilAcked waiters by MembershipRequest nonce (Fabric's pubsub). */
+  readonly #nonceWaiters = new Map<bigint, Set<() => void>>();
+
+  readonly #abort = new AbortController();
+  readonly #timers = new Set<TimerHandle>();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #unsubscribe: (() => void)[] = [];
+  #started = false;
+  #stopped = false;
+  #stopping: Promise<void> | undefined;
+
+  constructor(self: NetworkMember, components: DiscoveryComponents, options: DiscoveryOptions) {
+    this.#c = components;
+    this.#o = options;
+    this.#port = selfPort(self.internalEndpoint);
+    this.#self = { endpoint: self.endpoint, metadata: self.metadata, pkiId: self.pkiId, internalEndpoint: self.internalEndpoint };
+    this.#logger = components.logger.child("gossip.discovery", { endpoint: self.internalEndpoint });
+    this.#rateLimited = new RateLimitedLog(this.#logger, components.clock);
+    this.#metrics = createDiscoveryMetrics(components.metrics);
+    this.#incTime = components.clock.nowNs();
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async start(): Promise<void> {
+    if (this.#stopped) throw new DiscoveryError("STOPPED", "discovery was stopped; create a new instance to start again");
+    if (this.#started) return;
+    this.#started = true;
+    const { clock, comm } = this.#c;
+    this.#incTime = clock.nowNs();
+    this.#msgStore = createMessageStore(createGossipMessageComparator(0), undefined, {
+      ttlMs: this.#o.aliveExpirationTimeoutMs * this.#o.msgExpirationFactor,
+      clock,
+      onExpire: (msg) => this.#onAliveMessageExpired(msg),
+      logger: this.#logger,
+    });
+    this.#unsubscribe.push(
+      comm.accept((msg) => this.#handleMsgFromComm(msg)),
+      comm.onPresumedDead((pkiId) => {
+        if (this.#stopped) return;
+        if (this.#aliveLastTS.has(pkiHex(pkiId))) this.#expireDeadMembers([pkiId]);
+      }),
+      comm.onIdentitySwitch((pkiId) => {
+        if (this.#stopped) return;
+        this.#purge(pkiId);
+      }),
+    );
+    this.#scheduleSendAlive();
+    this.#scheduleCheckAlive();
+    this.#reconnectRound();
+  }
+
+  stop(): Promise<void> {
+    if (this.#stopping !== undefined) return this.#stopping;
+    this.#stopped = true;
+    this.#logger.info("Stopping");
+    this.#abort.abort(new DiscoveryError("STOPPED", "discovery stopped"));
+    for (const timer of this.#timers) timer.cancel();
+    this.#timers.clear();
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    this.#msgStore?.stop();
+    this.#stopping = Promise.allSettled([...this.#tasks]).then(() => {
+      this.#logger.info("Stopped");
+    });
+    return this.#stopping;
+  }
+
+  /** Runs `fn` after `ms` unless stopped first; the timer is cancelled by `stop()`. */
+  #after(ms: number, fn: () => void): void {
+    if (this.#stopped) return;
+    const handle = this.#c.clock.setTimeout(() => {
+      this.#timers.delete(handle);
+      if (!this.#stopped) fn();
+    }, ms);
+    this.#timers.add(handle);
+  }
+
+  /** Runs a background task that `stop()` aborts and awaits. */
+  #spawn(name: string, task: (signal: AbortSignal) => Promise<void>): void {
+    if (this.#stopped) return;
+    const signal = this.#abort.signal;
+    const p: Promise<void> = task(signal)
+      .catch((err: unknown) => {
+        if (!signal.aborted) this.#logger.warn(`${name} failed`, { error: errorMessage(err) });
+      })
+      .finally(() => {
+        this.#tasks.delete(p);
+      });
+    this.#tasks.add(p);
+  }
+
+  // ---------------------------------------------------------------- public queries
+
+  lookup(pkiId: PKIidType): NetworkMember | undefined {
+    if (bytesEqual(pkiId, this.#self.pkiId)) return copyNetworkMember(this.#self);
+    const member = this.#id2Member.get(pkiHex(pkiId));
+    return member === undefined ? undefined : copyNetworkMember(member);
+  }
+
+  /**
+   * As Fabric's `Self()`, this builds a NoopSigned alive message (consuming a sequence number) and
+   * returns its envelope. Unlike Fabric it also fills in our internal endpoint.
+   */
+  self(): NetworkMember {
+    const msg = this.#aliveMsg();
+    const envelope = SignedGossipMessage.noopSign(msg).envelope;
+    return { ...this.#self, envelope };
+  }
+
+  updateMetadata(metadata: Uint8Array): void {
+    this.#self = { ...this.#self, metadata };
+  }
+
+  updateEndpoint(endpoint: string): void {
+    this.#self = { ...this.#self, endpoint };
+  }
+
+  getMembership(): NetworkMember[] {
+    if (this.#stopped) return [];
+    const members: NetworkMember[] = [];
+    for (const [key, msg] of this.#aliveMembership) {
+      const am = wellFormedAlive(msg)!;
+      members.push({
+        pkiId: am.membership.pkiId,
+        endpoint: am.membership.endpoint,
+        metadata: am.membership.metadata,
+        internalEndpoint: this.#id2Member.get(key)?.internalEndpoint ?? "",
+        envelope: msg.envelope,
+      });
+    }
+    return members;
+  }
+
+  // ---------------------------------------------------------------- sync and connect
+
+  initiateSync(peerNum: number): void {
+    if (this.#stopped) return;
+    const alive = [...this.#aliveMembership.values()];
+    const k = Math.min(peerNum, alive.length);
+    const targets: NetworkMember[] = [];
+    for (const i of this.#c.random.indices(k, alive.length)) {
+      const msg = alive[i]!;
+      const member = wellFormedAlive(msg)!.membership;
+      targets.push({
+        endpoint: member.endpoint,
+        metadata: member.metadata,
+        pkiId: member.pkiId,
+        internalEndpoint: msg.internalEndpoint(),
+      });
+    }
+    if (targets.length === 0) {
+      this.#logger.debug("No peers to send to, aborting membership sync");
+      return;
+    }
+    const req = this.#createMembershipRequest(true, 0n);
+    if (req === undefined) return;
+    for (const target of targets) this.#c.comm.sendToPeer(target, req);
+  }
+
+  connect(member: NetworkMember, identifier: Identifier): void {
+    if (this.#stopped) return;
+    if ([member.internalEndpoint, member.endpoint].some((e) => this.#isMyOwnEndpoint(e))) {
+      this.#logger.debug("Skipping connecting to myself", { member: networkMemberToString(member) });
+      return;
+    }
+    this.#spawn("connect", async (signal) => {
+      for (let i = 0; i < this.#o.maxConnectionAttempts && !this.#stopped; i++) {
+        let id: PeerIdentification;
+        try {
+          id = await raceAbort(identifier(), signal);
+        } catch (err) {
+          if (this.#stopped) return;
+          this.#logger.warn("Could not connect", { member: networkMemberToString(member), error: errorMessage(err) });
+          await this.#c.clock.sleep(this.#o.reconnectIntervalMs, signal);
+          continue;
+        }
+        if (this.#stopped) return;
+        const peer: NetworkMember = {
+          internalEndpoint: member.internalEndpoint,
+          endpoint: member.endpoint,
+          metadata: EMPTY,
+          pkiId: id.id,
+        };
+        const req = this.#createMembershipRequest(id.selfOrg, this.#c.random.uint64());
+        if (req === undefined) continue;
+        this.#spawn("sendUntilAcked", (s) => this.#sendUntilAcked(peer, req, s));
+        return;
+      }
+    });
+  }
+
+  #isMyOwnEndpoint(endpoint: string): boolean {
+    // Departure from Fabric: an empty endpoint is never ours (Fabric would match an empty self endpoint).
+    if (endpoint === "") return false;
+    return (
+      endpoint === `127.0.0.1:${this.#port}` ||
+      endpoint === `localhost:${this.#port}` ||
+      endpoint === this.#self.internalEndpoint ||
+      endpoint === this.#self.endpoint
+    );
+  }
+
+  async #sendUntilAcked(peer: NetworkMember, msg: SignedGossipMessage, signal: AbortSignal): Promise<void> {
+    const nonce = msg.message.nonce;
+    for (let i = 0; i < this.#o.maxConnectionAttempts && !this.#stopped; i++) {
+      const acked = this.#waitForNonce(nonce, SEND_UNTIL_ACKED_WAIT_MS, signal);
+      this.#c.comm.sendToPeer(peer, msg);
+      if (await acked) return;
+      if (this.#stopped) return;
+      await this.#c.clock.sleep(this.#o.reconnectIntervalMs, signal);
+    }
+  }
+
+  /** Resolves true when a MembershipResponse with `nonce` arrives, false after `ms` or on stop. */
+  #waitForNonce(nonce: bigint, ms: number, signal: AbortSignal): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      let waiters = this.#nonceWaiters.get(nonce);
+      if (waiters === undefined) {
+        waiters = new Set();
+        this.#nonceWaiters.set(nonce, waiters);
+      }
+      const set = waiters;
+      let settled = false;
+      const done = (acked: boolean): void => {
+        if (settled) return;
+        settled = true;
+        timer.cancel();
+        set.delete(onAck);
+        if (set.size === 0 && this.#nonceWaiters.get(nonce) === set) this.#nonceWaiters.delete(nonce);
+        signal.removeEventListener("abort", onAbort);
+        resolve(acked);
+      };
+      const onAck = (): void => done(true);
+      const onAbort = (): void => done(false);
+      const timer = this.#c.clock.setTimeout(() => done(false), ms);
+      set.add(onAck);
+      if (signal.aborted) done(false);
+      else signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  #publishNonce(nonce: bigint): void {
+    const waiters = this.#nonceWaiters.get(nonce);
+    if (waiters === undefined) return;
+    for (const onAck of [...waiters]) onAck();
+  }
+
+  // ---------------------------------------------------------------- periodic work
+
+  /** Fabric's `periodicalSendAlive`: sleep, then heartbeat if anyone is listening. */
+  #scheduleSendAlive(): void {
+    this.#after(this.#o.aliveTimeIntervalMs, () => {
+      this.#sendAlive();
+      this.#scheduleSendAlive();
+    });
+  }
+
+  #sendAlive(): void {
+    if (this.#aliveMembership.size === 0) {
+      this.#logger.debug("Empty membership, no one to send a heartbeat to");
+      return;
+    }
+    const msg = this.#createSignedAliveMessage(true);
+    if (msg === undefined) return;
+    this.#selfAliveMessage = msg;
+    this.#c.comm.gossip(msg);
+  }
+
+  /** Fabric's `periodicalCheckAlive`. */
+  #scheduleCheckAlive(): void {
+    this.#after(this.#o.aliveExpirationCheckIntervalMs, () => {
+      const dead = this.#getDeadMembers();
+      if (dead.length > 0) this.#expireDeadMembers(dead);
+      this.#scheduleCheckAlive();
+    });
+  }
+
+  #getDeadMembers(): PKIidType[] {
+    const now = this.#c.clock.monotonic();
+    const dead: PKIidType[] = [];
+    for (const [key, ts] of this.#aliveLastTS) {
+      const elapsed = now - ts.lastSeenMs;
+      if (elapsed > this.#o.aliveExpirationTimeoutMs) {
+        this.#logger.warn("Haven't heard from peer", { pkiId: key, elapsedMs: elapsed });
+        dead.push(fromHex(key));
+      }
+    }
+    return dead;
+  }
+
+  /** Fabric's `periodicalReconnectToDead`: ping every dead member, then sleep reconnectInterval. */
+  #reconnectRound(): void {
+    this.#spawn("reconnect to dead peers", async (signal) => {
+      const dead = [...this.#deadLastTS.keys()].map((key) => cloneNetworkMember(this.#id2Member.get(key)!));
+      await Promise.all(
+        dead.map(async (member) => {
+          const responsive = await raceAbort(
+            this.#c.comm.ping(member).catch(() => false),
+            signal,
+          );
+          if (this.#stopped) return;
+          if (responsive) {
+            this.#logger.debug("Dead peer is responding, sending membership request", { member: networkMemberToString(member) });
+            this.#sendMembershipRequest(member, true);
+          } else {
+            this.#logger.debug("Dead peer is still dead", { member: networkMemberToString(member) });
+          }
+        }),
+      );
+      this.#after(this.#o.reconnectIntervalMs, () => this.#reconnectRound());
+    });
+  }
+
+  #sendMembershipRequest(member: NetworkMember, includeInternalEndpoint: boolean): void {
+    const req = this.#createMembershipRequest(includeInternalEndpoint, 0n);
+    if (req !== undefined) this.#c.comm.sendToPeer(member, req);
+  }
+
+  /** Moves alive members to the dead list and closes their connections (Fabric's `expireDeadMembers`). */
+  #expireDeadMembers(dead: readonly PKIidType[]): void {
+    const expired: NetworkMember[] = [];
+    for (const pkiId of dead) {
+      const key = pkiHex(pkiId);
+      const lastTS = this.#aliveLastTS.get(key);
+      if (lastTS === undefined) continue;
+      const member = this.#id2Member.get(key);
+      if (member !== undefined) expired.push(cloneNetworkMember(member));
+      this.#deadLastTS.set(key, lastTS);
+      this.#aliveLastTS.delete(key);
+      const am = this.#aliveMembership.get(key);
+      if (am !== undefined) {
+        this.#deadMembership.set(key, am);
+        this.#aliveMembership.delete(key);
+      }
+      this.#metrics.expired.inc();
+    }
+    for (const member of expired) {
+      this.#logger.warn("Closing connection to expired peer", { member: networkMemberToString(member) });
+      this.#c.comm.closeConn(member);
+    }
+  }
+
+  /** The alive store's expiration callback: forget the member unless it is a bootstrap or anchor peer. */
+  #onAliveMessageExpired(msg: SignedGossipMessage): void {
+    const am = wellFormedAlive(msg);
+    if (am === undefined) return;
+    const { pkiId, endpoint } = am.membership;
+    const internalEndpoint = msg.internalEndpoint();
+    const bootstrap = this.#o.bootstrapPeers;
+    const tracker = this.#c.anchorPeerTracker;
+    if (
+      bootstrap.includes(endpoint) ||
+      bootstrap.includes(internalEndpoint) ||
+      tracker.isAnchorPeer(endpoint) ||
+      tracker.isAnchorPeer(internalEndpoint)
+    ) {
+      this.#logger.debug(`Do not remove bootstrap or anchor peer endpoint ${endpoint} from membership`);
+      return;
+    }
+    this.#logger.info("Removing member", { endpoint, internalEndpoint, pkiId: toHex(pkiId) });
+    this.#removeMember(pkiHex(pkiId));
+    this.#metrics.forgotten.inc();
+  }
+
+  /** Fabric's `purge`: an identity switch deletes the member from every map. */
+  #purge(pkiId: PKIidType): void {
+    this.#logger.info("Purging from membership", { pkiId: toHex(pkiId) });
+    this.#removeMember(pkiHex(pkiId));
+  }
+
+  #removeMember(key: PkiHex): void {
+    this.#aliveMembership.delete(key);
+    this.#deadMembership.delete(key);
+    this.#id2Member.delete(key);
+    this.#deadLastTS.delete(key);
+    this.#aliveLastTS.delete(key);
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  #reject(reason: DiscoveryRejectReason, from: ReceivedMessage | undefined, detail?: string): void {
+    this.#metrics.rejected.inc({ reason });
+    if (reason === "STALE") return;
+    const sender = from === undefined ? "" : toHex(from.connectionInfo.id);
+    this.#rateLimited.warn(`${reason}:${sender}`, "Dropped discovery message", { reason, sender, detail });
+  }
+
+  #validate(msg: SignedGossipMessage): boolean {
+    try {
+      return this.#c.crypto.validateAliveMsg(msg);
+    } catch (err) {
+      this.#logger.debug("Alive message validation threw", { error: errorMessage(err) });
+      return false;
+    }
+  }
+
+  #handleMsgFromComm(rm: ReceivedMessage): void {
+    if (this.#stopped || this.#msgStore === undefined) return;
+    const msg = rm.message;
+    const content = msg.message.content;
+    switch (content?.$case) {
+      case "memReq":
+        this.#handleMembershipRequest(rm, content.value, msg.message.nonce);
+        return;
+      case "aliveMsg":
+        this.#handlePushedAlive(rm, msg, this.#msgStore);
+        return;
+      case "memRes":
+        this.#handleMembershipResponse(rm, content.value, msg.message.nonce, this.#msgStore);
+        return;
+      default:
+        this.#reject("WRONG_TYPE", rm, `expected an alive message, a membership request or response, got ${content?.$case ?? "no content"}`);
+    }
+  }
+
+  /** A pushed alive message: store check, validation, ignore our own, store, handle, forward. */
+  #handlePushedAlive(rm: ReceivedMessage, msg: SignedGossipMessage, store: MessageStore<SignedGossipMessage>): void {
+    const am = wellFormedAlive(msg);
+    if (am === undefined) {
+      this.#reject("MALFORMED", rm, "alive message without membership, PKI-ID or timestamp");
+      return;
+    }
+    if (!store.checkValid(msg)) {
+      this.#reject("STALE", rm);
+      return;
+    }
+    if (!this.#validate(msg)) {
+      this.#reject("INVALID_SIGNATURE", rm, `alive message of ${toHex(am.membership.pkiId)} is not authentic`);
+      return;
+    }
+    if (this.#isSentByMe(msg, am)) return;
+    store.add(msg);
+    this.#handleAliveMessage(msg, am);
+    this.#c.comm.forward(rm);
+  }
+
+  #handleMembershipRequest(rm: ReceivedMessage, req: MembershipRequest, nonce: bigint): void {
+    if (req.selfInformation === undefined) {
+      this.#reject("MISSING_SELF_INFORMATION", rm, "membership request without self information");
+      return;
+    }
+    let selfInfo: SignedGossipMessage;
+    try {
+      selfInfo = SignedGossipMessage.fromEnvelope(req.selfInformation);
+    } catch (err) {
+      this.#reject("MALFORMED", rm, errorMessage(err));
+      return;
+    }
+    const am = wellFormedAlive(selfInfo);
+    if (am === undefined) {
+      this.#reject("NOT_ALIVE_MESSAGE", rm, "membership request self information is not a well-formed alive message");
+      return;
+    }
+    if (!this.#validate(selfInfo)) {
+      this.#reject("INVALID_SIGNATURE", rm, `self information of ${toHex(am.membership.pkiId)} is not authentic`);
+      return;
+    }
+    if (this.#msgStore!.checkValid(selfInfo)) this.#handleAliveMessage(selfInfo, am);
+    else this.#reject("STALE", rm);
+    // As in Fabric, a stale (but authentic) request is still answered: it changes nothing here.
+    this.#sendMemResponse(am.membership, selfInfo.internalEndpoint(), nonce);
+  }
+
+  #sendMemResponse(target: Member, internalEndpoint: string, nonce: bigint): void {
+    const targetPeer: NetworkMember = {
+      endpoint: target.endpoint,
+      metadata: target.metadata,
+      pkiId: target.pkiId,
+      internalEndpoint,
+    };
+    const aliveMsg = this.#selfAliveMessage ?? this.#createSignedAliveMessage(true);
+    if (aliveMsg === undefined) return;
+    let memResp: MembershipResponse | undefined;
+    try {
+      memResp = this.#createMembershipResponse(aliveMsg, targetPeer);
+    } catch (err) {
+      this.#logger.warn("Disclosure policy failed", { error: errorMessage(err) });
+      return;
+    }
+    if (memResp === undefined) {
+      this.#logger.warn("Got a membership request from a peer that shouldn't have sent one, closing connection to the peer as a result", {
+        member: networkMemberToString(targetPeer),
+      });
+      this.#c.comm.closeConn(targetPeer);
+      return;
+    }
+    const msg = SignedGossipMessage.noopSign({
+      nonce,
+      channel: EMPTY,
+      tag: GossipMessage_Tag.EMPTY,
+      content: { $case: "memRes", value: memResp },
+    });
+    this.#c.comm.sendToPeer(targetPeer, msg);
+  }
+
+  /** Our view as the disclosure policy lets `target` see it, or undefined if it may not even see us. */
+  #createMembershipResponse(aliveMsg: SignedGossipMessage, target: NetworkMember): MembershipResponse | undefined {
+    const { sieve, envelopeFilter } = this.#c.disclosurePolicy(target);
+    if (!sieve(aliveMsg)) return undefined;
+    const dead: Envelope[] = [];
+    for (const dm of this.#deadMembership.values()) {
+      if (sieve(dm)) dead.push(envelopeFilter(dm));
+    }
+    const alive: Envelope[] = [];
+    for (const am of this.#aliveMembership.values()) {
+      if (sieve(am)) alive.push(envelopeFilter(am));
+    }
+    alive.push(envelopeFilter(aliveMsg));
+    return { alive, dead };
+  }
+
+  #handleMembershipResponse(rm: ReceivedMessage, res: MembershipResponse, nonce: bigint, store: MessageStore<SignedGossipMessage>): void {
+    this.#publishNonce(nonce);
+    for (const env of res.alive) {
+      let msg: SignedGossipMessage;
+      try {
+        msg = SignedGossipMessage.fromEnvelope(env);
+      } catch (err) {
+        this.#reject("MALFORMED", rm, `membership response contains an invalid message from an online peer: ${errorMessage(err)}`);
+        return;
+      }
+      if (msg.message.content?.$case !== "aliveMsg") {
+        this.#reject("NOT_ALIVE_MESSAGE", rm, `membership response holds a ${msg.message.content?.$case ?? "empty"} message`);
+        return;
+      }
+      const am = wellFormedAlive(msg);
+      if (am === undefined) {
+        this.#reject("MALFORMED", rm, "alive message without membership, PKI-ID or timestamp");
+        continue;
+      }
+      if (!store.checkValid(msg)) {
+        this.#reject("STALE", rm);
+        continue;
+      }
+      if (!this.#validate(msg)) {
+        this.#reject("INVALID_SIGNATURE", rm, `alive message of ${toHex(am.membership.pkiId)} is not authentic`);
+        continue;
+      }
+      this.#handleAliveMessage(msg, am);
+    }
+    for (const env of res.dead) {
+      let msg: SignedGossipMessage;
+      try {
+        msg = SignedGossipMessage.fromEnvelope(env);
+      } catch (err) {
+        this.#reject("MALFORMED", rm, `membership response contains an invalid message from an offline peer: ${errorMessage(err)}`);
+        return;
+      }
+      const am = wellFormedAlive(msg);
+      if (am === undefined) {
+        this.#reject("NOT_ALIVE_MESSAGE", rm, "membership response dead entry is not a well-formed alive message");
+        continue;
+      }
+      if (!store.checkValid(msg)) {
+        this.#reject("STALE", rm);
+        continue;
+      }
+      if (!this.#validate(msg)) {
+        this.#reject("INVALID_SIGNATURE", rm, `dead peer's alive message of ${toHex(am.membership.pkiId)} is not authentic`);
+        continue;
+      }
+      if (!this.#id2Member.has(pkiHex(am.membership.pkiId))) this.#learnNewMembers([], [msg]);
+    }
+  }
+
+  /** Fabric's `isSentByMe`: our own alive message; a different endpoint means a misconfigured twin. */
+  #isSentByMe(msg: SignedGossipMessage, am: WellFormedAlive): boolean {
+    if (!bytesEqual(am.membership.pkiId, this.#self.pkiId)) return false;
+    const diffExternal = this.#self.endpoint !== am.membership.endpoint;
+    const internal = msg.internalEndpoint();
+    const diffInternal = internal !== "" && internal !== this.#self.internalEndpoint;
+    if (diffExternal || diffInternal) {
+      this.#logger.error("Bad configuration detected: Received AliveMessage from a peer with the same PKI-ID as myself", {
+        endpoint: am.membership.endpoint,
+        internalEndpoint: internal,
+      });
+    }
+    return true;
+  }
+
+  /** Fabric's `handleAliveMessage`: learn, resurrect, refresh, or ignore. */
+  #handleAliveMessage(msg: SignedGossipMessage, am: WellFormedAlive): void {
+    if (this.#isSentByMe(msg, am)) return;
+    const key = pkiHex(am.membership.pkiId);
+    const ts = am.timestamp;
+    if (!this.#id2Member.has(key)) {
+      this.#learnNewMembers([msg], []);
+      return;
+    }
+    const lastAlive = this.#aliveLastTS.get(key);
+    const lastDead = this.#deadLastTS.get(key);
+    if (lastAlive === undefined && lastDead === undefined) {
+      // Fabric panics here; the invariant is that a known member is alive or dead.
+      this.#logger.error("Member is known but neither alive nor dead", { pkiId: key });
+      return;
+    }
+    if (lastDead !== undefined) {
+      if (before(lastDead, ts)) this.#resurrectMember(msg, am);
+      else if (!same(lastDead, ts)) this.#logger.debug("Got old alive message about dead peer", { pkiId: key });
+      return;
+    }
+    if (lastAlive !== undefined) {
+      if (before(lastAlive, ts)) this.#learnExistingMember(msg, am);
+      else if (!same(lastAlive, ts)) this.#logger.debug("Got old alive message about alive peer", { pkiId: key });
+    }
+  }
+
+  #resurrectMember(msg: SignedGossipMessage, am: WellFormedAlive): void {
+    const member = am.membership;
+    const key = pkiHex(member.pkiId);
+    this.#logger.debug("Resurrecting member", { pkiId: key });
+    this.#aliveLastTS.set(key, { incNum: am.timestamp.incNum, seqNum: am.timestamp.seqNum, lastSeenMs: this.#c.clock.monotonic() });
+    let internalEndpoint = this.#id2Member.get(key)?.internalEndpoint ?? "";
+    if (msg.envelope.secretEnvelope !== undefined) internalEndpoint = msg.internalEndpoint();
+    this.#id2Member.set(key, { endpoint: member.endpoint, metadata: member.metadata, pkiId: member.pkiId, internalEndpoint });
+    this.#deadLastTS.delete(key);
+    this.#deadMembership.delete(key);
+    this.#aliveMembership.set(key, msg);
+  }
+
+  #learnExistingMember(msg: SignedGossipMessage, am: WellFormedAlive): void {
+    const key = pkiHex(am.membership.pkiId);
+    const member = this.#id2Member.get(key)!;
+    let internalEndpoint = member.internalEndpoint;
+    if (msg.envelope.secretEnvelope !== undefined) internalEndpoint = msg.internalEndpoint();
+    this.#id2Member.set(key, { ...member, endpoint: am.membership.endpoint, metadata: am.membership.metadata, internalEndpoint });
+    const alive = this.#aliveLastTS.get(key);
+    if (alive === undefined) {
+      this.#logger.warn("Member has already expired", { pkiId: key });
+      return;
+    }
+    alive.incNum = am.timestamp.incNum;
+    alive.seqNum = am.timestamp.seqNum;
+    alive.lastSeenMs = this.#c.clock.monotonic();
+    if (this.#aliveMembership.has(key)) this.#aliveMembership.set(key, msg);
+  }
+
+  #learnNewMembers(aliveMembers: readonly SignedGossipMessage[], deadMembers: readonly SignedGossipMessage[]): void {
+    const now = this.#c.clock.monotonic();
+    const learn = (msgs: readonly SignedGossipMessage[], lastTS: Map<PkiHex, LastSeen>, membership: Map<PkiHex, SignedGossipMessage>): void => {
+      for (const msg of msgs) {
+        const am = wellFormedAlive(msg)!;
+        if (bytesEqual(am.membership.pkiId, this.#self.pkiId)) continue;
+        const key = pkiHex(am.membership.pkiId);
+        lastTS.set(key, { incNum: am.timestamp.incNum, seqNum: am.timestamp.seqNum, lastSeenMs: now });
+        membership.set(key, msg);
+        // Fabric updates the member in any case, keeping a previously known internal endpoint.
+        const internalEndpoint = this.#id2Member.get(key)?.internalEndpoint ?? msg.internalEndpoint();
+        this.#id2Member.set(key, {
+          endpoint: am.membership.endpoint,
+          metadata: am.membership.metadata,
+          pkiId: am.membership.pkiId,
+          internalEndpoint,
+        });
+      }
+    };
+    learn(aliveMembers, this.#aliveLastTS, this.#aliveMembership);
+    learn(deadMembers, this.#deadLastTS, this.#deadMembership);
+  }
+
+  // ---------------------------------------------------------------- building our messages
+
+  /** Fabric's `aliveMsgAndInternalEndpoint`: our next alive message (a new sequence number). */
+  #aliveMsg(): GossipMessage {
+    this.#seqNum++;
+    return {
+      nonce: 0n,
+      channel: EMPTY,
+      tag: GossipMessage_Tag.EMPTY,
+      content: {
+        $case: "aliveMsg",
+        value: {
+          membership: { endpoint: this.#self.endpoint, metadata: this.#self.metadata, pkiId: this.#self.pkiId },
+          timestamp: { incNum: this.#incTime, seqNum: this.#seqNum },
+          identity: EMPTY,
+        },
+      },
+    };
+  }
+
+  #createSignedAliveMessage(includeInternalEndpoint: boolean): SignedGossipMessage | undefined {
+    const msg = this.#aliveMsg();
+    let signed: SignedGossipMessage | undefined;
+    try {
+      signed = this.#c.crypto.signMessage(msg, this.#self.internalEndpoint);
+    } catch (err) {
+      this.#logger.warn("Failed creating alive message", { error: errorMessage(err) });
+      return undefined;
+    }
+    if (signed === undefined) {
+      this.#logger.warn("Failed creating alive message: signing failed");
+      return undefined;
+    }
+    return includeInternalEndpoint ? signed : signed.withoutSecret();
+  }
+
+  /** A NoopSigned MembershipRequest carrying our signed alive message; `known` is always empty (FAB-2570). */
+  #createMembershipRequest(includeInternalEndpoint: boolean, nonce: bigint): SignedGossipMessage | undefined {
+    const am = this.#createSignedAliveMessage(includeInternalEndpoint);
+    if (am === undefined) return undefined;
+    return SignedGossipMessage.noopSign({
+      nonce,
+      channel: EMPTY,
+      tag: GossipMessage_Tag.EMPTY,
+      content: { $case: "memReq", value: { selfInformation: am.envelope, known: [] } },
+    });
+  }
+}

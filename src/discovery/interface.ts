@@ -1,0 +1,175 @@
+import type { Registry } from "prom-client";
+import type { PKIidType } from "../api/identity.js";
+import type { Logger } from "../logging/logger.js";
+import type { ReceivedMessage } from "../protoext/received-message.js";
+import type { SignedGossipMessage } from "../protoext/signed-message.js";
+import type { Envelope, GossipMessage } from "../protos/gen/gossip/message.pb.js";
+import type { Clock } from "../util/clock.js";
+import type { Random } from "../util/random.js";
+import type { NetworkMember } from "./network-member.js";
+
+/** discovery.DefAliveTimeInterval: heartbeat period (peer.gossip.aliveTimeInterval). */
+export const DEF_ALIVE_TIME_INTERVAL_MS = 5_000;
+/** discovery.DefAliveExpirationTimeout = 5 x aliveTimeInterval (peer.gossip.aliveExpirationTimeout). */
+export const DEF_ALIVE_EXPIRATION_TIMEOUT_MS = 5 * DEF_ALIVE_TIME_INTERVAL_MS;
+/** discovery.DefAliveExpirationCheckInterval = aliveExpirationTimeout / 10. */
+export const DEF_ALIVE_EXPIRATION_CHECK_INTERVAL_MS = DEF_ALIVE_EXPIRATION_TIMEOUT_MS / 10;
+/** discovery.DefReconnectInterval = aliveExpirationTimeout (peer.gossip.reconnectInterval). */
+export const DEF_RECONNECT_INTERVAL_MS = DEF_ALIVE_EXPIRATION_TIMEOUT_MS;
+/** discovery.DefMsgExpirationFactor: alive store TTL = aliveExpirationTimeout x this (peer.gossip.msgExpirationFactor). */
+export const DEF_MSG_EXPIRATION_FACTOR = 20;
+/** discovery.DefMaxConnectionAttempts (peer.gossip.maxConnectionAttempts). */
+export const DEF_MAX_CONNECTION_ATTEMPTS = 120;
+/** How long `sendUntilAcked` waits for a MembershipResponse per attempt: hard-coded in Fabric. */
+export const SEND_UNTIL_ACKED_WAIT_MS = 5_000;
+/** peer.gossip.publishCertPeriod: how long after start alive messages carry the full identity. */
+export const DEF_PUBLISH_CERT_PERIOD_MS = 10_000;
+
+/**
+ * Fabric's `discovery.Discovery`: the membership view (alive and dead peers) kept with signed
+ * AliveMessage heartbeats and MembershipRequest/Response exchanges.
+ */
+export interface Discovery {
+  /** The member with this PKI-ID (ourselves included), or undefined when unknown. */
+  lookup(pkiId: PKIidType): NetworkMember | undefined;
+  /**
+   * This peer's membership information. Like Fabric's `Self()` it builds a fresh (NoopSigned) alive
+   * message, which consumes a sequence number.
+   */
+  self(): NetworkMember;
+  /** Replaces the metadata published in our next alive messages. */
+  updateMetadata(metadata: Uint8Array): void;
+  /** Replaces the external endpoint published in our next alive messages. */
+  updateEndpoint(endpoint: string): void;
+  /** The alive members of the view (empty once stopped). */
+  getMembership(): NetworkMember[];
+  /** Sends a MembershipRequest to up to `peerNum` random alive members. */
+  initiateSync(peerNum: number): void;
+  /**
+   * Connects to a bootstrap or anchor peer: identifies it with `identifier` (retried up to
+   * maxConnectionAttempts, reconnectInterval apart), then sends it a MembershipRequest until answered.
+   * Connecting to our own endpoint is skipped.
+   */
+  connect(member: NetworkMember, identifier: Identifier): void;
+  start(): Promise<void>;
+  /** Stops every loop and task; idempotent. */
+  stop(): Promise<void>;
+}
+
+/** What an identifier learns about a remote peer (Fabric's `PeerIdentification`). */
+export interface PeerIdentification {
+  id: PKIidType;
+  /** Whether the peer is in our org: only then does the MembershipRequest carry our internal endpoint. */
+  selfOrg: boolean;
+}
+
+/**
+ * Identifies a peer to connect to (Fabric's `identifier`): the Node runs the comm probe handshake and
+ * checks the org. Rejects when the peer cannot be reached or identified.
+ */
+export type Identifier = () => Promise<PeerIdentification>;
+
+/**
+ * What discovery needs from the messaging layer (Fabric's `discovery.CommService`). The Node
+ * implements it on top of comm and the push emitter.
+ */
+export interface CommService {
+  /** Pushes `msg` to the network through the emitter (heartbeats). */
+  gossip(msg: SignedGossipMessage): void;
+  /** Sends `msg` to one peer (the comm layer may strip secrets for other orgs). */
+  sendToPeer(peer: NetworkMember, msg: SignedGossipMessage): void;
+  /** Probes `peer`; resolves true when it answers. Should not reject; a rejection counts as false. */
+  ping(peer: NetworkMember): Promise<boolean>;
+  /**
+   * Delivers every incoming discovery message (alive, MembershipRequest, MembershipResponse) to
+   * `handler`. The Node has already checked that a MembershipRequest's self information carries the
+   * sender's own PKI-ID. Returns an unsubscribe.
+   */
+  accept(handler: (msg: ReceivedMessage) => void): () => void;
+  /** Calls `listener` with the PKI-ID of each peer comm presumes dead. Returns an unsubscribe. */
+  onPresumedDead(listener: (pkiId: PKIidType) => void): () => void;
+  /** Calls `listener` with a PKI-ID whose identity was switched or purged. Returns an unsubscribe. */
+  onIdentitySwitch(listener: (pkiId: PKIidType) => void): () => void;
+  /** Closes the connection to `peer`, if any. */
+  closeConn(peer: NetworkMember): void;
+  /** Forwards a received message to the next hops, excluding the peer it came from. */
+  forward(msg: ReceivedMessage): void;
+}
+
+/**
+ * What discovery needs from cryptography (Fabric's `discovery.CryptoService`, implemented by the
+ * Node's `discoverySecurityAdapter`; `createDiscoverySecurityAdapter` is a ready implementation).
+ */
+export interface CryptoService {
+  /** Whether an alive message is authentic (identity from the message or the identity mapper; signature and secret verify). */
+  validateAliveMsg(msg: SignedGossipMessage): boolean;
+  /**
+   * Signs `msg` and, when `internalEndpoint` is not empty, adds the signed secret envelope holding it.
+   * Returns undefined (or throws) when signing fails.
+   */
+  signMessage(msg: GossipMessage, internalEndpoint: string): SignedGossipMessage | undefined;
+}
+
+/** Whether a message may be disclosed to some remote peer (Fabric's `Sieve`). */
+export type Sieve = (msg: SignedGossipMessage) => boolean;
+
+/** The envelope to disclose for a message, possibly with parts removed (Fabric's `EnvelopeFilter`). */
+export type EnvelopeFilter = (msg: SignedGossipMessage) => Envelope;
+
+/** Which messages a remote peer may learn, and what of them (Fabric's `DisclosurePolicy`). */
+export type DisclosurePolicy = (remotePeer: NetworkMember) => { sieve: Sieve; envelopeFilter: EnvelopeFilter };
+
+/** Discloses everything, unfiltered (Fabric's test `noopPolicy`). */
+export const NOOP_DISCLOSURE_POLICY: DisclosurePolicy = () => ({
+  sieve: () => true,
+  envelopeFilter: (msg) => msg.envelope,
+});
+
+/** Tells whether an endpoint is an anchor peer of some channel (Fabric's `AnchorPeerTracker`). */
+export interface AnchorPeerTracker {
+  isAnchorPeer(endpoint: string): boolean;
+}
+
+/** A tracker that knows no anchor peers. */
+export const NO_ANCHOR_PEERS: AnchorPeerTracker = { isAnchorPeer: () => false };
+
+/** What discovery is built from. */
+export interface DiscoveryComponents {
+  clock: Clock;
+  random: Random;
+  /** The parent logger; discovery logs as `gossip.discovery`. */
+  logger: Logger;
+  metrics: Registry;
+  comm: CommService;
+  crypto: CryptoService;
+  disclosurePolicy: DisclosurePolicy;
+  anchorPeerTracker: AnchorPeerTracker;
+}
+
+/** Fabric's `DiscoveryConfig`, as plain data with `...Ms` durations. config/ validates it. */
+export interface DiscoveryOptions {
+  /** Heartbeat period. Default DEF_ALIVE_TIME_INTERVAL_MS (5 s). */
+  aliveTimeIntervalMs: number;
+  /** Silence after which a peer moves to the dead list. Default 25 s. */
+  aliveExpirationTimeoutMs: number;
+  /** Period of the expiration check. Default aliveExpirationTimeout / 10 (2.5 s). */
+  aliveExpirationCheckIntervalMs: number;
+  /** Period of probing dead peers, and back-off between connect attempts. Default 25 s. */
+  reconnectIntervalMs: number;
+  /** Attempts for `connect` and for sending its MembershipRequest. Default 120. */
+  maxConnectionAttempts: number;
+  /** Alive store TTL = aliveExpirationTimeout x this. Default 20. */
+  msgExpirationFactor: number;
+  /** peer.gossip.bootstrap endpoints: never forgotten once learned. */
+  bootstrapPeers: string[];
+}
+
+export const DEFAULT_DISCOVERY_OPTIONS: Readonly<DiscoveryOptions> = Object.freeze({
+  aliveTimeIntervalMs: DEF_ALIVE_TIME_INTERVAL_MS,
+  aliveExpirationTimeoutMs: DEF_ALIVE_EXPIRATION_TIMEOUT_MS,
+  aliveExpirationCheckIntervalMs: DEF_ALIVE_EXPIRATION_CHECK_INTERVAL_MS,
+  reconnectIntervalMs: DEF_RECONNECT_INTERVAL_MS,
+  maxConnectionAttempts: DEF_MAX_CONNECTION_ATTEMPTS,
+  msgExpirationFactor: DEF_MSG_EXPIRATION_FACTOR,
+  bootstrapPeers: [] as string[],
+});
