@@ -37,7 +37,8 @@ const GOSSIP_STREAM = "/gossip.Gossip/GossipStream";
 const PING = "/gossip.Gossip/Ping";
 
 const passBytes = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-const takeBytes = (b: Buffer): Uint8Array => b;
+// Plain Uint8Array views (no copy): a Buffer's slice() aliases where Uint8Array's copies.
+const takeBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 /** Fabric's `gossip.Gossip` service, carrying envelopes as raw bytes so they are never re-encoded. */
 const GOSSIP_SERVICE: grpc.ServiceDefinition = {
