@@ -1,0 +1,258 @@
+import { type Logger, silentLogger } from "../../logging/index.js";
+import { type Clock, errorMessage, type Random, type TimerHandle } from "../../util/index.js";
+import { PullEngineError } from "./errors.js";
+import {
+  DEFAULT_DIGEST_WAIT_TIME_MS,
+  DEFAULT_REQUEST_WAIT_TIME_MS,
+  DEFAULT_RESPONSE_WAIT_TIME_MS,
+  type DigestFilter,
+  type PullAdapter,
+  type PullEngine,
+  type PullEngineComponents,
+  type PullEngineConfig,
+  type PullEngineOptions,
+} from "./interface.js";
+
+const acceptAll = (): ((item: string) => boolean) => () => true;
+
+/** Fabric's `algo.PullEngine` (gossip/gossip/algo/pull.go), driven by an injected clock and random source. */
+export class PullEngineImpl<C> implements PullEngine<C> {
+  readonly #adapter: PullAdapter<C>;
+  readonly #filter: DigestFilter<C>;
+  readonly #clock: Clock;
+  readonly #random: Random;
+  readonly #logger: Logger;
+  readonly #pullIntervalMs: number;
+  readonly #config: PullEngineConfig;
+
+  readonly #state = new Set<string>();
+  /** Item -> the peers whose digest listed it in this round (each peer once). */
+  #item2owners = new Map<string, string[]>();
+  #peers2nonces = new Map<string, bigint>();
+  #nonces2peers = new Map<bigint, string>();
+  /** Nonces of the hellos we sent in this round. */
+  readonly #outgoingNonces = new Set<bigint>();
+  /** Nonces of hellos we received within the last `requestWaitTimeMs`. */
+  readonly #incomingNonces = new Set<bigint>();
+  #acceptingDigests = false;
+  #acceptingResponses = false;
+
+  #running = false;
+  #pullTimer: TimerHandle | undefined;
+  /** One-shot timers (phase ends, nonce expiries, deferred responses) not yet fired. */
+  readonly #timers = new Set<TimerHandle>();
+
+  constructor(adapter: PullAdapter<C>, options: PullEngineOptions, components: PullEngineComponents, filter?: DigestFilter<C>) {
+    this.#adapter = adapter;
+    this.#filter = filter ?? acceptAll;
+    this.#clock = components.clock;
+    this.#random = components.random;
+    this.#logger = components.logger ?? silentLogger;
+    this.#pullIntervalMs = options.pullIntervalMs;
+    this.#config = {
+      digestWaitTimeMs: options.digestWaitTimeMs ?? DEFAULT_DIGEST_WAIT_TIME_MS,
+      requestWaitTimeMs: options.requestWaitTimeMs ?? DEFAULT_REQUEST_WAIT_TIME_MS,
+      responseWaitTimeMs: options.responseWaitTimeMs ?? DEFAULT_RESPONSE_WAIT_TIME_MS,
+    };
+    if (!Number.isFinite(this.#pullIntervalMs) || this.#pullIntervalMs <= 0) {
+      throw new PullEngineError("INVALID_OPTIONS", `pullIntervalMs must be a positive number of milliseconds, got ${String(options.pullIntervalMs)}`);
+    }
+    for (const [key, value] of Object.entries(this.#config)) {
+      if (!Number.isFinite(value) || value < 0) {
+        throw new PullEngineError("INVALID_OPTIONS", `${key} must be a non-negative number of milliseconds, got ${String(value)}`);
+      }
+    }
+    if (this.#pullIntervalMs <= this.#config.digestWaitTimeMs + this.#config.responseWaitTimeMs) {
+      this.#logger.warn("pull interval should exceed digestWaitTime + responseWaitTime; rounds will overlap and cut each other short", {
+        pullIntervalMs: this.#pullIntervalMs,
+        digestWaitTimeMs: this.#config.digestWaitTimeMs,
+        responseWaitTimeMs: this.#config.responseWaitTimeMs,
+      });
+    }
+  }
+
+  get acceptingDigests(): boolean {
+    return this.#acceptingDigests;
+  }
+
+  get acceptingResponses(): boolean {
+    return this.#acceptingResponses;
+  }
+
+  start(): Promise<void> {
+    if (!this.#running) {
+      this.#running = true;
+      this.#schedulePull();
+    }
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    if (this.#running) {
+      this.#running = false;
+      this.#pullTimer?.cancel();
+      this.#pullTimer = undefined;
+      for (const timer of this.#timers) timer.cancel();
+      this.#timers.clear();
+      this.#acceptingDigests = false;
+      this.#endPull();
+      this.#incomingNonces.clear();
+    }
+    return Promise.resolve();
+  }
+
+  add(...items: string[]): void {
+    for (const item of items) this.#state.add(item);
+  }
+
+  remove(...items: string[]): void {
+    for (const item of items) this.#state.delete(item);
+  }
+
+  has(item: string): boolean {
+    return this.#state.has(item);
+  }
+
+  state(): string[] {
+    return [...this.#state];
+  }
+
+  onHello(nonce: bigint, context: C): void {
+    if (!this.#running) return;
+    this.#incomingNonces.add(nonce);
+    // As in Fabric, the first expiry of a nonce removes it even if the same nonce came again since.
+    this.#after(this.#config.requestWaitTimeMs, () => {
+      this.#incomingNonces.delete(nonce);
+    });
+    const digest = this.#guard("apply the digest filter", [], () => {
+      const pass = this.#filter(context);
+      return [...this.#state].filter((item) => pass(item));
+    });
+    if (digest.length === 0) return;
+    this.#guard("send a digest", undefined, () => this.#adapter.sendDigest(digest, nonce, context));
+  }
+
+  onDigest(digest: string[], nonce: bigint, _context: C): void {
+    if (!this.#running || !this.#acceptingDigests || !this.#outgoingNonces.has(nonce)) return;
+    const peer = this.#nonces2peers.get(nonce);
+    if (peer === undefined) return;
+    for (const item of digest) {
+      if (this.#state.has(item)) continue;
+      const owners = this.#item2owners.get(item);
+      if (owners === undefined) this.#item2owners.set(item, [peer]);
+      // Fabric appends the peer once per digest; a peer that repeats its digest gains no extra weight here.
+      else if (!owners.includes(peer)) owners.push(peer);
+    }
+  }
+
+  onReq(items: string[], nonce: bigint, context: C): void {
+    if (!this.#running || !this.#incomingNonces.has(nonce)) return;
+    const toSend = this.#guard("apply the digest filter", [], () => {
+      const pass = this.#filter(context);
+      const out = new Set<string>();
+      for (const item of items) {
+        if (this.#state.has(item) && pass(item)) out.add(item);
+      }
+      return [...out];
+    });
+    if (toSend.length === 0) return;
+    // Fabric answers from a new goroutine; a zero-delay timer keeps the answer off the caller's stack.
+    this.#after(0, () => this.#guard("send a response", undefined, () => this.#adapter.sendRes(toSend, context, nonce)));
+  }
+
+  onRes(items: string[], nonce: bigint): boolean {
+    if (!this.#running || !this.#outgoingNonces.has(nonce) || !this.#acceptingResponses) return false;
+    this.add(...items);
+    return true;
+  }
+
+  /** Schedules the next round; periodic work is a chain of timeouts. */
+  #schedulePull(): void {
+    this.#pullTimer = this.#clock.setTimeout(() => {
+      this.#pullTimer = undefined;
+      if (!this.#running) return;
+      this.#schedulePull();
+      this.#initiatePull();
+    }, this.#pullIntervalMs);
+  }
+
+  /** Phase 1: hello to every selected peer with a fresh nonce, then collect digests. */
+  #initiatePull(): void {
+    this.#acceptingDigests = true;
+    const peers = this.#guard("select peers", [], () => this.#adapter.selectPeers());
+    for (const peer of peers) {
+      const nonce = this.#newNonce();
+      this.#outgoingNonces.add(nonce);
+      this.#nonces2peers.set(nonce, peer);
+      this.#peers2nonces.set(peer, nonce);
+      this.#guard("send a hello", undefined, () => this.#adapter.hello(peer, nonce));
+    }
+    this.#after(this.#config.digestWaitTimeMs, () => this.#processIncomingDigests());
+  }
+
+  /** Phase 3: stop collecting digests, request each missing item from one random owner, collect responses. */
+  #processIncomingDigests(): void {
+    this.#acceptingDigests = false;
+    const requests = new Map<string, string[]>();
+    for (const [item, owners] of this.#item2owners) {
+      const source = owners[this.#random.int(owners.length)]!;
+      const list = requests.get(source);
+      if (list === undefined) requests.set(source, [item]);
+      else list.push(item);
+    }
+    this.#acceptingResponses = true;
+    for (const [dest, items] of requests) {
+      const nonce = this.#peers2nonces.get(dest);
+      if (nonce === undefined) continue;
+      this.#guard("send a request", undefined, () => this.#adapter.sendReq(dest, items, nonce));
+    }
+    this.#after(this.#config.responseWaitTimeMs, () => this.#endPull());
+  }
+
+  /** Ends the round: no more responses, and the round's nonces and owners are forgotten. */
+  #endPull(): void {
+    this.#acceptingResponses = false;
+    this.#outgoingNonces.clear();
+    this.#item2owners = new Map();
+    this.#peers2nonces = new Map();
+    this.#nonces2peers = new Map();
+  }
+
+  /** A random nonce not already used by an outgoing hello of this round. */
+  #newNonce(): bigint {
+    for (;;) {
+      const nonce = this.#random.uint64();
+      if (!this.#outgoingNonces.has(nonce)) return nonce;
+    }
+  }
+
+  /** A tracked one-shot timer, cancelled by stop(). */
+  #after(ms: number, fn: () => void): void {
+    const timer: { handle?: TimerHandle } = {};
+    timer.handle = this.#clock.setTimeout(() => {
+      if (timer.handle !== undefined) this.#timers.delete(timer.handle);
+      if (this.#running) fn();
+    }, ms);
+    this.#timers.add(timer.handle);
+  }
+
+  /** Runs adapter or filter code; an exception is logged and `fallback` returned, never rethrown. */
+  #guard<T>(what: string, fallback: T, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      this.#logger.error(`pull engine failed to ${what}`, { error: errorMessage(err) });
+      return fallback;
+    }
+  }
+}
+
+/** Creates a pull engine (Fabric's `NewPullEngineWithFilter`); call start() to begin pull rounds. */
+export function createPullEngine<C>(
+  adapter: PullAdapter<C>,
+  options: PullEngineOptions,
+  components: PullEngineComponents,
+  filter?: DigestFilter<C>,
+): PullEngine<C> {
+  return new PullEngineImpl(adapter, options, components, filter);
+}

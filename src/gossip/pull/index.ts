@@ -1,0 +1,15 @@
+export type {
+  EgressDigestFilter,
+  IngressDigestFilter,
+  PullHookMsgType,
+  PullMediator,
+  PullMediatorAdapter,
+  PullMediatorComponents,
+  PullMediatorConfig,
+  PullMember,
+  PullMessageHook,
+} from "./interface.js";
+export { preferredEndpoint } from "./interface.js";
+export { PullMediatorImpl, createPullMediator, selectEndpoints } from "./pull-mediator.js";
+export { digestOfItemId, itemIdOfDigest } from "./item-ids.js";
+export { PullMediatorError, type PullMediatorErrorCode } from "./errors.js";

@@ -1,0 +1,272 @@
+import { pkiHex, type RemotePeer } from "../../api/index.js";
+import { type Logger, RateLimitedLog, silentLogger } from "../../logging/index.js";
+import { checkTagLegal, getPullMsgType, isPullMsg, type ReceivedMessage, SignedGossipMessage, tagName } from "../../protoext/index.js";
+import { type DataDigest, type DataUpdate, type Envelope, type GossipMessage, PullMsgType } from "../../protos/gen/gossip/message.pb.js";
+import { errorMessage, type Random } from "../../util/index.js";
+import { createPullEngine, type PullAdapter, type PullEngine } from "../algo/index.js";
+import { PullMediatorError } from "./errors.js";
+import {
+  type PullHookMsgType,
+  type PullMediator,
+  type PullMediatorAdapter,
+  type PullMediatorComponents,
+  type PullMediatorConfig,
+  type PullMember,
+  type PullMessageHook,
+  preferredEndpoint,
+} from "./interface.js";
+import { digestOfItemId, itemIdOfDigest } from "./item-ids.js";
+
+type GossipContent = NonNullable<GossipMessage["content"]>;
+
+/**
+ * Fabric's `pull.SelectEndpoints`: up to `k` distinct random members of `pool`, addressed by their
+ * preferred endpoint.
+ */
+export function selectEndpoints(k: number, pool: readonly PullMember[], random: Random): RemotePeer[] {
+  return random.indices(Math.min(k, pool.length), pool.length).map((i) => {
+    const member = pool[i]!;
+    return { endpoint: preferredEndpoint(member), pkiId: member.pkiId };
+  });
+}
+
+/** Fabric's `pullMediatorImpl` (gossip/gossip/pull/pullstore.go). */
+export class PullMediatorImpl implements PullMediator {
+  readonly #config: PullMediatorConfig;
+  readonly #adapter: PullMediatorAdapter;
+  readonly #random: Random;
+  readonly #logger: Logger;
+  readonly #badInput: RateLimitedLog;
+  readonly #engine: PullEngine<ReceivedMessage>;
+  readonly #items = new Map<string, SignedGossipMessage>();
+  readonly #hooks = new Map<PullHookMsgType, PullMessageHook[]>();
+
+  constructor(config: PullMediatorConfig, adapter: PullMediatorAdapter, components: PullMediatorComponents) {
+    validateConfig(config);
+    this.#config = config;
+    this.#adapter = adapter;
+    this.#random = components.random;
+    this.#logger = (components.logger ?? silentLogger).child("gossip.pull", { id: config.id, msgType: PullMsgType[config.msgType] });
+    this.#badInput = new RateLimitedLog(this.#logger, components.clock);
+    const egress = adapter.egressDigestFilter;
+    this.#engine = createPullEngine<ReceivedMessage>(
+      this.#engineAdapter(),
+      { ...config.pullEngine, pullIntervalMs: config.pullIntervalMs },
+      { clock: components.clock, random: components.random, logger: this.#logger },
+      egress === undefined ? undefined : (context) => egress(context),
+    );
+  }
+
+  start(): Promise<void> {
+    return this.#engine.start();
+  }
+
+  stop(): Promise<void> {
+    return this.#engine.stop();
+  }
+
+  registerMsgHook(type: PullHookMsgType, hook: PullMessageHook): void {
+    const hooks = this.#hooks.get(type);
+    if (hooks === undefined) this.#hooks.set(type, [hook]);
+    else hooks.push(hook);
+  }
+
+  add(msg: SignedGossipMessage): void {
+    const itemId = this.#adapter.idExtractor(msg);
+    this.#items.set(itemId, msg);
+    this.#engine.add(itemId);
+    this.#logger.debug("added pull item", { itemId, total: this.#items.size });
+  }
+
+  remove(digest: string): void {
+    this.#items.delete(digest);
+    this.#engine.remove(digest);
+    this.#logger.debug("removed pull item", { itemId: digest, total: this.#items.size });
+  }
+
+  itemIds(): string[] {
+    return [...this.#items.keys()];
+  }
+
+  get(itemId: string): SignedGossipMessage | undefined {
+    return this.#items.get(itemId);
+  }
+
+  handleMessage(m: ReceivedMessage): void {
+    const msg = m.message.message;
+    if (!isPullMsg(msg) || getPullMsgType(msg) !== this.#config.msgType) return;
+    const content = msg.content;
+    let hookType: PullHookMsgType;
+    let itemIds: string[] = [];
+    let items: SignedGossipMessage[] = [];
+    switch (content.$case) {
+      case "hello":
+        hookType = "hello";
+        this.#engine.onHello(content.value.nonce, m);
+        break;
+      case "dataDig": {
+        const digest = this.#ingress(content.value, m);
+        if (digest === undefined) return;
+        hookType = "digest";
+        itemIds = this.#itemIds(digest.digests);
+        this.#engine.onDigest(itemIds, digest.nonce, m);
+        break;
+      }
+      case "dataReq":
+        hookType = "request";
+        itemIds = this.#itemIds(content.value.digests);
+        this.#engine.onReq(itemIds, content.value.nonce, m);
+        break;
+      case "dataUpdate": {
+        const update = this.#handleUpdate(content.value, m);
+        if (update === undefined) return;
+        hookType = "response";
+        ({ itemIds, items } = update);
+        break;
+      }
+    }
+    for (const hook of [...(this.#hooks.get(hookType) ?? [])]) {
+      try {
+        hook(itemIds, items, m);
+      } catch (err) {
+        this.#logger.error("pull message hook failed", { hook: hookType, error: errorMessage(err) });
+      }
+    }
+  }
+
+  /** Applies the ingress filter; undefined when it failed (the digest is dropped). */
+  #ingress(digest: DataDigest, m: ReceivedMessage): DataDigest | undefined {
+    const filter = this.#adapter.ingressDigestFilter;
+    if (filter === undefined) return digest;
+    try {
+      return filter(digest);
+    } catch (err) {
+      this.#logger.error("ingress digest filter failed; digest dropped", { peer: pkiHex(m.connectionInfo.id), error: errorMessage(err) });
+      return undefined;
+    }
+  }
+
+  /**
+   * A DataUpdate: every envelope is decoded and identified first (one bad envelope drops the whole
+   * update, logged); each message goes to the consumer; the engine accepts the items only for a
+   * nonce of the current round within the response window, and only then are they stored and served.
+   * As in Fabric, the consumer sees the messages of a late update too.
+   */
+  #handleUpdate(update: DataUpdate, m: ReceivedMessage): { itemIds: string[]; items: SignedGossipMessage[] } | undefined {
+    const items: SignedGossipMessage[] = [];
+    const itemIds: string[] = [];
+    for (const [index, envelope] of update.data.entries()) {
+      let msg: SignedGossipMessage;
+      let itemId: string;
+      try {
+        msg = SignedGossipMessage.fromEnvelope(envelope);
+        itemId = this.#adapter.idExtractor(msg);
+      } catch (err) {
+        const peer = pkiHex(m.connectionInfo.id);
+        this.#badInput.warn(`${peer}:BAD_UPDATE_ITEM`, "data update contains an invalid message; update dropped", {
+          peer,
+          endpoint: m.connectionInfo.endpoint,
+          index,
+          error: errorMessage(err),
+        });
+        return undefined;
+      }
+      items.push(msg);
+      itemIds.push(itemId);
+    }
+    for (const msg of items) {
+      try {
+        this.#adapter.msgConsumer(msg);
+      } catch (err) {
+        this.#logger.error("pull message consumer failed", { error: errorMessage(err) });
+      }
+    }
+    if (this.#engine.onRes(itemIds, update.nonce)) {
+      for (const [i, itemId] of itemIds.entries()) this.#items.set(itemId, items[i]!);
+      this.#logger.debug("stored pulled items", { count: items.length, total: this.#items.size });
+    }
+    return { itemIds, items };
+  }
+
+  #itemIds(digests: readonly Uint8Array[]): string[] {
+    return digests.map((d) => itemIdOfDigest(this.#config.msgType, d));
+  }
+
+  #digests(itemIds: readonly string[]): Uint8Array[] {
+    return itemIds.map((id) => digestOfItemId(this.#config.msgType, id));
+  }
+
+  /** A pull message with our channel and tag; the pull nonce lives in the content, the outer nonce is 0. */
+  #message(content: GossipContent): GossipMessage {
+    return { nonce: 0n, channel: this.#config.channel, tag: this.#config.tag, content };
+  }
+
+  /** Sends to the members whose preferred endpoint is `dest` (Fabric's `peersWithEndpoints`). */
+  #sendTo(dest: string, msg: GossipMessage): void {
+    const peers: RemotePeer[] = [];
+    for (const member of this.#adapter.membership()) {
+      const endpoint = preferredEndpoint(member);
+      if (endpoint === dest) peers.push({ endpoint, pkiId: member.pkiId });
+    }
+    if (peers.length === 0) {
+      this.#logger.debug("no member has the pull peer's endpoint any more; not sent", { endpoint: dest, content: msg.content?.$case });
+      return;
+    }
+    this.#adapter.sender(SignedGossipMessage.noopSign(msg), ...peers);
+  }
+
+  #engineAdapter(): PullAdapter<ReceivedMessage> {
+    const msgType = this.#config.msgType;
+    return {
+      selectPeers: () => selectEndpoints(this.#config.peerCountToSelect, this.#adapter.membership(), this.#random).map((p) => p.endpoint),
+      hello: (dest, nonce) => {
+        this.#logger.debug("sending hello", { endpoint: dest });
+        this.#sendTo(dest, this.#message({ $case: "hello", value: { nonce, metadata: new Uint8Array(0), msgType } }));
+      },
+      sendDigest: (digest, nonce, context) => {
+        this.#logger.debug("sending digest", { peer: pkiHex(context.connectionInfo.id), items: digest.length });
+        context.respond(this.#message({ $case: "dataDig", value: { nonce, digests: this.#digests(digest), msgType } }));
+      },
+      sendReq: (dest, items, nonce) => {
+        this.#logger.debug("sending request", { endpoint: dest, items: items.length });
+        this.#sendTo(dest, this.#message({ $case: "dataReq", value: { nonce, digests: this.#digests(items), msgType } }));
+      },
+      sendRes: (items, context, nonce) => {
+        const data: Envelope[] = [];
+        for (const item of items) {
+          const msg = this.#items.get(item);
+          if (msg !== undefined) data.push(msg.envelope);
+        }
+        this.#logger.debug("sending update", { peer: pkiHex(context.connectionInfo.id), items: data.length });
+        context.respond(this.#message({ $case: "dataUpdate", value: { nonce, data, msgType } }));
+      },
+    };
+  }
+}
+
+function validateConfig(config: PullMediatorConfig): void {
+  if (config.msgType !== PullMsgType.BLOCK_MSG && config.msgType !== PullMsgType.IDENTITY_MSG) {
+    throw new PullMediatorError("INVALID_CONFIG", `msgType must be BLOCK_MSG or IDENTITY_MSG, got ${PullMsgType[config.msgType] ?? String(config.msgType)}`);
+  }
+  const probe: GossipMessage = {
+    nonce: 0n,
+    channel: config.channel,
+    tag: config.tag,
+    content: { $case: "hello", value: { nonce: 0n, metadata: new Uint8Array(0), msgType: config.msgType } },
+  };
+  const illegal = checkTagLegal(probe);
+  if (illegal !== undefined) {
+    throw new PullMediatorError(
+      "INVALID_CONFIG",
+      `tag ${tagName(config.tag)} is illegal for ${PullMsgType[config.msgType]} pull messages (${illegal}); receivers would drop them`,
+    );
+  }
+  if (!Number.isInteger(config.peerCountToSelect) || config.peerCountToSelect < 0) {
+    throw new PullMediatorError("INVALID_CONFIG", `peerCountToSelect must be a non-negative integer, got ${String(config.peerCountToSelect)}`);
+  }
+}
+
+/** Creates a pull mediator (Fabric's `NewPullMediator`); call start() to begin pull rounds. */
+export function createPullMediator(config: PullMediatorConfig, adapter: PullMediatorAdapter, components: PullMediatorComponents): PullMediator {
+  return new PullMediatorImpl(config, adapter, components);
+}
