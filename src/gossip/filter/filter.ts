@@ -1,20 +1,15 @@
-import type { PKIidType, RemotePeer } from "../../api/index.js";
+import type { RemotePeer } from "../../api/index.js";
+import { type NetworkMember, preferredEndpoint } from "../../discovery/index.js";
 import type { Random } from "../../util/index.js";
 
 /**
- * What peer selection needs to know of a member: the shape of discovery's `NetworkMember`, which
- * satisfies it structurally, so filters work on discovery's members and on any richer type alike.
+ * What peer selection needs to know of a member: the part of discovery's `NetworkMember` it reads.
+ * The helpers are generic over it, so they work on `NetworkMember` and on any richer member type.
  */
-export interface RoutableMember {
-  /** The external endpoint; may be empty. */
-  readonly endpoint: string;
-  /** The internal endpoint, known within our org; may be empty. */
-  readonly internalEndpoint: string;
-  readonly pkiId: PKIidType;
-}
+export type RoutableMember = Pick<NetworkMember, "endpoint" | "internalEndpoint" | "pkiId">;
 
 /** A predicate on a member: whether it may be given a message (Fabric's `filter.RoutingFilter`). */
-export type RoutingFilter<M extends RoutableMember = RoutableMember> = (member: M) => boolean;
+export type RoutingFilter<M extends RoutableMember = NetworkMember> = (member: M) => boolean;
 
 /** Selects every member (Fabric's `SelectAllPolicy`). */
 export const selectAll: RoutingFilter<RoutableMember> = () => true;
@@ -30,13 +25,9 @@ export function combine<M extends RoutableMember>(...filters: readonly RoutingFi
   };
 }
 
-/** The endpoint to dial: the internal one when set, else the external one (Fabric's `NetworkMember.PreferredEndpoint`). */
-function preferred(member: RoutableMember): string {
-  return member.internalEndpoint !== "" ? member.internalEndpoint : member.endpoint;
-}
-
+/** Addressed by its preferred endpoint: the internal one when set, else the external one. */
 function toRemotePeer(member: RoutableMember): RemotePeer {
-  return { endpoint: preferred(member), pkiId: member.pkiId };
+  return { endpoint: preferredEndpoint(member), pkiId: member.pkiId };
 }
 
 /**

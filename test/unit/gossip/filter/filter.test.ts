@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import type { NetworkMember } from "../../../../src/discovery/index.js";
 import { type RoutingFilter, anyMatch, combine, first, selectAll, selectNone, selectPeers } from "../../../../src/gossip/filter/index.js";
 import { SeededRandom, fromUtf8, utf8 } from "../../../../src/util/index.js";
 
@@ -134,6 +135,19 @@ describe("filter: selectPeers", () => {
         },
       ),
     );
+  });
+});
+
+describe("filter: on discovery's NetworkMember", () => {
+  it("a RoutingFilter defaults to NetworkMember and the selection helpers take NetworkMembers", () => {
+    const members: NetworkMember[] = [
+      { endpoint: "a:1", internalEndpoint: "", pkiId: utf8("a"), metadata: new Uint8Array(0) },
+      { endpoint: "", internalEndpoint: "b-int:1", pkiId: utf8("b"), metadata: new Uint8Array(0) },
+    ];
+    const hasExternal: RoutingFilter = (m) => m.endpoint !== "";
+    assert.deepEqual(selectPeers(5, members, combine(selectAll, hasExternal), new SeededRandom(7)), [{ endpoint: "a:1", pkiId: utf8("a") }]);
+    assert.deepEqual(first(members, (m) => m.endpoint === ""), { endpoint: "b-int:1", pkiId: utf8("b") });
+    assert.deepEqual(anyMatch(members, hasExternal), [members[0]]);
   });
 });
 
