@@ -1,6 +1,9 @@
 import type { Clock, TimerHandle } from "./clock.js";
 import { sleepOn } from "./clock.js";
 
+/** The longest delay Node's setTimeout honours. */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 /** Real time. Timers are counted so tests can assert that nothing is left after stop(). */
 export class SystemClock implements Clock {
   #pending = new Set<NodeJS.Timeout>();
@@ -21,11 +24,19 @@ export class SystemClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
-    const handle = setTimeout(() => {
-      this.#pending.delete(handle);
-      fn();
-    }, Math.max(0, ms));
-    this.#pending.add(handle);
+    // Node fires delays above 2^31-1 ms (about 24.8 days) at once: step towards far deadlines.
+    const deadline = performance.now() + Math.max(0, ms);
+    let handle: NodeJS.Timeout;
+    const arm = (delay: number): void => {
+      handle = setTimeout(() => {
+        this.#pending.delete(handle);
+        const left = deadline - performance.now();
+        if (left > MAX_TIMER_DELAY_MS / 2) arm(left);
+        else fn();
+      }, Math.min(delay, MAX_TIMER_DELAY_MS));
+      this.#pending.add(handle);
+    };
+    arm(Math.max(0, ms));
     return {
       cancel: () => {
         clearTimeout(handle);

@@ -55,3 +55,17 @@ test("nowNs is the wall clock in nanoseconds", async () => {
   await clock.advance(1.5);
   assert.equal(clock.nowNs(), 1_700_000_000_001_500_000n);
 });
+
+test("the system clock does not fire a timer of more than 24.8 days at once", async () => {
+  const { SystemClock } = await import("../../../src/util/index.js");
+  const clock = new SystemClock();
+  let fired = false;
+  const t = clock.setTimeout(() => {
+    fired = true;
+  }, 40 * 24 * 3600 * 1000);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(fired, false);
+  assert.equal(clock.pendingTimers(), 1);
+  t.cancel();
+  assert.equal(clock.pendingTimers(), 0);
+});
