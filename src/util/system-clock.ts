@@ -28,12 +28,12 @@ export class SystemClock implements Clock {
     const deadline = performance.now() + Math.max(0, ms);
     let handle: NodeJS.Timeout;
     const arm = (delay: number): void => {
+      const capped = delay > MAX_TIMER_DELAY_MS;
       handle = setTimeout(() => {
         this.#pending.delete(handle);
-        const left = deadline - performance.now();
-        if (left > MAX_TIMER_DELAY_MS / 2) arm(left);
+        if (capped) arm(Math.max(0, deadline - performance.now()));
         else fn();
-      }, Math.min(delay, MAX_TIMER_DELAY_MS));
+      }, capped ? MAX_TIMER_DELAY_MS : delay);
       this.#pending.add(handle);
     };
     arm(Math.max(0, ms));
