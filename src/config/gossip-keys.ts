@@ -1,0 +1,192 @@
+/**
+ * Every `peer.gossip.*` key Fabric v2.5.16 knows, how Fabric reads it, and its sampleconfig value.
+ * This table drives parsing (kind), the "0 means default" quirk (read), unknown-key detection, the
+ * environment variable names, and docs/CONFIG.md.
+ */
+
+/** How a value is written. */
+export type GossipKeyKind =
+  /** A Go duration ("4s"); see duration.ts. */
+  | "duration"
+  /** A whole number. */
+  | "int"
+  /** true or false. */
+  | "bool"
+  /** A `host:port`, or empty. */
+  | "endpoint"
+  /** `host:port` entries: a YAML list, or one string separated by spaces (viper's GetStringSlice). */
+  | "endpointList"
+  /** Anything: the key is never read. */
+  | "any";
+
+/** How Fabric reads the key, which decides what an absent, empty or zero value means. */
+export type GossipKeyRead =
+  /**
+   * `util.GetIntOrDefault` / `GetDurationOrDefault`, or an explicit `if v == 0 { v = default }`:
+   * absent, empty and 0 all mean the code default, so the key cannot be set to 0.
+   */
+  | "zeroMeansDefault"
+  /** `viper.GetBool/GetInt/GetDuration/GetString`: absent means the zero value, and 0 is 0. */
+  | "plain"
+  /** `if viper.IsSet(k)` (or `viper.Get(k) != nil`): absent means the code default, but 0 is 0. */
+  | "ifSet"
+  /** Never read. */
+  | "ignored";
+
+export interface GossipKeySpec {
+  /** The key below `peer.gossip`, spelled as in Fabric's core.yaml, e.g. "election.leaderAliveThreshold". */
+  readonly path: string;
+  readonly kind: GossipKeyKind;
+  readonly read: GossipKeyRead;
+  /** The value in Fabric v2.5.16 `sampleconfig/core.yaml`; null if the key is there but empty; undefined if absent. */
+  readonly yaml: string | null | undefined;
+  /** Fabric's code default (what an absent key gives), as text. */
+  readonly codeDefault: string;
+  /** The Fabric file that reads it. */
+  readonly readIn: string;
+}
+
+const G = "gossip/gossip/config.go";
+const S = "gossip/service/config.go";
+const P = "gossip/privdata/config.go";
+const ST = "gossip/state/config.go";
+
+function k(
+  path: string,
+  kind: GossipKeyKind,
+  read: GossipKeyRead,
+  yaml: string | null | undefined,
+  codeDefault: string,
+  readIn: string,
+): GossipKeySpec {
+  return Object.freeze({ path, kind, read, yaml, codeDefault, readIn });
+}
+
+/** All keys, in core.yaml order (the two keys absent from core.yaml last). */
+export const GOSSIP_KEYS: readonly GossipKeySpec[] = Object.freeze([
+  k("bootstrap", "endpointList", "plain", "127.0.0.1:7051", "empty list", "internal/peer/node/start.go"),
+  k("useLeaderElection", "bool", "plain", "false", "false", S),
+  k("orgLeader", "bool", "plain", "true", "false", S),
+  k("membershipTrackerInterval", "duration", "zeroMeansDefault", "5s", "5s", G),
+  k("endpoint", "endpoint", "plain", null, "empty (peer.address is used)", S),
+  k("maxBlockCountToStore", "int", "zeroMeansDefault", "10", "10", G),
+  k("maxPropagationBurstLatency", "duration", "zeroMeansDefault", "10ms", "10ms", G),
+  k("maxPropagationBurstSize", "int", "zeroMeansDefault", "10", "10", G),
+  k("propagateIterations", "int", "zeroMeansDefault", "1", "1", G),
+  k("propagatePeerNum", "int", "zeroMeansDefault", "3", "3", G),
+  k("pullInterval", "duration", "zeroMeansDefault", "4s", "4s", G),
+  k("pullPeerNum", "int", "zeroMeansDefault", "3", "3", G),
+  k("requestStateInfoInterval", "duration", "zeroMeansDefault", "4s", "4s", G),
+  k("publishStateInfoInterval", "duration", "zeroMeansDefault", "4s", "4s", G),
+  k("stateInfoRetentionInterval", "any", "ignored", null, "not read", "-"),
+  k("publishCertPeriod", "duration", "zeroMeansDefault", "10s", "10s", G),
+  k("skipBlockVerification", "bool", "plain", "false", "false", G),
+  k("dialTimeout", "duration", "zeroMeansDefault", "3s", "3s", G),
+  k("connTimeout", "duration", "zeroMeansDefault", "2s", "2s", G),
+  k("recvBuffSize", "int", "zeroMeansDefault", "20", "20", G),
+  k("sendBuffSize", "int", "zeroMeansDefault", "200", "20", G),
+  k("digestWaitTime", "duration", "zeroMeansDefault", "1s", "1s", G),
+  k("requestWaitTime", "duration", "zeroMeansDefault", "1500ms", "1500ms", G),
+  k("responseWaitTime", "duration", "zeroMeansDefault", "2s", "2s", G),
+  k("aliveTimeInterval", "duration", "zeroMeansDefault", "5s", "5s", G),
+  k("aliveExpirationTimeout", "duration", "zeroMeansDefault", "25s", "5 x aliveTimeInterval", G),
+  k("reconnectInterval", "duration", "zeroMeansDefault", "25s", "aliveExpirationTimeout", G),
+  k("maxConnectionAttempts", "int", "zeroMeansDefault", "120", "120", G),
+  k("msgExpirationFactor", "int", "zeroMeansDefault", "20", "20", G),
+  k("externalEndpoint", "endpoint", "plain", null, "empty", G),
+  k("election.startupGracePeriod", "duration", "zeroMeansDefault", "15s", "15s", S),
+  k("election.membershipSampleInterval", "duration", "zeroMeansDefault", "1s", "1s", S),
+  k("election.leaderAliveThreshold", "duration", "zeroMeansDefault", "10s", "10s", `${S}, ${G}`),
+  k("election.leaderElectionDuration", "duration", "zeroMeansDefault", "5s", "5s", S),
+  k("pvtData.pullRetryThreshold", "duration", "plain", "60s", "0", S),
+  k("pvtData.transientstoreMaxBlockRetention", "int", "zeroMeansDefault", "1000", "1000", S),
+  k("pvtData.pushAckTimeout", "duration", "plain", "3s", "0", S),
+  k("pvtData.btlPullMargin", "int", "ifSet", "10", "10", S),
+  k("pvtData.reconcileBatchSize", "int", "zeroMeansDefault", "10", "10", P),
+  k("pvtData.reconcileSleepInterval", "duration", "zeroMeansDefault", "1m", "1m", P),
+  k("pvtData.reconciliationEnabled", "bool", "plain", "true", "false", P),
+  k("pvtData.skipPullingInvalidTransactionsDuringCommit", "bool", "plain", "false", "false", S),
+  k("pvtData.implicitCollectionDisseminationPolicy.requiredPeerCount", "int", "plain", "0", "0", P),
+  k("pvtData.implicitCollectionDisseminationPolicy.maxPeerCount", "int", "ifSet", "1", "1", P),
+  k("state.enabled", "bool", "ifSet", "false", "false", ST),
+  k("state.checkInterval", "duration", "ifSet", "10s", "10s", ST),
+  k("state.responseTimeout", "duration", "ifSet", "3s", "3s", ST),
+  k("state.batchSize", "int", "ifSet", "10", "10", ST),
+  k("state.blockBufferSize", "int", "ifSet", "20", "20", ST),
+  k("state.maxRetries", "int", "ifSet", "3", "3", ST),
+  k("state.channelSize", "int", "ifSet", undefined, "100", ST),
+  k("nonBlockingCommitMode", "bool", "plain", undefined, "false", S),
+]);
+
+/** The prefix of every key. */
+export const GOSSIP_PREFIX = "peer.gossip";
+
+/** `peer.gossip.<path>`. */
+export function fullKey(path: string): string {
+  return `${GOSSIP_PREFIX}.${path}`;
+}
+
+/** The viper environment variable of a key: `CORE_` + the full key uppercased with dots as underscores. */
+export function gossipEnvName(path: string): string {
+  return `CORE_${fullKey(path).toUpperCase().replace(/\./g, "_")}`;
+}
+
+/** The prefix of every gossip environment variable. */
+export const GOSSIP_ENV_PREFIX = "CORE_PEER_GOSSIP_";
+
+const BY_LOWER_PATH: ReadonlyMap<string, GossipKeySpec> = new Map(GOSSIP_KEYS.map((s) => [s.path.toLowerCase(), s]));
+const BY_ENV: ReadonlyMap<string, GossipKeySpec> = new Map(GOSSIP_KEYS.map((s) => [gossipEnvName(s.path), s]));
+
+/** The sections (nested mappings), lowercased: "election", "pvtdata", "pvtdata.implicitcollectiondisseminationpolicy", "state". */
+const SECTIONS_LOWER: ReadonlySet<string> = new Set(
+  GOSSIP_KEYS.flatMap((s) => {
+    const parts = s.path.toLowerCase().split(".");
+    return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join("."));
+  }),
+);
+
+/** The key spec for a path below peer.gossip, matched case-insensitively as viper does. */
+export function keySpecOf(path: string): GossipKeySpec | undefined {
+  return BY_LOWER_PATH.get(path.toLowerCase());
+}
+
+/** The key spec for a `CORE_PEER_GOSSIP_*` variable name (exact, uppercase). */
+export function keySpecOfEnv(name: string): GossipKeySpec | undefined {
+  return BY_ENV.get(name);
+}
+
+/** True if `path` (below peer.gossip, any case) is a section holding keys, such as "election". */
+export function isSection(path: string): boolean {
+  return SECTIONS_LOWER.has(path.toLowerCase());
+}
+
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length]!;
+}
+
+/** The closest known key or section path to an unknown one, if it is close enough to be a typo. */
+export function closestPath(path: string): string | undefined {
+  const lower = path.toLowerCase();
+  let best: string | undefined;
+  let bestD = Number.POSITIVE_INFINITY;
+  const candidates = [...GOSSIP_KEYS.map((s) => s.path), "election", "pvtData", "pvtData.implicitCollectionDisseminationPolicy", "state"];
+  for (const c of candidates) {
+    const d = distance(lower, c.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return bestD <= Math.max(2, Math.floor(lower.length / 4)) ? best : undefined;
+}
