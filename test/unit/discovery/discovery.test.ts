@@ -284,6 +284,31 @@ describe("membership request and response", () => {
     await f.disc.stop();
   });
 
+  it("TestValidation: a stored alive message is not validated again when it comes in a response, but is when it comes in a request", async () => {
+    const f = await fixture();
+    const peer = new RemotePeer("p1:7051");
+    const msg = peer.alive();
+    f.comm.deliver(msg, peer.pkiId);
+    assert.equal(f.stats.validations, 1);
+    f.comm.deliver(memRes(1n, [msg]), utf8("x:1"));
+    assert.equal(f.stats.validations, 1, "response entry stopped by the store before validation");
+    f.comm.deliver(peer.memReq(2n, msg.envelope), peer.pkiId);
+    assert.equal(f.stats.validations, 2, "request self information is validated before the store check");
+    // A fresh entry in a response is validated.
+    f.comm.deliver(memRes(3n, [new RemotePeer("p2:7051").alive()]), utf8("x:1"));
+    assert.equal(f.stats.validations, 3);
+    await f.disc.stop();
+  });
+
+  it("an unauthentic MembershipRequest is neither learned nor answered", async () => {
+    const f = await fixture({ validate: (m) => fromUtf8(aliveOf(m).membership!.pkiId) !== "liar:1" });
+    const liar = new RemotePeer("liar:1");
+    f.comm.deliver(liar.memReq(9n), liar.pkiId);
+    assert.equal(f.disc.lookup(liar.pkiId), undefined);
+    assert.equal(f.comm.sentOf("memRes").length, 0);
+    await f.disc.stop();
+  });
+
   it("initiateSync: a NoopSigned MembershipRequest with our signed alive (with secret) and empty known, to up to N random alive peers", async () => {
     const f = await fixture();
     const peers = ["a:1", "b:2", "c:3", "d:4", "e:5"].map((e) => new RemotePeer(e, 1n, `in-${e}`));
