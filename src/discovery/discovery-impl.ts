@@ -287,6 +287,14 @@ class DiscoveryImpl implements Discovery {
     this.#self = { ...this.#self, endpoint };
   }
 
+  getDeadMembers(): NetworkMember[] {
+    if (this.#stopped) return [];
+    return [...this.#deadLastTS.keys()].flatMap((key) => {
+      const m = this.#id2Member.get(key);
+      return m === undefined ? [] : [cloneNetworkMember(m)];
+    });
+  }
+
   getMembership(): NetworkMember[] {
     if (this.#stopped) return [];
     const members: NetworkMember[] = [];

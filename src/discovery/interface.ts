@@ -41,6 +41,8 @@ export interface Discovery {
   updateMetadata(metadata: Uint8Array): void;
   /** Replaces the external endpoint published in our next alive messages. */
   updateEndpoint(endpoint: string): void;
+  /** The members presumed dead (not heard from within aliveExpirationTimeout), not yet forgotten. */
+  getDeadMembers(): NetworkMember[];
   /** The alive members of the view (empty once stopped). */
   getMembership(): NetworkMember[];
   /** Sends a MembershipRequest to up to `peerNum` random alive members. */

@@ -1,0 +1,131 @@
+import type { Registry } from "prom-client";
+import type { MessageCryptoService, SecurityAdvisor } from "../../api/crypto.js";
+import type { PeerIdentityInfo, PeerIdentityType, PKIidType, RemotePeer } from "../../api/identity.js";
+import type { CommOptions } from "../../comm/options.js";
+import type { Transport } from "../../comm/transport.js";
+import type { NetworkMember } from "../../discovery/index.js";
+import type { Logger } from "../../logging/logger.js";
+import type { ReceivedMessage } from "../../protoext/index.js";
+import type { Chaincode, GossipMessage } from "../../protos/gen/gossip/message.pb.js";
+import type { Clock } from "../../util/clock.js";
+import type { Random } from "../../util/random.js";
+import type { JoinChannelMessage, SubChannelSelectionCriteria } from "../channel/index.js";
+import type { RoutingFilter } from "../filter/index.js";
+
+/** Fabric's `gossip.SendCriteria`. */
+export interface SendCriteria {
+  timeoutMs: number;
+  minAck: number;
+  maxPeers: number;
+  /** Only peers it accepts are chosen. */
+  isEligible?: RoutingFilter<NetworkMember>;
+  /** When set, peers are chosen among the channel's members. */
+  channel?: string;
+}
+
+/** What the node is built from. */
+export interface GossipNodeComponents {
+  transport: Transport;
+  mcs: MessageCryptoService;
+  securityAdvisor: SecurityAdvisor;
+  selfIdentity: PeerIdentityType;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  metrics: Registry;
+}
+
+/** The node's settings, Fabric's `gossip.Config`; config/ fills it from peer.gossip.*. */
+export interface GossipNodeOptions {
+  /** Internal endpoint (peer.gossip.endpoint or peer.address). */
+  internalEndpoint: string;
+  /** Endpoint published to other orgs (peer.gossip.externalEndpoint); empty hides us from them. */
+  externalEndpoint: string;
+  bootstrapPeers: string[];
+  propagateIterations: number;
+  propagatePeerNum: number;
+  maxPropagationBurstSize: number;
+  maxPropagationBurstLatencyMs: number;
+  pullIntervalMs: number;
+  pullPeerNum: number;
+  digestWaitTimeMs: number;
+  requestWaitTimeMs: number;
+  responseWaitTimeMs: number;
+  publishStateInfoIntervalMs: number;
+  requestStateInfoIntervalMs: number;
+  publishCertPeriodMs: number;
+  maxBlockCountToStore: number;
+  aliveTimeIntervalMs: number;
+  aliveExpirationTimeoutMs: number;
+  reconnectIntervalMs: number;
+  maxConnectionAttempts: number;
+  msgExpirationFactor: number;
+  leaderAliveThresholdMs: number;
+  membershipTrackerIntervalMs: number;
+  comm: Partial<CommOptions>;
+}
+
+/** Fabric's defaults (gossip/gossip/config.go, discovery, comm). */
+export const DEFAULT_GOSSIP_NODE_OPTIONS: Readonly<Omit<GossipNodeOptions, "internalEndpoint">> = Object.freeze({
+  externalEndpoint: "",
+  bootstrapPeers: [],
+  propagateIterations: 1,
+  propagatePeerNum: 3,
+  maxPropagationBurstSize: 10,
+  maxPropagationBurstLatencyMs: 10,
+  pullIntervalMs: 4_000,
+  pullPeerNum: 3,
+  digestWaitTimeMs: 1_000,
+  requestWaitTimeMs: 1_500,
+  responseWaitTimeMs: 2_000,
+  publishStateInfoIntervalMs: 4_000,
+  requestStateInfoIntervalMs: 4_000,
+  publishCertPeriodMs: 10_000,
+  maxBlockCountToStore: 10,
+  aliveTimeIntervalMs: 5_000,
+  aliveExpirationTimeoutMs: 25_000,
+  reconnectIntervalMs: 25_000,
+  maxConnectionAttempts: 120,
+  msgExpirationFactor: 20,
+  leaderAliveThresholdMs: 10_000,
+  membershipTrackerIntervalMs: 5_000,
+  comm: {},
+});
+
+/** Fabric's `gossip.Gossip`: the node's API to the rest of the peer. */
+export interface GossipNode {
+  /** Our PKI-ID. */
+  pkiId(): PKIidType;
+  /** Sends a message (NoopSigned) to the given peers. */
+  send(msg: GossipMessage, ...peers: RemotePeer[]): void;
+  /** Sends to peers chosen by `criteria` with acks; rejects when fewer than minAck acknowledged. */
+  sendByCriteria(msg: GossipMessage, criteria: SendCriteria): Promise<void>;
+  /** The alive membership. */
+  peers(): NetworkMember[];
+  /** The members of a channel (with their StateInfo properties). */
+  peersOfChannel(channel: string): NetworkMember[];
+  updateMetadata(metadata: Uint8Array): void;
+  updateLedgerHeight(height: bigint, channel: string): void;
+  updateChaincodes(chaincodes: Chaincode[], channel: string): void;
+  /** Signs (or NoopSigns a block) and pushes a message to peers. */
+  gossip(msg: GossipMessage): void;
+  /** A routing filter of the channel's peers that satisfy `criteria`. */
+  peerFilter(channel: string, criteria: SubChannelSelectionCriteria): RoutingFilter<NetworkMember>;
+  /**
+   * Subscribes to messages: without pass-through, to what channels hand to local consumers
+   * (blocks, leadership); with pass-through, to raw received messages (private data, state transfer).
+   */
+  accept(acceptor: (msg: GossipMessage) => boolean, handler: (msg: GossipMessage) => void): () => void;
+  acceptPassThrough(acceptor: (msg: ReceivedMessage) => boolean, handler: (msg: ReceivedMessage) => void): () => void;
+  joinChan(joinMsg: JoinChannelMessage, channel: string): void;
+  leaveChan(channel: string): void;
+  /** Re-validates the identities `isSuspected` selects and drops the invalid ones. */
+  suspectPeers(isSuspected: (identity: PeerIdentityType) => boolean): void;
+  identityInfo(): PeerIdentityInfo[];
+  isInMyOrg(member: Pick<NetworkMember, "pkiId">): boolean;
+  selfMembershipInfo(): NetworkMember;
+  /** The channels joined. */
+  channels(): string[];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,695 @@
+import { type OrgIdentityType, type PeerIdentityInfo, type PeerIdentityType, type PKIidType, pkiHex, type RemotePeer } from "../../api/identity.js";
+import { type CommImpl, createComm } from "../../comm/index.js";
+import {
+  createDiscovery,
+  createDiscoverySecurityAdapter,
+  type CommService,
+  type DisclosurePolicy,
+  type Discovery,
+  type Identifier,
+  type NetworkMember,
+  preferredEndpoint,
+} from "../../discovery/index.js";
+import { createIdentityMapper, type IdentityMapper } from "../../identity/index.js";
+import type { Logger } from "../../logging/logger.js";
+import { RateLimitedLog } from "../../logging/rate-limited.js";
+import { counter } from "../../metrics/index.js";
+import { type GossipMessage, PullMsgType } from "../../protos/gen/gossip/message.pb.js";
+import {
+  checkTagLegal,
+  createGossipMessageComparator,
+  getPullMsgType,
+  isAliveMsg,
+  isChannelRestricted,
+  isConnEstablish,
+  isDataMsg,
+  isEmptyMsg,
+  isLeadershipMsg,
+  isMembershipRequest,
+  isMembershipResponse,
+  isPrivateDataMsg,
+  isPullMsg,
+  isStateInfoMsg,
+  isStateInfoPullRequestMsg,
+  type ReceivedMessage,
+  SignedGossipMessage,
+} from "../../protoext/index.js";
+import { bytesEqual, fromUtf8 } from "../../util/bytes.js";
+import type { TimerHandle } from "../../util/clock.js";
+import { errorMessage, GossipError } from "../../util/errors.js";
+import { createBatchingEmitter, type BatchingEmitter } from "../batcher/index.js";
+import { CertStore } from "../certstore/index.js";
+import { createGossipChannel, generateMAC, type GossipChannel, type JoinChannelMessage, type SubChannelSelectionCriteria } from "../channel/index.js";
+import { selectAll, selectPeers, type RoutingFilter } from "../filter/index.js";
+import { createMessageStore, type MessageStore } from "../msgstore/index.js";
+import { type EmittedMessage, SEND_TO_ALL } from "./emitted.js";
+import { DEFAULT_GOSSIP_NODE_OPTIONS, type GossipNode, type GossipNodeComponents, type GossipNodeOptions, type SendCriteria } from "./interface.js";
+import { routeBatch } from "./routing.js";
+
+const EMPTY = new Uint8Array(0);
+
+/** A node-level failure (bad use of the API, not bad input from a peer). */
+export class GossipNodeError extends GossipError {}
+
+interface Subscriber<T> {
+  acceptor: (msg: T) => boolean;
+  handler: (msg: T) => void;
+}
+
+/**
+ * Fabric's gossip Node (gossip/gossip/gossip_impl.go): comm, identity mapper, discovery, certificate
+ * store, emitter and channels, with Fabric's validation and routing rules.
+ */
+export class GossipNodeImpl implements GossipNode {
+  readonly #c: GossipNodeComponents;
+  readonly #o: GossipNodeOptions;
+  readonly #log: Logger;
+  readonly #warn: RateLimitedLog;
+  readonly #pkiId: PKIidType;
+  readonly #selfOrg: OrgIdentityType;
+  readonly #comm: CommImpl;
+  readonly #idMapper: IdentityMapper;
+  readonly #emitter: BatchingEmitter<EmittedMessage>;
+  readonly #discovery: Discovery;
+  readonly #certStore: CertStore;
+  /** StateInfo of channels we are not in, from peers of our org (forwarded, Fabric's node-level store). */
+  readonly #stateInfoStore: MessageStore<SignedGossipMessage>;
+  readonly #channels = new Map<string, GossipChannel>();
+  readonly #anchorEndpoints = new Map<string, Set<string>>();
+  readonly #subscribers = new Set<Subscriber<GossipMessage>>();
+  readonly #discoveryHandlers = new Set<(m: ReceivedMessage) => void>();
+  readonly #rejected;
+  #syncTimer: TimerHandle | undefined;
+  #started = false;
+  #stopped = false;
+
+  constructor(components: GossipNodeComponents, options: Partial<GossipNodeOptions> & Pick<GossipNodeOptions, "internalEndpoint">) {
+    this.#c = components;
+    this.#o = { ...DEFAULT_GOSSIP_NODE_OPTIONS, ...options };
+    const { mcs, securityAdvisor, selfIdentity, clock, random, metrics } = components;
+    this.#log = components.logger.child("gossip.gossip", { endpoint: this.#o.internalEndpoint });
+    this.#warn = new RateLimitedLog(this.#log, clock);
+    this.#rejected = counter(metrics, "fabric_gossip_node_rejected_total", "Messages the node refused, by reason", ["reason"]);
+    this.#pkiId = mcs.getPKIidOfCert(selfIdentity);
+    this.#selfOrg = securityAdvisor.orgByPeerIdentity(selfIdentity);
+
+    this.#idMapper = createIdentityMapper({
+      mcs,
+      securityAdvisor,
+      selfIdentity,
+      clock,
+      logger: components.logger,
+      onPurge: (pkiId) => {
+        this.#certStore.remove(pkiId);
+        this.#comm.identitySwitched(pkiId);
+      },
+    });
+    this.#comm = createComm(
+      {
+        transport: components.transport,
+        clock,
+        random,
+        logger: components.logger,
+        metrics,
+        mcs,
+        securityAdvisor,
+        selfIdentity,
+        onIdentity: (pkiId, identity) => this.#putIdentity(pkiId, identity),
+      },
+      this.#o.comm,
+    );
+    this.#emitter = createBatchingEmitter<EmittedMessage>(
+      { iterations: this.#o.propagateIterations, burstSize: this.#o.maxPropagationBurstSize, latencyMs: this.#o.maxPropagationBurstLatencyMs },
+      (batch) => this.#gossipBatch(batch),
+      clock,
+      components.logger,
+    );
+    this.#stateInfoStore = createMessageStore(createGossipMessageComparator(0), undefined, {
+      ttlMs: this.#o.publishStateInfoIntervalMs * 100,
+      clock,
+      logger: components.logger,
+    });
+    this.#discovery = createDiscovery(
+      { endpoint: this.#o.externalEndpoint, internalEndpoint: this.#o.internalEndpoint, pkiId: this.#pkiId, metadata: EMPTY },
+      {
+        clock,
+        random,
+        logger: components.logger,
+        metrics,
+        comm: this.#discoveryComm(),
+        crypto: createDiscoverySecurityAdapter(
+          { mcs, identities: { put: (p, id) => this.#putIdentity(p, id), get: (p) => this.#idMapper.get(p) }, selfIdentity, clock, logger: components.logger },
+          { publishCertPeriodMs: this.#o.publishCertPeriodMs },
+        ),
+        disclosurePolicy: this.#disclosurePolicy,
+        anchorPeerTracker: { isAnchorPeer: (endpoint) => [...this.#anchorEndpoints.values()].some((s) => s.has(endpoint)) },
+      },
+      {
+        aliveTimeIntervalMs: this.#o.aliveTimeIntervalMs,
+        aliveExpirationTimeoutMs: this.#o.aliveExpirationTimeoutMs,
+        aliveExpirationCheckIntervalMs: this.#o.aliveExpirationTimeoutMs / 10,
+        reconnectIntervalMs: this.#o.reconnectIntervalMs,
+        maxConnectionAttempts: this.#o.maxConnectionAttempts,
+        msgExpirationFactor: this.#o.msgExpirationFactor,
+        bootstrapPeers: this.#o.bootstrapPeers,
+      },
+    );
+    this.#certStore = new CertStore(
+      {
+        idMapper: this.#idMapper,
+        mcs,
+        selfIdentity,
+        clock,
+        random,
+        logger: components.logger,
+        send: (msg, ...peers) => this.#comm.send(msg, ...peers),
+        membership: () => this.#discovery.getMembership(),
+        egressFilter: (hello) => this.#identityEgressFilter(hello),
+      },
+      {
+        pullIntervalMs: this.#o.pullIntervalMs,
+        pullPeerNum: this.#o.pullPeerNum,
+        digestWaitTimeMs: this.#o.digestWaitTimeMs,
+        requestWaitTimeMs: this.#o.requestWaitTimeMs,
+        responseWaitTimeMs: this.#o.responseWaitTimeMs,
+      },
+    );
+    this.#comm.accept(
+      (m) => {
+        const g = m.message.message;
+        return !isConnEstablish(g) && !isEmptyMsg(g) && !isPrivateDataMsg(g);
+      },
+      (m) => this.#handleMessage(m),
+    );
+    this.#comm.onPresumedDead((pkiId) => this.#log.debug("peer presumed dead", { pkiId: pkiHex(pkiId) }));
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.#comm.start();
+    await this.#idMapper.start();
+    await this.#certStore.start();
+    await this.#emitter.start();
+    await this.#discovery.start();
+    this.#scheduleSync();
+    this.#connectToBootstrapPeers();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#syncTimer?.cancel();
+    for (const gc of this.#channels.values()) await gc.stop();
+    await this.#discovery.stop();
+    await this.#emitter.stop();
+    await this.#certStore.stop();
+    this.#stateInfoStore.stop();
+    await this.#idMapper.stop();
+    await this.#comm.stop();
+    this.#subscribers.clear();
+    this.#discoveryHandlers.clear();
+  }
+
+  // ------------------------------------------------------------------ API
+
+  pkiId(): PKIidType {
+    return this.#pkiId;
+  }
+
+  /** The comm underneath (connection stats, tests). */
+  comm(): CommImpl {
+    return this.#comm;
+  }
+
+  send(msg: GossipMessage, ...peers: RemotePeer[]): void {
+    this.#comm.send(SignedGossipMessage.noopSign(msg), ...peers);
+  }
+
+  async sendByCriteria(msg: GossipMessage, criteria: SendCriteria): Promise<void> {
+    if (criteria.maxPeers === 0) return;
+    if (criteria.timeoutMs <= 0) throw new GossipNodeError("BAD_CRITERIA", "Timeout should be specified");
+    let membership = this.#discovery.getMembership();
+    if (criteria.channel !== undefined && criteria.channel !== "") {
+      const gc = this.#channels.get(criteria.channel);
+      if (gc === undefined) throw new GossipNodeError("NO_SUCH_CHANNEL", `requested to send for channel ${criteria.channel}, but no such channel exists`);
+      membership = gc.getPeers();
+    }
+    const peers = selectPeers(criteria.maxPeers, membership, criteria.isEligible ?? selectAll, this.#c.random);
+    if (peers.length < criteria.minAck) {
+      throw new GossipNodeError("NOT_ENOUGH_PEERS", `requested to send to at least ${criteria.minAck} peers, but know only of ${peers.length} suitable peers`);
+    }
+    const result = await this.#comm.sendWithAck(SignedGossipMessage.noopSign(msg), criteria.timeoutMs, criteria.minAck, ...peers);
+    if (result.ackCount < criteria.minAck) {
+      throw new GossipNodeError("NOT_ENOUGH_ACKS", `${result.ackCount} of the required ${criteria.minAck} peers acknowledged: ${result.results.map((r) => r.error).filter(Boolean).join("; ")}`);
+    }
+  }
+
+  peers(): NetworkMember[] {
+    return this.#stopped ? [] : this.#discovery.getMembership();
+  }
+
+  peersOfChannel(channel: string): NetworkMember[] {
+    return this.#channels.get(channel)?.getPeers() ?? [];
+  }
+
+  updateMetadata(metadata: Uint8Array): void {
+    this.#discovery.updateMetadata(metadata);
+  }
+
+  updateLedgerHeight(height: bigint, channel: string): void {
+    const gc = this.#channels.get(channel);
+    if (gc === undefined) this.#log.warn("no such channel to update the ledger height of", { channel });
+    else gc.updateLedgerHeight(height);
+  }
+
+  updateChaincodes(chaincodes: Parameters<GossipChannel["updateChaincodes"]>[0], channel: string): void {
+    const gc = this.#channels.get(channel);
+    if (gc === undefined) this.#log.warn("no such channel to update the chaincodes of", { channel });
+    else gc.updateChaincodes(chaincodes);
+  }
+
+  gossip(msg: GossipMessage): void {
+    const illegal = checkTagLegal(msg);
+    if (illegal !== undefined) throw new GossipNodeError("ILLEGAL_TAG", `refusing to gossip a message with an illegal tag: ${illegal}`);
+    const signed = isDataMsg(msg) ? SignedGossipMessage.noopSign(msg) : SignedGossipMessage.sign(msg, (b) => this.#c.mcs.sign(b));
+    if (isChannelRestricted(msg)) {
+      const channel = fromUtf8(msg.channel);
+      const gc = this.#channels.get(channel);
+      if (gc === undefined) {
+        this.#log.warn("not gossiping a message of a channel we are not in", { channel });
+        return;
+      }
+      if (isDataMsg(msg)) gc.addToMsgStore(signed);
+    }
+    if (this.#o.propagateIterations === 0) return;
+    this.#emitter.add({ msg: signed, filter: SEND_TO_ALL });
+  }
+
+  peerFilter(channel: string, criteria: SubChannelSelectionCriteria): RoutingFilter<NetworkMember> {
+    const gc = this.#channels.get(channel);
+    if (gc === undefined) throw new GossipNodeError("NO_SUCH_CHANNEL", `channel ${channel} does not exist`);
+    return gc.peerFilter(criteria);
+  }
+
+  accept(acceptor: (msg: GossipMessage) => boolean, handler: (msg: GossipMessage) => void): () => void {
+    const sub = { acceptor, handler };
+    this.#subscribers.add(sub);
+    return () => this.#subscribers.delete(sub);
+  }
+
+  acceptPassThrough(acceptor: (msg: ReceivedMessage) => boolean, handler: (msg: ReceivedMessage) => void): () => void {
+    return this.#comm.accept(acceptor, handler);
+  }
+
+  joinChan(joinMsg: JoinChannelMessage, channel: string): void {
+    let gc = this.#channels.get(channel);
+    if (gc === undefined) {
+      gc = createGossipChannel(
+        {
+          pkiId: this.#pkiId,
+          org: this.#selfOrg,
+          channelId: channel,
+          adapter: this.#channelAdapter(),
+          joinMsg,
+          clock: this.#c.clock,
+          random: this.#c.random,
+          logger: this.#c.logger,
+          metrics: this.#c.metrics,
+          mcs: this.#c.mcs,
+        },
+        {
+          publishStateInfoIntervalMs: this.#o.publishStateInfoIntervalMs,
+          maxBlockCountToStore: this.#o.maxBlockCountToStore,
+          pullPeerNum: this.#o.pullPeerNum,
+          pullIntervalMs: this.#o.pullIntervalMs,
+          requestStateInfoIntervalMs: this.#o.requestStateInfoIntervalMs,
+          blockExpirationIntervalMs: this.#o.pullIntervalMs * 100,
+          stateInfoCacheSweepIntervalMs: this.#o.pullIntervalMs * 5,
+          timeForMembershipTrackerMs: this.#o.membershipTrackerIntervalMs,
+          digestWaitTimeMs: this.#o.digestWaitTimeMs,
+          requestWaitTimeMs: this.#o.requestWaitTimeMs,
+          responseWaitTimeMs: this.#o.responseWaitTimeMs,
+          leaderMsgExpirationTimeoutMs: this.#o.leaderAliveThresholdMs * 10,
+        },
+      );
+      this.#channels.set(channel, gc);
+      if (this.#started && !this.#stopped) void gc.start().catch((err: unknown) => this.#log.error("channel failed to start", { channel, error: errorMessage(err) }));
+    } else {
+      gc.configureChannel(joinMsg);
+    }
+    const anchors = new Set<string>();
+    for (const org of joinMsg.members()) {
+      for (const ap of joinMsg.anchorPeersOf(org)) anchors.add(`${ap.host}:${ap.port}`);
+      this.#learnAnchorPeers(channel, org, joinMsg.anchorPeersOf(org));
+    }
+    this.#anchorEndpoints.set(channel, anchors);
+  }
+
+  leaveChan(channel: string): void {
+    const gc = this.#channels.get(channel);
+    if (gc === undefined) this.#log.warn("no such channel to leave", { channel });
+    else gc.leaveChannel();
+  }
+
+  suspectPeers(isSuspected: (identity: PeerIdentityType) => boolean): void {
+    this.#idMapper.suspectPeers((identity) => isSuspected(identity));
+  }
+
+  identityInfo(): PeerIdentityInfo[] {
+    return this.#idMapper.identityInfo();
+  }
+
+  isInMyOrg(member: Pick<NetworkMember, "pkiId">): boolean {
+    if (member.pkiId.byteLength === 0) return false;
+    const org = this.#orgOf(member.pkiId);
+    return org.byteLength > 0 && bytesEqual(org, this.#selfOrg);
+  }
+
+  selfMembershipInfo(): NetworkMember {
+    return this.#discovery.self();
+  }
+
+  channels(): string[] {
+    return [...this.#channels.keys()];
+  }
+
+  /** The organization of a peer we hold the identity of, or empty. */
+  orgOfPeer(pkiId: PKIidType): OrgIdentityType {
+    return this.#orgOf(pkiId);
+  }
+
+  /** Dead members as discovery knows them. */
+  deadMembers(): NetworkMember[] {
+    return this.#stopped ? [] : this.#discovery.getDeadMembers();
+  }
+
+  // ------------------------------------------------------------------ receiving
+
+  #handleMessage(m: ReceivedMessage): void {
+    if (this.#stopped) return;
+    const msg = m.message.message;
+    const illegal = checkTagLegal(msg);
+    if (illegal !== undefined) {
+      this.#reject("ILLEGAL_TAG", m, illegal);
+      return;
+    }
+    if (isChannelRestricted(msg)) {
+      const gc = this.#channelForMessage(m);
+      if (gc === undefined) {
+        // Not in the channel: still pass on StateInfo from our own org (dedupe before verifying).
+        if (isStateInfoMsg(msg) && this.isInMyOrg({ pkiId: m.connectionInfo.id }) && this.#stateInfoStore.checkValid(m.message)) {
+          if (!this.#validateStateInfo(m.message)) {
+            this.#reject("BAD_STATE_INFO", m, "StateInfo signature does not verify");
+            return;
+          }
+          if (this.#stateInfoStore.add(m.message)) this.#emitter.add({ msg: m.message, filter: notSender(m) });
+        }
+        return;
+      }
+      if (isLeadershipMsg(msg) && !this.#validateLeadership(m.message)) {
+        this.#reject("BAD_LEADERSHIP", m, "leadership message signature does not verify");
+        return;
+      }
+      gc.handleMessage(m);
+      return;
+    }
+    if (isAliveMsg(msg) || isMembershipRequest(msg) || isMembershipResponse(msg)) {
+      if (msg.content?.$case === "memReq") {
+        const self = msg.content.value.selfInformation;
+        let claimed: Uint8Array | undefined;
+        try {
+          const inner = self === undefined ? undefined : SignedGossipMessage.fromEnvelope(self);
+          const c = inner?.message.content;
+          claimed = c?.$case === "aliveMsg" ? c.value.membership?.pkiId : undefined;
+        } catch {
+          claimed = undefined;
+        }
+        if (claimed === undefined || !bytesEqual(claimed, m.connectionInfo.id)) {
+          this.#reject("SPOOFED_MEMBERSHIP_REQUEST", m, "membership request whose self information is not the sender's");
+          return;
+        }
+      }
+      for (const h of this.#discoveryHandlers) h(m);
+      return;
+    }
+    if (isPullMsg(msg) && getPullMsgType(msg) === PullMsgType.IDENTITY_MSG) {
+      this.#certStore.handleMessage(m);
+    }
+  }
+
+  /** Fabric's lookupChannelForMsg: StateInfo and its pull request by MAC, the rest by name. */
+  #channelForMessage(m: ReceivedMessage): GossipChannel | undefined {
+    const msg = m.message.message;
+    if (isStateInfoPullRequestMsg(msg) && msg.content?.$case === "stateInfoPullReq") {
+      return this.#channelByMAC(msg.content.value.channelMAC, m.connectionInfo.id);
+    }
+    return this.#channelForGossipMessage(m.message);
+  }
+
+  #channelForGossipMessage(sgm: SignedGossipMessage): GossipChannel | undefined {
+    const c = sgm.message.content;
+    if (c?.$case === "stateInfo") return this.#channelByMAC(c.value.channelMAC, c.value.pkiId);
+    return this.#channels.get(fromUtf8(sgm.message.channel));
+  }
+
+  #channelByMAC(mac: Uint8Array, pkiId: PKIidType): GossipChannel | undefined {
+    for (const [name, gc] of this.#channels) if (bytesEqual(generateMAC(pkiId, name), mac)) return gc;
+    return undefined;
+  }
+
+  #validateStateInfo(sgm: SignedGossipMessage): boolean {
+    const c = sgm.message.content;
+    if (c?.$case !== "stateInfo") return false;
+    const identity = this.#idMapper.get(c.value.pkiId);
+    if (identity === undefined) return false;
+    try {
+      sgm.verify(identity, (id, sig, data) => this.#c.mcs.verify(id, sig, data));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #validateLeadership(sgm: SignedGossipMessage): boolean {
+    const c = sgm.message.content;
+    if (c?.$case !== "leadershipMsg" || c.value.pkiId.byteLength === 0) return false;
+    const identity = this.#idMapper.get(c.value.pkiId);
+    if (identity === undefined) return false;
+    try {
+      sgm.verify(identity, (id, sig, data) => this.#c.mcs.verify(id, sig, data));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  #gossipBatch(batch: EmittedMessage[]): void {
+    if (this.#stopped) return;
+    routeBatch(batch, {
+      selfOrg: this.#selfOrg,
+      propagatePeerNum: this.#o.propagatePeerNum,
+      random: this.#c.random,
+      logger: this.#log,
+      membership: () => this.#discovery.getMembership(),
+      orgOf: (p) => this.#orgOf(p),
+      hasExternalEndpoint: (p) => this.#hasExternalEndpoint(p),
+      channel: (id) => this.#channels.get(id),
+      channelOfStateInfo: (sgm) => this.#channelForGossipMessage(sgm),
+      send: (msg, peers) => {
+        if (peers.length > 0) this.#comm.send(msg, ...peers);
+      },
+    });
+  }
+
+  #scheduleSync(): void {
+    if (this.#stopped) return;
+    this.#syncTimer = this.#c.clock.setTimeout(() => {
+      this.#discovery.initiateSync(this.#o.pullPeerNum);
+      this.#scheduleSync();
+    }, this.#o.pullIntervalMs);
+  }
+
+  #connectToBootstrapPeers(): void {
+    for (const endpoint of this.#o.bootstrapPeers) {
+      const identifier: Identifier = async () => {
+        const identity = await this.#comm.handshake({ endpoint, pkiId: EMPTY });
+        const sameOrg = bytesEqual(this.#selfOrg, this.#c.securityAdvisor.orgByPeerIdentity(identity));
+        if (!sameOrg) throw new GossipNodeError("BOOTSTRAP_OTHER_ORG", `${endpoint} isn't in our organization, cannot be a bootstrap peer`);
+        return { id: this.#c.mcs.getPKIidOfCert(identity), selfOrg: true };
+      };
+      this.#discovery.connect({ endpoint, internalEndpoint: endpoint, pkiId: EMPTY, metadata: EMPTY }, identifier);
+    }
+  }
+
+  #learnAnchorPeers(channel: string, org: OrgIdentityType, anchors: { host: string; port: number }[]): void {
+    const self = { endpoint: this.#o.externalEndpoint, internal: this.#o.internalEndpoint };
+    for (const ap of anchors) {
+      if (ap.host === "" || ap.port === 0) {
+        this.#log.warn("got an invalid anchor peer", { channel, host: ap.host, port: ap.port });
+        continue;
+      }
+      const endpoint = `${ap.host}:${ap.port}`;
+      if (endpoint === self.endpoint || endpoint === self.internal) continue;
+      const inOurOrg = bytesEqual(this.#selfOrg, org);
+      if (!inOurOrg && self.endpoint === "") {
+        this.#log.info("anchor peer of another org, and we have no external endpoint: skipping", { channel, endpoint });
+        continue;
+      }
+      const identifier: Identifier = async () => {
+        const identity = await this.#comm.handshake({ endpoint, pkiId: EMPTY });
+        const anchorInMyOrg = bytesEqual(this.#selfOrg, this.#c.securityAdvisor.orgByPeerIdentity(identity));
+        if (inOurOrg && !anchorInMyOrg) throw new GossipNodeError("ANCHOR_ORG_MISMATCH", `anchor peer ${endpoint} isn't in our org, but is claimed to be`);
+        return { id: this.#c.mcs.getPKIidOfCert(identity), selfOrg: anchorInMyOrg };
+      };
+      this.#discovery.connect({ endpoint, internalEndpoint: endpoint, pkiId: EMPTY, metadata: EMPTY }, identifier);
+    }
+  }
+
+  // ------------------------------------------------------------------ adapters
+
+  #discoveryComm(): CommService {
+    return {
+      gossip: (msg) => {
+        if (!this.#stopped) this.#emitter.add({ msg, filter: SEND_TO_ALL });
+      },
+      forward: (m) => {
+        if (!this.#stopped) this.#emitter.add({ msg: m.message, filter: notSender(m) });
+      },
+      sendToPeer: (peer, msg) => {
+        if (this.#stopped) return;
+        const remote = { endpoint: preferredEndpoint(peer), pkiId: peer.pkiId };
+        const c = msg.message.content;
+        if (c?.$case === "memReq" && peer.pkiId.byteLength > 0 && c.value.selfInformation !== undefined) {
+          // Apply the disclosure policy's envelope filter to our own alive message in the request.
+          const self = SignedGossipMessage.fromEnvelope(c.value.selfInformation);
+          const filtered = this.#disclosurePolicy(peer).envelopeFilter(self);
+          this.#comm.send(SignedGossipMessage.noopSign({ ...msg.message, content: { $case: "memReq", value: { ...c.value, selfInformation: filtered } } }), remote);
+          return;
+        }
+        this.#comm.send(msg, remote);
+      },
+      ping: async (peer) => {
+        try {
+          await this.#comm.probe({ endpoint: preferredEndpoint(peer), pkiId: peer.pkiId });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      accept: (handler) => {
+        this.#discoveryHandlers.add(handler);
+        return () => this.#discoveryHandlers.delete(handler);
+      },
+      onPresumedDead: (listener) => this.#comm.onPresumedDead(listener),
+      onIdentitySwitch: (listener) => this.#comm.onIdentitySwitch(listener),
+      closeConn: (peer) => this.#comm.closeConn({ endpoint: preferredEndpoint(peer), pkiId: peer.pkiId }),
+    };
+  }
+
+  /** Fabric's disclosurePolicy: which alive messages a remote peer may learn, and without secrets outside our org. */
+  readonly #disclosurePolicy: DisclosurePolicy = (remote) => {
+    const remoteOrg = this.#orgOf(remote.pkiId);
+    if (remoteOrg.byteLength === 0) {
+      return { sieve: () => false, envelopeFilter: (m) => m.envelope };
+    }
+    const sameOrgAsUs = bytesEqual(this.#selfOrg, remoteOrg);
+    return {
+      sieve: (m) => {
+        const c = m.message.content;
+        if (c?.$case !== "aliveMsg" || c.value.membership === undefined) return false;
+        const org = this.#orgOf(c.value.membership.pkiId);
+        if (org.byteLength === 0) return false;
+        const fromRemoteOrg = bytesEqual(remoteOrg, org);
+        const fromMyOrg = bytesEqual(this.#selfOrg, org);
+        if (!(fromRemoteOrg || fromMyOrg)) return false;
+        return fromRemoteOrg || (c.value.membership.endpoint !== "" && remote.endpoint !== "");
+      },
+      envelopeFilter: (m) => (sameOrgAsUs ? m.envelope : { ...m.envelope, secretEnvelope: undefined }),
+    };
+  };
+
+  #channelAdapter() {
+    return {
+      sign: (msg: GossipMessage) => SignedGossipMessage.sign(msg, (b) => this.#c.mcs.sign(b)),
+      gossip: (msg: SignedGossipMessage) => {
+        if (this.#stopped) return;
+        if (isStateInfoMsg(msg.message)) this.#stateInfoStore.add(msg);
+        this.#emitter.add({ msg, filter: SEND_TO_ALL });
+      },
+      forward: (m: ReceivedMessage) => {
+        if (!this.#stopped) this.#emitter.add({ msg: m.message, filter: notSender(m) });
+      },
+      deMultiplex: (msg: SignedGossipMessage) => {
+        for (const s of this.#subscribers) {
+          try {
+            if (s.acceptor(msg.message)) s.handler(msg.message);
+          } catch (err) {
+            this.#log.error("subscriber failed", { error: errorMessage(err) });
+          }
+        }
+      },
+      getMembership: () => this.#discovery.getMembership(),
+      lookup: (pkiId: PKIidType) => this.#discovery.lookup(pkiId),
+      send: (msg: SignedGossipMessage, ...peers: RemotePeer[]) => this.#comm.send(msg, ...peers),
+      validateStateInfoMessage: (msg: SignedGossipMessage) => this.#validateStateInfo(msg),
+      getOrgOfPeer: (pkiId: PKIidType) => this.#orgOf(pkiId),
+      getIdentityByPKIID: (pkiId: PKIidType) => this.#idMapper.get(pkiId),
+    };
+  }
+
+  /** Which identities a pull requester may learn (Fabric's sameOrgOrOurOrgPullFilter). */
+  #identityEgressFilter(hello: ReceivedMessage): (item: string) => boolean {
+    const peersOrg = this.#c.securityAdvisor.orgByPeerIdentity(hello.connectionInfo.identity);
+    if (peersOrg.byteLength === 0) return () => false;
+    if (bytesEqual(this.#selfOrg, peersOrg)) return () => true;
+    return (item) => {
+      const pkiId = Uint8Array.from(Buffer.from(item, "hex"));
+      const org = this.#orgOf(pkiId);
+      if (org.byteLength === 0 || !this.#hasExternalEndpoint(pkiId)) return false;
+      return bytesEqual(org, this.#selfOrg) || bytesEqual(org, peersOrg);
+    };
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  #orgOf(pkiId: PKIidType): OrgIdentityType {
+    const identity = this.#idMapper.get(pkiId);
+    return identity === undefined ? EMPTY : this.#c.securityAdvisor.orgByPeerIdentity(identity);
+  }
+
+  #hasExternalEndpoint(pkiId: PKIidType): boolean {
+    if (bytesEqual(pkiId, this.#pkiId)) return this.#o.externalEndpoint !== "";
+    return (this.#discovery.lookup(pkiId)?.endpoint ?? "") !== "";
+  }
+
+  #putIdentity(pkiId: PKIidType, identity: PeerIdentityType): void {
+    try {
+      this.#idMapper.put(pkiId, identity);
+    } catch (err) {
+      this.#log.debug("identity not stored", { pkiId: pkiHex(pkiId), error: errorMessage(err) });
+    }
+  }
+
+  #reject(reason: string, m: ReceivedMessage, detail: string): void {
+    this.#rejected.inc({ reason });
+    this.#warn.warn(`${reason} ${pkiHex(m.connectionInfo.id)}`, `dropping a message: ${detail}`, { reason, from: m.connectionInfo.endpoint });
+  }
+}
+
+function notSender(m: ReceivedMessage): (pkiId: PKIidType) => boolean {
+  const sender = m.connectionInfo.id;
+  return (p) => !bytesEqual(p, sender);
+}
+
+/** Creates a gossip node (Fabric's gossip.New). */
+export function createGossipNode(
+  components: GossipNodeComponents,
+  options: Partial<GossipNodeOptions> & Pick<GossipNodeOptions, "internalEndpoint">,
+): GossipNodeImpl {
+  return new GossipNodeImpl(components, options);
+}

@@ -1,0 +1,137 @@
+import type { OrgIdentityType, PKIidType, RemotePeer } from "../../api/identity.js";
+import type { NetworkMember } from "../../discovery/index.js";
+import type { Logger } from "../../logging/logger.js";
+import { isAliveMsg, isDataMsg, isLeadershipMsg, isOrgRestricted, isStateInfoMsg, type SignedGossipMessage } from "../../protoext/index.js";
+import { bytesEqual, fromUtf8 } from "../../util/bytes.js";
+import type { Random } from "../../util/random.js";
+import type { GossipChannel } from "../channel/index.js";
+import { combine, type RoutingFilter, selectAll, selectNone, selectPeers } from "../filter/index.js";
+import type { EmittedMessage } from "./emitted.js";
+
+/** What routing needs from the node. */
+export interface RoutingContext {
+  selfOrg: OrgIdentityType;
+  propagatePeerNum: number;
+  random: Random;
+  logger: Logger;
+  membership(): NetworkMember[];
+  orgOf(pkiId: PKIidType): OrgIdentityType;
+  hasExternalEndpoint(pkiId: PKIidType): boolean;
+  channel(id: string): GossipChannel | undefined;
+  /** The channel a StateInfo message belongs to (found by its MAC). */
+  channelOfStateInfo(msg: SignedGossipMessage): GossipChannel | undefined;
+  send(msg: SignedGossipMessage, peers: RemotePeer[]): void;
+}
+
+/**
+ * Fabric's gossipBatch: sends one emitted batch by message class. Blocks and leadership go to
+ * same-org members of their channel; StateInfo by channel and origin; org-restricted messages to a
+ * sample of our org; the remaining alive messages by origin org, with secrets stripped for other
+ * orgs. Nothing goes back to the peer it came from.
+ */
+export function routeBatch(batch: EmittedMessage[], ctx: RoutingContext): void {
+  const inMyOrg = (m: Pick<NetworkMember, "pkiId">): boolean => {
+    const org = ctx.orgOf(m.pkiId);
+    return org.byteLength > 0 && bytesEqual(org, ctx.selfOrg);
+  };
+  const [blocks, afterBlocks] = partition(batch, (e) => isDataMsg(e.msg.message));
+  gossipInChannels(blocks, ctx, false, (gc) => combine(gc.eligibleForChannel.bind(gc), gc.isMemberInChan.bind(gc), inMyOrg));
+  const [leadership, afterLeadership] = partition(afterBlocks, (e) => isLeadershipMsg(e.msg.message));
+  gossipInChannels(leadership, ctx, true, (gc) => combine(gc.eligibleForChannel.bind(gc), gc.isMemberInChan.bind(gc), inMyOrg));
+
+  const [stateInfos, afterStateInfos] = partition(afterLeadership, (e) => isStateInfoMsg(e.msg.message));
+  for (const e of stateInfos) {
+    const content = e.msg.message.content;
+    const origin = content?.$case === "stateInfo" ? content.value.pkiId : new Uint8Array(0);
+    const gc = ctx.channelOfStateInfo(e.msg);
+    let selector: RoutingFilter<NetworkMember> = inMyOrg;
+    if (gc !== undefined && ctx.hasExternalEndpoint(origin)) selector = gc.isMemberInChan.bind(gc);
+    const peers = selectPeers(ctx.propagatePeerNum, ctx.membership(), combine(selector, (m) => e.filter(m.pkiId)), ctx.random);
+    ctx.send(e.msg, peers);
+  }
+
+  const aliveWithoutEndpointFromMyOrg = (e: EmittedMessage): boolean => {
+    const c = e.msg.message.content;
+    if (c?.$case !== "aliveMsg") return false;
+    const member = c.value.membership;
+    return member !== undefined && member.endpoint === "" && inMyOrg({ pkiId: member.pkiId });
+  };
+  const [orgMsgs, rest] = partition(afterStateInfos, (e) => aliveWithoutEndpointFromMyOrg(e) || isOrgRestricted(e.msg.message));
+  if (orgMsgs.length > 0) {
+    const peers = selectPeers(ctx.propagatePeerNum, ctx.membership(), inMyOrg, ctx.random);
+    for (const e of orgMsgs) ctx.send(e.msg, peers.filter((p) => e.filter(p.pkiId)));
+  }
+
+  for (const e of rest) {
+    const c = e.msg.message.content;
+    if (c?.$case !== "aliveMsg" || c.value.membership === undefined) {
+      ctx.logger.error("cannot route a message of this type", { type: c?.$case ?? "empty" });
+      continue;
+    }
+    const byOrigin = peersByOriginOrg(c.value.membership.pkiId, ctx);
+    const peers = selectPeers(ctx.propagatePeerNum, ctx.membership(), combine(byOrigin, (m) => e.filter(m.pkiId)), ctx.random);
+    sendAndFilterSecrets(e.msg, peers, ctx, inMyOrg);
+  }
+}
+
+/** Per channel: one peer sample for all its messages (all eligible peers for leadership). */
+function gossipInChannels(
+  msgs: EmittedMessage[],
+  ctx: RoutingContext,
+  everyone: boolean,
+  routing: (gc: GossipChannel) => RoutingFilter<NetworkMember>,
+): void {
+  const byChannel = new Map<string, EmittedMessage[]>();
+  for (const e of msgs) {
+    const ch = fromUtf8(e.msg.message.channel);
+    const list = byChannel.get(ch);
+    if (list) list.push(e);
+    else byChannel.set(ch, [e]);
+  }
+  for (const [ch, list] of byChannel) {
+    const gc = ctx.channel(ch);
+    if (gc === undefined) {
+      ctx.logger.warn("not gossiping messages of a channel we are not in", { channel: ch });
+      continue;
+    }
+    const membership = ctx.membership();
+    const peers = selectPeers(everyone ? membership.length : ctx.propagatePeerNum, membership, routing(gc), ctx.random);
+    for (const e of list) ctx.send(e.msg, peers.filter((p) => e.filter(p.pkiId)));
+  }
+}
+
+/** Fabric's peersByOriginOrgPolicy. */
+function peersByOriginOrg(origin: PKIidType, ctx: RoutingContext): RoutingFilter<NetworkMember> {
+  const originOrg = ctx.orgOf(origin);
+  if (originOrg.byteLength === 0) return selectNone;
+  if (bytesEqual(originOrg, ctx.selfOrg)) return selectAll;
+  return (m) => {
+    const org = ctx.orgOf(m.pkiId);
+    return org.byteLength > 0 && (bytesEqual(org, ctx.selfOrg) || bytesEqual(org, originOrg));
+  };
+}
+
+/**
+ * Fabric's sendAndFilterSecrets: an alive message of another org goes only to peers with an
+ * external endpoint, and the secret envelope never leaves our org.
+ */
+function sendAndFilterSecrets(msg: SignedGossipMessage, peers: RemotePeer[], ctx: RoutingContext, inMyOrg: (m: Pick<NetworkMember, "pkiId">) => boolean): void {
+  const c = msg.message.content;
+  const fromOtherOrg = isAliveMsg(msg.message) && c?.$case === "aliveMsg" && !inMyOrg({ pkiId: c.value.membership?.pkiId ?? new Uint8Array(0) });
+  let stripped: SignedGossipMessage | undefined;
+  for (const p of peers) {
+    if (fromOtherOrg && !ctx.hasExternalEndpoint(p.pkiId)) continue;
+    if (inMyOrg(p)) ctx.send(msg, [p]);
+    else {
+      stripped ??= msg.withoutSecret();
+      ctx.send(stripped, [p]);
+    }
+  }
+}
+
+function partition<T>(items: T[], pred: (t: T) => boolean): [T[], T[]] {
+  const yes: T[] = [];
+  const no: T[] = [];
+  for (const i of items) (pred(i) ? yes : no).push(i);
+  return [yes, no];
+}
