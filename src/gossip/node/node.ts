@@ -462,21 +462,17 @@ export class GossipNodeImpl implements GossipNode {
 
   #validateStateInfo(sgm: SignedGossipMessage): boolean {
     const c = sgm.message.content;
-    if (c?.$case !== "stateInfo") return false;
-    const identity = this.#idMapper.get(c.value.pkiId);
-    if (identity === undefined) return false;
-    try {
-      sgm.verify(identity, (id, sig, data) => this.#c.mcs.verify(id, sig, data));
-      return true;
-    } catch {
-      return false;
-    }
+    return c?.$case === "stateInfo" && this.#verifiedBy(c.value.pkiId, sgm);
   }
 
   #validateLeadership(sgm: SignedGossipMessage): boolean {
     const c = sgm.message.content;
-    if (c?.$case !== "leadershipMsg" || c.value.pkiId.byteLength === 0) return false;
-    const identity = this.#idMapper.get(c.value.pkiId);
+    return c?.$case === "leadershipMsg" && c.value.pkiId.byteLength > 0 && this.#verifiedBy(c.value.pkiId, sgm);
+  }
+
+  /** Whether `sgm` is signed by the identity we hold for `pkiId`. */
+  #verifiedBy(pkiId: PKIidType, sgm: SignedGossipMessage): boolean {
+    const identity = this.#idMapper.get(pkiId);
     if (identity === undefined) return false;
     try {
       sgm.verify(identity, (id, sig, data) => this.#c.mcs.verify(id, sig, data));
