@@ -4,14 +4,20 @@
  */
 import { benchCodec } from "./codec.js";
 import { benchCrypto } from "./crypto.js";
+import { benchDissemination } from "./dissemination.js";
+import { benchGossipHotPath } from "./gossip-hotpath.js";
 import { machineLine, printFigures } from "./stats.js";
 import { benchTransport } from "./transport.js";
+import { benchVirtual100 } from "./virtual-100.js";
 
 const only = process.argv.slice(2);
 const benches: Record<string, () => Promise<Record<string, number>>> = {
   codec: () => benchCodec(),
   crypto: () => benchCrypto(),
   transport: () => benchTransport(),
+  hotpath: () => benchGossipHotPath(),
+  dissemination: () => benchDissemination(),
+  virtual100: () => benchVirtual100(),
 };
 
 process.stdout.write(`fabric-gossip benchmarks on ${machineLine()}, ${new Date().toISOString()}\n`);
