@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { registerCommPeer } from "./commands/comm-peer.js";
 import { registerCrypto } from "./commands/crypto.js";
 import { registerNetwork } from "./commands/network.js";
+import { registerPeer } from "./commands/peer.js";
 import { registerPeers } from "./commands/peers.js";
 
 const program = new Command();
@@ -15,6 +16,7 @@ program
 registerCrypto(program);
 registerCommPeer(program);
 registerNetwork(program);
+registerPeer(program);
 registerPeers(program);
 
 try {

@@ -1,0 +1,274 @@
+import { Registry } from "prom-client";
+import type { MessageCryptoService, SecurityAdvisor } from "../api/crypto.js";
+import { type PeerIdentityType, pkiHex } from "../api/identity.js";
+import { GrpcTransport, type GrpcTlsOptions } from "../comm/grpc/index.js";
+import type { Transport } from "../comm/index.js";
+import { commOptionsOf, type GossipConfig, internalEndpointOf } from "../config/index.js";
+import type { NetworkMember } from "../discovery/index.js";
+import type { JoinChannelMessage } from "../gossip/channel/index.js";
+import { createGossipNode, type GossipNodeImpl, type GossipNodeOptions } from "../gossip/node/index.js";
+import type { Logger } from "../logging/logger.js";
+import { type Clock, errorMessage, fromUtf8, GossipError, type Random, SystemClock, SystemRandom, utf8 } from "../util/index.js";
+import { AdminServer } from "./admin-server.js";
+import type { ChannelPeerView, MembershipView, PeerView } from "./membership-view.js";
+
+/** Why a peer node could not start. */
+export type PeerNodeErrorCode = "GOSSIP_LISTEN" | "ADMIN_LISTEN" | "BAD_STATE";
+
+/** A peer node failure: the listeners could not be opened, or the API was misused. */
+export class PeerNodeError extends GossipError {
+  declare readonly code: PeerNodeErrorCode;
+
+  constructor(code: PeerNodeErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** What a peer node is built from: its crypto and, optionally, its clock, randomness, registry and transport. */
+export interface PeerNodeComponents {
+  mcs: MessageCryptoService;
+  securityAdvisor: SecurityAdvisor;
+  selfIdentity: PeerIdentityType;
+  logger: Logger;
+  /** Default: the system clock. */
+  clock?: Clock;
+  /** Default: the system's randomness. */
+  random?: Random;
+  /** The peer's metrics registry (served on /metrics). Default: a new one. */
+  metrics?: Registry;
+  /** Default: a GrpcTransport on `listenAddress`, with TLS when `tls` is given. */
+  transport?: Transport;
+}
+
+/** A peer node's settings. */
+export interface PeerNodeOptions {
+  /** Where gRPC (gossip.Gossip) listens, "host:port". Also the internal endpoint unless peer.gossip.endpoint is set. */
+  listenAddress: string;
+  /** The validated peer.gossip configuration (config/loadGossipConfig). */
+  config: GossipConfig;
+  /** Mutual TLS for the GrpcTransport; plaintext when absent. Ignored when a transport is given. */
+  tls?: GrpcTlsOptions;
+  /** Channels to join at start. */
+  channels: readonly string[];
+  /** The member orgs (MSP IDs) of every channel joined; there are no anchor peers (no config block yet). */
+  channelOrgs: readonly string[];
+  /** Admin HTTP endpoint ("host:port", port 0 picks one): /healthz, /metrics, /v1/membership. None when absent. */
+  admin?: string;
+}
+
+/**
+ * Fabric's gossip.Config from the peer.gossip configuration (what gossip/service does with viper),
+ * with the internal endpoint given.
+ */
+export function gossipNodeOptionsOf(c: GossipConfig, internalEndpoint: string): GossipNodeOptions {
+  return {
+    internalEndpoint,
+    externalEndpoint: c.externalEndpoint,
+    bootstrapPeers: [...c.bootstrap],
+    propagateIterations: c.propagateIterations,
+    propagatePeerNum: c.propagatePeerNum,
+    maxPropagationBurstSize: c.maxPropagationBurstSize,
+    maxPropagationBurstLatencyMs: c.maxPropagationBurstLatencyMs,
+    pullIntervalMs: c.pullIntervalMs,
+    pullPeerNum: c.pullPeerNum,
+    digestWaitTimeMs: c.digestWaitTimeMs,
+    requestWaitTimeMs: c.requestWaitTimeMs,
+    responseWaitTimeMs: c.responseWaitTimeMs,
+    publishStateInfoIntervalMs: c.publishStateInfoIntervalMs,
+    requestStateInfoIntervalMs: c.requestStateInfoIntervalMs,
+    publishCertPeriodMs: c.publishCertPeriodMs,
+    maxBlockCountToStore: c.maxBlockCountToStore,
+    aliveTimeIntervalMs: c.aliveTimeIntervalMs,
+    aliveExpirationTimeoutMs: c.aliveExpirationTimeoutMs,
+    reconnectIntervalMs: c.reconnectIntervalMs,
+    maxConnectionAttempts: c.maxConnectionAttempts,
+    msgExpirationFactor: c.msgExpirationFactor,
+    leaderAliveThresholdMs: c.election.leaderAliveThresholdMs,
+    membershipTrackerIntervalMs: c.membershipTrackerIntervalMs,
+    comm: commOptionsOf(c),
+  };
+}
+
+/**
+ * A join message for a channel whose config block we do not have: the given orgs are its members,
+ * none has anchor peers. Fabric's peer builds one from the channel config (JoinChannelMessage).
+ */
+export function staticJoinMessage(orgs: readonly string[], sequenceNumber = 1): JoinChannelMessage {
+  const members = [...new Set(orgs)];
+  return {
+    sequenceNumber,
+    members: () => members.map((o) => utf8(o)),
+    anchorPeersOf: () => [],
+  };
+}
+
+/** What {@link membershipViewOf} reads from a node. */
+export type MembershipSource = Pick<GossipNodeImpl, "selfMembershipInfo" | "peers" | "deadMembers" | "orgOfPeer" | "channels" | "peersOfChannel">;
+
+/** The admin API's view of what a node knows: itself, alive and dead peers, and channel members. */
+export function membershipViewOf(node: MembershipSource, selfOrg: string): MembershipView {
+  const view = (m: NetworkMember, org?: string): PeerView => ({
+    endpoint: m.endpoint,
+    internalEndpoint: m.internalEndpoint,
+    org: org ?? fromUtf8(node.orgOfPeer(m.pkiId)),
+    pkiId: pkiHex(m.pkiId),
+  });
+  const channels: Record<string, ChannelPeerView[]> = {};
+  for (const ch of node.channels()) {
+    channels[ch] = node.peersOfChannel(ch).map((m) => ({
+      ...view(m),
+      ledgerHeight: Number(m.properties?.ledgerHeight ?? 0n),
+      leftChannel: m.properties?.leftChannel ?? false,
+    }));
+  }
+  return {
+    self: view(node.selfMembershipInfo(), selfOrg),
+    alive: node.peers().map((m) => view(m)),
+    dead: node.deadMembers().map((m) => view(m)),
+    channels,
+  };
+}
+
+/**
+ * A runnable gossip peer: a transport, the gossip node, the channels it is in (with ledger height 1
+ * until there is a ledger) and the admin HTTP endpoint. Start and stop are idempotent; stop undoes
+ * start in reverse order.
+ */
+export class PeerNode {
+  readonly #log: Logger;
+  readonly #options: PeerNodeOptions;
+  readonly #node: GossipNodeImpl;
+  readonly #admin: AdminServer | undefined;
+  readonly #selfOrg: string;
+  readonly #internalEndpoint: string;
+  #state: "new" | "starting" | "started" | "stopped" = "new";
+  #stopping: Promise<void> | undefined;
+
+  constructor(components: PeerNodeComponents, options: PeerNodeOptions) {
+    this.#options = options;
+    this.#log = components.logger.child("peer");
+    const clock = components.clock ?? new SystemClock();
+    const metrics = components.metrics ?? new Registry();
+    this.#internalEndpoint = internalEndpointOf(options.config, options.listenAddress);
+    const transport =
+      components.transport ?? new GrpcTransport({ listenAddress: options.listenAddress, tls: options.tls, logger: components.logger, clock });
+    this.#node = createGossipNode(
+      {
+        transport,
+        mcs: components.mcs,
+        securityAdvisor: components.securityAdvisor,
+        selfIdentity: components.selfIdentity,
+        clock,
+        random: components.random ?? new SystemRandom(),
+        logger: components.logger,
+        metrics,
+      },
+      gossipNodeOptionsOf(options.config, this.#internalEndpoint),
+    );
+    this.#selfOrg = fromUtf8(components.securityAdvisor.orgByPeerIdentity(components.selfIdentity));
+    this.#admin =
+      options.admin === undefined
+        ? undefined
+        : new AdminServer({
+            listen: options.admin,
+            registry: metrics,
+            membership: () => this.membershipView(),
+            logger: components.logger.child("peer.admin"),
+            now: () => new Date(clock.now()),
+          });
+  }
+
+  /** The gossip node (for tests and for wiring further services). */
+  get node(): GossipNodeImpl {
+    return this.#node;
+  }
+
+  /** The endpoint our org dials us at. */
+  get internalEndpoint(): string {
+    return this.#internalEndpoint;
+  }
+
+  /** The endpoint other orgs dial us at; empty when we are invisible to them. */
+  get externalEndpoint(): string {
+    return this.#options.config.externalEndpoint;
+  }
+
+  /** The admin endpoint once started ("host:port"), or undefined without one. */
+  get adminAddress(): string | undefined {
+    return this.#admin?.address;
+  }
+
+  /** Our org as the security advisor tells it (the MSP ID). */
+  get org(): string {
+    return this.#selfOrg;
+  }
+
+  /** Our PKI-ID in lower-case hex. */
+  get pkiId(): string {
+    return pkiHex(this.#node.pkiId());
+  }
+
+  /** What the node knows now, as GET /v1/membership shows it. */
+  membershipView(): MembershipView {
+    return membershipViewOf(this.#node, this.#selfOrg);
+  }
+
+  /**
+   * Starts gossip (listens, dials bootstrap peers), joins the channels, then opens the admin endpoint.
+   * @throws PeerNodeError GOSSIP_LISTEN or ADMIN_LISTEN when a listener cannot be opened; what was
+   *   started is stopped again.
+   */
+  async start(): Promise<void> {
+    if (this.#state !== "new") {
+      if (this.#state === "stopped") throw new PeerNodeError("BAD_STATE", "the peer node was stopped; create a new one to start again");
+      return;
+    }
+    this.#state = "starting";
+    try {
+      try {
+        await this.#node.start();
+      } catch (err) {
+        throw new PeerNodeError("GOSSIP_LISTEN", `cannot serve gossip on ${this.#options.listenAddress}: ${errorMessage(err)}`, { cause: err });
+      }
+      const join = staticJoinMessage(this.#options.channelOrgs);
+      for (const channel of new Set(this.#options.channels)) {
+        this.#node.joinChan(join, channel);
+        this.#node.updateLedgerHeight(1n, channel);
+      }
+      if (this.#admin !== undefined) {
+        try {
+          await this.#admin.start();
+        } catch (err) {
+          throw new PeerNodeError("ADMIN_LISTEN", `cannot serve the admin endpoint on ${this.#options.admin}: ${errorMessage(err)}`, { cause: err });
+        }
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.#state = "started";
+    this.#log.info("peer started", {
+      endpoint: this.#internalEndpoint,
+      externalEndpoint: this.externalEndpoint,
+      listen: this.#options.listenAddress,
+      admin: this.adminAddress ?? null,
+      org: this.#selfOrg,
+      pkiId: this.pkiId,
+      channels: [...new Set(this.#options.channels)],
+      bootstrap: this.#options.config.bootstrap,
+      tls: this.#options.tls !== undefined,
+    });
+  }
+
+  /** Stops the admin endpoint, then the gossip node (channels, discovery, comm, transport). */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      const wasStarted = this.#state === "started";
+      this.#state = "stopped";
+      await this.#admin?.stop();
+      await this.#node.stop();
+      if (wasStarted) this.#log.info("peer stopped", { endpoint: this.#internalEndpoint });
+    })();
+    return this.#stopping;
+  }
+}

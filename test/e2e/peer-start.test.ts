@@ -1,0 +1,313 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import { tlsCaFiles } from "../../src/cli/commands/network.js";
+import { PeerProcess } from "../../src/cli/peer-process.js";
+import { type CryptoMaterialSummary, generateCryptoMaterial } from "../../src/crypto/index.js";
+import type { MembershipView } from "../../src/service/membership-view.js";
+
+/**
+ * `fabric-gossip peer start` as real processes: three peers of one org on 127.0.0.1 with mutual TLS
+ * and MSP identities find each other through a bootstrap peer, meet in a channel, answer on their
+ * admin endpoints, and stop with exit code 0 on SIGTERM; two development-crypto peers print only
+ * their ready line on stdout and stop on SIGINT; bad flags and settings exit 1 naming them.
+ */
+
+const BIN = fileURLToPath(new URL("../../bin/fabric-gossip.js", import.meta.url));
+const CHANNEL = "mychannel";
+const CONVERGE_MS = 30_000;
+
+/** Short timers so membership and channel views settle within seconds (pullInterval > digestWait + responseWait). */
+const FAST_GOSSIP_ENV: NodeJS.ProcessEnv = {
+  CORE_PEER_GOSSIP_ALIVETIMEINTERVAL: "1s",
+  CORE_PEER_GOSSIP_PULLINTERVAL: "1s",
+  CORE_PEER_GOSSIP_DIGESTWAITTIME: "200ms",
+  CORE_PEER_GOSSIP_REQUESTWAITTIME: "300ms",
+  CORE_PEER_GOSSIP_RESPONSEWAITTIME: "300ms",
+  CORE_PEER_GOSSIP_PUBLISHSTATEINFOINTERVAL: "1s",
+  CORE_PEER_GOSSIP_REQUESTSTATEINFOINTERVAL: "1s",
+};
+
+/** Free ports on 127.0.0.1: all bound at once (so they differ), then released. */
+async function freePorts(n: number): Promise<number[]> {
+  const servers: Server[] = [];
+  const ports: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = createServer();
+    servers.push(s);
+    ports.push(
+      await new Promise<number>((resolve, reject) => {
+        s.once("error", reject);
+        s.listen(0, "127.0.0.1", () => {
+          const a = s.address();
+          resolve(typeof a === "object" && a !== null ? a.port : 0);
+        });
+      }),
+    );
+  }
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
+}
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to completion. */
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`fabric-gossip ${args.join(" ")}: still running after ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`));
+    }, timeoutMs);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function membership(admin: string): Promise<MembershipView> {
+  const res = await fetch(`http://${admin}/v1/membership`, { signal: AbortSignal.timeout(5_000) });
+  assert.equal(res.status, 200);
+  return (await res.json()) as MembershipView;
+}
+
+/** Polls every peer's /v1/membership until each sees all the others alive and in the channel. */
+async function untilConverged(peers: { name: string; admin: string; pkiId: string }[], minHeight: number): Promise<Map<string, MembershipView>> {
+  const deadline = Date.now() + CONVERGE_MS;
+  const views = new Map<string, MembershipView>();
+  for (;;) {
+    let done = true;
+    for (const p of peers) {
+      const view = await membership(p.admin);
+      views.set(p.name, view);
+      const others = peers.filter((o) => o !== p).map((o) => o.pkiId);
+      const alive = new Set(view.alive.map((m) => m.pkiId));
+      const inChannel = new Set((view.channels[CHANNEL] ?? []).filter((m) => m.ledgerHeight >= minHeight && !m.leftChannel).map((m) => m.pkiId));
+      if (!others.every((id) => alive.has(id) && inChannel.has(id))) done = false;
+    }
+    if (done) return views;
+    if (Date.now() > deadline) {
+      assert.fail(`peers did not converge within ${CONVERGE_MS} ms: ${JSON.stringify(Object.fromEntries(views), null, 1)}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** SIGTERM (or SIGINT), then the exit code; killed after `graceMs` if it hangs. */
+async function signalAndWait(child: ChildProcess, signal: NodeJS.Signals, graceMs = 15_000): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  const code = await exited;
+  clearTimeout(timer);
+  return code;
+}
+
+describe("peer start: three peers of one org with mutual TLS", { timeout: 180_000 }, () => {
+  let root: string;
+  let net: CryptoMaterialSummary;
+  const peers: { name: string; proc: PeerProcess; endpoint: string; admin: string; pkiId: string }[] = [];
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), "fabric-gossip-peer-start-"));
+    net = await generateCryptoMaterial({ orgs: 1, peersPerOrg: 3, out: root });
+    const org = net.orgs.find((o) => o.kind === "peer")!;
+    const [g0, g1, g2, a0, a1, a2] = await freePorts(6);
+    const grpc = [g0!, g1!, g2!];
+    const admin = [a0!, a1!, a2!];
+    const start = async (i: number): Promise<void> => {
+      const node = org.nodes[i]!;
+      const endpoint = `127.0.0.1:${grpc[i]}`;
+      const args = ["peer", "start", "--listen", endpoint, "--msp", node.mspDir, "--msp-id", org.mspId, "--orgs-dir", root];
+      args.push("--tls-cert", join(node.tlsDir, "server.crt"), "--tls-key", join(node.tlsDir, "server.key"), "--tls-ca", ...tlsCaFiles(net));
+      args.push("--channel", CHANNEL, "--admin", `127.0.0.1:${admin[i]}`);
+      if (i > 0) args.push("--bootstrap", `127.0.0.1:${grpc[0]}`);
+      const proc = new PeerProcess(node.name, args, FAST_GOSSIP_ENV);
+      const ready = await proc.event("ready", 60_000);
+      assert.equal(ready["endpoint"], endpoint);
+      assert.equal(ready["admin"], `127.0.0.1:${admin[i]}`);
+      assert.match(String(ready["pkiId"]), /^[0-9a-f]{64}$/);
+      peers[i] = { name: node.name, proc, endpoint, admin: String(ready["admin"]), pkiId: String(ready["pkiId"]) };
+    };
+    await start(0);
+    await Promise.all([start(1), start(2)]);
+  });
+
+  after(async () => {
+    await Promise.all(peers.filter(Boolean).map((p) => p.proc.stop(2_000)));
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("each peer sees the other two alive and in the channel at height 1", async () => {
+    const views = await untilConverged(peers, 1);
+    for (const p of peers) {
+      const view = views.get(p.name)!;
+      assert.equal(view.self.pkiId, p.pkiId);
+      assert.equal(view.self.internalEndpoint, p.endpoint);
+      assert.equal(view.self.org, "Org1MSP");
+      for (const other of peers.filter((o) => o !== p)) {
+        const m = view.alive.find((x) => x.pkiId === other.pkiId)!;
+        assert.equal(m.internalEndpoint, other.endpoint, `${p.name} knows ${other.name}'s internal endpoint`);
+        assert.equal(m.org, "Org1MSP");
+        const c = view.channels[CHANNEL]!.find((x) => x.pkiId === other.pkiId)!;
+        assert.equal(c.ledgerHeight, 1);
+        assert.equal(c.leftChannel, false);
+      }
+      assert.deepEqual(view.dead, []);
+    }
+  });
+
+  it("`fabric-gossip peers --admin` lists the other two as alive members of the channel", async () => {
+    await untilConverged(peers, 1);
+    const r = await runCli(["peers", "--admin", peers[0]!.admin]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split("\n");
+    assert.match(lines[0]!, /^STATE\s+ENDPOINT\s+INTERNAL\s+ORG\s+PKI-ID\s+CHANNELS$/);
+    assert.match(lines.find((l) => l.startsWith("self"))!, new RegExp(`${peers[0]!.endpoint.replace(/\./g, "\\.")}\\s+Org1MSP`));
+    for (const other of peers.slice(1)) {
+      const row = lines.find((l) => l.includes(other.endpoint));
+      assert.ok(row, `a row for ${other.endpoint} in:\n${r.stdout}`);
+      assert.match(row, /^alive\s/);
+      assert.match(row, /Org1MSP/);
+      assert.match(row, /mychannel@1/);
+      assert.ok(row.includes(other.pkiId.slice(0, 16)));
+    }
+    const json = await runCli(["peers", "--admin", peers[1]!.admin, "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    assert.equal((JSON.parse(json.stdout) as MembershipView).self.pkiId, peers[1]!.pkiId);
+  });
+
+  it("/healthz is OK and /metrics counts received gossip messages", async () => {
+    for (const p of peers) {
+      const health = await fetch(`http://${p.admin}/healthz`);
+      assert.equal(health.status, 200);
+      assert.equal(((await health.json()) as { status: string }).status, "OK");
+      const metrics = await (await fetch(`http://${p.admin}/metrics`)).text();
+      const m = /^gossip_comm_messages_received (\d+)/m.exec(metrics);
+      assert.ok(m, `gossip_comm_messages_received in /metrics of ${p.name}`);
+      assert.ok(Number(m[1]) > 0, `${p.name} received messages`);
+    }
+  });
+
+  it("SIGTERM stops each peer with exit code 0; the others then count it dead", async () => {
+    // The last ones first: peer 0 stays up until the others are gone.
+    for (const p of [...peers].reverse()) {
+      const code = await signalAndWait(p.proc.child, "SIGTERM");
+      assert.equal(code, 0, `${p.name} exit code; stderr: ${p.proc.stderr.slice(-5).join(" | ")}`);
+      assert.ok(!p.proc.stderr.some((l) => /"level":50/.test(l)), `${p.name} logged no error: ${p.proc.stderr.filter((l) => /"level":50/.test(l)).join("\n")}`);
+      if (p === peers[2]) {
+        // aliveExpirationTimeout is 5 x aliveTimeInterval = 5 s here.
+        const deadline = Date.now() + CONVERGE_MS;
+        let view = await membership(peers[0]!.admin);
+        while (!view.dead.some((m) => m.pkiId === p.pkiId)) {
+          if (Date.now() > deadline) assert.fail(`${peers[0]!.name} did not count ${p.name} dead: ${JSON.stringify(view)}`);
+          await new Promise((r) => setTimeout(r, 250));
+          view = await membership(peers[0]!.admin);
+        }
+        assert.ok(!view.alive.some((m) => m.pkiId === p.pkiId));
+      }
+    }
+  });
+});
+
+describe("peer start: development crypto, plaintext", { timeout: 120_000 }, () => {
+  it("two peers find each other, report the --org name, print only the ready line, and stop on SIGINT", async () => {
+    const [g0, g1, a0, a1] = await freePorts(4);
+    const children: { child: ChildProcess; stdout: () => string; stderr: () => string }[] = [];
+    const spawnPeer = (args: string[]) => {
+      const child = spawn(process.execPath, [BIN, "peer", "start", ...args], {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, FABRIC_LOGGING_SPEC: "warn", ...FAST_GOSSIP_ENV },
+      });
+      let out = "";
+      let err = "";
+      child.stdout!.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr!.on("data", (d: Buffer) => {
+        err += d.toString();
+      });
+      const entry = { child, stdout: () => out, stderr: () => err };
+      children.push(entry);
+      return entry;
+    };
+    try {
+      const common = ["--insecure-dev-crypto", "--org", "DevOrg", "--channel", CHANNEL];
+      const p0 = spawnPeer(["--listen", `127.0.0.1:${g0}`, "--admin", `127.0.0.1:${a0}`, ...common]);
+      const p1 = spawnPeer(["--listen", `127.0.0.1:${g1}`, "--admin", `127.0.0.1:${a1}`, "--bootstrap", `127.0.0.1:${g0}`, ...common]);
+      const readyOf = async (p: typeof p0): Promise<{ endpoint: string; admin: string; pkiId: string }> => {
+        const deadline = Date.now() + 60_000;
+        while (!p.stdout().includes("\n")) {
+          if (p.child.exitCode !== null) assert.fail(`exited early: ${p.stderr()}`);
+          if (Date.now() > deadline) assert.fail(`no ready line: ${p.stderr()}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const ready = JSON.parse(p.stdout().split("\n")[0]!) as { event: string; endpoint: string; admin: string; pkiId: string };
+        assert.equal(ready.event, "ready");
+        return ready;
+      };
+      const [r0, r1] = await Promise.all([readyOf(p0), readyOf(p1)]);
+      // Development crypto: the identity (and PKI-ID) is the endpoint.
+      assert.equal(Buffer.from(r0.pkiId, "hex").toString(), `127.0.0.1:${g0}`);
+      const views = await untilConverged(
+        [
+          { name: "p0", admin: r0.admin, pkiId: r0.pkiId },
+          { name: "p1", admin: r1.admin, pkiId: r1.pkiId },
+        ],
+        1,
+      );
+      assert.equal(views.get("p0")!.self.org, "DevOrg");
+      assert.equal(views.get("p0")!.alive[0]!.org, "DevOrg");
+      for (const p of [p1, p0]) {
+        assert.equal(await signalAndWait(p.child, "SIGINT"), 0, p.stderr());
+        assert.equal(p.stdout().trimEnd().split("\n").length, 1, `stdout holds only the ready line: ${p.stdout()}`);
+      }
+    } finally {
+      for (const c of children) await signalAndWait(c.child, "SIGKILL", 1_000);
+    }
+  });
+});
+
+describe("peer start: bad flags and settings", { timeout: 60_000 }, () => {
+  const cases: { title: string; args: string[]; env?: NodeJS.ProcessEnv; names: RegExp }[] = [
+    { title: "a --listen that is not host:port", args: ["--listen", "nonsense", "--insecure-dev-crypto"], names: /--listen "nonsense"/ },
+    { title: "a --listen on port 0", args: ["--listen", "127.0.0.1:0", "--insecure-dev-crypto"], names: /--listen "127\.0\.0\.1:0".*port 0/ },
+    { title: "no crypto", args: ["--listen", "127.0.0.1:7051"], names: /--msp.*--insecure-dev-crypto/ },
+    { title: "a bad --bootstrap entry", args: ["--listen", "127.0.0.1:7051", "--insecure-dev-crypto", "--bootstrap", "peer1"], names: /--bootstrap \(peer\.gossip\.bootstrap\)/ },
+    {
+      title: "a pullInterval too short for its waits, from the environment",
+      args: ["--listen", "127.0.0.1:7051", "--insecure-dev-crypto"],
+      env: { CORE_PEER_GOSSIP_PULLINTERVAL: "100ms" },
+      names: /peer\.gossip\.pullInterval \(from env CORE_PEER_GOSSIP_PULLINTERVAL\)/,
+    },
+    { title: "a missing --tls-key", args: ["--listen", "127.0.0.1:7051", "--insecure-dev-crypto", "--tls-cert", "x.crt", "--tls-ca", "ca.crt"], names: /--tls-cert needs --tls-key/ },
+  ];
+  for (const c of cases) {
+    it(`${c.title} exits 1 with a message naming it and no stack trace`, async () => {
+      const r = await runCli(["peer", "start", ...c.args], c.env);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, c.names);
+      assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+      assert.equal(r.stdout, "", "nothing on stdout");
+    });
+  }
+});
