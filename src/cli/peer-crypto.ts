@@ -18,6 +18,8 @@ export interface PeerCryptoArgs {
   orgsDir?: string;
   insecureDevCrypto?: boolean;
   fault?: Fault;
+  /** The MSP IDs that may read a channel (its Readers), or undefined for a channel this peer does not know. */
+  channelOrgs?: (channelId: string) => ReadonlySet<string> | undefined;
 }
 
 export interface PeerCrypto {
@@ -39,7 +41,7 @@ export async function loadPeerCrypto(args: PeerCryptoArgs, logger: Logger): Prom
     const orgs = args.orgsDir ? await loadVerifierOrgs(args.orgsDir) : [local.org];
     if (!orgs.some((o) => o.mspId === local.mspId)) orgs.push(local.org);
     const verifier = new MspVerifier(orgs, { clock: new SystemClock(), logger });
-    const mcs = createMspMessageCryptoService({ signer: local.signingIdentity, verifier, logger });
+    const mcs = createMspMessageCryptoService({ signer: local.signingIdentity, verifier, logger }, args.channelOrgs ? { channelOrgs: args.channelOrgs } : {});
     crypto = { mcs, securityAdvisor: mcs, identity: local.signingIdentity.serialized };
   }
   if (args.fault === "forge-signature") crypto = { ...crypto, mcs: withForgedSignatures(crypto.mcs) };

@@ -7,6 +7,7 @@ import { CryptoError } from "./errors.js";
 
 /** The one org every development identity belongs to, as in Fabric's gossip tests. */
 export const DEV_ORG = "ORG1";
+const DEV_ORG_BYTES = utf8(DEV_ORG);
 
 /**
  * The crypto of Fabric's own gossip test harness, for interoperating with it: an identity is any
@@ -50,6 +51,6 @@ export class DevMessageCryptoService implements MessageCryptoService, SecurityAd
   }
 
   orgByPeerIdentity(_peerIdentity: PeerIdentityType): OrgIdentityType {
-    return utf8(DEV_ORG);
+    return DEV_ORG_BYTES;
   }
 }

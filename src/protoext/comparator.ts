@@ -1,4 +1,4 @@
-import { bytesEqual } from "../util/bytes.js";
+import { bytesEqual, toHex } from "../util/bytes.js";
 import { comparePeerTime } from "./peer-time.js";
 import type { SignedGossipMessage } from "./signed-message.js";
 
@@ -14,8 +14,14 @@ export enum InvalidationResult {
   Invalidated = 2,
 }
 
-/** Decides how `thisMsg` (the new one) relates to `thatMsg` (a stored one) (Fabric's `common.MessageReplacingPolicy`). */
-export type MessageReplacingPolicy<T> = (thisMsg: T, thatMsg: T) => InvalidationResult;
+/**
+ * Decides how `thisMsg` (the new one) relates to `thatMsg` (a stored one) (Fabric's `common.MessageReplacingPolicy`).
+ * A policy may also name a `partition` key: messages with different keys never invalidate each other, so a
+ * store compares a new message only with those of its key instead of with every stored one.
+ */
+export type MessageReplacingPolicy<T> = ((thisMsg: T, thatMsg: T) => InvalidationResult) & {
+  readonly partition?: (msg: T) => string;
+};
 
 /** Fabric's `compareTimestamps`: a newer message invalidates; an older or identical one is invalidated. */
 function byTimestamp(order: number): InvalidationResult {
@@ -33,7 +39,8 @@ function byTimestamp(order: number): InvalidationResult {
  */
 export function createGossipMessageComparator(maxBlocks: number): MessageReplacingPolicy<SignedGossipMessage> {
   const window = BigInt(maxBlocks);
-  return (thisMsg, thatMsg) => {
+  return Object.assign(compare, { partition: gossipMessagePartition });
+  function compare(thisMsg: SignedGossipMessage, thatMsg: SignedGossipMessage): InvalidationResult {
     const a = thisMsg.message.content;
     const b = thatMsg.message.content;
     if (a === undefined || b === undefined || a.$case !== b.$case) return InvalidationResult.NoAction;
@@ -68,5 +75,27 @@ export function createGossipMessageComparator(maxBlocks: number): MessageReplaci
       default:
         return InvalidationResult.NoAction;
     }
-  };
+  }
+}
+
+/**
+ * The comparator's partition: only messages of one kind and one PKI-ID (or any two blocks) can invalidate
+ * each other.
+ */
+export function gossipMessagePartition(msg: SignedGossipMessage): string {
+  const c = msg.message.content;
+  switch (c?.$case) {
+    case "aliveMsg":
+      return `a${toHex(c.value.membership?.pkiId ?? EMPTY)}`;
+    case "stateInfo":
+      return `s${toHex(c.value.pkiId)}`;
+    case "leadershipMsg":
+      return `l${toHex(c.value.pkiId)}`;
+    case "peerIdentity":
+      return `i${toHex(c.value.pkiId)}`;
+    case "dataMsg":
+      return "d";
+    default:
+      return "o";
+  }
 }

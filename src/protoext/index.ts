@@ -32,7 +32,7 @@ export {
   tagName,
 } from "./message-kinds.js";
 export { ZERO_PEER_TIME, comparePeerTime, peerTimeBefore, peerTimeEqual } from "./peer-time.js";
-export { InvalidationResult, createGossipMessageComparator } from "./comparator.js";
+export { InvalidationResult, createGossipMessageComparator, gossipMessagePartition } from "./comparator.js";
 export type { MessageReplacingPolicy } from "./comparator.js";
 export { DEFAULT_MAX_MESSAGE_SIZE_BYTES, checkSize, resolveMaxMessageSize } from "./size-limits.js";
 export { blockDigest, digestKey, parseBlockDigest } from "./digests.js";

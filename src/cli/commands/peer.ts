@@ -167,13 +167,19 @@ export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<
     if (flags.org !== undefined && flags.org !== flags.mspId) {
       throw new PeerStartError(`--org ${flags.org}: only meaningful with --insecure-dev-crypto; with --msp the org is the --msp-id (${flags.mspId})`);
     }
+    channelOrgs = flags.orgsDir === undefined ? [flags.mspId] : await peerOrgsOf(flags.orgsDir, flags.mspId);
+    // Without channel config blocks, the channels this peer joins are the ones it knows, and their
+    // readers are the peer orgs it trusts.
+    const readers = new Set(channelOrgs);
+    const joined = new Set(channels);
     try {
-      crypto = await loadPeerCrypto({ listen: internal, msp: flags.msp, mspId: flags.mspId, orgsDir: flags.orgsDir }, logger);
+      crypto = await loadPeerCrypto(
+        { listen: internal, msp: flags.msp, mspId: flags.mspId, orgsDir: flags.orgsDir, channelOrgs: (ch) => (joined.has(ch) ? readers : undefined) },
+        logger,
+      );
     } catch (err) {
       throw new PeerStartError(`crypto (--msp ${flags.msp} --msp-id ${flags.mspId}${flags.orgsDir ? ` --orgs-dir ${flags.orgsDir}` : ""}): ${errorMessage(err)}`);
     }
-    channelOrgs = flags.orgsDir === undefined ? [flags.mspId] : await peerOrgsOf(flags.orgsDir, flags.mspId);
-    crypto = { ...crypto, mcs: withChannelReaders(crypto.mcs, crypto.securityAdvisor, channels, channelOrgs) };
   }
 
   // TLS.
@@ -264,31 +270,6 @@ export async function runPeerStart(flags: PeerStartFlags, deps: { env: Readonly<
     logger.warn("handles still open after the peer stopped; exiting");
     process.exit(0);
   }, 2_000).unref();
-}
-
-/**
- * The MSP MCS built by loadPeerCrypto knows no channel, so it refuses every channel-scoped signature
- * (StateInfo) as UNKNOWN_CHANNEL. Without config blocks, the channels this peer joins are known and
- * their readers are the members of `orgs`: the same check the MSP MCS makes with its channelOrgs
- * option (a valid signature, and the signer's MSP among the channel's orgs).
- */
-function withChannelReaders(inner: MessageCryptoService, advisor: SecurityAdvisor, channels: readonly string[], orgs: readonly string[]): MessageCryptoService {
-  const known = new Set(channels);
-  const readers = new Set(orgs);
-  return {
-    getPKIidOfCert: (id) => inner.getPKIidOfCert(id),
-    verifyBlock: (ch, seq, block) => inner.verifyBlock(ch, seq, block),
-    sign: (msg) => inner.sign(msg),
-    verify: (id, sig, msg) => inner.verify(id, sig, msg),
-    verifyByChannel: (ch, id, sig, msg) => {
-      if (!known.has(ch)) throw new CryptoError("UNKNOWN_CHANNEL", `could not acquire the policy of channel ${JSON.stringify(ch)}: this peer does not know it`);
-      inner.verify(id, sig, msg);
-      const org = fromUtf8(advisor.orgByPeerIdentity(id));
-      if (!readers.has(org)) throw new CryptoError("CHANNEL_ACCESS_DENIED", `identity of ${org || "an unknown org"} may not read channel ${JSON.stringify(ch)}: its org is not a member`);
-    },
-    validateIdentity: (id) => inner.validateIdentity(id),
-    expiration: (id) => inner.expiration(id),
-  };
 }
 
 /** A security advisor for development crypto under another org name: every identity is in `org`. */

@@ -121,6 +121,9 @@ export class GrpcTransport implements Transport {
       },
     });
     const tls = this.options.tls;
+    // Fabric's server only requests a client certificate (clientAuthRequired off) and relies on the
+    // ConnEstablish hash binding. grpc-js exposes the peer certificate only once it verified it, so we
+    // require a client certificate from one of the configured TLS CAs (every org's, as on a channel).
     const creds = tls
       ? grpc.ServerCredentials.createSsl(Buffer.from(tls.rootCAs), [{ private_key: Buffer.from(tls.key), cert_chain: Buffer.from(tls.cert) }], true)
       : grpc.ServerCredentials.createInsecure();

@@ -11,6 +11,8 @@ export const MIN_EXPIRATION_CHECK_INTERVAL_MS = 1;
 
 interface Entry<T> {
   readonly data: T;
+  /** The policy's partition key (all messages share "" when the policy has none). */
+  readonly key: string;
   /** `clock.monotonic()` when added; 0 for a store without TTL. */
   readonly created: number;
   expired: boolean;
@@ -41,8 +43,18 @@ export function createMessageStore<T>(
   return new MessageStoreImpl(policy, trigger, options);
 }
 
+const SINGLE_PARTITION = (): string => "";
+
+/**
+ * Entries are kept in insertion order overall (for `get`) and per partition key (for comparisons): a new
+ * message is compared only with the messages of its partition, which for gossip messages means the same
+ * kind and PKI-ID. Fabric compares it with every stored message; the outcome is the same because the
+ * policy answers NoAction across partitions.
+ */
 class MessageStoreImpl<T> implements MessageStore<T> {
-  #entries: Entry<T>[] = [];
+  readonly #all = new Set<Entry<T>>();
+  readonly #parts = new Map<string, Set<Entry<T>>>();
+  readonly #partitionOf: (msg: T) => string;
   #timer: TimerHandle | undefined;
   #stopped = false;
   readonly #policy: MessageReplacingPolicy<T>;
@@ -51,36 +63,44 @@ class MessageStoreImpl<T> implements MessageStore<T> {
 
   constructor(policy: MessageReplacingPolicy<T>, trigger: InvalidationTrigger<T>, expiry: ExpirableMessageStoreOptions<T> | undefined) {
     this.#policy = policy;
+    this.#partitionOf = policy.partition ?? SINGLE_PARTITION;
     this.#trigger = trigger;
     this.#expiry = expiry;
     this.#scheduleCheck();
   }
 
   add(msg: T): boolean {
-    const kept: Entry<T>[] = [];
-    const evicted: T[] = [];
+    const key = this.#partitionOf(msg);
+    const bucket = this.#parts.get(key);
+    const evicted: Entry<T>[] = [];
     let accepted = true;
-    const entries = this.#entries;
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]!;
-      const verdict = this.#policy(msg, entry.data);
-      if (verdict === InvalidationResult.Invalidated) {
-        // As in Fabric: messages evicted before this point stay evicted, the rest are kept as they are.
-        accepted = false;
-        for (let j = i; j < entries.length; j++) kept.push(entries[j]!);
-        break;
+    if (bucket !== undefined) {
+      for (const entry of bucket) {
+        const verdict = this.#policy(msg, entry.data);
+        if (verdict === InvalidationResult.Invalidated) {
+          accepted = false;
+          break;
+        }
+        if (verdict === InvalidationResult.Invalidates) evicted.push(entry);
       }
-      if (verdict === InvalidationResult.Invalidates) evicted.push(entry.data);
-      else kept.push(entry);
     }
-    if (accepted) kept.push({ data: msg, created: this.#expiry?.clock.monotonic() ?? 0, expired: false });
-    this.#entries = kept;
-    for (const old of evicted) this.#trigger(old);
+    // As in Fabric, messages evicted before a stored one rejected the new message stay evicted.
+    for (const entry of evicted) this.#remove(entry);
+    if (accepted) {
+      const entry: Entry<T> = { data: msg, key, created: this.#expiry?.clock.monotonic() ?? 0, expired: false };
+      this.#all.add(entry);
+      const target = this.#parts.get(key);
+      if (target === undefined) this.#parts.set(key, new Set([entry]));
+      else target.add(entry);
+    }
+    for (const old of evicted) this.#trigger(old.data);
     return accepted;
   }
 
   checkValid(msg: T): boolean {
-    for (const entry of this.#entries) {
+    const bucket = this.#parts.get(this.#partitionOf(msg));
+    if (bucket === undefined) return true;
+    for (const entry of bucket) {
       if (this.#policy(msg, entry.data) === InvalidationResult.Invalidated) return false;
     }
     return true;
@@ -88,26 +108,29 @@ class MessageStoreImpl<T> implements MessageStore<T> {
 
   size(): number {
     let n = 0;
-    for (const entry of this.#entries) if (!entry.expired) n++;
+    for (const entry of this.#all) if (!entry.expired) n++;
     return n;
   }
 
   get(): T[] {
     const out: T[] = [];
-    for (const entry of this.#entries) if (!entry.expired) out.push(entry.data);
+    for (const entry of this.#all) if (!entry.expired) out.push(entry.data);
     return out;
   }
 
   purge(shouldBePurged: (msg: T) => boolean): void {
-    const kept: Entry<T>[] = [];
-    const purged: T[] = [];
-    for (const entry of this.#entries) {
-      if (shouldBePurged(entry.data)) purged.push(entry.data);
-      else kept.push(entry);
-    }
-    if (purged.length === 0) return;
-    this.#entries = kept;
-    for (const old of purged) this.#trigger(old);
+    const purged: Entry<T>[] = [];
+    for (const entry of this.#all) if (shouldBePurged(entry.data)) purged.push(entry);
+    for (const entry of purged) this.#remove(entry);
+    for (const entry of purged) this.#trigger(entry.data);
+  }
+
+  #remove(entry: Entry<T>): void {
+    this.#all.delete(entry);
+    const bucket = this.#parts.get(entry.key);
+    if (bucket === undefined) return;
+    bucket.delete(entry);
+    if (bucket.size === 0) this.#parts.delete(entry.key);
   }
 
   stop(): void {
@@ -133,20 +156,19 @@ class MessageStoreImpl<T> implements MessageStore<T> {
     const now = expiry.clock.monotonic();
     const ttl = expiry.ttlMs;
     const newlyExpired: T[] = [];
-    const kept: Entry<T>[] = [];
-    for (const entry of this.#entries) {
+    const dropped: Entry<T>[] = [];
+    for (const entry of this.#all) {
       const age = now - entry.created;
       if (!entry.expired) {
         if (age > ttl) {
           entry.expired = true;
           newlyExpired.push(entry.data);
         }
-        kept.push(entry);
-      } else if (age <= 2 * ttl) {
-        kept.push(entry);
+      } else if (age > 2 * ttl) {
+        dropped.push(entry);
       }
     }
-    if (kept.length !== this.#entries.length) this.#entries = kept;
+    for (const entry of dropped) this.#remove(entry);
     const onExpire = expiry.onExpire;
     if (onExpire === undefined) return;
     for (const msg of newlyExpired) {

@@ -194,6 +194,8 @@ export class GossipNodeImpl implements GossipNode {
     await this.#certStore.start();
     await this.#emitter.start();
     await this.#discovery.start();
+    // Channels joined before start() start now; later ones start as they are joined.
+    for (const gc of this.#channels.values()) await gc.start();
     this.#scheduleSync();
     this.#connectToBootstrapPeers();
   }

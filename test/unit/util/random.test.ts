@@ -48,3 +48,14 @@ test("shuffle is a permutation; SystemRandom behaves like SeededRandom's contrac
   const sys = new SystemRandom();
   assert.notEqual(sys.uint64(), sys.uint64());
 });
+
+test("hex and equality agree with Buffer's for short and long arrays", async () => {
+  const { bytesEqual, toHex } = await import("../../../src/util/index.js");
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ maxLength: 200 }), (a, b) => {
+      assert.equal(toHex(a), Buffer.from(a).toString("hex"));
+      assert.equal(bytesEqual(a, b), Buffer.from(a).equals(Buffer.from(b)));
+      assert.ok(bytesEqual(a, a.slice()));
+    }),
+  );
+});
