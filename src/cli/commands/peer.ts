@@ -2,7 +2,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
-import type { MessageCryptoService, SecurityAdvisor } from "../../api/crypto.js";
+import type { SecurityAdvisor } from "../../api/crypto.js";
 import type { GrpcTlsOptions } from "../../comm/grpc/index.js";
 import {
   checkHostPort,
@@ -14,10 +14,10 @@ import {
   internalEndpointOf,
   loadGossipConfig,
 } from "../../config/index.js";
-import { CryptoError, DEV_ORG, mspIdForOrg } from "../../crypto/index.js";
+import { DEV_ORG, mspIdForOrg } from "../../crypto/index.js";
 import { createLogger, type Logger } from "../../logging/index.js";
 import { PeerNode, PeerNodeError } from "../../service/peer-node.js";
-import { errorMessage, fromUtf8, utf8 } from "../../util/index.js";
+import { errorMessage, utf8 } from "../../util/index.js";
 import { writeControl } from "../control.js";
 import { loadPeerCrypto, type PeerCrypto } from "../peer-crypto.js";
 
