@@ -5,17 +5,21 @@ interface ScheduledTimer {
   at: number;
   seq: number;
   fn: () => void;
-  cancelled: boolean;
+  /** Fired or cancelled: left in the heap and skipped when it comes up. */
+  done: boolean;
 }
 
 /**
- * Virtual time. Nothing happens until `advance()`; timers fire in (time, scheduling order) order,
- * and pending promise callbacks are drained between timers, so a run is reproducible.
+ * Virtual time. Nothing happens until `advance()`; timers fire in (time, scheduling order) order.
+ * All timers due at one instant fire, then pending promise continuations run, before time moves
+ * on, so a run is reproducible.
  */
 export class ManualClock implements Clock {
   #nowMs: number;
   #seq = 0;
-  #timers: ScheduledTimer[] = [];
+  /** A binary min-heap by (at, seq); cancelled timers are dropped lazily. */
+  #heap: ScheduledTimer[] = [];
+  #live = 0;
 
   /** @param startMs the wall-clock time the virtual clock starts at (ms since the epoch). */
   constructor(startMs = 1_700_000_000_000) {
@@ -37,14 +41,14 @@ export class ManualClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
-    const timer: ScheduledTimer = { at: this.#nowMs + Math.max(0, ms), seq: this.#seq++, fn, cancelled: false };
-    this.#insert(timer);
+    const timer: ScheduledTimer = { at: this.#nowMs + Math.max(0, ms), seq: this.#seq++, fn, done: false };
+    this.#push(timer);
+    this.#live++;
     return {
       cancel: () => {
-        if (timer.cancelled) return;
-        timer.cancelled = true;
-        const i = this.#timers.indexOf(timer);
-        if (i >= 0) this.#timers.splice(i, 1);
+        if (timer.done) return;
+        timer.done = true;
+        this.#live--;
       },
     };
   }
@@ -55,7 +59,7 @@ export class ManualClock implements Clock {
 
   /** Timers scheduled and neither fired nor cancelled. */
   pendingTimers(): number {
-    return this.#timers.length;
+    return this.#live;
   }
 
   /** Moves time forward by `ms`, firing every timer due on the way. */
@@ -67,34 +71,67 @@ export class ManualClock implements Clock {
   async advanceTo(targetMs: number): Promise<void> {
     await flushMicrotasks();
     for (;;) {
-      const next = this.#timers[0];
+      const next = this.#peek();
       if (next === undefined || next.at > targetMs) break;
-      this.#timers.shift();
-      this.#nowMs = Math.max(this.#nowMs, next.at);
-      next.cancelled = true;
-      next.fn();
+      // Fire every timer due at this instant, then let promise continuations run once: a macrotask
+      // turn per instant instead of per timer (a simulation has thousands of timers per second).
+      const at = next.at;
+      this.#nowMs = Math.max(this.#nowMs, at);
+      for (let t = this.#peek(); t !== undefined && t.at === at; t = this.#peek()) {
+        this.#pop();
+        t.done = true;
+        this.#live--;
+        t.fn();
+      }
       await flushMicrotasks();
     }
     this.#nowMs = Math.max(this.#nowMs, targetMs);
   }
 
-  /** Fires timers one by one until none is left or `limitMs` of virtual time has passed. */
+  /** Fires timers until none is left or `limitMs` of virtual time has passed. */
   async runAll(limitMs = 3_600_000): Promise<void> {
     await this.advanceTo(this.#nowMs + limitMs);
   }
 
-  #insert(timer: ScheduledTimer): void {
-    // Binary search keeps the queue sorted by (at, seq) without re-sorting on every insert.
-    let lo = 0;
-    let hi = this.#timers.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const t = this.#timers[mid]!;
-      if (t.at < timer.at || (t.at === timer.at && t.seq < timer.seq)) lo = mid + 1;
-      else hi = mid;
-    }
-    this.#timers.splice(lo, 0, timer);
+  /** The earliest live timer, dropping cancelled ones from the top. */
+  #peek(): ScheduledTimer | undefined {
+    while (this.#heap.length > 0 && this.#heap[0]!.done) this.#pop();
+    return this.#heap[0];
   }
+
+  #push(timer: ScheduledTimer): void {
+    const h = this.#heap;
+    h.push(timer);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  #pop(): void {
+    const h = this.#heap;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && before(h[l]!, h[m]!)) m = l;
+      if (r < h.length && before(h[r]!, h[m]!)) m = r;
+      if (m === i) return;
+      [h[i], h[m]] = [h[m]!, h[i]!];
+      i = m;
+    }
+  }
+}
+
+function before(a: ScheduledTimer, b: ScheduledTimer): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
 
 /** Lets every already-queued promise continuation run (a macrotask boundary). */
