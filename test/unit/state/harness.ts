@@ -50,6 +50,7 @@ export class FakeLedger implements LedgerAdapter {
   readonly pvt = new Map<bigint, PvtDataPayload[] | undefined>();
   commitDelayMs = 0;
   failAt: bigint | undefined;
+  pvtDataFor?: LedgerAdapter["pvtDataFor"];
 
   constructor(
     readonly clock: ManualClock,
