@@ -1,0 +1,13 @@
+import { GossipError } from "../util/errors.js";
+
+/** Stable codes of election errors. */
+export type ElectionErrorCode = "EMPTY_ID" | "BAD_OPTIONS" | "CONFLICTING_LEADER_MODE" | "NOT_A_LEADERSHIP_MESSAGE";
+
+/** An error of the leader election (bad construction or configuration; never raised by remote input). */
+export class ElectionError extends GossipError {
+  declare readonly code: ElectionErrorCode;
+
+  constructor(code: ElectionErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
