@@ -7,7 +7,7 @@ import { describe, it, type TestContext } from "node:test";
 import { encodeRecordHeader, segmentName } from "../../../src/ledger/format.js";
 import { type BlockStore, blockHeaderHash, LedgerError, openBlockStore } from "../../../src/ledger/index.js";
 import type { Block } from "../../../src/protos/gen/common/common.pb.js";
-import { encodeBlock, makeBlock, makeChain } from "./blocks.js";
+import { encodeBlock, makeBlock, makeChain, snapshotDir } from "./blocks.js";
 
 async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "ledger-test-"));
@@ -149,7 +149,7 @@ describe("ledger: block store", () => {
     const blocks = makeChain(25, 700);
     const s = await open_(t, dir, { maxFileBytes: 5000, checkpointIntervalBlocks: 10 });
     await appendAll(s, blocks);
-    await cp(dir, crashed, { recursive: true }); // the disk as a kill -9 leaves it: no close, LOCK left behind
+    await snapshotDir(dir, crashed); // the disk as a kill -9 leaves it: no close, LOCK left behind
     const r = await open_(t, crashed, { maxFileBytes: 5000, checkpointIntervalBlocks: 10 });
     assert.equal(r.height(), 25n);
     assert.equal(r.recovery.checkpointHeight, 20n);
@@ -223,7 +223,7 @@ describe("ledger: block store", () => {
     const crashed = await tempDir(t);
     const s = await open_(t, dir, { checkpointIntervalBlocks: 1000 });
     await appendAll(s, makeChain(6, 400));
-    await cp(dir, crashed, { recursive: true });
+    await snapshotDir(dir, crashed);
     const p = await recordPos(crashed, 3);
     await flipByte(join(crashed, segmentName(p.file)), p.offset + 50);
     await rejectsWith(openBlockStore(crashed), "CORRUPT_LEDGER");

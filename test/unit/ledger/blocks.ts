@@ -1,3 +1,5 @@
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { blockDataHash } from "../../../src/crypto/index.js";
 import { blockHeaderHash } from "../../../src/ledger/index.js";
 import { Block } from "../../../src/protos/gen/common/common.pb.js";
@@ -35,4 +37,19 @@ export function makeChain(count: number, sizes: number | readonly number[] = 64,
 
 export function encodeBlock(b: Block): Uint8Array {
   return Block.encode(b).finish();
+}
+
+/**
+ * Copies a store's directory as a crash would leave it, while the store is open: files that vanish
+ * meanwhile (a checkpoint.tmp being renamed) are skipped.
+ */
+export async function snapshotDir(from: string, to: string): Promise<void> {
+  await mkdir(to, { recursive: true });
+  for (const name of await readdir(from)) {
+    try {
+      await writeFile(join(to, name), await readFile(join(from, name)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
 }
