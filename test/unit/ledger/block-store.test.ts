@@ -283,6 +283,24 @@ describe("ledger: block store", () => {
     for (const b of blocks) assert.deepEqual(await s4.getBlockBytes(b.header!.number), encodeBlock(b));
   });
 
+  it("a failed write rejects the appends in flight with STORE_FAILED, refuses more, and a reopen keeps what was committed", async (t) => {
+    const dir = await tempDir(t);
+    const s = await openBlockStore(dir, { maxFileBytes: 2048 });
+    const blocks = makeChain(6, 900);
+    await appendAll(s, blocks.slice(0, 2));
+    // The next roll must create blockfile_000001 exclusively; an existing file makes it fail.
+    await writeFile(join(dir, segmentName(1)), new Uint8Array(0));
+    const results = await Promise.allSettled(blocks.slice(2, 5).map((b) => s.append(b)));
+    assert.ok(results.every((r) => r.status === "rejected" && code(r.reason) === "STORE_FAILED"));
+    assert.equal(s.height(), 2n);
+    await rejectsWith(s.append(blocks[5]!), "STORE_FAILED");
+    await s.close();
+    const r = await open_(t, dir, { maxFileBytes: 2048 });
+    assert.equal(r.height(), 2n);
+    await appendAll(r, blocks.slice(2));
+    assert.equal(r.height(), 6n);
+  });
+
   it("locks the directory: a second open fails while the first is open; a dead owner's lock is stale", async (t) => {
     const dir = await tempDir(t);
     const s1 = await openBlockStore(dir);
