@@ -6,6 +6,7 @@ import { benchCodec } from "./codec.js";
 import { benchCrypto } from "./crypto.js";
 import { benchDissemination } from "./dissemination.js";
 import { benchGossipHotPath } from "./gossip-hotpath.js";
+import { benchLedger } from "./ledger.js";
 import { machineLine, printFigures } from "./stats.js";
 import { benchTransport } from "./transport.js";
 import { benchVirtual100 } from "./virtual-100.js";
@@ -18,6 +19,7 @@ const benches: Record<string, () => Promise<Record<string, number>>> = {
   hotpath: () => benchGossipHotPath(),
   dissemination: () => benchDissemination(),
   virtual100: () => benchVirtual100(),
+  ledger: () => benchLedger(),
 };
 
 process.stdout.write(`fabric-gossip benchmarks on ${machineLine()}, ${new Date().toISOString()}\n`);
