@@ -1,0 +1,157 @@
+import { createHash } from "node:crypto";
+import { type BlockSigner, blockDataHash, blockHeaderBytes, createBlockSignatureMetadata } from "../crypto/block.js";
+import type { BlockStore } from "../ledger/interface.js";
+import type { Logger } from "../logging/logger.js";
+import { type Block, type BlockHeader, Envelope, HeaderType, LastConfig, Metadata, OrdererBlockMetadata } from "../protos/gen/common/common.pb.js";
+import type { Clock, TimerHandle } from "../util/clock.js";
+import { errorMessage } from "../util/errors.js";
+import { createSignedEnvelope } from "./envelope.js";
+import { OrdererError } from "./errors.js";
+
+/** Number of `block.metadata.metadata` entries: `len(common.BlockMetadataIndex_name)` (SIGNATURES..COMMIT_HASH), as Fabric's protoutil.NewBlock makes. */
+export const BLOCK_METADATA_ENTRIES = 5;
+
+/** Batch limits of a channel. */
+export interface BatchOptions {
+  batchSize: number;
+  batchTimeoutMs: number;
+  maxBlockBytes: number;
+}
+
+/** What a channel chain uses. */
+export interface ChainComponents {
+  store: BlockStore;
+  signer: BlockSigner;
+  clock: Clock;
+  logger: Logger;
+}
+
+function sha256(b: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(b).digest());
+}
+
+/**
+ * Builds a Fabric-format block: header {number, previous_hash, data_hash}, data = the envelopes,
+ * and metadata as a v2 orderer's BlockWriter writes it: SIGNATURES (value = OrdererBlockMetadata
+ * {last_config}, one signature by `signer`), LAST_CONFIG (Metadata{value = LastConfig}), and empty
+ * TRANSACTIONS_FILTER, ORDERER and COMMIT_HASH entries.
+ */
+export function buildBlock(number: bigint, previousHash: Uint8Array, envelopes: readonly Uint8Array[], signer: BlockSigner, lastConfig = 0n): Block {
+  const data = { data: [...envelopes] };
+  const header: BlockHeader = { number, previousHash, dataHash: blockDataHash(data) };
+  const value = OrdererBlockMetadata.encode({ lastConfig: { index: lastConfig }, consenterMetadata: new Uint8Array(0) }).finish();
+  const metadata: Uint8Array[] = [];
+  for (let i = 0; i < BLOCK_METADATA_ENTRIES; i++) metadata.push(new Uint8Array(0));
+  metadata[0] = createBlockSignatureMetadata(header, [signer], { value });
+  metadata[1] = Metadata.encode({ value: LastConfig.encode({ index: lastConfig }).finish(), signatures: [] }).finish();
+  return { header, data, metadata: { metadata } };
+}
+
+/**
+ * One channel of the ordering service: Fabric's solo chain with its blockcutter and BlockWriter.
+ * Envelopes accumulate; a batch is cut when it holds `batchSize` messages, when the next message
+ * would make it larger than `maxBlockBytes`, or `batchTimeoutMs` after its first message. Blocks
+ * are numbered and chained in memory at cut time and appended to the store in order.
+ */
+export class OrdererChain {
+  readonly name: string;
+  readonly store: BlockStore;
+  readonly #opts: BatchOptions;
+  readonly #signer: BlockSigner;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #timer: TimerHandle | undefined;
+  #nextNumber: bigint;
+  #previousHash: Uint8Array;
+  #lastAppend: Promise<void> = Promise.resolve();
+  #failed: Error | undefined;
+  #closed = false;
+
+  private constructor(name: string, opts: BatchOptions, c: ChainComponents) {
+    this.name = name;
+    this.store = c.store;
+    this.#opts = opts;
+    this.#signer = c.signer;
+    this.#clock = c.clock;
+    this.#log = c.logger;
+    this.#nextNumber = c.store.height();
+    this.#previousHash = c.store.lastBlockHash();
+  }
+
+  /** Opens the chain over its store; writes the genesis block (one CONFIG envelope naming the channel) if the store is empty. */
+  static async open(name: string, opts: BatchOptions, c: ChainComponents): Promise<OrdererChain> {
+    const chain = new OrdererChain(name, opts, c);
+    if (c.store.height() === 0n) {
+      const env = createSignedEnvelope(c.signer, name, HeaderType.CONFIG, new Uint8Array(0), { clock: c.clock });
+      chain.#write([Envelope.encode(env).finish()]);
+      await chain.#lastAppend;
+      if (chain.#failed) throw chain.#failed;
+      c.logger.info("created genesis block", { channel: name });
+    }
+    return chain;
+  }
+
+  /** Messages waiting for the next cut. */
+  pendingCount(): number {
+    return this.#pending.length;
+  }
+
+  /** Enqueues one envelope (serialized). Throws OrdererError when the chain is closed or failed, or the envelope is too large. */
+  order(env: Uint8Array): void {
+    if (this.#closed) throw new OrdererError("SERVICE_UNAVAILABLE", `channel ${this.name} is stopped`);
+    if (this.#failed) throw new OrdererError("SERVICE_UNAVAILABLE", `channel ${this.name} failed to write a block: ${this.#failed.message}`);
+    if (env.byteLength > this.#opts.maxBlockBytes) {
+      throw new OrdererError("BAD_REQUEST", `message payload is ${env.byteLength} bytes and exceeds maximum allowed ${this.#opts.maxBlockBytes} bytes`);
+    }
+    if (this.#pending.length > 0 && this.#pendingBytes + env.byteLength > this.#opts.maxBlockBytes) this.cut();
+    this.#pending.push(env);
+    this.#pendingBytes += env.byteLength;
+    if (this.#pending.length >= this.#opts.batchSize) {
+      this.cut();
+    } else if (this.#timer === undefined) {
+      this.#timer = this.#clock.setTimeout(() => {
+        this.#timer = undefined;
+        this.cut();
+      }, this.#opts.batchTimeoutMs);
+    }
+  }
+
+  /** Cuts the pending batch into a block now (nothing if empty). */
+  cut(): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#write(batch);
+  }
+
+  #write(batch: Uint8Array[]): void {
+    const block = buildBlock(this.#nextNumber, this.#previousHash, batch, this.#signer);
+    const header = block.header as BlockHeader;
+    this.#nextNumber++;
+    this.#previousHash = sha256(blockHeaderBytes(header));
+    const append = this.store.append(block);
+    this.#lastAppend = append.catch((err: unknown) => {
+      if (this.#failed === undefined) this.#failed = err instanceof Error ? err : new Error(String(err));
+      this.#log.error("writing a block failed; the channel accepts no more messages", { channel: this.name, block: header.number.toString(), err: errorMessage(err) });
+    });
+    this.#log.debug("cut block", { channel: this.name, block: header.number.toString(), txs: batch.length });
+  }
+
+  /** Resolves when every block cut so far is committed (or failed). */
+  flushed(): Promise<void> {
+    return this.#lastAppend;
+  }
+
+  /** Cuts the pending batch, waits for every block to be written, and refuses further messages. Does not close the store. */
+  async close(): Promise<void> {
+    if (this.#closed) return this.#lastAppend;
+    this.cut();
+    this.#closed = true;
+    await this.#lastAppend;
+  }
+}

@@ -1,0 +1,29 @@
+export {
+  type Orderer,
+  type OrdererOptions,
+  type OrdererComponents,
+  type OrdererChannelConfig,
+  type OrdererTlsOptions,
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_BATCH_TIMEOUT_MS,
+  DEFAULT_MAX_BLOCK_BYTES,
+  ORDERER_MAX_MESSAGE_SIZE,
+  SEEK_MAX,
+} from "./interface.js";
+export { OrdererError } from "./errors.js";
+export { createOrderer } from "./orderer.js";
+export { OrdererChain, buildBlock, BLOCK_METADATA_ENTRIES, type BatchOptions, type ChainComponents } from "./chain.js";
+export {
+  type EnvelopeSigner,
+  type SignedEnvelopeOptions,
+  type SeekTarget,
+  type ParsedEnvelope,
+  computeTxId,
+  createSignedEnvelope,
+  createSeekInfoEnvelope,
+  parseEnvelope,
+} from "./envelope.js";
+export { checkAccess } from "./access.js";
+export { evaluateSeek, streamBlocks, statusOf, deliverResponseBlockBytes, type DeliverRange, type DeliverContext } from "./deliver.js";
+export { broadcast, broadcastAll, deliver, type DeliverItem, type OrdererClientOptions } from "./client.js";
+export { ATOMIC_BROADCAST_SERVICE, BROADCAST_PATH, DELIVER_PATH } from "./service.js";

@@ -1,0 +1,68 @@
+import type { MspVerifier, SigningIdentity } from "../crypto/msp.js";
+import type { Logger } from "../logging/logger.js";
+import type { Clock } from "../util/clock.js";
+
+/** Fabric's sample configtx.yaml `BatchSize.MaxMessageCount` in our default: messages per block. */
+export const DEFAULT_BATCH_SIZE = 10;
+/** Fabric's sample configtx.yaml `BatchTimeout` (2s): a pending batch is cut at most this long after its first message. */
+export const DEFAULT_BATCH_TIMEOUT_MS = 2_000;
+/** Fabric's `BatchSize.AbsoluteMaxBytes` default (10 MiB): larger envelopes are rejected; a batch is cut before it would exceed it. */
+export const DEFAULT_MAX_BLOCK_BYTES = 10 * 1024 * 1024;
+/** gRPC message limit of the orderer service (Fabric's 100 MiB). */
+export const ORDERER_MAX_MESSAGE_SIZE = 100 * 1024 * 1024;
+/** SeekSpecified number meaning "follow forever" (math.MaxUint64). */
+export const SEEK_MAX = 0xffff_ffff_ffff_ffffn;
+
+/** One channel served by the orderer. */
+export interface OrdererChannelConfig {
+  name: string;
+  /** Folder of the channel's block store (created if missing). */
+  dir: string;
+  /** MSP IDs whose identities may broadcast to and deliver from the channel (the orderer's own org may too). */
+  memberOrgs: readonly string[];
+}
+
+/** Server TLS; with `rootCAs` client certificates from those CAs are required (mutual TLS). */
+export interface OrdererTlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** TLS CA certificates (PEM) of the clients; when set, a client certificate is required. */
+  rootCAs?: string | Buffer;
+}
+
+/** Options of `createOrderer`. Durations in ms; every field but `listen` and `channels` has a default. */
+export interface OrdererOptions {
+  /** "host:port"; port 0 picks a free port (see `Orderer.address`). */
+  listen: string;
+  tls?: OrdererTlsOptions;
+  channels: readonly OrdererChannelConfig[];
+  /** Max messages per block. Default DEFAULT_BATCH_SIZE (10). */
+  batchSize?: number;
+  /** A pending batch is cut this long after its first message. Default DEFAULT_BATCH_TIMEOUT_MS (2000). */
+  batchTimeoutMs?: number;
+  /** Max envelope bytes in a block. Default DEFAULT_MAX_BLOCK_BYTES (10 MiB). */
+  maxBlockBytes?: number;
+}
+
+/** What the orderer uses from its host. */
+export interface OrdererComponents {
+  /** Signs blocks (SIGNATURES metadata) and genesis envelopes: the orderer's local MSP identity. */
+  signer: SigningIdentity;
+  /** Checks requesters (Broadcast and Deliver signatures). Must know the member orgs. */
+  verifier: MspVerifier;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** A running ordering service: Fabric's `orderer.AtomicBroadcast` (solo-like, one process). */
+export interface Orderer {
+  /** "host:port" actually bound; valid after start(). */
+  readonly address: string;
+  start(): Promise<void>;
+  /** Stops serving, cuts the pending batches, waits for their blocks to be written, closes the stores. Idempotent. */
+  stop(): Promise<void>;
+  /** Committed height of a channel, undefined if unknown. */
+  height(channel: string): bigint | undefined;
+  /** Resolves once `channel` has committed `height` blocks. */
+  waitForHeight(channel: string, height: bigint, signal?: AbortSignal): Promise<void>;
+}

@@ -1,0 +1,30 @@
+import type * as grpc from "@grpc/grpc-js";
+
+/** Fabric's `orderer.AtomicBroadcast` method paths. */
+export const BROADCAST_PATH = "/orderer.AtomicBroadcast/Broadcast";
+export const DELIVER_PATH = "/orderer.AtomicBroadcast/Deliver";
+
+export const passBytes = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+export const takeBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+/** `orderer.AtomicBroadcast` carrying raw bytes (Envelope in, BroadcastResponse / DeliverResponse out). */
+export const ATOMIC_BROADCAST_SERVICE: grpc.ServiceDefinition = {
+  Broadcast: {
+    path: BROADCAST_PATH,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: passBytes,
+    requestDeserialize: takeBytes,
+    responseSerialize: passBytes,
+    responseDeserialize: takeBytes,
+  },
+  Deliver: {
+    path: DELIVER_PATH,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: passBytes,
+    requestDeserialize: takeBytes,
+    responseSerialize: passBytes,
+    responseDeserialize: takeBytes,
+  },
+};
