@@ -8,6 +8,13 @@ import { MspVerifier, type SigningIdentity } from "../../../src/crypto/msp.js";
 import type { MspMessageCryptoService } from "../../../src/crypto/mcs.js";
 import type { Clock } from "../../../src/util/clock.js";
 
+/** PEM TLS files of a node. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
 /** Orderer test material: 2 peer orgs (1 peer each) and the orderer org. Org1MSP is the channel member. */
 export interface OrdererFixture {
   root: string;
@@ -17,7 +24,7 @@ export interface OrdererFixture {
   verifier: MspVerifier;
   /** An MCS of the member peer that checks orderer signatures against OrdererMSP. */
   mcs: MspMessageCryptoService;
-  tls: { orderer: { cert: string; key: string; ca: string }; member: { cert: string; key: string; ca: string } };
+  tls: { orderer: TlsFiles; member: TlsFiles; outsider: TlsFiles };
   tmp(): Promise<string>;
 }
 
@@ -45,7 +52,7 @@ export async function ordererFixture(t: TestContext, clock: Clock): Promise<Orde
     outsider: outsider.signingIdentity,
     verifier,
     mcs,
-    tls: { orderer: orderer.tls, member: member.tls },
+    tls: { orderer: orderer.tls, member: member.tls, outsider: outsider.tls },
     tmp: async () => join(root, `data-${n++}`),
   };
 }
