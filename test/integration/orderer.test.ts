@@ -153,4 +153,10 @@ test("orderer over gRPC with mutual TLS: broadcast, deliver, access control, blo
     assert.equal(all.blocks.length, before.blocks.length + 1);
     checkChain(all.blocks);
   });
+
+  await t.test("stop() leaves no timer behind and is idempotent", async () => {
+    await orderer.stop();
+    await orderer.stop();
+    assert.equal(clock.pendingTimers(), 0);
+  });
 });
