@@ -160,3 +160,38 @@ test("orderer over gRPC with mutual TLS: broadcast, deliver, access control, blo
     assert.equal(clock.pendingTimers(), 0);
   });
 });
+
+test("orderer in plaintext with two channels: each channel its own chain, membership per channel", async (t) => {
+  const clock = new SystemClock();
+  const fx = await ordererFixture(t, clock);
+  const orderer = createOrderer(
+    {
+      listen: "127.0.0.1:0",
+      channels: [
+        { name: "a", dir: await fx.tmp(), memberOrgs: ["Org1MSP"] },
+        { name: "b", dir: await fx.tmp(), memberOrgs: ["Org2MSP"] },
+      ],
+      batchSize: 2,
+      batchTimeoutMs: 100,
+    },
+    { signer: fx.orderer, verifier: fx.verifier, clock, logger: silentLogger },
+  );
+  await orderer.start();
+  t.after(() => orderer.stop());
+  const send = (signer: typeof fx.member, ch: string) =>
+    broadcast(orderer.address, createSignedEnvelope(signer, ch, HeaderType.ENDORSER_TRANSACTION, enc.encode(ch), { clock }));
+  assert.equal((await send(fx.member, "a")).status, Status.SUCCESS);
+  assert.equal((await send(fx.outsider, "b")).status, Status.SUCCESS);
+  assert.equal((await send(fx.outsider, "b")).status, Status.SUCCESS);
+  assert.equal((await send(fx.member, "b")).status, Status.FORBIDDEN);
+  assert.equal((await send(fx.outsider, "a")).status, Status.FORBIDDEN);
+  await orderer.waitForHeight("a", 2n);
+  await orderer.waitForHeight("b", 2n);
+  const b = await collect(deliver(orderer.address, createSeekInfoEnvelope(fx.outsider, "b", { start: "oldest", stop: "newest" })));
+  assert.equal(b.status, Status.SUCCESS);
+  assert.deepEqual(
+    b.blocks.map((x) => x.data?.data.length),
+    [1, 2],
+  );
+  assert.equal((await collect(deliver(orderer.address, createSeekInfoEnvelope(fx.member, "b", { start: "oldest", stop: "newest" })))).status, Status.FORBIDDEN);
+});
