@@ -60,10 +60,12 @@ export function createGrpcDeliverConnector(options: GrpcDeliverConnectorOptions)
         "grpc.use_local_subchannel_pool": 1,
       };
       const client = new grpc.Client(endpoint, credentials(endpoint, tls, channelOptions), channelOptions);
-      const onAbort = (): void => client.close();
-      signal.addEventListener("abort", onAbort, { once: true });
+      let onAbort: (() => void) | undefined;
       try {
+        // stop() must not wait for the dial deadline: an abort ends the wait at once.
         await new Promise<void>((resolve, reject) => {
+          onAbort = () => reject(new DeliverError("STOPPED", "deliver client is stopped"));
+          signal.addEventListener("abort", onAbort, { once: true });
           client.waitForReady(options.clock.now() + connTimeoutMs, (err) => (err ? reject(err) : resolve()));
         });
         if (signal.aborted) throw new DeliverError("STOPPED", "deliver client is stopped");
@@ -78,7 +80,7 @@ export function createGrpcDeliverConnector(options: GrpcDeliverConnectorOptions)
           cause: err,
         });
       } finally {
-        signal.removeEventListener("abort", onAbort);
+        if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
       }
     },
   };
