@@ -46,6 +46,7 @@ export class DeliverClientImpl implements DeliverClient {
   #endpoint: string | undefined;
   #gaveUp = false;
   #staticWarned = false;
+  #refreshed = false;
 
   constructor(components: DeliverClientComponents, options: Partial<DeliverClientOptions> = {}) {
     const o: DeliverClientOptions = { ...DEFAULT_DELIVER_CLIENT_OPTIONS, ...options };
@@ -60,7 +61,9 @@ export class DeliverClientImpl implements DeliverClient {
       components.connector ?? createGrpcDeliverConnector({ tls: components.tls, clock: components.clock, maxMessageSize: o.maxMessageSize });
   }
 
+  /** Starts pulling blocks; idempotent while running. After a give-up it starts afresh (a leader again). */
   async start(): Promise<void> {
+    if (this.#loop !== undefined && this.#gaveUp) await this.stop();
     if (this.#loop !== undefined) return;
     const abort = new AbortController();
     this.#abort = abort;
@@ -83,6 +86,12 @@ export class DeliverClientImpl implements DeliverClient {
   updateEndpoints(endpoints: readonly string[]): void {
     if (endpoints.length === 0) throw new DeliverError("INVALID_OPTIONS", "updateEndpoints needs at least one orderer endpoint");
     this.#endpoints = [...endpoints];
+    // Fabric's endpoint.Refreshed: leave an orderer that is no longer listed, without counting a failure.
+    const current = this.#endpoint;
+    if (current !== undefined && !endpoints.includes(current) && this.#stream !== undefined) {
+      this.#refreshed = true;
+      this.#stream.close();
+    }
   }
 
   gaveUp(): boolean {
@@ -171,6 +180,7 @@ export class DeliverClientImpl implements DeliverClient {
       }
       this.#stream = stream;
       this.#endpoint = endpoint;
+      this.#refreshed = false;
       this.#log.info("pulling next blocks from ordering service", { endpoint, nextBlock: height.toString() });
       const end = await this.#consume(stream, height, signal, () => {
         failures = 0;
@@ -180,6 +190,12 @@ export class DeliverClientImpl implements DeliverClient {
       this.#stream = undefined;
       this.#endpoint = undefined;
       if (end.kind === "stopped" || signal.aborted) return;
+      if (this.#refreshed) {
+        this.#refreshed = false;
+        this.#log.info("ordering endpoints have been refreshed, reconnecting using the updated endpoints", { endpoint });
+        avoid = undefined;
+        continue;
+      }
       if (end.kind === "rejected") {
         this.#metrics?.rejected.inc({ channel: this.channel, reason: end.reason });
         this.#log.warn("rejected a block from the ordering service; failing over to another orderer", {

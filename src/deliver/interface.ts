@@ -119,7 +119,10 @@ export interface DeliverClient {
   readonly channel: string;
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Replaces the orderer endpoints (a channel config update); used from the next connection. */
+  /**
+   * Replaces the orderer endpoints (a channel config update). When the orderer streaming now is no
+   * longer listed, the client disconnects and reconnects at once (Fabric's `endpoint.Refreshed`).
+   */
   updateEndpoints(endpoints: readonly string[]): void;
   /** Whether the client gave up after reconnectTotalTimeThreshold. */
   gaveUp(): boolean;

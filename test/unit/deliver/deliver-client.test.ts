@@ -217,7 +217,7 @@ describe("deliver client", () => {
 
   test("all orderers down beyond reconnectTotalTimeThreshold: an elected leader gives up once", async (t) => {
     const yieldCalls = { n: 0 };
-    const { clock, client } = setup(["a:1", "b:1"], { reconnectTotalTimeThresholdMs: 5_000, backoffJitter: 0 }, { yieldCalls });
+    const { clock, chain, ledger, connector, client } = setup(["a:1", "b:1"], { reconnectTotalTimeThresholdMs: 5_000, backoffJitter: 0 }, { yieldCalls });
     t.after(() => client.stop());
     await client.start();
     await clock.advance(3_000);
@@ -228,6 +228,11 @@ describe("deliver client", () => {
     await clock.advance(60_000);
     assert.equal(yieldCalls.n, 1);
     assert.equal(clock.pendingTimers(), 0, "the loop ended");
+    // Leader again later: start() begins afresh.
+    connector.scripts.set("b:1", serveChain(chain));
+    await client.start();
+    assert.equal(client.gaveUp(), false);
+    await until(clock, () => ledger.blocks.length === chain.length);
     await client.stop();
   });
 
@@ -323,6 +328,30 @@ describe("deliver client", () => {
       connector.opened.map((o) => o.start),
       [1n, 6n],
     );
+  });
+
+  test("updateEndpoints without the current orderer reconnects at once to a listed one, without a failure", async (t) => {
+    const { clock, chain, ledger, connector, registry, client } = setup(["a:1"]);
+    connector.scripts.set("a:1", serveChain(chain.slice(0, 4)));
+    connector.scripts.set("b:1", serveChain(chain));
+    t.after(() => client.stop());
+    await client.start();
+    await until(clock, () => ledger.blocks.length === 4);
+    client.updateEndpoints(["a:1", "b:1"]);
+    await clock.advance(1_000);
+    assert.equal(client.currentEndpoint(), "a:1", "still listed: stays");
+    client.updateEndpoints(["b:1"]);
+    await until(clock, () => ledger.blocks.length === chain.length, 1);
+    assert.ok(clock.now() - 1_700_000_000_000 < 1_100, "no backoff wait");
+    assert.deepEqual(
+      connector.opened.map((o) => [o.endpoint, o.start]),
+      [
+        ["a:1", 1n],
+        ["b:1", 4n],
+      ],
+    );
+    assert.equal(await metric(registry, DELIVER_RECONNECTS_METRIC, { channel: CHANNEL }), 0);
+    assert.throws(() => client.updateEndpoints([]), /at least one/);
   });
 
   test("invalid options are refused with INVALID_OPTIONS", () => {
