@@ -5,6 +5,7 @@
  * reconnectTotalTimeThreshold, and a clean stop.
  */
 import assert from "node:assert/strict";
+import { createHash, X509Certificate } from "node:crypto";
 import { describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import {
@@ -14,9 +15,10 @@ import {
   type DeliverClientImpl,
   type DeliverClientOptions,
 } from "../../src/deliver/index.js";
+import { createCa, issueCertificate } from "../../src/crypto/index.js";
 import { silentLogger } from "../../src/logging/index.js";
 import { type Counter, createRegistry, type Registry } from "../../src/metrics/index.js";
-import { Block } from "../../src/protos/gen/common/common.pb.js";
+import { Block, ChannelHeader, Envelope, Payload } from "../../src/protos/gen/common/common.pb.js";
 import { SystemClock } from "../../src/util/index.js";
 import {
   blockResponse,
@@ -50,6 +52,8 @@ const DELIVER_SERVICE: grpc.ServiceDefinition = {
 class FakeDeliverServer {
   readonly server = new grpc.Server();
   readonly seeks: bigint[] = [];
+  /** Per request: the channel header's tls_cert_hash and SHA-256 of the TLS client certificate the server saw. */
+  readonly bindings: { claimed: Uint8Array; seen: Uint8Array | undefined }[] = [];
   readonly open = new Set<grpc.ServerDuplexStream<Uint8Array, Uint8Array>>();
   address = "";
 
@@ -68,6 +72,12 @@ class FakeDeliverServer {
         call.on("error", done);
         call.once("data", (env: Uint8Array) => {
           const start = seekStart(env);
+          const header = ChannelHeader.decode(Payload.decode(Envelope.decode(env).payload).header!.channelHeader);
+          const peerCert = call.getAuthContext()?.sslPeerCertificate?.raw;
+          this.bindings.push({
+            claimed: header.tlsCertHash,
+            seen: peerCert === undefined ? undefined : new Uint8Array(createHash("sha256").update(peerCert).digest()),
+          });
           this.seeks.push(start);
           for (let i = Number(start); i < this.chain.length; i++) call.write(blockResponse(this.replace.get(i) ?? this.chain[i]!));
         });
@@ -75,9 +85,9 @@ class FakeDeliverServer {
     });
   }
 
-  async listen(): Promise<string> {
+  async listen(creds = grpc.ServerCredentials.createInsecure()): Promise<string> {
     const port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      this.server.bindAsync("127.0.0.1:0", creds, (err, p) => (err ? reject(err) : resolve(p))),
     );
     this.address = `127.0.0.1:${port}`;
     return this.address;
@@ -216,6 +226,44 @@ describe("deliver client over gRPC", () => {
     assert.equal(gaveUp, 1);
     await client.stop();
     assert.equal(clock.pendingTimers(), 0);
+  });
+
+  test("mutual TLS: blocks flow, and the SeekInfo carries the hash of the client certificate the orderer saw", async (t) => {
+    const ca = await createCa({ commonName: "tlsca.example.com", organization: "example.com" });
+    const server = await issueCertificate({ ca, commonName: "orderer0.example.com", kind: "tls", dnsNames: ["localhost", "orderer0.example.com"], ipAddresses: ["127.0.0.1"] });
+    const clientCert = await issueCertificate({ ca, commonName: "peer0.org1.example.com", kind: "tls" });
+    const chain = makeChain(10);
+    const a = new FakeDeliverServer(chain);
+    t.after(() => a.stop());
+    const creds = grpc.ServerCredentials.createSsl(Buffer.from(ca.certPem), [{ private_key: Buffer.from(server.keyPem), cert_chain: Buffer.from(server.certPem) }], true);
+    const addr = await a.listen(creds);
+    const ledger = new FakeLedger(chain[0]!);
+    const registry = createRegistry();
+    const client = createDeliverClient(
+      {
+        channel: CHANNEL,
+        endpoints: [addr],
+        tls: { rootCAs: ca.certPem, cert: clientCert.certPem, key: clientCert.keyPem, serverNameOverride: "orderer0.example.com" },
+        signer: fakeSigner,
+        mcs: new FakeMcs(),
+        ledgerHeight: ledger.height,
+        onBlock: ledger.onBlock,
+        clock: new SystemClock(),
+        random: firstPickRandom(),
+        logger: silentLogger,
+        metrics: registry,
+      },
+      { initialBackoffMs: 20, connTimeoutMs: 2_000 },
+    );
+    t.after(() => client.stop());
+    await client.start();
+    await eventually(() => ledger.blocks.length === chain.length);
+    const expected = new Uint8Array(createHash("sha256").update(new X509Certificate(clientCert.certPem).raw).digest());
+    assert.equal(a.bindings.length, 1);
+    assert.deepEqual(a.bindings[0]!.claimed, expected);
+    assert.deepEqual(a.bindings[0]!.seen, expected);
+    await client.stop();
+    await eventually(() => a.open.size === 0);
   });
 
   test("stop() while dialing returns at once and leaves nothing running", async (t) => {
