@@ -1,2 +1,25 @@
 export { AdminServer, type AdminServerOptions, splitHostPort } from "./admin-server.js";
 export type { MembershipView, PeerView, ChannelPeerView } from "./membership-view.js";
+export {
+  ChannelDefinitionError,
+  type ChannelDefinitionErrorCode,
+  type ChannelDefinition,
+  type ChannelOrdererDefinition,
+  type ChannelOrgDefinition,
+  ChannelRegistry,
+  joinMessageOf,
+  loadChannelDefinition,
+  loadChannelMspOrgs,
+  parseChannelDefinition,
+  validateChannelDefinition,
+} from "./channel-definition.js";
+export {
+  GossipService,
+  GossipServiceError,
+  type GossipServiceErrorCode,
+  type GossipServiceComponents,
+  type GossipServiceOptions,
+  type InitializeChannelOptions,
+  blockStoreLedger,
+  createGossipService,
+} from "./gossip-service.js";

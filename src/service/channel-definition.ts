@@ -1,0 +1,228 @@
+import { readFile } from "node:fs/promises";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { checkHostPort } from "../config/index.js";
+import { loadOrgMspFolder, type MspOrgMaterial } from "../crypto/index.js";
+import type { AnchorPeer, JoinChannelMessage } from "../gossip/channel/index.js";
+import { errorMessage, fromUtf8, GossipError, utf8 } from "../util/index.js";
+
+/** Why a channel definition was refused. */
+export type ChannelDefinitionErrorCode = "INVALID_CHANNEL_DEFINITION" | "CHANNEL_DEFINITION_READ";
+
+/** A channel definition that could not be read or that is not valid; the message names the field. */
+export class ChannelDefinitionError extends GossipError {
+  declare readonly code: ChannelDefinitionErrorCode;
+
+  constructor(code: ChannelDefinitionErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** A member org of a channel: its MSP ID, its MSP folder (root certificates) and its anchor peers. */
+export interface ChannelOrgDefinition {
+  mspId: string;
+  /** The org's MSP folder (cacerts/ and friends); absolute once loaded from a file. */
+  mspDir: string;
+  /** Anchor peers, "host:port". */
+  anchorPeers: string[];
+}
+
+/** The ordering service of a channel. */
+export interface ChannelOrdererDefinition {
+  mspId: string;
+  mspDir: string;
+  /** Orderer endpoints, "host:port"; at least one. */
+  endpoints: string[];
+}
+
+/**
+ * What a peer needs to know of a channel to join it, standing in for its config block: the member
+ * orgs (with their MSP root certificates and anchor peers), the orderer org and endpoints.
+ */
+export interface ChannelDefinition {
+  name: string;
+  orgs: ChannelOrgDefinition[];
+  orderer: ChannelOrdererDefinition;
+}
+
+/** Fabric's channel name rule (configtx `ValidateChannelID`): lower case, digits, '.', '-'; starts with a letter; < 250 chars. */
+const CHANNEL_NAME = /^[a-z][a-z0-9.-]*$/;
+const MAX_CHANNEL_NAME_LENGTH = 249;
+
+function invalid(field: string, what: string): ChannelDefinitionError {
+  return new ChannelDefinitionError("INVALID_CHANNEL_DEFINITION", `channel definition: ${field} ${what}`);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return "nothing";
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a map";
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function str(v: unknown, field: string): string {
+  if (typeof v !== "string" || v.trim() === "") throw invalid(field, `must be a non-empty string, got ${show(v)}`);
+  return v;
+}
+
+function endpoints(v: unknown, field: string, required: boolean): string[] {
+  if (v === undefined || v === null) {
+    if (required) throw invalid(field, "must list at least one \"host:port\" endpoint, got nothing");
+    return [];
+  }
+  if (!Array.isArray(v)) throw invalid(field, `must be a list of "host:port" strings, got ${show(v)}`);
+  if (required && v.length === 0) throw invalid(field, "must list at least one \"host:port\" endpoint, got an empty list");
+  return v.map((e, i) => {
+    const s = str(e, `${field}[${i}]`);
+    const problem = checkHostPort(s);
+    if (problem !== undefined) throw invalid(`${field}[${i}]`, `${JSON.stringify(s)} is not a valid "host:port": it ${problem}`);
+    return s;
+  });
+}
+
+function checkKeys(o: Record<string, unknown>, allowed: readonly string[], field: string): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) throw invalid(`${field === "" ? "" : `${field}.`}${k}`, `is not a known field (expected one of ${allowed.join(", ")})`);
+  }
+}
+
+/**
+ * Validates a parsed channel definition. Relative `mspDir`s are resolved against `baseDir` when given.
+ * @throws ChannelDefinitionError INVALID_CHANNEL_DEFINITION naming the offending field.
+ */
+export function validateChannelDefinition(raw: unknown, baseDir?: string): ChannelDefinition {
+  if (!isRecord(raw)) throw invalid("(document)", `must be a map with name, orgs and orderer, got ${show(raw)}`);
+  checkKeys(raw, ["name", "orgs", "orderer"], "");
+  const name = str(raw["name"], "name");
+  if (!CHANNEL_NAME.test(name) || name.length > MAX_CHANNEL_NAME_LENGTH) {
+    throw invalid("name", `${JSON.stringify(name)} is not a valid channel name (lower-case letters, digits, '.' and '-', starting with a letter, at most ${MAX_CHANNEL_NAME_LENGTH} characters)`);
+  }
+  const dir = (d: string): string => (baseDir !== undefined && !isAbsolute(d) ? resolve(baseDir, d) : d);
+  const rawOrgs = raw["orgs"];
+  if (!Array.isArray(rawOrgs) || rawOrgs.length === 0) throw invalid("orgs", `must be a non-empty list of member orgs, got ${show(rawOrgs)}`);
+  const seen = new Set<string>();
+  const orgs = rawOrgs.map((o, i): ChannelOrgDefinition => {
+    const f = `orgs[${i}]`;
+    if (!isRecord(o)) throw invalid(f, `must be a map with mspId, mspDir and anchorPeers, got ${show(o)}`);
+    checkKeys(o, ["mspId", "mspDir", "anchorPeers"], f);
+    const mspId = str(o["mspId"], `${f}.mspId`);
+    if (seen.has(mspId)) throw invalid(`${f}.mspId`, `${JSON.stringify(mspId)} is listed twice`);
+    seen.add(mspId);
+    return { mspId, mspDir: dir(str(o["mspDir"], `${f}.mspDir`)), anchorPeers: endpoints(o["anchorPeers"], `${f}.anchorPeers`, false) };
+  });
+  const o = raw["orderer"];
+  if (!isRecord(o)) throw invalid("orderer", `must be a map with mspId, mspDir and endpoints, got ${show(o)}`);
+  checkKeys(o, ["mspId", "mspDir", "endpoints"], "orderer");
+  const orderer: ChannelOrdererDefinition = {
+    mspId: str(o["mspId"], "orderer.mspId"),
+    mspDir: dir(str(o["mspDir"], "orderer.mspDir")),
+    endpoints: endpoints(o["endpoints"], "orderer.endpoints", true),
+  };
+  return { name, orgs, orderer };
+}
+
+/**
+ * Parses a channel definition from YAML text.
+ * @param source shown in errors (e.g. the file name).
+ * @throws ChannelDefinitionError INVALID_CHANNEL_DEFINITION for bad YAML or a bad field.
+ */
+export function parseChannelDefinition(text: string, baseDir?: string, source = "channel definition"): ChannelDefinition {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ChannelDefinitionError("INVALID_CHANNEL_DEFINITION", `${source}: not valid YAML: ${errorMessage(err)}`, { cause: err });
+  }
+  return validateChannelDefinition(raw, baseDir);
+}
+
+/**
+ * Reads a channel definition YAML file; relative MSP folders are taken from the file's folder.
+ * @throws ChannelDefinitionError CHANNEL_DEFINITION_READ or INVALID_CHANNEL_DEFINITION.
+ */
+export async function loadChannelDefinition(path: string): Promise<ChannelDefinition> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new ChannelDefinitionError("CHANNEL_DEFINITION_READ", `cannot read the channel definition ${path}: ${errorMessage(err)}`, { cause: err });
+  }
+  try {
+    return parseChannelDefinition(text, dirname(resolve(path)), path);
+  } catch (err) {
+    if (err instanceof ChannelDefinitionError) {
+      throw new ChannelDefinitionError(err.code, err.message.startsWith(path) ? err.message : `${path}: ${err.message}`, { cause: err.cause });
+    }
+    throw err;
+  }
+}
+
+function anchorPeerOf(endpoint: string): AnchorPeer {
+  const colon = endpoint.lastIndexOf(":");
+  let host = endpoint.slice(0, colon);
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  return { host, port: Number(endpoint.slice(colon + 1)) };
+}
+
+/** The join message of a channel definition (Fabric's `joinChannelMessage`): its member orgs and their anchor peers. */
+export function joinMessageOf(def: ChannelDefinition, sequenceNumber = 1): JoinChannelMessage {
+  const anchors = new Map(def.orgs.map((o) => [o.mspId, o.anchorPeers.map(anchorPeerOf)]));
+  return {
+    sequenceNumber,
+    members: () => def.orgs.map((o) => utf8(o.mspId)),
+    anchorPeersOf: (org) => [...(anchors.get(fromUtf8(org)) ?? [])],
+  };
+}
+
+/** The MSP material of every org a channel names (members and the orderer org), for the MSP verifier. */
+export async function loadChannelMspOrgs(def: ChannelDefinition): Promise<MspOrgMaterial[]> {
+  const out: MspOrgMaterial[] = [];
+  for (const o of [...def.orgs, def.orderer]) {
+    try {
+      out.push(await loadOrgMspFolder(o.mspDir, o.mspId));
+    } catch (err) {
+      throw new ChannelDefinitionError("CHANNEL_DEFINITION_READ", `channel ${def.name}: cannot load the MSP folder of ${o.mspId} (${o.mspDir}): ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * The channels a peer knows, as the MSP MessageCryptoService asks about them: pass `channelOrgs`
+ * and `ordererOrgs` as its resolvers (they stand in for the channel config's Readers and
+ * BlockValidation policies). The gossip service registers each channel it initializes.
+ */
+export class ChannelRegistry {
+  readonly #defs = new Map<string, ChannelDefinition>();
+
+  set(def: ChannelDefinition): void {
+    this.#defs.set(def.name, def);
+  }
+
+  delete(channel: string): void {
+    this.#defs.delete(channel);
+  }
+
+  get(channel: string): ChannelDefinition | undefined {
+    return this.#defs.get(channel);
+  }
+
+  /** The member MSP IDs of a channel, undefined when unknown. */
+  readonly channelOrgs = (channel: string): ReadonlySet<string> | undefined => {
+    const def = this.#defs.get(channel);
+    return def === undefined ? undefined : new Set(def.orgs.map((o) => o.mspId));
+  };
+
+  /** The orderer MSP IDs of a channel, undefined when unknown. */
+  readonly ordererOrgs = (channel: string): ReadonlySet<string> | undefined => {
+    const def = this.#defs.get(channel);
+    return def === undefined ? undefined : new Set([def.orderer.mspId]);
+  };
+}

@@ -1,0 +1,225 @@
+import "reflect-metadata";
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { stringify as toYaml } from "yaml";
+import { GrpcTransport } from "../../src/comm/grpc/index.js";
+import {
+  createMspMessageCryptoService,
+  generateCryptoMaterial,
+  loadPeerMaterial,
+  loadVerifierOrgs,
+  MspVerifier,
+  type PeerMaterial,
+} from "../../src/crypto/index.js";
+import { createGossipNode, DEFAULT_GOSSIP_NODE_OPTIONS } from "../../src/gossip/node/index.js";
+import { blockHeaderHash } from "../../src/ledger/index.js";
+import { silentLogger } from "../../src/logging/index.js";
+import { createRegistry } from "../../src/metrics/index.js";
+import { broadcastAll, createOrderer, createSeekInfoEnvelope, createSignedEnvelope, deliver } from "../../src/orderer/index.js";
+import { HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
+import {
+  type ChannelDefinition,
+  ChannelDefinitionError,
+  ChannelRegistry,
+  createGossipService,
+  type GossipService,
+  loadChannelDefinition,
+  parseChannelDefinition,
+} from "../../src/service/index.js";
+import { SystemClock, SystemRandom, toHex } from "../../src/util/index.js";
+
+const CHANNEL = "mychannel";
+const enc = new TextEncoder();
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function eventually(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test("channel definition YAML: parsed, relative MSP folders resolved, errors name the field", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "fabric-gossip-chdef-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, "channel.yaml");
+  await writeFile(
+    file,
+    toYaml({
+      name: "mychannel",
+      orgs: [{ mspId: "Org1MSP", mspDir: "org1/msp", anchorPeers: ["peer0.org1.example.com:7051"] }],
+      orderer: { mspId: "OrdererMSP", mspDir: "/abs/orderer/msp", endpoints: ["127.0.0.1:7050"] },
+    }),
+  );
+  const def = await loadChannelDefinition(file);
+  assert.equal(def.name, "mychannel");
+  assert.equal(def.orgs[0]?.mspDir, join(dir, "org1/msp"));
+  assert.deepEqual(def.orgs[0]?.anchorPeers, ["peer0.org1.example.com:7051"]);
+  assert.equal(def.orderer.mspDir, "/abs/orderer/msp");
+
+  const bad = (text: string, field: string): void => {
+    assert.throws(
+      () => parseChannelDefinition(text),
+      (err: unknown) => err instanceof ChannelDefinitionError && err.code === "INVALID_CHANNEL_DEFINITION" && err.message.includes(field),
+      field,
+    );
+  };
+  const orderer = "orderer: {mspId: OrdererMSP, mspDir: o, endpoints: ['o:7050']}";
+  bad(`name: MyChannel\norgs: [{mspId: A, mspDir: a}]\n${orderer}`, "name");
+  bad(`name: ch\norgs: []\n${orderer}`, "orgs");
+  bad(`name: ch\norgs: [{mspDir: a}]\n${orderer}`, "orgs[0].mspId");
+  bad(`name: ch\norgs: [{mspId: A, mspDir: a, anchorPeers: ['nohost']}]\n${orderer}`, "orgs[0].anchorPeers[0]");
+  bad(`name: ch\norgs: [{mspId: A, mspDir: a}, {mspId: A, mspDir: b}]\n${orderer}`, "orgs[1].mspId");
+  bad("name: ch\norgs: [{mspId: A, mspDir: a}]\norderer: {mspId: O, mspDir: o, endpoints: []}", "orderer.endpoints");
+  bad("name: ch\norgs: [{mspId: A, mspDir: a}]", "orderer");
+  bad(`name: ch\norgs: [{mspId: A, mspDir: a, extra: 1}]\n${orderer}`, "orgs[0].extra");
+  bad("name: [", "YAML");
+});
+
+test("gossip service: 3 peers with leader election commit the orderer's chain over real gRPC", async (t) => {
+  const clock = new SystemClock();
+  const root = await mkdtemp(join(tmpdir(), "fabric-gossip-service-"));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const summary = await generateCryptoMaterial({ orgs: 1, peersPerOrg: 3, out: join(root, "crypto"), orderer: true });
+  const ordererOrg = summary.orgs.find((o) => o.kind === "orderer");
+  const peerOrg = summary.orgs.find((o) => o.kind === "peer");
+  assert.ok(ordererOrg && peerOrg);
+  const ordererNode = ordererOrg.nodes[0];
+  assert.ok(ordererNode);
+  const ordererMaterial = await loadPeerMaterial(ordererNode.dir);
+  const peerMaterials: PeerMaterial[] = [];
+  for (const n of peerOrg.nodes) peerMaterials.push(await loadPeerMaterial(n.dir));
+  assert.equal(peerMaterials.length, 3);
+  const verifierOrgs = await loadVerifierOrgs(summary.root);
+
+  const orderer = createOrderer(
+    { listen: "127.0.0.1:0", channels: [{ name: CHANNEL, dir: join(root, "orderer", CHANNEL), memberOrgs: [peerOrg.mspId] }], batchSize: 10, batchTimeoutMs: 200 },
+    { signer: ordererMaterial.signingIdentity, verifier: new MspVerifier(verifierOrgs, { clock }), clock, logger: silentLogger },
+  );
+  await orderer.start();
+  let ordererStopped = false;
+  t.after(async () => {
+    if (!ordererStopped) await orderer.stop();
+  });
+
+  // The channel definition as a file, as the peer CLI reads it.
+  const defFile = join(root, "channel.yaml");
+  await writeFile(
+    defFile,
+    toYaml({
+      name: CHANNEL,
+      orgs: [{ mspId: peerOrg.mspId, mspDir: peerOrg.mspDir, anchorPeers: [] }],
+      orderer: { mspId: ordererOrg.mspId, mspDir: ordererOrg.mspDir, endpoints: [orderer.address] },
+    }),
+  );
+  const def: ChannelDefinition = await loadChannelDefinition(defFile);
+
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const endpoints = ports.map((p) => `127.0.0.1:${p}`);
+  const services: GossipService[] = [];
+  const transports: GrpcTransport[] = [];
+  let servicesStopped = false;
+  t.after(async () => {
+    if (!servicesStopped) for (const s of services) await s.stop();
+  });
+
+  for (let i = 0; i < 3; i++) {
+    const material = peerMaterials[i]!;
+    const endpoint = endpoints[i]!;
+    const channels = new ChannelRegistry();
+    const mcs = createMspMessageCryptoService(
+      { signer: material.signingIdentity, verifier: new MspVerifier(verifierOrgs, { clock }) },
+      { channelOrgs: channels.channelOrgs, ordererOrgs: channels.ordererOrgs },
+    );
+    const metrics = createRegistry();
+    const random = new SystemRandom();
+    const transport = new GrpcTransport({ listenAddress: endpoint, logger: silentLogger, clock });
+    transports.push(transport);
+    const node = createGossipNode(
+      { transport, mcs, securityAdvisor: mcs, selfIdentity: material.signingIdentity.serialized, clock, random, logger: silentLogger, metrics },
+      {
+        ...DEFAULT_GOSSIP_NODE_OPTIONS,
+        internalEndpoint: endpoint,
+        bootstrapPeers: i === 0 ? [] : [endpoints[0]!],
+        aliveTimeIntervalMs: 1_000,
+        aliveExpirationTimeoutMs: 5_000,
+        reconnectIntervalMs: 1_000,
+        pullIntervalMs: 1_000,
+        digestWaitTimeMs: 200,
+        requestWaitTimeMs: 300,
+        responseWaitTimeMs: 300,
+        publishStateInfoIntervalMs: 1_000,
+        requestStateInfoIntervalMs: 1_000,
+        publishCertPeriodMs: 5_000,
+        leaderAliveThresholdMs: 2_000,
+        membershipTrackerIntervalMs: 1_000,
+        comm: {},
+      },
+    );
+    const service = createGossipService(
+      { node, mcs, signer: material.signingIdentity, channels, clock, random, logger: silentLogger, metrics },
+      {
+        useLeaderElection: true,
+        orgLeader: false,
+        election: { startupGracePeriodMs: 3_000, membershipSampleIntervalMs: 500, leaderAliveThresholdMs: 2_000, leaderElectionDurationMs: 1_000 },
+        state: { enabled: true, checkIntervalMs: 1_000, responseTimeoutMs: 1_000 },
+        deliver: { initialBackoffMs: 100, connTimeoutMs: 2_000, reconnectBackoffThresholdMs: 1_000 },
+        ledgerRootDir: join(root, `peer${i}`, "ledgers"),
+      },
+    );
+    services.push(service);
+    await service.start();
+  }
+  await Promise.all(services.map((s) => s.initializeChannel(def)));
+  for (const s of services) assert.equal(s.ledgerHeight(CHANNEL), 1n, "every peer starts from the genesis block");
+
+  await eventually("one leader elected", () => services.filter((s) => s.isLeader(CHANNEL)).length === 1, 15_000);
+
+  const sender = peerMaterials[0]!.signingIdentity;
+  const envs = Array.from({ length: 30 }, (_, i) => createSignedEnvelope(sender, CHANNEL, HeaderType.ENDORSER_TRANSACTION, enc.encode(`tx-${i}`), { clock }));
+  const responses = await broadcastAll(orderer.address, envs);
+  assert.deepEqual(
+    responses.map((r) => r.status),
+    Array(30).fill(Status.SUCCESS),
+  );
+  await orderer.waitForHeight(CHANNEL, 4n);
+  await new Promise((r) => setTimeout(r, 400)); // past the batch timeout: nothing more is cut
+  const target = orderer.height(CHANNEL);
+  assert.ok(target !== undefined && target >= 4n);
+
+  let newestHash = "";
+  for await (const item of deliver(orderer.address, createSeekInfoEnvelope(sender, CHANNEL, { start: target - 1n, stop: target - 1n }))) {
+    if ("block" in item && item.block.header !== undefined) newestHash = toHex(blockHeaderHash(item.block.header));
+  }
+  assert.notEqual(newestHash, "");
+
+  await eventually("every peer at the orderer's height", () => services.every((s) => s.ledgerHeight(CHANNEL) === target), 20_000);
+  for (const s of services) assert.equal(toHex(s.lastBlockHash(CHANNEL)), newestHash, "same chain as the orderer");
+  const leaders = services.filter((s) => s.isLeader(CHANNEL));
+  assert.equal(leaders.length, 1, "exactly one leader");
+  assert.ok(leaders[0]!.isDelivering(CHANNEL), "the leader runs the deliver client");
+  for (const s of services) if (s !== leaders[0]) assert.equal(s.isDelivering(CHANNEL), false, "followers do not deliver");
+
+  for (const s of [...services].reverse()) await s.stop();
+  servicesStopped = true;
+  await orderer.stop();
+  ordererStopped = true;
+  for (const tr of transports) assert.equal(tr.openStreams(), 0, "no gossip stream left open");
+  await eventually("no timer left", () => clock.pendingTimers() === 0, 2_000);
+});
