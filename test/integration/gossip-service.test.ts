@@ -55,6 +55,25 @@ async function eventually(what: string, cond: () => boolean, timeoutMs: number):
   }
 }
 
+test("both useLeaderElection and orgLeader is a configuration error", () => {
+  assert.throws(
+    () =>
+      createGossipService(
+        {
+          node: undefined as unknown as GossipService["node"],
+          mcs: { verifyBlock: () => {}, verifyByChannel: () => {} },
+          signer: { serialized: new Uint8Array(0), sign: (m) => m },
+          clock: new SystemClock(),
+          random: new SystemRandom(),
+          logger: silentLogger,
+          metrics: createRegistry(),
+        },
+        { useLeaderElection: true, orgLeader: true, ledgerRootDir: tmpdir() },
+      ),
+    /useLeaderElection and peer.gossip.orgLeader are both true/,
+  );
+});
+
 test("channel definition YAML: parsed, relative MSP folders resolved, errors name the field", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "fabric-gossip-chdef-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
@@ -92,7 +111,7 @@ test("channel definition YAML: parsed, relative MSP folders resolved, errors nam
   bad("name: [", "YAML");
 });
 
-test("gossip service: 3 peers with leader election commit the orderer's chain over real gRPC", async (t) => {
+test("gossip service: 3 peers with leader election commit the orderer's chain over real gRPC; a new leader takes over", async (t) => {
   const clock = new SystemClock();
   const root = await mkdtemp(join(tmpdir(), "fabric-gossip-service-"));
   t.after(() => rm(root, { recursive: true, force: true }));
@@ -215,6 +234,19 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
   assert.equal(leaders.length, 1, "exactly one leader");
   assert.ok(leaders[0]!.isDelivering(CHANNEL), "the leader runs the deliver client");
   for (const s of services) if (s !== leaders[0]) assert.equal(s.isDelivering(CHANNEL), false, "followers do not deliver");
+
+  // The leader goes away: another peer takes over delivery and the chain goes on.
+  const oldLeader = leaders[0]!;
+  await oldLeader.stop();
+  const rest = services.filter((s) => s !== oldLeader);
+  await eventually("a new leader among the others", () => rest.filter((s) => s.isLeader(CHANNEL)).length === 1, 15_000);
+  const more = Array.from({ length: 10 }, (_, i) => createSignedEnvelope(sender, CHANNEL, HeaderType.ENDORSER_TRANSACTION, enc.encode(`more-${i}`), { clock }));
+  assert.ok((await broadcastAll(orderer.address, more)).every((r) => r.status === Status.SUCCESS));
+  await orderer.waitForHeight(CHANNEL, target + 1n);
+  await new Promise((r) => setTimeout(r, 400));
+  const target2 = orderer.height(CHANNEL) ?? 0n;
+  await eventually("the remaining peers at the new height", () => rest.every((s) => s.ledgerHeight(CHANNEL) === target2), 20_000);
+  assert.equal(toHex(rest[0]!.lastBlockHash(CHANNEL)), toHex(rest[1]!.lastBlockHash(CHANNEL)));
 
   for (const s of [...services].reverse()) await s.stop();
   servicesStopped = true;
