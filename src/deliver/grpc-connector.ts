@@ -1,6 +1,7 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
+import { passBytes, takeBytes } from "../comm/grpc/index.js";
 import type { Clock } from "../util/clock.js";
 import { DeliverError } from "./errors.js";
 import type { DeliverConnector, DeliverStream, DeliverTlsOptions } from "./interface.js";
@@ -8,8 +9,6 @@ import type { DeliverConnector, DeliverStream, DeliverTlsOptions } from "./inter
 /** Fabric's `orderer.AtomicBroadcast/Deliver`: a bidi stream of Envelope up, DeliverResponse down. */
 export const DELIVER_METHOD = "/orderer.AtomicBroadcast/Deliver";
 
-const passBytes = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-const takeBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 /** How the gRPC connector dials. */
 export interface GrpcDeliverConnectorOptions {

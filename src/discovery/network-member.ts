@@ -24,8 +24,8 @@ export interface NetworkMember {
  * The endpoint to connect to: the internal one when set, otherwise the external one
  * (Fabric's `NetworkMember.PreferredEndpoint`).
  */
-export function preferredEndpoint(member: Pick<NetworkMember, "endpoint" | "internalEndpoint">): string {
-  return member.internalEndpoint !== "" ? member.internalEndpoint : member.endpoint;
+export function preferredEndpoint(member: { readonly endpoint: string; readonly internalEndpoint?: string | undefined }): string {
+  return member.internalEndpoint !== undefined && member.internalEndpoint !== "" ? member.internalEndpoint : member.endpoint;
 }
 
 /** Whether the member published an external endpoint (Fabric's `HasExternalEndpoint`). */

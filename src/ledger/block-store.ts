@@ -4,6 +4,7 @@ import { join, resolve as resolvePath } from "node:path";
 import { blockDataHash, blockHeaderBytes } from "../crypto/index.js";
 import { type Logger, silentLogger } from "../logging/index.js";
 import { Block, type BlockHeader } from "../protos/gen/common/common.pb.js";
+import { bytesEqual, toHex } from "../util/bytes.js";
 import { errorMessage } from "../util/errors.js";
 import { LedgerError } from "./errors.js";
 import {
@@ -45,16 +46,6 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 /** Fabric's block hash: SHA-256 of the ASN.1 DER header (`protoutil.BlockHeaderHash`). */
 export function blockHeaderHash(header: BlockHeader): Uint8Array {
   return new Uint8Array(createHash("sha256").update(blockHeaderBytes(header)).digest());
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 }
 
 function errCode(err: unknown): string | undefined {
@@ -550,13 +541,13 @@ class FileBlockStore implements BlockStore {
       if (expected > 0n && !bytesEqual(header.previousHash, this.tipHash)) {
         throw new LedgerError(
           "PREVIOUS_HASH_MISMATCH",
-          `append: block ${expected} previous_hash ${hex(header.previousHash)} is not the hash of block ${expected - 1n}'s header (${hex(this.tipHash)}); the block does not extend this chain`,
+          `append: block ${expected} previous_hash ${toHex(header.previousHash)} is not the hash of block ${expected - 1n}'s header (${toHex(this.tipHash)}); the block does not extend this chain`,
         );
       }
       if (this.opts.verifyDataHash) {
         const dh = blockDataHash(block.data);
         if (!bytesEqual(header.dataHash, dh)) {
-          throw new LedgerError("DATA_HASH_MISMATCH", `append: block ${expected} data_hash ${hex(header.dataHash)} is not the SHA-256 of its data (${hex(dh)})`);
+          throw new LedgerError("DATA_HASH_MISMATCH", `append: block ${expected} data_hash ${toHex(header.dataHash)} is not the SHA-256 of its data (${toHex(dh)})`);
         }
       }
       const hash = blockHeaderHash(header);

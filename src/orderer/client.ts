@@ -7,7 +7,8 @@ import { errorMessage } from "../util/errors.js";
 import { SystemClock } from "../util/system-clock.js";
 import { OrdererError } from "./errors.js";
 import { ORDERER_MAX_MESSAGE_SIZE } from "./interface.js";
-import { BROADCAST_PATH, DELIVER_PATH, passBytes, takeBytes } from "./service.js";
+import { passBytes, takeBytes } from "../comm/grpc/index.js";
+import { BROADCAST_PATH, DELIVER_PATH } from "./service.js";
 
 /** Options of the orderer client helpers. */
 export interface OrdererClientOptions {

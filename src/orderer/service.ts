@@ -1,11 +1,10 @@
 import type * as grpc from "@grpc/grpc-js";
+import { passBytes, takeBytes } from "../comm/grpc/index.js";
 
 /** Fabric's `orderer.AtomicBroadcast` method paths. */
 export const BROADCAST_PATH = "/orderer.AtomicBroadcast/Broadcast";
 export const DELIVER_PATH = "/orderer.AtomicBroadcast/Deliver";
 
-export const passBytes = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-export const takeBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 /** `orderer.AtomicBroadcast` carrying raw bytes (Envelope in, BroadcastResponse / DeliverResponse out). */
 export const ATOMIC_BROADCAST_SERVICE: grpc.ServiceDefinition = {

@@ -19,6 +19,7 @@ import { createCa, issueCertificate } from "../../src/crypto/index.js";
 import { silentLogger } from "../../src/logging/index.js";
 import { type Counter, createRegistry, type Registry } from "../../src/metrics/index.js";
 import { Block, ChannelHeader, Envelope, Payload } from "../../src/protos/gen/common/common.pb.js";
+import { passBytes, takeBytes } from "../../src/comm/grpc/index.js";
 import { SystemClock } from "../../src/util/index.js";
 import {
   blockResponse,
@@ -33,8 +34,6 @@ import {
   withBrokenChain,
 } from "../unit/deliver/helpers.js";
 
-const passBytes = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-const takeBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 const DELIVER_SERVICE: grpc.ServiceDefinition = {
   Deliver: {

@@ -6,6 +6,7 @@ import type { Clock } from "../../util/clock.js";
 import { CommError } from "../errors.js";
 import { DEF_MAX_MESSAGE_SIZE } from "../options.js";
 import type { RawStream, Transport, TransportTls } from "../transport.js";
+import { passBytes, takeBytes } from "./raw-bytes.js";
 import { GrpcRawStream } from "./raw-stream.js";
 
 /** PEM material for mutual TLS. One certificate may serve as both server and client certificate. */
@@ -35,10 +36,6 @@ export interface GrpcTransportOptions {
 const EMPTY = Buffer.alloc(0);
 const GOSSIP_STREAM = "/gossip.Gossip/GossipStream";
 const PING = "/gossip.Gossip/Ping";
-
-const passBytes = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-// Plain Uint8Array views (no copy): a Buffer's slice() aliases where Uint8Array's copies.
-const takeBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 /** Fabric's `gossip.Gossip` service, carrying envelopes as raw bytes so they are never re-encoded. */
 const GOSSIP_SERVICE: grpc.ServiceDefinition = {

@@ -1,1 +1,2 @@
 export { GrpcTransport, type GrpcTransportOptions, type GrpcTlsOptions, GOSSIP_SERVICE } from "./grpc-transport.js";
+export { passBytes, takeBytes } from "./raw-bytes.js";

@@ -9,7 +9,6 @@ export type {
   PullMember,
   PullMessageHook,
 } from "./interface.js";
-export { preferredEndpoint } from "./interface.js";
 export { PullMediatorImpl, createPullMediator, selectEndpoints } from "./pull-mediator.js";
 export { digestOfItemId, itemIdOfDigest } from "./item-ids.js";
 export { PullMediatorError, type PullMediatorErrorCode } from "./errors.js";

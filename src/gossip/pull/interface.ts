@@ -17,11 +17,6 @@ export interface PullMember {
   readonly pkiId: PKIidType;
 }
 
-/** Fabric's `NetworkMember.PreferredEndpoint`: the internal endpoint if set, else the external one. */
-export function preferredEndpoint(member: PullMember): string {
-  return member.internalEndpoint !== undefined && member.internalEndpoint !== "" ? member.internalEndpoint : member.endpoint;
-}
-
 /** The pull phase a hook is registered for (Fabric's `pull.MsgType`). */
 export type PullHookMsgType = "hello" | "digest" | "request" | "response";
 

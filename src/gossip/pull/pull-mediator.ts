@@ -1,3 +1,4 @@
+import { preferredEndpoint } from "../../discovery/index.js";
 import { pkiHex, type RemotePeer } from "../../api/index.js";
 import { type Logger, RateLimitedLog, silentLogger } from "../../logging/index.js";
 import { checkTagLegal, getPullMsgType, isPullMsg, type ReceivedMessage, SignedGossipMessage, tagName } from "../../protoext/index.js";
@@ -5,15 +6,14 @@ import { type DataDigest, type DataUpdate, type Envelope, type GossipMessage, Pu
 import { errorMessage, type Random } from "../../util/index.js";
 import { createPullEngine, type PullAdapter, type PullEngine } from "../algo/index.js";
 import { PullMediatorError } from "./errors.js";
-import {
-  type PullHookMsgType,
-  type PullMediator,
-  type PullMediatorAdapter,
-  type PullMediatorComponents,
-  type PullMediatorConfig,
-  type PullMember,
-  type PullMessageHook,
-  preferredEndpoint,
+import type {
+  PullHookMsgType,
+  PullMediator,
+  PullMediatorAdapter,
+  PullMediatorComponents,
+  PullMediatorConfig,
+  PullMember,
+  PullMessageHook,
 } from "./interface.js";
 import { digestOfItemId, itemIdOfDigest } from "./item-ids.js";
 

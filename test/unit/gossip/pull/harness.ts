@@ -1,3 +1,4 @@
+import { preferredEndpoint } from "../../../../src/discovery/index.js";
 import { createHash } from "node:crypto";
 import { type PKIidType, pkiHex, type RemotePeer } from "../../../../src/api/index.js";
 import {
@@ -6,7 +7,6 @@ import {
   type PullMediatorAdapter,
   type PullMediatorConfig,
   type PullMember,
-  preferredEndpoint,
 } from "../../../../src/gossip/pull/index.js";
 import type { Logger } from "../../../../src/logging/index.js";
 import { type ReceivedMessage, SignedGossipMessage } from "../../../../src/protoext/index.js";

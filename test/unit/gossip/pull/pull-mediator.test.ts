@@ -1,3 +1,4 @@
+import { preferredEndpoint } from "../../../../src/discovery/index.js";
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { pkiHex } from "../../../../src/api/index.js";
@@ -9,7 +10,6 @@ import {
   type PullHookMsgType,
   PullMediatorError,
   type PullMember,
-  preferredEndpoint,
   selectEndpoints,
 } from "../../../../src/gossip/pull/index.js";
 import { MemoryLogger } from "../../../../src/logging/index.js";
@@ -444,8 +444,8 @@ test("selectEndpoints picks min(k, n) distinct members by preferred endpoint", (
   assert.equal(selectEndpoints(10, pool, random).length, 5);
   assert.equal(selectEndpoints(0, pool, random).length, 0);
   assert.equal(selectEndpoints(3, [], random).length, 0);
-  assert.equal(preferredEndpoint({ endpoint: "ext", pkiId: new Uint8Array() }), "ext");
-  assert.equal(preferredEndpoint({ endpoint: "ext", internalEndpoint: "int", pkiId: new Uint8Array() }), "int");
+  assert.equal(preferredEndpoint({ endpoint: "ext" }), "ext");
+  assert.equal(preferredEndpoint({ endpoint: "ext", internalEndpoint: "int" }), "int");
 });
 
 test("config: the tag must be legal for the msg type, and the msg type BLOCK or IDENTITY", () => {
