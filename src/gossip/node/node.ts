@@ -488,12 +488,17 @@ export class GossipNodeImpl implements GossipNode {
 
   #gossipBatch(batch: EmittedMessage[]): void {
     if (this.#stopped) return;
+    // One batch is routed synchronously: build the membership view once, not once per message class.
+    let members: NetworkMember[] | undefined;
     routeBatch(batch, {
       selfOrg: this.#selfOrg,
       propagatePeerNum: this.#o.propagatePeerNum,
       random: this.#c.random,
       logger: this.#log,
-      membership: () => this.#discovery.getMembership(),
+      membership: () => {
+        members ??= this.#discovery.getMembership();
+        return members;
+      },
       orgOf: (p) => this.#orgOf(p),
       hasExternalEndpoint: (p) => this.#hasExternalEndpoint(p),
       channel: (id) => this.#channels.get(id),
