@@ -1,6 +1,14 @@
 import type { MessageCryptoService, SecurityAdvisor } from "../api/crypto.js";
 import type { PeerIdentityType } from "../api/identity.js";
-import { createMspMessageCryptoService, DevMessageCryptoService, loadMspFolder, loadVerifierOrgs, MspVerifier } from "../crypto/index.js";
+import {
+  createMspMessageCryptoService,
+  DevMessageCryptoService,
+  loadMspFolder,
+  loadVerifierOrgs,
+  type MspOrgMaterial,
+  MspVerifier,
+  type SigningIdentity,
+} from "../crypto/index.js";
 import type { Logger } from "../logging/logger.js";
 import { SystemClock } from "../util/system-clock.js";
 import { utf8 } from "../util/bytes.js";
@@ -20,12 +28,18 @@ export interface PeerCryptoArgs {
   fault?: Fault;
   /** The MSP IDs that may read a channel (its Readers), or undefined for a channel this peer does not know. */
   channelOrgs?: (channelId: string) => ReadonlySet<string> | undefined;
+  /** The MSP IDs whose signatures make a channel's blocks valid (its orderer orgs). */
+  ordererOrgs?: (channelId: string) => ReadonlySet<string> | undefined;
+  /** More orgs to trust (e.g. those of channel definitions); an org already known by MSP ID is kept as it is. */
+  extraOrgs?: readonly MspOrgMaterial[];
 }
 
 export interface PeerCrypto {
   mcs: MessageCryptoService;
   securityAdvisor: SecurityAdvisor;
   identity: PeerIdentityType;
+  /** The local MSP signing identity (absent with the development crypto). */
+  signer?: SigningIdentity;
 }
 
 /** Builds the peer's MCS from the command line: an MSP folder, or (explicitly) the development MCS. */
@@ -40,9 +54,13 @@ export async function loadPeerCrypto(args: PeerCryptoArgs, logger: Logger): Prom
     const local = await loadMspFolder(args.msp, args.mspId);
     const orgs = args.orgsDir ? await loadVerifierOrgs(args.orgsDir) : [local.org];
     if (!orgs.some((o) => o.mspId === local.mspId)) orgs.push(local.org);
+    for (const o of args.extraOrgs ?? []) if (!orgs.some((k) => k.mspId === o.mspId)) orgs.push(o);
     const verifier = new MspVerifier(orgs, { clock: new SystemClock(), logger });
-    const mcs = createMspMessageCryptoService({ signer: local.signingIdentity, verifier, logger }, args.channelOrgs ? { channelOrgs: args.channelOrgs } : {});
-    crypto = { mcs, securityAdvisor: mcs, identity: local.signingIdentity.serialized };
+    const mcs = createMspMessageCryptoService(
+      { signer: local.signingIdentity, verifier, logger },
+      { ...(args.channelOrgs ? { channelOrgs: args.channelOrgs } : {}), ...(args.ordererOrgs ? { ordererOrgs: args.ordererOrgs } : {}) },
+    );
+    crypto = { mcs, securityAdvisor: mcs, identity: local.signingIdentity.serialized, signer: local.signingIdentity };
   }
   if (args.fault === "forge-signature") crypto = { ...crypto, mcs: withForgedSignatures(crypto.mcs) };
   return crypto;

@@ -90,10 +90,14 @@ export class PeerProcess {
     return m;
   }
 
-  /** Asks the process to stop, and kills it if it has not exited within `graceMs`. */
+  /**
+   * Asks the process to stop (closes its control input and sends SIGTERM), and kills it if it has
+   * not exited within `graceMs`.
+   */
   async stop(graceMs = 5_000): Promise<number | null> {
     if (this.child.exitCode === null && this.child.signalCode === null) {
       this.child.stdin!.end();
+      this.child.kill("SIGTERM");
       const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
       const code = await this.#exited;
       clearTimeout(timer);

@@ -1,13 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import type { Logger } from "../logging/logger.js";
-import type { MembershipView } from "./membership-view.js";
+import type { ChannelStatusView, MembershipView } from "./membership-view.js";
 
 export interface AdminServerOptions {
   /** "host:port"; port 0 picks a free port. */
   listen: string;
   registry: Registry;
   membership: () => MembershipView;
+  /** The channels with a ledger (`/v1/channels`); none when absent. */
+  channels?: () => ChannelStatusView[];
   logger: Logger;
   /** Wall-clock time for /healthz (the caller's clock). */
   now: () => Date;
@@ -15,7 +17,8 @@ export interface AdminServerOptions {
 
 /**
  * The peer's operations endpoint: `/healthz` (Fabric's shape), `/metrics` (Prometheus text), and
- * `/v1/membership` (what this peer knows of the network, as JSON).
+ * `/v1/membership` (what this peer knows of the network, as JSON), `/v1/channels` (each channel's
+ * ledger height, last block hash and leadership).
  */
 export class AdminServer {
   #server: Server | undefined;
@@ -75,8 +78,11 @@ export class AdminServer {
       case "/v1/membership":
         send(res, 200, "application/json", JSON.stringify(this.options.membership()));
         return;
+      case "/v1/channels":
+        send(res, 200, "application/json", JSON.stringify({ channels: this.options.channels?.() ?? [] }));
+        return;
       default:
-        send(res, 404, "application/json", JSON.stringify({ error: `no such endpoint ${path}; try /healthz, /metrics, /v1/membership` }));
+        send(res, 404, "application/json", JSON.stringify({ error: `no such endpoint ${path}; try /healthz, /metrics, /v1/membership, /v1/channels` }));
     }
   }
 }

@@ -60,6 +60,10 @@ export interface GossipServiceComponents {
   metrics: Registry;
   /** How deliver clients open Deliver streams; gRPC when absent (tests pass a fake). */
   deliverConnector?: DeliverConnector;
+  /** Told after each block a channel's ledger commits: its number and header hash (reports, tests). */
+  onCommit?: (channel: string, number: bigint, headerHash: Uint8Array) => void;
+  /** Told on each leadership change of a channel (election or static mode). */
+  onLeadershipChange?: (channel: string, isLeader: boolean) => void;
 }
 
 /** The service's settings, plain data (Fabric's `ServiceConfig` plus the per-part configs). */
@@ -110,10 +114,13 @@ const DEFAULT_GENESIS_DIAL_TIMEOUT_MS = 5_000;
  * The block store as the state provider's ledger (Fabric's `ledgerResources` of the coordinator;
  * no private data yet: that seam is `pvtDataFor` and the `pvtData` argument of `commitBlock`).
  */
-export function blockStoreLedger(store: BlockStore): LedgerAdapter {
+export function blockStoreLedger(store: BlockStore, onCommit?: (number: bigint, headerHash: Uint8Array) => void): LedgerAdapter {
   return {
     height: () => store.height(),
-    commitBlock: (block) => store.append(block),
+    commitBlock: async (block) => {
+      await store.append(block);
+      if (onCommit !== undefined && block.header !== undefined) onCommit(block.header.number, blockHeaderHash(block.header));
+    },
     getBlocks: async (from, to) => {
       const out: Block[] = [];
       const end = to + 1n < store.height() ? to + 1n : store.height();
@@ -239,7 +246,7 @@ export class GossipService {
       const openStore = store;
       const st = createStateProvider(
         name,
-        { gossip: c.node, ledger: blockStoreLedger(openStore), mcs: c.mcs, clock: c.clock, random: c.random, logger: c.logger, metrics: c.metrics },
+        { gossip: c.node, ledger: blockStoreLedger(openStore, c.onCommit && ((n, h) => c.onCommit?.(name, n, h))), mcs: c.mcs, clock: c.clock, random: c.random, logger: c.logger, metrics: c.metrics },
         { ...this.#o.state, useLeaderElection: this.#o.useLeaderElection, orgLeader: this.#o.orgLeader },
       );
       state = st;
@@ -348,6 +355,7 @@ export class GossipService {
   }
 
   #onLeadershipChange(res: ChannelResources, isLeader: boolean, log: Logger): void {
+    this.#c.onLeadershipChange?.(res.def.name, isLeader);
     res.ops = res.ops
       .then(async () => {
         if (res.closing) return;

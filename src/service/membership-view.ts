@@ -21,3 +21,20 @@ export interface MembershipView {
   /** Channel name to the peers this peer knows in it (itself excluded). */
   channels: Record<string, ChannelPeerView[]>;
 }
+
+/** One channel with a ledger, as `GET /v1/channels` shows it. */
+export interface ChannelStatusView {
+  channel: string;
+  /** Ledger height: blocks committed, the genesis block included. */
+  height: number;
+  /** Lower-case hex SHA-256 of the last committed block header. */
+  lastBlockHash: string;
+  /** Whether this peer is the org's leader of the channel (elected, or static). */
+  leader: boolean;
+  /** Whether the leader's Deliver client runs. */
+  delivering: boolean;
+  /** Channel peers this peer knows (itself excluded). */
+  members: number;
+  /** Alive peers this peer knows, on any channel. */
+  alive: number;
+}

@@ -8,9 +8,12 @@ import type { NetworkMember } from "../discovery/index.js";
 import type { JoinChannelMessage } from "../gossip/channel/index.js";
 import { createGossipNode, type GossipNodeImpl, type GossipNodeOptions } from "../gossip/node/index.js";
 import type { Logger } from "../logging/logger.js";
-import { type Clock, errorMessage, fromUtf8, GossipError, type Random, SystemClock, SystemRandom, utf8 } from "../util/index.js";
+import { type Clock, errorMessage, fromUtf8, GossipError, type Random, SystemClock, SystemRandom, toHex, utf8 } from "../util/index.js";
 import { AdminServer } from "./admin-server.js";
-import type { ChannelPeerView, MembershipView, PeerView } from "./membership-view.js";
+import type { ChannelDefinition } from "./channel-definition.js";
+import { ChannelRegistry } from "./channel-definition.js";
+import { type GossipService, type GossipServiceComponents, type GossipServiceOptions, createGossipService } from "./gossip-service.js";
+import type { ChannelPeerView, ChannelStatusView, MembershipView, PeerView } from "./membership-view.js";
 
 /** Why a peer node could not start. */
 export type PeerNodeErrorCode = "GOSSIP_LISTEN" | "ADMIN_LISTEN" | "BAD_STATE";
@@ -38,6 +41,12 @@ export interface PeerNodeComponents {
   metrics?: Registry;
   /** Default: a GrpcTransport on `listenAddress`, with TLS when `tls` is given. */
   transport?: Transport;
+  /**
+   * What the full peer (ledger, state, election, deliver per channel) needs beyond the gossip node;
+   * required when `PeerNodeOptions.service` is given. `channels` must be the registry whose
+   * resolvers the MCS was built with.
+   */
+  service?: Pick<GossipServiceComponents, "signer" | "deliverConnector" | "onCommit" | "onLeadershipChange"> & { channels: ChannelRegistry };
 }
 
 /** A peer node's settings. */
@@ -52,8 +61,13 @@ export interface PeerNodeOptions {
   channels: readonly string[];
   /** The member orgs (MSP IDs) of every channel joined; there are no anchor peers (no config block yet). */
   channelOrgs: readonly string[];
-  /** Admin HTTP endpoint ("host:port", port 0 picks one): /healthz, /metrics, /v1/membership. None when absent. */
+  /** Admin HTTP endpoint ("host:port", port 0 picks one): /healthz, /metrics, /v1/membership, /v1/channels. None when absent. */
   admin?: string;
+  /**
+   * The full peer: a GossipService around the node, and the channels it initializes (ledger, state,
+   * leader election or static leader, the leader's Deliver client). Absent: gossip only.
+   */
+  service?: { options: GossipServiceOptions; channels: readonly ChannelDefinition[] };
 }
 
 /**
@@ -141,6 +155,7 @@ export class PeerNode {
   readonly #admin: AdminServer | undefined;
   readonly #selfOrg: string;
   readonly #internalEndpoint: string;
+  readonly #service: GossipService | undefined;
   #state: "new" | "starting" | "started" | "stopped" = "new";
   #stopping: Promise<void> | undefined;
 
@@ -166,6 +181,26 @@ export class PeerNode {
       gossipNodeOptionsOf(options.config, this.#internalEndpoint),
     );
     this.#selfOrg = fromUtf8(components.securityAdvisor.orgByPeerIdentity(components.selfIdentity));
+    if (options.service !== undefined) {
+      const extra = components.service;
+      if (extra === undefined) throw new PeerNodeError("BAD_STATE", "a full peer (options.service) needs components.service (signer, channel registry)");
+      this.#service = createGossipService(
+        {
+          node: this.#node,
+          mcs: components.mcs,
+          signer: extra.signer,
+          channels: extra.channels,
+          clock,
+          random: components.random ?? new SystemRandom(),
+          logger: components.logger,
+          metrics,
+          ...(extra.deliverConnector !== undefined ? { deliverConnector: extra.deliverConnector } : {}),
+          ...(extra.onCommit !== undefined ? { onCommit: extra.onCommit } : {}),
+          ...(extra.onLeadershipChange !== undefined ? { onLeadershipChange: extra.onLeadershipChange } : {}),
+        },
+        options.service.options,
+      );
+    }
     this.#admin =
       options.admin === undefined
         ? undefined
@@ -173,6 +208,7 @@ export class PeerNode {
             listen: options.admin,
             registry: metrics,
             membership: () => this.membershipView(),
+            channels: () => this.channelsView(),
             logger: components.logger.child("peer.admin"),
             now: () => new Date(clock.now()),
           });
@@ -208,6 +244,26 @@ export class PeerNode {
     return pkiHex(this.#node.pkiId());
   }
 
+  /** The full peer's service, when this node runs ledgers (options.service). */
+  get service(): GossipService | undefined {
+    return this.#service;
+  }
+
+  /** The channels with a ledger, as GET /v1/channels shows them (empty for a gossip-only peer). */
+  channelsView(): ChannelStatusView[] {
+    const svc = this.#service;
+    if (svc === undefined) return [];
+    return svc.channels().map((channel) => ({
+      channel,
+      height: Number(svc.ledgerHeight(channel)),
+      lastBlockHash: toHex(svc.lastBlockHash(channel)),
+      leader: svc.isLeader(channel),
+      delivering: svc.isDelivering(channel),
+      members: this.#node.peersOfChannel(channel).length,
+      alive: this.#node.peers().length,
+    }));
+  }
+
   /** What the node knows now, as GET /v1/membership shows it. */
   membershipView(): MembershipView {
     return membershipViewOf(this.#node, this.#selfOrg);
@@ -226,10 +282,11 @@ export class PeerNode {
     this.#state = "starting";
     try {
       try {
-        await this.#node.start();
+        await (this.#service ?? this.#node).start();
       } catch (err) {
         throw new PeerNodeError("GOSSIP_LISTEN", `cannot serve gossip on ${this.#options.listenAddress}: ${errorMessage(err)}`, { cause: err });
       }
+      for (const def of this.#options.service?.channels ?? []) await this.#service?.initializeChannel(def);
       const join = staticJoinMessage(this.#options.channelOrgs);
       for (const channel of new Set(this.#options.channels)) {
         this.#node.joinChan(join, channel);
@@ -254,7 +311,8 @@ export class PeerNode {
       admin: this.adminAddress ?? null,
       org: this.#selfOrg,
       pkiId: this.pkiId,
-      channels: [...new Set(this.#options.channels)],
+      channels: [...new Set([...this.#options.channels, ...(this.#options.service?.channels ?? []).map((d) => d.name)])],
+      leaderMode: this.#service?.leaderMode ?? null,
       bootstrap: this.#options.config.bootstrap,
       tls: this.#options.tls !== undefined,
     });
@@ -266,7 +324,8 @@ export class PeerNode {
       const wasStarted = this.#state === "started";
       this.#state = "stopped";
       await this.#admin?.stop();
-      await this.#node.stop();
+      // The service stops its channels (election, deliver, state, ledger), then the node.
+      await (this.#service ?? this.#node).stop();
       if (wasStarted) this.#log.info("peer stopped", { endpoint: this.#internalEndpoint });
     })();
     return this.#stopping;

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { Counter, Registry } from "prom-client";
 import { formatMembership } from "../../../src/cli/commands/peers.js";
 import { silentLogger } from "../../../src/logging/index.js";
-import { AdminServer, type MembershipView, splitHostPort } from "../../../src/service/index.js";
+import { AdminServer, type ChannelStatusView, type MembershipView, splitHostPort } from "../../../src/service/index.js";
 
 const view: MembershipView = {
   self: { endpoint: "peer0:7051", internalEndpoint: "peer0:7051", org: "Org1MSP", pkiId: "aa".repeat(32) },
@@ -28,11 +28,32 @@ test("serves /healthz, /metrics and /v1/membership, refuses the rest, and stops 
   assert.match(metrics, /^gossip_comm_messages_sent 3$/m);
 
   assert.deepEqual(await (await fetch(`${base}/v1/membership`)).json(), view);
+  assert.deepEqual(await (await fetch(`${base}/v1/channels`)).json(), { channels: [] }, "a gossip-only peer has no ledger channels");
   assert.equal((await fetch(`${base}/nope`)).status, 404);
   assert.equal((await fetch(`${base}/healthz`, { method: "POST" })).status, 405);
 
   await server.stop();
   await assert.rejects(fetch(`${base}/healthz`));
+});
+
+test("/v1/channels shows each ledger channel's height, last block hash and leadership", async (t) => {
+  const channels: ChannelStatusView[] = [
+    { channel: "mychannel", height: 12, lastBlockHash: "ab".repeat(32), leader: true, delivering: true, members: 5, alive: 5 },
+  ];
+  const server = new AdminServer({
+    listen: "127.0.0.1:0",
+    registry: new Registry(),
+    membership: () => view,
+    channels: () => channels,
+    logger: silentLogger,
+    now: () => new Date(0),
+  });
+  await server.start();
+  t.after(() => server.stop());
+  assert.deepEqual(await (await fetch(`http://${server.address}/v1/channels`)).json(), { channels });
+  channels[0]!.height = 13;
+  const again = (await (await fetch(`http://${server.address}/v1/channels`)).json()) as { channels: ChannelStatusView[] };
+  assert.equal(again.channels[0]?.height, 13, "read live, not cached");
 });
 
 test("the peers table lists self, alive and dead peers with their channels and heights", () => {
