@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { type BlockSigner, blockDataHash, blockHeaderBytes, createBlockSignatureMetadata } from "../crypto/block.js";
 import type { BlockStore } from "../ledger/interface.js";
 import type { Logger } from "../logging/logger.js";
-import { type Block, type BlockHeader, Envelope, HeaderType, LastConfig, Metadata, OrdererBlockMetadata } from "../protos/gen/common/common.pb.js";
+import { Block, type BlockHeader, Envelope, HeaderType, LastConfig, Metadata, OrdererBlockMetadata } from "../protos/gen/common/common.pb.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { errorMessage } from "../util/errors.js";
 import { createSignedEnvelope } from "./envelope.js";
@@ -24,6 +24,8 @@ export interface ChainComponents {
   signer: BlockSigner;
   clock: Clock;
   logger: Logger;
+  /** Called after each cut block (not the genesis block) is persisted, in order, with its serialized size. */
+  onCut?: (block: Block, bytes: number) => void;
 }
 
 function sha256(b: Uint8Array): Uint8Array {
@@ -60,6 +62,7 @@ export class OrdererChain {
   readonly #signer: BlockSigner;
   readonly #clock: Clock;
   readonly #log: Logger;
+  readonly #onCut: ((block: Block, bytes: number) => void) | undefined;
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #timer: TimerHandle | undefined;
@@ -76,6 +79,7 @@ export class OrdererChain {
     this.#signer = c.signer;
     this.#clock = c.clock;
     this.#log = c.logger;
+    this.#onCut = c.onCut;
     this.#nextNumber = c.store.height();
     this.#previousHash = c.store.lastBlockHash();
   }
@@ -85,7 +89,7 @@ export class OrdererChain {
     const chain = new OrdererChain(name, opts, c);
     if (c.store.height() === 0n) {
       const env = createSignedEnvelope(c.signer, name, HeaderType.CONFIG, new Uint8Array(0), { clock: c.clock });
-      chain.#write([Envelope.encode(env).finish()]);
+      chain.#write([Envelope.encode(env).finish()], false);
       await chain.#lastAppend;
       if (chain.#failed) throw chain.#failed;
       c.logger.info("created genesis block", { channel: name });
@@ -126,20 +130,36 @@ export class OrdererChain {
     const batch = this.#pending;
     this.#pending = [];
     this.#pendingBytes = 0;
-    this.#write(batch);
+    this.#write(batch, true);
   }
 
-  #write(batch: Uint8Array[]): void {
+  #write(batch: Uint8Array[], report: boolean): void {
     const block = buildBlock(this.#nextNumber, this.#previousHash, batch, this.#signer);
     const header = block.header as BlockHeader;
     this.#nextNumber++;
     this.#previousHash = sha256(blockHeaderBytes(header));
+    const onCut = report ? this.#onCut : undefined;
     const append = this.store.append(block);
+    // Appends commit in order, so the callbacks run in block order too.
+    if (onCut !== undefined) {
+      void append.then(
+        () => this.#reportCut(onCut, block),
+        () => {}, // the failure is handled below
+      );
+    }
     this.#lastAppend = append.catch((err: unknown) => {
       if (this.#failed === undefined) this.#failed = err instanceof Error ? err : new Error(String(err));
       this.#log.error("writing a block failed; the channel accepts no more messages", { channel: this.name, block: header.number.toString(), err: errorMessage(err) });
     });
     this.#log.debug("cut block", { channel: this.name, block: header.number.toString(), txs: batch.length });
+  }
+
+  #reportCut(onCut: (block: Block, bytes: number) => void, block: Block): void {
+    try {
+      onCut(block, Block.encode(block).finish().byteLength);
+    } catch (err) {
+      this.#log.warn("the block callback failed", { channel: this.name, block: block.header?.number.toString(), err: errorMessage(err) });
+    }
   }
 
   /** Resolves when every block cut so far is committed (or failed). */

@@ -1,5 +1,6 @@
 import type { MspVerifier, SigningIdentity } from "../crypto/msp.js";
 import type { Logger } from "../logging/logger.js";
+import type { Block } from "../protos/gen/common/common.pb.js";
 import type { Clock } from "../util/clock.js";
 
 /** Fabric's sample configtx.yaml `BatchSize.MaxMessageCount` in our default: messages per block. */
@@ -52,6 +53,12 @@ export interface OrdererComponents {
   verifier: MspVerifier;
   clock: Clock;
   logger: Logger;
+  /**
+   * Called once per block cut from broadcast envelopes, after the block is persisted, in block
+   * order; `bytes` is the size of the serialized block as stored. Not called for the genesis block a
+   * new channel starts with. Exceptions are logged and otherwise ignored.
+   */
+  onBlock?: (channel: string, block: Block, bytes: number) => void;
 }
 
 /** A running ordering service: Fabric's `orderer.AtomicBroadcast` (solo-like, one process). */

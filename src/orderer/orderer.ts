@@ -2,7 +2,7 @@ import { once } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import { openBlockStore } from "../ledger/block-store.js";
 import type { Logger } from "../logging/logger.js";
-import { Status } from "../protos/gen/common/common.pb.js";
+import { type Block, Status } from "../protos/gen/common/common.pb.js";
 import { BroadcastResponse, DeliverResponse } from "../protos/gen/orderer/ab.pb.js";
 import { errorMessage } from "../util/errors.js";
 import { checkAccess } from "./access.js";
@@ -86,6 +86,7 @@ class OrdererImpl implements Orderer {
   async start(): Promise<void> {
     if (this.#state !== "new") throw new OrdererError("CONFIG", `start() called on an orderer that is ${this.#state}`);
     this.#state = "starting";
+    const onBlock = this.#c.onBlock;
     try {
       for (const ch of this.#opts.channels) {
         const store = await openBlockStore(ch.dir, {}, { logger: this.#log.child("orderer.ledger", { channel: ch.name }) });
@@ -95,6 +96,7 @@ class OrdererImpl implements Orderer {
             signer: this.#c.signer,
             clock: this.#c.clock,
             logger: this.#log.child("orderer.chain", { channel: ch.name }),
+            ...(onBlock === undefined ? {} : { onCut: (block: Block, bytes: number) => onBlock(ch.name, block, bytes) }),
           });
           this.#chains.set(ch.name, chain);
         } catch (err) {
