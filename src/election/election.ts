@@ -30,7 +30,11 @@ type Phase = "new" | "stabilizing" | "running" | "stopped";
  * - loop: when no leader is known, run an election (unless yielding: propose, wait
  *   leaderElectionDuration or a declaration, become leader unless a leader appeared or a smaller
  *   PKI-ID proposed); then as leader gossip a declaration and wait leaderAliveThreshold/2 (or a
- *   declaration), or as follower forget proposals and the leader and wait leaderAliveThreshold;
+ *   declaration), or as follower forget proposals and the leader and wait until leaderAliveThreshold
+ *   has passed since the last declaration (Fabric waits a fixed leaderAliveThreshold window from
+ *   when it became follower: the same rule, "no declaration for leaderAliveThreshold", checked the
+ *   moment it can become true instead of at the next window's end, so a dead leader is replaced
+ *   within leaderAliveThreshold + leaderElectionDuration rather than up to twice the threshold);
  * - a declaration marks a leader as known, wakes an interruptible wait, and makes us step down
  *   when it comes from a smaller PKI-ID (a healed partition).
  *
@@ -47,6 +51,8 @@ export class LeaderElectionServiceImpl<M extends Msg = Msg> implements LeaderEle
   #phase: Phase = "new";
   #isLeader = false;
   #leaderExists = false;
+  /** Monotonic time of the last declaration heard (ours excluded), undefined before the first. */
+  #lastDeclarationAt: number | undefined;
   #yielding = false;
   /** Proposals collected since the last follower round, by sender. */
   readonly #proposals = new Map<PkiHex, PKIidType>();
@@ -133,6 +139,7 @@ export class LeaderElectionServiceImpl<M extends Msg = Msg> implements LeaderEle
       this.#proposals.set(pkiHex(msg.senderId), msg.senderId);
     } else if (msg.isDeclaration()) {
       this.#leaderExists = true;
+      this.#lastDeclarationAt = this.#clock.monotonic();
       this.#interrupt();
       if (this.#isLeader && bytesCompare(msg.senderId, this.#id) < 0) {
         this.#log.info("a peer with a smaller PKI-ID declared leadership", { leader: pkiHex(msg.senderId) });
@@ -251,7 +258,11 @@ export class LeaderElectionServiceImpl<M extends Msg = Msg> implements LeaderEle
     this.#proposals.clear();
     this.#leaderExists = false;
     this.#adapter.reportMetrics(false);
-    this.#wait(this.#o.leaderAliveThresholdMs, false, () => this.#loop());
+    // A declaration during the wait sets #leaderExists again; none for leaderAliveThreshold since
+    // the last one means the leader is gone, and the loop elects.
+    const now = this.#clock.monotonic();
+    const deadline = (this.#lastDeclarationAt ?? now) + this.#o.leaderAliveThresholdMs;
+    this.#wait(Math.max(1, deadline - now), false, () => this.#loop());
   }
 
   // ------------------------------------------------------------------ status

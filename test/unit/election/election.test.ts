@@ -91,7 +91,7 @@ test("a late joiner with the smallest PKI-ID does not take over", async (t) => {
   assert.equal(late!.sentProposals, 1, "it proposed once, then saw the leader's declaration");
 });
 
-test("TestLeadershipTakeover: after the leader crashes, one new leader within 2 x leaderAliveThreshold + leaderElectionDuration", async (t) => {
+test("TestLeadershipTakeover: after the leader crashes, one new leader within leaderAliveThreshold + leaderElectionDuration", async (t) => {
   const net = new FakeNetwork();
   t.after(() => net.stopAll());
   const peers = await net.add(names([5, 4, 3, 2]), {}, false);
@@ -102,15 +102,16 @@ test("TestLeadershipTakeover: after the leader crashes, one new leader within 2 
   assert.deepEqual(net.leaders(), ["p5"]);
   await net.crash(peers[0]!);
   const rest = peers.slice(1);
-  // Fabric's follower sleeps leaderAliveThreshold in fixed rounds: the round in which the last
-  // declaration arrived still counts as "a leader exists", so detection takes one to two rounds.
-  const took = await net.until("a new leader", oneLeader(net, rest), 2 * ALIVE_MS + ELECTION_MS + 2 * net.latencyMs);
-  assert.ok(took > ALIVE_MS, `not before a full leaderAliveThreshold without declarations (took ${took} ms)`);
+  // The follower elects once leaderAliveThreshold has passed since the last declaration (Fabric
+  // checks the same rule only at the end of fixed rounds: up to 2 x leaderAliveThreshold). The last
+  // declaration came at most a heartbeat (leaderAliveThreshold / 2) before the crash.
+  const took = await net.until("a new leader", oneLeader(net, rest), ALIVE_MS + ELECTION_MS + 2 * net.latencyMs);
+  assert.ok(took >= ALIVE_MS / 2 + ELECTION_MS, `not before leaderAliveThreshold without declarations, then an election (took ${took} ms)`);
   assert.deepEqual(net.leaders(rest), ["p2"], "the smallest PKI-ID takes over");
   await net.holds("p2 stays the only leader", () => net.leaders(rest).join() === "p2", 5 * ALIVE_MS, 100);
 });
 
-test("a leader crash in a 6-peer org started together: a new leader between leaderAliveThreshold and 2 x leaderAliveThreshold + leaderElectionDuration", async (t) => {
+test("a leader crash in a 6-peer org started together: a new leader within leaderAliveThreshold + leaderElectionDuration, never before the threshold since the last declaration", async (t) => {
   for (const crashOffset of [1, 1_234, 2_500, 4_999]) {
     const net = new FakeNetwork();
     t.after(() => net.stopAll());
@@ -118,8 +119,8 @@ test("a leader crash in a 6-peer org started together: a new leader between lead
     await net.until("one leader", oneLeader(net), SAMPLE_MS + ELECTION_MS + 100);
     await net.advance(ALIVE_MS + crashOffset);
     await net.crash(peers[0]!);
-    const took = await net.until("a new leader", oneLeader(net), 2 * ALIVE_MS + ELECTION_MS + 2 * net.latencyMs);
-    assert.ok(took > ALIVE_MS && took <= 2 * ALIVE_MS + ELECTION_MS + 2 * net.latencyMs, `took ${took} ms (crash offset ${crashOffset})`);
+    const took = await net.until("a new leader", oneLeader(net), ALIVE_MS + ELECTION_MS + 2 * net.latencyMs);
+    assert.ok(took >= ALIVE_MS / 2 + ELECTION_MS && took <= ALIVE_MS + ELECTION_MS + 2 * net.latencyMs, `took ${took} ms (crash offset ${crashOffset})`);
     assert.deepEqual(net.leaders(), ["p1"]);
   }
 });
