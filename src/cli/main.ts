@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { registerCommPeer } from "./commands/comm-peer.js";
 import { registerCrypto } from "./commands/crypto.js";
 import { registerNetwork } from "./commands/network.js";
+import { registerOrderer } from "./commands/orderer.js";
 import { registerPeer } from "./commands/peer.js";
 import { registerPeers } from "./commands/peers.js";
 
@@ -16,6 +17,7 @@ program
 registerCrypto(program);
 registerCommPeer(program);
 registerNetwork(program);
+registerOrderer(program);
 registerPeer(program);
 registerPeers(program);
 
