@@ -1,11 +1,30 @@
-import { Counter, type Registry } from "../metrics/index.js";
+import { type Counter, type CounterSpec, type Registry, counterOf } from "../metrics/index.js";
 
-/** Blocks from the ordering service that were not passed on, by channel and reason. */
-export const DELIVER_BLOCKS_REJECTED_METRIC = "deliver_blocks_rejected";
-/** Reconnections to the ordering service (after an error, a bad block or a status), by channel. */
-export const DELIVER_RECONNECTS_METRIC = "deliver_reconnects";
-/** Blocks from the ordering service that were verified and passed on, by channel. */
-export const DELIVER_BLOCKS_RECEIVED_METRIC = "deliver_blocks_received";
+/** Ours (Fabric's peer deliver client has no metrics): blocks from the ordering service not passed on, by channel and reason. */
+export const DELIVER_BLOCKS_REJECTED: CounterSpec<"channel" | "reason"> = {
+  name: "deliver_blocks_rejected",
+  type: "counter",
+  help: "Blocks from the ordering service rejected, by reason",
+  labelNames: ["channel", "reason"],
+};
+/** Ours: reconnections to the ordering service (after an error, a bad block or a status), by channel. */
+export const DELIVER_RECONNECTS: CounterSpec<"channel"> = {
+  name: "deliver_reconnects",
+  type: "counter",
+  help: "Reconnections to the ordering service",
+  labelNames: ["channel"],
+};
+/** Ours: blocks from the ordering service that were verified and passed on, by channel. */
+export const DELIVER_BLOCKS_RECEIVED: CounterSpec<"channel"> = {
+  name: "deliver_blocks_received",
+  type: "counter",
+  help: "Blocks from the ordering service verified and passed on",
+  labelNames: ["channel"],
+};
+
+export const DELIVER_BLOCKS_REJECTED_METRIC = DELIVER_BLOCKS_REJECTED.name;
+export const DELIVER_RECONNECTS_METRIC = DELIVER_RECONNECTS.name;
+export const DELIVER_BLOCKS_RECEIVED_METRIC = DELIVER_BLOCKS_RECEIVED.name;
 
 /** Why a block from the ordering service was rejected (the `reason` label). */
 export type RejectReason =
@@ -25,15 +44,11 @@ export interface DeliverMetrics {
   received: Counter<"channel">;
 }
 
-function counterOn<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> {
-  return (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter<L>({ name, help, labelNames, registers: [registry] });
-}
-
-/** The deliver metrics on `registry`, created once per registry and shared by its channels. */
+/** The deliver metrics on `registry`, created once per registry (get-or-create) and shared by its channels. */
 export function createDeliverMetrics(registry: Registry): DeliverMetrics {
   return {
-    rejected: counterOn(registry, DELIVER_BLOCKS_REJECTED_METRIC, "Blocks from the ordering service rejected, by reason", ["channel", "reason"]),
-    reconnects: counterOn(registry, DELIVER_RECONNECTS_METRIC, "Reconnections to the ordering service", ["channel"]),
-    received: counterOn(registry, DELIVER_BLOCKS_RECEIVED_METRIC, "Blocks from the ordering service verified and passed on", ["channel"]),
+    rejected: counterOf(registry, DELIVER_BLOCKS_REJECTED),
+    reconnects: counterOf(registry, DELIVER_RECONNECTS),
+    received: counterOf(registry, DELIVER_BLOCKS_RECEIVED),
   };
 }

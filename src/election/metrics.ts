@@ -1,7 +1,7 @@
-import { Gauge, type Registry } from "../metrics/index.js";
+import { GOSSIP_LEADER_ELECTION_LEADER, type Gauge, type Registry, gaugeOf } from "../metrics/index.js";
 
 /** Fabric's `LeaderDeclerationOpts` (`gossip/metrics/metrics.go`): gossip_leader_election_leader{channel}. */
-export const LEADER_ELECTION_LEADER_METRIC = "gossip_leader_election_leader";
+export const LEADER_ELECTION_LEADER_METRIC = GOSSIP_LEADER_ELECTION_LEADER.name;
 
 /** Fabric's `ElectionMetrics`. */
 export interface ElectionMetrics {
@@ -9,17 +9,7 @@ export interface ElectionMetrics {
   declaration: Gauge<"channel">;
 }
 
-/** The election metrics on `registry`, created once per registry and shared by the channels of a peer. */
+/** The election metrics on `registry`, created once per registry (get-or-create) and shared by the channels of a peer. */
 export function createElectionMetrics(registry: Registry): ElectionMetrics {
-  const existing = registry.getSingleMetric(LEADER_ELECTION_LEADER_METRIC);
-  const declaration =
-    existing !== undefined
-      ? (existing as Gauge<"channel">)
-      : new Gauge<"channel">({
-          name: LEADER_ELECTION_LEADER_METRIC,
-          help: "Peer is leader (1) or follower (0)",
-          labelNames: ["channel"],
-          registers: [registry],
-        });
-  return { declaration };
+  return { declaration: gaugeOf(registry, GOSSIP_LEADER_ELECTION_LEADER) };
 }

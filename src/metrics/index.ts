@@ -1,20 +1,40 @@
-import { Counter, Registry } from "prom-client";
-
+/** Metric definitions and get-or-create helpers over prom-client (one Registry per peer). */
 export { Registry, Counter, Gauge, Histogram } from "prom-client";
-
-/** One registry per peer: many peers share a process in tests and in the simulator. */
-export function createRegistry(): Registry {
-  return new Registry();
-}
-
-/** A counter registered on `registry`, or the one already there under that name. */
-export function counter<L extends string>(
-  registry: Registry,
-  name: string,
-  help: string,
-  labelNames: readonly L[] = [],
-): Counter<L> {
-  const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Counter<L>;
-  return new Counter<L>({ name, help, labelNames, registers: [registry] });
-}
+export {
+  type MetricType,
+  type MetricSpec,
+  type CounterSpec,
+  type GaugeSpec,
+  type HistogramSpec,
+  PROMETHEUS_DEFAULT_BUCKETS,
+  createRegistry,
+  counter,
+  counterOf,
+  gaugeOf,
+  histogramOf,
+  ensureMetric,
+} from "./registry.js";
+export { MetricsError, type MetricsErrorCode } from "./errors.js";
+export {
+  type FabricMetricSpec,
+  FABRIC_GOSSIP_METRICS,
+  FABRIC_PRIVDATA_METRICS,
+  GOSSIP_COMM_MESSAGES_SENT,
+  GOSSIP_COMM_MESSAGES_RECEIVED,
+  GOSSIP_COMM_OVERFLOW_COUNT,
+  GOSSIP_MEMBERSHIP_TOTAL_PEERS_KNOWN,
+  GOSSIP_LEADER_ELECTION_LEADER,
+  GOSSIP_STATE_HEIGHT,
+  GOSSIP_STATE_COMMIT_DURATION,
+  GOSSIP_PAYLOAD_BUFFER_SIZE,
+  GOSSIP_PRIVDATA_VALIDATION_DURATION,
+  GOSSIP_PRIVDATA_LIST_MISSING_DURATION,
+  GOSSIP_PRIVDATA_FETCH_DURATION,
+  GOSSIP_PRIVDATA_COMMIT_BLOCK_DURATION,
+  GOSSIP_PRIVDATA_PURGE_DURATION,
+  GOSSIP_PRIVDATA_SEND_DURATION,
+  GOSSIP_PRIVDATA_RECONCILIATION_DURATION,
+  GOSSIP_PRIVDATA_PULL_DURATION,
+  GOSSIP_PRIVDATA_RETRIEVE_DURATION,
+  registerFabricGossipMetrics,
+} from "./fabric-metrics.js";

@@ -1,36 +1,61 @@
-import { Gauge, Histogram, type Registry } from "../metrics/index.js";
+import {
+  type Counter,
+  type CounterSpec,
+  GOSSIP_PAYLOAD_BUFFER_SIZE,
+  GOSSIP_STATE_COMMIT_DURATION,
+  GOSSIP_STATE_HEIGHT,
+  type Gauge,
+  type Histogram,
+  type Registry,
+  counterOf,
+  gaugeOf,
+  histogramOf,
+} from "../metrics/index.js";
 
 /** Fabric's state metric names (`gossip/metrics/metrics.go` StateMetrics). */
-export const STATE_HEIGHT_METRIC = "gossip_state_height";
-export const STATE_COMMIT_DURATION_METRIC = "gossip_state_commit_duration";
-export const PAYLOAD_BUFFER_SIZE_METRIC = "gossip_payload_buffer_size";
+export const STATE_HEIGHT_METRIC = GOSSIP_STATE_HEIGHT.name;
+export const STATE_COMMIT_DURATION_METRIC = GOSSIP_STATE_COMMIT_DURATION.name;
+export const PAYLOAD_BUFFER_SIZE_METRIC = GOSSIP_PAYLOAD_BUFFER_SIZE.name;
 
-/** The state metrics; every channel of a peer shares them, labelled by channel. */
+/**
+ * Ours (Fabric only logs these): blocks the state provider refused, by channel and reason. Blocks
+ * pushed by gossip are verified earlier, by the channel (`fabric_gossip_channel_rejected_total`,
+ * reason BAD_BLOCK); blocks from the ordering service by the deliver client (`deliver_blocks_rejected`).
+ * Payloads turned away only because the buffer has no room are flow control, not counted here.
+ */
+export const STATE_BLOCKS_REJECTED: CounterSpec<"channel" | "reason"> = {
+  name: "fabric_gossip_state_blocks_rejected_total",
+  type: "counter",
+  help: "Blocks the state provider refused to buffer or commit, by reason",
+  labelNames: ["channel", "reason"],
+};
+export const STATE_BLOCKS_REJECTED_METRIC = STATE_BLOCKS_REJECTED.name;
+
+/** Why the state provider refused a block (the `reason` label of STATE_BLOCKS_REJECTED). */
+export type StateRejectReason =
+  /** A state-transfer payload whose block MessageCryptoService.verifyBlock refused (orderer signature, data hash, channel, number). */
+  | "verify_failed"
+  /** A payload that is not a block, lacks header or data, has another number than its sequence, or carries undecodable private data. */
+  | "malformed";
+
+/** Fabric's `StateMetrics`, and our rejection count; every channel of a peer shares them, labelled by channel. */
 export interface StateMetrics {
   /** Ledger height after each commit. */
   height: Gauge<"channel">;
-  /** Seconds per commit. */
+  /** Seconds per commit (Fabric observes `time.Since(t).Seconds()`). */
   commitDuration: Histogram<"channel">;
   /** Size of the re-ordering buffer after each push and pop. */
   payloadBufferSize: Gauge<"channel">;
+  /** Blocks refused, by reason. */
+  rejected: Counter<"channel" | "reason">;
 }
 
-/** The state metrics on `registry`, created once per registry and shared by its channels. */
+/** The state metrics on `registry`, created once per registry (get-or-create) and shared by its channels. */
 export function createStateMetrics(registry: Registry): StateMetrics {
-  const gauge = (name: string, help: string): Gauge<"channel"> =>
-    (registry.getSingleMetric(name) as Gauge<"channel"> | undefined) ??
-    new Gauge<"channel">({ name, help, labelNames: ["channel"], registers: [registry] });
-  const commitDuration =
-    (registry.getSingleMetric(STATE_COMMIT_DURATION_METRIC) as Histogram<"channel"> | undefined) ??
-    new Histogram<"channel">({
-      name: STATE_COMMIT_DURATION_METRIC,
-      help: "Time it takes to commit a block in seconds",
-      labelNames: ["channel"],
-      registers: [registry],
-    });
   return {
-    height: gauge(STATE_HEIGHT_METRIC, "Current ledger height"),
-    commitDuration,
-    payloadBufferSize: gauge(PAYLOAD_BUFFER_SIZE_METRIC, "Size of the payload buffer"),
+    height: gaugeOf(registry, GOSSIP_STATE_HEIGHT),
+    commitDuration: histogramOf(registry, GOSSIP_STATE_COMMIT_DURATION),
+    payloadBufferSize: gaugeOf(registry, GOSSIP_PAYLOAD_BUFFER_SIZE),
+    rejected: counterOf(registry, STATE_BLOCKS_REJECTED),
   };
 }

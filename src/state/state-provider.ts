@@ -22,7 +22,7 @@ import {
   type StateProviderOptions,
   type StateRequester,
 } from "./interface.js";
-import { type StateMetrics, createStateMetrics } from "./metrics.js";
+import { type StateMetrics, type StateRejectReason, createStateMetrics } from "./metrics.js";
 import { PayloadsBuffer } from "./payloads-buffer.js";
 
 /** Why a payload was not buffered by a non-blocking add. */
@@ -230,6 +230,7 @@ export class StateProviderImpl implements StateProvider {
       if (payload === undefined) return;
       const decoded = decodePayload(payload);
       if (!decoded.ok) {
+        this.#countRejected("malformed");
         this.#log.error("dropping a block that cannot be committed", { seq: payload.seqNum.toString(), reason: decoded.reason });
         // Expect the dropped sequence again, so a good copy (anti-entropy) can fill it.
         buffer.reset(this.#c.ledger.height());
@@ -534,11 +535,13 @@ export class StateProviderImpl implements StateProvider {
       try {
         block = Block.decode(payload.data);
       } catch (err) {
+        this.#countRejected("malformed");
         return `payload ${payload.seqNum} is not a block: ${errorMessage(err)}`;
       }
       try {
         this.#c.mcs.verifyBlock(this.channel, payload.seqNum, block);
       } catch (err) {
+        this.#countRejected("verify_failed");
         return `block ${payload.seqNum} failed verification: ${errorMessage(err)}`;
       }
       if (payload.seqNum > max) max = payload.seqNum;
@@ -552,6 +555,10 @@ export class StateProviderImpl implements StateProvider {
   }
 
   // --- helpers ---------------------------------------------------------------------------------
+
+  #countRejected(reason: StateRejectReason): void {
+    this.#metrics.rejected.inc({ channel: this.channel, reason });
+  }
 
   /** Runs a background task that never rejects and that stop() awaits. */
   #spawn(name: string, fn: () => Promise<void>): Promise<void> {

@@ -1,12 +1,27 @@
-import { type Counter, Gauge, type Registry, counter } from "../../metrics/index.js";
+import {
+  type Counter,
+  type CounterSpec,
+  GOSSIP_MEMBERSHIP_TOTAL_PEERS_KNOWN,
+  type Gauge,
+  type Registry,
+  counterOf,
+  gaugeOf,
+} from "../../metrics/index.js";
 import type { ChannelRejectReason } from "./errors.js";
 
 /** Fabric's membership gauge name (`gossip/metrics/metrics.go` TotalOpts). */
-export const TOTAL_PEERS_KNOWN_METRIC = "gossip_membership_total_peers_known";
-/** Ours: messages the channel did not use, by reason. */
-export const CHANNEL_REJECTED_METRIC = "fabric_gossip_channel_rejected_total";
+export const TOTAL_PEERS_KNOWN_METRIC = GOSSIP_MEMBERSHIP_TOTAL_PEERS_KNOWN.name;
 
-/** The channel's metrics; every channel of a peer shares them, labelled by channel. */
+/** Ours: messages the channel did not use, by channel and reason (a ChannelRejectReason). */
+export const CHANNEL_REJECTED: CounterSpec<"channel" | "reason"> = {
+  name: "fabric_gossip_channel_rejected_total",
+  type: "counter",
+  help: "Channel messages from remote peers not used, by reason",
+  labelNames: ["channel", "reason"],
+};
+export const CHANNEL_REJECTED_METRIC = CHANNEL_REJECTED.name;
+
+/** The channel's metrics (Fabric's `MembershipMetrics`, and ours); every channel of a peer shares them, labelled by channel. */
 export interface ChannelMetrics {
   /** `len(GetPeers())` per channel, set every membership tracker tick. */
   totalPeersKnown: Gauge<"channel">;
@@ -14,16 +29,11 @@ export interface ChannelMetrics {
   rejected: Counter<"channel" | "reason">;
 }
 
-/** The channel metrics on `registry`, created once per registry and shared by its channels. */
+/** The channel metrics on `registry`, created once per registry (get-or-create) and shared by its channels. */
 export function createChannelMetrics(registry: Registry): ChannelMetrics {
-  const existing = registry.getSingleMetric(TOTAL_PEERS_KNOWN_METRIC);
-  const totalPeersKnown =
-    existing !== undefined
-      ? (existing as Gauge<"channel">)
-      : new Gauge<"channel">({ name: TOTAL_PEERS_KNOWN_METRIC, help: "Total known peers", labelNames: ["channel"], registers: [registry] });
   return {
-    totalPeersKnown,
-    rejected: counter(registry, CHANNEL_REJECTED_METRIC, "Channel messages from remote peers not used, by reason", ["channel", "reason"]),
+    totalPeersKnown: gaugeOf(registry, GOSSIP_MEMBERSHIP_TOTAL_PEERS_KNOWN),
+    rejected: counterOf(registry, CHANNEL_REJECTED),
   };
 }
 
