@@ -321,9 +321,11 @@ export async function runOrdererStart(flags: OrdererStartFlags, deps: OrdererSta
     cleanup();
     throw err;
   }
+  // Hosts have aliases (localhost, 0.0.0.0 for any address); a port no endpoint names is the likely mistake.
+  const port = orderer.address.slice(orderer.address.lastIndexOf(":") + 1);
   for (const c of plan.channels) {
-    if (!c.definition.orderer.endpoints.includes(orderer.address)) {
-      logger.warn("this orderer's address is not among the channel definition's orderer endpoints; its peers will not find it there", {
+    if (!c.definition.orderer.endpoints.some((e) => e.slice(e.lastIndexOf(":") + 1) === port)) {
+      logger.warn("no orderer endpoint of the channel definition has this orderer's port; its peers will not find it there", {
         channel: c.config.name,
         address: orderer.address,
         endpoints: c.definition.orderer.endpoints,
