@@ -3,15 +3,14 @@ import { ConfigError } from "./errors.js";
 import { gossipSectionOf } from "./gossip-config.js";
 
 /**
- * Parses the text of a core.yaml (YAML 1.2 core schema: `yes`/`no` are strings, not booleans) and
- * returns its `peer.gossip` mapping for {@link loadGossipConfig}'s `yaml` layer, or undefined if the
- * document has none.
- * @throws ConfigError if the text is not valid YAML (with line and column) or `peer` is not a mapping.
+ * Parses the text of a whole core.yaml (YAML 1.2 core schema: `yes`/`no` are strings, not
+ * booleans; a key given twice in one mapping is an error) for {@link loadPeerConfig}'s `yaml` layer.
+ * Fabric reads it with viper (`core/config/config.go` InitViper).
+ * @throws ConfigError if the text is not valid YAML, naming the line and column.
  */
-export function gossipSectionFromCoreYaml(text: string): unknown {
-  let doc: unknown;
+export function parseCoreYaml(text: string): unknown {
   try {
-    doc = parse(text, { uniqueKeys: true });
+    return parse(text, { uniqueKeys: true });
   } catch (err) {
     if (err instanceof YAMLParseError) {
       const at = err.linePos?.[0];
@@ -23,5 +22,13 @@ export function gossipSectionFromCoreYaml(text: string): unknown {
     }
     throw err;
   }
-  return gossipSectionOf(doc);
+}
+
+/**
+ * Parses the text of a core.yaml and returns its `peer.gossip` mapping for
+ * {@link loadGossipConfig}'s `yaml` layer, or undefined if the document has none.
+ * @throws ConfigError if the text is not valid YAML (with line and column) or `peer` is not a mapping.
+ */
+export function gossipSectionFromCoreYaml(text: string): unknown {
+  return gossipSectionOf(parseCoreYaml(text));
 }
