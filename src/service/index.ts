@@ -23,3 +23,4 @@ export {
   blockStoreLedger,
   createGossipService,
 } from "./gossip-service.js";
+export { gossipServiceOptionsOf } from "./service-options.js";

@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { loadPeerConfig } from "../../../src/config/index.js";
+import { DEFAULT_DELIVER_CLIENT_OPTIONS } from "../../../src/deliver/index.js";
+import { DEFAULT_LEADER_ELECTION_OPTIONS } from "../../../src/election/index.js";
+import { gossipServiceOptionsOf } from "../../../src/service/index.js";
+import { DEFAULT_STATE_PROVIDER_OPTIONS } from "../../../src/state/index.js";
+
+test("every configured value reaches its option", () => {
+  const { config } = loadPeerConfig({
+    yaml: {
+      peer: {
+        gossip: {
+          useLeaderElection: true,
+          orgLeader: false,
+          nonBlockingCommitMode: true,
+          election: { startupGracePeriod: "20s", membershipSampleInterval: "2s", leaderAliveThreshold: "12s", leaderElectionDuration: "6s" },
+          state: { enabled: true, checkInterval: "11s", responseTimeout: "4s", batchSize: 15, blockBufferSize: 30, maxRetries: 5, channelSize: 150 },
+        },
+        deliveryclient: {
+          blockGossipEnabled: false,
+          reconnectTotalTimeThreshold: "10m",
+          connTimeout: "4s",
+          reConnectBackoffThreshold: "30s",
+          addressOverrides: [{ from: "o:7050", to: "p:7050" }],
+        },
+      },
+    },
+  });
+  assert.deepEqual(gossipServiceOptionsOf(config, "/var/ledgers"), {
+    useLeaderElection: true,
+    orgLeader: false,
+    election: { startupGracePeriodMs: 20_000, membershipSampleIntervalMs: 2_000, leaderAliveThresholdMs: 12_000, leaderElectionDurationMs: 6_000 },
+    state: {
+      enabled: true,
+      checkIntervalMs: 11_000,
+      responseTimeoutMs: 4_000,
+      batchSize: 15,
+      maxRetries: 5,
+      blockBufferSize: 30,
+      channelSize: 150,
+      nonBlockingCommitMode: true,
+    },
+    deliver: { reconnectBackoffThresholdMs: 30_000, reconnectTotalTimeThresholdMs: 600_000, connTimeoutMs: 4_000, blockGossipEnabled: false },
+    ledgerRootDir: "/var/ledgers",
+  });
+});
+
+test("a default configuration gives the parts' own defaults; options without a key are left to them", () => {
+  const o = gossipServiceOptionsOf(loadPeerConfig().config, "ledgers");
+  assert.equal(o.useLeaderElection, false);
+  assert.equal(o.orgLeader, false);
+  assert.deepEqual(o.election, { ...DEFAULT_LEADER_ELECTION_OPTIONS });
+  const { useLeaderElection: _u, orgLeader: _o, ...stateDefaults } = DEFAULT_STATE_PROVIDER_OPTIONS;
+  assert.deepEqual(o.state, stateDefaults, "the leader flags come from the service, not from here");
+  const { reconnectBackoffThresholdMs, reconnectTotalTimeThresholdMs, connTimeoutMs, blockGossipEnabled } = DEFAULT_DELIVER_CLIENT_OPTIONS;
+  assert.deepEqual(o.deliver, { reconnectBackoffThresholdMs, reconnectTotalTimeThresholdMs, connTimeoutMs, blockGossipEnabled });
+  assert.equal(o.deliverTls, undefined, "TLS toward the orderers is the caller's");
+  assert.equal(o.blockStore, undefined);
+  assert.equal(o.genesisDialTimeoutMs, undefined);
+});
+
+test("the options share nothing with the configuration", () => {
+  const { config } = loadPeerConfig();
+  const o = gossipServiceOptionsOf(config, "ledgers");
+  o.election!.leaderAliveThresholdMs = 1;
+  o.state!.batchSize = 1;
+  o.deliver!.connTimeoutMs = 1;
+  assert.equal(config.gossip.election.leaderAliveThresholdMs, 10_000);
+  assert.equal(config.gossip.state.batchSize, 10);
+  assert.equal(config.deliveryclient.connTimeoutMs, 3_000);
+});
+
+test("the static leader mode passes through", () => {
+  const { config } = loadPeerConfig({ env: { CORE_PEER_GOSSIP_ORGLEADER: "true" } });
+  const o = gossipServiceOptionsOf(config, "ledgers");
+  assert.equal(o.orgLeader, true);
+  assert.equal(o.useLeaderElection, false);
+});
