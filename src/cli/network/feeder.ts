@@ -1,0 +1,252 @@
+import { randomBytes } from "node:crypto";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
+import * as grpc from "@grpc/grpc-js";
+import { passBytes, takeBytes } from "../../comm/grpc/index.js";
+import { BROADCAST_PATH, createSignedEnvelope, type EnvelopeSigner, ORDERER_MAX_MESSAGE_SIZE } from "../../orderer/index.js";
+import { Envelope, HeaderType, Status } from "../../protos/gen/common/common.pb.js";
+import { BroadcastResponse } from "../../protos/gen/orderer/ab.pb.js";
+import { errorMessage } from "../../util/index.js";
+import { NetworkError } from "./errors.js";
+
+/** Options of a `TxFeeder`. */
+export interface TxFeederOptions {
+  /** The orderer, "host:port". */
+  endpoint: string;
+  channel: string;
+  /** Who signs the transactions: an identity of a channel member org. */
+  signer: EnvelopeSigner;
+  /** Transactions per second (> 0). */
+  rate: number;
+  /** Payload bytes of each transaction (the envelope's data; the envelope adds headers and a signature). */
+  size: number;
+  /** Mutual TLS toward the orderer: its TLS CA, and our client certificate and key (PEM). Plaintext when absent. */
+  tls?: { rootCAs: string; cert: string; key: string };
+  /** Connection deadline. Default 10 s. */
+  dialTimeoutMs?: number;
+}
+
+/** What a feeder has done so far. */
+export interface FeederStats {
+  /** Envelopes written to Broadcast streams. */
+  sent: number;
+  /** BroadcastResponses with SUCCESS. */
+  succeeded: number;
+  /** BroadcastResponses with another status. */
+  rejected: number;
+  /** Sent on a stream that failed before answering. */
+  lost: number;
+  /** The last refusal or stream failure. */
+  lastError: string | undefined;
+}
+
+/** How often the feeder tops up to its rate. */
+const TICK_MS = 20;
+/** Wait after a failed stream before dialing again. */
+const RECONNECT_MS = 1_000;
+/** How long stop() waits for the answers to envelopes already sent. */
+const DRAIN_TIMEOUT_MS = 10_000;
+const DEFAULT_DIAL_TIMEOUT_MS = 10_000;
+
+type BroadcastCall = grpc.ClientDuplexStream<Uint8Array, Uint8Array>;
+
+/**
+ * Feeds an orderer transactions at a steady rate over one long-lived `AtomicBroadcast.Broadcast`
+ * stream (as an SDK's broadcast client does), each a signed ENDORSER_TRANSACTION envelope with a
+ * random payload; counts the orderer's answers. A failed stream is dialed again after a second.
+ * Stands in for the clients of a Fabric network; CLI code, so it runs on real time.
+ */
+export class TxFeeder {
+  readonly #o: TxFeederOptions;
+  readonly #payload: Uint8Array;
+  #client: grpc.Client | undefined;
+  #call: BroadcastCall | undefined;
+  /** Sent on the current stream, not yet answered. */
+  #inFlight = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+  /** Rate accounting restarts at each (re)connect: sent since `#baseTime`. */
+  #baseTime = 0;
+  #baseSent = 0;
+  #drained: (() => void) | undefined;
+  readonly #stats: FeederStats = { sent: 0, succeeded: 0, rejected: 0, lost: 0, lastError: undefined };
+
+  constructor(opts: TxFeederOptions) {
+    if (!(opts.rate > 0) || !Number.isFinite(opts.rate)) throw new NetworkError("INVALID_OPTION", `tx rate must be a positive number, got ${opts.rate}`);
+    if (!Number.isInteger(opts.size) || opts.size < 0) throw new NetworkError("INVALID_OPTION", `tx size must be a whole number of bytes, got ${opts.size}`);
+    this.#o = opts;
+    // One random payload for all: the envelope's nonce already makes every transaction unique.
+    this.#payload = new Uint8Array(randomBytes(opts.size));
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  stats(): FeederStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Dials the orderer and starts feeding.
+   * @throws NetworkError FEED_FAILED when the orderer cannot be reached.
+   */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      await this.#connect();
+    } catch (err) {
+      this.#running = false;
+      throw err;
+    }
+    this.#schedule(0);
+  }
+
+  /** Stops feeding, waits (bounded) for the answers to what was sent, and closes the connection. Idempotent. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const call = this.#call;
+    if (call !== undefined && this.#inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const guard = setTimeout(resolve, DRAIN_TIMEOUT_MS);
+        this.#drained = () => {
+          clearTimeout(guard);
+          resolve();
+        };
+      });
+      this.#drained = undefined;
+    }
+    this.#closeStream();
+  }
+
+  async #connect(): Promise<void> {
+    const { endpoint } = this.#o;
+    const options: grpc.ChannelOptions = {
+      "grpc.max_receive_message_length": ORDERER_MAX_MESSAGE_SIZE,
+      "grpc.max_send_message_length": ORDERER_MAX_MESSAGE_SIZE,
+      "grpc.use_local_subchannel_pool": 1,
+    };
+    let creds = grpc.credentials.createInsecure();
+    const tls = this.#o.tls;
+    if (tls !== undefined) {
+      // The name checked is the endpoint's host; SNI says "localhost" (an IP as SNI is deprecated in Node).
+      const host = endpoint.slice(0, endpoint.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+      options["grpc.ssl_target_name_override"] = "localhost";
+      creds = grpc.credentials.createSsl(Buffer.from(tls.rootCAs), Buffer.from(tls.key), Buffer.from(tls.cert), {
+        checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert),
+      });
+    }
+    const client = new grpc.Client(endpoint, creds, options);
+    const timeoutMs = this.#o.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
+    try {
+      await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(err) : resolve())));
+    } catch (err) {
+      client.close();
+      throw new NetworkError("FEED_FAILED", `cannot connect to the orderer ${endpoint} within ${timeoutMs} ms: ${errorMessage(err)}`, { cause: err });
+    }
+    if (!this.#running) {
+      client.close();
+      return;
+    }
+    const call = client.makeBidiStreamRequest<Uint8Array, Uint8Array>(BROADCAST_PATH, passBytes, takeBytes);
+    this.#client = client;
+    this.#call = call;
+    this.#inFlight = 0;
+    this.#baseTime = Date.now();
+    this.#baseSent = this.#stats.sent;
+    call.on("data", (bytes: Uint8Array) => this.#onResponse(bytes));
+    call.on("error", (err: Error) => this.#onStreamEnd(call, `broadcast stream to ${endpoint} failed: ${err.message}`));
+    call.on("end", () => this.#onStreamEnd(call, `the orderer ${endpoint} ended the broadcast stream`));
+  }
+
+  #onResponse(bytes: Uint8Array): void {
+    this.#inFlight = Math.max(0, this.#inFlight - 1);
+    let res: BroadcastResponse;
+    try {
+      res = BroadcastResponse.decode(bytes);
+    } catch {
+      this.#stats.rejected++;
+      this.#stats.lastError = "an undecodable BroadcastResponse";
+      return;
+    }
+    if (res.status === Status.SUCCESS) this.#stats.succeeded++;
+    else {
+      this.#stats.rejected++;
+      this.#stats.lastError = `${Status[res.status] ?? res.status}: ${res.info}`;
+    }
+    if (this.#inFlight === 0) this.#drained?.();
+  }
+
+  #onStreamEnd(call: BroadcastCall, why: string): void {
+    if (call !== this.#call) return;
+    this.#stats.lost += this.#inFlight;
+    if (this.#inFlight > 0 || this.#running) this.#stats.lastError = why;
+    this.#inFlight = 0;
+    this.#drained?.();
+    this.#closeStream();
+    if (this.#running) {
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        void this.#reconnect();
+      }, RECONNECT_MS);
+    }
+  }
+
+  async #reconnect(): Promise<void> {
+    if (!this.#running) return;
+    try {
+      await this.#connect();
+      this.#schedule(0);
+    } catch (err) {
+      this.#stats.lastError = errorMessage(err);
+      if (this.#running) {
+        this.#timer = setTimeout(() => {
+          this.#timer = undefined;
+          void this.#reconnect();
+        }, RECONNECT_MS);
+      }
+    }
+  }
+
+  #closeStream(): void {
+    const call = this.#call;
+    this.#call = undefined;
+    if (call !== undefined) {
+      call.removeAllListeners("data");
+      // A late error after we let go must not become an uncaught 'error' event.
+      call.on("error", () => {});
+      call.end();
+    }
+    this.#client?.close();
+    this.#client = undefined;
+  }
+
+  #schedule(delayMs: number): void {
+    if (!this.#running) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#tick();
+    }, delayMs);
+  }
+
+  #tick(): void {
+    const call = this.#call;
+    if (!this.#running || call === undefined) return;
+    const due = Math.floor(((Date.now() - this.#baseTime) * this.#o.rate) / 1000) - (this.#stats.sent - this.#baseSent);
+    // After a stall, catch up by at most one second's worth rather than in one burst.
+    const n = Math.min(due, Math.ceil(this.#o.rate));
+    if (due > n) this.#baseSent += due - n;
+    let writable = true;
+    for (let i = 0; i < n && writable; i++) {
+      const env = createSignedEnvelope(this.#o.signer, this.#o.channel, HeaderType.ENDORSER_TRANSACTION, this.#payload);
+      writable = call.write(Envelope.encode(env).finish());
+      this.#stats.sent++;
+      this.#inFlight++;
+    }
+    if (!writable) call.once("drain", () => this.#schedule(0));
+    else this.#schedule(TICK_MS);
+  }
+}

@@ -1,0 +1,23 @@
+export { NetworkError, type NetworkErrorCode } from "./errors.js";
+export {
+  LocalNetwork,
+  type LocalNetworkOptions,
+  type NetworkPeer,
+  type NetworkOrderer,
+  type NetworkEvent,
+  type PeerStatus,
+  type FeedOptions,
+  type ProcessState,
+  LOCAL_NETWORK_PEER_ENV,
+  DEFAULT_ORGS,
+  DEFAULT_PEERS_PER_ORG,
+  DEFAULT_CHANNEL,
+  DEFAULT_READY_TIMEOUT_MS,
+} from "./local-network.js";
+export { planNetwork, channelDefinitionYaml, orgTlsCaFile, tlsCaFiles, LOCAL_HOST, type NetworkPlan, type NetworkPlanOptions, type PeerPlan, type OrdererPlan, type ChannelDefinitionDocument } from "./plan.js";
+export { freePorts, consecutivePorts } from "./ports.js";
+export { TxFeeder, type TxFeederOptions, type FeederStats } from "./feeder.js";
+export { CommitLatency, percentile, summarize, type LatencySummary } from "./latency.js";
+export { RateMeter, RATE_WINDOW_MS } from "./rate.js";
+export { renderView, LiveView, type ViewModel, type PeerRow, type ViewOutput } from "./view.js";
+export { fetchChannelStatus, type PeerChannelStatus } from "./admin-client.js";

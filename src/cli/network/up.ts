@@ -1,0 +1,414 @@
+import { errorMessage } from "../../util/index.js";
+import { NetworkError } from "./errors.js";
+import type { FeederStats } from "./feeder.js";
+import { LocalNetwork, type NetworkEvent, type PeerStatus } from "./local-network.js";
+import { RateMeter } from "./rate.js";
+import { LiveView, type PeerRow, renderView, type ViewOutput } from "./view.js";
+
+/** `network up` defaults: 50 tx/s of 1 KiB with blocks of 10 make 5 blocks a second. */
+export const DEFAULT_TX_RATE = 50;
+export const DEFAULT_TX_SIZE = 1024;
+export const DEFAULT_BATCH_SIZE = 10;
+export const DEFAULT_BATCH_TIMEOUT = "2s";
+/** Deadline of each waiting phase (processes ready, leaders elected, every peer at the final height). */
+export const DEFAULT_PHASE_TIMEOUT_MS = 120_000;
+/** How often the live view is redrawn on a terminal. */
+const VIEW_INTERVAL_MS = 1_000;
+/** How often a frame is printed when stdout is not a terminal, and a progress line in --json mode. */
+const PLAIN_INTERVAL_MS = 5_000;
+/** Exit codes after a signal, as a shell reports them (128 + signal number). */
+const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+
+/** The checked options of `network up`. */
+export interface NetworkUpOptions {
+  orgs: number;
+  peersPerOrg: number;
+  channel: string;
+  tls: boolean;
+  /** Transactions per second fed to the orderer. */
+  txRate: number;
+  /** Payload bytes per transaction. */
+  txSize: number;
+  /** Stop after the orderer cut this many blocks after genesis and every peer has them. */
+  blocks?: number;
+  /** Or: feed this many seconds, then finish the same way. */
+  seconds?: number;
+  dir?: string;
+  json: boolean;
+  basePort?: number;
+  batchSize: number;
+  /** Fabric duration text, passed to the orderer. */
+  batchTimeout: string;
+  batchTimeoutMs: number;
+  phaseTimeoutMs: number;
+}
+
+/** Where `network up` writes. */
+export interface NetworkUpIo {
+  stdout: ViewOutput;
+  stderr: ViewOutput;
+}
+
+/** One peer in the JSON result (the first five keys are the contract). */
+export interface PeerResult {
+  id: string;
+  org: string;
+  height: number | null;
+  lastBlockHash: string | null;
+  leader: boolean;
+  endpoint: string;
+  admin: string | null;
+  members: number | null;
+  error?: string;
+}
+
+/** The JSON `network up --json` prints (peers, blocks, seconds, commitLatencyMs are the contract). */
+export interface NetworkUpResult {
+  peers: PeerResult[];
+  blocks: number;
+  seconds: number;
+  commitLatencyMs: { p50: number | null; p99: number | null; max: number | null; count: number };
+  sameChain: boolean;
+  orderer: { endpoint: string; height: number; lastBlockHash: string | null };
+  channel: string;
+  tls: boolean;
+  orgs: number;
+  peersPerOrg: number;
+  txRate: number;
+  txSize: number;
+  batchSize: number;
+  txs: { sent: number; succeeded: number; rejected: number; lost: number };
+  dir?: string;
+  error?: string;
+}
+
+/** Why the run ended early. */
+class Interrupted extends Error {
+  constructor(readonly signal: string) {
+    super(`interrupted by ${signal}`);
+  }
+}
+
+/**
+ * Resolves when `check()` holds, re-checked on every network event; rejects when `signal` aborts
+ * (with its reason) or after `timeoutMs` with `onTimeout()`'s error.
+ */
+function until(net: LocalNetwork, check: () => boolean, signal: AbortSignal, timeoutMs: number, onTimeout: () => Error): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  if (check()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = (err?: unknown): void => {
+      clearTimeout(timer);
+      unsubscribe();
+      signal.removeEventListener("abort", onAbort);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const onAbort = (): void => done(signal.reason);
+    const timer = setTimeout(() => done(onTimeout()), timeoutMs);
+    const unsubscribe = net.onEvent(() => {
+      if (check()) done();
+    });
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** `promise`, or the abort reason if `signal` aborts first. */
+function orAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return orAbort(
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      signal.addEventListener("abort", () => clearTimeout(t), { once: true });
+    }),
+    signal,
+  );
+}
+
+/** The live view's state between frames: admin answers and rate meters. */
+class ViewState {
+  readonly status = new Map<string, PeerStatus>();
+  readonly peerRates = new Map<string, RateMeter>();
+  readonly ordererRate = new RateMeter();
+  readonly notes: string[] = [];
+  polling = false;
+}
+
+/**
+ * `fabric-gossip network up`: a local Fabric-like network (orderer and peers as processes on
+ * 127.0.0.1), fed transactions, with a live view; with --blocks or --seconds it stops on its own
+ * and reports whether every peer holds the orderer's chain. Returns the exit code.
+ */
+export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promise<number> {
+  const progress = o.json ? io.stderr : io.stdout;
+  const say = (line: string): void => {
+    progress.write(`${line}\n`);
+  };
+  const net = new LocalNetwork({
+    orgs: o.orgs,
+    peersPerOrg: o.peersPerOrg,
+    channel: o.channel,
+    tls: o.tls,
+    batchSize: o.batchSize,
+    batchTimeout: o.batchTimeout,
+    readyTimeoutMs: o.phaseTimeoutMs,
+    handleSignals: false,
+    ...(o.dir !== undefined ? { dir: o.dir } : {}),
+    ...(o.basePort !== undefined ? { basePort: o.basePort } : {}),
+  });
+
+  // One abort for everything that ends the run early: a signal, or a process that died.
+  const ac = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (!ac.signal.aborted) ac.abort(new Interrupted(sig));
+  };
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const s of signals) process.on(s, onSignal);
+  const state = new ViewState();
+  const unsubscribe = net.onEvent((e: NetworkEvent) => {
+    if (e.type !== "exit" || e.expected) return;
+    const why = `${e.name} exited unexpectedly (code ${e.code}, signal ${e.signal})${e.stderr.length ? `; its last stderr lines:\n  ${e.stderr.slice(-6).join("\n  ")}` : ""}`;
+    state.notes.push(why.split("\n")[0]!);
+    // Without the orderer nothing moves; a bounded run cannot end well without every peer.
+    const fatal = e.name === net.orderer.name || o.blocks !== undefined || o.seconds !== undefined;
+    if (fatal && !ac.signal.aborted) ac.abort(new NetworkError("START_FAILED", why));
+  });
+
+  const started = Date.now();
+  let ticker: NodeJS.Timeout | undefined;
+  let view: LiveView | undefined;
+  let result: NetworkUpResult | undefined;
+  let code = 1;
+  try {
+    say(`fabric-gossip network up: ${o.orgs} orgs x ${o.peersPerOrg} peers, channel ${o.channel}, ${o.tls ? "mutual TLS" : "plaintext"}; generating crypto and starting processes`);
+    await orAbort(net.start(), ac.signal);
+    // For supervisors and tests: every process started, on stderr as one JSON line.
+    io.stderr.write(`${JSON.stringify({ event: "processes", dir: net.dir, processes: net.pids() })}\n`);
+    say(`orderer ${net.orderer.endpoint} and ${net.peers.length} peers ready in ${((Date.now() - started) / 1000).toFixed(1)} s (network folder ${net.dir}); electing leaders`);
+
+    // The live view runs from here on.
+    const tty = !o.json && io.stdout.isTTY === true;
+    view = o.json ? undefined : new LiveView(io.stdout, tty);
+    let lastPlain = 0;
+    const frame = (): void => {
+      const now = Date.now();
+      for (const p of net.peers) {
+        let r = state.peerRates.get(p.name);
+        if (r === undefined) {
+          r = new RateMeter();
+          state.peerRates.set(p.name, r);
+        }
+        r.sample(now, p.height);
+      }
+      state.ordererRate.sample(now, net.orderer.height);
+      if (!tty && now - lastPlain < PLAIN_INTERVAL_MS) return;
+      lastPlain = now;
+      if (view !== undefined) view.show(renderView(viewModel(net, o, state, started)));
+      else say(progressLine(net, state, started));
+    };
+    const tick = (): void => {
+      ticker = setTimeout(tick, VIEW_INTERVAL_MS);
+      if (!state.polling) {
+        state.polling = true;
+        void net
+          .channelStatus(VIEW_INTERVAL_MS)
+          .then((list) => {
+            for (const s of list) state.status.set(s.peer, s);
+          })
+          .catch(() => undefined)
+          .finally(() => {
+            state.polling = false;
+          });
+      }
+      frame();
+    };
+    tick();
+
+    const leaders = await orAbort(net.waitForLeaders(o.phaseTimeoutMs), ac.signal);
+    const leaderText = [...leaders].map(([org, names]) => `${org}: ${names.join(", ")}`).join("; ");
+    if (!tty) say(`leaders after ${((Date.now() - started) / 1000).toFixed(1)} s: ${leaderText}; feeding ${o.txRate} tx/s of ${o.txSize} B`);
+
+    let lastCommit = 0;
+    net.onEvent((e) => {
+      if (e.type === "commit" && e.time > lastCommit) lastCommit = e.time;
+    });
+    const feedStart = Date.now();
+    await orAbort(net.startFeeding({ rate: o.txRate, size: o.txSize }), ac.signal);
+
+    if (o.blocks !== undefined) {
+      const target = o.blocks + 1;
+      // Feeding at rate r with blocks of b transactions cuts about r/b blocks a second; allow plenty more.
+      const expectMs = (o.blocks * o.batchSize * 1000) / o.txRate;
+      await until(net, () => net.orderer.height >= target, ac.signal, o.phaseTimeoutMs + 3 * expectMs, () =>
+        new NetworkError("TIMEOUT", `the orderer cut ${net.orderer.height - 1} of ${o.blocks} blocks in time; feeder: ${feedText(net.feederStats())}`),
+      );
+    } else if (o.seconds !== undefined) {
+      await sleep(o.seconds * 1000, ac.signal);
+    } else {
+      // Until a signal (or a dead orderer) ends it.
+      await new Promise<never>((_, reject) => ac.signal.addEventListener("abort", () => reject(ac.signal.reason), { once: true }));
+    }
+
+    // Finish: stop feeding, let the orderer cut what it acknowledged, wait for every peer to have it all.
+    const fed = (await orAbort(net.stopFeeding(), ac.signal)) ?? { sent: 0, succeeded: 0, rejected: 0, lost: 0, lastError: undefined };
+    await until(net, () => net.orderer.txs >= fed.succeeded, ac.signal, o.batchTimeoutMs + 30_000, () =>
+      new NetworkError("TIMEOUT", `the orderer acknowledged ${fed.succeeded} transactions but put only ${net.orderer.txs} in blocks`),
+    );
+    const finalHeight = net.orderer.height;
+    say(`the orderer has ${finalHeight - 1} blocks after genesis (${net.orderer.txs} txs); waiting for every peer to commit them`);
+    let waitError: string | undefined;
+    try {
+      await orAbort(net.waitForHeight(finalHeight, undefined, o.phaseTimeoutMs), ac.signal);
+    } catch (err) {
+      if (err instanceof Interrupted) throw err;
+      waitError = errorMessage(err);
+    }
+    const statuses = await net.channelStatus();
+    result = buildResult(net, o, statuses, fed, (lastCommit - feedStart) / 1000, waitError);
+    if (ticker !== undefined) clearTimeout(ticker);
+    ticker = undefined;
+    if (view !== undefined) {
+      frame();
+      view.release();
+    }
+    code = result.sameChain ? 0 : 1;
+  } catch (err) {
+    if (ticker !== undefined) clearTimeout(ticker);
+    ticker = undefined;
+    view?.release();
+    if (err instanceof Interrupted) {
+      code = SIGNAL_EXIT[err.signal] ?? 130;
+      io.stderr.write(`network up: ${err.message}; stopping every process\n`);
+    } else {
+      io.stderr.write(`network up failed: ${errorMessage(err)}\n`);
+      code = 1;
+    }
+  } finally {
+    if (ticker !== undefined) clearTimeout(ticker);
+    unsubscribe();
+    await net.stop();
+    for (const s of signals) process.off(s, onSignal);
+  }
+  if (result !== undefined) {
+    if (o.json) io.stdout.write(`${JSON.stringify(result)}\n`);
+    else io.stdout.write(`${summaryText(result)}\n`);
+    if (!result.sameChain) io.stderr.write(`network up: the peers do not hold the same chain: ${result.error ?? "heights or hashes differ"}\n`);
+  }
+  return code;
+}
+
+function feedText(s: FeederStats | undefined): string {
+  if (s === undefined) return "not started";
+  return `${s.sent} sent, ${s.succeeded} accepted, ${s.rejected} refused, ${s.lost} lost${s.lastError ? ` (last error: ${s.lastError})` : ""}`;
+}
+
+function buildResult(net: LocalNetwork, o: NetworkUpOptions, statuses: readonly PeerStatus[], fed: FeederStats, seconds: number, waitError: string | undefined): NetworkUpResult {
+  const ord = net.orderer;
+  const peers: PeerResult[] = net.peers.map((p) => {
+    const s = statuses.find((x) => x.peer === p.name);
+    const st = s?.status;
+    return {
+      id: p.name,
+      org: p.org,
+      height: st?.height ?? null,
+      lastBlockHash: st?.lastBlockHash ?? null,
+      leader: st?.leader ?? p.leader,
+      endpoint: p.endpoint,
+      admin: p.admin ?? null,
+      members: st?.members ?? null,
+      ...(s?.error !== undefined ? { error: s.error } : {}),
+    };
+  });
+  const problems: string[] = [];
+  if (waitError !== undefined) problems.push(waitError);
+  for (const p of peers) {
+    if (p.height === null) problems.push(`${p.id}: no status (${p.error ?? "unknown"})`);
+    else if (p.height !== ord.height) problems.push(`${p.id}: height ${p.height}, the orderer's is ${ord.height}`);
+    else if (ord.lastBlockHash !== undefined && p.lastBlockHash !== ord.lastBlockHash) {
+      problems.push(`${p.id}: last block hash ${p.lastBlockHash}, the orderer's is ${ord.lastBlockHash}`);
+    }
+  }
+  const hashes = new Set(peers.map((p) => p.lastBlockHash));
+  if (hashes.size > 1 && problems.length === 0) problems.push(`the peers' last block hashes differ: ${[...hashes].join(", ")}`);
+  if (ord.lastBlockHash === undefined) problems.push("the orderer reported no block after genesis");
+  const heights = peers.map((p) => p.height ?? 1);
+  const lat = net.commitLatency();
+  const round = (v: number | null): number | null => (v === null ? null : Math.round(v * 10) / 10);
+  return {
+    peers,
+    blocks: Math.max(0, Math.min(...heights, ord.height) - 1),
+    seconds: Math.round(Math.max(0, seconds) * 1000) / 1000,
+    commitLatencyMs: { p50: round(lat.p50), p99: round(lat.p99), max: round(lat.max), count: lat.count },
+    sameChain: problems.length === 0,
+    orderer: { endpoint: ord.endpoint, height: ord.height, lastBlockHash: ord.lastBlockHash ?? null },
+    channel: o.channel,
+    tls: o.tls,
+    orgs: o.orgs,
+    peersPerOrg: o.peersPerOrg,
+    txRate: o.txRate,
+    txSize: o.txSize,
+    batchSize: o.batchSize,
+    txs: { sent: fed.sent, succeeded: fed.succeeded, rejected: fed.rejected, lost: fed.lost },
+    ...(o.dir !== undefined ? { dir: net.dir } : {}),
+    ...(problems.length > 0 ? { error: problems.join("; ") } : {}),
+  };
+}
+
+function viewModel(net: LocalNetwork, o: NetworkUpOptions, state: ViewState, started: number): Parameters<typeof renderView>[0] {
+  const feed = net.feederStats();
+  const peers: PeerRow[] = net.peers.map((p) => {
+    const st = state.status.get(p.name)?.status;
+    return {
+      name: p.name,
+      org: p.org,
+      state: p.state,
+      leader: p.leader,
+      height: p.height,
+      members: p.state === "running" ? st?.members : undefined,
+      blocksPerSecond: state.peerRates.get(p.name)?.perSecond() ?? 0,
+    };
+  });
+  return {
+    title: `fabric-gossip network up: ${o.orgs} orgs x ${o.peersPerOrg} peers, channel ${o.channel}, ${o.tls ? "mutual TLS" : "plaintext"}`,
+    elapsedSeconds: (Date.now() - started) / 1000,
+    orderer: { endpoint: net.orderer.endpoint, height: net.orderer.height, blocksPerSecond: state.ordererRate.perSecond(), txs: net.orderer.txs },
+    feeding: feed === undefined ? "not feeding yet: electing leaders" : `${o.txRate} tx/s of ${o.txSize} B: ${feedText(feed)}`,
+    peers,
+    maxMembers: net.peers.length - 1,
+    latency: net.commitLatency(),
+    notes: state.notes.slice(-5),
+  };
+}
+
+/** One line of progress (stderr in --json mode). */
+function progressLine(net: LocalNetwork, state: ViewState, started: number): string {
+  const heights = net.peers.map((p) => p.height);
+  const leaders = [...net.leaders()].map(([org, names]) => `${org}=${names.length ? names.join("+") : "-"}`).join(" ");
+  const l = net.commitLatency();
+  return `[${((Date.now() - started) / 1000).toFixed(0)} s] orderer height ${net.orderer.height} (${state.ordererRate.perSecond().toFixed(1)} blocks/s); peers ${Math.min(...heights)}..${Math.max(...heights)}; leaders ${leaders}; commit p50 ${l.p50 === null ? "-" : Math.round(l.p50)} ms`;
+}
+
+function summaryText(r: NetworkUpResult): string {
+  const lat = r.commitLatencyMs;
+  const head = r.sameChain
+    ? `every peer (${r.peers.length}) holds the orderer's chain: ${r.blocks} blocks after genesis, last block ${r.orderer.lastBlockHash?.slice(0, 16)}...`
+    : `the peers do NOT hold the same chain: ${r.error ?? ""}`;
+  return `${head}\n${r.txs.succeeded} transactions in ${r.seconds} s from the first transaction to the last commit; commit latency p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms (${lat.count} commits)`;
+}

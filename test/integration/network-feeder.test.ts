@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NetworkError, TxFeeder } from "../../src/cli/network/index.js";
+import { silentLogger } from "../../src/logging/logger.js";
+import { type Orderer, createOrderer, createSeekInfoEnvelope, deliver, parseEnvelope } from "../../src/orderer/index.js";
+import { HeaderType, Payload } from "../../src/protos/gen/common/common.pb.js";
+import { SystemClock } from "../../src/util/system-clock.js";
+import { ordererFixture } from "../unit/orderer/fixture.js";
+
+/**
+ * The transaction feeder of `network up` against a real orderer over gRPC with mutual TLS: every
+ * envelope it sends is answered and ends up in a block exactly once, refusals are counted, it
+ * comes back after the orderer restarts, and stop() ends the feeding.
+ */
+test("network feeder: steady broadcast over mutual TLS, refusals counted, reconnect after an orderer restart", async (t) => {
+  const clock = new SystemClock();
+  const fx = await ordererFixture(t, clock);
+  const dir = await fx.tmp();
+  const make = (listen: string): Orderer =>
+    createOrderer(
+      {
+        listen,
+        tls: { cert: fx.tls.orderer.cert, key: fx.tls.orderer.key, rootCAs: fx.tls.member.ca + fx.tls.outsider.ca },
+        channels: [{ name: "ch1", dir, memberOrgs: ["Org1MSP"] }],
+        batchSize: 10,
+        batchTimeoutMs: 200,
+      },
+      { signer: fx.orderer, verifier: fx.verifier, clock, logger: silentLogger },
+    );
+  let orderer = make("127.0.0.1:0");
+  await orderer.start();
+  t.after(() => orderer.stop());
+  const address = orderer.address;
+  const memberTls = { rootCAs: fx.tls.orderer.ca, cert: fx.tls.member.cert, key: fx.tls.member.key };
+  const feeders: TxFeeder[] = [];
+  t.after(async () => {
+    for (const f of feeders) await f.stop();
+  });
+  const feeder = (signer = fx.member, tls = memberTls, endpoint = address): TxFeeder => {
+    const f = new TxFeeder({ endpoint, channel: "ch1", signer, rate: 200, size: 100, tls, dialTimeoutMs: 3_000 });
+    feeders.push(f);
+    return f;
+  };
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  /** Transactions in blocks 1.. of the chain, each checked: ENDORSER_TRANSACTION, 100-byte payload, the member's signature. */
+  const txsInChain = async (): Promise<number> => {
+    const height = orderer.height("ch1") ?? 0n;
+    let n = 0;
+    const seek = createSeekInfoEnvelope(fx.member, "ch1", { start: 1n, stop: height - 1n, behavior: "fail" });
+    for await (const item of deliver(address, seek, { tls: memberTls })) {
+      if (!("block" in item)) break;
+      for (const envBytes of item.block.data?.data ?? []) {
+        const parsed = parseEnvelope(envBytes);
+        assert.equal(parsed.channelHeader.type, HeaderType.ENDORSER_TRANSACTION);
+        assert.equal(Payload.decode(parsed.envelope.payload).data.length, 100);
+        fx.verifier.verify(parsed.signatureHeader.creator, parsed.envelope.signature, parsed.envelope.payload);
+        n++;
+      }
+    }
+    return n;
+  };
+
+  await t.test("a member's transactions are all accepted and each is in the chain once; stop() stops sending", async () => {
+    const f = feeder();
+    await f.start();
+    await orderer.waitForHeight("ch1", 6n);
+    await f.stop();
+    const s = f.stats();
+    assert.ok(s.sent >= 50, `sent ${s.sent}`);
+    assert.deepEqual({ ...s, sent: 0 }, { sent: 0, succeeded: s.sent, rejected: 0, lost: 0, lastError: undefined });
+    assert.equal(f.running, false);
+    await sleep(400); // the pending batch is cut after 200 ms
+    assert.equal(await txsInChain(), s.sent);
+    assert.equal(f.stats().sent, s.sent, "nothing is sent after stop()");
+  });
+
+  await t.test("an identity of a non-member org is refused: counted with the orderer's reason", async () => {
+    const f = feeder(fx.outsider, { rootCAs: fx.tls.orderer.ca, cert: fx.tls.outsider.cert, key: fx.tls.outsider.key });
+    await f.start();
+    await sleep(300);
+    await f.stop();
+    const s = f.stats();
+    assert.ok(s.sent > 0);
+    assert.equal(s.succeeded, 0);
+    assert.equal(s.rejected, s.sent);
+    assert.match(s.lastError ?? "", /^FORBIDDEN: .*Org2MSP is not a member of channel ch1/);
+  });
+
+  await t.test("after the orderer restarts on the same address, feeding resumes", async () => {
+    const f = feeder();
+    await f.start();
+    await sleep(200);
+    await orderer.stop();
+    await sleep(300);
+    const during = f.stats();
+    assert.match(during.lastError ?? "", /broadcast stream|ended/);
+    orderer = make(address);
+    await orderer.start();
+    const before = during.succeeded;
+    for (let i = 0; i < 100 && f.stats().succeeded <= before + 20; i++) await sleep(100);
+    await f.stop();
+    assert.ok(f.stats().succeeded > before + 20, `succeeded ${before} -> ${f.stats().succeeded}`);
+  });
+
+  await t.test("an orderer nobody listens on: start() fails naming it", async () => {
+    const f = new TxFeeder({ endpoint: "127.0.0.1:1", channel: "ch1", signer: fx.member, rate: 10, size: 1, dialTimeoutMs: 500 });
+    await assert.rejects(f.start(), (e: unknown) => e instanceof NetworkError && e.code === "FEED_FAILED" && e.message.includes("127.0.0.1:1"));
+    assert.equal(f.running, false);
+    assert.throws(() => new TxFeeder({ endpoint: "x:1", channel: "ch1", signer: fx.member, rate: 0, size: 1 }), /tx rate must be a positive number/);
+  });
+});
