@@ -17,6 +17,19 @@ export interface MemoryEndpoint {
 /** One-way delay in milliseconds of `bytes` bytes from endpoint `from` to endpoint `to`. */
 export type LatencyFn = (from: string, to: string, bytes: number) => number;
 
+/** What happens to one data frame on its way (see MemoryNetworkOptions.frameFate). */
+export interface FrameFate {
+  /** Delay in ms, from now, of each copy delivered: none loses the frame, two or more duplicate it. */
+  delaysMs: readonly number[];
+  /** False: the copies may overtake frames written earlier on the stream (reordering). Default true. */
+  ordered?: boolean;
+  /** Ms until the frame has left the sender (its uplink is free again): the write resolves then. Default 0. */
+  sendMs?: number;
+}
+
+/** Decides the fate of a data frame from `from` to `to` when it is written. */
+export type FrameFateFn = (from: string, to: string, bytes: Uint8Array) => FrameFate;
+
 /**
  * How a partition treats the streams it cuts. "break": open streams between the two sides are
  * reset at once (as when a keepalive gives up). "blackhole": they stay open and silently lose every
@@ -33,6 +46,12 @@ export interface MemoryNetworkOptions {
    * rejects on the next clock tick, as a dialer that fails fast on connection refused.
    */
   refusedDial?: "timeout" | "immediate";
+  /**
+   * Decides loss, duplication, reordering, delay and send time of every data frame (the simulator's
+   * link model). Absent: each frame arrives once, in order, after the latency function's delay, and
+   * its write resolves at once. Dials and stream closes always use the latency function.
+   */
+  frameFate?: FrameFateFn;
 }
 
 /** A frame as it reaches its destination, for observers. */
@@ -54,7 +73,7 @@ interface Flight {
 class Lane {
   readonly queue: Flight[] = [];
   timer: TimerHandle | undefined;
-  /** Delivery time of the last frame queued: later frames never overtake it. */
+  /** Delivery time of the last in-order frame queued: later in-order frames never overtake it. */
   lastAt = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -84,15 +103,18 @@ const pairKey = (a: string, b: string): string => (a < b ? `${a}\u0000${b}` : `$
  * An in-process network of MemoryTransports for tests and the simulator. Every frame travels
  * through the injected clock (`setTimeout` with the latency function's delay, 0 by default), so
  * delivery is asynchronous, ordered per stream direction, and reproducible under a ManualClock.
- * Fault hooks: partitions, endpoints going down, injected raw frames.
+ * Fault hooks: partitions, endpoints going down, injected raw frames, and a per-frame fate
+ * (loss, duplication, reordering, uplink time) for the simulator.
  */
 export class MemoryNetwork {
   readonly clock: Clock;
   readonly #latency: LatencyFn;
   readonly #refusedDial: "timeout" | "immediate";
+  readonly #frameFate: FrameFateFn | undefined;
   readonly #listeners = new Map<string, MemoryEndpoint>();
   readonly #down = new Set<string>();
   readonly #partitions = new Map<string, PartitionMode>();
+  readonly #cuts = new Set<{ cut: (a: string, b: string) => boolean; mode: PartitionMode }>();
   readonly #pairs = new Set<Pair>();
   readonly #pairOf = new Map<MemoryStream, Pair>();
   readonly #dials = new Map<string, number>();
@@ -108,6 +130,7 @@ export class MemoryNetwork {
     this.clock = clock;
     this.#latency = latency;
     this.#refusedDial = options.refusedDial ?? "timeout";
+    this.#frameFate = options.frameFate;
   }
 
   /** How refused dials fail (see MemoryNetworkOptions.refusedDial). */
@@ -125,9 +148,38 @@ export class MemoryNetwork {
     }
   }
 
+  /**
+   * Cuts every link (a, b) for which `cut(a, b)` holds, as `partition` does for one pair, until the
+   * returned function heals it. `cut` must be symmetric; it suits partitions of whole groups.
+   */
+  cutWhere(cut: (a: string, b: string) => boolean, mode: PartitionMode = "break"): () => void {
+    const entry = { cut, mode };
+    this.#cuts.add(entry);
+    if (mode === "break") {
+      for (const pair of [...this.#pairs]) {
+        const a = pair.dialer.localAddress;
+        const b = pair.acceptor.localAddress;
+        if (cut(a, b)) this.#reset(pair, new CommError("CONNECTION_CLOSED", `network partition between ${a} and ${b}`));
+      }
+    }
+    return () => {
+      this.#cuts.delete(entry);
+    };
+  }
+
+  #cutMode(a: string, b: string): PartitionMode | undefined {
+    const mode = this.#partitions.get(pairKey(a, b));
+    if (mode !== undefined) return mode;
+    for (const c of this.#cuts) if (c.cut(a, b)) return c.mode;
+    return undefined;
+  }
+
   /** Removes the partition between `a` and `b`, or every partition when called without arguments. */
   heal(a?: string, b?: string): void {
-    if (a === undefined || b === undefined) this.#partitions.clear();
+    if (a === undefined || b === undefined) {
+      this.#partitions.clear();
+      this.#cuts.clear();
+    }
     else this.#partitions.delete(pairKey(a, b));
   }
 
@@ -162,7 +214,7 @@ export class MemoryNetwork {
       for (const end of [pair.dialer, pair.acceptor]) {
         const peer = end.peer;
         if (end.localAddress === from && peer !== undefined && peer.localAddress === to && !end.closed) {
-          this.#transmit(end, bytes);
+          void this.#transmit(end, bytes);
           n++;
         }
       }
@@ -172,7 +224,7 @@ export class MemoryNetwork {
 
   /** Delivers `bytes` to `stream` as if its remote end had written them (through the usual lane, so in order). */
   injectInto(stream: MemoryStream, bytes: Uint8Array): void {
-    if (stream.peer !== undefined) this.#transmit(stream.peer, bytes);
+    if (stream.peer !== undefined) void this.#transmit(stream.peer, bytes);
   }
 
   /** Calls `observer` with every frame delivered. Returns an unsubscribe. */
@@ -244,7 +296,7 @@ export class MemoryNetwork {
   /** @internal Whether `from` can open a connection to `to` right now, and what serves it. */
   reach(from: MemoryEndpoint, to: string): { reach: Reachability; target: MemoryEndpoint | undefined; why: string } {
     const fromAddr = from.listenAddress;
-    if (this.#partitions.has(pairKey(fromAddr, to))) return { reach: "blackhole", target: undefined, why: `network partition between ${fromAddr} and ${to}` };
+    if (this.#cutMode(fromAddr, to) !== undefined) return { reach: "blackhole", target: undefined, why: `network partition between ${fromAddr} and ${to}` };
     if (this.#down.has(fromAddr)) return { reach: "refused", target: undefined, why: `${fromAddr} is down` };
     if (this.#down.has(to)) return { reach: "refused", target: undefined, why: `${to} is down` };
     const target = this.#listeners.get(to);
@@ -312,12 +364,26 @@ export class MemoryNetwork {
 
   // --- delivery ---
 
-  #transmit(from: MemoryStream, bytes: Uint8Array): void {
+  /** Queues a data frame; returns a promise when the write must wait for the sender's uplink. */
+  #transmit(from: MemoryStream, bytes: Uint8Array): Promise<void> | undefined {
     const pair = this.#pairOf.get(from);
     const lane = pair?.lanes.get(from);
-    if (lane === undefined) return;
+    if (lane === undefined) return undefined;
     // A copy: the sender may reuse its buffer, as a real socket would not care.
-    this.#enqueue(lane, bytes.slice());
+    const copy = bytes.slice();
+    if (this.#frameFate === undefined) {
+      this.#enqueue(lane, copy);
+      return undefined;
+    }
+    const fate = this.#frameFate(lane.from.localAddress, lane.to.localAddress, copy);
+    const now = this.clock.monotonic();
+    const ordered = fate.ordered ?? true;
+    for (const delay of fate.delaysMs) this.#place(lane, { at: now + Math.max(0, delay), bytes: copy }, ordered);
+    const sendMs = fate.sendMs ?? 0;
+    if (sendMs <= 0) return undefined;
+    return new Promise<void>((resolve) => {
+      this.clock.setTimeout(resolve, sendMs);
+    });
   }
 
   #finish(end: MemoryStream): void {
@@ -335,10 +401,38 @@ export class MemoryNetwork {
     const now = this.clock.monotonic();
     const from = lane.from.localAddress;
     const to = lane.to.localAddress;
-    const at = Math.max(now + this.latency(from, to, bytes?.byteLength ?? 0), lane.lastAt);
-    lane.lastAt = at;
-    lane.queue.push({ at, bytes });
+    let at = now + this.latency(from, to, bytes?.byteLength ?? 0);
+    // A close (FIN) never overtakes data, reordered data included.
+    const last = lane.queue[lane.queue.length - 1];
+    if (bytes === undefined && last !== undefined) at = Math.max(at, last.at);
+    this.#place(lane, { at, bytes }, true);
+  }
+
+  /** Puts a flight into the lane's queue, kept sorted by delivery time (ties in arrival order). */
+  #place(lane: Lane, flight: Flight, ordered: boolean): void {
+    if (ordered) {
+      flight.at = Math.max(flight.at, lane.lastAt);
+      lane.lastAt = flight.at;
+    }
+    const q = lane.queue;
+    if (q.length === 0 || q[q.length - 1]!.at <= flight.at) {
+      q.push(flight);
+    } else {
+      let lo = 0;
+      let hi = q.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (q[mid]!.at <= flight.at) lo = mid + 1;
+        else hi = mid;
+      }
+      q.splice(lo, 0, flight);
+    }
     if (lane.timer === undefined) this.#schedule(lane);
+    else if (q[0] === flight) {
+      // It overtook the frame the lane's timer waits for.
+      lane.timer.cancel();
+      this.#schedule(lane);
+    }
   }
 
   #schedule(lane: Lane): void {
@@ -367,7 +461,7 @@ export class MemoryNetwork {
   #arrive(lane: Lane, flight: Flight): void {
     const from = lane.from.localAddress;
     const to = lane.to.localAddress;
-    if (this.#partitions.get(pairKey(from, to)) === "blackhole") return;
+    if ((this.#partitions.size > 0 || this.#cuts.size > 0) && this.#cutMode(from, to) === "blackhole") return;
     if (flight.bytes === undefined) {
       lane.to.end(undefined);
       return;

@@ -3,8 +3,8 @@ import type { RawStream } from "../transport.js";
 
 /** What a MemoryStream asks of the network it lives on. */
 export interface StreamCarrier {
-  /** Queues `bytes` from `from` towards its peer end. */
-  transmit(from: MemoryStream, bytes: Uint8Array): void;
+  /** Queues `bytes` from `from` towards its peer end; a promise when the write must wait (uplink busy). */
+  transmit(from: MemoryStream, bytes: Uint8Array): Promise<void> | undefined;
   /** `end` closed itself cleanly: its peer end hears it after the data already in flight. */
   finish(end: MemoryStream): void;
 }
@@ -61,8 +61,7 @@ export class MemoryStream implements RawStream {
     if (this.#closed) {
       return Promise.reject(this.#closeError ?? new CommError("CONNECTION_CLOSED", `stream to ${this.remoteAddress} is closed`));
     }
-    this.#carrier.transmit(this, bytes);
-    return Promise.resolve();
+    return this.#carrier.transmit(this, bytes) ?? Promise.resolve();
   }
 
   onData(handler: (bytes: Uint8Array) => void): void {

@@ -1,0 +1,212 @@
+import type { GossipConfig } from "../config/index.js";
+
+/** One-way link latency: fixed, uniform in a range, or long-tailed (log-normal by median and p99). */
+export type LatencySpec =
+  | { kind: "fixed"; ms: number }
+  | { kind: "uniform"; minMs: number; maxMs: number }
+  | { kind: "longtail"; medianMs: number; p99Ms: number };
+
+/** The link model every frame goes through (src/comm/memory's frame fate). */
+export interface LinkOptions {
+  latency: LatencySpec;
+  /** Probability that a frame is lost. */
+  loss: number;
+  /** Probability that a frame arrives twice (the copy a little later). */
+  duplicate: number;
+  /** Probability that a frame may overtake earlier ones: it gets up to `reorderWindowMs` extra delay, out of order. */
+  reorder: number;
+  reorderWindowMs: number;
+  /** Per-peer uplink in bytes per second (sends are serialised); undefined: unlimited. */
+  uplinkBytesPerSec: number | undefined;
+}
+
+/** How a partition treats open streams: see MemoryNetwork's PartitionMode. */
+export type CutMode = "break" | "blackhole";
+
+/**
+ * A scheduled partition. "orgs": every org is cut from the others. "half": a random half of the
+ * peers from the other half. "isolate": the named peers from everyone. "swizzle": swizzle-clog (as
+ * FoundationDB's simulator): a random quarter of the peers is isolated one by one every `stepMs`,
+ * and after `forMs` healed one by one in random order.
+ */
+export interface PartitionSpec {
+  kind: "orgs" | "half" | "isolate" | "swizzle";
+  atMs: number;
+  forMs: number;
+  peers?: string[];
+  stepMs?: number;
+  mode: CutMode;
+}
+
+/**
+ * A scheduled crash: `target` is a peer name ("p3"), "leader" (the current leader of the first
+ * channel in org 1, or its first peer) or "random" (`count` random running peers). The peer stops
+ * at `atMs` (its connections break); it restarts with its ledger after `downMs`, or never.
+ */
+export interface CrashSpec {
+  target: string;
+  count: number;
+  atMs: number;
+  downMs: number | undefined;
+}
+
+/** How blocks reach each org: an elected leader per org and channel, or peer 0 of each org as static leader. */
+export type LeaderModeOption = "election" | "static";
+
+/** Everything a run is made of. Plain data; one seed and these options reproduce a run exactly. */
+export interface SimOptions {
+  seed: number;
+  peers: number;
+  orgs: number;
+  channels: number;
+  /** Blocks per channel the block source creates. */
+  blocks: number;
+  /** Serialized size of each block. */
+  blockBytes: number;
+  blockIntervalMs: number;
+  /** Virtual time before the first block (membership and election settle). */
+  warmupMs: number;
+  /**
+   * Length of the run in virtual ms. Undefined: warm-up + blocks x interval + drainMs, ending as
+   * soon as every running peer has committed every block.
+   */
+  durationMs: number | undefined;
+  /** Extra virtual time after the last block, when durationMs is not given. */
+  drainMs: number;
+  link: LinkOptions;
+  partitions: PartitionSpec[];
+  crashes: CrashSpec[];
+  /** Each peer's wall clock is off by a uniform offset in [-clockSkewMs, +clockSkewMs]. */
+  clockSkewMs: number;
+  /** "real": ECDSA P-256 MSP identities (seeded keys, deterministic signatures); "fast": the development MCS with orgs. */
+  crypto: "real" | "fast";
+  leaderMode: LeaderModeOption;
+  /** peer.gossip.* (config/loadGossipConfig). */
+  gossip: GossipConfig;
+  /** Sampling period of heights and membership for the report. */
+  sampleIntervalMs: number;
+  /** Recent events kept for a violation report. */
+  historySize: number;
+  /** Test hook: deliver a conflicting block `seq` to the leaders of org `org` (an equivocating orderer). */
+  forkAt?: { seq: number; org: number };
+}
+
+export const DEFAULT_SEED = 7;
+export const DEFAULT_PEERS = 100;
+export const DEFAULT_ORGS = 4;
+export const DEFAULT_CHANNELS = 1;
+export const DEFAULT_BLOCKS = 200;
+export const DEFAULT_BLOCK_BYTES = 100 * 1024;
+export const DEFAULT_BLOCK_INTERVAL_MS = 500;
+/** Election start-up (15 s grace) plus a declaration round. */
+export const DEFAULT_WARMUP_MS = 25_000;
+export const DEFAULT_DRAIN_MS = 30_000;
+export const DEFAULT_SAMPLE_INTERVAL_MS = 1_000;
+export const DEFAULT_HISTORY_SIZE = 40;
+export const DEFAULT_LINK: Readonly<LinkOptions> = Object.freeze<LinkOptions>({
+  latency: { kind: "uniform", minMs: 10, maxMs: 50 },
+  loss: 0,
+  duplicate: 0,
+  reorder: 0,
+  reorderWindowMs: 50,
+  uplinkBytesPerSec: undefined,
+});
+
+/** Dissemination latency figures in virtual ms. */
+export interface LatencyFigures {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** Per-message-type traffic: bytes each peer sent per second of virtual time, on average. */
+export type TrafficByType = Record<string, number>;
+
+/** The figures of a run (what `--json` prints). */
+export interface SimReport {
+  seed: number;
+  peers: number;
+  orgs: number;
+  channels: number;
+  /** Blocks created per channel. */
+  blocks: number;
+  blockBytes: number;
+  crypto: "real" | "fast";
+  leaderMode: LeaderModeOption;
+  virtualSeconds: number;
+  /** Block creation to commit at each peer that committed it, leaders included. */
+  latencyMs: LatencyFigures;
+  /** Block copies received (push and pull, duplicates included) per block per reached non-leader peer. */
+  redundancy: number;
+  /** Share of first arrivals at non-leader peers by push (DataMessage). */
+  pushShare: number;
+  /** ... by pull (DataUpdate). */
+  pullShare: number;
+  /** ... by state transfer (RemoteStateResponse). */
+  stateShare: number;
+  /** Bytes sent per peer per virtual second, all types. */
+  bytesPerPeerPerSec: number;
+  /** The same by message type (alive, data, hello, digest, request, update, stateInfo, ...). */
+  bytesPerPeerPerSecByType: TrafficByType;
+  /** Virtual seconds until every running peer saw every other (undefined: never). */
+  membershipConvergenceSeconds: number | undefined;
+  /** Peers declared dead while running and not cut off from the declarer (see docs/SIMULATION.md). */
+  falseDeaths: number;
+  /** All death declarations. */
+  deathDeclarations: number;
+  /** Leadership moves: become-leader events beyond the first per channel and org. */
+  leaderChanges: number;
+  /** (peer, channel, block) commits expected of running peers that did not happen by the end. */
+  missingCommits: number;
+  commits: number;
+  /** Frames delivered. */
+  frames: number;
+  traceHash: string;
+  wallSeconds: number;
+}
+
+/** Time series for the HTML report. */
+export interface SimSeries {
+  /** Every dissemination latency (virtual ms), for the CDF. */
+  latencies: number[];
+  /** Sample times (virtual s). */
+  sampleTimes: number[];
+  /** heights[peer][sample] of channel 0. */
+  heights: number[][];
+  /** Alive view size per peer at each sample: min, median, max. */
+  membership: { min: number; median: number; max: number }[];
+  /** Bytes sent per type per sample interval (all peers). */
+  trafficByType: Record<string, number[]>;
+  peerNames: string[];
+}
+
+/** What `Simulator.run` returns. */
+export interface SimResult {
+  report: SimReport;
+  series: SimSeries;
+}
+
+/** Takes the defaults for what is not given; `gossip` must be a full, validated config. */
+export function simOptions(partial: Partial<SimOptions> & { gossip: GossipConfig }): SimOptions {
+  return {
+    seed: DEFAULT_SEED,
+    peers: DEFAULT_PEERS,
+    orgs: DEFAULT_ORGS,
+    channels: DEFAULT_CHANNELS,
+    blocks: DEFAULT_BLOCKS,
+    blockBytes: DEFAULT_BLOCK_BYTES,
+    blockIntervalMs: DEFAULT_BLOCK_INTERVAL_MS,
+    warmupMs: DEFAULT_WARMUP_MS,
+    durationMs: undefined,
+    drainMs: DEFAULT_DRAIN_MS,
+    link: { ...DEFAULT_LINK },
+    partitions: [],
+    crashes: [],
+    clockSkewMs: 0,
+    crypto: "real",
+    leaderMode: "election",
+    sampleIntervalMs: DEFAULT_SAMPLE_INTERVAL_MS,
+    historySize: DEFAULT_HISTORY_SIZE,
+    ...partial,
+  };
+}

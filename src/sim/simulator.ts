@@ -1,0 +1,744 @@
+import { pkiHex } from "../api/identity.js";
+import { MemoryNetwork } from "../comm/memory/index.js";
+import type { JoinChannelMessage } from "../gossip/channel/index.js";
+import type { LogFields } from "../logging/index.js";
+import { type ReceivedMessage, SignedGossipMessage } from "../protoext/index.js";
+import type { Block } from "../protos/gen/common/common.pb.js";
+import { type GossipMessage, GossipMessage_Tag, PullMsgType } from "../protos/gen/gossip/message.pb.js";
+import { bytesEqual, fromUtf8, toHex, utf8 } from "../util/bytes.js";
+import type { TimerHandle } from "../util/clock.js";
+import { errorMessage } from "../util/errors.js";
+import { ManualClock } from "../util/manual-clock.js";
+import { BlockSource } from "./block-source.js";
+import { fastCryptoSuite, realCryptoSuite, type SimCryptoSuite, simMspId } from "./crypto.js";
+import { SimError, type SimInvariantError } from "./errors.js";
+import type { CrashSpec, PartitionSpec, SimOptions, SimResult, SimSeries } from "./interface.js";
+import { InvariantChecker } from "./invariants.js";
+import { MemoryLedger } from "./ledger.js";
+import { HOW_DELIVER, HOW_PULL, HOW_PUSH, HOW_STATE, quantile, SimMetrics } from "./metrics.js";
+import { LatencySampler, LinkModel, validateLink } from "./network-model.js";
+import { type SimChannel, SimPeer, type SimPeerHooks, type SimPeerSpec } from "./peer.js";
+import { RandomTree } from "./rng.js";
+import { TraceHasher } from "./trace.js";
+import { DATA_TYPE, FRAME_TYPES, type FrameInfo, STATE_RESPONSE_TYPE, scanFrame, UPDATE_TYPE } from "./wire.js";
+
+/** Wall-clock start of the virtual clock (any fixed instant: it is part of what makes a run reproducible). */
+export const SIM_EPOCH_MS = 1_700_000_000_000;
+/** The main loop advances virtual time in steps of this much, checking for violations in between. */
+const STEP_MS = 100;
+/** Peers start spread over this much virtual time, so their periodic timers are not in lockstep. */
+const START_SPREAD_MS = 1_000;
+/** Peers whose views are sampled for the membership series and the forged-member check, per sample. */
+const VIEW_SAMPLE_PEERS = 64;
+const PORT = 7051;
+
+/** A leader's deliver stream from the simulated ordering service (Fabric's deliver client, reduced). */
+class DeliverStream {
+  readonly #abort = new AbortController();
+  readonly done: Promise<void>;
+
+  constructor(
+    readonly peer: SimPeer,
+    readonly channel: SimChannel,
+    sim: { source: BlockSource; clock: ManualClock; delayMs: (bytes: number) => number; forked: boolean; onDelivered: (seq: number) => void; onError: (err: unknown) => void },
+  ) {
+    this.done = this.#run(sim).catch((err: unknown) => {
+      if (!this.#abort.signal.aborted) sim.onError(err);
+    });
+  }
+
+  stop(): Promise<void> {
+    this.#abort.abort();
+    return this.done;
+  }
+
+  async #run(sim: { source: BlockSource; clock: ManualClock; delayMs: (bytes: number) => number; forked: boolean; onDelivered: (seq: number) => void }): Promise<void> {
+    const signal = this.#abort.signal;
+    const name = this.channel.name;
+    const ledger = this.peer.ledger(name);
+    if (ledger === undefined) return;
+    // Fabric's deliver client seeks from the ledger height and then follows the chain.
+    let next = Number(ledger.height());
+    const channelBytes = utf8(name);
+    while (!signal.aborted) {
+      const b = sim.source.blockFor(name, next, sim.forked);
+      if (b === undefined) {
+        await sim.source.next(name, signal);
+        continue;
+      }
+      await sim.clock.sleep(sim.delayMs(b.bytes.length), signal);
+      const state = this.peer.state(name);
+      const node = this.peer.node;
+      if (state === undefined || node === undefined || signal.aborted) return;
+      sim.onDelivered(next);
+      await state.addPayload({ seqNum: BigInt(next), data: b.bytes, privateData: [] });
+      if (signal.aborted) return;
+      const msg: GossipMessage = {
+        nonce: 0n,
+        channel: channelBytes,
+        tag: GossipMessage_Tag.CHAN_AND_ORG,
+        content: { $case: "dataMsg", value: { payload: { seqNum: BigInt(next), data: b.bytes, privateData: [] } } },
+      };
+      node.gossip(msg);
+      next++;
+    }
+  }
+}
+
+/**
+ * A deterministic simulation of a Fabric gossip network in one process: N peers built from the
+ * real components (gossip node, state provider, leader election) on an in-memory network with a
+ * link model and faults, a virtual clock, seeded randomness, an ordering service feeding org
+ * leaders, continuous invariant checks and a trace hash. `run()` resolves with the figures, or
+ * rejects with a {@link SimInvariantError} (seed and history) when an invariant fails.
+ */
+export class Simulator {
+  readonly options: SimOptions;
+  readonly clock = new ManualClock(SIM_EPOCH_MS);
+  readonly tree: RandomTree;
+  readonly network: MemoryNetwork;
+  readonly checker: InvariantChecker;
+  readonly trace = new TraceHasher();
+  readonly peers: SimPeer[] = [];
+  readonly channels: SimChannel[] = [];
+  #metrics: SimMetrics;
+  #link: LinkModel;
+  #source: BlockSource | undefined;
+  #crypto: SimCryptoSuite | undefined;
+  readonly #endpointIndex = new Map<string, number>();
+  readonly #channelIndex = new Map<string, number>();
+  readonly #byPki = new Map<string, SimPeer>();
+  readonly #streams = new Map<string, DeliverStream>();
+  readonly #timers = new Set<TimerHandle>();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #disturbedAt: Float64Array;
+  readonly #frame: FrameInfo = { type: 0, channelStart: 0, channelEnd: 0 };
+  #t0 = 0;
+  #blocksCut = 0;
+  #convergedAt: number | undefined;
+  #viewCursor = 0;
+  readonly #series: SimSeries;
+  #ordererLatency: LatencySampler;
+
+  constructor(options: SimOptions) {
+    validateOptions(options);
+    this.options = options;
+    this.tree = new RandomTree(options.seed);
+    this.checker = new InvariantChecker(options.seed, options.historySize);
+    this.#metrics = new SimMetrics(options.peers, 1, options.blocks);
+    this.#link = new LinkModel(options.link, this.tree.stream("network"), this.clock, (from, to, bytes) => this.#onSend(from, to, bytes));
+    this.network = new MemoryNetwork(this.clock, this.#link.latency, { refusedDial: "immediate", frameFate: this.#link.fate });
+    this.#ordererLatency = new LatencySampler(options.link.latency, this.tree.stream("orderer"));
+    this.#disturbedAt = new Float64Array(options.peers).fill(Number.NEGATIVE_INFINITY);
+    this.#series = { latencies: [], sampleTimes: [], heights: [], membership: [], trafficByType: {}, peerNames: [] };
+  }
+
+  /** Virtual ms since the run started. */
+  now(): number {
+    return this.clock.monotonic() - this.#t0;
+  }
+
+  // --- setup ---------------------------------------------------------------------------------
+
+  async #setup(): Promise<void> {
+    const o = this.options;
+    const specs: SimPeerSpec[] = [];
+    const byOrg: number[][] = Array.from({ length: o.orgs }, () => []);
+    for (let i = 0; i < o.peers; i++) {
+      const org = (i % o.orgs) + 1;
+      byOrg[org - 1]!.push(i);
+      const name = `p${i}`;
+      specs.push({ index: i, name, org, mspId: simMspId(org), endpoint: `${name}:${PORT}`, bootstrap: [], staticLeader: false });
+      this.#endpointIndex.set(`${name}:${PORT}`, i);
+    }
+    for (const members of byOrg) {
+      const [first, second] = members;
+      for (const i of members) {
+        const s = specs[i]!;
+        const boot = i === first ? second : first;
+        s.bootstrap = boot === undefined ? [] : [specs[boot]!.endpoint];
+        s.staticLeader = i === first;
+      }
+    }
+    // Channel 0 has every org; channel c >= 1 leaves out one org, so some peers are outside it.
+    for (let c = 0; c < o.channels; c++) {
+      const orgs = new Set<string>();
+      for (let org = 1; org <= o.orgs; org++) if (c === 0 || o.orgs === 1 || org !== ((c - 1) % o.orgs) + 1) orgs.add(simMspId(org));
+      const anchors = new Map<string, { host: string; port: number }[]>();
+      for (const [k, members] of byOrg.entries()) {
+        const first = members[0];
+        if (first !== undefined) anchors.set(simMspId(k + 1), [{ host: specs[first]!.name, port: PORT }]);
+      }
+      const join: JoinChannelMessage = {
+        sequenceNumber: 1,
+        members: () => [...orgs].map((m) => utf8(m)),
+        anchorPeersOf: (org) => anchors.get(fromUtf8(org)) ?? [],
+      };
+      const name = `ch${c}`;
+      this.channels.push({ index: c, name, orgs, join });
+      this.#channelIndex.set(name, c);
+    }
+    this.#metrics = new SimMetrics(o.peers, o.channels, o.blocks);
+    const channelOrgs = (name: string): ReadonlySet<string> | undefined => this.channels[this.#channelIndex.get(name) ?? -1]?.orgs;
+    try {
+      this.#crypto =
+        o.crypto === "fast"
+          ? fastCryptoSuite(o.orgs, channelOrgs)
+          : await realCryptoSuite(
+              this.tree,
+              o.orgs,
+              specs.map((s) => ({ name: s.name, mspId: s.mspId })),
+              channelOrgs,
+              this.clock,
+            );
+    } catch (err) {
+      throw new SimError("SETUP_FAILED", `crypto material for ${o.peers} peers in ${o.orgs} orgs: ${errorMessage(err)}`, { cause: err });
+    }
+    const source = new BlockSource(
+      this.channels.map((c) => c.name),
+      this.#crypto.ordererSigner,
+      this.clock,
+      this.tree.stream("blocks"),
+      o.blockBytes,
+    );
+    this.#source = source;
+    if (o.forkAt !== undefined) for (const c of this.channels) source.prepareFork(c.name, o.forkAt.seq);
+    const hooks = this.#hooks();
+    const skewRng = this.tree.stream("skew");
+    for (const s of specs) {
+      const mine = this.channels.filter((c) => c.orgs.has(s.mspId));
+      const ledgers = new Map<string, MemoryLedger>();
+      for (const c of mine) {
+        const ledger = new MemoryLedger(c.name, source);
+        ledgers.set(c.name, ledger);
+      }
+      const skew = (skewRng.float() * 2 - 1) * o.clockSkewMs;
+      const peer = new SimPeer(s, {
+        network: this.network,
+        clock: this.clock,
+        tree: this.tree,
+        crypto: this.#crypto.peer(s.name, s.mspId, s.endpoint),
+        gossip: o.gossip,
+        leaderMode: o.leaderMode,
+        channels: mine,
+        ledgers,
+        skewMs: skew,
+        hooks,
+      });
+      for (const c of mine) ledgers.get(c.name)!.onCommit((block, hash) => this.#onCommit(peer, c, block, hash));
+      this.peers.push(peer);
+      this.#byPki.set(peer.pkiHex, peer);
+    }
+    this.#series.peerNames = this.peers.map((p) => p.name);
+    this.#series.heights = this.peers.map(() => []);
+    for (const t of FRAME_TYPES) this.#series.trafficByType[t] = [];
+  }
+
+  #hooks(): SimPeerHooks {
+    return {
+      onLeadership: (peer, channel, isLeader) => this.#onLeadership(peer, channel, isLeader),
+      onReceived: (peer, msg) => this.#onReceived(peer, msg),
+      onDeathDeclared: (peer, hex) => this.#onDeath(peer, hex),
+      onError: (peer, logger, msg, fields) => this.#onError(peer, logger, msg, fields),
+    };
+  }
+
+  // --- events from peers and the network -------------------------------------------------------
+
+  #onSend(from: string, _to: string, bytes: Uint8Array): void {
+    scanFrame(bytes, this.#frame);
+    this.#metrics.sent(this.#endpointIndex.get(from) ?? -1, this.#frame.type, bytes.byteLength);
+  }
+
+  #onDelivered(from: string, to: string, bytes: Uint8Array): void {
+    const f = scanFrame(bytes, this.#frame);
+    const fromIdx = this.#endpointIndex.get(from) ?? -1;
+    const toIdx = this.#endpointIndex.get(to) ?? -1;
+    this.#metrics.framesDelivered++;
+    this.trace.frame(this.now(), fromIdx, toIdx, bytes.byteLength, f.type);
+    if ((f.type === DATA_TYPE || f.type === UPDATE_TYPE || f.type === STATE_RESPONSE_TYPE) && f.channelEnd > f.channelStart && toIdx >= 0) {
+      const channel = Buffer.from(bytes.buffer, bytes.byteOffset + f.channelStart, f.channelEnd - f.channelStart).toString("latin1");
+      const c = this.#channelIndex.get(channel);
+      const peer = this.peers[toIdx]!;
+      this.checker.check(
+        "ineligible-delivery",
+        c !== undefined && this.channels[c]!.orgs.has(peer.spec.mspId),
+        () => `${FRAME_TYPES[f.type]} of channel ${JSON.stringify(channel)} from ${from} reached ${peer.name} of ${peer.spec.mspId}, which is not in it`,
+        this.now(),
+        peer.name,
+      );
+    }
+  }
+
+  #onCommit(peer: SimPeer, channel: SimChannel, block: Block, hash: Uint8Array): void {
+    const seq = Number(block.header?.number ?? -1n);
+    const now = this.now();
+    const ledger = peer.ledger(channel.name)!;
+    const height = Number(ledger.height());
+    this.checker.note(now, peer.name, `commit ${channel.name}#${seq} ${toHex(hash).slice(0, 12)}`);
+    this.checker.check("commit-order", seq === height, () => `${peer.name} committed block ${seq} of ${channel.name} at height ${height} (gap or duplicate)`, now, peer.name);
+    const canonical = this.#source?.block(channel.name, seq);
+    this.checker.check(
+      "fork",
+      canonical !== undefined && bytesEqual(canonical.hash, hash),
+      () =>
+        canonical === undefined
+          ? `${peer.name} committed block ${seq} of ${channel.name}, which the ordering service never cut (forged)`
+          : `${peer.name} committed block ${seq} of ${channel.name} with hash ${toHex(hash).slice(0, 16)}, the ordering service's is ${toHex(canonical.hash).slice(0, 16)}`,
+      now,
+      peer.name,
+    );
+    this.#metrics.committed(channel.index, peer.spec.index, seq, now);
+    this.trace.commit(now, peer.spec.index, channel.index, seq, hash);
+  }
+
+  #onReceived(peer: SimPeer, rm: ReceivedMessage): void {
+    const m = rm.message.message;
+    const c = this.#channelIndex.get(fromUtf8(m.channel));
+    if (c === undefined) return;
+    const content = m.content;
+    const p = peer.spec.index;
+    if (content?.$case === "dataMsg") {
+      const seq = content.value.payload?.seqNum;
+      if (seq !== undefined) this.#metrics.arrived(c, p, Number(seq), HOW_PUSH);
+    } else if (content?.$case === "dataUpdate" && content.value.msgType === PullMsgType.BLOCK_MSG) {
+      for (const env of content.value.data) {
+        try {
+          const inner = SignedGossipMessage.fromEnvelope(env).message.content;
+          if (inner?.$case === "dataMsg" && inner.value.payload !== undefined) this.#metrics.arrived(c, p, Number(inner.value.payload.seqNum), HOW_PULL);
+        } catch {
+          // A malformed item: the node rejects it; nothing arrived.
+        }
+      }
+    } else if (content?.$case === "stateResponse") {
+      for (const payload of content.value.payloads) this.#metrics.arrived(c, p, Number(payload.seqNum), HOW_STATE);
+    }
+  }
+
+  #onLeadership(peer: SimPeer, channel: string, isLeader: boolean): void {
+    const now = this.now();
+    const c = this.#channelIndex.get(channel)!;
+    this.checker.note(now, peer.name, `${isLeader ? "became" : "stopped being"} leader of ${channel}`);
+    this.trace.event(now, `leader ${peer.name} ${channel} ${isLeader}`);
+    const key = `${peer.name}/${channel}`;
+    if (isLeader) {
+      const orgKey = `${channel}/${peer.spec.org}`;
+      this.#metrics.leaderEvents.set(orgKey, (this.#metrics.leaderEvents.get(orgKey) ?? 0) + 1);
+      if (this.#streams.has(key)) return;
+      const o = this.options;
+      const forked = o.forkAt !== undefined && o.forkAt.org === peer.spec.org;
+      const stream = new DeliverStream(peer, this.channels[c]!, {
+        source: this.#source!,
+        clock: this.clock,
+        delayMs: (bytes) => this.#ordererLatency.sample() + (o.link.uplinkBytesPerSec === undefined ? 0 : (bytes * 1000) / o.link.uplinkBytesPerSec),
+        forked,
+        onDelivered: (seq) => this.#metrics.arrived(c, peer.spec.index, seq, HOW_DELIVER),
+        onError: (err) => this.#onError(peer, "sim.deliver", `deliver stream of ${channel} failed: ${errorMessage(err)}`, undefined),
+      });
+      this.#streams.set(key, stream);
+    } else {
+      const stream = this.#streams.get(key);
+      this.#streams.delete(key);
+      if (stream !== undefined) this.#track(stream.stop());
+    }
+  }
+
+  #onDeath(peer: SimPeer, hex: string): void {
+    const m = this.#metrics;
+    m.deaths++;
+    const target = this.#byPki.get(hex);
+    const now = this.now();
+    this.checker.note(now, peer.name, `declared ${target?.name ?? hex.slice(0, 12)} dead`);
+    if (target === undefined || !target.running) return;
+    const g = this.options.gossip;
+    const window = g.aliveExpirationTimeoutMs + g.reconnectIntervalMs;
+    const quiet = now - this.#disturbedAt[peer.spec.index]! > window && now - this.#disturbedAt[target.spec.index]! > window;
+    if (quiet) m.falseDeaths++;
+  }
+
+  #onError(peer: SimPeer, logger: string, msg: string, fields: LogFields | undefined): void {
+    const m = this.#metrics;
+    m.errors++;
+    if (m.firstErrors.length < 10) {
+      let extra = "";
+      if (fields !== undefined) {
+        try {
+          extra = ` ${JSON.stringify(fields, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}`;
+        } catch {
+          extra = "";
+        }
+      }
+      m.firstErrors.push(`${(this.now() / 1000).toFixed(3)}s ${peer.name} ${logger}: ${msg}${extra}`);
+    }
+  }
+
+  // --- scheduling ------------------------------------------------------------------------------
+
+  /** Runs `fn` at virtual `atMs` after the start. */
+  #at(atMs: number, fn: () => void): void {
+    const handle = this.clock.setTimeout(() => {
+      this.#timers.delete(handle);
+      fn();
+    }, Math.max(0, this.#t0 + atMs - this.clock.monotonic()));
+    this.#timers.add(handle);
+  }
+
+  /** Keeps a background task so the run can wait for it; its failure is an error of the run. */
+  #track(task: Promise<void>): void {
+    const t = task.catch((err: unknown) => {
+      this.#metrics.errors++;
+      if (this.#metrics.firstErrors.length < 10) this.#metrics.firstErrors.push(`sim task failed: ${errorMessage(err)}`);
+    });
+    this.#tasks.add(t);
+    void t.finally(() => this.#tasks.delete(t));
+  }
+
+  #disturb(indices: Iterable<number>): void {
+    const now = this.now();
+    for (const i of indices) this.#disturbedAt[i] = now;
+  }
+
+  #scheduleBlocks(): void {
+    const o = this.options;
+    const cut = (): void => {
+      if (this.#blocksCut >= o.blocks) return;
+      this.#blocksCut++;
+      for (const c of this.channels) this.#source!.cut(c.name);
+      this.checker.note(this.now(), "sim", `block ${this.#blocksCut} cut`);
+      if (this.#blocksCut < o.blocks) this.#at(this.now() + o.blockIntervalMs, cut);
+    };
+    if (o.blocks > 0) this.#at(o.warmupMs, cut);
+  }
+
+  #schedulePartition(p: PartitionSpec, i: number): void {
+    const all = this.peers.map((_, k) => k);
+    const endpointOf = (k: number): string => this.peers[k]!.spec.endpoint;
+    const rng = this.tree.stream(`partition/${i}`);
+    const label = `partition ${i} ${p.kind}`;
+    if (p.kind === "swizzle") {
+      const step = p.stepMs ?? 1_000;
+      const victims = rng.shuffle(all).slice(0, Math.max(1, Math.floor(this.peers.length / 4)));
+      const heals = new Map<number, () => void>();
+      victims.forEach((v, k) => {
+        this.#at(p.atMs + k * step, () => {
+          const e = endpointOf(v);
+          heals.set(v, this.network.cutWhere((a, b) => a !== b && (a === e || b === e), p.mode));
+          this.#disturb([v]);
+          this.checker.note(this.now(), this.peers[v]!.name, `${label}: clogged`);
+          this.trace.event(this.now(), `${label} clog ${v}`);
+        });
+      });
+      const order = rng.shuffle(victims);
+      const healStart = p.atMs + Math.max(p.forMs, victims.length * step);
+      order.forEach((v, k) => {
+        this.#at(healStart + k * step, () => {
+          heals.get(v)?.();
+          this.#disturb([v]);
+          this.checker.note(this.now(), this.peers[v]!.name, `${label}: unclogged`);
+          this.trace.event(this.now(), `${label} unclog ${v}`);
+        });
+      });
+      return;
+    }
+    let side: (k: number) => number;
+    let affected: number[];
+    if (p.kind === "orgs") {
+      side = (k) => this.peers[k]!.spec.org;
+      affected = all;
+    } else if (p.kind === "half") {
+      const half = new Set(rng.shuffle(all).slice(0, Math.floor(all.length / 2)));
+      side = (k) => (half.has(k) ? 1 : 0);
+      affected = all;
+    } else {
+      const names = new Set(p.peers ?? []);
+      const isolated = all.filter((k) => names.has(this.peers[k]!.name));
+      // Each isolated peer is its own side; everyone else is side -1.
+      side = (k) => (names.has(this.peers[k]!.name) ? k : -1);
+      affected = isolated;
+    }
+    const cut = (a: string, b: string): boolean => {
+      const ia = this.#endpointIndex.get(a);
+      const ib = this.#endpointIndex.get(b);
+      return ia !== undefined && ib !== undefined && side(ia) !== side(ib);
+    };
+    let heal: (() => void) | undefined;
+    this.#at(p.atMs, () => {
+      heal = this.network.cutWhere(cut, p.mode);
+      this.#disturb(affected);
+      this.checker.note(this.now(), "sim", `${label} (${p.mode}) starts`);
+      this.trace.event(this.now(), `${label} start`);
+    });
+    this.#at(p.atMs + p.forMs, () => {
+      heal?.();
+      this.#disturb(affected);
+      this.checker.note(this.now(), "sim", `${label} healed`);
+      this.trace.event(this.now(), `${label} heal`);
+    });
+  }
+
+  #scheduleCrash(c: CrashSpec, i: number): void {
+    const rng = this.tree.stream(`crash/${i}`);
+    this.#at(c.atMs, () => {
+      const victims = this.#crashTargets(c, rng.shuffle(this.peers.filter((p) => p.running)));
+      for (const v of victims) {
+        this.checker.note(this.now(), v.name, "crash");
+        this.trace.event(this.now(), `crash ${v.name}`);
+        this.#disturb([v.spec.index]);
+        this.#track(this.#crash(v));
+        if (c.downMs !== undefined) {
+          this.#at(this.now() + c.downMs, () => {
+            this.checker.note(this.now(), v.name, "restart");
+            this.trace.event(this.now(), `restart ${v.name}`);
+            this.#disturb([v.spec.index]);
+            this.#track(v.restart());
+          });
+        }
+      }
+    });
+  }
+
+  #crashTargets(c: CrashSpec, shuffled: SimPeer[]): SimPeer[] {
+    if (c.target === "random") return shuffled.slice(0, c.count);
+    if (c.target === "leader") {
+      const ch = this.channels[0]!.name;
+      const org1 = this.peers.filter((p) => p.running && p.spec.org === 1);
+      const leader = org1.find((p) => p.isLeader(ch)) ?? org1[0];
+      return leader === undefined ? [] : [leader];
+    }
+    const p = this.peers.find((x) => x.name === c.target);
+    return p?.running ? [p] : [];
+  }
+
+  async #crash(peer: SimPeer): Promise<void> {
+    for (const [key, stream] of [...this.#streams]) {
+      if (stream.peer === peer) {
+        this.#streams.delete(key);
+        await stream.stop();
+      }
+    }
+    this.#link.resetUplink(peer.spec.endpoint);
+    await peer.crash();
+  }
+
+  // --- sampling --------------------------------------------------------------------------------
+
+  #sample(): void {
+    const s = this.#series;
+    const now = this.now();
+    s.sampleTimes.push(now / 1000);
+    const ch0 = this.channels[0]!.name;
+    for (const [i, p] of this.peers.entries()) {
+      const ledger = p.ledger(ch0);
+      s.heights[i]!.push(ledger === undefined ? 0 : Number(ledger.height()) - 1);
+    }
+    for (const [t, name] of FRAME_TYPES.entries()) {
+      s.trafficByType[name]!.push(this.#metrics.intervalBytesByType[t]!);
+      this.#metrics.intervalBytesByType[t] = 0;
+    }
+    const running = this.peers.filter((p) => p.running);
+    if (this.#convergedAt === undefined && running.length > 0) {
+      const full = running.every((p) => (p.node?.peers().length ?? 0) >= running.length - 1);
+      if (full) this.#convergedAt = now;
+    }
+    // Views of a rotating subset: the membership series and the forged-member check.
+    const sizes: number[] = [];
+    const count = Math.min(VIEW_SAMPLE_PEERS, running.length);
+    for (let k = 0; k < count; k++) {
+      const p = running[(this.#viewCursor + k) % running.length]!;
+      const members = p.node?.peers() ?? [];
+      sizes.push(members.length);
+      for (const m of members) {
+        const hex = pkiHex(m.pkiId);
+        this.checker.check("forged-member", this.#byPki.has(hex), () => `${p.name} has ${hex} (${m.endpoint}) in its view: not a simulated peer`, now, p.name);
+      }
+    }
+    this.#viewCursor = (this.#viewCursor + count) % Math.max(1, running.length);
+    sizes.sort((a, b) => a - b);
+    s.membership.push({ min: sizes[0] ?? 0, median: quantile(sizes, 0.5), max: sizes[sizes.length - 1] ?? 0 });
+    const bound = 2 * this.options.gossip.state.blockBufferSize + 1;
+    for (const p of running) {
+      for (const c of p.channels) {
+        const size = p.state(c.name)?.bufferSize() ?? 0;
+        this.checker.check("buffer-bound", size <= bound, () => `${p.name}'s payload buffer of ${c.name} holds ${size} blocks, above 2 x blockBufferSize + 1 = ${bound}`, now, p.name);
+      }
+    }
+  }
+
+  /** Every block cut and committed by every running peer of its channels. */
+  #allDelivered(): boolean {
+    if (this.#blocksCut < this.options.blocks) return false;
+    for (const p of this.peers) {
+      if (!p.running) continue;
+      for (const c of p.channels) if (Number(p.ledger(c.name)!.height()) < this.options.blocks + 1) return false;
+    }
+    return true;
+  }
+
+  // --- the run ---------------------------------------------------------------------------------
+
+  /**
+   * Runs the simulation to its end (or to the first invariant violation, which it throws after
+   * stopping every peer) and returns the figures.
+   * @throws SimInvariantError, SimError SETUP_FAILED.
+   */
+  async run(): Promise<SimResult> {
+    const wall0 = performance.now();
+    const o = this.options;
+    await this.#setup();
+    this.#t0 = this.clock.monotonic();
+    const unobserve = this.network.observe((f) => this.#onDelivered(f.from, f.to, f.bytes));
+    const startRng = this.tree.stream("start");
+    for (const p of this.peers) {
+      this.#at(startRng.float() * START_SPREAD_MS, () => {
+        this.checker.note(this.now(), p.name, "start");
+        this.#track(p.start());
+      });
+    }
+    this.#scheduleBlocks();
+    for (const [i, p] of o.partitions.entries()) this.#schedulePartition(p, i);
+    for (const [i, c] of o.crashes.entries()) this.#scheduleCrash(c, i);
+    const early = o.durationMs === undefined;
+    const durationMs = o.durationMs ?? o.warmupMs + o.blocks * o.blockIntervalMs + o.drainMs;
+    let nextSample = 0;
+    let violation: SimInvariantError | undefined;
+    try {
+      while (this.now() < durationMs) {
+        await this.clock.advance(Math.min(STEP_MS, durationMs - this.now()));
+        violation = this.checker.violation;
+        if (violation !== undefined) break;
+        if (this.now() >= nextSample) {
+          this.#sample();
+          nextSample += o.sampleIntervalMs;
+          violation = this.checker.violation;
+          if (violation !== undefined) break;
+        }
+        if (early && this.#allDelivered()) break;
+      }
+    } finally {
+      await this.#shutdown();
+      unobserve();
+    }
+    if (violation !== undefined) throw violation;
+    return this.#result(wall0);
+  }
+
+  async #shutdown(): Promise<void> {
+    for (const t of this.#timers) t.cancel();
+    this.#timers.clear();
+    for (const s of [...this.#streams.values()]) await s.stop();
+    this.#streams.clear();
+    // Let starts and crashes in progress finish, then stop every peer.
+    while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
+    for (const p of this.peers) await p.stop();
+    while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
+  }
+
+  #result(wall0: number): SimResult {
+    const o = this.options;
+    const m = this.#metrics;
+    const source = this.#source!;
+    const { all, figures } = m.latencies((c, seq) => {
+      const created = source.block(this.channels[c]!.name, seq)?.createdAt;
+      return created === undefined ? undefined : created - this.#t0;
+    });
+    const delivery = m.delivery();
+    const seconds = this.now() / 1000;
+    const byType: Record<string, number> = {};
+    let total = 0;
+    for (const [t, name] of FRAME_TYPES.entries()) {
+      const v = m.bytesByType[t]!;
+      total += v;
+      if (v > 0) byType[name] = round(v / o.peers / Math.max(seconds, 1e-9), 1);
+    }
+    let missing = 0;
+    for (const p of this.peers) {
+      if (!p.running && p.incarnation > 0) continue;
+      for (const c of p.channels) for (let s = 1; s <= this.#blocksCut; s++) if (!m.hasCommitted(c.index, p.spec.index, s)) missing++;
+    }
+    this.trace.event(this.now(), "end");
+    const traceHash = this.trace.digest();
+    this.#series.latencies = all;
+    return {
+      report: {
+        seed: o.seed,
+        peers: o.peers,
+        orgs: o.orgs,
+        channels: o.channels,
+        blocks: this.#blocksCut,
+        blockBytes: o.blockBytes,
+        crypto: o.crypto,
+        leaderMode: o.leaderMode,
+        virtualSeconds: round(seconds, 3),
+        latencyMs: { p50: round(figures.p50, 1), p99: round(figures.p99, 1), max: round(figures.max, 1) },
+        redundancy: round(delivery.redundancy, 3),
+        pushShare: round(delivery.push, 4),
+        pullShare: round(delivery.pull, 4),
+        stateShare: round(delivery.state, 4),
+        bytesPerPeerPerSec: round(total / o.peers / Math.max(seconds, 1e-9), 1),
+        bytesPerPeerPerSecByType: byType,
+        membershipConvergenceSeconds: this.#convergedAt === undefined ? undefined : round(this.#convergedAt / 1000, 3),
+        falseDeaths: m.falseDeaths,
+        deathDeclarations: m.deaths,
+        leaderChanges: m.leaderChanges(),
+        missingCommits: missing,
+        commits: m.commits(),
+        frames: m.framesDelivered,
+        traceHash,
+        wallSeconds: round((performance.now() - wall0) / 1000, 2),
+      },
+      series: this.#series,
+    };
+  }
+
+  /** Figures not in the report: link fault counts, errors logged, invariant checks, timers left. */
+  diagnostics(): { link: LinkModel["counts"]; errors: number; firstErrors: string[]; checks: Record<string, number>; pendingTimers: number; openStreams: number } {
+    return {
+      link: { ...this.#link.counts },
+      errors: this.#metrics.errors,
+      firstErrors: [...this.#metrics.firstErrors],
+      checks: { ...this.checker.checks },
+      pendingTimers: this.clock.pendingTimers(),
+      openStreams: this.network.openStreamCount(),
+    };
+  }
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** Throws BAD_OPTION, naming the setting, unless the options describe a runnable simulation. */
+export function validateOptions(o: SimOptions): void {
+  const bad = (msg: string): never => {
+    throw new SimError("BAD_OPTION", msg);
+  };
+  const int = (name: string, v: number, min: number): void => {
+    if (!Number.isInteger(v) || v < min) bad(`${name} must be an integer >= ${min}, got ${v}`);
+  };
+  int("seed", o.seed, 0);
+  int("peers", o.peers, 1);
+  int("orgs", o.orgs, 1);
+  if (o.orgs > o.peers) bad(`orgs (${o.orgs}) must not exceed peers (${o.peers})`);
+  int("channels", o.channels, 1);
+  int("blocks", o.blocks, 0);
+  int("block size", o.blockBytes, 1);
+  if (!(o.blockIntervalMs > 0)) bad(`block interval must be > 0 ms, got ${o.blockIntervalMs}`);
+  if (!(o.warmupMs >= 0)) bad(`warm-up must be >= 0 ms, got ${o.warmupMs}`);
+  if (o.durationMs !== undefined && !(o.durationMs > 0)) bad(`duration must be > 0 ms, got ${o.durationMs}`);
+  if (!(o.sampleIntervalMs >= STEP_MS)) bad(`sample interval must be >= ${STEP_MS} ms, got ${o.sampleIntervalMs}`);
+  if (!(o.clockSkewMs >= 0)) bad(`clock skew must be >= 0 ms, got ${o.clockSkewMs}`);
+  validateLink(o.link);
+  const names = new Set(Array.from({ length: o.peers }, (_, i) => `p${i}`));
+  for (const p of o.partitions) {
+    if (!(p.atMs >= 0 && p.forMs >= 0)) bad(`partition ${p.kind}: start and length must be >= 0, got @${p.atMs}+${p.forMs} ms`);
+    for (const n of p.peers ?? []) if (!names.has(n)) bad(`partition isolate: no peer named ${n} (peers are p0..p${o.peers - 1})`);
+  }
+  for (const c of o.crashes) {
+    if (!(c.atMs >= 0)) bad(`crash ${c.target}: time must be >= 0, got ${c.atMs} ms`);
+    if (c.target !== "leader" && c.target !== "random" && !names.has(c.target)) bad(`crash: no peer named ${c.target} (peers are p0..p${o.peers - 1}, or "leader", "random")`);
+    int(`crash ${c.target} count`, c.count, 1);
+  }
+  if (o.forkAt !== undefined && (o.forkAt.org < 1 || o.forkAt.org > o.orgs || o.forkAt.seq < 1)) bad(`forkAt must name a block >= 1 and an org in 1..${o.orgs}`);
+}
+
