@@ -1,48 +1,75 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Command } from "commander";
-import { type CryptoMaterialSummary, generateCryptoMaterial } from "../../crypto/index.js";
-import { PeerProcess } from "../peer-process.js";
-import { positiveInt } from "./crypto.js";
+import type { CryptoMaterialSummary } from "../../crypto/index.js";
+import { NetworkError } from "../network/errors.js";
+import { durationFlag, nonNegativeIntFlag, positiveIntFlag, positiveNumberFlag } from "../network/flags.js";
+import { tlsCaFiles as orgTlsCas } from "../network/plan.js";
+import { type NetworkStreamOptions, runNetworkStream } from "../network/stream.js";
+import {
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_BATCH_TIMEOUT,
+  DEFAULT_PHASE_TIMEOUT_MS,
+  DEFAULT_TX_RATE,
+  DEFAULT_TX_SIZE,
+  type NetworkUpOptions,
+  runNetworkUp,
+} from "../network/up.js";
 
-interface NetworkUpOptions {
+/** The flags of `network up` as commander gives them (names are a contract). */
+interface NetworkUpFlags {
   orgs: string;
   peersPerOrg: string;
-  tls: boolean;
+  channel: string;
+  tls?: boolean;
+  txRate: string;
+  txSize: string;
+  blocks?: string;
+  seconds?: string;
   dir?: string;
-  seconds: string;
-  rate: string;
-  size: string;
-  basePort: string;
   json?: boolean;
+  basePort?: string;
+  batchSize: string;
+  batchTimeout: string;
+  timeout: string;
 }
 
-interface NetPeer {
-  name: string;
-  org: string;
-  endpoint: string;
-  pkiId: string;
-  proc: PeerProcess;
-}
-
-interface PeerStats {
-  received: Record<string, { count: number; bytes: number; p50Ms: number | null; p99Ms: number | null }>;
-  rejected: Record<string, number>;
-  connections: number;
-}
+/** Fabric's channel name rule (configtx ValidateChannelID). */
+const CHANNEL_NAME = /^[a-z][a-z0-9.-]{0,248}$/;
 
 /**
- * `fabric-gossip network up`: a local network of peer processes on 127.0.0.1. Today it runs the
- * gossip transport: every peer authenticates every other with the signed, TLS-bound handshake and
- * streams messages to it; the view shows connections, messages and latency per peer.
+ * `fabric-gossip network up` (the main job: a local Fabric-like network of orderer and peer
+ * processes, fed transactions, with a live view) and `fabric-gossip network stream` (the transport
+ * alone: `comm peer` processes streaming messages to each other).
  */
 export function registerNetwork(program: Command): void {
-  program
-    .command("network")
-    .description("local networks of peer processes on 127.0.0.1")
+  const network = program.command("network").description("local networks of processes on 127.0.0.1");
+  network
     .command("up")
-    .description("generate crypto, start one process per peer, connect them all, stream messages between them, show a live view")
+    .description(
+      "generate crypto and a channel, start an orderer and every peer as processes on 127.0.0.1, feed transactions and show a live view; " +
+        "with --blocks N stop once every peer has committed N blocks (Ctrl-C stops every process)",
+    )
+    .option("--orgs <n>", "peer organizations", "2")
+    .option("--peers-per-org <n>", "peers per organization", "3")
+    .option("--channel <name>", "the channel every peer joins", "mychannel")
+    .option("--tls", "mutual TLS between peers and toward the orderer (plaintext without it)")
+    .option("--tx-rate <n>", "transactions per second fed to the orderer", String(DEFAULT_TX_RATE))
+    .option("--tx-size <bytes>", "payload bytes per transaction", String(DEFAULT_TX_SIZE))
+    .option("--blocks <n>", "stop once the orderer cut N blocks after genesis and every peer committed them; exit 0 only if every peer holds the same chain")
+    .option("--seconds <n>", "like --blocks, but feed for this many seconds")
+    .option("--dir <dir>", "network folder (crypto, channel definition, ledgers), kept at exit; must be new or empty (default: a temporary folder, removed at exit)")
+    .option("--json", "print one JSON object at the end on stdout (progress on stderr); needs --blocks or --seconds")
+    .option("--base-port <n>", "consecutive ports from here: the orderer, then the peers (default: free ports)")
+    .option("--batch-size <n>", "orderer: transactions per block", String(DEFAULT_BATCH_SIZE))
+    .option("--batch-timeout <duration>", "orderer: a pending batch is cut after this long (Fabric duration)", DEFAULT_BATCH_TIMEOUT)
+    .option("--timeout <duration>", "deadline of each waiting phase: processes ready, leaders elected, every peer at the final height", `${DEFAULT_PHASE_TIMEOUT_MS / 1000}s`)
+    .action(async (flags: NetworkUpFlags) => {
+      const opts = networkUpOptions(flags);
+      process.exitCode = await runNetworkUp(opts, { stdout: process.stdout, stderr: process.stderr });
+    });
+
+  network
+    .command("stream")
+    .description("the transport alone: generate crypto, start one `comm peer` process per peer, connect them all, stream messages between them, show a live view")
     .option("--orgs <n>", "organizations", "2")
     .option("--peers-per-org <n>", "peers per organization", "2")
     .option("--tls", "mutual TLS between peers", true)
@@ -53,113 +80,45 @@ export function registerNetwork(program: Command): void {
     .option("--size <bytes>", "message payload size", "1024")
     .option("--base-port <n>", "first port; peers listen on consecutive ports", "17051")
     .option("--json", "print one JSON summary at the end instead of the live view")
-    .action(async (opts: NetworkUpOptions) => {
-      process.exitCode = await networkUp(opts);
+    .action(async (opts: NetworkStreamOptions) => {
+      process.exitCode = await runNetworkStream(opts);
     });
 }
 
-async function networkUp(opts: NetworkUpOptions): Promise<number> {
-  const orgs = positiveInt(opts.orgs, "--orgs");
-  const perOrg = positiveInt(opts.peersPerOrg, "--peers-per-org");
-  const seconds = Number(opts.seconds);
-  const rate = positiveInt(opts.rate, "--rate");
-  const size = positiveInt(opts.size, "--size");
-  const basePort = positiveInt(opts.basePort, "--base-port");
-  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), "fabric-gossip-net-")));
-  const out = (line: string): void => {
-    if (!opts.json) process.stdout.write(`${line}\n`);
-  };
-
-  out(`generating crypto material for ${orgs} orgs x ${perOrg} peers in ${dir}`);
-  const summary = await generateCryptoMaterial({ orgs, peersPerOrg: perOrg, out: dir });
-  const peers = startPeers(summary, dir, opts.tls, basePort);
-  let interrupted = false;
-  const onSigint = (): void => {
-    interrupted = true;
-  };
-  process.on("SIGINT", onSigint);
-  try {
-    for (const p of peers) {
-      const ready = await p.proc.event("ready", 60_000);
-      p.endpoint = String(ready["endpoint"]);
-      p.pkiId = String(ready["pkiId"]);
-    }
-    out(`${peers.length} peers up (${opts.tls ? "mutual TLS" : "plaintext"}); authenticating every pair`);
-    await Promise.all(peers.flatMap((a) => peers.filter((b) => b !== a).map((b) => a.proc.request({ cmd: "connect", endpoint: b.endpoint, pkiId: b.pkiId }, "connected"))));
-
-    const started = Date.now();
-    let sent = 0;
-    for (let tick = 0; (seconds === 0 || tick < seconds) && !interrupted; tick++) {
-      const t0 = Date.now();
-      await Promise.all(
-        peers.flatMap((a) => peers.filter((b) => b !== a).map((b) => a.proc.request({ cmd: "blast", endpoint: b.endpoint, pkiId: b.pkiId, count: rate, size }, "blasted", 60_000))),
-      );
-      sent += rate;
-      const stats = await collect(peers);
-      if (!opts.json) render(peers, stats, (Date.now() - started) / 1000);
-      await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - t0))));
-    }
-    const stats = await collect(peers);
-    const expectedPerPeer = sent * (peers.length - 1);
-    const result = {
-      peers: peers.map((p, i) => {
-        const s = stats[i]!;
-        const lat = Object.values(s.received).map((r) => r.p50Ms ?? 0);
-        return {
-          id: p.name,
-          org: p.org,
-          endpoint: p.endpoint,
-          connections: s.connections,
-          received: Object.values(s.received).reduce((a, r) => a + r.count, 0),
-          p50LatencyMs: lat.length ? Math.max(...lat) : null,
-          rejected: s.rejected,
-        };
-      }),
-      messagesPerPair: sent,
-      seconds: (Date.now() - started) / 1000,
-      tls: opts.tls,
-    };
-    const complete = result.peers.every((p) => p.received === expectedPerPeer);
-    if (opts.json) process.stdout.write(`${JSON.stringify({ ...result, complete })}\n`);
-    else out(complete ? `every peer received all ${expectedPerPeer} messages sent to it` : "some messages were lost");
-    return complete ? 0 : 1;
-  } finally {
-    process.off("SIGINT", onSigint);
-    await Promise.all(peers.map((p) => p.proc.stop()));
-    if (opts.dir === undefined) await rm(dir, { recursive: true, force: true });
+/**
+ * Checks the flags of `network up`.
+ * @throws NetworkError INVALID_OPTION naming the flag.
+ */
+export function networkUpOptions(f: NetworkUpFlags): NetworkUpOptions {
+  if (!CHANNEL_NAME.test(f.channel)) {
+    throw new NetworkError("INVALID_OPTION", `--channel ${JSON.stringify(f.channel)}: expected lower-case letters, digits, '.' and '-', starting with a letter (Fabric's rule)`);
   }
+  const blocks = f.blocks === undefined ? undefined : positiveIntFlag(f.blocks, "--blocks");
+  const seconds = f.seconds === undefined ? undefined : positiveNumberFlag(f.seconds, "--seconds");
+  if (blocks !== undefined && seconds !== undefined) throw new NetworkError("INVALID_OPTION", "--blocks and --seconds exclude each other: choose one end condition");
+  if (f.json === true && blocks === undefined && seconds === undefined) {
+    throw new NetworkError("INVALID_OPTION", "--json prints the result of a bounded run: add --blocks N (or --seconds N)");
+  }
+  return {
+    orgs: positiveIntFlag(f.orgs, "--orgs"),
+    peersPerOrg: positiveIntFlag(f.peersPerOrg, "--peers-per-org"),
+    channel: f.channel,
+    tls: f.tls === true,
+    txRate: positiveNumberFlag(f.txRate, "--tx-rate"),
+    txSize: nonNegativeIntFlag(f.txSize, "--tx-size"),
+    ...(blocks !== undefined ? { blocks } : {}),
+    ...(seconds !== undefined ? { seconds } : {}),
+    ...(f.dir !== undefined ? { dir: f.dir } : {}),
+    json: f.json === true,
+    ...(f.basePort !== undefined ? { basePort: positiveIntFlag(f.basePort, "--base-port") } : {}),
+    batchSize: positiveIntFlag(f.batchSize, "--batch-size"),
+    batchTimeout: f.batchTimeout,
+    batchTimeoutMs: durationFlag(f.batchTimeout, "--batch-timeout"),
+    phaseTimeoutMs: durationFlag(f.timeout, "--timeout"),
+  };
 }
 
-function startPeers(summary: CryptoMaterialSummary, root: string, tls: boolean, basePort: number): NetPeer[] {
-  const peers: NetPeer[] = [];
-  for (const org of summary.orgs.filter((o) => o.kind === "peer")) {
-    for (const node of org.nodes) {
-      const listen = `127.0.0.1:${basePort + peers.length}`;
-      const args = ["comm", "peer", "--listen", listen, "--msp", node.mspDir, "--msp-id", org.mspId, "--orgs-dir", root];
-      if (tls) args.push("--tls-cert", join(node.tlsDir, "server.crt"), "--tls-key", join(node.tlsDir, "server.key"), "--tls-ca", ...tlsCaFiles(summary));
-      peers.push({ name: node.name, org: org.mspId, endpoint: listen, pkiId: "", proc: new PeerProcess(node.name, args) });
-    }
-  }
-  return peers;
-}
-
-/** Every org's TLS CA certificate file. */
+/** Every org's TLS CA certificate file (tests and benchmarks import it from here). */
 export function tlsCaFiles(summary: CryptoMaterialSummary): string[] {
-  return summary.orgs.flatMap((o) => o.nodes.slice(0, 1).map((n) => join(n.tlsDir, "ca.crt")));
-}
-
-async function collect(peers: NetPeer[]): Promise<PeerStats[]> {
-  return Promise.all(peers.map(async (p) => (await p.proc.request({ cmd: "stats" }, "stats")) as unknown as PeerStats));
-}
-
-function render(peers: NetPeer[], stats: PeerStats[], elapsed: number): void {
-  const rows = peers.map((p, i) => {
-    const s = stats[i]!;
-    const recv = Object.values(s.received).reduce((a, r) => a + r.count, 0);
-    const p50 = Math.max(0, ...Object.values(s.received).map((r) => r.p50Ms ?? 0));
-    const rejected = Object.values(s.rejected).reduce((a, n) => a + n, 0);
-    return `${p.name.padEnd(24)} ${p.org.padEnd(9)} ${p.endpoint.padEnd(16)} ${String(s.connections).padStart(5)} ${String(recv).padStart(9)} ${p50.toFixed(2).padStart(9)} ${String(rejected).padStart(8)}`;
-  });
-  const header = `${"peer".padEnd(24)} ${"org".padEnd(9)} ${"endpoint".padEnd(16)} ${"conns".padStart(5)} ${"received".padStart(9)} ${"p50 ms".padStart(9)} ${"rejected".padStart(8)}`;
-  process.stdout.write(`\n[${elapsed.toFixed(1)} s]\n${header}\n${rows.join("\n")}\n`);
+  return orgTlsCas(summary);
 }

@@ -21,6 +21,8 @@ export interface TxFeederOptions {
   size: number;
   /** Mutual TLS toward the orderer: its TLS CA, and our client certificate and key (PEM). Plaintext when absent. */
   tls?: { rootCAs: string; cert: string; key: string };
+  /** Send at most this many transactions in all, then stop sending (answers still count). Default: no limit. */
+  limit?: number;
   /** Connection deadline. Default 10 s. */
   dialTimeoutMs?: number;
 }
@@ -73,6 +75,7 @@ export class TxFeeder {
   constructor(opts: TxFeederOptions) {
     if (!(opts.rate > 0) || !Number.isFinite(opts.rate)) throw new NetworkError("INVALID_OPTION", `tx rate must be a positive number, got ${opts.rate}`);
     if (!Number.isInteger(opts.size) || opts.size < 0) throw new NetworkError("INVALID_OPTION", `tx size must be a whole number of bytes, got ${opts.size}`);
+    if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) throw new NetworkError("INVALID_OPTION", `tx limit must be a positive integer, got ${opts.limit}`);
     this.#o = opts;
     // One random payload for all: the envelope's nonce already makes every transaction unique.
     this.#payload = new Uint8Array(randomBytes(opts.size));
@@ -80,6 +83,11 @@ export class TxFeeder {
 
   get running(): boolean {
     return this.#running;
+  }
+
+  /** Whether the limit of transactions has been sent. */
+  get done(): boolean {
+    return this.#o.limit !== undefined && this.#stats.sent >= this.#o.limit;
   }
 
   stats(): FeederStats {
@@ -199,7 +207,7 @@ export class TxFeeder {
     if (!this.#running) return;
     try {
       await this.#connect();
-      this.#schedule(0);
+      if (!this.done) this.#schedule(0);
     } catch (err) {
       this.#stats.lastError = errorMessage(err);
       if (this.#running) {
@@ -237,8 +245,9 @@ export class TxFeeder {
     if (!this.#running || call === undefined) return;
     const due = Math.floor(((Date.now() - this.#baseTime) * this.#o.rate) / 1000) - (this.#stats.sent - this.#baseSent);
     // After a stall, catch up by at most one second's worth rather than in one burst.
-    const n = Math.min(due, Math.ceil(this.#o.rate));
+    let n = Math.min(due, Math.ceil(this.#o.rate));
     if (due > n) this.#baseSent += due - n;
+    if (this.#o.limit !== undefined) n = Math.min(n, this.#o.limit - this.#stats.sent);
     let writable = true;
     for (let i = 0; i < n && writable; i++) {
       const env = createSignedEnvelope(this.#o.signer, this.#o.channel, HeaderType.ENDORSER_TRANSACTION, this.#payload);
@@ -246,6 +255,7 @@ export class TxFeeder {
       this.#stats.sent++;
       this.#inFlight++;
     }
+    if (this.done) return; // the stream stays open for the answers
     if (!writable) call.once("drain", () => this.#schedule(0));
     else this.#schedule(TICK_MS);
   }

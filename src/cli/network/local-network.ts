@@ -136,6 +136,8 @@ export interface FeedOptions {
   size: number;
   /** The peer whose identity signs (and whose TLS certificate is the client's). Default: the first peer. */
   as?: string;
+  /** Stop sending after this many transactions. Default: no limit. */
+  limit?: number;
 }
 
 type Signal = "SIGINT" | "SIGTERM" | "SIGHUP";
@@ -578,7 +580,7 @@ export class LocalNetwork {
       const ordererOrg = this.#summary!.orgs.find((o) => o.kind === "orderer")!;
       tls = { rootCAs: await readFile(orgTlsCaFile(ordererOrg), "utf8"), cert: material.tls.cert, key: material.tls.key };
     }
-    const feeder = new TxFeeder({ endpoint: this.orderer.endpoint, channel: this.channel, signer: material.signingIdentity, rate: opts.rate, size: opts.size, ...(tls ? { tls } : {}) });
+    const feeder = new TxFeeder({ endpoint: this.orderer.endpoint, channel: this.channel, signer: material.signingIdentity, rate: opts.rate, size: opts.size, ...(tls ? { tls } : {}), ...(opts.limit !== undefined ? { limit: opts.limit } : {}) });
     this.#feeder = feeder;
     try {
       await feeder.start();
@@ -604,6 +606,11 @@ export class LocalNetwork {
   }
 
   #lastFeed: FeederStats | undefined;
+
+  /** Whether the running feeder has sent its limit of transactions. */
+  feedingDone(): boolean {
+    return this.#feeder?.done === true;
+  }
 
   /** The running feeder's totals, or the last one's. */
   feederStats(): FeederStats | undefined {

@@ -68,6 +68,8 @@ export interface NetworkUpResult {
   blocks: number;
   seconds: number;
   commitLatencyMs: { p50: number | null; p99: number | null; max: number | null; count: number };
+  /** blocks / seconds. */
+  blocksPerSecond: number;
   sameChain: boolean;
   orderer: { endpoint: string; height: number; lastBlockHash: string | null };
   channel: string;
@@ -197,7 +199,7 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
   let result: NetworkUpResult | undefined;
   let code = 1;
   try {
-    say(`fabric-gossip network up: ${o.orgs} orgs x ${o.peersPerOrg} peers, channel ${o.channel}, ${o.tls ? "mutual TLS" : "plaintext"}; generating crypto and starting processes`);
+    say(`fabric-gossip network up: ${plural(o.orgs, "org")} x ${plural(o.peersPerOrg, "peer")}, channel ${o.channel}, ${o.tls ? "mutual TLS" : "plaintext"}; generating crypto and starting processes`);
     await orAbort(net.start(), ac.signal);
     // For supervisors and tests: every process started, on stderr as one JSON line.
     io.stderr.write(`${JSON.stringify({ event: "processes", dir: net.dir, processes: net.pids() })}\n`);
@@ -207,7 +209,7 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
     const tty = !o.json && io.stdout.isTTY === true;
     view = o.json ? undefined : new LiveView(io.stdout, tty);
     let lastPlain = 0;
-    const frame = (): void => {
+    const frame = (force = false): void => {
       const now = Date.now();
       for (const p of net.peers) {
         let r = state.peerRates.get(p.name);
@@ -218,7 +220,7 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
         r.sample(now, p.height);
       }
       state.ordererRate.sample(now, net.orderer.height);
-      if (!tty && now - lastPlain < PLAIN_INTERVAL_MS) return;
+      if (!tty && !force && now - lastPlain < PLAIN_INTERVAL_MS) return;
       lastPlain = now;
       if (view !== undefined) view.show(renderView(viewModel(net, o, state, started)));
       else say(progressLine(net, state, started));
@@ -250,13 +252,16 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
       if (e.type === "commit" && e.time > lastCommit) lastCommit = e.time;
     });
     const feedStart = Date.now();
-    await orAbort(net.startFeeding({ rate: o.txRate, size: o.txSize }), ac.signal);
+    // With --blocks, exactly N full blocks of transactions: the orderer cuts them by size, with no
+    // partial last block waiting for the batch timeout (a slow rate cuts more, smaller blocks).
+    const limit = o.blocks === undefined ? undefined : o.blocks * o.batchSize;
+    await orAbort(net.startFeeding({ rate: o.txRate, size: o.txSize, ...(limit !== undefined ? { limit } : {}) }), ac.signal);
 
     if (o.blocks !== undefined) {
       const target = o.blocks + 1;
       // Feeding at rate r with blocks of b transactions cuts about r/b blocks a second; allow plenty more.
       const expectMs = (o.blocks * o.batchSize * 1000) / o.txRate;
-      await until(net, () => net.orderer.height >= target, ac.signal, o.phaseTimeoutMs + 3 * expectMs, () =>
+      await until(net, () => net.orderer.height >= target || net.feedingDone(), ac.signal, o.phaseTimeoutMs + 3 * expectMs, () =>
         new NetworkError("TIMEOUT", `the orderer cut ${net.orderer.height - 1} of ${o.blocks} blocks in time; feeder: ${feedText(net.feederStats())}`),
       );
     } else if (o.seconds !== undefined) {
@@ -285,7 +290,7 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
     if (ticker !== undefined) clearTimeout(ticker);
     ticker = undefined;
     if (view !== undefined) {
-      frame();
+      frame(true);
       view.release();
     }
     code = result.sameChain ? 0 : 1;
@@ -351,11 +356,14 @@ function buildResult(net: LocalNetwork, o: NetworkUpOptions, statuses: readonly 
   const heights = peers.map((p) => p.height ?? 1);
   const lat = net.commitLatency();
   const round = (v: number | null): number | null => (v === null ? null : Math.round(v * 10) / 10);
+  const blocks = Math.max(0, Math.min(...heights, ord.height) - 1);
+  const secs = Math.round(Math.max(0, seconds) * 1000) / 1000;
   return {
     peers,
-    blocks: Math.max(0, Math.min(...heights, ord.height) - 1),
-    seconds: Math.round(Math.max(0, seconds) * 1000) / 1000,
+    blocks,
+    seconds: secs,
     commitLatencyMs: { p50: round(lat.p50), p99: round(lat.p99), max: round(lat.max), count: lat.count },
+    blocksPerSecond: secs > 0 ? Math.round((blocks / secs) * 100) / 100 : 0,
     sameChain: problems.length === 0,
     orderer: { endpoint: ord.endpoint, height: ord.height, lastBlockHash: ord.lastBlockHash ?? null },
     channel: o.channel,
@@ -386,7 +394,7 @@ function viewModel(net: LocalNetwork, o: NetworkUpOptions, state: ViewState, sta
     };
   });
   return {
-    title: `fabric-gossip network up: ${o.orgs} orgs x ${o.peersPerOrg} peers, channel ${o.channel}, ${o.tls ? "mutual TLS" : "plaintext"}`,
+    title: `fabric-gossip network up: ${plural(o.orgs, "org")} x ${plural(o.peersPerOrg, "peer")}, channel ${o.channel}, ${o.tls ? "mutual TLS" : "plaintext"}`,
     elapsedSeconds: (Date.now() - started) / 1000,
     orderer: { endpoint: net.orderer.endpoint, height: net.orderer.height, blocksPerSecond: state.ordererRate.perSecond(), txs: net.orderer.txs },
     feeding: feed === undefined ? "not feeding yet: electing leaders" : `${o.txRate} tx/s of ${o.txSize} B: ${feedText(feed)}`,
@@ -411,4 +419,8 @@ function summaryText(r: NetworkUpResult): string {
     ? `every peer (${r.peers.length}) holds the orderer's chain: ${r.blocks} blocks after genesis, last block ${r.orderer.lastBlockHash?.slice(0, 16)}...`
     : `the peers do NOT hold the same chain: ${r.error ?? ""}`;
   return `${head}\n${r.txs.succeeded} transactions in ${r.seconds} s from the first transaction to the last commit; commit latency p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms (${lat.count} commits)`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

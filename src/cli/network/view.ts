@@ -58,6 +58,8 @@ export function renderView(m: ViewModel): string[] {
 export interface ViewOutput {
   write(text: string): unknown;
   isTTY?: boolean;
+  /** Terminal width: in place, longer lines are cut so each takes one row. */
+  columns?: number;
 }
 
 /**
@@ -78,7 +80,10 @@ export class LiveView {
     if (this.#inPlace) {
       // Up to the first line of the previous frame, clear to the end of the screen, draw.
       const up = this.#lastLines > 0 ? `\x1b[${this.#lastLines}F\x1b[0J` : "";
-      this.#out.write(`${up}${lines.join("\n")}\n`);
+      // A wrapped line would take two rows and break the next redraw.
+      const width = this.#out.columns;
+      const fitted = width !== undefined && width > 1 ? lines.map((l) => (l.length >= width ? l.slice(0, width - 1) : l)) : lines;
+      this.#out.write(`${up}${fitted.join("\n")}\n`);
       this.#lastLines = lines.length;
     } else {
       this.#out.write(`${lines.join("\n")}\n\n`);

@@ -1,0 +1,233 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { access, rm } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { test } from "node:test";
+
+/**
+ * `fabric-gossip network up` as a user runs it: a bounded run whose JSON shows every peer holding
+ * the orderer's chain; a run until Ctrl-C that leaves no process behind; a killed `network up`
+ * whose children stop on their own; and bad flags that exit 1 naming the flag.
+ */
+
+const BIN = fileURLToPath(new URL("../../bin/fabric-gossip.js", import.meta.url));
+
+/** Fabric's election and gossip timers, compressed (same shape) so a small network settles in seconds. */
+const FAST_ENV: NodeJS.ProcessEnv = {
+  CORE_PEER_GOSSIP_ELECTION_STARTUPGRACEPERIOD: "3s",
+  CORE_PEER_GOSSIP_ELECTION_MEMBERSHIPSAMPLEINTERVAL: "500ms",
+  CORE_PEER_GOSSIP_ELECTION_LEADERELECTIONDURATION: "1s",
+  CORE_PEER_GOSSIP_ELECTION_LEADERALIVETHRESHOLD: "3s",
+  CORE_PEER_GOSSIP_ALIVETIMEINTERVAL: "1s",
+  CORE_PEER_GOSSIP_PULLINTERVAL: "1s",
+  CORE_PEER_GOSSIP_DIGESTWAITTIME: "200ms",
+  CORE_PEER_GOSSIP_REQUESTWAITTIME: "300ms",
+  CORE_PEER_GOSSIP_RESPONSEWAITTIME: "300ms",
+  CORE_PEER_GOSSIP_PUBLISHSTATEINFOINTERVAL: "1s",
+  CORE_PEER_GOSSIP_REQUESTSTATEINFOINTERVAL: "1s",
+};
+
+interface Run {
+  child: ChildProcess;
+  stdout: string[];
+  stderr: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves with the first stderr line `match` selects (seen already or coming). */
+  stderrLine(match: (line: string) => boolean, timeoutMs: number): Promise<string>;
+}
+
+function runCli(args: string[]): Run {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...FAST_ENV } });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const waiters: { match: (l: string) => boolean; resolve: (l: string) => void }[] = [];
+  createInterface({ input: child.stdout! }).on("line", (l) => stdout.push(l));
+  createInterface({ input: child.stderr! }).on("line", (l) => {
+    stderr.push(l);
+    for (const w of waiters.filter((x) => x.match(l))) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(l);
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  return {
+    child,
+    stdout,
+    stderr,
+    exited,
+    stderrLine(match, timeoutMs) {
+      const seen = stderr.find(match);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no such stderr line within ${timeoutMs} ms; stderr:\n${stderr.slice(-15).join("\n")}`)), timeoutMs);
+        waiters.push({
+          match,
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        });
+        void exited.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`network up exited first; stderr:\n${stderr.slice(-15).join("\n")}`));
+        });
+      });
+    },
+  };
+}
+
+/** Ends a run that a failed assertion left running. */
+function cleanup(run: Run): () => Promise<void> {
+  return async () => {
+    if (run.child.exitCode === null && run.child.signalCode === null) {
+      run.child.kill("SIGINT");
+      const t = setTimeout(() => run.child.kill("SIGKILL"), 20_000);
+      await run.exited;
+      clearTimeout(t);
+    }
+  };
+}
+
+interface ProcessesLine {
+  event: "processes";
+  dir: string;
+  processes: { name: string; pid: number }[];
+}
+
+async function processesOf(run: Run, timeoutMs = 90_000): Promise<ProcessesLine> {
+  const line = await run.stderrLine((l) => l.startsWith('{"event":"processes"'), timeoutMs);
+  return JSON.parse(line) as ProcessesLine;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The pids still alive after waiting up to `timeoutMs` for them to go. */
+async function survivors(pids: readonly number[], timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const alive = pids.filter(isAlive);
+    if (alive.length === 0 || Date.now() > deadline) return alive;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+test("network up --orgs 2 --peers-per-org 2 --blocks 10 --json: one JSON object, every peer on the orderer's chain, exit 0", async (t) => {
+  const run = runCli(["network", "up", "--orgs", "2", "--peers-per-org", "2", "--blocks", "10", "--json"]);
+  t.after(cleanup(run));
+  const { code } = await run.exited;
+  assert.equal(code, 0, `exit code; stderr:\n${run.stderr.slice(-20).join("\n")}`);
+  assert.equal(run.stdout.length, 1, `exactly one line on stdout, got:\n${run.stdout.join("\n").slice(0, 2000)}`);
+  const r = JSON.parse(run.stdout[0]!) as {
+    peers: { id: string; org: string; height: number; lastBlockHash: string; leader: boolean }[];
+    blocks: number;
+    seconds: number;
+    commitLatencyMs: { p50: number; p99: number; max: number; count: number };
+    orderer: { height: number; lastBlockHash: string };
+    sameChain: boolean;
+  };
+  for (const key of ["peers", "blocks", "seconds", "commitLatencyMs"]) assert.ok(key in r, `key ${key}`);
+  assert.deepEqual(
+    r.peers.map((p) => [p.id, p.org]),
+    [
+      ["peer0.org1.example.com", "Org1MSP"],
+      ["peer1.org1.example.com", "Org1MSP"],
+      ["peer0.org2.example.com", "Org2MSP"],
+      ["peer1.org2.example.com", "Org2MSP"],
+    ],
+  );
+  assert.ok(r.blocks >= 10, `blocks ${r.blocks}`);
+  for (const p of r.peers) {
+    assert.deepEqual(Object.keys(p).slice(0, 5), ["id", "org", "height", "lastBlockHash", "leader"]);
+    assert.equal(p.height, r.blocks + 1, `${p.id} height`);
+    assert.match(p.lastBlockHash, /^[0-9a-f]{64}$/);
+    assert.equal(p.lastBlockHash, r.orderer.lastBlockHash, `${p.id} last block hash`);
+    assert.equal(typeof p.leader, "boolean");
+  }
+  assert.equal(r.orderer.height, r.blocks + 1);
+  assert.equal(r.sameChain, true);
+  // One leader per org at the end (dynamic election settled).
+  for (const org of ["Org1MSP", "Org2MSP"]) assert.equal(r.peers.filter((p) => p.org === org && p.leader).length, 1, `leaders of ${org}`);
+  // Latency: one sample per peer and block; ordered percentiles; well under the run's length.
+  const l = r.commitLatencyMs;
+  assert.equal(l.count, r.peers.length * r.blocks);
+  assert.ok(l.p50 >= 0 && l.p50 <= l.p99 && l.p99 <= l.max, JSON.stringify(l));
+  assert.ok(l.max < r.seconds * 1000, `max latency ${l.max} ms within ${r.seconds} s`);
+  assert.ok(r.seconds > 0);
+  // Everything it started is gone, its temporary folder too.
+  const procs = await processesOf(run, 0);
+  assert.equal(procs.processes.length, 5);
+  assert.deepEqual(await survivors(procs.processes.map((p) => p.pid), 3_000), []);
+  assert.equal(await exists(procs.dir), false, "the temporary network folder is removed");
+});
+
+test("network up until Ctrl-C: SIGINT after the peers are up stops every process and exits 130", async (t) => {
+  const run = runCli(["network", "up", "--orgs", "2", "--peers-per-org", "2"]);
+  t.after(cleanup(run));
+  const procs = await processesOf(run);
+  assert.deepEqual(
+    procs.processes.map((p) => p.name),
+    ["orderer.example.com", "peer0.org1.example.com", "peer1.org1.example.com", "peer0.org2.example.com", "peer1.org2.example.com"],
+  );
+  const pids = procs.processes.map((p) => p.pid);
+  assert.deepEqual(pids.filter((p) => !isAlive(p)), [], "all running before the signal");
+  // Blocks flow: the live view (plain frames, stdout is a pipe) shows the orderer's height rising.
+  const deadline = Date.now() + 60_000;
+  while (!run.stdout.some((l) => /^orderer \S+ {2}height ([2-9]|\d\d+) /.test(l)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  assert.ok(
+    run.stdout.some((l) => /^orderer \S+ {2}height ([2-9]|\d\d+) /.test(l)),
+    `no block in the view:\n${run.stdout.slice(-12).join("\n")}\n${run.stderr.slice(-5).join("\n")}`,
+  );
+  assert.ok(run.stdout.some((l) => /^peer0\.org1\.example\.com {2}Org1MSP /.test(l)), "a peer row");
+  run.child.kill("SIGINT");
+  const { code } = await run.exited;
+  assert.equal(code, 130);
+  assert.deepEqual(await survivors(pids, 2_000), [], "no child outlives network up");
+  assert.equal(await exists(procs.dir), false, "the temporary network folder is removed");
+  assert.ok(run.stderr.some((l) => /interrupted by SIGINT/.test(l)));
+});
+
+test("network up killed outright (SIGKILL): its children see their stdin close and stop on their own", async (t) => {
+  const run = runCli(["network", "up", "--orgs", "1", "--peers-per-org", "2"]);
+  t.after(cleanup(run));
+  const procs = await processesOf(run);
+  t.after(() => rm(procs.dir, { recursive: true, force: true }));
+  const pids = procs.processes.map((p) => p.pid);
+  assert.equal(pids.length, 3);
+  run.child.kill("SIGKILL");
+  await run.exited;
+  assert.deepEqual(await survivors(pids, 20_000), [], "orphans left running");
+});
+
+test("network up: bad flags exit 1 naming the flag", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--json"], /--json prints the result of a bounded run: add --blocks N/],
+    [["--orgs", "0", "--blocks", "1"], /--orgs must be a positive integer, got "0"/],
+    [["--blocks", "3", "--seconds", "3"], /--blocks and --seconds exclude each other/],
+    [["--batch-timeout", "2 seconds", "--blocks", "1"], /--batch-timeout "2 seconds"/],
+    [["--channel", "MyChannel", "--blocks", "1"], /--channel "MyChannel"/],
+  ];
+  await Promise.all(
+    cases.map(async ([args, message]) => {
+      const run = runCli(["network", "up", ...args]);
+      const { code } = await run.exited;
+      assert.equal(code, 1, args.join(" "));
+      assert.match(run.stderr.join("\n"), message);
+      assert.deepEqual(run.stdout, []);
+    }),
+  );
+});
