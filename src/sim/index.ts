@@ -8,7 +8,7 @@ export { TraceHasher } from "./trace.js";
 export { InvariantChecker } from "./invariants.js";
 export { BlockSource, type SourceBlock } from "./block-source.js";
 export { MemoryLedger } from "./ledger.js";
-export { SimPeer, SkewedClock, type SimChannel, type SimPeerSpec } from "./peer.js";
+export { SimPeer, SkewedClock, type SimChannel, type SimPeerSpec, type SimPeerStatus } from "./peer.js";
 export {
   DeterministicP256Key,
   DeterministicSigningIdentity,

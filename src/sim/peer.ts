@@ -41,6 +41,9 @@ export interface SimPeerHooks {
   onError(peer: SimPeer, logger: string, msg: string, fields: LogFields | undefined): void;
 }
 
+/** Where a simulated peer is in its life. */
+export type SimPeerStatus = "new" | "running" | "crashed" | "stopped";
+
 /** Who a simulated peer is. */
 export interface SimPeerSpec {
   index: number;
@@ -139,7 +142,7 @@ export class SimPeer {
   readonly pkiHex: string;
   #node: GossipNodeImpl | undefined;
   readonly #channels = new Map<string, RunningChannel>();
-  #running = false;
+  #status: SimPeerStatus = "new";
   #incarnation = 0;
 
   constructor(spec: SimPeerSpec, env: SimPeerEnv) {
@@ -153,7 +156,11 @@ export class SimPeer {
     return this.spec.name;
   }
   get running(): boolean {
-    return this.#running;
+    return this.#status === "running";
+  }
+  /** "new" before the first start, "crashed" while down after a crash, "stopped" after the end of the run. */
+  get status(): SimPeerStatus {
+    return this.#status;
   }
   /** Starts so far (1 after the first start). */
   get incarnation(): number {
@@ -179,7 +186,7 @@ export class SimPeer {
 
   /** Builds and starts a new incarnation (the first start, or a restart after a crash). */
   async start(): Promise<void> {
-    if (this.#running) return;
+    if (this.#status === "running") return;
     const env = this.#env;
     const spec = this.spec;
     this.#incarnation++;
@@ -211,7 +218,7 @@ export class SimPeer {
       (rm) => env.hooks.onReceived(this, rm),
     );
     await node.start();
-    this.#running = true;
+    this.#status = "running";
     const g = env.gossip;
     for (const ch of env.channels) {
       const ledger = env.ledgers.get(ch.name);
@@ -250,26 +257,26 @@ export class SimPeer {
 
   /** Kills the peer: its host goes down (open streams break at both ends), then everything stops. */
   async crash(): Promise<void> {
-    if (!this.#running) return;
+    if (this.#status !== "running") return;
     this.#env.network.setDown(this.spec.endpoint, true);
-    await this.#teardown();
+    await this.#teardown("crashed");
   }
 
   /** Restarts a crashed peer with its ledgers. */
   async restart(): Promise<void> {
-    if (this.#running) return;
+    if (this.#status === "running") return;
     this.#env.network.setDown(this.spec.endpoint, false);
     await this.start();
   }
 
   /** Stops the peer gracefully (end of the run). */
   async stop(): Promise<void> {
-    if (!this.#running) return;
-    await this.#teardown();
+    if (this.#status !== "running") return;
+    await this.#teardown("stopped");
   }
 
-  async #teardown(): Promise<void> {
-    this.#running = false;
+  async #teardown(status: SimPeerStatus): Promise<void> {
+    this.#status = status;
     // Election first (no more leadership callbacks), then state, then the node, as GossipService does.
     for (const [name, ch] of [...this.#channels].reverse()) {
       try {

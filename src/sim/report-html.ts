@@ -64,7 +64,7 @@ function lineChart(title: string, xLabel: string, yLabel: string, series: Series
   const sx = (x: number): number => M.left + ((tx(x) - x0) / (x1 - x0)) * pw;
   const sy = (y: number): number => M.top + ph - ((y - y0) / (y1 - y0)) * ph;
   const out: string[] = [];
-  out.push(`<figure><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="11">`);
+  out.push(`<figure><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`);
   out.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="#fafafa" stroke="#ccc"/>`);
   for (let i = 0; i <= 5; i++) {
     const yv = y0 + ((y1 - y0) * i) / 5;

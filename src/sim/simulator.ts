@@ -28,6 +28,8 @@ export const SIM_EPOCH_MS = 1_700_000_000_000;
 const STEP_MS = 100;
 /** Peers start spread over this much virtual time, so their periodic timers are not in lockstep. */
 const START_SPREAD_MS = 1_000;
+/** Anchor peers start within this much virtual time, before the others. */
+const ANCHOR_START_SPREAD_MS = 100;
 /** Peers whose views are sampled for the membership series and the forged-member check, per sample. */
 const VIEW_SAMPLE_PEERS = 64;
 const PORT = 7051;
@@ -536,7 +538,8 @@ export class Simulator {
       this.#metrics.intervalBytesByType[t] = 0;
     }
     const running = this.peers.filter((p) => p.running);
-    if (this.#convergedAt === undefined && running.length > 0) {
+    // Convergence counts only once every peer has started.
+    if (this.#convergedAt === undefined && running.length > 0 && this.peers.every((p) => p.incarnation > 0)) {
       const full = running.every((p) => (p.node?.peers().length ?? 0) >= running.length - 1);
       if (full) this.#convergedAt = now;
     }
@@ -589,7 +592,10 @@ export class Simulator {
     const unobserve = this.network.observe((f) => this.#onDelivered(f.from, f.to, f.bytes));
     const startRng = this.tree.stream("start");
     for (const p of this.peers) {
-      this.#at(startRng.float() * START_SPREAD_MS, () => {
+      // Anchor peers (static leaders, the first of each org) come up first, as in a real rollout: a
+      // peer whose bootstrap peer is not up yet retries only after reconnectInterval (25 s).
+      const at = p.spec.staticLeader ? startRng.float() * ANCHOR_START_SPREAD_MS : ANCHOR_START_SPREAD_MS + startRng.float() * START_SPREAD_MS;
+      this.#at(at, () => {
         this.checker.note(this.now(), p.name, "start");
         this.#track(p.start());
       });
@@ -652,7 +658,7 @@ export class Simulator {
     }
     let missing = 0;
     for (const p of this.peers) {
-      if (!p.running && p.incarnation > 0) continue;
+      if (p.status === "crashed") continue;
       for (const c of p.channels) for (let s = 1; s <= this.#blocksCut; s++) if (!m.hasCommitted(c.index, p.spec.index, s)) missing++;
     }
     this.trace.event(this.now(), "end");
