@@ -11,8 +11,7 @@ import type { Logger } from "../logging/logger.js";
 import { registerFabricGossipMetrics } from "../metrics/index.js";
 import { type Clock, errorMessage, fromUtf8, GossipError, type Random, SystemClock, SystemRandom, toHex, utf8 } from "../util/index.js";
 import { AdminServer } from "./admin-server.js";
-import type { ChannelDefinition } from "./channel-definition.js";
-import { ChannelRegistry } from "./channel-definition.js";
+import type { ChannelDefinition, ChannelRegistry } from "./channel-definition.js";
 import { type GossipService, type GossipServiceComponents, type GossipServiceOptions, createGossipService } from "./gossip-service.js";
 import type { ChannelPeerView, ChannelStatusView, MembershipView, PeerView } from "./membership-view.js";
 

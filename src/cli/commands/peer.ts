@@ -1,6 +1,6 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import type { SecurityAdvisor } from "../../api/crypto.js";
 import type { GrpcTlsOptions } from "../../comm/grpc/index.js";
@@ -10,20 +10,30 @@ import {
   type ConfigProblem,
   describeSource,
   type GossipConfig,
-  gossipSectionFromCoreYaml,
   internalEndpointOf,
-  loadGossipConfig,
+  loadPeerConfig,
+  type PeerConfig,
+  type PeerTlsConfig,
+  parseCoreYaml,
 } from "../../config/index.js";
-import { DEV_ORG, mspIdForOrg } from "../../crypto/index.js";
+import { DEV_ORG, type MspOrgMaterial, mspIdForOrg } from "../../crypto/index.js";
 import { createLogger, type Logger } from "../../logging/index.js";
+import {
+  type ChannelDefinition,
+  ChannelRegistry,
+  gossipServiceOptionsOf,
+  loadChannelDefinition,
+  loadChannelMspOrgs,
+} from "../../service/index.js";
 import { PeerNode, PeerNodeError } from "../../service/peer-node.js";
-import { errorMessage, utf8 } from "../../util/index.js";
+import { errorMessage, GossipError, toHex, utf8 } from "../../util/index.js";
 import { writeControl } from "../control.js";
 import { loadPeerCrypto, type PeerCrypto } from "../peer-crypto.js";
 
 /** The flags of `fabric-gossip peer start` (a contract: scripts and docs use these names). */
 export interface PeerStartFlags {
-  listen: string;
+  /** Required unless the configuration gives peer.listenAddress (--config or CORE_PEER_LISTENADDRESS). */
+  listen?: string;
   external?: string;
   bootstrap?: string[];
   channel?: string[];
@@ -37,6 +47,9 @@ export interface PeerStartFlags {
   tlsCa?: string[];
   admin?: string;
   config?: string;
+  channelDef?: string[];
+  ledgerDir?: string;
+  reportCommits?: boolean;
 }
 
 /** A bad flag, file or setting: the message names it; the CLI prints it without a stack trace. */
@@ -49,6 +62,8 @@ const STOP_TIMEOUT_MS = 15_000;
 const FLAG_OF_KEY: Readonly<Record<string, string>> = {
   "peer.gossip.bootstrap": "--bootstrap",
   "peer.gossip.externalEndpoint": "--external",
+  "peer.listenAddress": "--listen",
+  "peer.address": "--listen",
 };
 
 /** Fabric's channel name rule (configtx: lower-case letters, digits, '.', '-'; a letter first; under 250). */
@@ -62,7 +77,7 @@ export function registerPeer(program: Command): void {
     .description(
       'run a gossip peer until SIGINT/SIGTERM; prints one JSON line {"event":"ready",...} on stdout once serving, logs on stderr',
     )
-    .requiredOption("--listen <host:port>", "address to serve gossip (gRPC) on; also the internal endpoint unless peer.gossip.endpoint is set")
+    .option("--listen <host:port>", "address to serve gossip (gRPC) on (peer.listenAddress and peer.address); also the internal endpoint unless peer.gossip.endpoint is set")
     .option("--external <host:port>", "endpoint published to other orgs (peer.gossip.externalEndpoint); none: invisible to them")
     .option("--bootstrap <host:port,...>", "same-org peers to connect to at start (peer.gossip.bootstrap); comma-separated, repeatable", collectList)
     .option("--channel <name...>", "channel to join (repeatable); its members are every org known, with no anchor peers")
@@ -75,11 +90,18 @@ export function registerPeer(program: Command): void {
     .option("--tls-key <file>", "TLS private key")
     .option("--tls-ca <files...>", "TLS CA certificates to trust (repeatable)")
     .option("--admin <host:port>", "admin HTTP endpoint: /healthz, /metrics, /v1/membership (port 0 picks one)")
-    .option("--config <core.yaml>", "a Fabric core.yaml whose peer.gossip section is read (below CORE_PEER_GOSSIP_* and flags)")
+    .option("--config <core.yaml>", "a Fabric core.yaml whose peer section is read (peer.id, address, listenAddress, fileSystemPath, mspConfigPath, localMspId, tls, gossip, deliveryclient; below CORE_PEER_* and flags)")
+    .option("--channel-def <file>", "join the channel of this definition YAML as a full peer: ledger, state transfer, leader election, Deliver from its orderers (repeatable)", collectFiles)
+    .option("--ledger-dir <dir>", "where the channels' ledgers live (default <peer.fileSystemPath>/ledgers)")
+    .option("--report-commits", 'print {"event":"commit",...} after each committed block and {"event":"leader",...} on leadership changes (stdout, JSON lines)')
     .action(async (flags: PeerStartFlags, cmd: Command) => {
       const logSpec = (cmd.optsWithGlobals() as { logSpec?: string }).logSpec;
       await runPeerStart(flags, { env: process.env, logger: createLogger({ name: "peer", ...(logSpec ? { spec: logSpec } : {}) }) });
     });
+}
+
+function collectFiles(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function collectList(value: string, previous: string[] | undefined): string[] {
@@ -90,21 +112,32 @@ function collectList(value: string, previous: string[] | undefined): string[] {
 export interface PeerStartPlan {
   listen: string;
   config: GossipConfig;
+  /** The whole peer configuration (peer.*), of which `config` is peer.gossip. */
+  peer: PeerConfig;
   crypto: PeerCrypto;
-  /** The orgs (MSP IDs) every channel is made of. */
+  /** The orgs (MSP IDs) every `--channel` channel is made of. */
   channelOrgs: string[];
+  /** Gossip-only channels (`--channel`). */
   channels: string[];
+  /** Full-peer channels (`--channel-def`), with the registry the MCS resolves them through. */
+  channelDefs: ChannelDefinition[];
+  registry: ChannelRegistry;
+  /** Where the ledgers live (one folder per channel). */
+  ledgerDir: string;
   tls?: GrpcTlsOptions;
   admin?: string;
 }
 
+/** Flags that set a configuration key: overrides layer, and how problems name them. */
+const FLAG_KEYS = { listen: "peer.listenAddress", external: "peer.gossip.externalEndpoint", bootstrap: "peer.gossip.bootstrap" } as const;
+
 /**
- * Checks the flags, loads the configuration (defaults <- core.yaml <- CORE_PEER_GOSSIP_* <- flags),
- * the crypto and the TLS material.
+ * Checks the flags, loads the configuration (defaults <- core.yaml <- CORE_PEER_* <- flags), the
+ * channel definitions, the crypto and the TLS material.
  * @throws PeerStartError naming the flag, file or key at fault.
  */
 export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<string, string | undefined>>, logger: Logger): Promise<PeerStartPlan> {
-  checkEndpointFlag("--listen", flags.listen, false);
+  if (flags.listen !== undefined) checkEndpointFlag("--listen", flags.listen, false);
   if (flags.external !== undefined && flags.external !== "") checkEndpointFlag("--external", flags.external, false);
   if (flags.admin !== undefined) checkEndpointFlag("--admin", flags.admin, true);
   const channels = [...new Set(flags.channel ?? [])];
@@ -118,114 +151,232 @@ export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<
 
   // Configuration.
   let yaml: unknown;
+  let configDir: string | undefined;
   if (flags.config !== undefined) {
     const text = await readFlagFile("--config", flags.config);
     try {
-      yaml = gossipSectionFromCoreYaml(text.toString("utf8"));
+      yaml = parseCoreYaml(text.toString("utf8"));
     } catch (err) {
       if (err instanceof ConfigError) throw new PeerStartError(`--config ${flags.config}: ${formatProblems(err.problems, flags.config)}`);
       throw err;
     }
+    configDir = dirname(resolve(flags.config));
   }
   const overrides: Record<string, unknown> = {};
   if (flags.bootstrap !== undefined && flags.bootstrap.length > 0) {
     if (flags.bootstrap.includes("")) throw new PeerStartError(`--bootstrap ${JSON.stringify(flags.bootstrap.join(","))}: has an empty entry; expected host:port,host:port,...`);
-    overrides["bootstrap"] = flags.bootstrap;
+    overrides[FLAG_KEYS.bootstrap] = flags.bootstrap;
   }
-  if (flags.external !== undefined) overrides["externalEndpoint"] = flags.external;
-  let config: GossipConfig;
+  if (flags.external !== undefined) overrides[FLAG_KEYS.external] = flags.external;
+  if (flags.listen !== undefined) {
+    overrides[FLAG_KEYS.listen] = flags.listen;
+    overrides["peer.address"] = flags.listen;
+  }
+  let peer: PeerConfig;
   try {
-    const loaded = loadGossipConfig({ yaml, env, overrides });
-    config = loaded.config;
+    const loaded = loadPeerConfig({ yaml, ...(configDir !== undefined ? { configDir } : {}), env, overrides });
+    peer = loaded.config;
     for (const n of loaded.notes) logger.info("configuration note", { key: n.key, note: n.message });
   } catch (err) {
     if (err instanceof ConfigError) throw new PeerStartError(`invalid configuration${err.problems.length > 1 ? ` (${err.problems.length} problems)` : ""}: ${formatProblems(err.problems, flags.config)}`);
     throw err;
   }
-  const internal = internalEndpointOf(config, flags.listen);
+  const config = peer.gossip;
+  // Without --listen, the configuration says where to listen only if it was given one.
+  const configured = flags.config !== undefined || env["CORE_PEER_LISTENADDRESS"] !== undefined;
+  if (flags.listen === undefined && !configured) {
+    throw new PeerStartError("--listen: required (host:port to serve gossip on), unless --config or CORE_PEER_LISTENADDRESS gives peer.listenAddress");
+  }
+  const listen = flags.listen ?? peer.listenAddress;
+  const internal = flags.listen !== undefined ? internalEndpointOf(config, flags.listen) : config.endpoint || peer.address;
   if (/^(0\.0\.0\.0|\[::\]):/.test(internal)) {
-    logger.warn("the internal endpoint is a wildcard address other peers cannot dial; set peer.gossip.endpoint (CORE_PEER_GOSSIP_ENDPOINT)", {
+    logger.warn("the internal endpoint is a wildcard address other peers cannot dial; set peer.address or peer.gossip.endpoint (CORE_PEER_GOSSIP_ENDPOINT)", {
       endpoint: internal,
     });
   }
 
-  // Crypto.
+  // Channel definitions (full-peer channels).
+  const channelDefs: ChannelDefinition[] = [];
+  for (const file of flags.channelDef ?? []) {
+    let def: ChannelDefinition;
+    try {
+      def = await loadChannelDefinition(file);
+    } catch (err) {
+      throw new PeerStartError(`--channel-def ${file}: ${errorMessage(err)}`);
+    }
+    if (channelDefs.some((d) => d.name === def.name) || channels.includes(def.name)) {
+      throw new PeerStartError(`--channel-def ${file}: channel ${def.name} is given twice (by --channel or another --channel-def)`);
+    }
+    channelDefs.push(def);
+  }
+  const registry = new ChannelRegistry();
+  const ledgerDir = flags.ledgerDir ?? join(peer.fileSystemPath, "ledgers");
+
+  // Crypto: flags first, then the configuration's local MSP when a configuration was given.
+  const msp = flags.msp ?? (flags.config !== undefined || env["CORE_PEER_MSPCONFIGPATH"] !== undefined ? peer.mspConfigPath : undefined);
+  const mspId = flags.mspId ?? (flags.config !== undefined || env["CORE_PEER_LOCALMSPID"] !== undefined ? peer.localMspId : undefined);
   let crypto: PeerCrypto;
   let channelOrgs: string[];
   if (flags.insecureDevCrypto) {
     if (flags.msp !== undefined || flags.mspId !== undefined) throw new PeerStartError("--insecure-dev-crypto excludes --msp and --msp-id: choose one");
     if (flags.orgsDir !== undefined) throw new PeerStartError("--orgs-dir needs --msp and --msp-id (with --insecure-dev-crypto every peer is in one org)");
+    if (channelDefs.length > 0) throw new PeerStartError("--channel-def needs --msp and --msp-id: the ordering service and the other peers authenticate this peer by its MSP identity");
     if (flags.org !== undefined && flags.org.trim() === "") throw new PeerStartError("--org: empty; expected an org name such as ORG1");
     crypto = await loadPeerCrypto({ listen: internal, external: config.externalEndpoint || undefined, insecureDevCrypto: true }, logger);
     const org = flags.org ?? DEV_ORG;
     if (flags.org !== undefined) crypto = { ...crypto, securityAdvisor: oneOrg(org) };
     channelOrgs = [org];
   } else {
-    if (flags.msp === undefined || flags.mspId === undefined) {
+    if (msp === undefined || mspId === undefined) {
       throw new PeerStartError("crypto: give --msp DIR and --msp-id ID (and --orgs-dir DIR to trust other orgs), or --insecure-dev-crypto for Fabric's test crypto");
     }
-    if (flags.org !== undefined && flags.org !== flags.mspId) {
-      throw new PeerStartError(`--org ${flags.org}: only meaningful with --insecure-dev-crypto; with --msp the org is the --msp-id (${flags.mspId})`);
+    if (flags.org !== undefined && flags.org !== mspId) {
+      throw new PeerStartError(`--org ${flags.org}: only meaningful with --insecure-dev-crypto; with --msp the org is the --msp-id (${mspId})`);
     }
-    channelOrgs = flags.orgsDir === undefined ? [flags.mspId] : await peerOrgsOf(flags.orgsDir, flags.mspId);
-    // Without channel config blocks, the channels this peer joins are the ones it knows, and their
-    // readers are the peer orgs it trusts.
+    channelOrgs = flags.orgsDir === undefined ? [mspId] : await peerOrgsOf(flags.orgsDir, mspId);
+    const extraOrgs: MspOrgMaterial[] = [];
+    for (const def of channelDefs) {
+      try {
+        extraOrgs.push(...(await loadChannelMspOrgs(def)));
+      } catch (err) {
+        throw new PeerStartError(`--channel-def (channel ${def.name}): ${errorMessage(err)}`);
+      }
+    }
+    // Without channel config blocks, a `--channel` channel's readers are the peer orgs this peer
+    // trusts; a `--channel-def` channel's are the orgs its definition names.
     const readers = new Set(channelOrgs);
     const joined = new Set(channels);
     try {
       crypto = await loadPeerCrypto(
-        { listen: internal, msp: flags.msp, mspId: flags.mspId, orgsDir: flags.orgsDir, channelOrgs: (ch) => (joined.has(ch) ? readers : undefined) },
+        {
+          listen: internal,
+          msp,
+          mspId,
+          orgsDir: flags.orgsDir,
+          extraOrgs,
+          channelOrgs: (ch) => registry.channelOrgs(ch) ?? (joined.has(ch) ? readers : undefined),
+          ordererOrgs: registry.ordererOrgs,
+        },
         logger,
       );
     } catch (err) {
-      throw new PeerStartError(`crypto (--msp ${flags.msp} --msp-id ${flags.mspId}${flags.orgsDir ? ` --orgs-dir ${flags.orgsDir}` : ""}): ${errorMessage(err)}`);
+      throw new PeerStartError(`crypto (--msp ${msp} --msp-id ${mspId}${flags.orgsDir ? ` --orgs-dir ${flags.orgsDir}` : ""}): ${errorMessage(err)}`);
     }
   }
 
-  // TLS.
-  let tls: GrpcTlsOptions | undefined;
+  const tls = await planTls(flags, peer.tls);
+  return {
+    listen,
+    config,
+    peer,
+    crypto,
+    channelOrgs,
+    channels,
+    channelDefs,
+    registry,
+    ledgerDir,
+    ...(tls ? { tls } : {}),
+    ...(flags.admin !== undefined ? { admin: flags.admin } : {}),
+  };
+}
+
+/** Mutual TLS from the flags, else from peer.tls when it is enabled; plaintext otherwise. */
+async function planTls(flags: PeerStartFlags, conf: PeerTlsConfig): Promise<GrpcTlsOptions | undefined> {
+  let certFile: string;
+  let keyFile: string;
+  let caFiles: { what: string; file: string }[];
   if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
     if (flags.tlsCert === undefined) throw new PeerStartError("--tls-key needs --tls-cert");
     if (flags.tlsKey === undefined) throw new PeerStartError("--tls-cert needs --tls-key");
     const cas = flags.tlsCa ?? [];
     if (cas.length === 0) throw new PeerStartError("--tls-cert needs at least one --tls-ca (the TLS CAs of the orgs whose peers we accept and dial)");
-    const cert = await readFlagFile("--tls-cert", flags.tlsCert);
-    const key = await readFlagFile("--tls-key", flags.tlsKey);
-    try {
-      new X509Certificate(cert);
-    } catch (err) {
-      throw new PeerStartError(`--tls-cert ${flags.tlsCert}: not a PEM certificate: ${errorMessage(err)}`);
-    }
-    try {
-      createPrivateKey(key);
-    } catch (err) {
-      throw new PeerStartError(`--tls-key ${flags.tlsKey}: not a PEM private key: ${errorMessage(err)}`);
-    }
-    const roots: Buffer[] = [];
-    for (const f of cas) {
-      const pem = await readFlagFile("--tls-ca", f);
-      try {
-        new X509Certificate(pem);
-      } catch (err) {
-        throw new PeerStartError(`--tls-ca ${f}: not a PEM certificate: ${errorMessage(err)}`);
-      }
-      roots.push(pem, Buffer.from("\n"));
-    }
-    tls = { cert, key, rootCAs: Buffer.concat(roots) };
+    certFile = flags.tlsCert;
+    keyFile = flags.tlsKey;
+    caFiles = cas.map((file) => ({ what: "--tls-ca", file }));
   } else if (flags.tlsCa !== undefined && flags.tlsCa.length > 0) {
     throw new PeerStartError("--tls-ca needs --tls-cert and --tls-key (without them the peer runs plaintext gRPC)");
+  } else if (conf.enabled) {
+    certFile = conf.certFile;
+    keyFile = conf.keyFile;
+    caFiles = [conf.rootCertFile, ...conf.clientRootCAFiles].filter((f) => f !== "").map((file) => ({ what: "peer.tls root certificate", file }));
+  } else {
+    return undefined;
   }
-
-  return { listen: flags.listen, config, crypto, channelOrgs, channels, ...(tls ? { tls } : {}), ...(flags.admin !== undefined ? { admin: flags.admin } : {}) };
+  const what = (flag: string, key: string): string => (flags.tlsCert !== undefined ? flag : key);
+  const cert = await readFlagFile(what("--tls-cert", "peer.tls.cert.file"), certFile);
+  const key = await readFlagFile(what("--tls-key", "peer.tls.key.file"), keyFile);
+  try {
+    new X509Certificate(cert);
+  } catch (err) {
+    throw new PeerStartError(`${what("--tls-cert", "peer.tls.cert.file")} ${certFile}: not a PEM certificate: ${errorMessage(err)}`);
+  }
+  try {
+    createPrivateKey(key);
+  } catch (err) {
+    throw new PeerStartError(`${what("--tls-key", "peer.tls.key.file")} ${keyFile}: not a PEM private key: ${errorMessage(err)}`);
+  }
+  const roots: Buffer[] = [];
+  for (const { what: w, file } of caFiles) {
+    const pem = await readFlagFile(w, file);
+    try {
+      new X509Certificate(pem);
+    } catch (err) {
+      throw new PeerStartError(`${w} ${file}: not a PEM certificate: ${errorMessage(err)}`);
+    }
+    roots.push(pem, Buffer.from("\n"));
+  }
+  return { cert, key, rootCAs: Buffer.concat(roots) };
 }
 
 /** Runs a peer until SIGINT or SIGTERM. */
 export async function runPeerStart(flags: PeerStartFlags, deps: { env: Readonly<Record<string, string | undefined>>; logger: Logger }): Promise<void> {
   const { logger } = deps;
   const plan = await planPeerStart(flags, deps.env, logger);
+  const full = plan.channelDefs.length > 0;
+  const signer = plan.crypto.signer;
+  if (full && signer === undefined) throw new PeerStartError("--channel-def needs an MSP signing identity (--msp, --msp-id)");
+  const report = flags.reportCommits === true;
   const peer = new PeerNode(
-    { mcs: plan.crypto.mcs, securityAdvisor: plan.crypto.securityAdvisor, selfIdentity: plan.crypto.identity, logger },
-    { listenAddress: plan.listen, config: plan.config, tls: plan.tls, channels: plan.channels, channelOrgs: plan.channelOrgs, admin: plan.admin },
+    {
+      mcs: plan.crypto.mcs,
+      securityAdvisor: plan.crypto.securityAdvisor,
+      selfIdentity: plan.crypto.identity,
+      logger,
+      ...(full && signer !== undefined
+        ? {
+            service: {
+              signer,
+              channels: plan.registry,
+              ...(report
+                ? {
+                    onCommit: (channel: string, number: bigint, hash: Uint8Array) =>
+                      writeControl({ event: "commit", channel, number: Number(number), hash: toHex(hash), time: Date.now() }),
+                    onLeadershipChange: (channel: string, leader: boolean) => writeControl({ event: "leader", channel, leader, time: Date.now() }),
+                  }
+                : {}),
+            },
+          }
+        : {}),
+    },
+    {
+      listenAddress: plan.listen,
+      config: plan.config,
+      tls: plan.tls,
+      channels: plan.channels,
+      channelOrgs: plan.channelOrgs,
+      admin: plan.admin,
+      ...(full
+        ? {
+            service: {
+              options: {
+                ...gossipServiceOptionsOf(plan.peer, plan.ledgerDir),
+                ...(plan.tls !== undefined ? { deliverTls: { rootCAs: plan.tls.rootCAs, cert: plan.tls.cert, key: plan.tls.key } } : {}),
+              },
+              channels: plan.channelDefs,
+            },
+          }
+        : {}),
+    },
   );
 
   // Signals that come while starting stop the peer as soon as it is up.
@@ -246,9 +397,16 @@ export async function runPeerStart(flags: PeerStartFlags, deps: { env: Readonly<
       const flag = err.code === "ADMIN_LISTEN" ? "--admin" : "--listen";
       throw new PeerStartError(`${flag}: ${err.message}`);
     }
+    if (err instanceof GossipError) throw new PeerStartError(`cannot start: ${err.message}`);
     throw err;
   }
-  writeControl({ event: "ready", endpoint: peer.internalEndpoint, admin: peer.adminAddress ?? null, pkiId: peer.pkiId });
+  writeControl({
+    event: "ready",
+    endpoint: peer.internalEndpoint,
+    admin: peer.adminAddress ?? null,
+    pkiId: peer.pkiId,
+    ...(full ? { channels: peer.channelsView().map((c) => ({ channel: c.channel, height: c.height })) } : {}),
+  });
 
   const received = await signal;
   logger.info("stopping", { signal: received });
