@@ -5,6 +5,7 @@ import { registerNetwork } from "./commands/network.js";
 import { registerOrderer } from "./commands/orderer.js";
 import { registerPeer } from "./commands/peer.js";
 import { registerPeers } from "./commands/peers.js";
+import { registerSimulate } from "./commands/simulate.js";
 
 const program = new Command();
 program
@@ -20,6 +21,7 @@ registerNetwork(program);
 registerOrderer(program);
 registerPeer(program);
 registerPeers(program);
+registerSimulate(program);
 
 try {
   await program.parseAsync(process.argv);
