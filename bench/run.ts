@@ -5,6 +5,7 @@
 import { benchCodec } from "./codec.js";
 import { benchCrypto } from "./crypto.js";
 import { benchDissemination } from "./dissemination.js";
+import { benchE2e } from "./e2e.js";
 import { benchGossipHotPath } from "./gossip-hotpath.js";
 import { benchLedger } from "./ledger.js";
 import { machineLine, printFigures } from "./stats.js";
@@ -20,6 +21,7 @@ const benches: Record<string, () => Promise<Record<string, number>>> = {
   dissemination: () => benchDissemination(),
   virtual100: () => benchVirtual100(),
   ledger: () => benchLedger(),
+  e2e: () => benchE2e(),
 };
 
 process.stdout.write(`fabric-gossip benchmarks on ${machineLine()}, ${new Date().toISOString()}\n`);
