@@ -26,12 +26,16 @@ const DEFAULT_WAIT_TIMEOUT_MS = 60_000;
 const FOREVER_MS = 2 ** 31 - 1;
 
 /**
- * Gossip settings every peer of a local network gets: Fabric's dynamic leader election, as in
- * Fabric's sample networks. Caller env comes after, so it can override these.
+ * Gossip settings every peer of a local network gets: Fabric's dynamic leader election with state
+ * transfer, as Fabric's v1.4 sample core.yaml has them (2.x turns election and state transfer off
+ * and connects every peer to the orderer). Without state transfer a follower that falls more than
+ * blockBufferSize blocks behind (a restart, a slow start) never catches up: Fabric's straggler case.
+ * Caller env comes after, so it can override these.
  */
 export const LOCAL_NETWORK_PEER_ENV: Readonly<Record<string, string>> = {
   CORE_PEER_GOSSIP_USELEADERELECTION: "true",
   CORE_PEER_GOSSIP_ORGLEADER: "false",
+  CORE_PEER_GOSSIP_STATE_ENABLED: "true",
 };
 
 /** Options of a `LocalNetwork`; every field has a default. */
