@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { tlsCaFiles } from "../../src/cli/commands/network.js";
@@ -284,6 +284,81 @@ describe("peer start: development crypto, plaintext", { timeout: 120_000 }, () =
     } finally {
       for (const c of children) await signalAndWait(c.child, "SIGKILL", 1_000);
     }
+  });
+});
+
+describe("peer start --config core.yaml", { timeout: 120_000 }, () => {
+  let root: string;
+  let summary: CryptoMaterialSummary;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), "fabric-gossip-coreyaml-"));
+    summary = await generateCryptoMaterial({ orgs: 1, peersPerOrg: 1, out: join(root, "crypto") });
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  /** A core.yaml in its own folder with paths relative to it, as Fabric's sampleconfig has them. */
+  async function coreYaml(listen: number, tlsEnabled: boolean, certFile: string): Promise<string> {
+    const org = summary.orgs[0]!;
+    const node = org.nodes[0]!;
+    const confDir = join(root, `conf-${listen}`);
+    await rm(confDir, { recursive: true, force: true });
+    await mkdir(confDir, { recursive: true });
+    const rel = (p: string): string => relative(confDir, p);
+    const text = [
+      "peer:",
+      "  id: peer0.org1.example.com",
+      `  listenAddress: 127.0.0.1:${listen}`,
+      `  address: 127.0.0.1:${listen}`,
+      `  fileSystemPath: ${rel(join(root, "data"))}`,
+      `  mspConfigPath: ${rel(node.mspDir)}`,
+      `  localMspId: ${org.mspId}`,
+      "  tls:",
+      `    enabled: ${tlsEnabled}`,
+      "    cert:",
+      `      file: ${certFile === "" ? '""' : rel(join(node.tlsDir, certFile))}`,
+      "    key:",
+      `      file: ${rel(join(node.tlsDir, "server.key"))}`,
+      "    rootcert:",
+      `      file: ${rel(join(node.tlsDir, "ca.crt"))}`,
+      "  gossip:",
+      `    externalEndpoint: 127.0.0.1:${listen}`,
+      "  keepalive:",
+      "    interval: 7200s",
+      "  deliveryclient:",
+      "    reconnectTotalTimeThreshold: 3600s",
+      "",
+    ].join("\n");
+    const file = join(confDir, "core.yaml");
+    await writeFile(file, text);
+    return file;
+  }
+
+  it("a peer configured by the file alone (listen address, MSP, TLS, external endpoint) starts, serves and stops", async () => {
+    const [g0, a0] = await freePorts(2);
+    const file = await coreYaml(g0!, true, "server.crt");
+    const proc = new PeerProcess("p0", ["peer", "start", "--config", file, "--admin", `127.0.0.1:${a0}`], FAST_GOSSIP_ENV);
+    try {
+      const ready = await proc.event("ready", 60_000);
+      assert.equal(ready["endpoint"], `127.0.0.1:${g0}`, "peer.address is the internal endpoint");
+      const view = await membership(String(ready["admin"]));
+      assert.equal(view.self.endpoint, `127.0.0.1:${g0}`, "peer.gossip.externalEndpoint from the file");
+      assert.equal(view.self.org, summary.orgs[0]!.mspId, "peer.localMspId from the file");
+    } finally {
+      assert.equal(await proc.stop(10_000), 0, proc.stderr.join("\n"));
+    }
+  });
+
+  it("a CORE_PEER_* variable wins over the file, and a bad setting in the file exits 1 naming the key", async () => {
+    const [g0] = await freePorts(1);
+    const noCert = await coreYaml(g0!, true, "");
+    const r = await runCli(["peer", "start", "--config", noCert]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /peer\.tls\.cert\.file/);
+    assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+    const fine = await coreYaml(g0!, true, "server.crt");
+    const r2 = await runCli(["peer", "start", "--config", fine], { CORE_PEER_TLS_CERT_FILE: join(root, "missing.crt") });
+    assert.equal(r2.code, 1, r2.stderr);
+    assert.match(r2.stderr, /missing\.crt/, "the environment's file is the one read");
   });
 });
 
