@@ -260,7 +260,7 @@ export class LocalNetwork {
       await mkdir(this.#dir, { recursive: true });
       const entries = await readdir(this.#dir);
       if (entries.length > 0) {
-        throw new NetworkError("INVALID_OPTION", `dir ${this.#dir} is not empty (${entries.slice(0, 3).join(", ")}${entries.length > 3 ? ", ..." : ""}); give a new or empty folder`);
+        throw new NetworkError("INVALID_OPTION", `the network folder ${this.#dir} (--dir) is not empty (${entries.slice(0, 3).join(", ")}${entries.length > 3 ? ", ..." : ""}); give a new or empty folder`);
       }
     } else {
       this.#dir = await mkdtemp(join(tmpdir(), "fabric-gossip-network-"));
