@@ -7,7 +7,7 @@
  * gossip/privdata/config.go (v2.5.16), each a `GlobalConfig()` reading viper.
  */
 import { type ConfigNote, type ConfigProblem, type ConfigSource, ConfigError } from "./errors.js";
-import { DurationError, formatDurationMs, parseDurationMs } from "./duration.js";
+import { formatDurationMs } from "./duration.js";
 import { checkHostPort } from "./endpoint.js";
 import {
   GOSSIP_ENV_PREFIX,
@@ -20,6 +20,19 @@ import {
   keySpecOf,
   keySpecOfEnv,
 } from "./gossip-keys.js";
+import { type RawEntry as LayerRawEntry, type Resolved as LayerResolved, addEntry, givenOverrides, resolveLayers, setVariables } from "./layers.js";
+import {
+  type ParsedValue,
+  deepFreeze,
+  isPlainObject,
+  parseBoolValue,
+  parseDurationValue,
+  parseEndpointValue,
+  show,
+  timerLimitProblem,
+} from "./values.js";
+
+export { MAX_TIMER_MS } from "./values.js";
 
 // ---------------------------------------------------------------------------------------------
 // Fabric's code defaults (what an absent key gives). Where sampleconfig/core.yaml says otherwise,
@@ -111,12 +124,6 @@ export const DEF_STATE_BLOCK_BUFFER_SIZE = 20;
 export const DEF_STATE_MAX_RETRIES = 3;
 /** peer.gossip.state.channelSize (not in core.yaml) */
 export const DEF_STATE_CHANNEL_SIZE = 100;
-
-/**
- * The longest duration config/ accepts for a key: Node timers (setTimeout) cannot wait longer than
- * 2^31-1 ms (about 24.8 days) and fire after 1 ms instead.
- */
-export const MAX_TIMER_MS = 2_147_483_647;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -248,14 +255,6 @@ export interface GossipConfig {
   state: StateConfig;
   /** Deliver client adds payloads without blocking (may drop blocks). */
   nonBlockingCommitMode: boolean;
-}
-
-function deepFreeze<T>(o: T): T {
-  if (o !== null && typeof o === "object" && !Object.isFrozen(o)) {
-    for (const v of Object.values(o)) deepFreeze(v);
-    Object.freeze(o);
-  }
-  return o;
 }
 
 function buildDefaults(): GossipConfig {
@@ -444,28 +443,9 @@ export interface LoadedGossipConfig {
   notes: ConfigNote[];
 }
 
-/** A raw value from one layer. `textual`: strings encode numbers and booleans (env, string overrides). */
-interface RawEntry {
-  spec: GossipKeySpec;
-  raw: unknown;
-  textual: boolean;
-  source: ConfigSource;
-}
+type RawEntry = LayerRawEntry<GossipKeySpec>;
 
-type Parsed = { empty: true } | { empty: false; value: number | boolean | string | string[] };
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof Uint8Array);
-}
-
-function show(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v);
-  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return String(v);
-  if (v === null || v === undefined) return "nothing";
-  if (Array.isArray(v)) return "a list";
-  if (isPlainObject(v)) return "a mapping";
-  return `a ${typeof v}`;
-}
+type Parsed = ParsedValue<number | boolean | string | string[]>;
 
 const EXPECT: Record<GossipKeySpec["kind"], string> = {
   duration: 'a Go duration such as "4s", "1500ms" or "1m30s"',
@@ -476,22 +456,6 @@ const EXPECT: Record<GossipKeySpec["kind"], string> = {
   any: "anything",
 };
 
-/** Go's strconv.ParseBool, which viper/cast use for strings. */
-const BOOL_TEXT: ReadonlyMap<string, boolean> = new Map([
-  ["1", true],
-  ["t", true],
-  ["T", true],
-  ["TRUE", true],
-  ["true", true],
-  ["True", true],
-  ["0", false],
-  ["f", false],
-  ["F", false],
-  ["FALSE", false],
-  ["false", false],
-  ["False", false],
-]);
-
 /** Parses one raw value by its key's kind. Returns the parsed value or what is wrong. */
 function parseEntry(e: RawEntry): Parsed | { error: string } {
   const { spec, raw, textual } = e;
@@ -500,25 +464,8 @@ function parseEntry(e: RawEntry): Parsed | { error: string } {
   switch (spec.kind) {
     case "any":
       return { empty: false, value: show(raw) };
-    case "duration": {
-      if (typeof raw === "number") {
-        if (raw === 0) return { empty: false, value: 0 };
-        return bad(
-          `got the number ${raw}, which has no unit (Fabric's viper would read it as ${raw} nanoseconds)`,
-        );
-      }
-      if (typeof raw !== "string") return bad(`got ${show(raw)}`);
-      if (raw.trim() === "") return { empty: true };
-      try {
-        return { empty: false, value: parseDurationMs(raw.trim()) };
-      } catch (err) {
-        if (!(err instanceof DurationError)) throw err;
-        if (/^[+-]?[0-9]+(\.[0-9]*)?$/.test(raw.trim())) {
-          return bad(`got ${show(raw)}, which has no unit (Fabric's viper would read it as nanoseconds)`);
-        }
-        return { error: `got ${show(raw)}: ${err.message}` };
-      }
-    }
+    case "duration":
+      return parseDurationValue(raw, expected);
     case "int": {
       if (typeof raw === "number") {
         if (!Number.isSafeInteger(raw)) return bad(`got ${show(raw)}`);
@@ -536,26 +483,10 @@ function parseEntry(e: RawEntry): Parsed | { error: string } {
       }
       return bad(`got ${show(raw)}`);
     }
-    case "bool": {
-      if (typeof raw === "boolean") return { empty: false, value: raw };
-      if (typeof raw === "string") {
-        const t = raw.trim();
-        if (t === "") return { empty: true };
-        if (!textual) return bad(`got the string ${show(raw)} (write true or false without quotes)`);
-        const b = BOOL_TEXT.get(t);
-        if (b === undefined) return bad(`got ${show(raw)} (also accepted in text: 1, 0, t, f, TRUE, FALSE, True, False)`);
-        return { empty: false, value: b };
-      }
-      return bad(`got ${show(raw)}`);
-    }
-    case "endpoint": {
-      if (typeof raw !== "string") return bad(`got ${show(raw)}`);
-      const t = raw.trim();
-      if (t === "") return { empty: true };
-      const why = checkHostPort(t);
-      if (why !== undefined) return bad(`got ${show(raw)}, which ${why}`);
-      return { empty: false, value: t };
-    }
+    case "bool":
+      return parseBoolValue(raw, textual, expected);
+    case "endpoint":
+      return parseEndpointValue(raw, expected, checkHostPort);
     case "endpointList": {
       let items: unknown[];
       if (typeof raw === "string") items = raw.split(/\s+/).filter((s) => s !== "");
@@ -587,18 +518,8 @@ class LayerReader {
   ) {}
 
   private add(into: Map<string, RawEntry>, e: RawEntry, given: string): void {
-    const lower = e.spec.path.toLowerCase();
-    this.present.add(lower);
-    const prior = into.get(lower);
-    if (prior !== undefined) {
-      this.problems.push({
-        key: fullKey(e.spec.path),
-        source: e.source,
-        message: `is given twice in the same layer (keys are case-insensitive: "${given}"); keep one`,
-      });
-      return;
-    }
-    into.set(lower, e);
+    this.present.add(e.spec.path.toLowerCase());
+    addEntry(into, e, { id: e.spec.path, key: fullKey(e.spec.path), given }, this.problems);
   }
 
   private unknown(path: string, source: ConfigSource, what: string): void {
@@ -652,10 +573,7 @@ class LayerReader {
 
   env(env: Readonly<Record<string, string | undefined>> | undefined): Map<string, RawEntry> {
     const out = new Map<string, RawEntry>();
-    if (env === undefined) return out;
-    for (const [name, raw] of Object.entries(env)) {
-      if (!name.startsWith(GOSSIP_ENV_PREFIX)) continue;
-      if (raw === undefined || raw === "") continue;
+    for (const [name, raw] of setVariables(env, GOSSIP_ENV_PREFIX)) {
       const spec = keySpecOfEnv(name);
       const source: ConfigSource = { kind: "env", name };
       if (spec === undefined) {
@@ -674,10 +592,8 @@ class LayerReader {
 
   overrides(overrides: Readonly<Record<string, unknown>> | undefined): Map<string, RawEntry> {
     const out = new Map<string, RawEntry>();
-    if (overrides === undefined) return out;
     const source: ConfigSource = { kind: "override" };
-    for (const [name, raw] of Object.entries(overrides)) {
-      if (raw === undefined || raw === null) continue;
+    for (const [name, raw] of givenOverrides(overrides)) {
       const path = name.toLowerCase().startsWith(`${GOSSIP_PREFIX.toLowerCase()}.`) ? name.slice(GOSSIP_PREFIX.length + 1) : name;
       const spec = keySpecOf(path);
       if (spec === undefined) {
@@ -690,12 +606,7 @@ class LayerReader {
   }
 }
 
-/** A key's winning value after layering, parsed. */
-interface Resolved {
-  spec: GossipKeySpec;
-  parsed: Parsed;
-  source: ConfigSource;
-}
+type Resolved = LayerResolved<GossipKeySpec, Parsed>;
 
 type RangeRule = "nonNegative" | "positive";
 
@@ -747,11 +658,9 @@ class Resolver {
     const v = this.pick<number>(path, fallback, 0, (x) => x === 0, formatDurationMs);
     if (v < 0) this.problem(path, `is negative (${formatDurationMs(v)}); expected ${this.expectedMin(path, formatDurationMs(fallback))}`);
     else if (rule === "positive" && v === 0) this.problem(path, `is 0; expected a duration above 0${why ? ` (${why})` : ""}`);
-    else if (v > MAX_TIMER_MS) {
-      this.problem(
-        path,
-        `is ${formatDurationMs(v)}; expected at most ${formatDurationMs(MAX_TIMER_MS)} (2^31-1 ms, about 24.8 days), the longest a Node timer can wait`,
-      );
+    else {
+      const tooLong = timerLimitProblem(v);
+      if (tooLong !== undefined) this.problem(path, tooLong);
     }
     return v;
   }
@@ -797,18 +706,12 @@ export function loadGossipConfig(layers: GossipConfigLayers = {}): LoadedGossipC
   const reader = new LayerReader(problems, present);
   const stack = [reader.yaml(layers.yaml), reader.env(layers.env), reader.overrides(layers.overrides)];
 
-  // Highest layer wins, then parse only the winner (a value that is overridden is never read).
-  const winners = new Map<string, RawEntry>();
-  for (const layer of stack) for (const [k, e] of layer) winners.set(k, e);
-  const values = new Map<string, Resolved>();
-  for (const [k, e] of winners) {
+  const values: ReadonlyMap<string, Resolved> = resolveLayers(stack, (e) => {
     const parsed = parseEntry(e);
-    if ("error" in parsed) {
-      problems.push({ key: fullKey(e.spec.path), source: e.source, message: parsed.error });
-      continue;
-    }
-    values.set(k, { spec: e.spec, parsed, source: e.source });
-  }
+    if (!("error" in parsed)) return parsed;
+    problems.push({ key: fullKey(e.spec.path), source: e.source, message: parsed.error });
+    return undefined;
+  });
 
   const r = new Resolver(values, problems, notes);
   const d = DEFAULT_GOSSIP_CONFIG;

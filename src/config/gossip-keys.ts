@@ -3,6 +3,7 @@
  * This table drives parsing (kind), the "0 means default" quirk (read), unknown-key detection, the
  * environment variable names, and docs/CONFIG.md.
  */
+import { KeyIndex, closestOf, envNameOf } from "./key-index.js";
 
 /** How a value is written. */
 export type GossipKeyKind =
@@ -128,65 +129,39 @@ export function fullKey(path: string): string {
 
 /** The viper environment variable of a key: `CORE_` + the full key uppercased with dots as underscores. */
 export function gossipEnvName(path: string): string {
-  return `CORE_${fullKey(path).toUpperCase().replace(/\./g, "_")}`;
+  return envNameOf(fullKey(path));
 }
 
 /** The prefix of every gossip environment variable. */
 export const GOSSIP_ENV_PREFIX = "CORE_PEER_GOSSIP_";
 
-const BY_LOWER_PATH: ReadonlyMap<string, GossipKeySpec> = new Map(GOSSIP_KEYS.map((s) => [s.path.toLowerCase(), s]));
-const BY_ENV: ReadonlyMap<string, GossipKeySpec> = new Map(GOSSIP_KEYS.map((s) => [gossipEnvName(s.path), s]));
-
-/** The sections (nested mappings), lowercased: "election", "pvtdata", "pvtdata.implicitcollectiondisseminationpolicy", "state". */
-const SECTIONS_LOWER: ReadonlySet<string> = new Set(
-  GOSSIP_KEYS.flatMap((s) => {
-    const parts = s.path.toLowerCase().split(".");
-    return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join("."));
-  }),
-);
+/** Lookups by path, by variable, and of the sections (nested mappings) such as "election". */
+const INDEX = new KeyIndex(GOSSIP_KEYS, (s) => s.path, (s) => gossipEnvName(s.path));
 
 /** The key spec for a path below peer.gossip, matched case-insensitively as viper does. */
 export function keySpecOf(path: string): GossipKeySpec | undefined {
-  return BY_LOWER_PATH.get(path.toLowerCase());
+  return INDEX.spec(path);
 }
 
 /** The key spec for a `CORE_PEER_GOSSIP_*` variable name (exact, uppercase). */
 export function keySpecOfEnv(name: string): GossipKeySpec | undefined {
-  return BY_ENV.get(name);
+  return INDEX.specOfEnv(name);
 }
 
 /** True if `path` (below peer.gossip, any case) is a section holding keys, such as "election". */
 export function isSection(path: string): boolean {
-  return SECTIONS_LOWER.has(path.toLowerCase());
+  return INDEX.isSection(path);
 }
 
-/** Edit distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j]!;
-      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return prev[b.length]!;
-}
+const PATHS_AND_SECTIONS: readonly string[] = [
+  ...GOSSIP_KEYS.map((s) => s.path),
+  "election",
+  "pvtData",
+  "pvtData.implicitCollectionDisseminationPolicy",
+  "state",
+];
 
 /** The closest known key or section path to an unknown one, if it is close enough to be a typo. */
 export function closestPath(path: string): string | undefined {
-  const lower = path.toLowerCase();
-  let best: string | undefined;
-  let bestD = Number.POSITIVE_INFINITY;
-  const candidates = [...GOSSIP_KEYS.map((s) => s.path), "election", "pvtData", "pvtData.implicitCollectionDisseminationPolicy", "state"];
-  for (const c of candidates) {
-    const d = distance(lower, c.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = c;
-    }
-  }
-  return bestD <= Math.max(2, Math.floor(lower.length / 4)) ? best : undefined;
+  return closestOf(path, PATHS_AND_SECTIONS, 4);
 }

@@ -10,7 +10,9 @@
 import { isAbsolute, join } from "node:path";
 import { formatDurationMs } from "./duration.js";
 import { type ConfigNote, type ConfigProblem, type ConfigSource, ConfigError, describeSource } from "./errors.js";
-import { type GossipConfig, MAX_TIMER_MS, defaultGossipConfig, DEFAULT_GOSSIP_CONFIG, loadGossipConfig } from "./gossip-config.js";
+import { type GossipConfig, defaultGossipConfig, DEFAULT_GOSSIP_CONFIG, loadGossipConfig } from "./gossip-config.js";
+import { GOSSIP_ENV_PREFIX } from "./gossip-keys.js";
+import { type RawEntry as LayerRawEntry, type Resolved as LayerResolved, addEntry, givenOverrides, resolveLayers, setVariables } from "./layers.js";
 import {
   PEER_KEYS,
   type PeerKeySpec,
@@ -21,7 +23,8 @@ import {
   peerKeySpecOf,
   peerKeySpecOfEnv,
 } from "./peer-keys.js";
-import { type AddressOverride, type PeerValue, PEER_EXPECT, isPlainObject, parsePeerValue, show } from "./peer-values.js";
+import { type AddressOverride, type PeerValue, PEER_EXPECT, parsePeerValue } from "./peer-values.js";
+import { deepFreeze, isPlainObject, show, timerLimitProblem } from "./values.js";
 
 // ---------------------------------------------------------------------------------------------
 // Defaults: Fabric v2.5.16 sampleconfig/core.yaml values (where Fabric's code gives something else
@@ -155,14 +158,6 @@ function buildDefaults(gossip: GossipConfig): PeerConfig {
   };
 }
 
-function deepFreeze<T>(o: T): T {
-  if (o !== null && typeof o === "object" && !Object.isFrozen(o)) {
-    for (const v of Object.values(o)) deepFreeze(v);
-    Object.freeze(o);
-  }
-  return o;
-}
-
 /** What a peer with no configuration at all runs with (gossip: {@link DEFAULT_GOSSIP_CONFIG}). Deeply frozen. */
 export const DEFAULT_PEER_CONFIG: Readonly<PeerConfig> = deepFreeze(buildDefaults(DEFAULT_GOSSIP_CONFIG));
 
@@ -185,24 +180,11 @@ export function tlsClientKeyPairOf(tls: PeerTlsConfig): { certFile: string; keyF
 // Loading
 
 const PEER_ENV_PREFIX = "CORE_PEER_";
-const GOSSIP_ENV_PREFIX = "CORE_PEER_GOSSIP_";
 /** Environment variables of the noted sections: unknown ones become notes. */
 const NOTED_ENV_PREFIXES = ["CORE_PEER_TLS_", "CORE_PEER_DELIVERYCLIENT_"];
 
-/** A raw value from one layer. `textual`: strings encode booleans (env, string overrides). */
-interface RawEntry {
-  spec: PeerKeySpec;
-  raw: unknown;
-  textual: boolean;
-  source: ConfigSource;
-}
-
-/** A key's winning value after layering, parsed. */
-interface Resolved {
-  spec: PeerKeySpec;
-  parsed: PeerValue;
-  source: ConfigSource;
-}
+type RawEntry = LayerRawEntry<PeerKeySpec>;
+type Resolved = LayerResolved<PeerKeySpec, PeerValue>;
 
 function unknownHint(key: string): string {
   const near = closestPeerKey(key);
@@ -220,16 +202,7 @@ class LayerReader {
   ) {}
 
   private add(into: Map<string, RawEntry>, e: RawEntry, given: string): void {
-    const lower = e.spec.key.toLowerCase();
-    if (into.has(lower)) {
-      this.problems.push({
-        key: e.spec.key,
-        source: e.source,
-        message: `is given twice in the same layer (keys are case-insensitive: "${given}"); keep one`,
-      });
-      return;
-    }
-    into.set(lower, e);
+    addEntry(into, e, { id: e.spec.key, key: e.spec.key, given }, this.problems);
   }
 
   yaml(doc: unknown): Map<string, RawEntry> {
@@ -292,10 +265,8 @@ class LayerReader {
 
   env(env: Readonly<Record<string, string | undefined>> | undefined): Map<string, RawEntry> {
     const out = new Map<string, RawEntry>();
-    if (env === undefined) return out;
-    for (const [name, raw] of Object.entries(env)) {
-      if (!name.startsWith(PEER_ENV_PREFIX) || name.startsWith(GOSSIP_ENV_PREFIX)) continue;
-      if (raw === undefined || raw === "") continue; // viper without AllowEmptyEnv
+    for (const [name, raw] of setVariables(env, PEER_ENV_PREFIX)) {
+      if (name.startsWith(GOSSIP_ENV_PREFIX)) continue;
       const spec = peerKeySpecOfEnv(name);
       if (spec !== undefined) {
         this.add(out, { spec, raw, textual: true, source: { kind: "env", name } }, name);
@@ -310,10 +281,8 @@ class LayerReader {
 
   overrides(overrides: Readonly<Record<string, unknown>> | undefined): Map<string, RawEntry> {
     const out = new Map<string, RawEntry>();
-    if (overrides === undefined) return out;
     const source: ConfigSource = { kind: "override" };
-    for (const [name, raw] of Object.entries(overrides)) {
-      if (raw === undefined || raw === null) continue;
+    for (const [name, raw] of givenOverrides(overrides)) {
       const lower = name.toLowerCase();
       if (lower === "peer.gossip" || lower.startsWith("peer.gossip.")) {
         this.gossipOverrides[name] = raw;
@@ -418,11 +387,9 @@ class Resolver {
     }
     if (v < 0) {
       this.problem(key, `is negative (${formatDurationMs(v)}); expected a duration above 0 (0 or empty means the default, ${formatDurationMs(fallback)})`);
-    } else if (v > MAX_TIMER_MS) {
-      this.problem(
-        key,
-        `is ${formatDurationMs(v)}; expected at most ${formatDurationMs(MAX_TIMER_MS)} (2^31-1 ms, about 24.8 days), the longest a Node timer can wait`,
-      );
+    } else {
+      const tooLong = timerLimitProblem(v);
+      if (tooLong !== undefined) this.problem(key, tooLong);
     }
     return v;
   }
@@ -456,18 +423,12 @@ export function loadPeerConfig(layers: PeerConfigLayers = {}): { config: PeerCon
   const reader = new LayerReader(problems, notes);
   const stack = [reader.yaml(layers.yaml), reader.env(layers.env), reader.overrides(layers.overrides)];
 
-  // Highest layer wins; only the winner is parsed (viper never reads an overridden value).
-  const winners = new Map<string, RawEntry>();
-  for (const layer of stack) for (const [k, e] of layer) winners.set(k, e);
-  const values = new Map<string, Resolved>();
-  for (const [k, e] of winners) {
+  const values: ReadonlyMap<string, Resolved> = resolveLayers(stack, (e) => {
     const parsed = parsePeerValue(e.spec.kind, e.raw, e.textual);
-    if ("errors" in parsed) {
-      for (const err of parsed.errors) problems.push({ key: `${e.spec.key}${err.at}`, source: e.source, message: err.message });
-      continue;
-    }
-    values.set(k, { spec: e.spec, parsed: resolvePaths(e.spec, parsed, e.source, layers.configDir), source: e.source });
-  }
+    if (!("errors" in parsed)) return resolvePaths(e.spec, parsed, e.source, layers.configDir);
+    for (const err of parsed.errors) problems.push({ key: `${e.spec.key}${err.at}`, source: e.source, message: err.message });
+    return undefined;
+  });
 
   const r = new Resolver(values, problems, notes);
   const d = DEFAULT_PEER_CONFIG;

@@ -3,6 +3,7 @@
  * and its sampleconfig value. This table drives parsing, the environment variable names, the
  * unknown-key checks and docs/CONFIG.md. (`peer.gossip.*` lives in gossip-keys.ts.)
  */
+import { KeyIndex, closestOf, envNameOf } from "./key-index.js";
 
 /** How a value is written. */
 export type PeerKeyKind =
@@ -80,33 +81,25 @@ export const NOTED_PEER_SECTIONS: readonly string[] = Object.freeze(["peer.tls",
 
 /** The viper environment variable of a key: `CORE_` + the full key uppercased with dots as underscores. */
 export function peerEnvName(key: string): string {
-  return `CORE_${key.toUpperCase().replace(/\./g, "_")}`;
+  return envNameOf(key);
 }
 
-const BY_LOWER_KEY: ReadonlyMap<string, PeerKeySpec> = new Map(PEER_KEYS.map((s) => [s.key.toLowerCase(), s]));
-const BY_ENV: ReadonlyMap<string, PeerKeySpec> = new Map(PEER_KEYS.map((s) => [peerEnvName(s.key), s]));
-
-/** Every section holding keys, lowercased: "peer", "peer.tls", "peer.tls.cert", ..., "peer.deliveryclient". */
-const SECTIONS_LOWER: ReadonlySet<string> = new Set(
-  PEER_KEYS.flatMap((s) => {
-    const parts = s.key.toLowerCase().split(".");
-    return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join("."));
-  }),
-);
+/** Lookups by key, by variable, and of every section holding keys ("peer", "peer.tls", "peer.tls.cert", ...). */
+const INDEX = new KeyIndex(PEER_KEYS, (s) => s.key, (s) => peerEnvName(s.key));
 
 /** The spec of a full key, matched case-insensitively as viper does. */
 export function peerKeySpecOf(key: string): PeerKeySpec | undefined {
-  return BY_LOWER_KEY.get(key.toLowerCase());
+  return INDEX.spec(key);
 }
 
 /** The spec of a `CORE_PEER_*` variable name (exact, uppercase). */
 export function peerKeySpecOfEnv(name: string): PeerKeySpec | undefined {
-  return BY_ENV.get(name);
+  return INDEX.specOfEnv(name);
 }
 
 /** True if `key` (any case) is a section holding peer keys, such as "peer.tls.cert". */
 export function isPeerSection(key: string): boolean {
-  return SECTIONS_LOWER.has(key.toLowerCase());
+  return INDEX.isSection(key);
 }
 
 /** The noted section (`peer.tls` or `peer.deliveryclient`) that `key` lies under, if any. */
@@ -115,32 +108,9 @@ export function notedSectionOf(key: string): string | undefined {
   return NOTED_PEER_SECTIONS.find((s) => lower.startsWith(`${s.toLowerCase()}.`));
 }
 
-/** Edit distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j]!;
-      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return prev[b.length]!;
-}
+const KEYS: readonly string[] = PEER_KEYS.map((s) => s.key);
 
 /** The known key closest to an unknown full key, if it is close enough to be a typo. */
 export function closestPeerKey(key: string): string | undefined {
-  const lower = key.toLowerCase();
-  let best: string | undefined;
-  let bestD = Number.POSITIVE_INFINITY;
-  for (const s of PEER_KEYS) {
-    const d = distance(lower, s.key.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = s.key;
-    }
-  }
-  return bestD <= Math.max(2, Math.floor(lower.length / 8)) ? best : undefined;
+  return closestOf(key, KEYS, 8);
 }

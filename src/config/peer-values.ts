@@ -3,9 +3,9 @@
  * gossip keys: YAML values are typed, environment values and string overrides are text.
  */
 import { parse as parseYaml } from "yaml";
-import { DurationError, parseDurationMs } from "./duration.js";
 import { checkHostPort } from "./endpoint.js";
 import type { PeerKeyKind } from "./peer-keys.js";
+import { type ValueResult, isPlainObject, parseBoolValue, parseDurationValue, parseEndpointValue, show } from "./values.js";
 
 /** One `peer.deliveryclient.addressOverrides` entry (Fabric's `deliverservice.AddressOverride`). */
 export interface AddressOverride {
@@ -35,20 +35,6 @@ export interface PeerValueError {
   message: string;
 }
 
-export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof Uint8Array);
-}
-
-/** A short description of a value for messages. */
-export function show(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v);
-  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return String(v);
-  if (v === null || v === undefined) return "nothing";
-  if (Array.isArray(v)) return "a list";
-  if (isPlainObject(v)) return "a mapping";
-  return `a ${typeof v}`;
-}
-
 /** What each kind expects, for messages. */
 export const PEER_EXPECT: Record<PeerKeyKind, string> = {
   text: "text",
@@ -62,26 +48,15 @@ export const PEER_EXPECT: Record<PeerKeyKind, string> = {
     'a list of mappings with from, to and optionally caCertsFile (in the environment: the list as YAML, e.g. "[{from: orderer:7050, to: localhost:7050}]")',
 };
 
-/** Go's strconv.ParseBool, which viper/cast use for strings. */
-const BOOL_TEXT: ReadonlyMap<string, boolean> = new Map([
-  ["1", true],
-  ["t", true],
-  ["T", true],
-  ["TRUE", true],
-  ["true", true],
-  ["True", true],
-  ["0", false],
-  ["f", false],
-  ["F", false],
-  ["FALSE", false],
-  ["false", false],
-  ["False", false],
-]);
-
 type Result = PeerValue | { errors: PeerValueError[] };
 
 function fail(message: string, at = ""): Result {
   return { errors: [{ at, message }] };
+}
+
+/** A shared parser's result, its one error as the whole value's. */
+function whole(r: ValueResult<string | boolean | number>): Result {
+  return "error" in r ? fail(r.error) : r;
 }
 
 /** `checkHostPort`, but port 0 is fine (listen on any free port). */
@@ -184,14 +159,9 @@ export function parsePeerValue(kind: PeerKeyKind, raw: unknown, textual: boolean
       return t === "" ? { empty: true } : { empty: false, value: t };
     }
     case "endpoint":
-    case "listenEndpoint": {
-      if (typeof raw !== "string") return bad(`got ${show(raw)}`);
-      const t = raw.trim();
-      if (t === "") return { empty: true };
-      const why = kind === "endpoint" ? checkHostPort(t) : checkListen(t);
-      if (why !== undefined) return bad(`got ${show(raw)}, which ${why}`);
-      return { empty: false, value: t };
-    }
+      return whole(parseEndpointValue(raw, expected, checkHostPort));
+    case "listenEndpoint":
+      return whole(parseEndpointValue(raw, expected, checkListen));
     case "pathList": {
       let items: unknown[];
       if (typeof raw === "string") items = splitListText(raw);
@@ -206,34 +176,10 @@ export function parsePeerValue(kind: PeerKeyKind, raw: unknown, textual: boolean
       if (errors.length > 0) return { errors };
       return out.length === 0 ? { empty: true } : { empty: false, value: out };
     }
-    case "bool": {
-      if (typeof raw === "boolean") return { empty: false, value: raw };
-      if (typeof raw === "string") {
-        const t = raw.trim();
-        if (t === "") return { empty: true };
-        if (!textual) return bad(`got the string ${show(raw)} (write true or false without quotes)`);
-        const b = BOOL_TEXT.get(t);
-        if (b === undefined) return bad(`got ${show(raw)} (also accepted in text: 1, 0, t, f, TRUE, FALSE, True, False)`);
-        return { empty: false, value: b };
-      }
-      return bad(`got ${show(raw)}`);
-    }
-    case "duration": {
-      if (typeof raw === "number") {
-        if (raw === 0) return { empty: false, value: 0 };
-        return bad(`got the number ${raw}, which has no unit (Fabric's viper would read it as ${raw} nanoseconds)`);
-      }
-      if (typeof raw !== "string") return bad(`got ${show(raw)}`);
-      const t = raw.trim();
-      if (t === "") return { empty: true };
-      try {
-        return { empty: false, value: parseDurationMs(t) };
-      } catch (err) {
-        if (!(err instanceof DurationError)) throw err;
-        if (/^[+-]?[0-9]+(\.[0-9]*)?$/.test(t)) return bad(`got ${show(raw)}, which has no unit (Fabric's viper would read it as nanoseconds)`);
-        return fail(`got ${show(raw)}: ${err.message}`);
-      }
-    }
+    case "bool":
+      return whole(parseBoolValue(raw, textual, expected));
+    case "duration":
+      return whole(parseDurationValue(raw, expected));
     case "addressOverrides":
       return addressOverrides(raw);
   }
