@@ -129,7 +129,7 @@ export class Simulator {
     this.checker = new InvariantChecker(options.seed, options.historySize);
     this.#metrics = new SimMetrics(options.peers, 1, options.blocks);
     this.#link = new LinkModel(options.link, this.tree.stream("network"), this.clock, (from, to, bytes) => this.#onSend(from, to, bytes));
-    this.network = new MemoryNetwork(this.clock, this.#link.latency, { refusedDial: "immediate", frameFate: this.#link.fate });
+    this.network = new MemoryNetwork(this.clock, this.#link.latency, { refusedDial: "immediate", frameFate: this.#link.fate, copyFrames: false });
     this.#ordererLatency = new LatencySampler(options.link.latency, this.tree.stream("orderer"));
     this.#disturbedAt = new Float64Array(options.peers).fill(Number.NEGATIVE_INFINITY);
     this.#series = { latencies: [], sampleTimes: [], heights: [], membership: [], trafficByType: {}, peerNames: [] };

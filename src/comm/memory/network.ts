@@ -52,6 +52,12 @@ export interface MemoryNetworkOptions {
    * its write resolves at once. Dials and stream closes always use the latency function.
    */
   frameFate?: FrameFateFn;
+  /**
+   * Copy each frame when it is written (default true), so a sender reusing its buffer cannot change
+   * a frame in flight. The simulator turns it off: comm never reuses an encoded frame, and a copy
+   * of every block to every peer is most of a large run's memory traffic.
+   */
+  copyFrames?: boolean;
 }
 
 /** A frame as it reaches its destination, for observers. */
@@ -111,6 +117,7 @@ export class MemoryNetwork {
   readonly #latency: LatencyFn;
   readonly #refusedDial: "timeout" | "immediate";
   readonly #frameFate: FrameFateFn | undefined;
+  readonly #copyFrames: boolean;
   readonly #listeners = new Map<string, MemoryEndpoint>();
   readonly #down = new Set<string>();
   readonly #partitions = new Map<string, PartitionMode>();
@@ -131,6 +138,7 @@ export class MemoryNetwork {
     this.#latency = latency;
     this.#refusedDial = options.refusedDial ?? "timeout";
     this.#frameFate = options.frameFate;
+    this.#copyFrames = options.copyFrames ?? true;
   }
 
   /** How refused dials fail (see MemoryNetworkOptions.refusedDial). */
@@ -370,7 +378,7 @@ export class MemoryNetwork {
     const lane = pair?.lanes.get(from);
     if (lane === undefined) return undefined;
     // A copy: the sender may reuse its buffer, as a real socket would not care.
-    const copy = bytes.slice();
+    const copy = this.#copyFrames ? bytes.slice() : bytes;
     if (this.#frameFate === undefined) {
       this.#enqueue(lane, copy);
       return undefined;
