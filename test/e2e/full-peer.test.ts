@@ -1,19 +1,21 @@
 import "reflect-metadata";
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { stringify as toYaml } from "yaml";
 import { PeerProcess } from "../../src/cli/peer-process.js";
 import type { ControlMessage } from "../../src/cli/control.js";
-import { generateCryptoMaterial, loadPeerMaterial, loadVerifierOrgs, MspVerifier, type SigningIdentity } from "../../src/crypto/index.js";
+import { loadPeerMaterial, type SigningIdentity } from "../../src/crypto/index.js";
 import { blockHeaderHash, openBlockStore } from "../../src/ledger/index.js";
 import { silentLogger } from "../../src/logging/index.js";
-import { broadcastAll, createOrderer, createSignedEnvelope, type Orderer } from "../../src/orderer/index.js";
+import { broadcastAll, createSignedEnvelope, type Orderer } from "../../src/orderer/index.js";
 import { HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
+import type { ChannelStatusView, MembershipView } from "../../src/service/index.js";
 import { SystemClock, toHex } from "../../src/util/index.js";
+import { channelDefinitionOf, createTestOrderer, generateTestOrgs, writeChannelDefinition } from "../utils/channel-setup.js";
+import { FAST_GOSSIP_ENV, fastElectionEnv } from "../utils/fast-timers.js";
+import { eventually, freePort } from "../utils/net.js";
 
 /**
  * The full peer as a process (issue 4 must-shows): `peer start --channel-def` processes of one org
@@ -34,54 +36,18 @@ const ENV: NodeJS.ProcessEnv = {
   CORE_PEER_GOSSIP_ORGLEADER: "false",
   // Fabric v2 disables state transfer by default; a follower that fell behind needs it.
   CORE_PEER_GOSSIP_STATE_ENABLED: "true",
-  CORE_PEER_GOSSIP_ALIVETIMEINTERVAL: "1s",
+  ...FAST_GOSSIP_ENV,
   CORE_PEER_GOSSIP_ALIVEEXPIRATIONTIMEOUT: "5s",
   CORE_PEER_GOSSIP_RECONNECTINTERVAL: "1s",
-  CORE_PEER_GOSSIP_PULLINTERVAL: "1s",
-  CORE_PEER_GOSSIP_DIGESTWAITTIME: "200ms",
-  CORE_PEER_GOSSIP_REQUESTWAITTIME: "300ms",
-  CORE_PEER_GOSSIP_RESPONSEWAITTIME: "300ms",
-  CORE_PEER_GOSSIP_PUBLISHSTATEINFOINTERVAL: "1s",
-  CORE_PEER_GOSSIP_REQUESTSTATEINFOINTERVAL: "1s",
-  CORE_PEER_GOSSIP_ELECTION_STARTUPGRACEPERIOD: "3s",
-  CORE_PEER_GOSSIP_ELECTION_MEMBERSHIPSAMPLEINTERVAL: "500ms",
-  CORE_PEER_GOSSIP_ELECTION_LEADERALIVETHRESHOLD: `${LEADER_ALIVE_THRESHOLD_MS}ms`,
-  CORE_PEER_GOSSIP_ELECTION_LEADERELECTIONDURATION: `${LEADER_ELECTION_DURATION_MS}ms`,
+  ...fastElectionEnv({ leaderAliveThreshold: `${LEADER_ALIVE_THRESHOLD_MS}ms`, leaderElectionDuration: `${LEADER_ELECTION_DURATION_MS}ms` }),
   CORE_PEER_GOSSIP_STATE_CHECKINTERVAL: "1s",
   CORE_PEER_GOSSIP_STATE_RESPONSETIMEOUT: "2s",
   CORE_PEER_DELIVERYCLIENT_CONNTIMEOUT: "2s",
   CORE_PEER_DELIVERYCLIENT_RECONNECTBACKOFFTHRESHOLD: "1s",
 };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-interface ChannelStatus {
-  channel: string;
-  height: number;
-  lastBlockHash: string;
-  leader: boolean;
-  delivering: boolean;
-}
+/** How often a wait polls the peers' admin endpoints and events. */
+const POLL_MS = 100;
 
 /** One peer process and what it reported: commits (in order) and leadership changes. */
 class Peer {
@@ -118,9 +84,9 @@ class Peer {
     }
   }
 
-  async status(): Promise<ChannelStatus | undefined> {
+  async status(): Promise<ChannelStatusView | undefined> {
     try {
-      const r = (await (await fetch(`http://${this.admin}/v1/channels`)).json()) as { channels: ChannelStatus[] };
+      const r = (await (await fetch(`http://${this.admin}/v1/channels`)).json()) as { channels: ChannelStatusView[] };
       return r.channels.find((c) => c.channel === CHANNEL);
     } catch {
       return undefined;
@@ -181,10 +147,11 @@ describe("full peer processes: 1 org x 3 peers and an ordering service", () => {
           return true;
         },
         timeoutMs,
+        POLL_MS,
       );
     } catch (err) {
       for (const p of peers.filter((q) => q.running)) {
-        const view = (await (await fetch(`http://${p.admin}/v1/membership`)).json()) as { channels: Record<string, { endpoint: string; internalEndpoint: string; ledgerHeight: number }[]> };
+        const view = (await (await fetch(`http://${p.admin}/v1/membership`)).json()) as MembershipView;
         process.stderr.write(`# ${p.name} sees ${JSON.stringify(view.channels[CHANNEL]?.map((m) => [m.internalEndpoint, m.ledgerHeight]))}\n`);
         process.stderr.write(`# ${p.name}: ${JSON.stringify(await p.status())}\n# ${p.proc?.stderr.filter((l) => !l.includes("configuration note")).slice(-120).join("\n# ")}\n`);
       }
@@ -204,27 +171,16 @@ describe("full peer processes: 1 org x 3 peers and an ordering service", () => {
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "fabric-gossip-fullpeer-"));
-    const summary = await generateCryptoMaterial({ orgs: 1, peersPerOrg: PEERS, out: join(root, "crypto"), orderer: true });
-    const ordererOrg = summary.orgs.find((o) => o.kind === "orderer")!;
-    const peerOrg = summary.orgs.find((o) => o.kind === "peer")!;
-    const ordererMaterial = await loadPeerMaterial(ordererOrg.nodes[0]!.dir);
+    const orgs = await generateTestOrgs(root, 1, PEERS);
+    const { summary, ordererOrg } = orgs;
+    const peerOrg = orgs.peerOrgs[0]!;
     sender = (await loadPeerMaterial(peerOrg.nodes[0]!.dir)).signingIdentity;
-    orderer = createOrderer(
-      { listen: "127.0.0.1:0", channels: [{ name: CHANNEL, dir: join(root, "orderer", CHANNEL), memberOrgs: [peerOrg.mspId] }], batchSize: 5, batchTimeoutMs: 100 },
-      { signer: ordererMaterial.signingIdentity, verifier: new MspVerifier(await loadVerifierOrgs(summary.root), { clock }), clock, logger: silentLogger },
-    );
+    orderer = await createTestOrderer(root, orgs, clock, { channel: CHANNEL, batchSize: 5, batchTimeoutMs: 100 });
     await orderer.start();
     const ports: number[] = [];
     for (let i = 0; i < PEERS; i++) ports.push(await freePort());
     const defFile = join(root, "channel.yaml");
-    await writeFile(
-      defFile,
-      toYaml({
-        name: CHANNEL,
-        orgs: [{ mspId: peerOrg.mspId, mspDir: peerOrg.mspDir, anchorPeers: [`127.0.0.1:${ports[0]}`] }],
-        orderer: { mspId: ordererOrg.mspId, mspDir: ordererOrg.mspDir, endpoints: [orderer.address] },
-      }),
-    );
+    await writeChannelDefinition(defFile, channelDefinitionOf(CHANNEL, [{ org: peerOrg, anchorPeers: [`127.0.0.1:${ports[0]}`] }], ordererOrg, [orderer.address]));
     for (let i = 0; i < PEERS; i++) {
       const node = peerOrg.nodes[i]!;
       const args = ["peer", "start", "--listen", `127.0.0.1:${ports[i]}`, "--msp", node.mspDir, "--msp-id", peerOrg.mspId, "--orgs-dir", summary.root];
@@ -242,7 +198,7 @@ describe("full peer processes: 1 org x 3 peers and an ordering service", () => {
   });
 
   it("elects exactly one leader, and every peer commits the orderer's chain with no gap", async () => {
-    await eventually("one leader", async () => ((await leaders()).length === 1 ? true : undefined), 20_000);
+    await eventually("one leader", async () => ((await leaders()).length === 1 ? true : undefined), 20_000, POLL_MS);
     await feed(100);
     const height = await converge();
     assert.ok(height >= 21, `20 blocks of 5 transactions cut (height ${height})`);
@@ -272,6 +228,7 @@ describe("full peer processes: 1 org x 3 peers and an ordering service", () => {
         return undefined;
       },
       20_000,
+      POLL_MS,
     );
     const tookMs = at - killedAt;
     // The last declaration came before the kill; leaderAliveThreshold after it the followers elect.

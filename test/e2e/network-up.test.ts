@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { access, rm } from "node:fs/promises";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { LocalNetwork } from "../../src/cli/network/index.js";
+import { BIN } from "../utils/cli.js";
+import { FAST_GOSSIP_ENV, fastElectionEnv } from "../utils/fast-timers.js";
 
 /**
  * `fabric-gossip network up` as a user runs it: a bounded run whose JSON shows every peer holding
@@ -14,21 +15,10 @@ import { LocalNetwork } from "../../src/cli/network/index.js";
  * restarted peer catches up from its own ledger.
  */
 
-const BIN = fileURLToPath(new URL("../../bin/fabric-gossip.js", import.meta.url));
-
 /** Fabric's election and gossip timers, compressed (same shape) so a small network settles in seconds. */
 const FAST_ENV: Record<string, string> = {
-  CORE_PEER_GOSSIP_ELECTION_STARTUPGRACEPERIOD: "3s",
-  CORE_PEER_GOSSIP_ELECTION_MEMBERSHIPSAMPLEINTERVAL: "500ms",
-  CORE_PEER_GOSSIP_ELECTION_LEADERELECTIONDURATION: "1s",
-  CORE_PEER_GOSSIP_ELECTION_LEADERALIVETHRESHOLD: "3s",
-  CORE_PEER_GOSSIP_ALIVETIMEINTERVAL: "1s",
-  CORE_PEER_GOSSIP_PULLINTERVAL: "1s",
-  CORE_PEER_GOSSIP_DIGESTWAITTIME: "200ms",
-  CORE_PEER_GOSSIP_REQUESTWAITTIME: "300ms",
-  CORE_PEER_GOSSIP_RESPONSEWAITTIME: "300ms",
-  CORE_PEER_GOSSIP_PUBLISHSTATEINFOINTERVAL: "1s",
-  CORE_PEER_GOSSIP_REQUESTSTATEINFOINTERVAL: "1s",
+  ...fastElectionEnv({ leaderAliveThreshold: "3s", leaderElectionDuration: "1s" }),
+  ...FAST_GOSSIP_ENV,
   CORE_PEER_GOSSIP_STATE_CHECKINTERVAL: "2s",
 };
 

@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it, type TestContext } from "node:test";
 import { stringify as toYaml } from "yaml";
 import type { ControlMessage } from "../../src/cli/control.js";
@@ -11,7 +9,6 @@ import { PeerProcess } from "../../src/cli/peer-process.js";
 import {
   type CryptoMaterialSummary,
   createMspMessageCryptoService,
-  generateCryptoMaterial,
   loadPeerMaterial,
   loadVerifierOrgs,
   MspVerifier,
@@ -28,6 +25,8 @@ import {
 } from "../../src/orderer/index.js";
 import { type Block, HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
 import { SystemClock, toHex } from "../../src/util/index.js";
+import { channelDefinitionOf, generateTestOrgs, writeChannelDefinition } from "../utils/channel-setup.js";
+import { runCli } from "../utils/cli.js";
 
 /**
  * `fabric-gossip orderer start` as a real process on 127.0.0.1 with mutual TLS: broadcast envelopes
@@ -37,7 +36,6 @@ import { SystemClock, toHex } from "../../src/util/index.js";
  * exit 1 naming the flag.
  */
 
-const BIN = fileURLToPath(new URL("../../bin/fabric-gossip.js", import.meta.url));
 const CHANNEL = "mychannel";
 const OTHER = "otherchannel";
 const enc = new TextEncoder();
@@ -55,28 +53,6 @@ async function collect(it: AsyncIterable<DeliverItem>): Promise<Collected> {
     blocks.push({ block: item.block, bytes: item.bytes.byteLength });
   }
   return { blocks, status: undefined };
-}
-
-function runCli(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FABRIC_LOGGING_SPEC: "warn" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`fabric-gossip ${args.join(" ")}: still running after ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`));
-    }, timeoutMs);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 /**
@@ -121,9 +97,10 @@ describe("orderer start: a real process with mutual TLS", { timeout: 180_000 }, 
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "fabric-gossip-orderer-start-"));
-    net = await generateCryptoMaterial({ orgs: 2, peersPerOrg: 1, out: join(root, "crypto"), orderer: true });
-    const ordererOrg = net.orgs.find((o) => o.kind === "orderer")!;
-    const [org1, org2] = net.orgs.filter((o) => o.kind === "peer");
+    const orgs = await generateTestOrgs(root, 2, 1);
+    net = orgs.summary;
+    const { ordererOrg } = orgs;
+    const [org1, org2] = orgs.peerOrgs;
     assert.ok(org1 && org2);
     member = await loadPeerMaterial(org1.nodes[0]!.dir);
     outsider = await loadPeerMaterial(org2.nodes[0]!.dir);
@@ -133,14 +110,8 @@ describe("orderer start: a real process with mutual TLS", { timeout: 180_000 }, 
     outsiderTls = { tls: { rootCAs: ordererCa, cert: outsider.tls.cert, key: outsider.tls.key }, dialTimeoutMs: 5_000 };
     // Org1 is the member of mychannel; Org2 only of otherchannel, so the orderer knows Org2's identities
     // and refuses them on mychannel for membership, not for an unknown MSP.
-    const def = (name: string, org: typeof org1): string =>
-      toYaml({
-        name,
-        orgs: [{ mspId: org.mspId, mspDir: org.mspDir, anchorPeers: [] }],
-        orderer: { mspId: ordererOrg.mspId, mspDir: ordererOrg.mspDir, endpoints: ["127.0.0.1:7050"] },
-      });
-    await writeFile(join(root, "mychannel.yaml"), def(CHANNEL, org1));
-    await writeFile(join(root, "otherchannel.yaml"), def(OTHER, org2));
+    await writeChannelDefinition(join(root, "mychannel.yaml"), channelDefinitionOf(CHANNEL, [{ org: org1 }], ordererOrg, ["127.0.0.1:7050"]));
+    await writeChannelDefinition(join(root, "otherchannel.yaml"), channelDefinitionOf(OTHER, [{ org: org2 }], ordererOrg, ["127.0.0.1:7050"]));
     baseArgs = [
       "--listen",
       "127.0.0.1:0",
@@ -289,9 +260,8 @@ describe("orderer start: bad flags", { timeout: 120_000 }, () => {
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "fabric-gossip-orderer-flags-"));
-    const net = await generateCryptoMaterial({ orgs: 1, peersPerOrg: 1, out: join(root, "crypto"), orderer: true });
-    const ordererOrg = net.orgs.find((o) => o.kind === "orderer")!;
-    const org1 = net.orgs.find((o) => o.kind === "peer")!;
+    const { ordererOrg, peerOrgs } = await generateTestOrgs(root, 1, 1);
+    const org1 = peerOrgs[0]!;
     await writeFile(
       join(root, "ch.yaml"),
       toYaml({ name: CHANNEL, orgs: [{ mspId: org1.mspId, mspDir: org1.mspDir }], orderer: { mspId: "OrdererMSP", mspDir: ordererOrg.mspDir, endpoints: ["127.0.0.1:7050"] } }),
@@ -321,7 +291,7 @@ describe("orderer start: bad flags", { timeout: 120_000 }, () => {
   ];
   for (const c of cases) {
     it(`${c.title} exits 1 with a message naming it and no stack trace`, async () => {
-      const r = await runCli(["orderer", "start", ...c.args()]);
+      const r = await runCli(["orderer", "start", ...c.args()], { FABRIC_LOGGING_SPEC: "warn" });
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, c.names);
       assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");

@@ -1,15 +1,16 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { tlsCaFiles } from "../../src/cli/commands/network.js";
 import { PeerProcess } from "../../src/cli/peer-process.js";
 import { type CryptoMaterialSummary, generateCryptoMaterial } from "../../src/crypto/index.js";
 import type { MembershipView } from "../../src/service/membership-view.js";
+import { BIN, runCli } from "../utils/cli.js";
+import { FAST_GOSSIP_ENV } from "../utils/fast-timers.js";
+import { freePorts } from "../utils/net.js";
 
 /**
  * `fabric-gossip peer start` as real processes: three peers of one org on 127.0.0.1 with mutual TLS
@@ -18,70 +19,8 @@ import type { MembershipView } from "../../src/service/membership-view.js";
  * their ready line on stdout and stop on SIGINT; bad flags and settings exit 1 naming them.
  */
 
-const BIN = fileURLToPath(new URL("../../bin/fabric-gossip.js", import.meta.url));
 const CHANNEL = "mychannel";
 const CONVERGE_MS = 30_000;
-
-/** Short timers so membership and channel views settle within seconds (pullInterval > digestWait + responseWait). */
-const FAST_GOSSIP_ENV: NodeJS.ProcessEnv = {
-  CORE_PEER_GOSSIP_ALIVETIMEINTERVAL: "1s",
-  CORE_PEER_GOSSIP_PULLINTERVAL: "1s",
-  CORE_PEER_GOSSIP_DIGESTWAITTIME: "200ms",
-  CORE_PEER_GOSSIP_REQUESTWAITTIME: "300ms",
-  CORE_PEER_GOSSIP_RESPONSEWAITTIME: "300ms",
-  CORE_PEER_GOSSIP_PUBLISHSTATEINFOINTERVAL: "1s",
-  CORE_PEER_GOSSIP_REQUESTSTATEINFOINTERVAL: "1s",
-};
-
-/** Free ports on 127.0.0.1: all bound at once (so they differ), then released. */
-async function freePorts(n: number): Promise<number[]> {
-  const servers: Server[] = [];
-  const ports: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = createServer();
-    servers.push(s);
-    ports.push(
-      await new Promise<number>((resolve, reject) => {
-        s.once("error", reject);
-        s.listen(0, "127.0.0.1", () => {
-          const a = s.address();
-          resolve(typeof a === "object" && a !== null ? a.port : 0);
-        });
-      }),
-    );
-  }
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  return ports;
-}
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI to completion. */
-function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`fabric-gossip ${args.join(" ")}: still running after ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`));
-    }, timeoutMs);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 async function membership(admin: string): Promise<MembershipView> {
   const res = await fetch(`http://${admin}/v1/membership`, { signal: AbortSignal.timeout(5_000) });

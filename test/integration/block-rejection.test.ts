@@ -12,23 +12,15 @@
 import "reflect-metadata";
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { GrpcTransport } from "../../src/comm/grpc/index.js";
-import {
-  createMspMessageCryptoService,
-  generateCryptoMaterial,
-  loadPeerMaterial,
-  loadVerifierOrgs,
-  MspVerifier,
-  type SigningIdentity,
-} from "../../src/crypto/index.js";
+import { createMspMessageCryptoService, loadPeerMaterial, loadVerifierOrgs, MspVerifier, type SigningIdentity } from "../../src/crypto/index.js";
 import { DELIVER_BLOCKS_RECEIVED_METRIC, DELIVER_BLOCKS_REJECTED_METRIC } from "../../src/deliver/index.js";
 import { CHANNEL_REJECTED_METRIC } from "../../src/gossip/channel/index.js";
-import { createGossipNode, DEFAULT_GOSSIP_NODE_OPTIONS, type GossipNode, type GossipNodeOptions } from "../../src/gossip/node/index.js";
+import { createGossipNode, type GossipNode, type GossipNodeOptions } from "../../src/gossip/node/index.js";
 import { blockHeaderHash } from "../../src/ledger/index.js";
 import { silentLogger } from "../../src/logging/index.js";
 import { createRegistry, registerFabricGossipMetrics, type Registry } from "../../src/metrics/index.js";
@@ -39,29 +31,17 @@ import { DeliverResponse } from "../../src/protos/gen/orderer/ab.pb.js";
 import { type ChannelDefinition, ChannelRegistry, createGossipService, type GossipService, joinMessageOf } from "../../src/service/index.js";
 import { bytesEqual, SystemClock, SystemRandom, toHex, utf8 } from "../../src/util/index.js";
 import { seekStart } from "../unit/deliver/helpers.js";
+import { channelDefinitionOf, generateTestOrgs } from "../utils/channel-setup.js";
+import { FAST_GOSSIP_NODE_OPTIONS } from "../utils/fast-timers.js";
+import { eventually as poll, freePort } from "../utils/net.js";
 
 const CHANNEL = "mychannel";
 const OTHER = "otherchannel";
 const STATE_REJECTED_METRIC = "fabric_gossip_state_blocks_rejected_total";
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
+/** Waits for `cond`, polling every 25 ms, for 15 s unless told otherwise. */
 async function eventually(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await poll(what, cond, timeoutMs, 25);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -149,29 +129,18 @@ class FakeOrderer {
 }
 
 const NODE_TIMINGS: Omit<GossipNodeOptions, "internalEndpoint" | "bootstrapPeers"> = {
-  ...DEFAULT_GOSSIP_NODE_OPTIONS,
-  aliveTimeIntervalMs: 1_000,
-  aliveExpirationTimeoutMs: 5_000,
-  reconnectIntervalMs: 1_000,
-  pullIntervalMs: 1_000,
-  digestWaitTimeMs: 200,
-  requestWaitTimeMs: 300,
-  responseWaitTimeMs: 300,
+  ...FAST_GOSSIP_NODE_OPTIONS,
   publishStateInfoIntervalMs: 500,
   requestStateInfoIntervalMs: 500,
-  publishCertPeriodMs: 5_000,
-  membershipTrackerIntervalMs: 1_000,
-  comm: {},
 };
 
 test("bad blocks from the orderer, from gossip and from state transfer are rejected, counted and never committed", async (t) => {
   const clock = new SystemClock();
   const root = await mkdtemp(join(tmpdir(), "fabric-gossip-rejection-"));
   t.after(() => rm(root, { recursive: true, force: true }));
-  const summary = await generateCryptoMaterial({ orgs: 1, peersPerOrg: 2, out: join(root, "crypto"), orderer: true });
-  const ordererOrg = summary.orgs.find((o) => o.kind === "orderer");
-  const peerOrg = summary.orgs.find((o) => o.kind === "peer");
-  assert.ok(ordererOrg?.nodes[0] && peerOrg?.nodes[0] && peerOrg.nodes[1]);
+  const { summary, ordererOrg, peerOrgs } = await generateTestOrgs(root, 1, 2);
+  const peerOrg = peerOrgs[0];
+  assert.ok(ordererOrg.nodes[0] && peerOrg?.nodes[0] && peerOrg.nodes[1]);
   const ordererId: SigningIdentity = (await loadPeerMaterial(ordererOrg.nodes[0].dir)).signingIdentity;
   const peerMaterial = await loadPeerMaterial(peerOrg.nodes[0].dir);
   const insiderId: SigningIdentity = (await loadPeerMaterial(peerOrg.nodes[1].dir)).signingIdentity;
@@ -196,11 +165,7 @@ test("bad blocks from the orderer, from gossip and from state transfer are rejec
   t.after(() => orderer.stop());
   await orderer.listen();
 
-  const def: ChannelDefinition = {
-    name: CHANNEL,
-    orgs: [{ mspId: peerOrg.mspId, mspDir: peerOrg.mspDir, anchorPeers: [] }],
-    orderer: { mspId: ordererOrg.mspId, mspDir: ordererOrg.mspDir, endpoints: [orderer.address] },
-  };
+  const def: ChannelDefinition = channelDefinitionOf(CHANNEL, [{ org: peerOrg }], ordererOrg, [orderer.address]);
   const [peerPort, insiderPort] = [await freePort(), await freePort()];
   const peerEndpoint = `127.0.0.1:${peerPort}`;
   const insiderEndpoint = `127.0.0.1:${insiderPort}`;

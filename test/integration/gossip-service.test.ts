@@ -1,25 +1,17 @@
 import "reflect-metadata";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { stringify as toYaml } from "yaml";
 import { GrpcTransport } from "../../src/comm/grpc/index.js";
-import {
-  createMspMessageCryptoService,
-  generateCryptoMaterial,
-  loadPeerMaterial,
-  loadVerifierOrgs,
-  MspVerifier,
-  type PeerMaterial,
-} from "../../src/crypto/index.js";
-import { createGossipNode, DEFAULT_GOSSIP_NODE_OPTIONS } from "../../src/gossip/node/index.js";
+import { createMspMessageCryptoService, loadPeerMaterial, loadVerifierOrgs, MspVerifier, type PeerMaterial } from "../../src/crypto/index.js";
+import { createGossipNode } from "../../src/gossip/node/index.js";
 import { blockHeaderHash } from "../../src/ledger/index.js";
 import { silentLogger } from "../../src/logging/index.js";
 import { createRegistry } from "../../src/metrics/index.js";
-import { broadcastAll, createOrderer, createSeekInfoEnvelope, createSignedEnvelope, deliver } from "../../src/orderer/index.js";
+import { broadcastAll, createSeekInfoEnvelope, createSignedEnvelope, deliver } from "../../src/orderer/index.js";
 import { HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
 import {
   type ChannelDefinition,
@@ -31,29 +23,15 @@ import {
   parseChannelDefinition,
 } from "../../src/service/index.js";
 import { SystemClock, SystemRandom, toHex } from "../../src/util/index.js";
+import { channelDefinitionOf, createTestOrderer, generateTestOrgs, writeChannelDefinition } from "../utils/channel-setup.js";
+import { FAST_GOSSIP_NODE_OPTIONS } from "../utils/fast-timers.js";
+import { eventually, freePort } from "../utils/net.js";
 
 const CHANNEL = "mychannel";
 const enc = new TextEncoder();
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function eventually(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** How often a wait polls the services. */
+const POLL_MS = 50;
 
 test("both useLeaderElection and orgLeader is a configuration error", () => {
   assert.throws(
@@ -115,22 +93,15 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
   const clock = new SystemClock();
   const root = await mkdtemp(join(tmpdir(), "fabric-gossip-service-"));
   t.after(() => rm(root, { recursive: true, force: true }));
-  const summary = await generateCryptoMaterial({ orgs: 1, peersPerOrg: 3, out: join(root, "crypto"), orderer: true });
-  const ordererOrg = summary.orgs.find((o) => o.kind === "orderer");
-  const peerOrg = summary.orgs.find((o) => o.kind === "peer");
-  assert.ok(ordererOrg && peerOrg);
-  const ordererNode = ordererOrg.nodes[0];
-  assert.ok(ordererNode);
-  const ordererMaterial = await loadPeerMaterial(ordererNode.dir);
+  const orgs = await generateTestOrgs(root, 1, 3);
+  const { summary, ordererOrg } = orgs;
+  const peerOrg = orgs.peerOrgs[0]!;
   const peerMaterials: PeerMaterial[] = [];
   for (const n of peerOrg.nodes) peerMaterials.push(await loadPeerMaterial(n.dir));
   assert.equal(peerMaterials.length, 3);
   const verifierOrgs = await loadVerifierOrgs(summary.root);
 
-  const orderer = createOrderer(
-    { listen: "127.0.0.1:0", channels: [{ name: CHANNEL, dir: join(root, "orderer", CHANNEL), memberOrgs: [peerOrg.mspId] }], batchSize: 10, batchTimeoutMs: 200 },
-    { signer: ordererMaterial.signingIdentity, verifier: new MspVerifier(verifierOrgs, { clock }), clock, logger: silentLogger },
-  );
+  const orderer = await createTestOrderer(root, orgs, clock, { channel: CHANNEL, batchSize: 10, batchTimeoutMs: 200 });
   await orderer.start();
   let ordererStopped = false;
   t.after(async () => {
@@ -139,14 +110,7 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
 
   // The channel definition as a file, as the peer CLI reads it.
   const defFile = join(root, "channel.yaml");
-  await writeFile(
-    defFile,
-    toYaml({
-      name: CHANNEL,
-      orgs: [{ mspId: peerOrg.mspId, mspDir: peerOrg.mspDir, anchorPeers: [] }],
-      orderer: { mspId: ordererOrg.mspId, mspDir: ordererOrg.mspDir, endpoints: [orderer.address] },
-    }),
-  );
+  await writeChannelDefinition(defFile, channelDefinitionOf(CHANNEL, [{ org: peerOrg }], ordererOrg, [orderer.address]));
   const def: ChannelDefinition = await loadChannelDefinition(defFile);
 
   const ports = [await freePort(), await freePort(), await freePort()];
@@ -172,24 +136,7 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
     transports.push(transport);
     const node = createGossipNode(
       { transport, mcs, securityAdvisor: mcs, selfIdentity: material.signingIdentity.serialized, clock, random, logger: silentLogger, metrics },
-      {
-        ...DEFAULT_GOSSIP_NODE_OPTIONS,
-        internalEndpoint: endpoint,
-        bootstrapPeers: i === 0 ? [] : [endpoints[0]!],
-        aliveTimeIntervalMs: 1_000,
-        aliveExpirationTimeoutMs: 5_000,
-        reconnectIntervalMs: 1_000,
-        pullIntervalMs: 1_000,
-        digestWaitTimeMs: 200,
-        requestWaitTimeMs: 300,
-        responseWaitTimeMs: 300,
-        publishStateInfoIntervalMs: 1_000,
-        requestStateInfoIntervalMs: 1_000,
-        publishCertPeriodMs: 5_000,
-        leaderAliveThresholdMs: 2_000,
-        membershipTrackerIntervalMs: 1_000,
-        comm: {},
-      },
+      { ...FAST_GOSSIP_NODE_OPTIONS, internalEndpoint: endpoint, bootstrapPeers: i === 0 ? [] : [endpoints[0]!], leaderAliveThresholdMs: 2_000 },
     );
     const service = createGossipService(
       { node, mcs, signer: material.signingIdentity, channels, clock, random, logger: silentLogger, metrics },
@@ -208,7 +155,7 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
   await Promise.all(services.map((s) => s.initializeChannel(def)));
   for (const s of services) assert.equal(s.ledgerHeight(CHANNEL), 1n, "every peer starts from the genesis block");
 
-  await eventually("one leader elected", () => services.filter((s) => s.isLeader(CHANNEL)).length === 1, 15_000);
+  await eventually("one leader elected", () => services.filter((s) => s.isLeader(CHANNEL)).length === 1, 15_000, POLL_MS);
 
   const sender = peerMaterials[0]!.signingIdentity;
   const envs = Array.from({ length: 30 }, (_, i) => createSignedEnvelope(sender, CHANNEL, HeaderType.ENDORSER_TRANSACTION, enc.encode(`tx-${i}`), { clock }));
@@ -228,7 +175,7 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
   }
   assert.notEqual(newestHash, "");
 
-  await eventually("every peer at the orderer's height", () => services.every((s) => s.ledgerHeight(CHANNEL) === target), 20_000);
+  await eventually("every peer at the orderer's height", () => services.every((s) => s.ledgerHeight(CHANNEL) === target), 20_000, POLL_MS);
   for (const s of services) assert.equal(toHex(s.lastBlockHash(CHANNEL)), newestHash, "same chain as the orderer");
   const leaders = services.filter((s) => s.isLeader(CHANNEL));
   assert.equal(leaders.length, 1, "exactly one leader");
@@ -239,13 +186,13 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
   const oldLeader = leaders[0]!;
   await oldLeader.stop();
   const rest = services.filter((s) => s !== oldLeader);
-  await eventually("a new leader among the others", () => rest.filter((s) => s.isLeader(CHANNEL)).length === 1, 15_000);
+  await eventually("a new leader among the others", () => rest.filter((s) => s.isLeader(CHANNEL)).length === 1, 15_000, POLL_MS);
   const more = Array.from({ length: 10 }, (_, i) => createSignedEnvelope(sender, CHANNEL, HeaderType.ENDORSER_TRANSACTION, enc.encode(`more-${i}`), { clock }));
   assert.ok((await broadcastAll(orderer.address, more)).every((r) => r.status === Status.SUCCESS));
   await orderer.waitForHeight(CHANNEL, target + 1n);
   await new Promise((r) => setTimeout(r, 400));
   const target2 = orderer.height(CHANNEL) ?? 0n;
-  await eventually("the remaining peers at the new height", () => rest.every((s) => s.ledgerHeight(CHANNEL) === target2), 20_000);
+  await eventually("the remaining peers at the new height", () => rest.every((s) => s.ledgerHeight(CHANNEL) === target2), 20_000, POLL_MS);
   assert.equal(toHex(rest[0]!.lastBlockHash(CHANNEL)), toHex(rest[1]!.lastBlockHash(CHANNEL)));
 
   for (const s of [...services].reverse()) await s.stop();
@@ -253,5 +200,5 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
   await orderer.stop();
   ordererStopped = true;
   for (const tr of transports) assert.equal(tr.openStreams(), 0, "no gossip stream left open");
-  await eventually("no timer left", () => clock.pendingTimers() === 0, 2_000);
+  await eventually("no timer left", () => clock.pendingTimers() === 0, 2_000, POLL_MS);
 });

@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NetworkError, TxFeeder } from "../../src/cli/network/index.js";
-import { silentLogger } from "../../src/logging/logger.js";
-import { type Orderer, createOrderer, createSeekInfoEnvelope, deliver, parseEnvelope } from "../../src/orderer/index.js";
+import { createSeekInfoEnvelope, deliver, parseEnvelope } from "../../src/orderer/index.js";
 import { HeaderType, Payload } from "../../src/protos/gen/common/common.pb.js";
-import { SystemClock } from "../../src/util/system-clock.js";
-import { ordererFixture } from "../unit/orderer/fixture.js";
+import { tlsOrdererSetup } from "../utils/tls-orderer.js";
 
 /**
  * The transaction feeder of `network up` against a real orderer over gRPC with mutual TLS: every
@@ -13,25 +11,11 @@ import { ordererFixture } from "../unit/orderer/fixture.js";
  * comes back after the orderer restarts, and stop() ends the feeding.
  */
 test("network feeder: steady broadcast over mutual TLS, refusals counted, reconnect after an orderer restart", async (t) => {
-  const clock = new SystemClock();
-  const fx = await ordererFixture(t, clock);
-  const dir = await fx.tmp();
-  const make = (listen: string): Orderer =>
-    createOrderer(
-      {
-        listen,
-        tls: { cert: fx.tls.orderer.cert, key: fx.tls.orderer.key, rootCAs: fx.tls.member.ca + fx.tls.outsider.ca },
-        channels: [{ name: "ch1", dir, memberOrgs: ["Org1MSP"] }],
-        batchSize: 10,
-        batchTimeoutMs: 200,
-      },
-      { signer: fx.orderer, verifier: fx.verifier, clock, logger: silentLogger },
-    );
+  const { fx, make, memberTls, outsiderTls } = await tlsOrdererSetup(t, { batchSize: 10, batchTimeoutMs: 200 });
   let orderer = make("127.0.0.1:0");
   await orderer.start();
   t.after(() => orderer.stop());
   const address = orderer.address;
-  const memberTls = { rootCAs: fx.tls.orderer.ca, cert: fx.tls.member.cert, key: fx.tls.member.key };
   const feeders: TxFeeder[] = [];
   t.after(async () => {
     for (const f of feeders) await f.stop();
@@ -75,7 +59,7 @@ test("network feeder: steady broadcast over mutual TLS, refusals counted, reconn
   });
 
   await t.test("an identity of a non-member org is refused: counted with the orderer's reason", async () => {
-    const f = feeder(fx.outsider, { rootCAs: fx.tls.orderer.ca, cert: fx.tls.outsider.cert, key: fx.tls.outsider.key });
+    const f = feeder(fx.outsider, outsiderTls);
     await f.start();
     await sleep(300);
     await f.stop();

@@ -5,7 +5,6 @@ import { blockDataHash, blockHeaderBytes } from "../../src/crypto/block.js";
 import { silentLogger } from "../../src/logging/logger.js";
 import {
   type DeliverItem,
-  type Orderer,
   type OrdererClientOptions,
   SEEK_MAX,
   broadcast,
@@ -18,6 +17,7 @@ import {
 import { type Block, type Envelope, HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
 import { SystemClock } from "../../src/util/system-clock.js";
 import { ordererFixture } from "../unit/orderer/fixture.js";
+import { tlsOrdererSetup } from "../utils/tls-orderer.js";
 
 const enc = new TextEncoder();
 
@@ -31,32 +31,13 @@ async function collect(it: AsyncIterable<DeliverItem>): Promise<{ blocks: Block[
 }
 
 test("orderer over gRPC with mutual TLS: broadcast, deliver, access control, blocking deliver, restart", async (t) => {
-  const clock = new SystemClock();
-  const fx = await ordererFixture(t, clock);
-  const dir = await fx.tmp();
-  const make = (listen: string): Orderer =>
-    createOrderer(
-      {
-        listen,
-        tls: { cert: fx.tls.orderer.cert, key: fx.tls.orderer.key, rootCAs: fx.tls.member.ca + fx.tls.outsider.ca },
-        channels: [{ name: "ch1", dir, memberOrgs: ["Org1MSP"] }],
-        batchSize: 10,
-        batchTimeoutMs: 300,
-      },
-      { signer: fx.orderer, verifier: fx.verifier, clock, logger: silentLogger },
-    );
+  const { clock, fx, make, memberTls, outsiderTls } = await tlsOrdererSetup(t, { batchSize: 10, batchTimeoutMs: 300 });
   let orderer = make("127.0.0.1:0");
   await orderer.start();
   t.after(() => orderer.stop());
   const endpoint = (): string => orderer.address;
-  const member: OrdererClientOptions = {
-    tls: { rootCAs: fx.tls.orderer.ca, cert: fx.tls.member.cert, key: fx.tls.member.key },
-    dialTimeoutMs: 5_000,
-  };
-  const outsider: OrdererClientOptions = {
-    tls: { rootCAs: fx.tls.orderer.ca, cert: fx.tls.outsider.cert, key: fx.tls.outsider.key },
-    dialTimeoutMs: 5_000,
-  };
+  const member: OrdererClientOptions = { tls: memberTls, dialTimeoutMs: 5_000 };
+  const outsider: OrdererClientOptions = { tls: outsiderTls, dialTimeoutMs: 5_000 };
   const tx = (i: number): Envelope => createSignedEnvelope(fx.member, "ch1", HeaderType.ENDORSER_TRANSACTION, enc.encode(`tx-${i}`), { clock });
 
   const checkChain = (blocks: readonly Block[]): void => {
