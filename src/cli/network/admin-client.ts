@@ -1,19 +1,6 @@
+import type { ChannelStatusView } from "../../service/index.js";
 import { errorMessage } from "../../util/index.js";
 import { NetworkError } from "./errors.js";
-
-/** One channel of a peer, as its admin endpoint's `GET /v1/channels` shows it. */
-export interface PeerChannelStatus {
-  channel: string;
-  /** Blocks committed, the genesis block included. */
-  height: number;
-  /** Hex SHA-256 of the last committed block header. */
-  lastBlockHash: string;
-  leader: boolean;
-  /** Whether this peer's Deliver client (the leader's) runs. */
-  delivering: boolean;
-  /** Channel peers this peer knows, itself excluded. */
-  members: number;
-}
 
 const DEFAULT_TIMEOUT_MS = 3_000;
 
@@ -21,7 +8,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
-function parseChannel(v: unknown, admin: string): PeerChannelStatus {
+/** One entry of `/v1/channels`: "channel" and "height" are required; a field missing otherwise reads as false, 0 or "". */
+function parseChannel(v: unknown, admin: string): ChannelStatusView {
   if (!isRecord(v) || typeof v["channel"] !== "string" || typeof v["height"] !== "number") {
     throw new NetworkError("ADMIN_FAILED", `${admin}/v1/channels: an entry without "channel" and "height": ${JSON.stringify(v).slice(0, 120)}`);
   }
@@ -32,14 +20,16 @@ function parseChannel(v: unknown, admin: string): PeerChannelStatus {
     leader: v["leader"] === true,
     delivering: v["delivering"] === true,
     members: typeof v["members"] === "number" ? v["members"] : 0,
+    alive: typeof v["alive"] === "number" ? v["alive"] : 0,
   };
 }
 
 /**
- * `GET http://<admin>/v1/channels` of a running peer.
+ * `GET http://<admin>/v1/channels` of a running peer: each channel with a ledger, as the peer's
+ * admin API serves it (see src/service/membership-view.ts).
  * @throws NetworkError ADMIN_FAILED when the peer does not answer in time or answers something else.
  */
-export async function fetchChannelStatus(admin: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<PeerChannelStatus[]> {
+export async function fetchChannelStatus(admin: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<ChannelStatusView[]> {
   let body: unknown;
   try {
     const res = await fetch(`http://${admin}/v1/channels`, { signal: AbortSignal.timeout(timeoutMs) });

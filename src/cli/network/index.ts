@@ -20,4 +20,4 @@ export { TxFeeder, type TxFeederOptions, type FeederStats } from "./feeder.js";
 export { CommitLatency, percentile, summarize, type LatencySummary } from "./latency.js";
 export { RateMeter, RATE_WINDOW_MS } from "./rate.js";
 export { renderView, LiveView, type ViewModel, type PeerRow, type ViewOutput } from "./view.js";
-export { fetchChannelStatus, type PeerChannelStatus } from "./admin-client.js";
+export { fetchChannelStatus } from "./admin-client.js";

@@ -2,10 +2,11 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type CryptoMaterialSummary, generateCryptoMaterial, loadPeerMaterial } from "../../crypto/index.js";
+import type { ChannelStatusView } from "../../service/index.js";
 import { errorMessage } from "../../util/index.js";
 import type { ControlMessage } from "../control.js";
 import { PeerProcess } from "../peer-process.js";
-import { fetchChannelStatus, type PeerChannelStatus } from "./admin-client.js";
+import { fetchChannelStatus } from "./admin-client.js";
 import { NetworkError } from "./errors.js";
 import { type FeederStats, TxFeeder } from "./feeder.js";
 import { CommitLatency, type LatencySummary } from "./latency.js";
@@ -128,7 +129,7 @@ export type NetworkEvent =
 export interface PeerStatus {
   peer: string;
   org: string;
-  status: PeerChannelStatus | undefined;
+  status: ChannelStatusView | undefined;
   error: string | undefined;
 }
 
