@@ -24,3 +24,4 @@ export {
   createGossipService,
 } from "./gossip-service.js";
 export { gossipServiceOptionsOf } from "./service-options.js";
+export { gossipNodeOptionsOf, staticJoinMessage, PeerNode, PeerNodeError, type PeerNodeComponents, type PeerNodeOptions } from "./peer-node.js";

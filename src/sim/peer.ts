@@ -13,7 +13,7 @@ import type { JoinChannelMessage } from "../gossip/channel/index.js";
 import { createGossipNode, type GossipNodeImpl } from "../gossip/node/index.js";
 import type { LogFields, Logger } from "../logging/index.js";
 import type { ReceivedMessage } from "../protoext/index.js";
-import { gossipNodeOptionsOf } from "../service/peer-node.js";
+import { gossipNodeOptionsOf } from "../service/index.js";
 import { createStateProvider, type StateProvider } from "../state/index.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { errorMessage } from "../util/errors.js";
