@@ -10,7 +10,6 @@
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { MessageCryptoService, SecurityAdvisor } from "../../src/api/crypto.js";
@@ -49,6 +48,7 @@ import {
   sha256,
   track,
 } from "./comm-harness.js";
+import { freePorts } from "./net.js";
 
 // ---------------------------------------------------------------------------------------------
 // Crypto material, generated once per test file.
@@ -272,23 +272,6 @@ function forging(inner: HarnessCrypto, dev: boolean): HarnessCrypto {
     out[out.length - 1] = (out[out.length - 1] ?? 0) ^ 0xff;
     return out;
   });
-}
-
-/** Ports nothing listens on: bound by the OS, then released. */
-async function freePorts(n: number): Promise<number[]> {
-  const ports: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", resolve);
-    });
-    const address = server.address();
-    if (address === null || typeof address === "string") throw new Error("no TCP address");
-    ports.push(address.port);
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-  return ports;
 }
 
 // ---------------------------------------------------------------------------------------------
