@@ -25,12 +25,14 @@ export type CutMode = "break" | "blackhole";
 
 /**
  * A scheduled partition. "orgs": every org is cut from the others. "half": a random half of the
- * peers from the other half. "isolate": the named peers from everyone. "swizzle": swizzle-clog (as
- * FoundationDB's simulator): a random quarter of the peers is isolated one by one every `stepMs`,
- * and after `forMs` healed one by one in random order.
+ * peers from the other half. "isolate": the named peers from everyone. "split": the named peers
+ * (together) from the rest. "oneway": the named peers receive nothing, while what they send still
+ * arrives (an asymmetric partition; always blackhole: open streams stay open). "swizzle":
+ * swizzle-clog (as FoundationDB's simulator): a random quarter of the peers is isolated one by one
+ * every `stepMs`, and after `forMs` healed one by one in random order.
  */
 export interface PartitionSpec {
-  kind: "orgs" | "half" | "isolate" | "swizzle";
+  kind: "orgs" | "half" | "isolate" | "split" | "oneway" | "swizzle";
   atMs: number;
   forMs: number;
   peers?: string[];
@@ -164,6 +166,20 @@ export interface SimReport {
   traceHash: string;
   wallSeconds: number;
 }
+
+/**
+ * Something that happened in a run, at virtual `atMs` since its start (Simulator.onEvent): a peer
+ * started, crashed or restarted; a partition (or one swizzle clog) began or healed, with the peers
+ * on each side (`sides`; for "oneway", the peers that receive nothing); discovery at `peer`
+ * declared `target` dead ("Haven't heard from peer"); `peer` became or stopped being the leader of
+ * `channel`; `peer` committed block `seq` of `channel`.
+ */
+export type SimEvent =
+  | { kind: "start" | "crash" | "restart"; atMs: number; peer: string }
+  | { kind: "partition" | "heal"; atMs: number; label: string; sides: string[][] }
+  | { kind: "death"; atMs: number; peer: string; target: string }
+  | { kind: "leader"; atMs: number; peer: string; channel: string; isLeader: boolean }
+  | { kind: "commit"; atMs: number; peer: string; channel: string; seq: number };
 
 /** Time series for the HTML report. */
 export interface SimSeries {

@@ -12,7 +12,7 @@ import { ManualClock } from "../util/manual-clock.js";
 import { BlockSource } from "./block-source.js";
 import { fastCryptoSuite, realCryptoSuite, type SimCryptoSuite, simMspId } from "./crypto.js";
 import { SimError, type SimInvariantError } from "./errors.js";
-import type { CrashSpec, PartitionSpec, SimOptions, SimResult, SimSeries } from "./interface.js";
+import type { CrashSpec, PartitionSpec, SimEvent, SimOptions, SimResult, SimSeries } from "./interface.js";
 import { InvariantChecker } from "./invariants.js";
 import { MemoryLedger } from "./ledger.js";
 import { HOW_DELIVER, HOW_PULL, HOW_PUSH, HOW_STATE, quantile, SimMetrics } from "./metrics.js";
@@ -121,6 +121,8 @@ export class Simulator {
   #viewCursor = 0;
   readonly #series: SimSeries;
   #ordererLatency: LatencySampler;
+  readonly #eventListeners = new Set<(e: SimEvent) => void>();
+  readonly #stepListeners = new Set<(nowMs: number) => void>();
 
   constructor(options: SimOptions) {
     validateOptions(options);
@@ -138,6 +140,30 @@ export class Simulator {
   /** Virtual ms since the run started. */
   now(): number {
     return this.clock.monotonic() - this.#t0;
+  }
+
+  /**
+   * Calls `listener` with every {@link SimEvent} as it happens (starts, crashes, restarts,
+   * partitions, death declarations, leadership changes, commits): what scenario tests measure
+   * convergence against. Listeners only read. Returns an unsubscribe.
+   */
+  onEvent(listener: (e: SimEvent) => void): () => void {
+    this.#eventListeners.add(listener);
+    return () => this.#eventListeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` after every step of the main loop (every 100 virtual ms) with the virtual
+   * time, so a test can sample peers' views (`peers[i].node?.peers()`) over time. Returns an
+   * unsubscribe.
+   */
+  onStep(listener: (nowMs: number) => void): () => void {
+    this.#stepListeners.add(listener);
+    return () => this.#stepListeners.delete(listener);
+  }
+
+  #emit(e: SimEvent): void {
+    for (const listener of this.#eventListeners) listener(e);
   }
 
   // --- setup ---------------------------------------------------------------------------------
@@ -292,6 +318,7 @@ export class Simulator {
     );
     this.#metrics.committed(channel.index, peer.spec.index, seq, now);
     this.trace.commit(now, peer.spec.index, channel.index, seq, hash);
+    if (this.#eventListeners.size > 0) this.#emit({ kind: "commit", atMs: now, peer: peer.name, channel: channel.name, seq });
   }
 
   #onReceived(peer: SimPeer, rm: ReceivedMessage): void {
@@ -322,6 +349,7 @@ export class Simulator {
     const c = this.#channelIndex.get(channel)!;
     this.checker.note(now, peer.name, `${isLeader ? "became" : "stopped being"} leader of ${channel}`);
     this.trace.event(now, `leader ${peer.name} ${channel} ${isLeader}`);
+    this.#emit({ kind: "leader", atMs: now, peer: peer.name, channel, isLeader });
     const key = `${peer.name}/${channel}`;
     if (isLeader) {
       const orgKey = `${channel}/${peer.spec.org}`;
@@ -351,6 +379,7 @@ export class Simulator {
     const target = this.#byPki.get(hex);
     const now = this.now();
     this.checker.note(now, peer.name, `declared ${target?.name ?? hex.slice(0, 12)} dead`);
+    this.#emit({ kind: "death", atMs: now, peer: peer.name, target: target?.name ?? hex });
     if (target === undefined || !target.running) return;
     const g = this.options.gossip;
     const window = g.aliveExpirationTimeoutMs + g.reconnectIntervalMs;
@@ -428,6 +457,7 @@ export class Simulator {
           this.#disturb([v]);
           this.checker.note(this.now(), this.peers[v]!.name, `${label}: clogged`);
           this.trace.event(this.now(), `${label} clog ${v}`);
+          this.#emit({ kind: "partition", atMs: this.now(), label: `${label} clog`, sides: [[this.peers[v]!.name]] });
         });
       });
       const order = rng.shuffle(victims);
@@ -438,6 +468,7 @@ export class Simulator {
           this.#disturb([v]);
           this.checker.note(this.now(), this.peers[v]!.name, `${label}: unclogged`);
           this.trace.event(this.now(), `${label} unclog ${v}`);
+          this.#emit({ kind: "heal", atMs: this.now(), label: `${label} clog`, sides: [[this.peers[v]!.name]] });
         });
       });
       return;
@@ -453,15 +484,35 @@ export class Simulator {
       affected = all;
     } else {
       const names = new Set(p.peers ?? []);
-      const isolated = all.filter((k) => names.has(this.peers[k]!.name));
-      // Each isolated peer is its own side; everyone else is side -1.
-      side = (k) => (names.has(this.peers[k]!.name) ? k : -1);
-      affected = isolated;
+      const named = all.filter((k) => names.has(this.peers[k]!.name));
+      // "isolate": each named peer is its own side; "split", "oneway": the named peers are side 1.
+      // Everyone else is side -1.
+      side = p.kind === "isolate" ? (k) => (names.has(this.peers[k]!.name) ? k : -1) : (k) => (names.has(this.peers[k]!.name) ? 1 : -1);
+      affected = p.kind === "split" ? all : named;
     }
-    const cut = (a: string, b: string): boolean => {
-      const ia = this.#endpointIndex.get(a);
-      const ib = this.#endpointIndex.get(b);
-      return ia !== undefined && ib !== undefined && side(ia) !== side(ib);
+    const endpointSide = (e: string): number | undefined => {
+      const i = this.#endpointIndex.get(e);
+      return i === undefined ? undefined : side(i);
+    };
+    // A one-way cut holds only towards the named peers: frames and dials to them are lost (blackhole
+    // mode checks the direction of each frame), theirs still arrive.
+    const cut =
+      p.kind === "oneway"
+        ? (a: string, b: string): boolean => endpointSide(a) !== undefined && endpointSide(b) === 1
+        : (a: string, b: string): boolean => {
+            const sa = endpointSide(a);
+            const sb = endpointSide(b);
+            return sa !== undefined && sb !== undefined && sa !== sb;
+          };
+    const sides = (): string[][] => {
+      if (p.kind === "oneway") return [affected.map((k) => this.peers[k]!.name)];
+      const groups = new Map<number, string[]>();
+      for (const k of all) {
+        const g = groups.get(side(k)) ?? [];
+        g.push(this.peers[k]!.name);
+        groups.set(side(k), g);
+      }
+      return [...groups.values()];
     };
     let heal: (() => void) | undefined;
     this.#at(p.atMs, () => {
@@ -469,12 +520,14 @@ export class Simulator {
       this.#disturb(affected);
       this.checker.note(this.now(), "sim", `${label} (${p.mode}) starts`);
       this.trace.event(this.now(), `${label} start`);
+      if (this.#eventListeners.size > 0) this.#emit({ kind: "partition", atMs: this.now(), label, sides: sides() });
     });
     this.#at(p.atMs + p.forMs, () => {
       heal?.();
       this.#disturb(affected);
       this.checker.note(this.now(), "sim", `${label} healed`);
       this.trace.event(this.now(), `${label} heal`);
+      if (this.#eventListeners.size > 0) this.#emit({ kind: "heal", atMs: this.now(), label, sides: sides() });
     });
   }
 
@@ -485,12 +538,14 @@ export class Simulator {
       for (const v of victims) {
         this.checker.note(this.now(), v.name, "crash");
         this.trace.event(this.now(), `crash ${v.name}`);
+        this.#emit({ kind: "crash", atMs: this.now(), peer: v.name });
         this.#disturb([v.spec.index]);
         this.#track(this.#crash(v));
         if (c.downMs !== undefined) {
           this.#at(this.now() + c.downMs, () => {
             this.checker.note(this.now(), v.name, "restart");
             this.trace.event(this.now(), `restart ${v.name}`);
+            this.#emit({ kind: "restart", atMs: this.now(), peer: v.name });
             this.#disturb([v.spec.index]);
             this.#track(v.restart());
           });
@@ -597,6 +652,7 @@ export class Simulator {
       const at = p.spec.staticLeader ? startRng.float() * ANCHOR_START_SPREAD_MS : ANCHOR_START_SPREAD_MS + startRng.float() * START_SPREAD_MS;
       this.#at(at, () => {
         this.checker.note(this.now(), p.name, "start");
+        this.#emit({ kind: "start", atMs: this.now(), peer: p.name });
         this.#track(p.start());
       });
     }
@@ -612,6 +668,7 @@ export class Simulator {
         await this.clock.advance(Math.min(STEP_MS, durationMs - this.now()));
         violation = this.checker.violation;
         if (violation !== undefined) break;
+        for (const listener of this.#stepListeners) listener(this.now());
         if (this.now() >= nextSample) {
           this.#sample();
           nextSample += o.sampleIntervalMs;
@@ -738,7 +795,9 @@ export function validateOptions(o: SimOptions): void {
   const names = new Set(Array.from({ length: o.peers }, (_, i) => `p${i}`));
   for (const p of o.partitions) {
     if (!(p.atMs >= 0 && p.forMs >= 0)) bad(`partition ${p.kind}: start and length must be >= 0, got @${p.atMs}+${p.forMs} ms`);
-    for (const n of p.peers ?? []) if (!names.has(n)) bad(`partition isolate: no peer named ${n} (peers are p0..p${o.peers - 1})`);
+    for (const n of p.peers ?? []) if (!names.has(n)) bad(`partition ${p.kind}: no peer named ${n} (peers are p0..p${o.peers - 1})`);
+    if ((p.kind === "isolate" || p.kind === "split" || p.kind === "oneway") && (p.peers ?? []).length === 0) bad(`partition ${p.kind}: peers must name at least one peer`);
+    if (p.kind === "oneway" && p.mode !== "blackhole") bad("partition oneway: mode must be blackhole (a reset stream would cut both directions)");
   }
   for (const c of o.crashes) {
     if (!(c.atMs >= 0)) bad(`crash ${c.target}: time must be >= 0, got ${c.atMs} ms`);
