@@ -1,7 +1,7 @@
 /** Deterministic simulation of a Fabric gossip network: virtual time, in-memory network with faults, invariants, reports. */
 export * from "./interface.js";
 export { SimError, SimInvariantError, type SimErrorCode, type SimHistoryEvent } from "./errors.js";
-export { Simulator, validateOptions, SIM_EPOCH_MS } from "./simulator.js";
+export { Simulator, validateOptions, SIM_EPOCH_MS, type FrameShaper } from "./simulator.js";
 export { RandomTree } from "./rng.js";
 export { LatencySampler, LinkModel, validateLatency, validateLink } from "./network-model.js";
 export { TraceHasher } from "./trace.js";

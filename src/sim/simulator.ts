@@ -1,5 +1,5 @@
 import { pkiHex } from "../api/identity.js";
-import { MemoryNetwork } from "../comm/memory/index.js";
+import { type FrameFate, MemoryNetwork } from "../comm/memory/index.js";
 import type { JoinChannelMessage } from "../gossip/channel/index.js";
 import type { LogFields } from "../logging/index.js";
 import { type ReceivedMessage, SignedGossipMessage } from "../protoext/index.js";
@@ -21,6 +21,9 @@ import { type SimChannel, SimPeer, type SimPeerHooks, type SimPeerSpec } from ".
 import { RandomTree } from "./rng.js";
 import { TraceHasher } from "./trace.js";
 import { DATA_TYPE, FRAME_TYPES, type FrameInfo, STATE_RESPONSE_TYPE, scanFrame, UPDATE_TYPE } from "./wire.js";
+
+/** Rewrites the fate the link model gave a data frame from endpoint `from` to endpoint `to` (Simulator.shapeFrames). */
+export type FrameShaper = (from: string, to: string, bytes: Uint8Array, fate: FrameFate) => FrameFate;
 
 /** Wall-clock start of the virtual clock (any fixed instant: it is part of what makes a run reproducible). */
 export const SIM_EPOCH_MS = 1_700_000_000_000;
@@ -123,6 +126,7 @@ export class Simulator {
   #ordererLatency: LatencySampler;
   readonly #eventListeners = new Set<(e: SimEvent) => void>();
   readonly #stepListeners = new Set<(nowMs: number) => void>();
+  #frameShaper: FrameShaper | undefined;
 
   constructor(options: SimOptions) {
     validateOptions(options);
@@ -131,7 +135,7 @@ export class Simulator {
     this.checker = new InvariantChecker(options.seed, options.historySize);
     this.#metrics = new SimMetrics(options.peers, 1, options.blocks);
     this.#link = new LinkModel(options.link, this.tree.stream("network"), this.clock, (from, to, bytes) => this.#onSend(from, to, bytes));
-    this.network = new MemoryNetwork(this.clock, this.#link.latency, { refusedDial: "immediate", frameFate: this.#link.fate, copyFrames: false });
+    this.network = new MemoryNetwork(this.clock, this.#link.latency, { refusedDial: "immediate", frameFate: (from, to, bytes) => this.#frameFate(from, to, bytes), copyFrames: false });
     this.#ordererLatency = new LatencySampler(options.link.latency, this.tree.stream("orderer"));
     this.#disturbedAt = new Float64Array(options.peers).fill(Number.NEGATIVE_INFINITY);
     this.#series = { latencies: [], sampleTimes: [], heights: [], membership: [], trafficByType: {}, peerNames: [] };
@@ -160,6 +164,21 @@ export class Simulator {
   onStep(listener: (nowMs: number) => void): () => void {
     this.#stepListeners.add(listener);
     return () => this.#stepListeners.delete(listener);
+  }
+
+  /**
+   * Test hook: `shaper` rewrites the link model's fate of every data frame written from now on
+   * (more copies, loss by message type or in bursts, wider reordering). The link model draws first,
+   * as always, so shaping never shifts its random stream. Frames are not copied (copyFrames is
+   * off), so a shaper can recognise frames it injected itself by identity. Undefined removes it.
+   */
+  shapeFrames(shaper: FrameShaper | undefined): void {
+    this.#frameShaper = shaper;
+  }
+
+  #frameFate(from: string, to: string, bytes: Uint8Array): FrameFate {
+    const fate = this.#link.fate(from, to, bytes);
+    return this.#frameShaper === undefined ? fate : this.#frameShaper(from, to, bytes, fate);
   }
 
   #emit(e: SimEvent): void {
