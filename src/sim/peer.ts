@@ -144,6 +144,7 @@ export class SimPeer {
   readonly #channels = new Map<string, RunningChannel>();
   #status: SimPeerStatus = "new";
   #incarnation = 0;
+  #metrics: Registry | undefined;
 
   constructor(spec: SimPeerSpec, env: SimPeerEnv) {
     this.spec = spec;
@@ -170,6 +171,17 @@ export class SimPeer {
   get node(): GossipNodeImpl | undefined {
     return this.#node;
   }
+  /**
+   * The metrics registry of the latest incarnation (each has its own), kept after a crash or the
+   * end of the run so tests can read its rejection counters; undefined before the first start.
+   */
+  get metrics(): Registry | undefined {
+    return this.#metrics;
+  }
+  /** Its crypto (MCS, identity): what a test needs to sign as this peer, e.g. an adversary's messages. */
+  get crypto(): SimPeerCrypto {
+    return this.#env.crypto;
+  }
   get channels(): readonly SimChannel[] {
     return this.#env.channels;
   }
@@ -192,6 +204,7 @@ export class SimPeer {
     this.#incarnation++;
     const logger = new SimLogger(this, env.hooks, "peer");
     const metrics = new Registry();
+    this.#metrics = metrics;
     const random = env.tree.stream(`peer/${spec.index}/${this.#incarnation}`);
     const options = gossipNodeOptionsOf(env.gossip, spec.endpoint);
     options.bootstrapPeers = spec.bootstrap;
