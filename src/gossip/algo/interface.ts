@@ -88,6 +88,13 @@ export interface PullEngine<C> {
   readonly acceptingDigests: boolean;
   /** Whether the initiator is in its response-collecting phase. */
   readonly acceptingResponses: boolean;
+  /**
+   * Starts a pull round now, or as soon as the round in progress ends (several calls during one
+   * round start one round); the periodic rounds then resume a full `pullIntervalMs` after it, so
+   * rounds never overlap. Ignored while stopped. Not in Fabric: the block puller's opt-in gap
+   * trigger (fabric-gossip's `peer.gossip.blockPullInterval`); Fabric only pulls on its timer.
+   */
+  triggerPull(): void;
   /** A hello arrived: remember the nonce for `requestWaitTimeMs` and answer with a digest. */
   onHello(nonce: bigint, context: C): void;
   /** A digest arrived: record the senders of items we lack (only while collecting, with our nonce). */

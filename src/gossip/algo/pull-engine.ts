@@ -36,6 +36,8 @@ export class PullEngineImpl<C> implements PullEngine<C> {
   readonly #incomingNonces = new Set<bigint>();
   #acceptingDigests = false;
   #acceptingResponses = false;
+  /** triggerPull() came during a round: start another when it ends. */
+  #triggerPending = false;
 
   #running = false;
   #pullTimer: TimerHandle | undefined;
@@ -95,10 +97,28 @@ export class PullEngineImpl<C> implements PullEngine<C> {
       for (const timer of this.#timers) timer.cancel();
       this.#timers.clear();
       this.#acceptingDigests = false;
+      this.#triggerPending = false;
       this.#endPull();
       this.#incomingNonces.clear();
     }
     return Promise.resolve();
+  }
+
+  triggerPull(): void {
+    if (!this.#running) return;
+    if (this.#acceptingDigests || this.#acceptingResponses) {
+      this.#triggerPending = true;
+      return;
+    }
+    this.#startTriggeredRound();
+  }
+
+  /** A round out of the periodic schedule; the schedule restarts from now. */
+  #startTriggeredRound(): void {
+    this.#triggerPending = false;
+    this.#pullTimer?.cancel();
+    this.#schedulePull();
+    this.#initiatePull();
   }
 
   add(...items: string[]): void {
@@ -206,7 +226,10 @@ export class PullEngineImpl<C> implements PullEngine<C> {
       if (nonce === undefined) continue;
       this.#guard("send a request", undefined, () => this.#adapter.sendReq(dest, items, nonce));
     }
-    this.#after(this.#config.responseWaitTimeMs, () => this.#endPull());
+    this.#after(this.#config.responseWaitTimeMs, () => {
+      this.#endPull();
+      if (this.#triggerPending) this.#startTriggeredRound();
+    });
   }
 
   /** Ends the round: no more responses, and the round's nonces and owners are forgotten. */
