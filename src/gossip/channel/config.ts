@@ -38,6 +38,10 @@ export function resolveChannelConfig(partial: Partial<ChannelConfig> = {}): Chan
       throw new ChannelError("INVALID_CONFIG", `channel config ${key} must be a non-negative number of milliseconds, got ${String(value)}`);
     }
   }
+  const blockPull = config.blockPullIntervalMs;
+  if (blockPull !== undefined && (!Number.isFinite(blockPull) || blockPull < 0)) {
+    throw new ChannelError("INVALID_CONFIG", `channel config blockPullIntervalMs must be 0 (off) or a positive number of milliseconds, got ${String(blockPull)}`);
+  }
   if (!Number.isSafeInteger(config.maxBlockCountToStore) || config.maxBlockCountToStore < 0) {
     throw new ChannelError("INVALID_CONFIG", `channel config maxBlockCountToStore must be a non-negative integer, got ${String(config.maxBlockCountToStore)}`);
   }

@@ -571,6 +571,23 @@ export class GossipChannelImpl implements GossipChannel {
     this.#blocksPuller.add(msg.message);
     this.#adapter.forward(msg);
     this.#adapter.deMultiplex(msg.message);
+    if ((this.#config.blockPullIntervalMs ?? 0) > 0 && this.#missingBelow(payload.seqNum)) {
+      this.#logger.debug("pushed block reveals a gap; pulling now", { seq: payload.seqNum.toString(10), height: this.#ledgerHeight.toString(10) });
+      this.#blocksPuller.triggerPull?.();
+    }
+  }
+
+  /**
+   * Gap trigger (opt-in, not in Fabric): whether a block a pull could still fetch is missing below
+   * `seq`, i.e. one in [max(ledger height, seq - maxBlockCountToStore), seq) that we neither committed
+   * nor hold. Older blocks are out of every peer's block store and are left to state transfer.
+   */
+  #missingBelow(seq: bigint): boolean {
+    const window = seq - BigInt(this.#config.maxBlockCountToStore);
+    for (let s = window > this.#ledgerHeight ? window : this.#ledgerHeight; s < seq; s++) {
+      if (this.#blocksPuller.get(s.toString(10)) === undefined) return true;
+    }
+    return false;
   }
 
   /** Fabric's `verifyBlock`: a block with a payload whose data decodes as a common.Block that the MCS accepts. Returns why not, or undefined. */
@@ -758,10 +775,12 @@ export class GossipChannelImpl implements GossipChannel {
 
   #createBlockPuller(): PullMediator {
     const config = this.#config;
+    const blockPullMs = config.blockPullIntervalMs ?? 0;
     return createPullMediator(
       {
         id: `${this.channelId}/${pkiHex(this.#pkiId).slice(0, 16)}`,
-        pullIntervalMs: config.pullIntervalMs,
+        // The opt-in block pull interval (not in Fabric) replaces pullInterval for block rounds only.
+        pullIntervalMs: blockPullMs > 0 ? blockPullMs : config.pullIntervalMs,
         channel: this.#channelBytes,
         peerCountToSelect: config.pullPeerNum,
         tag: GossipMessage_Tag.CHAN_AND_ORG,

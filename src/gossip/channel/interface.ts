@@ -104,6 +104,15 @@ export interface ChannelConfig {
   responseWaitTimeMs: number;
   /** Leadership message store TTL (leaderAliveThreshold x 10 = 100 s; Fabric's `MsgExpirationTimeout`). */
   leaderMsgExpirationTimeoutMs: number;
+  /**
+   * Not in Fabric (fabric-gossip's `peer.gossip.blockPullInterval`, opt-in): when above 0, the block
+   * puller runs its rounds every this many ms instead of every `pullIntervalMs`, and a pushed block
+   * that reveals a gap (a block between our ledger height and it, within `maxBlockCountToStore`, that
+   * we neither hold nor committed) starts a block pull round at once. Identity pull, membership sync
+   * and the intervals derived from `pullIntervalMs` are unchanged; the messages are Fabric's.
+   * Absent or 0 (default): Fabric's behaviour, block pull rounds every `pullIntervalMs` only.
+   */
+  blockPullIntervalMs?: number;
 }
 
 /** Fabric's defaults. The two derived intervals follow `pullIntervalMs` when not given (see `resolveChannelConfig`). */

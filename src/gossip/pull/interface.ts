@@ -91,6 +91,12 @@ export interface PullMediator {
   start(): Promise<void>;
   /** Stops the engine and cancels every timer. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Starts a pull round now, or right after the round in progress (see the engine's `triggerPull`).
+   * Not in Fabric: used by the channel's opt-in gap trigger. Optional so that a mediator stand-in
+   * (a test double) need not have it; the mediator createPullMediator builds always does.
+   */
+  triggerPull?(): void;
   /** Registers a hook run after each handled pull message of `type`. */
   registerMsgHook(type: PullHookMsgType, hook: PullMessageHook): void;
   /** Stores `msg` under its item ID and makes it available to pulling peers. */

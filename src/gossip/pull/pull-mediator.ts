@@ -65,6 +65,10 @@ export class PullMediatorImpl implements PullMediator {
     return this.#engine.stop();
   }
 
+  triggerPull(): void {
+    this.#engine.triggerPull();
+  }
+
   registerMsgHook(type: PullHookMsgType, hook: PullMessageHook): void {
     const hooks = this.#hooks.get(type);
     if (hooks === undefined) this.#hooks.set(type, [hook]);
