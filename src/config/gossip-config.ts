@@ -255,6 +255,12 @@ export interface GossipConfig {
   state: StateConfig;
   /** Deliver client adds payloads without blocking (may drop blocks). */
   nonBlockingCommitMode: boolean;
+  /**
+   * Extension, not in Fabric (`peer.gossip.blockPullInterval`; 0, the default, is off): block pull
+   * rounds every this long instead of every pullInterval, and at once when a pushed block reveals a
+   * gap. Identity pull and membership sync keep pullInterval. Fabric's messages either way.
+   */
+  blockPullIntervalMs: number;
 }
 
 function buildDefaults(): GossipConfig {
@@ -318,6 +324,7 @@ function buildDefaults(): GossipConfig {
       channelSize: DEF_STATE_CHANNEL_SIZE,
     },
     nonBlockingCommitMode: false,
+    blockPullIntervalMs: 0,
   };
 }
 
@@ -787,6 +794,7 @@ export function loadGossipConfig(layers: GossipConfigLayers = {}): LoadedGossipC
       channelSize: r.int("state.channelSize", d.state.channelSize),
     },
     nonBlockingCommitMode: r.bool("nonBlockingCommitMode", false),
+    blockPullIntervalMs: r.duration("blockPullInterval", 0),
   };
 
   crossChecks(config, values, problems, notes, present);
@@ -821,6 +829,13 @@ function crossChecks(
       key: fullKey("pullInterval"),
       ...src("pullInterval"),
       message: `is ${formatDurationMs(c.pullIntervalMs)}; expected more than peer.gossip.digestWaitTime + peer.gossip.responseWaitTime (${formatDurationMs(c.digestWaitTimeMs)} + ${formatDurationMs(c.responseWaitTimeMs)} = ${formatDurationMs(c.digestWaitTimeMs + c.responseWaitTimeMs)}), or a pull round would not end before the next begins`,
+    });
+  }
+  if (ok("blockPullInterval", "digestWaitTime", "responseWaitTime") && c.blockPullIntervalMs > 0 && c.blockPullIntervalMs <= c.digestWaitTimeMs + c.responseWaitTimeMs) {
+    problems.push({
+      key: fullKey("blockPullInterval"),
+      ...src("blockPullInterval"),
+      message: `is ${formatDurationMs(c.blockPullIntervalMs)}; expected 0 (off) or more than peer.gossip.digestWaitTime + peer.gossip.responseWaitTime (${formatDurationMs(c.digestWaitTimeMs)} + ${formatDurationMs(c.responseWaitTimeMs)} = ${formatDurationMs(c.digestWaitTimeMs + c.responseWaitTimeMs)}), or a block pull round would not end before the next begins`,
     });
   }
   const ip = c.pvtData.implicitCollectionDisseminationPolicy;

@@ -1,5 +1,6 @@
 /**
- * Every `peer.gossip.*` key Fabric v2.5.16 knows, how Fabric reads it, and its sampleconfig value.
+ * Every `peer.gossip.*` key Fabric v2.5.16 knows, how Fabric reads it, and its sampleconfig value,
+ * plus fabric-gossip's extension keys (`readIn` is {@link EXTENSION_READ_IN}; Fabric has no such key).
  * This table drives parsing (kind), the "0 means default" quirk (read), unknown-key detection, the
  * environment variable names, and docs/CONFIG.md.
  */
@@ -51,6 +52,8 @@ const G = "gossip/gossip/config.go";
 const S = "gossip/service/config.go";
 const P = "gossip/privdata/config.go";
 const ST = "gossip/state/config.go";
+/** The `readIn` of a key Fabric does not have: ours, opt-in, off when absent. */
+export const EXTENSION_READ_IN = "fabric-gossip extension (not in Fabric)";
 
 function k(
   path: string,
@@ -63,7 +66,7 @@ function k(
   return Object.freeze({ path, kind, read, yaml, codeDefault, readIn });
 }
 
-/** All keys, in core.yaml order (the two keys absent from core.yaml last). */
+/** All keys, in core.yaml order (the two keys absent from core.yaml, then our extensions, last). */
 export const GOSSIP_KEYS: readonly GossipKeySpec[] = Object.freeze([
   k("bootstrap", "endpointList", "plain", "127.0.0.1:7051", "empty list", "internal/peer/node/start.go"),
   k("useLeaderElection", "bool", "plain", "false", "false", S),
@@ -117,6 +120,8 @@ export const GOSSIP_KEYS: readonly GossipKeySpec[] = Object.freeze([
   k("state.maxRetries", "int", "ifSet", "3", "3", ST),
   k("state.channelSize", "int", "ifSet", undefined, "100", ST),
   k("nonBlockingCommitMode", "bool", "plain", undefined, "false", S),
+  // Block pull rounds every this long, and at once on a gap in pushed blocks (docs/CONFIG.md, Extensions).
+  k("blockPullInterval", "duration", "plain", undefined, "0 (off: block pull every pullInterval, as in Fabric)", EXTENSION_READ_IN),
 ]);
 
 /** The prefix of every key. */

@@ -12,6 +12,7 @@ export {
 export { checkHostPort, isHostPort } from "./endpoint.js";
 export { ConfigError, type ConfigNote, type ConfigProblem, type ConfigSource, describeSource } from "./errors.js";
 export {
+  EXTENSION_READ_IN,
   GOSSIP_ENV_PREFIX,
   GOSSIP_KEYS,
   GOSSIP_PREFIX,

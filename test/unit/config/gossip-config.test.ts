@@ -115,6 +115,8 @@ const TABLE: ReadonlyArray<[key: string, field: string, codeDefault: unknown, ya
   // not in core.yaml: the yaml column is the code default
   ["state.channelSize", "state.channelSize", 100, 100],
   ["nonBlockingCommitMode", "nonBlockingCommitMode", false, false],
+  // fabric-gossip's extension (not in Fabric, not in core.yaml): off unless set
+  ["blockPullInterval", "blockPullIntervalMs", 0, 0],
 ];
 
 /** Keys read with GetIntOrDefault / GetDurationOrDefault or an explicit zero check (0 means the default). */
