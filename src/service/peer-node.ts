@@ -99,6 +99,7 @@ export function gossipNodeOptionsOf(c: GossipConfig, internalEndpoint: string): 
     msgExpirationFactor: c.msgExpirationFactor,
     leaderAliveThresholdMs: c.election.leaderAliveThresholdMs,
     membershipTrackerIntervalMs: c.membershipTrackerIntervalMs,
+    blockPullIntervalMs: c.blockPullIntervalMs,
     comm: commOptionsOf(c),
   };
 }

@@ -63,6 +63,8 @@ export interface GossipNodeOptions {
   leaderAliveThresholdMs: number;
   membershipTrackerIntervalMs: number;
   comm: Partial<CommOptions>;
+  /** Not in Fabric: peer.gossip.blockPullInterval, the channels' opt-in block pull interval and gap trigger; absent or 0 is off. */
+  blockPullIntervalMs?: number;
 }
 
 /** Fabric's defaults (gossip/gossip/config.go, discovery, comm). */

@@ -335,6 +335,7 @@ export class GossipNodeImpl implements GossipNode {
           requestWaitTimeMs: this.#o.requestWaitTimeMs,
           responseWaitTimeMs: this.#o.responseWaitTimeMs,
           leaderMsgExpirationTimeoutMs: this.#o.leaderAliveThresholdMs * 10,
+          blockPullIntervalMs: this.#o.blockPullIntervalMs,
         },
       );
       this.#channels.set(channel, gc);
