@@ -138,7 +138,8 @@ export class GossipNodeImpl implements GossipNode {
         metrics,
         comm: this.#discoveryComm(),
         crypto: createDiscoverySecurityAdapter(
-          { mcs, identities: { put: (p, id) => this.#putIdentity(p, id), get: (p) => this.#idMapper.get(p) }, selfIdentity, clock, logger: components.logger },
+          // put must throw when the identity is not the claimed PKI-ID's: the adapter then refuses the alive message.
+          { mcs, identities: { put: (p, id) => this.#idMapper.put(p, id), get: (p) => this.#idMapper.get(p) }, selfIdentity, clock, logger: components.logger },
           { publishCertPeriodMs: this.#o.publishCertPeriodMs },
         ),
         disclosurePolicy: this.#disclosurePolicy,
