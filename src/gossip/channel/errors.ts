@@ -44,4 +44,6 @@ export type ChannelRejectReason =
   /** A DataUpdate with a bad item (undecodable, foreign channel, not a block, or failing verification). */
   | "BAD_UPDATE"
   /** A leadership message sent or created by a peer of another org. */
-  | "FOREIGN_LEADERSHIP";
+  | "FOREIGN_LEADERSHIP"
+  /** A newer StateInfo the cache refused: unknown identity, org not in the channel, not a reader, or a bad signature. */
+  | "BAD_STATE_INFO";

@@ -419,14 +419,16 @@ export class GossipChannelImpl implements GossipChannel {
   }
 
   /**
-   * The StateInfo cache's admission check (Fabric's `verifyStateInfoMsg`): our own messages pass; any
-   * other needs a known identity, an org in the channel (or in `orgs` when re-validating) and the
-   * channel's Readers policy over the signature.
+   * The StateInfo cache's admission check (Fabric's `verifyStateInfoMsg`): our own current message
+   * passes; any other needs a known identity, an org in the channel (or in `orgs` when re-validating)
+   * and the channel's Readers policy over the signature. Departure from Fabric, which lets every
+   * message with our PKI-ID through: one that is not the message we signed is checked like a remote
+   * one, or anybody could plant a newer "own" StateInfo that we would keep, forward and serve.
    */
   #verifyStateInfoMsg(msg: SignedGossipMessage, orgs?: readonly OrgIdentityType[]): boolean {
     const si = stateInfoOf(msg);
     if (si === undefined) return false;
-    if (bytesEqual(this.#pkiId, si.pkiId)) return true;
+    if (msg === this.#selfStateInfoSignedMsg) return true;
     const peer = hexOrEmpty(si.pkiId);
     const peerIdentity = this.#adapter.getIdentityByPKIID(si.pkiId);
     if (peerIdentity === undefined || peerIdentity.byteLength === 0) {
@@ -507,10 +509,14 @@ export class GossipChannelImpl implements GossipChannel {
       return;
     }
     if (isStateInfoMsg(m)) {
-      // The signature was checked by the node; the cache checks eligibility.
+      // Not newer than the one held (a duplicate, or our own coming back): nothing to verify or count.
+      if (!this.#stateInfoCache.checkValid(msg.message)) return;
+      // The cache verifies the signer's identity, org, Readers policy and signature (each logged there).
       if (this.#stateInfoCache.add(msg.message)) {
         this.#adapter.forward(msg);
         this.#adapter.deMultiplex(msg.message);
+      } else {
+        this.#reject("BAD_STATE_INFO", sender, "StateInfo message refused", { origin: hexOrEmpty(m.content.value.pkiId) }, "debug");
       }
       return;
     }
