@@ -31,9 +31,11 @@ import {
   SEND_UNTIL_ACKED_WAIT_MS,
 } from "./interface.js";
 import { createDiscoveryMetrics, type DiscoveryMetrics } from "./metrics.js";
+import { AliveView } from "./alive-view.js";
 import { cloneNetworkMember, copyNetworkMember, type NetworkMember, networkMemberToString } from "./network-member.js";
 
 const EMPTY = new Uint8Array(0);
+const NO_MEMBERS: readonly NetworkMember[] = Object.freeze([]);
 
 /** An alive message whose membership and timestamp are present (what every handler below relies on). */
 interface WellFormedAlive extends AliveMessage {
@@ -164,8 +166,11 @@ class DiscoveryImpl implements Discovery {
   readonly #deadLastTS = new Map<PkiHex, LastSeen>();
   /** Every known member, alive or dead. */
   readonly #id2Member = new Map<PkiHex, NetworkMember>();
-  /** Fabric's aliveMembership / deadMembership: the latest alive envelope of each member. */
-  readonly #aliveMembership = new Map<PkiHex, SignedGossipMessage>();
+  /**
+   * Fabric's aliveMembership / deadMembership: the latest alive envelope of each member. The alive
+   * one also keeps the member list getMembership hands out, updated per change instead of per call.
+   */
+  readonly #aliveMembership = new AliveView();
   readonly #deadMembership = new Map<PkiHex, SignedGossipMessage>();
   /** Pushed alive messages with TTL: replay protection and forgetting. Created at start. */
   #msgStore: MessageStore<SignedGossipMessage> | undefined;
@@ -297,25 +302,35 @@ class DiscoveryImpl implements Discovery {
 
   getMembership(): NetworkMember[] {
     if (this.#stopped) return [];
-    const members: NetworkMember[] = [];
-    for (const [key, msg] of this.#aliveMembership) {
-      const am = wellFormedAlive(msg)!;
-      members.push({
-        pkiId: am.membership.pkiId,
-        endpoint: am.membership.endpoint,
-        metadata: am.membership.metadata,
-        internalEndpoint: this.#id2Member.get(key)?.internalEndpoint ?? "",
-        envelope: msg.envelope,
-      });
-    }
-    return members;
+    return this.#aliveMembership.members().slice();
+  }
+
+  membershipView(): readonly NetworkMember[] {
+    if (this.#stopped) return NO_MEMBERS;
+    return this.#aliveMembership.members();
+  }
+
+  membershipVersion(): number {
+    return this.#aliveMembership.version;
+  }
+
+  /** Stores `msg` as the latest alive message of `key`; call after #id2Member holds the member's internal endpoint. */
+  #setAlive(key: PkiHex, msg: SignedGossipMessage): void {
+    const am = wellFormedAlive(msg)!;
+    this.#aliveMembership.set(key, msg, {
+      pkiId: am.membership.pkiId,
+      endpoint: am.membership.endpoint,
+      metadata: am.membership.metadata,
+      internalEndpoint: this.#id2Member.get(key)?.internalEndpoint ?? "",
+      envelope: msg.envelope,
+    });
   }
 
   // ---------------------------------------------------------------- sync and connect
 
   initiateSync(peerNum: number): void {
     if (this.#stopped) return;
-    const alive = [...this.#aliveMembership.values()];
+    const alive = [...this.#aliveMembership.messages()];
     const k = Math.min(peerNum, alive.length);
     const targets: NetworkMember[] = [];
     for (const i of this.#c.random.indices(k, alive.length)) {
@@ -682,7 +697,7 @@ class DiscoveryImpl implements Discovery {
       if (sieve(dm)) dead.push(envelopeFilter(dm));
     }
     const alive: Envelope[] = [];
-    for (const am of this.#aliveMembership.values()) {
+    for (const am of this.#aliveMembership.messages()) {
       if (sieve(am)) alive.push(envelopeFilter(am));
     }
     alive.push(envelopeFilter(aliveMsg));
@@ -795,7 +810,7 @@ class DiscoveryImpl implements Discovery {
     this.#id2Member.set(key, { endpoint: member.endpoint, metadata: member.metadata, pkiId: member.pkiId, internalEndpoint });
     this.#deadLastTS.delete(key);
     this.#deadMembership.delete(key);
-    this.#aliveMembership.set(key, msg);
+    this.#setAlive(key, msg);
   }
 
   #learnExistingMember(msg: SignedGossipMessage, am: WellFormedAlive): void {
@@ -812,18 +827,17 @@ class DiscoveryImpl implements Discovery {
     alive.incNum = am.timestamp.incNum;
     alive.seqNum = am.timestamp.seqNum;
     alive.lastSeenMs = this.#c.clock.monotonic();
-    if (this.#aliveMembership.has(key)) this.#aliveMembership.set(key, msg);
+    if (this.#aliveMembership.has(key)) this.#setAlive(key, msg);
   }
 
   #learnNewMembers(aliveMembers: readonly SignedGossipMessage[], deadMembers: readonly SignedGossipMessage[]): void {
     const now = this.#c.clock.monotonic();
-    const learn = (msgs: readonly SignedGossipMessage[], lastTS: Map<PkiHex, LastSeen>, membership: Map<PkiHex, SignedGossipMessage>): void => {
+    const learn = (msgs: readonly SignedGossipMessage[], lastTS: Map<PkiHex, LastSeen>, store: (key: PkiHex, msg: SignedGossipMessage) => void): void => {
       for (const msg of msgs) {
         const am = wellFormedAlive(msg)!;
         if (bytesEqual(am.membership.pkiId, this.#self.pkiId)) continue;
         const key = pkiHex(am.membership.pkiId);
         lastTS.set(key, { incNum: am.timestamp.incNum, seqNum: am.timestamp.seqNum, lastSeenMs: now });
-        membership.set(key, msg);
         // Fabric updates the member in any case, keeping a previously known internal endpoint.
         const internalEndpoint = this.#id2Member.get(key)?.internalEndpoint ?? msg.internalEndpoint();
         this.#id2Member.set(key, {
@@ -832,10 +846,12 @@ class DiscoveryImpl implements Discovery {
           pkiId: am.membership.pkiId,
           internalEndpoint,
         });
+        // After #id2Member: the alive view takes the member's internal endpoint from it.
+        store(key, msg);
       }
     };
-    learn(aliveMembers, this.#aliveLastTS, this.#aliveMembership);
-    learn(deadMembers, this.#deadLastTS, this.#deadMembership);
+    learn(aliveMembers, this.#aliveLastTS, (key, msg) => this.#setAlive(key, msg));
+    learn(deadMembers, this.#deadLastTS, (key, msg) => this.#deadMembership.set(key, msg));
   }
 
   // ---------------------------------------------------------------- building our messages

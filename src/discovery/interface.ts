@@ -43,8 +43,18 @@ export interface Discovery {
   updateEndpoint(endpoint: string): void;
   /** The members presumed dead (not heard from within aliveExpirationTimeout), not yet forgotten. */
   getDeadMembers(): NetworkMember[];
-  /** The alive members of the view (empty once stopped). */
+  /** The alive members of the view (empty once stopped): a new array the caller may change; its members are frozen. */
   getMembership(): NetworkMember[];
+  /**
+   * The same members as `getMembership`, in the same order, without the copy: a frozen array that is
+   * the same instance until the view changes (for hot paths that only read it). Not in Fabric.
+   */
+  membershipView(): readonly NetworkMember[];
+  /**
+   * Grows with every change to the alive view (a member learned, refreshed by a newer alive message,
+   * resurrected, expired or purged): equal versions mean equal `membershipView()`s. Not in Fabric.
+   */
+  membershipVersion(): number;
   /** Sends a MembershipRequest to up to `peerNum` random alive members. */
   initiateSync(peerNum: number): void;
   /**

@@ -128,6 +128,13 @@ class IdentityMapperImpl implements IdentityMapper {
     return entry.identity;
   }
 
+  orgOf(pkiId: PKIidType): OrgIdentityType | undefined {
+    const entry = this.#byId.get(pkiHex(pkiId));
+    if (entry === undefined) return undefined;
+    entry.lastAccess = this.#c.clock.monotonic();
+    return entry.organization;
+  }
+
   sign(msg: Uint8Array): Uint8Array {
     return this.#c.mcs.sign(msg);
   }

@@ -1,4 +1,4 @@
-import type { MessageCryptoService, PKIidType, PeerIdentityInfo, PeerIdentityType, SecurityAdvisor } from "../api/index.js";
+import type { MessageCryptoService, OrgIdentityType, PKIidType, PeerIdentityInfo, PeerIdentityType, SecurityAdvisor } from "../api/index.js";
 import type { Logger } from "../logging/index.js";
 import type { Clock } from "../util/index.js";
 
@@ -59,6 +59,13 @@ export interface IdentityMapper {
   put(pkiId: PKIidType, identity: PeerIdentityType): void;
   /** The identity of `pkiId`, or undefined when unknown; counts as a use of it (Fabric's `Get`, which errors instead). */
   get(pkiId: PKIidType): PeerIdentityType | undefined;
+  /**
+   * The organization of the identity stored for `pkiId` (what `securityAdvisor.orgByPeerIdentity`
+   * said of it when it was stored), or undefined when none is stored; counts as a use, as `get` does.
+   * Fabric's node asks the advisor about `Get(pkiId)` every time; an identity's org never changes,
+   * so asking once per stored identity gives the same answers without a deserialization per call.
+   */
+  orgOf(pkiId: PKIidType): OrgIdentityType | undefined;
   /** Signs with this peer's signing identity (`mcs.sign`). */
   sign(msg: Uint8Array): Uint8Array;
   /**

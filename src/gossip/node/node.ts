@@ -234,7 +234,7 @@ export class GossipNodeImpl implements GossipNode {
   async sendByCriteria(msg: GossipMessage, criteria: SendCriteria): Promise<void> {
     if (criteria.maxPeers === 0) return;
     if (criteria.timeoutMs <= 0) throw new GossipNodeError("BAD_CRITERIA", "Timeout should be specified");
-    let membership = this.#discovery.getMembership();
+    let membership: readonly NetworkMember[] = this.#discovery.membershipView();
     if (criteria.channel !== undefined && criteria.channel !== "") {
       const gc = this.#channels.get(criteria.channel);
       if (gc === undefined) throw new GossipNodeError("NO_SUCH_CHANNEL", `requested to send for channel ${criteria.channel}, but no such channel exists`);
@@ -490,15 +490,16 @@ export class GossipNodeImpl implements GossipNode {
 
   #gossipBatch(batch: EmittedMessage[]): void {
     if (this.#stopped) return;
-    // One batch is routed synchronously: build the membership view once, not once per message class.
-    let members: NetworkMember[] | undefined;
+    // One batch is routed synchronously against one membership view. Discovery keeps the view up to
+    // date as members change, so taking it costs no copy (it was O(members) allocations per batch).
+    let members: readonly NetworkMember[] | undefined;
     routeBatch(batch, {
       selfOrg: this.#selfOrg,
       propagatePeerNum: this.#o.propagatePeerNum,
       random: this.#c.random,
       logger: this.#log,
       membership: () => {
-        members ??= this.#discovery.getMembership();
+        members ??= this.#discovery.membershipView();
         return members;
       },
       orgOf: (p) => this.#orgOf(p),
@@ -662,9 +663,13 @@ export class GossipNodeImpl implements GossipNode {
 
   // ------------------------------------------------------------------ helpers
 
+  /**
+   * Fabric's getOrgOfPeer (the advisor's org of idMapper.Get(pkiId)). The mapper stored the advisor's
+   * answer with the identity: routing asks this for every member it considers, and deserializing
+   * the identity each time was a tenth of a large simulation's time.
+   */
   #orgOf(pkiId: PKIidType): OrgIdentityType {
-    const identity = this.#idMapper.get(pkiId);
-    return identity === undefined ? EMPTY : this.#c.securityAdvisor.orgByPeerIdentity(identity);
+    return this.#idMapper.orgOf(pkiId) ?? EMPTY;
   }
 
   #hasExternalEndpoint(pkiId: PKIidType): boolean {

@@ -14,7 +14,8 @@ export interface RoutingContext {
   propagatePeerNum: number;
   random: Random;
   logger: Logger;
-  membership(): NetworkMember[];
+  /** The alive members; the same view for the whole batch. */
+  membership(): readonly NetworkMember[];
   orgOf(pkiId: PKIidType): OrgIdentityType;
   hasExternalEndpoint(pkiId: PKIidType): boolean;
   channel(id: string): GossipChannel | undefined;

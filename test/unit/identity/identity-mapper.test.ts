@@ -260,6 +260,30 @@ describe("identity mapper: purge of unused identities", () => {
     assert.equal(mapper.get(pkiOf("a")), undefined);
   });
 
+  it("orgOf answers the advisor's org of the stored identity, asking the advisor once, and counts as a use", async (t) => {
+    const { clock, mcs, mapper } = setup({ usageThresholdMs: 1000 });
+    t.after(() => mapper.stop());
+    let asked = 0;
+    const advisor = mcs.orgByPeerIdentity.bind(mcs);
+    mcs.orgByPeerIdentity = (identity) => {
+      asked++;
+      return advisor(identity);
+    };
+    await mapper.start();
+    put(mapper, "a|ORG2");
+    assert.equal(fromUtf8(mapper.orgOf(pkiOf("a"))!), "ORG2");
+    assert.equal(fromUtf8(mapper.orgOf(pkiOf("self"))!), "ORG1");
+    assert.equal(mapper.orgOf(pkiOf("nobody")), undefined);
+    for (let i = 0; i < 10; i++) {
+      await clock.advance(500);
+      assert.equal(fromUtf8(mapper.orgOf(pkiOf("a"))!), "ORG2");
+    }
+    assert.equal(asked, 1, "asked when a was stored, not per call");
+    assert.deepEqual(mapper.orgOf(pkiOf("a")), mapper.identityInfo().find((i) => fromUtf8(i.pkiId) === "a")!.organization);
+    await clock.advance(1200);
+    assert.equal(mapper.orgOf(pkiOf("a")), undefined, "purged once unused: orgOf answers only for stored identities");
+  });
+
   it("runs the purge as one chain of timeouts from start", async (t) => {
     const { clock, mapper } = setup();
     t.after(() => mapper.stop());
