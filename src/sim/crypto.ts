@@ -11,8 +11,10 @@ import {
   marshalEcdsaSignature,
   type MspOrgMaterial,
   MspVerifier,
+  type MspVerifierOptions,
   P256,
   SigningIdentity,
+  type ValidIdentity,
 } from "../crypto/index.js";
 import { fromUtf8, utf8 } from "../util/bytes.js";
 import type { Clock } from "../util/clock.js";
@@ -213,6 +215,102 @@ export class DeterministicSigningIdentity extends SigningIdentity {
   }
 }
 
+/** Successful verifications the shared memo remembers, at most (about 100 bytes each). */
+export const VERIFY_MEMO_SIZE = 200_000;
+
+/**
+ * A bounded memo with two generations: hits in the old one move to the young one, and when the young
+ * one is full it becomes the old one (the old one is dropped). Recently used entries survive, as in
+ * an LRU, at one Map lookup per hit instead of a delete and a set.
+ */
+class TwoGenerationMemo<V> {
+  readonly #half: number;
+  #young = new Map<string, V>();
+  #old = new Map<string, V>();
+
+  constructor(maxEntries: number) {
+    this.#half = Math.max(1, Math.floor(maxEntries / 2));
+  }
+
+  get(key: string): V | undefined {
+    const v = this.#young.get(key);
+    if (v !== undefined) return v;
+    const old = this.#old.get(key);
+    if (old !== undefined) this.set(key, old);
+    return old;
+  }
+
+  set(key: string, value: V): void {
+    if (this.#young.size >= this.#half) {
+      this.#old = this.#young;
+      this.#young = new Map();
+    }
+    this.#young.set(key, value);
+  }
+
+  clear(): void {
+    this.#young.clear();
+    this.#old.clear();
+  }
+}
+
+/**
+ * The MspVerifier every simulated peer shares, with a memo of successful signature checks. In one
+ * process, each signed message (an alive message, a StateInfo) is verified by every peer that
+ * receives it: N peers, N ECDSA verifications of the same (identity, signature, message). Whether a
+ * signature verifies is a pure function of the three, so the memo (keyed on a SHA-256 of them,
+ * bounded LRU) answers all but the first. Each peer still calls verify on its own path, the
+ * identity's expiry is still checked against the clock on every call, and failures are never
+ * remembered (each is recomputed and thrown afresh). A simulator optimisation only: a real peer
+ * verifies alone.
+ */
+export class MemoizingMspVerifier extends MspVerifier {
+  readonly #memo: TwoGenerationMemo<ValidIdentity>;
+  readonly #clock: Clock;
+  readonly #lengths = new Uint32Array(2);
+  #hits = 0;
+
+  constructor(orgs: readonly MspOrgMaterial[], options: MspVerifierOptions & { memoSize?: number }) {
+    super(orgs, options);
+    this.#clock = options.clock;
+    this.#memo = new TwoGenerationMemo(options.memoSize ?? VERIFY_MEMO_SIZE);
+  }
+
+  /** Verifications answered from the memo. */
+  get memoHits(): number {
+    return this.#hits;
+  }
+
+  override verify(identity: Uint8Array, signature: Uint8Array, msg: Uint8Array): ValidIdentity {
+    const key = this.#key(identity, signature, msg);
+    const hit = this.#memo.get(key);
+    if (hit === undefined) {
+      const v = super.verify(identity, signature, msg);
+      this.#memo.set(key, v);
+      return v;
+    }
+    // What MspVerifier.validate checks on every call besides its cached verdict: expiry.
+    if (hit.notAfter.getTime() < this.#clock.now()) {
+      throw new CryptoError("EXPIRED_IDENTITY", `identity of ${hit.mspId} expired at ${hit.notAfter.toISOString()}`);
+    }
+    this.#hits++;
+    return hit;
+  }
+
+  override setOrgs(orgs: readonly MspOrgMaterial[]): void {
+    super.setOrgs(orgs);
+    // The base constructor calls this before the memo exists.
+    if (#memo in this) this.#memo.clear();
+  }
+
+  /** SHA-256 of both lengths, the identity, the signature and the message: no two triples share one. */
+  #key(identity: Uint8Array, signature: Uint8Array, msg: Uint8Array): string {
+    this.#lengths[0] = identity.byteLength;
+    this.#lengths[1] = signature.byteLength;
+    return createHash("sha256").update(this.#lengths).update(identity).update(signature).update(msg).digest("base64");
+  }
+}
+
 const SUBJECT_BASE = "C=US, ST=California, L=San Francisco";
 const SIGNING_ALG = { name: "ECDSA", hash: "SHA-256" };
 const TEN_YEARS_MS = 10 * 365 * 24 * 3600 * 1000;
@@ -322,8 +420,9 @@ function orgMaterial(mspId: string, ca: SimCa): MspOrgMaterial {
  * The real suite: an ECDSA P-256 CA per org (and one for the orderer), a certificate per peer, all
  * derived from the seed (keys, serial numbers, validity from the virtual clock, deterministic
  * signatures), and an MSP MCS per peer (Fabric's MSPMessageCryptoService: every message signed and
- * verified with ECDSA, blocks verified against the orderer org). Peers share one MspVerifier, i.e.
- * its cache of parsed identities (a memory shortcut: each peer still verifies every signature).
+ * verified with ECDSA, blocks verified against the orderer org). Peers share one
+ * {@link MemoizingMspVerifier}: its cache of parsed identities, and its memo of signatures already
+ * verified (each peer still calls verify on every signature; an ECDSA check runs once per triple).
  */
 export async function realCryptoSuite(
   tree: RandomTree,
@@ -352,7 +451,7 @@ export async function realCryptoSuite(
     const o = p.mspId.replace(/^Org(\d+)MSP$/, "org$1");
     identities.set(p.name, await issue(wc, tree, ca, p.mspId, `${p.name}.${o}.example.com`, "peer", now));
   }
-  const verifier = new MspVerifier(orgs, { clock, cacheSize: Math.max(10_000, 2 * peers.length + 16) });
+  const verifier = new MemoizingMspVerifier(orgs, { clock, cacheSize: Math.max(10_000, 2 * peers.length + 16) });
   const ordererOrgs = new Set([SIM_ORDERER_MSP]);
   return {
     kind: "real",
