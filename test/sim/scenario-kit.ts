@@ -7,7 +7,8 @@
 import { pkiHex } from "../../src/api/identity.js";
 import { defaultGossipConfig, type GossipConfig } from "../../src/config/index.js";
 import { SignedGossipMessage } from "../../src/protoext/index.js";
-import { type SimEvent, type SimOptions, type SimResult, Simulator, simOptions } from "../../src/sim/index.js";
+import type { Envelope, PeerTime } from "../../src/protos/gen/gossip/message.pb.js";
+import { RandomTree, type SimEvent, type SimOptions, type SimResult, Simulator, simOptions } from "../../src/sim/index.js";
 
 /** RELIABILITY.md C0 reference topologies: T10 (3 orgs, 10 peers) and T30 (5 orgs, 30 peers). */
 export const T10 = Object.freeze({ peers: 10, orgs: 3 });
@@ -97,6 +98,14 @@ export class ViewSample {
   }
 }
 
+/** What a {@link ScenarioRecorder} samples. */
+export interface RecorderOptions {
+  /** Sampling period of views and leaders in virtual ms (default 100, the simulator's step). */
+  sampleEveryMs?: number;
+  /** Peers whose alive message (incNum, seqNum) is read from every view at every sample. */
+  watchAlive?: string[];
+}
+
 /** A peer's commits in order (seq, virtual ms). */
 export interface CommitRecord {
   seq: number;
@@ -116,21 +125,21 @@ export class ScenarioRecorder {
   readonly events: SimEvent[] = [];
   readonly commits: CommitRecord[][];
   readonly samples: ViewSample[] = [];
-  /** incNums[k]: for each watched member, the incNum each peer's view holds (0n: absent), per sample. */
-  readonly incNums = new Map<number, bigint[][]>();
+  /** For each watched member: per sample, the (incNum, seqNum) of its alive message in each peer's view (undefined: absent). */
+  readonly alive = new Map<number, (PeerTime | undefined)[][]>();
   readonly #byPki = new Map<string, number>();
   readonly #byName = new Map<string, number>();
   readonly #every: number;
   #next = 0;
 
-  constructor(sim: Simulator, options: { sampleEveryMs?: number; watchIncarnation?: string[] } = {}) {
+  constructor(sim: Simulator, options: RecorderOptions = {}) {
     this.sim = sim;
     this.n = sim.options.peers;
     this.names = Array.from({ length: this.n }, (_, i) => `p${i}`);
     for (const [i, name] of this.names.entries()) this.#byName.set(name, i);
     this.commits = this.names.map(() => []);
     this.#every = options.sampleEveryMs ?? 100;
-    for (const w of options.watchIncarnation ?? []) this.incNums.set(this.index(w), []);
+    for (const w of options.watchAlive ?? []) this.alive.set(this.index(w), []);
     sim.onEvent((e) => {
       if (e.kind === "commit") this.commits[this.index(e.peer)]!.push({ seq: e.seq, atMs: e.atMs });
       else this.events.push(e);
@@ -155,8 +164,8 @@ export class ScenarioRecorder {
     const views = new Uint8Array(n * n);
     const leader = new Uint8Array(n);
     const channel = this.sim.channels[0]?.name ?? "ch0";
-    const watched = [...this.incNums.entries()].map(([m, rows]) => {
-      const row: bigint[] = new Array<bigint>(n).fill(0n);
+    const watched = [...this.alive.entries()].map(([m, rows]) => {
+      const row = new Array<PeerTime | undefined>(n).fill(undefined);
       rows.push(row);
       return { m, row };
     });
@@ -169,7 +178,7 @@ export class ScenarioRecorder {
         const m = this.#byPki.get(pkiHex(member.pkiId));
         if (m === undefined) continue;
         views[o * n + m] = 1;
-        for (const w of watched) if (w.m === m) w.row[o] = incNumOf(member.envelope);
+        for (const w of watched) if (w.m === m) w.row[o] = aliveTimeOf(member.envelope);
       }
     }
     this.samples.push(new ViewSample(now, n, running, views, leader));
@@ -217,8 +226,8 @@ export class ScenarioRecorder {
   }
 
   /** Events of one kind, in order. */
-  eventsOf<K extends SimEvent["kind"]>(kind: K): Extract<SimEvent, { kind: K }>[] {
-    return this.events.filter((e): e is Extract<SimEvent, { kind: K }> => e.kind === kind);
+  eventsOf<K extends SimEvent["kind"]>(kind: K): (SimEvent & { kind: K })[] {
+    return this.events.filter((e): e is SimEvent & { kind: K } => e.kind === kind);
   }
 
   /** The first event of `kind` about `peer` (start, crash, restart), or undefined. */
@@ -237,6 +246,28 @@ export class ScenarioRecorder {
     return (i % this.sim.options.orgs) + 1;
   }
 
+  /**
+   * For a watched member (RecorderOptions.watchAlive): the first sample in [fromMs, untilMs] at which
+   * `observer`'s view held the newest alive message of `member` it held in that window, i.e. when
+   * the observer last heard something new from or about it. Undefined if it never held one.
+   */
+  newestAliveAt(observer: number, member: number, fromMs: number, untilMs: number): number | undefined {
+    const rows = this.alive.get(member);
+    if (rows === undefined) throw new Error(`${this.names[member]} is not watched (RecorderOptions.watchAlive)`);
+    let best: PeerTime | undefined;
+    let at: number | undefined;
+    for (const [k, s] of this.samples.entries()) {
+      if (s.atMs < fromMs || s.atMs > untilMs) continue;
+      const t = rows[k]?.[observer];
+      if (t === undefined) continue;
+      if (best === undefined || t.incNum > best.incNum || (t.incNum === best.incNum && t.seqNum > best.seqNum)) {
+        best = t;
+        at = s.atMs;
+      }
+    }
+    return at;
+  }
+
   /** Become-leader events of the first channel in org `org`, with times. */
   leaderElections(org: number, fromMs = 0): { atMs: number; peer: string }[] {
     const channel = this.sim.channels[0]?.name ?? "ch0";
@@ -246,25 +277,34 @@ export class ScenarioRecorder {
   }
 }
 
-function incNumOf(envelope: Parameters<typeof SignedGossipMessage.fromEnvelope>[0] | undefined): bigint {
-  if (envelope === undefined) return 0n;
+function aliveTimeOf(envelope: Envelope | undefined): PeerTime | undefined {
+  if (envelope === undefined) return undefined;
   try {
     const content = SignedGossipMessage.fromEnvelope(envelope).message.content;
-    return content?.$case === "aliveMsg" ? (content.value.timestamp?.incNum ?? 0n) : 0n;
+    return content?.$case === "aliveMsg" ? content.value.timestamp : undefined;
   } catch {
-    return 0n;
+    return undefined;
   }
 }
 
 /** Runs `sim` with a recorder attached; an invariant violation (SimInvariantError, with the seed) rejects. */
 export async function runRecorded(
   options: SimOptions,
-  recorderOptions: { sampleEveryMs?: number; watchIncarnation?: string[] } = {},
+  recorderOptions: RecorderOptions = {},
 ): Promise<{ sim: Simulator; rec: ScenarioRecorder; result: SimResult }> {
   const sim = new Simulator(options);
   const rec = new ScenarioRecorder(sim, recorderOptions);
   const result = await sim.run();
   return { sim, rec, result };
+}
+
+/**
+ * A fault time offset in [0, spanMs), whole 100 ms steps, drawn from the seed (stream `label`). The
+ * simulator's own randomness moves peers' periodic timers by under a second, so without it every
+ * seed would hit the same phase of the 25 s reconnect and 5 s alive cycles.
+ */
+export function seededOffsetMs(seed: number, label: string, spanMs: number): number {
+  return Math.floor(new RandomTree(seed).stream(`scenario/${label}`).float() * (spanMs / 100)) * 100;
 }
 
 /** Virtual ms as seconds with one decimal, for diagnostics. */
