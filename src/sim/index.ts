@@ -21,4 +21,20 @@ export {
 } from "./crypto.js";
 export { FRAME_TYPES, scanFrame, type FrameInfo } from "./wire.js";
 export { parseBandwidth, parseByteSize, parseCrashSpec, parseLatency, parsePartitionSpec, parseProbability, parseRate } from "./parse.js";
-export { renderHtmlReport, type ReportRun } from "./report-html.js";
+export { renderHtmlReport, type ReportOptions, type ReportRun } from "./report-html.js";
+export {
+  checkTargets,
+  FABRIC_DEFAULTS,
+  type GossipPreset,
+  type GossipSettings,
+  parsePresetName,
+  PRESET_NAMES,
+  PRESETS,
+  type PresetName,
+  presetGossipConfig,
+  type TargetCheck,
+  type TargetFigures,
+  targetFigures,
+  TUNED,
+  TUNED_TARGETS,
+} from "./presets.js";
