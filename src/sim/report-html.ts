@@ -1,4 +1,5 @@
 import type { SimResult } from "./interface.js";
+import { checkTargets, type GossipSettings, TUNED_TARGETS, targetFigures } from "./presets.js";
 
 /** One run shown in a report; several runs are drawn side by side (e.g. Fabric's defaults against a tuned set). */
 export interface ReportRun {
@@ -6,6 +7,14 @@ export interface ReportRun {
   result: SimResult;
   /** Extra lines shown under the run's figures (options, crypto, diagnostics). */
   notes?: string[];
+  /** The peer.gossip settings the run was given (a preset), shown in a table next to the other runs'. */
+  settings?: GossipSettings;
+}
+
+/** What else a report shows. */
+export interface ReportOptions {
+  /** A table of issue 5's targets for the tuned set (p50, p99, push share, bytes) and how each run fares. */
+  targets?: boolean;
 }
 
 const W = 640;
@@ -117,6 +126,7 @@ function figuresTable(runs: readonly ReportRun[]): string {
     ["latency p50 / p99 / max", (r) => `${r.report.latencyMs.p50} / ${r.report.latencyMs.p99} / ${r.report.latencyMs.max} ms`],
     ["copies per block per reached peer", (r) => String(r.report.redundancy)],
     ["first arrivals push / pull / state", (r) => `${(100 * r.report.pushShare).toFixed(1)}% / ${(100 * r.report.pullShare).toFixed(1)}% / ${(100 * r.report.stateShare).toFixed(1)}%`],
+    ["dissemination bytes per block per peer (blocks + pull messages)", (r) => `${targetFigures(r.report).disseminationBytesX.toFixed(2)}x the block`],
     ["bytes sent per peer per second", (r) => fmt(r.report.bytesPerPeerPerSec)],
     ["membership convergence", (r) => (r.report.membershipConvergenceSeconds === undefined ? "never" : `${r.report.membershipConvergenceSeconds} s`)],
     ["false deaths / all death declarations", (r) => `${r.report.falseDeaths} / ${r.report.deathDeclarations}`],
@@ -128,6 +138,42 @@ function figuresTable(runs: readonly ReportRun[]): string {
   const head = `<tr><th></th>${runs.map((r) => `<th>${esc(r.label)}</th>`).join("")}</tr>`;
   const body = rows.map(([name, f]) => `<tr><th>${esc(name)}</th>${runs.map((r) => `<td>${f(r.result)}</td>`).join("")}</tr>`).join("");
   return `<table>${head}${body}</table>`;
+}
+
+/** The settings of the runs that have some, one row per key, side by side. */
+function settingsTable(runs: readonly ReportRun[]): string {
+  const keys: string[] = [];
+  for (const r of runs) for (const k of Object.keys(r.settings ?? {})) if (!keys.includes(k)) keys.push(k);
+  if (keys.length === 0) return "";
+  const head = `<tr><th>peer.gossip</th>${runs.map((r) => `<th>${esc(r.label)}</th>`).join("")}</tr>`;
+  const body = keys
+    .map((k) => {
+      const values = runs.map((r) => r.settings?.[k]);
+      const differs = new Set(values.map(String)).size > 1;
+      const cells = values.map((v) => `<td>${v === undefined ? "(not set)" : differs ? `<b>${esc(String(v))}</b>` : esc(String(v))}</td>`);
+      return `<tr><th>${esc(k)}</th>${cells.join("")}</tr>`;
+    })
+    .join("");
+  return `<h2>Settings</h2><table>${head}${body}</table>`;
+}
+
+/** Issue 5's targets for the tuned set, and each run's figure against them. */
+function targetsTable(runs: readonly ReportRun[]): string {
+  const t = TUNED_TARGETS;
+  const cell = (text: string, ok: boolean | undefined): string =>
+    `<td${ok === undefined ? "" : ` class="${ok ? "met" : "missed"}"`}>${esc(text)}${ok === undefined ? "" : ok ? " (met)" : " (missed)"}</td>`;
+  const figs = runs.map((r) => targetFigures(r.result.report));
+  const checks = figs.map(checkTargets);
+  const rows: Array<[string, (i: number) => string]> = [
+    [`dissemination latency p50 <= ${t.p50Ms} ms`, (i) => cell(`${figs[i]!.p50Ms} ms`, checks[i]!.p50)],
+    [`dissemination latency p99 <= ${t.p99Ms} ms`, (i) => cell(`${figs[i]!.p99Ms} ms`, checks[i]!.p99)],
+    [`first arrivals by push >= ${100 * t.pushShare}%`, (i) => cell(`${(100 * figs[i]!.pushShare).toFixed(2)}%`, checks[i]!.push)],
+    [`block bytes received per peer <= ${t.blockBytesX.toFixed(1)}x the block`, (i) => cell(`${figs[i]!.blockBytesX.toFixed(2)}x`, checks[i]!.bytes)],
+    ["(not a target) blocks and pull messages sent, per block per peer", (i) => cell(`${figs[i]!.disseminationBytesX.toFixed(2)}x`, undefined)],
+  ];
+  const head = `<tr><th>target (issue 5: 100 peers, 1 ms +/- 0.5 ms links, blocks of 1 KB to 1 MB)</th>${runs.map((r) => `<th>${esc(r.label)}</th>`).join("")}</tr>`;
+  const body = rows.map(([name, f]) => `<tr><th>${esc(name)}</th>${runs.map((_, i) => f(i)).join("")}</tr>`).join("");
+  return `<h2>Targets</h2><table>${head}${body}</table>`;
 }
 
 function runSection(run: ReportRun, index: number): string {
@@ -174,10 +220,11 @@ function runSection(run: ReportRun, index: number): string {
 
 /**
  * A self-contained HTML page (inline SVG, no scripts, no external resources): the figures of each
- * run side by side, the latency CDF of every run on one chart, then per run the height of every
+ * run side by side (with the settings of runs that have them, and the tuned set's targets when
+ * asked), the latency CDF of every run on one chart, then per run, in columns, the height of every
  * peer over time, traffic by message type and membership view size over time.
  */
-export function renderHtmlReport(runs: readonly ReportRun[], title = "fabric-gossip simulation"): string {
+export function renderHtmlReport(runs: readonly ReportRun[], title = "fabric-gossip simulation", options: ReportOptions = {}): string {
   const cdf = lineChart(
     "Dissemination latency CDF (block creation to commit, every peer and block)",
     "latency (virtual ms, log scale)",
@@ -191,12 +238,18 @@ export function renderHtmlReport(runs: readonly ReportRun[], title = "fabric-gos
 body{font-family:sans-serif;margin:24px;max-width:1400px;color:#222}
 table{border-collapse:collapse;margin:12px 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:13px}
 th{background:#f3f3f3}figure{display:inline-block;margin:8px}figcaption{font-size:13px;font-weight:bold}
-section{border-top:1px solid #ddd;margin-top:16px}pre{background:#f6f6f6;padding:8px;font-size:12px}
+section{border-top:1px solid #ddd;margin-top:16px}pre{background:#f6f6f6;padding:8px;font-size:12px;white-space:pre-wrap}
+.runs{display:flex;gap:16px;align-items:flex-start}.runs>section{flex:1;min-width:0}
+td.met{background:#e8f5e9}td.missed{background:#fdecea}
 </style></head><body>
 <h1>${esc(title)}</h1>
 ${figuresTable(runs)}
+${options.targets === true ? targetsTable(runs) : ""}
+${settingsTable(runs)}
 ${cdf}
+<div class="${runs.length > 1 && runs.length <= 3 ? "runs" : "stack"}">
 ${runs.map((r, i) => runSection(r, i)).join("\n")}
+</div>
 </body></html>
 `;
 }

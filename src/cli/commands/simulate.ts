@@ -2,6 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import { type GossipConfig, gossipSectionFromCoreYaml, loadGossipConfig, parseDurationMs } from "../../config/index.js";
 import {
+  checkTargets,
   DEFAULT_BLOCKS,
   DEFAULT_CHANNELS,
   DEFAULT_ORGS,
@@ -20,9 +21,17 @@ import {
   parseLatency,
   parsePartitionSpec,
   parseProbability,
+  parsePresetName,
   parseRate,
+  PRESETS,
+  type PresetName,
+  presetGossipConfig,
   renderHtmlReport,
+  type ReportRun,
+  type SimResult,
   simOptions,
+  targetFigures,
+  TUNED_TARGETS,
 } from "../../sim/index.js";
 
 /** The raw flags of `simulate`, as commander hands them over. */
@@ -49,6 +58,10 @@ export interface SimulateFlags {
   report?: string;
   json?: boolean;
   fastCrypto?: boolean;
+  /** `fabric` or `tuned` (src/sim/presets.ts): its peer.gossip keys over --config's. */
+  preset?: string;
+  /** Runs both presets with the same seed and faults. */
+  compare?: boolean;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -69,21 +82,27 @@ function durationFlag(value: string, flag: string): number {
   }
 }
 
-/** Reads `--config core.yaml` (peer.gossip.*) or takes Fabric's defaults. */
-export async function gossipConfigFrom(path: string | undefined): Promise<GossipConfig> {
-  if (path === undefined) return loadGossipConfig({}).config;
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    throw new SimError("BAD_OPTION", `--config: cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`);
+/**
+ * Reads `--config core.yaml` (peer.gossip.*) or takes Fabric's defaults; with a preset, the preset's
+ * keys override the file's (the file supplies the rest).
+ */
+export async function gossipConfigFrom(path: string | undefined, preset?: PresetName): Promise<GossipConfig> {
+  let yaml: unknown;
+  if (path !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (err) {
+      throw new SimError("BAD_OPTION", `--config: cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    yaml = gossipSectionFromCoreYaml(text);
   }
-  return loadGossipConfig({ yaml: gossipSectionFromCoreYaml(text) }).config;
+  return preset === undefined ? loadGossipConfig({ yaml }).config : presetGossipConfig(preset, { yaml });
 }
 
-/** The simulation the flags describe. */
-export async function simOptionsFromFlags(f: SimulateFlags): Promise<SimOptions> {
-  const gossip = await gossipConfigFrom(f.config);
+/** The simulation the flags describe (with `preset`, that preset instead of `--preset`). */
+export async function simOptionsFromFlags(f: SimulateFlags, preset = f.preset === undefined ? undefined : parsePresetName(f.preset)): Promise<SimOptions> {
+  const gossip = await gossipConfigFrom(f.config, preset);
   const link: LinkOptions = {
     latency: parseLatency(f.latency),
     loss: parseProbability(f.loss, "--loss"),
@@ -118,6 +137,66 @@ export async function simOptionsFromFlags(f: SimulateFlags): Promise<SimOptions>
     crypto: f.fastCrypto ? "fast" : "real",
     leaderMode,
   });
+}
+
+/** One run of `simulate`: its label in reports and its options. */
+export interface SimulateRun {
+  label: string;
+  /** The preset it runs, if any. */
+  preset?: PresetName;
+  options: SimOptions;
+}
+
+/**
+ * The runs the flags ask for: one, or with `--compare` Fabric's defaults then the tuned set, with
+ * the same seed, link, faults and everything else (only peer.gossip differs).
+ */
+export async function simRunsFromFlags(f: SimulateFlags): Promise<SimulateRun[]> {
+  if (f.compare) {
+    if (f.preset !== undefined) throw new SimError("BAD_OPTION", "--compare runs both presets (fabric and tuned); leave out --preset");
+    const runs: SimulateRun[] = [];
+    for (const name of ["fabric", "tuned"] as const) runs.push({ label: PRESETS[name].label, preset: name, options: await simOptionsFromFlags(f, name) });
+    return runs;
+  }
+  const preset = f.preset === undefined ? undefined : parsePresetName(f.preset);
+  const options = await simOptionsFromFlags(f, preset);
+  return [{ label: preset === undefined ? `seed ${options.seed}` : `${PRESETS[preset].label}, seed ${options.seed}`, ...(preset === undefined ? {} : { preset }), options }];
+}
+
+/** The longest one-way link latency a spec gives (its p99 for a long tail). */
+function maxOneWayMs(l: SimOptions["link"]["latency"]): number {
+  if (l.kind === "fixed") return l.ms;
+  if (l.kind === "uniform") return l.maxMs;
+  return l.p99Ms;
+}
+
+/**
+ * A warning when a run's digestWaitTime is not above the links' round trip: digests would come
+ * after the initiator stopped waiting, and block pull would never complete (the tuned preset's 10 ms
+ * is meant for about 1 ms links).
+ */
+export function presetLinkWarning(run: SimulateRun): string | undefined {
+  const rtt = 2 * maxOneWayMs(run.options.link.latency);
+  const wait = run.options.gossip.digestWaitTimeMs;
+  if (run.preset === undefined || rtt < wait) return undefined;
+  return `${run.label}: digestWaitTime (${wait} ms) is not above the links' round trip (up to ${rtt} ms with --latency): digests arrive too late and block pull cannot complete; the tuned preset is meant for links of about 1 ms (e.g. --latency 0.5-1.5ms)`;
+}
+
+/** Issue 5's targets for the tuned set, and how each run fares: one line per target, one column per run. */
+export function formatTargets(runs: ReadonlyArray<{ label: string; report: SimReport }>): string {
+  const t = TUNED_TARGETS;
+  const figs = runs.map((r) => ({ label: r.label, f: targetFigures(r.report) }));
+  const mark = (ok: boolean): string => (ok ? "met" : "missed");
+  const rows: Array<[string, (x: (typeof figs)[number]) => string]> = [
+    [`latency p50 <= ${t.p50Ms} ms`, (x) => `${x.f.p50Ms} ms, ${mark(checkTargets(x.f).p50)}`],
+    [`latency p99 <= ${t.p99Ms} ms`, (x) => `${x.f.p99Ms} ms, ${mark(checkTargets(x.f).p99)}`],
+    [`push share >= ${100 * t.pushShare}%`, (x) => `${(100 * x.f.pushShare).toFixed(2)}%, ${mark(checkTargets(x.f).push)}`],
+    [`block bytes received <= ${t.blockBytesX.toFixed(1)}x`, (x) => `${x.f.blockBytesX.toFixed(2)}x, ${mark(checkTargets(x.f).bytes)}`],
+    ["dissemination bytes (blocks + pull)", (x) => `${x.f.disseminationBytesX.toFixed(2)}x the block per peer`],
+  ];
+  const cells = [["target", ...figs.map((x) => x.label)], ...rows.map(([name, f]) => [name, ...figs.map(f)])];
+  const widths = cells[0]!.map((_, c) => Math.max(...cells.map((row) => row[c]!.length)));
+  return `${cells.map((row) => row.map((v, c) => v.padEnd(widths[c]!)).join("  ").trimEnd()).join("\n")}\n`;
 }
 
 /** The report as text: one figure a line. */
@@ -181,33 +260,71 @@ export function registerSimulate(program: Command): void {
     .option("--report <out.html>", "write a self-contained HTML report (latency CDF, heights, traffic, membership)")
     .option("--json", "print the figures as one JSON object")
     .option("--fast-crypto", "development MCS (no real signatures) instead of ECDSA: for large runs")
+    .option("--preset <name>", "peer.gossip preset: fabric (Fabric's defaults) or tuned (docs/tuned-core.yaml); its keys override --config's")
+    .option("--compare", "run Fabric's defaults and the tuned preset with the same seed and faults; print, report and JSON both")
     .action(async (flags: SimulateFlags) => {
-      const options = await simOptionsFromFlags(flags);
-      const sim = new Simulator(options);
+      const runs = await simRunsFromFlags(flags);
+      for (const run of runs) {
+        const warning = presetLinkWarning(run);
+        if (warning !== undefined) process.stderr.write(`warning: ${warning}\n`);
+      }
+      let current: SimulateRun | undefined;
       try {
-        const result = await sim.run();
-        const d = sim.diagnostics();
-        if (flags.report !== undefined) {
+        const done: Array<{ run: SimulateRun; result: SimResult; notes: string[]; diag: ReturnType<Simulator["diagnostics"]> }> = [];
+        for (const run of runs) {
+          current = run;
+          const sim = new Simulator(run.options);
+          const result = await sim.run();
+          const d = sim.diagnostics();
+          const o = run.options;
           const notes = [
-            `seed ${options.seed}; ${options.peers} peers, ${options.orgs} orgs, ${options.channels} channels; crypto ${options.crypto}`,
-            `link: ${JSON.stringify(options.link)}`,
-            `partitions: ${JSON.stringify(options.partitions)}; crashes: ${JSON.stringify(options.crashes)}`,
+            `seed ${o.seed}; ${o.peers} peers, ${o.orgs} orgs, ${o.channels} channels; crypto ${o.crypto}`,
+            ...(run.preset === undefined ? [] : [`preset ${run.preset}: ${JSON.stringify(PRESETS[run.preset].settings)}`]),
+            `link: ${JSON.stringify(o.link)}`,
+            `partitions: ${JSON.stringify(o.partitions)}; crashes: ${JSON.stringify(o.crashes)}`,
             `frames written ${d.link.frames}, lost ${d.link.lost}, duplicated ${d.link.duplicated}, reordered ${d.link.reordered}; errors logged ${d.errors}`,
             `invariant checks: ${JSON.stringify(d.checks)}`,
           ];
-          await writeFile(flags.report, renderHtmlReport([{ label: `seed ${options.seed}`, result, notes }]));
+          done.push({ run, result, notes, diag: d });
         }
+        if (flags.report !== undefined) {
+          const reportRuns: ReportRun[] = done.map((x) => ({
+            label: x.run.label,
+            result: x.result,
+            notes: x.notes,
+            ...(x.run.preset === undefined ? {} : { settings: PRESETS[x.run.preset].settings }),
+          }));
+          await writeFile(
+            flags.report,
+            renderHtmlReport(reportRuns, flags.compare ? "fabric-gossip simulation: Fabric's defaults against the tuned set" : undefined, { targets: flags.compare === true }),
+          );
+        }
+        const extra = (x: (typeof done)[number]): Record<string, unknown> => ({ errorsLogged: x.diag.errors, linkFaults: x.diag.link, invariantChecks: x.diag.checks });
         if (flags.json) {
-          process.stdout.write(`${JSON.stringify({ ...result.report, errorsLogged: d.errors, linkFaults: d.link, invariantChecks: d.checks })}\n`);
+          if (flags.compare) {
+            const out: Record<string, unknown> = { compare: true, seed: done[0]!.run.options.seed };
+            for (const x of done) out[x.run.preset!] = { ...x.result.report, ...extra(x), targets: targetFigures(x.result.report) };
+            process.stdout.write(`${JSON.stringify(out)}\n`);
+          } else {
+            const x = done[0]!;
+            process.stdout.write(`${JSON.stringify({ ...x.result.report, ...extra(x) })}\n`);
+          }
         } else {
-          process.stdout.write(formatSimReport(result.report));
-          if (d.errors > 0) process.stdout.write(`errors logged by peers: ${d.errors}; first: ${d.firstErrors[0] ?? ""}\n`);
+          for (const x of done) {
+            if (done.length > 1) process.stdout.write(`== ${x.run.label}\n`);
+            process.stdout.write(formatSimReport(x.result.report));
+            if (x.diag.errors > 0) process.stdout.write(`errors logged by peers: ${x.diag.errors}; first: ${x.diag.firstErrors[0] ?? ""}\n`);
+            if (done.length > 1) process.stdout.write("\n");
+          }
+          if (flags.compare) process.stdout.write(`== targets (issue 5; meant for 100 peers, 1 ms +/- 0.5 ms links)\n${formatTargets(done.map((x) => ({ label: x.run.label, report: x.result.report })))}`);
           if (flags.report !== undefined) process.stdout.write(`report written to ${flags.report}\n`);
         }
       } catch (err) {
         if (err instanceof SimInvariantError) {
+          if (runs.length > 1 && current !== undefined) process.stderr.write(`in the run of ${current.label}:\n`);
           process.stderr.write(`${err.report()}\n`);
-          if (flags.json) process.stdout.write(`${JSON.stringify({ violation: err.invariant, seed: err.seed, message: err.message, history: err.history })}\n`);
+          const preset = runs.length > 1 && current?.preset !== undefined ? { preset: current.preset } : {};
+          if (flags.json) process.stdout.write(`${JSON.stringify({ violation: err.invariant, seed: err.seed, message: err.message, history: err.history, ...preset })}\n`);
           process.exitCode = 1;
           return;
         }

@@ -1,0 +1,149 @@
+/**
+ * The tuned gossip preset against Fabric's defaults (issue 5), small: 24 peers on 1 ms +/- 0.5 ms
+ * links, the same seed and faults for both. The figures at 100 peers are bench/sim-tuned.ts's.
+ */
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { presetLinkWarning, type SimulateFlags, simRunsFromFlags } from "../../src/cli/commands/simulate.js";
+import { DEFAULT_GOSSIP_CONFIG, gossipSectionFromCoreYaml, loadGossipConfig, loadPeerConfig, parseCoreYaml } from "../../src/config/index.js";
+import { type PresetName, presetGossipConfig, type SimOptions, type SimReport, SimError, TUNED_TARGETS, simOptions } from "../../src/sim/index.js";
+import { runCli } from "../utils/cli.js";
+import { runSim } from "./sim-kit.js";
+
+const TUNED_YAML = fileURLToPath(new URL("../../docs/tuned-core.yaml", import.meta.url));
+
+/** 24 peers in one org, 1 ms +/- 0.5 ms links, 12 blocks of 8 KB at 2/s, static leaders, fast crypto. */
+function options(preset: PresetName): SimOptions {
+  const gossip = presetGossipConfig(preset);
+  const base = simOptions({ gossip });
+  return simOptions({
+    gossip,
+    seed: 11,
+    peers: 24,
+    orgs: 1,
+    blocks: 12,
+    blockBytes: 8 * 1024,
+    blockIntervalMs: 500,
+    warmupMs: 12_000,
+    crypto: "fast",
+    leaderMode: "static",
+    link: { ...base.link, latency: { kind: "uniform", minMs: 0.5, maxMs: 1.5 } },
+  });
+}
+
+test("same seed: the tuned preset beats Fabric's defaults on p99 and keeps block bytes within 2.0x", async () => {
+  const runs: Record<PresetName, SimReport> = {
+    fabric: (await runSim(options("fabric"))).result.report,
+    tuned: (await runSim(options("tuned"))).result.report,
+  };
+  for (const [name, r] of Object.entries(runs)) {
+    assert.equal(r.missingCommits, 0, `${name}: every block committed everywhere`);
+    assert.equal(r.falseDeaths, 0, name);
+  }
+  const { fabric, tuned } = runs;
+  assert.notEqual(fabric.traceHash, tuned.traceHash, "the settings changed the run");
+  // Defaults: the peers the push missed wait for the next 4 s pull round plus a 1 s digest wait.
+  assert.ok(fabric.latencyMs.p99 >= 1_000, `defaults p99 ${fabric.latencyMs.p99} ms`);
+  assert.ok(tuned.latencyMs.p99 <= TUNED_TARGETS.p99Ms, `tuned p99 ${tuned.latencyMs.p99} ms`);
+  assert.ok(tuned.latencyMs.p99 * 5 < fabric.latencyMs.p99, `tuned p99 ${tuned.latencyMs.p99} against ${fabric.latencyMs.p99} ms`);
+  assert.ok(tuned.latencyMs.p50 <= TUNED_TARGETS.p50Ms, `tuned p50 ${tuned.latencyMs.p50} ms`);
+  assert.ok(tuned.redundancy <= TUNED_TARGETS.blockBytesX, `tuned copies per reached peer ${tuned.redundancy}`);
+  assert.ok(fabric.redundancy > tuned.redundancy, `defaults ${fabric.redundancy} copies against tuned ${tuned.redundancy}`);
+  // The cost of fewer copies: more first arrivals by pull (fanout 2 reaches about 80 % by push).
+  assert.ok(tuned.pushShare > 0.6 && tuned.pushShare < fabric.pushShare, `push share tuned ${tuned.pushShare}, defaults ${fabric.pushShare}`);
+});
+
+test("docs/tuned-core.yaml is the tuned preset, for simulate --config and for peer start --config", async () => {
+  const text = await readFile(TUNED_YAML, "utf8");
+  const tuned = presetGossipConfig("tuned");
+  assert.deepEqual(loadGossipConfig({ yaml: gossipSectionFromCoreYaml(text) }).config, tuned);
+  assert.deepEqual(loadPeerConfig({ yaml: parseCoreYaml(text) }).config.gossip, tuned);
+  assert.deepEqual(presetGossipConfig("fabric"), { ...DEFAULT_GOSSIP_CONFIG }, "the fabric preset is Fabric's defaults");
+  assert.equal(tuned.propagatePeerNum, 2);
+  assert.equal(tuned.blockPullIntervalMs, 100);
+  assert.equal(tuned.pullIntervalMs, DEFAULT_GOSSIP_CONFIG.pullIntervalMs, "identity pull and membership sync keep Fabric's pace");
+  // A preset's keys win over the file's; the file supplies the rest.
+  const over = presetGossipConfig("tuned", { yaml: { propagatePeerNum: 5, pullPeerNum: 4 } });
+  assert.equal(over.propagatePeerNum, 2);
+  assert.equal(over.pullPeerNum, 3);
+  assert.equal(presetGossipConfig("tuned", { yaml: { aliveTimeInterval: "2s" } }).aliveTimeIntervalMs, 2_000);
+});
+
+const FLAGS: SimulateFlags = {
+  peers: "12",
+  orgs: "1",
+  channels: "1",
+  blocks: "6",
+  blockSize: "4KB",
+  blockRate: "2/s",
+  latency: "0.5-1.5ms",
+  loss: "0",
+  duplicate: "0",
+  reorder: "0",
+  partition: [],
+  crash: ["p5@13s+2s"],
+  warmup: "12s",
+  clockSkew: "0s",
+  leaders: "static",
+  seed: "3",
+  fastCrypto: true,
+};
+
+test("--compare makes two runs differing only in peer.gossip; --preset picks one; bad combinations are refused", async () => {
+  const [fabric, tuned, ...rest] = await simRunsFromFlags({ ...FLAGS, compare: true });
+  assert.equal(rest.length, 0);
+  assert.equal(fabric?.preset, "fabric");
+  assert.equal(tuned?.preset, "tuned");
+  const { gossip: g1, ...o1 } = fabric!.options;
+  const { gossip: g2, ...o2 } = tuned!.options;
+  assert.deepEqual(o1, o2, "same seed, link, faults and the rest");
+  assert.notDeepEqual(g1, g2);
+  assert.deepEqual(g2, presetGossipConfig("tuned"));
+
+  const [one, ...none] = await simRunsFromFlags({ ...FLAGS, preset: "tuned" });
+  assert.equal(none.length, 0);
+  assert.equal(one?.options.gossip.blockPullIntervalMs, 100);
+  assert.equal((await simRunsFromFlags(FLAGS))[0]?.options.gossip.propagatePeerNum, 3, "no preset: Fabric's defaults");
+
+  await assert.rejects(simRunsFromFlags({ ...FLAGS, compare: true, preset: "tuned" }), (e: unknown) => e instanceof SimError && /--compare/.test(e.message));
+  await assert.rejects(simRunsFromFlags({ ...FLAGS, preset: "fast" }), (e: unknown) => e instanceof SimError && /--preset must be one of fabric, tuned/.test(e.message));
+
+  // The tuned waits are for about 1 ms links: on 10-50 ms links the command warns.
+  const [slow] = await simRunsFromFlags({ ...FLAGS, preset: "tuned", latency: "10-50ms" });
+  assert.match(presetLinkWarning(slow!) ?? "", /digestWaitTime \(10 ms\) is not above the links' round trip \(up to 100 ms/);
+  assert.equal(presetLinkWarning(one!), undefined);
+});
+
+test("simulate --compare runs both presets with one seed: JSON with both, and one HTML report side by side", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "sim-tuned-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const report = join(dir, "compare.html");
+  const args = ["simulate", "--compare", "--json", "--report", report, "--peers", "12", "--orgs", "1", "--blocks", "6", "--block-size", "4KB"];
+  args.push("--latency", "0.5-1.5ms", "--warmup", "12s", "--leaders", "static", "--seed", "3", "--fast-crypto", "--crash", "p5@13s+2s");
+  const res = await runCli(args, {}, 120_000);
+  assert.equal(res.code, 0, res.stderr);
+  const out = JSON.parse(res.stdout) as { compare: boolean; seed: number; fabric: SimReport & { targets: { blockBytesX: number } }; tuned: SimReport };
+  assert.equal(out.compare, true);
+  assert.equal(out.seed, 3);
+  for (const r of [out.fabric, out.tuned]) {
+    assert.equal(r.seed, 3);
+    assert.equal(r.peers, 12);
+    assert.equal(r.blocks, 6);
+    assert.match(r.traceHash, /^[0-9a-f]{64}$/);
+  }
+  assert.notEqual(out.fabric.traceHash, out.tuned.traceHash);
+  assert.equal(out.fabric.targets.blockBytesX, out.fabric.redundancy);
+  const html = await readFile(report, "utf8");
+  assert.match(html, /<h2>Targets<\/h2>/);
+  assert.match(html, /<h2>Settings<\/h2>/);
+  for (const label of ["Fabric&#39;s defaults", "tuned (docs/tuned-core.yaml)"]) {
+    assert.ok(html.includes(label) || html.includes(label.replace("&#39;", "'")), label);
+  }
+  assert.ok(html.includes(out.fabric.traceHash) && html.includes(out.tuned.traceHash), "both runs' sections");
+  assert.equal((html.match(/<svg /g) ?? []).length, 1 + 2 * 3, "one CDF with both runs, then three charts per run");
+});
