@@ -22,6 +22,7 @@ const benches: Record<string, () => Promise<Record<string, number>>> = {
   virtual100: () => benchVirtual100(),
   ledger: () => benchLedger(),
   e2e: () => benchE2e(),
+  simtuned: async () => (await import("./sim-tuned.js")).benchSimTuned(),
 };
 
 process.stdout.write(`fabric-gossip benchmarks on ${machineLine()}, ${new Date().toISOString()}\n`);
