@@ -4,6 +4,7 @@
  * alive view and keeps the run's timestamped events, so a test can measure convergence against a
  * bound. Shared by scenarios-membership.test.ts and scenarios-faults.test.ts: only add exports.
  */
+import type { TestContext } from "node:test";
 import { pkiHex } from "../../src/api/identity.js";
 import { defaultGossipConfig, type GossipConfig } from "../../src/config/index.js";
 import { SignedGossipMessage } from "../../src/protoext/index.js";
@@ -305,6 +306,14 @@ export async function runRecorded(
  */
 export function seededOffsetMs(seed: number, label: string, spanMs: number): number {
   return Math.floor(new RandomTree(seed).stream(`scenario/${label}`).float() * (spanMs / 100)) * 100;
+}
+
+/**
+ * Runs `body` once per seed, each as a subtest named "seed N", so a failure names the seed to
+ * reproduce it with (SIM_SEEDS=N), and each seed's diagnostics sit under it.
+ */
+export async function forSeeds(t: TestContext, seeds: readonly number[], body: (seed: number, st: TestContext) => Promise<void>): Promise<void> {
+  for (const seed of seeds) await t.test(`seed ${seed}`, (st) => body(seed, st));
 }
 
 /** Virtual ms as seconds with one decimal, for diagnostics. */
