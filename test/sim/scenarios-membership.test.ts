@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
 import { defaultGossipConfig } from "../../src/config/index.js";
 import { RandomTree, type SimOptions, Simulator } from "../../src/sim/index.js";
-import { fabricTimers, runRecorded, ScenarioRecorder, scenarioOptions, scenarioSeeds, secs, seededOffsetMs } from "./scenario-kit.js";
+import { fabricTimers, forSeeds, runRecorded, ScenarioRecorder, scenarioOptions, scenarioSeeds, secs, seededOffsetMs } from "./scenario-kit.js";
 
 const TIMERS = fabricTimers(defaultGossipConfig());
 const { A, E, R, P, L, Del, S } = TIMERS;
@@ -193,8 +193,13 @@ function crashDiagnostic(seed: number, rec: ScenarioRecorder, victims: readonly 
   return parts.join("; ");
 }
 
+/** `seeds` plus fixed regression seeds (each documented where it is used), without repeats. */
+const withRegressions = (seeds: readonly number[], ...fixed: number[]): number[] => [...new Set([...seeds, ...fixed])];
+
 test("S1 peer crash: a peer that is neither leader nor anchor (T10)", async (t: TestContext) => {
-  for (const seed of SEEDS) {
+  // Regression seed 6: org 2 elected two leaders at start-up (p7 stepped down 4.2 s later), which
+  // an earlier version of this test counted against the crash.
+  await forSeeds(t, withRegressions(SEEDS, 6), async (seed, st) => {
     const at = faultAt(seed, "s1-plain");
     // p9 is org 1's fourth peer: not its anchor (p0), not a bootstrap peer (p3 is p0's).
     const o = scenarioOptions({ seed, blocks: 20, durationMs: at + AFTER_CRASH_MS, crashes: [{ target: "p9", count: 1, atMs: at, downMs: undefined }] });
@@ -203,13 +208,15 @@ test("S1 peer crash: a peer that is neither leader nor anchor (T10)", async (t: 
     const v = rec.index("p9");
     const f = checkCrash(rec, o, [v], at, o.durationMs!, { wasLeader: false, silent: false });
     assert.equal(result.report.falseDeaths, 0);
-    assert.equal(result.report.leaderChanges, 0, "no leader moved");
-    t.diagnostic(crashDiagnostic(seed, rec, [v], f));
-  }
+    // No leader moved because of it (start-up may have moved one: two peers of an org can both
+    // elect themselves before either hears the other, as seed 6 shows at 6.9 s).
+    assert.deepEqual(rec.eventsOf("leader").filter((e) => e.atMs >= at), [], "no leadership change after the crash");
+    st.diagnostic(crashDiagnostic(seed, rec, [v], f));
+  });
 });
 
 test("S1 peer crash: the org leader (T10)", async (t: TestContext) => {
-  for (const seed of SEEDS) {
+  await forSeeds(t, SEEDS, async (seed, st) => {
     const at = faultAt(seed, "s1-leader");
     const o = scenarioOptions({ seed, blocks: 20, durationMs: at + AFTER_CRASH_MS, crashes: [{ target: "leader", count: 1, atMs: at, downMs: undefined }] });
     const { rec, result } = await runRecorded(o);
@@ -219,8 +226,8 @@ test("S1 peer crash: the org leader (T10)", async (t: TestContext) => {
     const v = rec.index(crash.peer);
     const f = checkCrash(rec, o, [v], at, o.durationMs!, { wasLeader: true, silent: false });
     assert.equal(result.report.falseDeaths, 0);
-    t.diagnostic(crashDiagnostic(seed, rec, [v], f));
-  }
+    st.diagnostic(crashDiagnostic(seed, rec, [v], f));
+  });
 });
 
 test("S1 peer crash: the anchor peer stays a reconnect target after its alive message expired, and rejoins (T10)", async (t: TestContext) => {
@@ -233,7 +240,7 @@ test("S1 peer crash: the anchor peer stays a reconnect target after its alive me
   const gossip = defaultGossipConfig();
   gossip.msgExpirationFactor = 2;
   const forgetMs = E * gossip.msgExpirationFactor;
-  for (const seed of SEEDS) {
+  await forSeeds(t, SEEDS, async (seed, st) => {
     const at = faultAt(seed, "s1-anchor");
     const restartAt = at + forgetMs + 30_000;
     const o = scenarioOptions({
@@ -274,25 +281,25 @@ test("S1 peer crash: the anchor peer stays a reconnect target after its alive me
     const back = rec.firstSample(restartAt, (s) => rest.every((p) => s.sees(p, p0) && s.sees(p0, p)));
     assert.ok(back !== undefined, "p0 rejoined every view after its restart");
     assert.ok(back.atMs - restartAt <= R + 2 * A, `p0 rejoined after ${secs(back.atMs - restartAt)}, bound R + 2A = ${secs(R + 2 * A)}`);
-    t.diagnostic(
+    st.diagnostic(
       `${crashDiagnostic(seed, rec, [p0, p9], f)}; p9 forgotten by ${forgotP9.length} of ${rest.length} peers (first ${secs(firstForget - at)} after the crash), p0 known as a reconnect target by every peer until its restart ${secs(restartAt - at)} after; p0 rejoined every view ${secs(back.atMs - restartAt)} after its restart (bound ${secs(R + 2 * A)})`,
     );
-  }
+  });
 });
 
 test("S1 peer crash without a connection reset (the host vanishes): the org leader and anchor (T10)", async (t: TestContext) => {
   // A permanent blackhole isolation of p0: open streams stay open and lose everything, so only
   // discovery's expiration notices (a crash resets connections, which comm reports at once). p0
   // keeps running on its own and is left out of every assertion about the others.
-  for (const seed of SEEDS) {
+  await forSeeds(t, SEEDS, async (seed, st) => {
     const at = faultAt(seed, "s1-silent");
     const o = scenarioOptions({ seed, blocks: 25, durationMs: at + SILENT_REMOVAL_BOUND_MS + 5_000, partitions: [{ kind: "isolate", atMs: at, forMs: 1e12, peers: ["p0"], mode: "blackhole" }] });
     const { rec } = await runRecorded(o, { watchAlive: ["p0"] });
     const v = rec.index("p0");
     assert.ok(ledAt(rec, "p0", at), `seed ${seed}: p0 led org 1`);
     const f = checkCrash(rec, o, [v], at, o.durationMs!, { wasLeader: true, silent: true });
-    t.diagnostic(crashDiagnostic(seed, rec, [v], f));
-  }
+    st.diagnostic(crashDiagnostic(seed, rec, [v], f));
+  });
 });
 
 // ------------------------------------------------------------------------------------------------
@@ -332,7 +339,7 @@ async function restartScenario(t: TestContext, c: RestartCase): Promise<void> {
   const restartAt = crashAt + c.downMs;
   const catchUpBound = catchUpBoundMs(c.missed, scenarioOptions(), gossip.state.batchSize);
   const durationMs = Math.max(restartAt + R + 2 * A, warmupMs + blocks * interval + catchUpBound, restartAt + catchUpBound) + 5_000;
-  for (const seed of c.seeds) {
+  await forSeeds(t, c.seeds, async (seed, st) => {
     const o = scenarioOptions({
       seed,
       gossip,
@@ -375,10 +382,10 @@ async function restartScenario(t: TestContext, c: RestartCase): Promise<void> {
     assertAllCommitted(rec, everyone(rec), blocks);
     assertNoDuplicateCommits(rec);
     assertNoFalseDeaths(rec, rest, warmupMs, durationMs, "while p9 was down and after");
-    t.diagnostic(
+    st.diagnostic(
       `seed ${seed} (${c.crypto} crypto): Δ ${secs(c.downMs)}, G ${c.missed}: rejoined every view ${secs(rejoined.atMs - restartAt)} after its restart (bound ${secs(R + 2 * A)}), new incarnation everywhere after ${secs(accepted - restartAt)}; ${c.missed === 0 ? "nothing to catch up" : `caught up ${c.missed} blocks after ${secs(caughtUp - restartAt)} (bound ${secs(catchUpBound)})`}`,
     );
-  }
+  });
 }
 
 test("S2 restart with a persistent ledger: down 10 s, nothing missed (T10)", (t) => restartScenario(t, { downMs: 10_000, missed: 0, crypto: "fast", seeds: SEEDS }));
@@ -403,7 +410,7 @@ const sees = (group: readonly number[]) => (s: { sees(o: number, m: number): boo
   group.every((o) => group.every((m) => o === m || s.sees(o, m)));
 
 async function partitionScenario(t: TestContext, kind: "orgs" | "split" | "isolate", forMs: number, peers?: string[]): Promise<void> {
-  for (const seed of SEEDS) {
+  await forSeeds(t, SEEDS, async (seed, st) => {
     const startMs = faultAt(seed, `s3-${kind}`);
     const healMs = startMs + forMs;
     // Room for the merge (R + A + P) and a leader declaration after it (L/2).
@@ -467,10 +474,10 @@ async function partitionScenario(t: TestContext, kind: "orgs" | "split" | "isola
     // from the ordering service; state transfer is off, as in Fabric's defaults, so pull does it).
     assertAllCommitted(rec, all, o.blocks);
     const caughtUp = Math.max(...all.map((p) => rec.commits[p]!.at(-1)!.atMs)) - (20_000 + (o.blocks - 1) * o.blockIntervalMs);
-    t.diagnostic(
+    st.diagnostic(
       `seed ${seed}: ${kind} for ${secs(forMs)}: sides dropped each other within ${secs(dropMs)} (RELIABILITY ${secs(REMOVAL_BOUND_MS)}); after the heal one view in ${secs(mergeMs)} (bound ${secs(MERGE_BOUND_MS)}), one leader per org in ${secs(leaderMs)} (RELIABILITY 2L = ${secs(2 * L)}${leaderMs > 2 * L ? ": not met, see the comment" : ""}); last block everywhere ${secs(caughtUp)} after it was cut`,
     );
-  }
+  });
 }
 
 function rec0Names(n: number): string[] {
@@ -551,7 +558,7 @@ function checkNoFlapping(rec: ScenarioRecorder, observer: number, member: number
 }
 
 async function asymmetricScenario(t: TestContext, victim: "p4" | "p0"): Promise<void> {
-  for (const seed of SEEDS) {
+  await forSeeds(t, SEEDS, async (seed, st) => {
     const startMs = faultAt(seed, `s4-${victim}`);
     // A is dead for all after about E; then a few of its reconnect rounds (R) show it stays so.
     const durationMs = startMs + E + 3 * R;
@@ -583,10 +590,10 @@ async function asymmetricScenario(t: TestContext, victim: "p4" | "p0"): Promise<
       agreedAt - startMs <= SILENT_REMOVAL_BOUND_MS,
       `everyone agrees about ${victim} from ${secs(agreedAt - startMs)} after the fault, bound 2E = ${secs(SILENT_REMOVAL_BOUND_MS)}`,
     );
-    t.diagnostic(
+    st.diagnostic(
       `seed ${seed}: ${victim}${wasLeader ? " (leader)" : ""} deaf from ${secs(startMs)}: ${verdict ? "alive" : "dead"} for everybody from ${secs(agreedAt - startMs)} after (bound ${secs(SILENT_REMOVAL_BOUND_MS)}), ${flaps} reappearance(s) in all views (at most one per E); ${elections} leader election(s) after the fault; the rest's longest commit gap ${secs(gap)}`,
     );
-  }
+  });
 }
 
 test("S4 asymmetric partition: a peer that can send but not receive, for good (T10)", (t) => asymmetricScenario(t, "p4"));
@@ -600,7 +607,7 @@ test("S4 swizzle-clog: 4 of 10 peers clogged one by one, unclogged in random ord
   const stepMs = 2_000;
   const holdMs = 45_000;
   const count = 4;
-  for (const seed of SEEDS) {
+  await forSeeds(t, SEEDS, async (seed, st) => {
     const startMs = faultAt(seed, "s4-swizzle");
     const rng = new RandomTree(seed).stream("scenario/swizzle");
     const victims = rng.shuffle(rec0Names(10)).slice(0, count);
@@ -626,8 +633,8 @@ test("S4 swizzle-clog: 4 of 10 peers clogged one by one, unclogged in random ord
     const merged = rec.firstSample(lastHeal, sees(everyone(rec)));
     assert.ok(merged !== undefined && merged.atMs - lastHeal <= MERGE_BOUND_MS, `one view ${secs(merged === undefined ? undefined : merged.atMs - lastHeal)} after the last unclog, bound ${secs(MERGE_BOUND_MS)}`);
     assertAllCommitted(rec, everyone(rec), o.blocks);
-    t.diagnostic(
+    st.diagnostic(
       `seed ${seed}: clogged ${victims.join(" ")}, unclogged ${healOrder.join(" ")}: the rest's longest commit gap ${secs(gap)} (bound ${secs(NEW_LEADER_BOUND_MS + o.blockIntervalMs)}), ${elections} leader election(s), ${flaps} reappearance(s) while clogged (at most one per E), one view ${secs(merged.atMs - lastHeal)} after the last unclog`,
     );
-  }
+  });
 });
