@@ -22,6 +22,15 @@ test("the scenarios run with Fabric's default timers (RELIABILITY.md C0)", () =>
   assert.deepEqual(TIMERS, { A: 5_000, E: 25_000, R: 25_000, P: 4_000, L: 10_000, Del: 5_000, S: 10_000 });
 });
 
+test("the scenario partitions are validated: split and oneway name peers, oneway keeps streams open", () => {
+  const part = (kind: "split" | "oneway", mode: "break" | "blackhole", peers?: string[]) =>
+    scenarioOptions({ partitions: [{ kind, atMs: 1_000, forMs: 1_000, mode, ...(peers === undefined ? {} : { peers }) }] });
+  assert.throws(() => new Simulator(part("oneway", "break", ["p1"])), /oneway: mode must be blackhole/);
+  assert.throws(() => new Simulator(part("split", "blackhole")), /split: peers must name at least one peer/);
+  assert.throws(() => new Simulator(part("oneway", "blackhole", ["p10"])), /oneway: no peer named p10/);
+  assert.doesNotThrow(() => new Simulator(part("split", "break", ["p1", "p2"])));
+});
+
 // ------------------------------------------------------------------------------------------------
 // shared measurements
 
