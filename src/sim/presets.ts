@@ -34,7 +34,7 @@ export const FABRIC_DEFAULTS: GossipSettings = Object.freeze({
 /**
  * The tuned set, for 100 peers behind links of 1 ms +/- 0.5 ms (issue 5). Every value is a Fabric
  * setting except `blockPullInterval` (our opt-in extension, docs/CONFIG.md). What it reaches, at
- * 100 peers and blocks of 1 KB to 1 MB (bench/sim-tuned.ts): p50 about 10 ms, p99 about 110 ms,
+ * 100 peers and blocks of 1 KB to 1 MB (bench/sim-tuned.ts): p50 6-10 ms, p99 about 110 ms,
  * about 1.8 copies of each block per peer, with about 82 % of first arrivals by push and the rest
  * by pull. The 99.9 % push target is not met: with random push targets, the share a push reaches is
  * at most 1 - e^-c for c copies per peer (99.9 % needs c of about 7, i.e. 7x the bytes); the 2.0x
@@ -77,7 +77,7 @@ export const TUNED: GossipSettings = Object.freeze({
    * 100ms (extension; Fabric pulls blocks only every pullInterval, 4 s). A peer the push missed hears
    * nothing of the block until its next block pull round, so this bounds the latency of the pulled
    * 18 %, which is what p99 measures: about 110 ms here, 210 ms at 200ms. A round costs 3 hellos and
-   * 3 small digests, about 2 KB/s per peer. A pushed block revealing a gap also starts a round at once.
+   * 3 small digests: about 3 KB/s per peer, noise for 100 KB blocks, more than the blocks at 1 KB. A pushed block revealing a gap also starts a round at once.
    */
   blockPullInterval: "100ms",
 });
