@@ -12,9 +12,12 @@ interface Batched<T> {
  * Fabric's `newBatchingEmitter(iterations, burstSize, latency, cb)`. Every emission hands the whole
  * buffer to `emit` and decrements each message's remaining iterations, dropping those that reach 0; with
  * the default single iteration each message is pushed exactly once, within `latencyMs` or as soon as
- * `burstSize` messages are buffered. The periodic flush is a chain of clock timeouts between `start()`
- * and `stop()`; a burst emits from `add` itself, also before `start()` (Fabric's emitter is live from
- * construction). An `emit` that throws is logged; the messages still count the emission.
+ * `burstSize` messages are buffered. Flushes happen on Fabric's ticker grid (every `latencyMs` from
+ * `start()`), but a tick is scheduled only while messages wait: an idle emitter holds no timer (a
+ * simulation of hundreds of peers would otherwise spend half its events on empty ticks), and the
+ * messages go out at the same instants as with a ticker that never stops. A burst emits from `add`
+ * itself, also before `start()` (Fabric's emitter is live from construction). An `emit` that throws is
+ * logged; the messages still count the emission.
  */
 export function createBatchingEmitter<T>(
   options: BatchingEmitterOptions,
@@ -39,6 +42,8 @@ class BatchingEmitterImpl<T> implements BatchingEmitter<T> {
   #buffer: Batched<T>[] = [];
   #timer: TimerHandle | undefined;
   #started = false;
+  /** When start() ran: the ticker grid's origin. */
+  #startedAt = 0;
   #stopped = false;
   #emitting = false;
 
@@ -55,6 +60,7 @@ class BatchingEmitterImpl<T> implements BatchingEmitter<T> {
     if (this.iterations === 0 || this.#stopped) return;
     this.#buffer.push({ data: msg, iterationsLeft: this.iterations });
     if (this.#buffer.length >= this.burstSize) this.#emit();
+    this.#schedule();
   }
 
   size(): number {
@@ -64,6 +70,7 @@ class BatchingEmitterImpl<T> implements BatchingEmitter<T> {
   async start(): Promise<void> {
     if (this.#started || this.#stopped) return;
     this.#started = true;
+    this.#startedAt = this.clock.monotonic();
     this.#schedule();
   }
 
@@ -75,13 +82,16 @@ class BatchingEmitterImpl<T> implements BatchingEmitter<T> {
     this.#buffer = [];
   }
 
+  /** Arms the next tick of the grid, if messages wait and none is armed. */
   #schedule(): void {
-    if (this.iterations === 0 || this.#stopped) return;
+    if (!this.#started || this.#stopped || this.#timer !== undefined || this.#buffer.length === 0) return;
+    const now = this.clock.monotonic();
+    const next = this.#startedAt + (Math.floor((now - this.#startedAt) / this.latencyMs) + 1) * this.latencyMs;
     this.#timer = this.clock.setTimeout(() => {
       this.#timer = undefined;
       this.#emit();
       this.#schedule();
-    }, this.latencyMs);
+    }, next - now);
   }
 
   /** Fabric's `emit` followed by `decrementCounters`. */

@@ -154,7 +154,34 @@ describe("batcher (Fabric's batchingEmitter)", () => {
     assert.equal(calls, 2);
     assert.equal(emitter.size(), 0);
     assert.equal(logger.lines.filter((l) => l.level === "error").length, 2);
+    assert.equal(clock.pendingTimers(), 0, "nothing waits, so no tick is armed");
+    emitter.add(2);
+    await clock.advance(10);
+    assert.equal(calls, 3, "the flush goes on");
+  });
+
+  it("an idle emitter holds no timer; messages go out on the ticker grid from start()", async (t) => {
+    const { clock, emitter, batches } = setup(2, 100, 10);
+    t.after(() => emitter.stop());
+    await clock.advance(3);
+    await emitter.start();
+    assert.equal(clock.pendingTimers(), 0);
+    await clock.advance(20);
+    emitter.add(1);
     assert.equal(clock.pendingTimers(), 1);
+    emitter.add(2);
+    assert.equal(clock.pendingTimers(), 1, "one tick for all waiting messages");
+    await clock.advance(100);
+    // Grid 3, 13, 23, 33, ...: added at 23, emitted at the next ticks, 33 and 43, twice each.
+    assert.deepEqual(batches, [
+      { at: 33, batch: [1, 2] },
+      { at: 43, batch: [1, 2] },
+    ]);
+    assert.equal(clock.pendingTimers(), 0);
+    await clock.advance(4);
+    emitter.add(3);
+    await clock.advance(10);
+    assert.deepEqual(batches[2], { at: 133, batch: [3] });
   });
 
   it("messages added by the callback are not emitted in that batch and keep all their iterations", async (t) => {
