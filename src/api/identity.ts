@@ -17,6 +17,24 @@ export function pkiHex(pkiId: PKIidType): PkiHex {
   return toHex(pkiId) as PkiHex;
 }
 
+/** Keys of PKI-ID arrays already seen. Weak: a key lives as long as its array. */
+const KEYS = new WeakMap<PKIidType, PkiHex>();
+
+/**
+ * `pkiHex(pkiId)`, remembered per array: for lookups repeated on long-lived arrays (members' PKI-IDs
+ * in routing, about 0.03 us against 0.25 us). Relies on what holds throughout the code base: a PKI-ID
+ * array is never written after it is made (they are views of received frames, digests, or copies).
+ * For an array seen once, pkiHex is cheaper.
+ */
+export function pkiKey(pkiId: PKIidType): PkiHex {
+  let key = KEYS.get(pkiId);
+  if (key === undefined) {
+    key = pkiHex(pkiId);
+    KEYS.set(pkiId, key);
+  }
+  return key;
+}
+
 /** A peer as comm addresses it: Fabric's `comm.RemotePeer`. */
 export interface RemotePeer {
   endpoint: string;

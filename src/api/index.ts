@@ -1,3 +1,3 @@
 export type { PKIidType, PeerIdentityType, OrgIdentityType, PkiHex, RemotePeer, PeerIdentityInfo } from "./identity.js";
-export { pkiHex } from "./identity.js";
+export { pkiHex, pkiKey } from "./identity.js";
 export type { MessageCryptoService, SecurityAdvisor, Signer, Verifier, PeerSignature } from "./crypto.js";

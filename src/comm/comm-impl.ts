@@ -1,6 +1,6 @@
 import type { Registry } from "prom-client";
 import type { MessageCryptoService, SecurityAdvisor } from "../api/crypto.js";
-import { type PeerIdentityType, type PKIidType, type PkiHex, pkiHex, type RemotePeer } from "../api/identity.js";
+import { type PeerIdentityType, type PKIidType, type PkiHex, pkiHex, pkiKey, type RemotePeer } from "../api/identity.js";
 import type { Logger } from "../logging/logger.js";
 import { RateLimitedLog } from "../logging/rate-limited.js";
 import { type GossipMessage, GossipMessage_Tag } from "../protos/gen/gossip/message.pb.js";
@@ -130,7 +130,7 @@ export class CommImpl implements Comm {
     const bytes = msg.bytes;
     if (!this.#fitsSendLimit(bytes)) return;
     for (const peer of peers) {
-      const conn = this.#conns.get(pkiHex(peer.pkiId));
+      const conn = this.#conns.get(pkiKey(peer.pkiId));
       if (conn !== undefined) {
         this.#enqueue(conn, bytes, false);
         continue;

@@ -1,5 +1,5 @@
 import type { PkiHex, PKIidType } from "../api/identity.js";
-import { pkiHex } from "../api/identity.js";
+import { pkiHex, pkiKey } from "../api/identity.js";
 import { createMessageStore, type MessageStore } from "../gossip/msgstore/index.js";
 import type { Logger } from "../logging/logger.js";
 import { RateLimitedLog } from "../logging/rate-limited.js";
@@ -215,7 +215,7 @@ class DiscoveryImpl implements Discovery {
       comm.accept((msg) => this.#handleMsgFromComm(msg)),
       comm.onPresumedDead((pkiId) => {
         if (this.#stopped) return;
-        if (this.#aliveLastTS.has(pkiHex(pkiId))) this.#expireDeadMembers([pkiId]);
+        if (this.#aliveLastTS.has(pkiKey(pkiId))) this.#expireDeadMembers([pkiId]);
       }),
       comm.onIdentitySwitch((pkiId) => {
         if (this.#stopped) return;
@@ -270,7 +270,7 @@ class DiscoveryImpl implements Discovery {
 
   lookup(pkiId: PKIidType): NetworkMember | undefined {
     if (bytesEqual(pkiId, this.#self.pkiId)) return copyNetworkMember(this.#self);
-    const member = this.#id2Member.get(pkiHex(pkiId));
+    const member = this.#id2Member.get(pkiKey(pkiId));
     return member === undefined ? undefined : copyNetworkMember(member);
   }
 

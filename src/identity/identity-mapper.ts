@@ -1,5 +1,5 @@
 import type { OrgIdentityType, PKIidType, PeerIdentityInfo, PeerIdentityType, PkiHex } from "../api/index.js";
-import { pkiHex } from "../api/index.js";
+import { pkiHex, pkiKey } from "../api/index.js";
 import { type TimerHandle, bytesEqual, errorMessage, toHex } from "../util/index.js";
 import { IdentityError } from "./errors.js";
 import {
@@ -122,14 +122,14 @@ class IdentityMapperImpl implements IdentityMapper {
   }
 
   get(pkiId: PKIidType): PeerIdentityType | undefined {
-    const entry = this.#byId.get(pkiHex(pkiId));
+    const entry = this.#byId.get(pkiKey(pkiId));
     if (entry === undefined) return undefined;
     entry.lastAccess = this.#c.clock.monotonic();
     return entry.identity;
   }
 
   orgOf(pkiId: PKIidType): OrgIdentityType | undefined {
-    const entry = this.#byId.get(pkiHex(pkiId));
+    const entry = this.#byId.get(pkiKey(pkiId));
     if (entry === undefined) return undefined;
     entry.lastAccess = this.#c.clock.monotonic();
     return entry.organization;
