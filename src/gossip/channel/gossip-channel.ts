@@ -57,6 +57,11 @@ function blockItemId(msg: SignedGossipMessage): string {
   return content.value.payload.seqNum.toString(10);
 }
 
+/** Whether two envelopes carry the same signed payload (the secret envelope is not part of a StateInfo). */
+function sameEnvelope(a: Envelope, b: Envelope): boolean {
+  return bytesEqual(a.signature, b.signature) && bytesEqual(a.payload, b.payload);
+}
+
 function hexOrEmpty(bytes: Uint8Array): string {
   return bytes.byteLength === 0 ? "<none>" : pkiHex(bytes);
 }
@@ -706,6 +711,11 @@ export class GossipChannelImpl implements GossipChannel {
         });
         return;
       }
+      // The very message the cache holds (the common case: snapshots repeat what we have). It passed
+      // every check below when it was added, and the cache drops what a policy change makes invalid,
+      // so adding it again would change nothing: skip the checks and the signature verification.
+      const held = this.#stateInfoCache.msgById(si.pkiId);
+      if (held !== undefined && sameEnvelope(held.envelope, envelope)) continue;
       const origin = hexOrEmpty(si.pkiId);
       const orgId = this.#adapter.getOrgOfPeer(si.pkiId);
       if (orgId.byteLength === 0) {
