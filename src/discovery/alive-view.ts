@@ -6,6 +6,8 @@ import type { NetworkMember } from "./network-member.js";
 interface Entry {
   msg: SignedGossipMessage;
   member: NetworkMember;
+  /** Position in #members and #keys. */
+  index: number;
 }
 
 /**
@@ -21,8 +23,7 @@ interface Entry {
  */
 export class AliveView {
   readonly #entries = new Map<PkiHex, Entry>();
-  /** Position of each key in #members and #keys: the same order as #entries. */
-  readonly #index = new Map<PkiHex, number>();
+  /** The keys in #members' order (the same as #entries'), to renumber after a delete. */
   readonly #keys: PkiHex[] = [];
   #members: NetworkMember[] = [];
   /** #members has been handed out (and frozen): copy it before the next change. */
@@ -58,28 +59,30 @@ export class AliveView {
    */
   set(key: PkiHex, msg: SignedGossipMessage, member: NetworkMember): void {
     const frozen = Object.freeze(member);
-    this.#entries.set(key, { msg, member: frozen });
     const members = this.#writable();
-    const at = this.#index.get(key);
-    if (at === undefined) {
-      this.#index.set(key, members.length);
+    const entry = this.#entries.get(key);
+    if (entry === undefined) {
+      this.#entries.set(key, { msg, member: frozen, index: members.length });
       members.push(frozen);
       this.#keys.push(key);
     } else {
-      members[at] = frozen;
+      entry.msg = msg;
+      entry.member = frozen;
+      members[entry.index] = frozen;
     }
     this.#version++;
   }
 
   /** Removes `key`; later members move up one place (as a Map's delete does to iteration order). */
   delete(key: PkiHex): boolean {
-    if (!this.#entries.delete(key)) return false;
-    const at = this.#index.get(key)!;
-    this.#index.delete(key);
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return false;
+    this.#entries.delete(key);
+    const at = entry.index;
     const members = this.#writable();
     members.splice(at, 1);
     this.#keys.splice(at, 1);
-    for (let i = at; i < this.#keys.length; i++) this.#index.set(this.#keys[i]!, i);
+    for (let i = at; i < this.#keys.length; i++) this.#entries.get(this.#keys[i]!)!.index = i;
     this.#version++;
     return true;
   }

@@ -100,7 +100,16 @@ interface Pair {
   acceptor: MemoryStream;
   dialerTransport: MemoryEndpoint;
   acceptorTransport: MemoryEndpoint;
-  lanes: Map<MemoryStream, Lane>; // keyed by sending end
+  /** Frames the dialer writes. */
+  dialerLane: Lane;
+  /** Frames the acceptor writes. */
+  acceptorLane: Lane;
+}
+
+/** The lane `end` writes into (fields, not a Map: a large run holds a million pairs). */
+function laneFrom(pair: Pair, end: MemoryStream): Lane | undefined {
+  if (end === pair.dialer) return pair.dialerLane;
+  return end === pair.acceptor ? pair.acceptorLane : undefined;
 }
 
 const pairKey = (a: string, b: string): string => (a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`);
@@ -347,10 +356,8 @@ export class MemoryNetwork {
       acceptor: acceptorEnd,
       dialerTransport: dialer,
       acceptorTransport: acceptor,
-      lanes: new Map([
-        [dialerEnd, new Lane(dialerEnd, acceptorEnd)],
-        [acceptorEnd, new Lane(acceptorEnd, dialerEnd)],
-      ]),
+      dialerLane: new Lane(dialerEnd, acceptorEnd),
+      acceptorLane: new Lane(acceptorEnd, dialerEnd),
     };
     this.#pairs.add(pair);
     this.#pairOf.set(dialerEnd, pair);
@@ -375,7 +382,7 @@ export class MemoryNetwork {
   /** Queues a data frame; returns a promise when the write must wait for the sender's uplink. */
   #transmit(from: MemoryStream, bytes: Uint8Array): Promise<void> | undefined {
     const pair = this.#pairOf.get(from);
-    const lane = pair?.lanes.get(from);
+    const lane = pair === undefined ? undefined : laneFrom(pair, from);
     if (lane === undefined) return undefined;
     // A copy: the sender may reuse its buffer, as a real socket would not care.
     const copy = this.#copyFrames ? bytes.slice() : bytes;
@@ -398,9 +405,9 @@ export class MemoryNetwork {
     const pair = this.#pairOf.get(end);
     if (pair === undefined) return;
     // Nothing more reaches the closed end.
-    const inbound = end.peer === undefined ? undefined : pair.lanes.get(end.peer);
+    const inbound = end.peer === undefined ? undefined : laneFrom(pair, end.peer);
     inbound?.cancel();
-    const lane = pair.lanes.get(end);
+    const lane = laneFrom(pair, end);
     if (lane !== undefined && end.peer !== undefined && !end.peer.closed) this.#enqueue(lane, undefined);
     this.#maybeRetire(pair);
   }
@@ -479,7 +486,8 @@ export class MemoryNetwork {
   }
 
   #reset(pair: Pair, err: Error): void {
-    for (const lane of pair.lanes.values()) lane.cancel();
+    pair.dialerLane.cancel();
+    pair.acceptorLane.cancel();
     pair.dialer.end(err);
     pair.acceptor.end(err);
     this.#maybeRetire(pair);
@@ -487,7 +495,8 @@ export class MemoryNetwork {
 
   #maybeRetire(pair: Pair): void {
     if (!pair.dialer.closed || !pair.acceptor.closed) return;
-    for (const lane of pair.lanes.values()) lane.cancel();
+    pair.dialerLane.cancel();
+    pair.acceptorLane.cancel();
     if (this.#pairs.delete(pair)) {
       this.#pairOf.delete(pair.dialer);
       this.#pairOf.delete(pair.acceptor);
