@@ -27,6 +27,8 @@ export class SimMetrics {
   /** Bytes sent by type over the whole run, and within the current sample interval. */
   readonly bytesByType = new Float64Array(FRAME_TYPES.length);
   readonly intervalBytesByType = new Float64Array(FRAME_TYPES.length);
+  /** Frames sent by type over the whole run (where the simulator's time goes). */
+  readonly framesByType = new Float64Array(FRAME_TYPES.length);
   readonly bytesByPeer: Float64Array;
   framesDelivered = 0;
   deaths = 0;
@@ -76,6 +78,7 @@ export class SimMetrics {
 
   sent(peer: number, type: number, bytes: number): void {
     this.bytesByType[type]! += bytes;
+    this.framesByType[type]! += 1;
     this.intervalBytesByType[type]! += bytes;
     if (peer >= 0) this.bytesByPeer[peer]! += bytes;
   }

@@ -773,8 +773,19 @@ export class Simulator {
   }
 
   /** Figures not in the report: link fault counts, errors logged, invariant checks, timers left. */
-  diagnostics(): { link: LinkModel["counts"]; errors: number; firstErrors: string[]; checks: Record<string, number>; pendingTimers: number; openStreams: number } {
+  diagnostics(): {
+    link: LinkModel["counts"];
+    errors: number;
+    firstErrors: string[];
+    checks: Record<string, number>;
+    pendingTimers: number;
+    openStreams: number;
+    framesSentByType: Record<string, number>;
+  } {
+    const framesSentByType: Record<string, number> = {};
+    for (const [t, name] of FRAME_TYPES.entries()) if (this.#metrics.framesByType[t]! > 0) framesSentByType[name] = this.#metrics.framesByType[t]!;
     return {
+      framesSentByType,
       link: { ...this.#link.counts },
       errors: this.#metrics.errors,
       firstErrors: [...this.#metrics.firstErrors],
