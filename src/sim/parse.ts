@@ -93,21 +93,24 @@ export function parseProbability(text: string, flag: string): number {
 
 /**
  * `KIND[:ARG]@AT[+FOR][/MODE]`: "orgs@60s+30s" (each org cut from the others), "half@2m+1m" (a
- * random half from the other), "isolate:p3,p7@30s+60s", "swizzle@60s+2m" or "swizzle:500ms@60s+2m"
+ * random half from the other), "isolate:p3,p7@30s+60s" (each named peer alone), "split:p1,p2@30s+60s"
+ * (the named peers together, cut from the rest), "oneway:p3@30s+60s" (nothing reaches the named
+ * peers, what they send still arrives; blackhole only), "swizzle@60s+2m" or "swizzle:500ms@60s+2m"
  * (clog a quarter of the peers one by one every step, default 1s, heal in random order after FOR).
  * MODE is "blackhole" (default: open streams silently lose frames) or "break" (streams reset).
  */
 export function parsePartitionSpec(text: string, flag = "--partition"): PartitionSpec {
-  const expected = "KIND[:ARG]@AT[+FOR][/MODE], e.g. orgs@60s+30s, half@2m+1m/break, isolate:p3,p7@30s+60s, swizzle:1s@60s+2m";
-  const m = /^\s*(orgs|half|isolate|swizzle)(?::([^@]+))?@([^+/]+)(?:\+([^/]+))?(?:\/(break|blackhole))?\s*$/.exec(text);
+  const expected = "KIND[:ARG]@AT[+FOR][/MODE], e.g. orgs@60s+30s, half@2m+1m/break, isolate:p3,p7@30s+60s, split:p1,p2@30s+60s, oneway:p3@30s+60s, swizzle:1s@60s+2m";
+  const m = /^\s*(orgs|half|isolate|split|oneway|swizzle)(?::([^@]+))?@([^+/]+)(?:\+([^/]+))?(?:\/(break|blackhole))?\s*$/.exec(text);
   if (m === null) return bad(flag, text, expected);
   const kind = m[1] as PartitionSpec["kind"];
   const atMs = duration(flag, m[3]!, expected);
   const forMs = m[4] === undefined ? Number.MAX_SAFE_INTEGER / 4 : duration(flag, m[4], expected);
   const mode = (m[5] ?? "blackhole") as CutMode;
   const spec: PartitionSpec = { kind, atMs, forMs, mode };
-  if (kind === "isolate") {
-    if (m[2] === undefined) return bad(flag, text, "isolate:PEER[,PEER...]@AT[+FOR], e.g. isolate:p3,p7@30s+60s");
+  if (kind === "isolate" || kind === "split" || kind === "oneway") {
+    if (m[2] === undefined) return bad(flag, text, `${kind}:PEER[,PEER...]@AT[+FOR], e.g. ${kind}:p3,p7@30s+60s`);
+    if (kind === "oneway" && mode !== "blackhole") return bad(flag, text, "oneway cuts only as blackhole (a reset stream would cut both directions)");
     spec.peers = m[2].split(",").map((s) => s.trim()).filter(Boolean);
   } else if (kind === "swizzle") {
     if (m[2] !== undefined) spec.stepMs = duration(flag, m[2], expected);

@@ -169,6 +169,8 @@ test("flag values parse, and bad ones name the flag", () => {
   assert.deepEqual(parsePartitionSpec("orgs@60s+30s"), { kind: "orgs", atMs: 60_000, forMs: 30_000, mode: "blackhole" });
   assert.deepEqual(parsePartitionSpec("isolate:p3,p7@30s+1m/break"), { kind: "isolate", atMs: 30_000, forMs: 60_000, mode: "break", peers: ["p3", "p7"] });
   assert.equal(parsePartitionSpec("swizzle:500ms@1m+2m").stepMs, 500);
+  assert.deepEqual(parsePartitionSpec("split:p1,p2@30s+1m"), { kind: "split", atMs: 30_000, forMs: 60_000, mode: "blackhole", peers: ["p1", "p2"] });
+  assert.deepEqual(parsePartitionSpec("oneway:p3@10s+5s"), { kind: "oneway", atMs: 10_000, forMs: 5_000, mode: "blackhole", peers: ["p3"] });
   assert.deepEqual(parseCrashSpec("p3@60s+30s"), { target: "p3", count: 1, atMs: 60_000, downMs: 30_000 });
   assert.deepEqual(parseCrashSpec("random:3@1m"), { target: "random", count: 3, atMs: 60_000, downMs: undefined });
   for (const [f, v] of [
@@ -177,6 +179,8 @@ test("flag values parse, and bad ones name the flag", () => {
     [() => parseLatency("fast"), /--latency/],
     [() => parseProbability("1.5", "--loss"), /--loss/],
     [() => parsePartitionSpec("moon@1s"), /--partition/],
+    [() => parsePartitionSpec("split@1s"), /split:PEER/],
+    [() => parsePartitionSpec("oneway:p3@1s/break"), /oneway cuts only as blackhole/],
     [() => parseCrashSpec("p3"), /--crash/],
   ] as const) {
     assert.throws(f, (e: unknown) => e instanceof SimError && e.code === "BAD_OPTION" && v.test(e.message));
