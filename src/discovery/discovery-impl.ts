@@ -513,13 +513,13 @@ class DiscoveryImpl implements Discovery {
 
   /** Moves alive members to the dead list and closes their connections (Fabric's `expireDeadMembers`). */
   #expireDeadMembers(dead: readonly PKIidType[]): void {
-    const expired: NetworkMember[] = [];
+    const expired: [PkiHex, NetworkMember][] = [];
     for (const pkiId of dead) {
       const key = pkiHex(pkiId);
       const lastTS = this.#aliveLastTS.get(key);
       if (lastTS === undefined) continue;
       const member = this.#id2Member.get(key);
-      if (member !== undefined) expired.push(cloneNetworkMember(member));
+      if (member !== undefined) expired.push([key, cloneNetworkMember(member)]);
       this.#deadLastTS.set(key, lastTS);
       this.#aliveLastTS.delete(key);
       const am = this.#aliveMembership.get(key);
@@ -529,8 +529,8 @@ class DiscoveryImpl implements Discovery {
       }
       this.#metrics.expired.inc();
     }
-    for (const member of expired) {
-      this.#logger.warn("Closing connection to expired peer", { member: networkMemberToString(member) });
+    for (const [key, member] of expired) {
+      this.#logger.warn("Closing connection to expired peer", { pkiId: key, member: networkMemberToString(member) });
       this.#c.comm.closeConn(member);
     }
   }

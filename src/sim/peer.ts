@@ -100,8 +100,11 @@ export class SkewedClock implements Clock {
   }
 }
 
-/** Discovery's warning when it declares a member dead (discovery-impl `#getDeadMembers`). */
-const DEATH_DECLARATION = "Haven't heard from peer";
+/**
+ * Discovery's warning when it moves a member to the dead list (discovery-impl `#expireDeadMembers`):
+ * after aliveExpirationTimeout without news, or at once when comm presumes the peer dead.
+ */
+const DEATH_DECLARATION = "Closing connection to expired peer";
 
 /** A silent logger that tells the simulator about death declarations and errors. */
 class SimLogger implements Logger {

@@ -20,7 +20,7 @@ import { LatencySampler, LinkModel, validateLink } from "./network-model.js";
 import { type SimChannel, SimPeer, type SimPeerHooks, type SimPeerSpec } from "./peer.js";
 import { RandomTree } from "./rng.js";
 import { TraceHasher } from "./trace.js";
-import { DATA_TYPE, FRAME_TYPES, type FrameInfo, STATE_RESPONSE_TYPE, scanFrame, UPDATE_TYPE } from "./wire.js";
+import { CONN_TYPE, DATA_TYPE, FRAME_TYPES, type FrameInfo, STATE_RESPONSE_TYPE, scanFrame, UPDATE_TYPE } from "./wire.js";
 
 /** Rewrites the fate the link model gave a data frame from endpoint `from` to endpoint `to` (Simulator.shapeFrames). */
 export type FrameShaper = (from: string, to: string, bytes: Uint8Array, fate: FrameFate) => FrameFate;
@@ -36,6 +36,8 @@ const ANCHOR_START_SPREAD_MS = 100;
 /** Peers whose views are sampled for the membership series and the forged-member check, per sample. */
 const VIEW_SAMPLE_PEERS = 64;
 const PORT = 7051;
+/** TCP's minimum retransmission timeout on Linux: how late a lost handshake segment arrives. */
+const TCP_RETRANSMIT_MS = 200;
 
 /** A leader's deliver stream from the simulated ordering service (Fabric's deliver client, reduced). */
 class DeliverStream {
@@ -118,6 +120,8 @@ export class Simulator {
   readonly #tasks = new Set<Promise<void>>();
   readonly #disturbedAt: Float64Array;
   readonly #frame: FrameInfo = { type: 0, channelStart: 0, channelEnd: 0 };
+  /** Scratch for #frameFate, which may run inside #onSend's scan. */
+  readonly #fateFrame: FrameInfo = { type: 0, channelStart: 0, channelEnd: 0 };
   #t0 = 0;
   #blocksCut = 0;
   #convergedAt: number | undefined;
@@ -177,7 +181,13 @@ export class Simulator {
   }
 
   #frameFate(from: string, to: string, bytes: Uint8Array): FrameFate {
-    const fate = this.#link.fate(from, to, bytes);
+    let fate = this.#link.fate(from, to, bytes);
+    // Loss stands for what TCP turns it into for gossip messages (resets, overflow drops), but TCP does
+    // not lose a handshake: the segment is sent again after the retransmission timeout. Losing it would
+    // fail the dial, which comm reports as a dead peer at once: a false death no real link causes.
+    if (fate.delaysMs.length === 0 && scanFrame(bytes, this.#fateFrame).type === CONN_TYPE) {
+      fate = { ...fate, delaysMs: [(fate.sendMs ?? 0) + TCP_RETRANSMIT_MS + this.#link.latency(from, to, bytes.byteLength)] };
+    }
     return this.#frameShaper === undefined ? fate : this.#frameShaper(from, to, bytes, fate);
   }
 

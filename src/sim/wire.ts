@@ -37,6 +37,8 @@ const INDEX_OF_FIELD: Readonly<Record<number, number>> = Object.fromEntries(Obje
 export const DATA_TYPE = FRAME_TYPES.indexOf("data");
 export const UPDATE_TYPE = FRAME_TYPES.indexOf("update");
 export const STATE_RESPONSE_TYPE = FRAME_TYPES.indexOf("stateResponse");
+/** Type index of the handshake's ConnEstablish. */
+export const CONN_TYPE = FRAME_TYPES.indexOf("conn");
 
 /** What {@link scanFrame} found: the type index and where the channel bytes are (length 0: none). */
 export interface FrameInfo {
