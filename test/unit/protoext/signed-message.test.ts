@@ -100,4 +100,27 @@ describe("SignedGossipMessage", () => {
   it("fromEnvelopeBytes refuses bytes that are not an envelope", () => {
     assertCode(() => SignedGossipMessage.fromEnvelopeBytes(new Uint8Array([0x0a, 0x05, 0x01])), "MALFORMED_MESSAGE");
   });
+  it("decoded messages share one empty array for their empty bytes fields, and keep the others byte for byte", () => {
+    const a = SignedGossipMessage.fromEnvelopeBytes(SignedGossipMessage.sign(aliveMsg, signer).bytes);
+    const withMeta: GossipMessage = {
+      ...aliveMsg,
+      content: {
+        $case: "aliveMsg",
+        value: { membership: { endpoint: "peer1:7051", metadata: utf8("m"), pkiId: ID }, timestamp: { incNum: 1n, seqNum: 1n }, identity: EMPTY },
+      },
+    };
+    const b = SignedGossipMessage.fromEnvelope(Envelope.decode(SignedGossipMessage.sign(withMeta, signer).bytes));
+    const av = a.message.content?.$case === "aliveMsg" ? a.message.content.value : undefined;
+    const bv = b.message.content?.$case === "aliveMsg" ? b.message.content.value : undefined;
+    assert.ok(av !== undefined && bv !== undefined);
+    // Empty fields: one shared zero-length array (absent on the wire, so the decoder made them).
+    assert.equal(a.message.channel.byteLength, 0);
+    assert.equal(a.message.channel, b.message.channel);
+    assert.equal(av.membership?.metadata, a.message.channel);
+    assert.equal(bv.identity, a.message.channel);
+    // Non-empty fields are what was sent.
+    assert.deepStrictEqual(av.identity, ID);
+    assert.deepStrictEqual(bv.membership?.metadata, utf8("m"));
+    assert.deepStrictEqual(av.membership?.pkiId, ID);
+  });
 });
