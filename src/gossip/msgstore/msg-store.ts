@@ -50,10 +50,14 @@ const SINGLE_PARTITION = (): string => "";
  * message is compared only with the messages of its partition, which for gossip messages means the same
  * kind and PKI-ID. Fabric compares it with every stored message; the outcome is the same because the
  * policy answers NoAction across partitions.
+ *
+ * A partition of one entry (the usual case: the latest alive or StateInfo message of one peer) holds
+ * the entry itself; a Set is made only for a second one. A Set costs about 150 bytes, and the
+ * stores of every peer hold one partition per known member.
  */
 class MessageStoreImpl<T> implements MessageStore<T> {
   readonly #all = new Set<Entry<T>>();
-  readonly #parts = new Map<string, Set<Entry<T>>>();
+  readonly #parts = new Map<string, Entry<T> | Set<Entry<T>>>();
   readonly #partitionOf: (msg: T) => string;
   #timer: TimerHandle | undefined;
   #stopped = false;
@@ -74,7 +78,7 @@ class MessageStoreImpl<T> implements MessageStore<T> {
     const bucket = this.#parts.get(key);
     const evicted: Entry<T>[] = [];
     let accepted = true;
-    if (bucket !== undefined) {
+    if (bucket instanceof Set) {
       for (const entry of bucket) {
         const verdict = this.#policy(msg, entry.data);
         if (verdict === InvalidationResult.Invalidated) {
@@ -83,6 +87,10 @@ class MessageStoreImpl<T> implements MessageStore<T> {
         }
         if (verdict === InvalidationResult.Invalidates) evicted.push(entry);
       }
+    } else if (bucket !== undefined) {
+      const verdict = this.#policy(msg, bucket.data);
+      if (verdict === InvalidationResult.Invalidated) accepted = false;
+      else if (verdict === InvalidationResult.Invalidates) evicted.push(bucket);
     }
     // As in Fabric, messages evicted before a stored one rejected the new message stay evicted.
     for (const entry of evicted) this.#remove(entry);
@@ -90,8 +98,9 @@ class MessageStoreImpl<T> implements MessageStore<T> {
       const entry: Entry<T> = { data: msg, key, created: this.#expiry?.clock.monotonic() ?? 0, expired: false };
       this.#all.add(entry);
       const target = this.#parts.get(key);
-      if (target === undefined) this.#parts.set(key, new Set([entry]));
-      else target.add(entry);
+      if (target === undefined) this.#parts.set(key, entry);
+      else if (target instanceof Set) target.add(entry);
+      else this.#parts.set(key, new Set([target, entry]));
     }
     for (const old of evicted) this.#trigger(old.data);
     return accepted;
@@ -100,6 +109,7 @@ class MessageStoreImpl<T> implements MessageStore<T> {
   checkValid(msg: T): boolean {
     const bucket = this.#parts.get(this.#partitionOf(msg));
     if (bucket === undefined) return true;
+    if (!(bucket instanceof Set)) return this.#policy(msg, bucket.data) !== InvalidationResult.Invalidated;
     for (const entry of bucket) {
       if (this.#policy(msg, entry.data) === InvalidationResult.Invalidated) return false;
     }
@@ -129,6 +139,10 @@ class MessageStoreImpl<T> implements MessageStore<T> {
     this.#all.delete(entry);
     const bucket = this.#parts.get(entry.key);
     if (bucket === undefined) return;
+    if (!(bucket instanceof Set)) {
+      if (bucket === entry) this.#parts.delete(entry.key);
+      return;
+    }
     bucket.delete(entry);
     if (bucket.size === 0) this.#parts.delete(entry.key);
   }
