@@ -6,6 +6,7 @@
  *                                                   # push share (theory 94.0-94.8 %) and copies per reached peer (2.8-3.3)
  *   node --import tsx bench/sim-measure.ts real100 [virtual minutes, default 10]   # 100 peers, 4 orgs, real ECDSA, a block every 2 s
  *   node --import tsx bench/sim-measure.ts fast1000 [virtual minutes, default 10]  # 1,000 peers, 4 orgs, fast crypto, a block every 2 s
+ *   node --import tsx bench/sim-measure.ts fast<N> [virtual minutes]               # the same with N peers (fast200, fast400: how the cost grows)
  *
  * Profile with node --cpu-prof --import tsx bench/sim-measure.ts ... Run one at a time: each keeps a core busy.
  * The script runs itself again in a child node with the simulator's heap settings (a 128 MB young
@@ -25,10 +26,9 @@ function options(which: string, minutes: number): SimOptions {
       return simOptions({ gossip, peers: 100, orgs: 1, blocks: 100, blockIntervalMs: 2_000, blockBytes: 100 * 1024, crypto: "fast", link: { ...simOptions({ gossip }).link, latency: { kind: "fixed", ms: 1 } } });
     case "real100":
       return simOptions({ gossip, peers: 100, orgs: 4, crypto: "real", ...perTwoSeconds });
-    case "fast1000":
-      return simOptions({ gossip, peers: 1_000, orgs: 4, crypto: "fast", ...perTwoSeconds });
     default:
-      throw new Error(`unknown measurement ${which}: theory, real100 or fast1000`);
+      if (/^fast\d+$/.test(which)) return simOptions({ gossip, peers: Number(which.slice(4)), orgs: 4, crypto: "fast", ...perTwoSeconds });
+      throw new Error(`unknown measurement ${which}: theory, real100, fast1000 or fast<N>`);
   }
 }
 
@@ -38,10 +38,10 @@ const FAST1000_HEAP_MB = 12_288;
 const which = process.argv[2] ?? "theory";
 const minutes = Number(process.argv[3] ?? "10");
 // The heap settings `fabric-gossip simulate` runs with (see bin/fabric-gossip.js): a 128 MB young
-// generation, and for fast1000 more old space than V8's default of about 4 GB.
+// generation, and for the fast<N> runs more old space than V8's default of about 4 GB.
 const heapFlags: string[] = [];
 if (!process.execArgv.some((a) => a.startsWith("--max-semi-space-size"))) heapFlags.push("--max-semi-space-size=128");
-if (which === "fast1000" && getHeapStatistics().heap_size_limit < FAST1000_HEAP_MB * 2 ** 20) heapFlags.push(`--max-old-space-size=${FAST1000_HEAP_MB}`);
+if (/^fast\d+$/.test(which) && getHeapStatistics().heap_size_limit < FAST1000_HEAP_MB * 2 ** 20) heapFlags.push(`--max-old-space-size=${FAST1000_HEAP_MB}`);
 if (heapFlags.length > 0) {
   const child = spawnSync(process.execPath, [...process.execArgv, ...heapFlags, ...process.argv.slice(1)], { stdio: "inherit" });
   process.exit(child.status ?? 1);
@@ -79,6 +79,7 @@ printFigures({
   leader_changes: report.leaderChanges,
   missing_commits: report.missingCommits,
   frames: report.frames,
+  frames_per_virtual_s: Math.round(report.frames / report.virtualSeconds),
   errors_logged: d.errors,
   trace_hash: report.traceHash,
   wall_s: report.wallSeconds,
