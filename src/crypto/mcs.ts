@@ -47,6 +47,9 @@ export interface MspMcsOptions {
  * X.509 ECDSA P-256 MSPs. Verification of a known identity's signature costs one ECDSA verify: the
  * parsed key and the validation verdict are cached per identity bytes in the MspVerifier.
  */
+/** MSP IDs whose bytes orgByPeerIdentity keeps (a channel has a handful of orgs; the bound only guards memory). */
+const ORG_BYTES_CACHE_SIZE = 256;
+
 export class MspMessageCryptoService implements MessageCryptoService, SecurityAdvisor {
   readonly #signer: SigningIdentity;
   readonly #verifier: MspVerifier;
@@ -54,6 +57,7 @@ export class MspMessageCryptoService implements MessageCryptoService, SecurityAd
   readonly #channelOrgs: MspMcsOptions["channelOrgs"];
   readonly #ordererOrgs: MspMcsOptions["ordererOrgs"];
   readonly #checkBlockChannel: boolean;
+  readonly #orgBytes = new Map<string, OrgIdentityType>();
 
   constructor(components: MspMcsComponents, options: MspMcsOptions = {}) {
     this.#signer = components.signer;
@@ -120,7 +124,15 @@ export class MspMessageCryptoService implements MessageCryptoService, SecurityAd
   /** Fabric's `OrgByPeerIdentity`: the MSP ID bytes, or empty when no known MSP can read it. */
   orgByPeerIdentity(peerIdentity: PeerIdentityType): OrgIdentityType {
     const mspId = this.#verifier.orgOf(peerIdentity);
-    return mspId === undefined ? new Uint8Array(0) : utf8(mspId);
+    if (mspId === undefined) return new Uint8Array(0);
+    // One array per MSP ID: the identity mapper keeps the org of every member it knows.
+    let org = this.#orgBytes.get(mspId);
+    if (org === undefined) {
+      if (this.#orgBytes.size >= ORG_BYTES_CACHE_SIZE) this.#orgBytes.clear();
+      org = utf8(mspId);
+      this.#orgBytes.set(mspId, org);
+    }
+    return org;
   }
 
   /**

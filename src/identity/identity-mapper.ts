@@ -111,7 +111,10 @@ class IdentityMapperImpl implements IdentityMapper {
 
     const entry: StoredIdentity = {
       key,
-      pkiId: pkiId.slice(),
+      // The MCS's own array (equal to pkiId, checked above), not a copy: the MSP's identity cache and
+      // the development MCS (whose PKI-ID is the identity) hand out the same array for every call, so
+      // the N mappers of a simulation hold one array per member instead of N.
+      pkiId: computed,
       identity,
       organization: this.#c.securityAdvisor.orgByPeerIdentity(identity),
       lastAccess: this.#c.clock.monotonic(),

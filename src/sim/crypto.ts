@@ -59,11 +59,14 @@ export const SIM_ORDERER_MSP = "OrdererMSP";
 export class SimDevCrypto extends DevMessageCryptoService {
   readonly #orgs: ReadonlySet<string>;
   readonly #channelOrgs: ChannelOrgs;
+  /** One array per org: every peer's identity mapper keeps the org of every member. */
+  readonly #orgBytes = new Map<string, OrgIdentityType>();
 
   constructor(orgs: ReadonlySet<string>, channelOrgs: ChannelOrgs) {
     super();
     this.#orgs = orgs;
     this.#channelOrgs = channelOrgs;
+    for (const org of orgs) this.#orgBytes.set(org, utf8(org));
   }
 
   override validateIdentity(peerIdentity: PeerIdentityType): void {
@@ -87,7 +90,8 @@ export class SimDevCrypto extends DevMessageCryptoService {
 
   override orgByPeerIdentity(peerIdentity: PeerIdentityType): OrgIdentityType {
     const org = orgOfDevIdentity(peerIdentity);
-    return org === undefined ? new Uint8Array(0) : utf8(org);
+    if (org === undefined) return new Uint8Array(0);
+    return this.#orgBytes.get(org) ?? utf8(org);
   }
 }
 

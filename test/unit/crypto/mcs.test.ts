@@ -110,6 +110,9 @@ test("MspMessageCryptoService", async (t) => {
     assert.deepEqual(mcs.selfIdentity, id1);
     assert.equal(dec.decode(mcs.orgByPeerIdentity(peer2.signingIdentity.serialized)), "Org2MSP");
     assert.equal(mcs.orgByPeerIdentity(enc.encode("nonsense")).byteLength, 0);
+    // One array per org, whoever asks: identity mappers keep the org of every member.
+    assert.equal(mcs.orgByPeerIdentity(peer2.signingIdentity.serialized), mcs.orgByPeerIdentity(peer2.signingIdentity.serialized));
+    assert.equal(dec.decode(mcs.orgByPeerIdentity(id1)), "Org1MSP");
     assert.deepEqual(mcs.expiration(id1), peer1.signingIdentity.notAfter);
     mcs.validateIdentity(peer2.signingIdentity.serialized);
     const msg = enc.encode("alive");

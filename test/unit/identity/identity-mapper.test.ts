@@ -98,6 +98,18 @@ describe("identity mapper with the development MCS", () => {
     assert.deepEqual(info[0]!.pkiId, utf8("peer0:7051"));
   });
 
+  it("keeps the PKI-ID array the MCS computes (not one more copy per mapper), equal to the one given", () => {
+    const { mapper } = make();
+    const identity = utf8("peer2:7051");
+    const given = utf8("peer2:7051");
+    mapper.put(given, identity);
+    const info = mapper.identityInfo().find((i) => fromUtf8(i.identity) === "peer2:7051");
+    assert.ok(info !== undefined);
+    assert.deepEqual(info.pkiId, given);
+    // The development MCS's PKI-ID is the identity itself.
+    assert.equal(info.pkiId, dev.getPKIidOfCert(identity));
+  });
+
   it("put, get and verify a peer's identity", () => {
     const { mapper } = make();
     const p1 = utf8("peer1:7051");
