@@ -818,7 +818,9 @@ class DiscoveryImpl implements Discovery {
     const member = this.#id2Member.get(key)!;
     let internalEndpoint = member.internalEndpoint;
     if (msg.envelope.secretEnvelope !== undefined) internalEndpoint = msg.internalEndpoint();
-    this.#id2Member.set(key, { ...member, endpoint: am.membership.endpoint, metadata: am.membership.metadata, internalEndpoint });
+    // The PKI-ID from the new message (equal bytes): the first message's would keep its frame alive,
+    // and a member first learned from a membership response would pin the whole response.
+    this.#id2Member.set(key, { ...member, pkiId: am.membership.pkiId, endpoint: am.membership.endpoint, metadata: am.membership.metadata, internalEndpoint });
     const alive = this.#aliveLastTS.get(key);
     if (alive === undefined) {
       this.#logger.warn("Member has already expired", { pkiId: key });
