@@ -487,12 +487,11 @@ class DiscoveryImpl implements Discovery {
   #reconnectRound(): void {
     this.#spawn("reconnect to dead peers", async (signal) => {
       const dead = [...this.#deadLastTS.keys()].map((key) => cloneNetworkMember(this.#id2Member.get(key)!));
-      await Promise.all(
+      // One abort listener for the whole round (one per member would pass the signal's listener
+      // limit and warn as a leak with more than 10 dead members).
+      const round = Promise.all(
         dead.map(async (member) => {
-          const responsive = await raceAbort(
-            this.#c.comm.ping(member).catch(() => false),
-            signal,
-          );
+          const responsive = await this.#c.comm.ping(member).catch(() => false);
           if (this.#stopped) return;
           if (responsive) {
             this.#logger.debug("Dead peer is responding, sending membership request", { member: networkMemberToString(member) });
@@ -502,6 +501,7 @@ class DiscoveryImpl implements Discovery {
           }
         }),
       );
+      await raceAbort(round, signal);
       this.#after(this.#o.reconnectIntervalMs, () => this.#reconnectRound());
     });
   }

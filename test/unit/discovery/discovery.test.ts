@@ -467,6 +467,29 @@ describe("expiration, presumed dead, identity switch, reconnect", () => {
     await f.disc.stop();
   });
 
+  it("reconnect: a round over many dead peers whose pings hang adds no listener per peer, and stop ends it", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w.name);
+    };
+    process.on("warning", onWarning);
+    try {
+      const f = await fixture();
+      const peers = Array.from({ length: 15 }, (_, i) => new RemotePeer(`p${i}:7051`));
+      for (const p of peers) f.comm.deliver(p.alive(), p.pkiId);
+      for (const p of peers) for (const l of f.comm.deadListeners) l(p.pkiId);
+      f.comm.pingAnswer = undefined; // every ping hangs
+      await f.clock.advance(RECONNECT);
+      assert.equal(f.comm.pinged.length, 15, "every dead peer pinged in one round");
+      await f.disc.stop();
+      // Process warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(warnings.filter((w) => w === "MaxListenersExceededWarning"), []);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("alive store TTL: a dead peer is forgotten, unless its endpoint or internal endpoint is a bootstrap or anchor peer", async () => {
     const f = await fixture({
       options: { bootstrapPeers: ["boot-internal:1"] },
