@@ -559,8 +559,11 @@ describe("lifecycle", () => {
     const f = await fixture({ start: false });
     assert.equal(f.clock.pendingTimers(), 0);
     await f.disc.start();
+    // Let the tasks start() spawned arm their timers (some only after a few promise hops).
+    await f.clock.advance(0);
     const n = f.clock.pendingTimers();
     await f.disc.start();
+    await f.clock.advance(0);
     assert.equal(f.clock.pendingTimers(), n);
     await f.disc.stop();
     assert.equal(f.clock.pendingTimers(), 0);
