@@ -4,7 +4,7 @@ import type { JoinChannelMessage } from "../gossip/channel/index.js";
 import type { LogFields } from "../logging/index.js";
 import { type ReceivedMessage, SignedGossipMessage } from "../protoext/index.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
-import { type GossipMessage, GossipMessage_Tag, PullMsgType } from "../protos/gen/gossip/message.pb.js";
+import { type GossipMessage, GossipMessage_Tag, type Payload, PullMsgType } from "../protos/gen/gossip/message.pb.js";
 import { bytesEqual, fromUtf8, toHex, utf8 } from "../util/bytes.js";
 import type { TimerHandle } from "../util/clock.js";
 import { errorMessage } from "../util/errors.js";
@@ -356,20 +356,26 @@ export class Simulator {
     if (c === undefined) return;
     const content = m.content;
     const p = peer.spec.index;
+    // Only the ordering service's blocks count as arrivals: a forged one (an attack scenario) is no delivery.
+    const arrived = (payload: Payload | undefined, how: number): void => {
+      if (payload === undefined) return;
+      const seq = Number(payload.seqNum);
+      const canonical = this.#source?.block(this.channels[c]!.name, seq);
+      if (canonical !== undefined && bytesEqual(canonical.bytes, payload.data)) this.#metrics.arrived(c, p, seq, how);
+    };
     if (content?.$case === "dataMsg") {
-      const seq = content.value.payload?.seqNum;
-      if (seq !== undefined) this.#metrics.arrived(c, p, Number(seq), HOW_PUSH);
+      arrived(content.value.payload, HOW_PUSH);
     } else if (content?.$case === "dataUpdate" && content.value.msgType === PullMsgType.BLOCK_MSG) {
       for (const env of content.value.data) {
         try {
           const inner = SignedGossipMessage.fromEnvelope(env).message.content;
-          if (inner?.$case === "dataMsg" && inner.value.payload !== undefined) this.#metrics.arrived(c, p, Number(inner.value.payload.seqNum), HOW_PULL);
+          if (inner?.$case === "dataMsg") arrived(inner.value.payload, HOW_PULL);
         } catch {
           // A malformed item: the node rejects it; nothing arrived.
         }
       }
     } else if (content?.$case === "stateResponse") {
-      for (const payload of content.value.payloads) this.#metrics.arrived(c, p, Number(payload.seqNum), HOW_STATE);
+      for (const payload of content.value.payloads) arrived(payload, HOW_STATE);
     }
   }
 
