@@ -41,15 +41,15 @@ export interface MspMcsOptions {
   checkBlockChannel?: boolean;
 }
 
+/** MSP IDs whose bytes orgByPeerIdentity keeps (a channel has a handful of orgs; the bound only guards memory). */
+const ORG_BYTES_CACHE_SIZE = 256;
+
 /**
  * The MessageCryptoService and SecurityAdvisor of a real peer: Fabric's
  * `internal/peer/gossip/mcs.go` (`MSPMessageCryptoService`) and `sa.go` (`mspSecurityAdvisor`) over
  * X.509 ECDSA P-256 MSPs. Verification of a known identity's signature costs one ECDSA verify: the
  * parsed key and the validation verdict are cached per identity bytes in the MspVerifier.
  */
-/** MSP IDs whose bytes orgByPeerIdentity keeps (a channel has a handful of orgs; the bound only guards memory). */
-const ORG_BYTES_CACHE_SIZE = 256;
-
 export class MspMessageCryptoService implements MessageCryptoService, SecurityAdvisor {
   readonly #signer: SigningIdentity;
   readonly #verifier: MspVerifier;

@@ -125,17 +125,18 @@ class IdentityMapperImpl implements IdentityMapper {
   }
 
   get(pkiId: PKIidType): PeerIdentityType | undefined {
-    const entry = this.#byId.get(pkiKey(pkiId));
-    if (entry === undefined) return undefined;
-    entry.lastAccess = this.#c.clock.monotonic();
-    return entry.identity;
+    return this.#use(pkiId)?.identity;
   }
 
   orgOf(pkiId: PKIidType): OrgIdentityType | undefined {
+    return this.#use(pkiId)?.organization;
+  }
+
+  /** The stored entry of `pkiId`, marked as used now (what keeps it from the unused-identity purge). */
+  #use(pkiId: PKIidType): StoredIdentity | undefined {
     const entry = this.#byId.get(pkiKey(pkiId));
-    if (entry === undefined) return undefined;
-    entry.lastAccess = this.#c.clock.monotonic();
-    return entry.organization;
+    if (entry !== undefined) entry.lastAccess = this.#c.clock.monotonic();
+    return entry;
   }
 
   sign(msg: Uint8Array): Uint8Array {
