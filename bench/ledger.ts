@@ -7,7 +7,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { blockHeaderHash, openBlockStore } from "../src/ledger/index.js";
+import { blockHeaderHash } from "../src/crypto/index.js";
+import { openBlockStore } from "../src/ledger/index.js";
 import type { Block } from "../src/protos/gen/common/common.pb.js";
 import { makeBlock } from "../test/unit/ledger/blocks.js";
 import { isMain, printFigures } from "./stats.js";

@@ -31,6 +31,11 @@ export function blockHeaderBytes(header: BlockHeader): Uint8Array {
   );
 }
 
+/** Fabric's `protoutil.BlockHeaderHash`: SHA-256 of the header's DER bytes; a block's hash and its successor's previous_hash. */
+export function blockHeaderHash(header: BlockHeader): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(blockHeaderBytes(header)).digest());
+}
+
 /** Fabric's `protoutil.GetChannelIDFromBlock`: the channel header's channel_id of the first envelope. */
 export function channelIdOfBlock(data: BlockData | undefined): string {
   const first = data?.data[0];

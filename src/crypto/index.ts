@@ -39,6 +39,7 @@ export {
 export {
   blockDataHash,
   blockHeaderBytes,
+  blockHeaderHash,
   channelIdOfBlock,
   createBlockSignatureMetadata,
   concatBytes,

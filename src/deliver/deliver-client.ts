@@ -13,7 +13,8 @@ import {
   type DeliverStream,
 } from "./interface.js";
 import { createDeliverMetrics, type DeliverMetrics, type RejectReason } from "./metrics.js";
-import { blockHeaderHash, createSeekInfoEnvelope, decodeDeliverResponse } from "./seek-info.js";
+import { blockHeaderHash } from "../crypto/index.js";
+import { createSeekInfoEnvelope, decodeDeliverResponse } from "./seek-info.js";
 
 /** Header hashes of recently accepted blocks kept for the hash-chain check across reconnections. */
 export const RECENT_HASHES = 256;

@@ -13,7 +13,6 @@ export { DeliverClientImpl, createDeliverClient, RECENT_HASHES } from "./deliver
 export { createGrpcDeliverConnector, DELIVER_METHOD, type GrpcDeliverConnectorOptions } from "./grpc-connector.js";
 export {
   MAX_UINT64,
-  blockHeaderHash,
   computeTxId,
   createSeekInfoEnvelope,
   decodeDeliverResponse,

@@ -103,8 +103,3 @@ export function decodeDeliverResponse(bytes: Uint8Array): DeliverMessage {
     return { kind: "malformed", error: `cannot decode DeliverResponse: ${(err as Error).message}` };
   }
 }
-
-/** SHA-256 of a block header's DER bytes (Fabric's `protoutil.BlockHeaderHash`). */
-export function blockHeaderHash(header: BlockHeader): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(blockHeaderBytes(header)).digest());
-}

@@ -1,7 +1,6 @@
-import { createHash } from "node:crypto";
 import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { join, resolve as resolvePath } from "node:path";
-import { blockDataHash, blockHeaderBytes } from "../crypto/index.js";
+import { blockDataHash, blockHeaderHash } from "../crypto/index.js";
 import { type Logger, silentLogger } from "../logging/index.js";
 import { Block, type BlockHeader } from "../protos/gen/common/common.pb.js";
 import { bytesEqual, toHex } from "../util/bytes.js";
@@ -42,11 +41,6 @@ import {
 const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
 const EMPTY: Uint8Array = new Uint8Array(0);
-
-/** Fabric's block hash: SHA-256 of the ASN.1 DER header (`protoutil.BlockHeaderHash`). */
-export function blockHeaderHash(header: BlockHeader): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(blockHeaderBytes(header)).digest());
-}
 
 function errCode(err: unknown): string | undefined {
   if (typeof err === "object" && err !== null && "code" in err) {

@@ -9,4 +9,4 @@ export {
   MAX_BLOCK_BYTES,
 } from "./interface.js";
 export { LedgerError } from "./errors.js";
-export { openBlockStore, blockHeaderHash } from "./block-store.js";
+export { openBlockStore } from "./block-store.js";

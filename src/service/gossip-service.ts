@@ -19,7 +19,8 @@ import {
   resolveLeaderMode,
 } from "../election/index.js";
 import type { GossipNode } from "../gossip/node/index.js";
-import { type BlockStore, type BlockStoreOptions, blockHeaderHash, openBlockStore } from "../ledger/index.js";
+import { blockHeaderHash } from "../crypto/index.js";
+import { type BlockStore, type BlockStoreOptions, openBlockStore } from "../ledger/index.js";
 import type { Logger } from "../logging/logger.js";
 import { createSeekInfoEnvelope, deliver as ordererDeliver } from "../orderer/index.js";
 import { Block } from "../protos/gen/common/common.pb.js";

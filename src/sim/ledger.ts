@@ -1,4 +1,4 @@
-import { blockHeaderHash } from "../ledger/index.js";
+import { blockHeaderHash } from "../crypto/index.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
 import type { LedgerAdapter } from "../state/index.js";
 import { bytesEqual } from "../util/bytes.js";

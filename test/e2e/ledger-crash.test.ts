@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
-import { blockHeaderHash, openBlockStore } from "../../src/ledger/index.js";
+import { blockHeaderHash } from "../../src/crypto/index.js";
+import { openBlockStore } from "../../src/ledger/index.js";
 import { payloadFor } from "../unit/ledger/blocks.js";
 
 /**

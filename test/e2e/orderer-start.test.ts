@@ -7,6 +7,7 @@ import { stringify as toYaml } from "yaml";
 import type { ControlMessage } from "../../src/cli/control.js";
 import { PeerProcess } from "../../src/cli/peer-process.js";
 import {
+  blockHeaderHash,
   type CryptoMaterialSummary,
   createMspMessageCryptoService,
   loadPeerMaterial,
@@ -14,7 +15,6 @@ import {
   MspVerifier,
   type PeerMaterial,
 } from "../../src/crypto/index.js";
-import { blockHeaderHash } from "../../src/ledger/index.js";
 import {
   broadcastAll,
   createSeekInfoEnvelope,

@@ -4,8 +4,8 @@ import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { checkHostPort, DurationError, parseDurationMs } from "../../config/index.js";
-import { loadMspFolder, type LocalMsp, MspVerifier, type MspOrgMaterial } from "../../crypto/index.js";
-import { blockHeaderHash, LedgerError } from "../../ledger/index.js";
+import { blockHeaderHash, loadMspFolder, type LocalMsp, MspVerifier, type MspOrgMaterial } from "../../crypto/index.js";
+import { LedgerError } from "../../ledger/index.js";
 import { createLogger, type Logger } from "../../logging/index.js";
 import { Counter, createRegistry, Gauge, type Registry } from "../../metrics/index.js";
 import {

@@ -5,9 +5,8 @@
  * Deliver connector.
  */
 import { createHash } from "node:crypto";
-import { blockDataHash, blockHeaderBytes } from "../../../src/crypto/block.js";
+import { blockDataHash, blockHeaderBytes, blockHeaderHash } from "../../../src/crypto/index.js";
 import type { DeliverConnector, DeliverSigner, DeliverStream } from "../../../src/deliver/index.js";
-import { blockHeaderHash } from "../../../src/deliver/index.js";
 import { Block, Envelope, Payload, type Status } from "../../../src/protos/gen/common/common.pb.js";
 import { DeliverResponse, SeekInfo } from "../../../src/protos/gen/orderer/ab.pb.js";
 import { bytesEqual, type Random, SeededRandom, utf8 } from "../../../src/util/index.js";

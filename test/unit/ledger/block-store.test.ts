@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { encodeRecordHeader, segmentName } from "../../../src/ledger/format.js";
-import { type BlockStore, blockHeaderHash, LedgerError, openBlockStore } from "../../../src/ledger/index.js";
+import { blockHeaderHash } from "../../../src/crypto/index.js";
+import { type BlockStore, LedgerError, openBlockStore } from "../../../src/ledger/index.js";
 import type { Block } from "../../../src/protos/gen/common/common.pb.js";
 import { encodeBlock, makeBlock, makeChain, snapshotDir } from "./blocks.js";
 

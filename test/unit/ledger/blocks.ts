@@ -1,7 +1,6 @@
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { blockDataHash } from "../../../src/crypto/index.js";
-import { blockHeaderHash } from "../../../src/ledger/index.js";
+import { blockDataHash, blockHeaderHash } from "../../../src/crypto/index.js";
 import { Block } from "../../../src/protos/gen/common/common.pb.js";
 
 /** Deterministic payload bytes for block `number` (so a reader can check content without a copy). */

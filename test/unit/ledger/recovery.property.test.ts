@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import { decodeCheckpoint, parseSegmentName, segmentName } from "../../../src/ledger/format.js";
-import { blockHeaderHash, LedgerError, openBlockStore } from "../../../src/ledger/index.js";
+import { blockHeaderHash } from "../../../src/crypto/index.js";
+import { LedgerError, openBlockStore } from "../../../src/ledger/index.js";
 import type { Block } from "../../../src/protos/gen/common/common.pb.js";
 import { encodeBlock, makeChain, snapshotDir } from "./blocks.js";
 
