@@ -1,11 +1,13 @@
 import { Command, Option } from "commander";
-import { registerCommPeer } from "./commands/comm-peer.js";
-import { registerCrypto } from "./commands/crypto.js";
-import { registerNetwork } from "./commands/network.js";
-import { registerOrderer } from "./commands/orderer.js";
-import { registerPeer } from "./commands/peer.js";
-import { registerPeers } from "./commands/peers.js";
-import { registerSimulate } from "./commands/simulate.js";
+import {
+  registerCommPeer,
+  registerCrypto,
+  registerNetwork,
+  registerOrderer,
+  registerPeer,
+  registerPeers,
+  registerSimulate,
+} from "./commands/index.js";
 
 const program = new Command();
 program

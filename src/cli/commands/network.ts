@@ -1,10 +1,14 @@
 import type { Command } from "commander";
 import type { CryptoMaterialSummary } from "../../crypto/index.js";
-import { NetworkError } from "../network/errors.js";
-import { durationFlag, nonNegativeIntFlag, positiveIntFlag, positiveNumberFlag } from "../network/flags.js";
-import { tlsCaFiles as orgTlsCas } from "../network/plan.js";
-import { type NetworkStreamOptions, runNetworkStream } from "../network/stream.js";
 import {
+  NetworkError,
+  durationFlag,
+  nonNegativeIntFlag,
+  positiveIntFlag,
+  positiveNumberFlag,
+  tlsCaFiles as orgTlsCas,
+  type NetworkStreamOptions,
+  runNetworkStream,
   DEFAULT_BATCH_SIZE,
   DEFAULT_BATCH_TIMEOUT,
   DEFAULT_PHASE_TIMEOUT_MS,
@@ -12,7 +16,7 @@ import {
   DEFAULT_TX_SIZE,
   type NetworkUpOptions,
   runNetworkUp,
-} from "../network/up.js";
+} from "../network/index.js";
 
 /** The flags of `network up` as commander gives them (names are a contract). */
 interface NetworkUpFlags {

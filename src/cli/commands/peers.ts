@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { MembershipView, PeerView } from "../../service/membership-view.js";
+import type { MembershipView, PeerView } from "../../service/index.js";
 
 /** `fabric-gossip peers --admin HOST:PORT [--json]`: what a running peer knows of the network. */
 export function registerPeers(program: Command): void {

@@ -21,3 +21,17 @@ export { CommitLatency, percentile, summarize, type LatencySummary } from "./lat
 export { RateMeter, RATE_WINDOW_MS } from "./rate.js";
 export { renderView, LiveView, type ViewModel, type PeerRow, type ViewOutput } from "./view.js";
 export { fetchChannelStatus } from "./admin-client.js";
+export { durationFlag, nonNegativeIntFlag, positiveIntFlag, positiveNumberFlag } from "./flags.js";
+export { type NetworkStreamOptions, runNetworkStream } from "./stream.js";
+export {
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_BATCH_TIMEOUT,
+  DEFAULT_PHASE_TIMEOUT_MS,
+  DEFAULT_TX_RATE,
+  DEFAULT_TX_SIZE,
+  type NetworkUpIo,
+  type NetworkUpOptions,
+  type NetworkUpResult,
+  type PeerResult,
+  runNetworkUp,
+} from "./up.js";

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CryptoMaterialSummary, generateCryptoMaterial } from "../../crypto/index.js";
-import { PeerProcess } from "../peer-process.js";
+import { PeerProcess } from "../index.js";
 import { nonNegativeIntFlag, positiveIntFlag as positiveInt } from "./flags.js";
 import { tlsCaFiles } from "./plan.js";
 

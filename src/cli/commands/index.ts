@@ -1,0 +1,8 @@
+// The fabric-gossip subcommands, each registered on the root program by main.ts.
+export { registerCommPeer } from "./comm-peer.js";
+export { registerCrypto } from "./crypto.js";
+export { registerNetwork } from "./network.js";
+export { registerOrderer } from "./orderer.js";
+export { registerPeer } from "./peer.js";
+export { registerPeers } from "./peers.js";
+export { registerSimulate } from "./simulate.js";
