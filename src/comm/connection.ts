@@ -1,5 +1,5 @@
-import type { PkiHex } from "../api/identity.js";
-import type { ConnectionInfo } from "../protoext/received-message.js";
+import type { PkiHex } from "../api/index.js";
+import type { ConnectionInfo } from "../protoext/index.js";
 import type { RawStream } from "./transport.js";
 
 interface Outgoing {

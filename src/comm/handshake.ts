@@ -1,11 +1,7 @@
-import type { MessageCryptoService } from "../api/crypto.js";
-import type { PeerIdentityType, PKIidType } from "../api/identity.js";
+import type { MessageCryptoService, PeerIdentityType, PKIidType } from "../api/index.js";
 import { GossipMessage_Tag } from "../protos/gen/gossip/message.pb.js";
-import type { ConnectionInfo } from "../protoext/received-message.js";
-import { SignedGossipMessage } from "../protoext/signed-message.js";
-import { bytesEqual } from "../util/bytes.js";
-import type { Clock } from "../util/clock.js";
-import { GossipError } from "../util/errors.js";
+import { type ConnectionInfo, SignedGossipMessage } from "../protoext/index.js";
+import { bytesEqual, type Clock, GossipError } from "../util/index.js";
 import { CommError, type CommErrorCode } from "./errors.js";
 
 const EMPTY = new Uint8Array(0);

@@ -2,5 +2,5 @@ export type { Comm, MessageAcceptor, SendResult, AggregatedSendResult } from "./
 export type { RawStream, Transport, TransportTls } from "./transport.js";
 export { CommImpl, createComm, type CommComponents } from "./comm-impl.js";
 export { CommError, type CommErrorCode } from "./errors.js";
-export { type CommOptions, DEFAULT_COMM_OPTIONS } from "./options.js";
+export { type CommOptions, DEFAULT_COMM_OPTIONS, DEF_MAX_MESSAGE_SIZE } from "./options.js";
 export { buildConnEstablish, checkConnEstablish } from "./handshake.js";

@@ -1,6 +1,5 @@
-import type { PeerIdentityType, PKIidType, RemotePeer } from "../api/identity.js";
-import type { ReceivedMessage } from "../protoext/received-message.js";
-import type { SignedGossipMessage } from "../protoext/signed-message.js";
+import type { PeerIdentityType, PKIidType, RemotePeer } from "../api/index.js";
+import type { ReceivedMessage, SignedGossipMessage } from "../protoext/index.js";
 
 /** Selects the received messages a subscriber wants (Fabric's `common.MessageAcceptor`). */
 export type MessageAcceptor = (msg: ReceivedMessage) => boolean;

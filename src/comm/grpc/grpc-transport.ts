@@ -1,11 +1,9 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
-import type { Logger } from "../../logging/logger.js";
-import type { Clock } from "../../util/clock.js";
-import { CommError } from "../errors.js";
-import { DEF_MAX_MESSAGE_SIZE } from "../options.js";
-import type { RawStream, Transport, TransportTls } from "../transport.js";
+import type { Logger } from "../../logging/index.js";
+import type { Clock } from "../../util/index.js";
+import { CommError, DEF_MAX_MESSAGE_SIZE, type RawStream, type Transport, type TransportTls } from "../index.js";
 import { passBytes, takeBytes } from "./raw-bytes.js";
 import { GrpcRawStream } from "./raw-stream.js";
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { ClientDuplexStream, ServerDuplexStream } from "@grpc/grpc-js";
-import type { RawStream } from "../transport.js";
+import type { RawStream } from "../index.js";
 
 type GrpcDuplex = ServerDuplexStream<Uint8Array, Uint8Array> | ClientDuplexStream<Uint8Array, Uint8Array>;
 

@@ -1,6 +1,5 @@
-import type { Clock, TimerHandle } from "../../util/clock.js";
-import { CommError } from "../errors.js";
-import type { TransportTls } from "../transport.js";
+import type { Clock, TimerHandle } from "../../util/index.js";
+import { CommError, type TransportTls } from "../index.js";
 import { MemoryStream, type StreamCarrier } from "./stream.js";
 
 /** What the network needs of a transport attached to it (MemoryTransport). */

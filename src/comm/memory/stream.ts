@@ -1,5 +1,4 @@
-import { CommError } from "../errors.js";
-import type { RawStream } from "../transport.js";
+import { CommError, type RawStream } from "../index.js";
 
 /** What a MemoryStream asks of the network it lives on. */
 export interface StreamCarrier {

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
-import type { TimerHandle } from "../../util/clock.js";
-import { CommError } from "../errors.js";
-import type { RawStream, Transport, TransportTls } from "../transport.js";
+import type { TimerHandle } from "../../util/index.js";
+import { CommError, type RawStream, type Transport, type TransportTls } from "../index.js";
 import type { MemoryEndpoint, MemoryNetwork } from "./network.js";
 import type { MemoryStream } from "./stream.js";
 
