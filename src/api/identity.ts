@@ -1,4 +1,4 @@
-import { toHex } from "../util/bytes.js";
+import { toHex } from "../util/index.js";
 
 /** A peer's PKI-ID: Fabric's `common.PKIidType`. For the MSP MCS, SHA-256(mspid || id_bytes). */
 export type PKIidType = Uint8Array;

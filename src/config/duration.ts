@@ -10,7 +10,7 @@
  * A plain number such as "5" has no unit and is rejected, as Go rejects it. (viper/cast, which Fabric
  * reads its config through, would append "ns" and read 5 nanoseconds; config/ reports that instead.)
  */
-import { GossipError } from "../util/errors.js";
+import { GossipError } from "../util/index.js";
 
 /** Why a duration did not parse; `code` is always DURATION_INVALID. */
 export class DurationError extends GossipError {

@@ -1,8 +1,13 @@
-import type { MessageCryptoService, SecurityAdvisor } from "../api/crypto.js";
-import type { OrgIdentityType, PeerIdentityType, PKIidType } from "../api/identity.js";
-import type { Logger } from "../logging/logger.js";
+import type {
+  MessageCryptoService,
+  SecurityAdvisor,
+  OrgIdentityType,
+  PeerIdentityType,
+  PKIidType,
+} from "../api/index.js";
+import type { Logger } from "../logging/index.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
-import { bytesEqual, utf8 } from "../util/bytes.js";
+import { bytesEqual, utf8 } from "../util/index.js";
 import { CryptoError } from "./errors.js";
 
 /** The one org every development identity belongs to, as in Fabric's gossip tests. */

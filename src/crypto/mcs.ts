@@ -1,8 +1,13 @@
-import type { MessageCryptoService, SecurityAdvisor } from "../api/crypto.js";
-import type { OrgIdentityType, PeerIdentityType, PKIidType } from "../api/identity.js";
-import type { Logger } from "../logging/logger.js";
+import type {
+  MessageCryptoService,
+  SecurityAdvisor,
+  OrgIdentityType,
+  PeerIdentityType,
+  PKIidType,
+} from "../api/index.js";
+import type { Logger } from "../logging/index.js";
 import { type Block, Metadata, SignatureHeader } from "../protos/gen/common/common.pb.js";
-import { bytesEqual, utf8 } from "../util/bytes.js";
+import { bytesEqual, utf8 } from "../util/index.js";
 import { blockDataHash, blockHeaderBytes, channelIdOfBlock, concatBytes } from "./block.js";
 import { CryptoError } from "./errors.js";
 import type { MspVerifier, SigningIdentity, VerifierStats } from "./msp.js";

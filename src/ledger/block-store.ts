@@ -3,8 +3,7 @@ import { join, resolve as resolvePath } from "node:path";
 import { blockDataHash, blockHeaderHash } from "../crypto/index.js";
 import { type Logger, silentLogger } from "../logging/index.js";
 import { Block, type BlockHeader } from "../protos/gen/common/common.pb.js";
-import { bytesEqual, toHex } from "../util/bytes.js";
-import { errorMessage } from "../util/errors.js";
+import { bytesEqual, toHex, errorMessage } from "../util/index.js";
 import { LedgerError } from "./errors.js";
 import {
   CHECKPOINT_FILE,

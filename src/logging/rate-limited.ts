@@ -1,4 +1,4 @@
-import type { Clock } from "../util/clock.js";
+import type { Clock } from "../util/index.js";
 import type { LogFields, Logger } from "./logger.js";
 
 /**

@@ -1,4 +1,4 @@
-import { bytesEqual, toHex } from "../util/bytes.js";
+import { bytesEqual, toHex } from "../util/index.js";
 import { comparePeerTime } from "./peer-time.js";
 import type { SignedGossipMessage } from "./signed-message.js";
 

@@ -1,4 +1,4 @@
-import { fromUtf8, toHex, utf8 } from "../util/bytes.js";
+import { fromUtf8, toHex, utf8 } from "../util/index.js";
 
 const UINT64_MAX = (1n << 64n) - 1n;
 const DECIMAL = /^[0-9]+$/;

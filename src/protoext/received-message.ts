@@ -1,4 +1,4 @@
-import type { PeerIdentityType, PKIidType } from "../api/identity.js";
+import type { PeerIdentityType, PKIidType } from "../api/index.js";
 import type { GossipMessage } from "../protos/gen/gossip/message.pb.js";
 import type { SignedGossipMessage } from "./signed-message.js";
 

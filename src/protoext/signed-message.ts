@@ -1,5 +1,4 @@
-import type { Signer, Verifier } from "../api/crypto.js";
-import type { PeerIdentityType } from "../api/identity.js";
+import type { Signer, Verifier, PeerIdentityType } from "../api/index.js";
 import { Envelope, GossipMessage, Secret, type SecretEnvelope } from "../protos/gen/gossip/message.pb.js";
 import { MessageError } from "./errors.js";
 
