@@ -1,5 +1,5 @@
-import type { PkiHex } from "../api/identity.js";
-import type { SignedGossipMessage } from "../protoext/signed-message.js";
+import type { PkiHex } from "../api/index.js";
+import type { SignedGossipMessage } from "../protoext/index.js";
 import type { NetworkMember } from "./network-member.js";
 
 /** What the view keeps of one alive member: its latest alive message and the member built from it. */

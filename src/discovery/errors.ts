@@ -1,4 +1,4 @@
-import { GossipError } from "../util/errors.js";
+import { GossipError } from "../util/index.js";
 
 /** Stable codes of discovery failures. */
 export type DiscoveryErrorCode = "BAD_SELF_ENDPOINT" | "STOPPED";

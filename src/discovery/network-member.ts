@@ -1,7 +1,6 @@
-import type { PKIidType, PkiHex } from "../api/identity.js";
-import { pkiHex } from "../api/identity.js";
+import { type PKIidType, type PkiHex, pkiHex } from "../api/index.js";
 import { Envelope, Properties } from "../protos/gen/gossip/message.pb.js";
-import { toHex } from "../util/bytes.js";
+import { toHex } from "../util/index.js";
 
 /**
  * A peer as discovery knows it: Fabric's `discovery.NetworkMember`. Plain data, so any layer can

@@ -1,11 +1,8 @@
-import type { MessageCryptoService } from "../api/crypto.js";
-import type { PeerIdentityType, PKIidType } from "../api/identity.js";
-import type { Logger } from "../logging/logger.js";
-import { SignedGossipMessage } from "../protoext/signed-message.js";
+import type { MessageCryptoService, PeerIdentityType, PKIidType } from "../api/index.js";
+import type { Logger } from "../logging/index.js";
+import { SignedGossipMessage } from "../protoext/index.js";
 import type { GossipMessage } from "../protos/gen/gossip/message.pb.js";
-import { toHex } from "../util/bytes.js";
-import type { Clock } from "../util/clock.js";
-import { errorMessage } from "../util/errors.js";
+import { toHex, type Clock, errorMessage } from "../util/index.js";
 import { type CryptoService, DEF_PUBLISH_CERT_PERIOD_MS } from "./interface.js";
 
 /** The part of the identity mapper the security adapter uses (Fabric's `identity.Mapper`). */

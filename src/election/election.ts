@@ -1,8 +1,6 @@
-import { type PkiHex, type PKIidType, pkiHex } from "../api/identity.js";
-import type { Logger } from "../logging/logger.js";
-import { bytesCompare, bytesEqual } from "../util/bytes.js";
-import type { Clock, TimerHandle } from "../util/clock.js";
-import { errorMessage } from "../util/errors.js";
+import { type PkiHex, type PKIidType, pkiHex } from "../api/index.js";
+import type { Logger } from "../logging/index.js";
+import { bytesCompare, bytesEqual, type Clock, type TimerHandle, errorMessage } from "../util/index.js";
 import { ElectionError } from "./errors.js";
 import {
   DEFAULT_LEADER_ELECTION_OPTIONS,

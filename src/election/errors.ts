@@ -1,4 +1,4 @@
-import { GossipError } from "../util/errors.js";
+import { GossipError } from "../util/index.js";
 
 /** Stable codes of election errors. */
 export type ElectionErrorCode = "EMPTY_ID" | "BAD_OPTIONS" | "CONFLICTING_LEADER_MODE" | "NOT_A_LEADERSHIP_MESSAGE";

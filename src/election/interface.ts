@@ -1,6 +1,6 @@
-import type { PKIidType } from "../api/identity.js";
-import type { Logger } from "../logging/logger.js";
-import type { Clock } from "../util/clock.js";
+import type { PKIidType } from "../api/index.js";
+import type { Logger } from "../logging/index.js";
+import type { Clock } from "../util/index.js";
 
 /** A peer in the election view: Fabric's `election.Peer`. */
 export interface Peer {

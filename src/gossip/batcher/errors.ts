@@ -1,4 +1,4 @@
-import { GossipError } from "../../util/errors.js";
+import { GossipError } from "../../util/index.js";
 
 /** Stable codes of batching emitter failures. */
 export type BatcherErrorCode = "INVALID_OPTIONS";

@@ -1,13 +1,9 @@
-import type { MessageCryptoService } from "../../api/crypto.js";
-import { type PeerIdentityType, pkiHex } from "../../api/identity.js";
+import { type MessageCryptoService, type PeerIdentityType, pkiHex } from "../../api/index.js";
 import type { IdentityMapper } from "../../identity/index.js";
-import type { Logger } from "../../logging/logger.js";
+import type { Logger } from "../../logging/index.js";
 import { GossipMessage_Tag, PullMsgType } from "../../protos/gen/gossip/message.pb.js";
 import { type ReceivedMessage, SignedGossipMessage } from "../../protoext/index.js";
-import { bytesEqual } from "../../util/bytes.js";
-import type { Clock } from "../../util/clock.js";
-import { errorMessage } from "../../util/errors.js";
-import type { Random } from "../../util/random.js";
+import { bytesEqual, type Clock, errorMessage, type Random } from "../../util/index.js";
 import { createPullMediator, type EgressDigestFilter, type PullMediator, type PullMember } from "../pull/index.js";
 
 const EMPTY = new Uint8Array(0);

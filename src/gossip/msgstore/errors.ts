@@ -1,4 +1,4 @@
-import { GossipError } from "../../util/errors.js";
+import { GossipError } from "../../util/index.js";
 
 /** Stable codes of message store failures. */
 export type MessageStoreErrorCode = "INVALID_OPTIONS";

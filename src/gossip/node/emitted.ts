@@ -1,4 +1,4 @@
-import type { PKIidType } from "../../api/identity.js";
+import type { PKIidType } from "../../api/index.js";
 import type { SignedGossipMessage } from "../../protoext/index.js";
 
 /** A message waiting in the emitter, with the peers it must not go back to (Fabric's emittedGossipMessage). */

@@ -1,9 +1,8 @@
-import type { OrgIdentityType, PKIidType, RemotePeer } from "../../api/identity.js";
+import type { OrgIdentityType, PKIidType, RemotePeer } from "../../api/index.js";
 import type { NetworkMember } from "../../discovery/index.js";
-import type { Logger } from "../../logging/logger.js";
+import type { Logger } from "../../logging/index.js";
 import { isAliveMsg, isDataMsg, isLeadershipMsg, isOrgRestricted, isStateInfoMsg, type SignedGossipMessage } from "../../protoext/index.js";
-import { bytesEqual, fromUtf8 } from "../../util/bytes.js";
-import type { Random } from "../../util/random.js";
+import { bytesEqual, fromUtf8, type Random } from "../../util/index.js";
 import type { GossipChannel } from "../channel/index.js";
 import { combine, type RoutingFilter, selectAll, selectNone, selectPeers } from "../filter/index.js";
 import type { EmittedMessage } from "./emitted.js";
