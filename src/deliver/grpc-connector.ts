@@ -2,7 +2,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import { passBytes, takeBytes } from "../comm/grpc/index.js";
-import type { Clock } from "../util/clock.js";
+import type { Clock } from "../util/index.js";
 import { DeliverError } from "./errors.js";
 import type { DeliverConnector, DeliverStream, DeliverTlsOptions } from "./interface.js";
 

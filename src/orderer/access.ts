@@ -1,5 +1,5 @@
-import type { MspVerifier } from "../crypto/msp.js";
-import { errorMessage } from "../util/errors.js";
+import type { MspVerifier } from "../crypto/index.js";
+import { errorMessage } from "../util/index.js";
 import type { ParsedEnvelope } from "./envelope.js";
 import { OrdererError } from "./errors.js";
 

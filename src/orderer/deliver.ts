@@ -1,4 +1,4 @@
-import type { MspVerifier } from "../crypto/msp.js";
+import type { MspVerifier } from "../crypto/index.js";
 import { HeaderType, Status } from "../protos/gen/common/common.pb.js";
 import { SeekInfo, SeekInfo_SeekBehavior, type SeekPosition } from "../protos/gen/orderer/ab.pb.js";
 import { checkAccess } from "./access.js";

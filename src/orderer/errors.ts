@@ -1,4 +1,4 @@
-import { GossipError } from "../util/errors.js";
+import { GossipError } from "../util/index.js";
 
 /**
  * An ordering service operation failed. Codes:

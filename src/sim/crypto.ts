@@ -1,8 +1,7 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { createECDH, createHash, createHmac, createPrivateKey, type JsonWebKey, type KeyObject, webcrypto } from "node:crypto";
-import type { MessageCryptoService, SecurityAdvisor } from "../api/crypto.js";
-import type { OrgIdentityType, PeerIdentityType } from "../api/identity.js";
+import type { MessageCryptoService, SecurityAdvisor, OrgIdentityType, PeerIdentityType } from "../api/index.js";
 import {
   type BlockSigner,
   CryptoError,
@@ -16,8 +15,7 @@ import {
   SigningIdentity,
   type ValidIdentity,
 } from "../crypto/index.js";
-import { fromUtf8, utf8 } from "../util/bytes.js";
-import type { Clock } from "../util/clock.js";
+import { fromUtf8, utf8, type Clock } from "../util/index.js";
 import type { RandomTree } from "./rng.js";
 
 /** The crypto a simulated peer runs with. */

@@ -1,6 +1,5 @@
 import type { FrameFate } from "../comm/memory/index.js";
-import type { Clock } from "../util/clock.js";
-import type { Random } from "../util/random.js";
+import type { Clock, Random } from "../util/index.js";
 import { SimError } from "./errors.js";
 import type { LatencySpec, LinkOptions } from "./interface.js";
 

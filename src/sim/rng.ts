@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { SeededRandom } from "../util/random.js";
+import { SeededRandom } from "../util/index.js";
 
 /**
  * One seed, many independent random streams: each part of a run (a peer, the network, the block
