@@ -1,4 +1,4 @@
-export type { Comm, MessageAcceptor, SendResult, AggregatedSendResult } from "./interface.js";
+export type { Comm, CommStats, MessageAcceptor, SendResult, AggregatedSendResult } from "./interface.js";
 export type { RawStream, Transport, TransportTls } from "./transport.js";
 export { CommImpl, createComm, type CommComponents } from "./comm-impl.js";
 export { CommError, type CommErrorCode } from "./errors.js";

@@ -18,6 +18,16 @@ export interface AggregatedSendResult {
   nackCount: number;
 }
 
+/** What a Comm holds open at one moment. */
+export interface CommStats {
+  /** Gossip connections, one per remote PKI-ID. */
+  connections: number;
+  /** Dials under way. */
+  dialing: number;
+  /** Accepted streams still in their handshake. */
+  pendingHandshakes: number;
+}
+
 /**
  * Fabric's `comm.Comm`: authenticated point-to-point messaging between peers. One connection per
  * remote PKI-ID; every message is an Envelope; the first one each way is a signed ConnEstablish.
@@ -35,6 +45,12 @@ export interface Comm {
    * every peer answered or timed out after `timeoutMs`.
    */
   sendWithAck(msg: SignedGossipMessage, timeoutMs: number, minAck: number, ...peers: RemotePeer[]): Promise<AggregatedSendResult>;
+  /**
+   * Sends `msg` to `peer` without dropping it: resolves once the transport took it, rejects when the
+   * peer cannot be reached. For bulk transfers that must lose nothing (benchmarks, state transfer).
+   * Not in Fabric's Comm.
+   */
+  sendAndWait(msg: SignedGossipMessage, peer: RemotePeer): Promise<void>;
   /** Dials and pings `peer` without a gossip handshake; rejects when it is unreachable. */
   probe(peer: RemotePeer): Promise<void>;
   /**
@@ -55,6 +71,10 @@ export interface Comm {
   closeConn(peer: RemotePeer): void;
   /** Reports `pkiId` as switched (the identity mapper purged it): listeners hear it, the connection closes. */
   identitySwitched(pkiId: PKIidType): void;
+  /** The PKI-IDs this peer has an open connection with. */
+  connectedPeers(): PKIidType[];
+  /** Open connections and in-flight work, for tests and the admin view. */
+  stats(): CommStats;
   start(): Promise<void>;
   /** Closes every connection and listener; idempotent. */
   stop(): Promise<void>;
