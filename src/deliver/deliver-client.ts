@@ -1,6 +1,6 @@
 import type { Logger } from "../logging/logger.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
-import { Status } from "../protos/gen/common/common.pb.js";
+import { Envelope, Status } from "../protos/gen/common/common.pb.js";
 import { bytesEqual, errorMessage } from "../util/index.js";
 import { DeliverError } from "./errors.js";
 import { createGrpcDeliverConnector } from "./grpc-connector.js";
@@ -14,7 +14,8 @@ import {
 } from "./interface.js";
 import { createDeliverMetrics, type DeliverMetrics, type RejectReason } from "./metrics.js";
 import { blockHeaderHash } from "../crypto/index.js";
-import { createSeekInfoEnvelope, decodeDeliverResponse } from "./seek-info.js";
+import { createSeekInfoEnvelope, MAX_UINT64 } from "./envelope.js";
+import { decodeDeliverResponse } from "./seek-info.js";
 
 /** Header hashes of recently accepted blocks kept for the hash-chain check across reconnections. */
 export const RECENT_HASHES = 256;
@@ -152,14 +153,12 @@ export class DeliverClientImpl implements DeliverClient {
       let envelope: Uint8Array;
       try {
         height = this.#c.ledgerHeight();
-        envelope = createSeekInfoEnvelope({
-          channel: this.channel,
-          start: height,
-          signer: this.#c.signer,
+        const seek = createSeekInfoEnvelope(this.#c.signer, this.channel, { start: height, stop: MAX_UINT64 }, {
           clock,
           random: this.#c.random,
           tlsCertHash: this.#connector.tlsCertHash,
         });
+        envelope = Envelope.encode(seek).finish();
       } catch (err) {
         // Fabric returns from DeliverBlocks here: something is critically wrong locally.
         this.#log.error("cannot read the ledger height or sign the SeekInfo; delivery stops", { error: errorMessage(err) });

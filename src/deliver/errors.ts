@@ -6,6 +6,8 @@ export type DeliverErrorCode =
   | "INVALID_OPTIONS"
   /** Dialing an orderer or opening the Deliver stream failed. */
   | "CONNECT_FAILED"
+  /** `fetchBlock`: no orderer sent the requested block (each endpoint's failure is named). */
+  | "FETCH_FAILED"
   /** The client is stopped. */
   | "STOPPED";
 

@@ -4,8 +4,10 @@
  * Fabric declares them. The components create theirs from these definitions, so this table is
  * the one source of truth. Histograms use Prometheus' default buckets, as Fabric's do.
  */
-import type { Registry } from "prom-client";
-import { type CounterSpec, type GaugeSpec, type HistogramSpec, ensureMetric } from "./registry.js";
+import { Registry } from "prom-client";
+import { promMetricsProvider } from "./prom-provider.js";
+import type { MetricsProvider } from "./provider.js";
+import type { CounterSpec, GaugeSpec, HistogramSpec } from "./registry.js";
 
 /** Fabric's `SentMessagesOpts`: envelopes written to gossip streams (`comm/conn.go`). */
 export const GOSSIP_COMM_MESSAGES_SENT: CounterSpec<never> = {
@@ -173,11 +175,17 @@ export const FABRIC_GOSSIP_METRICS: readonly FabricMetricSpec[] = Object.freeze(
 ]);
 
 /**
- * Makes sure all 17 of Fabric's gossip metrics exist on `registry` (Fabric's `NewGossipMetrics`), so
+ * Makes sure all 17 of Fabric's gossip metrics exist on `target` (Fabric's `NewGossipMetrics`), so
  * `/metrics` lists each one (with its HELP and TYPE) before any component updates it. Get-or-create:
  * idempotent, and safe before or after the components create theirs from the same definitions.
+ * `target` is a prom-client Registry or any MetricsProvider (for `promMetricsProvider`, its registry).
  * @throws MetricsError METRIC_CONFLICT when the registry holds a metric of one of these names with another type, labels or help.
  */
-export function registerFabricGossipMetrics(registry: Registry): void {
-  for (const spec of FABRIC_GOSSIP_METRICS) ensureMetric(registry, spec);
+export function registerFabricGossipMetrics(target: Registry | MetricsProvider): void {
+  const provider = target instanceof Registry ? promMetricsProvider(target) : target;
+  for (const spec of FABRIC_GOSSIP_METRICS) {
+    if (spec.type === "counter") provider.counter(spec);
+    else if (spec.type === "gauge") provider.gauge(spec);
+    else provider.histogram(spec);
+  }
 }

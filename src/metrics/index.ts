@@ -1,4 +1,4 @@
-/** Metric definitions and get-or-create helpers over prom-client (one Registry per peer). */
+/** Metric definitions, the MetricsProvider interface, and its prom-client and in-memory implementations. */
 export { Registry, Counter, Gauge, Histogram } from "prom-client";
 export {
   type MetricType,
@@ -8,12 +8,15 @@ export {
   type HistogramSpec,
   PROMETHEUS_DEFAULT_BUCKETS,
   createRegistry,
-  counter,
   counterOf,
   gaugeOf,
   histogramOf,
   ensureMetric,
 } from "./registry.js";
 export { MetricsError, type MetricsErrorCode } from "./errors.js";
+// The provider components create their metrics from (Fabric's metrics.Provider) and its two implementations.
+export type { MetricsProvider, CounterMetric, GaugeMetric, HistogramMetric, Labels } from "./provider.js";
+export { type PromMetricsProvider, promMetricsProvider } from "./prom-provider.js";
+export { type MemoryMetricsProvider, type MemorySeries, memoryMetricsProvider } from "./memory-provider.js";
 // Fabric's 17 gossip metrics: every export of the table (specs, lists, registerFabricGossipMetrics).
 export * from "./fabric-metrics.js";

@@ -63,14 +63,17 @@ function existing(registry: Registry, spec: MetricSpec): unknown {
   const type = typeOf(found);
   const labels = [...(shape.labelNames ?? [])];
   const sameLabels = labels.length === spec.labelNames.length && labels.every((l, i) => l === spec.labelNames[i]);
-  if (type !== spec.type || !sameLabels || shape.help !== spec.help) {
-    throw new MetricsError(
-      "METRIC_CONFLICT",
-      `metric ${spec.name} is already registered as a ${type} with labels [${labels.join(", ")}] and help ${JSON.stringify(shape.help)}; ` +
-        `wanted a ${spec.type} with labels [${spec.labelNames.join(", ")}] and help ${JSON.stringify(spec.help)}: define each metric once and create it from that definition`,
-    );
-  }
+  if (type !== spec.type || !sameLabels || shape.help !== spec.help) throw conflictError(spec, type, labels, shape.help);
   return found;
+}
+
+/** METRIC_CONFLICT: `spec.name` already exists as another metric (shared by both providers, so the message is the same). */
+export function conflictError(spec: MetricSpec, type: string, labels: readonly string[], help: string | undefined): MetricsError {
+  return new MetricsError(
+    "METRIC_CONFLICT",
+    `metric ${spec.name} is already registered as a ${type} with labels [${labels.join(", ")}] and help ${JSON.stringify(help)}; ` +
+      `wanted a ${spec.type} with labels [${spec.labelNames.join(", ")}] and help ${JSON.stringify(spec.help)}: define each metric once and create it from that definition`,
+  );
 }
 
 /** The counter `spec` on `registry`: the one already there (checked to match), or a new one. */
@@ -105,9 +108,4 @@ export function ensureMetric(registry: Registry, spec: CounterSpec | GaugeSpec |
   if (spec.type === "counter") counterOf(registry, spec);
   else if (spec.type === "gauge") gaugeOf(registry, spec);
   else histogramOf(registry, spec);
-}
-
-/** A counter registered on `registry`, or the one already there under that name (checked to match). */
-export function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
-  return counterOf(registry, { name, type: "counter", help, labelNames });
 }

@@ -5,7 +5,7 @@ import type { Logger } from "../logging/logger.js";
 import { Block, type BlockHeader, Envelope, HeaderType, LastConfig, Metadata, OrdererBlockMetadata } from "../protos/gen/common/common.pb.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { errorMessage } from "../util/errors.js";
-import { createSignedEnvelope } from "./envelope.js";
+import { createSignedEnvelope } from "../deliver/index.js";
 import { OrdererError } from "./errors.js";
 
 /** Number of `block.metadata.metadata` entries: `len(common.BlockMetadataIndex_name)` (SIGNATURES..COMMIT_HASH), as Fabric's protoutil.NewBlock makes. */

@@ -13,16 +13,7 @@ export {
 export { OrdererError } from "./errors.js";
 export { createOrderer } from "./orderer.js";
 export { OrdererChain, buildBlock, BLOCK_METADATA_ENTRIES, type BatchOptions, type ChainComponents } from "./chain.js";
-export {
-  type EnvelopeSigner,
-  type SignedEnvelopeOptions,
-  type SeekTarget,
-  type ParsedEnvelope,
-  computeTxId,
-  createSignedEnvelope,
-  createSeekInfoEnvelope,
-  parseEnvelope,
-} from "./envelope.js";
+export { type ParsedEnvelope, parseEnvelope } from "./envelope.js";
 export { checkAccess } from "./access.js";
 export { evaluateSeek, streamBlocks, statusOf, deliverResponseBlockBytes, type DeliverRange, type DeliverContext } from "./deliver.js";
 export { broadcast, broadcastAll, deliver, type DeliverItem, type OrdererClientOptions } from "./client.js";

@@ -8,6 +8,7 @@ import {
   type DeliverSigner,
   type DeliverTlsOptions,
   createDeliverClient,
+  fetchBlock,
 } from "../deliver/index.js";
 import {
   type LeaderElectionOptions,
@@ -22,7 +23,6 @@ import type { GossipNode } from "../gossip/node/index.js";
 import { blockHeaderHash } from "../crypto/index.js";
 import { type BlockStore, type BlockStoreOptions, openBlockStore } from "../ledger/index.js";
 import type { Logger } from "../logging/logger.js";
-import { createSeekInfoEnvelope, deliver as ordererDeliver } from "../orderer/index.js";
 import { Block } from "../protos/gen/common/common.pb.js";
 import { GossipMessage_Tag } from "../protos/gen/gossip/message.pb.js";
 import type { Payload } from "../protos/gen/gossip/message.pb.js";
@@ -386,27 +386,25 @@ export class GossipService {
 
   /** Block 0 from the first orderer that serves it (a one-off Deliver request signed by the peer). */
   async #fetchGenesisBlock(def: ChannelDefinition): Promise<Uint8Array> {
-    const failures: string[] = [];
-    for (const endpoint of def.orderer.endpoints) {
-      try {
-        const seek = createSeekInfoEnvelope(this.#c.signer, def.name, { start: 0n, stop: 0n, behavior: "block" }, { clock: this.#c.clock });
-        for await (const item of ordererDeliver(endpoint, seek, {
-          ...(this.#o.deliverTls !== undefined ? { tls: this.#o.deliverTls } : {}),
-          dialTimeoutMs: this.#o.genesisDialTimeoutMs ?? DEFAULT_GENESIS_DIAL_TIMEOUT_MS,
-          clock: this.#c.clock,
-        })) {
-          if ("block" in item) return item.bytes;
-          failures.push(`${endpoint}: status ${item.status}`);
-          break;
-        }
-      } catch (err) {
-        failures.push(`${endpoint}: ${errorMessage(err)}`);
-      }
+    try {
+      return await fetchBlock({
+        channel: def.name,
+        number: 0n,
+        endpoints: def.orderer.endpoints,
+        signer: this.#c.signer,
+        ...(this.#c.deliverConnector !== undefined ? { connector: this.#c.deliverConnector } : {}),
+        ...(this.#o.deliverTls !== undefined ? { tls: this.#o.deliverTls } : {}),
+        connTimeoutMs: this.#o.genesisDialTimeoutMs ?? DEFAULT_GENESIS_DIAL_TIMEOUT_MS,
+        clock: this.#c.clock,
+        random: this.#c.random,
+      });
+    } catch (err) {
+      throw new GossipServiceError(
+        "NO_GENESIS_BLOCK",
+        `channel ${def.name}: the ledger is empty and no orderer gave the genesis block (${errorMessage(err)}); pass genesisBlock or check orderer.endpoints`,
+        { cause: err },
+      );
     }
-    throw new GossipServiceError(
-      "NO_GENESIS_BLOCK",
-      `channel ${def.name}: the ledger is empty and no orderer gave the genesis block (${failures.join("; ")}); pass genesisBlock or check orderer.endpoints`,
-    );
   }
 }
 

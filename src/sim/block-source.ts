@@ -1,5 +1,6 @@
 import { type BlockSigner, blockDataHash, blockHeaderHash, createBlockSignatureMetadata, NONCE_SIZE } from "../crypto/index.js";
-import { BLOCK_METADATA_ENTRIES, createSignedEnvelope } from "../orderer/index.js";
+import { createSignedEnvelope } from "../deliver/index.js";
+import { BLOCK_METADATA_ENTRIES } from "../orderer/index.js";
 import { Block, type BlockHeader, Envelope, HeaderType, LastConfig, Metadata, OrdererBlockMetadata } from "../protos/gen/common/common.pb.js";
 import type { Clock } from "../util/clock.js";
 import type { SeededRandom } from "../util/random.js";

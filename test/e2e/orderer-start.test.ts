@@ -15,10 +15,9 @@ import {
   MspVerifier,
   type PeerMaterial,
 } from "../../src/crypto/index.js";
+import { createSeekInfoEnvelope, createSignedEnvelope } from "../../src/deliver/index.js";
 import {
   broadcastAll,
-  createSeekInfoEnvelope,
-  createSignedEnvelope,
   type DeliverItem,
   deliver,
   type OrdererClientOptions,

@@ -10,7 +10,8 @@ import { blockHeaderHash, createMspMessageCryptoService, loadPeerMaterial, loadV
 import { createGossipNode } from "../../src/gossip/node/index.js";
 import { silentLogger } from "../../src/logging/index.js";
 import { createRegistry } from "../../src/metrics/index.js";
-import { broadcastAll, createSeekInfoEnvelope, createSignedEnvelope, deliver } from "../../src/orderer/index.js";
+import { createSeekInfoEnvelope, createSignedEnvelope } from "../../src/deliver/index.js";
+import { broadcastAll, deliver } from "../../src/orderer/index.js";
 import { HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
 import {
   type ChannelDefinition,

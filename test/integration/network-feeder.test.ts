@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NetworkError, TxFeeder } from "../../src/cli/network/index.js";
-import { createSeekInfoEnvelope, deliver, parseEnvelope } from "../../src/orderer/index.js";
+import { createSeekInfoEnvelope } from "../../src/deliver/index.js";
+import { deliver, parseEnvelope } from "../../src/orderer/index.js";
 import { HeaderType, Payload } from "../../src/protos/gen/common/common.pb.js";
 import { tlsOrdererSetup } from "../utils/tls-orderer.js";
 

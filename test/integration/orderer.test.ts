@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
 import { blockDataHash, blockHeaderBytes } from "../../src/crypto/block.js";
+import { createSeekInfoEnvelope, createSignedEnvelope } from "../../src/deliver/index.js";
 import { silentLogger } from "../../src/logging/logger.js";
 import {
   type DeliverItem,
@@ -10,8 +11,6 @@ import {
   broadcast,
   broadcastAll,
   createOrderer,
-  createSeekInfoEnvelope,
-  createSignedEnvelope,
   deliver,
 } from "../../src/orderer/index.js";
 import { type Block, type Envelope, HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";

@@ -1,17 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { computeTxId, createSeekInfoEnvelope, decodeDeliverResponse, MAX_UINT64 } from "../../../src/deliver/index.js";
-import { ChannelHeader, Envelope, HeaderType, Payload, SignatureHeader, Status } from "../../../src/protos/gen/common/common.pb.js";
+import { ChannelHeader, HeaderType, Payload, SignatureHeader, Status } from "../../../src/protos/gen/common/common.pb.js";
 import { SeekInfo, SeekInfo_SeekBehavior } from "../../../src/protos/gen/orderer/ab.pb.js";
 import { ManualClock, SeededRandom } from "../../../src/util/index.js";
 import { blockResponse, CHANNEL, fakeSigner, makeChain, statusResponse } from "./helpers.js";
 
 describe("SeekInfo envelope", () => {
-  test("is Fabric's signed DELIVER_SEEK_INFO from the given height to MaxUint64, BLOCK_UNTIL_READY", () => {
+  test("is Fabric's signed DELIVER_SEEK_INFO from the given height to MaxUint64, BLOCK_UNTIL_READY, with the TLS binding", () => {
     const clock = new ManualClock(1_700_000_123_456);
     const tlsCertHash = new Uint8Array(32).fill(9);
-    const bytes = createSeekInfoEnvelope({ channel: CHANNEL, start: 42n, signer: fakeSigner, clock, random: new SeededRandom(1), tlsCertHash });
-    const env = Envelope.decode(bytes);
+    const env = createSeekInfoEnvelope(fakeSigner, CHANNEL, { start: 42n, stop: MAX_UINT64 }, { clock, random: new SeededRandom(1), tlsCertHash });
     assert.deepEqual(env.signature, fakeSigner.sign(env.payload));
     const payload = Payload.decode(env.payload);
     const ch = ChannelHeader.decode(payload.header!.channelHeader);
@@ -35,7 +34,7 @@ describe("SeekInfo envelope", () => {
     const clock = new ManualClock();
     const random = new SeededRandom(2);
     const nonce = (): Uint8Array => {
-      const env = Envelope.decode(createSeekInfoEnvelope({ channel: CHANNEL, start: 1n, signer: fakeSigner, clock, random }));
+      const env = createSeekInfoEnvelope(fakeSigner, CHANNEL, { start: 1n }, { clock, random });
       return SignatureHeader.decode(Payload.decode(env.payload).header!.signatureHeader).nonce;
     };
     assert.notDeepEqual(nonce(), nonce());

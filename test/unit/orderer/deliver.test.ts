@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
+import { createSeekInfoEnvelope, createSignedEnvelope, type SeekTarget } from "../../../src/deliver/index.js";
 import { openBlockStore } from "../../../src/ledger/block-store.js";
 import { silentLogger } from "../../../src/logging/logger.js";
 import { OrdererChain, buildBlock } from "../../../src/orderer/chain.js";
 import { type DeliverContext, deliverResponseBlockBytes, evaluateSeek, streamBlocks } from "../../../src/orderer/deliver.js";
-import { createSeekInfoEnvelope, createSignedEnvelope, type SeekTarget } from "../../../src/orderer/envelope.js";
 import { OrdererError } from "../../../src/orderer/errors.js";
 import { SEEK_MAX } from "../../../src/orderer/interface.js";
 import { Block, Envelope, HeaderType, Status } from "../../../src/protos/gen/common/common.pb.js";
