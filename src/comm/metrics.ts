@@ -1,11 +1,10 @@
 import {
-  type Counter,
+  type CounterMetric,
   type CounterSpec,
   GOSSIP_COMM_MESSAGES_RECEIVED,
   GOSSIP_COMM_MESSAGES_SENT,
   GOSSIP_COMM_OVERFLOW_COUNT,
-  type Registry,
-  counterOf,
+  type MetricsProvider,
 } from "../metrics/index.js";
 import type { CommErrorCode } from "./errors.js";
 
@@ -20,21 +19,21 @@ export const COMM_REJECTED: CounterSpec<"code"> = {
 /** Fabric's `CommMetrics` (`gossip/metrics/metrics.go`), and our count of refused connections by reason. */
 export interface CommMetrics {
   /** gossip_comm_messages_sent */
-  sent: Counter<never>;
+  sent: CounterMetric<never>;
   /** gossip_comm_messages_received */
-  received: Counter<never>;
+  received: CounterMetric<never>;
   /** gossip_comm_overflow_count */
-  overflow: Counter<never>;
-  rejected: Counter<"code">;
+  overflow: CounterMetric<never>;
+  rejected: CounterMetric<"code">;
 }
 
-/** The comm metrics on `registry`, created once per registry (get-or-create) and shared by its users. */
-export function createCommMetrics(registry: Registry): CommMetrics {
+/** The comm metrics from `metrics`, created once per provider (get-or-create) and shared by its users. */
+export function createCommMetrics(metrics: MetricsProvider): CommMetrics {
   return {
-    sent: counterOf(registry, GOSSIP_COMM_MESSAGES_SENT),
-    received: counterOf(registry, GOSSIP_COMM_MESSAGES_RECEIVED),
-    overflow: counterOf(registry, GOSSIP_COMM_OVERFLOW_COUNT),
-    rejected: counterOf(registry, COMM_REJECTED),
+    sent: metrics.counter(GOSSIP_COMM_MESSAGES_SENT),
+    received: metrics.counter(GOSSIP_COMM_MESSAGES_RECEIVED),
+    overflow: metrics.counter(GOSSIP_COMM_OVERFLOW_COUNT),
+    rejected: metrics.counter(COMM_REJECTED),
   };
 }
 

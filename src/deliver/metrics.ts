@@ -1,4 +1,4 @@
-import { type Counter, type CounterSpec, type Registry, counterOf } from "../metrics/index.js";
+import type { CounterMetric, CounterSpec, MetricsProvider } from "../metrics/index.js";
 
 /** Ours (Fabric's peer deliver client has no metrics): blocks from the ordering service not passed on, by channel and reason. */
 export const DELIVER_BLOCKS_REJECTED: CounterSpec<"channel" | "reason"> = {
@@ -39,16 +39,16 @@ export type RejectReason =
 
 /** The deliver client's metrics; every channel of a peer shares them, labelled by channel. */
 export interface DeliverMetrics {
-  rejected: Counter<"channel" | "reason">;
-  reconnects: Counter<"channel">;
-  received: Counter<"channel">;
+  rejected: CounterMetric<"channel" | "reason">;
+  reconnects: CounterMetric<"channel">;
+  received: CounterMetric<"channel">;
 }
 
-/** The deliver metrics on `registry`, created once per registry (get-or-create) and shared by its channels. */
-export function createDeliverMetrics(registry: Registry): DeliverMetrics {
+/** The deliver metrics from `metrics`, created once per provider (get-or-create) and shared by its channels. */
+export function createDeliverMetrics(metrics: MetricsProvider): DeliverMetrics {
   return {
-    rejected: counterOf(registry, DELIVER_BLOCKS_REJECTED),
-    reconnects: counterOf(registry, DELIVER_RECONNECTS),
-    received: counterOf(registry, DELIVER_BLOCKS_RECEIVED),
+    rejected: metrics.counter(DELIVER_BLOCKS_REJECTED),
+    reconnects: metrics.counter(DELIVER_RECONNECTS),
+    received: metrics.counter(DELIVER_BLOCKS_RECEIVED),
   };
 }

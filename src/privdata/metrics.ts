@@ -8,9 +8,8 @@ import {
   GOSSIP_PRIVDATA_RETRIEVE_DURATION,
   GOSSIP_PRIVDATA_SEND_DURATION,
   GOSSIP_PRIVDATA_VALIDATION_DURATION,
-  type Histogram,
-  type Registry,
-  histogramOf,
+  type HistogramMetric,
+  type MetricsProvider,
 } from "../metrics/index.js";
 
 /**
@@ -20,39 +19,39 @@ import {
  */
 export interface PrivdataMetrics {
   /** gossip_privdata_validation_duration: validating a block (`coordinator.go` StoreBlock). */
-  validationDuration: Histogram<"channel">;
+  validationDuration: HistogramMetric<"channel">;
   /** gossip_privdata_list_missing_duration: eligibility and the missing list (`pvtdataprovider.go`). */
-  listMissingDuration: Histogram<"channel">;
+  listMissingDuration: HistogramMetric<"channel">;
   /** gossip_privdata_fetch_duration: fetching from remote peers, only when a remote fetch happens (`pvtdataprovider.go`). */
-  fetchDuration: Histogram<"channel">;
+  fetchDuration: HistogramMetric<"channel">;
   /** gossip_privdata_commit_block_duration: committing the block with its private data (`coordinator.go`). */
-  commitBlockDuration: Histogram<"channel">;
+  commitBlockDuration: HistogramMetric<"channel">;
   /** gossip_privdata_purge_duration: the transient store purge after a commit (`pvtdataprovider.go` Purge). */
-  purgeDuration: Histogram<"channel">;
+  purgeDuration: HistogramMetric<"channel">;
   /** gossip_privdata_send_duration: one endorsement-time dissemination (`distributor.go`). */
-  sendDuration: Histogram<"channel">;
+  sendDuration: HistogramMetric<"channel">;
   /** gossip_privdata_reconciliation_duration: one reconciliation cycle (`reconcile.go`). */
-  reconciliationDuration: Histogram<"channel">;
+  reconciliationDuration: HistogramMetric<"channel">;
   /** gossip_privdata_pull_duration: until each pulled element arrives (`pull.go` gatherResponses). */
-  pullDuration: Histogram<"channel">;
+  pullDuration: HistogramMetric<"channel">;
   /** gossip_privdata_retrieve_duration: responder-side retrieval from the ledger or transient store (`pull.go` createResponse). */
-  retrieveDuration: Histogram<"channel">;
+  retrieveDuration: HistogramMetric<"channel">;
 }
 
 /**
- * The private data metrics on `registry` (Fabric's `newPrivdataMetrics`), created once per registry
+ * The private data metrics from `metrics` (Fabric's `newPrivdataMetrics`), created once per provider
  * (get-or-create) and shared by the channels of a peer.
  */
-export function createPrivdataMetrics(registry: Registry): PrivdataMetrics {
+export function createPrivdataMetrics(metrics: MetricsProvider): PrivdataMetrics {
   return {
-    validationDuration: histogramOf(registry, GOSSIP_PRIVDATA_VALIDATION_DURATION),
-    listMissingDuration: histogramOf(registry, GOSSIP_PRIVDATA_LIST_MISSING_DURATION),
-    fetchDuration: histogramOf(registry, GOSSIP_PRIVDATA_FETCH_DURATION),
-    commitBlockDuration: histogramOf(registry, GOSSIP_PRIVDATA_COMMIT_BLOCK_DURATION),
-    purgeDuration: histogramOf(registry, GOSSIP_PRIVDATA_PURGE_DURATION),
-    sendDuration: histogramOf(registry, GOSSIP_PRIVDATA_SEND_DURATION),
-    reconciliationDuration: histogramOf(registry, GOSSIP_PRIVDATA_RECONCILIATION_DURATION),
-    pullDuration: histogramOf(registry, GOSSIP_PRIVDATA_PULL_DURATION),
-    retrieveDuration: histogramOf(registry, GOSSIP_PRIVDATA_RETRIEVE_DURATION),
+    validationDuration: metrics.histogram(GOSSIP_PRIVDATA_VALIDATION_DURATION),
+    listMissingDuration: metrics.histogram(GOSSIP_PRIVDATA_LIST_MISSING_DURATION),
+    fetchDuration: metrics.histogram(GOSSIP_PRIVDATA_FETCH_DURATION),
+    commitBlockDuration: metrics.histogram(GOSSIP_PRIVDATA_COMMIT_BLOCK_DURATION),
+    purgeDuration: metrics.histogram(GOSSIP_PRIVDATA_PURGE_DURATION),
+    sendDuration: metrics.histogram(GOSSIP_PRIVDATA_SEND_DURATION),
+    reconciliationDuration: metrics.histogram(GOSSIP_PRIVDATA_RECONCILIATION_DURATION),
+    pullDuration: metrics.histogram(GOSSIP_PRIVDATA_PULL_DURATION),
+    retrieveDuration: metrics.histogram(GOSSIP_PRIVDATA_RETRIEVE_DURATION),
   };
 }

@@ -1,15 +1,12 @@
 import {
-  type Counter,
+  type CounterMetric,
   type CounterSpec,
   GOSSIP_PAYLOAD_BUFFER_SIZE,
   GOSSIP_STATE_COMMIT_DURATION,
   GOSSIP_STATE_HEIGHT,
-  type Gauge,
-  type Histogram,
-  type Registry,
-  counterOf,
-  gaugeOf,
-  histogramOf,
+  type GaugeMetric,
+  type HistogramMetric,
+  type MetricsProvider,
 } from "../metrics/index.js";
 
 /** Fabric's state metric names (`gossip/metrics/metrics.go` StateMetrics). */
@@ -41,21 +38,21 @@ export type StateRejectReason =
 /** Fabric's `StateMetrics`, and our rejection count; every channel of a peer shares them, labelled by channel. */
 export interface StateMetrics {
   /** Ledger height after each commit. */
-  height: Gauge<"channel">;
+  height: GaugeMetric<"channel">;
   /** Seconds per commit (Fabric observes `time.Since(t).Seconds()`). */
-  commitDuration: Histogram<"channel">;
+  commitDuration: HistogramMetric<"channel">;
   /** Size of the re-ordering buffer after each push and pop. */
-  payloadBufferSize: Gauge<"channel">;
+  payloadBufferSize: GaugeMetric<"channel">;
   /** Blocks refused, by reason. */
-  rejected: Counter<"channel" | "reason">;
+  rejected: CounterMetric<"channel" | "reason">;
 }
 
-/** The state metrics on `registry`, created once per registry (get-or-create) and shared by its channels. */
-export function createStateMetrics(registry: Registry): StateMetrics {
+/** The state metrics from `metrics`, created once per provider (get-or-create) and shared by its channels. */
+export function createStateMetrics(metrics: MetricsProvider): StateMetrics {
   return {
-    height: gaugeOf(registry, GOSSIP_STATE_HEIGHT),
-    commitDuration: histogramOf(registry, GOSSIP_STATE_COMMIT_DURATION),
-    payloadBufferSize: gaugeOf(registry, GOSSIP_PAYLOAD_BUFFER_SIZE),
-    rejected: counterOf(registry, STATE_BLOCKS_REJECTED),
+    height: metrics.gauge(GOSSIP_STATE_HEIGHT),
+    commitDuration: metrics.histogram(GOSSIP_STATE_COMMIT_DURATION),
+    payloadBufferSize: metrics.gauge(GOSSIP_PAYLOAD_BUFFER_SIZE),
+    rejected: metrics.counter(STATE_BLOCKS_REJECTED),
   };
 }

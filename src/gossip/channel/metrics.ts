@@ -1,11 +1,9 @@
 import {
-  type Counter,
+  type CounterMetric,
   type CounterSpec,
   GOSSIP_MEMBERSHIP_TOTAL_PEERS_KNOWN,
-  type Gauge,
-  type Registry,
-  counterOf,
-  gaugeOf,
+  type GaugeMetric,
+  type MetricsProvider,
 } from "../../metrics/index.js";
 import type { ChannelRejectReason } from "./errors.js";
 
@@ -24,16 +22,16 @@ export const CHANNEL_REJECTED_METRIC = CHANNEL_REJECTED.name;
 /** The channel's metrics (Fabric's `MembershipMetrics`, and ours); every channel of a peer shares them, labelled by channel. */
 export interface ChannelMetrics {
   /** `len(GetPeers())` per channel, set every membership tracker tick. */
-  totalPeersKnown: Gauge<"channel">;
+  totalPeersKnown: GaugeMetric<"channel">;
   /** Remote messages not used, by channel and reason. */
-  rejected: Counter<"channel" | "reason">;
+  rejected: CounterMetric<"channel" | "reason">;
 }
 
-/** The channel metrics on `registry`, created once per registry (get-or-create) and shared by its channels. */
-export function createChannelMetrics(registry: Registry): ChannelMetrics {
+/** The channel metrics from `metrics`, created once per provider (get-or-create) and shared by its channels. */
+export function createChannelMetrics(metrics: MetricsProvider): ChannelMetrics {
   return {
-    totalPeersKnown: gaugeOf(registry, GOSSIP_MEMBERSHIP_TOTAL_PEERS_KNOWN),
-    rejected: counterOf(registry, CHANNEL_REJECTED),
+    totalPeersKnown: metrics.gauge(GOSSIP_MEMBERSHIP_TOTAL_PEERS_KNOWN),
+    rejected: metrics.counter(CHANNEL_REJECTED),
   };
 }
 

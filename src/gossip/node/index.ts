@@ -2,3 +2,4 @@
 export type { GossipNode, GossipNodeComponents, GossipNodeOptions, SendCriteria } from "./interface.js";
 export { DEFAULT_GOSSIP_NODE_OPTIONS } from "./interface.js";
 export { GossipNodeImpl, GossipNodeError, createGossipNode } from "./node.js";
+export { NODE_REJECTED, createNodeMetrics, type NodeMetrics } from "./metrics.js";

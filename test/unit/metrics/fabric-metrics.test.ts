@@ -13,7 +13,7 @@ import { createChannelMetrics } from "../../../src/gossip/channel/index.js";
 import { silentLogger } from "../../../src/logging/index.js";
 import {
   type Counter,
-  counter,
+  counterOf,
   createRegistry,
   FABRIC_GOSSIP_METRICS,
   FABRIC_PRIVDATA_METRICS,
@@ -22,6 +22,7 @@ import {
   type Histogram,
   MetricsError,
   PROMETHEUS_DEFAULT_BUCKETS,
+  promMetricsProvider,
   type Registry,
   registerFabricGossipMetrics,
 } from "../../../src/metrics/index.js";
@@ -132,15 +133,18 @@ test("histograms use Prometheus' default buckets (Fabric sets none): 0.005 .. 10
 });
 
 test("components sharing one registry get the same metric objects, before or after registerFabricGossipMetrics", () => {
-  const build = (r: Registry) => ({
-    comm: createCommMetrics(r),
-    channel: createChannelMetrics(r),
-    election: createElectionMetrics(r),
-    state: createStateMetrics(r),
-    deliver: createDeliverMetrics(r),
-    discovery: createDiscoveryMetrics(r),
-    privdata: createPrivdataMetrics(r),
-  });
+  const build = (r: Registry) => {
+    const p = promMetricsProvider(r);
+    return {
+      comm: createCommMetrics(p),
+      channel: createChannelMetrics(p),
+      election: createElectionMetrics(p),
+      state: createStateMetrics(p),
+      deliver: createDeliverMetrics(p),
+      discovery: createDiscoveryMetrics(p),
+      privdata: createPrivdataMetrics(p),
+    };
+  };
   const before = createRegistry();
   const a = build(before);
   registerFabricGossipMetrics(before);
@@ -177,13 +181,13 @@ test("a metric of the same name with another type, labels or help is refused wit
   const wrongLabels = createRegistry();
   new Gauge({ name: "gossip_state_height", help: "Current ledger height", registers: [wrongLabels] });
   assert.throws(
-    () => createStateMetrics(wrongLabels),
+    () => createStateMetrics(promMetricsProvider(wrongLabels)),
     (e: unknown) => e instanceof MetricsError && /gossip_state_height .*labels \[\].*wanted a gauge with labels \[channel\]/.test(e.message),
   );
 
   const wrongHelp = createRegistry();
-  counter(wrongHelp, "deliver_reconnects", "Something else", ["channel"]);
-  assert.throws(() => createDeliverMetrics(wrongHelp), (e: unknown) => e instanceof MetricsError && /deliver_reconnects/.test(e.message));
+  counterOf(wrongHelp, { name: "deliver_reconnects", type: "counter", help: "Something else", labelNames: ["channel"] });
+  assert.throws(() => createDeliverMetrics(promMetricsProvider(wrongHelp)), (e: unknown) => e instanceof MetricsError && /deliver_reconnects/.test(e.message));
 });
 
 /** A state provider over the fake gossip and ledger of the state harness, with its own registry and MCS. */
@@ -198,7 +202,7 @@ async function stateOn(
   const gossip = new FakeGossip(undefined, "p0", ledger);
   const state = createStateProvider(
     CHANNEL,
-    { gossip, ledger, mcs: { verifyBlock }, clock, random: new SeededRandom(3), logger: silentLogger, metrics: registry },
+    { gossip, ledger, mcs: { verifyBlock }, clock, random: new SeededRandom(3), logger: silentLogger, metrics: promMetricsProvider(registry) },
     { enabled, checkIntervalMs: 1_000, responseTimeoutMs: 500, maxRetries: 0 },
   );
   await state.start();
