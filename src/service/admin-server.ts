@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { Registry } from "prom-client";
 import type { Logger } from "../logging/index.js";
+import type { Registry } from "../metrics/index.js";
 import type { ChannelStatusView, MembershipView } from "./membership-view.js";
 
 export interface AdminServerOptions {

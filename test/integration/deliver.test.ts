@@ -17,7 +17,7 @@ import {
 } from "../../src/deliver/index.js";
 import { createCa, issueCertificate } from "../../src/crypto/index.js";
 import { silentLogger } from "../../src/logging/index.js";
-import { type Counter, createRegistry, type Registry } from "../../src/metrics/index.js";
+import { type Counter, createRegistry, promMetricsProvider, type Registry } from "../../src/metrics/index.js";
 import { Block, ChannelHeader, Envelope, Payload } from "../../src/protos/gen/common/common.pb.js";
 import { passBytes, takeBytes } from "../../src/comm/grpc/index.js";
 import { SystemClock } from "../../src/util/index.js";
@@ -139,7 +139,7 @@ function makeClient(
       clock,
       random: firstPickRandom(),
       logger: silentLogger,
-      metrics: registry,
+      metrics: promMetricsProvider(registry),
     },
     { initialBackoffMs: 20, connTimeoutMs: 500, ...options },
   );
@@ -250,7 +250,7 @@ describe("deliver client over gRPC", () => {
         clock: new SystemClock(),
         random: firstPickRandom(),
         logger: silentLogger,
-        metrics: registry,
+        metrics: promMetricsProvider(registry),
       },
       { initialBackoffMs: 20, connTimeoutMs: 2_000 },
     );

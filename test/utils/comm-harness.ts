@@ -9,7 +9,7 @@ import type { CommOptions } from "../../src/comm/options.js";
 import type { RawStream, Transport, TransportTls } from "../../src/comm/transport.js";
 import { CryptoError, DevMessageCryptoService } from "../../src/crypto/index.js";
 import { type Logger, silentLogger } from "../../src/logging/index.js";
-import { createRegistry } from "../../src/metrics/index.js";
+import { createRegistry, promMetricsProvider } from "../../src/metrics/index.js";
 import { flushMicrotasks, ManualClock, SeededRandom, SystemClock, utf8 } from "../../src/util/index.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -403,7 +403,7 @@ export function createMemoryCommHarness(options: MemoryHarnessOptions = {}): Mem
     const transport: Transport = fault === "wrongTlsHash" ? new LyingTlsTransport(memTransport) : memTransport;
     const metrics = createRegistry();
     const comm = createComm(
-      { transport, clock, random, logger: logger.child(name), metrics, mcs, securityAdvisor: mcs, selfIdentity: identity },
+      { transport, clock, random, logger: logger.child(name), metrics: promMetricsProvider(metrics), mcs, securityAdvisor: mcs, selfIdentity: identity },
       { ...options.defaults, ...spec.options },
     );
     await comm.start();

@@ -34,7 +34,7 @@ import {
   type SigningIdentity,
 } from "../../src/crypto/index.js";
 import { type Logger, silentLogger } from "../../src/logging/index.js";
-import { createRegistry } from "../../src/metrics/index.js";
+import { createRegistry, promMetricsProvider } from "../../src/metrics/index.js";
 import { SystemClock, SystemRandom, utf8 } from "../../src/util/index.js";
 import {
   type CommHarness,
@@ -392,7 +392,7 @@ export async function createGrpcCommHarness(options: GrpcHarnessOptions = {}): P
     }
     const metrics = createRegistry();
     const comm = createComm(
-      { transport, clock, random, logger: logger.child(name), metrics, mcs, securityAdvisor: mcs, selfIdentity: identity },
+      { transport, clock, random, logger: logger.child(name), metrics: promMetricsProvider(metrics), mcs, securityAdvisor: mcs, selfIdentity: identity },
       { ...options.defaults, ...spec.options },
     );
     peerTransports.add(transport);

@@ -8,7 +8,7 @@ import {
   DeliverError,
 } from "../../../src/deliver/index.js";
 import { silentLogger } from "../../../src/logging/index.js";
-import { type Counter, createRegistry, type Registry } from "../../../src/metrics/index.js";
+import { type Counter, createRegistry, promMetricsProvider, type Registry } from "../../../src/metrics/index.js";
 import { Block, Status } from "../../../src/protos/gen/common/common.pb.js";
 import { ManualClock, SeededRandom } from "../../../src/util/index.js";
 import {
@@ -65,7 +65,7 @@ function setup(
       clock,
       random: firstPickRandom(),
       logger: silentLogger,
-      metrics: registry,
+      metrics: promMetricsProvider(registry),
       connector,
     },
     options,

@@ -10,7 +10,7 @@ import {
   SEND_UNTIL_ACKED_WAIT_MS,
 } from "../../../src/discovery/index.js";
 import { MemoryLogger, silentLogger } from "../../../src/logging/index.js";
-import { createRegistry } from "../../../src/metrics/index.js";
+import { createRegistry, memoryMetricsProvider } from "../../../src/metrics/index.js";
 import { SignedGossipMessage } from "../../../src/protoext/signed-message.js";
 import { GossipMessage_Tag } from "../../../src/protos/gen/gossip/message.pb.js";
 import { fromUtf8, utf8 } from "../../../src/util/bytes.js";
@@ -57,7 +57,7 @@ describe("configuration", () => {
       clock: new ManualClock(),
       random: new SeededRandom(1),
       logger: silentLogger,
-      metrics: createRegistry(),
+      metrics: memoryMetricsProvider(),
       comm: new RecordingComm(),
       crypto: { validateAliveMsg: () => true, signMessage: () => undefined },
       disclosurePolicy: NOOP_DISCLOSURE_POLICY,

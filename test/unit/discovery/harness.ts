@@ -24,7 +24,7 @@ import {
   preferredEndpoint,
 } from "../../../src/discovery/index.js";
 import { type Logger, silentLogger } from "../../../src/logging/index.js";
-import { createRegistry } from "../../../src/metrics/index.js";
+import { memoryMetricsProvider } from "../../../src/metrics/index.js";
 import type { ReceivedMessage } from "../../../src/protoext/received-message.js";
 import { SignedGossipMessage } from "../../../src/protoext/signed-message.js";
 import { Envelope, type GossipMessage } from "../../../src/protos/gen/gossip/message.pb.js";
@@ -150,7 +150,7 @@ export class TestNode {
         clock: net.clock,
         random: net.random,
         logger: this.spec.logger ?? silentLogger,
-        metrics: createRegistry(),
+        metrics: memoryMetricsProvider(),
         comm: this.#comm(),
         crypto,
         disclosurePolicy: this.policy(),

@@ -15,7 +15,7 @@ import {
   type NetworkMember,
 } from "../../../src/discovery/index.js";
 import { type Logger, silentLogger } from "../../../src/logging/index.js";
-import { createRegistry, type Registry } from "../../../src/metrics/index.js";
+import { createRegistry, promMetricsProvider, type Registry } from "../../../src/metrics/index.js";
 import type { ReceivedMessage } from "../../../src/protoext/received-message.js";
 import { SignedGossipMessage } from "../../../src/protoext/signed-message.js";
 import { type Envelope, type GossipMessage, GossipMessage_Tag } from "../../../src/protos/gen/gossip/message.pb.js";
@@ -202,7 +202,7 @@ export async function fixture(opts: FixtureOptions = {}): Promise<Fixture> {
       clock,
       random: new SeededRandom(42),
       logger: opts.logger ?? silentLogger,
-      metrics: registry,
+      metrics: promMetricsProvider(registry),
       comm,
       crypto,
       disclosurePolicy: opts.disclosurePolicy ?? NOOP_DISCLOSURE_POLICY,

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Registry } from "prom-client";
 import {
   createLeaderElectionAdapter,
   createStaticLeaderService,
@@ -11,6 +10,7 @@ import {
   resolveLeaderMode,
 } from "../../../src/election/index.js";
 import { silentLogger } from "../../../src/logging/index.js";
+import { createRegistry, memoryMetricsProvider, promMetricsProvider } from "../../../src/metrics/index.js";
 import { type GossipMessage, GossipMessage_Tag } from "../../../src/protos/gen/gossip/message.pb.js";
 import { fromUtf8, ManualClock, utf8 } from "../../../src/util/index.js";
 
@@ -54,7 +54,7 @@ function leadership(channel: string, tag: GossipMessage_Tag, pkiId: string, isDe
 test("createMessage: LeadershipMessage{pki_id, timestamp{inc_num = creation time ns, seq_num 1, 2, ...}, is_declaration}, CHAN_AND_ORG, channel set, nonce 0", async () => {
   const clock = new ManualClock(1_700_000_000_123);
   const node = new FakeNode();
-  const a = createLeaderElectionAdapter({ node, clock, logger: silentLogger, metrics: new Registry() }, "mychannel");
+  const a = createLeaderElectionAdapter({ node, clock, logger: silentLogger, metrics: memoryMetricsProvider() }, "mychannel");
   await clock.advance(5_000);
   const p = a.createMessage(false);
   const d = a.createMessage(true);
@@ -79,7 +79,7 @@ test("peers(): the channel's members of our org only", () => {
   const node = new FakeNode();
   node.members = { ch: [{ pkiId: utf8("a") }, { pkiId: utf8("b") }, { pkiId: utf8("c") }], other: [{ pkiId: utf8("d") }] };
   node.myOrg.add("a").add("c").add("d");
-  const a = createLeaderElectionAdapter({ node, clock: new ManualClock(), logger: silentLogger, metrics: new Registry() }, "ch");
+  const a = createLeaderElectionAdapter({ node, clock: new ManualClock(), logger: silentLogger, metrics: memoryMetricsProvider() }, "ch");
   assert.deepEqual(
     a.peers().map((p) => fromUtf8(p.id)),
     ["a", "c"],
@@ -88,7 +88,7 @@ test("peers(): the channel's members of our org only", () => {
 
 test("accept(): only CHAN_AND_ORG leadership messages of our channel; stop() unsubscribes", () => {
   const node = new FakeNode();
-  const a = createLeaderElectionAdapter({ node, clock: new ManualClock(), logger: silentLogger, metrics: new Registry() }, "ch");
+  const a = createLeaderElectionAdapter({ node, clock: new ManualClock(), logger: silentLogger, metrics: memoryMetricsProvider() }, "ch");
   const got: string[] = [];
   a.accept((m) => got.push(`${fromUtf8(m.senderId)}:${m.isDeclaration() ? "D" : "P"}`));
   node.demux(leadership("ch", GossipMessage_Tag.CHAN_AND_ORG, "x", true));
@@ -111,9 +111,9 @@ test("accept(): only CHAN_AND_ORG leadership messages of our channel; stop() uns
 });
 
 test("reportMetrics: gossip_leader_election_leader{channel} is 1 as leader and 0 as follower; channels share the gauge", async () => {
-  const registry = new Registry();
+  const registry = createRegistry();
   const node = new FakeNode();
-  const c = { node, clock: new ManualClock(), logger: silentLogger, metrics: registry };
+  const c = { node, clock: new ManualClock(), logger: silentLogger, metrics: promMetricsProvider(registry) };
   const a = createLeaderElectionAdapter(c, "ch1");
   const b = createLeaderElectionAdapter(c, "ch2");
   a.reportMetrics(true);

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Registry } from "prom-client";
 import {
   createLeaderElectionAdapter,
   createLeaderElectionService,
@@ -9,6 +8,7 @@ import {
   type LeadershipMsg,
 } from "../../../src/election/index.js";
 import { silentLogger } from "../../../src/logging/index.js";
+import { createRegistry, promMetricsProvider, type Registry } from "../../../src/metrics/index.js";
 import { type HarnessPeer, joinMessage, NodeHarness } from "../../utils/node-harness.js";
 
 const ALIVE_MS = 10_000;
@@ -41,8 +41,8 @@ test("4 peers of one org on a channel elect exactly one leader through real goss
   }
   // Each peer with its own registry (as one process per peer would have).
   for (const peer of h.peers) {
-    const registry = new Registry();
-    const adapter = createLeaderElectionAdapter({ node: peer.node, clock: h.clock, logger: silentLogger, metrics: registry }, CHANNEL);
+    const registry = createRegistry();
+    const adapter = createLeaderElectionAdapter({ node: peer.node, clock: h.clock, logger: silentLogger, metrics: promMetricsProvider(registry) }, CHANNEL);
     const callbacks: boolean[] = [];
     const svc = createLeaderElectionService({
       adapter,

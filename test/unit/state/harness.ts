@@ -6,7 +6,7 @@
 import { type PKIidType, pkiHex, type RemotePeer } from "../../../src/api/index.js";
 import type { NetworkMember } from "../../../src/discovery/index.js";
 import { silentLogger } from "../../../src/logging/index.js";
-import { createRegistry, type Registry } from "../../../src/metrics/index.js";
+import { createRegistry, promMetricsProvider, type Registry } from "../../../src/metrics/index.js";
 import { type ReceivedMessage, SignedGossipMessage } from "../../../src/protoext/index.js";
 import { Block } from "../../../src/protos/gen/common/common.pb.js";
 import { type GossipMessage, GossipMessage_Tag, type Payload, type PvtDataPayload } from "../../../src/protos/gen/gossip/message.pb.js";
@@ -247,7 +247,7 @@ export class StateHarness {
         clock: this.clock,
         random: new SeededRandom(this.#seed++),
         logger: silentLogger,
-        metrics,
+        metrics: promMetricsProvider(metrics),
       },
       options,
     );

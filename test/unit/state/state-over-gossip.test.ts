@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { silentLogger } from "../../../src/logging/index.js";
-import { createRegistry } from "../../../src/metrics/index.js";
+import { memoryMetricsProvider } from "../../../src/metrics/index.js";
 import { GossipMessage_Tag } from "../../../src/protos/gen/gossip/message.pb.js";
 import { createStateProvider, type StateGossipAdapter, type StateProviderImpl } from "../../../src/state/index.js";
 import { SeededRandom, utf8 } from "../../../src/util/index.js";
@@ -48,7 +48,7 @@ async function addStatePeer(h: NodeHarness, name: string, seed: number): Promise
       clock: h.clock,
       random: new SeededRandom(seed),
       logger: silentLogger,
-      metrics: createRegistry(),
+      metrics: memoryMetricsProvider(),
     },
     { enabled: true },
   );

@@ -5,7 +5,7 @@ import { GossipMessage_Tag, PvtDataPayload } from "../../../src/protos/gen/gossi
 import { createStateProvider, DEFAULT_STATE_PROVIDER_OPTIONS, StateError, validateStateRequest } from "../../../src/state/index.js";
 import { ManualClock, SeededRandom, fromUtf8, utf8 } from "../../../src/util/index.js";
 import { silentLogger } from "../../../src/logging/index.js";
-import { createRegistry } from "../../../src/metrics/index.js";
+import { memoryMetricsProvider } from "../../../src/metrics/index.js";
 import {
   CHANNEL,
   dataMsg,
@@ -287,7 +287,7 @@ test("with verifyByChannel, a member whose handshake fails the channel's Readers
     clock,
     random: new SeededRandom(1),
     logger: silentLogger,
-    metrics: createRegistry(),
+    metrics: memoryMetricsProvider(),
   });
   await state.start();
   t.after(() => state.stop());
@@ -384,7 +384,7 @@ test("a response whose block fails verification is not committed", async (t) => 
       clock,
       random: new SeededRandom(1),
       logger: silentLogger,
-      metrics: createRegistry(),
+      metrics: memoryMetricsProvider(),
     },
     { enabled: true },
   );
@@ -450,7 +450,7 @@ test("a ledger at height 0 cannot start; bad options are refused", async () => {
     clock,
     random: new SeededRandom(1),
     logger: silentLogger,
-    metrics: createRegistry(),
+    metrics: memoryMetricsProvider(),
   };
   await assert.rejects(createStateProvider(CHANNEL, components).start(), (e: unknown) => e instanceof StateError && e.code === "ZERO_HEIGHT");
   assert.throws(() => createStateProvider(CHANNEL, components, { batchSize: 0 }), (e: unknown) => e instanceof StateError && e.code === "INVALID_OPTIONS");

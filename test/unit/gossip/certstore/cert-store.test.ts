@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Registry } from "prom-client";
 import { pkiHex } from "../../../../src/api/index.js";
 import { createComm } from "../../../../src/comm/index.js";
 import { MemoryNetwork, MemoryTransport } from "../../../../src/comm/memory/index.js";
@@ -8,6 +7,7 @@ import { DevMessageCryptoService } from "../../../../src/crypto/index.js";
 import { CertStore } from "../../../../src/gossip/certstore/index.js";
 import { createIdentityMapper } from "../../../../src/identity/index.js";
 import { silentLogger } from "../../../../src/logging/index.js";
+import { memoryMetricsProvider } from "../../../../src/metrics/index.js";
 import { GossipMessage_Tag, PullMsgType } from "../../../../src/protos/gen/gossip/message.pb.js";
 import { isPullMsg, type ReceivedMessage, SignedGossipMessage } from "../../../../src/protoext/index.js";
 import { ManualClock, SeededRandom, utf8 } from "../../../../src/util/index.js";
@@ -27,7 +27,7 @@ async function setup(n: number, t: { after: (fn: () => Promise<void>) => void })
         clock,
         random: new SeededRandom(i),
         logger: silentLogger,
-        metrics: new Registry(),
+        metrics: memoryMetricsProvider(),
         mcs,
         securityAdvisor: mcs,
         selfIdentity: identity,

@@ -16,7 +16,7 @@ import {
 } from "../../../../src/gossip/channel/index.js";
 import { generateMAC } from "../../../../src/gossip/channel/index.js";
 import { type Logger, MemoryLogger } from "../../../../src/logging/index.js";
-import { createRegistry, type Registry } from "../../../../src/metrics/index.js";
+import { createRegistry, promMetricsProvider, type Registry } from "../../../../src/metrics/index.js";
 import { type ReceivedMessage, SignedGossipMessage } from "../../../../src/protoext/index.js";
 import { Block } from "../../../../src/protos/gen/common/common.pb.js";
 import { type Chaincode, type Envelope, type GossipMessage, GossipMessage_Tag, PullMsgType } from "../../../../src/protos/gen/gossip/message.pb.js";
@@ -386,7 +386,7 @@ export async function newChannel(options: FixtureOptions = {}): Promise<ChannelF
       clock,
       random: new SeededRandom(options.seed ?? 1),
       logger: options.logger ?? logger,
-      metrics: registry,
+      metrics: promMetricsProvider(registry),
       mcs,
     },
     { ...TEST_CONFIG, ...options.config },

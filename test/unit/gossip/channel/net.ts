@@ -7,7 +7,7 @@
 import { type OrgIdentityType, type PKIidType, pkiHex, type RemotePeer } from "../../../../src/api/index.js";
 import { createGossipChannel, type GossipChannel, type JoinChannelMessage } from "../../../../src/gossip/channel/index.js";
 import { MemoryLogger } from "../../../../src/logging/index.js";
-import { createRegistry } from "../../../../src/metrics/index.js";
+import { memoryMetricsProvider } from "../../../../src/metrics/index.js";
 import { type ReceivedMessage, SignedGossipMessage } from "../../../../src/protoext/index.js";
 import type { GossipMessage } from "../../../../src/protos/gen/gossip/message.pb.js";
 import { bytesEqual, ManualClock, SeededRandom, type TimerHandle } from "../../../../src/util/index.js";
@@ -82,7 +82,7 @@ export class ChannelNet {
         clock: this.clock,
         random: new SeededRandom(seed),
         logger: new MemoryLogger(name),
-        metrics: createRegistry(),
+        metrics: memoryMetricsProvider(),
         mcs,
       },
       TEST_CONFIG,
