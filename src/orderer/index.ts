@@ -11,6 +11,7 @@ export {
   SEEK_MAX,
 } from "./interface.js";
 export { OrdererError } from "./errors.js";
+export { ORDERER_BLOCKS_CUT, ORDERER_LEDGER_HEIGHT, ORDERER_TRANSACTIONS_ORDERED, createOrdererMetrics, type OrdererMetrics } from "./metrics.js";
 export { createOrderer } from "./orderer.js";
 export { OrdererChain, buildBlock, BLOCK_METADATA_ENTRIES, type BatchOptions, type ChainComponents } from "./chain.js";
 export { type ParsedEnvelope, parseEnvelope } from "./envelope.js";
