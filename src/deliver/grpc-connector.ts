@@ -1,7 +1,5 @@
-import { createHash, X509Certificate } from "node:crypto";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
-import { passBytes, takeBytes } from "../comm/grpc/index.js";
+import { certHashOfPem, clientCredentials, passBytes, takeBytes } from "../comm/grpc/index.js";
 import type { Clock } from "../util/index.js";
 import { DeliverError } from "./errors.js";
 import type { DeliverConnector, DeliverStream, DeliverTlsOptions } from "./interface.js";
@@ -45,7 +43,7 @@ class GrpcDeliverStream implements DeliverStream {
 /** Dials orderers with @grpc/grpc-js, one connection per stream, raw bytes on the wire. */
 export function createGrpcDeliverConnector(options: GrpcDeliverConnectorOptions): DeliverConnector {
   const tls = options.tls;
-  const tlsCertHash = tls?.cert !== undefined ? new Uint8Array(createHash("sha256").update(new X509Certificate(tls.cert).raw).digest()) : undefined;
+  const tlsCertHash = tls?.cert !== undefined ? certHashOfPem(tls.cert) : undefined;
   return {
     tlsCertHash,
     async open(endpoint, seekEnvelope, connTimeoutMs, signal) {
@@ -58,7 +56,7 @@ export function createGrpcDeliverConnector(options: GrpcDeliverConnectorOptions)
         "grpc.keepalive_timeout_ms": 20_000,
         "grpc.use_local_subchannel_pool": 1,
       };
-      const client = new grpc.Client(endpoint, credentials(endpoint, tls, channelOptions), channelOptions);
+      const client = new grpc.Client(endpoint, clientCredentials(endpoint, tls, channelOptions), channelOptions);
       let onAbort: (() => void) | undefined;
       try {
         // stop() must not wait for the dial deadline: an abort ends the wait at once.
@@ -83,18 +81,4 @@ export function createGrpcDeliverConnector(options: GrpcDeliverConnectorOptions)
       }
     },
   };
-}
-
-function credentials(endpoint: string, tls: DeliverTlsOptions | undefined, options: grpc.ChannelOptions): grpc.ChannelCredentials {
-  if (tls === undefined) return grpc.credentials.createInsecure();
-  const host = endpoint.slice(0, endpoint.lastIndexOf(":")).replace(/^\[|\]$/g, "");
-  const expectedName = tls.serverNameOverride ?? host;
-  // Node warns (DEP0123) when the TLS servername is an IP address: send "localhost" as SNI and
-  // check the certificate against the name we really expect.
-  options["grpc.ssl_target_name_override"] = "localhost";
-  const key = tls.key !== undefined ? Buffer.from(tls.key) : null;
-  const cert = tls.cert !== undefined ? Buffer.from(tls.cert) : null;
-  return grpc.credentials.createSsl(Buffer.from(tls.rootCAs), key, cert, {
-    checkServerIdentity: (_name: string, peerCert: PeerCertificate) => checkServerIdentity(expectedName, peerCert),
-  });
 }

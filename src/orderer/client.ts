@@ -1,11 +1,10 @@
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import { type Block, Envelope, type Status } from "../protos/gen/common/common.pb.js";
 import { BroadcastResponse, DeliverResponse } from "../protos/gen/orderer/ab.pb.js";
 import { type Clock, errorMessage, SystemClock } from "../util/index.js";
 import { OrdererError } from "./errors.js";
 import { ORDERER_MAX_MESSAGE_SIZE } from "./interface.js";
-import { passBytes, takeBytes } from "../comm/grpc/index.js";
+import { clientCredentials, passBytes, takeBytes } from "../comm/grpc/index.js";
 import { BROADCAST_PATH, DELIVER_PATH } from "./service.js";
 
 /** Options of the orderer client helpers. */
@@ -26,19 +25,7 @@ async function connect(endpoint: string, opts: OrdererClientOptions): Promise<gr
     "grpc.max_send_message_length": ORDERER_MAX_MESSAGE_SIZE,
     "grpc.use_local_subchannel_pool": 1,
   };
-  let creds = grpc.credentials.createInsecure();
-  const tls = opts.tls;
-  if (tls !== undefined) {
-    const expected = tls.serverNameOverride ?? endpoint.slice(0, endpoint.lastIndexOf(":")).replace(/^\[|\]$/g, "");
-    options["grpc.ssl_target_name_override"] = "localhost";
-    creds = grpc.credentials.createSsl(
-      Buffer.from(tls.rootCAs),
-      tls.key === undefined ? null : Buffer.from(tls.key),
-      tls.cert === undefined ? null : Buffer.from(tls.cert),
-      { checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(expected, cert) },
-    );
-  }
-  const client = new grpc.Client(endpoint, creds, options);
+  const client = new grpc.Client(endpoint, clientCredentials(endpoint, opts.tls, options), options);
   const timeoutMs = opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
   try {
     await new Promise<void>((resolve, reject) => {

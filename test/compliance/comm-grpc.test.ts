@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
+import { clientCredentials } from "../../src/comm/grpc/index.js";
 import { GossipMessage_Tag } from "../../src/protos/gen/gossip/message.pb.js";
 import { SignedGossipMessage } from "../../src/protoext/signed-message.js";
 import { metricValue } from "../utils/comm-harness.js";
@@ -41,7 +42,8 @@ describe("gRPC transport specifics", () => {
     const [b] = await h.createPeers(1, { options: FAST });
     const roots = Buffer.from(h.nextTls().rootCAs);
     // The server's certificate is trusted: only the missing client certificate can fail the handshake.
-    const client = new grpc.Client(b!.endpoint, grpc.credentials.createSsl(roots), { "grpc.ssl_target_name_override": "localhost" });
+    const options: grpc.ChannelOptions = {};
+    const client = new grpc.Client(b!.endpoint, clientCredentials(b!.endpoint, { rootCAs: roots }, options), options);
     try {
       const ping = await new Promise<grpc.ServiceError | null>((resolve) => {
         client.makeUnaryRequest<Buffer, Buffer>(

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
-import { passBytes, takeBytes } from "../../comm/grpc/index.js";
+import { clientCredentials, passBytes, takeBytes } from "../../comm/grpc/index.js";
 import { createSignedEnvelope, type EnvelopeSigner } from "../../deliver/index.js";
 import { BROADCAST_PATH, ORDERER_MAX_MESSAGE_SIZE } from "../../orderer/index.js";
 import { Envelope, HeaderType, Status } from "../../protos/gen/common/common.pb.js";
@@ -137,17 +136,7 @@ export class TxFeeder {
       "grpc.max_send_message_length": ORDERER_MAX_MESSAGE_SIZE,
       "grpc.use_local_subchannel_pool": 1,
     };
-    let creds = grpc.credentials.createInsecure();
-    const tls = this.#o.tls;
-    if (tls !== undefined) {
-      // The name checked is the endpoint's host; SNI says "localhost" (an IP as SNI is deprecated in Node).
-      const host = endpoint.slice(0, endpoint.lastIndexOf(":")).replace(/^\[|\]$/g, "");
-      options["grpc.ssl_target_name_override"] = "localhost";
-      creds = grpc.credentials.createSsl(Buffer.from(tls.rootCAs), Buffer.from(tls.key), Buffer.from(tls.cert), {
-        checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert),
-      });
-    }
-    const client = new grpc.Client(endpoint, creds, options);
+    const client = new grpc.Client(endpoint, clientCredentials(endpoint, this.#o.tls, options), options);
     const timeoutMs = this.#o.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
     try {
       await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(err) : resolve())));

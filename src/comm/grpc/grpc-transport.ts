@@ -1,9 +1,8 @@
-import { createHash, X509Certificate } from "node:crypto";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../../logging/index.js";
 import type { Clock } from "../../util/index.js";
 import { CommError, DEF_MAX_MESSAGE_SIZE, type RawStream, type Transport, type TransportTls } from "../index.js";
+import { certHashOfPem, clientCredentials } from "./credentials.js";
 import { passBytes, takeBytes } from "./raw-bytes.js";
 import { GrpcRawStream } from "./raw-stream.js";
 
@@ -57,14 +56,6 @@ const GOSSIP_SERVICE: grpc.ServiceDefinition = {
   },
 };
 
-function sha256(der: Buffer): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(der).digest());
-}
-
-function certDer(pem: string | Buffer): Buffer {
-  return new X509Certificate(pem).raw;
-}
-
 /**
  * gRPC as Fabric runs it: serves `/gossip.Gossip/GossipStream` and `/gossip.Gossip/Ping`; dials
  * with a timeout, pings, then opens the stream; 100 MiB message limits; client keepalive no more
@@ -86,8 +77,8 @@ export class GrpcTransport implements Transport {
     this.#log = options.logger.child("gossip.comm.grpc");
     const tls = options.tls;
     this.tls = {
-      serverCertHash: tls ? sha256(certDer(tls.cert)) : undefined,
-      clientCertHash: tls ? sha256(certDer(tls.clientCert ?? tls.cert)) : undefined,
+      serverCertHash: tls ? certHashOfPem(tls.cert) : undefined,
+      clientCertHash: tls ? certHashOfPem(tls.clientCert ?? tls.cert) : undefined,
     };
   }
 
@@ -214,15 +205,12 @@ export class GrpcTransport implements Transport {
 
   #credentials(endpoint: string, options: grpc.ChannelOptions): grpc.ChannelCredentials {
     const tls = this.options.tls;
-    if (!tls) return grpc.credentials.createInsecure();
-    const host = endpoint.slice(0, endpoint.lastIndexOf(":")).replace(/^\[|\]$/g, "");
-    const expectedName = tls.serverNameOverride ?? host;
-    // Node warns (DEP0123) when the TLS servername is an IP address: send "localhost" as SNI
-    // and check the certificate against the name we really expect.
-    options["grpc.ssl_target_name_override"] = "localhost";
-    return grpc.credentials.createSsl(Buffer.from(tls.rootCAs), Buffer.from(tls.clientKey ?? tls.key), Buffer.from(tls.clientCert ?? tls.cert), {
-      checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(expectedName, cert),
-    });
+    if (!tls) return clientCredentials(endpoint, undefined, options);
+    return clientCredentials(
+      endpoint,
+      { rootCAs: tls.rootCAs, cert: tls.clientCert ?? tls.cert, key: tls.clientKey ?? tls.key, serverNameOverride: tls.serverNameOverride },
+      options,
+    );
   }
 
   #closeClient(client: grpc.Client): void {
