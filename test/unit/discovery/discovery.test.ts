@@ -10,7 +10,7 @@ import {
   SEND_UNTIL_ACKED_WAIT_MS,
 } from "../../../src/discovery/index.js";
 import { MemoryLogger, silentLogger } from "../../../src/logging/index.js";
-import { createRegistry, memoryMetricsProvider } from "../../../src/metrics/index.js";
+import { memoryMetricsProvider, type Registry } from "../../../src/metrics/index.js";
 import { SignedGossipMessage } from "../../../src/protoext/signed-message.js";
 import { GossipMessage_Tag } from "../../../src/protos/gen/gossip/message.pb.js";
 import { fromUtf8, utf8 } from "../../../src/util/bytes.js";
@@ -29,7 +29,7 @@ function ids(members: { pkiId: Uint8Array }[]): string[] {
   return members.map((m) => fromUtf8(m.pkiId)).sort();
 }
 
-async function rejected(registry: ReturnType<typeof createRegistry>, reason: string): Promise<number> {
+async function rejected(registry: Registry, reason: string): Promise<number> {
   const metric = await registry.getSingleMetric("fabric_gossip_discovery_rejected_total")!.get();
   return metric.values.find((v) => v.labels["reason"] === reason)?.value ?? 0;
 }
