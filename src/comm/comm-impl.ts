@@ -1,19 +1,23 @@
-import type { Registry } from "prom-client";
-import type { MessageCryptoService, SecurityAdvisor } from "../api/crypto.js";
-import { type PeerIdentityType, type PKIidType, type PkiHex, pkiHex, pkiKey, type RemotePeer } from "../api/identity.js";
-import type { Logger } from "../logging/logger.js";
-import { RateLimitedLog } from "../logging/rate-limited.js";
+import {
+  type PeerEventSink,
+  type MessageCryptoService,
+  type SecurityAdvisor,
+  type PeerIdentityType,
+  type PKIidType,
+  type PkiHex,
+  pkiHex,
+  pkiKey,
+  type RemotePeer,
+} from "../api/index.js";
+import type { MetricsProvider } from "../metrics/index.js";
+import { type Logger, RateLimitedLog } from "../logging/index.js";
 import { type GossipMessage, GossipMessage_Tag } from "../protos/gen/gossip/message.pb.js";
-import type { ReceivedMessage } from "../protoext/received-message.js";
-import { SignedGossipMessage } from "../protoext/signed-message.js";
-import { bytesEqual } from "../util/bytes.js";
-import type { Clock, TimerHandle } from "../util/clock.js";
-import { errorMessage } from "../util/errors.js";
-import type { Random } from "../util/random.js";
+import { type ReceivedMessage, SignedGossipMessage } from "../protoext/index.js";
+import { bytesEqual, type Clock, type TimerHandle, errorMessage, type Random } from "../util/index.js";
 import { Connection } from "./connection.js";
 import { CommError } from "./errors.js";
 import { buildConnEstablish, checkConnEstablish, type RemoteHandshake } from "./handshake.js";
-import type { AggregatedSendResult, Comm, MessageAcceptor, SendResult } from "./interface.js";
+import type { AggregatedSendResult, Comm, CommStats, MessageAcceptor, SendResult } from "./interface.js";
 import { type CommMetrics, createCommMetrics } from "./metrics.js";
 import { type CommOptions, DEFAULT_COMM_OPTIONS } from "./options.js";
 import type { RawStream, Transport } from "./transport.js";
@@ -24,11 +28,13 @@ export interface CommComponents {
   clock: Clock;
   random: Random;
   logger: Logger;
-  metrics: Registry;
+  metrics: MetricsProvider;
   mcs: MessageCryptoService;
   securityAdvisor: SecurityAdvisor;
   /** This peer's serialized identity. */
   selfIdentity: PeerIdentityType;
+  /** Where refused connections and messages are told. Default: nowhere. */
+  events?: PeerEventSink;
   /** Called with every remote identity that passed a handshake (the identity mapper's Put). */
   onIdentity?: (pkiId: PKIidType, identity: PeerIdentityType) => void;
 }
@@ -92,7 +98,7 @@ export class CommImpl implements Comm {
   }
 
   /** Open connections and in-flight work, for tests and the admin view. */
-  stats(): { connections: number; dialing: number; pendingHandshakes: number } {
+  stats(): CommStats {
     return { connections: this.#conns.size, dialing: this.#dialing.size, pendingHandshakes: this.#pendingStreams.size };
   }
 
@@ -592,6 +598,7 @@ export class CommImpl implements Comm {
 
   #reject(code: CommError["code"], endpoint: string, message: string): void {
     this.#metrics.rejected.inc({ code });
+    this.#c.events?.emit({ kind: "message-rejected", component: "comm", code });
     this.#warn.warn(`${code} ${endpoint}`, message, { code, endpoint });
   }
 
@@ -612,6 +619,6 @@ export class CommImpl implements Comm {
 }
 
 /** Creates a Comm over `components.transport`. */
-export function createComm(components: CommComponents, options: Partial<CommOptions> = {}): CommImpl {
+export function createComm(components: CommComponents, options: Partial<CommOptions> = {}): Comm {
   return new CommImpl(components, options);
 }

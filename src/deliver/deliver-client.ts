@@ -1,4 +1,4 @@
-import type { Logger } from "../logging/logger.js";
+import type { Logger } from "../logging/index.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
 import { Envelope, Status } from "../protos/gen/common/common.pb.js";
 import { bytesEqual, errorMessage } from "../util/index.js";
@@ -198,6 +198,7 @@ export class DeliverClientImpl implements DeliverClient {
       }
       if (end.kind === "rejected") {
         this.#metrics?.rejected.inc({ channel: this.channel, reason: end.reason });
+        this.#c.events?.emit({ kind: "message-rejected", component: "deliver", code: end.reason });
         this.#log.warn("rejected a block from the ordering service; failing over to another orderer", {
           endpoint,
           reason: end.reason,

@@ -1,8 +1,8 @@
-import type { Logger } from "../logging/logger.js";
-import type { Registry } from "../metrics/index.js";
+import type { PeerEventSink } from "../api/index.js";
+import type { Logger } from "../logging/index.js";
+import type { MetricsProvider } from "../metrics/index.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
-import type { Clock } from "../util/clock.js";
-import type { Random } from "../util/random.js";
+import type { Clock, Random } from "../util/index.js";
 
 /** One open Deliver stream: the raw `DeliverResponse` bytes as they arrive, in order. */
 export interface DeliverStream extends AsyncIterable<Uint8Array> {
@@ -70,10 +70,12 @@ export interface DeliverClientComponents {
   clock: Clock;
   random: Random;
   logger: Logger;
-  /** Registry for the deliver metrics; none recorded when absent. */
-  metrics?: Registry;
+  /** Where the deliver metrics are created; none recorded when absent. */
+  metrics?: MetricsProvider;
   /** How to open Deliver streams; gRPC with `tls` when absent. */
   connector?: DeliverConnector;
+  /** Where rejected blocks are told. Default: nowhere. */
+  events?: PeerEventSink;
 }
 
 /** `peer.deliveryclient.*` and the backoff shape. */

@@ -1,12 +1,20 @@
-import type { PkiHex, PKIidType } from "../api/identity.js";
-import { pkiHex, pkiKey } from "../api/identity.js";
+import {
+  type MemberDeathCause,
+  NO_EVENTS,
+  type PeerEventSink,
+  type PkiHex,
+  type PKIidType,
+  pkiHex,
+  pkiKey,
+} from "../api/index.js";
 import { createMessageStore, type MessageStore } from "../gossip/msgstore/index.js";
-import type { Logger } from "../logging/logger.js";
-import { RateLimitedLog } from "../logging/rate-limited.js";
-import { createGossipMessageComparator } from "../protoext/comparator.js";
-import { comparePeerTime } from "../protoext/peer-time.js";
-import type { ReceivedMessage } from "../protoext/received-message.js";
-import { SignedGossipMessage } from "../protoext/signed-message.js";
+import { type Logger, RateLimitedLog } from "../logging/index.js";
+import {
+  createGossipMessageComparator,
+  comparePeerTime,
+  type ReceivedMessage,
+  SignedGossipMessage,
+} from "../protoext/index.js";
 import {
   type AliveMessage,
   type Envelope,
@@ -17,9 +25,7 @@ import {
   type MembershipResponse,
   type PeerTime,
 } from "../protos/gen/gossip/message.pb.js";
-import { bytesEqual, fromHex, toHex } from "../util/bytes.js";
-import type { TimerHandle } from "../util/clock.js";
-import { errorMessage } from "../util/errors.js";
+import { bytesEqual, fromHex, raceAbort, toHex, type TimerHandle, errorMessage } from "../util/index.js";
 import { DiscoveryError, type DiscoveryRejectReason } from "./errors.js";
 import {
   DEFAULT_DISCOVERY_OPTIONS,
@@ -117,28 +123,6 @@ function same(a: LastSeen, b: PeerTime): boolean {
   return comparePeerTime({ incNum: a.incNum, seqNum: a.seqNum }, b) === 0;
 }
 
-/** Settles like `promise`, or rejects with the signal's reason as soon as it is aborted. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
-}
-
 /**
  * Fabric's `gossipDiscoveryImpl`. Single-threaded: every handler runs to completion, so Fabric's
  * lock is not needed; its goroutines are chains of clock timeouts (heartbeat, expiration check,
@@ -152,6 +136,7 @@ class DiscoveryImpl implements Discovery {
   readonly #c: DiscoveryComponents;
   readonly #o: DiscoveryOptions;
   readonly #logger: Logger;
+  readonly #events: PeerEventSink;
   readonly #rateLimited: RateLimitedLog;
   readonly #metrics: DiscoveryMetrics;
   readonly #port: number;
@@ -192,6 +177,7 @@ class DiscoveryImpl implements Discovery {
     this.#port = selfPort(self.internalEndpoint);
     this.#self = { endpoint: self.endpoint, metadata: self.metadata, pkiId: self.pkiId, internalEndpoint: self.internalEndpoint };
     this.#logger = components.logger.child("gossip.discovery", { endpoint: self.internalEndpoint });
+    this.#events = components.events ?? NO_EVENTS;
     this.#rateLimited = new RateLimitedLog(this.#logger, components.clock);
     this.#metrics = createDiscoveryMetrics(components.metrics);
     this.#incTime = components.clock.nowNs();
@@ -215,7 +201,7 @@ class DiscoveryImpl implements Discovery {
       comm.accept((msg) => this.#handleMsgFromComm(msg)),
       comm.onPresumedDead((pkiId) => {
         if (this.#stopped) return;
-        if (this.#aliveLastTS.has(pkiKey(pkiId))) this.#expireDeadMembers([pkiId]);
+        if (this.#aliveLastTS.has(pkiKey(pkiId))) this.#expireDeadMembers([pkiId], "presumed-dead");
       }),
       comm.onIdentitySwitch((pkiId) => {
         if (this.#stopped) return;
@@ -465,7 +451,7 @@ class DiscoveryImpl implements Discovery {
   #scheduleCheckAlive(): void {
     this.#after(this.#o.aliveExpirationCheckIntervalMs, () => {
       const dead = this.#getDeadMembers();
-      if (dead.length > 0) this.#expireDeadMembers(dead);
+      if (dead.length > 0) this.#expireDeadMembers(dead, "expired");
       this.#scheduleCheckAlive();
     });
   }
@@ -512,7 +498,7 @@ class DiscoveryImpl implements Discovery {
   }
 
   /** Moves alive members to the dead list and closes their connections (Fabric's `expireDeadMembers`). */
-  #expireDeadMembers(dead: readonly PKIidType[]): void {
+  #expireDeadMembers(dead: readonly PKIidType[], cause: MemberDeathCause): void {
     const expired: [PkiHex, NetworkMember][] = [];
     for (const pkiId of dead) {
       const key = pkiHex(pkiId);
@@ -531,6 +517,7 @@ class DiscoveryImpl implements Discovery {
     }
     for (const [key, member] of expired) {
       this.#logger.warn("Closing connection to expired peer", { pkiId: key, member: networkMemberToString(member) });
+      this.#events.emit({ kind: "member-dead", pkiId: key, endpoint: member.endpoint, cause });
       this.#c.comm.closeConn(member);
     }
   }
@@ -553,14 +540,19 @@ class DiscoveryImpl implements Discovery {
       return;
     }
     this.#logger.info("Removing member", { endpoint, internalEndpoint, pkiId: toHex(pkiId) });
-    this.#removeMember(pkiHex(pkiId));
+    const key = pkiHex(pkiId);
+    this.#removeMember(key);
+    this.#events.emit({ kind: "member-purged", pkiId: key, endpoint });
     this.#metrics.forgotten.inc();
   }
 
   /** Fabric's `purge`: an identity switch deletes the member from every map. */
   #purge(pkiId: PKIidType): void {
     this.#logger.info("Purging from membership", { pkiId: toHex(pkiId) });
-    this.#removeMember(pkiHex(pkiId));
+    const key = pkiHex(pkiId);
+    const endpoint = this.#id2Member.get(key)?.endpoint;
+    this.#removeMember(key);
+    if (endpoint !== undefined) this.#events.emit({ kind: "member-purged", pkiId: key, endpoint });
   }
 
   #removeMember(key: PkiHex): void {
@@ -575,6 +567,7 @@ class DiscoveryImpl implements Discovery {
 
   #reject(reason: DiscoveryRejectReason, from: ReceivedMessage | undefined, detail?: string): void {
     this.#metrics.rejected.inc({ reason });
+    this.#events.emit({ kind: "message-rejected", component: "discovery", code: reason });
     if (reason === "STALE") return;
     const sender = from === undefined ? "" : toHex(from.connectionInfo.id);
     this.#rateLimited.warn(`${reason}:${sender}`, "Dropped discovery message", { reason, sender, detail });
@@ -769,6 +762,7 @@ class DiscoveryImpl implements Discovery {
         endpoint: am.membership.endpoint,
         internalEndpoint: internal,
       });
+      this.#events.emit({ kind: "duplicate-identity", pkiId: pkiHex(am.membership.pkiId), endpoint: am.membership.endpoint });
     }
     return true;
   }
@@ -811,6 +805,7 @@ class DiscoveryImpl implements Discovery {
     this.#deadLastTS.delete(key);
     this.#deadMembership.delete(key);
     this.#setAlive(key, msg);
+    this.#events.emit({ kind: "member-alive", pkiId: key, endpoint: member.endpoint });
   }
 
   #learnExistingMember(msg: SignedGossipMessage, am: WellFormedAlive): void {
@@ -852,7 +847,10 @@ class DiscoveryImpl implements Discovery {
         store(key, msg);
       }
     };
-    learn(aliveMembers, this.#aliveLastTS, (key, msg) => this.#setAlive(key, msg));
+    learn(aliveMembers, this.#aliveLastTS, (key, msg) => {
+      this.#setAlive(key, msg);
+      this.#events.emit({ kind: "member-alive", pkiId: key, endpoint: this.#id2Member.get(key)?.endpoint ?? "" });
+    });
     learn(deadMembers, this.#deadLastTS, (key, msg) => this.#deadMembership.set(key, msg));
   }
 

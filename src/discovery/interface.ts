@@ -1,11 +1,9 @@
-import type { Registry } from "prom-client";
-import type { PKIidType } from "../api/identity.js";
-import type { Logger } from "../logging/logger.js";
-import type { ReceivedMessage } from "../protoext/received-message.js";
-import type { SignedGossipMessage } from "../protoext/signed-message.js";
+import type { PeerEventSink, PKIidType } from "../api/index.js";
+import type { MetricsProvider } from "../metrics/index.js";
+import type { Logger } from "../logging/index.js";
+import type { ReceivedMessage, SignedGossipMessage } from "../protoext/index.js";
 import type { Envelope, GossipMessage } from "../protos/gen/gossip/message.pb.js";
-import type { Clock } from "../util/clock.js";
-import type { Random } from "../util/random.js";
+import type { Clock, Random } from "../util/index.js";
 import type { NetworkMember } from "./network-member.js";
 
 /** discovery.DefAliveTimeInterval: heartbeat period (peer.gossip.aliveTimeInterval). */
@@ -151,11 +149,13 @@ export interface DiscoveryComponents {
   random: Random;
   /** The parent logger; discovery logs as `gossip.discovery`. */
   logger: Logger;
-  metrics: Registry;
+  metrics: MetricsProvider;
   comm: CommService;
   crypto: CryptoService;
   disclosurePolicy: DisclosurePolicy;
   anchorPeerTracker: AnchorPeerTracker;
+  /** Where membership changes are told (alive, dead with its cause, purged, duplicate identity). Default: nowhere. */
+  events?: PeerEventSink;
 }
 
 /** Fabric's `DiscoveryConfig`, as plain data with `...Ms` durations. config/ validates it. */

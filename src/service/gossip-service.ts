@@ -1,6 +1,6 @@
-import { join } from "node:path";
-import type { Registry } from "prom-client";
-import type { MessageCryptoService } from "../api/crypto.js";
+import type { MessageCryptoService, PeerEventSink, PeerIdentityType, SecurityAdvisor } from "../api/index.js";
+import { PeerEvents } from "../api/index.js";
+import type { Transport } from "../comm/index.js";
 import {
   type DeliverClient,
   type DeliverClientOptions,
@@ -19,19 +19,20 @@ import {
   createStaticLeaderService,
   resolveLeaderMode,
 } from "../election/index.js";
-import type { GossipNode } from "../gossip/node/index.js";
-import { blockHeaderHash } from "../crypto/index.js";
-import { type BlockStore, type BlockStoreOptions, openBlockStore } from "../ledger/index.js";
-import type { Logger } from "../logging/logger.js";
+import { createGossipNode, type GossipNode, type GossipNodeOptions } from "../gossip/node/index.js";
+import type { BlockStoreOptions } from "../ledger/index.js";
+import type { Logger } from "../logging/index.js";
+import type { MetricsProvider } from "../metrics/index.js";
 import { Block } from "../protos/gen/common/common.pb.js";
 import { GossipMessage_Tag } from "../protos/gen/gossip/message.pb.js";
 import type { Payload } from "../protos/gen/gossip/message.pb.js";
-import { type LedgerAdapter, type StateProvider, type StateProviderOptions, createStateProvider } from "../state/index.js";
+import { type StateProvider, type StateProviderOptions, createStateProvider } from "../state/index.js";
 import { type Clock, errorMessage, GossipError, type Random, utf8 } from "../util/index.js";
 import { type ChannelDefinition, ChannelRegistry, joinMessageOf } from "./channel-definition.js";
+import { blockHashAt, blockStoreLedgers, type ChannelLedger, type LedgerProvider, stateLedgerOf } from "./ledger.js";
 
 /** Why the gossip service refused a call. */
-export type GossipServiceErrorCode = "CHANNEL_EXISTS" | "UNKNOWN_CHANNEL" | "NO_GENESIS_BLOCK" | "STOPPED";
+export type GossipServiceErrorCode = "CHANNEL_EXISTS" | "UNKNOWN_CHANNEL" | "NO_GENESIS_BLOCK" | "NO_LEDGER" | "STOPPED";
 
 /** A gossip service failure. */
 export class GossipServiceError extends GossipError {
@@ -42,12 +43,20 @@ export class GossipServiceError extends GossipError {
   }
 }
 
-/** What the gossip service is built from. */
+/**
+ * What a peer is built from. The service composes everything else from these: the gossip node
+ * (comm, discovery, channels, pull) and, per channel, ledger, state, election and deliver client.
+ * A real peer injects gRPC, the system clock and block stores; the simulator a memory transport,
+ * the virtual clock, in-memory ledgers and its ordering service's connector: the same code runs.
+ */
 export interface GossipServiceComponents {
-  /** The gossip node; the service starts it in `start()` and stops it last in `stop()`. */
-  node: GossipNode;
-  /** Block verification (deliver, state transfer) and the channel Readers check of state messages. */
-  mcs: Pick<MessageCryptoService, "verifyBlock" | "verifyByChannel">;
+  /** How the node listens and dials (gRPC, or the simulator's memory network). */
+  transport: Transport;
+  /** Message crypto: signing and verification of gossip messages and blocks, PKI-IDs. */
+  mcs: MessageCryptoService;
+  securityAdvisor: SecurityAdvisor;
+  /** This peer's serialized identity. */
+  selfIdentity: PeerIdentityType;
   /** The peer's signing identity: signs the SeekInfo requests to the ordering service. */
   signer: DeliverSigner;
   /**
@@ -55,16 +64,16 @@ export interface GossipServiceComponents {
    * Default: a new one.
    */
   channels?: ChannelRegistry;
+  /** Opens each channel's ledger. Default: block stores under `options.ledgerRootDir`. */
+  ledgers?: LedgerProvider;
+  /** How deliver clients open Deliver streams. Default: gRPC, with `options.deliverTls`. */
+  deliverConnector?: DeliverConnector;
   clock: Clock;
   random: Random;
   logger: Logger;
-  metrics: Registry;
-  /** How deliver clients open Deliver streams; gRPC when absent (tests pass a fake). */
-  deliverConnector?: DeliverConnector;
-  /** Told after each block a channel's ledger commits: its number and header hash (reports, tests). */
-  onCommit?: (channel: string, number: bigint, headerHash: Uint8Array) => void;
-  /** Told on each leadership change of a channel (election or static mode). */
-  onLeadershipChange?: (channel: string, isLeader: boolean) => void;
+  metrics: MetricsProvider;
+  /** Where the peer's parts tell what happens. Default: a new bus (read it from `events`). */
+  events?: PeerEvents;
 }
 
 /** The service's settings, plain data (Fabric's `ServiceConfig` plus the per-part configs). */
@@ -81,12 +90,15 @@ export interface GossipServiceOptions {
   deliver?: Partial<DeliverClientOptions>;
   /** TLS toward the ordering service; plaintext when absent. */
   deliverTls?: DeliverTlsOptions;
-  /** The folder of the ledgers: one block store per channel in `<ledgerRootDir>/<channel>`. */
-  ledgerRootDir: string;
+  /** The folder of the ledgers (one block store per channel in `<ledgerRootDir>/<channel>`) when no LedgerProvider is given. */
+  ledgerRootDir?: string;
   blockStore?: BlockStoreOptions;
   /** Dial timeout of the one-off genesis block request. Default 5000 ms. */
   genesisDialTimeoutMs?: number;
 }
+
+/** The gossip node's settings: Fabric's `gossip.Config` (service/peer-node's gossipNodeOptionsOf builds it from peer.gossip.*). */
+export type ServiceNodeOptions = Partial<GossipNodeOptions> & Pick<GossipNodeOptions, "internalEndpoint">;
 
 /** Per-channel extras of `initializeChannel`. */
 export interface InitializeChannelOptions {
@@ -99,9 +111,10 @@ export interface InitializeChannelOptions {
 
 interface ChannelResources {
   readonly def: ChannelDefinition;
-  readonly store: BlockStore;
+  readonly ledger: ChannelLedger;
   readonly state: StateProvider;
   readonly deliver: DeliverClient;
+  /** A standby placeholder until the channel's leader mode is built (it captures these resources). */
   election: LeaderElectionService;
   /** Serialises deliver start/stop after leadership changes. */
   ops: Promise<void>;
@@ -112,36 +125,20 @@ interface ChannelResources {
 const DEFAULT_GENESIS_DIAL_TIMEOUT_MS = 5_000;
 
 /**
- * The block store as the state provider's ledger (Fabric's `ledgerResources` of the coordinator;
- * no private data yet: that seam is `pvtDataFor` and the `pvtData` argument of `commitBlock`).
- */
-export function blockStoreLedger(store: BlockStore, onCommit?: (number: bigint, headerHash: Uint8Array) => void): LedgerAdapter {
-  return {
-    height: () => store.height(),
-    commitBlock: async (block) => {
-      await store.append(block);
-      if (onCommit !== undefined && block.header !== undefined) onCommit(block.header.number, blockHeaderHash(block.header));
-    },
-    getBlocks: async (from, to) => {
-      const out: Block[] = [];
-      const end = to + 1n < store.height() ? to + 1n : store.height();
-      if (from >= end) return out;
-      for await (const b of store.iterate(from, end)) out.push(b);
-      return out;
-    },
-  };
-}
-
-/**
- * Fabric's `gossipServiceImpl` (`gossip/service/gossip_service.go`): the gossip node plus, per
- * channel, a block store, a state provider, a deliver client and a leader election service
- * (dynamic, static leader or standby). An elected leader runs the channel's deliver client: blocks
- * from the ordering service go to state (`addPayload`) and are gossiped to the org; after
- * `reconnectTotalTimeThreshold` without an orderer the leader yields.
+ * Fabric's `gossipServiceImpl` (`gossip/service/gossip_service.go`), and the one place a peer is
+ * composed: the gossip node plus, per channel, a ledger, a state provider, a deliver client and a
+ * leader election service (dynamic, static leader or standby). An elected leader runs the
+ * channel's deliver client: blocks from the ordering service go to state (`addPayload`) and are
+ * gossiped to the org; after `reconnectTotalTimeThreshold` without an orderer the leader yields.
+ * Start order: node, then channels as initialized (ledger, state, gossip channel, election);
+ * stop undoes it in reverse.
  */
 export class GossipService {
   readonly #c: GossipServiceComponents;
   readonly #o: GossipServiceOptions;
+  readonly #node: GossipNode;
+  readonly #events: PeerEvents;
+  readonly #ledgers: LedgerProvider | undefined;
   readonly #log: Logger;
   readonly #mode: LeaderMode;
   readonly #registry: ChannelRegistry;
@@ -150,13 +147,32 @@ export class GossipService {
   #started = false;
   #stopping: Promise<void> | undefined;
 
-  /** @throws ElectionError CONFLICTING_LEADER_MODE when both useLeaderElection and orgLeader are set. */
-  constructor(components: GossipServiceComponents, options: GossipServiceOptions) {
+  /**
+   * Builds the gossip node (nothing runs until `start()`).
+   * @throws ElectionError CONFLICTING_LEADER_MODE when both useLeaderElection and orgLeader are set.
+   */
+  constructor(components: GossipServiceComponents, options: GossipServiceOptions, nodeOptions: ServiceNodeOptions) {
     this.#c = components;
     this.#o = options;
     this.#log = components.logger.child("gossip.service");
     this.#mode = resolveLeaderMode(options);
     this.#registry = components.channels ?? new ChannelRegistry();
+    this.#events = components.events ?? new PeerEvents((err) => this.#log.error("an event listener failed", { err: errorMessage(err) }));
+    this.#ledgers = components.ledgers ?? (options.ledgerRootDir === undefined ? undefined : blockStoreLedgers(options.ledgerRootDir, options.blockStore, components.logger));
+    this.#node = createGossipNode(
+      {
+        transport: components.transport,
+        mcs: components.mcs,
+        securityAdvisor: components.securityAdvisor,
+        selfIdentity: components.selfIdentity,
+        clock: components.clock,
+        random: components.random,
+        logger: components.logger,
+        metrics: components.metrics,
+        events: this.#events,
+      },
+      nodeOptions,
+    );
   }
 
   /** How this peer takes part in delivery: "election", "static-leader" or "standby". */
@@ -169,8 +185,14 @@ export class GossipService {
     return this.#registry;
   }
 
+  /** The gossip node (membership, channels, messages). */
   get node(): GossipNode {
-    return this.#c.node;
+    return this.#node;
+  }
+
+  /** What the peer's parts tell as it happens: membership, leadership, commits, rejections. */
+  get events(): PeerEvents {
+    return this.#events;
   }
 
   /** Starts the gossip node. Idempotent. */
@@ -178,7 +200,7 @@ export class GossipService {
     if (this.#stopping !== undefined) throw new GossipServiceError("STOPPED", "the gossip service was stopped; create a new one");
     if (this.#started) return;
     this.#started = true;
-    await this.#c.node.start();
+    await this.#node.start();
   }
 
   /** The channels initialized. */
@@ -198,17 +220,22 @@ export class GossipService {
 
   /** The committed height of `channel`'s ledger. */
   ledgerHeight(channel: string): bigint {
-    return this.#channel(channel).store.height();
+    return this.#channel(channel).ledger.height();
   }
 
   /** SHA-256 of the last committed block header of `channel`. */
   lastBlockHash(channel: string): Uint8Array {
-    return this.#channel(channel).store.lastBlockHash();
+    return this.#channel(channel).ledger.lastBlockHash();
   }
 
-  /** The channel's block store (read it; the state provider is its only writer). */
-  blockStore(channel: string): BlockStore {
-    return this.#channel(channel).store;
+  /** The channel's ledger (read it; the state provider is its only writer). */
+  ledger(channel: string): ChannelLedger {
+    return this.#channel(channel).ledger;
+  }
+
+  /** The channel's state provider (buffer and commit loop). */
+  state(channel: string): StateProvider {
+    return this.#channel(channel).state;
   }
 
   /** Fabric's `AddPayload`: hands a block to the channel's state provider. */
@@ -217,11 +244,12 @@ export class GossipService {
   }
 
   /**
-   * Fabric's `InitializeChannel`: opens the channel's block store (starting it with the genesis
-   * block when empty), starts its state provider, joins the gossip channel with the definition's
-   * orgs and anchor peers, and starts the leader mode (election driving the deliver client, static
-   * leader delivering at once, or standby).
-   * @throws GossipServiceError CHANNEL_EXISTS, STOPPED, NO_GENESIS_BLOCK; LedgerError; StateError.
+   * Fabric's `InitializeChannel`: opens the channel's ledger (starting it with the genesis block
+   * when empty), starts its state provider, joins the gossip channel with the definition's orgs and
+   * anchor peers, and starts the leader mode (election driving the deliver client, static leader
+   * delivering at once, or standby). A failure half-way undoes what was done: the gossip channel is
+   * left, state stopped, the ledger closed.
+   * @throws GossipServiceError CHANNEL_EXISTS, STOPPED, NO_LEDGER, NO_GENESIS_BLOCK; LedgerError; StateError.
    */
   async initializeChannel(def: ChannelDefinition, opts: InitializeChannelOptions = {}): Promise<void> {
     if (this.#stopping !== undefined) throw new GossipServiceError("STOPPED", "the gossip service was stopped");
@@ -229,104 +257,37 @@ export class GossipService {
     if (this.#channels.has(name) || this.#initializing.has(name)) {
       throw new GossipServiceError("CHANNEL_EXISTS", `channel ${name} is already initialized`);
     }
+    const ledgers = this.#ledgers;
+    if (ledgers === undefined) throw new GossipServiceError("NO_LEDGER", `channel ${name}: this peer has no ledgers (give ledgerRootDir or a LedgerProvider)`);
     this.#initializing.add(name);
     this.#registry.set(def);
-    const c = this.#c;
     const log = this.#log.child("gossip.service", { channel: name });
-    let store: BlockStore | undefined;
+    let ledger: ChannelLedger | undefined;
     let state: StateProvider | undefined;
+    let joined = false;
+    let res: ChannelResources | undefined;
     try {
-      store = await openBlockStore(join(this.#o.ledgerRootDir, name), this.#o.blockStore ?? {}, { logger: log });
-      if (store.height() === 0n) {
-        const genesis = opts.genesisBlock ?? (await this.#fetchGenesisBlock(def));
-        const block = Block.decode(genesis);
-        c.mcs.verifyBlock(name, 0n, block);
-        await store.append(genesis);
-        log.info("ledger created from the genesis block");
-      }
-      const openStore = store;
-      const st = createStateProvider(
-        name,
-        { gossip: c.node, ledger: blockStoreLedger(openStore, c.onCommit && ((n, h) => c.onCommit?.(name, n, h))), mcs: c.mcs, clock: c.clock, random: c.random, logger: c.logger, metrics: c.metrics },
-        { ...this.#o.state, useLeaderElection: this.#o.useLeaderElection, orgLeader: this.#o.orgLeader },
-      );
-      state = st;
-      c.node.joinChan(joinMessageOf(def), name);
-      c.node.updateLedgerHeight(openStore.height(), name);
-      await st.start();
-
-      const channelBytes = utf8(name);
-      let election: LeaderElectionService | undefined;
-      const deliver = createDeliverClient(
-        {
-          channel: name,
-          endpoints: def.orderer.endpoints,
-          ...(this.#o.deliverTls !== undefined ? { tls: this.#o.deliverTls } : {}),
-          signer: c.signer,
-          mcs: c.mcs,
-          ledgerHeight: () => openStore.height(),
-          onBlock: (block, bytes) => st.addPayload({ seqNum: block.header?.number ?? 0n, data: bytes, privateData: [] }),
-          gossip: (block, bytes) =>
-            c.node.gossip({
-              nonce: 0n,
-              channel: channelBytes,
-              tag: GossipMessage_Tag.CHAN_AND_ORG,
-              content: { $case: "dataMsg", value: { payload: { seqNum: block.header?.number ?? 0n, data: bytes, privateData: [] } } },
-            }),
-          blockHashAt: async (n) => {
-            const h = openStore.height();
-            if (n >= h) return undefined;
-            if (n === h - 1n) return openStore.lastBlockHash();
-            const b = await openStore.getBlock(n);
-            return b.header === undefined ? undefined : blockHeaderHash(b.header);
-          },
-          onGiveUp: () => election?.yield(),
-          clock: c.clock,
-          random: c.random,
-          logger: c.logger,
-          metrics: c.metrics,
-          ...(c.deliverConnector !== undefined ? { connector: c.deliverConnector } : {}),
-        },
-        { ...this.#o.deliver, yieldLeadership: this.#mode === "election" },
-      );
-      const res: ChannelResources = {
-        def,
-        store: openStore,
-        state: st,
-        deliver,
-        election: createStaticLeaderService(false),
-        ops: Promise.resolve(),
-        closing: false,
-        deliverRunning: false,
-      };
-      const onLeadershipChange = (isLeader: boolean): void => this.#onLeadershipChange(res, isLeader, log);
-      election =
-        this.#mode === "election"
-          ? createLeaderElectionService(
-              {
-                adapter: createLeaderElectionAdapter({ node: c.node, clock: c.clock, logger: c.logger, metrics: c.metrics }, name),
-                clock: c.clock,
-                logger: c.logger,
-                pkiId: c.node.pkiId(),
-                onLeadershipChange,
-              },
-              this.#o.election ?? {},
-            )
-          : createStaticLeaderService(this.#mode === "static-leader", onLeadershipChange);
-      res.election = election;
+      ledger = await ledgers.open(name);
+      if (ledger.height() === 0n) await this.#appendGenesis(def, ledger, opts, log);
+      state = this.#createState(name, ledger);
+      this.#node.joinChan(joinMessageOf(def), name);
+      joined = true;
+      this.#node.updateLedgerHeight(ledger.height(), name);
+      await state.start();
+      res = this.#createDeliveryAndElection(def, ledger, state, log);
       this.#channels.set(name, res);
-      await election.start();
-      log.info("channel initialized", { mode: this.#mode, height: openStore.height().toString(), orderers: def.orderer.endpoints });
+      await res.election.start();
+      log.info("channel initialized", { mode: this.#mode, height: ledger.height().toString(), orderers: def.orderer.endpoints });
     } catch (err) {
-      const res = this.#channels.get(name);
       if (res !== undefined) {
         this.#channels.delete(name);
         await this.#stopChannel(res);
       } else {
         await state?.stop();
-        await store?.close();
+        await ledger?.close();
+        this.#registry.delete(name);
       }
-      this.#registry.delete(name);
+      if (joined) this.#node.leaveChan(name);
       throw err;
     } finally {
       this.#initializing.delete(name);
@@ -343,7 +304,7 @@ export class GossipService {
         this.#channels.delete(res.def.name);
         await this.#stopChannel(res);
       }
-      await this.#c.node.stop();
+      await this.#node.stop();
       this.#log.info("gossip service stopped");
     })();
     return this.#stopping;
@@ -355,8 +316,98 @@ export class GossipService {
     return res;
   }
 
+  /** Fabric never verifies the join block (a configtxgen genesis block carries no orderer signature). */
+  async #appendGenesis(def: ChannelDefinition, ledger: ChannelLedger, opts: InitializeChannelOptions, log: Logger): Promise<void> {
+    const genesis = opts.genesisBlock ?? (await this.#fetchGenesisBlock(def));
+    const block = Block.decode(genesis);
+    this.#c.mcs.verifyBlock(def.name, 0n, block);
+    await ledger.append(genesis);
+    log.info("ledger created from the genesis block");
+  }
+
+  #createState(name: string, ledger: ChannelLedger): StateProvider {
+    const c = this.#c;
+    const events = this.#events;
+    return createStateProvider(
+      name,
+      {
+        gossip: this.#node,
+        ledger: stateLedgerOf(ledger, (number, headerHash) => events.emit({ kind: "block-committed", channel: name, number, headerHash })),
+        mcs: c.mcs,
+        clock: c.clock,
+        random: c.random,
+        logger: c.logger,
+        metrics: c.metrics,
+        events,
+      },
+      { ...this.#o.state, useLeaderElection: this.#o.useLeaderElection, orgLeader: this.#o.orgLeader },
+    );
+  }
+
+  /** The channel's deliver client and the leader mode that drives it. */
+  #createDeliveryAndElection(def: ChannelDefinition, ledger: ChannelLedger, state: StateProvider, log: Logger): ChannelResources {
+    const c = this.#c;
+    const name = def.name;
+    const node = this.#node;
+    const channelBytes = utf8(name);
+    let election: LeaderElectionService | undefined;
+    const deliver = createDeliverClient(
+      {
+        channel: name,
+        endpoints: def.orderer.endpoints,
+        ...(this.#o.deliverTls !== undefined ? { tls: this.#o.deliverTls } : {}),
+        signer: c.signer,
+        mcs: c.mcs,
+        ledgerHeight: () => ledger.height(),
+        onBlock: (block, bytes) => state.addPayload({ seqNum: block.header?.number ?? 0n, data: bytes, privateData: [] }),
+        gossip: (block, bytes) =>
+          node.gossip({
+            nonce: 0n,
+            channel: channelBytes,
+            tag: GossipMessage_Tag.CHAN_AND_ORG,
+            content: { $case: "dataMsg", value: { payload: { seqNum: block.header?.number ?? 0n, data: bytes, privateData: [] } } },
+          }),
+        blockHashAt: (n) => blockHashAt(ledger, n),
+        onGiveUp: () => election?.yield(),
+        clock: c.clock,
+        random: c.random,
+        logger: c.logger,
+        metrics: c.metrics,
+        events: this.#events,
+        ...(c.deliverConnector !== undefined ? { connector: c.deliverConnector } : {}),
+      },
+      { ...this.#o.deliver, yieldLeadership: this.#mode === "election" },
+    );
+    const res: ChannelResources = {
+      def,
+      ledger,
+      state,
+      deliver,
+      election: createStaticLeaderService(false),
+      ops: Promise.resolve(),
+      closing: false,
+      deliverRunning: false,
+    };
+    const onLeadershipChange = (isLeader: boolean): void => this.#onLeadershipChange(res, isLeader, log);
+    election =
+      this.#mode === "election"
+        ? createLeaderElectionService(
+            {
+              adapter: createLeaderElectionAdapter({ node, clock: c.clock, logger: c.logger, metrics: c.metrics }, name),
+              clock: c.clock,
+              logger: c.logger,
+              pkiId: node.pkiId(),
+              onLeadershipChange,
+            },
+            this.#o.election ?? {},
+          )
+        : createStaticLeaderService(this.#mode === "static-leader", onLeadershipChange);
+    res.election = election;
+    return res;
+  }
+
   #onLeadershipChange(res: ChannelResources, isLeader: boolean, log: Logger): void {
-    this.#c.onLeadershipChange?.(res.def.name, isLeader);
+    this.#events.emit({ kind: "leadership", channel: res.def.name, isLeader });
     res.ops = res.ops
       .then(async () => {
         if (res.closing) return;
@@ -380,7 +431,7 @@ export class GossipService {
     res.deliverRunning = false;
     await res.deliver.stop();
     await res.state.stop();
-    await res.store.close();
+    await res.ledger.close();
     this.#registry.delete(res.def.name);
   }
 
@@ -408,7 +459,7 @@ export class GossipService {
   }
 }
 
-/** Fabric's `InitGossipService` / `New`: a gossip service around a node; call start(), then initializeChannel(). */
-export function createGossipService(components: GossipServiceComponents, options: GossipServiceOptions): GossipService {
-  return new GossipService(components, options);
+/** Fabric's `InitGossipService` / `New`: a gossip service and its node; call start(), then initializeChannel(). */
+export function createGossipService(components: GossipServiceComponents, options: GossipServiceOptions, nodeOptions: ServiceNodeOptions): GossipService {
+  return new GossipService(components, options, nodeOptions);
 }

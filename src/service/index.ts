@@ -20,8 +20,21 @@ export {
   type GossipServiceComponents,
   type GossipServiceOptions,
   type InitializeChannelOptions,
-  blockStoreLedger,
+  type ServiceNodeOptions,
   createGossipService,
 } from "./gossip-service.js";
 export { gossipServiceOptionsOf } from "./service-options.js";
 export { gossipNodeOptionsOf, staticJoinMessage, PeerNode, PeerNodeError, type PeerNodeComponents, type PeerNodeOptions } from "./peer-node.js";
+export { loadPeerCrypto, oneOrgAdvisor, peerOrgsOf, PeerCryptoError, type PeerCrypto, type PeerCryptoArgs } from "./peer-crypto.js";
+export {
+  configuredTls,
+  peerFromConfig,
+  PeerSetupError,
+  type PeerSetupErrorCode,
+  type PeerCryptoChoice,
+  type PeerFromConfig,
+  type PeerFromConfigComponents,
+  type PeerFromConfigOptions,
+} from "./peer-from-config.js";
+export { type ChannelLedger, type LedgerProvider, blockStoreLedgers, stateLedgerOf, blockHashAt } from "./ledger.js";
+export { type CommittedBlock, type Peer, PeerError, type PeerErrorCode, type StartPeerOptions, startPeer } from "./peer.js";

@@ -1,17 +1,17 @@
 import { Registry } from "prom-client";
-import type { MessageCryptoService, SecurityAdvisor } from "../api/crypto.js";
-import { type PeerIdentityType, pkiHex } from "../api/identity.js";
+import type { MessageCryptoService, PeerEvents, SecurityAdvisor } from "../api/index.js";
+import { type PeerIdentityType, pkiHex } from "../api/index.js";
 import { GrpcTransport, type GrpcTlsOptions } from "../comm/grpc/index.js";
 import type { Transport } from "../comm/index.js";
 import { commOptionsOf, type GossipConfig, internalEndpointOf } from "../config/index.js";
 import type { NetworkMember } from "../discovery/index.js";
 import type { JoinChannelMessage } from "../gossip/channel/index.js";
-import { createGossipNode, type GossipNodeImpl, type GossipNodeOptions } from "../gossip/node/index.js";
-import type { Logger } from "../logging/logger.js";
-import { registerFabricGossipMetrics } from "../metrics/index.js";
+import type { GossipNode, GossipNodeOptions } from "../gossip/node/index.js";
+import type { Logger } from "../logging/index.js";
+import { promMetricsProvider, registerFabricGossipMetrics } from "../metrics/index.js";
 import { type Clock, errorMessage, fromUtf8, GossipError, type Random, SystemClock, SystemRandom, toHex, utf8 } from "../util/index.js";
 import { AdminServer } from "./admin-server.js";
-import type { ChannelDefinition, ChannelRegistry } from "./channel-definition.js";
+import { type ChannelDefinition, ChannelRegistry } from "./channel-definition.js";
 import { type GossipService, type GossipServiceComponents, type GossipServiceOptions, createGossipService } from "./gossip-service.js";
 import type { ChannelPeerView, ChannelStatusView, MembershipView, PeerView } from "./membership-view.js";
 
@@ -46,7 +46,7 @@ export interface PeerNodeComponents {
    * required when `PeerNodeOptions.service` is given. `channels` must be the registry whose
    * resolvers the MCS was built with.
    */
-  service?: Pick<GossipServiceComponents, "signer" | "deliverConnector" | "onCommit" | "onLeadershipChange"> & { channels: ChannelRegistry };
+  service?: Pick<GossipServiceComponents, "signer" | "deliverConnector" | "ledgers"> & { channels: ChannelRegistry };
 }
 
 /** A peer node's settings. */
@@ -118,7 +118,7 @@ export function staticJoinMessage(orgs: readonly string[], sequenceNumber = 1): 
 }
 
 /** What {@link membershipViewOf} reads from a node. */
-export type MembershipSource = Pick<GossipNodeImpl, "selfMembershipInfo" | "peers" | "deadMembers" | "orgOfPeer" | "channels" | "peersOfChannel">;
+export type MembershipSource = Pick<GossipNode, "selfMembershipInfo" | "peers" | "deadMembers" | "orgOfPeer" | "channels" | "peersOfChannel">;
 
 /** The admin API's view of what a node knows: itself, alive and dead peers, and channel members. */
 export function membershipViewOf(node: MembershipSource, selfOrg: string): MembershipView {
@@ -145,18 +145,20 @@ export function membershipViewOf(node: MembershipSource, selfOrg: string): Membe
 }
 
 /**
- * A runnable gossip peer: a transport, the gossip node, the channels it is in (with ledger height 1
- * until there is a ledger) and the admin HTTP endpoint. Start and stop are idempotent; stop undoes
- * start in reverse order.
+ * A runnable peer process's core: a gRPC transport (unless one is given), the gossip service
+ * (which composes the node and, for a full peer, the channels' ledgers, state, election and
+ * deliver), gossip-only channels (ledger height 1, no ledger) and the admin HTTP endpoint. Start
+ * and stop are idempotent; stop undoes start in reverse order.
  */
 export class PeerNode {
   readonly #log: Logger;
   readonly #options: PeerNodeOptions;
-  readonly #node: GossipNodeImpl;
+  readonly #node: GossipNode;
   readonly #admin: AdminServer | undefined;
   readonly #selfOrg: string;
   readonly #internalEndpoint: string;
-  readonly #service: GossipService | undefined;
+  readonly #service: GossipService;
+  readonly #fullPeer: boolean;
   #state: "new" | "starting" | "started" | "stopped" = "new";
   #stopping: Promise<void> | undefined;
 
@@ -164,52 +166,44 @@ export class PeerNode {
     this.#options = options;
     this.#log = components.logger.child("peer");
     const clock = components.clock ?? new SystemClock();
-    const metrics = components.metrics ?? new Registry();
+    const metrics = promMetricsProvider(components.metrics ?? new Registry());
     // Fabric's 17 gossip metrics are on /metrics from the start, even those no part has updated yet.
     registerFabricGossipMetrics(metrics);
     this.#internalEndpoint = internalEndpointOf(options.config, options.listenAddress);
     const transport =
       components.transport ?? new GrpcTransport({ listenAddress: options.listenAddress, tls: options.tls, logger: components.logger, clock });
-    this.#node = createGossipNode(
+    const extra = components.service;
+    if (options.service !== undefined && extra === undefined) {
+      throw new PeerNodeError("BAD_STATE", "a full peer (options.service) needs components.service (signer, channel registry)");
+    }
+    this.#fullPeer = options.service !== undefined;
+    this.#service = createGossipService(
       {
         transport,
         mcs: components.mcs,
         securityAdvisor: components.securityAdvisor,
         selfIdentity: components.selfIdentity,
+        // A gossip-only peer never asks an orderer for anything: nothing is signed with this.
+        signer: extra?.signer ?? { serialized: components.selfIdentity, sign: (msg) => components.mcs.sign(msg) },
+        channels: extra?.channels ?? new ChannelRegistry(),
         clock,
         random: components.random ?? new SystemRandom(),
         logger: components.logger,
         metrics,
+        ...(extra?.deliverConnector !== undefined ? { deliverConnector: extra.deliverConnector } : {}),
+        ...(extra?.ledgers !== undefined ? { ledgers: extra.ledgers } : {}),
       },
+      options.service?.options ?? { useLeaderElection: true, orgLeader: false },
       gossipNodeOptionsOf(options.config, this.#internalEndpoint),
     );
+    this.#node = this.#service.node;
     this.#selfOrg = fromUtf8(components.securityAdvisor.orgByPeerIdentity(components.selfIdentity));
-    if (options.service !== undefined) {
-      const extra = components.service;
-      if (extra === undefined) throw new PeerNodeError("BAD_STATE", "a full peer (options.service) needs components.service (signer, channel registry)");
-      this.#service = createGossipService(
-        {
-          node: this.#node,
-          mcs: components.mcs,
-          signer: extra.signer,
-          channels: extra.channels,
-          clock,
-          random: components.random ?? new SystemRandom(),
-          logger: components.logger,
-          metrics,
-          ...(extra.deliverConnector !== undefined ? { deliverConnector: extra.deliverConnector } : {}),
-          ...(extra.onCommit !== undefined ? { onCommit: extra.onCommit } : {}),
-          ...(extra.onLeadershipChange !== undefined ? { onLeadershipChange: extra.onLeadershipChange } : {}),
-        },
-        options.service.options,
-      );
-    }
     this.#admin =
       options.admin === undefined
         ? undefined
         : new AdminServer({
             listen: options.admin,
-            registry: metrics,
+            registry: metrics.registry,
             membership: () => this.membershipView(),
             channels: () => this.channelsView(),
             logger: components.logger.child("peer.admin"),
@@ -218,8 +212,13 @@ export class PeerNode {
   }
 
   /** The gossip node (for tests and for wiring further services). */
-  get node(): GossipNodeImpl {
+  get node(): GossipNode {
     return this.#node;
+  }
+
+  /** What the peer's parts tell as it happens: membership, leadership, commits, rejections. */
+  get events(): PeerEvents {
+    return this.#service.events;
   }
 
   /** The endpoint our org dials us at. */
@@ -249,13 +248,12 @@ export class PeerNode {
 
   /** The full peer's service, when this node runs ledgers (options.service). */
   get service(): GossipService | undefined {
-    return this.#service;
+    return this.#fullPeer ? this.#service : undefined;
   }
 
   /** The channels with a ledger, as GET /v1/channels shows them (empty for a gossip-only peer). */
   channelsView(): ChannelStatusView[] {
     const svc = this.#service;
-    if (svc === undefined) return [];
     return svc.channels().map((channel) => ({
       channel,
       height: Number(svc.ledgerHeight(channel)),
@@ -285,11 +283,11 @@ export class PeerNode {
     this.#state = "starting";
     try {
       try {
-        await (this.#service ?? this.#node).start();
+        await this.#service.start();
       } catch (err) {
         throw new PeerNodeError("GOSSIP_LISTEN", `cannot serve gossip on ${this.#options.listenAddress}: ${errorMessage(err)}`, { cause: err });
       }
-      for (const def of this.#options.service?.channels ?? []) await this.#service?.initializeChannel(def);
+      for (const def of this.#options.service?.channels ?? []) await this.#service.initializeChannel(def);
       const join = staticJoinMessage(this.#options.channelOrgs);
       for (const channel of new Set(this.#options.channels)) {
         this.#node.joinChan(join, channel);
@@ -315,7 +313,7 @@ export class PeerNode {
       org: this.#selfOrg,
       pkiId: this.pkiId,
       channels: [...new Set([...this.#options.channels, ...(this.#options.service?.channels ?? []).map((d) => d.name)])],
-      leaderMode: this.#service?.leaderMode ?? null,
+      leaderMode: this.#fullPeer ? this.#service.leaderMode : null,
       bootstrap: this.#options.config.bootstrap,
       tls: this.#options.tls !== undefined,
     });
@@ -328,7 +326,7 @@ export class PeerNode {
       this.#state = "stopped";
       await this.#admin?.stop();
       // The service stops its channels (election, deliver, state, ledger), then the node.
-      await (this.#service ?? this.#node).stop();
+      await this.#service.stop();
       if (wasStarted) this.#log.info("peer stopped", { endpoint: this.#internalEndpoint });
     })();
     return this.#stopping;

@@ -1,24 +1,22 @@
 import { blockHeaderHash } from "../crypto/index.js";
-import type { Block } from "../protos/gen/common/common.pb.js";
-import type { LedgerAdapter } from "../state/index.js";
-import { bytesEqual } from "../util/bytes.js";
+import { Block } from "../protos/gen/common/common.pb.js";
+import type { ChannelLedger } from "../service/index.js";
+import { bytesEqual } from "../util/index.js";
 import type { BlockSource } from "./block-source.js";
-
-/** Told of every commit before it is stored; a throw refuses it (the state provider then halts). */
-export type CommitHook = (block: Block, headerHash: Uint8Array) => void;
+import { SimError } from "./errors.js";
 
 /**
- * A peer's ledger of one channel in memory, surviving the peer's crash and restart. It keeps each
- * committed block's header hash; the block itself only when it differs from the ordering
- * service's (a fork), since a thousand peers cannot each hold their own copy of every block:
- * state transfer serves the shared canonical block object instead.
+ * A peer's ledger of one channel in memory, surviving the peer's crash and restart: the gossip
+ * service opens it as it opens a block store. It keeps each committed block's header hash; the
+ * block itself only when it differs from the ordering service's (a fork), since a thousand peers
+ * cannot each hold their own copy of every block: state transfer serves the shared canonical block
+ * object instead. It starts with the channel's genesis block.
  */
-export class MemoryLedger implements LedgerAdapter {
+export class MemoryLedger implements ChannelLedger {
   readonly channel: string;
   readonly #source: BlockSource;
   readonly #hashes: Uint8Array[] = [];
   readonly #own = new Map<number, Block>();
-  #onCommit: CommitHook | undefined;
 
   constructor(channel: string, source: BlockSource) {
     this.channel = channel;
@@ -26,13 +24,12 @@ export class MemoryLedger implements LedgerAdapter {
     this.#hashes.push(source.genesis(channel).hash);
   }
 
-  /** Sets who hears of commits (the simulator: invariants, metrics, trace). */
-  onCommit(hook: CommitHook): void {
-    this.#onCommit = hook;
-  }
-
   height(): bigint {
     return BigInt(this.#hashes.length);
+  }
+
+  lastBlockHash(): Uint8Array {
+    return this.#hashes[this.#hashes.length - 1]!;
   }
 
   /** Header hash of block `seq`, or undefined. */
@@ -40,26 +37,33 @@ export class MemoryLedger implements LedgerAdapter {
     return this.#hashes[seq];
   }
 
-  async commitBlock(block: Block): Promise<void> {
+  async append(input: Block | Uint8Array): Promise<void> {
+    const block = input instanceof Uint8Array ? Block.decode(input) : input;
     const header = block.header;
-    if (header === undefined) throw new Error(`ledger ${this.channel}: block without header`);
-    const hash = blockHeaderHash(header);
-    this.#onCommit?.(block, hash);
+    if (header === undefined) throw new SimError("LEDGER", `ledger ${this.channel}: block without header`);
     const seq = Number(header.number);
-    if (seq !== this.#hashes.length) throw new Error(`ledger ${this.channel}: block ${seq} committed at height ${this.#hashes.length}`);
+    if (seq !== this.#hashes.length) throw new SimError("LEDGER", `ledger ${this.channel}: block ${seq} appended at height ${this.#hashes.length}`);
+    const hash = blockHeaderHash(header);
     this.#hashes.push(hash);
     const canonical = this.#source.block(this.channel, seq);
     if (canonical === undefined || !bytesEqual(canonical.hash, hash)) this.#own.set(seq, block);
   }
 
-  async getBlocks(from: bigint, to: bigint): Promise<Block[]> {
-    const out: Block[] = [];
-    const end = Math.min(Number(to), this.#hashes.length - 1);
-    for (let seq = Number(from); seq <= end; seq++) {
-      const own = this.#own.get(seq);
-      const b = own ?? this.#source.block(this.channel, seq)?.block;
-      if (b !== undefined) out.push(b);
-    }
-    return out;
+  async getBlock(n: bigint): Promise<Block> {
+    const seq = Number(n);
+    const b = seq < this.#hashes.length ? (this.#own.get(seq) ?? this.#source.block(this.channel, seq)?.block) : undefined;
+    if (b === undefined) throw new SimError("LEDGER", `ledger ${this.channel}: no block ${seq} (height ${this.#hashes.length})`);
+    return b;
   }
+
+  async *iterate(from: bigint, to?: bigint): AsyncIterableIterator<Block> {
+    const end = Math.min(Number(to ?? this.height()), this.#hashes.length);
+    for (let seq = Number(from); seq < end; seq++) {
+      const b = this.#own.get(seq) ?? this.#source.block(this.channel, seq)?.block;
+      if (b !== undefined) yield b;
+    }
+  }
+
+  /** The ledger outlives the peer's incarnations: closing it keeps everything. */
+  async close(): Promise<void> {}
 }

@@ -1,42 +1,36 @@
-import { Registry } from "prom-client";
-import { pkiHex } from "../api/identity.js";
-import { MemoryTransport } from "../comm/memory/index.js";
-import type { MemoryNetwork } from "../comm/memory/index.js";
+import { PeerEvents, pkiHex } from "../api/index.js";
+import { type MemoryNetwork, MemoryTransport } from "../comm/memory/index.js";
 import type { GossipConfig } from "../config/index.js";
-import {
-  createLeaderElectionAdapter,
-  createLeaderElectionService,
-  createStaticLeaderService,
-  type LeaderElectionService,
-} from "../election/index.js";
-import type { JoinChannelMessage } from "../gossip/channel/index.js";
-import { createGossipNode, type GossipNodeImpl } from "../gossip/node/index.js";
+import type { DeliverConnector } from "../deliver/index.js";
+import type { GossipNode } from "../gossip/node/index.js";
 import type { LogFields, Logger } from "../logging/index.js";
+import { type MemoryMetricsProvider, memoryMetricsProvider } from "../metrics/index.js";
 import type { ReceivedMessage } from "../protoext/index.js";
-import { gossipNodeOptionsOf } from "../service/index.js";
-import { createStateProvider, type StateProvider } from "../state/index.js";
-import type { Clock, TimerHandle } from "../util/clock.js";
-import { errorMessage } from "../util/errors.js";
+import { type ChannelDefinition, createGossipService, type GossipService, gossipNodeOptionsOf } from "../service/index.js";
+import type { StateProvider } from "../state/index.js";
+import type { Clock, TimerHandle } from "../util/index.js";
 import type { SimPeerCrypto } from "./crypto.js";
 import type { LeaderModeOption } from "./interface.js";
 import type { MemoryLedger } from "./ledger.js";
 import type { RandomTree } from "./rng.js";
 
-/** A channel of the simulation: its name, member orgs (MSP IDs) and join message. */
+/** A channel of the simulation: its name, member orgs (MSP IDs) and definition (orgs, anchor peers, orderer). */
 export interface SimChannel {
   index: number;
   name: string;
   orgs: ReadonlySet<string>;
-  join: JoinChannelMessage;
+  def: ChannelDefinition;
 }
 
-/** What the simulator hears from a peer. */
+/** What the simulator hears from a peer: its typed events, and the block-carrying messages it receives. */
 export interface SimPeerHooks {
   onLeadership(peer: SimPeer, channel: string, isLeader: boolean): void;
   /** Block-carrying messages as received (DataMessage, DataUpdate, RemoteStateResponse). */
   onReceived(peer: SimPeer, msg: ReceivedMessage): void;
-  /** Discovery declared the member with this PKI-ID (hex) dead. */
+  /** Discovery declared the member with this PKI-ID (hex) dead (a "member-dead" event). */
   onDeathDeclared(peer: SimPeer, pkiHex: string): void;
+  /** The peer's ledger of `channel` committed block `seq` with this header hash (a "block-committed" event). */
+  onCommit(peer: SimPeer, channel: string, seq: bigint, headerHash: Uint8Array): void;
   /** A component logged an error (kept as a count and the first few messages). */
   onError(peer: SimPeer, logger: string, msg: string, fields: LogFields | undefined): void;
 }
@@ -69,6 +63,8 @@ export interface SimPeerEnv {
   channels: readonly SimChannel[];
   /** Its ledgers, one per channel: kept across crashes. */
   ledgers: ReadonlyMap<string, MemoryLedger>;
+  /** How its deliver clients reach the simulated ordering service. */
+  orderer: DeliverConnector;
   /** Offset of this peer's wall clock from true time. */
   skewMs: number;
   hooks: SimPeerHooks;
@@ -100,13 +96,7 @@ export class SkewedClock implements Clock {
   }
 }
 
-/**
- * Discovery's warning when it moves a member to the dead list (discovery-impl `#expireDeadMembers`):
- * after aliveExpirationTimeout without news, or at once when comm presumes the peer dead.
- */
-const DEATH_DECLARATION = "Closing connection to expired peer";
-
-/** A silent logger that tells the simulator about death declarations and errors. */
+/** A silent logger that tells the simulator about errors (counted; nothing else is read from logs). */
 class SimLogger implements Logger {
   constructor(
     private readonly peer: SimPeer,
@@ -115,9 +105,7 @@ class SimLogger implements Logger {
   ) {}
   debug(): void {}
   info(): void {}
-  warn(msg: string, fields?: LogFields): void {
-    if (msg === DEATH_DECLARATION && typeof fields?.["pkiId"] === "string") this.hooks.onDeathDeclared(this.peer, fields["pkiId"]);
-  }
+  warn(): void {}
   error(msg: string, fields?: LogFields): void {
     this.hooks.onError(this.peer, this.name, msg, fields);
   }
@@ -126,28 +114,23 @@ class SimLogger implements Logger {
   }
 }
 
-interface RunningChannel {
-  state: StateProvider;
-  election: LeaderElectionService;
-}
-
 /**
- * One simulated peer, built from the real components as Fabric's GossipService composes them: the
- * gossip node on a MemoryTransport, and per channel a state provider over its in-memory ledger and
- * a leader election (dynamic, or static org leader). The block source plays the deliver client.
- * `crash()` takes its host down (streams break at both ends) and stops everything; `restart()`
- * builds a new incarnation over the same ledgers, as a restarted process with a persistent ledger.
+ * One simulated peer: a {@link GossipService}, composed as a real peer's (the same node, ledger
+ * adapter, state provider, leader election and deliver client), on a MemoryTransport, the
+ * simulation's virtual clock, in-memory ledgers and the simulated ordering service's connector.
+ * The simulator hears it through its typed events. `crash()` takes its host down (streams break at
+ * both ends) and stops everything; `restart()` builds a new incarnation over the same ledgers, as
+ * a restarted process with a persistent ledger.
  */
 export class SimPeer {
   readonly spec: SimPeerSpec;
   readonly #env: SimPeerEnv;
   readonly #clock: Clock;
   readonly pkiHex: string;
-  #node: GossipNodeImpl | undefined;
-  readonly #channels = new Map<string, RunningChannel>();
+  #service: GossipService | undefined;
   #status: SimPeerStatus = "new";
   #incarnation = 0;
-  #metrics: Registry | undefined;
+  #metrics: MemoryMetricsProvider | undefined;
 
   constructor(spec: SimPeerSpec, env: SimPeerEnv) {
     this.spec = spec;
@@ -170,15 +153,19 @@ export class SimPeer {
   get incarnation(): number {
     return this.#incarnation;
   }
+  /** The gossip service of the running incarnation. */
+  get service(): GossipService | undefined {
+    return this.#status === "running" ? this.#service : undefined;
+  }
   /** The gossip node of the running incarnation. */
-  get node(): GossipNodeImpl | undefined {
-    return this.#node;
+  get node(): GossipNode | undefined {
+    return this.service?.node;
   }
   /**
-   * The metrics registry of the latest incarnation (each has its own), kept after a crash or the
-   * end of the run so tests can read its rejection counters; undefined before the first start.
+   * The metrics of the latest incarnation (each has its own), kept after a crash or the end of the
+   * run so tests can read its rejection counters; undefined before the first start.
    */
-  get metrics(): Registry | undefined {
+  get metrics(): MemoryMetricsProvider | undefined {
     return this.#metrics;
   }
   /** Its crypto (MCS, identity): what a test needs to sign as this peer, e.g. an adversary's messages. */
@@ -193,10 +180,12 @@ export class SimPeer {
   }
   /** The running incarnation's state provider of `channel`. */
   state(channel: string): StateProvider | undefined {
-    return this.#channels.get(channel)?.state;
+    const svc = this.service;
+    return svc !== undefined && svc.channels().includes(channel) ? svc.state(channel) : undefined;
   }
   isLeader(channel: string): boolean {
-    return this.#channels.get(channel)?.election.isLeader() ?? false;
+    const svc = this.service;
+    return svc !== undefined && svc.channels().includes(channel) ? svc.isLeader(channel) : false;
   }
 
   /** Builds and starts a new incarnation (the first start, or a restart after a crash). */
@@ -206,68 +195,62 @@ export class SimPeer {
     const spec = this.spec;
     this.#incarnation++;
     const logger = new SimLogger(this, env.hooks, "peer");
-    const metrics = new Registry();
+    const metrics = memoryMetricsProvider();
     this.#metrics = metrics;
     const random = env.tree.stream(`peer/${spec.index}/${this.#incarnation}`);
-    const options = gossipNodeOptionsOf(env.gossip, spec.endpoint);
-    options.bootstrapPeers = spec.bootstrap;
-    options.externalEndpoint = spec.endpoint;
-    const node = createGossipNode(
+    const nodeOptions = gossipNodeOptionsOf(env.gossip, spec.endpoint);
+    nodeOptions.bootstrapPeers = spec.bootstrap;
+    nodeOptions.externalEndpoint = spec.endpoint;
+    const events = new PeerEvents((err) => env.hooks.onError(this, "sim.events", `an event listener failed: ${String(err)}`, undefined));
+    events.on("member-dead", (e) => env.hooks.onDeathDeclared(this, e.pkiId));
+    events.on("leadership", (e) => env.hooks.onLeadership(this, e.channel, e.isLeader));
+    events.on("block-committed", (e) => env.hooks.onCommit(this, e.channel, e.number, e.headerHash));
+    const { mcs, securityAdvisor, identity } = env.crypto;
+    const g = env.gossip;
+    const service = createGossipService(
       {
         transport: new MemoryTransport(env.network, { endpoint: spec.endpoint }),
-        mcs: env.crypto.mcs,
-        securityAdvisor: env.crypto.securityAdvisor,
-        selfIdentity: env.crypto.identity,
+        mcs,
+        securityAdvisor,
+        selfIdentity: identity,
+        signer: { serialized: identity, sign: (msg) => mcs.sign(msg) },
+        ledgers: {
+          open: async (channel) => {
+            const ledger = env.ledgers.get(channel);
+            if (ledger === undefined) throw new Error(`peer ${spec.name}: no ledger for channel ${channel}`);
+            return ledger;
+          },
+        },
+        deliverConnector: env.orderer,
         clock: this.#clock,
         random,
         logger,
         metrics,
+        events,
       },
-      options,
+      {
+        useLeaderElection: env.leaderMode === "election",
+        orgLeader: env.leaderMode === "static" && spec.staticLeader,
+        election: g.election,
+        state: { ...g.state, nonBlockingCommitMode: g.nonBlockingCommitMode },
+      },
+      nodeOptions,
     );
-    this.#node = node;
-    node.acceptPassThrough(
+    this.#service = service;
+    service.node.acceptPassThrough(
       (rm) => {
         const c = rm.message.message.content?.$case;
         return c === "dataMsg" || c === "dataUpdate" || c === "stateResponse";
       },
       (rm) => env.hooks.onReceived(this, rm),
     );
-    await node.start();
+    await service.start();
     this.#status = "running";
-    const g = env.gossip;
-    for (const ch of env.channels) {
-      const ledger = env.ledgers.get(ch.name);
-      if (ledger === undefined) throw new Error(`peer ${spec.name}: no ledger for channel ${ch.name}`);
-      const state = createStateProvider(
-        ch.name,
-        { gossip: node, ledger, mcs: env.crypto.mcs, clock: this.#clock, random, logger, metrics },
-        {
-          ...g.state,
-          nonBlockingCommitMode: g.nonBlockingCommitMode,
-          useLeaderElection: env.leaderMode === "election",
-          orgLeader: env.leaderMode === "static" && spec.staticLeader,
-        },
-      );
-      node.joinChan(ch.join, ch.name);
-      node.updateLedgerHeight(ledger.height(), ch.name);
-      await state.start();
-      const onChange = (isLeader: boolean): void => env.hooks.onLeadership(this, ch.name, isLeader);
-      const election =
-        env.leaderMode === "election"
-          ? createLeaderElectionService(
-              {
-                adapter: createLeaderElectionAdapter({ node, clock: this.#clock, logger, metrics }, ch.name),
-                clock: this.#clock,
-                logger,
-                pkiId: node.pkiId(),
-                onLeadershipChange: onChange,
-              },
-              g.election,
-            )
-          : createStaticLeaderService(spec.staticLeader, onChange);
-      this.#channels.set(ch.name, { state, election });
-      await election.start();
+    try {
+      for (const ch of env.channels) await service.initializeChannel(ch.def);
+    } catch (err) {
+      // Crashed while joining its channels: the teardown stopped the service; nothing to report.
+      if (this.#service === service) throw err;
     }
   }
 
@@ -293,18 +276,9 @@ export class SimPeer {
 
   async #teardown(status: SimPeerStatus): Promise<void> {
     this.#status = status;
-    // Election first (no more leadership callbacks), then state, then the node, as GossipService does.
-    for (const [name, ch] of [...this.#channels].reverse()) {
-      try {
-        await ch.election.stop();
-        await ch.state.stop();
-      } catch (err) {
-        this.#env.hooks.onError(this, "sim", `stopping channel ${name} failed: ${errorMessage(err)}`, undefined);
-      }
-    }
-    this.#channels.clear();
-    const node = this.#node;
-    this.#node = undefined;
-    await node?.stop();
+    const service = this.#service;
+    this.#service = undefined;
+    // The service stops each channel (election, deliver, state, ledger) in reverse order, then the node.
+    await service?.stop();
   }
 }

@@ -1,14 +1,10 @@
-import { pkiHex } from "../api/identity.js";
+import { pkiHex } from "../api/index.js";
 import { type FrameFate, MemoryNetwork } from "../comm/memory/index.js";
-import type { JoinChannelMessage } from "../gossip/channel/index.js";
 import type { LogFields } from "../logging/index.js";
 import { type ReceivedMessage, SignedGossipMessage } from "../protoext/index.js";
-import type { Block } from "../protos/gen/common/common.pb.js";
-import { type GossipMessage, GossipMessage_Tag, type Payload, PullMsgType } from "../protos/gen/gossip/message.pb.js";
-import { bytesEqual, fromUtf8, toHex, utf8 } from "../util/bytes.js";
-import type { TimerHandle } from "../util/clock.js";
-import { errorMessage } from "../util/errors.js";
-import { ManualClock } from "../util/manual-clock.js";
+import { type Payload, PullMsgType } from "../protos/gen/gossip/message.pb.js";
+import type { ChannelDefinition } from "../service/index.js";
+import { bytesEqual, errorMessage, fromUtf8, ManualClock, type TimerHandle, toHex } from "../util/index.js";
 import { BlockSource } from "./block-source.js";
 import { fastCryptoSuite, realCryptoSuite, type SimCryptoSuite, simMspId } from "./crypto.js";
 import { SimError, type SimInvariantError } from "./errors.js";
@@ -17,6 +13,7 @@ import { InvariantChecker } from "./invariants.js";
 import { MemoryLedger } from "./ledger.js";
 import { HOW_DELIVER, HOW_PULL, HOW_PUSH, HOW_STATE, quantile, SimMetrics } from "./metrics.js";
 import { LatencySampler, LinkModel, validateLink } from "./network-model.js";
+import { SimOrderer } from "./orderer.js";
 import { type SimChannel, SimPeer, type SimPeerHooks, type SimPeerSpec } from "./peer.js";
 import { RandomTree } from "./rng.js";
 import { TraceHasher } from "./trace.js";
@@ -38,59 +35,8 @@ const VIEW_SAMPLE_PEERS = 64;
 const PORT = 7051;
 /** TCP's minimum retransmission timeout on Linux: how late a lost handshake segment arrives. */
 const TCP_RETRANSMIT_MS = 200;
-
-/** A leader's deliver stream from the simulated ordering service (Fabric's deliver client, reduced). */
-class DeliverStream {
-  readonly #abort = new AbortController();
-  readonly done: Promise<void>;
-
-  constructor(
-    readonly peer: SimPeer,
-    readonly channel: SimChannel,
-    sim: { source: BlockSource; clock: ManualClock; delayMs: (bytes: number) => number; forked: boolean; onDelivered: (seq: number) => void; onError: (err: unknown) => void },
-  ) {
-    this.done = this.#run(sim).catch((err: unknown) => {
-      if (!this.#abort.signal.aborted) sim.onError(err);
-    });
-  }
-
-  stop(): Promise<void> {
-    this.#abort.abort();
-    return this.done;
-  }
-
-  async #run(sim: { source: BlockSource; clock: ManualClock; delayMs: (bytes: number) => number; forked: boolean; onDelivered: (seq: number) => void }): Promise<void> {
-    const signal = this.#abort.signal;
-    const name = this.channel.name;
-    const ledger = this.peer.ledger(name);
-    if (ledger === undefined) return;
-    // Fabric's deliver client seeks from the ledger height and then follows the chain.
-    let next = Number(ledger.height());
-    const channelBytes = utf8(name);
-    while (!signal.aborted) {
-      const b = sim.source.blockFor(name, next, sim.forked);
-      if (b === undefined) {
-        await sim.source.next(name, signal);
-        continue;
-      }
-      await sim.clock.sleep(sim.delayMs(b.bytes.length), signal);
-      const state = this.peer.state(name);
-      const node = this.peer.node;
-      if (state === undefined || node === undefined || signal.aborted) return;
-      sim.onDelivered(next);
-      await state.addPayload({ seqNum: BigInt(next), data: b.bytes, privateData: [] });
-      if (signal.aborted) return;
-      const msg: GossipMessage = {
-        nonce: 0n,
-        channel: channelBytes,
-        tag: GossipMessage_Tag.CHAN_AND_ORG,
-        content: { $case: "dataMsg", value: { payload: { seqNum: BigInt(next), data: b.bytes, privateData: [] } } },
-      };
-      node.gossip(msg);
-      next++;
-    }
-  }
-}
+/** Where the peers' deliver clients find the simulated ordering service. */
+const ORDERER_ENDPOINT = "orderer:7050";
 
 /**
  * A deterministic simulation of a Fabric gossip network in one process: N peers built from the
@@ -115,7 +61,6 @@ export class Simulator {
   readonly #endpointIndex = new Map<string, number>();
   readonly #channelIndex = new Map<string, number>();
   readonly #byPki = new Map<string, SimPeer>();
-  readonly #streams = new Map<string, DeliverStream>();
   readonly #timers = new Set<TimerHandle>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #disturbedAt: Float64Array;
@@ -226,13 +171,13 @@ export class Simulator {
         const first = members[0];
         if (first !== undefined) anchors.set(simMspId(k + 1), [{ host: specs[first]!.name, port: PORT }]);
       }
-      const join: JoinChannelMessage = {
-        sequenceNumber: 1,
-        members: () => [...orgs].map((m) => utf8(m)),
-        anchorPeersOf: (org) => anchors.get(fromUtf8(org)) ?? [],
-      };
       const name = `ch${c}`;
-      this.channels.push({ index: c, name, orgs, join });
+      const def: ChannelDefinition = {
+        name,
+        orgs: [...orgs].map((mspId) => ({ mspId, mspDir: "", anchorPeers: (anchors.get(mspId) ?? []).map((a) => `${a.host}:${a.port}`) })),
+        orderer: { mspId: "OrdererMSP", mspDir: "", endpoints: [ORDERER_ENDPOINT] },
+      };
+      this.channels.push({ index: c, name, orgs, def });
       this.#channelIndex.set(name, c);
     }
     this.#metrics = new SimMetrics(o.peers, o.channels, o.blocks);
@@ -260,6 +205,13 @@ export class Simulator {
     );
     this.#source = source;
     if (o.forkAt !== undefined) for (const c of this.channels) source.prepareFork(c.name, o.forkAt.seq);
+    const orderer = new SimOrderer(source, this.clock, {
+      delayMs: (bytes) => this.#ordererLatency.sample() + (o.link.uplinkBytesPerSec === undefined ? 0 : (bytes * 1000) / o.link.uplinkBytesPerSec),
+      onDelivered: (peer, channel, seq) => {
+        const c = this.#channelIndex.get(channel);
+        if (c !== undefined) this.#metrics.arrived(c, peer, seq, HOW_DELIVER);
+      },
+    });
     const hooks = this.#hooks();
     const skewRng = this.tree.stream("skew");
     for (const s of specs) {
@@ -279,10 +231,10 @@ export class Simulator {
         leaderMode: o.leaderMode,
         channels: mine,
         ledgers,
+        orderer: orderer.connector(s.index, o.forkAt !== undefined && o.forkAt.org === s.org),
         skewMs: skew,
         hooks,
       });
-      for (const c of mine) ledgers.get(c.name)!.onCommit((block, hash) => this.#onCommit(peer, c, block, hash));
       this.peers.push(peer);
       this.#byPki.set(peer.pkiHex, peer);
     }
@@ -296,6 +248,7 @@ export class Simulator {
       onLeadership: (peer, channel, isLeader) => this.#onLeadership(peer, channel, isLeader),
       onReceived: (peer, msg) => this.#onReceived(peer, msg),
       onDeathDeclared: (peer, hex) => this.#onDeath(peer, hex),
+      onCommit: (peer, channel, seq, hash) => this.#onCommit(peer, channel, seq, hash),
       onError: (peer, logger, msg, fields) => this.#onError(peer, logger, msg, fields),
     };
   }
@@ -327,11 +280,13 @@ export class Simulator {
     }
   }
 
-  #onCommit(peer: SimPeer, channel: SimChannel, block: Block, hash: Uint8Array): void {
-    const seq = Number(block.header?.number ?? -1n);
+  /** A "block-committed" event: the block is stored, so the ledger's height is one past it. */
+  #onCommit(peer: SimPeer, channelName: string, number: bigint, hash: Uint8Array): void {
+    const channel = this.channels[this.#channelIndex.get(channelName) ?? -1];
+    if (channel === undefined) return;
+    const seq = Number(number);
     const now = this.now();
-    const ledger = peer.ledger(channel.name)!;
-    const height = Number(ledger.height());
+    const height = Number(peer.ledger(channel.name)?.height() ?? 0n) - 1;
     this.checker.note(now, peer.name, `commit ${channel.name}#${seq} ${toHex(hash).slice(0, 12)}`);
     this.checker.check("commit-order", seq === height, () => `${peer.name} committed block ${seq} of ${channel.name} at height ${height} (gap or duplicate)`, now, peer.name);
     const canonical = this.#source?.block(channel.name, seq);
@@ -379,32 +334,18 @@ export class Simulator {
     }
   }
 
+  /**
+   * A "leadership" event. The peer's own service starts or stops its deliver client from it (the
+   * leader-to-deliver hand-off runs as in a real peer); the simulator only records it.
+   */
   #onLeadership(peer: SimPeer, channel: string, isLeader: boolean): void {
     const now = this.now();
-    const c = this.#channelIndex.get(channel)!;
     this.checker.note(now, peer.name, `${isLeader ? "became" : "stopped being"} leader of ${channel}`);
     this.trace.event(now, `leader ${peer.name} ${channel} ${isLeader}`);
     this.#emit({ kind: "leader", atMs: now, peer: peer.name, channel, isLeader });
-    const key = `${peer.name}/${channel}`;
     if (isLeader) {
       const orgKey = `${channel}/${peer.spec.org}`;
       this.#metrics.leaderEvents.set(orgKey, (this.#metrics.leaderEvents.get(orgKey) ?? 0) + 1);
-      if (this.#streams.has(key)) return;
-      const o = this.options;
-      const forked = o.forkAt !== undefined && o.forkAt.org === peer.spec.org;
-      const stream = new DeliverStream(peer, this.channels[c]!, {
-        source: this.#source!,
-        clock: this.clock,
-        delayMs: (bytes) => this.#ordererLatency.sample() + (o.link.uplinkBytesPerSec === undefined ? 0 : (bytes * 1000) / o.link.uplinkBytesPerSec),
-        forked,
-        onDelivered: (seq) => this.#metrics.arrived(c, peer.spec.index, seq, HOW_DELIVER),
-        onError: (err) => this.#onError(peer, "sim.deliver", `deliver stream of ${channel} failed: ${errorMessage(err)}`, undefined),
-      });
-      this.#streams.set(key, stream);
-    } else {
-      const stream = this.#streams.get(key);
-      this.#streams.delete(key);
-      if (stream !== undefined) this.#track(stream.stop());
     }
   }
 
@@ -602,12 +543,6 @@ export class Simulator {
   }
 
   async #crash(peer: SimPeer): Promise<void> {
-    for (const [key, stream] of [...this.#streams]) {
-      if (stream.peer === peer) {
-        this.#streams.delete(key);
-        await stream.stop();
-      }
-    }
     this.#link.resetUplink(peer.spec.endpoint);
     await peer.crash();
   }
@@ -723,8 +658,6 @@ export class Simulator {
   async #shutdown(): Promise<void> {
     for (const t of this.#timers) t.cancel();
     this.#timers.clear();
-    for (const s of [...this.#streams.values()]) await s.stop();
-    this.#streams.clear();
     // Let starts and crashes in progress finish, then stop every peer.
     while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
     for (const p of this.peers) await p.stop();

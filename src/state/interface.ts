@@ -1,13 +1,11 @@
-import type { Registry } from "prom-client";
-import type { MessageCryptoService } from "../api/crypto.js";
-import type { PeerIdentityType, RemotePeer } from "../api/identity.js";
+import type { PeerEventSink, MessageCryptoService, PeerIdentityType, RemotePeer } from "../api/index.js";
+import type { MetricsProvider } from "../metrics/index.js";
 import type { NetworkMember } from "../discovery/index.js";
-import type { Logger } from "../logging/logger.js";
+import type { Logger } from "../logging/index.js";
 import type { ReceivedMessage } from "../protoext/index.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
 import type { GossipMessage, Payload, PvtDataPayload } from "../protos/gen/gossip/message.pb.js";
-import type { Clock } from "../util/clock.js";
-import type { Random } from "../util/random.js";
+import type { Clock, Random } from "../util/index.js";
 
 /**
  * What the state provider needs from the gossip node (Fabric's `state.GossipAdapter`). A
@@ -69,7 +67,9 @@ export interface StateProviderComponents {
   clock: Clock;
   random: Random;
   logger: Logger;
-  metrics: Registry;
+  metrics: MetricsProvider;
+  /** Where refused blocks are told. Default: nowhere. */
+  events?: PeerEventSink;
 }
 
 /** Fabric's `StateConfig` (`gossip/state/config.go`) plus the service flags that affect state. */

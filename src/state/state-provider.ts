@@ -1,4 +1,4 @@
-import type { RemotePeer } from "../api/identity.js";
+import type { RemotePeer } from "../api/index.js";
 import { type NetworkMember, preferredEndpoint } from "../discovery/index.js";
 import { type Logger, RateLimitedLog } from "../logging/index.js";
 import type { ReceivedMessage } from "../protoext/index.js";
@@ -10,8 +10,7 @@ import {
   PvtDataPayload,
   type RemoteStateRequest,
 } from "../protos/gen/gossip/message.pb.js";
-import type { TimerHandle } from "../util/clock.js";
-import { bytesEqual, errorMessage, utf8 } from "../util/index.js";
+import { type TimerHandle, bytesEqual, errorMessage, utf8 } from "../util/index.js";
 import { StateError } from "./errors.js";
 import {
   DEFAULT_STATE_PROVIDER_OPTIONS,
@@ -558,6 +557,7 @@ export class StateProviderImpl implements StateProvider {
 
   #countRejected(reason: StateRejectReason): void {
     this.#metrics.rejected.inc({ channel: this.channel, reason });
+    this.#c.events?.emit({ kind: "message-rejected", component: "state", code: reason });
   }
 
   /** Runs a background task that never rejects and that stop() awaits. */

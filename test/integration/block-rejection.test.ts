@@ -22,7 +22,7 @@ import { createSignedEnvelope, DELIVER_BLOCKS_RECEIVED_METRIC, DELIVER_BLOCKS_RE
 import { CHANNEL_REJECTED_METRIC } from "../../src/gossip/channel/index.js";
 import { createGossipNode, type GossipNode, type GossipNodeOptions } from "../../src/gossip/node/index.js";
 import { silentLogger } from "../../src/logging/index.js";
-import { createRegistry, registerFabricGossipMetrics, type Registry } from "../../src/metrics/index.js";
+import { createRegistry, memoryMetricsProvider, promMetricsProvider, registerFabricGossipMetrics, type Registry } from "../../src/metrics/index.js";
 import { ATOMIC_BROADCAST_SERVICE, buildBlock, deliverResponseBlockBytes } from "../../src/orderer/index.js";
 import { Block, Envelope, HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
 import { GossipMessage_Tag, type GossipMessage } from "../../src/protos/gen/gossip/message.pb.js";
@@ -178,12 +178,8 @@ test("bad blocks from the orderer, from gossip and from state transfer are rejec
   const registry = createRegistry();
   registerFabricGossipMetrics(registry);
   const peerTransport = new GrpcTransport({ listenAddress: peerEndpoint, logger: silentLogger, clock });
-  const node = createGossipNode(
-    { transport: peerTransport, mcs, securityAdvisor: mcs, selfIdentity: peerMaterial.signingIdentity.serialized, clock, random: new SystemRandom(), logger: silentLogger, metrics: registry },
-    { ...NODE_TIMINGS, internalEndpoint: peerEndpoint, bootstrapPeers: [] },
-  );
   const service: GossipService = createGossipService(
-    { node, mcs, signer: peerMaterial.signingIdentity, channels, clock, random: new SystemRandom(), logger: silentLogger, metrics: registry },
+    { transport: peerTransport, mcs, securityAdvisor: mcs, selfIdentity: peerMaterial.signingIdentity.serialized, signer: peerMaterial.signingIdentity, channels, clock, random: new SystemRandom(), logger: silentLogger, metrics: promMetricsProvider(registry) },
     {
       useLeaderElection: false,
       orgLeader: true,
@@ -191,6 +187,7 @@ test("bad blocks from the orderer, from gossip and from state transfer are rejec
       deliver: { initialBackoffMs: 50, connTimeoutMs: 2_000, reconnectBackoffThresholdMs: 200 },
       ledgerRootDir: join(root, "peer0", "ledgers"),
     },
+    { ...NODE_TIMINGS, internalEndpoint: peerEndpoint, bootstrapPeers: [] },
   );
   let serviceStopped = false;
   t.after(async () => {
@@ -216,7 +213,7 @@ test("bad blocks from the orderer, from gossip and from state transfer are rejec
       return (await deliverRejected(reason)) === expected;
     });
     assert.equal(service.ledgerHeight(CHANNEL), 1n, `${what}: the ledger height did not move`);
-    assert.equal(service.blockStore(CHANNEL).height(), 1n, `${what}: nothing was stored`);
+    assert.equal(service.ledger(CHANNEL).height(), 1n, `${what}: nothing was stored`);
     assert.equal(await delivered(), 0, `${what}: not passed on to state`);
   };
 
@@ -243,7 +240,7 @@ test("bad blocks from the orderer, from gossip and from state transfer are rejec
   );
   const insiderTransport = new GrpcTransport({ listenAddress: insiderEndpoint, logger: silentLogger, clock });
   const insider: GossipNode = createGossipNode(
-    { transport: insiderTransport, mcs: insiderMcs, securityAdvisor: insiderMcs, selfIdentity: insiderId.serialized, clock, random: new SystemRandom(), logger: silentLogger, metrics: createRegistry() },
+    { transport: insiderTransport, mcs: insiderMcs, securityAdvisor: insiderMcs, selfIdentity: insiderId.serialized, clock, random: new SystemRandom(), logger: silentLogger, metrics: memoryMetricsProvider() },
     { ...NODE_TIMINGS, internalEndpoint: insiderEndpoint, bootstrapPeers: [peerEndpoint] },
   );
   let insiderStopped = false;
@@ -254,7 +251,7 @@ test("bad blocks from the orderer, from gossip and from state transfer are rejec
   insider.joinChan(joinMessageOf(def), CHANNEL);
   insider.updateLedgerHeight(1n, CHANNEL);
   const isMember = (of: GossipNode, pkiId: Uint8Array): boolean => of.peersOfChannel(CHANNEL).some((m) => bytesEqual(m.pkiId, pkiId));
-  await eventually("the peer and the insider see each other in the channel", () => isMember(node, insider.pkiId()) && isMember(insider, node.pkiId()));
+  await eventually("the peer and the insider see each other in the channel", () => isMember(service.node, insider.pkiId()) && isMember(insider, service.node.pkiId()));
 
   const push = (block: Block): void =>
     insider.gossip({
@@ -305,7 +302,7 @@ test("bad blocks from the orderer, from gossip and from state transfer are rejec
 
   // The ledger holds exactly the genuine chain.
   const stored: string[] = [];
-  for await (const b of service.blockStore(CHANNEL).iterate(0n)) stored.push(toHex(hashOf(b)));
+  for await (const b of service.ledger(CHANNEL).iterate(0n)) stored.push(toHex(hashOf(b)));
   assert.deepEqual(stored, [genesis, good1, good2].map((b) => toHex(hashOf(b))));
 
   await service.stop();

@@ -7,9 +7,10 @@ import { test } from "node:test";
 import { stringify as toYaml } from "yaml";
 import { GrpcTransport } from "../../src/comm/grpc/index.js";
 import { blockHeaderHash, createMspMessageCryptoService, loadPeerMaterial, loadVerifierOrgs, MspVerifier, type PeerMaterial } from "../../src/crypto/index.js";
-import { createGossipNode } from "../../src/gossip/node/index.js";
+import { MemoryNetwork, MemoryTransport } from "../../src/comm/memory/index.js";
+import { DevMessageCryptoService } from "../../src/crypto/index.js";
 import { silentLogger } from "../../src/logging/index.js";
-import { createRegistry } from "../../src/metrics/index.js";
+import { memoryMetricsProvider } from "../../src/metrics/index.js";
 import { createSeekInfoEnvelope, createSignedEnvelope } from "../../src/deliver/index.js";
 import { broadcastAll, deliver } from "../../src/orderer/index.js";
 import { HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
@@ -22,7 +23,7 @@ import {
   loadChannelDefinition,
   parseChannelDefinition,
 } from "../../src/service/index.js";
-import { SystemClock, SystemRandom, toHex } from "../../src/util/index.js";
+import { ManualClock, SystemClock, SystemRandom, toHex, utf8 } from "../../src/util/index.js";
 import { channelDefinitionOf, createTestOrderer, generateTestOrgs, writeChannelDefinition } from "../utils/channel-setup.js";
 import { FAST_GOSSIP_NODE_OPTIONS } from "../utils/fast-timers.js";
 import { eventually, freePort } from "../utils/net.js";
@@ -34,19 +35,24 @@ const enc = new TextEncoder();
 const POLL_MS = 50;
 
 test("both useLeaderElection and orgLeader is a configuration error", () => {
+  const clock = new ManualClock(0);
+  const devMcs = new DevMessageCryptoService();
   assert.throws(
     () =>
       createGossipService(
         {
-          node: undefined as unknown as GossipService["node"],
-          mcs: { verifyBlock: () => {}, verifyByChannel: () => {} },
+          transport: new MemoryTransport(new MemoryNetwork(clock), { endpoint: "p0:7051" }),
+          mcs: devMcs,
+          securityAdvisor: devMcs,
+          selfIdentity: utf8("p0:7051"),
           signer: { serialized: new Uint8Array(0), sign: (m) => m },
           clock: new SystemClock(),
           random: new SystemRandom(),
           logger: silentLogger,
-          metrics: createRegistry(),
+          metrics: memoryMetricsProvider(),
         },
         { useLeaderElection: true, orgLeader: true, ledgerRootDir: tmpdir() },
+        { internalEndpoint: "p0:7051" },
       ),
     /useLeaderElection and peer.gossip.orgLeader are both true/,
   );
@@ -130,16 +136,12 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
       { signer: material.signingIdentity, verifier: new MspVerifier(verifierOrgs, { clock }) },
       { channelOrgs: channels.channelOrgs, ordererOrgs: channels.ordererOrgs },
     );
-    const metrics = createRegistry();
+    const metrics = memoryMetricsProvider();
     const random = new SystemRandom();
     const transport = new GrpcTransport({ listenAddress: endpoint, logger: silentLogger, clock });
     transports.push(transport);
-    const node = createGossipNode(
-      { transport, mcs, securityAdvisor: mcs, selfIdentity: material.signingIdentity.serialized, clock, random, logger: silentLogger, metrics },
-      { ...FAST_GOSSIP_NODE_OPTIONS, internalEndpoint: endpoint, bootstrapPeers: i === 0 ? [] : [endpoints[0]!], leaderAliveThresholdMs: 2_000 },
-    );
     const service = createGossipService(
-      { node, mcs, signer: material.signingIdentity, channels, clock, random, logger: silentLogger, metrics },
+      { transport, mcs, securityAdvisor: mcs, selfIdentity: material.signingIdentity.serialized, signer: material.signingIdentity, channels, clock, random, logger: silentLogger, metrics },
       {
         useLeaderElection: true,
         orgLeader: false,
@@ -148,6 +150,7 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
         deliver: { initialBackoffMs: 100, connTimeoutMs: 2_000, reconnectBackoffThresholdMs: 1_000 },
         ledgerRootDir: join(root, `peer${i}`, "ledgers"),
       },
+      { ...FAST_GOSSIP_NODE_OPTIONS, internalEndpoint: endpoint, bootstrapPeers: i === 0 ? [] : [endpoints[0]!], leaderAliveThresholdMs: 2_000 },
     );
     services.push(service);
     await service.start();

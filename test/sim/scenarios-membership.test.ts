@@ -78,6 +78,22 @@ function checkRemoval(rec: ScenarioRecorder, victim: number, observers: readonly
 }
 
 /**
+ * Every live peer declared each victim dead after the fault, as discovery's typed "member-dead"
+ * events tell it (the simulator's "death" events): the death count is measured, so the
+ * no-false-death checks that read the same events can fail.
+ */
+function assertDeclaredDead(rec: ScenarioRecorder, victims: readonly number[], observers: readonly number[], fromMs: number, untilMs: number): void {
+  const missing: string[] = [];
+  for (const v of victims) {
+    for (const o of observers) {
+      const declared = rec.eventsOf("death").some((d) => d.atMs >= fromMs && d.atMs <= untilMs && d.peer === rec.names[o] && d.target === rec.names[v]);
+      if (!declared) missing.push(`${rec.names[o]} never declared ${rec.names[v]} dead`);
+    }
+  }
+  assert.deepEqual(missing, [], "every live peer declares a crashed peer dead");
+}
+
+/**
  * No member of `group` disappears from the view of another member of `group` within
  * [fromMs, untilMs] (while both run), and nobody in it declares another of it dead: the fault
  * touched nobody else.
@@ -172,6 +188,7 @@ function checkCrash(
 ): CrashFigures {
   const rest = except(rec, ...victims);
   const removalMs = victims.map((v) => checkRemoval(rec, v, rest, faultAt, endMs, silent));
+  assertDeclaredDead(rec, victims, rest, faultAt, endMs);
   assertNoFalseDeaths(rec, rest, faultAt, endMs, `after ${victims.map((v) => rec.names[v]).join(", ")} went down`);
   const figures: CrashFigures = { removalMs, resumeMs: 0 };
   const org = rec.orgOf(victims[0]!);

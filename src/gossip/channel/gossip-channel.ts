@@ -1,4 +1,4 @@
-import { type OrgIdentityType, type PKIidType, pkiHex } from "../../api/index.js";
+import { NO_EVENTS, type PeerEventSink, type OrgIdentityType, type PKIidType, pkiHex } from "../../api/index.js";
 import type { NetworkMember } from "../../discovery/index.js";
 import { type LogFields, type Logger, RateLimitedLog, silentLogger } from "../../logging/index.js";
 import {
@@ -85,6 +85,7 @@ export class GossipChannelImpl implements GossipChannel {
   readonly #adapter: ChannelAdapter;
   readonly #mcs: ChannelCryptoService;
   readonly #clock: Clock;
+  readonly #events: PeerEventSink;
   readonly #random: Random;
   readonly #logger: Logger;
   readonly #badInput: RateLimitedLog;
@@ -122,6 +123,7 @@ export class GossipChannelImpl implements GossipChannel {
     this.#selfOrg = components.org;
     this.#adapter = components.adapter;
     this.#mcs = components.mcs;
+    this.#events = components.events ?? NO_EVENTS;
     this.#clock = components.clock;
     this.#random = components.random;
     this.#config = config;
@@ -475,6 +477,7 @@ export class GossipChannelImpl implements GossipChannel {
 
   #reject(reason: ChannelRejectReason, sender: PKIidType, msg: string, fields: LogFields = {}, level: "warn" | "debug" = "warn"): void {
     this.#metrics.rejected.inc({ channel: this.channelId, reason });
+    this.#events.emit({ kind: "message-rejected", component: "channel", code: reason });
     const peer = hexOrEmpty(sender);
     if (level === "debug") this.#logger.debug(msg, { peer, reason, ...fields });
     else this.#badInput.warn(`${peer}:${reason}`, msg, { peer, reason, ...fields });

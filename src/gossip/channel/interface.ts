@@ -1,7 +1,15 @@
-import type { MessageCryptoService, OrgIdentityType, PeerIdentityType, PeerSignature, PKIidType, RemotePeer } from "../../api/index.js";
+import type {
+  PeerEventSink,
+  MessageCryptoService,
+  OrgIdentityType,
+  PeerIdentityType,
+  PeerSignature,
+  PKIidType,
+  RemotePeer,
+} from "../../api/index.js";
 import type { NetworkMember } from "../../discovery/index.js";
 import type { Logger } from "../../logging/index.js";
-import type { Registry } from "../../metrics/index.js";
+import type { MetricsProvider } from "../../metrics/index.js";
 import type { ReceivedMessage, SignedGossipMessage } from "../../protoext/index.js";
 import type { Chaincode, GossipMessage } from "../../protos/gen/gossip/message.pb.js";
 import type { Clock, Random } from "../../util/index.js";
@@ -149,8 +157,10 @@ export interface GossipChannelComponents {
   random: Random;
   /** Parent logger; the channel logs as `gossip.channel` with the channel name. */
   logger?: Logger;
-  /** The peer's registry (gossip_membership_total_peers_known and our reject counter). */
-  metrics: Registry;
+  /** The peer's metrics (gossip_membership_total_peers_known and our reject counter). */
+  metrics: MetricsProvider;
+  /** Where rejected messages are told. Default: nowhere. */
+  events?: PeerEventSink;
   mcs: ChannelCryptoService;
 }
 

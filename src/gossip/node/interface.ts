@@ -1,14 +1,20 @@
-import type { Registry } from "prom-client";
-import type { MessageCryptoService, SecurityAdvisor } from "../../api/crypto.js";
-import type { PeerIdentityInfo, PeerIdentityType, PKIidType, RemotePeer } from "../../api/identity.js";
-import type { CommOptions } from "../../comm/options.js";
-import type { Transport } from "../../comm/transport.js";
+import type {
+  PeerEventSink,
+  MessageCryptoService,
+  OrgIdentityType,
+  SecurityAdvisor,
+  PeerIdentityInfo,
+  PeerIdentityType,
+  PKIidType,
+  RemotePeer,
+} from "../../api/index.js";
+import type { MetricsProvider } from "../../metrics/index.js";
+import type { Comm, CommOptions, Transport } from "../../comm/index.js";
 import type { NetworkMember } from "../../discovery/index.js";
-import type { Logger } from "../../logging/logger.js";
+import type { Logger } from "../../logging/index.js";
 import type { ReceivedMessage } from "../../protoext/index.js";
 import type { Chaincode, GossipMessage } from "../../protos/gen/gossip/message.pb.js";
-import type { Clock } from "../../util/clock.js";
-import type { Random } from "../../util/random.js";
+import type { Clock, Random } from "../../util/index.js";
 import type { JoinChannelMessage, SubChannelSelectionCriteria } from "../channel/index.js";
 import type { RoutingFilter } from "../filter/index.js";
 
@@ -32,7 +38,10 @@ export interface GossipNodeComponents {
   clock: Clock;
   random: Random;
   logger: Logger;
-  metrics: Registry;
+  /** Where the node and its parts (comm, discovery, channels) create their metrics. */
+  metrics: MetricsProvider;
+  /** Where the node and its parts tell what happens (membership, rejections). Default: nowhere. */
+  events?: PeerEventSink;
 }
 
 /** The node's settings, Fabric's `gossip.Config`; config/ fills it from peer.gossip.*. */
@@ -98,6 +107,8 @@ export const DEFAULT_GOSSIP_NODE_OPTIONS: Readonly<Omit<GossipNodeOptions, "inte
 export interface GossipNode {
   /** Our PKI-ID. */
   pkiId(): PKIidType;
+  /** The comm underneath (connection stats, tests). Not in Fabric's Gossip interface. */
+  comm(): Comm;
   /** Sends a message (NoopSigned) to the given peers. */
   send(msg: GossipMessage, ...peers: RemotePeer[]): void;
   /** Sends to peers chosen by `criteria` with acks; rejects when fewer than minAck acknowledged. */
@@ -128,6 +139,10 @@ export interface GossipNode {
   selfMembershipInfo(): NetworkMember;
   /** The channels joined. */
   channels(): string[];
+  /** The organization of a peer we hold the identity of, or empty. */
+  orgOfPeer(pkiId: PKIidType): OrgIdentityType;
+  /** Dead members as discovery knows them (empty once stopped). */
+  deadMembers(): NetworkMember[];
   start(): Promise<void>;
   stop(): Promise<void>;
 }

@@ -1,5 +1,14 @@
-import { type OrgIdentityType, type PeerIdentityInfo, type PeerIdentityType, type PKIidType, pkiHex, type RemotePeer } from "../../api/identity.js";
-import { type CommImpl, createComm } from "../../comm/index.js";
+import {
+  NO_EVENTS,
+  type PeerEventSink,
+  type OrgIdentityType,
+  type PeerIdentityInfo,
+  type PeerIdentityType,
+  type PKIidType,
+  pkiHex,
+  type RemotePeer,
+} from "../../api/index.js";
+import { type Comm, createComm } from "../../comm/index.js";
 import {
   createDiscovery,
   createDiscoverySecurityAdapter,
@@ -11,9 +20,7 @@ import {
   preferredEndpoint,
 } from "../../discovery/index.js";
 import { createIdentityMapper, type IdentityMapper } from "../../identity/index.js";
-import type { Logger } from "../../logging/logger.js";
-import { RateLimitedLog } from "../../logging/rate-limited.js";
-import { counter } from "../../metrics/index.js";
+import { type Logger, RateLimitedLog } from "../../logging/index.js";
 import { type GossipMessage, PullMsgType } from "../../protos/gen/gossip/message.pb.js";
 import {
   checkTagLegal,
@@ -34,9 +41,7 @@ import {
   type ReceivedMessage,
   SignedGossipMessage,
 } from "../../protoext/index.js";
-import { bytesEqual, fromUtf8 } from "../../util/bytes.js";
-import type { TimerHandle } from "../../util/clock.js";
-import { errorMessage, GossipError } from "../../util/errors.js";
+import { bytesEqual, fromUtf8, type TimerHandle, errorMessage, GossipError } from "../../util/index.js";
 import { createBatchingEmitter, type BatchingEmitter } from "../batcher/index.js";
 import { CertStore } from "../certstore/index.js";
 import { createGossipChannel, generateMAC, type GossipChannel, type JoinChannelMessage, type SubChannelSelectionCriteria } from "../channel/index.js";
@@ -44,6 +49,7 @@ import { selectAll, selectPeers, type RoutingFilter } from "../filter/index.js";
 import { createMessageStore, type MessageStore } from "../msgstore/index.js";
 import { type EmittedMessage, SEND_TO_ALL } from "./emitted.js";
 import { DEFAULT_GOSSIP_NODE_OPTIONS, type GossipNode, type GossipNodeComponents, type GossipNodeOptions, type SendCriteria } from "./interface.js";
+import { createNodeMetrics, type NodeMetrics } from "./metrics.js";
 import { routeBatch } from "./routing.js";
 
 const EMPTY = new Uint8Array(0);
@@ -67,7 +73,7 @@ export class GossipNodeImpl implements GossipNode {
   readonly #warn: RateLimitedLog;
   readonly #pkiId: PKIidType;
   readonly #selfOrg: OrgIdentityType;
-  readonly #comm: CommImpl;
+  readonly #comm: Comm;
   readonly #idMapper: IdentityMapper;
   readonly #emitter: BatchingEmitter<EmittedMessage>;
   readonly #discovery: Discovery;
@@ -78,7 +84,8 @@ export class GossipNodeImpl implements GossipNode {
   readonly #anchorEndpoints = new Map<string, Set<string>>();
   readonly #subscribers = new Set<Subscriber<GossipMessage>>();
   readonly #discoveryHandlers = new Set<(m: ReceivedMessage) => void>();
-  readonly #rejected;
+  readonly #metrics: NodeMetrics;
+  readonly #events: PeerEventSink;
   #syncTimer: TimerHandle | undefined;
   #started = false;
   #stopped = false;
@@ -88,8 +95,9 @@ export class GossipNodeImpl implements GossipNode {
     this.#o = { ...DEFAULT_GOSSIP_NODE_OPTIONS, ...options };
     const { mcs, securityAdvisor, selfIdentity, clock, random, metrics } = components;
     this.#log = components.logger.child("gossip.gossip", { endpoint: this.#o.internalEndpoint });
+    this.#events = components.events ?? NO_EVENTS;
     this.#warn = new RateLimitedLog(this.#log, clock);
-    this.#rejected = counter(metrics, "fabric_gossip_node_rejected_total", "Messages the node refused, by reason", ["reason"]);
+    this.#metrics = createNodeMetrics(metrics);
     this.#pkiId = mcs.getPKIidOfCert(selfIdentity);
     this.#selfOrg = securityAdvisor.orgByPeerIdentity(selfIdentity);
 
@@ -111,6 +119,7 @@ export class GossipNodeImpl implements GossipNode {
         random,
         logger: components.logger,
         metrics,
+        events: this.#events,
         mcs,
         securityAdvisor,
         selfIdentity,
@@ -136,6 +145,7 @@ export class GossipNodeImpl implements GossipNode {
         random,
         logger: components.logger,
         metrics,
+        events: this.#events,
         comm: this.#discoveryComm(),
         crypto: createDiscoverySecurityAdapter(
           // put must throw when the identity is not the claimed PKI-ID's: the adapter then refuses the alive message.
@@ -223,7 +233,7 @@ export class GossipNodeImpl implements GossipNode {
   }
 
   /** The comm underneath (connection stats, tests). */
-  comm(): CommImpl {
+  comm(): Comm {
     return this.#comm;
   }
 
@@ -321,6 +331,7 @@ export class GossipNodeImpl implements GossipNode {
           random: this.#c.random,
           logger: this.#c.logger,
           metrics: this.#c.metrics,
+          events: this.#events,
           mcs: this.#c.mcs,
         },
         {
@@ -686,7 +697,8 @@ export class GossipNodeImpl implements GossipNode {
   }
 
   #reject(reason: string, m: ReceivedMessage, detail: string): void {
-    this.#rejected.inc({ reason });
+    this.#metrics.rejected.inc({ reason });
+    this.#events.emit({ kind: "message-rejected", component: "node", code: reason });
     this.#warn.warn(`${reason} ${pkiHex(m.connectionInfo.id)}`, `dropping a message: ${detail}`, { reason, from: m.connectionInfo.endpoint });
   }
 }
@@ -700,6 +712,6 @@ function notSender(m: ReceivedMessage): (pkiId: PKIidType) => boolean {
 export function createGossipNode(
   components: GossipNodeComponents,
   options: Partial<GossipNodeOptions> & Pick<GossipNodeOptions, "internalEndpoint">,
-): GossipNodeImpl {
+): GossipNode {
   return new GossipNodeImpl(components, options);
 }

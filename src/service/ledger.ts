@@ -1,0 +1,66 @@
+import { join } from "node:path";
+import { blockHeaderHash } from "../crypto/index.js";
+import { type BlockStoreOptions, openBlockStore } from "../ledger/index.js";
+import type { Logger } from "../logging/index.js";
+import type { Block } from "../protos/gen/common/common.pb.js";
+import type { LedgerAdapter } from "../state/index.js";
+
+/**
+ * One channel's ledger as the gossip service uses it: what the block store offers, and what the
+ * simulator's in-memory ledger offers too, so both peers run the same service code.
+ */
+export interface ChannelLedger {
+  /** Blocks held: the number of the next block to append. */
+  height(): bigint;
+  /** SHA-256 of the last block's header (Fabric's `CurrentBlockHash`). */
+  lastBlockHash(): Uint8Array;
+  /** Appends the next block: the genesis block of an empty ledger (bytes), then what state commits. */
+  append(block: Block | Uint8Array): Promise<void>;
+  getBlock(n: bigint): Promise<Block>;
+  /** Blocks `from` up to `to` exclusive (to the height when absent), in order. */
+  iterate(from: bigint, to?: bigint): AsyncIterableIterator<Block>;
+  close(): Promise<void>;
+}
+
+/** Opens the ledger of a channel (Fabric's `ledgermgmt`). */
+export interface LedgerProvider {
+  open(channel: string): Promise<ChannelLedger>;
+}
+
+/** Crash-safe block stores, one per channel in `<rootDir>/<channel>`. */
+export function blockStoreLedgers(rootDir: string, options: BlockStoreOptions = {}, logger?: Logger): LedgerProvider {
+  return {
+    open: (channel) => openBlockStore(join(rootDir, channel), options, logger === undefined ? {} : { logger: logger.child("ledger", { channel }) }),
+  };
+}
+
+/**
+ * The ledger as the state provider sees it (Fabric's `ledgerResources` of the coordinator; no
+ * private data yet: that seam is `pvtDataFor` and the `pvtData` argument of `commitBlock`).
+ * `onCommit` hears each block once it is stored.
+ */
+export function stateLedgerOf(ledger: ChannelLedger, onCommit?: (number: bigint, headerHash: Uint8Array) => void): LedgerAdapter {
+  return {
+    height: () => ledger.height(),
+    commitBlock: async (block) => {
+      await ledger.append(block);
+      if (onCommit !== undefined && block.header !== undefined) onCommit(block.header.number, ledger.lastBlockHash());
+    },
+    getBlocks: async (from, to) => {
+      const out: Block[] = [];
+      const end = to + 1n < ledger.height() ? to + 1n : ledger.height();
+      if (from >= end) return out;
+      for await (const b of ledger.iterate(from, end)) out.push(b);
+      return out;
+    },
+  };
+}
+
+/** SHA-256 of block `n`'s header as the ledger holds it, or undefined above the height. */
+export async function blockHashAt(ledger: ChannelLedger, n: bigint): Promise<Uint8Array | undefined> {
+  const h = ledger.height();
+  if (n >= h) return undefined;
+  if (n === h - 1n) return ledger.lastBlockHash();
+  const b = await ledger.getBlock(n);
+  return b.header === undefined ? undefined : blockHeaderHash(b.header);
+}
