@@ -6,3 +6,4 @@ export type { Random } from "./random.js";
 export { SeededRandom, SystemRandom } from "./random.js";
 export { toHex, fromHex, bytesEqual, bytesCompare, utf8, fromUtf8 } from "./bytes.js";
 export { GossipError, errorMessage } from "./errors.js";
+export { raceAbort } from "./abort.js";

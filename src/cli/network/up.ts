@@ -1,4 +1,4 @@
-import { errorMessage } from "../../util/index.js";
+import { errorMessage, raceAbort } from "../../util/index.js";
 import { NetworkError } from "./errors.js";
 import type { FeederStats } from "./feeder.js";
 import { LocalNetwork, type NetworkEvent, type PeerStatus } from "./local-network.js";
@@ -115,27 +115,8 @@ function until(net: LocalNetwork, check: () => boolean, signal: AbortSignal, tim
   });
 }
 
-/** `promise`, or the abort reason if `signal` aborts first. */
-function orAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return orAbort(
+  return raceAbort(
     new Promise<void>((resolve) => {
       const t = setTimeout(resolve, ms);
       signal.addEventListener("abort", () => clearTimeout(t), { once: true });
@@ -200,7 +181,7 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
   let code = 1;
   try {
     say(`fabric-gossip network up: ${plural(o.orgs, "org")} x ${plural(o.peersPerOrg, "peer")}, channel ${o.channel}, ${o.tls ? "mutual TLS" : "plaintext"}; generating crypto and starting processes`);
-    await orAbort(net.start(), ac.signal);
+    await raceAbort(net.start(), ac.signal);
     // For supervisors and tests: every process started, on stderr as one JSON line.
     io.stderr.write(`${JSON.stringify({ event: "processes", dir: net.dir, processes: net.pids() })}\n`);
     say(`orderer ${net.orderer.endpoint} and ${net.peers.length} peers ready in ${((Date.now() - started) / 1000).toFixed(1)} s (network folder ${net.dir}); electing leaders`);
@@ -243,7 +224,7 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
     };
     tick();
 
-    const leaders = await orAbort(net.waitForLeaders(o.phaseTimeoutMs), ac.signal);
+    const leaders = await raceAbort(net.waitForLeaders(o.phaseTimeoutMs), ac.signal);
     const leaderText = [...leaders].map(([org, names]) => `${org}: ${names.join(", ")}`).join("; ");
     if (!tty) say(`leaders after ${((Date.now() - started) / 1000).toFixed(1)} s: ${leaderText}; feeding ${o.txRate} tx/s of ${o.txSize} B`);
 
@@ -255,7 +236,7 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
     // With --blocks, exactly N full blocks of transactions: the orderer cuts them by size, with no
     // partial last block waiting for the batch timeout (a slow rate cuts more, smaller blocks).
     const limit = o.blocks === undefined ? undefined : o.blocks * o.batchSize;
-    await orAbort(net.startFeeding({ rate: o.txRate, size: o.txSize, ...(limit !== undefined ? { limit } : {}) }), ac.signal);
+    await raceAbort(net.startFeeding({ rate: o.txRate, size: o.txSize, ...(limit !== undefined ? { limit } : {}) }), ac.signal);
 
     if (o.blocks !== undefined) {
       const target = o.blocks + 1;
@@ -272,7 +253,7 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
     }
 
     // Finish: stop feeding, let the orderer cut what it acknowledged, wait for every peer to have it all.
-    const fed = (await orAbort(net.stopFeeding(), ac.signal)) ?? { sent: 0, succeeded: 0, rejected: 0, lost: 0, lastError: undefined };
+    const fed = (await raceAbort(net.stopFeeding(), ac.signal)) ?? { sent: 0, succeeded: 0, rejected: 0, lost: 0, lastError: undefined };
     await until(net, () => net.orderer.txs >= fed.succeeded, ac.signal, o.batchTimeoutMs + 30_000, () =>
       new NetworkError("TIMEOUT", `the orderer acknowledged ${fed.succeeded} transactions but put only ${net.orderer.txs} in blocks`),
     );
@@ -280,7 +261,7 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
     say(`the orderer has ${finalHeight - 1} blocks after genesis (${net.orderer.txs} txs); waiting for every peer to commit them`);
     let waitError: string | undefined;
     try {
-      await orAbort(net.waitForHeight(finalHeight, undefined, o.phaseTimeoutMs), ac.signal);
+      await raceAbort(net.waitForHeight(finalHeight, undefined, o.phaseTimeoutMs), ac.signal);
     } catch (err) {
       if (err instanceof Interrupted) throw err;
       waitError = errorMessage(err);
