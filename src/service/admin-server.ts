@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "../logging/index.js";
 import type { Registry } from "../metrics/index.js";
+import type { EventLogView } from "./event-log.js";
 import type { ChannelStatusView, MembershipView } from "./membership-view.js";
 
 export interface AdminServerOptions {
@@ -10,6 +11,8 @@ export interface AdminServerOptions {
   membership: () => MembershipView;
   /** The channels with a ledger (`/v1/channels`); none when absent. */
   channels?: () => ChannelStatusView[];
+  /** The peer's recent typed events after a sequence number (`/v1/events?since=N`); none when absent. */
+  events?: (since: number) => EventLogView;
   logger: Logger;
   /** Wall-clock time for /healthz (the caller's clock). */
   now: () => Date;
@@ -18,7 +21,8 @@ export interface AdminServerOptions {
 /**
  * The peer's operations endpoint: `/healthz` (Fabric's shape), `/metrics` (Prometheus text), and
  * `/v1/membership` (what this peer knows of the network, as JSON), `/v1/channels` (each channel's
- * ledger height, last block hash and leadership).
+ * ledger height, last block hash and leadership), `/v1/events?since=N` (the peer's recent typed
+ * events, membership, leadership, commits and rejections, and a count of each kind).
  */
 export class AdminServer {
   #server: Server | undefined;
@@ -67,7 +71,7 @@ export class AdminServer {
       send(res, 405, "application/json", JSON.stringify({ error: `${req.method} is not allowed; use GET` }));
       return;
     }
-    const path = (req.url ?? "/").split("?")[0];
+    const [path, query] = (req.url ?? "/").split("?");
     switch (path) {
       case "/healthz":
         send(res, 200, "application/json", JSON.stringify({ status: "OK", time: this.options.now().toISOString() }));
@@ -81,8 +85,18 @@ export class AdminServer {
       case "/v1/channels":
         send(res, 200, "application/json", JSON.stringify({ channels: this.options.channels?.() ?? [] }));
         return;
+      case "/v1/events": {
+        const since = Number(new URLSearchParams(query ?? "").get("since") ?? "0");
+        if (!Number.isInteger(since) || since < 0) {
+          send(res, 400, "application/json", JSON.stringify({ error: "since must be a non-negative integer (the next of an earlier answer)" }));
+          return;
+        }
+        const view = this.options.events?.(since) ?? { next: 1, counts: {}, events: [] };
+        send(res, 200, "application/json", JSON.stringify(view));
+        return;
+      }
       default:
-        send(res, 404, "application/json", JSON.stringify({ error: `no such endpoint ${path}; try /healthz, /metrics, /v1/membership, /v1/channels` }));
+        send(res, 404, "application/json", JSON.stringify({ error: `no such endpoint ${path}; try /healthz, /metrics, /v1/membership, /v1/channels, /v1/events` }));
     }
   }
 }

@@ -38,3 +38,4 @@ export {
 } from "./peer-from-config.js";
 export { type ChannelLedger, type LedgerProvider, blockStoreLedgers, stateLedgerOf, blockHashAt } from "./ledger.js";
 export { type CommittedBlock, type Peer, PeerError, type PeerErrorCode, type StartPeerOptions, startPeer } from "./peer.js";
+export { EventLog, type EventLogView, type RecordedEvent, DEFAULT_EVENT_LOG_CAPACITY } from "./event-log.js";

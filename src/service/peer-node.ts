@@ -11,6 +11,7 @@ import type { Logger } from "../logging/index.js";
 import { promMetricsProvider, registerFabricGossipMetrics } from "../metrics/index.js";
 import { type Clock, errorMessage, fromUtf8, GossipError, type Random, SystemClock, SystemRandom, toHex, utf8 } from "../util/index.js";
 import { AdminServer } from "./admin-server.js";
+import { EventLog } from "./event-log.js";
 import { type ChannelDefinition, ChannelRegistry } from "./channel-definition.js";
 import { type GossipService, type GossipServiceComponents, type GossipServiceOptions, createGossipService } from "./gossip-service.js";
 import type { ChannelPeerView, ChannelStatusView, MembershipView, PeerView } from "./membership-view.js";
@@ -159,6 +160,7 @@ export class PeerNode {
   readonly #internalEndpoint: string;
   readonly #service: GossipService;
   readonly #fullPeer: boolean;
+  readonly #eventLog: EventLog;
   #state: "new" | "starting" | "started" | "stopped" = "new";
   #stopping: Promise<void> | undefined;
 
@@ -197,6 +199,7 @@ export class PeerNode {
       gossipNodeOptionsOf(options.config, this.#internalEndpoint),
     );
     this.#node = this.#service.node;
+    this.#eventLog = new EventLog(this.#service.events, clock);
     this.#selfOrg = fromUtf8(components.securityAdvisor.orgByPeerIdentity(components.selfIdentity));
     this.#admin =
       options.admin === undefined
@@ -206,6 +209,7 @@ export class PeerNode {
             registry: metrics.registry,
             membership: () => this.membershipView(),
             channels: () => this.channelsView(),
+            events: (since) => this.#eventLog.view(since),
             logger: components.logger.child("peer.admin"),
             now: () => new Date(clock.now()),
           });
