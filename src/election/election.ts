@@ -67,7 +67,7 @@ export class LeaderElectionServiceImpl<M extends Msg = Msg> implements LeaderEle
     this.#o = { ...DEFAULT_LEADER_ELECTION_OPTIONS, ...options };
     for (const [k, v] of Object.entries(this.#o)) {
       if (!Number.isFinite(v) || v <= 0) {
-        throw new ElectionError("BAD_OPTIONS", `leader election option ${k} must be a positive number of milliseconds, got ${String(v)}`);
+        throw new ElectionError("INVALID_OPTIONS", `leader election option ${k} must be a positive number of milliseconds, got ${String(v)}`);
       }
     }
     this.#id = c.pkiId;

@@ -1,12 +1,12 @@
 import { GossipError } from "../util/index.js";
 
 /**
- * Why the simulator stopped or refused to start. BAD_OPTION: a setting or flag is not valid (the
+ * Why the simulator stopped or refused to start. INVALID_OPTIONS: a setting or flag is not valid (the
  * message names it). INVARIANT_VIOLATED: a safety invariant failed during a run (see
  * {@link SimInvariantError}). SETUP_FAILED: peers or crypto could not be built. LEDGER: a block
  * was appended out of order to, or read beyond, a simulated ledger.
  */
-export type SimErrorCode = "BAD_OPTION" | "INVARIANT_VIOLATED" | "SETUP_FAILED" | "LEDGER";
+export type SimErrorCode = "INVALID_OPTIONS" | "INVARIANT_VIOLATED" | "SETUP_FAILED" | "LEDGER";
 
 /** A simulator failure. */
 export class SimError extends GossipError {

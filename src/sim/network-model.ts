@@ -37,10 +37,10 @@ export class LatencySampler {
   }
 }
 
-/** Throws BAD_OPTION unless the latency spec is usable. */
+/** Throws INVALID_OPTIONS unless the latency spec is usable. */
 export function validateLatency(spec: LatencySpec): void {
   const bad = (why: string): never => {
-    throw new SimError("BAD_OPTION", `latency: ${why}`);
+    throw new SimError("INVALID_OPTIONS", `latency: ${why}`);
   };
   if (spec.kind === "fixed" && !(spec.ms >= 0)) bad(`fixed latency must be >= 0 ms, got ${spec.ms}`);
   if (spec.kind === "uniform" && !(spec.minMs >= 0 && spec.maxMs >= spec.minMs)) bad(`uniform range must be 0 <= min <= max, got ${spec.minMs}-${spec.maxMs} ms`);
@@ -49,7 +49,7 @@ export function validateLatency(spec: LatencySpec): void {
   }
 }
 
-/** Throws BAD_OPTION unless the link options are usable. */
+/** Throws INVALID_OPTIONS unless the link options are usable. */
 export function validateLink(link: LinkOptions): void {
   validateLatency(link.latency);
   for (const [name, p] of [
@@ -57,11 +57,11 @@ export function validateLink(link: LinkOptions): void {
     ["duplicate", link.duplicate],
     ["reorder", link.reorder],
   ] as const) {
-    if (!(p >= 0 && p < 1)) throw new SimError("BAD_OPTION", `${name} must be a probability in [0, 1), got ${p}`);
+    if (!(p >= 0 && p < 1)) throw new SimError("INVALID_OPTIONS", `${name} must be a probability in [0, 1), got ${p}`);
   }
-  if (!(link.reorderWindowMs >= 0)) throw new SimError("BAD_OPTION", `reorder window must be >= 0 ms, got ${link.reorderWindowMs}`);
+  if (!(link.reorderWindowMs >= 0)) throw new SimError("INVALID_OPTIONS", `reorder window must be >= 0 ms, got ${link.reorderWindowMs}`);
   if (link.uplinkBytesPerSec !== undefined && !(link.uplinkBytesPerSec > 0)) {
-    throw new SimError("BAD_OPTION", `bandwidth must be > 0 bytes/s, got ${link.uplinkBytesPerSec}`);
+    throw new SimError("INVALID_OPTIONS", `bandwidth must be > 0 bytes/s, got ${link.uplinkBytesPerSec}`);
   }
 }
 

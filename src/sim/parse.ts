@@ -18,7 +18,7 @@ const SIZE_UNITS: Readonly<Record<string, number>> = {
 };
 
 function bad(flag: string, text: string, expected: string): never {
-  throw new SimError("BAD_OPTION", `${flag}: cannot read ${JSON.stringify(text)}; expected ${expected}`);
+  throw new SimError("INVALID_OPTIONS", `${flag}: cannot read ${JSON.stringify(text)}; expected ${expected}`);
 }
 
 function duration(flag: string, text: string, expected: string): number {

@@ -102,7 +102,7 @@ export const PRESETS: Readonly<Record<PresetName, GossipPreset>> = Object.freeze
 export function parsePresetName(text: string, flag = "--preset"): PresetName {
   const name = text.trim().toLowerCase();
   if ((PRESET_NAMES as readonly string[]).includes(name)) return name as PresetName;
-  throw new SimError("BAD_OPTION", `${flag} must be one of ${PRESET_NAMES.join(", ")}, got "${text}"`);
+  throw new SimError("INVALID_OPTIONS", `${flag} must be one of ${PRESET_NAMES.join(", ")}, got "${text}"`);
 }
 
 /**

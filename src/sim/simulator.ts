@@ -750,10 +750,10 @@ function round(x: number, digits: number): number {
   return Math.round(x * f) / f;
 }
 
-/** Throws BAD_OPTION, naming the setting, unless the options describe a runnable simulation. */
+/** Throws INVALID_OPTIONS, naming the setting, unless the options describe a runnable simulation. */
 export function validateOptions(o: SimOptions): void {
   const bad = (msg: string): never => {
-    throw new SimError("BAD_OPTION", msg);
+    throw new SimError("INVALID_OPTIONS", msg);
   };
   const int = (name: string, v: number, min: number): void => {
     if (!Number.isInteger(v) || v < min) bad(`${name} must be an integer >= ${min}, got ${v}`);

@@ -42,7 +42,7 @@ test("the checker keeps only the first violation and a bounded history", () => {
 });
 
 test("bad options are refused with the setting named", () => {
-  assert.throws(() => new Simulator(smallOptions({ orgs: 20 })), (e: unknown) => e instanceof SimError && e.code === "BAD_OPTION" && /orgs/.test(e.message));
+  assert.throws(() => new Simulator(smallOptions({ orgs: 20 })), (e: unknown) => e instanceof SimError && e.code === "INVALID_OPTIONS" && /orgs/.test(e.message));
   assert.throws(() => new Simulator(smallOptions({ crashes: [{ target: "p99", count: 1, atMs: 0, downMs: undefined }] })), /no peer named p99/);
   assert.throws(() => new Simulator(smallOptions({ link: { ...smallOptions().link, loss: 1.5 } })), /loss must be a probability/);
 });

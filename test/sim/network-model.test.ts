@@ -183,6 +183,6 @@ test("flag values parse, and bad ones name the flag", () => {
     [() => parsePartitionSpec("oneway:p3@1s/break"), /oneway cuts only as blackhole/],
     [() => parseCrashSpec("p3"), /--crash/],
   ] as const) {
-    assert.throws(f, (e: unknown) => e instanceof SimError && e.code === "BAD_OPTION" && v.test(e.message));
+    assert.throws(f, (e: unknown) => e instanceof SimError && e.code === "INVALID_OPTIONS" && v.test(e.message));
   }
 });

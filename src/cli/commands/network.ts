@@ -91,17 +91,17 @@ export function registerNetwork(program: Command): void {
 
 /**
  * Checks the flags of `network up`.
- * @throws NetworkError INVALID_OPTION naming the flag.
+ * @throws NetworkError INVALID_OPTIONS naming the flag.
  */
 export function networkUpOptions(f: NetworkUpFlags): NetworkUpOptions {
   if (!CHANNEL_NAME.test(f.channel)) {
-    throw new NetworkError("INVALID_OPTION", `--channel ${JSON.stringify(f.channel)}: expected lower-case letters, digits, '.' and '-', starting with a letter (Fabric's rule)`);
+    throw new NetworkError("INVALID_OPTIONS", `--channel ${JSON.stringify(f.channel)}: expected lower-case letters, digits, '.' and '-', starting with a letter (Fabric's rule)`);
   }
   const blocks = f.blocks === undefined ? undefined : positiveIntFlag(f.blocks, "--blocks");
   const seconds = f.seconds === undefined ? undefined : positiveNumberFlag(f.seconds, "--seconds");
-  if (blocks !== undefined && seconds !== undefined) throw new NetworkError("INVALID_OPTION", "--blocks and --seconds exclude each other: choose one end condition");
+  if (blocks !== undefined && seconds !== undefined) throw new NetworkError("INVALID_OPTIONS", "--blocks and --seconds exclude each other: choose one end condition");
   if (f.json === true && blocks === undefined && seconds === undefined) {
-    throw new NetworkError("INVALID_OPTION", "--json prints the result of a bounded run: add --blocks N (or --seconds N)");
+    throw new NetworkError("INVALID_OPTIONS", "--json prints the result of a bounded run: add --blocks N (or --seconds N)");
   }
   return {
     orgs: positiveIntFlag(f.orgs, "--orgs"),

@@ -70,7 +70,7 @@ function collect(value: string, previous: string[]): string[] {
 
 function intFlag(value: string, flag: string, min: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new SimError("BAD_OPTION", `${flag} must be an integer >= ${min}, got "${value}"`);
+  if (!Number.isInteger(n) || n < min) throw new SimError("INVALID_OPTIONS", `${flag} must be an integer >= ${min}, got "${value}"`);
   return n;
 }
 
@@ -78,7 +78,7 @@ function durationFlag(value: string, flag: string): number {
   try {
     return parseDurationMs(value);
   } catch {
-    throw new SimError("BAD_OPTION", `${flag}: cannot read "${value}"; expected a duration such as 10m, 90s or 1500ms`);
+    throw new SimError("INVALID_OPTIONS", `${flag}: cannot read "${value}"; expected a duration such as 10m, 90s or 1500ms`);
   }
 }
 
@@ -93,7 +93,7 @@ export async function gossipConfigFrom(path: string | undefined, preset?: Preset
     try {
       text = await readFile(path, "utf8");
     } catch (err) {
-      throw new SimError("BAD_OPTION", `--config: cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new SimError("INVALID_OPTIONS", `--config: cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`);
     }
     yaml = gossipSectionFromCoreYaml(text);
   }
@@ -113,7 +113,7 @@ export async function simOptionsFromFlags(f: SimulateFlags, preset = f.preset ==
   };
   let leaderMode: SimOptions["leaderMode"];
   if (f.leaders !== undefined) {
-    if (f.leaders !== "election" && f.leaders !== "static") throw new SimError("BAD_OPTION", `--leaders must be election or static, got "${f.leaders}"`);
+    if (f.leaders !== "election" && f.leaders !== "static") throw new SimError("INVALID_OPTIONS", `--leaders must be election or static, got "${f.leaders}"`);
     leaderMode = f.leaders;
   } else {
     // core.yaml's choice when it makes one; dynamic election otherwise.
@@ -153,7 +153,7 @@ export interface SimulateRun {
  */
 export async function simRunsFromFlags(f: SimulateFlags): Promise<SimulateRun[]> {
   if (f.compare) {
-    if (f.preset !== undefined) throw new SimError("BAD_OPTION", "--compare runs both presets (fabric and tuned); leave out --preset");
+    if (f.preset !== undefined) throw new SimError("INVALID_OPTIONS", "--compare runs both presets (fabric and tuned); leave out --preset");
     const runs: SimulateRun[] = [];
     for (const name of ["fabric", "tuned"] as const) runs.push({ label: PRESETS[name].label, preset: name, options: await simOptionsFromFlags(f, name) });
     return runs;

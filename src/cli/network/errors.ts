@@ -3,7 +3,7 @@ import { GossipError } from "../../util/index.js";
 /** Why a local network operation failed. */
 export type NetworkErrorCode =
   /** An option is out of range or inconsistent; the message names it. */
-  | "INVALID_OPTION"
+  | "INVALID_OPTIONS"
   /** A process did not start, or exited before it was ready. */
   | "START_FAILED"
   /** Something awaited (heights, leaders, final blocks) did not happen in time. */

@@ -73,9 +73,9 @@ export class TxFeeder {
   readonly #stats: FeederStats = { sent: 0, succeeded: 0, rejected: 0, lost: 0, lastError: undefined };
 
   constructor(opts: TxFeederOptions) {
-    if (!(opts.rate > 0) || !Number.isFinite(opts.rate)) throw new NetworkError("INVALID_OPTION", `tx rate must be a positive number, got ${opts.rate}`);
-    if (!Number.isInteger(opts.size) || opts.size < 0) throw new NetworkError("INVALID_OPTION", `tx size must be a whole number of bytes, got ${opts.size}`);
-    if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) throw new NetworkError("INVALID_OPTION", `tx limit must be a positive integer, got ${opts.limit}`);
+    if (!(opts.rate > 0) || !Number.isFinite(opts.rate)) throw new NetworkError("INVALID_OPTIONS", `tx rate must be a positive number, got ${opts.rate}`);
+    if (!Number.isInteger(opts.size) || opts.size < 0) throw new NetworkError("INVALID_OPTIONS", `tx size must be a whole number of bytes, got ${opts.size}`);
+    if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) throw new NetworkError("INVALID_OPTIONS", `tx limit must be a positive integer, got ${opts.limit}`);
     this.#o = opts;
     // One random payload for all: the envelope's nonce already makes every transaction unique.
     this.#payload = new Uint8Array(randomBytes(opts.size));

@@ -195,7 +195,7 @@ export class LocalNetwork {
       ["batchSize", options.batchSize],
       ["maxBlockBytes", options.maxBlockBytes],
     ] as const) {
-      if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new NetworkError("INVALID_OPTION", `${key} must be a positive integer, got ${v}`);
+      if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new NetworkError("INVALID_OPTIONS", `${key} must be a positive integer, got ${v}`);
     }
   }
 
@@ -234,7 +234,7 @@ export class LocalNetwork {
   /**
    * Generates crypto material, writes the channel definition, starts the orderer and every peer and
    * waits for their ready lines. On failure everything started is stopped again.
-   * @throws NetworkError START_FAILED (with the process's last stderr lines), INVALID_OPTION.
+   * @throws NetworkError START_FAILED (with the process's last stderr lines), INVALID_OPTIONS.
    */
   async start(): Promise<void> {
     if (this.#state !== "new") throw new NetworkError("BAD_STATE", `start(): the network is ${this.#state}; a LocalNetwork starts once`);
@@ -260,7 +260,7 @@ export class LocalNetwork {
       await mkdir(this.#dir, { recursive: true });
       const entries = await readdir(this.#dir);
       if (entries.length > 0) {
-        throw new NetworkError("INVALID_OPTION", `the network folder ${this.#dir} (--dir) is not empty (${entries.slice(0, 3).join(", ")}${entries.length > 3 ? ", ..." : ""}); give a new or empty folder`);
+        throw new NetworkError("INVALID_OPTIONS", `the network folder ${this.#dir} (--dir) is not empty (${entries.slice(0, 3).join(", ")}${entries.length > 3 ? ", ..." : ""}); give a new or empty folder`);
       }
     } else {
       this.#dir = await mkdtemp(join(tmpdir(), "fabric-gossip-network-"));

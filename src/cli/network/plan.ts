@@ -86,7 +86,7 @@ function tlsFlags(node: NodeSummary, cas: readonly string[]): string[] {
  * Lays out a local network: the channel definition (every peer org with its MSP folder and its
  * peer0 as anchor peer; the orderer org with the orderer endpoint), the orderer's `orderer start`
  * arguments and one `peer start` argument list per peer. Pure: it touches no file.
- * @throws NetworkError INVALID_OPTION when the summary has no orderer org or the ports do not fit.
+ * @throws NetworkError INVALID_OPTIONS when the summary has no orderer org or the ports do not fit.
  */
 export function planNetwork(opts: NetworkPlanOptions): NetworkPlan {
   const { summary, dir, channel, tls } = opts;
@@ -94,12 +94,12 @@ export function planNetwork(opts: NetworkPlanOptions): NetworkPlan {
   const ordererOrg = summary.orgs.find((o) => o.kind === "orderer");
   const ordererNode = ordererOrg?.nodes[0];
   if (ordererOrg === undefined || ordererNode === undefined) {
-    throw new NetworkError("INVALID_OPTION", "the crypto material has no orderer org: generate it with orderer: true");
+    throw new NetworkError("INVALID_OPTIONS", "the crypto material has no orderer org: generate it with orderer: true");
   }
   const peerCount = peerOrgs.reduce((n, o) => n + o.nodes.length, 0);
-  if (peerCount === 0) throw new NetworkError("INVALID_OPTION", "the crypto material has no peers");
+  if (peerCount === 0) throw new NetworkError("INVALID_OPTIONS", "the crypto material has no peers");
   if (opts.peerPorts.length !== peerCount) {
-    throw new NetworkError("INVALID_OPTION", `peerPorts: ${opts.peerPorts.length} ports for ${peerCount} peers`);
+    throw new NetworkError("INVALID_OPTIONS", `peerPorts: ${opts.peerPorts.length} ports for ${peerCount} peers`);
   }
 
   const channelDefFile = join(dir, `channel-${channel}.yaml`);

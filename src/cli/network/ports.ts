@@ -45,11 +45,11 @@ export async function freePorts(n: number, host = "127.0.0.1"): Promise<number[]
 
 /**
  * `n` consecutive ports from `base`, each checked free on `host`.
- * @throws NetworkError INVALID_OPTION naming `flag` when the range leaves 1..65535 or a port is taken.
+ * @throws NetworkError INVALID_OPTIONS naming `flag` when the range leaves 1..65535 or a port is taken.
  */
 export async function consecutivePorts(base: number, n: number, host = "127.0.0.1", flag = "--base-port"): Promise<number[]> {
   if (!Number.isInteger(base) || base < 1 || base + n - 1 > MAX_PORT) {
-    throw new NetworkError("INVALID_OPTION", `${flag} ${base}: needs ${n} consecutive ports within 1..${MAX_PORT}`);
+    throw new NetworkError("INVALID_OPTIONS", `${flag} ${base}: needs ${n} consecutive ports within 1..${MAX_PORT}`);
   }
   const servers: Server[] = [];
   try {
@@ -60,7 +60,7 @@ export async function consecutivePorts(base: number, n: number, host = "127.0.0.
       try {
         await listen(s, p, host);
       } catch (err) {
-        throw new NetworkError("INVALID_OPTION", `${flag} ${base}: port ${p} on ${host} is not free (${errorMessage(err)}); the network needs ${base}..${base + n - 1}`, {
+        throw new NetworkError("INVALID_OPTIONS", `${flag} ${base}: port ${p} on ${host} is not free (${errorMessage(err)}); the network needs ${base}..${base + n - 1}`, {
           cause: err,
         });
       }

@@ -16,7 +16,7 @@ const NON_NEGATIVE_DURATIONS = ["digestWaitTimeMs", "requestWaitTimeMs", "respon
 /**
  * Fills in Fabric's defaults and checks the result. As in chanstate.go's `GetConf`, the block store
  * TTL and the StateInfo sweep period are derived from `pullIntervalMs` (x100 and x5) unless given.
- * Throws ChannelError INVALID_CONFIG naming the key.
+ * Throws ChannelError INVALID_OPTIONS naming the key.
  */
 export function resolveChannelConfig(partial: Partial<ChannelConfig> = {}): ChannelConfig {
   const pullIntervalMs = partial.pullIntervalMs ?? DEFAULT_CHANNEL_CONFIG.pullIntervalMs;
@@ -29,24 +29,24 @@ export function resolveChannelConfig(partial: Partial<ChannelConfig> = {}): Chan
   for (const key of POSITIVE_DURATIONS) {
     const value = config[key];
     if (!Number.isFinite(value) || value <= 0) {
-      throw new ChannelError("INVALID_CONFIG", `channel config ${key} must be a positive number of milliseconds, got ${String(value)}`);
+      throw new ChannelError("INVALID_OPTIONS", `channel config ${key} must be a positive number of milliseconds, got ${String(value)}`);
     }
   }
   for (const key of NON_NEGATIVE_DURATIONS) {
     const value = config[key];
     if (!Number.isFinite(value) || value < 0) {
-      throw new ChannelError("INVALID_CONFIG", `channel config ${key} must be a non-negative number of milliseconds, got ${String(value)}`);
+      throw new ChannelError("INVALID_OPTIONS", `channel config ${key} must be a non-negative number of milliseconds, got ${String(value)}`);
     }
   }
   const blockPull = config.blockPullIntervalMs;
   if (blockPull !== undefined && (!Number.isFinite(blockPull) || blockPull < 0)) {
-    throw new ChannelError("INVALID_CONFIG", `channel config blockPullIntervalMs must be 0 (off) or a positive number of milliseconds, got ${String(blockPull)}`);
+    throw new ChannelError("INVALID_OPTIONS", `channel config blockPullIntervalMs must be 0 (off) or a positive number of milliseconds, got ${String(blockPull)}`);
   }
   if (!Number.isSafeInteger(config.maxBlockCountToStore) || config.maxBlockCountToStore < 0) {
-    throw new ChannelError("INVALID_CONFIG", `channel config maxBlockCountToStore must be a non-negative integer, got ${String(config.maxBlockCountToStore)}`);
+    throw new ChannelError("INVALID_OPTIONS", `channel config maxBlockCountToStore must be a non-negative integer, got ${String(config.maxBlockCountToStore)}`);
   }
   if (!Number.isSafeInteger(config.pullPeerNum) || config.pullPeerNum < 0) {
-    throw new ChannelError("INVALID_CONFIG", `channel config pullPeerNum must be a non-negative integer, got ${String(config.pullPeerNum)}`);
+    throw new ChannelError("INVALID_OPTIONS", `channel config pullPeerNum must be a non-negative integer, got ${String(config.pullPeerNum)}`);
   }
   return config;
 }

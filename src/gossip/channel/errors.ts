@@ -1,7 +1,7 @@
 import { GossipError } from "../../util/index.js";
 
 /** Stable codes of channel failures (raised only at creation, never for remote input). */
-export type ChannelErrorCode = "INVALID_CONFIG" | "SIGN_FAILED";
+export type ChannelErrorCode = "INVALID_OPTIONS" | "SIGN_FAILED";
 
 /** A GossipChannel could not be created; `code` says why. Remote input never raises it. */
 export class ChannelError extends GossipError {

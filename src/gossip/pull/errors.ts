@@ -1,7 +1,7 @@
 import { GossipError } from "../../util/index.js";
 
 /** Stable codes of pull mediator failures. */
-export type PullMediatorErrorCode = "INVALID_CONFIG";
+export type PullMediatorErrorCode = "INVALID_OPTIONS";
 
 /** A pull mediator failure; only raised for a configuration that cannot work, never for remote input. */
 export class PullMediatorError extends GossipError {

@@ -250,7 +250,7 @@ export class PullMediatorImpl implements PullMediator {
 
 function validateConfig(config: PullMediatorConfig): void {
   if (config.msgType !== PullMsgType.BLOCK_MSG && config.msgType !== PullMsgType.IDENTITY_MSG) {
-    throw new PullMediatorError("INVALID_CONFIG", `msgType must be BLOCK_MSG or IDENTITY_MSG, got ${PullMsgType[config.msgType] ?? String(config.msgType)}`);
+    throw new PullMediatorError("INVALID_OPTIONS", `msgType must be BLOCK_MSG or IDENTITY_MSG, got ${PullMsgType[config.msgType] ?? String(config.msgType)}`);
   }
   const probe: GossipMessage = {
     nonce: 0n,
@@ -261,12 +261,12 @@ function validateConfig(config: PullMediatorConfig): void {
   const illegal = checkTagLegal(probe);
   if (illegal !== undefined) {
     throw new PullMediatorError(
-      "INVALID_CONFIG",
+      "INVALID_OPTIONS",
       `tag ${tagName(config.tag)} is illegal for ${PullMsgType[config.msgType]} pull messages (${illegal}); receivers would drop them`,
     );
   }
   if (!Number.isInteger(config.peerCountToSelect) || config.peerCountToSelect < 0) {
-    throw new PullMediatorError("INVALID_CONFIG", `peerCountToSelect must be a non-negative integer, got ${String(config.peerCountToSelect)}`);
+    throw new PullMediatorError("INVALID_OPTIONS", `peerCountToSelect must be a non-negative integer, got ${String(config.peerCountToSelect)}`);
   }
 }
 

@@ -45,7 +45,7 @@ test("Fabric's defaults and derived timers", () => {
   );
   assert.throws(
     () => createLeaderElectionService({ adapter, clock, logger: silentLogger, pkiId: utf8("x") }, { leaderAliveThresholdMs: 0 }),
-    (e: unknown) => e instanceof ElectionError && e.code === "BAD_OPTIONS" && /leaderAliveThresholdMs/.test(e.message),
+    (e: unknown) => e instanceof ElectionError && e.code === "INVALID_OPTIONS" && /leaderAliveThresholdMs/.test(e.message),
   );
 });
 

@@ -187,7 +187,7 @@ test("ports: free ports differ; a taken port in a --base-port range is named", a
   const addr = blocker.address();
   const taken = typeof addr === "object" && addr !== null ? addr.port : 0;
   try {
-    await assert.rejects(consecutivePorts(taken, 2), (e: unknown) => e instanceof NetworkError && e.code === "INVALID_OPTION" && e.message.includes(`port ${taken}`) && e.message.startsWith("--base-port"));
+    await assert.rejects(consecutivePorts(taken, 2), (e: unknown) => e instanceof NetworkError && e.code === "INVALID_OPTIONS" && e.message.includes(`port ${taken}`) && e.message.startsWith("--base-port"));
   } finally {
     await new Promise<void>((resolve) => blocker.close(() => resolve()));
   }

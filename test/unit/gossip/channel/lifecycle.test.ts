@@ -333,7 +333,7 @@ describe("channel: lifecycle and config", () => {
     assert.equal(derived.stateInfoCacheSweepIntervalMs, 5_000);
     assert.equal(resolveChannelConfig({ pullIntervalMs: 1_000, blockExpirationIntervalMs: 7 }).blockExpirationIntervalMs, 7);
     for (const bad of [{ pullIntervalMs: 0 }, { publishStateInfoIntervalMs: -1 }, { maxBlockCountToStore: 1.5 }, { digestWaitTimeMs: Number.NaN }]) {
-      assert.throws(() => resolveChannelConfig(bad), (err: unknown) => err instanceof ChannelError && err.code === "INVALID_CONFIG");
+      assert.throws(() => resolveChannelConfig(bad), (err: unknown) => err instanceof ChannelError && err.code === "INVALID_OPTIONS");
     }
   });
 });

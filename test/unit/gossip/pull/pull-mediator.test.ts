@@ -453,7 +453,7 @@ test("config: the tag must be legal for the msg type, and the msg type BLOCK or 
   const adapter = { sender: () => {}, membership: () => [], idExtractor: blockId, msgConsumer: () => {} };
   const base = { id: "p", pullIntervalMs: PULL_INTERVAL_MS, channel: CHANNEL, peerCountToSelect: 3 };
   const components = { clock, random: new SeededRandom(1) };
-  const invalid = (e: unknown) => e instanceof PullMediatorError && e.code === "INVALID_CONFIG";
+  const invalid = (e: unknown) => e instanceof PullMediatorError && e.code === "INVALID_OPTIONS";
   assert.throws(() => createPullMediator({ ...base, tag: GossipMessage_Tag.EMPTY, msgType: PullMsgType.BLOCK_MSG }, adapter, components), invalid);
   assert.throws(() => createPullMediator({ ...base, tag: GossipMessage_Tag.CHAN_AND_ORG, msgType: PullMsgType.IDENTITY_MSG }, adapter, components), invalid);
   assert.throws(() => createPullMediator({ ...base, tag: GossipMessage_Tag.EMPTY, msgType: PullMsgType.UNDEFINED }, adapter, components), invalid);
