@@ -421,6 +421,11 @@ describe("expiration, presumed dead, identity switch, reconnect", () => {
     // Resurrection by a newer alive message.
     f.comm.deliver(peer.alive(), peer.pkiId);
     assert.deepEqual(ids(f.disc.getMembership()), ["p1:7051"]);
+    assert.deepEqual(
+      f.events.map((e) => (e.kind === "member-dead" ? `${e.kind} ${e.endpoint} ${e.cause}` : `${e.kind} ${"endpoint" in e ? e.endpoint : ""}`)),
+      ["member-alive p1:7051", "member-dead p1:7051 expired", "member-alive p1:7051"],
+      "learned, declared dead on expiry, resurrected: each told once as a typed event",
+    );
     await f.disc.stop();
   });
 
@@ -434,6 +439,11 @@ describe("expiration, presumed dead, identity switch, reconnect", () => {
     assert.equal(f.comm.closed.length, 1);
     for (const l of f.comm.deadListeners) l(peer.pkiId);
     assert.equal(f.comm.closed.length, 1, "already dead: nothing more");
+    assert.deepEqual(
+      f.events.filter((e) => e.kind === "member-dead").map((e) => (e.kind === "member-dead" ? e.cause : "")),
+      ["presumed-dead"],
+      "one death declaration, caused by comm",
+    );
     await f.disc.stop();
   });
 
@@ -443,6 +453,7 @@ describe("expiration, presumed dead, identity switch, reconnect", () => {
     f.comm.deliver(peer.alive(), peer.pkiId);
     for (const l of f.comm.switchListeners) l(peer.pkiId);
     assert.equal(f.disc.lookup(peer.pkiId), undefined);
+    assert.deepEqual(f.events.map((e) => e.kind), ["member-alive", "member-purged"]);
     assert.equal(f.disc.getMembership().length, 0);
     await f.disc.stop();
   });

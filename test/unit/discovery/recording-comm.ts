@@ -1,3 +1,4 @@
+import type { PeerEvent } from "../../../src/api/index.js";
 /** One discovery instance against a CommService that records every call (for single-peer unit tests). */
 import type { PKIidType } from "../../../src/api/identity.js";
 import { DevMessageCryptoService } from "../../../src/crypto/dev-mcs.js";
@@ -147,6 +148,8 @@ export interface Fixture {
   registry: Registry;
   self: NetworkMember;
   stats: { signs: number; validations: number };
+  /** Every event discovery emitted, in order. */
+  events: PeerEvent[];
 }
 
 export interface FixtureOptions {
@@ -196,6 +199,7 @@ export async function fixture(opts: FixtureOptions = {}): Promise<Fixture> {
   };
   const self: NetworkMember = { endpoint: opts.externalEndpoint ?? endpoint, internalEndpoint: endpoint, pkiId, metadata: EMPTY };
   const registry = createRegistry();
+  const events: PeerEvent[] = [];
   const disc = createDiscovery(
     self,
     {
@@ -203,6 +207,7 @@ export async function fixture(opts: FixtureOptions = {}): Promise<Fixture> {
       random: new SeededRandom(42),
       logger: opts.logger ?? silentLogger,
       metrics: promMetricsProvider(registry),
+      events: { emit: (e) => events.push(e) },
       comm,
       crypto,
       disclosurePolicy: opts.disclosurePolicy ?? NOOP_DISCLOSURE_POLICY,
@@ -211,7 +216,7 @@ export async function fixture(opts: FixtureOptions = {}): Promise<Fixture> {
     { ...TEST_OPTIONS, ...opts.options },
   );
   if (opts.start ?? true) await disc.start();
-  return { clock, comm, disc, registry, self, stats };
+  return { clock, comm, disc, registry, self, stats, events };
 }
 
 /** The alive message inside a gossiped/sent message or envelope. */
