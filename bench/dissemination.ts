@@ -9,11 +9,11 @@
  *
  * Run: node --import tsx bench/dissemination.ts
  */
-import { Registry } from "prom-client";
 import { GrpcTransport } from "../src/comm/grpc/index.js";
 import { DEV_ORG, DevMessageCryptoService } from "../src/crypto/index.js";
-import { createGossipNode, type GossipNodeImpl, type GossipNodeOptions } from "../src/gossip/node/index.js";
+import { createGossipNode, type GossipNode, type GossipNodeOptions } from "../src/gossip/node/index.js";
 import { silentLogger } from "../src/logging/index.js";
+import { promMetricsProvider, Registry } from "../src/metrics/index.js";
 import { SystemClock, SystemRandom, utf8 } from "../src/util/index.js";
 import { blockMessage, blockSeq, channelOf, PreboundTransport, waitFor } from "./gossip-kit.js";
 import { isMain, median, printFigures } from "./stats.js";
@@ -46,7 +46,7 @@ interface RunResult {
 
 async function runOnce(): Promise<RunResult> {
   const clock = new SystemClock();
-  const nodes: GossipNodeImpl[] = [];
+  const nodes: GossipNode[] = [];
   const transports: PreboundTransport[] = [];
   try {
     for (let i = 0; i <= PEERS; i++) {
@@ -58,7 +58,7 @@ async function runOnce(): Promise<RunResult> {
       const endpoint = transport.listenAddress;
       nodes.push(
         createGossipNode(
-          { transport, mcs, securityAdvisor: mcs, selfIdentity: utf8(endpoint), clock, random: new SystemRandom(), logger: silentLogger, metrics: new Registry() },
+          { transport, mcs, securityAdvisor: mcs, selfIdentity: utf8(endpoint), clock, random: new SystemRandom(), logger: silentLogger, metrics: promMetricsProvider(new Registry()) },
           { ...FABRIC_TEST_CONFIG, internalEndpoint: endpoint, externalEndpoint: endpoint, bootstrapPeers: i === 0 ? [] : [bootEndpoint] },
         ),
       );

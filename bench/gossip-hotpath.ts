@@ -1,6 +1,6 @@
 /**
  * The receive hot path of a gossip node with real ECDSA (MSP crypto, 1 org x 2 peers): two
- * GossipNodeImpl on a MemoryNetwork in virtual time (no latency), connected through their comms.
+ * GossipNode on a MemoryNetwork in virtual time (no latency), connected through their comms.
  * Distinct signed alive messages of the sender, made as its discovery makes them (signed payload
  * plus the separately signed internal-endpoint secret, as sent within an org), are put on the
  * sender's stream to the receiver and go through the receiver's real path: frame, envelope decode,
@@ -19,12 +19,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Registry } from "prom-client";
 import { MemoryNetwork, MemoryTransport } from "../src/comm/memory/index.js";
 import { createMspMessageCryptoService, generateCryptoMaterial, loadPeerMaterial, loadVerifierOrgs, MspVerifier } from "../src/crypto/index.js";
 import { createDiscoverySecurityAdapter } from "../src/discovery/index.js";
-import { createGossipNode, type GossipNodeImpl } from "../src/gossip/node/index.js";
+import { createGossipNode, type GossipNode } from "../src/gossip/node/index.js";
 import { silentLogger } from "../src/logging/index.js";
+import { promMetricsProvider, Registry } from "../src/metrics/index.js";
 import type { SignedGossipMessage } from "../src/protoext/index.js";
 import { type GossipMessage, GossipMessage_Tag } from "../src/protos/gen/gossip/message.pb.js";
 import { bytesEqual, ManualClock, SeededRandom } from "../src/util/index.js";
@@ -45,7 +45,7 @@ export async function benchGossipHotPath(options: { perRound?: number; rounds?: 
   const rounds = options.rounds ?? 5;
   const dupRounds = options.dupRounds ?? 5;
   const root = await mkdtemp(join(tmpdir(), "fabric-gossip-bench-hotpath-"));
-  const nodes: GossipNodeImpl[] = [];
+  const nodes: GossipNode[] = [];
   try {
     const summary = await generateCryptoMaterial({ orgs: 1, peersPerOrg: 2, out: root });
     const orgs = await loadVerifierOrgs(summary.root);
@@ -68,13 +68,13 @@ export async function benchGossipHotPath(options: { perRound?: number; rounds?: 
             clock,
             random: new SeededRandom(i + 1),
             logger: silentLogger,
-            metrics: registries[i]!,
+            metrics: promMetricsProvider(registries[i]!),
           },
           { internalEndpoint: endpoints[i]!, externalEndpoint: endpoints[i]!, bootstrapPeers: i === 1 ? [endpoints[0]!] : [] },
         ),
       );
     }
-    const [sender, receiver] = nodes as [GossipNodeImpl, GossipNodeImpl];
+    const [sender, receiver] = nodes as [GossipNode, GossipNode];
     for (const n of nodes) await n.start();
     for (let t = 0; !(receiver.peers().some((p) => bytesEqual(p.pkiId, sender.pkiId())) && sender.peers().length === 1); t += 100) {
       if (t > 60_000) throw new Error("hotpath: the two peers did not find each other within 60 s of virtual time");

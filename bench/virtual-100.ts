@@ -14,11 +14,11 @@
  *
  * Run: node --import tsx bench/virtual-100.ts   (profile: node --cpu-prof --import tsx bench/virtual-100.ts)
  */
-import { Registry } from "prom-client";
 import { MemoryNetwork, MemoryTransport } from "../src/comm/memory/index.js";
 import { DEV_ORG, DevMessageCryptoService } from "../src/crypto/index.js";
-import { createGossipNode, type GossipNodeImpl } from "../src/gossip/node/index.js";
+import { createGossipNode, type GossipNode } from "../src/gossip/node/index.js";
 import { silentLogger } from "../src/logging/index.js";
+import { memoryMetricsProvider } from "../src/metrics/index.js";
 import { SignedGossipMessage } from "../src/protoext/index.js";
 import { PullMsgType } from "../src/protos/gen/gossip/message.pb.js";
 import { ManualClock, SeededRandom, utf8 } from "../src/util/index.js";
@@ -37,6 +37,12 @@ export interface Virtual100Options {
 
 export async function benchVirtual100(options: Virtual100Options = {}): Promise<Record<string, number>> {
   const wall0 = performance.now();
+  // Peak heap, sampled after every step of virtual time (the figure is a lower bound of the true peak).
+  let peakHeap = 0;
+  const sampleHeap = (): void => {
+    const h = process.memoryUsage().heapUsed;
+    if (h > peakHeap) peakHeap = h;
+  };
   const n = options.peers ?? 100;
   const blocks = options.blocks ?? 100;
   const blockBytes = options.blockBytes ?? 100 * 1024;
@@ -65,7 +71,7 @@ export async function benchVirtual100(options: Virtual100Options = {}): Promise<
     { refusedDial: "immediate" },
   );
   const mcs = new DevMessageCryptoService();
-  const nodes: GossipNodeImpl[] = [];
+  const nodes: GossipNode[] = [];
 
   // Per (peer, block): virtual ms to delivery, how it came, how many copies arrived.
   const gossipAt = new Float64Array(blocks + 1).fill(Number.NaN);
@@ -87,7 +93,7 @@ export async function benchVirtual100(options: Virtual100Options = {}): Promise<
           clock,
           random: new SeededRandom(i + 1),
           logger: silentLogger,
-          metrics: new Registry(),
+          metrics: memoryMetricsProvider(),
         },
         { internalEndpoint: endpoint, externalEndpoint: endpoint, bootstrapPeers: i === 0 ? [] : [endpoints[0]!] },
       );
@@ -139,6 +145,7 @@ export async function benchVirtual100(options: Virtual100Options = {}): Promise<
     while (!nodes.every((p) => p.peersOfChannel(CHANNEL).length === n - 1)) {
       if (clock.monotonic() - t0 > 300_000) throw new Error("virtual100: no full channel view within 300 s of virtual time");
       await clock.advance(250);
+      sampleHeap();
     }
     const convergedMs = clock.monotonic() - t0;
     const wallConverged = performance.now();
@@ -150,6 +157,7 @@ export async function benchVirtual100(options: Virtual100Options = {}): Promise<
       gossipAt[seq] = clock.monotonic();
       leader.gossip(blockMessage(CHANNEL, seq, blockBytes));
       await clock.advance(blockIntervalMs);
+      sampleHeap();
     }
     const delivered = (): boolean => {
       for (let i = 1; i < n; i++) for (let s = 1; s <= blocks; s++) if (Number.isNaN(latency[i * (blocks + 1) + s]!)) return false;
@@ -159,6 +167,7 @@ export async function benchVirtual100(options: Virtual100Options = {}): Promise<
     while (!delivered()) {
       if (clock.monotonic() - tail0 > 60_000) break;
       await clock.advance(100);
+      sampleHeap();
     }
     const phaseMs = clock.monotonic() - phase0;
     counting = false;
@@ -201,6 +210,7 @@ export async function benchVirtual100(options: Virtual100Options = {}): Promise<
       virtual100_peer_kib_per_virtual_s_p50: Math.round(median(receivers) / 1024 / (phaseMs / 1000)),
       virtual100_wall_s_membership: Number(((wallConverged - wall0) / 1000).toFixed(1)),
       virtual100_wall_s: Number(wallS.toFixed(1)),
+      virtual100_peak_heap_mib: Math.round(peakHeap / 2 ** 20),
     };
   } finally {
     for (const node of nodes) await node.stop();
