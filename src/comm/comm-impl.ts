@@ -37,6 +37,14 @@ export interface CommComponents {
   events?: PeerEventSink;
   /** Called with every remote identity that passed a handshake (the identity mapper's Put). */
   onIdentity?: (pkiId: PKIidType, identity: PeerIdentityType) => void;
+  /**
+   * The identity stored for a PKI-ID: the identity mapper's Get, which Fabric's comm asks when a
+   * dialed peer proves another PKI-ID (the same org's new identity is a certificate rotation,
+   * another org's is refused). Comm keeps no identities of its own beyond its open connections, so
+   * a former peer's identity lives as long as the mapper keeps it. Without it, only a connected
+   * peer's identity is known.
+   */
+  identityOf?: (pkiId: PKIidType) => PeerIdentityType | undefined;
 }
 
 interface Subscription {
@@ -75,7 +83,6 @@ export class CommImpl implements Comm {
   readonly #sideConns = new Set<Connection>();
   readonly #dialing = new Map<PkiHex, Promise<Connection>>();
   readonly #pendingStreams = new Set<RawStream>();
-  readonly #identities = new Map<PkiHex, PeerIdentityType>();
   readonly #subs = new Set<Subscription>();
   readonly #deadListeners = new Set<(pkiId: PKIidType) => void>();
   readonly #switchListeners = new Set<(pkiId: PKIidType) => void>();
@@ -294,7 +301,7 @@ export class CommImpl implements Comm {
     const { remote } = handshake;
     if (peer.pkiId.byteLength > 0 && !bytesEqual(peer.pkiId, remote.info.id)) {
       // Fabric treats a new PKI-ID of the same org as a certificate rotation.
-      const old = this.#identities.get(pkiHex(peer.pkiId));
+      const old = this.#conns.get(pkiHex(peer.pkiId))?.info.identity ?? this.#c.identityOf?.(peer.pkiId);
       const sameOrg = old !== undefined && this.#sameOrg(old, remote.info.identity);
       if (!sameOrg) {
         stream.close();
@@ -376,7 +383,6 @@ export class CommImpl implements Comm {
 
   #makePrimary(conn: Connection): Connection {
     this.#conns.set(conn.key, conn);
-    this.#identities.set(conn.key, conn.info.identity);
     this.#c.onIdentity?.(conn.info.id, conn.info.identity);
     return conn;
   }

@@ -124,6 +124,7 @@ export class GossipNodeImpl implements GossipNode {
         securityAdvisor,
         selfIdentity,
         onIdentity: (pkiId, identity) => this.#putIdentity(pkiId, identity),
+        identityOf: (pkiId) => this.#idMapper.get(pkiId),
       },
       this.#o.comm,
     );
