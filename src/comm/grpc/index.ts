@@ -1,3 +1,4 @@
 export { certHashOfPem, type ClientTlsMaterial, clientCredentials, endpointHost, peerCertHash } from "./credentials.js";
 export { GrpcTransport, type GrpcTransportOptions, type GrpcTlsOptions, GOSSIP_SERVICE } from "./grpc-transport.js";
 export { passBytes, takeBytes } from "./raw-bytes.js";
+export { loadTlsMaterial, type NamedFile, type TlsMaterial, TlsMaterialError, type TlsMaterialErrorCode, type TlsMaterialSource } from "./tls-material.js";
