@@ -124,6 +124,40 @@ interface ChannelResources {
 
 const DEFAULT_GENESIS_DIAL_TIMEOUT_MS = 5_000;
 
+/** A peer's gossip service (Fabric's `gossip/service`): its gossip node and its channels, as `createGossipService` returns it. */
+export interface GossipService {
+  /** How this peer takes part in delivery: "election", "static-leader" or "standby". */
+  readonly leaderMode: LeaderMode;
+  /** The registry of initialized channels (its resolvers feed the MSP MCS). */
+  readonly channelRegistry: ChannelRegistry;
+  /** The gossip node (membership, channels, messages). */
+  readonly node: GossipNode;
+  /** What the peer's parts tell as it happens: membership, leadership, commits, rejections. */
+  readonly events: PeerEvents;
+  /** Starts the gossip node. Idempotent. */
+  start(): Promise<void>;
+  /** The channels initialized. */
+  channels(): string[];
+  /** Whether we are the leader of `channel` (for static modes: whether we are the org leader). */
+  isLeader(channel: string): boolean;
+  /** Whether the channel's deliver client is running. */
+  isDelivering(channel: string): boolean;
+  /** The committed height of `channel`'s ledger. */
+  ledgerHeight(channel: string): bigint;
+  /** SHA-256 of the last committed block header of `channel`. */
+  lastBlockHash(channel: string): Uint8Array;
+  /** The channel's ledger (read it; the state provider is its only writer). */
+  ledger(channel: string): ChannelLedger;
+  /** The channel's state provider (buffer and commit loop). */
+  state(channel: string): StateProvider;
+  /** Fabric's `AddPayload`: hands a block to the channel's state provider. */
+  addPayload(channel: string, payload: Payload): Promise<void>;
+  /** Fabric's `InitializeChannel`; see `GossipServiceImpl.initializeChannel`. */
+  initializeChannel(def: ChannelDefinition, opts?: InitializeChannelOptions): Promise<void>;
+  /** Stops every channel, then the gossip node. Idempotent. */
+  stop(): Promise<void>;
+}
+
 /**
  * Fabric's `gossipServiceImpl` (`gossip/service/gossip_service.go`), and the one place a peer is
  * composed: the gossip node plus, per channel, a ledger, a state provider, a deliver client and a
@@ -133,7 +167,7 @@ const DEFAULT_GENESIS_DIAL_TIMEOUT_MS = 5_000;
  * Start order: node, then channels as initialized (ledger, state, gossip channel, election);
  * stop undoes it in reverse.
  */
-export class GossipService {
+export class GossipServiceImpl implements GossipService {
   readonly #c: GossipServiceComponents;
   readonly #o: GossipServiceOptions;
   readonly #node: GossipNode;
@@ -461,5 +495,5 @@ export class GossipService {
 
 /** Fabric's `InitGossipService` / `New`: a gossip service and its node; call start(), then initializeChannel(). */
 export function createGossipService(components: GossipServiceComponents, options: GossipServiceOptions, nodeOptions: ServiceNodeOptions): GossipService {
-  return new GossipService(components, options, nodeOptions);
+  return new GossipServiceImpl(components, options, nodeOptions);
 }

@@ -14,7 +14,7 @@ export {
   validateChannelDefinition,
 } from "./channel-definition.js";
 export {
-  GossipService,
+  type GossipService,
   GossipServiceError,
   type GossipServiceErrorCode,
   type GossipServiceComponents,
