@@ -297,6 +297,6 @@ export class LeaderElectionServiceImpl<M extends Msg = Msg> implements LeaderEle
 export function createLeaderElectionService<M extends Msg>(
   components: LeaderElectionComponents<M>,
   options: Partial<LeaderElectionOptions> = {},
-): LeaderElectionServiceImpl<M> {
+): LeaderElectionService {
   return new LeaderElectionServiceImpl(components, options);
 }

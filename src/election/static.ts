@@ -64,6 +64,6 @@ export class StaticLeaderService implements LeaderElectionService {
 }
 
 /** A static-mode service for `orgLeader` (after `resolveLeaderMode` said it is not "election"). */
-export function createStaticLeaderService(orgLeader: boolean, onLeadershipChange?: LeadershipCallback): StaticLeaderService {
+export function createStaticLeaderService(orgLeader: boolean, onLeadershipChange?: LeadershipCallback): LeaderElectionService {
   return new StaticLeaderService(orgLeader, onLeadershipChange);
 }

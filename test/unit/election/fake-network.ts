@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "../../../src/logging/index.js";
 import {
-  createLeaderElectionService,
   type LeaderElectionAdapter,
   type LeaderElectionOptions,
-  type LeaderElectionServiceImpl,
+  LeaderElectionServiceImpl,
   type Msg,
   type Peer,
 } from "../../../src/election/index.js";
@@ -41,7 +40,7 @@ export class FakePeer implements LeaderElectionAdapter<FakeMsg> {
     this.#net = net;
     this.name = name;
     this.id = utf8(name);
-    this.svc = createLeaderElectionService(
+    this.svc = new LeaderElectionServiceImpl(
       { adapter: this, clock: net.clock, logger: silentLogger, pkiId: this.id, onLeadershipChange: (b) => this.callbacks.push(b) },
       options,
     );

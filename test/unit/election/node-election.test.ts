@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  createLeaderElectionAdapter,
-  createLeaderElectionService,
-  type GossipLeaderElectionAdapter,
-  type LeaderElectionServiceImpl,
+  GossipLeaderElectionAdapter,
+  LeaderElectionServiceImpl,
   type LeadershipMsg,
 } from "../../../src/election/index.js";
 import { silentLogger } from "../../../src/logging/index.js";
@@ -42,9 +40,9 @@ test("4 peers of one org on a channel elect exactly one leader through real goss
   // Each peer with its own registry (as one process per peer would have).
   for (const peer of h.peers) {
     const registry = createRegistry();
-    const adapter = createLeaderElectionAdapter({ node: peer.node, clock: h.clock, logger: silentLogger, metrics: promMetricsProvider(registry) }, CHANNEL);
+    const adapter = new GossipLeaderElectionAdapter({ node: peer.node, clock: h.clock, logger: silentLogger, metrics: promMetricsProvider(registry) }, CHANNEL);
     const callbacks: boolean[] = [];
-    const svc = createLeaderElectionService({
+    const svc = new LeaderElectionServiceImpl({
       adapter,
       clock: h.clock,
       logger: silentLogger,
