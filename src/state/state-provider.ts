@@ -630,6 +630,6 @@ export function createStateProvider(
   channel: string,
   components: StateProviderComponents,
   options: Partial<StateProviderOptions> = {},
-): StateProviderImpl {
+): StateProvider {
   return new StateProviderImpl(channel, components, options);
 }

@@ -28,7 +28,7 @@ import {
 } from "../../../src/metrics/index.js";
 import { createPrivdataMetrics } from "../../../src/privdata/index.js";
 import { Block } from "../../../src/protos/gen/common/common.pb.js";
-import { createStateMetrics, createStateProvider, type StateProviderImpl } from "../../../src/state/index.js";
+import { createStateMetrics, StateProviderImpl } from "../../../src/state/index.js";
 import { ManualClock, SeededRandom, utf8 } from "../../../src/util/index.js";
 import { CHANNEL, dataMsg, FakeGossip, FakeLedger, makeBlock, memberOf, received, stateResponse } from "../state/harness.js";
 
@@ -200,7 +200,7 @@ async function stateOn(
   const registry = createRegistry();
   registerFabricGossipMetrics(registry);
   const gossip = new FakeGossip(undefined, "p0", ledger);
-  const state = createStateProvider(
+  const state = new StateProviderImpl(
     CHANNEL,
     { gossip, ledger, mcs: { verifyBlock }, clock, random: new SeededRandom(3), logger: silentLogger, metrics: promMetricsProvider(registry) },
     { enabled, checkIntervalMs: 1_000, responseTimeoutMs: 500, maxRetries: 0 },

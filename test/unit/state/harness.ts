@@ -11,10 +11,9 @@ import { type ReceivedMessage, SignedGossipMessage } from "../../../src/protoext
 import { Block } from "../../../src/protos/gen/common/common.pb.js";
 import { type GossipMessage, GossipMessage_Tag, type Payload, type PvtDataPayload } from "../../../src/protos/gen/gossip/message.pb.js";
 import {
-  createStateProvider,
   type LedgerAdapter,
   type StateGossipAdapter,
-  type StateProviderImpl,
+  StateProviderImpl,
   type StateProviderOptions,
 } from "../../../src/state/index.js";
 import { ManualClock, SeededRandom, utf8 } from "../../../src/util/index.js";
@@ -238,7 +237,7 @@ export class StateHarness {
     const gossip = new FakeGossip(this.net, name, ledger);
     this.net.add(gossip);
     const metrics = createRegistry();
-    const state = createStateProvider(
+    const state = new StateProviderImpl(
       CHANNEL,
       {
         gossip,

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { silentLogger } from "../../../src/logging/index.js";
 import { memoryMetricsProvider } from "../../../src/metrics/index.js";
 import { GossipMessage_Tag } from "../../../src/protos/gen/gossip/message.pb.js";
-import { createStateProvider, type StateGossipAdapter, type StateProviderImpl } from "../../../src/state/index.js";
+import { type StateGossipAdapter, StateProviderImpl } from "../../../src/state/index.js";
 import { SeededRandom, utf8 } from "../../../src/util/index.js";
 import { type HarnessPeer, joinMessage, NodeHarness } from "../../utils/node-harness.js";
 import { FakeLedger, makePayload } from "./harness.js";
@@ -39,7 +39,7 @@ async function addStatePeer(h: NodeHarness, name: string, seed: number): Promise
       node.send(msg, ...peers);
     },
   };
-  const state = createStateProvider(
+  const state = new StateProviderImpl(
     CH,
     {
       gossip,
