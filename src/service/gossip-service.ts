@@ -164,8 +164,9 @@ export interface GossipService {
  * leader election service (dynamic, static leader or standby). An elected leader runs the
  * channel's deliver client: blocks from the ordering service go to state (`addPayload`) and are
  * gossiped to the org; after `reconnectTotalTimeThreshold` without an orderer the leader yields.
- * Start order: node, then channels as initialized (ledger, state, gossip channel, election);
- * stop undoes it in reverse.
+ * Start order: the node, then each channel as initialized (ledger and its genesis block, the
+ * state provider built, the gossip channel joined, state started, election started); stop undoes
+ * it in reverse.
  */
 export class GossipServiceImpl implements GossipService {
   readonly #c: GossipServiceComponents;

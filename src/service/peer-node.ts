@@ -1,4 +1,3 @@
-import { Registry } from "prom-client";
 import type { MessageCryptoService, PeerEvents, SecurityAdvisor } from "../api/index.js";
 import { type PeerIdentityType, pkiHex } from "../api/index.js";
 import { GrpcTransport, type GrpcTlsOptions } from "../comm/grpc/index.js";
@@ -8,7 +7,7 @@ import type { NetworkMember } from "../discovery/index.js";
 import type { JoinChannelMessage } from "../gossip/channel/index.js";
 import type { GossipNode, GossipNodeOptions } from "../gossip/node/index.js";
 import type { Logger } from "../logging/index.js";
-import { promMetricsProvider, registerFabricGossipMetrics } from "../metrics/index.js";
+import { promMetricsProvider, Registry, registerFabricGossipMetrics } from "../metrics/index.js";
 import { type Clock, errorMessage, fromUtf8, GossipError, type Random, SystemClock, SystemRandom, toHex, utf8 } from "../util/index.js";
 import { AdminServer } from "./admin-server.js";
 import { EventLog } from "./event-log.js";
@@ -62,7 +61,7 @@ export interface PeerNodeOptions {
   channels: readonly string[];
   /** The member orgs (MSP IDs) of every channel joined; there are no anchor peers (no config block yet). */
   channelOrgs: readonly string[];
-  /** Admin HTTP endpoint ("host:port", port 0 picks one): /healthz, /metrics, /v1/membership, /v1/channels. None when absent. */
+  /** Admin HTTP endpoint ("host:port", port 0 picks one): /healthz, /metrics, /v1/membership, /v1/channels, /v1/events. None when absent. */
   admin?: string;
   /**
    * The full peer: a GossipService around the node, and the channels it initializes (ledger, state,
@@ -331,6 +330,7 @@ export class PeerNode {
       await this.#admin?.stop();
       // The service stops its channels (election, deliver, state, ledger), then the node.
       await this.#service.stop();
+      this.#eventLog.close();
       if (wasStarted) this.#log.info("peer stopped", { endpoint: this.#internalEndpoint });
     })();
     return this.#stopping;
