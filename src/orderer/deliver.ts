@@ -1,6 +1,7 @@
 import type { MspVerifier } from "../crypto/index.js";
 import { HeaderType, Status } from "../protos/gen/common/common.pb.js";
 import { SeekInfo, SeekInfo_SeekBehavior, type SeekPosition } from "../protos/gen/orderer/ab.pb.js";
+import { bytesEqual, toHex } from "../util/index.js";
 import { checkAccess } from "./access.js";
 import type { OrdererChain } from "./chain.js";
 import { parseEnvelope } from "./envelope.js";
@@ -22,6 +23,11 @@ export interface DeliverContext {
   chain(name: string): OrdererChain | undefined;
   readers(name: string): ReadonlySet<string> | undefined;
   verifier: MspVerifier;
+  /**
+   * SHA-256 of the TLS certificate the client presented, when the orderer requires client
+   * certificates: the request's channel header must carry it (the TLS binding). Undefined otherwise.
+   */
+  clientCertHash?: Uint8Array | undefined;
 }
 
 /** The status Fabric's deliver handler answers for an OrdererError. */
@@ -56,7 +62,8 @@ function position(p: SeekPosition | undefined, height: bigint, what: string): bi
 
 /**
  * Fabric's deliver handler checks (`common/deliver.Handler.deliverBlocks`): a decodable envelope
- * with a DELIVER_SEEK_INFO header, a known channel (NOT_FOUND), a requester of a member org whose
+ * with a DELIVER_SEEK_INFO header, a known channel (NOT_FOUND), under mutual TLS the hash of the
+ * client's TLS certificate in the channel header (BAD_REQUEST), a requester of a member org whose
  * signature verifies (FORBIDDEN), a decodable SeekInfo with start <= stop (BAD_REQUEST); with
  * FAIL_IF_NOT_READY a start past the newest block is NOT_FOUND. Throws OrdererError.
  */
@@ -69,6 +76,7 @@ export function evaluateSeek(bytes: Uint8Array, ctx: DeliverContext): DeliverRan
   const chain = ctx.chain(ch.channelId);
   const readers = ctx.readers(ch.channelId);
   if (chain === undefined || readers === undefined) throw new OrdererError("NOT_FOUND", `channel ${JSON.stringify(ch.channelId)} not found`);
+  if (ctx.clientCertHash !== undefined) inspectBinding(ch.tlsCertHash, ctx.clientCertHash);
   checkAccess(parsed, ctx.verifier, ch.channelId, readers);
   let info: SeekInfo;
   try {
@@ -83,6 +91,12 @@ export function evaluateSeek(bytes: Uint8Array, ctx: DeliverContext): DeliverRan
   const waitForBlocks = info.behavior !== SeekInfo_SeekBehavior.FAIL_IF_NOT_READY;
   if (!waitForBlocks && start >= height) throw new OrdererError("NOT_FOUND", `block ${start} of channel ${ch.channelId} is not there yet (height ${height})`);
   return { chain, start, stop, waitForBlocks };
+}
+
+/** Fabric's `comm.NewBindingInspector` under mutual TLS: the request names the certificate of its connection. */
+function inspectBinding(claimed: Uint8Array, actual: Uint8Array): void {
+  if (claimed.byteLength === 0) throw new OrdererError("BAD_REQUEST", "client didn't include its TLS cert hash");
+  if (!bytesEqual(claimed, actual)) throw new OrdererError("BAD_REQUEST", `claimed TLS cert hash is ${toHex(claimed)} but actual TLS cert hash is ${toHex(actual)}`);
 }
 
 /** Field 2 (block, length-delimited) of DeliverResponse around already-serialized block bytes: no re-encoding. */

@@ -1,5 +1,6 @@
 import { once } from "node:events";
 import * as grpc from "@grpc/grpc-js";
+import { peerCertHash } from "../comm/grpc/index.js";
 import { openBlockStore } from "../ledger/block-store.js";
 import type { Logger } from "../logging/logger.js";
 import { type Block, Status } from "../protos/gen/common/common.pb.js";
@@ -200,6 +201,8 @@ class OrdererImpl implements Orderer {
 
   /** Deliver: each request is a signed SeekInfo envelope, served fully (blocks, then a status) before the next. */
   #deliver(call: grpc.ServerDuplexStream<Uint8Array, Uint8Array>): void {
+    // With client certificates required, every request must be bound to this connection's certificate.
+    const clientCertHash = this.#opts.tls?.rootCAs !== undefined ? (peerCertHash(call) ?? new Uint8Array(0)) : undefined;
     const ac = new AbortController();
     this.#active.add(ac);
     const queue: Uint8Array[] = [];
@@ -226,6 +229,7 @@ class OrdererImpl implements Orderer {
               chain: (name) => (this.#state === "running" ? this.#chains.get(name) : undefined),
               readers: (name) => this.#members.get(name),
               verifier: this.#c.verifier,
+              clientCertHash,
             });
             status = await streamBlocks(range, send, ac.signal);
           } catch (err) {

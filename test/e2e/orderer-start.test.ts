@@ -15,6 +15,7 @@ import {
   MspVerifier,
   type PeerMaterial,
 } from "../../src/crypto/index.js";
+import { certHashOfPem } from "../../src/comm/grpc/index.js";
 import { createSeekInfoEnvelope, createSignedEnvelope } from "../../src/deliver/index.js";
 import {
   broadcastAll,
@@ -26,6 +27,13 @@ import { type Block, HeaderType, Status } from "../../src/protos/gen/common/comm
 import { SystemClock, toHex } from "../../src/util/index.js";
 import { channelDefinitionOf, generateTestOrgs, writeChannelDefinition } from "../utils/channel-setup.js";
 import { runCli } from "../utils/cli.js";
+
+/** The TLS binding of a Deliver request: the hash of the client certificate its connection presents. */
+function bound(o: OrdererClientOptions): { tlsCertHash: Uint8Array } {
+  const cert = o.tls?.cert;
+  if (cert === undefined) throw new Error("a Deliver request over mutual TLS needs the client certificate");
+  return { tlsCertHash: certHashOfPem(cert) };
+}
 
 /**
  * `fabric-gossip orderer start` as a real process on 127.0.0.1 with mutual TLS: broadcast envelopes
@@ -175,7 +183,7 @@ describe("orderer start: a real process with mutual TLS", { timeout: 180_000 }, 
       reported.set(Number(e["number"]), String(e["hash"]));
     }
 
-    const got = await collect(deliver(endpoint, createSeekInfoEnvelope(member.signingIdentity, CHANNEL, { start: "oldest", stop: "newest" }), memberTls));
+    const got = await collect(deliver(endpoint, createSeekInfoEnvelope(member.signingIdentity, CHANNEL, { start: "oldest", stop: "newest" }, bound(memberTls)), memberTls));
     assert.equal(got.status, Status.SUCCESS);
     assert.equal(got.blocks.length, 4, "the genesis block and blocks 1..3");
     // The blocks are signed by the --msp identity, as the channel's peers check them.
@@ -197,7 +205,7 @@ describe("orderer start: a real process with mutual TLS", { timeout: 180_000 }, 
     const refused = await broadcastAll(endpoint, [tx(outsider, CHANNEL, 0)], outsiderTls);
     assert.equal(refused[0]?.status, Status.FORBIDDEN);
     assert.match(refused[0]?.info ?? "", /Org2MSP is not a member of channel mychannel/);
-    const denied = await collect(deliver(endpoint, createSeekInfoEnvelope(outsider.signingIdentity, CHANNEL, { start: "oldest", stop: "newest" }), outsiderTls));
+    const denied = await collect(deliver(endpoint, createSeekInfoEnvelope(outsider.signingIdentity, CHANNEL, { start: "oldest", stop: "newest" }, bound(outsiderTls)), outsiderTls));
     assert.equal(denied.status, Status.FORBIDDEN);
     assert.equal(denied.blocks.length, 0);
     // ... and may use its own channel: one envelope, cut by the batch timeout.
@@ -223,7 +231,7 @@ describe("orderer start: a real process with mutual TLS", { timeout: 180_000 }, 
     // A batch timeout far away: only the stop cuts the three envelopes.
     const { proc, endpoint, admin } = await start(t, ["--batch-timeout", "1h"]);
     assert.equal(admin, null);
-    const newest = await collect(deliver(endpoint, createSeekInfoEnvelope(member.signingIdentity, CHANNEL, { start: "newest", stop: "newest" }), memberTls));
+    const newest = await collect(deliver(endpoint, createSeekInfoEnvelope(member.signingIdentity, CHANNEL, { start: "newest", stop: "newest" }, bound(memberTls)), memberTls));
     assert.equal(newest.blocks[0]?.block.header?.number, 3n, "height 4 kept");
     assert.equal(toHex(blockHeaderHash(newest.blocks[0]!.block.header!)), reported.get(3));
 
@@ -242,7 +250,7 @@ describe("orderer start: a real process with mutual TLS", { timeout: 180_000 }, 
   it("the block cut at stop was persisted: a third start serves blocks 0..4; SIGINT exits 0", async (t) => {
     assert.equal(reported.size, 4, "the earlier tests ran");
     const { proc, endpoint } = await start(t, []);
-    const all = await collect(deliver(endpoint, createSeekInfoEnvelope(member.signingIdentity, CHANNEL, { start: "oldest", stop: "newest" }), memberTls));
+    const all = await collect(deliver(endpoint, createSeekInfoEnvelope(member.signingIdentity, CHANNEL, { start: "oldest", stop: "newest" }, bound(memberTls)), memberTls));
     assert.equal(all.status, Status.SUCCESS);
     assert.deepEqual(
       all.blocks.map((b) => b.block.header?.number),

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NetworkError, TxFeeder } from "../../src/cli/network/index.js";
+import { certHashOfPem } from "../../src/comm/grpc/index.js";
 import { createSeekInfoEnvelope } from "../../src/deliver/index.js";
 import { deliver, parseEnvelope } from "../../src/orderer/index.js";
 import { HeaderType, Payload } from "../../src/protos/gen/common/common.pb.js";
@@ -31,7 +32,7 @@ test("network feeder: steady broadcast over mutual TLS, refusals counted, reconn
   const txsInChain = async (): Promise<number> => {
     const height = orderer.height("ch1") ?? 0n;
     let n = 0;
-    const seek = createSeekInfoEnvelope(fx.member, "ch1", { start: 1n, stop: height - 1n, behavior: "fail" });
+    const seek = createSeekInfoEnvelope(fx.member, "ch1", { start: 1n, stop: height - 1n, behavior: "fail" }, { tlsCertHash: certHashOfPem(memberTls.cert) });
     for await (const item of deliver(address, seek, { tls: memberTls })) {
       if (!("block" in item)) break;
       for (const envBytes of item.block.data?.data ?? []) {

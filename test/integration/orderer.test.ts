@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
 import { blockDataHash, blockHeaderBytes } from "../../src/crypto/block.js";
+import { certHashOfPem } from "../../src/comm/grpc/index.js";
 import { createSeekInfoEnvelope, createSignedEnvelope } from "../../src/deliver/index.js";
 import { silentLogger } from "../../src/logging/logger.js";
 import {
@@ -37,6 +38,9 @@ test("orderer over gRPC with mutual TLS: broadcast, deliver, access control, blo
   const endpoint = (): string => orderer.address;
   const member: OrdererClientOptions = { tls: memberTls, dialTimeoutMs: 5_000 };
   const outsider: OrdererClientOptions = { tls: outsiderTls, dialTimeoutMs: 5_000 };
+  // Mutual TLS: every Deliver request names the client's TLS certificate (Fabric's binding inspector).
+  const memberBinding = { tlsCertHash: certHashOfPem(memberTls.cert) };
+  const outsiderBinding = { tlsCertHash: certHashOfPem(outsiderTls.cert) };
   const tx = (i: number): Envelope => createSignedEnvelope(fx.member, "ch1", HeaderType.ENDORSER_TRANSACTION, enc.encode(`tx-${i}`), { clock });
 
   const checkChain = (blocks: readonly Block[]): void => {
@@ -59,7 +63,7 @@ test("orderer over gRPC with mutual TLS: broadcast, deliver, access control, blo
       Array(25).fill(Status.SUCCESS),
     );
     await orderer.waitForHeight("ch1", 4n);
-    const { blocks, status } = await collect(deliver(endpoint(), createSeekInfoEnvelope(fx.member, "ch1", { start: "oldest", stop: "newest" }), member));
+    const { blocks, status } = await collect(deliver(endpoint(), createSeekInfoEnvelope(fx.member, "ch1", { start: "oldest", stop: "newest" }, memberBinding), member));
     assert.equal(status, Status.SUCCESS);
     assert.equal(blocks.length, 4);
     assert.deepEqual(
@@ -70,13 +74,13 @@ test("orderer over gRPC with mutual TLS: broadcast, deliver, access control, blo
   });
 
   await t.test("a non-member org is FORBIDDEN, an unknown channel NOT_FOUND, malformed input BAD_REQUEST", async () => {
-    const seekOut = createSeekInfoEnvelope(fx.outsider, "ch1", { start: "oldest", stop: "newest" });
+    const seekOut = createSeekInfoEnvelope(fx.outsider, "ch1", { start: "oldest", stop: "newest" }, outsiderBinding);
     assert.equal((await collect(deliver(endpoint(), seekOut, outsider))).status, Status.FORBIDDEN);
     const txOut = createSignedEnvelope(fx.outsider, "ch1", HeaderType.ENDORSER_TRANSACTION, enc.encode("x"), { clock });
     assert.equal((await broadcast(endpoint(), txOut, outsider)).status, Status.FORBIDDEN);
     const forged = { ...tx(1000), signature: tx(1001).signature };
     assert.equal((await broadcast(endpoint(), forged, member)).status, Status.FORBIDDEN);
-    const unknown = createSeekInfoEnvelope(fx.member, "nochannel", { start: "oldest", stop: "newest" });
+    const unknown = createSeekInfoEnvelope(fx.member, "nochannel", { start: "oldest", stop: "newest" }, memberBinding);
     assert.equal((await collect(deliver(endpoint(), unknown, member))).status, Status.NOT_FOUND);
     const txUnknown = createSignedEnvelope(fx.member, "nochannel", HeaderType.ENDORSER_TRANSACTION, enc.encode("x"), { clock });
     assert.equal((await broadcast(endpoint(), txUnknown, member)).status, Status.NOT_FOUND);
@@ -85,17 +89,22 @@ test("orderer over gRPC with mutual TLS: broadcast, deliver, access control, blo
     assert.equal((await broadcast(endpoint(), garbage, member)).status, Status.BAD_REQUEST);
     const notSeek = createSignedEnvelope(fx.member, "ch1", HeaderType.DELIVER_SEEK_INFO, enc.encode("\xff\xff\xff"), { clock });
     assert.equal((await collect(deliver(endpoint(), notSeek, member))).status, Status.BAD_REQUEST);
-    const backwards = createSeekInfoEnvelope(fx.member, "ch1", { start: 3n, stop: 1n });
+    const backwards = createSeekInfoEnvelope(fx.member, "ch1", { start: 3n, stop: 1n }, memberBinding);
     assert.equal((await collect(deliver(endpoint(), backwards, member))).status, Status.BAD_REQUEST);
-    const notReady = createSeekInfoEnvelope(fx.member, "ch1", { start: 100n, stop: 100n, behavior: "fail" });
+    const notReady = createSeekInfoEnvelope(fx.member, "ch1", { start: 100n, stop: 100n, behavior: "fail" }, memberBinding);
     assert.equal((await collect(deliver(endpoint(), notReady, member))).status, Status.NOT_FOUND);
+    // The TLS binding: a request without the hash of the connection's client certificate, or with another one, is refused.
+    const unbound = createSeekInfoEnvelope(fx.member, "ch1", { start: "oldest", stop: "newest" });
+    assert.equal((await collect(deliver(endpoint(), unbound, member))).status, Status.BAD_REQUEST);
+    const misbound = createSeekInfoEnvelope(fx.member, "ch1", { start: "oldest", stop: "newest" }, outsiderBinding);
+    assert.equal((await collect(deliver(endpoint(), misbound, member))).status, Status.BAD_REQUEST);
     // the service still works
-    assert.equal((await collect(deliver(endpoint(), createSeekInfoEnvelope(fx.member, "ch1", { start: "newest", stop: "newest" }), member))).blocks.length, 1);
+    assert.equal((await collect(deliver(endpoint(), createSeekInfoEnvelope(fx.member, "ch1", { start: "newest", stop: "newest" }, memberBinding), member))).blocks.length, 1);
   });
 
   await t.test("BLOCK_UNTIL_READY: a block cut after the request is delivered", async () => {
     const h = orderer.height("ch1") ?? 0n;
-    const it = deliver(endpoint(), createSeekInfoEnvelope(fx.member, "ch1", { start: h, stop: h }), member);
+    const it = deliver(endpoint(), createSeekInfoEnvelope(fx.member, "ch1", { start: h, stop: h }, memberBinding), member);
     const first = it.next();
     await clock.sleep(200);
     assert.equal(orderer.height("ch1"), h);
@@ -109,8 +118,8 @@ test("orderer over gRPC with mutual TLS: broadcast, deliver, access control, blo
   });
 
   await t.test("restart keeps the blocks; a follower open during stop() does not hold it", async () => {
-    const before = await collect(deliver(endpoint(), createSeekInfoEnvelope(fx.member, "ch1", { start: "oldest", stop: "newest" }), member));
-    const follower = deliver(endpoint(), createSeekInfoEnvelope(fx.member, "ch1", { start: "oldest", stop: SEEK_MAX }), member);
+    const before = await collect(deliver(endpoint(), createSeekInfoEnvelope(fx.member, "ch1", { start: "oldest", stop: "newest" }, memberBinding), member));
+    const follower = deliver(endpoint(), createSeekInfoEnvelope(fx.member, "ch1", { start: "oldest", stop: SEEK_MAX }, memberBinding), member);
     const firstFollowed = await follower.next();
     assert.ok(!firstFollowed.done && "block" in firstFollowed.value);
     const followerDone = (async () => {
@@ -125,11 +134,11 @@ test("orderer over gRPC with mutual TLS: broadcast, deliver, access control, blo
     orderer = make("127.0.0.1:0");
     await orderer.start();
     assert.equal(orderer.height("ch1"), BigInt(before.blocks.length));
-    const after = await collect(deliver(endpoint(), createSeekInfoEnvelope(fx.member, "ch1", { start: "oldest", stop: "newest" }), member));
+    const after = await collect(deliver(endpoint(), createSeekInfoEnvelope(fx.member, "ch1", { start: "oldest", stop: "newest" }, memberBinding), member));
     assert.deepEqual(after.blocks, before.blocks);
     assert.equal((await broadcast(endpoint(), tx(900), member)).status, Status.SUCCESS);
     await orderer.waitForHeight("ch1", BigInt(before.blocks.length + 1));
-    const all = await collect(deliver(endpoint(), createSeekInfoEnvelope(fx.member, "ch1", { start: "oldest", stop: "newest", behavior: "fail" }), member));
+    const all = await collect(deliver(endpoint(), createSeekInfoEnvelope(fx.member, "ch1", { start: "oldest", stop: "newest", behavior: "fail" }, memberBinding), member));
     assert.equal(all.blocks.length, before.blocks.length + 1);
     checkChain(all.blocks);
   });

@@ -69,6 +69,18 @@ test("orderer deliver: SeekInfo evaluation, statuses, streaming, garbage never t
     assert.equal(code(Envelope.encode(tampered).finish()), "FORBIDDEN");
   });
 
+  await t.test("under mutual TLS the request must carry the hash of its connection's client certificate", () => {
+    const hash = new Uint8Array(32).fill(7);
+    const bound = { ...ctx, clientCertHash: hash };
+    const withHash = (tlsCertHash?: Uint8Array) =>
+      Envelope.encode(createSeekInfoEnvelope(fx.member, "ch1", { start: "oldest", stop: "newest" }, { clock, ...(tlsCertHash ? { tlsCertHash } : {}) })).finish();
+    assert.throws(() => evaluateSeek(withHash(), bound), (e: unknown) => e instanceof OrdererError && e.code === "BAD_REQUEST" && /didn't include its TLS cert hash/.test(e.message));
+    assert.throws(() => evaluateSeek(withHash(new Uint8Array(32).fill(8)), bound), (e: unknown) => e instanceof OrdererError && e.code === "BAD_REQUEST" && /claimed TLS cert hash/.test(e.message));
+    assert.equal(evaluateSeek(withHash(hash), bound).start, 0n);
+    // Without client certificates there is nothing to bind to: no hash is asked for.
+    assert.equal(evaluateSeek(withHash(), ctx).start, 0n);
+  });
+
   await t.test("streaming: FAIL_IF_NOT_READY ends NOT_FOUND at the height; frames decode as DeliverResponse{block}", async () => {
     const sent: Uint8Array[] = [];
     const status = await streamBlocks(evaluateSeek(seek(3n, 10n, "fail"), ctx), async (b) => void sent.push(b), new AbortController().signal);
