@@ -1,16 +1,21 @@
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { Registry } from "prom-client";
-import { type PKIidType, pkiHex, type RemotePeer } from "../../api/identity.js";
-import { type CommImpl, createComm } from "../../comm/index.js";
-import { GrpcTransport } from "../../comm/grpc/index.js";
-import type { Transport } from "../../comm/transport.js";
+import { type PKIidType, pkiHex, type RemotePeer } from "../../api/index.js";
+import { type Comm, createComm, type Transport } from "../../comm/index.js";
+import { GrpcTransport, loadTlsMaterial } from "../../comm/grpc/index.js";
 import { createLogger } from "../../logging/index.js";
+import { promMetricsProvider, Registry } from "../../metrics/index.js";
 import { GossipMessage_Tag } from "../../protos/gen/gossip/message.pb.js";
 import { SignedGossipMessage } from "../../protoext/index.js";
 import { fromHex, SystemClock, SystemRandom, toHex, utf8 } from "../../util/index.js";
-import { type ControlMessage, readControl, writeControl } from "../control.js";
-import { type Fault, loadPeerCrypto, type PeerCryptoArgs } from "../peer-crypto.js";
+import {
+  type ControlMessage,
+  exitSoon,
+  runUntilSignalled,
+  writeControl,
+  type Fault,
+  loadPeerCrypto,
+  type PeerCryptoArgs,
+} from "../index.js";
 
 interface CommPeerOptions extends PeerCryptoArgs {
   listen: string;
@@ -41,7 +46,11 @@ export function registerCommPeer(program: Command): void {
     .option("--send-buff-size <n>", "per-connection send queue (peer.gossip.sendBuffSize)")
     .option("--fault <fault>", "misbehave on purpose, for tests: forge-signature | wrong-tls-hash")
     .action(async (opts: CommPeerOptions) => {
-      await runCommPeer(opts);
+      try {
+        await runCommPeer(opts);
+      } finally {
+        exitSoon();
+      }
     });
 }
 
@@ -57,14 +66,15 @@ async function runCommPeer(opts: CommPeerOptions): Promise<void> {
   const logger = createLogger({ name: "peer" });
   const clock = new SystemClock();
   const crypto = await loadPeerCrypto(opts, logger);
-  const tls =
+  const material =
     opts.tlsCert && opts.tlsKey
-      ? {
-          cert: readFileSync(opts.tlsCert),
-          key: readFileSync(opts.tlsKey),
-          rootCAs: Buffer.concat((opts.tlsCa ?? []).map((f) => readFileSync(f))),
-        }
+      ? await loadTlsMaterial({
+          cert: { what: "--tls-cert", file: opts.tlsCert },
+          key: { what: "--tls-key", file: opts.tlsKey },
+          cas: (opts.tlsCa ?? []).map((file) => ({ what: "--tls-ca", file })),
+        })
       : undefined;
+  const tls = material === undefined ? undefined : { cert: material.cert, key: material.key, rootCAs: material.rootCAs ?? Buffer.alloc(0) };
   let transport: Transport = new GrpcTransport({ listenAddress: opts.listen, tls, logger, clock });
   if (opts.fault === "wrong-tls-hash") transport = withWrongTlsHash(transport);
   const metrics = new Registry();
@@ -74,7 +84,7 @@ async function runCommPeer(opts: CommPeerOptions): Promise<void> {
       clock,
       random: new SystemRandom(),
       logger,
-      metrics,
+      metrics: promMetricsProvider(metrics),
       mcs: crypto.mcs,
       securityAdvisor: crypto.securityAdvisor,
       selfIdentity: crypto.identity,
@@ -101,27 +111,28 @@ async function runCommPeer(opts: CommPeerOptions): Promise<void> {
       }
     },
   );
-  await comm.start();
-  writeControl({ event: "ready", endpoint: transport.listenAddress, pkiId: toHex(comm.getPKIid()) });
-
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      closeControl();
-      await comm.stop();
-      writeControl({ event: "stopped" });
-    })();
-    return stopping;
-  };
-  const closeControl = readControl(
-    process.stdin,
-    (msg) => {
-      void handle(msg).catch((err: unknown) => writeControl({ event: "error", cmd: msg.cmd, error: err instanceof Error ? err.message : String(err) }));
+  await runUntilSignalled(
+    async () => {
+      await comm.start();
+      return comm;
     },
-    () => void stop(),
+    async (c) => {
+      await c.stop();
+      writeControl({ event: "stopped" });
+    },
+    {
+      logger,
+      what: "the comm peer",
+      ready: (c) => ({ event: "ready", endpoint: transport.listenAddress, pkiId: toHex(c.getPKIid()) }),
+      onCommand: (msg, requestStop) => {
+        if (msg.cmd === "stop") {
+          requestStop("stop command");
+          return;
+        }
+        void handle(msg).catch((err: unknown) => writeControl({ event: "error", cmd: msg.cmd, error: err instanceof Error ? err.message : String(err) }));
+      },
+    },
   );
-  process.once("SIGTERM", () => void stop());
-  process.once("SIGINT", () => void stop());
 
   async function handle(msg: ControlMessage): Promise<void> {
     switch (msg.cmd) {
@@ -159,9 +170,6 @@ async function runCommPeer(opts: CommPeerOptions): Promise<void> {
         received.clear();
         writeControl({ event: "reset" });
         return;
-      case "stop":
-        await stop();
-        return;
       default:
         writeControl({ event: "error", error: `unknown cmd ${String(msg.cmd)}` });
     }
@@ -169,7 +177,7 @@ async function runCommPeer(opts: CommPeerOptions): Promise<void> {
 }
 
 /** Sends `count` DataMessages of `size` bytes, keeping a window in flight so none is dropped. */
-async function blast(comm: CommImpl, peer: RemotePeer, count: number, size: number): Promise<void> {
+async function blast(comm: Comm, peer: RemotePeer, count: number, size: number): Promise<void> {
   const WINDOW = 256;
   const inflight: Promise<void>[] = [];
   const channel = utf8("bench");

@@ -1,34 +1,32 @@
-import { createPrivateKey, X509Certificate } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
-import type { SecurityAdvisor } from "../../api/crypto.js";
-import type { GrpcTlsOptions } from "../../comm/grpc/index.js";
+import { loadTlsMaterial, type TlsMaterial, TlsMaterialError } from "../../comm/grpc/index.js";
 import {
   checkHostPort,
   ConfigError,
   type ConfigProblem,
   describeSource,
-  type GossipConfig,
   internalEndpointOf,
   loadPeerConfig,
   type PeerConfig,
-  type PeerTlsConfig,
   parseCoreYaml,
 } from "../../config/index.js";
-import { DEV_ORG, type MspOrgMaterial, mspIdForOrg } from "../../crypto/index.js";
+import { DEV_ORG } from "../../crypto/index.js";
 import { createLogger, type Logger } from "../../logging/index.js";
 import {
   type ChannelDefinition,
-  ChannelRegistry,
-  gossipServiceOptionsOf,
   loadChannelDefinition,
-  loadChannelMspOrgs,
+  type PeerCryptoChoice,
+  type PeerFromConfig,
+  type PeerFromConfigOptions,
+  peerFromConfig,
+  type PeerNode,
+  PeerNodeError,
+  PeerSetupError,
 } from "../../service/index.js";
-import { PeerNode, PeerNodeError } from "../../service/peer-node.js";
-import { errorMessage, GossipError, toHex, utf8 } from "../../util/index.js";
-import { writeControl } from "../control.js";
-import { loadPeerCrypto, type PeerCrypto } from "../peer-crypto.js";
+import { errorMessage, GossipError, toHex } from "../../util/index.js";
+import { exitSoon, runUntilSignalled, writeControl } from "../index.js";
 
 /** The flags of `fabric-gossip peer start` (a contract: scripts and docs use these names). */
 export interface PeerStartFlags {
@@ -52,11 +50,14 @@ export interface PeerStartFlags {
   reportCommits?: boolean;
 }
 
-/** A bad flag, file or setting: the message names it; the CLI prints it without a stack trace. */
-export class PeerStartError extends Error {}
+/** A bad flag, file or setting, or a failed start: the message names the flag; the CLI prints it without a stack trace. */
+export class PeerStartError extends GossipError {
+  declare readonly code: "PEER_START";
 
-/** How long a stop may take before the process gives up on a clean exit. */
-const STOP_TIMEOUT_MS = 15_000;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("PEER_START", message, options);
+  }
+}
 
 /** Which flag sets which peer.gossip key (overrides layer). */
 const FLAG_OF_KEY: Readonly<Record<string, string>> = {
@@ -96,7 +97,12 @@ export function registerPeer(program: Command): void {
     .option("--report-commits", 'print {"event":"commit",...} after each committed block and {"event":"leader",...} on leadership changes (stdout, JSON lines)')
     .action(async (flags: PeerStartFlags, cmd: Command) => {
       const logSpec = (cmd.optsWithGlobals() as { logSpec?: string }).logSpec;
-      await runPeerStart(flags, { env: process.env, logger: createLogger({ name: "peer", ...(logSpec ? { spec: logSpec } : {}) }) });
+      const logger = createLogger({ name: "peer", ...(logSpec ? { spec: logSpec } : {}) });
+      try {
+        await runPeerStart(flags, { env: process.env, logger });
+      } finally {
+        exitSoon(logger);
+      }
     });
 }
 
@@ -108,24 +114,11 @@ function collectList(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), ...value.split(",").map((s) => s.trim())];
 }
 
-/** Everything `peer start` needs, checked: built from flags, environment and files. */
+/** Everything `peer start` needs, checked: the configuration and what the library builds the peer from. */
 export interface PeerStartPlan {
-  listen: string;
-  config: GossipConfig;
-  /** The whole peer configuration (peer.*), of which `config` is peer.gossip. */
+  /** The whole peer configuration (defaults <- core.yaml <- CORE_PEER_* <- flags). */
   peer: PeerConfig;
-  crypto: PeerCrypto;
-  /** The orgs (MSP IDs) every `--channel` channel is made of. */
-  channelOrgs: string[];
-  /** Gossip-only channels (`--channel`). */
-  channels: string[];
-  /** Full-peer channels (`--channel-def`), with the registry the MCS resolves them through. */
-  channelDefs: ChannelDefinition[];
-  registry: ChannelRegistry;
-  /** Where the ledgers live (one folder per channel). */
-  ledgerDir: string;
-  tls?: GrpcTlsOptions;
-  admin?: string;
+  options: PeerFromConfigOptions;
 }
 
 /** Flags that set a configuration key: overrides layer, and how problems name them. */
@@ -133,7 +126,7 @@ const FLAG_KEYS = { listen: "peer.listenAddress", external: "peer.gossip.externa
 
 /**
  * Checks the flags, loads the configuration (defaults <- core.yaml <- CORE_PEER_* <- flags), the
- * channel definitions, the crypto and the TLS material.
+ * channel definitions and the TLS material the flags name.
  * @throws PeerStartError naming the flag, file or key at fault.
  */
 export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<string, string | undefined>>, logger: Logger): Promise<PeerStartPlan> {
@@ -181,14 +174,12 @@ export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<
     if (err instanceof ConfigError) throw new PeerStartError(`invalid configuration${err.problems.length > 1 ? ` (${err.problems.length} problems)` : ""}: ${formatProblems(err.problems, flags.config)}`);
     throw err;
   }
-  const config = peer.gossip;
   // Without --listen, the configuration says where to listen only if it was given one.
   const configured = flags.config !== undefined || env["CORE_PEER_LISTENADDRESS"] !== undefined;
   if (flags.listen === undefined && !configured) {
     throw new PeerStartError("--listen: required (host:port to serve gossip on), unless --config or CORE_PEER_LISTENADDRESS gives peer.listenAddress");
   }
-  const listen = flags.listen ?? peer.listenAddress;
-  const internal = flags.listen !== undefined ? internalEndpointOf(config, flags.listen) : config.endpoint || peer.address;
+  const internal = flags.listen !== undefined ? internalEndpointOf(peer.gossip, flags.listen) : peer.gossip.endpoint || peer.address;
   if (/^(0\.0\.0\.0|\[::\]):/.test(internal)) {
     logger.warn("the internal endpoint is a wildcard address other peers cannot dial; set peer.address or peer.gossip.endpoint (CORE_PEER_GOSSIP_ENDPOINT)", {
       endpoint: internal,
@@ -209,23 +200,17 @@ export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<
     }
     channelDefs.push(def);
   }
-  const registry = new ChannelRegistry();
-  const ledgerDir = flags.ledgerDir ?? join(peer.fileSystemPath, "ledgers");
 
   // Crypto: flags first, then the configuration's local MSP when a configuration was given.
   const msp = flags.msp ?? (flags.config !== undefined || env["CORE_PEER_MSPCONFIGPATH"] !== undefined ? peer.mspConfigPath : undefined);
   const mspId = flags.mspId ?? (flags.config !== undefined || env["CORE_PEER_LOCALMSPID"] !== undefined ? peer.localMspId : undefined);
-  let crypto: PeerCrypto;
-  let channelOrgs: string[];
+  let crypto: PeerCryptoChoice;
   if (flags.insecureDevCrypto) {
     if (flags.msp !== undefined || flags.mspId !== undefined) throw new PeerStartError("--insecure-dev-crypto excludes --msp and --msp-id: choose one");
     if (flags.orgsDir !== undefined) throw new PeerStartError("--orgs-dir needs --msp and --msp-id (with --insecure-dev-crypto every peer is in one org)");
     if (channelDefs.length > 0) throw new PeerStartError("--channel-def needs --msp and --msp-id: the ordering service and the other peers authenticate this peer by its MSP identity");
     if (flags.org !== undefined && flags.org.trim() === "") throw new PeerStartError("--org: empty; expected an org name such as ORG1");
-    crypto = await loadPeerCrypto({ listen: internal, external: config.externalEndpoint || undefined, insecureDevCrypto: true }, logger);
-    const org = flags.org ?? DEV_ORG;
-    if (flags.org !== undefined) crypto = { ...crypto, securityAdvisor: oneOrg(org) };
-    channelOrgs = [org];
+    crypto = { insecureDevCrypto: true, ...(flags.org !== undefined ? { org: flags.org } : {}) };
   } else {
     if (msp === undefined || mspId === undefined) {
       throw new PeerStartError("crypto: give --msp DIR and --msp-id ID (and --orgs-dir DIR to trust other orgs), or --insecure-dev-crypto for Fabric's test crypto");
@@ -233,219 +218,112 @@ export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<
     if (flags.org !== undefined && flags.org !== mspId) {
       throw new PeerStartError(`--org ${flags.org}: only meaningful with --insecure-dev-crypto; with --msp the org is the --msp-id (${mspId})`);
     }
-    channelOrgs = flags.orgsDir === undefined ? [mspId] : await peerOrgsOf(flags.orgsDir, mspId);
-    const extraOrgs: MspOrgMaterial[] = [];
-    for (const def of channelDefs) {
-      try {
-        extraOrgs.push(...(await loadChannelMspOrgs(def)));
-      } catch (err) {
-        throw new PeerStartError(`--channel-def (channel ${def.name}): ${errorMessage(err)}`);
-      }
-    }
-    // Without channel config blocks, a `--channel` channel's readers are the peer orgs this peer
-    // trusts; a `--channel-def` channel's are the orgs its definition names.
-    const readers = new Set(channelOrgs);
-    const joined = new Set(channels);
-    try {
-      crypto = await loadPeerCrypto(
-        {
-          listen: internal,
-          msp,
-          mspId,
-          orgsDir: flags.orgsDir,
-          extraOrgs,
-          channelOrgs: (ch) => registry.channelOrgs(ch) ?? (joined.has(ch) ? readers : undefined),
-          ordererOrgs: registry.ordererOrgs,
-        },
-        logger,
-      );
-    } catch (err) {
-      throw new PeerStartError(`crypto (--msp ${msp} --msp-id ${mspId}${flags.orgsDir ? ` --orgs-dir ${flags.orgsDir}` : ""}): ${errorMessage(err)}`);
-    }
+    crypto = { msp, mspId, ...(flags.orgsDir !== undefined ? { orgsDir: flags.orgsDir } : {}) };
   }
 
-  const tls = await planTls(flags, peer.tls);
+  const tls = await flagTls(flags);
   return {
-    listen,
-    config,
     peer,
-    crypto,
-    channelOrgs,
-    channels,
-    channelDefs,
-    registry,
-    ledgerDir,
-    ...(tls ? { tls } : {}),
-    ...(flags.admin !== undefined ? { admin: flags.admin } : {}),
+    options: {
+      config: peer,
+      ...(flags.listen !== undefined ? { listen: flags.listen } : {}),
+      crypto,
+      channels,
+      channelDefs,
+      // The flags' TLS replaces peer.tls; without them the library reads peer.tls.
+      ...(tls !== undefined ? { tls } : {}),
+      ...(flags.ledgerDir !== undefined ? { ledgerDir: flags.ledgerDir } : {}),
+      ...(flags.admin !== undefined ? { admin: flags.admin } : {}),
+    },
   };
 }
 
-/** Mutual TLS from the flags, else from peer.tls when it is enabled; plaintext otherwise. */
-async function planTls(flags: PeerStartFlags, conf: PeerTlsConfig): Promise<GrpcTlsOptions | undefined> {
-  let certFile: string;
-  let keyFile: string;
-  let caFiles: { what: string; file: string }[];
-  if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
-    if (flags.tlsCert === undefined) throw new PeerStartError("--tls-key needs --tls-cert");
-    if (flags.tlsKey === undefined) throw new PeerStartError("--tls-cert needs --tls-key");
-    const cas = flags.tlsCa ?? [];
-    if (cas.length === 0) throw new PeerStartError("--tls-cert needs at least one --tls-ca (the TLS CAs of the orgs whose peers we accept and dial)");
-    certFile = flags.tlsCert;
-    keyFile = flags.tlsKey;
-    caFiles = cas.map((file) => ({ what: "--tls-ca", file }));
-  } else if (flags.tlsCa !== undefined && flags.tlsCa.length > 0) {
-    throw new PeerStartError("--tls-ca needs --tls-cert and --tls-key (without them the peer runs plaintext gRPC)");
-  } else if (conf.enabled) {
-    certFile = conf.certFile;
-    keyFile = conf.keyFile;
-    caFiles = [conf.rootCertFile, ...conf.clientRootCAFiles].filter((f) => f !== "").map((file) => ({ what: "peer.tls root certificate", file }));
-  } else {
+/** Mutual TLS from the flags; undefined when no TLS flag is given (then peer.tls decides). */
+async function flagTls(flags: PeerStartFlags): Promise<TlsMaterial | undefined> {
+  if (flags.tlsCert === undefined && flags.tlsKey === undefined) {
+    if (flags.tlsCa !== undefined && flags.tlsCa.length > 0) {
+      throw new PeerStartError("--tls-ca needs --tls-cert and --tls-key (without them the peer runs plaintext gRPC)");
+    }
     return undefined;
   }
-  const what = (flag: string, key: string): string => (flags.tlsCert !== undefined ? flag : key);
-  const cert = await readFlagFile(what("--tls-cert", "peer.tls.cert.file"), certFile);
-  const key = await readFlagFile(what("--tls-key", "peer.tls.key.file"), keyFile);
+  if (flags.tlsCert === undefined) throw new PeerStartError("--tls-key needs --tls-cert");
+  if (flags.tlsKey === undefined) throw new PeerStartError("--tls-cert needs --tls-key");
+  const cas = flags.tlsCa ?? [];
+  if (cas.length === 0) throw new PeerStartError("--tls-cert needs at least one --tls-ca (the TLS CAs of the orgs whose peers we accept and dial)");
   try {
-    new X509Certificate(cert);
+    return await loadTlsMaterial({
+      cert: { what: "--tls-cert", file: flags.tlsCert },
+      key: { what: "--tls-key", file: flags.tlsKey },
+      cas: cas.map((file) => ({ what: "--tls-ca", file })),
+    });
   } catch (err) {
-    throw new PeerStartError(`${what("--tls-cert", "peer.tls.cert.file")} ${certFile}: not a PEM certificate: ${errorMessage(err)}`);
+    if (err instanceof TlsMaterialError) throw new PeerStartError(err.message, { cause: err });
+    throw err;
   }
+}
+
+/** Builds the peer from the plan (src/service's `peerFromConfig`), naming the flag behind a failure. */
+async function buildPeer(plan: PeerStartPlan, logger: Logger): Promise<PeerFromConfig> {
   try {
-    createPrivateKey(key);
+    return await peerFromConfig(plan.options, { logger });
   } catch (err) {
-    throw new PeerStartError(`${what("--tls-key", "peer.tls.key.file")} ${keyFile}: not a PEM private key: ${errorMessage(err)}`);
-  }
-  const roots: Buffer[] = [];
-  for (const { what: w, file } of caFiles) {
-    const pem = await readFlagFile(w, file);
-    try {
-      new X509Certificate(pem);
-    } catch (err) {
-      throw new PeerStartError(`${w} ${file}: not a PEM certificate: ${errorMessage(err)}`);
+    if (!(err instanceof PeerSetupError)) throw err;
+    const c = plan.options.crypto;
+    switch (err.code) {
+      case "PEER_CRYPTO":
+        if (c !== undefined && c.insecureDevCrypto !== true) {
+          throw new PeerStartError(`crypto (--msp ${c.msp} --msp-id ${c.mspId}${c.orgsDir ? ` --orgs-dir ${c.orgsDir}` : ""}): ${err.message}`, { cause: err });
+        }
+        throw new PeerStartError(`crypto: ${err.message}`, { cause: err });
+      case "PEER_CHANNEL_ORGS":
+        throw new PeerStartError(`--channel-def (channel ${err.channel ?? "?"}): ${err.message}`, { cause: err });
+      case "PEER_OPTIONS":
+        throw new PeerStartError(`--channel-def: ${err.message} (--msp, --msp-id)`, { cause: err });
+      default:
+        throw new PeerStartError(err.message, { cause: err });
     }
-    roots.push(pem, Buffer.from("\n"));
   }
-  return { cert, key, rootCAs: Buffer.concat(roots) };
+}
+
+/** With --report-commits: a JSON line per committed block and per leadership change, from the peer's events. */
+function reportCommits(peer: PeerNode): void {
+  peer.events.on("block-committed", (e) => writeControl({ event: "commit", channel: e.channel, number: Number(e.number), hash: toHex(e.headerHash), time: Date.now() }));
+  peer.events.on("leadership", (e) => writeControl({ event: "leader", channel: e.channel, leader: e.isLeader, time: Date.now() }));
 }
 
 /** Runs a peer until SIGINT or SIGTERM. */
 export async function runPeerStart(flags: PeerStartFlags, deps: { env: Readonly<Record<string, string | undefined>>; logger: Logger }): Promise<void> {
   const { logger } = deps;
   const plan = await planPeerStart(flags, deps.env, logger);
-  const full = plan.channelDefs.length > 0;
-  const signer = plan.crypto.signer;
-  if (full && signer === undefined) throw new PeerStartError("--channel-def needs an MSP signing identity (--msp, --msp-id)");
-  const report = flags.reportCommits === true;
-  const peer = new PeerNode(
-    {
-      mcs: plan.crypto.mcs,
-      securityAdvisor: plan.crypto.securityAdvisor,
-      selfIdentity: plan.crypto.identity,
-      logger,
-      ...(full && signer !== undefined
-        ? {
-            service: {
-              signer,
-              channels: plan.registry,
-              ...(report
-                ? {
-                    onCommit: (channel: string, number: bigint, hash: Uint8Array) =>
-                      writeControl({ event: "commit", channel, number: Number(number), hash: toHex(hash), time: Date.now() }),
-                    onLeadershipChange: (channel: string, leader: boolean) => writeControl({ event: "leader", channel, leader, time: Date.now() }),
-                  }
-                : {}),
-            },
-          }
-        : {}),
+  const { node: peer, full } = await buildPeer(plan, logger);
+  if (flags.reportCommits === true) reportCommits(peer);
+  await runUntilSignalled(
+    async () => {
+      try {
+        await peer.start();
+      } catch (err) {
+        if (err instanceof PeerNodeError) {
+          const flag = err.code === "ADMIN_LISTEN" ? "--admin" : "--listen";
+          throw new PeerStartError(`${flag}: ${err.message}`, { cause: err });
+        }
+        if (err instanceof GossipError) throw new PeerStartError(`cannot start: ${err.message}`, { cause: err });
+        throw err;
+      }
+      return peer;
     },
+    (p) => p.stop(),
     {
-      listenAddress: plan.listen,
-      config: plan.config,
-      tls: plan.tls,
-      channels: plan.channels,
-      channelOrgs: plan.channelOrgs,
-      admin: plan.admin,
-      ...(full
-        ? {
-            service: {
-              options: {
-                ...gossipServiceOptionsOf(plan.peer, plan.ledgerDir),
-                ...(plan.tls !== undefined ? { deliverTls: { rootCAs: plan.tls.rootCAs, cert: plan.tls.cert, key: plan.tls.key } } : {}),
-              },
-              channels: plan.channelDefs,
-            },
-          }
-        : {}),
+      logger,
+      what: "the peer",
+      ready: (p) => ({
+        event: "ready",
+        endpoint: p.internalEndpoint,
+        admin: p.adminAddress ?? null,
+        pkiId: p.pkiId,
+        ...(full ? { channels: p.channelsView().map((c) => ({ channel: c.channel, height: c.height })) } : {}),
+      }),
     },
   );
-
-  // Signals that come while starting stop the peer as soon as it is up.
-  let signalled: (signal: NodeJS.Signals) => void = () => {};
-  const signal = new Promise<NodeJS.Signals>((resolve) => {
-    signalled = resolve;
-  });
-  const onSignal = (s: NodeJS.Signals): void => signalled(s);
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-
-  try {
-    await peer.start();
-  } catch (err) {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    if (err instanceof PeerNodeError) {
-      const flag = err.code === "ADMIN_LISTEN" ? "--admin" : "--listen";
-      throw new PeerStartError(`${flag}: ${err.message}`);
-    }
-    if (err instanceof GossipError) throw new PeerStartError(`cannot start: ${err.message}`);
-    throw err;
-  }
-  writeControl({
-    event: "ready",
-    endpoint: peer.internalEndpoint,
-    admin: peer.adminAddress ?? null,
-    pkiId: peer.pkiId,
-    ...(full ? { channels: peer.channelsView().map((c) => ({ channel: c.channel, height: c.height })) } : {}),
-  });
-
-  const received = await signal;
-  logger.info("stopping", { signal: received });
-  // A stop that hangs must not keep the process forever; the timer does not keep it alive either.
-  const guard = setTimeout(() => {
-    logger.error("the peer did not stop in time; exiting anyway", { timeoutMs: STOP_TIMEOUT_MS });
-    process.exit(1);
-  }, STOP_TIMEOUT_MS);
-  guard.unref();
-  try {
-    await peer.stop();
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-  }
-  process.exitCode = 0;
-  // Anything left open after a clean stop (a socket a library keeps) must not hold the exit.
-  setTimeout(() => {
-    logger.warn("handles still open after the peer stopped; exiting");
-    process.exit(0);
-  }, 2_000).unref();
-}
-
-/** A security advisor for development crypto under another org name: every identity is in `org`. */
-function oneOrg(org: string): SecurityAdvisor {
-  const id = utf8(org);
-  return { orgByPeerIdentity: () => id };
-}
-
-/** The MSP IDs of the peer orgs of a `crypto generate` root, plus our own. */
-async function peerOrgsOf(orgsDir: string, localMspId: string): Promise<string[]> {
-  const dir = join(orgsDir, "peerOrganizations");
-  let names: string[];
-  try {
-    names = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
-  } catch {
-    names = [];
-  }
-  return [...new Set([localMspId, ...names.map((n) => mspIdForOrg(n, "peer"))])].sort();
 }
 
 function checkEndpointFlag(flag: string, value: string, portZeroOk: boolean): void {
