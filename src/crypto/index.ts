@@ -48,7 +48,7 @@ export {
 } from "./block.js";
 export {
   BLOCK_METADATA_SIGNATURES,
-  MspMessageCryptoService,
+  type MspMessageCryptoService,
   createMspMessageCryptoService,
   type MspMcsComponents,
   type MspMcsOptions,

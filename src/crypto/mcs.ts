@@ -49,13 +49,21 @@ export interface MspMcsOptions {
 /** MSP IDs whose bytes orgByPeerIdentity keeps (a channel has a handful of orgs; the bound only guards memory). */
 const ORG_BYTES_CACHE_SIZE = 256;
 
+/** An MSP-backed MessageCryptoService and SecurityAdvisor, as `createMspMessageCryptoService` returns it. */
+export interface MspMessageCryptoService extends MessageCryptoService, SecurityAdvisor {
+  /** This peer's serialized identity. */
+  readonly selfIdentity: PeerIdentityType;
+  /** This peer's PKI-ID. */
+  readonly selfPkiId: PKIidType;
+}
+
 /**
  * The MessageCryptoService and SecurityAdvisor of a real peer: Fabric's
  * `internal/peer/gossip/mcs.go` (`MSPMessageCryptoService`) and `sa.go` (`mspSecurityAdvisor`) over
  * X.509 ECDSA P-256 MSPs. Verification of a known identity's signature costs one ECDSA verify: the
  * parsed key and the validation verdict are cached per identity bytes in the MspVerifier.
  */
-export class MspMessageCryptoService implements MessageCryptoService, SecurityAdvisor {
+export class MspMessageCryptoServiceImpl implements MspMessageCryptoService {
   readonly #signer: SigningIdentity;
   readonly #verifier: MspVerifier;
   readonly #logger: Logger | undefined;
@@ -212,5 +220,5 @@ export class MspMessageCryptoService implements MessageCryptoService, SecurityAd
 
 /** Creates the MSP-backed MessageCryptoService. */
 export function createMspMessageCryptoService(components: MspMcsComponents, options: MspMcsOptions = {}): MspMessageCryptoService {
-  return new MspMessageCryptoService(components, options);
+  return new MspMessageCryptoServiceImpl(components, options);
 }

@@ -11,7 +11,7 @@ import {
 } from "../../../src/crypto/block.js";
 import { CryptoError } from "../../../src/crypto/errors.js";
 import { loadPeerMaterial, loadVerifierOrgs } from "../../../src/crypto/generate.js";
-import { MspMessageCryptoService } from "../../../src/crypto/mcs.js";
+import { MspMessageCryptoServiceImpl } from "../../../src/crypto/mcs.js";
 import { MspVerifier } from "../../../src/crypto/msp.js";
 import {
   type Block,
@@ -93,8 +93,8 @@ test("MspMessageCryptoService", async (t) => {
   const peer2 = await loadPeerMaterial(nodeDir(m, "peer0.org2.example.com"));
   const orderer = await loadPeerMaterial(nodeDir(m, "orderer.example.com"));
   const channels = new Map<string, ReadonlySet<string>>([["mychannel", new Set(["Org1MSP"])]]);
-  const newMcs = (signer = peer1.signingIdentity, ordererChecked = true): MspMessageCryptoService =>
-    new MspMessageCryptoService(
+  const newMcs = (signer = peer1.signingIdentity, ordererChecked = true): MspMessageCryptoServiceImpl =>
+    new MspMessageCryptoServiceImpl(
       { signer, verifier: new MspVerifier(orgs, { clock }) },
       {
         channelOrgs: (c) => channels.get(c),
@@ -211,7 +211,7 @@ test("MspMessageCryptoService", async (t) => {
 
   await t.test("the local MSP must be in the verifier set", () => {
     assert.throws(
-      () => new MspMessageCryptoService({ signer: peer1.signingIdentity, verifier: new MspVerifier(orgs.filter((o) => o.mspId !== "Org1MSP"), { clock }) }),
+      () => new MspMessageCryptoServiceImpl({ signer: peer1.signingIdentity, verifier: new MspVerifier(orgs.filter((o) => o.mspId !== "Org1MSP"), { clock }) }),
       (e: unknown) => e instanceof CryptoError && e.code === "MSP_CONFIG",
     );
   });
