@@ -38,3 +38,4 @@ export {
   TUNED,
   TUNED_TARGETS,
 } from "./presets.js";
+export { simulate, type SimulateOptions } from "./simulate.js";
