@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly: one tree for development, tests and the CLI.
+// Runs the compiled CLI (dist/, built by `npm run build`, which `npm ci` and `npm install` run through
+// `prepare`). FABRIC_GOSSIP_SOURCES=1 runs the TypeScript sources through tsx instead (a development
+// checkout: the tests set it so that the processes they start run the code under test, not the last build).
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { constants, totalmem } from "node:os";
 
 /**
@@ -23,8 +26,15 @@ if (flags.length > 0) {
   const child = spawn(process.execPath, [...process.execArgv, ...flags, ...process.argv.slice(1)], { stdio: "inherit" });
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
   child.on("exit", (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 1)));
-} else {
+} else if (process.env.FABRIC_GOSSIP_SOURCES === "1") {
   const { register } = await import("tsx/esm/api");
   register();
   await import("../src/cli/main.ts");
+} else {
+  const main = new URL("../dist/cli/main.js", import.meta.url);
+  if (!existsSync(main)) {
+    process.stderr.write("fabric-gossip: dist/cli/main.js is missing: run `npm run build` (or FABRIC_GOSSIP_SOURCES=1 to run the TypeScript sources)\n");
+    process.exit(1);
+  }
+  await import(main.href);
 }

@@ -4,6 +4,11 @@ import { fileURLToPath } from "node:url";
 import type { ControlMessage } from "./control.js";
 
 const BIN = fileURLToPath(new URL("../../bin/fabric-gossip.js", import.meta.url));
+/**
+ * Whether this module runs from the TypeScript sources (tests, tsx): then the children run the
+ * sources too, so they run the code under test rather than the last build in dist/.
+ */
+const FROM_SOURCES = import.meta.url.endsWith(".ts");
 
 /**
  * A `fabric-gossip` child process driven over its JSON-lines control channel: used by
@@ -21,7 +26,12 @@ export class PeerProcess {
     this.name = name;
     this.child = spawn(process.execPath, [BIN, ...args], {
       stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, FABRIC_LOGGING_SPEC: process.env["FABRIC_LOGGING_SPEC"] ?? "warn", ...env },
+      env: {
+        ...process.env,
+        FABRIC_LOGGING_SPEC: process.env["FABRIC_LOGGING_SPEC"] ?? "warn",
+        ...(FROM_SOURCES ? { FABRIC_GOSSIP_SOURCES: "1" } : {}),
+        ...env,
+      },
     });
     createInterface({ input: this.child.stdout! }).on("line", (line) => {
       let msg: ControlMessage;

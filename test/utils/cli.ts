@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-/** The `fabric-gossip` executable, as a user runs it (`node bin/fabric-gossip.js`). */
+/** The `fabric-gossip` executable, as a user runs it (`node bin/fabric-gossip.js`); `runCli` runs it on the sources. */
 export const BIN = fileURLToPath(new URL("../../bin/fabric-gossip.js", import.meta.url));
 
 /** How a CLI run ended, and all it printed. */
@@ -17,7 +17,7 @@ export interface RunResult {
  */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FABRIC_GOSSIP_SOURCES: "1", ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => {
