@@ -350,6 +350,6 @@ function validate(c: DeliverClientComponents, o: DeliverClientOptions): void {
 }
 
 /** Makes the leader's Deliver client for one channel (Fabric's `deliverServiceImpl.StartDeliverForChannel`). */
-export function createDeliverClient(components: DeliverClientComponents, options: Partial<DeliverClientOptions> = {}): DeliverClientImpl {
+export function createDeliverClient(components: DeliverClientComponents, options: Partial<DeliverClientOptions> = {}): DeliverClient {
   return new DeliverClientImpl(components, options);
 }

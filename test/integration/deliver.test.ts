@@ -12,7 +12,7 @@ import {
   createDeliverClient,
   DELIVER_BLOCKS_REJECTED_METRIC,
   DELIVER_METHOD,
-  type DeliverClientImpl,
+  DeliverClientImpl,
   type DeliverClientOptions,
 } from "../../src/deliver/index.js";
 import { createCa, issueCertificate } from "../../src/crypto/index.js";
@@ -126,7 +126,7 @@ function makeClient(
 ): { client: DeliverClientImpl; registry: Registry; clock: SystemClock } {
   const registry = createRegistry();
   const clock = new SystemClock();
-  const client = createDeliverClient(
+  const client = new DeliverClientImpl(
     {
       channel: CHANNEL,
       endpoints,

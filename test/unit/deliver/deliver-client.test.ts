@@ -4,6 +4,7 @@ import {
   createDeliverClient,
   DELIVER_BLOCKS_REJECTED_METRIC,
   DELIVER_RECONNECTS_METRIC,
+  DeliverClientImpl,
   type DeliverClientOptions,
   DeliverError,
 } from "../../../src/deliver/index.js";
@@ -49,7 +50,7 @@ function setup(
   const mcs = new FakeMcs();
   const connector = new FakeConnector();
   const registry = createRegistry();
-  const client = createDeliverClient(
+  const client = new DeliverClientImpl(
     {
       channel: CHANNEL,
       endpoints,
