@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import type { ClientDuplexStream, ServerDuplexStream } from "@grpc/grpc-js";
 import type { RawStream } from "../index.js";
+import { peerCertHash } from "./credentials.js";
 
 type GrpcDuplex = ServerDuplexStream<Uint8Array, Uint8Array> | ClientDuplexStream<Uint8Array, Uint8Array>;
 
@@ -35,9 +35,9 @@ export class GrpcRawStream implements RawStream {
 
   get remoteCertHash(): Uint8Array | undefined {
     if (this.#certHash === null) {
-      const cert = this.call.getAuthContext()?.sslPeerCertificate;
-      if (cert?.raw === undefined) return undefined; // not known yet, or no TLS
-      this.#certHash = new Uint8Array(createHash("sha256").update(cert.raw).digest());
+      const hash = peerCertHash(this.call);
+      if (hash === undefined) return undefined; // not known yet, or no TLS
+      this.#certHash = hash;
     }
     return this.#certHash;
   }
