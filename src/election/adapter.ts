@@ -1,10 +1,9 @@
-import type { PKIidType } from "../api/identity.js";
-import type { Logger } from "../logging/logger.js";
-import type { Registry } from "../metrics/index.js";
+import type { PKIidType } from "../api/index.js";
+import type { Logger } from "../logging/index.js";
+import type { MetricsProvider } from "../metrics/index.js";
 import { type GossipMessageOf, isLeadershipMsg } from "../protoext/index.js";
 import { type GossipMessage, GossipMessage_Tag } from "../protos/gen/gossip/message.pb.js";
-import { bytesEqual, utf8 } from "../util/bytes.js";
-import type { Clock } from "../util/clock.js";
+import { bytesEqual, utf8, type Clock } from "../util/index.js";
 import { ElectionError } from "./errors.js";
 import type { LeaderElectionAdapter, Msg, Peer } from "./interface.js";
 import { createElectionMetrics, type ElectionMetrics } from "./metrics.js";
@@ -57,8 +56,8 @@ export interface LeaderElectionAdapterComponents {
   node: ElectionGossipNode;
   clock: Clock;
   logger: Logger;
-  /** Either the shared metrics or the peer's registry to create them on. */
-  metrics: ElectionMetrics | Registry;
+  /** Either the shared metrics or the peer's provider to create them from. */
+  metrics: ElectionMetrics | MetricsProvider;
 }
 
 /**
@@ -147,6 +146,6 @@ export class GossipLeaderElectionAdapter implements LeaderElectionAdapter<Leader
 }
 
 /** Fabric's `election.NewAdapter`. */
-export function createLeaderElectionAdapter(c: LeaderElectionAdapterComponents, channel: string): GossipLeaderElectionAdapter {
+export function createLeaderElectionAdapter(c: LeaderElectionAdapterComponents, channel: string): LeaderElectionAdapter<LeadershipMsg> {
   return new GossipLeaderElectionAdapter(c, channel);
 }

@@ -1,12 +1,15 @@
-import { GossipError } from "../util/errors.js";
-
-/** Stable codes of metric registration failures. */
-export type MetricsErrorCode = "METRIC_CONFLICT";
+import { GossipError } from "../util/index.js";
 
 /**
- * A metric could not be registered: the registry already holds one of that name with another type,
- * other label names or another help text (two sources of truth for one metric). A programming error,
- * raised at construction time, never for remote input.
+ * Stable codes of metric failures: METRIC_CONFLICT when registering; NEGATIVE_INCREMENT when a counter
+ * of the memory provider is asked to go down (prom-client refuses that too).
+ */
+export type MetricsErrorCode = "METRIC_CONFLICT" | "NEGATIVE_INCREMENT";
+
+/**
+ * A metric could not be registered (the registry already holds one of that name with another type,
+ * other label names or another help text: two sources of truth for one metric) or updated (a counter
+ * decreased). A programming error, never raised for remote input.
  */
 export class MetricsError extends GossipError {
   declare readonly code: MetricsErrorCode;

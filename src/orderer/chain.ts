@@ -1,10 +1,9 @@
 import { createHash } from "node:crypto";
-import { type BlockSigner, blockDataHash, blockHeaderBytes, createBlockSignatureMetadata } from "../crypto/block.js";
-import type { BlockStore } from "../ledger/interface.js";
-import type { Logger } from "../logging/logger.js";
+import { type BlockSigner, blockDataHash, blockHeaderBytes, createBlockSignatureMetadata } from "../crypto/index.js";
+import type { BlockStore } from "../ledger/index.js";
+import type { Logger } from "../logging/index.js";
 import { Block, type BlockHeader, Envelope, HeaderType, LastConfig, Metadata, OrdererBlockMetadata } from "../protos/gen/common/common.pb.js";
-import type { Clock, TimerHandle } from "../util/clock.js";
-import { errorMessage } from "../util/errors.js";
+import { type Clock, type TimerHandle, errorMessage } from "../util/index.js";
 import { createSignedEnvelope } from "../deliver/index.js";
 import { OrdererError } from "./errors.js";
 

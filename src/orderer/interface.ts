@@ -1,7 +1,8 @@
-import type { MspVerifier, SigningIdentity } from "../crypto/msp.js";
-import type { Logger } from "../logging/logger.js";
+import type { MspVerifier, SigningIdentity } from "../crypto/index.js";
+import type { Logger } from "../logging/index.js";
+import type { MetricsProvider } from "../metrics/index.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
-import type { Clock } from "../util/clock.js";
+import type { Clock } from "../util/index.js";
 
 /** Fabric's sample configtx.yaml `BatchSize.MaxMessageCount` in our default: messages per block. */
 export const DEFAULT_BATCH_SIZE = 10;
@@ -53,6 +54,8 @@ export interface OrdererComponents {
   verifier: MspVerifier;
   clock: Clock;
   logger: Logger;
+  /** Where the orderer metrics (chain height, blocks cut, envelopes ordered) are created; none recorded when absent. */
+  metrics?: MetricsProvider;
   /**
    * Called once per block cut from broadcast envelopes, after the block is persisted, in block
    * order; `bytes` is the size of the serialized block as stored. Not called for the genesis block a

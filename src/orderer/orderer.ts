@@ -1,16 +1,17 @@
 import { once } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import { peerCertHash } from "../comm/grpc/index.js";
-import { openBlockStore } from "../ledger/block-store.js";
-import type { Logger } from "../logging/logger.js";
+import { openBlockStore } from "../ledger/index.js";
+import type { Logger } from "../logging/index.js";
 import { type Block, Status } from "../protos/gen/common/common.pb.js";
 import { BroadcastResponse, DeliverResponse } from "../protos/gen/orderer/ab.pb.js";
-import { errorMessage } from "../util/errors.js";
+import { errorMessage } from "../util/index.js";
 import { checkAccess } from "./access.js";
 import { type BatchOptions, OrdererChain } from "./chain.js";
 import { evaluateSeek, statusOf, streamBlocks } from "./deliver.js";
 import { parseEnvelope } from "./envelope.js";
 import { OrdererError } from "./errors.js";
+import { createOrdererMetrics, type OrdererMetrics } from "./metrics.js";
 import {
   DEFAULT_BATCH_SIZE,
   DEFAULT_BATCH_TIMEOUT_MS,
@@ -40,6 +41,7 @@ class OrdererImpl implements Orderer {
   readonly #opts: OrdererOptions;
   readonly #c: OrdererComponents;
   readonly #log: Logger;
+  readonly #metrics: OrdererMetrics | undefined;
   readonly #batch: BatchOptions;
   readonly #chains = new Map<string, OrdererChain>();
   readonly #members = new Map<string, ReadonlySet<string>>();
@@ -52,6 +54,7 @@ class OrdererImpl implements Orderer {
     this.#opts = options;
     this.#c = components;
     this.#log = components.logger.child("orderer");
+    this.#metrics = components.metrics === undefined ? undefined : createOrdererMetrics(components.metrics);
     this.#address = options.listen;
     this.#batch = {
       batchSize: options.batchSize ?? DEFAULT_BATCH_SIZE,
@@ -88,6 +91,20 @@ class OrdererImpl implements Orderer {
     if (this.#state !== "new") throw new OrdererError("CONFIG", `start() called on an orderer that is ${this.#state}`);
     this.#state = "starting";
     const onBlock = this.#c.onBlock;
+    const metrics = this.#metrics;
+    // Encoding the block to report its size costs a serialization: only when someone listens.
+    const onCut =
+      onBlock === undefined && metrics === undefined
+        ? undefined
+        : (channel: string, block: Block, bytes: number): void => {
+            const header = block.header;
+            if (metrics !== undefined && header !== undefined) {
+              metrics.height.set({ channel }, Number(header.number) + 1);
+              metrics.blocksCut.inc({ channel });
+              metrics.txsOrdered.inc({ channel }, block.data?.data.length ?? 0);
+            }
+            onBlock?.(channel, block, bytes);
+          };
     try {
       for (const ch of this.#opts.channels) {
         const store = await openBlockStore(ch.dir, {}, { logger: this.#log.child("orderer.ledger", { channel: ch.name }) });
@@ -97,9 +114,10 @@ class OrdererImpl implements Orderer {
             signer: this.#c.signer,
             clock: this.#c.clock,
             logger: this.#log.child("orderer.chain", { channel: ch.name }),
-            ...(onBlock === undefined ? {} : { onCut: (block: Block, bytes: number) => onBlock(ch.name, block, bytes) }),
+            ...(onCut === undefined ? {} : { onCut: (block: Block, bytes: number) => onCut(ch.name, block, bytes) }),
           });
           this.#chains.set(ch.name, chain);
+          this.#metrics?.height.set({ channel: ch.name }, Number(store.height()));
         } catch (err) {
           await store.close();
           throw err;

@@ -2,8 +2,7 @@ import { type BlockSigner, blockDataHash, blockHeaderHash, createBlockSignatureM
 import { createSignedEnvelope } from "../deliver/index.js";
 import { BLOCK_METADATA_ENTRIES } from "../orderer/index.js";
 import { Block, type BlockHeader, Envelope, HeaderType, LastConfig, Metadata, OrdererBlockMetadata } from "../protos/gen/common/common.pb.js";
-import type { Clock } from "../util/clock.js";
-import type { SeededRandom } from "../util/random.js";
+import type { Clock, SeededRandom } from "../util/index.js";
 import { fillRandom } from "./rng.js";
 
 /** One block as the ordering service cut it. */

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { Registry } from "prom-client";
 import type { MessageCryptoService, SecurityAdvisor } from "../../src/api/index.js";
 import { MemoryNetwork, MemoryTransport } from "../../src/comm/memory/index.js";
 import { CryptoError } from "../../src/crypto/index.js";
 import type { JoinChannelMessage } from "../../src/gossip/channel/index.js";
-import { createGossipNode, type GossipNodeImpl, type GossipNodeOptions } from "../../src/gossip/node/index.js";
+import { createGossipNode, type GossipNode, type GossipNodeOptions } from "../../src/gossip/node/index.js";
 import { silentLogger } from "../../src/logging/index.js";
+import { memoryMetricsProvider } from "../../src/metrics/index.js";
 import type { Block } from "../../src/protos/gen/common/common.pb.js";
 import { bytesEqual, fromUtf8, ManualClock, SeededRandom, utf8 } from "../../src/util/index.js";
 
@@ -52,7 +52,7 @@ export interface HarnessPeer {
   name: string;
   org: string;
   endpoint: string;
-  node: GossipNodeImpl;
+  node: GossipNode;
 }
 
 /** Fast but Fabric-proportioned timers for tests that run many virtual seconds. */
@@ -82,7 +82,7 @@ export class NodeHarness {
         clock: this.clock,
         random: new SeededRandom(this.#seed++),
         logger: silentLogger,
-        metrics: new Registry(),
+        metrics: memoryMetricsProvider(),
       },
       { internalEndpoint: endpoint, ...TEST_NODE_OPTIONS, ...options },
     );
