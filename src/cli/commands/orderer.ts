@@ -1,13 +1,11 @@
-import { createPrivateKey, X509Certificate } from "node:crypto";
-import { fstatSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
+import { loadTlsMaterial, TlsMaterialError } from "../../comm/grpc/index.js";
 import { checkHostPort, DurationError, parseDurationMs } from "../../config/index.js";
 import { blockHeaderHash, loadMspFolder, type LocalMsp, MspVerifier, type MspOrgMaterial } from "../../crypto/index.js";
 import { LedgerError } from "../../ledger/index.js";
 import { createLogger, type Logger } from "../../logging/index.js";
-import { Counter, createRegistry, Gauge, type Registry } from "../../metrics/index.js";
+import { createRegistry, promMetricsProvider, type Registry } from "../../metrics/index.js";
 import {
   createOrderer,
   DEFAULT_BATCH_SIZE,
@@ -21,7 +19,7 @@ import {
 import type { Block } from "../../protos/gen/common/common.pb.js";
 import { AdminServer, type ChannelDefinition, ChannelDefinitionError, loadChannelDefinition, loadChannelMspOrgs } from "../../service/index.js";
 import { errorMessage, GossipError, SystemClock, toHex } from "../../util/index.js";
-import { type ControlMessage, readControl, writeControl } from "../control.js";
+import { type ControlMessage, exitSoon, runUntilSignalled, writeControl } from "../index.js";
 
 /** The flags of `fabric-gossip orderer start` (a contract: `network up`, scripts and docs use these names). */
 export interface OrdererStartFlags {
@@ -46,9 +44,6 @@ export class OrdererStartError extends GossipError {
     super("ORDERER_START", message, options);
   }
 }
-
-/** How long a stop may take before the command gives up on a clean exit. */
-const STOP_TIMEOUT_MS = 15_000;
 
 /**
  * The largest --max-block-bytes: a block (envelopes plus header and metadata) must still fit in one
@@ -79,11 +74,11 @@ export function registerOrderer(program: Command): void {
     .option("--admin <host:port>", "admin HTTP endpoint: /healthz, /metrics (port 0 picks one)")
     .action(async (flags: OrdererStartFlags, cmd: Command) => {
       const logSpec = (cmd.optsWithGlobals() as { logSpec?: string }).logSpec;
+      const logger = createLogger({ name: "orderer", ...(logSpec ? { spec: logSpec } : {}) });
       try {
-        await runOrdererStart(flags, { logger: createLogger({ name: "orderer", ...(logSpec ? { spec: logSpec } : {}) }) });
+        await runOrdererStart(flags, { logger });
       } finally {
-        // Anything a library leaves open after a clean stop (or a stop that timed out) must not hold the exit.
-        setTimeout(() => process.exit(), 2_000).unref();
+        exitSoon(logger);
       }
     });
 }
@@ -233,27 +228,12 @@ export async function runOrdererStart(flags: OrdererStartFlags, deps: OrdererSta
   const emit = deps.emit ?? writeControl;
   const plan = await planOrdererStart(flags, logger);
 
+  // The orderer records its metrics (src/orderer/metrics.ts) on this registry, served on /metrics.
   const metrics = createRegistry();
-  const height = new Gauge<"channel">({ name: "ledger_blockchain_height", help: "Height of the chain in blocks.", labelNames: ["channel"], registers: [metrics] });
-  const blocksCut = new Counter<"channel">({
-    name: "fabric_gossip_orderer_blocks_total",
-    help: "Blocks cut from broadcast envelopes and persisted",
-    labelNames: ["channel"],
-    registers: [metrics],
-  });
-  const txsOrdered = new Counter<"channel">({
-    name: "fabric_gossip_orderer_transactions_total",
-    help: "Envelopes ordered into persisted blocks",
-    labelNames: ["channel"],
-    registers: [metrics],
-  });
   const onBlock = (channel: string, block: Block, bytes: number): void => {
     const header = block.header;
     if (header === undefined) return;
     const txs = block.data?.data.length ?? 0;
-    height.set({ channel }, Number(header.number) + 1);
-    blocksCut.inc({ channel });
-    txsOrdered.inc({ channel }, txs);
     if (plan.reportBlocks) {
       emit({ event: "block", channel, number: Number(header.number), txs, bytes, hash: toHex(blockHeaderHash(header)), time: Date.now() });
     }
@@ -269,45 +249,17 @@ export async function runOrdererStart(flags: OrdererStartFlags, deps: OrdererSta
       batchTimeoutMs: plan.batchTimeoutMs,
       maxBlockBytes: plan.maxBlockBytes,
     },
-    { signer: plan.local.signingIdentity, verifier: plan.verifier, clock, logger, onBlock },
+    { signer: plan.local.signingIdentity, verifier: plan.verifier, clock, logger, metrics: promMetricsProvider(metrics), onBlock },
   );
 
-  // A stop request that comes while starting stops the orderer as soon as it is up.
-  let requestStop: (why: string) => void = () => {};
-  const stopRequested = new Promise<string>((resolve) => {
-    requestStop = resolve;
-  });
-  const onSignal = (s: NodeJS.Signals): void => requestStop(s);
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  const onAbort = (): void => requestStop("aborted");
-  deps.signal?.addEventListener("abort", onAbort, { once: true });
-  if (deps.signal?.aborted) requestStop("aborted");
-  let closeControl: (() => void) | undefined;
-  if ((deps.watchStdin ?? true) && stdinIsPipe()) {
-    closeControl = readControl(
-      process.stdin,
-      (msg) => emit({ event: "error", cmd: msg.cmd, error: `unknown command ${JSON.stringify(msg.cmd)}: orderer start takes no commands (close stdin or send SIGTERM to stop it)` }),
-      () => requestStop("stdin closed"),
-    );
-  }
-  const cleanup = (): void => {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    deps.signal?.removeEventListener("abort", onAbort);
-    closeControl?.();
-    if (closeControl !== undefined) process.stdin.destroy();
-  };
-
   let admin: AdminServer | undefined;
-  try {
+  const start = async (): Promise<Orderer> => {
     try {
       await orderer.start();
     } catch (err) {
       if (err instanceof LedgerError) throw new OrdererStartError(`--dir ${flags.dir}: cannot open a block store: ${err.message}`, { cause: err });
       throw new OrdererStartError(`--listen ${plan.listen}: cannot serve: ${errorMessage(err)}`, { cause: err });
     }
-    for (const c of plan.channels) height.set({ channel: c.config.name }, Number(orderer.height(c.config.name) ?? 0n));
     if (plan.admin !== undefined) {
       admin = adminServer(plan, orderer, metrics, logger);
       try {
@@ -317,11 +269,26 @@ export async function runOrdererStart(flags: OrdererStartFlags, deps: OrdererSta
         throw new OrdererStartError(`--admin ${plan.admin}: cannot listen: ${errorMessage(err)}`, { cause: err });
       }
     }
-  } catch (err) {
-    cleanup();
-    throw err;
-  }
-  // Hosts have aliases (localhost, 0.0.0.0 for any address); a port no endpoint names is the likely mistake.
+    warnUnlistedPort(plan, orderer, logger);
+    return orderer;
+  };
+  const stop = async (o: Orderer): Promise<void> => {
+    await o.stop(); // cuts the pending batches; their block events come out before this resolves
+    await admin?.stop();
+  };
+  await runUntilSignalled(start, stop, {
+    logger,
+    what: "the orderer",
+    emit,
+    ...(deps.signal !== undefined ? { signal: deps.signal } : {}),
+    watchStdin: deps.watchStdin ?? true,
+    stdinHint: "orderer start takes no commands (close stdin or send SIGTERM to stop it)",
+    ready: (o) => ({ event: "ready", endpoint: o.address, admin: admin?.address ?? null, channels: plan.channels.map((c) => c.config.name) }),
+  });
+}
+
+/** Hosts have aliases (localhost, 0.0.0.0 for any address); a port no endpoint names is the likely mistake. */
+function warnUnlistedPort(plan: OrdererStartPlan, orderer: Orderer, logger: Logger): void {
   const port = orderer.address.slice(orderer.address.lastIndexOf(":") + 1);
   for (const c of plan.channels) {
     if (!c.definition.orderer.endpoints.some((e) => e.slice(e.lastIndexOf(":") + 1) === port)) {
@@ -332,25 +299,6 @@ export async function runOrdererStart(flags: OrdererStartFlags, deps: OrdererSta
       });
     }
   }
-  emit({ event: "ready", endpoint: orderer.address, admin: admin?.address ?? null, channels: plan.channels.map((c) => c.config.name) });
-
-  const why = await stopRequested;
-  logger.info("stopping", { reason: why });
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const stopped = (async () => {
-      await orderer.stop(); // cuts the pending batches; their block events come out before this resolves
-      await admin?.stop();
-    })();
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new OrdererStartError(`the orderer did not stop within ${STOP_TIMEOUT_MS} ms`)), STOP_TIMEOUT_MS);
-    });
-    await Promise.race([stopped, timedOut]);
-  } finally {
-    clearTimeout(timer);
-    cleanup();
-  }
-  logger.info("stopped");
 }
 
 /** /healthz and /metrics; /v1/membership shows only the orderer itself (it is not a gossip member). */
@@ -364,16 +312,6 @@ function adminServer(plan: OrdererStartPlan, orderer: Orderer, metrics: Registry
     logger: logger.child("orderer.admin"),
     now: () => new Date(),
   });
-}
-
-/** Whether stdin is a pipe or socket (a control channel whose end means "stop"), not a terminal, /dev/null or a file. */
-function stdinIsPipe(): boolean {
-  try {
-    const st = fstatSync(0);
-    return st.isFIFO() || st.isSocket();
-  } catch {
-    return false;
-  }
 }
 
 function sameRoots(a: MspOrgMaterial, b: MspOrgMaterial): boolean {
@@ -395,24 +333,7 @@ function positiveIntFlag(flag: string, value: string | undefined, fallback: numb
   return n;
 }
 
-async function readFlagFile(flag: string, file: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (err) {
-    throw new OrdererStartError(`${flag} ${file}: cannot read the file: ${errorMessage(err)}`, { cause: err });
-  }
-}
-
-async function readCertFlag(flag: string, file: string): Promise<{ pem: Buffer; cert: X509Certificate }> {
-  const pem = await readFlagFile(flag, file);
-  try {
-    return { pem, cert: new X509Certificate(pem) };
-  } catch (err) {
-    throw new OrdererStartError(`${flag} ${file}: not a PEM certificate: ${errorMessage(err)}`, { cause: err });
-  }
-}
-
-/** Server TLS from --tls-cert, --tls-key and --tls-ca; undefined for plaintext. */
+/** Server TLS from --tls-cert, --tls-key and --tls-ca (comm/grpc's loader checks the key against the certificate); undefined for plaintext. */
 async function loadTls(flags: OrdererStartFlags): Promise<OrdererTlsOptions | undefined> {
   const cas = flags.tlsCa ?? [];
   if (flags.tlsCert === undefined && flags.tlsKey === undefined) {
@@ -421,19 +342,14 @@ async function loadTls(flags: OrdererStartFlags): Promise<OrdererTlsOptions | un
   }
   if (flags.tlsCert === undefined) throw new OrdererStartError("--tls-key needs --tls-cert");
   if (flags.tlsKey === undefined) throw new OrdererStartError("--tls-cert needs --tls-key");
-  const { pem: cert, cert: x509 } = await readCertFlag("--tls-cert", flags.tlsCert);
-  const key = await readFlagFile("--tls-key", flags.tlsKey);
-  let matches: boolean;
   try {
-    matches = x509.checkPrivateKey(createPrivateKey(key));
+    return await loadTlsMaterial({
+      cert: { what: "--tls-cert", file: flags.tlsCert },
+      key: { what: "--tls-key", file: flags.tlsKey },
+      cas: cas.map((file) => ({ what: "--tls-ca", file })),
+    });
   } catch (err) {
-    throw new OrdererStartError(`--tls-key ${flags.tlsKey}: not a PEM private key: ${errorMessage(err)}`, { cause: err });
+    if (err instanceof TlsMaterialError) throw new OrdererStartError(err.message, { cause: err });
+    throw err;
   }
-  if (!matches) throw new OrdererStartError(`--tls-key ${flags.tlsKey}: does not match the certificate in --tls-cert ${flags.tlsCert}`);
-  if (cas.length === 0) return { cert, key };
-  const roots: Buffer[] = [];
-  for (const f of cas) {
-    roots.push((await readCertFlag("--tls-ca", f)).pem, Buffer.from("\n"));
-  }
-  return { cert, key, rootCAs: Buffer.concat(roots) };
 }
