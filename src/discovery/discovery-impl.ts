@@ -517,7 +517,7 @@ class DiscoveryImpl implements Discovery {
     }
     for (const [key, member] of expired) {
       this.#logger.warn("Closing connection to expired peer", { pkiId: key, member: networkMemberToString(member) });
-      this.#events.emit({ kind: "member-dead", pkiId: key, endpoint: member.endpoint, cause });
+      this.#events.emit({ kind: "member-dead", pkiId: key, endpoint: reachableAt(member), cause });
       this.#c.comm.closeConn(member);
     }
   }
@@ -542,7 +542,7 @@ class DiscoveryImpl implements Discovery {
     this.#logger.info("Removing member", { endpoint, internalEndpoint, pkiId: toHex(pkiId) });
     const key = pkiHex(pkiId);
     this.#removeMember(key);
-    this.#events.emit({ kind: "member-purged", pkiId: key, endpoint });
+    this.#events.emit({ kind: "member-purged", pkiId: key, endpoint: reachableAt({ endpoint, internalEndpoint }) });
     this.#metrics.forgotten.inc();
   }
 
@@ -550,9 +550,9 @@ class DiscoveryImpl implements Discovery {
   #purge(pkiId: PKIidType): void {
     this.#logger.info("Purging from membership", { pkiId: toHex(pkiId) });
     const key = pkiHex(pkiId);
-    const endpoint = this.#id2Member.get(key)?.endpoint;
+    const known = this.#id2Member.get(key);
     this.#removeMember(key);
-    if (endpoint !== undefined) this.#events.emit({ kind: "member-purged", pkiId: key, endpoint });
+    if (known !== undefined) this.#events.emit({ kind: "member-purged", pkiId: key, endpoint: reachableAt(known) });
   }
 
   #removeMember(key: PkiHex): void {
@@ -805,7 +805,7 @@ class DiscoveryImpl implements Discovery {
     this.#deadLastTS.delete(key);
     this.#deadMembership.delete(key);
     this.#setAlive(key, msg);
-    this.#events.emit({ kind: "member-alive", pkiId: key, endpoint: member.endpoint });
+    this.#events.emit({ kind: "member-alive", pkiId: key, endpoint: reachableAt(this.#id2Member.get(key)!) });
   }
 
   #learnExistingMember(msg: SignedGossipMessage, am: WellFormedAlive): void {
@@ -849,7 +849,7 @@ class DiscoveryImpl implements Discovery {
     };
     learn(aliveMembers, this.#aliveLastTS, (key, msg) => {
       this.#setAlive(key, msg);
-      this.#events.emit({ kind: "member-alive", pkiId: key, endpoint: this.#id2Member.get(key)?.endpoint ?? "" });
+      this.#events.emit({ kind: "member-alive", pkiId: key, endpoint: reachableAt(this.#id2Member.get(key)!) });
     });
     learn(deadMembers, this.#deadLastTS, (key, msg) => this.#deadMembership.set(key, msg));
   }
@@ -901,4 +901,9 @@ class DiscoveryImpl implements Discovery {
       content: { $case: "memReq", value: { selfInformation: am.envelope, known: [] } },
     });
   }
+}
+
+/** Where a member can be reached, for events: its external endpoint, or its internal one when it has none (a peer of our org). */
+function reachableAt(m: Pick<NetworkMember, "endpoint" | "internalEndpoint">): string {
+  return m.endpoint !== "" ? m.endpoint : m.internalEndpoint;
 }
