@@ -2,7 +2,7 @@ import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from 
 import { join, resolve as resolvePath } from "node:path";
 import { blockDataHash, blockHeaderHash } from "../crypto/index.js";
 import { type Logger, silentLogger } from "../logging/index.js";
-import { Block, type BlockHeader } from "../protos/gen/common/common.pb.js";
+import { Block, } from "../protos/gen/common/common.pb.js";
 import { bytesEqual, toHex, errorMessage } from "../util/index.js";
 import { LedgerError } from "./errors.js";
 import {

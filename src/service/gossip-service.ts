@@ -1,4 +1,4 @@
-import type { MessageCryptoService, PeerEventSink, PeerIdentityType, SecurityAdvisor } from "../api/index.js";
+import type { MessageCryptoService, PeerIdentityType, SecurityAdvisor } from "../api/index.js";
 import { PeerEvents } from "../api/index.js";
 import type { Transport } from "../comm/index.js";
 import {

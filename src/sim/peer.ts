@@ -181,11 +181,11 @@ export class SimPeer {
   /** The running incarnation's state provider of `channel`. */
   state(channel: string): StateProvider | undefined {
     const svc = this.service;
-    return svc !== undefined && svc.channels().includes(channel) ? svc.state(channel) : undefined;
+    return svc?.channels().includes(channel) ? svc.state(channel) : undefined;
   }
   isLeader(channel: string): boolean {
     const svc = this.service;
-    return svc !== undefined && svc.channels().includes(channel) ? svc.isLeader(channel) : false;
+    return svc?.channels().includes(channel) ? svc.isLeader(channel) : false;
   }
 
   /** Builds and starts a new incarnation (the first start, or a restart after a crash). */
