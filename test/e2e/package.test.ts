@@ -1,16 +1,19 @@
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { runToEnd } from "../utils/cli.js";
 import { freePorts } from "../utils/net.js";
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const TSC = join(ROOT, "node_modules", ".bin", "tsc");
+/** The installed package runs its compiled code, as a user's would (no TypeScript sources). */
+const APP_ENV = { ...process.env, FABRIC_LOGGING_SPEC: "warn", FABRIC_GOSSIP_SOURCES: "" };
 
 /** A plain-node ES module: two peers with the insecure development crypto find each other and stop. */
 const APP = `
@@ -76,7 +79,7 @@ test("npm pack, npm install of the tarball, then a plain node program runs two p
   await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], { cwd: app, timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
 
   // The command, installed: it runs the compiled code (no tsx in an installed package).
-  const version = await runToEnd(join(app, "node_modules", ".bin", "fabric-gossip"), ["--version"], app, 30_000);
+  const version = await runToEnd(join(app, "node_modules", ".bin", "fabric-gossip"), ["--version"], { cwd: app, env: APP_ENV, timeoutMs: 30_000 });
   assert.equal(version.code, 0, version.stderr);
   assert.match(version.stdout, /^\d+\.\d+\.\d+/);
   assert.ok(!listing.some((f) => f.startsWith("package/node_modules/")));
@@ -84,7 +87,7 @@ test("npm pack, npm install of the tarball, then a plain node program runs two p
   // The plain-node program: exit 0 on its own (no process.exit; a handle left open would hang it).
   await writeFile(join(app, "two-peers.mjs"), APP);
   const [a, b] = await freePorts(2);
-  const out = await runToEnd(process.execPath, [join(app, "two-peers.mjs"), `127.0.0.1:${a}`, `127.0.0.1:${b}`], app, 60_000);
+  const out = await runToEnd(process.execPath, [join(app, "two-peers.mjs"), `127.0.0.1:${a}`, `127.0.0.1:${b}`], { cwd: app, env: APP_ENV, timeoutMs: 60_000 });
   assert.equal(out.code, 0, `two-peers.mjs exited ${out.code}: ${out.stderr.slice(-2000)}`);
   const lines = out.stdout.trim().split("\n");
   assert.equal(lines.at(-1), "stopped");
@@ -109,29 +112,7 @@ test("npm pack, npm install of the tarball, then a plain node program runs two p
       files: ["typed.ts"],
     }),
   );
-  const tsc = await runToEnd(TSC, ["-p", join(app, "tsconfig.json")], app, 60_000);
+  const tsc = await runToEnd(TSC, ["-p", join(app, "tsconfig.json")], { cwd: app, env: APP_ENV, timeoutMs: 60_000 });
   assert.equal(tsc.code, 0, `tsc: ${tsc.stdout}${tsc.stderr}`);
 });
 
-/** Runs a program to its end; rejects when it is still running after `timeoutMs` (a hanging handle). */
-function runToEnd(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FABRIC_LOGGING_SPEC: "warn", FABRIC_GOSSIP_SOURCES: "" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${args[0] ?? cmd}: still running after ${timeoutMs} ms; stdout: ${stdout.slice(-500)} stderr: ${stderr.slice(-1000)}`));
-    }, timeoutMs);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}

@@ -16,8 +16,16 @@ export interface RunResult {
  * after `timeoutMs` is killed and rejects, with the end of its stderr.
  */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<RunResult> {
+  return runToEnd(process.execPath, [BIN, ...args], { env: { ...process.env, FABRIC_GOSSIP_SOURCES: "1", ...env }, timeoutMs, what: `fabric-gossip ${args.join(" ")}` });
+}
+
+/**
+ * Runs a program to its end and gives what it printed. One still running after `timeoutMs` (a
+ * hanging handle) is killed and rejects, with the end of its output.
+ */
+export function runToEnd(cmd: string, args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number; what?: string }): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FABRIC_GOSSIP_SOURCES: "1", ...env } });
+    const child = spawn(cmd, args, { cwd: o.cwd, stdio: ["ignore", "pipe", "pipe"], env: o.env ?? process.env });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => {
@@ -28,8 +36,8 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
     });
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`fabric-gossip ${args.join(" ")}: still running after ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`));
-    }, timeoutMs);
+      reject(new Error(`${o.what ?? cmd}: still running after ${o.timeoutMs} ms; stdout: ${stdout.slice(-500)} stderr: ${stderr.slice(-1000)}`));
+    }, o.timeoutMs);
     child.once("exit", (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
