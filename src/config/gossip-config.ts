@@ -791,7 +791,7 @@ export function loadGossipConfig(layers: GossipConfigLayers = {}): LoadedGossipC
       batchSize: r.int("state.batchSize", d.state.batchSize, "positive", stateZeroBreaks),
       blockBufferSize: r.int("state.blockBufferSize", d.state.blockBufferSize, "positive", stateZeroBreaks),
       maxRetries: r.int("state.maxRetries", d.state.maxRetries),
-      channelSize: r.int("state.channelSize", d.state.channelSize),
+      channelSize: r.int("state.channelSize", d.state.channelSize, "positive", "a queue of 0 would drop every state request and response"),
     },
     nonBlockingCommitMode: r.bool("nonBlockingCommitMode", false),
     blockPullIntervalMs: r.duration("blockPullInterval", 0),

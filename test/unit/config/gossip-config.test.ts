@@ -397,7 +397,7 @@ test("keys read plainly or with IsSet keep an explicit 0", () => {
         btlPullMargin: 0,
         implicitCollectionDisseminationPolicy: { requiredPeerCount: 0, maxPeerCount: 0 },
       },
-      state: { maxRetries: 0, channelSize: 0 },
+      state: { maxRetries: 0 },
     },
   });
   assert.equal(config.pvtData.pullRetryThresholdMs, 0);
@@ -405,7 +405,6 @@ test("keys read plainly or with IsSet keep an explicit 0", () => {
   assert.equal(config.pvtData.btlPullMargin, 0);
   assert.equal(config.pvtData.implicitCollectionDisseminationPolicy.maxPeerCount, 0);
   assert.equal(config.state.maxRetries, 0);
-  assert.equal(config.state.channelSize, 0);
   assert.ok(notes.some((n) => n.key === "peer.gossip.pvtData.pushAckTimeout" && /Timeout should be specified/.test(n.message)));
   assert.ok(notes.some((n) => n.key === "peer.gossip.pvtData.pullRetryThreshold"));
   // empty (not null) for a plain key is its zero value, as viper's GetX("") gives

@@ -401,6 +401,8 @@ const CASES: ReadonlyArray<[string, PeerConfigLayers, string, ConfigSource | und
   ["a duration without unit (YAML)", yamlOf({ deliveryclient: { connTimeout: 5 } }), "peer.deliveryclient.connTimeout", YAML, /number 5, which has no unit/],
   ["a duration without unit (env)", { env: { CORE_PEER_DELIVERYCLIENT_CONNTIMEOUT: "5" } }, "peer.deliveryclient.connTimeout", env("CORE_PEER_DELIVERYCLIENT_CONNTIMEOUT"), /"5", which has no unit/],
   ["a negative duration", { env: { CORE_PEER_DELIVERYCLIENT_RECONNECTTOTALTIMETHRESHOLD: "-1s" } }, "peer.deliveryclient.reconnectTotalTimeThreshold", env("CORE_PEER_DELIVERYCLIENT_RECONNECTTOTALTIMETHRESHOLD"), /is negative \(-1s\); expected a duration above 0/],
+  ["a negative connTimeout", yamlOf({ deliveryclient: { connTimeout: "-3s" } }), "peer.deliveryclient.connTimeout", YAML, /is negative \(-3s\); expected a duration above 0/],
+  ["a negative reConnectBackoffThreshold", { overrides: { "peer.deliveryclient.reConnectBackoffThreshold": "-1h" } }, "peer.deliveryclient.reConnectBackoffThreshold", OVERRIDE, /is negative/],
   ["a duration a Node timer cannot wait", yamlOf({ deliveryclient: { reConnectBackoffThreshold: "800h" } }), "peer.deliveryclient.reConnectBackoffThreshold", YAML, /is 800h0m0s; expected at most/],
   ["a bad duration unit", { overrides: { "peer.deliveryclient.connTimeout": "3 secs" } }, "peer.deliveryclient.connTimeout", OVERRIDE, /got "3 secs": time: unknown unit/],
   ["a mapping where a value belongs", yamlOf({ id: { name: "x" } }), "peer.id", YAML, /is a mapping; expected text/],
