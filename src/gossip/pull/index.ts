@@ -11,4 +11,3 @@ export type {
 } from "./interface.js";
 export { PullMediatorImpl, createPullMediator, selectEndpoints } from "./pull-mediator.js";
 export { digestOfItemId, itemIdOfDigest } from "./item-ids.js";
-export { PullMediatorError, type PullMediatorErrorCode } from "./errors.js";

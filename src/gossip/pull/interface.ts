@@ -36,6 +36,8 @@ export type IngressDigestFilter = (digestMsg: DataDigest) => DataDigest;
 /**
  * Fabric's `pull.Config`. `tag` and `channel` are put on every message: BLOCK_MSG pulls use
  * CHAN_AND_ORG and the channel name, IDENTITY_MSG pulls use EMPTY and an empty channel.
+ * Taken as given: the counts and durations come validated from config (peer.gossip.pullInterval,
+ * pullPeerNum, digestWaitTime, ...), and `tag` and `msgType` are the owners' constants.
  */
 export interface PullMediatorConfig {
   /** The owner's name, for logs (Fabric's `ID`). */

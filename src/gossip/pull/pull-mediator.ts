@@ -1,11 +1,10 @@
 import { preferredEndpoint } from "../../discovery/index.js";
 import { pkiHex, type RemotePeer } from "../../api/index.js";
 import { type Logger, RateLimitedLog, silentLogger } from "../../logging/index.js";
-import { checkTagLegal, getPullMsgType, isPullMsg, type ReceivedMessage, SignedGossipMessage, tagName } from "../../protoext/index.js";
+import { getPullMsgType, isPullMsg, type ReceivedMessage, SignedGossipMessage } from "../../protoext/index.js";
 import { type DataDigest, type DataUpdate, type Envelope, type GossipMessage, PullMsgType } from "../../protos/gen/gossip/message.pb.js";
 import { errorMessage, type Random } from "../../util/index.js";
 import { createPullEngine, type PullAdapter, type PullEngine } from "../algo/index.js";
-import { PullMediatorError } from "./errors.js";
 import type {
   PullHookMsgType,
   PullMediator,
@@ -42,7 +41,6 @@ export class PullMediatorImpl implements PullMediator {
   readonly #hooks = new Map<PullHookMsgType, PullMessageHook[]>();
 
   constructor(config: PullMediatorConfig, adapter: PullMediatorAdapter, components: PullMediatorComponents) {
-    validateConfig(config);
     this.#config = config;
     this.#adapter = adapter;
     this.#random = components.random;
@@ -245,28 +243,6 @@ export class PullMediatorImpl implements PullMediator {
         context.respond(this.#message({ $case: "dataUpdate", value: { nonce, data, msgType } }));
       },
     };
-  }
-}
-
-function validateConfig(config: PullMediatorConfig): void {
-  if (config.msgType !== PullMsgType.BLOCK_MSG && config.msgType !== PullMsgType.IDENTITY_MSG) {
-    throw new PullMediatorError("INVALID_OPTIONS", `msgType must be BLOCK_MSG or IDENTITY_MSG, got ${PullMsgType[config.msgType] ?? String(config.msgType)}`);
-  }
-  const probe: GossipMessage = {
-    nonce: 0n,
-    channel: config.channel,
-    tag: config.tag,
-    content: { $case: "hello", value: { nonce: 0n, metadata: new Uint8Array(0), msgType: config.msgType } },
-  };
-  const illegal = checkTagLegal(probe);
-  if (illegal !== undefined) {
-    throw new PullMediatorError(
-      "INVALID_OPTIONS",
-      `tag ${tagName(config.tag)} is illegal for ${PullMsgType[config.msgType]} pull messages (${illegal}); receivers would drop them`,
-    );
-  }
-  if (!Number.isInteger(config.peerCountToSelect) || config.peerCountToSelect < 0) {
-    throw new PullMediatorError("INVALID_OPTIONS", `peerCountToSelect must be a non-negative integer, got ${String(config.peerCountToSelect)}`);
   }
 }
 

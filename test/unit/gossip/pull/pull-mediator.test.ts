@@ -8,7 +8,6 @@ import {
   digestOfItemId,
   itemIdOfDigest,
   type PullHookMsgType,
-  PullMediatorError,
   type PullMember,
   selectEndpoints,
 } from "../../../../src/gossip/pull/index.js";
@@ -446,20 +445,6 @@ test("selectEndpoints picks min(k, n) distinct members by preferred endpoint", (
   assert.equal(selectEndpoints(3, [], random).length, 0);
   assert.equal(preferredEndpoint({ endpoint: "ext" }), "ext");
   assert.equal(preferredEndpoint({ endpoint: "ext", internalEndpoint: "int" }), "int");
-});
-
-test("config: the tag must be legal for the msg type, and the msg type BLOCK or IDENTITY", () => {
-  const clock = new ManualClock(0);
-  const adapter = { sender: () => {}, membership: () => [], idExtractor: blockId, msgConsumer: () => {} };
-  const base = { id: "p", pullIntervalMs: PULL_INTERVAL_MS, channel: CHANNEL, peerCountToSelect: 3 };
-  const components = { clock, random: new SeededRandom(1) };
-  const invalid = (e: unknown) => e instanceof PullMediatorError && e.code === "INVALID_OPTIONS";
-  assert.throws(() => createPullMediator({ ...base, tag: GossipMessage_Tag.EMPTY, msgType: PullMsgType.BLOCK_MSG }, adapter, components), invalid);
-  assert.throws(() => createPullMediator({ ...base, tag: GossipMessage_Tag.CHAN_AND_ORG, msgType: PullMsgType.IDENTITY_MSG }, adapter, components), invalid);
-  assert.throws(() => createPullMediator({ ...base, tag: GossipMessage_Tag.EMPTY, msgType: PullMsgType.UNDEFINED }, adapter, components), invalid);
-  assert.throws(() => createPullMediator({ ...base, peerCountToSelect: -1, tag: GossipMessage_Tag.CHAN_AND_ORG, msgType: PullMsgType.BLOCK_MSG }, adapter, components), invalid);
-  const ok = createPullMediator({ ...base, tag: GossipMessage_Tag.EMPTY, msgType: PullMsgType.IDENTITY_MSG, channel: new Uint8Array(0) }, adapter, components);
-  assert.deepEqual(ok.itemIds(), []);
 });
 
 test("engine timings from the config drive the phases", async (t) => {
