@@ -1,22 +1,25 @@
 import { ChannelError } from "./errors.js";
 import { BLOCK_EXPIRATION_PULL_INTERVALS, type ChannelConfig, DEFAULT_CHANNEL_CONFIG, STATE_INFO_SWEEP_PULL_INTERVALS } from "./interface.js";
 
-const POSITIVE_DURATIONS = [
+/**
+ * The periods of the channel's own repeating timers. Config validates every channel setting
+ * (peer.gossip.publishStateInfoInterval, requestStateInfoInterval, pullInterval, membershipTrackerInterval,
+ * maxBlockCountToStore, ...); these are checked again because tests build channels by hand and a
+ * period of 0 would re-arm forever at the same instant. pullIntervalMs and the store TTLs are
+ * guarded where their timers live (the pull engine, the message store).
+ */
+const TIMER_PERIODS = [
   "publishStateInfoIntervalMs",
-  "pullIntervalMs",
   "requestStateInfoIntervalMs",
-  "blockExpirationIntervalMs",
   "stateInfoCacheSweepIntervalMs",
   "timeForMembershipTrackerMs",
-  "leaderMsgExpirationTimeoutMs",
 ] as const satisfies readonly (keyof ChannelConfig)[];
 
-const NON_NEGATIVE_DURATIONS = ["digestWaitTimeMs", "requestWaitTimeMs", "responseWaitTimeMs"] as const satisfies readonly (keyof ChannelConfig)[];
-
 /**
- * Fills in Fabric's defaults and checks the result. As in chanstate.go's `GetConf`, the block store
- * TTL and the StateInfo sweep period are derived from `pullIntervalMs` (x100 and x5) unless given.
- * Throws ChannelError INVALID_OPTIONS naming the key.
+ * Fills in Fabric's defaults and guards the timer periods (see TIMER_PERIODS). As in chanstate.go's
+ * `GetConf`, the block store TTL and the StateInfo sweep period are derived from `pullIntervalMs`
+ * (x100 and x5) unless given.
+ * Throws ChannelError INVALID_OPTIONS naming the key when a timer period is not positive.
  */
 export function resolveChannelConfig(partial: Partial<ChannelConfig> = {}): ChannelConfig {
   const pullIntervalMs = partial.pullIntervalMs ?? DEFAULT_CHANNEL_CONFIG.pullIntervalMs;
@@ -26,27 +29,8 @@ export function resolveChannelConfig(partial: Partial<ChannelConfig> = {}): Chan
     stateInfoCacheSweepIntervalMs: pullIntervalMs * STATE_INFO_SWEEP_PULL_INTERVALS,
     ...stripUndefined(partial),
   };
-  for (const key of POSITIVE_DURATIONS) {
-    const value = config[key];
-    if (!Number.isFinite(value) || value <= 0) {
-      throw new ChannelError("INVALID_OPTIONS", `channel config ${key} must be a positive number of milliseconds, got ${String(value)}`);
-    }
-  }
-  for (const key of NON_NEGATIVE_DURATIONS) {
-    const value = config[key];
-    if (!Number.isFinite(value) || value < 0) {
-      throw new ChannelError("INVALID_OPTIONS", `channel config ${key} must be a non-negative number of milliseconds, got ${String(value)}`);
-    }
-  }
-  const blockPull = config.blockPullIntervalMs;
-  if (blockPull !== undefined && (!Number.isFinite(blockPull) || blockPull < 0)) {
-    throw new ChannelError("INVALID_OPTIONS", `channel config blockPullIntervalMs must be 0 (off) or a positive number of milliseconds, got ${String(blockPull)}`);
-  }
-  if (!Number.isSafeInteger(config.maxBlockCountToStore) || config.maxBlockCountToStore < 0) {
-    throw new ChannelError("INVALID_OPTIONS", `channel config maxBlockCountToStore must be a non-negative integer, got ${String(config.maxBlockCountToStore)}`);
-  }
-  if (!Number.isSafeInteger(config.pullPeerNum) || config.pullPeerNum < 0) {
-    throw new ChannelError("INVALID_OPTIONS", `channel config pullPeerNum must be a non-negative integer, got ${String(config.pullPeerNum)}`);
+  for (const key of TIMER_PERIODS) {
+    if (!(config[key] > 0)) throw new ChannelError("INVALID_OPTIONS", `channel config ${key} must be a positive number of milliseconds, got ${String(config[key])}`);
   }
   return config;
 }

@@ -332,7 +332,9 @@ describe("channel: lifecycle and config", () => {
     assert.equal(derived.blockExpirationIntervalMs, 100_000);
     assert.equal(derived.stateInfoCacheSweepIntervalMs, 5_000);
     assert.equal(resolveChannelConfig({ pullIntervalMs: 1_000, blockExpirationIntervalMs: 7 }).blockExpirationIntervalMs, 7);
-    for (const bad of [{ pullIntervalMs: 0 }, { publishStateInfoIntervalMs: -1 }, { maxBlockCountToStore: 1.5 }, { digestWaitTimeMs: Number.NaN }]) {
+    // Only the periods of the channel's repeating timers are guarded here; every other rule is
+    // config's (test/unit/config/gossip-config-errors.test.ts names the keys).
+    for (const bad of [{ pullIntervalMs: 0 }, { publishStateInfoIntervalMs: -1 }, { requestStateInfoIntervalMs: 0 }, { timeForMembershipTrackerMs: Number.NaN }]) {
       assert.throws(() => resolveChannelConfig(bad), (err: unknown) => err instanceof ChannelError && err.code === "INVALID_OPTIONS");
     }
   });
