@@ -1,6 +1,5 @@
 import type { Logger } from "../../logging/index.js";
 import { type Clock, type TimerHandle, errorMessage } from "../../util/index.js";
-import { BatcherError } from "./errors.js";
 import type { BatchingEmitter, BatchingEmitterOptions, EmitBatch } from "./interface.js";
 
 interface Batched<T> {
@@ -25,16 +24,9 @@ export function createBatchingEmitter<T>(
   clock: Clock,
   logger?: Logger,
 ): BatchingEmitter<T> {
+  // Taken as given: config validates peer.gossip.propagateIterations, maxPropagationBurstSize and
+  // maxPropagationBurstLatency (whole numbers above 0, 0 meaning the default).
   const { iterations, burstSize, latencyMs } = options;
-  if (!Number.isInteger(iterations) || iterations < 0) {
-    throw new BatcherError("INVALID_OPTIONS", `propagateIterations must be a non-negative integer, got ${String(iterations)}`);
-  }
-  if (iterations > 0 && !(Number.isFinite(latencyMs) && latencyMs > 0)) {
-    throw new BatcherError("INVALID_OPTIONS", `maxPropagationBurstLatency must be a positive number of milliseconds, got ${String(latencyMs)}`);
-  }
-  if (iterations > 0 && !(burstSize > 0)) {
-    throw new BatcherError("INVALID_OPTIONS", `maxPropagationBurstSize must be positive, got ${String(burstSize)}`);
-  }
   return new BatchingEmitterImpl(iterations, burstSize, latencyMs, emit, clock, logger);
 }
 
