@@ -453,7 +453,8 @@ test("a ledger at height 0 cannot start; bad options are refused", async () => {
     metrics: memoryMetricsProvider(),
   };
   await assert.rejects(createStateProvider(CHANNEL, components).start(), (e: unknown) => e instanceof StateError && e.code === "ZERO_HEIGHT");
-  assert.throws(() => createStateProvider(CHANNEL, components, { batchSize: 0 }), (e: unknown) => e instanceof StateError && e.code === "INVALID_OPTIONS");
+  // The other state rules are config's (peer.gossip.state.*): test/unit/config/gossip-config-errors.test.ts.
+  assert.throws(() => createStateProvider(CHANNEL, components, { checkIntervalMs: 0 }), (e: unknown) => e instanceof StateError && e.code === "INVALID_OPTIONS");
 });
 
 test("stop() leaves no timers, unsubscribes, ends a waiting add and a transfer in flight", async () => {
