@@ -360,7 +360,10 @@ describe("deliver client", () => {
       () => setup([]),
       (err: unknown) => err instanceof DeliverError && err.code === "INVALID_OPTIONS",
     );
-    assert.throws(() => setup(["a:1"], { connTimeoutMs: 0 }), /connTimeoutMs/);
+    // connTimeout and the thresholds are config's rules (peer.deliveryclient.*, test/unit/config/peer-config.test.ts);
+    // the client keeps only the guard that its reconnection wait stays above 0.
     assert.throws(() => setup(["a:1"], { backoffMultiplier: 0.5 }), /backoffMultiplier/);
+    assert.throws(() => setup(["a:1"], { initialBackoffMs: 0 }), /initialBackoffMs/);
+    assert.throws(() => setup(["a:1"], { reconnectBackoffThresholdMs: 0 }), /reconnectBackoffThresholdMs/);
   });
 });
