@@ -65,8 +65,10 @@ export class LeaderElectionServiceImpl<M extends Msg = Msg> implements LeaderEle
   constructor(c: LeaderElectionComponents<M>, options: Partial<LeaderElectionOptions> = {}) {
     if (c.pkiId.length === 0) throw new ElectionError("EMPTY_ID", "the leader election needs our PKI-ID, got an empty one");
     this.#o = { ...DEFAULT_LEADER_ELECTION_OPTIONS, ...options };
+    // Config validates peer.gossip.election.* (durations above 0). Checked again because tests
+    // build elections by hand, and the loop's waits of 0 would spin at one instant forever.
     for (const [k, v] of Object.entries(this.#o)) {
-      if (!Number.isFinite(v) || v <= 0) {
+      if (!(v > 0)) {
         throw new ElectionError("INVALID_OPTIONS", `leader election option ${k} must be a positive number of milliseconds, got ${String(v)}`);
       }
     }
