@@ -40,6 +40,8 @@ interface StoredIdentity {
  */
 export function createIdentityMapper(components: IdentityMapperComponents, options: IdentityMapperOptions = {}): IdentityMapper {
   const usageThresholdMs = options.usageThresholdMs ?? IDENTITY_USAGE_THRESHOLD_MS;
+  // Not a config key (Fabric's usageThreshold constant); only tests pass it. Checked because the purge
+  // check runs every threshold / 10, which at 0 would re-arm forever at one instant.
   if (!(Number.isFinite(usageThresholdMs) && usageThresholdMs > 0)) {
     throw new IdentityError("INVALID_OPTIONS", `identity usage threshold must be a positive number of milliseconds, got ${String(usageThresholdMs)}`);
   }

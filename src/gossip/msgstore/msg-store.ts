@@ -34,6 +34,9 @@ export function createMessageStore<T>(
   trigger: InvalidationTrigger<T> = noop,
   options?: ExpirableMessageStoreOptions<T>,
 ): MessageStore<T> {
+  // The TTLs derive from config-validated keys (pullInterval, publishStateInfoInterval, aliveExpirationTimeout,
+  // election.leaderAliveThreshold). Checked here because tests build stores by hand and a TTL of 0 would
+  // make the expiration check (every TTL / 100) re-arm forever at one instant.
   if (options !== undefined && !(Number.isFinite(options.ttlMs) && options.ttlMs > 0)) {
     throw new MessageStoreError(
       "INVALID_OPTIONS",
