@@ -8,8 +8,11 @@ src=node_modules/fabric-protos/protos
 dst=proto/fabric
 rm -rf "$dst" src/protos/gen
 mkdir -p "$dst"
+# The configuration files are what a peer reads from a channel's config blocks (src/channelconfig).
 for f in gossip/message.proto common/common.proto common/policies.proto peer/collection.proto peer/policy.proto \
-         msp/identities.proto msp/msp_principal.proto orderer/ab.proto; do
+         msp/identities.proto msp/msp_principal.proto orderer/ab.proto \
+         common/configtx.proto common/configuration.proto msp/msp_config.proto orderer/configuration.proto \
+         peer/configuration.proto; do
   mkdir -p "$dst/$(dirname "$f")"
   cp "$src/$f" "$dst/$f"
 done
