@@ -23,16 +23,17 @@ import { createGossipNode, type GossipNode, type GossipNodeOptions } from "../go
 import type { BlockStoreOptions } from "../ledger/index.js";
 import type { Logger } from "../logging/index.js";
 import type { MetricsProvider } from "../metrics/index.js";
-import { Block } from "../protos/gen/common/common.pb.js";
+import { blockDataHash } from "../crypto/index.js";
+import { Block, ChannelHeader, Envelope, Payload as CommonPayload } from "../protos/gen/common/common.pb.js";
 import { GossipMessage_Tag } from "../protos/gen/gossip/message.pb.js";
 import type { Payload } from "../protos/gen/gossip/message.pb.js";
 import { type StateProvider, type StateProviderOptions, createStateProvider } from "../state/index.js";
-import { type Clock, errorMessage, GossipError, type Random, utf8 } from "../util/index.js";
+import { bytesEqual, type Clock, errorMessage, GossipError, type Random, utf8 } from "../util/index.js";
 import { type ChannelDefinition, ChannelRegistry, joinMessageOf } from "./channel-definition.js";
 import { blockHashAt, blockStoreLedgers, type ChannelLedger, type LedgerProvider, stateLedgerOf } from "./ledger.js";
 
 /** Why the gossip service refused a call. */
-export type GossipServiceErrorCode = "CHANNEL_EXISTS" | "UNKNOWN_CHANNEL" | "NO_GENESIS_BLOCK" | "NO_LEDGER" | "STOPPED";
+export type GossipServiceErrorCode = "CHANNEL_EXISTS" | "UNKNOWN_CHANNEL" | "NO_GENESIS_BLOCK" | "BAD_GENESIS_BLOCK" | "NO_LEDGER" | "STOPPED";
 
 /** A gossip service failure. */
 export class GossipServiceError extends GossipError {
@@ -308,6 +309,11 @@ export class GossipServiceImpl implements GossipService {
       this.#node.joinChan(joinMessageOf(def), name);
       joined = true;
       this.#node.updateLedgerHeight(ledger.height(), name);
+      // Published at once, as Fabric's peer does when it joins a channel (its channel initializer fires the
+      // chaincode metadata listener, which calls UpdateChaincodes; we run no chaincodes, so the list is empty):
+      // the peers already in the channel, the org's leader among them, count us now rather than after a
+      // publishStateInfo tick, when our own election may already have declared us leader.
+      this.#node.updateChaincodes([], name);
       await state.start();
       res = this.#createDeliveryAndElection(def, ledger, state, log);
       this.#channels.set(name, res);
@@ -354,8 +360,7 @@ export class GossipServiceImpl implements GossipService {
   /** Fabric never verifies the join block (a configtxgen genesis block carries no orderer signature). */
   async #appendGenesis(def: ChannelDefinition, ledger: ChannelLedger, opts: InitializeChannelOptions, log: Logger): Promise<void> {
     const genesis = opts.genesisBlock ?? (await this.#fetchGenesisBlock(def));
-    const block = Block.decode(genesis);
-    this.#c.mcs.verifyBlock(def.name, 0n, block);
+    checkJoinBlock(def.name, genesis);
     await ledger.append(genesis);
     log.info("ledger created from the genesis block");
   }
@@ -497,4 +502,34 @@ export class GossipServiceImpl implements GossipService {
 /** Fabric's `InitGossipService` / `New`: a gossip service and its node; call start(), then initializeChannel(). */
 export function createGossipService(components: GossipServiceComponents, options: GossipServiceOptions, nodeOptions: ServiceNodeOptions): GossipService {
   return new GossipServiceImpl(components, options, nodeOptions);
+}
+
+/**
+ * The join block is trusted, as Fabric's `peer channel join` trusts it: its signatures are not
+ * checked (a configtxgen genesis block carries none). It must still be block 0 of this channel,
+ * whole (its data hash in the header).
+ * @throws GossipServiceError BAD_GENESIS_BLOCK naming what is wrong.
+ */
+export function checkJoinBlock(channel: string, bytes: Uint8Array): void {
+  const bad = (why: string): GossipServiceError => new GossipServiceError("BAD_GENESIS_BLOCK", `channel ${channel}: the genesis block ${why}`);
+  let block: Block;
+  try {
+    block = Block.decode(bytes);
+  } catch (err) {
+    throw bad(`is not a common.Block: ${errorMessage(err)}`);
+  }
+  const header = block.header;
+  if (header === undefined) throw bad("has no header");
+  if (header.number !== 0n) throw bad(`is block ${header.number}, not block 0`);
+  if (!bytesEqual(header.dataHash, blockDataHash(block.data))) throw bad("has a data hash that does not match its data (truncated or altered)");
+  const first = block.data?.data[0];
+  if (first === undefined) throw bad("has no transaction");
+  let channelId: string;
+  try {
+    const payload = CommonPayload.decode(Envelope.decode(first).payload);
+    channelId = ChannelHeader.decode(payload.header?.channelHeader ?? new Uint8Array(0)).channelId;
+  } catch (err) {
+    throw bad(`carries an undecodable envelope: ${errorMessage(err)}`);
+  }
+  if (channelId !== channel) throw bad(`is of channel ${JSON.stringify(channelId)}`);
 }

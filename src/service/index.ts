@@ -21,6 +21,7 @@ export {
   type GossipServiceOptions,
   type InitializeChannelOptions,
   type ServiceNodeOptions,
+  checkJoinBlock,
   createGossipService,
 } from "./gossip-service.js";
 export { gossipServiceOptionsOf } from "./service-options.js";
