@@ -25,6 +25,7 @@ export {
   type ValidIdentity,
   type VerifierStats,
   IDENTITY_CACHE_SIZE,
+  certificationChain,
   MSP_FOLDERS,
   serializeIdentity,
   deserializeIdentity,

@@ -314,6 +314,10 @@ export interface ValidIdentity {
   pkiId: Uint8Array;
   publicKey: KeyObject;
   notAfter: Date;
+  /** The identity's certificate. */
+  certificate: X509Certificate;
+  /** Its certification chain without itself: the issuing CA first, a root of the MSP last. */
+  chain: readonly X509Certificate[];
 }
 
 /** Counters that show whether the cache works. */
@@ -328,7 +332,6 @@ export interface VerifierStats {
 interface CompiledOrg {
   mspId: string;
   roots: X509Certificate[];
-  rootFingerprints: Set<string>;
   intermediates: X509Certificate[];
   /** Fingerprint of the CA that signed a CRL -> revoked serials (normalised hex). */
   revokedByCa: Map<string, Set<string>>;
@@ -523,28 +526,16 @@ export class MspVerifier {
     if (Number.isNaN(notAfter.getTime()) || Number.isNaN(notBefore.getTime())) {
       return fail("MALFORMED_IDENTITY", `identity of ${d.mspId} has an unreadable validity period`);
     }
-    const issuer = this.#findIssuerChain(cert, org, notBefore.getTime() + 1000);
-    if (issuer === undefined) {
+    const chain = certificationChain(cert, org.roots, org.intermediates, notBefore.getTime() + 1000);
+    const issuer = chain?.[0];
+    if (chain === undefined || issuer === undefined) {
       return fail("UNKNOWN_CA", `identity of ${d.mspId} (subject ${cert.subject.replace(/\n/g, ", ")}) does not chain to a root CA of ${d.mspId} (no CA of that MSP issued it, or the issuing CA was not valid at the certificate's NotBefore)`);
     }
     const revoked = org.revokedByCa.get(issuer.fingerprint256);
     if (revoked?.has(normaliseSerial(cert.serialNumber))) {
       return fail("REVOKED_IDENTITY", `identity of ${d.mspId} with serial ${cert.serialNumber} has been revoked by its CA`, true);
     }
-    return { mspId: d.mspId, pkiId: d.pkiId, publicKey: cert.publicKey, notAfter };
-  }
-
-  /** The CA that issued `cert`, provided a chain from it reaches a root of `org`. */
-  #findIssuerChain(cert: X509Certificate, org: CompiledOrg, atMs: number): X509Certificate | undefined {
-    const reachesRoot = (c: X509Certificate, depth: number): X509Certificate | undefined => {
-      for (const ca of [...org.intermediates, ...org.roots]) {
-        if (!ca.ca || !validAt(ca, atMs) || !c.checkIssued(ca) || !c.verify(ca.publicKey)) continue;
-        if (org.rootFingerprints.has(ca.fingerprint256)) return ca;
-        if (depth < MAX_CHAIN_DEPTH && ca.fingerprint256 !== c.fingerprint256 && reachesRoot(ca, depth + 1) !== undefined) return ca;
-      }
-      return undefined;
-    };
-    return reachesRoot(cert, 0);
+    return { mspId: d.mspId, pkiId: d.pkiId, publicKey: cert.publicKey, notAfter, certificate: cert, chain };
   }
 
   #compileOrg(o: MspOrgMaterial): CompiledOrg {
@@ -584,8 +575,35 @@ export class MspVerifier {
         for (const e of crl.entries) set.add(normaliseSerial(e.serialNumber));
       }
     }
-    return { mspId: o.mspId, roots, rootFingerprints: new Set(roots.map((r) => r.fingerprint256)), intermediates, revokedByCa };
+    return { mspId: o.mspId, roots, intermediates, revokedByCa };
   }
+}
+
+/**
+ * The certification chain of `cert` among an MSP's CAs, as Fabric's `getCertificationChain` finds it
+ * without `cert` itself: the issuing CA first, a root last. Each CA must be a CA, valid at `atMs` (Fabric
+ * judges at the leaf's NotBefore+1s) and have signed the certificate below it. Undefined when no chain
+ * reaches a root (within MAX_CHAIN_DEPTH).
+ */
+export function certificationChain(
+  cert: X509Certificate,
+  roots: readonly X509Certificate[],
+  intermediates: readonly X509Certificate[],
+  atMs: number,
+): X509Certificate[] | undefined {
+  const rootFingerprints = new Set(roots.map((r) => r.fingerprint256));
+  const walk = (c: X509Certificate, depth: number): X509Certificate[] | undefined => {
+    for (const ca of [...intermediates, ...roots]) {
+      if (!ca.ca || !validAt(ca, atMs) || !c.checkIssued(ca) || !c.verify(ca.publicKey)) continue;
+      if (rootFingerprints.has(ca.fingerprint256)) return [ca];
+      if (depth < MAX_CHAIN_DEPTH && ca.fingerprint256 !== c.fingerprint256) {
+        const rest = walk(ca, depth + 1);
+        if (rest !== undefined) return [ca, ...rest];
+      }
+    }
+    return undefined;
+  };
+  return walk(cert, 0);
 }
 
 function validAt(cert: X509Certificate, atMs: number): boolean {
