@@ -295,6 +295,8 @@ export class PeerNode {
       for (const channel of new Set(this.#options.channels)) {
         this.#node.joinChan(join, channel);
         this.#node.updateLedgerHeight(1n, channel);
+        // Our StateInfo goes out at once, as a Fabric peer's does when it joins a channel.
+        this.#node.updateChaincodes([], channel);
       }
       if (this.#admin !== undefined) {
         try {
