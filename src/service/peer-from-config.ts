@@ -190,7 +190,8 @@ export async function peerFromConfig(options: PeerFromConfigOptions, components:
 
 /**
  * The TLS material peer.tls names, when TLS is enabled (Fabric's `GetServerConfig`): the server
- * certificate and key, the root certificate and the client root CAs.
+ * certificate and key, the root certificate and, only when peer.tls.clientAuthRequired is true, the
+ * client root CAs (Fabric reads them only then, so a core.yaml naming absent files starts without it).
  * @throws PeerSetupError PEER_TLS naming the key (peer.tls.key.file, ...) and file at fault.
  */
 export async function configuredTls(conf: PeerTlsConfig): Promise<TlsMaterial | undefined> {
@@ -201,7 +202,7 @@ export async function configuredTls(conf: PeerTlsConfig): Promise<TlsMaterial | 
       key: { what: "peer.tls.key.file", file: conf.keyFile },
       cas: [
         ...(conf.rootCertFile !== "" ? [{ what: "peer.tls.rootcert.file", file: conf.rootCertFile }] : []),
-        ...conf.clientRootCAFiles.filter((f) => f !== "").map((file) => ({ what: "peer.tls.clientRootCAs.files", file })),
+        ...(conf.clientAuthRequired ? conf.clientRootCAFiles : []).filter((f) => f !== "").map((file) => ({ what: "peer.tls.clientRootCAs.files", file })),
       ],
     });
   } catch (err) {
