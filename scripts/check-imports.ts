@@ -45,7 +45,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["logging", "metrics"],
   ["api"],
   ["protoext", "crypto"],
-  ["comm", "identity", "ledger", "gossip/msgstore", "gossip/algo", "gossip/batcher"],
+  ["comm", "channelconfig", "identity", "ledger", "gossip/msgstore", "gossip/algo", "gossip/batcher"],
   ["comm/grpc", "comm/memory", "config", "discovery", "election"],
   ["gossip/filter", "gossip/pull", "state", "deliver"],
   ["gossip/certstore", "gossip/channel", "orderer"],

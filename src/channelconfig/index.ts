@@ -1,0 +1,41 @@
+// The channel configuration as Fabric encodes it (configtx): config blocks, their groups, values and policies,
+// block metadata, and the typed view a peer uses. The only entry to src/channelconfig.
+export { type ChannelConfigErrorCode, ChannelConfigError } from "./errors.js";
+export {
+  APPLICATION_GROUP,
+  type BlockKind,
+  type ConfigBlockContent,
+  type FirstEnvelope,
+  ORDERER_GROUP,
+  ROOT_GROUP,
+  blockKind,
+  configOfBlock,
+  decodeBlock,
+  firstEnvelope,
+  groupAt,
+} from "./configtx.js";
+export {
+  type BlockSignature,
+  type LastConfigIndices,
+  blockSignatures,
+  lastConfigIndex,
+  lastConfigIndices,
+  metadataAt,
+} from "./block-metadata.js";
+export {
+  type AnchorPeerAddress,
+  type ApplicationOrgConfig,
+  CONFIG_VALUE,
+  type ChannelCapabilities,
+  type ChannelConfig,
+  type ChannelMsp,
+  type ChannelPolicy,
+  type MspType,
+  type OrdererOrgConfig,
+  type OrgConfig,
+  type PolicyTypeName,
+  channelConfigFromBlock,
+  parseChannelConfig,
+} from "./channel-config.js";
+export { channelMspMaterials, mspOrgMaterialOf } from "./msp-material.js";
+export { type BlockInspection, type InspectedOrg, inspectBlock } from "./inspect.js";
