@@ -161,6 +161,18 @@ export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<
     overrides[FLAG_KEYS.bootstrap] = flags.bootstrap;
   }
   if (flags.external !== undefined) overrides[FLAG_KEYS.external] = flags.external;
+  // The TLS flags win over peer.tls from CORE_PEER_TLS_* and core.yaml, key by key, so that the
+  // configuration's own checks (peer.tls.enabled true needs its files) see what will be used.
+  const tlsFlags = checkTlsFlags(flags);
+  if (tlsFlags !== undefined) {
+    overrides["peer.tls.enabled"] = true;
+    overrides["peer.tls.cert.file"] = tlsFlags.cert;
+    overrides["peer.tls.key.file"] = tlsFlags.key;
+    overrides["peer.tls.clientCert.file"] = tlsFlags.cert;
+    overrides["peer.tls.clientKey.file"] = tlsFlags.key;
+    overrides["peer.tls.rootcert.file"] = tlsFlags.cas[0];
+    overrides["peer.tls.clientRootCAs.files"] = tlsFlags.cas;
+  }
   if (flags.listen !== undefined) {
     overrides[FLAG_KEYS.listen] = flags.listen;
     overrides["peer.address"] = flags.listen;
@@ -221,7 +233,7 @@ export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<
     crypto = { msp, mspId, ...(flags.orgsDir !== undefined ? { orgsDir: flags.orgsDir } : {}) };
   }
 
-  const tls = await flagTls(flags);
+  const tls = tlsFlags === undefined ? undefined : await flagTls(tlsFlags);
   return {
     peer,
     options: {
@@ -238,8 +250,16 @@ export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<
   };
 }
 
-/** Mutual TLS from the flags; undefined when no TLS flag is given (then peer.tls decides). */
-async function flagTls(flags: PeerStartFlags): Promise<TlsMaterial | undefined> {
+/** The TLS files the flags name. */
+interface TlsFlagFiles {
+  cert: string;
+  key: string;
+  /** At least one. */
+  cas: [string, ...string[]];
+}
+
+/** Checks the TLS flags; undefined when no TLS flag is given (then peer.tls decides). */
+function checkTlsFlags(flags: PeerStartFlags): TlsFlagFiles | undefined {
   if (flags.tlsCert === undefined && flags.tlsKey === undefined) {
     if (flags.tlsCa !== undefined && flags.tlsCa.length > 0) {
       throw new PeerStartError("--tls-ca needs --tls-cert and --tls-key (without them the peer runs plaintext gRPC)");
@@ -248,13 +268,18 @@ async function flagTls(flags: PeerStartFlags): Promise<TlsMaterial | undefined> 
   }
   if (flags.tlsCert === undefined) throw new PeerStartError("--tls-key needs --tls-cert");
   if (flags.tlsKey === undefined) throw new PeerStartError("--tls-cert needs --tls-key");
-  const cas = flags.tlsCa ?? [];
-  if (cas.length === 0) throw new PeerStartError("--tls-cert needs at least one --tls-ca (the TLS CAs of the orgs whose peers we accept and dial)");
+  const [first, ...rest] = flags.tlsCa ?? [];
+  if (first === undefined) throw new PeerStartError("--tls-cert needs at least one --tls-ca (the TLS CAs of the orgs whose peers we accept and dial)");
+  return { cert: flags.tlsCert, key: flags.tlsKey, cas: [first, ...rest] };
+}
+
+/** Mutual TLS from the flags' files, naming the flag at fault. */
+async function flagTls(files: TlsFlagFiles): Promise<TlsMaterial> {
   try {
     return await loadTlsMaterial({
-      cert: { what: "--tls-cert", file: flags.tlsCert },
-      key: { what: "--tls-key", file: flags.tlsKey },
-      cas: cas.map((file) => ({ what: "--tls-ca", file })),
+      cert: { what: "--tls-cert", file: files.cert },
+      key: { what: "--tls-key", file: files.key },
+      cas: files.cas.map((file) => ({ what: "--tls-ca", file })),
     });
   } catch (err) {
     if (err instanceof TlsMaterialError) throw new PeerStartError(err.message, { cause: err });
