@@ -20,18 +20,19 @@ export type BlockKind = "config" | "data";
 
 /**
  * Decodes a serialized common.Block; a block needs a header and data. The block number stays a bigint here.
+ * @param what names the bytes in error messages, as a plural ("the bytes", "the file's bytes")
  * @throws ChannelConfigError MALFORMED_BLOCK
  */
-export function decodeBlock(bytes: Uint8Array, what = "block"): Block {
+export function decodeBlock(bytes: Uint8Array, what = "the bytes"): Block {
   let block: Block;
   try {
     block = Block.decode(bytes);
   } catch (err) {
-    throw new ChannelConfigError("MALFORMED_BLOCK", `${what}: not a common.Block (${errText(err)})`, { cause: err });
+    throw new ChannelConfigError("MALFORMED_BLOCK", `${what} are not a common.Block (${errText(err)})`, { cause: err });
   }
-  if (block.header === undefined) throw new ChannelConfigError("MALFORMED_BLOCK", `${what}: common.Block without header`);
+  if (block.header === undefined) throw new ChannelConfigError("MALFORMED_BLOCK", `${what} hold a common.Block without a header`);
   if (block.data === undefined || block.data.data.length === 0) {
-    throw new ChannelConfigError("MALFORMED_BLOCK", `${what}: block [${block.header.number}] has no data entries`);
+    throw new ChannelConfigError("MALFORMED_BLOCK", `${what} hold block [${block.header.number}], which has no data entries`);
   }
   return block;
 }

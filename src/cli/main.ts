@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import {
+  registerChannel,
   registerCommPeer,
   registerCrypto,
   registerNetwork,
@@ -17,6 +18,7 @@ program
   .addOption(new Option("--log-spec <spec>", "FABRIC_LOGGING_SPEC-style log levels, e.g. warn:gossip.comm=debug").env("FABRIC_LOGGING_SPEC"))
   .showHelpAfterError();
 
+registerChannel(program);
 registerCrypto(program);
 registerCommPeer(program);
 registerNetwork(program);

@@ -1,4 +1,5 @@
 // The fabric-gossip subcommands, each registered on the root program by main.ts.
+export { registerChannel } from "./channel.js";
 export { registerCommPeer } from "./comm-peer.js";
 export { registerCrypto } from "./crypto.js";
 export { registerNetwork } from "./network.js";
