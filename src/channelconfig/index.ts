@@ -39,3 +39,30 @@ export {
 } from "./channel-config.js";
 export { channelMspMaterials, mspOrgMaterialOf } from "./msp-material.js";
 export { type BlockInspection, type InspectedOrg, inspectBlock } from "./inspect.js";
+export {
+  type IdentityDeserializer,
+  type PolicyDefinition,
+  type PolicyEvaluator,
+  type PolicyIdentity,
+  type PolicyTree,
+  type RejectedSignature,
+  type SignedData,
+  PolicyError,
+  createPolicyTree,
+  createSignaturePolicy,
+  describePrincipal,
+  signatureSetToValidIdentities,
+} from "./policies.js";
+export {
+  type ChannelMspConfig,
+  type ChannelMspOptions,
+  type IdentityOu,
+  type NodeOusConfig,
+  type NodeRole,
+  type OuIdentifierConfig,
+  ChannelIdentity,
+  ChannelMspError,
+  ChannelMspManager,
+  ChannelOrgMsp,
+  channelMspConfigOf,
+} from "./msp-config.js";
