@@ -1,3 +1,4 @@
+import "reflect-metadata";
 import { X509Crl } from "@peculiar/x509";
 import { decodeAllPem, encodePem } from "../crypto/index.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
