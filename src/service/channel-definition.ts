@@ -18,11 +18,13 @@ export class ChannelDefinitionError extends GossipError {
   }
 }
 
-/** A member org of a channel: its MSP ID, its MSP folder (root certificates) and its anchor peers. */
+/** A member org of a channel: its MSP ID, its MSP (a folder, or the material a config block carries) and its anchor peers. */
 export interface ChannelOrgDefinition {
   mspId: string;
-  /** The org's MSP folder (cacerts/ and friends); absolute once loaded from a file. */
+  /** The org's MSP folder (cacerts/ and friends); absolute once loaded from a file. "" when `msp` is given. */
   mspDir: string;
+  /** The org's MSP as the channel's config block defines it; read instead of `mspDir` when present. */
+  msp?: MspOrgMaterial;
   /** Anchor peers, "host:port". */
   anchorPeers: string[];
 }
@@ -31,6 +33,9 @@ export interface ChannelOrgDefinition {
 export interface ChannelOrdererDefinition {
   mspId: string;
   mspDir: string;
+  msp?: MspOrgMaterial;
+  /** Further orderer orgs, with their MSPs (a channel config may name several; their signatures count too). */
+  otherOrgs?: { mspId: string; msp: MspOrgMaterial }[];
   /** Orderer endpoints, "host:port"; at least one. */
   endpoints: string[];
 }
@@ -183,6 +188,10 @@ export function joinMessageOf(def: ChannelDefinition, sequenceNumber = 1): JoinC
 export async function loadChannelMspOrgs(def: ChannelDefinition): Promise<MspOrgMaterial[]> {
   const out: MspOrgMaterial[] = [];
   for (const o of [...def.orgs, def.orderer]) {
+    if (o.msp !== undefined) {
+      out.push(o.msp);
+      continue;
+    }
     try {
       out.push(await loadOrgMspFolder(o.mspDir, o.mspId));
     } catch (err) {
@@ -191,6 +200,7 @@ export async function loadChannelMspOrgs(def: ChannelDefinition): Promise<MspOrg
       });
     }
   }
+  for (const o of def.orderer.otherOrgs ?? []) out.push(o.msp);
   return out;
 }
 
@@ -223,6 +233,6 @@ export class ChannelRegistry {
   /** The orderer MSP IDs of a channel, undefined when unknown. */
   readonly ordererOrgs = (channel: string): ReadonlySet<string> | undefined => {
     const def = this.#defs.get(channel);
-    return def === undefined ? undefined : new Set([def.orderer.mspId]);
+    return def === undefined ? undefined : new Set([def.orderer.mspId, ...(def.orderer.otherOrgs ?? []).map((o) => o.mspId)]);
   };
 }

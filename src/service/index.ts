@@ -40,3 +40,4 @@ export {
 export { type ChannelLedger, type LedgerProvider, blockStoreLedgers, stateLedgerOf, blockHashAt } from "./ledger.js";
 export { type CommittedBlock, type Peer, PeerError, type PeerErrorCode, type StartPeerOptions, startPeer } from "./peer.js";
 export { EventLog, type EventLogView, type RecordedEvent, DEFAULT_EVENT_LOG_CAPACITY } from "./event-log.js";
+export { type ChannelJoinBlock, channelJoinBlockOf, loadChannelJoinBlock } from "./channel-block.js";

@@ -4,6 +4,7 @@ import { internalEndpointOf, type PeerConfig, type PeerTlsConfig } from "../conf
 import { DEV_ORG, type MspOrgMaterial } from "../crypto/index.js";
 import type { Logger } from "../logging/index.js";
 import { errorMessage, GossipError } from "../util/index.js";
+import type { ChannelJoinBlock } from "./channel-block.js";
 import { type ChannelDefinition, ChannelRegistry, loadChannelMspOrgs } from "./channel-definition.js";
 import { loadPeerCrypto, oneOrgAdvisor, type PeerCrypto, peerOrgsOf } from "./peer-crypto.js";
 import { PeerNode, type PeerNodeComponents } from "./peer-node.js";
@@ -52,6 +53,8 @@ export interface PeerFromConfigOptions {
   channels?: readonly string[];
   /** Full-peer channels: ledger, state transfer, leader election, Deliver from the definition's orderers. */
   channelDefs?: readonly ChannelDefinition[];
+  /** Full-peer channels joined from their genesis blocks (`loadChannelJoinBlock`): orgs, MSPs, anchors and orderers come from the block. */
+  channelBlocks?: readonly ChannelJoinBlock[];
   /** TLS material (comm/grpc `loadTlsMaterial`), or false for plaintext. Default: peer.tls when enabled. */
   tls?: TlsMaterial | false;
   /** Where the channels' ledgers live. Default <peer.fileSystemPath>/ledgers. */
@@ -95,7 +98,7 @@ export async function peerFromConfig(options: PeerFromConfigOptions, components:
   const { config: peer } = options;
   const { logger } = components;
   const channels = [...new Set(options.channels ?? [])];
-  const channelDefs = options.channelDefs ?? [];
+  const channelDefs = [...(options.channelDefs ?? []), ...(options.channelBlocks ?? []).map((b) => b.def)];
   const full = channelDefs.length > 0;
   const listen = options.listen ?? peer.listenAddress;
   const internal = options.listen !== undefined ? internalEndpointOf(peer.gossip, options.listen) : peer.gossip.endpoint || peer.address;
@@ -180,6 +183,7 @@ export async function peerFromConfig(options: PeerFromConfigOptions, components:
                 ...(grpcTls !== undefined ? { deliverTls: { rootCAs: grpcTls.rootCAs, cert: grpcTls.cert, key: grpcTls.key } } : {}),
               },
               channels: channelDefs,
+              genesisBlocks: new Map((options.channelBlocks ?? []).map((b) => [b.def.name, b.block])),
             },
           }
         : {}),

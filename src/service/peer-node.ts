@@ -67,7 +67,12 @@ export interface PeerNodeOptions {
    * The full peer: a GossipService around the node, and the channels it initializes (ledger, state,
    * leader election or static leader, the leader's Deliver client). Absent: gossip only.
    */
-  service?: { options: GossipServiceOptions; channels: readonly ChannelDefinition[] };
+  service?: {
+    options: GossipServiceOptions;
+    channels: readonly ChannelDefinition[];
+    /** The genesis block of a channel to start its empty ledger with (`--channel-block`); absent: fetched from its orderers. */
+    genesisBlocks?: ReadonlyMap<string, Uint8Array>;
+  };
 }
 
 /**
@@ -290,7 +295,10 @@ export class PeerNode {
       } catch (err) {
         throw new PeerNodeError("GOSSIP_LISTEN", `cannot serve gossip on ${this.#options.listenAddress}: ${errorMessage(err)}`, { cause: err });
       }
-      for (const def of this.#options.service?.channels ?? []) await this.#service.initializeChannel(def);
+      for (const def of this.#options.service?.channels ?? []) {
+        const genesisBlock = this.#options.service?.genesisBlocks?.get(def.name);
+        await this.#service.initializeChannel(def, genesisBlock === undefined ? {} : { genesisBlock });
+      }
       const join = staticJoinMessage(this.#options.channelOrgs);
       for (const channel of new Set(this.#options.channels)) {
         this.#node.joinChan(join, channel);

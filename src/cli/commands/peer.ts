@@ -16,7 +16,9 @@ import { DEV_ORG } from "../../crypto/index.js";
 import { createLogger, type Logger } from "../../logging/index.js";
 import {
   type ChannelDefinition,
+  type ChannelJoinBlock,
   loadChannelDefinition,
+  loadChannelJoinBlock,
   type PeerCryptoChoice,
   type PeerFromConfig,
   type PeerFromConfigOptions,
@@ -46,6 +48,7 @@ export interface PeerStartFlags {
   admin?: string;
   config?: string;
   channelDef?: string[];
+  channelBlock?: string[];
   ledgerDir?: string;
   reportCommits?: boolean;
 }
@@ -93,6 +96,7 @@ export function registerPeer(program: Command): void {
     .option("--admin <host:port>", "admin HTTP endpoint: /healthz, /metrics, /v1/membership (port 0 picks one)")
     .option("--config <core.yaml>", "a Fabric core.yaml whose peer section is read (peer.id, address, listenAddress, fileSystemPath, mspConfigPath, localMspId, tls, gossip, deliveryclient; below CORE_PEER_* and flags)")
     .option("--channel-def <file>", "join the channel of this definition YAML as a full peer: ledger, state transfer, leader election, Deliver from its orderers (repeatable)", collectFiles)
+    .option("--channel-block <file>", "join the channel of this genesis block (Fabric's peer channel join -b): its orgs, MSPs, anchor peers and orderers come from the block (repeatable)", collectFiles)
     .option("--ledger-dir <dir>", "where the channels' ledgers live (default <peer.fileSystemPath>/ledgers)")
     .option("--report-commits", 'print {"event":"commit",...} after each committed block and {"event":"leader",...} on leadership changes (stdout, JSON lines)')
     .action(async (flags: PeerStartFlags, cmd: Command) => {
@@ -212,6 +216,21 @@ export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<
     }
     channelDefs.push(def);
   }
+  // Channels joined from their genesis blocks (Fabric's `peer channel join -b`).
+  const channelBlocks: ChannelJoinBlock[] = [];
+  for (const file of flags.channelBlock ?? []) {
+    let joinBlock: ChannelJoinBlock;
+    try {
+      joinBlock = await loadChannelJoinBlock(file);
+    } catch (err) {
+      throw new PeerStartError(`--channel-block ${file}: ${errorMessage(err)}`);
+    }
+    const name = joinBlock.def.name;
+    if (channelDefs.some((d) => d.name === name) || channelBlocks.some((b) => b.def.name === name) || channels.includes(name)) {
+      throw new PeerStartError(`--channel-block ${file}: channel ${name} is given twice (by --channel, --channel-def or another --channel-block)`);
+    }
+    channelBlocks.push(joinBlock);
+  }
 
   // Crypto: flags first, then the configuration's local MSP when a configuration was given.
   const msp = flags.msp ?? (flags.config !== undefined || env["CORE_PEER_MSPCONFIGPATH"] !== undefined ? peer.mspConfigPath : undefined);
@@ -220,7 +239,9 @@ export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<
   if (flags.insecureDevCrypto) {
     if (flags.msp !== undefined || flags.mspId !== undefined) throw new PeerStartError("--insecure-dev-crypto excludes --msp and --msp-id: choose one");
     if (flags.orgsDir !== undefined) throw new PeerStartError("--orgs-dir needs --msp and --msp-id (with --insecure-dev-crypto every peer is in one org)");
-    if (channelDefs.length > 0) throw new PeerStartError("--channel-def needs --msp and --msp-id: the ordering service and the other peers authenticate this peer by its MSP identity");
+    if (channelDefs.length > 0 || channelBlocks.length > 0) {
+      throw new PeerStartError(`${channelDefs.length > 0 ? "--channel-def" : "--channel-block"} needs --msp and --msp-id: the ordering service and the other peers authenticate this peer by its MSP identity`);
+    }
     if (flags.org !== undefined && flags.org.trim() === "") throw new PeerStartError("--org: empty; expected an org name such as ORG1");
     crypto = { insecureDevCrypto: true, ...(flags.org !== undefined ? { org: flags.org } : {}) };
   } else {
@@ -242,6 +263,7 @@ export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<
       crypto,
       channels,
       channelDefs,
+      channelBlocks,
       // The flags' TLS replaces peer.tls; without them the library reads peer.tls.
       ...(tls !== undefined ? { tls } : {}),
       ...(flags.ledgerDir !== undefined ? { ledgerDir: flags.ledgerDir } : {}),

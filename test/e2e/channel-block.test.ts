@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { PeerProcess } from "../../src/cli/peer-process.js";
+import type { ChannelStatusView, MembershipView } from "../../src/service/index.js";
+import { FAST_GOSSIP_ENV } from "../utils/fast-timers.js";
+import { eventually, freePorts } from "../utils/net.js";
+
+/**
+ * Joining from a real channel's genesis block (Fabric v2.5.6's configtxgen output, ../shared/vectors,
+ * unsigned as such blocks are): two peer processes of Org1 with `peer start --channel-block` learn the
+ * channel's orgs, MSPs, anchor peers and orderer endpoint from the block alone, start their ledgers
+ * with it, and find each other in the channel.
+ */
+const VECTORS = fileURLToPath(new URL("../../../shared/vectors/fabric-v2.5.6-channel/", import.meta.url));
+const GENESIS = join(VECTORS, "blocks", "000.block");
+const GENESIS_HASH = "b18cbb80af81fca25a0abd823ffb9c07dc44072cbf85b44690deaad830363084";
+const mspOf = (peer: string): string => join(VECTORS, "crypto", "peerOrganizations", "org1.example.com", "peers", `${peer}.org1.example.com`, "msp");
+
+test("peer start --channel-block joins the channel of Fabric's genesis block: ledger from the block, orgs and anchors from its config", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "fabric-gossip-channel-block-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const [g0, g1, a0, a1] = await freePorts(4);
+  const peers = ["peer0", "peer1"].map((name, i) => {
+    const [listen, other, admin] = i === 0 ? [g0, g1, a0] : [g1, g0, a1];
+    // prettier-ignore
+    const args = ["peer", "start", "--listen", `127.0.0.1:${listen}`, "--bootstrap", `127.0.0.1:${other}`, "--msp", mspOf(name), "--msp-id", "Org1MSP",
+      "--channel-block", GENESIS, "--ledger-dir", join(dir, name), "--admin", `127.0.0.1:${admin}`];
+    return new PeerProcess(name, args, { ...FAST_GOSSIP_ENV, CORE_PEER_GOSSIP_USELEADERELECTION: "false", CORE_PEER_GOSSIP_ORGLEADER: "false" });
+  });
+  t.after(async () => {
+    for (const p of peers) await p.stop(10_000);
+  });
+  const ready = await Promise.all(peers.map((p) => p.event("ready", 60_000)));
+  const admins = ready.map((r) => String(r["admin"]));
+  for (const admin of admins) {
+    const { channels } = (await (await fetch(`http://${admin}/v1/channels`)).json()) as { channels: ChannelStatusView[] };
+    assert.deepEqual(
+      channels.map((c) => [c.channel, c.height, c.lastBlockHash]),
+      [["mychannel", 1, GENESIS_HASH]],
+      `${admin}: the ledger starts with Fabric's genesis block as it is`,
+    );
+  }
+  await eventually(
+    "both peers see each other in mychannel",
+    async () => {
+      for (const admin of admins) {
+        const view = (await (await fetch(`http://${admin}/v1/membership`)).json()) as MembershipView;
+        if ((view.channels["mychannel"] ?? []).length !== 1) return false;
+      }
+      return true;
+    },
+    30_000,
+    200,
+  );
+  const { events } = (await (await fetch(`http://${admins[0]}/v1/events`)).json()) as { events: { kind: string }[] };
+  assert.ok(events.some((e) => e.kind === "member-alive"), "membership events are recorded");
+});
