@@ -7,7 +7,7 @@ import { MemoryNetwork, MemoryTransport } from "../../../src/comm/memory/index.j
 import { DevMessageCryptoService } from "../../../src/crypto/index.js";
 import { silentLogger } from "../../../src/logging/index.js";
 import { memoryMetricsProvider } from "../../../src/metrics/index.js";
-import { checkJoinBlock, createGossipService, GossipServiceError } from "../../../src/service/index.js";
+import { ChannelDefinitionError, channelJoinBlockOf, checkJoinBlock, createGossipService, GossipServiceError } from "../../../src/service/index.js";
 import { ManualClock, SeededRandom, utf8 } from "../../../src/util/index.js";
 
 // A real configtxgen genesis block and a data block from Fabric v2.5.6 (../shared/vectors, see its README).
@@ -68,4 +68,27 @@ test("a peer joins from the genesis block without verifying its signatures (an M
   assert.equal(service.ledgerHeight("mychannel"), 1n);
   await assert.rejects(service.initializeChannel({ ...def, name: "second" }, { genesisBlock: await block(0) }), (err: unknown) => err instanceof GossipServiceError && err.code === "BAD_GENESIS_BLOCK");
   assert.deepEqual(service.channels(), ["mychannel"], "the refused channel left nothing behind");
+});
+
+test("what a peer learns from the genesis block: member orgs with their MSPs, anchor peers, the orderer org and endpoints", async () => {
+  const { def } = channelJoinBlockOf(await block(0), "000.block");
+  const block1 = await block(1);
+  assert.equal(def.name, "mychannel");
+  assert.deepEqual(
+    def.orgs.map((o) => [o.mspId, o.anchorPeers, (o.msp?.rootCerts.length ?? 0) > 0]),
+    [
+      ["Org1MSP", ["127.0.0.1:25051"], true],
+      ["Org2MSP", [], true],
+    ],
+  );
+  assert.deepEqual([def.orderer.mspId, def.orderer.endpoints], ["OrdererMSP", ["127.0.0.1:25050"]]);
+  assert.throws(
+    () => channelJoinBlockOf(new Uint8Array([1, 2, 3]), "junk.block"),
+    (err: unknown) => err instanceof ChannelDefinitionError && err.code === "INVALID_CHANNEL_DEFINITION" && err.message.startsWith("junk.block: "),
+  );
+  assert.throws(
+    () => channelJoinBlockOf(block1, "001.block"),
+    (err: unknown) => err instanceof ChannelDefinitionError && /001\.block: /.test(err.message),
+    "a data block is no join block",
+  );
 });
