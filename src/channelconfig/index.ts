@@ -66,3 +66,17 @@ export {
   ChannelOrgMsp,
   channelMspConfigOf,
 } from "./msp-config.js";
+export {
+  APPLICATION_READERS_POLICY,
+  BLOCK_VALIDATION_POLICY,
+  type ChannelBundle,
+  type ChannelBundleOptions,
+  type ChannelVerifyErrorCode,
+  ChannelVerifyError,
+  createChannelBundle,
+} from "./bundle.js";
+export {
+  type ChannelConfigTracker,
+  type ChannelConfigTrackerOptions,
+  createChannelConfigTracker,
+} from "./tracker.js";
