@@ -25,6 +25,7 @@ export const APPLICATION_READERS_POLICY = `/${ROOT_GROUP}/${APPLICATION_GROUP}/R
  *   `rejected` and `unsatisfied` say why: a foreign, revoked or unknown signer, a bad signature, ...).
  * - BAD_CONFIG_BLOCK: a config block verified, but its configuration cannot be used (the cause says why).
  * - UNKNOWN_CHANNEL: no configuration is known for the channel.
+ * - UNKNOWN_IDENTITY: neither the local MSP nor any joined channel's MSPs validate the identity.
  */
 export type ChannelVerifyErrorCode =
   | "MALFORMED_BLOCK"
@@ -35,7 +36,8 @@ export type ChannelVerifyErrorCode =
   | "MALFORMED_METADATA"
   | "POLICY_NOT_SATISFIED"
   | "BAD_CONFIG_BLOCK"
-  | "UNKNOWN_CHANNEL";
+  | "UNKNOWN_CHANNEL"
+  | "UNKNOWN_IDENTITY";
 
 /** A block or a signed message was refused under a channel's configuration; `code` says why. */
 export class ChannelVerifyError extends GossipError {

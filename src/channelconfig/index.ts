@@ -80,3 +80,10 @@ export {
   type ChannelConfigTrackerOptions,
   createChannelConfigTracker,
 } from "./tracker.js";
+export {
+  type ChannelMcsComponents,
+  type ChannelTrackers,
+  ChannelMessageCryptoService,
+  ChannelTrackerRegistry,
+  createChannelMessageCryptoService,
+} from "./mcs.js";
