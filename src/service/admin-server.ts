@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "../logging/index.js";
+import { errorMessage, GossipError } from "../util/index.js";
 import type { Registry } from "../metrics/index.js";
 import type { EventLogView } from "./event-log.js";
 import type { ChannelStatusView, MembershipView } from "./membership-view.js";
@@ -11,6 +12,11 @@ export interface AdminServerOptions {
   membership: () => MembershipView;
   /** The channels with a ledger (`/v1/channels`); none when absent. */
   channels?: () => ChannelStatusView[];
+  /**
+   * Joins the channel of a genesis block (`POST /v1/channels/join`, the block as the body): what
+   * `fabric-gossip channel join` calls. Absent: the endpoint answers 404.
+   */
+  join?: (block: Uint8Array) => Promise<ChannelStatusView>;
   /** The peer's recent typed events after a sequence number (`/v1/events?since=N`); none when absent. */
   events?: (since: number) => EventLogView;
   logger: Logger;
@@ -67,11 +73,15 @@ export class AdminServer {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== "GET") {
-      send(res, 405, "application/json", JSON.stringify({ error: `${req.method} is not allowed; use GET` }));
+    const [path, query] = (req.url ?? "/").split("?");
+    if (req.method === "POST" && path === "/v1/channels/join" && this.options.join !== undefined) {
+      await this.#join(req, res, this.options.join);
       return;
     }
-    const [path, query] = (req.url ?? "/").split("?");
+    if (req.method !== "GET") {
+      send(res, 405, "application/json", JSON.stringify({ error: `${req.method} ${path} is not allowed; use GET (or POST /v1/channels/join with a genesis block)` }));
+      return;
+    }
     switch (path) {
       case "/healthz":
         send(res, 200, "application/json", JSON.stringify({ status: "OK", time: this.options.now().toISOString() }));
@@ -99,7 +109,34 @@ export class AdminServer {
         send(res, 404, "application/json", JSON.stringify({ error: `no such endpoint ${path}; try /healthz, /metrics, /v1/membership, /v1/channels, /v1/events` }));
     }
   }
+
+  /** Reads the block, joins its channel; 400 for a bad block, 409 for a channel already joined. */
+  async #join(req: IncomingMessage, res: ServerResponse, join: (block: Uint8Array) => Promise<ChannelStatusView>): Promise<void> {
+    const parts: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      const b = chunk as Buffer;
+      size += b.byteLength;
+      if (size > MAX_JOIN_BLOCK_BYTES) {
+        send(res, 413, "application/json", JSON.stringify({ error: `the block is larger than ${MAX_JOIN_BLOCK_BYTES} bytes` }));
+        req.destroy();
+        return;
+      }
+      parts.push(b);
+    }
+    try {
+      const status = await join(new Uint8Array(Buffer.concat(parts)));
+      send(res, 200, "application/json", JSON.stringify(status));
+    } catch (err) {
+      const code = err instanceof GossipError ? err.code : "INTERNAL";
+      const status = code === "CHANNEL_EXISTS" ? 409 : err instanceof GossipError ? 400 : 500;
+      send(res, status, "application/json", JSON.stringify({ error: errorMessage(err), code }));
+    }
+  }
 }
+
+/** The largest block `POST /v1/channels/join` reads (Fabric's default gRPC message limit). */
+export const MAX_JOIN_BLOCK_BYTES = 100 * 1024 * 1024;
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) });

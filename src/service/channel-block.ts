@@ -1,5 +1,8 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { type ChannelConfig, channelConfigFromBlock, decodeBlock, mspOrgMaterialOf } from "../channelconfig/index.js";
+import { openBlockStore } from "../ledger/index.js";
+import type { Logger } from "../logging/index.js";
 import { errorMessage } from "../util/index.js";
 import { type ChannelDefinition, ChannelDefinitionError } from "./channel-definition.js";
 import { checkJoinBlock } from "./gossip-service.js";
@@ -66,4 +69,41 @@ export async function loadChannelJoinBlock(path: string): Promise<ChannelJoinBlo
     throw new ChannelDefinitionError("CHANNEL_DEFINITION_READ", `cannot read the channel block ${path}: ${errorMessage(err)}`, { cause: err });
   }
   return channelJoinBlockOf(bytes, path);
+}
+
+/**
+ * The channels whose ledgers are in `ledgerDir` (one folder each), from their genesis blocks: what a
+ * restarted peer rejoins without being told (Fabric's peer reopens every ledger it has). Channels in
+ * `skip` are left out (given again on the command line). A ledger that cannot be read, or whose
+ * block 0 is no channel genesis block (a channel joined from a YAML definition), is left alone with a
+ * warning.
+ */
+export async function storedChannelBlocks(ledgerDir: string, skip: ReadonlySet<string>, logger: Logger): Promise<ChannelJoinBlock[]> {
+  let names: string[];
+  try {
+    names = (await readdir(ledgerDir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw new ChannelDefinitionError("CHANNEL_DEFINITION_READ", `cannot list the ledgers in ${ledgerDir}: ${errorMessage(err)}`, { cause: err });
+  }
+  const out: ChannelJoinBlock[] = [];
+  for (const name of names.sort()) {
+    if (skip.has(name)) continue;
+    try {
+      const store = await openBlockStore(join(ledgerDir, name));
+      let genesis: Uint8Array | undefined;
+      try {
+        if (store.height() > 0n) genesis = await store.getBlockBytes(0n);
+      } finally {
+        await store.close();
+      }
+      if (genesis === undefined) continue;
+      const joined = channelJoinBlockOf(genesis, `the ledger of ${name}`);
+      if (joined.def.name !== name) throw new Error(`its genesis block is of channel ${joined.def.name}`);
+      out.push(joined);
+    } catch (err) {
+      logger.warn("a stored ledger is not rejoined", { channel: name, err: errorMessage(err) });
+    }
+  }
+  return out;
 }

@@ -4,7 +4,7 @@ import { internalEndpointOf, type PeerConfig, type PeerTlsConfig } from "../conf
 import { DEV_ORG, type MspOrgMaterial } from "../crypto/index.js";
 import type { Logger } from "../logging/index.js";
 import { errorMessage, GossipError } from "../util/index.js";
-import type { ChannelJoinBlock } from "./channel-block.js";
+import { type ChannelJoinBlock, storedChannelBlocks } from "./channel-block.js";
 import { type ChannelDefinition, ChannelRegistry, loadChannelMspOrgs } from "./channel-definition.js";
 import { loadPeerCrypto, oneOrgAdvisor, type PeerCrypto, peerOrgsOf } from "./peer-crypto.js";
 import { PeerNode, type PeerNodeComponents } from "./peer-node.js";
@@ -98,12 +98,17 @@ export async function peerFromConfig(options: PeerFromConfigOptions, components:
   const { config: peer } = options;
   const { logger } = components;
   const channels = [...new Set(options.channels ?? [])];
-  const channelDefs = [...(options.channelDefs ?? []), ...(options.channelBlocks ?? []).map((b) => b.def)];
+  const ledgerDir = options.ledgerDir ?? join(peer.fileSystemPath, "ledgers");
+  const choice: PeerCryptoChoice = options.crypto ?? { msp: peer.mspConfigPath, mspId: peer.localMspId };
+  const given = [...(options.channelDefs ?? []).map((d) => d.name), ...(options.channelBlocks ?? []).map((b) => b.def.name), ...channels];
+  // A peer with an MSP identity rejoins the channels whose ledgers it holds, as Fabric's peer does at start.
+  const stored = choice.insecureDevCrypto === true ? [] : await storedChannelBlocks(ledgerDir, new Set(given), logger);
+  const channelBlocks = [...(options.channelBlocks ?? []), ...stored];
+  const channelDefs = [...(options.channelDefs ?? []), ...channelBlocks.map((b) => b.def)];
   const full = channelDefs.length > 0;
   const listen = options.listen ?? peer.listenAddress;
   const internal = options.listen !== undefined ? internalEndpointOf(peer.gossip, options.listen) : peer.gossip.endpoint || peer.address;
   const registry = new ChannelRegistry();
-  const choice: PeerCryptoChoice = options.crypto ?? { msp: peer.mspConfigPath, mspId: peer.localMspId };
 
   let crypto: PeerCrypto;
   let channelOrgs: string[];
@@ -164,7 +169,7 @@ export async function peerFromConfig(options: PeerFromConfigOptions, components:
       ...(components.transport !== undefined ? { transport: components.transport } : {}),
       ...(ledgers && signer !== undefined
         ? {
-            service: { signer, channels: registry },
+            service: { signer, channels: registry, ...(crypto.trustOrgs !== undefined ? { trustOrgs: crypto.trustOrgs } : {}) },
           }
         : {}),
     },
@@ -179,11 +184,11 @@ export async function peerFromConfig(options: PeerFromConfigOptions, components:
         ? {
             service: {
               options: {
-                ...gossipServiceOptionsOf(peer, options.ledgerDir ?? join(peer.fileSystemPath, "ledgers")),
+                ...gossipServiceOptionsOf(peer, ledgerDir),
                 ...(grpcTls !== undefined ? { deliverTls: { rootCAs: grpcTls.rootCAs, cert: grpcTls.cert, key: grpcTls.key } } : {}),
               },
               channels: channelDefs,
-              genesisBlocks: new Map((options.channelBlocks ?? []).map((b) => [b.def.name, b.block])),
+              genesisBlocks: new Map(channelBlocks.map((b) => [b.def.name, b.block])),
             },
           }
         : {}),

@@ -3,6 +3,7 @@ import { type PeerIdentityType, pkiHex } from "../api/index.js";
 import { GrpcTransport, type GrpcTlsOptions } from "../comm/grpc/index.js";
 import type { Transport } from "../comm/index.js";
 import { commOptionsOf, type GossipConfig, internalEndpointOf } from "../config/index.js";
+import type { MspOrgMaterial } from "../crypto/index.js";
 import type { NetworkMember } from "../discovery/index.js";
 import type { JoinChannelMessage } from "../gossip/channel/index.js";
 import type { GossipNode, GossipNodeOptions } from "../gossip/node/index.js";
@@ -11,12 +12,13 @@ import { promMetricsProvider, Registry, registerFabricGossipMetrics } from "../m
 import { type Clock, errorMessage, fromUtf8, GossipError, type Random, SystemClock, SystemRandom, toHex, utf8 } from "../util/index.js";
 import { AdminServer } from "./admin-server.js";
 import { EventLog } from "./event-log.js";
-import { type ChannelDefinition, ChannelRegistry } from "./channel-definition.js";
+import { channelJoinBlockOf } from "./channel-block.js";
+import { type ChannelDefinition, ChannelRegistry, loadChannelMspOrgs } from "./channel-definition.js";
 import { type GossipService, type GossipServiceComponents, type GossipServiceOptions, createGossipService } from "./gossip-service.js";
 import type { ChannelPeerView, ChannelStatusView, MembershipView, PeerView } from "./membership-view.js";
 
 /** Why a peer node could not start. */
-export type PeerNodeErrorCode = "GOSSIP_LISTEN" | "ADMIN_LISTEN" | "BAD_STATE";
+export type PeerNodeErrorCode = "GOSSIP_LISTEN" | "ADMIN_LISTEN" | "BAD_STATE" | "NO_LEDGER";
 
 /** A peer node failure: the listeners could not be opened, or the API was misused. */
 export class PeerNodeError extends GossipError {
@@ -46,7 +48,11 @@ export interface PeerNodeComponents {
    * required when `PeerNodeOptions.service` is given. `channels` must be the registry whose
    * resolvers the MCS was built with.
    */
-  service?: Pick<GossipServiceComponents, "signer" | "deliverConnector" | "ledgers"> & { channels: ChannelRegistry };
+  service?: Pick<GossipServiceComponents, "signer" | "deliverConnector" | "ledgers"> & {
+    channels: ChannelRegistry;
+    /** Adds orgs' MSPs to those the peer's MCS trusts (a channel joined at run time brings its orgs). */
+    trustOrgs?: (orgs: readonly MspOrgMaterial[]) => void;
+  };
 }
 
 /** A peer node's settings. */
@@ -165,6 +171,7 @@ export class PeerNode {
   readonly #service: GossipService;
   readonly #fullPeer: boolean;
   readonly #eventLog: EventLog;
+  readonly #trustOrgs: ((orgs: readonly MspOrgMaterial[]) => void) | undefined;
   #state: "new" | "starting" | "started" | "stopped" = "new";
   #stopping: Promise<void> | undefined;
 
@@ -183,6 +190,7 @@ export class PeerNode {
       throw new PeerNodeError("BAD_STATE", "a full peer (options.service) needs components.service (signer, channel registry)");
     }
     this.#fullPeer = options.service !== undefined;
+    this.#trustOrgs = extra?.trustOrgs;
     this.#service = createGossipService(
       {
         transport,
@@ -214,6 +222,7 @@ export class PeerNode {
             membership: () => this.membershipView(),
             channels: () => this.channelsView(),
             events: (since) => this.#eventLog.view(since),
+            join: (block) => this.joinChannelBlock(block),
             logger: components.logger.child("peer.admin"),
             now: () => new Date(clock.now()),
           });
@@ -271,6 +280,22 @@ export class PeerNode {
       members: this.#node.peersOfChannel(channel).length,
       alive: this.#node.peers().length,
     }));
+  }
+
+  /**
+   * Joins the channel of a genesis block at run time (Fabric's `peer channel join -b`; the admin
+   * endpoint's POST /v1/channels/join): its orgs' MSPs become trusted, the ledger starts with it.
+   * @throws PeerNodeError NO_LEDGER for a gossip-only peer; ChannelDefinitionError for a bad block;
+   *   GossipServiceError CHANNEL_EXISTS and the rest of initializeChannel's.
+   */
+  async joinChannelBlock(block: Uint8Array): Promise<ChannelStatusView> {
+    if (!this.#fullPeer) throw new PeerNodeError("NO_LEDGER", "this peer runs gossip only (no ledgers): start it with an MSP identity and ledgers to join channels");
+    const joined = channelJoinBlockOf(block, "the join block");
+    this.#trustOrgs?.(await loadChannelMspOrgs(joined.def));
+    await this.#service.initializeChannel(joined.def, { genesisBlock: joined.block });
+    const status = this.channelsView().find((c) => c.channel === joined.def.name);
+    if (status === undefined) throw new PeerNodeError("BAD_STATE", `channel ${joined.def.name} was joined but is not initialized`);
+    return status;
   }
 
   /** What the node knows now, as GET /v1/membership shows it. */

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { PeerProcess } from "../../src/cli/peer-process.js";
 import type { ChannelStatusView, MembershipView } from "../../src/service/index.js";
+import { runCli } from "../utils/cli.js";
 import { FAST_GOSSIP_ENV } from "../utils/fast-timers.js";
 import { eventually, freePorts } from "../utils/net.js";
 
@@ -18,18 +19,22 @@ import { eventually, freePorts } from "../utils/net.js";
 const VECTORS = fileURLToPath(new URL("../../../shared/vectors/fabric-v2.5.6-channel/", import.meta.url));
 const GENESIS = join(VECTORS, "blocks", "000.block");
 const GENESIS_HASH = "b18cbb80af81fca25a0abd823ffb9c07dc44072cbf85b44690deaad830363084";
+/** Fast gossip timers; both peers standby (no orderer of this channel runs here). */
+const FAST_ENV = { ...FAST_GOSSIP_ENV, CORE_PEER_GOSSIP_USELEADERELECTION: "false", CORE_PEER_GOSSIP_ORGLEADER: "false" };
 const mspOf = (peer: string): string => join(VECTORS, "crypto", "peerOrganizations", "org1.example.com", "peers", `${peer}.org1.example.com`, "msp");
 
 test("peer start --channel-block joins the channel of Fabric's genesis block: ledger from the block, orgs and anchors from its config", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "fabric-gossip-channel-block-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const [g0, g1, a0, a1] = await freePorts(4);
+  const argsOf: string[][] = [];
   const peers = ["peer0", "peer1"].map((name, i) => {
     const [listen, other, admin] = i === 0 ? [g0, g1, a0] : [g1, g0, a1];
     // prettier-ignore
     const args = ["peer", "start", "--listen", `127.0.0.1:${listen}`, "--bootstrap", `127.0.0.1:${other}`, "--msp", mspOf(name), "--msp-id", "Org1MSP",
       "--channel-block", GENESIS, "--ledger-dir", join(dir, name), "--admin", `127.0.0.1:${admin}`];
-    return new PeerProcess(name, args, { ...FAST_GOSSIP_ENV, CORE_PEER_GOSSIP_USELEADERELECTION: "false", CORE_PEER_GOSSIP_ORGLEADER: "false" });
+    argsOf.push(args);
+    return new PeerProcess(name, args, FAST_ENV);
   });
   t.after(async () => {
     for (const p of peers) await p.stop(10_000);
@@ -58,4 +63,53 @@ test("peer start --channel-block joins the channel of Fabric's genesis block: le
   );
   const { events } = (await (await fetch(`http://${admins[0]}/v1/events`)).json()) as { events: { kind: string }[] };
   assert.ok(events.some((e) => e.kind === "member-alive"), "membership events are recorded");
+
+  // Restarted without --channel-block, peer1 rejoins the channel its ledger holds.
+  await peers[1]!.stop(10_000);
+  const again = new PeerProcess("peer1-again", argsOf[1]!.filter((a, i, all) => a !== "--channel-block" && all[i - 1] !== "--channel-block"), FAST_ENV);
+  peers.push(again);
+  const readyAgain = await again.event("ready", 60_000);
+  assert.deepEqual(readyAgain["channels"], [{ channel: "mychannel", height: 1 }], "the stored channel is rejoined without any flag");
+  await eventually(
+    "the restarted peer is back in mychannel",
+    async () => {
+      const view = (await (await fetch(`http://${String(readyAgain["admin"])}/v1/membership`)).json()) as MembershipView;
+      return (view.channels["mychannel"] ?? []).length === 1;
+    },
+    30_000,
+    200,
+  );
+});
+
+test("channel join sends a genesis block to a running peer; channel list shows it; a bad block or a second join is refused with the reason", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "fabric-gossip-channel-join-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const [g0, a0] = await freePorts(2);
+  const admin = `127.0.0.1:${a0}`;
+  // prettier-ignore
+  const peer = new PeerProcess("peer0", ["peer", "start", "--listen", `127.0.0.1:${g0}`, "--msp", mspOf("peer0"), "--msp-id", "Org1MSP",
+    "--ledger-dir", join(dir, "ledgers"), "--admin", admin], FAST_ENV);
+  t.after(() => peer.stop(10_000));
+  await peer.event("ready", 60_000);
+
+  const before = await runCli(["channel", "list", "--admin", admin]);
+  assert.equal(before.code, 0, before.stderr);
+  assert.equal(before.stdout, "Channels peers has joined:\n");
+
+  const joined = await runCli(["channel", "join", "--admin", admin, "--block", GENESIS, "--json"]);
+  assert.equal(joined.code, 0, joined.stderr);
+  const status = JSON.parse(joined.stdout) as ChannelStatusView;
+  assert.deepEqual([status.channel, status.height, status.lastBlockHash], ["mychannel", 1, GENESIS_HASH]);
+
+  const list = await runCli(["channel", "list", "--admin", admin, "--json"]);
+  assert.deepEqual(
+    (JSON.parse(list.stdout) as { channels: ChannelStatusView[] }).channels.map((c) => c.channel),
+    ["mychannel"],
+  );
+  const again = await runCli(["channel", "join", "--admin", admin, "--block", GENESIS]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /refused to join .*channel mychannel is already initialized/);
+  const data = await runCli(["channel", "join", "--admin", admin, "--block", join(VECTORS, "blocks", "001.block")]);
+  assert.equal(data.code, 1);
+  assert.match(data.stderr, /refused to join .*the join block: /);
 });

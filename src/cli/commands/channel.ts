@@ -1,10 +1,12 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { type BlockInspection, ChannelConfigError, inspectBlock } from "../../channelconfig/index.js";
-import { GossipError } from "../../util/index.js";
+import { type ChannelStatusView, splitHostPort } from "../../service/index.js";
+import { errorMessage, GossipError } from "../../util/index.js";
+import { fetchChannelStatus } from "../network/index.js";
 
 /** Why `channel inspect` could not read its file: READ_FAILED (the file) or BAD_BLOCK (its bytes, with the channelconfig code in the message). */
-export type ChannelCommandErrorCode = "READ_FAILED" | "BAD_BLOCK";
+export type ChannelCommandErrorCode = "READ_FAILED" | "BAD_BLOCK" | "JOIN_FAILED";
 
 /** A block file that cannot be read or decoded; the message names the file and the cause. */
 export class ChannelCommandError extends GossipError {
@@ -46,6 +48,55 @@ export function registerChannel(program: Command): void {
       const info = await inspectBlockFile(file);
       process.stdout.write(opts.json ? `${JSON.stringify(info, null, 2)}\n` : formatInspection(info));
     });
+  channel
+    .command("join")
+    .description("join a running peer to the channel of a genesis block (Fabric's peer channel join -b), through its admin endpoint")
+    .requiredOption("--admin <host:port>", "the peer's admin endpoint (peer start --admin)", checkedAdmin)
+    .requiredOption("--block <file>", "the channel's genesis block (configtxgen's output, or block 0 as peer channel fetch writes it)")
+    .option("--json", "print the joined channel's status as JSON")
+    .action(async (opts: { admin: string; block: string; json?: boolean }) => {
+      const status = await joinChannel(opts.admin, opts.block);
+      process.stdout.write(opts.json ? `${JSON.stringify(status)}\n` : `joined channel ${status.channel} at height ${status.height}\n`);
+    });
+  channel
+    .command("list")
+    .description("the channels a running peer has joined (Fabric's peer channel list)")
+    .requiredOption("--admin <host:port>", "the peer's admin endpoint", checkedAdmin)
+    .option("--json", "print JSON: each channel with its height, last block hash and leadership")
+    .action(async (opts: { admin: string; json?: boolean }) => {
+      const channels = await fetchChannelStatus(opts.admin);
+      process.stdout.write(opts.json ? `${JSON.stringify({ channels })}\n` : `Channels peers has joined:\n${channels.map((c) => `${c.channel}\n`).join("")}`);
+    });
+}
+
+function checkedAdmin(value: string): string {
+  splitHostPort(value);
+  return value;
+}
+
+/**
+ * Sends a genesis block to a peer's `POST /v1/channels/join` and gives the joined channel's status.
+ * @throws ChannelCommandError READ_FAILED (the file), JOIN_FAILED (the peer's answer, with its reason)
+ */
+export async function joinChannel(admin: string, file: string): Promise<ChannelStatusView> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    throw new ChannelCommandError("READ_FAILED", `${file}: cannot read the block file (${errorMessage(err)})`, { cause: err });
+  }
+  let res: Response;
+  try {
+    res = await fetch(`http://${admin}/v1/channels/join`, { method: "POST", body: bytes, headers: { "content-type": "application/octet-stream" }, signal: AbortSignal.timeout(60_000) });
+  } catch (err) {
+    throw new ChannelCommandError("JOIN_FAILED", `${admin}: the peer's admin endpoint did not answer (${errorMessage(err)})`, { cause: err });
+  }
+  const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!res.ok) {
+    const why = typeof body["error"] === "string" ? body["error"] : `HTTP ${res.status}`;
+    throw new ChannelCommandError("JOIN_FAILED", `${admin} refused to join from ${file}: ${why}`);
+  }
+  return body as unknown as ChannelStatusView;
 }
 
 /** A short readable summary of an inspected block. */

@@ -264,6 +264,8 @@ export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<
       channels,
       channelDefs,
       channelBlocks,
+      // A peer with an MSP identity keeps ledgers, as Fabric's does: channels can be joined while it runs.
+      ledgers: crypto.insecureDevCrypto !== true,
       // The flags' TLS replaces peer.tls; without them the library reads peer.tls.
       ...(tls !== undefined ? { tls } : {}),
       ...(flags.ledgerDir !== undefined ? { ledgerDir: flags.ledgerDir } : {}),
