@@ -18,6 +18,8 @@ export type PeerEvent =
   | { readonly kind: "duplicate-identity"; readonly pkiId: PkiHex; readonly endpoint: string }
   /** This peer became, or stopped being, the leader of a channel (election or static mode). */
   | { readonly kind: "leadership"; readonly channel: string; readonly isLeader: boolean }
+  /** A committed config block changed the channel's configuration (orgs, anchor peers, MSPs, orderers) to this sequence. */
+  | { readonly kind: "config-updated"; readonly channel: string; readonly sequence: bigint }
   /** The channel's ledger committed a block: its number and SHA-256 header hash. */
   | { readonly kind: "block-committed"; readonly channel: string; readonly number: bigint; readonly headerHash: Uint8Array }
   /**

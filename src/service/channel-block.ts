@@ -3,9 +3,11 @@ import { join } from "node:path";
 import { type ChannelConfig, channelConfigFromBlock, decodeBlock, mspOrgMaterialOf } from "../channelconfig/index.js";
 import { openBlockStore } from "../ledger/index.js";
 import type { Logger } from "../logging/index.js";
-import { errorMessage } from "../util/index.js";
+import { blockDataHash } from "../crypto/index.js";
+import { Block, ChannelHeader, Envelope, Payload } from "../protos/gen/common/common.pb.js";
+import { bytesEqual, errorMessage } from "../util/index.js";
 import { type ChannelDefinition, ChannelDefinitionError } from "./channel-definition.js";
-import { checkJoinBlock } from "./gossip-service.js";
+import { GossipServiceError } from "./errors.js";
 
 /** A channel to join from its genesis block: what the block's config says, and the block to start the ledger with. */
 export interface ChannelJoinBlock {
@@ -33,31 +35,41 @@ export function channelJoinBlockOf(bytes: Uint8Array, source = "the block"): Cha
   } catch (err) {
     throw bad(errorMessage(err), err);
   }
-  const [orderer, ...others] = config.ordererOrgs;
-  if (orderer === undefined) throw bad(`channel ${config.channelId} has no orderer org`);
-  if (config.ordererEndpoints.length === 0) throw bad(`channel ${config.channelId} names no orderer endpoint`);
-  if (config.applicationOrgs.length === 0) throw bad(`channel ${config.channelId} has no application org`);
   try {
-    const def: ChannelDefinition = {
-      name: config.channelId,
-      orgs: config.applicationOrgs.map((o) => ({
-        mspId: o.mspId,
-        mspDir: "",
-        msp: mspOrgMaterialOf(o.msp),
-        anchorPeers: o.anchorPeers.map((a) => (a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`)),
-      })),
-      orderer: {
-        mspId: orderer.mspId,
-        mspDir: "",
-        msp: mspOrgMaterialOf(orderer.msp),
-        endpoints: [...config.ordererEndpoints],
-        ...(others.length > 0 ? { otherOrgs: others.map((o) => ({ mspId: o.mspId, msp: mspOrgMaterialOf(o.msp) })) } : {}),
-      },
-    };
-    return { def, block: bytes, config };
+    return { def: channelDefinitionOf(config), block: bytes, config };
   } catch (err) {
     throw bad(errorMessage(err), err);
   }
+}
+
+/**
+ * What a channel's configuration tells a peer: the member orgs with their MSPs and anchor peers, the
+ * orderer orgs and the endpoints its Deliver client uses.
+ * @throws ChannelDefinitionError INVALID_CHANNEL_DEFINITION (no orderer org or endpoint, no
+ *   application org); ChannelConfigError MALFORMED_MSP (an MSP without X.509 material).
+ */
+export function channelDefinitionOf(config: ChannelConfig): ChannelDefinition {
+  const bad = (why: string): ChannelDefinitionError => new ChannelDefinitionError("INVALID_CHANNEL_DEFINITION", `channel ${config.channelId} ${why}`);
+  const [orderer, ...others] = config.ordererOrgs;
+  if (orderer === undefined) throw bad("has no orderer org");
+  if (config.ordererEndpoints.length === 0) throw bad("names no orderer endpoint");
+  if (config.applicationOrgs.length === 0) throw bad("has no application org");
+  return {
+    name: config.channelId,
+    orgs: config.applicationOrgs.map((o) => ({
+      mspId: o.mspId,
+      mspDir: "",
+      msp: mspOrgMaterialOf(o.msp),
+      anchorPeers: o.anchorPeers.map((a) => (a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`)),
+    })),
+    orderer: {
+      mspId: orderer.mspId,
+      mspDir: "",
+      msp: mspOrgMaterialOf(orderer.msp),
+      endpoints: [...config.ordererEndpoints],
+      ...(others.length > 0 ? { otherOrgs: others.map((o) => ({ mspId: o.mspId, msp: mspOrgMaterialOf(o.msp) })) } : {}),
+    },
+  };
 }
 
 /** {@link channelJoinBlockOf} of a block file (`--channel-block FILE`). */
@@ -106,4 +118,34 @@ export async function storedChannelBlocks(ledgerDir: string, skip: ReadonlySet<s
     }
   }
   return out;
+}
+
+/**
+ * The join block is trusted, as Fabric's `peer channel join` trusts it: its signatures are not
+ * checked (a configtxgen genesis block carries none). It must still be block 0 of this channel,
+ * whole (its data hash in the header).
+ * @throws GossipServiceError BAD_GENESIS_BLOCK naming what is wrong.
+ */
+export function checkJoinBlock(channel: string, bytes: Uint8Array): void {
+  const bad = (why: string): GossipServiceError => new GossipServiceError("BAD_GENESIS_BLOCK", `channel ${channel}: the genesis block ${why}`);
+  let block: Block;
+  try {
+    block = Block.decode(bytes);
+  } catch (err) {
+    throw bad(`is not a common.Block: ${errorMessage(err)}`);
+  }
+  const header = block.header;
+  if (header === undefined) throw bad("has no header");
+  if (header.number !== 0n) throw bad(`is block ${header.number}, not block 0`);
+  if (!bytesEqual(header.dataHash, blockDataHash(block.data))) throw bad("has a data hash that does not match its data (truncated or altered)");
+  const first = block.data?.data[0];
+  if (first === undefined) throw bad("has no transaction");
+  let channelId: string;
+  try {
+    const payload = Payload.decode(Envelope.decode(first).payload);
+    channelId = ChannelHeader.decode(payload.header?.channelHeader ?? new Uint8Array(0)).channelId;
+  } catch (err) {
+    throw bad(`carries an undecodable envelope: ${errorMessage(err)}`);
+  }
+  if (channelId !== channel) throw bad(`is of channel ${JSON.stringify(channelId)}`);
 }

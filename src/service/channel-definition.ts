@@ -204,6 +204,13 @@ export async function loadChannelMspOrgs(def: ChannelDefinition): Promise<MspOrg
   return out;
 }
 
+/** The MSPs a definition carries itself (one made from a channel configuration carries every org's). */
+export function mspMaterialsOf(def: ChannelDefinition): MspOrgMaterial[] {
+  const out: MspOrgMaterial[] = [];
+  for (const o of [...def.orgs, def.orderer, ...(def.orderer.otherOrgs ?? [])]) if (o.msp !== undefined) out.push(o.msp);
+  return out;
+}
+
 /**
  * The channels a peer knows, as the MSP MessageCryptoService asks about them: pass `channelOrgs`
  * and `ordererOrgs` as its resolvers (they stand in for the channel config's Readers and

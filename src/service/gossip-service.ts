@@ -1,6 +1,8 @@
 import type { MessageCryptoService, PeerIdentityType, SecurityAdvisor } from "../api/index.js";
 import { PeerEvents } from "../api/index.js";
+import { type ChannelConfig, type ChannelConfigTracker, createChannelConfigTracker, lastConfigIndex } from "../channelconfig/index.js";
 import type { Transport } from "../comm/index.js";
+import type { MspOrgMaterial } from "../crypto/index.js";
 import {
   type DeliverClient,
   type DeliverClientOptions,
@@ -23,26 +25,17 @@ import { createGossipNode, type GossipNode, type GossipNodeOptions } from "../go
 import type { BlockStoreOptions } from "../ledger/index.js";
 import type { Logger } from "../logging/index.js";
 import type { MetricsProvider } from "../metrics/index.js";
-import { blockDataHash } from "../crypto/index.js";
-import { Block, ChannelHeader, Envelope, Payload as CommonPayload } from "../protos/gen/common/common.pb.js";
+import type { Block } from "../protos/gen/common/common.pb.js";
 import { GossipMessage_Tag } from "../protos/gen/gossip/message.pb.js";
 import type { Payload } from "../protos/gen/gossip/message.pb.js";
 import { type StateProvider, type StateProviderOptions, createStateProvider } from "../state/index.js";
-import { bytesEqual, type Clock, errorMessage, GossipError, type Random, utf8 } from "../util/index.js";
-import { type ChannelDefinition, ChannelRegistry, joinMessageOf } from "./channel-definition.js";
+import { type Clock, errorMessage, type Random, utf8 } from "../util/index.js";
+import { channelDefinitionOf, checkJoinBlock } from "./channel-block.js";
+import { type ChannelDefinition, ChannelRegistry, joinMessageOf, mspMaterialsOf } from "./channel-definition.js";
+import { GossipServiceError, type GossipServiceErrorCode } from "./errors.js";
+
+export { GossipServiceError, type GossipServiceErrorCode };
 import { blockHashAt, blockStoreLedgers, type ChannelLedger, type LedgerProvider, stateLedgerOf } from "./ledger.js";
-
-/** Why the gossip service refused a call. */
-export type GossipServiceErrorCode = "CHANNEL_EXISTS" | "UNKNOWN_CHANNEL" | "NO_GENESIS_BLOCK" | "BAD_GENESIS_BLOCK" | "NO_LEDGER" | "STOPPED";
-
-/** A gossip service failure. */
-export class GossipServiceError extends GossipError {
-  declare readonly code: GossipServiceErrorCode;
-
-  constructor(code: GossipServiceErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
-  }
-}
 
 /**
  * What a peer is built from. The service composes everything else from these: the gossip node
@@ -73,6 +66,11 @@ export interface GossipServiceComponents {
   random: Random;
   logger: Logger;
   metrics: MetricsProvider;
+  /**
+   * Adds or replaces orgs' MSPs among those the MCS trusts: a channel's configuration brings them
+   * (with their CRLs) at join and at each config update. Absent: the MCS keeps what it was built with.
+   */
+  trustOrgs?: (orgs: readonly MspOrgMaterial[]) => void;
   /** Where the peer's parts tell what happens. Default: a new bus (read it from `events`). */
   events?: PeerEvents;
 }
@@ -111,7 +109,10 @@ export interface InitializeChannelOptions {
 }
 
 interface ChannelResources {
-  readonly def: ChannelDefinition;
+  /** The channel as the configuration in force defines it (replaced by config updates). */
+  def: ChannelDefinition;
+  /** Follows the channel's configuration block by block; absent when block 0 carries no channel configuration. */
+  tracker: ChannelConfigTracker | undefined;
   readonly ledger: ChannelLedger;
   readonly state: StateProvider;
   readonly deliver: DeliverClient;
@@ -305,8 +306,19 @@ export class GossipServiceImpl implements GossipService {
     try {
       ledger = await ledgers.open(name);
       if (ledger.height() === 0n) await this.#appendGenesis(def, ledger, opts, log);
-      state = this.#createState(name, ledger);
-      this.#node.joinChan(joinMessageOf(def), name);
+      // A channel whose block 0 is a real configuration follows its config updates from the ledger's last config block.
+      const tracker = await this.#openConfigTracker(ledger, log);
+      const inForce = tracker === undefined ? undefined : this.#definitionOf(tracker.bundle.config, log);
+      const current = inForce ?? def;
+      if (inForce !== undefined) {
+        this.#registry.set(inForce);
+        this.#c.trustOrgs?.(mspMaterialsOf(inForce));
+      }
+      const committed: { res?: ChannelResources } = {};
+      state = this.#createState(name, ledger, (block) => {
+        if (committed.res !== undefined) this.#followConfig(committed.res, block, log);
+      });
+      this.#node.joinChan(joinMessageOf(current, tracker === undefined ? 1 : Number(tracker.bundle.config.sequence) + 1), name);
       joined = true;
       this.#node.updateLedgerHeight(ledger.height(), name);
       // Published at once, as Fabric's peer does when it joins a channel (its channel initializer fires the
@@ -315,7 +327,9 @@ export class GossipServiceImpl implements GossipService {
       // publishStateInfo tick, when our own election may already have declared us leader.
       this.#node.updateChaincodes([], name);
       await state.start();
-      res = this.#createDeliveryAndElection(def, ledger, state, log);
+      res = this.#createDeliveryAndElection(current, ledger, state, log);
+      res.tracker = tracker;
+      committed.res = res;
       this.#channels.set(name, res);
       await res.election.start();
       log.info("channel initialized", { mode: this.#mode, height: ledger.height().toString(), orderers: def.orderer.endpoints });
@@ -365,14 +379,89 @@ export class GossipServiceImpl implements GossipService {
     log.info("ledger created from the genesis block");
   }
 
-  #createState(name: string, ledger: ChannelLedger): StateProvider {
+  /**
+   * The configuration tracker of a channel whose block 0 is a channel genesis block, resumed at the
+   * ledger's last config block; undefined for a block 0 without a channel configuration (our test
+   * ordering service's, the simulator's), whose channels keep the definition they were given.
+   */
+  async #openConfigTracker(ledger: ChannelLedger, log: Logger): Promise<ChannelConfigTracker | undefined> {
+    const height = ledger.height();
+    let joinBlock: Block;
+    try {
+      joinBlock = await ledger.getBlock(0n);
+      if (height > 1n) {
+        const index = lastConfigIndex(await ledger.getBlock(height - 1n));
+        if (index > 0n) joinBlock = await ledger.getBlock(index);
+      }
+    } catch (err) {
+      log.warn("cannot read the channel's configuration from its ledger; config updates are not followed", { err: errorMessage(err) });
+      return undefined;
+    }
+    try {
+      return createChannelConfigTracker(joinBlock, { clock: this.#c.clock, logger: this.#c.logger, height });
+    } catch (err) {
+      log.debug("block 0 carries no channel configuration; the channel keeps its definition", { err: errorMessage(err) });
+      return undefined;
+    }
+  }
+
+  /** The channel definition a configuration gives, or undefined (logged) when it lacks what a peer needs. */
+  #definitionOf(config: ChannelConfig, log: Logger): ChannelDefinition | undefined {
+    try {
+      return channelDefinitionOf(config);
+    } catch (err) {
+      log.error("the channel configuration lacks what a peer needs; keeping the previous one", { sequence: config.sequence.toString(), err: errorMessage(err) });
+      return undefined;
+    }
+  }
+
+  /**
+   * Hands a committed block to the channel's configuration tracker; a config block's configuration
+   * then takes effect as Fabric's peer applies it: the channel is rejoined with the new orgs and
+   * anchor peers, the orgs' MSPs (CAs, CRLs) are trusted anew and every known identity re-validated
+   * (revoked ones are purged, their connections closed), the Deliver client gets the new endpoints.
+   */
+  #followConfig(res: ChannelResources, block: Block, log: Logger): void {
+    const tracker = res.tracker;
+    if (tracker === undefined) return;
+    let bundle: ReturnType<ChannelConfigTracker["append"]>;
+    try {
+      bundle = tracker.append(block);
+    } catch (err) {
+      res.tracker = undefined;
+      log.error("the configuration tracker refused a committed block; config updates are no longer followed", { number: block.header?.number.toString(), err: errorMessage(err) });
+      return;
+    }
+    if (bundle === undefined || res.closing) return;
+    const config = bundle.config;
+    const def = this.#definitionOf(config, log);
+    if (def === undefined) return;
+    res.def = def;
+    this.#registry.set(def);
+    this.#c.trustOrgs?.(mspMaterialsOf(def));
+    this.#node.joinChan(joinMessageOf(def, Number(config.sequence) + 1), def.name);
+    res.deliver.updateEndpoints(def.orderer.endpoints);
+    this.#node.suspectPeers(() => true);
+    this.#events.emit({ kind: "config-updated", channel: def.name, sequence: config.sequence });
+    log.info("channel configuration updated", {
+      sequence: config.sequence.toString(),
+      orgs: def.orgs.map((o) => o.mspId),
+      anchorPeers: def.orgs.flatMap((o) => o.anchorPeers),
+      orderers: def.orderer.endpoints,
+    });
+  }
+
+  #createState(name: string, ledger: ChannelLedger, onCommitted: (block: Block) => void): StateProvider {
     const c = this.#c;
     const events = this.#events;
     return createStateProvider(
       name,
       {
         gossip: this.#node,
-        ledger: stateLedgerOf(ledger, (number, headerHash) => events.emit({ kind: "block-committed", channel: name, number, headerHash })),
+        ledger: stateLedgerOf(ledger, (block, headerHash) => {
+          events.emit({ kind: "block-committed", channel: name, number: block.header?.number ?? 0n, headerHash });
+          onCommitted(block);
+        }),
         mcs: c.mcs,
         clock: c.clock,
         random: c.random,
@@ -423,6 +512,7 @@ export class GossipServiceImpl implements GossipService {
       ledger,
       state,
       deliver,
+      tracker: undefined,
       election: createStaticLeaderService(false),
       ops: Promise.resolve(),
       closing: false,
@@ -502,34 +592,4 @@ export class GossipServiceImpl implements GossipService {
 /** Fabric's `InitGossipService` / `New`: a gossip service and its node; call start(), then initializeChannel(). */
 export function createGossipService(components: GossipServiceComponents, options: GossipServiceOptions, nodeOptions: ServiceNodeOptions): GossipService {
   return new GossipServiceImpl(components, options, nodeOptions);
-}
-
-/**
- * The join block is trusted, as Fabric's `peer channel join` trusts it: its signatures are not
- * checked (a configtxgen genesis block carries none). It must still be block 0 of this channel,
- * whole (its data hash in the header).
- * @throws GossipServiceError BAD_GENESIS_BLOCK naming what is wrong.
- */
-export function checkJoinBlock(channel: string, bytes: Uint8Array): void {
-  const bad = (why: string): GossipServiceError => new GossipServiceError("BAD_GENESIS_BLOCK", `channel ${channel}: the genesis block ${why}`);
-  let block: Block;
-  try {
-    block = Block.decode(bytes);
-  } catch (err) {
-    throw bad(`is not a common.Block: ${errorMessage(err)}`);
-  }
-  const header = block.header;
-  if (header === undefined) throw bad("has no header");
-  if (header.number !== 0n) throw bad(`is block ${header.number}, not block 0`);
-  if (!bytesEqual(header.dataHash, blockDataHash(block.data))) throw bad("has a data hash that does not match its data (truncated or altered)");
-  const first = block.data?.data[0];
-  if (first === undefined) throw bad("has no transaction");
-  let channelId: string;
-  try {
-    const payload = CommonPayload.decode(Envelope.decode(first).payload);
-    channelId = ChannelHeader.decode(payload.header?.channelHeader ?? new Uint8Array(0)).channelId;
-  } catch (err) {
-    throw bad(`carries an undecodable envelope: ${errorMessage(err)}`);
-  }
-  if (channelId !== channel) throw bad(`is of channel ${JSON.stringify(channelId)}`);
 }

@@ -8,6 +8,7 @@ export {
   type ChannelOrgDefinition,
   ChannelRegistry,
   joinMessageOf,
+  mspMaterialsOf,
   loadChannelDefinition,
   loadChannelMspOrgs,
   parseChannelDefinition,
@@ -21,7 +22,6 @@ export {
   type GossipServiceOptions,
   type InitializeChannelOptions,
   type ServiceNodeOptions,
-  checkJoinBlock,
   createGossipService,
 } from "./gossip-service.js";
 export { gossipServiceOptionsOf } from "./service-options.js";
@@ -40,4 +40,4 @@ export {
 export { type ChannelLedger, type LedgerProvider, blockStoreLedgers, stateLedgerOf, blockHashAt } from "./ledger.js";
 export { type CommittedBlock, type Peer, PeerError, type PeerErrorCode, type StartPeerOptions, startPeer } from "./peer.js";
 export { EventLog, type EventLogView, type RecordedEvent, DEFAULT_EVENT_LOG_CAPACITY } from "./event-log.js";
-export { type ChannelJoinBlock, channelJoinBlockOf, loadChannelJoinBlock } from "./channel-block.js";
+export { type ChannelJoinBlock, channelDefinitionOf, channelJoinBlockOf, checkJoinBlock, loadChannelJoinBlock, storedChannelBlocks } from "./channel-block.js";

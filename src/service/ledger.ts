@@ -39,12 +39,12 @@ export function blockStoreLedgers(rootDir: string, options: BlockStoreOptions = 
  * private data yet: that seam is `pvtDataFor` and the `pvtData` argument of `commitBlock`).
  * `onCommit` hears each block once it is stored.
  */
-export function stateLedgerOf(ledger: ChannelLedger, onCommit?: (number: bigint, headerHash: Uint8Array) => void): LedgerAdapter {
+export function stateLedgerOf(ledger: ChannelLedger, onCommit?: (block: Block, headerHash: Uint8Array) => void): LedgerAdapter {
   return {
     height: () => ledger.height(),
     commitBlock: async (block) => {
       await ledger.append(block);
-      if (onCommit !== undefined && block.header !== undefined) onCommit(block.header.number, ledger.lastBlockHash());
+      if (onCommit !== undefined && block.header !== undefined) onCommit(block, ledger.lastBlockHash());
     },
     getBlocks: async (from, to) => {
       const out: Block[] = [];

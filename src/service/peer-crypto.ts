@@ -77,10 +77,15 @@ export async function loadPeerCrypto(args: PeerCryptoArgs, logger: Logger): Prom
     { signer: local.signingIdentity, verifier, logger },
     { ...(args.channelOrgs ? { channelOrgs: args.channelOrgs } : {}), ...(args.ordererOrgs ? { ordererOrgs: args.ordererOrgs } : {}) },
   );
+  // A channel's configuration is authoritative for its orgs: an org it names replaces what was trusted
+  // under that MSP ID (a config update may add a CRL or a CA), a new one is added.
   const trustOrgs = (more: readonly MspOrgMaterial[]): void => {
-    const added = more.filter((o) => !orgs.some((k) => k.mspId === o.mspId));
-    if (added.length === 0) return;
-    orgs.push(...added);
+    if (more.length === 0) return;
+    for (const o of more) {
+      const i = orgs.findIndex((k) => k.mspId === o.mspId);
+      if (i >= 0) orgs[i] = o;
+      else orgs.push(o);
+    }
     verifier.setOrgs(orgs);
   };
   return { mcs, securityAdvisor: mcs, identity: local.signingIdentity.serialized, signer: local.signingIdentity, trustOrgs };

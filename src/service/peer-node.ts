@@ -206,6 +206,7 @@ export class PeerNode {
         metrics,
         ...(extra?.deliverConnector !== undefined ? { deliverConnector: extra.deliverConnector } : {}),
         ...(extra?.ledgers !== undefined ? { ledgers: extra.ledgers } : {}),
+        ...(extra?.trustOrgs !== undefined ? { trustOrgs: extra.trustOrgs } : {}),
       },
       options.service?.options ?? { useLeaderElection: true, orgLeader: false },
       gossipNodeOptionsOf(options.config, this.#internalEndpoint),

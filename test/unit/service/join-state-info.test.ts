@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { MemoryNetwork, MemoryTransport } from "../../../src/comm/memory/index.js";
-import { DEV_ORG, DevMessageCryptoService } from "../../../src/crypto/index.js";
+import { DevMessageCryptoService } from "../../../src/crypto/index.js";
 import { silentLogger } from "../../../src/logging/index.js";
 import { memoryMetricsProvider } from "../../../src/metrics/index.js";
-import { createGossipService, type GossipService } from "../../../src/service/index.js";
+import { channelJoinBlockOf, createGossipService, type GossipService, oneOrgAdvisor } from "../../../src/service/index.js";
 import { ManualClock, SeededRandom, utf8 } from "../../../src/util/index.js";
 
 // A real configtxgen genesis block from Fabric v2.5.6 (../shared/vectors, see its README).
@@ -21,7 +21,8 @@ function service(network: MemoryNetwork, clock: ManualClock, endpoint: string, d
     {
       transport: new MemoryTransport(network, { endpoint }),
       mcs: dev,
-      securityAdvisor: dev,
+      // The real channel's members are Org1MSP and Org2MSP (its configuration, not the definition, decides).
+      securityAdvisor: oneOrgAdvisor("Org1MSP"),
       selfIdentity: utf8(endpoint),
       signer: { serialized: utf8(endpoint), sign: (m) => m },
       clock,
@@ -52,7 +53,7 @@ test("a peer that joins a channel publishes its StateInfo at once, with its ledg
   assert.equal(a.node.peers().length, 1, "the two peers know each other");
 
   const genesis = new Uint8Array(await readFile(GENESIS));
-  const def = { name: CHANNEL, orgs: [{ mspId: DEV_ORG, mspDir: "", anchorPeers: [] }], orderer: { mspId: "OrdererMSP", mspDir: "", endpoints: ["127.0.0.1:1"] } };
+  const { def } = channelJoinBlockOf(genesis);
   await a.initializeChannel(def, { genesisBlock: genesis });
   // Well away from a publishStateInfo tick of either peer.
   await clock.advance(PUBLISH_STATE_INFO_INTERVAL_MS / 2);
