@@ -149,6 +149,8 @@ export interface GossipService {
   /** SHA-256 of the last committed block header of `channel`. */
   lastBlockHash(channel: string): Uint8Array;
   /** The channel's ledger (read it; the state provider is its only writer). */
+  /** The channel as the configuration in force defines it (orgs, anchor peers, orderers). */
+  definition(channel: string): ChannelDefinition;
   ledger(channel: string): ChannelLedger;
   /** The channel's state provider (buffer and commit loop). */
   state(channel: string): StateProvider;
@@ -263,6 +265,10 @@ export class GossipServiceImpl implements GossipService {
   /** SHA-256 of the last committed block header of `channel`. */
   lastBlockHash(channel: string): Uint8Array {
     return this.#channel(channel).ledger.lastBlockHash();
+  }
+
+  definition(channel: string): ChannelDefinition {
+    return this.#channel(channel).def;
   }
 
   /** The channel's ledger (read it; the state provider is its only writer). */

@@ -37,4 +37,8 @@ export interface ChannelStatusView {
   members: number;
   /** Alive peers this peer knows, on any channel. */
   alive: number;
+  /** The member orgs (MSP IDs) of the configuration in force. */
+  orgs?: string[];
+  /** The orderer endpoints the Deliver client uses (the configuration in force). */
+  orderers?: string[];
 }

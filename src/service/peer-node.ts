@@ -280,6 +280,8 @@ export class PeerNode {
       delivering: svc.isDelivering(channel),
       members: this.#node.peersOfChannel(channel).length,
       alive: this.#node.peers().length,
+      orgs: svc.definition(channel).orgs.map((o) => o.mspId),
+      orderers: [...svc.definition(channel).orderer.endpoints],
     }));
   }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -9,6 +9,7 @@ import type { ChannelStatusView, MembershipView } from "../../src/service/index.
 import { runCli } from "../utils/cli.js";
 import { FAST_GOSSIP_ENV } from "../utils/fast-timers.js";
 import { eventually, freePorts } from "../utils/net.js";
+import { StaticDeliverServer } from "../utils/static-deliver.js";
 
 /**
  * Joining from a real channel's genesis block (Fabric v2.5.6's configtxgen output, ../shared/vectors,
@@ -112,4 +113,46 @@ test("channel join sends a genesis block to a running peer; channel list shows i
   const data = await runCli(["channel", "join", "--admin", admin, "--block", join(VECTORS, "blocks", "001.block")]);
   assert.equal(data.code, 1);
   assert.match(data.stderr, /refused to join .*the join block: /);
+});
+
+test("fed Fabric's blocks 1-9 by an ordering service, a peer joined from the genesis block ends with Org3 a member, both orderer endpoints, and peer2.org1 cut off", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "fabric-gossip-channel-follow-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const blocks = await Promise.all(Array.from({ length: 10 }, (_, n) => readFile(join(VECTORS, "blocks", `${String(n).padStart(3, "0")}.block`)).then((b) => new Uint8Array(b))));
+  // The channel's orderer endpoint, as the genesis block names it.
+  const orderer = new StaticDeliverServer(blocks);
+  await orderer.listen("127.0.0.1:25050");
+  t.after(() => orderer.stop());
+  orderer.release(6); // blocks up to 5: before the CRL
+
+  const [g0, g2, a0, a2] = await freePorts(4);
+  const leaderEnv = { ...FAST_GOSSIP_ENV, CORE_PEER_GOSSIP_USELEADERELECTION: "false", CORE_PEER_GOSSIP_ORGLEADER: "true", CORE_PEER_DELIVERYCLIENT_CONNTIMEOUT: "2s" };
+  // prettier-ignore
+  const peer0 = new PeerProcess("peer0", ["peer", "start", "--listen", `127.0.0.1:${g0}`, "--msp", mspOf("peer0"), "--msp-id", "Org1MSP",
+    "--channel-block", GENESIS, "--ledger-dir", join(dir, "peer0"), "--admin", `127.0.0.1:${a0}`], leaderEnv);
+  t.after(() => peer0.stop(10_000));
+  // prettier-ignore
+  const peer2 = new PeerProcess("peer2", ["peer", "start", "--listen", `127.0.0.1:${g2}`, "--bootstrap", `127.0.0.1:${g0}`, "--msp", mspOf("peer2"), "--msp-id", "Org1MSP",
+    "--channel-block", GENESIS, "--ledger-dir", join(dir, "peer2"), "--admin", `127.0.0.1:${a2}`], FAST_ENV);
+  t.after(() => peer2.stop(10_000));
+  const admin0 = String((await peer0.event("ready", 60_000))["admin"]);
+  await peer2.event("ready", 60_000);
+  const status = async (): Promise<ChannelStatusView | undefined> =>
+    ((await (await fetch(`http://${admin0}/v1/channels`)).json()) as { channels: ChannelStatusView[] }).channels.find((c) => c.channel === "mychannel");
+  const alive = async (): Promise<string[]> => ((await (await fetch(`http://${admin0}/v1/membership`)).json()) as MembershipView).alive.map((m) => m.internalEndpoint);
+
+  await eventually("peer0 delivers blocks 1-5", async () => (await status())?.height === 6, 30_000, 100);
+  await eventually("peer0 knows peer2 while its identity is valid", async () => (await alive()).includes(`127.0.0.1:${g2}`), 30_000, 100);
+
+  orderer.release(10);
+  await eventually("peer0 commits blocks 6-9", async () => (await status())?.height === 10, 30_000, 100);
+  const s = await status();
+  assert.deepEqual(s?.orgs, ["Org1MSP", "Org2MSP", "Org3MSP"], "Org3 became a member (block 7)");
+  assert.deepEqual(s?.orderers, ["127.0.0.1:25050", "127.0.0.1:25150"], "the Deliver client knows both orderer endpoints (block 8)");
+  await eventually("peer2.org1, revoked by block 6's CRL, is dropped", async () => !(await alive()).includes(`127.0.0.1:${g2}`), 30_000, 200);
+  // It keeps trying (bootstrap peer): it must stay out.
+  await new Promise((r) => setTimeout(r, 3_000));
+  assert.ok(!(await alive()).includes(`127.0.0.1:${g2}`), "peer2.org1 cannot reconnect");
+  const { counts } = (await (await fetch(`http://${admin0}/v1/events`)).json()) as { counts: Record<string, number> };
+  assert.equal(counts["config-updated"], 4, "blocks 4, 6, 7 and 8 took effect");
 });
