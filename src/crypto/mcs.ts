@@ -7,7 +7,7 @@ import type {
 } from "../api/index.js";
 import type { Logger } from "../logging/index.js";
 import { type Block, Metadata, SignatureHeader } from "../protos/gen/common/common.pb.js";
-import { bytesEqual, utf8 } from "../util/index.js";
+import { bytesEqual, errorMessage, utf8 } from "../util/index.js";
 import { blockDataHash, blockHeaderBytes, channelIdOfBlock, concatBytes } from "./block.js";
 import { CryptoError } from "./errors.js";
 import type { MspVerifier, SigningIdentity, VerifierStats } from "./msp.js";
@@ -39,6 +39,12 @@ export interface MspMcsOptions {
    */
   ordererOrgs?: (channelId: string) => ReadonlySet<string> | undefined;
   /**
+   * The channel's `/Channel/Orderer/BlockValidation` policy under the configuration in force, for a
+   * channel that follows its config blocks: it throws when a block's signatures do not satisfy it.
+   * When it gives one, it replaces the orderer-orgs check. Undefined: `ordererOrgs` decides.
+   */
+  blockValidation?: (channelId: string) => ((block: Block) => void) | undefined;
+  /**
    * Whether verifyBlock requires the first envelope's channel header to name the channel, as
    * Fabric's VerifyBlock does (`protoutil.GetChannelIDFromBlock`). Default true; turn off only for
    * synthetic blocks whose data are not envelopes.
@@ -69,6 +75,7 @@ export class MspMessageCryptoServiceImpl implements MspMessageCryptoService {
   readonly #logger: Logger | undefined;
   readonly #channelOrgs: MspMcsOptions["channelOrgs"];
   readonly #ordererOrgs: MspMcsOptions["ordererOrgs"];
+  readonly #blockValidation: MspMcsOptions["blockValidation"];
   readonly #checkBlockChannel: boolean;
   readonly #orgBytes = new Map<string, OrgIdentityType>();
 
@@ -78,6 +85,7 @@ export class MspMessageCryptoServiceImpl implements MspMessageCryptoService {
     this.#logger = components.logger;
     this.#channelOrgs = options.channelOrgs;
     this.#ordererOrgs = options.ordererOrgs;
+    this.#blockValidation = options.blockValidation;
     this.#checkBlockChannel = options.checkBlockChannel ?? true;
     if (!this.#verifier.knows(this.#signer.mspId)) {
       throw new CryptoError(
@@ -179,6 +187,15 @@ export class MspMessageCryptoServiceImpl implements MspMessageCryptoService {
     }
     if (!bytesEqual(blockDataHash(block.data), header.dataHash)) {
       throw new CryptoError("BAD_BLOCK", `header.data_hash is different from SHA-256(block.data) for block [${header.number}] on channel [${channelId}]`);
+    }
+    const policy = this.#blockValidation?.(channelId);
+    if (policy !== undefined) {
+      try {
+        policy(block);
+      } catch (err) {
+        throw new CryptoError("BAD_BLOCK", `block [${header.number}] on channel [${channelId}] fails /Channel/Orderer/BlockValidation: ${errorMessage(err)}`, { cause: err });
+      }
+      return;
     }
     const ordererOrgs = this.#ordererOrgs?.(channelId);
     if (ordererOrgs === undefined) return;

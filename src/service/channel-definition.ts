@@ -4,6 +4,7 @@ import { parse as parseYaml } from "yaml";
 import { checkHostPort } from "../config/index.js";
 import { loadOrgMspFolder, type MspOrgMaterial } from "../crypto/index.js";
 import type { AnchorPeer, JoinChannelMessage } from "../gossip/channel/index.js";
+import type { Block } from "../protos/gen/common/common.pb.js";
 import { errorMessage, fromUtf8, GossipError, utf8 } from "../util/index.js";
 
 /** Why a channel definition was refused. */
@@ -218,6 +219,7 @@ export function mspMaterialsOf(def: ChannelDefinition): MspOrgMaterial[] {
  */
 export class ChannelRegistry {
   readonly #defs = new Map<string, ChannelDefinition>();
+  readonly #blockValidation = new Map<string, (block: Block) => void>();
 
   set(def: ChannelDefinition): void {
     this.#defs.set(def.name, def);
@@ -225,7 +227,17 @@ export class ChannelRegistry {
 
   delete(channel: string): void {
     this.#defs.delete(channel);
+    this.#blockValidation.delete(channel);
   }
+
+  /** Sets (or, undefined, removes) the BlockValidation policy in force of a channel that follows its configuration. */
+  setBlockValidation(channel: string, policy: ((block: Block) => void) | undefined): void {
+    if (policy === undefined) this.#blockValidation.delete(channel);
+    else this.#blockValidation.set(channel, policy);
+  }
+
+  /** The BlockValidation policy in force of a channel, for the MSP MCS's `blockValidation` resolver. */
+  readonly blockValidation = (channel: string): ((block: Block) => void) | undefined => this.#blockValidation.get(channel);
 
   get(channel: string): ChannelDefinition | undefined {
     return this.#defs.get(channel);

@@ -316,6 +316,7 @@ export class GossipServiceImpl implements GossipService {
       const tracker = await this.#openConfigTracker(ledger, log);
       const inForce = tracker === undefined ? undefined : this.#definitionOf(tracker.bundle.config, log);
       const current = inForce ?? def;
+      if (tracker !== undefined) this.#registry.setBlockValidation(name, (block) => tracker.verifyBlock(block));
       if (inForce !== undefined) {
         this.#registry.set(inForce);
         this.#c.trustOrgs?.(mspMaterialsOf(inForce));
@@ -435,6 +436,7 @@ export class GossipServiceImpl implements GossipService {
       bundle = tracker.append(block);
     } catch (err) {
       res.tracker = undefined;
+      this.#registry.setBlockValidation(res.def.name, undefined);
       log.error("the configuration tracker refused a committed block; config updates are no longer followed", { number: block.header?.number.toString(), err: errorMessage(err) });
       return;
     }

@@ -1,6 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { MessageCryptoService, PeerIdentityType, SecurityAdvisor } from "../api/index.js";
+import type { Block } from "../protos/gen/common/common.pb.js";
 import {
   createMspMessageCryptoService,
   DevMessageCryptoService,
@@ -38,6 +39,8 @@ export interface PeerCryptoArgs {
   channelOrgs?: (channelId: string) => ReadonlySet<string> | undefined;
   /** The MSP IDs whose signatures make a channel's blocks valid (its orderer orgs). */
   ordererOrgs?: (channelId: string) => ReadonlySet<string> | undefined;
+  /** The BlockValidation policy in force of a channel that follows its configuration (it replaces `ordererOrgs` there). */
+  blockValidation?: (channelId: string) => ((block: Block) => void) | undefined;
   /** More orgs to trust (e.g. those of channel definitions); an org already known by MSP ID is kept as it is. */
   extraOrgs?: readonly MspOrgMaterial[];
 }
@@ -75,7 +78,11 @@ export async function loadPeerCrypto(args: PeerCryptoArgs, logger: Logger): Prom
   const verifier = new MspVerifier(orgs, { clock: new SystemClock(), logger });
   const mcs = createMspMessageCryptoService(
     { signer: local.signingIdentity, verifier, logger },
-    { ...(args.channelOrgs ? { channelOrgs: args.channelOrgs } : {}), ...(args.ordererOrgs ? { ordererOrgs: args.ordererOrgs } : {}) },
+    {
+      ...(args.channelOrgs ? { channelOrgs: args.channelOrgs } : {}),
+      ...(args.ordererOrgs ? { ordererOrgs: args.ordererOrgs } : {}),
+      ...(args.blockValidation ? { blockValidation: args.blockValidation } : {}),
+    },
   );
   // A channel's configuration is authoritative for its orgs: an org it names replaces what was trusted
   // under that MSP ID (a config update may add a CRL or a CA), a new one is added.

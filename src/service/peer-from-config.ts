@@ -142,6 +142,7 @@ export async function peerFromConfig(options: PeerFromConfigOptions, components:
           extraOrgs,
           channelOrgs: (ch) => registry.channelOrgs(ch) ?? (joined.has(ch) ? readers : undefined),
           ordererOrgs: registry.ordererOrgs,
+          blockValidation: registry.blockValidation,
         },
         logger,
       );

@@ -5,11 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type PeerEvent, PeerEvents } from "../../src/api/index.js";
+import { type MessageCryptoService, type PeerEvent, PeerEvents } from "../../src/api/index.js";
 import { MemoryNetwork, MemoryTransport } from "../../src/comm/memory/index.js";
 import { serializeIdentity } from "../../src/crypto/index.js";
 import { silentLogger } from "../../src/logging/index.js";
 import { memoryMetricsProvider } from "../../src/metrics/index.js";
+import { Block } from "../../src/protos/gen/common/common.pb.js";
 import { ChannelRegistry, channelJoinBlockOf, createGossipService, type GossipService, loadPeerCrypto, mspMaterialsOf } from "../../src/service/index.js";
 import { ManualClock, SeededRandom } from "../../src/util/index.js";
 import { eventually } from "../utils/net.js";
@@ -33,7 +34,7 @@ test("config blocks take effect at commit: anchors, a CRL, a new org and orderer
   const clock = new ManualClock(Date.parse("2026-12-05T00:00:00Z"));
   const network = new MemoryNetwork(clock);
 
-  const startService = async (): Promise<{ service: GossipService; registry: ChannelRegistry; events: PeerEvent[]; validate: (id: Uint8Array) => void }> => {
+  const startService = async (): Promise<{ service: GossipService; registry: ChannelRegistry; events: PeerEvent[]; mcs: MessageCryptoService; validate: (id: Uint8Array) => void }> => {
     const registry = new ChannelRegistry();
     const crypto = await loadPeerCrypto(
       {
@@ -43,6 +44,7 @@ test("config blocks take effect at commit: anchors, a CRL, a new org and orderer
         extraOrgs: mspMaterialsOf(genesis.def),
         channelOrgs: registry.channelOrgs,
         ordererOrgs: registry.ordererOrgs,
+        blockValidation: registry.blockValidation,
       },
       silentLogger,
     );
@@ -69,7 +71,7 @@ test("config blocks take effect at commit: anchors, a CRL, a new org and orderer
       { internalEndpoint: "127.0.0.1:25051" },
     );
     await service.start();
-    return { service, registry, events, validate: (id) => crypto.mcs.validateIdentity(id) };
+    return { service, registry, events, mcs: crypto.mcs, validate: (id) => crypto.mcs.validateIdentity(id) };
   };
 
   const first = await startService();
@@ -82,6 +84,12 @@ test("config blocks take effect at commit: anchors, a CRL, a new org and orderer
   // The block store writes to disk (real I/O): wait in real time.
   await eventually("blocks 1-9 verified and committed", () => first.service.ledgerHeight("mychannel") === 10n, 20_000, 20);
 
+  // Blocks are now checked against /Channel/Orderer/BlockValidation of the configuration in force: block 9
+  // carrying block 5's signatures (valid orderer signatures over another header) is refused.
+  const tampered = Block.decode(await block(9));
+  tampered.metadata!.metadata[0] = Block.decode(await block(5)).metadata!.metadata[0]!;
+  assert.throws(() => first.mcs.verifyBlock("mychannel", 9n, tampered), /BlockValidation/);
+  first.mcs.verifyBlock("mychannel", 9n, Block.decode(await block(9)));
   assert.deepEqual(
     first.events.filter((e) => e.kind === "config-updated").map((e) => (e.kind === "config-updated" ? e.sequence : -1n)),
     [1n, 2n, 3n, 4n],
