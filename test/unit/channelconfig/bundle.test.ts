@@ -1,6 +1,4 @@
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
   type ChannelConfigTracker,
@@ -9,11 +7,10 @@ import {
   channelConfigFromBlock,
   createChannelBundle,
   createChannelConfigTracker,
-  decodeBlock,
   lastConfigIndex,
   parseChannelConfig,
 } from "../../../src/channelconfig/index.js";
-import { blockDataHash, blockHeaderBytes, concatBytes, createSigningIdentity, type SigningIdentity } from "../../../src/crypto/index.js";
+import { blockDataHash, blockHeaderBytes, concatBytes, type SigningIdentity } from "../../../src/crypto/index.js";
 import {
   type Block,
   BlockMetadataIndex,
@@ -23,35 +20,19 @@ import {
   Payload,
   SignatureHeader,
 } from "../../../src/protos/gen/common/common.pb.js";
-import { ManualClock } from "../../../src/util/index.js";
+import { block, fixtureClock, fixtureSigner } from "./vectors.js";
 
-const VECTORS = "/work/shared/vectors/fabric-v2.5.6-channel";
-const CRYPTO = join(VECTORS, "crypto");
-/** A day after the fixture network ran: every certificate is valid. */
-const clock = new ManualClock(Date.parse("2026-12-05T00:00:00Z"));
+const clock = fixtureClock();
 
-const block = (n: number): Block => decodeBlock(new Uint8Array(readFileSync(join(VECTORS, "blocks", `${String(n).padStart(3, "0")}.block`))));
 
-function onlyFile(dir: string): string {
-  const [name] = readdirSync(dir);
-  if (name === undefined) throw new Error(`${dir} is empty`);
-  return readFileSync(join(dir, name), "latin1");
-}
 
-/** A fixture identity with its key: `org` is "orderer" or "org1".."org3", `node` a peer, orderer or user name. */
-function signer(org: string, mspId: string, node: string): SigningIdentity {
-  const orgDir = org === "orderer" ? join(CRYPTO, "ordererOrganizations/example.com") : join(CRYPTO, `peerOrganizations/${org}.example.com`);
-  const kind = node.includes("@") ? "users" : org === "orderer" ? "orderers" : "peers";
-  const msp = join(orgDir, kind, node, "msp");
-  return createSigningIdentity({ mspId, certPem: onlyFile(join(msp, "signcerts")), keyPem: readFileSync(join(msp, "keystore/priv_sk"), "latin1") });
-}
 
-const orderer = signer("orderer", "OrdererMSP", "orderer.example.com");
-const peer0Org1 = signer("org1", "Org1MSP", "peer0.org1.example.com");
-const peer1Org1 = signer("org1", "Org1MSP", "peer1.org1.example.com");
-const peer2Org1 = signer("org1", "Org1MSP", "peer2.org1.example.com");
-const peer0Org2 = signer("org2", "Org2MSP", "peer0.org2.example.com");
-const peer0Org3 = signer("org3", "Org3MSP", "peer0.org3.example.com");
+const orderer = fixtureSigner("orderer", "OrdererMSP", "orderer.example.com");
+const peer0Org1 = fixtureSigner("org1", "Org1MSP", "peer0.org1.example.com");
+const peer1Org1 = fixtureSigner("org1", "Org1MSP", "peer1.org1.example.com");
+const peer2Org1 = fixtureSigner("org1", "Org1MSP", "peer2.org1.example.com");
+const peer0Org2 = fixtureSigner("org2", "Org2MSP", "peer0.org2.example.com");
+const peer0Org3 = fixtureSigner("org3", "Org3MSP", "peer0.org3.example.com");
 
 /** A tracker fed the fixture's blocks 1..upTo. */
 function trackerAfter(upTo: number): ChannelConfigTracker {

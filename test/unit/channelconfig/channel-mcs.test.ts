@@ -1,38 +1,23 @@
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
   ChannelTrackerRegistry,
   createChannelConfigTracker,
   createChannelMessageCryptoService,
-  decodeBlock,
 } from "../../../src/channelconfig/index.js";
-import { createSigningIdentity, loadOrgMspFolder, MspVerifier, type SigningIdentity } from "../../../src/crypto/index.js";
-import type { Block } from "../../../src/protos/gen/common/common.pb.js";
-import { ManualClock } from "../../../src/util/index.js";
+import { loadOrgMspFolder, MspVerifier, } from "../../../src/crypto/index.js";
+import { block, CRYPTO, fixtureClock, fixtureSigner } from "./vectors.js";
 
-const VECTORS = "/work/shared/vectors/fabric-v2.5.6-channel";
-const CRYPTO = join(VECTORS, "crypto");
-const clock = new ManualClock(Date.parse("2026-12-05T00:00:00Z"));
-const block = (n: number): Block => decodeBlock(new Uint8Array(readFileSync(join(VECTORS, "blocks", `${String(n).padStart(3, "0")}.block`))));
+const clock = fixtureClock();
 
-function onlyFile(dir: string): string {
-  const [name] = readdirSync(dir);
-  if (name === undefined) throw new Error(`${dir} is empty`);
-  return readFileSync(join(dir, name), "latin1");
-}
 
-function peer(org: string, mspId: string, node: string): SigningIdentity {
-  const msp = join(CRYPTO, `peerOrganizations/${org}.example.com/peers/${node}/msp`);
-  return createSigningIdentity({ mspId, certPem: onlyFile(join(msp, "signcerts")), keyPem: readFileSync(join(msp, "keystore/priv_sk"), "latin1") });
-}
 
-const peer0Org1 = peer("org1", "Org1MSP", "peer0.org1.example.com");
-const peer2Org1 = peer("org1", "Org1MSP", "peer2.org1.example.com");
-const peer0Org2 = peer("org2", "Org2MSP", "peer0.org2.example.com");
-const peer1Org2 = peer("org2", "Org2MSP", "peer1.org2.example.com");
-const peer0Org3 = peer("org3", "Org3MSP", "peer0.org3.example.com");
+const peer0Org1 = fixtureSigner("org1", "Org1MSP", "peer0.org1.example.com");
+const peer2Org1 = fixtureSigner("org1", "Org1MSP", "peer2.org1.example.com");
+const peer0Org2 = fixtureSigner("org2", "Org2MSP", "peer0.org2.example.com");
+const peer1Org2 = fixtureSigner("org2", "Org2MSP", "peer1.org2.example.com");
+const peer0Org3 = fixtureSigner("org3", "Org3MSP", "peer0.org3.example.com");
 
 function codeOf(fn: () => unknown): string | undefined {
   try {

@@ -20,10 +20,8 @@ import { Block, Envelope, Payload } from "../../../src/protos/gen/common/common.
 import { ConfigEnvelope } from "../../../src/protos/gen/common/configtx.pb.js";
 import { ManualClock } from "../../../src/util/index.js";
 import { runCli } from "../../utils/cli.js";
+import { blockBytes, blockFile, VECTORS } from "./vectors.js";
 
-const VECTORS = "/work/shared/vectors/fabric-v2.5.6-channel";
-const blockFile = (n: number): string => join(VECTORS, "blocks", `${String(n).padStart(3, "0")}.block`);
-const blockBytes = (n: number): Uint8Array => new Uint8Array(readFileSync(blockFile(n)));
 
 /** The parts of expected.json the `channel inspect` contract covers. */
 interface ExpectedBlock {

@@ -1,7 +1,7 @@
 // channel-config.ts loads @peculiar/x509, which needs the Reflect metadata API first.
 import "reflect-metadata";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { channelConfigFromBlock } from "../../../src/channelconfig/channel-config.js";
@@ -28,22 +28,11 @@ import {
   MSPRole_MSPRoleType,
   OrganizationUnit,
 } from "../../../src/protos/gen/msp/msp_principal.pb.js";
-import { ManualClock } from "../../../src/util/index.js";
+import { fixtureClock, fixtureSigner, onlyFile, orgDir, VECTORS } from "./vectors.js";
 
-const VECTORS = "/work/shared/vectors/fabric-v2.5.6-channel";
-const CRYPTO = join(VECTORS, "crypto");
-/** A day after the fixture network ran: every certificate is valid. */
-const clock = new ManualClock(Date.parse("2026-12-05T00:00:00Z"));
+const clock = fixtureClock();
 
-function onlyFile(dir: string): string {
-  const [name] = readdirSync(dir);
-  if (name === undefined) throw new Error(`${dir} is empty`);
-  return readFileSync(join(dir, name), "latin1");
-}
 
-function orgDir(org: string): string {
-  return org === "orderer" ? join(CRYPTO, "ordererOrganizations/example.com") : join(CRYPTO, `peerOrganizations/${org}.example.com`);
-}
 
 /** An org MSP as configtxgen puts it in the channel config: cacerts, tlscacerts and cryptogen's NodeOUs. */
 function mspConfig(org: string, mspId: string, crls: string[] = []): ChannelMspConfig {
@@ -62,19 +51,15 @@ function mspConfig(org: string, mspId: string, crls: string[] = []): ChannelMspC
   };
 }
 
-function signer(org: string, mspId: string, node: string): SigningIdentity {
-  const base = join(orgDir(org), node.includes("@") ? `users/${node}` : org === "orderer" ? `orderers/${node}` : `peers/${node}`, "msp");
-  return createSigningIdentity({ mspId, certPem: onlyFile(join(base, "signcerts")), keyPem: readFileSync(join(base, "keystore/priv_sk"), "latin1") });
-}
 
-const peer0Org1 = signer("org1", "Org1MSP", "peer0.org1.example.com");
-const peer1Org1 = signer("org1", "Org1MSP", "peer1.org1.example.com");
-const peer2Org1 = signer("org1", "Org1MSP", "peer2.org1.example.com");
-const adminOrg1 = signer("org1", "Org1MSP", "Admin@org1.example.com");
-const user1Org1 = signer("org1", "Org1MSP", "User1@org1.example.com");
-const peer0Org2 = signer("org2", "Org2MSP", "peer0.org2.example.com");
-const adminOrg2 = signer("org2", "Org2MSP", "Admin@org2.example.com");
-const orderer = signer("orderer", "OrdererMSP", "orderer.example.com");
+const peer0Org1 = fixtureSigner("org1", "Org1MSP", "peer0.org1.example.com");
+const peer1Org1 = fixtureSigner("org1", "Org1MSP", "peer1.org1.example.com");
+const peer2Org1 = fixtureSigner("org1", "Org1MSP", "peer2.org1.example.com");
+const adminOrg1 = fixtureSigner("org1", "Org1MSP", "Admin@org1.example.com");
+const user1Org1 = fixtureSigner("org1", "Org1MSP", "User1@org1.example.com");
+const peer0Org2 = fixtureSigner("org2", "Org2MSP", "peer0.org2.example.com");
+const adminOrg2 = fixtureSigner("org2", "Org2MSP", "Admin@org2.example.com");
+const orderer = fixtureSigner("orderer", "OrdererMSP", "orderer.example.com");
 const crl = readFileSync(join(VECTORS, "crl/org1-crl.pem"), "latin1");
 
 function manager(withCrl = false): ChannelMspManager {
