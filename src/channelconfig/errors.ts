@@ -22,7 +22,9 @@ export type ChannelConfigErrorCode =
   /** Block metadata (SIGNATURES, LAST_CONFIG) is missing or does not decode. */
   | "MALFORMED_METADATA"
   /** A uint64 (block number, sequence, index) beyond what a JavaScript number holds exactly. */
-  | "NUMBER_TOO_LARGE";
+  | "NUMBER_TOO_LARGE"
+  /** A genesis block cannot be made of these inputs (no org, a bad channel name, endpoint or batch setting). */
+  | "INVALID_GENESIS";
 
 /** The channel configuration or a block could not be read; `code` says what is malformed. */
 export class ChannelConfigError extends GossipError {

@@ -38,6 +38,15 @@ export {
   parseChannelConfig,
 } from "./channel-config.js";
 export { channelMspMaterials, mspOrgMaterialOf } from "./msp-material.js";
+export {
+  GENESIS_DEFAULTS,
+  type GenesisApplicationOrg,
+  type GenesisConsenter,
+  type GenesisMsp,
+  type GenesisOptions,
+  type GenesisOrdererOrg,
+  createGenesisBlock,
+} from "./genesis.js";
 export { type BlockInspection, type InspectedOrg, inspectBlock } from "./inspect.js";
 export {
   type IdentityDeserializer,

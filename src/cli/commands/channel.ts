@@ -1,12 +1,28 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { type BlockInspection, ChannelConfigError, inspectBlock } from "../../channelconfig/index.js";
+import { parse as parseYaml } from "yaml";
+import {
+  type BlockInspection,
+  ChannelConfigError,
+  type GenesisApplicationOrg,
+  type GenesisMsp,
+  type GenesisOptions,
+  type GenesisOrdererOrg,
+  createGenesisBlock,
+  inspectBlock,
+} from "../../channelconfig/index.js";
+import { decodeAllPem, encodePem, loadOrgMspFolder } from "../../crypto/index.js";
+import { Block } from "../../protos/gen/common/common.pb.js";
 import { type ChannelStatusView, splitHostPort } from "../../service/index.js";
 import { errorMessage, GossipError } from "../../util/index.js";
 import { fetchChannelStatus } from "../network/index.js";
 
-/** Why `channel inspect` could not read its file: READ_FAILED (the file) or BAD_BLOCK (its bytes, with the channelconfig code in the message). */
-export type ChannelCommandErrorCode = "READ_FAILED" | "BAD_BLOCK" | "JOIN_FAILED";
+/**
+ * Why a channel command failed: READ_FAILED (the file), BAD_BLOCK (its bytes, with the channelconfig code in the
+ * message), JOIN_FAILED (the peer refused), BAD_GENESIS_INPUT (a `channel genesis` flag or MSP folder).
+ */
+export type ChannelCommandErrorCode = "READ_FAILED" | "BAD_BLOCK" | "JOIN_FAILED" | "BAD_GENESIS_INPUT";
 
 /** A block file that cannot be read or decoded; the message names the file and the cause. */
 export class ChannelCommandError extends GossipError {
@@ -67,6 +83,117 @@ export function registerChannel(program: Command): void {
       const channels = await fetchChannelStatus(opts.admin);
       process.stdout.write(opts.json ? `${JSON.stringify({ channels })}\n` : `Channels peers has joined:\n${channels.map((c) => `${c.channel}\n`).join("")}`);
     });
+  channel
+    .command("genesis")
+    .description("write a channel's genesis block as configtxgen makes it for a channel-participation profile (no system channel), from cryptogen-shaped MSP folders")
+    .requiredOption("--channel <name>", "the channel name")
+    .requiredOption("--org <MSPID:MSPDIR[:HOST:PORT,...]>", "an application org: its MSP ID, its org MSP folder and its anchor peers (repeatable)", collect, [])
+    .requiredOption("--orderer-org <MSPID:MSPDIR:HOST:PORT[,HOST:PORT...]>", "an orderer org: its MSP ID, its org MSP folder and its endpoints (repeatable)", collect, [])
+    .option("--batch-timeout <duration>", "BatchTimeout (a Go duration)", "2s")
+    .option("--max-message-count <n>", "BatchSize.MaxMessageCount", "10")
+    .option("--absolute-max-bytes <n>", "BatchSize.AbsoluteMaxBytes", "103809024")
+    .option("--preferred-max-bytes <n>", "BatchSize.PreferredMaxBytes", "524288")
+    .requiredOption("--out <file>", "where to write the block (a serialized common.Block)")
+    .action(async (opts: GenesisFlags) => {
+      const block = await genesisBlockOfFlags(opts);
+      await writeFile(opts.out, Block.encode(block).finish());
+      process.stdout.write(`wrote the genesis block of channel ${opts.channel} to ${opts.out}\n`);
+    });
+}
+
+/** The flags of `channel genesis`. */
+export interface GenesisFlags {
+  channel: string;
+  org: string[];
+  ordererOrg: string[];
+  batchTimeout: string;
+  maxMessageCount: string;
+  absoluteMaxBytes: string;
+  preferredMaxBytes: string;
+  out: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/**
+ * The genesis block `channel genesis` writes: each org's MSP read from its folder (see `genesisMspOfFolder`).
+ * @throws ChannelCommandError BAD_GENESIS_INPUT naming the flag or folder, with the cause
+ */
+export async function genesisBlockOfFlags(flags: GenesisFlags): Promise<Block> {
+  const orgArg = async (arg: string, flag: string): Promise<{ msp: GenesisMsp; addresses: string[] }> => {
+    // MSPID:MSPDIR[:addresses]; addresses are host:port, so the folder ends at the second colon.
+    const first = arg.indexOf(":");
+    const second = first < 0 ? -1 : arg.indexOf(":", first + 1);
+    const mspId = first < 0 ? "" : arg.slice(0, first);
+    const dir = first < 0 ? "" : arg.slice(first + 1, second < 0 ? undefined : second);
+    if (mspId === "" || dir === "") throw new ChannelCommandError("BAD_GENESIS_INPUT", `${flag} ${JSON.stringify(arg)}: expected MSPID:MSPDIR[:HOST:PORT,...]`);
+    const addresses = second < 0 ? [] : arg.slice(second + 1).split(",").filter((a) => a !== "");
+    return { msp: await genesisMspOfFolder(resolve(dir), mspId), addresses };
+  };
+  const applicationOrgs: GenesisApplicationOrg[] = [];
+  for (const arg of flags.org) {
+    const { msp, addresses } = await orgArg(arg, "--org");
+    applicationOrgs.push({ ...msp, anchorPeers: addresses });
+  }
+  const ordererOrgs: GenesisOrdererOrg[] = [];
+  for (const arg of flags.ordererOrg) {
+    const { msp, addresses } = await orgArg(arg, "--orderer-org");
+    if (addresses.length === 0) throw new ChannelCommandError("BAD_GENESIS_INPUT", `--orderer-org ${JSON.stringify(arg)}: no endpoint (MSPID:MSPDIR:HOST:PORT[,HOST:PORT...])`);
+    ordererOrgs.push({ ...msp, endpoints: addresses });
+  }
+  const int = (v: string, flag: string): number => {
+    if (!/^\d+$/.test(v)) throw new ChannelCommandError("BAD_GENESIS_INPUT", `${flag} ${JSON.stringify(v)} is not a positive integer`);
+    return Number(v);
+  };
+  const options: GenesisOptions = {
+    channel: flags.channel,
+    applicationOrgs,
+    ordererOrgs,
+    batchTimeout: flags.batchTimeout,
+    maxMessageCount: int(flags.maxMessageCount, "--max-message-count"),
+    absoluteMaxBytes: int(flags.absoluteMaxBytes, "--absolute-max-bytes"),
+    preferredMaxBytes: int(flags.preferredMaxBytes, "--preferred-max-bytes"),
+  };
+  try {
+    return createGenesisBlock(options);
+  } catch (err) {
+    if (err instanceof ChannelConfigError) throw new ChannelCommandError("BAD_GENESIS_INPUT", `${err.code}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+/**
+ * An org's MSP from its MSP folder as cryptogen writes it: cacerts, intermediatecerts, tlscacerts, crls (read by
+ * `loadOrgMspFolder`), admincerts if any, and config.yaml's NodeOUs (off when there is no config.yaml or it does
+ * not enable them; the certifier is the file it names).
+ * @throws ChannelCommandError BAD_GENESIS_INPUT naming the folder
+ */
+export async function genesisMspOfFolder(dir: string, mspId: string): Promise<GenesisMsp> {
+  try {
+    const org = await loadOrgMspFolder(dir, mspId);
+    const admins: string[] = [];
+    const adminDir = join(dir, "admincerts");
+    const names = await readdir(adminDir).catch(() => [] as string[]);
+    for (const name of names.sort()) {
+      const text = await readFile(join(adminDir, name), "latin1").catch(() => "");
+      for (const b of decodeAllPem(text)) if (b.type === "CERTIFICATE") admins.push(encodePem("CERTIFICATE", b.der));
+    }
+    const configText = await readFile(join(dir, "config.yaml"), "utf8").catch(() => undefined);
+    let nodeOUs: GenesisMsp["nodeOUs"] = false;
+    if (configText !== undefined) {
+      const doc = parseYaml(configText) as { NodeOUs?: { Enable?: boolean; ClientOUIdentifier?: { Certificate?: string } } } | null;
+      const node = doc?.NodeOUs;
+      if (node?.Enable === true) {
+        const certFile = node.ClientOUIdentifier?.Certificate;
+        nodeOUs = certFile === undefined ? {} : { certificate: await readFile(resolve(dir, certFile), "latin1") };
+      }
+    }
+    return { ...org, admins, nodeOUs };
+  } catch (err) {
+    throw new ChannelCommandError("BAD_GENESIS_INPUT", `MSP folder ${dir} of ${mspId}: ${errorMessage(err)}`, { cause: err });
+  }
 }
 
 function checkedAdmin(value: string): string {
