@@ -7,8 +7,8 @@ import {
   OrdererBlockMetadata,
   SignatureHeader,
 } from "../protos/gen/common/common.pb.js";
-import { errText } from "./configtx.js";
 import { ChannelConfigError } from "./errors.js";
+import { errorMessage } from "../util/index.js";
 
 /**
  * Fabric's `protoutil.GetMetadataFromBlock`: the Metadata message at `index` of block.metadata. An entry of
@@ -25,7 +25,7 @@ export function metadataAt(block: Block, index: BlockMetadataIndex): Metadata {
   try {
     return Metadata.decode(raw);
   } catch (err) {
-    throw new ChannelConfigError("MALFORMED_METADATA", `block [${n}]: metadata ${BlockMetadataIndex[index]} is not a common.Metadata (${errText(err)})`, { cause: err });
+    throw new ChannelConfigError("MALFORMED_METADATA", `block [${n}]: metadata ${BlockMetadataIndex[index]} is not a common.Metadata (${errorMessage(err)})`, { cause: err });
   }
 }
 
@@ -53,7 +53,7 @@ export function lastConfigIndices(block: Block): LastConfigIndices {
       try {
         obm = OrdererBlockMetadata.decode(value);
       } catch (err) {
-        throw new ChannelConfigError("MALFORMED_METADATA", `block [${n}]: the SIGNATURES metadata value is not an OrdererBlockMetadata (${errText(err)})`, { cause: err });
+        throw new ChannelConfigError("MALFORMED_METADATA", `block [${n}]: the SIGNATURES metadata value is not an OrdererBlockMetadata (${errorMessage(err)})`, { cause: err });
       }
       signatures = obm.lastConfig?.index ?? 0n;
     }
@@ -64,7 +64,7 @@ export function lastConfigIndices(block: Block): LastConfigIndices {
     try {
       lastConfig = LastConfig.decode(value).index;
     } catch (err) {
-      throw new ChannelConfigError("MALFORMED_METADATA", `block [${n}]: the LAST_CONFIG metadata value is not a LastConfig (${errText(err)})`, { cause: err });
+      throw new ChannelConfigError("MALFORMED_METADATA", `block [${n}]: the LAST_CONFIG metadata value is not a LastConfig (${errorMessage(err)})`, { cause: err });
     }
   }
   return { signatures, lastConfig };
@@ -110,7 +110,7 @@ export function blockSignatures(block: Block): BlockSignature[] {
       const creator = SignatureHeader.decode(s.signatureHeader).creator;
       return { mspId: deserializeIdentity(creator).mspId, creator, signatureHeader: s.signatureHeader, signature: s.signature };
     } catch (err) {
-      throw new ChannelConfigError("MALFORMED_METADATA", `block [${n}]: signature ${i} of the SIGNATURES metadata has no decodable signature header and creator (${errText(err)})`, { cause: err });
+      throw new ChannelConfigError("MALFORMED_METADATA", `block [${n}]: signature ${i} of the SIGNATURES metadata has no decodable signature header and creator (${errorMessage(err)})`, { cause: err });
     }
   });
 }

@@ -1,10 +1,10 @@
 import { blockDataHash, blockHeaderBytes, concatBytes } from "../crypto/index.js";
 import type { Logger } from "../logging/index.js";
-import { type Block, BlockMetadataIndex, Metadata, SignatureHeader } from "../protos/gen/common/common.pb.js";
+import { type Block, type BlockHeader, BlockMetadataIndex, Metadata, SignatureHeader } from "../protos/gen/common/common.pb.js";
 import type { ConfigGroup } from "../protos/gen/common/configtx.pb.js";
-import { type Clock, GossipError } from "../util/index.js";
+import { type Clock, GossipError, errorMessage } from "../util/index.js";
 import type { ChannelConfig } from "./channel-config.js";
-import { APPLICATION_GROUP, ORDERER_GROUP, ROOT_GROUP, errText, firstEnvelope } from "./configtx.js";
+import { APPLICATION_GROUP, ORDERER_GROUP, ROOT_GROUP, firstEnvelope } from "./configtx.js";
 import { ChannelMspManager, channelMspConfigOf } from "./msp-config.js";
 import { type PolicyTree, PolicyError, type SignedData, createPolicyTree } from "./policies.js";
 
@@ -80,6 +80,12 @@ export interface ChannelBundle {
    */
   verifyBlock(block: Block, seqNum?: bigint): void;
   /**
+   * The last step of `verifyBlock` alone: the SIGNATURES metadata satisfies /Channel/Orderer/BlockValidation.
+   * For a caller that has made the other checks itself (the peer's MCS hashes the data once). Throws
+   * ChannelVerifyError NO_SIGNATURES, MALFORMED_METADATA, POLICY_NOT_SATISFIED.
+   */
+  verifyBlockSignatures(block: Block): void;
+  /**
    * Fabric's `VerifyByChannel`: `signature` over `message` by `identity` (a serialized SerializedIdentity)
    * satisfies /Channel/Application/Readers. Throws ChannelVerifyError POLICY_NOT_SATISFIED.
    */
@@ -140,23 +146,37 @@ class Bundle implements ChannelBundle {
     try {
       inBlock = firstEnvelope(block).channelHeader.channelId;
     } catch (err) {
-      throw new ChannelVerifyError("MALFORMED_BLOCK", `block [${n}] on channel ${this.channelId}: ${errText(err)}`, { cause: err });
+      throw new ChannelVerifyError("MALFORMED_BLOCK", `block [${n}] on channel ${this.channelId}: ${errorMessage(err)}`, { cause: err });
     }
     if (inBlock !== this.channelId) {
       throw new ChannelVerifyError("WRONG_CHANNEL", `block [${n}] is of channel ${JSON.stringify(inBlock)}, not ${JSON.stringify(this.channelId)}`);
     }
-    const raw = block.metadata?.metadata[BlockMetadataIndex.SIGNATURES];
-    if (raw === undefined) throw new ChannelVerifyError("NO_SIGNATURES", `block [${n}] on channel ${this.channelId} has no SIGNATURES metadata`);
-    let md: Metadata;
-    try {
-      md = Metadata.decode(raw);
-    } catch (err) {
-      throw new ChannelVerifyError("MALFORMED_METADATA", `block [${n}] on channel ${this.channelId}: the SIGNATURES metadata is not a common.Metadata (${errText(err)})`, { cause: err });
-    }
     // Fabric checks the data hash after decoding the metadata and before the signatures.
+    const md = this.#signaturesMetadata(block, n);
     if (Buffer.compare(blockDataHash(block.data), header.dataHash) !== 0) {
       throw new ChannelVerifyError("BAD_DATA_HASH", `block [${n}] on channel ${this.channelId}: header.data_hash is not SHA-256 of the block's data`);
     }
+    this.#verifySignatures(header, md);
+  }
+
+  verifyBlockSignatures(block: Block): void {
+    const header = block.header;
+    if (header === undefined) throw new ChannelVerifyError("MALFORMED_BLOCK", `a block on channel ${this.channelId} has no header`);
+    this.#verifySignatures(header, this.#signaturesMetadata(block, header.number));
+  }
+
+  #signaturesMetadata(block: Block, n: bigint): Metadata {
+    const raw = block.metadata?.metadata[BlockMetadataIndex.SIGNATURES];
+    if (raw === undefined) throw new ChannelVerifyError("NO_SIGNATURES", `block [${n}] on channel ${this.channelId} has no SIGNATURES metadata`);
+    try {
+      return Metadata.decode(raw);
+    } catch (err) {
+      throw new ChannelVerifyError("MALFORMED_METADATA", `block [${n}] on channel ${this.channelId}: the SIGNATURES metadata is not a common.Metadata (${errorMessage(err)})`, { cause: err });
+    }
+  }
+
+  #verifySignatures(header: BlockHeader, md: Metadata): void {
+    const n = header.number;
     if (md.signatures.length === 0) {
       throw new ChannelVerifyError("NO_SIGNATURES", `block [${n}] on channel ${this.channelId} carries no signature (${BLOCK_VALIDATION_POLICY} needs the orderer's)`);
     }
@@ -168,7 +188,7 @@ class Bundle implements ChannelBundle {
       try {
         creator = SignatureHeader.decode(ms.signatureHeader).creator;
       } catch (err) {
-        throw new ChannelVerifyError("MALFORMED_METADATA", `block [${n}] on channel ${this.channelId}: signature ${i} has no decodable signature header (${errText(err)})`, { cause: err });
+        throw new ChannelVerifyError("MALFORMED_METADATA", `block [${n}] on channel ${this.channelId}: signature ${i} has no decodable signature header (${errorMessage(err)})`, { cause: err });
       }
       return { identity: creator, data: concatBytes(md.value, ms.signatureHeader, headerBytes), signature: ms.signature };
     });

@@ -8,8 +8,9 @@ import { ImplicitMetaPolicy, ImplicitMetaPolicy_Rule, Policy_PolicyType } from "
 import { FabricMSPConfig, type FabricNodeOUs, MSPConfig } from "../protos/gen/msp/msp_config.pb.js";
 import { BatchSize, BatchTimeout, ConsensusType } from "../protos/gen/orderer/configuration.pb.js";
 import { AnchorPeers } from "../protos/gen/peer/configuration.pb.js";
-import { APPLICATION_GROUP, ORDERER_GROUP, ROOT_GROUP, configOfBlock, errText, groupAt, sortedKeys } from "./configtx.js";
+import { APPLICATION_GROUP, ORDERER_GROUP, ROOT_GROUP, configOfBlock, groupAt, sortedKeys } from "./configtx.js";
 import { ChannelConfigError } from "./errors.js";
+import { errorMessage } from "../util/index.js";
 
 /** Value keys of the channel configuration (Fabric's channelconfig constants). */
 export const CONFIG_VALUE = {
@@ -199,7 +200,7 @@ function readValue<T>(group: ConfigGroup, key: string, path: string, decode: (by
   try {
     return decode(v.value);
   } catch (err) {
-    throw new ChannelConfigError("MALFORMED_VALUE", `${path}/${key}: the value does not decode (${errText(err)})`, { cause: err });
+    throw new ChannelConfigError("MALFORMED_VALUE", `${path}/${key}: the value does not decode (${errorMessage(err)})`, { cause: err });
   }
 }
 
@@ -237,7 +238,7 @@ function collectPolicies(group: ConfigGroup, path: string, out: Map<string, Chan
       try {
         imp = ImplicitMetaPolicy.decode(p.policy.value);
       } catch (err) {
-        throw new ChannelConfigError("MALFORMED_POLICY", `${at}: the IMPLICIT_META value is not an ImplicitMetaPolicy (${errText(err)})`, { cause: err });
+        throw new ChannelConfigError("MALFORMED_POLICY", `${at}: the IMPLICIT_META value is not an ImplicitMetaPolicy (${errorMessage(err)})`, { cause: err });
       }
       const rule = IMPLICIT_META_RULES[imp.rule as keyof typeof IMPLICIT_META_RULES];
       if (rule === undefined) throw new ChannelConfigError("MALFORMED_POLICY", `${at}: unknown ImplicitMetaPolicy rule ${imp.rule}`);
@@ -257,7 +258,7 @@ function readMsp(group: ConfigGroup, path: string): ChannelMsp {
   try {
     mspConfig = MSPConfig.decode(v.value);
   } catch (err) {
-    throw new ChannelConfigError("MALFORMED_MSP", `${at}: not an msp.MSPConfig (${errText(err)})`, { cause: err });
+    throw new ChannelConfigError("MALFORMED_MSP", `${at}: not an msp.MSPConfig (${errorMessage(err)})`, { cause: err });
   }
   if (mspConfig.type === 1) {
     // Idemix: no X.509 material. Its config's name is field 1 too, which is all a peer's gossip needs.
@@ -274,7 +275,7 @@ function readMsp(group: ConfigGroup, path: string): ChannelMsp {
   try {
     fabric = FabricMSPConfig.decode(mspConfig.config);
   } catch (err) {
-    throw new ChannelConfigError("MALFORMED_MSP", `${at}: the config is not an msp.FabricMSPConfig (${errText(err)})`, { cause: err });
+    throw new ChannelConfigError("MALFORMED_MSP", `${at}: the config is not an msp.FabricMSPConfig (${errorMessage(err)})`, { cause: err });
   }
   if (fabric.name === "") throw new ChannelConfigError("MALFORMED_MSP", `${at}: the FabricMSPConfig has no name (MSP ID)`);
   const certs = (list: readonly Uint8Array[], field: string): string[] => list.map((c, i) => pemCertificate(c, `${at} ${field}[${i}]`));
@@ -322,7 +323,7 @@ function revokedSerialsOf(pem: string, what: string): string[] {
   try {
     crl = new X509Crl(der);
   } catch (err) {
-    throw new ChannelConfigError("MALFORMED_MSP", `${what}: the CRL does not parse (${errText(err)})`, { cause: err });
+    throw new ChannelConfigError("MALFORMED_MSP", `${what}: the CRL does not parse (${errorMessage(err)})`, { cause: err });
   }
   return crl.entries.map((e) => {
     const hex = e.serialNumber.toUpperCase().replace(/[^0-9A-F]/g, "").replace(/^0+/, "");

@@ -8,6 +8,7 @@ import {
 } from "../protos/gen/common/common.pb.js";
 import { type Config, ConfigEnvelope, type ConfigGroup } from "../protos/gen/common/configtx.pb.js";
 import { ChannelConfigError } from "./errors.js";
+import { errorMessage } from "../util/index.js";
 
 /** The name Fabric gives the root group in config paths ("/Channel/Application/Readers"). */
 export const ROOT_GROUP = "Channel";
@@ -28,7 +29,7 @@ export function decodeBlock(bytes: Uint8Array, what = "the bytes"): Block {
   try {
     block = Block.decode(bytes);
   } catch (err) {
-    throw new ChannelConfigError("MALFORMED_BLOCK", `${what} are not a common.Block (${errText(err)})`, { cause: err });
+    throw new ChannelConfigError("MALFORMED_BLOCK", `${what} are not a common.Block (${errorMessage(err)})`, { cause: err });
   }
   if (block.header === undefined) throw new ChannelConfigError("MALFORMED_BLOCK", `${what} hold a common.Block without a header`);
   if (block.data === undefined || block.data.data.length === 0) {
@@ -58,14 +59,14 @@ export function firstEnvelope(block: Block): FirstEnvelope {
     envelope = Envelope.decode(first);
     payload = Payload.decode(envelope.payload);
   } catch (err) {
-    throw new ChannelConfigError("MALFORMED_ENVELOPE", `block [${n}]: the first data entry is not an Envelope with a Payload (${errText(err)})`, { cause: err });
+    throw new ChannelConfigError("MALFORMED_ENVELOPE", `block [${n}]: the first data entry is not an Envelope with a Payload (${errorMessage(err)})`, { cause: err });
   }
   if (payload.header === undefined) throw new ChannelConfigError("MALFORMED_ENVELOPE", `block [${n}]: the first envelope's payload has no header`);
   let channelHeader: ChannelHeader;
   try {
     channelHeader = ChannelHeader.decode(payload.header.channelHeader);
   } catch (err) {
-    throw new ChannelConfigError("MALFORMED_ENVELOPE", `block [${n}]: the first envelope's channel header does not decode (${errText(err)})`, { cause: err });
+    throw new ChannelConfigError("MALFORMED_ENVELOPE", `block [${n}]: the first envelope's channel header does not decode (${errorMessage(err)})`, { cause: err });
   }
   return { envelope, payload, channelHeader };
 }
@@ -100,7 +101,7 @@ export function configOfBlock(block: Block): ConfigBlockContent {
   try {
     env = ConfigEnvelope.decode(payload.data);
   } catch (err) {
-    throw new ChannelConfigError("MALFORMED_CONFIG", `block [${n}]: the payload data is not a ConfigEnvelope (${errText(err)})`, { cause: err });
+    throw new ChannelConfigError("MALFORMED_CONFIG", `block [${n}]: the payload data is not a ConfigEnvelope (${errorMessage(err)})`, { cause: err });
   }
   if (env.config === undefined) throw new ChannelConfigError("MALFORMED_CONFIG", `block [${n}]: the ConfigEnvelope has no config`);
   if (env.config.channelGroup === undefined) throw new ChannelConfigError("MALFORMED_CONFIG", `block [${n}]: the Config has no channel_group`);
@@ -126,8 +127,4 @@ export function sortedKeys(map: Readonly<Record<string, unknown>>): string[] {
 export function toSafeNumber(v: bigint, what: string): number {
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ChannelConfigError("NUMBER_TOO_LARGE", `${what} ${v} is beyond 2^53 - 1`);
   return Number(v);
-}
-
-export function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

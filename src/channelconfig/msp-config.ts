@@ -29,7 +29,7 @@ import {
   MSPRole_MSPRoleType,
   OrganizationUnit,
 } from "../protos/gen/msp/msp_principal.pb.js";
-import { type Clock, GossipError } from "../util/index.js";
+import { bytesEqual, type Clock, errorMessage, GossipError } from "../util/index.js";
 import type { ChannelMsp } from "./channel-config.js";
 import type { IdentityDeserializer, PolicyIdentity } from "./policies.js";
 
@@ -155,10 +155,6 @@ function sha256(parts: readonly Uint8Array[]): Uint8Array {
   return new Uint8Array(h.digest());
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.compare(a, b) === 0;
-}
-
 /**
  * An identity deserialized by its channel MSP (Fabric's `msp.identity`): the certificate (low-S sanitized, as
  * Fabric keeps it), its key, and its MSP to validate it and match principals.
@@ -260,7 +256,7 @@ export class ChannelOrgMsp {
       }
       const id = certifiersOf(ou.certificate, `organizational unit ${ou.organizationalUnitIdentifier}`);
       const ids = this.#ous.get(ou.organizationalUnitIdentifier) ?? [];
-      if (!ids.some((x) => sameBytes(x, id))) ids.push(id);
+      if (!ids.some((x) => bytesEqual(x, id))) ids.push(id);
       this.#ous.set(ou.organizationalUnitIdentifier, ids);
     }
     const n = config.nodeOus;
@@ -369,7 +365,7 @@ export class ChannelOrgMsp {
         const ou = decodeOr(OrganizationUnit, principal.principal, "ORGANIZATION_UNIT");
         this.#checkMsp(ou.mspIdentifier);
         const ous = this.#ousOf(identity, this.#validate(identity));
-        const match = ous.some((o) => o.organizationalUnitIdentifier === ou.organizationalUnitIdentifier && sameBytes(o.certifiersIdentifier, ou.certifiersIdentifier));
+        const match = ous.some((o) => o.organizationalUnitIdentifier === ou.organizationalUnitIdentifier && bytesEqual(o.certifiersIdentifier, ou.certifiersIdentifier));
         if (!match) {
           throw new ChannelMspError(
             "PRINCIPAL_NOT_SATISFIED",
@@ -383,9 +379,9 @@ export class ChannelOrgMsp {
         try {
           wanted = this.deserializeIdentity(principal.principal);
         } catch (err) {
-          throw new ChannelMspError("PRINCIPAL_NOT_SATISFIED", `identity principal is not an identity of ${this.mspId}: ${errorText(err)}`, { cause: err });
+          throw new ChannelMspError("PRINCIPAL_NOT_SATISFIED", `identity principal is not an identity of ${this.mspId}: ${errorMessage(err)}`, { cause: err });
         }
-        if (!sameBytes(identity.der, wanted.der)) throw new ChannelMspError("PRINCIPAL_NOT_SATISFIED", `identity of ${this.mspId} is not the principal's identity`);
+        if (!bytesEqual(identity.der, wanted.der)) throw new ChannelMspError("PRINCIPAL_NOT_SATISFIED", `identity of ${this.mspId} is not the principal's identity`);
         this.#validate(wanted);
         return;
       }
@@ -410,7 +406,7 @@ export class ChannelOrgMsp {
         return;
       case MSPRole_MSPRoleType.ADMIN:
         // A listed admin is matched by certificate alone: Fabric checked it at setup.
-        if (this.#admins.some((a) => sameBytes(a, identity.der))) return;
+        if (this.#admins.some((a) => bytesEqual(a, identity.der))) return;
         if (!this.#ouEnforcement) throw new ChannelMspError("PRINCIPAL_NOT_SATISFIED", `identity of ${this.mspId} is not one of its listed admins`);
         this.#validate(identity);
         this.#hasNodeOu(identity, "admin");
@@ -465,7 +461,7 @@ export class ChannelOrgMsp {
     const v = this.#valid(identity);
     const ous = this.#ousOf(identity, v);
     if (this.#ous.size > 0) {
-      const recognized = ous.some((o) => this.#ous.get(o.organizationalUnitIdentifier)?.some((id) => sameBytes(id, o.certifiersIdentifier)));
+      const recognized = ous.some((o) => this.#ous.get(o.organizationalUnitIdentifier)?.some((id) => bytesEqual(id, o.certifiersIdentifier)));
       if (!recognized) {
         throw new ChannelMspError(
           "OU_NOT_RECOGNIZED",
@@ -480,7 +476,7 @@ export class ChannelOrgMsp {
       for (const o of ous) {
         const nodeOu = NODE_ROLES.map((r) => this.#nodeOus[r]).find((n) => n?.ou === o.organizationalUnitIdentifier);
         if (nodeOu === undefined) continue;
-        if (nodeOu.certifiers.byteLength > 0 && !sameBytes(nodeOu.certifiers, o.certifiersIdentifier)) {
+        if (nodeOu.certifiers.byteLength > 0 && !bytesEqual(nodeOu.certifiers, o.certifiersIdentifier)) {
           throw new ChannelMspError(
             "NODE_OU_CLASSIFICATION",
             `identity of ${this.mspId} carries NodeOU ${o.organizationalUnitIdentifier} from a CA other than the one the MSP names for it`,
@@ -512,9 +508,9 @@ export class ChannelOrgMsp {
     const cert = this.#parseCerts([pem], what)[0];
     if (cert === undefined) throw new ChannelMspError("MSP_CONFIG", `${this.mspId}: the certificate of ${what} holds no PEM certificate`);
     const der = this.#sanitize(cert, [...roots, ...intermediates]).raw;
-    const root = roots.find((r) => sameBytes(r.raw, der));
+    const root = roots.find((r) => bytesEqual(r.raw, der));
     if (root !== undefined) return sha256([root.raw]);
-    const inter = intermediates.find((c) => sameBytes(c.raw, der));
+    const inter = intermediates.find((c) => bytesEqual(c.raw, der));
     if (inter === undefined) throw new ChannelMspError("MSP_CONFIG", `${this.mspId}: the certificate of ${what} is not a root or intermediate CA of the MSP`);
     const chain = certificationChain(inter, roots, intermediates, new Date(inter.validFrom).getTime() + 1000);
     if (chain === undefined) throw new ChannelMspError("MSP_CONFIG", `${this.mspId}: the intermediate CA of ${what} does not chain to a root of the MSP`);
@@ -538,7 +534,7 @@ export class ChannelOrgMsp {
     const issuer = cas.find((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey));
     const curve: EcCurve = (issuer === undefined ? undefined : curveOfKey(issuer.publicKey)) ?? P256;
     const der = sanitizeEcdsaSignedCert(new Uint8Array(cert.raw), curve);
-    return der.byteLength === cert.raw.byteLength && sameBytes(der, cert.raw) ? cert : new X509Certificate(der);
+    return der.byteLength === cert.raw.byteLength && bytesEqual(der, cert.raw) ? cert : new X509Certificate(der);
   }
 }
 
@@ -598,8 +594,4 @@ function decodeOr<T>(codec: { decode(b: Uint8Array): T }, bytes: Uint8Array, wha
   } catch (err) {
     throw new ChannelMspError("UNSUPPORTED_PRINCIPAL", `a ${what} principal does not decode`, { cause: err });
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -12,7 +12,7 @@ import {
   MSPRole_MSPRoleType,
   OrganizationUnit,
 } from "../protos/gen/msp/msp_principal.pb.js";
-import { GossipError } from "../util/index.js";
+import { errorMessage, GossipError } from "../util/index.js";
 
 /**
  * A policy could not be built or was not satisfied. Codes:
@@ -205,7 +205,7 @@ export function signatureSetToValidIdentities(
     try {
       id = deserializer.deserializeIdentity(sd.identity);
     } catch (err) {
-      rejected.push({ index, code: codeOf(err, "MALFORMED_IDENTITY"), message: messageOf(err) });
+      rejected.push({ index, code: codeOf(err, "MALFORMED_IDENTITY"), message: errorMessage(err) });
       return;
     }
     // Checked before the signature so that repeating one identity cannot cost many verifications.
@@ -216,7 +216,7 @@ export function signatureSetToValidIdentities(
     try {
       id.verify(sd.data, sd.signature);
     } catch (err) {
-      rejected.push({ index, code: codeOf(err, "BAD_SIGNATURE"), message: `signature of ${id.mspId} does not verify: ${messageOf(err)}` });
+      rejected.push({ index, code: codeOf(err, "BAD_SIGNATURE"), message: `signature of ${id.mspId} does not verify: ${errorMessage(err)}` });
       return;
     }
     seen.add(id.key);
@@ -322,7 +322,7 @@ class ImplicitMetaPolicyEvaluator implements PolicyEvaluator {
       try {
         evaluateChild(policy);
       } catch (err) {
-        unsatisfied.push(`${policy.path}: ${messageOf(err)}`);
+        unsatisfied.push(`${policy.path}: ${errorMessage(err)}`);
         if (err instanceof PolicyError) for (const r of err.rejected) if (!rejected.some((x) => x.index === r.index)) rejected.push(r);
         continue;
       }
@@ -419,8 +419,4 @@ export function createPolicyTree(opts: {
 
 function codeOf(err: unknown, fallback: string): string {
   return err instanceof GossipError ? err.code : fallback;
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

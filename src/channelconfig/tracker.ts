@@ -2,7 +2,8 @@ import { blockDataHash } from "../crypto/index.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
 import { type ChannelBundle, type ChannelBundleOptions, ChannelVerifyError, createChannelBundle } from "./bundle.js";
 import { channelConfigFromBlock } from "./channel-config.js";
-import { blockKind, errText } from "./configtx.js";
+import { blockKind } from "./configtx.js";
+import { errorMessage } from "../util/index.js";
 
 /**
  * The configuration in force on a channel as its blocks go by: what Fabric's peer keeps in its channel's
@@ -26,6 +27,12 @@ export interface ChannelConfigTracker {
    * BAD_CONFIG_BLOCK).
    */
   append(block: Block): ChannelBundle | undefined;
+  /**
+   * `append` without the verification, for a block already verified under the configuration in force
+   * (a peer commits only blocks its MCS checked against this tracker's bundle). Throws ChannelVerifyError
+   * WRONG_SEQUENCE, BAD_CONFIG_BLOCK; nothing changes when it throws.
+   */
+  advance(block: Block): ChannelBundle | undefined;
 }
 
 /** Options of a tracker: the bundle's, and where the chain stands. */
@@ -89,11 +96,13 @@ class Tracker implements ChannelConfigTracker {
   }
 
   append(block: Block): ChannelBundle | undefined {
-    const n = block.header?.number;
-    if (n !== undefined && n !== this.#height) {
-      throw new ChannelVerifyError("WRONG_SEQUENCE", `channel ${this.channelId} expects block [${this.#height}] next, not block [${n}]`);
-    }
+    this.#expectNext(block);
     this.#bundle.verifyBlock(block, this.#height);
+    return this.advance(block);
+  }
+
+  advance(block: Block): ChannelBundle | undefined {
+    const n = this.#expectNext(block);
     if (blockKind(block) !== "config") {
       this.#height++;
       return undefined;
@@ -108,11 +117,19 @@ class Tracker implements ChannelConfigTracker {
       }
       next = createChannelBundle(config, this.#options);
     } catch (err) {
-      throw new ChannelVerifyError("BAD_CONFIG_BLOCK", `config block [${n}] on channel ${this.channelId} cannot be applied: ${errText(err)}`, { cause: err });
+      throw new ChannelVerifyError("BAD_CONFIG_BLOCK", `config block [${n}] on channel ${this.channelId} cannot be applied: ${errorMessage(err)}`, { cause: err });
     }
     this.#bundle = next;
     this.#configBlockNumber = this.#height;
     this.#height++;
     return next;
+  }
+
+  /** The block's number, when it is the next one. */
+  #expectNext(block: Block): bigint {
+    const n = block.header?.number;
+    if (n === undefined) throw new ChannelVerifyError("MALFORMED_BLOCK", `a block on channel ${this.channelId} has no header`);
+    if (n !== this.#height) throw new ChannelVerifyError("WRONG_SEQUENCE", `channel ${this.channelId} expects block [${this.#height}] next, not block [${n}]`);
+    return n;
   }
 }

@@ -316,11 +316,11 @@ export class GossipServiceImpl implements GossipService {
       const tracker = await this.#openConfigTracker(ledger, log);
       const inForce = tracker === undefined ? undefined : this.#definitionOf(tracker.bundle.config, log);
       const current = inForce ?? def;
-      if (tracker !== undefined) this.#registry.setBlockValidation(name, (block) => tracker.verifyBlock(block));
-      if (inForce !== undefined) {
-        this.#registry.set(inForce);
-        this.#c.trustOrgs?.(mspMaterialsOf(inForce));
-      }
+      // The MCS has checked the header, channel and data hash already: only the signatures are the policy's.
+      if (tracker !== undefined) this.#registry.setBlockValidation(name, (block) => tracker.bundle.verifyBlockSignatures(block));
+      if (inForce !== undefined) this.#registry.set(inForce);
+      // The MSPs a definition carries (one from a channel block does) become trusted; folders are the caller's.
+      this.#c.trustOrgs?.(mspMaterialsOf(current));
       const committed: { res?: ChannelResources } = {};
       state = this.#createState(name, ledger, (block) => {
         if (committed.res !== undefined) this.#followConfig(committed.res, block, log);
@@ -423,7 +423,8 @@ export class GossipServiceImpl implements GossipService {
   }
 
   /**
-   * Hands a committed block to the channel's configuration tracker; a config block's configuration
+   * Hands a committed block to the channel's configuration tracker (without verifying it again: the
+   * MCS checked it against the tracker's bundle before it reached the ledger); a config block's configuration
    * then takes effect as Fabric's peer applies it: the channel is rejoined with the new orgs and
    * anchor peers, the orgs' MSPs (CAs, CRLs) are trusted anew and every known identity re-validated
    * (revoked ones are purged, their connections closed), the Deliver client gets the new endpoints.
@@ -433,7 +434,7 @@ export class GossipServiceImpl implements GossipService {
     if (tracker === undefined) return;
     let bundle: ReturnType<ChannelConfigTracker["append"]>;
     try {
-      bundle = tracker.append(block);
+      bundle = tracker.advance(block);
     } catch (err) {
       res.tracker = undefined;
       this.#registry.setBlockValidation(res.def.name, undefined);

@@ -13,7 +13,7 @@ import { type Clock, errorMessage, fromUtf8, GossipError, type Random, SystemClo
 import { AdminServer } from "./admin-server.js";
 import { EventLog } from "./event-log.js";
 import { channelJoinBlockOf } from "./channel-block.js";
-import { type ChannelDefinition, ChannelRegistry, loadChannelMspOrgs } from "./channel-definition.js";
+import { type ChannelDefinition, ChannelRegistry } from "./channel-definition.js";
 import { type GossipService, type GossipServiceComponents, type GossipServiceOptions, createGossipService } from "./gossip-service.js";
 import type { ChannelPeerView, ChannelStatusView, MembershipView, PeerView } from "./membership-view.js";
 
@@ -171,7 +171,6 @@ export class PeerNode {
   readonly #service: GossipService;
   readonly #fullPeer: boolean;
   readonly #eventLog: EventLog;
-  readonly #trustOrgs: ((orgs: readonly MspOrgMaterial[]) => void) | undefined;
   #state: "new" | "starting" | "started" | "stopped" = "new";
   #stopping: Promise<void> | undefined;
 
@@ -190,7 +189,6 @@ export class PeerNode {
       throw new PeerNodeError("BAD_STATE", "a full peer (options.service) needs components.service (signer, channel registry)");
     }
     this.#fullPeer = options.service !== undefined;
-    this.#trustOrgs = extra?.trustOrgs;
     this.#service = createGossipService(
       {
         transport,
@@ -294,7 +292,7 @@ export class PeerNode {
   async joinChannelBlock(block: Uint8Array): Promise<ChannelStatusView> {
     if (!this.#fullPeer) throw new PeerNodeError("NO_LEDGER", "this peer runs gossip only (no ledgers): start it with an MSP identity and ledgers to join channels");
     const joined = channelJoinBlockOf(block, "the join block");
-    this.#trustOrgs?.(await loadChannelMspOrgs(joined.def));
+    // The service trusts the MSPs the block's configuration defines.
     await this.#service.initializeChannel(joined.def, { genesisBlock: joined.block });
     const status = this.channelsView().find((c) => c.channel === joined.def.name);
     if (status === undefined) throw new PeerNodeError("BAD_STATE", `channel ${joined.def.name} was joined but is not initialized`);

@@ -16,7 +16,7 @@ import { decodeAllPem, encodePem, loadOrgMspFolder } from "../../crypto/index.js
 import { Block } from "../../protos/gen/common/common.pb.js";
 import { type ChannelStatusView, splitHostPort } from "../../service/index.js";
 import { errorMessage, GossipError } from "../../util/index.js";
-import { fetchChannelStatus } from "../network/index.js";
+import { fetchChannelStatus, parseChannelStatus, repeatableFlag } from "../network/index.js";
 
 /**
  * Why a channel command failed: READ_FAILED (the file), BAD_BLOCK (its bytes, with the channelconfig code in the
@@ -87,8 +87,8 @@ export function registerChannel(program: Command): void {
     .command("genesis")
     .description("write a channel's genesis block as configtxgen makes it for a channel-participation profile (no system channel), from cryptogen-shaped MSP folders")
     .requiredOption("--channel <name>", "the channel name")
-    .requiredOption("--org <MSPID:MSPDIR[:HOST:PORT,...]>", "an application org: its MSP ID, its org MSP folder and its anchor peers (repeatable)", collect, [])
-    .requiredOption("--orderer-org <MSPID:MSPDIR:HOST:PORT[,HOST:PORT...]>", "an orderer org: its MSP ID, its org MSP folder and its endpoints (repeatable)", collect, [])
+    .requiredOption("--org <MSPID:MSPDIR[:HOST:PORT,...]>", "an application org: its MSP ID, its org MSP folder and its anchor peers (repeatable)", repeatableFlag, [])
+    .requiredOption("--orderer-org <MSPID:MSPDIR:HOST:PORT[,HOST:PORT...]>", "an orderer org: its MSP ID, its org MSP folder and its endpoints (repeatable)", repeatableFlag, [])
     .option("--batch-timeout <duration>", "BatchTimeout (a Go duration)", "2s")
     .option("--max-message-count <n>", "BatchSize.MaxMessageCount", "10")
     .option("--absolute-max-bytes <n>", "BatchSize.AbsoluteMaxBytes", "103809024")
@@ -111,10 +111,6 @@ export interface GenesisFlags {
   absoluteMaxBytes: string;
   preferredMaxBytes: string;
   out: string;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 /**
@@ -223,7 +219,7 @@ export async function joinChannel(admin: string, file: string): Promise<ChannelS
     const why = typeof body["error"] === "string" ? body["error"] : `HTTP ${res.status}`;
     throw new ChannelCommandError("JOIN_FAILED", `${admin} refused to join from ${file}: ${why}`);
   }
-  return body as unknown as ChannelStatusView;
+  return parseChannelStatus(body, admin);
 }
 
 /** A short readable summary of an inspected block. */

@@ -20,6 +20,7 @@ import type { Block } from "../../protos/gen/common/common.pb.js";
 import { AdminServer, type ChannelDefinition, ChannelDefinitionError, loadChannelDefinition, loadChannelMspOrgs } from "../../service/index.js";
 import { errorMessage, GossipError, SystemClock, toHex } from "../../util/index.js";
 import { type ControlMessage, exitSoon, runUntilSignalled, writeControl } from "../index.js";
+import { repeatableFlag } from "../network/index.js";
 
 /** The flags of `fabric-gossip orderer start` (a contract: `network up`, scripts and docs use these names). */
 export interface OrdererStartFlags {
@@ -62,7 +63,7 @@ export function registerOrderer(program: Command): void {
     .option("--listen <host:port>", "(required) address to serve Broadcast and Deliver (gRPC) on; port 0 picks a free port, shown in the ready event")
     .option("--msp <dir>", "(required) the orderer's local MSP folder (signcerts, keystore, cacerts), e.g. from `crypto generate --orderer`")
     .option("--msp-id <id>", "(required) MSP ID of the orderer's org; must be each channel definition's orderer.mspId")
-    .option("--channel-def <file>", "(required, repeatable) channel definition YAML; its member orgs may Broadcast and Deliver", collect)
+    .option("--channel-def <file>", "(required, repeatable) channel definition YAML; its member orgs may Broadcast and Deliver", repeatableFlag)
     .option("--dir <dir>", "(required) where the block stores live: <dir>/<channel>")
     .option("--tls-cert <file>", "server TLS certificate (PEM); enables TLS")
     .option("--tls-key <file>", "server TLS private key (PEM)")
@@ -81,10 +82,6 @@ export function registerOrderer(program: Command): void {
         exitSoon(logger);
       }
     });
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 /** One channel the orderer serves, with the file that defined it. */

@@ -29,6 +29,7 @@ import {
 } from "../../service/index.js";
 import { errorMessage, GossipError, toHex } from "../../util/index.js";
 import { exitSoon, runUntilSignalled, writeControl } from "../index.js";
+import { repeatableFlag } from "../network/index.js";
 
 /** The flags of `fabric-gossip peer start` (a contract: scripts and docs use these names). */
 export interface PeerStartFlags {
@@ -95,8 +96,8 @@ export function registerPeer(program: Command): void {
     .option("--tls-ca <files...>", "TLS CA certificates to trust (repeatable)")
     .option("--admin <host:port>", "admin HTTP endpoint: /healthz, /metrics, /v1/membership (port 0 picks one)")
     .option("--config <core.yaml>", "a Fabric core.yaml whose peer section is read (peer.id, address, listenAddress, fileSystemPath, mspConfigPath, localMspId, tls, gossip, deliveryclient; below CORE_PEER_* and flags)")
-    .option("--channel-def <file>", "join the channel of this definition YAML as a full peer: ledger, state transfer, leader election, Deliver from its orderers (repeatable)", collectFiles)
-    .option("--channel-block <file>", "join the channel of this genesis block (Fabric's peer channel join -b): its orgs, MSPs, anchor peers and orderers come from the block (repeatable)", collectFiles)
+    .option("--channel-def <file>", "join the channel of this definition YAML as a full peer: ledger, state transfer, leader election, Deliver from its orderers (repeatable)", repeatableFlag)
+    .option("--channel-block <file>", "join the channel of this genesis block (Fabric's peer channel join -b): its orgs, MSPs, anchor peers and orderers come from the block (repeatable)", repeatableFlag)
     .option("--ledger-dir <dir>", "where the channels' ledgers live (default <peer.fileSystemPath>/ledgers)")
     .option("--report-commits", 'print {"event":"commit",...} after each committed block and {"event":"leader",...} on leadership changes (stdout, JSON lines)')
     .action(async (flags: PeerStartFlags, cmd: Command) => {
@@ -108,10 +109,6 @@ export function registerPeer(program: Command): void {
         exitSoon(logger);
       }
     });
-}
-
-function collectFiles(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 function collectList(value: string, previous: string[] | undefined): string[] {

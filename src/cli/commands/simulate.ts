@@ -33,6 +33,7 @@ import {
   targetFigures,
   TUNED_TARGETS,
 } from "../../sim/index.js";
+import { repeatableFlag } from "../network/index.js";
 
 /** The raw flags of `simulate`, as commander hands them over. */
 export interface SimulateFlags {
@@ -62,10 +63,6 @@ export interface SimulateFlags {
   preset?: string;
   /** Runs both presets with the same seed and faults. */
   compare?: boolean;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 function intFlag(value: string, flag: string, min: number): number {
@@ -250,8 +247,8 @@ export function registerSimulate(program: Command): void {
     .option("--duplicate <p>", "probability that a frame arrives twice", "0")
     .option("--reorder <p>", "probability that a frame may overtake earlier ones (within 50 ms)", "0")
     .option("--bandwidth <rate>", "per-peer uplink, e.g. 100Mbit/s (sends are serialised); unlimited when absent")
-    .option("--partition <spec>", "KIND[:ARG]@AT[+FOR][/MODE]: orgs@60s+30s, half@2m+1m, isolate:p3@30s+60s, split:p1,p2@30s+60s, oneway:p3@30s+60s, swizzle:1s@60s+2m (repeatable)", collect, [])
-    .option("--crash <spec>", "TARGET@AT[+DOWN]: p3@60s+30s, leader@2m, random:3@60s+10s (repeatable)", collect, [])
+    .option("--partition <spec>", "KIND[:ARG]@AT[+FOR][/MODE]: orgs@60s+30s, half@2m+1m, isolate:p3@30s+60s, split:p1,p2@30s+60s, oneway:p3@30s+60s, swizzle:1s@60s+2m (repeatable)", repeatableFlag, [])
+    .option("--crash <spec>", "TARGET@AT[+DOWN]: p3@60s+30s, leader@2m, random:3@60s+10s (repeatable)", repeatableFlag, [])
     .option("--duration <d>", "virtual time to run, e.g. 10m; default: until every block is committed everywhere (at most warm-up + blocks / rate + 30s)")
     .option("--warmup <d>", "virtual time before the first block", `${DEFAULT_WARMUP_MS / 1000}s`)
     .option("--clock-skew <d>", "each peer's wall clock is off by up to this much either way", "0s")

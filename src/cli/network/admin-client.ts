@@ -9,7 +9,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /** One entry of `/v1/channels`: "channel" and "height" are required; a field missing otherwise reads as false, 0 or "". */
-function parseChannel(v: unknown, admin: string): ChannelStatusView {
+export function parseChannel(v: unknown, admin: string): ChannelStatusView {
   if (!isRecord(v) || typeof v["channel"] !== "string" || typeof v["height"] !== "number") {
     throw new NetworkError("ADMIN_FAILED", `${admin}/v1/channels: an entry without "channel" and "height": ${JSON.stringify(v).slice(0, 120)}`);
   }

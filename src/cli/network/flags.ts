@@ -34,3 +34,8 @@ export function durationFlag(value: string, flag: string): number {
   if (!(ms > 0)) throw new NetworkError("INVALID_OPTIONS", `${flag} must be a positive duration such as 2s or 250ms, got ${JSON.stringify(value)}`);
   return ms;
 }
+
+/** Commander's accumulator for a repeatable option: each use adds its value. */
+export function repeatableFlag(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

@@ -20,8 +20,8 @@ export { TxFeeder, type TxFeederOptions, type FeederStats } from "./feeder.js";
 export { CommitLatency, percentile, summarize, type LatencySummary } from "./latency.js";
 export { RateMeter, RATE_WINDOW_MS } from "./rate.js";
 export { renderView, LiveView, type ViewModel, type PeerRow, type ViewOutput } from "./view.js";
-export { fetchChannelStatus } from "./admin-client.js";
-export { durationFlag, nonNegativeIntFlag, positiveIntFlag, positiveNumberFlag } from "./flags.js";
+export { fetchChannelStatus, parseChannel as parseChannelStatus } from "./admin-client.js";
+export { durationFlag, nonNegativeIntFlag, positiveIntFlag, positiveNumberFlag, repeatableFlag } from "./flags.js";
 export { type NetworkStreamOptions, runNetworkStream } from "./stream.js";
 export {
   DEFAULT_BATCH_SIZE,
