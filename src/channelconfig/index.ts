@@ -38,6 +38,7 @@ export {
   parseChannelConfig,
 } from "./channel-config.js";
 export { channelMspMaterials, mspOrgMaterialOf } from "./msp-material.js";
+export { genesisMspOfFolder } from "./msp-folder.js";
 export {
   GENESIS_DEFAULTS,
   type GenesisApplicationOrg,

@@ -10,7 +10,9 @@ import {
   MspVerifier,
   type OrgSummary,
 } from "../../src/crypto/index.js";
+import { createGenesisBlock, type GenesisOptions, genesisMspOfFolder } from "../../src/channelconfig/index.js";
 import { silentLogger } from "../../src/logging/index.js";
+import { Block } from "../../src/protos/gen/common/common.pb.js";
 import { createOrderer, type Orderer } from "../../src/orderer/index.js";
 import type { ChannelDefinition } from "../../src/service/index.js";
 import type { Clock } from "../../src/util/index.js";
@@ -53,6 +55,24 @@ export function channelDefinitionOf(
     orgs: members.map((m) => ({ mspId: m.org.mspId, mspDir: m.org.mspDir, anchorPeers: m.anchorPeers ?? [] })),
     orderer: { mspId: ordererOrg.mspId, mspDir: ordererOrg.mspDir, endpoints: ordererEndpoints },
   };
+}
+
+/**
+ * The genesis block of channel `name`, as `channel genesis` makes it from the orgs' MSP folders: `members` (each
+ * with its anchor peers, none by default) and the orderer org with `ordererEndpoints`. `more` overrides batch
+ * settings. Returns the block's bytes (what `--channel-block` files and `POST /v1/channels/join` carry).
+ */
+export async function genesisBlockOf(
+  name: string,
+  members: readonly { org: OrgSummary; anchorPeers?: string[] }[],
+  ordererOrg: OrgSummary,
+  ordererEndpoints: string[],
+  more: Partial<Omit<GenesisOptions, "channel" | "applicationOrgs" | "ordererOrgs">> = {},
+): Promise<Uint8Array> {
+  const applicationOrgs = [];
+  for (const m of members) applicationOrgs.push({ ...(await genesisMspOfFolder(m.org.mspDir, m.org.mspId)), anchorPeers: m.anchorPeers ?? [] });
+  const orderer = { ...(await genesisMspOfFolder(ordererOrg.mspDir, ordererOrg.mspId)), endpoints: ordererEndpoints };
+  return Block.encode(createGenesisBlock({ ...more, channel: name, applicationOrgs, ordererOrgs: [orderer] })).finish();
 }
 
 /** Writes `def` as the YAML file the CLI's `--channel-def` and `loadChannelDefinition` read. */

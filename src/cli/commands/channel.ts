@@ -1,7 +1,6 @@
-import { readdir, readFile, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { readFile, writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import type { Command } from "commander";
-import { parse as parseYaml } from "yaml";
 import {
   type BlockInspection,
   ChannelConfigError,
@@ -10,9 +9,9 @@ import {
   type GenesisOptions,
   type GenesisOrdererOrg,
   createGenesisBlock,
+  genesisMspOfFolder,
   inspectBlock,
 } from "../../channelconfig/index.js";
-import { decodeAllPem, encodePem, loadOrgMspFolder } from "../../crypto/index.js";
 import { Block } from "../../protos/gen/common/common.pb.js";
 import { type ChannelStatusView, splitHostPort } from "../../service/index.js";
 import { errorMessage, GossipError } from "../../util/index.js";
@@ -126,7 +125,7 @@ export async function genesisBlockOfFlags(flags: GenesisFlags): Promise<Block> {
     const dir = first < 0 ? "" : arg.slice(first + 1, second < 0 ? undefined : second);
     if (mspId === "" || dir === "") throw new ChannelCommandError("BAD_GENESIS_INPUT", `${flag} ${JSON.stringify(arg)}: expected MSPID:MSPDIR[:HOST:PORT,...]`);
     const addresses = second < 0 ? [] : arg.slice(second + 1).split(",").filter((a) => a !== "");
-    return { msp: await genesisMspOfFolder(resolve(dir), mspId), addresses };
+    return { msp: await genesisMspOfFolderFlag(resolve(dir), mspId), addresses };
   };
   const applicationOrgs: GenesisApplicationOrg[] = [];
   for (const arg of flags.org) {
@@ -161,34 +160,14 @@ export async function genesisBlockOfFlags(flags: GenesisFlags): Promise<Block> {
 }
 
 /**
- * An org's MSP from its MSP folder as cryptogen writes it: cacerts, intermediatecerts, tlscacerts, crls (read by
- * `loadOrgMspFolder`), admincerts if any, and config.yaml's NodeOUs (off when there is no config.yaml or it does
- * not enable them; the certifier is the file it names).
+ * An org's MSP from its folder (see channelconfig's `genesisMspOfFolder`).
  * @throws ChannelCommandError BAD_GENESIS_INPUT naming the folder
  */
-export async function genesisMspOfFolder(dir: string, mspId: string): Promise<GenesisMsp> {
+export async function genesisMspOfFolderFlag(dir: string, mspId: string): Promise<GenesisMsp> {
   try {
-    const org = await loadOrgMspFolder(dir, mspId);
-    const admins: string[] = [];
-    const adminDir = join(dir, "admincerts");
-    const names = await readdir(adminDir).catch(() => [] as string[]);
-    for (const name of names.sort()) {
-      const text = await readFile(join(adminDir, name), "latin1").catch(() => "");
-      for (const b of decodeAllPem(text)) if (b.type === "CERTIFICATE") admins.push(encodePem("CERTIFICATE", b.der));
-    }
-    const configText = await readFile(join(dir, "config.yaml"), "utf8").catch(() => undefined);
-    let nodeOUs: GenesisMsp["nodeOUs"] = false;
-    if (configText !== undefined) {
-      const doc = parseYaml(configText) as { NodeOUs?: { Enable?: boolean; ClientOUIdentifier?: { Certificate?: string } } } | null;
-      const node = doc?.NodeOUs;
-      if (node?.Enable === true) {
-        const certFile = node.ClientOUIdentifier?.Certificate;
-        nodeOUs = certFile === undefined ? {} : { certificate: await readFile(resolve(dir, certFile), "latin1") };
-      }
-    }
-    return { ...org, admins, nodeOUs };
+    return await genesisMspOfFolder(dir, mspId);
   } catch (err) {
-    throw new ChannelCommandError("BAD_GENESIS_INPUT", `MSP folder ${dir} of ${mspId}: ${errorMessage(err)}`, { cause: err });
+    throw new ChannelCommandError("BAD_GENESIS_INPUT", errorMessage(err), { cause: err });
   }
 }
 
