@@ -8,11 +8,15 @@ src=node_modules/fabric-protos/protos
 dst=proto/fabric
 rm -rf "$dst" src/protos/gen
 mkdir -p "$dst"
-# The configuration files are what a peer reads from a channel's config blocks (src/channelconfig).
+# The configuration files are what a peer reads from a channel's config blocks (src/channelconfig); the
+# transaction, read-write set, lifecycle and transient store files are what private data reads (src/privdata).
 for f in gossip/message.proto common/common.proto common/policies.proto peer/collection.proto peer/policy.proto \
          msp/identities.proto msp/msp_principal.proto orderer/ab.proto \
          common/configtx.proto common/configuration.proto msp/msp_config.proto orderer/configuration.proto \
-         peer/configuration.proto; do
+         peer/configuration.proto \
+         peer/transaction.proto peer/proposal.proto peer/proposal_response.proto peer/chaincode.proto \
+         peer/chaincode_event.proto ledger/rwset/rwset.proto ledger/rwset/kvrwset/kv_rwset.proto \
+         peer/lifecycle/db.proto peer/lifecycle/lifecycle.proto transientstore/transientstore.proto; do
   mkdir -p "$dst/$(dirname "$f")"
   cp "$src/$f" "$dst/$f"
 done
