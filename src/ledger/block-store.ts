@@ -3,7 +3,7 @@ import { join, resolve as resolvePath } from "node:path";
 import { blockDataHash, blockHeaderHash } from "../crypto/index.js";
 import { type Logger, silentLogger } from "../logging/index.js";
 import { Block, } from "../protos/gen/common/common.pb.js";
-import { bytesEqual, toHex, errorMessage } from "../util/index.js";
+import { bytesEqual, type DirectoryLock, DirectoryLockError, errorMessage, lockDirectory, toHex } from "../util/index.js";
 import { LedgerError } from "./errors.js";
 import {
   CHECKPOINT_FILE,
@@ -18,7 +18,6 @@ import {
   INDEX_ENTRY_BYTES,
   INDEX_FILE,
   type IndexEntry,
-  LOCK_FILE,
   parseSegmentName,
   RECORD_HEADER_BYTES,
   RECORD_MAGIC,
@@ -78,51 +77,15 @@ async function writeFully(h: FileHandle, data: Uint8Array, position: number): Pr
 }
 
 // ---------------------------------------------------------------------------------------------
-// Lock: one opener per directory (a LOCK file holding the owner's pid; a dead owner's lock is stale).
+// Lock: one opener per directory, released by the system when its holder dies (util's lockDirectory).
 
-const openDirs = new Set<string>();
-
-function pidAlive(pid: number): boolean {
+async function acquireLock(dir: string): Promise<DirectoryLock> {
   try {
-    process.kill(pid, 0);
-    return true;
+    return await lockDirectory(dir);
   } catch (err) {
-    return errCode(err) === "EPERM";
-  }
-}
-
-async function acquireLock(dir: string): Promise<void> {
-  if (openDirs.has(dir)) throw new LedgerError("LOCKED", `block store ${dir} is already open in this process; close it first`);
-  openDirs.add(dir);
-  const path = join(dir, LOCK_FILE);
-  try {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const h = await open(path, "wx");
-        try {
-          await h.writeFile(String(process.pid));
-        } finally {
-          await h.close();
-        }
-        return;
-      } catch (err) {
-        if (errCode(err) !== "EEXIST" || attempt > 0) throw err;
-      }
-      const pid = Number((await readFile(path, "utf8").catch(() => "")).trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
-        throw new LedgerError("LOCKED", `block store ${dir} is locked by live process ${pid}; stop it or use another directory`);
-      }
-      await unlink(path).catch(() => undefined); // stale: its owner died (e.g. kill -9)
-    }
-  } catch (err) {
-    openDirs.delete(dir);
+    if (err instanceof DirectoryLockError && err.code === "LOCKED") throw new LedgerError("LOCKED", `block store ${err.message}`, { cause: err });
     throw err;
   }
-}
-
-async function releaseLock(dir: string): Promise<void> {
-  await unlink(join(dir, LOCK_FILE)).catch(() => undefined);
-  openDirs.delete(dir);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,12 +224,12 @@ export async function openBlockStore(dir: string, options: BlockStoreOptions = {
   };
   const logger = (components.logger ?? silentLogger).child("ledger.blkstorage");
   await mkdir(abs, { recursive: true });
-  await acquireLock(abs);
+  const lock = await acquireLock(abs);
   try {
     const state = await recover(abs, opts, logger);
-    return new FileBlockStore(abs, opts, logger, state);
+    return new FileBlockStore(abs, opts, logger, state, lock);
   } catch (err) {
-    await releaseLock(abs);
+    await lock.release();
     throw err;
   }
 }
@@ -487,6 +450,7 @@ class FileBlockStore implements BlockStore {
     private readonly opts: Required<BlockStoreOptions>,
     private readonly logger: Logger,
     state: OpenedState,
+    private readonly lock: DirectoryLock,
   ) {
     this.entries = state.entries;
     this.lastHash = state.lastHash;
@@ -765,7 +729,7 @@ class FileBlockStore implements BlockStore {
       await this.reads.closeAll();
       await this.active.handle.close().catch(() => undefined);
       await this.indexHandle.close().catch(() => undefined);
-      await releaseLock(this.dir);
+      await this.lock.release();
     }
   }
 }

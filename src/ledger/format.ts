@@ -25,7 +25,6 @@ export const SEGMENT_PREFIX = "blockfile_";
 export const INDEX_FILE = "index";
 export const CHECKPOINT_FILE = "checkpoint";
 export const CHECKPOINT_TMP_FILE = "checkpoint.tmp";
-export const LOCK_FILE = "LOCK";
 
 const SEGMENT_RE = /^blockfile_(\d{6,})$/;
 

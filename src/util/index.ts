@@ -7,3 +7,4 @@ export { SeededRandom, SystemRandom } from "./random.js";
 export { toHex, fromHex, bytesEqual, bytesCompare, utf8, fromUtf8 } from "./bytes.js";
 export { GossipError, errorMessage } from "./errors.js";
 export { raceAbort } from "./abort.js";
+export { type DirectoryLock, type DirectoryLockErrorCode, DirectoryLockError, lockDirectory } from "./dir-lock.js";

@@ -302,7 +302,7 @@ describe("ledger: block store", () => {
     assert.equal(r.height(), 6n);
   });
 
-  it("locks the directory: a second open fails while the first is open; a dead owner's lock is stale", async (t) => {
+  it("locks the directory: a second open fails while the first is open; a LOCK file left by a dead owner is ignored", async (t) => {
     const dir = await tempDir(t);
     const s1 = await openBlockStore(dir);
     await rejectsWith(openBlockStore(dir), "LOCKED");
