@@ -16,7 +16,8 @@ for f in gossip/message.proto common/common.proto common/policies.proto peer/col
          peer/configuration.proto \
          peer/transaction.proto peer/proposal.proto peer/proposal_response.proto peer/chaincode.proto \
          peer/chaincode_event.proto ledger/rwset/rwset.proto ledger/rwset/kvrwset/kv_rwset.proto \
-         peer/lifecycle/db.proto peer/lifecycle/lifecycle.proto transientstore/transientstore.proto; do
+         peer/lifecycle/db.proto peer/lifecycle/lifecycle.proto peer/lifecycle/chaincode_definition.proto \
+         transientstore/transientstore.proto; do
   mkdir -p "$dst/$(dirname "$f")"
   cp "$src/$f" "$dst/$f"
 done
