@@ -60,6 +60,11 @@ export class AdminServer {
     const addr = server.address();
     this.#address = typeof addr === "object" && addr !== null ? `${host}:${addr.port}` : this.options.listen;
     this.#server = server;
+    if (!isLoopback(host)) {
+      this.options.logger.warn("the admin endpoint listens beyond loopback without authentication: whoever reaches it can read membership and metrics and join channels", {
+        address: this.#address,
+      });
+    }
   }
 
   async stop(): Promise<void> {
@@ -79,7 +84,8 @@ export class AdminServer {
       return;
     }
     if (req.method !== "GET") {
-      send(res, 405, "application/json", JSON.stringify({ error: `${req.method} ${path} is not allowed; use GET (or POST /v1/channels/join with a genesis block)` }));
+      // Request paths and methods are not echoed: the answer must not carry what a client injected.
+      send(res, 405, "application/json", JSON.stringify({ error: "method not allowed; use GET (or POST /v1/channels/join with a genesis block)" }));
       return;
     }
     switch (path) {
@@ -106,7 +112,7 @@ export class AdminServer {
         return;
       }
       default:
-        send(res, 404, "application/json", JSON.stringify({ error: `no such endpoint ${path}; try /healthz, /metrics, /v1/membership, /v1/channels, /v1/events` }));
+        send(res, 404, "application/json", JSON.stringify({ error: "no such endpoint; try /healthz, /metrics, /v1/membership, /v1/channels, /v1/events" }));
     }
   }
 
@@ -141,6 +147,11 @@ export const MAX_JOIN_BLOCK_BYTES = 100 * 1024 * 1024;
 function send(res: ServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) });
   res.end(body);
+}
+
+/** Whether `host` is a loopback address or name (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** Splits "host:port" (IPv6 in brackets allowed); throws naming the value when it is not one. */

@@ -1,4 +1,4 @@
-export { AdminServer, type AdminServerOptions, splitHostPort } from "./admin-server.js";
+export { AdminServer, type AdminServerOptions, isLoopback, splitHostPort } from "./admin-server.js";
 export type { MembershipView, PeerView, ChannelPeerView, ChannelStatusView } from "./membership-view.js";
 export {
   ChannelDefinitionError,

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Counter, Registry } from "prom-client";
 import { formatMembership } from "../../../src/cli/commands/peers.js";
-import { silentLogger } from "../../../src/logging/index.js";
-import { AdminServer, type ChannelStatusView, type MembershipView, splitHostPort } from "../../../src/service/index.js";
+import { MemoryLogger, silentLogger } from "../../../src/logging/index.js";
+import { AdminServer, type ChannelStatusView, isLoopback, type MembershipView, splitHostPort } from "../../../src/service/index.js";
 
 const view: MembershipView = {
   self: { endpoint: "peer0:7051", internalEndpoint: "peer0:7051", org: "Org1MSP", pkiId: "aa".repeat(32) },
@@ -34,6 +34,25 @@ test("serves /healthz, /metrics and /v1/membership, refuses the rest, and stops 
 
   await server.stop();
   await assert.rejects(fetch(`${base}/healthz`));
+});
+
+test("answers for unknown paths and methods do not echo what the client sent; only a bind beyond loopback is warned about", async (t) => {
+  const logger = new MemoryLogger();
+  const server = new AdminServer({ listen: "127.0.0.1:0", registry: new Registry(), membership: () => view, logger, now: () => new Date(0) });
+  await server.start();
+  t.after(() => server.stop());
+  const base = `http://${server.address}`;
+  const injected = "/%3Cscript%3Ealert(1)%3C/script%3E";
+  const notFound = await fetch(`${base}${injected}`);
+  assert.equal(notFound.status, 404);
+  const body = await notFound.text();
+  assert.doesNotMatch(body, /script|alert/, body);
+  const refused = await fetch(`${base}${injected}`, { method: "DELETE" });
+  assert.equal(refused.status, 405);
+  assert.doesNotMatch(await refused.text(), /script|alert|DELETE/);
+  assert.deepEqual(logger.lines.filter((l) => l.level === "warn"), [], "127.0.0.1 is loopback: no warning");
+  for (const h of ["127.0.0.1", "127.1.2.3", "::1", "localhost"]) assert.ok(isLoopback(h), h);
+  for (const h of ["0.0.0.0", "::", "10.0.0.1", "peer0.org1.example.com", "127.0.0.1.example.com"]) assert.ok(!isLoopback(h), h);
 });
 
 test("/v1/channels shows each ledger channel's height, last block hash and leadership", async (t) => {
