@@ -545,6 +545,8 @@ export class CommImpl implements Comm {
   #receivedMessage(conn: Connection, msg: SignedGossipMessage): ReceivedMessage {
     const respond = (reply: GossipMessage): void => {
       const signed = SignedGossipMessage.noopSign(reply);
+      // Every reply path checks the limit, as send does: an oversized frame would tear the stream down.
+      if (!this.#fitsSendLimit(signed.bytes)) return;
       // A stream that lost a dial race is only read: answer on the peer's current connection.
       const target = conn.writable ? conn : (this.#conns.get(conn.key) ?? conn);
       this.#enqueue(target, signed.bytes, true);

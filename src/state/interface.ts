@@ -93,7 +93,18 @@ export interface StateProviderOptions {
   /** `peer.gossip.useLeaderElection` and `orgLeader`: only for the straggler warning. */
   useLeaderElection: boolean;
   orgLeader: boolean;
+  /**
+   * The transport's message size limit (comm's `maxMessageSize`; default DEFAULT_MAX_STATE_RESPONSE_BYTES): a
+   * state response carries the requested blocks from the first up to what fits, and the requester asks again
+   * from the next (as it does after any short response). Fabric sends them all, and the transport refuses it.
+   */
+  maxMessageBytes?: number;
 }
+
+/** Fabric's default gRPC send limit (100 MiB), which a state response must fit. */
+export const DEFAULT_MAX_STATE_RESPONSE_BYTES = 100 * 1024 * 1024;
+/** Room for what wraps a state response's payloads (Envelope, GossipMessage with channel and nonce). */
+export const STATE_RESPONSE_OVERHEAD_BYTES = 1024;
 
 /** Fabric's defaults (`gossip/state/config.go`, `gossip/service/config.go`). */
 export const DEFAULT_STATE_PROVIDER_OPTIONS: Readonly<StateProviderOptions> = Object.freeze({

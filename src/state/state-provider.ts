@@ -13,8 +13,10 @@ import {
 import { type TimerHandle, bytesEqual, errorMessage, utf8 } from "../util/index.js";
 import { StateError } from "./errors.js";
 import {
+  DEFAULT_MAX_STATE_RESPONSE_BYTES,
   DEFAULT_STATE_PROVIDER_OPTIONS,
   ENQUEUE_RETRY_INTERVAL_MS,
+  STATE_RESPONSE_OVERHEAD_BYTES,
   STRAGGLER_WARNING_THRESHOLD,
   type StateProvider,
   type StateProviderComponents,
@@ -365,6 +367,8 @@ export class StateProviderImpl implements StateProvider {
         signedData: msg.connectionInfo.auth?.signedData,
         signature: msg.connectionInfo.auth?.signature,
       };
+      const budget = (this.#o.maxMessageBytes ?? DEFAULT_MAX_STATE_RESPONSE_BYTES) - STATE_RESPONSE_OVERHEAD_BYTES;
+      let size = 0;
       for (const block of blocks) {
         const seqNum = block.header?.number;
         if (seqNum === undefined) continue;
@@ -381,9 +385,24 @@ export class StateProviderImpl implements StateProvider {
             continue;
           }
         }
-        payloads.push({ seqNum, data: Block.encode(block).finish(), privateData });
+        const payload: Payload = { seqNum, data: Block.encode(block).finish(), privateData };
+        // Field tags, length prefixes and seq_num: at most 6 bytes per length-delimited field, 11 for the number.
+        const payloadSize = payload.data.byteLength + privateData.reduce((n, p) => n + p.byteLength + 6, 0) + 6 + 11 + 6;
+        if (size + payloadSize > budget) {
+          // Contiguous from the start only: the requester continues after the greatest block it got.
+          this.#rl.warn("response-trimmed", "a state response would exceed the message size limit: sending the blocks that fit", {
+            start: request.startSeqNum.toString(),
+            sent: payloads.length,
+            limit: budget + STATE_RESPONSE_OVERHEAD_BYTES,
+          });
+          break;
+        }
+        size += payloadSize;
+        payloads.push(payload);
       }
     }
+    // Nothing fits (a single block above the limit): no answer; an empty one would be refused as malformed anyway.
+    if (payloads.length === 0 && request.startSeqNum <= end) return;
     if (this.#stopped) return;
     msg.respond({
       // The request's nonce, so the requester can match the response.

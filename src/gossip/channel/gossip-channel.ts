@@ -809,6 +809,7 @@ export class GossipChannelImpl implements GossipChannel {
           requestWaitTimeMs: config.requestWaitTimeMs,
           responseWaitTimeMs: config.responseWaitTimeMs,
         },
+        ...(config.maxMessageBytes !== undefined ? { maxMessageBytes: config.maxMessageBytes } : {}),
       },
       {
         sender: (msg, ...peers) => this.#adapter.send(msg, ...peers),

@@ -121,6 +121,8 @@ export interface ChannelConfig {
    * Absent or 0 (default): Fabric's behaviour, block pull rounds every `pullIntervalMs` only.
    */
   blockPullIntervalMs?: number;
+  /** The transport's message size limit (comm's `maxMessageSize`): block pull responses are split to fit it. Default 100 MiB. */
+  maxMessageBytes?: number;
 }
 
 /** Fabric's defaults. The two derived intervals follow `pullIntervalMs` when not given (see `resolveChannelConfig`). */

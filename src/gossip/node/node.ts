@@ -348,6 +348,7 @@ export class GossipNodeImpl implements GossipNode {
           requestWaitTimeMs: this.#o.requestWaitTimeMs,
           responseWaitTimeMs: this.#o.responseWaitTimeMs,
           leaderMsgExpirationTimeoutMs: this.#o.leaderAliveThresholdMs * 10,
+          ...(this.#o.comm.maxMessageSize !== undefined ? { maxMessageBytes: this.#o.comm.maxMessageSize } : {}),
           blockPullIntervalMs: this.#o.blockPullIntervalMs,
         },
       );

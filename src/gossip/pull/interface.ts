@@ -52,7 +52,16 @@ export interface PullMediatorConfig {
   msgType: PullMsgType;
   /** The engine's phase timings; absent ones take the engine defaults (1s, 1.5s, 2s). */
   pullEngine?: Partial<PullEngineConfig>;
+  /**
+   * The largest message the transport sends (comm's `maxMessageSize`; default DEFAULT_MAX_PULL_MESSAGE_BYTES).
+   * A response that would be larger is sent as several DataUpdates with the request's nonce, each within it
+   * (Fabric sends one and the transport refuses it); a single item larger than it is left out.
+   */
+  maxMessageBytes?: number;
 }
+
+/** Fabric's default gRPC send limit (100 MiB), which a pull response must fit. */
+export const DEFAULT_MAX_PULL_MESSAGE_BYTES = 100 * 1024 * 1024;
 
 /**
  * Fabric's `pull.PullAdapter`: how the mediator reaches the rest of gossip.

@@ -14,9 +14,36 @@ import type {
   PullMember,
   PullMessageHook,
 } from "./interface.js";
+import { DEFAULT_MAX_PULL_MESSAGE_BYTES } from "./interface.js";
 import { digestOfItemId, itemIdOfDigest } from "./item-ids.js";
 
 type GossipContent = NonNullable<GossipMessage["content"]>;
+
+/** Room for what wraps a response's items: the Envelope, GossipMessage (channel up to 249 bytes, tag, nonce) and DataUpdate fields. */
+const RESPONSE_OVERHEAD_BYTES = 1024;
+/** An item's field tag and length prefix in DataUpdate.data. */
+const ITEM_FRAMING_BYTES = 6;
+
+/** The encoded size of an Envelope (payload, signature, secret envelope), without encoding it. */
+function envelopeSize(e: Envelope): number {
+  const s = e.secretEnvelope;
+  const secret = s === undefined ? 0 : lengthDelimited(lengthDelimited(s.payload.byteLength) + lengthDelimited(s.signature.byteLength), true);
+  return lengthDelimited(e.payload.byteLength) + lengthDelimited(e.signature.byteLength) + secret;
+}
+
+/** A bytes or message field of `n` bytes: tag, length, content; empty bytes are not written, a present message is. */
+function lengthDelimited(n: number, present = false): number {
+  return n === 0 && !present ? 0 : 1 + varintLength(n) + n;
+}
+
+function varintLength(n: number): number {
+  let len = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    len++;
+  }
+  return len;
+}
 
 /**
  * Fabric's `pull.SelectEndpoints`: up to `k` distinct random members of `pool`, addressed by their
@@ -234,13 +261,30 @@ export class PullMediatorImpl implements PullMediator {
         this.#sendTo(dest, this.#message({ $case: "dataReq", value: { nonce, digests: this.#digests(items), msgType } }));
       },
       sendRes: (items, context, nonce) => {
-        const data: Envelope[] = [];
+        const budget = (this.#config.maxMessageBytes ?? DEFAULT_MAX_PULL_MESSAGE_BYTES) - RESPONSE_OVERHEAD_BYTES;
+        const parts: Envelope[][] = [];
+        let data: Envelope[] = [];
+        let size = 0;
         for (const item of items) {
           const msg = this.#items.get(item);
-          if (msg !== undefined) data.push(msg.envelope);
+          if (msg === undefined) continue;
+          const itemSize = envelopeSize(msg.envelope) + ITEM_FRAMING_BYTES;
+          if (itemSize > budget) {
+            this.#badInput.warn("oversized pull item", "an item is larger than the message size limit: left out of the pull response", { item, bytes: itemSize });
+            continue;
+          }
+          if (size + itemSize > budget && data.length > 0) {
+            parts.push(data);
+            data = [];
+            size = 0;
+          }
+          data.push(msg.envelope);
+          size += itemSize;
         }
-        this.#logger.debug("sending update", { peer: pkiHex(context.connectionInfo.id), items: data.length });
-        context.respond(this.#message({ $case: "dataUpdate", value: { nonce, data, msgType } }));
+        if (data.length > 0 || parts.length === 0) parts.push(data);
+        this.#logger.debug("sending update", { peer: pkiHex(context.connectionInfo.id), items: parts.reduce((n, p) => n + p.length, 0), messages: parts.length });
+        // The requester accepts every response carrying its nonce while its round collects (Fabric's OnRes).
+        for (const part of parts) context.respond(this.#message({ $case: "dataUpdate", value: { nonce, data: part, msgType } }));
       },
     };
   }

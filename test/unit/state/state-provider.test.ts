@@ -11,6 +11,7 @@ import {
   dataMsg,
   FakeGossip,
   FakeLedger,
+  makeBlock,
   makePayload,
   memberOf,
   received,
@@ -491,4 +492,29 @@ test("a large gap with slow commits never grows the buffer beyond 2 x blockBuffe
   assert.equal(late.ledger.height(), 500n);
   assert.ok(maxBuffer <= 2 * 20 + 10, `buffer peaked at ${maxBuffer}`);
   assert.ok(maxBuffer > 20, `the blocking add was exercised (peak ${maxBuffer})`);
+});
+
+test("a response that would exceed the message size limit carries the first blocks that fit, and a late peer still catches up whole", async (t) => {
+  const h = new StateHarness();
+  t.after(() => h.stopAll());
+  const blockBytes = Block.encode(makeBlock(5n)).finish().byteLength;
+  // Room for three payloads beside the response's fixed overhead.
+  const maxMessageBytes = 1024 + 3 * (blockBytes + 30);
+  const full = await h.add("full", 30, { maxMessageBytes });
+  await h.add("asker", 1);
+  const seqs: bigint[][] = [];
+  full.gossip.directIn(
+    received(stateRequest(5n, 12n), "asker", (m) => {
+      if (m.content?.$case === "stateResponse") seqs.push(m.content.value.payloads.map((p) => p.seqNum));
+    }),
+  );
+  await h.clock.advance(1);
+  assert.deepEqual(seqs, [range(5, 7)], "contiguous from the start, within the limit");
+
+  const late = await h.add("late", 1, { enabled: true });
+  await h.clock.advance(10_100);
+  assert.equal(late.ledger.height(), 30n);
+  assert.deepEqual(late.ledger.committedNumbers(), range(0, 29));
+  const reqs = late.gossip.stateRequests();
+  assert.deepEqual(reqs.slice(0, 2).map((r) => [r.start, r.end]), [[1n, 11n], [4n, 14n]], "the next request starts after the last block received");
 });

@@ -473,3 +473,31 @@ test("remove forgets an item: no longer advertised or served", async (t) => {
   assert.deepEqual(ids(h, 1), ["2"]);
   for (const d of h.sent("dataDig", 0)) assert.deepEqual(digestsOf(d), ["2"]);
 });
+
+test("a response larger than the message size limit goes as several DataUpdates within it, with the request's nonce; an item above the limit alone is left out", async (t) => {
+  const limit = 1024 + 3 * 3_100;
+  const big = (seq: bigint, bytes: number): SignedGossipMessage =>
+    SignedGossipMessage.noopSign({
+      nonce: 0n,
+      channel: CHANNEL,
+      tag: GossipMessage_Tag.CHAN_AND_ORG,
+      content: { $case: "dataMsg", value: { payload: { seqNum: seq, data: new Uint8Array(bytes).fill(Number(seq)), privateData: [] } } },
+    });
+  const logger = new MemoryLogger();
+  const h = new PullHarness({ nodes: 2, config: { maxMessageBytes: limit }, logger });
+  t.after(() => h.stop());
+  for (let s = 1n; s <= 7n; s++) h.nodes[0]!.mediator.add(big(s, 3_000));
+  h.nodes[0]!.mediator.add(big(8n, limit));
+  await h.startAll();
+  await h.clock.advanceTo(ROUND_DONE_MS);
+
+  const updates = h.sent("dataUpdate", 0);
+  assert.equal(updates.length, 3, "7 items of ~3 KB in messages of at most 3 items");
+  const request = h.sent("dataReq", 1)[0]!;
+  for (const u of updates) {
+    assert.ok(u.msg.envelope.payload.byteLength + 16 <= limit, `a DataUpdate of ${u.msg.envelope.payload.byteLength} bytes fits ${limit}`);
+    assert.equal(pullNonce(u), pullNonce(request), "every part carries the request's nonce");
+  }
+  assert.deepEqual(ids(h, 1), ["1", "2", "3", "4", "5", "6", "7"], "every part was taken while the round collected");
+  assert.ok(logger.lines.some((l) => l.level === "warn" && /larger than the message size limit/.test(l.msg)), "the oversized item is reported");
+});
