@@ -7,7 +7,6 @@ import type { DeliverConnector, DeliverStream, DeliverTlsOptions } from "./inter
 /** Fabric's `orderer.AtomicBroadcast/Deliver`: a bidi stream of Envelope up, DeliverResponse down. */
 export const DELIVER_METHOD = "/orderer.AtomicBroadcast/Deliver";
 
-
 /** How the gRPC connector dials. */
 export interface GrpcDeliverConnectorOptions {
   tls?: DeliverTlsOptions | undefined;
@@ -56,7 +55,8 @@ export function createGrpcDeliverConnector(options: GrpcDeliverConnectorOptions)
         "grpc.keepalive_timeout_ms": 20_000,
         "grpc.use_local_subchannel_pool": 1,
       };
-      const client = new grpc.Client(endpoint, clientCredentials(endpoint, tls, channelOptions), channelOptions);
+      const material = tls === undefined ? undefined : { ...tls, rootCAs: typeof tls.rootCAs === "function" ? tls.rootCAs(endpoint) : tls.rootCAs };
+      const client = new grpc.Client(endpoint, clientCredentials(endpoint, material, channelOptions), channelOptions);
       let onAbort: (() => void) | undefined;
       try {
         // stop() must not wait for the dial deadline: an abort ends the wait at once.

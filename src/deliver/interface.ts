@@ -29,8 +29,11 @@ export interface DeliverSigner {
 
 /** PEM material to dial orderers over TLS (mutual when `cert` and `key` are given). */
 export interface DeliverTlsOptions {
-  /** TLS CA certificates (PEM, concatenated) of the ordering service. */
-  rootCAs: string | Buffer;
+  /**
+   * TLS CA certificates (PEM, concatenated) of the ordering service, or what gives them for an
+   * endpoint at each (re)connection (the channel's orderer orgs' TLS CAs in its configuration in force).
+   */
+  rootCAs: string | Buffer | ((endpoint: string) => string | Buffer);
   /** Client certificate and key (Fabric's peer always presents one). */
   cert?: string | Buffer;
   key?: string | Buffer;

@@ -1,6 +1,7 @@
 import type { MessageCryptoService, PeerIdentityType, SecurityAdvisor } from "../api/index.js";
 import { PeerEvents } from "../api/index.js";
 import { type ChannelConfig, type ChannelConfigTracker, createChannelConfigTracker, lastConfigIndex } from "../channelconfig/index.js";
+import type { TlsTrustStore } from "../comm/grpc/index.js";
 import type { Transport } from "../comm/index.js";
 import type { MspOrgMaterial } from "../crypto/index.js";
 import {
@@ -31,6 +32,7 @@ import type { Payload } from "../protos/gen/gossip/message.pb.js";
 import { type StateProvider, type StateProviderOptions, createStateProvider } from "../state/index.js";
 import { type Clock, errorMessage, type Random, utf8 } from "../util/index.js";
 import { channelDefinitionOf, checkJoinBlock } from "./channel-block.js";
+import { channelTlsCasOf } from "./channel-tls.js";
 import { type ChannelDefinition, ChannelRegistry, joinMessageOf, mspMaterialsOf } from "./channel-definition.js";
 import { GossipServiceError, type GossipServiceErrorCode } from "./errors.js";
 
@@ -73,6 +75,12 @@ export interface GossipServiceComponents {
   trustOrgs?: (orgs: readonly MspOrgMaterial[]) => void;
   /** Where the peer's parts tell what happens. Default: a new bus (read it from `events`). */
   events?: PeerEvents;
+  /**
+   * The TLS CAs the peer trusts (its gRPC transport's): each channel's orgs' TLS CAs are set at join
+   * and at each config update, and the channel's Deliver client dials its orderers with their orgs'
+   * TLS CAs in force (added to `options.deliverTls.rootCAs`). Absent: TLS trust is only what is configured.
+   */
+  tlsTrust?: TlsTrustStore;
 }
 
 /** The service's settings, plain data (Fabric's `ServiceConfig` plus the per-part configs). */
@@ -317,8 +325,13 @@ export class GossipServiceImpl implements GossipService {
       const inForce = tracker === undefined ? undefined : this.#definitionOf(tracker.bundle.config, log);
       const current = inForce ?? def;
       // The MCS has checked the header, channel and data hash already: only the signatures are the policy's.
-      if (tracker !== undefined) this.#registry.setBlockValidation(name, (block) => tracker.bundle.verifyBlockSignatures(block));
+      if (tracker !== undefined) {
+        this.#registry.setBlockValidation(name, (block) => tracker.bundle.verifyBlockSignatures(block));
+        // Channel messages are checked against /Channel/Application/Readers of the configuration in force.
+        this.#registry.setReaders(name, (identity, signature, message) => tracker.bundle.verifyByChannel(identity, signature, message));
+      }
       if (inForce !== undefined) this.#registry.set(inForce);
+      this.#trustChannelTls(current, tracker?.bundle.config, log);
       // The MSPs a definition carries (one from a channel block does) become trusted; folders are the caller's.
       this.#c.trustOrgs?.(mspMaterialsOf(current));
       const committed: { res?: ChannelResources } = {};
@@ -348,6 +361,7 @@ export class GossipServiceImpl implements GossipService {
         await state?.stop();
         await ledger?.close();
         this.#registry.delete(name);
+        this.#c.tlsTrust?.removeChannel(name);
       }
       if (joined) this.#node.leaveChan(name);
       throw err;
@@ -438,6 +452,7 @@ export class GossipServiceImpl implements GossipService {
     } catch (err) {
       res.tracker = undefined;
       this.#registry.setBlockValidation(res.def.name, undefined);
+      this.#registry.setReaders(res.def.name, undefined);
       log.error("the configuration tracker refused a committed block; config updates are no longer followed", { number: block.header?.number.toString(), err: errorMessage(err) });
       return;
     }
@@ -448,6 +463,7 @@ export class GossipServiceImpl implements GossipService {
     res.def = def;
     this.#registry.set(def);
     this.#c.trustOrgs?.(mspMaterialsOf(def));
+    this.#trustChannelTls(def, config, log);
     this.#node.joinChan(joinMessageOf(def, Number(config.sequence) + 1), def.name);
     res.deliver.updateEndpoints(def.orderer.endpoints);
     this.#node.suspectPeers(() => true);
@@ -458,6 +474,30 @@ export class GossipServiceImpl implements GossipService {
       anchorPeers: def.orgs.flatMap((o) => o.anchorPeers),
       orderers: def.orderer.endpoints,
     });
+  }
+
+  /**
+   * Fabric's `updateTrustedRoots`: the channel's orgs' TLS CAs replace those it had in the trust
+   * store; the gRPC server verifies new clients with them at once, new dials use them.
+   */
+  #trustChannelTls(def: ChannelDefinition, config: ChannelConfig | undefined, log: Logger): void {
+    const trust = this.#c.tlsTrust;
+    if (trust === undefined) return;
+    const rejected = trust.setChannel(def.name, channelTlsCasOf(def, config));
+    for (const r of rejected) log.warn("a TLS CA certificate of the channel configuration is not trusted: it does not parse", { org: r.source, reason: r.reason });
+  }
+
+  /** TLS toward the channel's orderers: the configured CAs plus its orderer orgs' TLS CAs in force, read at each (re)connection. */
+  #deliverTlsOf(channel: string): DeliverTlsOptions | undefined {
+    const base = this.#o.deliverTls;
+    const trust = this.#c.tlsTrust;
+    if (base === undefined || trust === undefined) return base;
+    const configured = base.rootCAs;
+    return {
+      ...base,
+      rootCAs: (endpoint) =>
+        Buffer.concat([Buffer.from(typeof configured === "function" ? configured(endpoint) : configured), Buffer.from("\n"), trust.ordererRoots(channel, endpoint)]),
+    };
   }
 
   #createState(name: string, ledger: ChannelLedger, onCommitted: (block: Block) => void): StateProvider {
@@ -489,11 +529,12 @@ export class GossipServiceImpl implements GossipService {
     const node = this.#node;
     const channelBytes = utf8(name);
     let election: LeaderElectionService | undefined;
+    const deliverTls = this.#deliverTlsOf(name);
     const deliver = createDeliverClient(
       {
         channel: name,
         endpoints: def.orderer.endpoints,
-        ...(this.#o.deliverTls !== undefined ? { tls: this.#o.deliverTls } : {}),
+        ...(deliverTls !== undefined ? { tls: deliverTls } : {}),
         signer: c.signer,
         mcs: c.mcs,
         ledgerHeight: () => ledger.height(),
@@ -572,6 +613,7 @@ export class GossipServiceImpl implements GossipService {
     await res.state.stop();
     await res.ledger.close();
     this.#registry.delete(res.def.name);
+    this.#c.tlsTrust?.removeChannel(res.def.name);
   }
 
   /** Block 0 from the first orderer that serves it (a one-off Deliver request signed by the peer). */

@@ -1,6 +1,6 @@
 import type { MessageCryptoService, PeerEvents, SecurityAdvisor } from "../api/index.js";
 import { type PeerIdentityType, pkiHex } from "../api/index.js";
-import { GrpcTransport, type GrpcTlsOptions } from "../comm/grpc/index.js";
+import { GrpcTransport, type GrpcTlsOptions, type TlsTrustStore } from "../comm/grpc/index.js";
 import type { Transport } from "../comm/index.js";
 import { commOptionsOf, type GossipConfig, internalEndpointOf } from "../config/index.js";
 import type { MspOrgMaterial } from "../crypto/index.js";
@@ -43,6 +43,11 @@ export interface PeerNodeComponents {
   metrics?: Registry;
   /** Default: a GrpcTransport on `listenAddress`, with TLS when `tls` is given. */
   transport?: Transport;
+  /**
+   * The TLS CAs that `transport` trusts, for the service to add each joined channel's orgs' TLS CAs
+   * to. Default: the given GrpcTransport's, or that of the one built from `options.tls`.
+   */
+  tlsTrust?: TlsTrustStore;
   /**
    * What the full peer (ledger, state, election, deliver per channel) needs beyond the gossip node;
    * required when `PeerNodeOptions.service` is given. `channels` must be the registry whose
@@ -184,6 +189,9 @@ export class PeerNode {
     this.#internalEndpoint = internalEndpointOf(options.config, options.listenAddress);
     const transport =
       components.transport ?? new GrpcTransport({ listenAddress: options.listenAddress, tls: options.tls, logger: components.logger, clock });
+    // The configured CAs, to which the service adds the TLS CAs of every channel joined (as Fabric's peer does).
+    const tlsTrust = components.tlsTrust ?? (transport instanceof GrpcTransport ? transport.trustStore : undefined);
+    for (const r of tlsTrust?.rejected ?? []) this.#log.warn("a configured TLS CA certificate is not trusted: it does not parse", { reason: r.reason });
     const extra = components.service;
     if (options.service !== undefined && extra === undefined) {
       throw new PeerNodeError("BAD_STATE", "a full peer (options.service) needs components.service (signer, channel registry)");
@@ -205,6 +213,7 @@ export class PeerNode {
         ...(extra?.deliverConnector !== undefined ? { deliverConnector: extra.deliverConnector } : {}),
         ...(extra?.ledgers !== undefined ? { ledgers: extra.ledgers } : {}),
         ...(extra?.trustOrgs !== undefined ? { trustOrgs: extra.trustOrgs } : {}),
+        ...(tlsTrust !== undefined ? { tlsTrust } : {}),
       },
       options.service?.options ?? { useLeaderElection: true, orgLeader: false },
       gossipNodeOptionsOf(options.config, this.#internalEndpoint),

@@ -294,7 +294,7 @@ export interface GrpcCommHarness extends CommHarness {
   dialCount(from: string, to: string): number;
   openStreams(): number;
   /** TLS options of the next unused node (TLS harness only), for hand-made clients and transports. */
-  nextTls(): GrpcTlsOptions;
+  nextTls(): GrpcTlsOptions & { rootCAs: string | Buffer };
   /** A raw peer claiming a signing identity of the caller's choosing (TLS harness only). */
   rawPeerWith(identity: SigningIdentity): Promise<RawPeer>;
 }
@@ -337,7 +337,7 @@ export async function createGrpcCommHarness(options: GrpcHarnessOptions = {}): P
     if (node === undefined) throw new Error(`the harness ran out of node material (${crypto.nodes.length} nodes): generate more peers per org`);
     return node;
   };
-  const tlsOf = (node: PeerMaterial): GrpcTlsOptions => ({ cert: node.tls.cert, key: node.tls.key, rootCAs: crypto?.tlsRootCAs ?? "" });
+  const tlsOf = (node: PeerMaterial): GrpcTlsOptions & { rootCAs: string | Buffer } => ({ cert: node.tls.cert, key: node.tls.key, rootCAs: crypto?.tlsRootCAs ?? "" });
 
   const newTransport = async (tlsOptions: GrpcTlsOptions | undefined, tlsOverride?: TransportTls): Promise<HarnessTransport> => {
     const grpc = new GrpcTransport({ listenAddress: "127.0.0.1:0", tls: tlsOptions, logger, clock });

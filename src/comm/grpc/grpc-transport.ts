@@ -5,6 +5,7 @@ import { CommError, DEF_MAX_MESSAGE_SIZE, type RawStream, type Transport, type T
 import { certHashOfPem, clientCredentials } from "./credentials.js";
 import { passBytes, takeBytes } from "./raw-bytes.js";
 import { GrpcRawStream } from "./raw-stream.js";
+import { TlsTrustStore } from "./trust-store.js";
 
 /** PEM material for mutual TLS. One certificate may serve as both server and client certificate. */
 export interface GrpcTlsOptions {
@@ -14,8 +15,12 @@ export interface GrpcTlsOptions {
   /** Client certificate and key; the server pair when absent. */
   clientCert?: string | Buffer;
   clientKey?: string | Buffer;
-  /** TLS CA certificates (PEM, concatenated) of every org whose peers we accept and dial. */
-  rootCAs: string | Buffer;
+  /**
+   * TLS CA certificates of every org whose peers we accept and dial: fixed PEM (concatenated), or a
+   * trust store whose gossip CAs follow the channels' configurations (new connections use the CAs
+   * of the moment; connections already open stay).
+   */
+  rootCAs: string | Buffer | TlsTrustStore;
   /** TLS server name to expect when dialing, instead of the endpoint's host. */
   serverNameOverride?: string;
 }
@@ -69,6 +74,8 @@ export class GrpcTransport implements Transport {
   readonly #streams = new Set<GrpcRawStream>();
   readonly #maxSize: number;
   readonly #log: Logger;
+  readonly #trust: TlsTrustStore | undefined;
+  #unsubscribeTrust: (() => void) | undefined;
   #closed = false;
 
   constructor(private readonly options: GrpcTransportOptions) {
@@ -76,10 +83,16 @@ export class GrpcTransport implements Transport {
     this.#maxSize = options.maxMessageSize ?? DEF_MAX_MESSAGE_SIZE;
     this.#log = options.logger.child("gossip.comm.grpc");
     const tls = options.tls;
+    this.#trust = tls === undefined ? undefined : tls.rootCAs instanceof TlsTrustStore ? tls.rootCAs : new TlsTrustStore(tls.rootCAs);
     this.tls = {
       serverCertHash: tls ? certHashOfPem(tls.cert) : undefined,
       clientCertHash: tls ? certHashOfPem(tls.clientCert ?? tls.cert) : undefined,
     };
+  }
+
+  /** The TLS CAs this transport trusts (undefined without TLS). */
+  get trustStore(): TlsTrustStore | undefined {
+    return this.#trust;
   }
 
   get listenAddress(): string {
@@ -107,12 +120,19 @@ export class GrpcTransport implements Transport {
       },
     });
     const tls = this.options.tls;
+    const trust = this.#trust;
     // Fabric's server only requests a client certificate (clientAuthRequired off) and relies on the
     // ConnEstablish hash binding. grpc-js exposes the peer certificate only once it verified it, so we
-    // require a client certificate from one of the configured TLS CAs (every org's, as on a channel).
-    const creds = tls
-      ? grpc.ServerCredentials.createSsl(Buffer.from(tls.rootCAs), [{ private_key: Buffer.from(tls.key), cert_chain: Buffer.from(tls.cert) }], true)
-      : grpc.ServerCredentials.createInsecure();
+    // require a client certificate from one of the trusted TLS CAs (every channel org's, as Fabric's
+    // SetClientRootCAs keeps them), replaced in the running server when the trust store changes.
+    let creds: grpc.ServerCredentials;
+    if (tls !== undefined && trust !== undefined) {
+      const updatable = new UpdatableServerCredentials(Buffer.from(tls.cert), Buffer.from(tls.key), trust.peerRoots());
+      this.#unsubscribeTrust = trust.onPeerRootsChange((roots) => updatable.setClientRootCAs(roots));
+      creds = updatable;
+    } else {
+      creds = grpc.ServerCredentials.createInsecure();
+    }
     const port = await new Promise<number>((resolve, reject) => {
       server.bindAsync(this.options.listenAddress, creds, (err, p) => (err ? reject(err) : resolve(p)));
     });
@@ -151,6 +171,8 @@ export class GrpcTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#unsubscribeTrust?.();
+    this.#unsubscribeTrust = undefined;
     for (const s of [...this.#streams]) s.close();
     for (const c of [...this.#clients]) c.close();
     this.#clients.clear();
@@ -205,10 +227,11 @@ export class GrpcTransport implements Transport {
 
   #credentials(endpoint: string, options: grpc.ChannelOptions): grpc.ChannelCredentials {
     const tls = this.options.tls;
-    if (!tls) return clientCredentials(endpoint, undefined, options);
+    if (!tls || this.#trust === undefined) return clientCredentials(endpoint, undefined, options);
+    // The CAs of the moment: a channel joined or updated since the last dial counts.
     return clientCredentials(
       endpoint,
-      { rootCAs: tls.rootCAs, cert: tls.clientCert ?? tls.cert, key: tls.clientKey ?? tls.key, serverNameOverride: tls.serverNameOverride },
+      { rootCAs: this.#trust.peerRoots(), cert: tls.clientCert ?? tls.cert, key: tls.clientKey ?? tls.key, serverNameOverride: tls.serverNameOverride },
       options,
     );
   }
@@ -220,6 +243,30 @@ export class GrpcTransport implements Transport {
   /** Open streams (for tests and the admin view). */
   openStreams(): number {
     return this.#streams.size;
+  }
+}
+
+/**
+ * Mutual-TLS server credentials whose client CAs can be replaced while the server runs: grpc-js
+ * hands each new context to its TLS server (`setSecureContext`), so new handshakes verify client
+ * certificates against the new CAs while open connections go on.
+ */
+class UpdatableServerCredentials extends grpc.ServerCredentials {
+  readonly #cert: Buffer;
+  readonly #key: Buffer;
+
+  constructor(cert: Buffer, key: Buffer, clientRootCAs: Buffer) {
+    super({ requestCert: true, rejectUnauthorized: true }, { ca: clientRootCAs, cert: [cert], key: [key] });
+    this.#cert = cert;
+    this.#key = key;
+  }
+
+  setClientRootCAs(roots: Buffer): void {
+    this.updateSecureContextOptions({ ca: roots, cert: [this.#cert], key: [this.#key] });
+  }
+
+  _equals(other: grpc.ServerCredentials): boolean {
+    return other === this;
   }
 }
 
