@@ -2,19 +2,23 @@ import { createHash } from "node:crypto";
 import { type BlockSigner, blockDataHash, blockHeaderBytes, createBlockSignatureMetadata } from "../crypto/index.js";
 import type { BlockStore } from "../ledger/index.js";
 import type { Logger } from "../logging/index.js";
-import { Block, type BlockHeader, Envelope, HeaderType, LastConfig, Metadata, OrdererBlockMetadata } from "../protos/gen/common/common.pb.js";
-import { type Clock, type TimerHandle, errorMessage } from "../util/index.js";
-import { createSignedEnvelope } from "../deliver/index.js";
+import { Block, type BlockHeader, LastConfig, Metadata, OrdererBlockMetadata } from "../protos/gen/common/common.pb.js";
+import { type Clock, type TimerHandle, bytesEqual, errorMessage } from "../util/index.js";
 import { OrdererError } from "./errors.js";
 
 /** Number of `block.metadata.metadata` entries: `len(common.BlockMetadataIndex_name)` (SIGNATURES..COMMIT_HASH), as Fabric's protoutil.NewBlock makes. */
 export const BLOCK_METADATA_ENTRIES = 5;
 
-/** Batch limits of a channel. */
+/** Batch limits of a channel (its Orderer group's BatchSize and BatchTimeout). */
 export interface BatchOptions {
+  /** BatchSize.MaxMessageCount. */
   batchSize: number;
+  /** BatchTimeout. */
   batchTimeoutMs: number;
+  /** BatchSize.AbsoluteMaxBytes: a larger envelope is refused. */
   maxBlockBytes: number;
+  /** BatchSize.PreferredMaxBytes: a batch is cut before it would grow past it. Default `maxBlockBytes`. */
+  preferredMaxBytes?: number;
 }
 
 /** What a channel chain uses. */
@@ -29,6 +33,11 @@ export interface ChainComponents {
 
 function sha256(b: Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha256").update(b).digest());
+}
+
+function blockHeaderHashOf(block: Block): Uint8Array {
+  if (block.header === undefined) throw new OrdererError("CONFIG", "a genesis block without a header");
+  return sha256(blockHeaderBytes(block.header));
 }
 
 /**
@@ -51,8 +60,10 @@ export function buildBlock(number: bigint, previousHash: Uint8Array, envelopes: 
 /**
  * One channel of the ordering service: Fabric's solo chain with its blockcutter and BlockWriter.
  * Envelopes accumulate; a batch is cut when it holds `batchSize` messages, when the next message
- * would make it larger than `maxBlockBytes`, or `batchTimeoutMs` after its first message. Blocks
- * are numbered and chained in memory at cut time and appended to the store in order.
+ * would make it larger than `preferredMaxBytes` (a message larger than that goes alone in its own
+ * block), or `batchTimeoutMs` after its first message. Blocks are numbered and chained in memory at
+ * cut time and appended to the store in order. Every block's LAST_CONFIG is 0: the chain takes no
+ * config updates, so the genesis block stays the configuration in force.
  */
 export class OrdererChain {
   readonly name: string;
@@ -83,17 +94,28 @@ export class OrdererChain {
     this.#previousHash = c.store.lastBlockHash();
   }
 
-  /** Opens the chain over its store; writes the genesis block (one CONFIG envelope naming the channel) if the store is empty. */
-  static async open(name: string, opts: BatchOptions, c: ChainComponents): Promise<OrdererChain> {
-    const chain = new OrdererChain(name, opts, c);
+  /**
+   * Opens the chain over its store. An empty store gets `genesis` (the serialized genesis block) as block 0,
+   * unchanged; a store that has blocks must start with that same block (same header hash) when `genesis` is given.
+   * @throws OrdererError CONFIG for an empty store without a genesis block or a stored block 0 that differs;
+   *   LedgerError when the genesis block cannot be stored
+   */
+  static async open(name: string, opts: BatchOptions, c: ChainComponents, genesis?: Uint8Array): Promise<OrdererChain> {
     if (c.store.height() === 0n) {
-      const env = createSignedEnvelope(c.signer, name, HeaderType.CONFIG, new Uint8Array(0), { clock: c.clock });
-      chain.#write([Envelope.encode(env).finish()], false);
-      await chain.#lastAppend;
-      if (chain.#failed) throw chain.#failed;
-      c.logger.info("created genesis block", { channel: name });
+      if (genesis === undefined) throw new OrdererError("CONFIG", `channel ${name}: the block store ${c.store.dir} is empty and no genesis block was given`);
+      await c.store.append(genesis);
+      c.logger.info("stored the genesis block", { channel: name });
+    } else if (genesis !== undefined) {
+      const stored = blockHeaderHashOf(Block.decode(await c.store.getBlockBytes(0n)));
+      const given = blockHeaderHashOf(Block.decode(genesis));
+      if (!bytesEqual(stored, given)) {
+        throw new OrdererError(
+          "CONFIG",
+          `channel ${name}: the genesis block given is not block 0 of the chain stored in ${c.store.dir} (header hash ${Buffer.from(given).toString("hex")}, stored ${Buffer.from(stored).toString("hex")}); a channel keeps its genesis block`,
+        );
+      }
     }
-    return chain;
+    return new OrdererChain(name, opts, c);
   }
 
   /** Messages waiting for the next cut. */
@@ -108,10 +130,13 @@ export class OrdererChain {
     if (env.byteLength > this.#opts.maxBlockBytes) {
       throw new OrdererError("BAD_REQUEST", `message payload is ${env.byteLength} bytes and exceeds maximum allowed ${this.#opts.maxBlockBytes} bytes`);
     }
-    if (this.#pending.length > 0 && this.#pendingBytes + env.byteLength > this.#opts.maxBlockBytes) this.cut();
+    // Fabric's blockcutter: a message over PreferredMaxBytes is a batch of its own; one that would push the
+    // pending batch over it cuts that batch first.
+    const preferred = this.#opts.preferredMaxBytes ?? this.#opts.maxBlockBytes;
+    if (this.#pending.length > 0 && (env.byteLength > preferred || this.#pendingBytes + env.byteLength > preferred)) this.cut();
     this.#pending.push(env);
     this.#pendingBytes += env.byteLength;
-    if (this.#pending.length >= this.#opts.batchSize) {
+    if (this.#pending.length >= this.#opts.batchSize || env.byteLength > preferred) {
       this.cut();
     } else if (this.#timer === undefined) {
       this.#timer = this.#clock.setTimeout(() => {
@@ -129,15 +154,15 @@ export class OrdererChain {
     const batch = this.#pending;
     this.#pending = [];
     this.#pendingBytes = 0;
-    this.#write(batch, true);
+    this.#write(batch);
   }
 
-  #write(batch: Uint8Array[], report: boolean): void {
+  #write(batch: Uint8Array[]): void {
     const block = buildBlock(this.#nextNumber, this.#previousHash, batch, this.#signer);
     const header = block.header as BlockHeader;
     this.#nextNumber++;
     this.#previousHash = sha256(blockHeaderBytes(header));
-    const onCut = report ? this.#onCut : undefined;
+    const onCut = this.#onCut;
     const append = this.store.append(block);
     // Appends commit in order, so the callbacks run in block order too.
     if (onCut !== undefined) {

@@ -1,8 +1,8 @@
-import type { MspVerifier } from "../crypto/index.js";
+import type { ChannelBundle } from "../channelconfig/index.js";
 import { HeaderType, Status } from "../protos/gen/common/common.pb.js";
 import { SeekInfo, SeekInfo_SeekBehavior, type SeekPosition } from "../protos/gen/orderer/ab.pb.js";
 import { bytesEqual, toHex } from "../util/index.js";
-import { checkAccess } from "./access.js";
+import { CHANNEL_READERS_POLICY, checkAccess } from "./access.js";
 import type { OrdererChain } from "./chain.js";
 import { parseEnvelope } from "./envelope.js";
 import { OrdererError } from "./errors.js";
@@ -18,11 +18,9 @@ export interface DeliverRange {
   waitForBlocks: boolean;
 }
 
-/** How the orderer looks up channels and their member orgs. */
+/** How the orderer looks up a channel: its chain, and the bundle (MSPs, policies) of its configuration. */
 export interface DeliverContext {
-  chain(name: string): OrdererChain | undefined;
-  readers(name: string): ReadonlySet<string> | undefined;
-  verifier: MspVerifier;
+  channel(name: string): { chain: OrdererChain; bundle: ChannelBundle } | undefined;
   /**
    * SHA-256 of the TLS certificate the client presented, when the orderer requires client
    * certificates: the request's channel header must carry it (the TLS binding). Undefined otherwise.
@@ -63,8 +61,8 @@ function position(p: SeekPosition | undefined, height: bigint, what: string): bi
 /**
  * Fabric's deliver handler checks (`common/deliver.Handler.deliverBlocks`): a decodable envelope
  * with a DELIVER_SEEK_INFO header, a known channel (NOT_FOUND), under mutual TLS the hash of the
- * client's TLS certificate in the channel header (BAD_REQUEST), a requester of a member org whose
- * signature verifies (FORBIDDEN), a decodable SeekInfo with start <= stop (BAD_REQUEST); with
+ * client's TLS certificate in the channel header (BAD_REQUEST), a request satisfying the channel's
+ * /Channel/Readers policy (FORBIDDEN), a decodable SeekInfo with start <= stop (BAD_REQUEST); with
  * FAIL_IF_NOT_READY a start past the newest block is NOT_FOUND. Throws OrdererError.
  */
 export function evaluateSeek(bytes: Uint8Array, ctx: DeliverContext): DeliverRange {
@@ -73,11 +71,11 @@ export function evaluateSeek(bytes: Uint8Array, ctx: DeliverContext): DeliverRan
   if (ch.type !== HeaderType.DELIVER_SEEK_INFO) {
     throw new OrdererError("BAD_REQUEST", `the channel header type is ${ch.type}, expected DELIVER_SEEK_INFO (${HeaderType.DELIVER_SEEK_INFO})`);
   }
-  const chain = ctx.chain(ch.channelId);
-  const readers = ctx.readers(ch.channelId);
-  if (chain === undefined || readers === undefined) throw new OrdererError("NOT_FOUND", `channel ${JSON.stringify(ch.channelId)} not found`);
+  const served = ctx.channel(ch.channelId);
+  if (served === undefined) throw new OrdererError("NOT_FOUND", `channel ${JSON.stringify(ch.channelId)} not found`);
+  const { chain, bundle } = served;
   if (ctx.clientCertHash !== undefined) inspectBinding(ch.tlsCertHash, ctx.clientCertHash);
-  checkAccess(parsed, ctx.verifier, ch.channelId, readers);
+  checkAccess(parsed, bundle, CHANNEL_READERS_POLICY);
   let info: SeekInfo;
   try {
     info = SeekInfo.decode(parsed.payload.data);

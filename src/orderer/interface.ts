@@ -1,4 +1,4 @@
-import type { MspVerifier, SigningIdentity } from "../crypto/index.js";
+import type { SigningIdentity } from "../crypto/index.js";
 import type { Logger } from "../logging/index.js";
 import type { MetricsProvider } from "../metrics/index.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
@@ -12,17 +12,13 @@ export const DEFAULT_BATCH_TIMEOUT_MS = 2_000;
 export const DEFAULT_MAX_BLOCK_BYTES = 10 * 1024 * 1024;
 /** gRPC message limit of the orderer service (Fabric's 100 MiB). */
 export const ORDERER_MAX_MESSAGE_SIZE = 100 * 1024 * 1024;
+/**
+ * The largest batch in bytes (AbsoluteMaxBytes): a block (envelopes plus header and metadata) must still fit in
+ * one gRPC message of the Deliver service. A channel configured with more is served with this.
+ */
+export const MAX_BATCH_BYTES = ORDERER_MAX_MESSAGE_SIZE - 1024 * 1024;
 /** SeekSpecified number meaning "follow forever" (math.MaxUint64). */
 export const SEEK_MAX = 0xffff_ffff_ffff_ffffn;
-
-/** One channel served by the orderer. */
-export interface OrdererChannelConfig {
-  name: string;
-  /** Folder of the channel's block store (created if missing). */
-  dir: string;
-  /** MSP IDs whose identities may broadcast to and deliver from the channel (the orderer's own org may too). */
-  memberOrgs: readonly string[];
-}
 
 /** Server TLS; with `rootCAs` client certificates from those CAs are required (mutual TLS). */
 export interface OrdererTlsOptions {
@@ -32,26 +28,44 @@ export interface OrdererTlsOptions {
   rootCAs?: string | Buffer;
 }
 
-/** Options of `createOrderer`. Durations in ms; every field but `listen` and `channels` has a default. */
+/**
+ * Options of `createOrderer`. Durations in ms. The batch settings of a channel come from its configuration
+ * (the Orderer group's BatchSize and BatchTimeout); `batchSize`, `batchTimeoutMs` and `maxBlockBytes`, when
+ * given, win over the configuration of every channel.
+ */
 export interface OrdererOptions {
   /** "host:port"; port 0 picks a free port (see `Orderer.address`). */
   listen: string;
   tls?: OrdererTlsOptions;
-  channels: readonly OrdererChannelConfig[];
-  /** Max messages per block. Default DEFAULT_BATCH_SIZE (10). */
+  /**
+   * Where the chains live: one block store per channel in `<dir>/<channel>`. Every channel stored there is
+   * served again at start, without its genesis block being given.
+   */
+  dir: string;
+  /**
+   * Genesis blocks of the channels to serve (serialized common.Block, or decoded), as configtxgen or
+   * `channel genesis` makes them: block 0 is stored unchanged. A channel already stored under `dir` must
+   * have this same block 0. Default: none (only the stored channels).
+   */
+  channels?: readonly (Uint8Array | Block)[];
+  /** Max messages per block (BatchSize.MaxMessageCount). Default: the channel's configuration. */
   batchSize?: number;
-  /** A pending batch is cut this long after its first message. Default DEFAULT_BATCH_TIMEOUT_MS (2000). */
+  /** A pending batch is cut this long after its first message (BatchTimeout). Default: the channel's configuration. */
   batchTimeoutMs?: number;
-  /** Max envelope bytes in a block. Default DEFAULT_MAX_BLOCK_BYTES (10 MiB). */
+  /**
+   * Max envelope bytes in a block (BatchSize.AbsoluteMaxBytes; PreferredMaxBytes is lowered to it). Default: the
+   * channel's configuration.
+   */
   maxBlockBytes?: number;
 }
 
 /** What the orderer uses from its host. */
 export interface OrdererComponents {
-  /** Signs blocks (SIGNATURES metadata) and genesis envelopes: the orderer's local MSP identity. */
+  /**
+   * Signs blocks (SIGNATURES metadata): the orderer's local MSP identity. Its MSP must be an orderer org of
+   * every channel. Requesters are checked by each channel's MSPs, from its configuration.
+   */
   signer: SigningIdentity;
-  /** Checks requesters (Broadcast and Deliver signatures). Must know the member orgs. */
-  verifier: MspVerifier;
   clock: Clock;
   logger: Logger;
   /** Where the orderer metrics (chain height, blocks cut, envelopes ordered) are created; none recorded when absent. */
@@ -71,6 +85,8 @@ export interface Orderer {
   start(): Promise<void>;
   /** Stops serving, cuts the pending batches, waits for their blocks to be written, closes the stores. Idempotent. */
   stop(): Promise<void>;
+  /** The channels served (given and stored), sorted; valid after start(). */
+  channels(): string[];
   /** Committed height of a channel, undefined if unknown. */
   height(channel: string): bigint | undefined;
   /** Resolves once `channel` has committed `height` blocks. */

@@ -1,21 +1,22 @@
 import { once } from "node:events";
+import { readdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { peerCertHash } from "../comm/grpc/index.js";
 import { openBlockStore } from "../ledger/index.js";
 import type { Logger } from "../logging/index.js";
-import { type Block, Status } from "../protos/gen/common/common.pb.js";
+import { type Block, HeaderType, Status } from "../protos/gen/common/common.pb.js";
 import { BroadcastResponse, DeliverResponse } from "../protos/gen/orderer/ab.pb.js";
 import { errorMessage } from "../util/index.js";
-import { checkAccess } from "./access.js";
+import { CHANNEL_WRITERS_POLICY, checkAccess } from "./access.js";
 import { type BatchOptions, OrdererChain } from "./chain.js";
 import { evaluateSeek, statusOf, streamBlocks } from "./deliver.js";
 import { parseEnvelope } from "./envelope.js";
 import { OrdererError } from "./errors.js";
+import { type GenesisChannel, readGenesisBlock } from "./genesis.js";
 import { createOrdererMetrics, type OrdererMetrics } from "./metrics.js";
 import {
-  DEFAULT_BATCH_SIZE,
-  DEFAULT_BATCH_TIMEOUT_MS,
-  DEFAULT_MAX_BLOCK_BYTES,
+  MAX_BATCH_BYTES,
   ORDERER_MAX_MESSAGE_SIZE,
   type Orderer,
   type OrdererComponents,
@@ -29,9 +30,25 @@ function statusBytes(status: Status): Uint8Array {
   return DeliverResponse.encode({ Type: { $case: "status", value: status } }).finish();
 }
 
+/** Envelope types that change a channel's configuration: this orderer takes none (Fabric's would process them). */
+const CONFIG_TYPES: ReadonlySet<number> = new Set([HeaderType.CONFIG, HeaderType.CONFIG_UPDATE, HeaderType.ORDERER_TRANSACTION]);
+
+/** Fabric's channel name rule, for the folders found under the orderer's dir. */
+const CHANNEL_NAME = /^[a-z][a-z0-9.-]{0,248}$/;
+
+/** A channel being served: its configuration and its chain. */
+interface ServedChannel {
+  genesis: GenesisChannel;
+  chain: OrdererChain;
+}
+
 /**
  * A small ordering service: Fabric's `orderer.AtomicBroadcast` (Broadcast and Deliver) over
- * one solo-like chain per channel, with Fabric-format signed blocks persisted in a block store.
+ * one solo-like chain per channel, each started from the channel's genesis block, with Fabric-format
+ * signed blocks persisted in a block store. Requesters are checked as Fabric's orderer checks them:
+ * Deliver against the channel's /Channel/Readers, Broadcast against /Channel/Writers, with the channel's
+ * MSPs and policies from its configuration.
+ * @throws OrdererError CONFIG / ORDERER_ORG for bad options or a genesis block this orderer cannot serve
  */
 export function createOrderer(options: OrdererOptions, components: OrdererComponents): Orderer {
   return new OrdererImpl(options, components);
@@ -42,9 +59,10 @@ class OrdererImpl implements Orderer {
   readonly #c: OrdererComponents;
   readonly #log: Logger;
   readonly #metrics: OrdererMetrics | undefined;
-  readonly #batch: BatchOptions;
-  readonly #chains = new Map<string, OrdererChain>();
-  readonly #members = new Map<string, ReadonlySet<string>>();
+  readonly #overrides: Partial<BatchOptions>;
+  /** The genesis blocks given, by channel. */
+  readonly #given = new Map<string, GenesisChannel>();
+  readonly #channels = new Map<string, ServedChannel>();
   readonly #active = new Set<AbortController>();
   #server: grpc.Server | undefined;
   #address: string;
@@ -56,21 +74,37 @@ class OrdererImpl implements Orderer {
     this.#log = components.logger.child("orderer");
     this.#metrics = components.metrics === undefined ? undefined : createOrdererMetrics(components.metrics);
     this.#address = options.listen;
-    this.#batch = {
-      batchSize: options.batchSize ?? DEFAULT_BATCH_SIZE,
-      batchTimeoutMs: options.batchTimeoutMs ?? DEFAULT_BATCH_TIMEOUT_MS,
-      maxBlockBytes: options.maxBlockBytes ?? DEFAULT_MAX_BLOCK_BYTES,
+    const { batchSize, batchTimeoutMs, maxBlockBytes } = options;
+    if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) throw new OrdererError("CONFIG", `batchSize must be a positive integer, got ${batchSize}`);
+    if (batchTimeoutMs !== undefined && !(batchTimeoutMs > 0)) throw new OrdererError("CONFIG", `batchTimeoutMs must be positive, got ${batchTimeoutMs}`);
+    if (maxBlockBytes !== undefined && !(maxBlockBytes > 0 && maxBlockBytes <= MAX_BATCH_BYTES)) {
+      throw new OrdererError("CONFIG", `maxBlockBytes must be positive and at most ${MAX_BATCH_BYTES}, got ${maxBlockBytes}`);
+    }
+    this.#overrides = {
+      ...(batchSize !== undefined ? { batchSize } : {}),
+      ...(batchTimeoutMs !== undefined ? { batchTimeoutMs } : {}),
+      ...(maxBlockBytes !== undefined ? { maxBlockBytes } : {}),
     };
-    if (!Number.isInteger(this.#batch.batchSize) || this.#batch.batchSize < 1) {
-      throw new OrdererError("CONFIG", `batchSize must be a positive integer, got ${this.#batch.batchSize}`);
-    }
-    if (!(this.#batch.batchTimeoutMs > 0)) throw new OrdererError("CONFIG", `batchTimeoutMs must be positive, got ${this.#batch.batchTimeoutMs}`);
-    if (!(this.#batch.maxBlockBytes > 0)) throw new OrdererError("CONFIG", `maxBlockBytes must be positive, got ${this.#batch.maxBlockBytes}`);
-    for (const ch of options.channels) {
-      if (this.#members.has(ch.name)) throw new OrdererError("CONFIG", `channel ${ch.name} is configured twice`);
-      if (ch.name === "") throw new OrdererError("CONFIG", "a channel name must not be empty");
-      this.#members.set(ch.name, new Set([...ch.memberOrgs, components.signer.mspId]));
-    }
+    if (options.dir === "") throw new OrdererError("CONFIG", "dir must name the folder of the chains");
+    (options.channels ?? []).forEach((input, i) => {
+      const g = this.#readGenesis(input, `genesis block ${i + 1} of ${options.channels?.length}`);
+      if (this.#given.has(g.name)) throw new OrdererError("CONFIG", `channel ${g.name} is given twice`);
+      this.#given.set(g.name, g);
+    });
+  }
+
+  #readGenesis(input: Uint8Array | Block, what: string): GenesisChannel {
+    return readGenesisBlock(input, { signer: this.#c.signer, clock: this.#c.clock, logger: this.#log.child("orderer.channelconfig") }, what);
+  }
+
+  /** A channel's batch settings: its configuration's, with the options' overrides. */
+  #batchOf(g: GenesisChannel): BatchOptions {
+    const b = { ...g.batch, ...this.#overrides };
+    return { ...b, preferredMaxBytes: Math.min(b.preferredMaxBytes ?? b.maxBlockBytes, b.maxBlockBytes) };
+  }
+
+  channels(): string[] {
+    return [...this.#channels.keys()].sort();
   }
 
   get address(): string {
@@ -78,11 +112,11 @@ class OrdererImpl implements Orderer {
   }
 
   height(channel: string): bigint | undefined {
-    return this.#chains.get(channel)?.store.height();
+    return this.#channels.get(channel)?.chain.store.height();
   }
 
   async waitForHeight(channel: string, height: bigint, signal?: AbortSignal): Promise<void> {
-    const chain = this.#chains.get(channel);
+    const chain = this.#channels.get(channel)?.chain;
     if (chain === undefined) throw new OrdererError("NOT_FOUND", `channel ${JSON.stringify(channel)} not found`);
     await chain.store.waitForHeight(height, signal);
   }
@@ -106,18 +140,42 @@ class OrdererImpl implements Orderer {
             onBlock?.(channel, block, bytes);
           };
     try {
-      for (const ch of this.#opts.channels) {
-        const store = await openBlockStore(ch.dir, {}, { logger: this.#log.child("orderer.ledger", { channel: ch.name }) });
+      const root = resolve(this.#opts.dir);
+      // The channels stored under dir come back; the given ones must agree with what is stored.
+      const names = new Set<string>(this.#given.keys());
+      const entries = await readdir(root, { withFileTypes: true }).catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+        throw err;
+      });
+      for (const e of entries) if (e.isDirectory() && CHANNEL_NAME.test(e.name)) names.add(e.name);
+      for (const name of [...names].sort()) {
+        const store = await openBlockStore(join(root, name), {}, { logger: this.#log.child("orderer.ledger", { channel: name }) });
         try {
-          const chain = await OrdererChain.open(ch.name, this.#batch, {
-            store,
-            signer: this.#c.signer,
-            clock: this.#c.clock,
-            logger: this.#log.child("orderer.chain", { channel: ch.name }),
-            ...(onCut === undefined ? {} : { onCut: (block: Block, bytes: number) => onCut(ch.name, block, bytes) }),
-          });
-          this.#chains.set(ch.name, chain);
-          this.#metrics?.height.set({ channel: ch.name }, Number(store.height()));
+          let genesis = this.#given.get(name);
+          if (genesis === undefined) {
+            if (store.height() === 0n) {
+              // A folder without a chain (a start that failed before block 0 was written): nothing to serve.
+              this.#log.warn("a channel folder holds no blocks and no genesis block was given for it; not served", { channel: name, dir: store.dir });
+              await store.close();
+              continue;
+            }
+            genesis = this.#readGenesis(await store.getBlockBytes(0n), `block 0 stored in ${store.dir}`);
+            if (genesis.name !== name) throw new OrdererError("CONFIG", `${store.dir} holds the chain of channel ${genesis.name}, not ${name}`);
+          }
+          const chain = await OrdererChain.open(
+            name,
+            this.#batchOf(genesis),
+            {
+              store,
+              signer: this.#c.signer,
+              clock: this.#c.clock,
+              logger: this.#log.child("orderer.chain", { channel: name }),
+              ...(onCut === undefined ? {} : { onCut: (block: Block, bytes: number) => onCut(name, block, bytes) }),
+            },
+            this.#given.has(name) ? genesis.bytes : undefined,
+          );
+          this.#channels.set(name, { genesis, chain });
+          this.#metrics?.height.set({ channel: name }, Number(store.height()));
         } catch (err) {
           await store.close();
           throw err;
@@ -146,7 +204,7 @@ class OrdererImpl implements Orderer {
       this.#server = server;
       this.#address = `${this.#opts.listen.slice(0, this.#opts.listen.lastIndexOf(":"))}:${port}`;
       this.#state = "running";
-      this.#log.info("ordering service listening", { address: this.#address, tls: tls !== undefined, channels: [...this.#chains.keys()] });
+      this.#log.info("ordering service listening", { address: this.#address, tls: tls !== undefined, channels: this.channels() });
     } catch (err) {
       await this.#closeChains();
       this.#state = "stopped";
@@ -180,14 +238,14 @@ class OrdererImpl implements Orderer {
   }
 
   async #closeChains(): Promise<void> {
-    for (const chain of this.#chains.values()) {
+    for (const { chain } of this.#channels.values()) {
       try {
         await chain.close();
       } finally {
         await chain.store.close();
       }
     }
-    this.#chains.clear();
+    this.#channels.clear();
   }
 
   /** Broadcast: every request is one Envelope, answered by one BroadcastResponse in order. */
@@ -206,11 +264,13 @@ class OrdererImpl implements Orderer {
       if (this.#state !== "running") throw new OrdererError("SERVICE_UNAVAILABLE", "the orderer is not running");
       const parsed = parseEnvelope(bytes);
       const channel = parsed.channelHeader.channelId;
-      const chain = this.#chains.get(channel);
-      const members = this.#members.get(channel);
-      if (chain === undefined || members === undefined) throw new OrdererError("NOT_FOUND", `channel ${JSON.stringify(channel)} not found`);
-      checkAccess(parsed, this.#c.verifier, channel, members);
-      chain.order(bytes);
+      const served = this.#channels.get(channel);
+      if (served === undefined) throw new OrdererError("NOT_FOUND", `channel ${JSON.stringify(channel)} not found`);
+      if (CONFIG_TYPES.has(parsed.channelHeader.type)) {
+        throw new OrdererError("BAD_REQUEST", `channel ${channel}: a ${HeaderType[parsed.channelHeader.type] ?? parsed.channelHeader.type} envelope; this ordering service takes no config updates`);
+      }
+      checkAccess(parsed, served.genesis.bundle, CHANNEL_WRITERS_POLICY);
+      served.chain.order(bytes);
       return { status: Status.SUCCESS, info: "" };
     } catch (err) {
       return { status: statusOf(err), info: errorMessage(err) };
@@ -244,9 +304,10 @@ class OrdererImpl implements Orderer {
           let status: Status;
           try {
             const range = evaluateSeek(req, {
-              chain: (name) => (this.#state === "running" ? this.#chains.get(name) : undefined),
-              readers: (name) => this.#members.get(name),
-              verifier: this.#c.verifier,
+              channel: (name) => {
+                const served = this.#state === "running" ? this.#channels.get(name) : undefined;
+                return served === undefined ? undefined : { chain: served.chain, bundle: served.genesis.bundle };
+              },
               clientCertHash,
             });
             status = await streamBlocks(range, send, ac.signal);

@@ -3,18 +3,11 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
-import { stringify as toYaml } from "yaml";
 import type { ControlMessage } from "../../src/cli/control.js";
+import { writeClientUser } from "../../src/cli/network/users.js";
+import { channelConfigFromBlock, createChannelBundle, lastConfigIndex } from "../../src/channelconfig/index.js";
 import { PeerProcess } from "../../src/cli/peer-process.js";
-import {
-  blockHeaderHash,
-  type CryptoMaterialSummary,
-  createMspMessageCryptoService,
-  loadPeerMaterial,
-  loadVerifierOrgs,
-  MspVerifier,
-  type PeerMaterial,
-} from "../../src/crypto/index.js";
+import { blockHeaderHash, loadPeerMaterial, type PeerMaterial } from "../../src/crypto/index.js";
 import { certHashOfPem } from "../../src/comm/grpc/index.js";
 import { createSeekInfoEnvelope, createSignedEnvelope } from "../../src/deliver/index.js";
 import {
@@ -23,9 +16,9 @@ import {
   deliver,
   type OrdererClientOptions,
 } from "../../src/orderer/index.js";
-import { type Block, HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
+import { Block, HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
 import { SystemClock, toHex } from "../../src/util/index.js";
-import { channelDefinitionOf, generateTestOrgs, writeChannelDefinition } from "../utils/channel-setup.js";
+import { genesisBlockOf, generateTestOrgs } from "../utils/channel-setup.js";
 import { runCli } from "../utils/cli.js";
 
 /** The TLS binding of a Deliver request: the hash of the client certificate its connection presents. */
@@ -36,11 +29,12 @@ function bound(o: OrdererClientOptions): { tlsCertHash: Uint8Array } {
 }
 
 /**
- * `fabric-gossip orderer start` as a real process on 127.0.0.1 with mutual TLS: broadcast envelopes
- * become blocks reported as `block` events whose hashes and sizes match what Deliver returns; an org
- * outside the channel is refused; SIGTERM, the end of stdin and SIGINT stop it with exit code 0
- * (pending envelopes cut into a last block); a restart on the same --dir keeps the chain; bad flags
- * exit 1 naming the flag.
+ * `fabric-gossip orderer start --channel-block` as a real process on 127.0.0.1 with mutual TLS: the
+ * genesis block is block 0 unchanged; broadcast envelopes become blocks reported as `block` events whose
+ * hashes and sizes match what Deliver returns, and that satisfy the channel's BlockValidation policy;
+ * an org outside the channel and a peer (not a writer) are refused; SIGTERM, the end of stdin and SIGINT
+ * stop it with exit code 0 (pending envelopes cut into a last block); a restart on the same --dir keeps
+ * the chain, with or without --channel-block; bad flags exit 1 naming the flag.
  */
 
 const CHANNEL = "mychannel";
@@ -85,17 +79,21 @@ function blockEvent(channel: string, number: number): (m: ControlMessage) => boo
 
 describe("orderer start: a real process with mutual TLS", { timeout: 180_000 }, () => {
   let root: string;
-  let net: CryptoMaterialSummary;
+  /** Clients (OU=client, User1) of Org1 (member of mychannel) and Org2 (member of otherchannel only); Org1's peer. */
   let member: PeerMaterial;
   let outsider: PeerMaterial;
+  let memberPeer: PeerMaterial;
+  let genesis: Uint8Array;
+  let blockArgs: string[];
+  let testOrgs: Awaited<ReturnType<typeof generateTestOrgs>>;
   let memberTls: OrdererClientOptions;
   let outsiderTls: OrdererClientOptions;
   let baseArgs: string[];
   const running: PeerProcess[] = [];
 
   /** Starts an orderer process; a test that fails midway leaves it to `stop()` at the test's end, so the next start finds --dir unlocked. */
-  const start = async (t: TestContext, extra: string[]): Promise<{ proc: PeerProcess; endpoint: string; admin: string | null; channels: unknown }> => {
-    const proc = new PeerProcess("orderer", ["orderer", "start", ...baseArgs, ...extra]);
+  const start = async (t: TestContext, extra: string[], withBlocks = true): Promise<{ proc: PeerProcess; endpoint: string; admin: string | null; channels: unknown }> => {
+    const proc = new PeerProcess("orderer", ["orderer", "start", ...baseArgs, ...(withBlocks ? blockArgs : []), ...extra]);
     running.push(proc);
     t.after(() => proc.stop(2_000));
     const ready = await proc.event("ready", 60_000);
@@ -105,20 +103,22 @@ describe("orderer start: a real process with mutual TLS", { timeout: 180_000 }, 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "fabric-gossip-orderer-start-"));
     const orgs = await generateTestOrgs(root, 2, 1);
-    net = orgs.summary;
+    testOrgs = orgs;
     const { ordererOrg } = orgs;
     const [org1, org2] = orgs.peerOrgs;
     assert.ok(org1 && org2);
-    member = await loadPeerMaterial(org1.nodes[0]!.dir);
-    outsider = await loadPeerMaterial(org2.nodes[0]!.dir);
+    member = await loadPeerMaterial((await writeClientUser(org1)).dir, { mspId: org1.mspId });
+    outsider = await loadPeerMaterial((await writeClientUser(org2)).dir, { mspId: org2.mspId });
+    memberPeer = await loadPeerMaterial(org1.nodes[0]!.dir);
     const ordererNode = ordererOrg.nodes[0]!;
     const ordererCa = await readFile(join(ordererNode.tlsDir, "ca.crt"), "utf8");
     memberTls = { tls: { rootCAs: ordererCa, cert: member.tls.cert, key: member.tls.key }, dialTimeoutMs: 5_000 };
     outsiderTls = { tls: { rootCAs: ordererCa, cert: outsider.tls.cert, key: outsider.tls.key }, dialTimeoutMs: 5_000 };
-    // Org1 is the member of mychannel; Org2 only of otherchannel, so the orderer knows Org2's identities
-    // and refuses them on mychannel for membership, not for an unknown MSP.
-    await writeChannelDefinition(join(root, "mychannel.yaml"), channelDefinitionOf(CHANNEL, [{ org: org1 }], ordererOrg, ["127.0.0.1:7050"]));
-    await writeChannelDefinition(join(root, "otherchannel.yaml"), channelDefinitionOf(OTHER, [{ org: org2 }], ordererOrg, ["127.0.0.1:7050"]));
+    // Org1 is the member of mychannel; Org2 only of otherchannel: mychannel's MSPs do not know Org2.
+    genesis = await genesisBlockOf(CHANNEL, [{ org: org1 }], ordererOrg, ["127.0.0.1:7050"]);
+    await writeFile(join(root, "mychannel.block"), genesis);
+    await writeFile(join(root, "otherchannel.block"), await genesisBlockOf(OTHER, [{ org: org2 }], ordererOrg, ["127.0.0.1:7050"]));
+    blockArgs = ["--channel-block", join(root, "mychannel.block"), "--channel-block", join(root, "otherchannel.block")];
     baseArgs = [
       "--listen",
       "127.0.0.1:0",
@@ -126,10 +126,6 @@ describe("orderer start: a real process with mutual TLS", { timeout: 180_000 }, 
       ordererNode.mspDir,
       "--msp-id",
       ordererOrg.mspId,
-      "--channel-def",
-      join(root, "mychannel.yaml"),
-      "--channel-def",
-      join(root, "otherchannel.yaml"),
       "--dir",
       join(root, "orderer-data"),
       "--tls-cert",
@@ -186,25 +182,33 @@ describe("orderer start: a real process with mutual TLS", { timeout: 180_000 }, 
     const got = await collect(deliver(endpoint, createSeekInfoEnvelope(member.signingIdentity, CHANNEL, { start: "oldest", stop: "newest" }, bound(memberTls)), memberTls));
     assert.equal(got.status, Status.SUCCESS);
     assert.equal(got.blocks.length, 4, "the genesis block and blocks 1..3");
-    // The blocks are signed by the --msp identity, as the channel's peers check them.
-    const mcs = createMspMessageCryptoService(
-      { signer: member.signingIdentity, verifier: new MspVerifier(await loadVerifierOrgs(net.root), { clock }) },
-      { channelOrgs: () => new Set(["Org1MSP"]), ordererOrgs: () => new Set(["OrdererMSP"]) },
-    );
+    // Block 0 is the genesis block given; the others satisfy /Channel/Orderer/BlockValidation, as the channel's peers check them.
+    const genesisBlock = Block.decode(genesis);
+    const bundle = createChannelBundle(channelConfigFromBlock(genesisBlock), { clock });
     for (const { block, bytes } of got.blocks) {
       const header = block.header!;
-      mcs.verifyBlock(CHANNEL, header.number, block);
-      if (header.number === 0n) continue;
+      if (header.number === 0n) {
+        assert.equal(bytes, genesis.byteLength);
+        assert.deepEqual(blockHeaderHash(header), blockHeaderHash(genesisBlock.header!));
+        continue;
+      }
+      bundle.verifyBlock(block, header.number);
+      assert.equal(lastConfigIndex(block), 0n);
       const e = events[Number(header.number) - 1]!;
       assert.equal(e["hash"], toHex(blockHeaderHash(header)), `hash of block ${header.number}`);
       assert.equal(e["bytes"], bytes, `size of block ${header.number}`);
       assert.equal(e["txs"], block.data?.data.length);
     }
 
-    // Org2 is known (a member of otherchannel) but not a member of mychannel.
+    // Org2 is a member of otherchannel, not of mychannel: /Channel/Writers refuses it.
     const refused = await broadcastAll(endpoint, [tx(outsider, CHANNEL, 0)], outsiderTls);
     assert.equal(refused[0]?.status, Status.FORBIDDEN);
-    assert.match(refused[0]?.info ?? "", /Org2MSP is not a member of channel mychannel/);
+    assert.match(refused[0]?.info ?? "", /\/Channel\/Writers.*Org2MSP/);
+    // A peer of Org1 reads the channel but does not write to it (configtxgen's org Writers: admins and clients).
+    const byPeer = await broadcastAll(endpoint, [tx(memberPeer, CHANNEL, 0)], memberTls);
+    assert.equal(byPeer[0]?.status, Status.FORBIDDEN);
+    const peerRead = await collect(deliver(endpoint, createSeekInfoEnvelope(memberPeer.signingIdentity, CHANNEL, { start: "oldest", stop: "oldest" }, bound(memberTls)), memberTls));
+    assert.equal(peerRead.status, Status.SUCCESS);
     const denied = await collect(deliver(endpoint, createSeekInfoEnvelope(outsider.signingIdentity, CHANNEL, { start: "oldest", stop: "newest" }, bound(outsiderTls)), outsiderTls));
     assert.equal(denied.status, Status.FORBIDDEN);
     assert.equal(denied.blocks.length, 0);
@@ -247,9 +251,10 @@ describe("orderer start: a real process with mutual TLS", { timeout: 180_000 }, 
     reported.set(4, String(last["hash"]));
   });
 
-  it("the block cut at stop was persisted: a third start serves blocks 0..4; SIGINT exits 0", async (t) => {
+  it("the block cut at stop was persisted: a third start without --channel-block serves both stored channels, blocks 0..4; SIGINT exits 0", async (t) => {
     assert.equal(reported.size, 4, "the earlier tests ran");
-    const { proc, endpoint } = await start(t, []);
+    const { proc, endpoint, channels } = await start(t, [], false);
+    assert.deepEqual(channels, [CHANNEL, OTHER]);
     const all = await collect(deliver(endpoint, createSeekInfoEnvelope(member.signingIdentity, CHANNEL, { start: "oldest", stop: "newest" }, bound(memberTls)), memberTls));
     assert.equal(all.status, Status.SUCCESS);
     assert.deepEqual(
@@ -257,24 +262,36 @@ describe("orderer start: a real process with mutual TLS", { timeout: 180_000 }, 
       [0n, 1n, 2n, 3n, 4n],
     );
     for (const { block } of all.blocks.slice(1)) assert.equal(toHex(blockHeaderHash(block.header!)), reported.get(Number(block.header!.number)));
+    // Org2 is still refused: the stored genesis block is the configuration.
+    const denied = await collect(deliver(endpoint, createSeekInfoEnvelope(outsider.signingIdentity, CHANNEL, { start: "oldest", stop: "newest" }, bound(outsiderTls)), outsiderTls));
+    assert.equal(denied.status, Status.FORBIDDEN);
     assert.equal(await stopWith(proc, "SIGINT"), 0, proc.stderr.slice(-5).join("\n"));
+  });
+
+  it("another genesis block for a stored channel exits 1 naming it", async () => {
+    const otherGenesis = join(root, "mychannel-2.block");
+    // The same channel and orgs with an anchor peer: another block 0 than the one stored.
+    const { ordererOrg, peerOrgs } = testOrgs;
+    await writeFile(otherGenesis, await genesisBlockOf(CHANNEL, [{ org: peerOrgs[0]!, anchorPeers: ["127.0.0.1:7051"] }], ordererOrg, ["127.0.0.1:7050"]));
+    const r = await runCli(["orderer", "start", ...baseArgs, "--channel-block", otherGenesis], { FABRIC_LOGGING_SPEC: "warn" });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /--channel-block.*not block 0 of the chain stored/);
   });
 });
 
 describe("orderer start: bad flags", { timeout: 120_000 }, () => {
   let root: string;
   let ok: string[];
+  let org1Msp: string;
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "fabric-gossip-orderer-flags-"));
     const { ordererOrg, peerOrgs } = await generateTestOrgs(root, 1, 1);
     const org1 = peerOrgs[0]!;
-    await writeFile(
-      join(root, "ch.yaml"),
-      toYaml({ name: CHANNEL, orgs: [{ mspId: org1.mspId, mspDir: org1.mspDir }], orderer: { mspId: "OrdererMSP", mspDir: ordererOrg.mspDir, endpoints: ["127.0.0.1:7050"] } }),
-    );
-    await writeFile(join(root, "bad.yaml"), toYaml({ name: CHANNEL, orgs: [{ mspDir: org1.mspDir }], orderer: { mspId: "OrdererMSP", mspDir: ordererOrg.mspDir, endpoints: ["o:7050"] } }));
-    ok = ["--listen", "127.0.0.1:0", "--msp", ordererOrg.nodes[0]!.mspDir, "--msp-id", "OrdererMSP", "--channel-def", join(root, "ch.yaml"), "--dir", join(root, "data")];
+    await writeFile(join(root, "ch.block"), await genesisBlockOf(CHANNEL, [{ org: org1 }], ordererOrg, ["127.0.0.1:7050"]));
+    await writeFile(join(root, "bad.block"), "not a block");
+    org1Msp = org1.nodes[0]!.mspDir;
+    ok = ["--listen", "127.0.0.1:0", "--msp", ordererOrg.nodes[0]!.mspDir, "--msp-id", "OrdererMSP", "--channel-block", join(root, "ch.block"), "--dir", join(root, "data")];
   });
 
   after(() => rm(root, { recursive: true, force: true }));
@@ -289,11 +306,21 @@ describe("orderer start: bad flags", { timeout: 120_000 }, () => {
   };
   const cases: { title: string; args: () => string[]; names: RegExp }[] = [
     { title: "a missing --msp", args: () => without(ok, "--msp"), names: /--msp is required/ },
-    { title: "an unreadable --channel-def", args: () => withValue(ok, "--channel-def", join(root, "nope.yaml")), names: /--channel-def .*nope\.yaml: cannot read the channel definition/ },
-    { title: "a --channel-def with a bad field", args: () => withValue(ok, "--channel-def", join(root, "bad.yaml")), names: /--channel-def .*bad\.yaml.*orgs\[0\]\.mspId/ },
+    { title: "an unreadable --channel-block", args: () => withValue(ok, "--channel-block", join(root, "nope.block")), names: /--channel-block .*nope\.block: cannot read the file/ },
+    { title: "a --channel-block that is no block", args: () => withValue(ok, "--channel-block", join(root, "bad.block")), names: /--channel-block .*bad\.block.*not a channel's config block/ },
+    { title: "no --channel-block and no stored channel", args: () => without(ok, "--channel-block"), names: /no channel to serve.*--channel-block/ },
     { title: "a bad --batch-timeout", args: () => [...ok, "--batch-timeout", "2 seconds"], names: /--batch-timeout "2 seconds":/ },
     { title: "a --batch-size of 0", args: () => [...ok, "--batch-size", "0"], names: /--batch-size "0": expected a positive whole number/ },
-    { title: "a --msp-id other than the channel's orderer org", args: () => withValue(ok, "--msp-id", "OtherMSP"), names: /orderer\.mspId is OrdererMSP, but this orderer signs blocks as --msp-id OtherMSP/ },
+    {
+      title: "a --channel-block whose orderer orgs do not include --msp-id",
+      args: () => withValue(ok, "--msp-id", "OtherMSP"),
+      names: /--channel-block .*ch\.block does not fit --msp-id OtherMSP: .*OtherMSP is not one of the channel's orderer orgs \(OrdererMSP\)/,
+    },
+    {
+      title: "a --channel-block whose orderer orgs do not include --msp-id (a peer org's MSP)",
+      args: () => withValue(withValue(ok, "--msp-id", "Org1MSP"), "--msp", org1Msp),
+      names: /--channel-block .*ch\.block does not fit --msp-id Org1MSP/,
+    },
     { title: "a --tls-cert without --tls-key", args: () => [...ok, "--tls-cert", join(root, "x.crt")], names: /--tls-cert needs --tls-key/ },
   ];
   for (const c of cases) {

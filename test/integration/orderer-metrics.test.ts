@@ -19,14 +19,12 @@ test("orderer metrics: height from the start (genesis), then per cut block; enve
   const orderer = createOrderer(
     {
       listen: "127.0.0.1:0",
-      channels: [
-        { name: "a", dir: await fx.tmp(), memberOrgs: ["Org1MSP"] },
-        { name: "b", dir: await fx.tmp(), memberOrgs: ["Org1MSP"] },
-      ],
+      dir: await fx.tmp(),
+      channels: [await fx.genesisOf("a", ["Org1MSP"]), await fx.genesisOf("b", ["Org1MSP"])],
       batchSize: 2,
       batchTimeoutMs: 100,
     },
-    { signer: fx.orderer, verifier: fx.verifier, clock, logger: silentLogger, metrics },
+    { signer: fx.orderer, clock, logger: silentLogger, metrics },
   );
   await orderer.start();
   t.after(() => orderer.stop());

@@ -5,6 +5,8 @@ import { blockDataHash, blockHeaderBytes } from "../../src/crypto/block.js";
 import { certHashOfPem } from "../../src/comm/grpc/index.js";
 import { createSeekInfoEnvelope, createSignedEnvelope } from "../../src/deliver/index.js";
 import { silentLogger } from "../../src/logging/logger.js";
+import { channelConfigFromBlock, createChannelBundle, lastConfigIndex } from "../../src/channelconfig/index.js";
+import { blockHeaderHash } from "../../src/crypto/index.js";
 import {
   type DeliverItem,
   type OrdererClientOptions,
@@ -14,10 +16,11 @@ import {
   createOrderer,
   deliver,
 } from "../../src/orderer/index.js";
-import { type Block, type Envelope, HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
+import { Block, type Envelope, HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
 import { SystemClock } from "../../src/util/system-clock.js";
 import { ordererFixture } from "../unit/orderer/fixture.js";
 import { tlsOrdererSetup } from "../utils/tls-orderer.js";
+import { testClientOf } from "../utils/channel-setup.js";
 
 const enc = new TextEncoder();
 
@@ -43,6 +46,10 @@ test("orderer over gRPC with mutual TLS: broadcast, deliver, access control, blo
   const outsiderBinding = { tlsCertHash: certHashOfPem(outsiderTls.cert) };
   const tx = (i: number): Envelope => createSignedEnvelope(fx.member, "ch1", HeaderType.ENDORSER_TRANSACTION, enc.encode(`tx-${i}`), { clock });
 
+  // What a peer joining from the genesis block verifies: block 0 is that block, every later one satisfies
+  // /Channel/Orderer/BlockValidation and names config block 0 as the last config.
+  const genesis = Block.decode(fx.genesis);
+  const bundle = createChannelBundle(channelConfigFromBlock(genesis), { clock });
   const checkChain = (blocks: readonly Block[]): void => {
     let prev = new Uint8Array(0);
     blocks.forEach((b, i) => {
@@ -51,7 +58,12 @@ test("orderer over gRPC with mutual TLS: broadcast, deliver, access control, blo
       assert.equal(header.number, BigInt(i));
       if (i > 0) assert.deepEqual(header.previousHash, prev);
       assert.deepEqual(header.dataHash, blockDataHash(b.data));
-      fx.mcs.verifyBlock("ch1", header.number, b);
+      if (i === 0) assert.deepEqual(blockHeaderHash(header), blockHeaderHash(genesis.header!), "block 0 is the genesis block given");
+      else {
+        bundle.verifyBlock(b, header.number);
+        fx.mcs.verifyBlock("ch1", header.number, b);
+        assert.equal(lastConfigIndex(b), 0n);
+      }
       prev = new Uint8Array(createHash("sha256").update(blockHeaderBytes(header)).digest());
     });
   };
@@ -80,6 +92,15 @@ test("orderer over gRPC with mutual TLS: broadcast, deliver, access control, blo
     assert.equal((await broadcast(endpoint(), txOut, outsider)).status, Status.FORBIDDEN);
     const forged = { ...tx(1000), signature: tx(1001).signature };
     assert.equal((await broadcast(endpoint(), forged, member)).status, Status.FORBIDDEN);
+    // A peer of the member org reads, but only admins and clients write (configtxgen's default org Writers).
+    const byPeer = await broadcast(endpoint(), createSignedEnvelope(fx.memberPeer, "ch1", HeaderType.ENDORSER_TRANSACTION, enc.encode("p"), { clock }), member);
+    assert.equal(byPeer.status, Status.FORBIDDEN);
+    assert.match(byPeer.info, /\/Channel\/Writers/);
+    const peerSeek = createSeekInfoEnvelope(fx.memberPeer, "ch1", { start: "oldest", stop: "oldest" }, memberBinding);
+    assert.equal((await collect(deliver(endpoint(), peerSeek, member))).status, Status.SUCCESS);
+    // No config updates through this ordering service.
+    const update = await broadcast(endpoint(), createSignedEnvelope(fx.member, "ch1", HeaderType.CONFIG_UPDATE, enc.encode("u"), { clock }), member);
+    assert.equal(update.status, Status.BAD_REQUEST);
     const unknown = createSeekInfoEnvelope(fx.member, "nochannel", { start: "oldest", stop: "newest" }, memberBinding);
     assert.equal((await collect(deliver(endpoint(), unknown, member))).status, Status.NOT_FOUND);
     const txUnknown = createSignedEnvelope(fx.member, "nochannel", HeaderType.ENDORSER_TRANSACTION, enc.encode("x"), { clock });
@@ -150,30 +171,26 @@ test("orderer over gRPC with mutual TLS: broadcast, deliver, access control, blo
   });
 });
 
-test("orderer in plaintext with two channels: each channel its own chain, membership per channel", async (t) => {
+test("orderer in plaintext with two channels: each channel its own chain and members; restart re-serves them without genesis blocks", async (t) => {
   const clock = new SystemClock();
   const fx = await ordererFixture(t, clock);
-  const orderer = createOrderer(
-    {
-      listen: "127.0.0.1:0",
-      channels: [
-        { name: "a", dir: await fx.tmp(), memberOrgs: ["Org1MSP"] },
-        { name: "b", dir: await fx.tmp(), memberOrgs: ["Org2MSP"] },
-      ],
-      batchSize: 2,
-      batchTimeoutMs: 100,
-    },
-    { signer: fx.orderer, verifier: fx.verifier, clock, logger: silentLogger },
-  );
+  const dir = await fx.tmp();
+  const org2Client = await testClientOf(fx.org("Org2MSP"));
+  const genesisA = await fx.genesisOf("a", ["Org1MSP"]);
+  const genesisB = await fx.genesisOf("b", ["Org2MSP"], { maxMessageCount: 2 });
+  const make = (channels: Uint8Array[]) =>
+    createOrderer({ listen: "127.0.0.1:0", dir, channels, batchTimeoutMs: 100 }, { signer: fx.orderer, clock, logger: silentLogger });
+  let orderer = make([genesisA, genesisB]);
   await orderer.start();
   t.after(() => orderer.stop());
+  assert.deepEqual(orderer.channels(), ["a", "b"]);
   const send = (signer: typeof fx.member, ch: string) =>
     broadcast(orderer.address, createSignedEnvelope(signer, ch, HeaderType.ENDORSER_TRANSACTION, enc.encode(ch), { clock }));
   assert.equal((await send(fx.member, "a")).status, Status.SUCCESS);
-  assert.equal((await send(fx.outsider, "b")).status, Status.SUCCESS);
-  assert.equal((await send(fx.outsider, "b")).status, Status.SUCCESS);
+  assert.equal((await send(org2Client, "b")).status, Status.SUCCESS);
+  assert.equal((await send(org2Client, "b")).status, Status.SUCCESS);
   assert.equal((await send(fx.member, "b")).status, Status.FORBIDDEN);
-  assert.equal((await send(fx.outsider, "a")).status, Status.FORBIDDEN);
+  assert.equal((await send(org2Client, "a")).status, Status.FORBIDDEN);
   await orderer.waitForHeight("a", 2n);
   await orderer.waitForHeight("b", 2n);
   const b = await collect(deliver(orderer.address, createSeekInfoEnvelope(fx.outsider, "b", { start: "oldest", stop: "newest" })));
@@ -181,6 +198,37 @@ test("orderer in plaintext with two channels: each channel its own chain, member
   assert.deepEqual(
     b.blocks.map((x) => x.data?.data.length),
     [1, 2],
+    "b's batch size (2) comes from its configuration",
   );
   assert.equal((await collect(deliver(orderer.address, createSeekInfoEnvelope(fx.member, "b", { start: "oldest", stop: "newest" })))).status, Status.FORBIDDEN);
+
+  // Restart with no genesis block: both chains come back from the folder, with their members.
+  await orderer.stop();
+  orderer = make([]);
+  await orderer.start();
+  assert.deepEqual(orderer.channels(), ["a", "b"]);
+  assert.equal(orderer.height("a"), 2n);
+  assert.equal(orderer.height("b"), 2n);
+  assert.equal((await send(org2Client, "a")).status, Status.FORBIDDEN);
+  assert.equal((await send(fx.member, "a")).status, Status.SUCCESS);
+  await orderer.waitForHeight("a", 3n);
+  await orderer.stop();
+
+  // The same genesis block again is fine; another one for a stored channel is refused.
+  orderer = make([genesisA]);
+  await orderer.start();
+  assert.equal(orderer.height("a"), 3n);
+  await orderer.stop();
+  orderer = make([await fx.genesisOf("a", ["Org1MSP", "Org2MSP"])]);
+  await assert.rejects(orderer.start(), (e: unknown) => e instanceof Error && "code" in e && e.code === "CONFIG" && /not block 0 of the chain stored/.test(e.message));
+});
+
+test("orderer: a genesis block whose orderer orgs do not include the orderer's MSP is refused", async (t) => {
+  const clock = new SystemClock();
+  const fx = await ordererFixture(t, clock);
+  // Signed as Org1's peer: Org1MSP is no orderer org of ch1.
+  assert.throws(
+    () => createOrderer({ listen: "127.0.0.1:0", dir: "unused", channels: [fx.genesis] }, { signer: fx.memberPeer, clock, logger: silentLogger }),
+    (e: unknown) => e instanceof Error && "code" in e && e.code === "ORDERER_ORG" && /Org1MSP is not one of the channel's orderer orgs \(OrdererMSP\)/.test(e.message),
+  );
 });

@@ -2,20 +2,15 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify as toYaml } from "yaml";
-import {
-  type CryptoMaterialSummary,
-  generateCryptoMaterial,
-  loadPeerMaterial,
-  loadVerifierOrgs,
-  MspVerifier,
-  type OrgSummary,
-} from "../../src/crypto/index.js";
+import { writeClientUser } from "../../src/cli/network/users.js";
+import { type CryptoMaterialSummary, generateCryptoMaterial, loadPeerMaterial, type OrgSummary, type SigningIdentity } from "../../src/crypto/index.js";
 import { createGenesisBlock, type GenesisOptions, genesisMspOfFolder } from "../../src/channelconfig/index.js";
 import { silentLogger } from "../../src/logging/index.js";
 import { Block } from "../../src/protos/gen/common/common.pb.js";
 import { createOrderer, type Orderer } from "../../src/orderer/index.js";
 import type { ChannelDefinition } from "../../src/service/index.js";
 import type { Clock } from "../../src/util/index.js";
+import { freePort } from "./net.js";
 
 /**
  * The setup of tests that run a channel with real identities: crypto material with an orderer
@@ -80,25 +75,57 @@ export async function writeChannelDefinition(file: string, def: ChannelDefinitio
   await writeFile(file, toYaml(def));
 }
 
+/** An in-process ordering service of the tests, with the genesis block it started its channel from. */
+export type TestOrderer = Orderer & {
+  /** The channel's genesis block (serialized): what peers join from (`--channel-block`, `POST /v1/channels/join`). */
+  readonly genesis: Uint8Array;
+  /** "127.0.0.1:port": where it listens, and the orderer endpoint the genesis block names. */
+  readonly endpoint: string;
+};
+
 /**
- * An ordering service of channel `channel` (not started) on 127.0.0.1 (any port), plaintext, run by
- * the orderer org's first node, with the peer orgs as the channel's members and its ledger under
- * `<root>/orderer/<channel>`.
+ * An ordering service of channel `channel` (not started) on 127.0.0.1, plaintext, run by the orderer org's
+ * first node, started from the channel's genesis block: `opts.genesis`, or one made by `genesisBlockOf` with
+ * every peer org as a member (`anchorPeers` by MSP ID, none by default) and this orderer's endpoint. Without
+ * `listen` it takes a free port (the genesis block must name the real endpoint: peers Deliver from it). Its
+ * chains are under `<root>/orderer/<channel>`. Broadcast needs /Channel/Writers: a client of a member org
+ * (`testClientOf`), not a peer.
  */
 export async function createTestOrderer(
   root: string,
   orgs: TestOrgs,
   clock: Clock,
-  opts: { channel: string; batchSize: number; batchTimeoutMs: number },
-): Promise<Orderer> {
+  opts: { channel: string; batchSize: number; batchTimeoutMs: number; listen?: string; genesis?: Uint8Array; anchorPeers?: Record<string, string[]> },
+): Promise<TestOrderer> {
   const ordererMaterial = await loadPeerMaterial(orgs.ordererOrg.nodes[0]!.dir);
-  return createOrderer(
+  const endpoint = opts.listen ?? `127.0.0.1:${await freePort()}`;
+  const genesis =
+    opts.genesis ??
+    (await genesisBlockOf(
+      opts.channel,
+      orgs.peerOrgs.map((org) => ({ org, anchorPeers: opts.anchorPeers?.[org.mspId] ?? [] })),
+      orgs.ordererOrg,
+      [endpoint],
+      { maxMessageCount: opts.batchSize },
+    ));
+  const orderer = createOrderer(
     {
-      listen: "127.0.0.1:0",
-      channels: [{ name: opts.channel, dir: join(root, "orderer", opts.channel), memberOrgs: orgs.peerOrgs.map((o) => o.mspId) }],
+      listen: endpoint,
+      dir: join(root, "orderer"),
+      channels: [genesis],
       batchSize: opts.batchSize,
       batchTimeoutMs: opts.batchTimeoutMs,
     },
-    { signer: ordererMaterial.signingIdentity, verifier: new MspVerifier(await loadVerifierOrgs(orgs.summary.root), { clock }), clock, logger: silentLogger },
+    { signer: ordererMaterial.signingIdentity, clock, logger: silentLogger },
   );
+  return Object.assign(orderer, { genesis, endpoint });
+}
+
+/**
+ * A client identity of `org` (User1@<domain>, OU=client, issued by the org's CA and written in cryptogen's
+ * `users/` layout): what may Broadcast under configtxgen's default Writers policies, as an application would.
+ */
+export async function testClientOf(org: OrgSummary): Promise<SigningIdentity> {
+  const user = await writeClientUser(org);
+  return (await loadPeerMaterial(user.dir, { mspId: org.mspId })).signingIdentity;
 }

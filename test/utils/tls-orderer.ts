@@ -20,14 +20,14 @@ export interface TlsOrdererSetup {
    * folder, so an orderer made after another stopped continues its chain.
    */
   make(listen: string): Orderer;
-  /** Org1MSP's peer, the member of ch1. */
+  /** TLS of Org1MSP's peer (Org1MSP is the member of ch1; `fx.member`, its client, signs). */
   memberTls: ClientTls;
   /** Org2MSP's peer, no member of ch1. */
   outsiderTls: ClientTls;
 }
 
 /**
- * An orderer of channel "ch1" (member: Org1MSP) on the real clock, over mutual TLS with the
+ * An orderer of channel "ch1" (member: Org1MSP; started from `fx.genesis`) on the real clock, over mutual TLS with the
  * orderer fixture's certificates. It trusts the member's and the outsider's TLS CAs, so the
  * outsider is refused by the channel's membership, not by TLS.
  */
@@ -40,10 +40,11 @@ export async function tlsOrdererSetup(t: TestContext, batch: { batchSize: number
       {
         listen,
         tls: { cert: fx.tls.orderer.cert, key: fx.tls.orderer.key, rootCAs: fx.tls.member.ca + fx.tls.outsider.ca },
-        channels: [{ name: "ch1", dir, memberOrgs: ["Org1MSP"] }],
+        dir,
+        channels: [fx.genesis],
         ...batch,
       },
-      { signer: fx.orderer, verifier: fx.verifier, clock, logger: silentLogger },
+      { signer: fx.orderer, clock, logger: silentLogger },
     );
   return {
     clock,

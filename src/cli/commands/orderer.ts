@@ -1,23 +1,24 @@
-import { join, resolve } from "node:path";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { loadTlsMaterial, TlsMaterialError } from "../../comm/grpc/index.js";
 import { checkHostPort, DurationError, parseDurationMs } from "../../config/index.js";
-import { blockHeaderHash, loadMspFolder, type LocalMsp, MspVerifier, type MspOrgMaterial } from "../../crypto/index.js";
+import { blockHeaderHash, loadMspFolder, type LocalMsp } from "../../crypto/index.js";
 import { LedgerError } from "../../ledger/index.js";
 import { createLogger, type Logger } from "../../logging/index.js";
 import { createRegistry, promMetricsProvider, type Registry } from "../../metrics/index.js";
 import {
   createOrderer,
-  DEFAULT_BATCH_SIZE,
-  DEFAULT_BATCH_TIMEOUT_MS,
-  DEFAULT_MAX_BLOCK_BYTES,
+  type GenesisChannel,
+  MAX_BATCH_BYTES,
   ORDERER_MAX_MESSAGE_SIZE,
   type Orderer,
-  type OrdererChannelConfig,
+  OrdererError,
   type OrdererTlsOptions,
+  readGenesisBlock,
 } from "../../orderer/index.js";
 import type { Block } from "../../protos/gen/common/common.pb.js";
-import { AdminServer, type ChannelDefinition, ChannelDefinitionError, loadChannelDefinition, loadChannelMspOrgs } from "../../service/index.js";
+import { AdminServer } from "../../service/index.js";
 import { errorMessage, GossipError, SystemClock, toHex } from "../../util/index.js";
 import { type ControlMessage, exitSoon, runUntilSignalled, writeControl } from "../index.js";
 import { repeatableFlag } from "../network/index.js";
@@ -27,7 +28,7 @@ export interface OrdererStartFlags {
   listen?: string;
   msp?: string;
   mspId?: string;
-  channelDef?: string[];
+  channelBlock?: string[];
   dir?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -50,7 +51,7 @@ export class OrdererStartError extends GossipError {
  * The largest --max-block-bytes: a block (envelopes plus header and metadata) must still fit in one
  * gRPC message of the Deliver service, whose limit is ORDERER_MAX_MESSAGE_SIZE.
  */
-const MAX_BLOCK_BYTES_LIMIT = ORDERER_MAX_MESSAGE_SIZE - 1024 * 1024;
+const MAX_BLOCK_BYTES_LIMIT = MAX_BATCH_BYTES;
 
 /** `fabric-gossip orderer start`: the ordering service as a long-running process. */
 export function registerOrderer(program: Command): void {
@@ -62,15 +63,20 @@ export function registerOrderer(program: Command): void {
     )
     .option("--listen <host:port>", "(required) address to serve Broadcast and Deliver (gRPC) on; port 0 picks a free port, shown in the ready event")
     .option("--msp <dir>", "(required) the orderer's local MSP folder (signcerts, keystore, cacerts), e.g. from `crypto generate --orderer`")
-    .option("--msp-id <id>", "(required) MSP ID of the orderer's org; must be each channel definition's orderer.mspId")
-    .option("--channel-def <file>", "(required, repeatable) channel definition YAML; its member orgs may Broadcast and Deliver", repeatableFlag)
-    .option("--dir <dir>", "(required) where the block stores live: <dir>/<channel>")
+    .option("--msp-id <id>", "(required) MSP ID of the orderer's org; must be an orderer org of every channel (its signed blocks must satisfy /Channel/Orderer/BlockValidation)")
+    .option(
+      "--channel-block <file>",
+      "(repeatable) a channel's genesis block (configtxgen's, or `channel genesis`'s): the channel's orgs, MSPs, policies and batch settings come from it; " +
+        "Deliver needs /Channel/Readers, Broadcast /Channel/Writers. Stored unchanged as block 0. Needed only for a channel not yet under --dir",
+      repeatableFlag,
+    )
+    .option("--dir <dir>", "(required) where the chains live: <dir>/<channel>; every channel stored there is served again at start")
     .option("--tls-cert <file>", "server TLS certificate (PEM); enables TLS")
     .option("--tls-key <file>", "server TLS private key (PEM)")
     .option("--tls-ca <files...>", "TLS CA certificates of the clients (repeatable); given, a client certificate from one of them is required")
-    .option("--batch-size <n>", `max envelopes per block (BatchSize.MaxMessageCount; default ${DEFAULT_BATCH_SIZE})`)
-    .option("--batch-timeout <duration>", `a pending batch is cut this long after its first envelope (BatchTimeout; Go duration, default ${DEFAULT_BATCH_TIMEOUT_MS / 1000}s)`)
-    .option("--max-block-bytes <n>", `max envelope bytes in a block (BatchSize.AbsoluteMaxBytes; default ${DEFAULT_MAX_BLOCK_BYTES})`)
+    .option("--batch-size <n>", "max envelopes per block: overrides the channel configuration's BatchSize.MaxMessageCount (the flag wins; default: the configuration's)")
+    .option("--batch-timeout <duration>", "a pending batch is cut this long after its first envelope: overrides the configuration's BatchTimeout (the flag wins; Go duration)")
+    .option("--max-block-bytes <n>", "max envelope bytes in a block: overrides the configuration's BatchSize.AbsoluteMaxBytes, and PreferredMaxBytes is lowered to it (the flag wins)")
     .option("--report-blocks", 'print {"event":"block",...} once each block is cut and persisted')
     .option("--admin <host:port>", "admin HTTP endpoint: /healthz, /metrics (port 0 picks one)")
     .action(async (flags: OrdererStartFlags, cmd: Command) => {
@@ -84,31 +90,33 @@ export function registerOrderer(program: Command): void {
     });
 }
 
-/** One channel the orderer serves, with the file that defined it. */
+/** One channel the orderer is given, with the file of its genesis block. */
 export interface OrdererChannelPlan {
   file: string;
-  definition: ChannelDefinition;
-  config: OrdererChannelConfig;
+  genesis: GenesisChannel;
 }
 
 /** Everything `orderer start` needs, checked: built from flags and files. */
 export interface OrdererStartPlan {
   listen: string;
   local: LocalMsp;
-  verifier: MspVerifier;
+  /** The folder of the chains (absolute). */
+  dir: string;
+  /** The channels of --channel-block (the ones already stored under --dir come back at start). */
   channels: OrdererChannelPlan[];
   tls?: OrdererTlsOptions;
-  batchSize: number;
-  batchTimeoutMs: number;
-  maxBlockBytes: number;
+  /** Overrides of the channels' batch settings, from the flags. */
+  batchSize?: number;
+  batchTimeoutMs?: number;
+  maxBlockBytes?: number;
   reportBlocks: boolean;
   admin?: string;
 }
 
 /**
- * Checks the flags and loads the files: the orderer's MSP, the channel definitions with every org's
- * MSP folder, the TLS material.
- * @throws OrdererStartError naming the flag (and file or field) at fault.
+ * Checks the flags and loads the files: the orderer's MSP, each --channel-block (a genesis block whose
+ * orderer orgs include --msp-id), the TLS material.
+ * @throws OrdererStartError naming the flag (and file) at fault.
  */
 export async function planOrdererStart(flags: OrdererStartFlags, logger: Logger): Promise<OrdererStartPlan> {
   if (flags.listen === undefined) throw new OrdererStartError("--listen is required: the host:port to serve Broadcast and Deliver on, e.g. 127.0.0.1:7050");
@@ -116,12 +124,10 @@ export async function planOrdererStart(flags: OrdererStartFlags, logger: Logger)
   if (flags.admin !== undefined) checkEndpointFlag("--admin", flags.admin);
   if (flags.msp === undefined) throw new OrdererStartError("--msp is required: the orderer's MSP folder (signcerts, keystore, cacerts), e.g. from `crypto generate --orderer`");
   if (flags.mspId === undefined || flags.mspId.trim() === "") throw new OrdererStartError("--msp-id is required: the MSP ID of the orderer's org, e.g. OrdererMSP");
-  const defFiles = flags.channelDef ?? [];
-  if (defFiles.length === 0) throw new OrdererStartError("--channel-def is required: at least one channel definition YAML (the channel's member orgs and orderer)");
-  if (flags.dir === undefined || flags.dir.trim() === "") throw new OrdererStartError("--dir is required: the folder for the block stores (<dir>/<channel>)");
-  const batchSize = positiveIntFlag("--batch-size", flags.batchSize, DEFAULT_BATCH_SIZE, Number.MAX_SAFE_INTEGER);
-  const maxBlockBytes = positiveIntFlag("--max-block-bytes", flags.maxBlockBytes, DEFAULT_MAX_BLOCK_BYTES, MAX_BLOCK_BYTES_LIMIT);
-  let batchTimeoutMs = DEFAULT_BATCH_TIMEOUT_MS;
+  if (flags.dir === undefined || flags.dir.trim() === "") throw new OrdererStartError("--dir is required: the folder of the chains (<dir>/<channel>)");
+  const batchSize = flags.batchSize === undefined ? undefined : positiveIntFlag("--batch-size", flags.batchSize, Number.MAX_SAFE_INTEGER);
+  const maxBlockBytes = flags.maxBlockBytes === undefined ? undefined : positiveIntFlag("--max-block-bytes", flags.maxBlockBytes, MAX_BLOCK_BYTES_LIMIT);
+  let batchTimeoutMs: number | undefined;
   if (flags.batchTimeout !== undefined) {
     try {
       batchTimeoutMs = parseDurationMs(flags.batchTimeout);
@@ -142,62 +148,41 @@ export async function planOrdererStart(flags: OrdererStartFlags, logger: Logger)
     throw new OrdererStartError(`--msp ${flags.msp} (--msp-id ${flags.mspId}): ${errorMessage(err)}`, { cause: err });
   }
 
-  // The channels, and every org they name.
-  const orgs = new Map<string, { org: MspOrgMaterial; from: string }>([[local.mspId, { org: local.org, from: `--msp ${flags.msp}` }]]);
+  // The channels: each genesis block, read as the orderer will read it.
+  const clock = new SystemClock();
   const channels: OrdererChannelPlan[] = [];
-  for (const file of defFiles) {
-    let def: ChannelDefinition;
-    let defOrgs: MspOrgMaterial[];
+  for (const file of flags.channelBlock ?? []) {
+    let bytes: Uint8Array;
     try {
-      def = await loadChannelDefinition(file);
-      defOrgs = await loadChannelMspOrgs(def);
+      bytes = await readFile(file);
     } catch (err) {
-      if (err instanceof ChannelDefinitionError) throw new OrdererStartError(`--channel-def ${file}: ${err.message}`, { cause: err });
+      throw new OrdererStartError(`--channel-block ${file}: cannot read the file: ${errorMessage(err)}`, { cause: err });
+    }
+    let genesis: GenesisChannel;
+    try {
+      genesis = readGenesisBlock(bytes, { signer: local.signingIdentity, clock, logger }, `--channel-block ${file}`);
+    } catch (err) {
+      if (err instanceof OrdererError && err.code === "ORDERER_ORG") {
+        throw new OrdererStartError(`--channel-block ${file} does not fit --msp-id ${local.mspId}: ${err.message}`, { cause: err });
+      }
+      if (err instanceof OrdererError) throw new OrdererStartError(`--channel-block ${file}: ${err.message}`, { cause: err });
       throw err;
     }
-    const twin = channels.find((c) => c.definition.name === def.name);
-    if (twin !== undefined) throw new OrdererStartError(`--channel-def ${file}: channel ${def.name} is already defined by --channel-def ${twin.file}`);
-    if (def.orderer.mspId !== local.mspId) {
-      throw new OrdererStartError(
-        `--channel-def ${file}: orderer.mspId is ${def.orderer.mspId}, but this orderer signs blocks as --msp-id ${local.mspId}; the channel's peers would refuse its blocks`,
-      );
-    }
-    for (const org of defOrgs) {
-      const known = orgs.get(org.mspId);
-      if (known === undefined) {
-        orgs.set(org.mspId, { org, from: `--channel-def ${file}` });
-      } else if (!sameRoots(known.org, org)) {
-        throw new OrdererStartError(
-          `--channel-def ${file}: the MSP folder of ${org.mspId} has other root CAs than the one from ${known.from}; one MSP ID must name one org`,
-        );
-      }
-    }
-    channels.push({
-      file,
-      definition: def,
-      config: { name: def.name, dir: join(resolve(flags.dir), def.name), memberOrgs: def.orgs.map((o) => o.mspId) },
-    });
-  }
-  const verifier = new MspVerifier(
-    [...orgs.values()].map((o) => o.org),
-    { clock: new SystemClock(), logger },
-  );
-  try {
-    verifier.validate(local.signingIdentity.serialized);
-  } catch (err) {
-    throw new OrdererStartError(`--msp ${flags.msp} (--msp-id ${flags.mspId}): the orderer's own identity is not valid: ${errorMessage(err)}`, { cause: err });
+    const twin = channels.find((c) => c.genesis.name === genesis.name);
+    if (twin !== undefined) throw new OrdererStartError(`--channel-block ${file}: channel ${genesis.name} is already given by --channel-block ${twin.file}`);
+    channels.push({ file, genesis });
   }
 
   const tls = await loadTls(flags);
   return {
     listen: flags.listen,
     local,
-    verifier,
+    dir: resolve(flags.dir),
     channels,
     ...(tls ? { tls } : {}),
-    batchSize,
-    batchTimeoutMs,
-    maxBlockBytes,
+    ...(batchSize !== undefined ? { batchSize } : {}),
+    ...(batchTimeoutMs !== undefined ? { batchTimeoutMs } : {}),
+    ...(maxBlockBytes !== undefined ? { maxBlockBytes } : {}),
     reportBlocks: flags.reportBlocks === true,
     ...(flags.admin !== undefined ? { admin: flags.admin } : {}),
   };
@@ -237,17 +222,24 @@ export async function runOrdererStart(flags: OrdererStartFlags, deps: OrdererSta
   };
 
   const clock = new SystemClock();
-  const orderer = createOrderer(
+  let orderer: Orderer;
+  try {
+    orderer = createOrderer(
     {
       listen: plan.listen,
       ...(plan.tls ? { tls: plan.tls } : {}),
-      channels: plan.channels.map((c) => c.config),
-      batchSize: plan.batchSize,
-      batchTimeoutMs: plan.batchTimeoutMs,
-      maxBlockBytes: plan.maxBlockBytes,
+      dir: plan.dir,
+      channels: plan.channels.map((c) => c.genesis.bytes),
+      ...(plan.batchSize !== undefined ? { batchSize: plan.batchSize } : {}),
+      ...(plan.batchTimeoutMs !== undefined ? { batchTimeoutMs: plan.batchTimeoutMs } : {}),
+      ...(plan.maxBlockBytes !== undefined ? { maxBlockBytes: plan.maxBlockBytes } : {}),
     },
-    { signer: plan.local.signingIdentity, verifier: plan.verifier, clock, logger, metrics: promMetricsProvider(metrics), onBlock },
+    { signer: plan.local.signingIdentity, clock, logger, metrics: promMetricsProvider(metrics), onBlock },
   );
+  } catch (err) {
+    if (err instanceof OrdererError) throw new OrdererStartError(`--channel-block: ${err.message}`, { cause: err });
+    throw err;
+  }
 
   let admin: AdminServer | undefined;
   const start = async (): Promise<Orderer> => {
@@ -255,7 +247,14 @@ export async function runOrdererStart(flags: OrdererStartFlags, deps: OrdererSta
       await orderer.start();
     } catch (err) {
       if (err instanceof LedgerError) throw new OrdererStartError(`--dir ${flags.dir}: cannot open a block store: ${err.message}`, { cause: err });
+      if (err instanceof OrdererError && (err.code === "CONFIG" || err.code === "ORDERER_ORG")) {
+        throw new OrdererStartError(`--dir ${flags.dir} / --channel-block: ${err.message}`, { cause: err });
+      }
       throw new OrdererStartError(`--listen ${plan.listen}: cannot serve: ${errorMessage(err)}`, { cause: err });
+    }
+    if (orderer.channels().length === 0) {
+      await orderer.stop();
+      throw new OrdererStartError(`no channel to serve: --dir ${flags.dir} holds no chain; give a channel's genesis block with --channel-block FILE`);
     }
     if (plan.admin !== undefined) {
       admin = adminServer(plan, orderer, metrics, logger);
@@ -280,7 +279,7 @@ export async function runOrdererStart(flags: OrdererStartFlags, deps: OrdererSta
     ...(deps.signal !== undefined ? { signal: deps.signal } : {}),
     watchStdin: deps.watchStdin ?? true,
     stdinHint: "orderer start takes no commands (close stdin or send SIGTERM to stop it)",
-    ready: (o) => ({ event: "ready", endpoint: o.address, admin: admin?.address ?? null, channels: plan.channels.map((c) => c.config.name) }),
+    ready: (o) => ({ event: "ready", endpoint: o.address, admin: admin?.address ?? null, channels: o.channels() }),
   });
 }
 
@@ -288,11 +287,12 @@ export async function runOrdererStart(flags: OrdererStartFlags, deps: OrdererSta
 function warnUnlistedPort(plan: OrdererStartPlan, orderer: Orderer, logger: Logger): void {
   const port = orderer.address.slice(orderer.address.lastIndexOf(":") + 1);
   for (const c of plan.channels) {
-    if (!c.definition.orderer.endpoints.some((e) => e.slice(e.lastIndexOf(":") + 1) === port)) {
-      logger.warn("no orderer endpoint of the channel definition has this orderer's port; its peers will not find it there", {
-        channel: c.config.name,
+    const endpoints = c.genesis.config.ordererEndpoints;
+    if (!endpoints.some((e) => e.slice(e.lastIndexOf(":") + 1) === port)) {
+      logger.warn("no orderer endpoint of the channel's configuration has this orderer's port; its peers will not find it there", {
+        channel: c.genesis.name,
         address: orderer.address,
-        endpoints: c.definition.orderer.endpoints,
+        endpoints,
       });
     }
   }
@@ -311,19 +311,13 @@ function adminServer(plan: OrdererStartPlan, orderer: Orderer, metrics: Registry
   });
 }
 
-function sameRoots(a: MspOrgMaterial, b: MspOrgMaterial): boolean {
-  const key = (o: MspOrgMaterial): string => [...o.rootCerts].map((p) => p.trim()).sort().join("\n");
-  return key(a) === key(b);
-}
-
 function checkEndpointFlag(flag: string, value: string): void {
   // Port 0 (any free port) is fine for a listen address; checkHostPort wants 1-65535.
   const why = checkHostPort(value.replace(/:0$/, ":1"));
   if (why !== undefined) throw new OrdererStartError(`${flag} ${JSON.stringify(value)}: ${why}; expected host:port, e.g. 127.0.0.1:7050 (port 0 picks a free port)`);
 }
 
-function positiveIntFlag(flag: string, value: string | undefined, fallback: number, max: number): number {
-  if (value === undefined) return fallback;
+function positiveIntFlag(flag: string, value: string, max: number): number {
   const n = /^[0-9]+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
   if (!Number.isSafeInteger(n) || n < 1) throw new OrdererStartError(`${flag} ${JSON.stringify(value)}: expected a positive whole number`);
   if (n > max) throw new OrdererStartError(`${flag} ${value}: at most ${max} (a block must fit in one ${ORDERER_MAX_MESSAGE_SIZE}-byte gRPC message)`);

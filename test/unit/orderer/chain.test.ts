@@ -5,9 +5,10 @@ import { blockDataHash, blockHeaderBytes } from "../../../src/crypto/block.js";
 import { createSignedEnvelope } from "../../../src/deliver/index.js";
 import { openBlockStore } from "../../../src/ledger/block-store.js";
 import { silentLogger } from "../../../src/logging/logger.js";
+import { channelConfigFromBlock, createChannelBundle } from "../../../src/channelconfig/index.js";
 import { BLOCK_METADATA_ENTRIES, OrdererChain } from "../../../src/orderer/chain.js";
 import { OrdererError } from "../../../src/orderer/errors.js";
-import { Envelope, HeaderType } from "../../../src/protos/gen/common/common.pb.js";
+import { Block, Envelope, HeaderType } from "../../../src/protos/gen/common/common.pb.js";
 import { ManualClock } from "../../../src/util/manual-clock.js";
 import { ordererFixture } from "./fixture.js";
 
@@ -21,19 +22,40 @@ test("orderer chain: cutting by size and by timeout in virtual time, Fabric-form
     Envelope.encode(
       createSignedEnvelope(fx.member, "ch1", HeaderType.ENDORSER_TRANSACTION, size > 0 ? new Uint8Array(size).fill(i) : enc.encode(`tx-${i}`), { clock }),
     ).finish();
-  const open = async (opts = { batchSize: 3, batchTimeoutMs: 2_000, maxBlockBytes: 100_000 }) => {
+  // Peers verify blocks against /Channel/Orderer/BlockValidation of the channel's configuration.
+  const bundle = createChannelBundle(channelConfigFromBlock(Block.decode(fx.genesis)), { clock });
+  const open = async (opts: { batchSize: number; batchTimeoutMs: number; maxBlockBytes: number; preferredMaxBytes?: number } = { batchSize: 3, batchTimeoutMs: 2_000, maxBlockBytes: 100_000 }, genesis: Uint8Array | undefined = fx.genesis) => {
     const store = await openBlockStore(dir);
-    const chain = await OrdererChain.open("ch1", opts, { store, signer: fx.orderer, clock, logger: silentLogger });
-    return { store, chain };
+    try {
+      const chain = await OrdererChain.open("ch1", opts, { store, signer: fx.orderer, clock, logger: silentLogger }, genesis);
+      return { store, chain };
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
   };
 
-  await t.test("genesis block at first open", async () => {
+  await t.test("the genesis block given is block 0, stored unchanged; another genesis block for the stored chain is refused", async () => {
     const { store, chain } = await open();
     assert.equal(store.height(), 1n);
-    const g = await store.getBlock(0n);
-    assert.equal(g.data?.data.length, 1);
-    fx.mcs.verifyBlock("ch1", 0n, g);
+    assert.deepEqual(await store.getBlockBytes(0n), fx.genesis);
     await chain.close();
+    await store.close();
+    const other = await fx.genesisOf("ch1", ["Org1MSP", "Org2MSP"]);
+    await assert.rejects(open(undefined, other), (e: unknown) => e instanceof OrdererError && e.code === "CONFIG" && /not block 0 of the chain stored/.test(e.message));
+    // Without a genesis block a stored chain opens as it is.
+    const again = await open(undefined, undefined);
+    assert.equal(again.store.height(), 1n);
+    await again.chain.close();
+    await again.store.close();
+  });
+
+  await t.test("an empty store without a genesis block is refused", async () => {
+    const store = await openBlockStore(await fx.tmp());
+    await assert.rejects(
+      OrdererChain.open("ch1", { batchSize: 1, batchTimeoutMs: 1, maxBlockBytes: 1000 }, { store, signer: fx.orderer, clock, logger: silentLogger }),
+      (e: unknown) => e instanceof OrdererError && e.code === "CONFIG" && /no genesis block/.test(e.message),
+    );
     await store.close();
   });
 
@@ -78,6 +100,25 @@ test("orderer chain: cutting by size and by timeout in virtual time, Fabric-form
     await store.close();
   });
 
+  await t.test("PreferredMaxBytes as Fabric's blockcutter: a batch is cut before it would pass it; a larger message is a block of its own", async () => {
+    const small = tx(11, 500);
+    const big = tx(12, 3_000);
+    const size = small.byteLength;
+    const { store, chain } = await open({ batchSize: 100, batchTimeoutMs: 2_000, maxBlockBytes: 100_000, preferredMaxBytes: Math.floor(size * 2.5) });
+    const h0 = store.height();
+    chain.order(small);
+    chain.order(tx(13, 500));
+    chain.order(big); // cuts the two pending, then goes alone
+    await chain.flushed();
+    assert.equal(store.height(), h0 + 2n);
+    assert.equal((await store.getBlock(h0)).data?.data.length, 2);
+    assert.equal((await store.getBlock(h0 + 1n)).data?.data.length, 1);
+    assert.equal(chain.pendingCount(), 0);
+    assert.equal(clock.pendingTimers(), 0, "nothing pending, no batch timer");
+    await chain.close();
+    await store.close();
+  });
+
   await t.test("every block: number, hash chain, data hash, 5 metadata entries, orderer signature; restart continues the chain", async () => {
     const { store, chain } = await open();
     const h0 = store.height();
@@ -95,7 +136,8 @@ test("orderer chain: cutting by size and by timeout in virtual time, Fabric-form
       if (n > 0n) assert.deepEqual(b.header?.previousHash, prev);
       assert.deepEqual(b.header?.dataHash, blockDataHash(b.data));
       assert.equal(b.metadata?.metadata.length, BLOCK_METADATA_ENTRIES);
-      fx.mcs.verifyBlock("ch1", n, b);
+      // Block 0 is the genesis block as configtxgen makes it (unsigned; peers trust the block they join from).
+      if (n > 0n) bundle.verifyBlock(b, n);
       prev = new Uint8Array(createHash("sha256").update(blockHeaderBytes(b.header ?? { number: 0n, previousHash: prev, dataHash: prev })).digest());
       n++;
     }

@@ -2,11 +2,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { createSeekInfoEnvelope, createSignedEnvelope, type SeekTarget } from "../../../src/deliver/index.js";
+import { rm } from "node:fs/promises";
+import { createCrl, loadCa, writeCrl } from "../../../src/crypto/index.js";
 import { openBlockStore } from "../../../src/ledger/block-store.js";
 import { silentLogger } from "../../../src/logging/logger.js";
 import { OrdererChain, buildBlock } from "../../../src/orderer/chain.js";
 import { type DeliverContext, deliverResponseBlockBytes, evaluateSeek, streamBlocks } from "../../../src/orderer/deliver.js";
 import { OrdererError } from "../../../src/orderer/errors.js";
+import { readGenesisBlock } from "../../../src/orderer/genesis.js";
 import { SEEK_MAX } from "../../../src/orderer/interface.js";
 import { Block, Envelope, HeaderType, Status } from "../../../src/protos/gen/common/common.pb.js";
 import { DeliverResponse } from "../../../src/protos/gen/orderer/ab.pb.js";
@@ -19,7 +22,8 @@ test("orderer deliver: SeekInfo evaluation, statuses, streaming, garbage never t
   const clock = new ManualClock();
   const fx = await ordererFixture(t, clock);
   const store = await openBlockStore(await fx.tmp());
-  const chain = await OrdererChain.open("ch1", { batchSize: 1, batchTimeoutMs: 1_000, maxBlockBytes: 1 << 20 }, { store, signer: fx.orderer, clock, logger: silentLogger });
+  const chain = await OrdererChain.open("ch1", { batchSize: 1, batchTimeoutMs: 1_000, maxBlockBytes: 1 << 20 }, { store, signer: fx.orderer, clock, logger: silentLogger }, fx.genesis);
+  const bundle = readGenesisBlock(fx.genesis, { signer: fx.orderer, clock }).bundle;
   t.after(async () => {
     await chain.close();
     await store.close();
@@ -27,16 +31,12 @@ test("orderer deliver: SeekInfo evaluation, statuses, streaming, garbage never t
   for (let i = 0; i < 4; i++) chain.order(Envelope.encode(createSignedEnvelope(fx.member, "ch1", HeaderType.ENDORSER_TRANSACTION, enc.encode(`tx${i}`), { clock })).finish());
   await chain.flushed();
   assert.equal(store.height(), 5n);
-  const ctx: DeliverContext = {
-    chain: (n) => (n === "ch1" ? chain : undefined),
-    readers: (n) => (n === "ch1" ? new Set(["Org1MSP", "OrdererMSP"]) : undefined),
-    verifier: fx.verifier,
-  };
+  const ctx: DeliverContext = { channel: (n) => (n === "ch1" ? { chain, bundle } : undefined) };
   const seek = (start: SeekTarget, stop: SeekTarget, behavior: "block" | "fail" = "block", signer = fx.member, channel = "ch1") =>
     Envelope.encode(createSeekInfoEnvelope(signer, channel, { start, stop, behavior }, { clock })).finish();
-  const code = (bytes: Uint8Array): string => {
+  const code = (bytes: Uint8Array, context = ctx): string => {
     try {
-      evaluateSeek(bytes, ctx);
+      evaluateSeek(bytes, context);
       return "OK";
     } catch (err) {
       assert.ok(err instanceof OrdererError);
@@ -58,6 +58,7 @@ test("orderer deliver: SeekInfo evaluation, statuses, streaming, garbage never t
   await t.test("statuses", () => {
     assert.equal(code(seek("oldest", "newest", "block", fx.outsider)), "FORBIDDEN");
     assert.equal(code(seek("oldest", "newest", "block", fx.orderer)), "OK");
+    assert.equal(code(seek("oldest", "newest", "block", fx.memberPeer)), "OK", "a peer of a channel org is a reader");
     assert.equal(code(seek("oldest", "newest", "block", fx.member, "other")), "NOT_FOUND");
     assert.equal(code(seek(3n, 2n)), "BAD_REQUEST");
     assert.equal(code(seek(5n, 6n, "fail")), "NOT_FOUND");
@@ -67,6 +68,31 @@ test("orderer deliver: SeekInfo evaluation, statuses, streaming, garbage never t
     const tampered = Envelope.decode(seek("oldest", "newest"));
     tampered.signature = Envelope.decode(seek("oldest", "newest")).signature;
     assert.equal(code(Envelope.encode(tampered).finish()), "FORBIDDEN");
+  });
+
+  await t.test("an identity of an org outside the channel is refused FORBIDDEN naming /Channel/Readers", () => {
+    assert.throws(
+      () => evaluateSeek(seek("oldest", "newest", "block", fx.outsider), ctx),
+      (e: unknown) => e instanceof OrdererError && e.code === "FORBIDDEN" && /\/Channel\/Readers/.test(e.message),
+    );
+  });
+
+  await t.test("an identity revoked by a CRL of the channel's MSP is refused FORBIDDEN", async () => {
+    const org1 = fx.org("Org1MSP");
+    const crl = await createCrl({ ca: await loadCa(org1.caDir), revoke: [{ certPem: Buffer.from(fx.member.idBytes).toString("latin1") }], clock });
+    const crlFile = await writeCrl(org1.mspDir, crl);
+    let revoked: Uint8Array;
+    try {
+      revoked = await fx.genesisOf("ch1", ["Org1MSP"]);
+    } finally {
+      await rm(crlFile);
+    }
+    const revokedCtx: DeliverContext = { channel: (n) => (n === "ch1" ? { chain, bundle: readGenesisBlock(revoked, { signer: fx.orderer, clock }).bundle } : undefined) };
+    assert.throws(
+      () => evaluateSeek(seek("oldest", "newest"), revokedCtx),
+      (e: unknown) => e instanceof OrdererError && e.code === "FORBIDDEN" && /\/Channel\/Readers/.test(e.message) && /revoked/i.test(e.message),
+    );
+    assert.equal(code(seek("oldest", "newest", "block", fx.memberPeer), revokedCtx), "OK", "another identity of the org still reads");
   });
 
   await t.test("under mutual TLS the request must carry the hash of its connection's client certificate", () => {
