@@ -22,12 +22,8 @@ export {
   type PeerSetupErrorCode,
   PeerNode,
   PeerNodeError,
-  type ChannelDefinition,
-  type ChannelOrdererDefinition,
-  type ChannelOrgDefinition,
+  // What joinChannel / channelBlocks throw for a block that is no usable genesis block.
   ChannelDefinitionError,
-  loadChannelDefinition,
-  parseChannelDefinition,
   type MembershipView,
   type PeerView,
   type ChannelPeerView,

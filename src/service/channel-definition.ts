@@ -42,8 +42,10 @@ export interface ChannelOrdererDefinition {
 }
 
 /**
- * What a peer needs to know of a channel to join it, standing in for its config block: the member
- * orgs (with their MSP root certificates and anchor peers), the orderer org and endpoints.
+ * What the gossip service needs to know of a channel: the member orgs (with their MSPs and anchor
+ * peers), the orderer orgs and endpoints. A peer with an MSP identity gets it only from the channel's
+ * configuration (`channelDefinitionOf`); the simulator and the development crypto build it in memory.
+ * The YAML form (`loadChannelDefinition`) is only an input to `fabric-gossip channel genesis`.
  */
 export interface ChannelDefinition {
   name: string;
@@ -212,14 +214,21 @@ export function mspMaterialsOf(def: ChannelDefinition): MspOrgMaterial[] {
   return out;
 }
 
+/** Throws unless the identity is valid in the channel, its signature over the message verifies, and it satisfies the channel's Readers policy. */
+export type ChannelReadersCheck = (identity: Uint8Array, signature: Uint8Array, message: Uint8Array) => void;
+
 /**
- * The channels a peer knows, as the MSP MessageCryptoService asks about them: pass `channelOrgs`
- * and `ordererOrgs` as its resolvers (they stand in for the channel config's Readers and
- * BlockValidation policies). The gossip service registers each channel it initializes.
+ * The channels a peer knows, as the MSP MessageCryptoService asks about them: pass `channelOrgs`,
+ * `ordererOrgs` and `blockValidation` as its resolvers, and check `readers` before `channelOrgs` in
+ * verifyByChannel. For a channel that follows its configuration, `blockValidation` and `readers` are
+ * its BlockValidation and Readers policies in force; `channelOrgs` and `ordererOrgs` stand in for them
+ * otherwise (a block 0 without a configuration: the simulator's). The gossip service registers each
+ * channel it initializes.
  */
 export class ChannelRegistry {
   readonly #defs = new Map<string, ChannelDefinition>();
   readonly #blockValidation = new Map<string, (block: Block) => void>();
+  readonly #readers = new Map<string, ChannelReadersCheck>();
 
   set(def: ChannelDefinition): void {
     this.#defs.set(def.name, def);
@@ -228,7 +237,17 @@ export class ChannelRegistry {
   delete(channel: string): void {
     this.#defs.delete(channel);
     this.#blockValidation.delete(channel);
+    this.#readers.delete(channel);
   }
+
+  /** Sets (or, undefined, removes) the /Channel/Application/Readers check in force of a channel that follows its configuration. */
+  setReaders(channel: string, check: ChannelReadersCheck | undefined): void {
+    if (check === undefined) this.#readers.delete(channel);
+    else this.#readers.set(channel, check);
+  }
+
+  /** The Readers check in force of a channel that follows its configuration (Fabric's `VerifyByChannel`), undefined otherwise. */
+  readonly readers = (channel: string): ChannelReadersCheck | undefined => this.#readers.get(channel);
 
   /** Sets (or, undefined, removes) the BlockValidation policy in force of a channel that follows its configuration. */
   setBlockValidation(channel: string, policy: ((block: Block) => void) | undefined): void {

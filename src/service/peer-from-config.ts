@@ -1,33 +1,35 @@
 import { join } from "node:path";
+import type { MessageCryptoService } from "../api/index.js";
 import { loadTlsMaterial, type TlsMaterial } from "../comm/grpc/index.js";
 import { internalEndpointOf, type PeerConfig, type PeerTlsConfig } from "../config/index.js";
 import { DEV_ORG, type MspOrgMaterial } from "../crypto/index.js";
 import type { Logger } from "../logging/index.js";
 import { errorMessage, GossipError } from "../util/index.js";
-import { type ChannelJoinBlock, storedChannelBlocks } from "./channel-block.js";
-import { type ChannelDefinition, ChannelRegistry, loadChannelMspOrgs } from "./channel-definition.js";
-import { loadPeerCrypto, oneOrgAdvisor, type PeerCrypto, peerOrgsOf } from "./peer-crypto.js";
+import { type ChannelJoinBlock, channelJoinBlockOf, storedChannelBlocks } from "./channel-block.js";
+import { ChannelRegistry, mspMaterialsOf } from "./channel-definition.js";
+import { loadPeerCrypto, oneOrgAdvisor, type PeerCrypto } from "./peer-crypto.js";
 import { PeerNode, type PeerNodeComponents } from "./peer-node.js";
 import { gossipServiceOptionsOf } from "./service-options.js";
 
 /**
  * Why a peer could not be built from its configuration:
- * - PEER_CRYPTO: the MSP folder, or an org's material, is missing or unusable.
- * - PEER_CHANNEL_ORGS: the MSP folders a channel definition names cannot be loaded (`channel` says which).
+ * - PEER_CRYPTO: the MSP folder is missing or unusable.
+ * - PEER_CHANNEL_BLOCK: a channel block is not a usable genesis block (`index` says which of `channelBlocks`),
+ *   or two blocks are of one channel.
  * - PEER_TLS: the TLS files of peer.tls cannot be used.
  * - PEER_OPTIONS: the options contradict each other (the message says how).
  */
-export type PeerSetupErrorCode = "PEER_CRYPTO" | "PEER_CHANNEL_ORGS" | "PEER_TLS" | "PEER_OPTIONS";
+export type PeerSetupErrorCode = "PEER_CRYPTO" | "PEER_CHANNEL_BLOCK" | "PEER_TLS" | "PEER_OPTIONS";
 
 /** A peer could not be built from its configuration; the message names the file or key at fault. */
 export class PeerSetupError extends GossipError {
   declare readonly code: PeerSetupErrorCode;
-  /** With PEER_CHANNEL_ORGS: the channel whose definition names the material. */
-  readonly channel: string | undefined;
+  /** With PEER_CHANNEL_BLOCK: the position of the block in `channelBlocks`. */
+  readonly index: number | undefined;
 
-  constructor(code: PeerSetupErrorCode, message: string, options?: { cause?: unknown; channel?: string }) {
+  constructor(code: PeerSetupErrorCode, message: string, options?: { cause?: unknown; index?: number }) {
     super(code, message, options);
-    this.channel = options?.channel;
+    this.index = options?.index;
   }
 }
 
@@ -35,8 +37,8 @@ export class PeerSetupError extends GossipError {
 export type PeerCryptoChoice =
   /** INSECURE: Fabric's gossip test crypto (identity = endpoint, signature = message), every peer in `org` (default DEV_ORG). */
   | { insecureDevCrypto: true; org?: string }
-  /** A local MSP folder; `orgsDir` (a `crypto generate` root) names the other orgs to trust. */
-  | { insecureDevCrypto?: false; msp: string; mspId: string; orgsDir?: string };
+  /** A local MSP folder. Other orgs are trusted as the configurations of the channels joined define them. */
+  | { insecureDevCrypto?: false; msp: string; mspId: string };
 
 /** A peer, as core.yaml, CORE_PEER_* and the command line describe it. */
 export interface PeerFromConfigOptions {
@@ -49,12 +51,19 @@ export interface PeerFromConfigOptions {
   listen?: string;
   /** Default: the configuration's local MSP (peer.mspConfigPath, peer.localMspId), only its org trusted. */
   crypto?: PeerCryptoChoice;
-  /** Gossip-only channels to join (no ledger); their members are the orgs this peer trusts, with no anchor peers. */
+  /**
+   * Only with `insecureDevCrypto`: gossip-only channels to join (no ledger, no configuration), whose
+   * members are the one development org. A peer with an MSP identity knows a channel only from its
+   * configuration: it is refused there (join from a genesis block instead).
+   */
   channels?: readonly string[];
-  /** Full-peer channels: ledger, state transfer, leader election, Deliver from the definition's orderers. */
-  channelDefs?: readonly ChannelDefinition[];
-  /** Full-peer channels joined from their genesis blocks (`loadChannelJoinBlock`): orgs, MSPs, anchors and orderers come from the block. */
-  channelBlocks?: readonly ChannelJoinBlock[];
+  /**
+   * Channels to join from their genesis blocks (serialized common.Block, as configtxgen or `fabric-gossip
+   * channel genesis` writes them; Fabric's `peer channel join -b`): ledger, state transfer, leader election,
+   * Deliver from the orderers. Orgs, MSPs, anchor peers and orderers come from the block's configuration,
+   * and each config block committed later updates them. Needs an MSP identity.
+   */
+  channelBlocks?: readonly Uint8Array[];
   /** TLS material (comm/grpc `loadTlsMaterial`), or false for plaintext. Default: peer.tls when enabled. */
   tls?: TlsMaterial | false;
   /** Where the channels' ledgers live. Default <peer.fileSystemPath>/ledgers. */
@@ -62,8 +71,8 @@ export interface PeerFromConfigOptions {
   /** Admin HTTP endpoint ("host:port", port 0 picks one). None when absent. */
   admin?: string;
   /**
-   * Build the ledger service (to join channels later, `service.initializeChannel`) even without
-   * channel definitions. Needs an MSP identity. Default: only when channel definitions are given.
+   * Build the ledger service (to join channels later, `PeerNode.joinChannelBlock`) even without
+   * channel blocks. Needs an MSP identity. Default: only when channel blocks are given or stored.
    */
   ledgers?: boolean;
 }
@@ -83,16 +92,16 @@ export interface PeerFromConfigComponents {
 export interface PeerFromConfig {
   node: PeerNode;
   crypto: PeerCrypto;
-  /** Whether the peer was given channel definitions (it runs ledgers from the start). */
+  /** Whether the peer has channels with ledgers from the start (given or stored channel blocks). */
   full: boolean;
 }
 
 /**
  * The one path from a configuration to a ready-to-start peer, for the `peer start` command and for
- * programs embedding a peer: loads the crypto (MSP folders of the local org, of `orgsDir` and of the
- * channel definitions), the TLS material, and composes the PeerNode (gossip, and with channel
- * definitions the GossipService per channel).
- * @throws PeerSetupError naming the file or key at fault.
+ * programs embedding a peer: loads the crypto (the local MSP folder; every other org is trusted as the
+ * configuration of a channel joined defines it), the TLS material, and composes the PeerNode (gossip,
+ * and with channel blocks, given or found in the ledgers, the GossipService per channel).
+ * @throws PeerSetupError naming the file, key or block at fault.
  */
 export async function peerFromConfig(options: PeerFromConfigOptions, components: PeerFromConfigComponents): Promise<PeerFromConfig> {
   const { config: peer } = options;
@@ -100,11 +109,20 @@ export async function peerFromConfig(options: PeerFromConfigOptions, components:
   const channels = [...new Set(options.channels ?? [])];
   const ledgerDir = options.ledgerDir ?? join(peer.fileSystemPath, "ledgers");
   const choice: PeerCryptoChoice = options.crypto ?? { msp: peer.mspConfigPath, mspId: peer.localMspId };
-  const given = [...(options.channelDefs ?? []).map((d) => d.name), ...(options.channelBlocks ?? []).map((b) => b.def.name), ...channels];
+  const given = joinBlocksOf(options.channelBlocks ?? []);
+  if (choice.insecureDevCrypto === true && given.length > 0) {
+    throw new PeerSetupError("PEER_OPTIONS", "channel blocks need an MSP identity: the ordering service and the other peers authenticate this peer by it");
+  }
+  if (choice.insecureDevCrypto !== true && channels.length > 0) {
+    throw new PeerSetupError(
+      "PEER_OPTIONS",
+      `channel ${channels[0]}: a peer with an MSP identity knows a channel only from its configuration (its MSPs and Readers policy decide who may gossip in it); join it from its genesis block, or use the insecure development crypto for a gossip-only channel`,
+    );
+  }
   // A peer with an MSP identity rejoins the channels whose ledgers it holds, as Fabric's peer does at start.
-  const stored = choice.insecureDevCrypto === true ? [] : await storedChannelBlocks(ledgerDir, new Set(given), logger);
-  const channelBlocks = [...(options.channelBlocks ?? []), ...stored];
-  const channelDefs = [...(options.channelDefs ?? []), ...channelBlocks.map((b) => b.def)];
+  const stored = choice.insecureDevCrypto === true ? [] : await storedChannelBlocks(ledgerDir, new Set(given.map((b) => b.def.name)), logger);
+  const channelBlocks = [...given, ...stored];
+  const channelDefs = channelBlocks.map((b) => b.def);
   const full = channelDefs.length > 0;
   const listen = options.listen ?? peer.listenAddress;
   const internal = options.listen !== undefined ? internalEndpointOf(peer.gossip, options.listen) : peer.gossip.endpoint || peer.address;
@@ -113,34 +131,22 @@ export async function peerFromConfig(options: PeerFromConfigOptions, components:
   let crypto: PeerCrypto;
   let channelOrgs: string[];
   if (choice.insecureDevCrypto === true) {
-    if (full) throw new PeerSetupError("PEER_OPTIONS", "channel definitions need an MSP identity: the ordering service and the other peers authenticate this peer by it");
     crypto = await loadPeerCrypto({ listen: internal, external: peer.gossip.externalEndpoint || undefined, insecureDevCrypto: true }, logger);
     const org = choice.org ?? DEV_ORG;
     if (choice.org !== undefined) crypto = { ...crypto, securityAdvisor: oneOrgAdvisor(org) };
     channelOrgs = [org];
   } else {
-    channelOrgs = choice.orgsDir === undefined ? [choice.mspId] : await peerOrgsOf(choice.orgsDir, choice.mspId);
-    const extraOrgs: MspOrgMaterial[] = [];
-    for (const def of channelDefs) {
-      try {
-        extraOrgs.push(...(await loadChannelMspOrgs(def)));
-      } catch (err) {
-        throw new PeerSetupError("PEER_CHANNEL_ORGS", errorMessage(err), { cause: err, channel: def.name });
-      }
-    }
-    // Without channel config blocks, a gossip-only channel's readers are the peer orgs this peer
-    // trusts; a defined channel's are the orgs its definition names.
-    const readers = new Set(channelOrgs);
-    const joined = new Set(channels);
+    channelOrgs = [choice.mspId];
+    // The MSPs of the channels to join are trusted from the start (the service trusts them again as it joins).
+    const extraOrgs: MspOrgMaterial[] = channelDefs.flatMap((d) => mspMaterialsOf(d));
     try {
       crypto = await loadPeerCrypto(
         {
           listen: internal,
           msp: choice.msp,
           mspId: choice.mspId,
-          orgsDir: choice.orgsDir,
           extraOrgs,
-          channelOrgs: (ch) => registry.channelOrgs(ch) ?? (joined.has(ch) ? readers : undefined),
+          channelOrgs: registry.channelOrgs,
           ordererOrgs: registry.ordererOrgs,
           blockValidation: registry.blockValidation,
         },
@@ -149,9 +155,10 @@ export async function peerFromConfig(options: PeerFromConfigOptions, components:
     } catch (err) {
       throw new PeerSetupError("PEER_CRYPTO", errorMessage(err), { cause: err });
     }
+    crypto = { ...crypto, mcs: withChannelReaders(crypto.mcs, registry) };
   }
   const signer = crypto.signer;
-  if (full && signer === undefined) throw new PeerSetupError("PEER_OPTIONS", "channel definitions need an MSP signing identity");
+  if (full && signer === undefined) throw new PeerSetupError("PEER_OPTIONS", "channel blocks need an MSP signing identity");
   if (options.ledgers === true && signer === undefined) {
     throw new PeerSetupError("PEER_OPTIONS", "ledgers need an MSP signing identity: the ordering service and the other peers authenticate this peer by it");
   }
@@ -218,4 +225,46 @@ export async function configuredTls(conf: PeerTlsConfig): Promise<TlsMaterial | 
   } catch (err) {
     throw new PeerSetupError("PEER_TLS", errorMessage(err), { cause: err });
   }
+}
+
+/**
+ * The join blocks of `channelBlocks`, each checked (block 0 of a channel, with a configuration a peer can use).
+ * @throws PeerSetupError PEER_CHANNEL_BLOCK naming the block's position and what is wrong, or a channel given twice.
+ */
+function joinBlocksOf(blocks: readonly Uint8Array[]): ChannelJoinBlock[] {
+  const out: ChannelJoinBlock[] = [];
+  blocks.forEach((bytes, index) => {
+    let joined: ChannelJoinBlock;
+    try {
+      joined = channelJoinBlockOf(bytes, `channel block ${index}`);
+    } catch (err) {
+      throw new PeerSetupError("PEER_CHANNEL_BLOCK", errorMessage(err), { cause: err, index });
+    }
+    if (out.some((b) => b.def.name === joined.def.name)) {
+      throw new PeerSetupError("PEER_CHANNEL_BLOCK", `channel block ${index}: channel ${joined.def.name} is given twice`, { index });
+    }
+    out.push(joined);
+  });
+  return out;
+}
+
+/**
+ * The MCS with Fabric's `VerifyByChannel` for every channel that follows its configuration:
+ * /Channel/Application/Readers of the configuration in force (the channel's MSPs validate the
+ * identity), rather than "the identity's org is a member".
+ */
+function withChannelReaders(inner: MessageCryptoService, registry: ChannelRegistry): MessageCryptoService {
+  return {
+    getPKIidOfCert: (id) => inner.getPKIidOfCert(id),
+    verifyBlock: (ch, seq, block) => inner.verifyBlock(ch, seq, block),
+    sign: (msg) => inner.sign(msg),
+    verify: (id, sig, msg) => inner.verify(id, sig, msg),
+    verifyByChannel: (ch, id, sig, msg) => {
+      const readers = registry.readers(ch);
+      if (readers === undefined) inner.verifyByChannel(ch, id, sig, msg);
+      else readers(id, sig, msg);
+    },
+    validateIdentity: (id) => inner.validateIdentity(id),
+    expiration: (id) => inner.expiration(id),
+  };
 }

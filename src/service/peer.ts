@@ -5,12 +5,9 @@ import { loadPeerConfig, type PeerConfig, parseCoreYaml } from "../config/index.
 import { createLogger, type Logger } from "../logging/index.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
 import { errorMessage, GossipError } from "../util/index.js";
-import type { MspOrgMaterial } from "../crypto/index.js";
-import { type ChannelDefinition, loadChannelMspOrgs } from "./channel-definition.js";
-import type { MembershipView } from "./membership-view.js";
-import type { PeerCrypto } from "./peer-crypto.js";
-import { type PeerFromConfigComponents, type PeerFromConfigOptions, PeerSetupError, peerFromConfig } from "./peer-from-config.js";
-import type { PeerNode } from "./peer-node.js";
+import type { ChannelStatusView, MembershipView } from "./membership-view.js";
+import { type PeerFromConfigComponents, type PeerFromConfigOptions, peerFromConfig } from "./peer-from-config.js";
+import { type PeerNode, PeerNodeError } from "./peer-node.js";
 
 /**
  * Why a peer facade call failed:
@@ -65,11 +62,17 @@ export interface Peer {
   /** The composed peer underneath (gossip node, service, admin endpoint). */
   readonly node: PeerNode;
   /**
-   * Joins a channel as a full peer (Fabric's `peer channel join`): ledger, state transfer, leader
-   * election, Deliver from the definition's orderers. Needs an MSP signing identity.
-   * @param genesisBlock the channel's block 0 (serialized common.Block) for an empty ledger; absent, it is fetched from the orderers.
+   * Joins the channel of a genesis block as a full peer (Fabric's `peer channel join -b`, and the admin
+   * endpoint's POST /v1/channels/join): ledger, state transfer, leader election, Deliver from its
+   * orderers. Orgs, MSPs, anchor peers and orderers come from the block's configuration and follow each
+   * config block committed. The channel is rejoined from its ledger after a restart. Needs an MSP
+   * signing identity.
+   * @param block the channel's block 0 (serialized common.Block, as configtxgen or `channel genesis` writes it); trusted as given, as Fabric trusts it.
+   * @returns the joined channel's status (as GET /v1/channels shows it).
+   * @throws PeerError NO_LEDGER (no MSP identity), PEER_STOPPED; ChannelDefinitionError (not a usable genesis
+   *   block); GossipServiceError CHANNEL_EXISTS (joined already).
    */
-  joinChannel(def: ChannelDefinition, opts?: { genesisBlock?: Uint8Array }): Promise<void>;
+  joinChannel(block: Uint8Array): Promise<ChannelStatusView>;
   /**
    * The channel's committed blocks in order, from `from` (default 0): those already in the ledger,
    * then each one as it commits. Ends when the peer stops or `signal` aborts; `break` ends it too.
@@ -96,12 +99,12 @@ export async function startPeer(options: StartPeerOptions, components: Omit<Peer
     ...options.overrides,
   };
   const config = options.config ?? (await loadConfig(options.coreYaml, options.env, layered));
-  const { crypto, channels, channelDefs, tls, ledgerDir, admin } = options;
+  const { crypto, channels, channelBlocks, tls, ledgerDir, admin } = options;
   // With an MSP identity the peer can join channels later (joinChannel), so it gets its ledger service now.
   const msp = crypto?.insecureDevCrypto !== true;
-  const { node, crypto: peerCrypto } = await peerFromConfig({ config, listen, crypto, channels, channelDefs, tls, ledgerDir, admin, ledgers: msp }, { ...components, logger });
+  const { node } = await peerFromConfig({ config, listen, crypto, channels, channelBlocks, tls, ledgerDir, admin, ledgers: msp }, { ...components, logger });
   await node.start();
-  return new EmbeddedPeer(node, peerCrypto);
+  return new EmbeddedPeer(node);
 }
 
 async function loadConfig(
@@ -128,11 +131,8 @@ class EmbeddedPeer implements Peer {
   /** Wakes the `blocks` iterators waiting for a commit (or the stop). */
   readonly #waiters = new Set<() => void>();
 
-  readonly #crypto: PeerCrypto;
-
-  constructor(node: PeerNode, crypto: PeerCrypto) {
+  constructor(node: PeerNode) {
     this.node = node;
-    this.#crypto = crypto;
     node.events.on("block-committed", () => this.#wake());
   }
 
@@ -152,27 +152,22 @@ class EmbeddedPeer implements Peer {
     return this.node.events;
   }
 
-  async joinChannel(def: ChannelDefinition, opts: { genesisBlock?: Uint8Array } = {}): Promise<void> {
+  async joinChannel(block: Uint8Array): Promise<ChannelStatusView> {
     if (this.#stopped) throw new PeerError("PEER_STOPPED", "the peer was stopped");
-    const service = this.node.service;
-    if (service === undefined) {
-      throw new PeerError("NO_LEDGER", `cannot join channel ${def.name} with a ledger: this peer has no MSP signing identity (it runs the insecure development crypto)`);
-    }
-    // The channel's orgs (members and orderer) become trusted before its first block is verified.
-    let orgs: MspOrgMaterial[];
     try {
-      orgs = await loadChannelMspOrgs(def);
+      return await this.node.joinChannelBlock(block);
     } catch (err) {
-      throw new PeerSetupError("PEER_CHANNEL_ORGS", errorMessage(err), { cause: err, channel: def.name });
+      if (err instanceof PeerNodeError && err.code === "NO_LEDGER") {
+        throw new PeerError("NO_LEDGER", "cannot join a channel with a ledger: this peer has no MSP signing identity (it runs the insecure development crypto)", { cause: err });
+      }
+      throw err;
     }
-    this.#crypto.trustOrgs?.(orgs);
-    await service.initializeChannel(def, opts);
   }
 
   async *blocks(channel: string, opts: { from?: bigint; signal?: AbortSignal } = {}): AsyncGenerator<CommittedBlock> {
     const service = this.node.service;
     if (service === undefined || !service.channels().includes(channel)) {
-      throw new PeerError("NO_LEDGER", `channel ${channel} has no ledger on this peer: join it first (joinChannel)`);
+      throw new PeerError("NO_LEDGER", `channel ${channel} has no ledger on this peer: join it first (joinChannel with its genesis block)`);
     }
     const ledger = service.ledger(channel);
     const signal = opts.signal;

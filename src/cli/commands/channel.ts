@@ -13,7 +13,7 @@ import {
   inspectBlock,
 } from "../../channelconfig/index.js";
 import { Block } from "../../protos/gen/common/common.pb.js";
-import { type ChannelStatusView, splitHostPort } from "../../service/index.js";
+import { type ChannelDefinition, type ChannelStatusView, loadChannelDefinition, splitHostPort } from "../../service/index.js";
 import { errorMessage, GossipError } from "../../util/index.js";
 import { fetchChannelStatus, parseChannelStatus, repeatableFlag } from "../network/index.js";
 
@@ -84,27 +84,35 @@ export function registerChannel(program: Command): void {
     });
   channel
     .command("genesis")
-    .description("write a channel's genesis block as configtxgen makes it for a channel-participation profile (no system channel), from cryptogen-shaped MSP folders")
-    .requiredOption("--channel <name>", "the channel name")
-    .requiredOption("--org <MSPID:MSPDIR[:HOST:PORT,...]>", "an application org: its MSP ID, its org MSP folder and its anchor peers (repeatable)", repeatableFlag, [])
-    .requiredOption("--orderer-org <MSPID:MSPDIR:HOST:PORT[,HOST:PORT...]>", "an orderer org: its MSP ID, its org MSP folder and its endpoints (repeatable)", repeatableFlag, [])
+    .description(
+      "write a channel's genesis block as configtxgen makes it for a channel-participation profile (no system channel), from cryptogen-shaped MSP folders named by flags or by a YAML channel definition",
+    )
+    .option("--channel <name>", "the channel name (with --org and --orderer-org)")
+    .option("--org <MSPID:MSPDIR[:HOST:PORT,...]>", "an application org: its MSP ID, its org MSP folder and its anchor peers (repeatable)", repeatableFlag, [])
+    .option("--orderer-org <MSPID:MSPDIR:HOST:PORT[,HOST:PORT...]>", "an orderer org: its MSP ID, its org MSP folder and its endpoints (repeatable)", repeatableFlag, [])
+    .option(
+      "--channel-def <file>",
+      "instead of --channel, --org and --orderer-org: a YAML channel definition (name; orgs with mspId, mspDir, anchorPeers; orderer with mspId, mspDir, endpoints; folders relative to the file)",
+    )
     .option("--batch-timeout <duration>", "BatchTimeout (a Go duration)", "2s")
     .option("--max-message-count <n>", "BatchSize.MaxMessageCount", "10")
     .option("--absolute-max-bytes <n>", "BatchSize.AbsoluteMaxBytes", "103809024")
     .option("--preferred-max-bytes <n>", "BatchSize.PreferredMaxBytes", "524288")
     .requiredOption("--out <file>", "where to write the block (a serialized common.Block)")
     .action(async (opts: GenesisFlags) => {
-      const block = await genesisBlockOfFlags(opts);
-      await writeFile(opts.out, Block.encode(block).finish());
-      process.stdout.write(`wrote the genesis block of channel ${opts.channel} to ${opts.out}\n`);
+      const bytes = Block.encode(await genesisBlockOfFlags(opts)).finish();
+      await writeFile(opts.out, bytes);
+      process.stdout.write(`wrote the genesis block of channel ${inspectBlock(bytes).channel} to ${opts.out}\n`);
     });
 }
 
-/** The flags of `channel genesis`. */
+/** The flags of `channel genesis`: `channelDef`, or `channel` with `org` and `orderer-org`. */
 export interface GenesisFlags {
-  channel: string;
+  channel?: string;
   org: string[];
   ordererOrg: string[];
+  /** A YAML channel definition (src/service/channel-definition.ts) naming the channel, its orgs and orderer org. */
+  channelDef?: string;
   batchTimeout: string;
   maxMessageCount: string;
   absoluteMaxBytes: string;
@@ -113,10 +121,22 @@ export interface GenesisFlags {
 }
 
 /**
- * The genesis block `channel genesis` writes: each org's MSP read from its folder (see `genesisMspOfFolder`).
- * @throws ChannelCommandError BAD_GENESIS_INPUT naming the flag or folder, with the cause
+ * The genesis block `channel genesis` writes: each org's MSP read from its folder (see `genesisMspOfFolder`), the
+ * orgs named by --org and --orderer-org or by a --channel-def file.
+ * @throws ChannelCommandError BAD_GENESIS_INPUT naming the flag or folder, with the cause; READ_FAILED (the --channel-def file)
  */
 export async function genesisBlockOfFlags(flags: GenesisFlags): Promise<Block> {
+  if (flags.channelDef !== undefined) {
+    const others = [flags.channel !== undefined ? "--channel" : "", flags.org.length > 0 ? "--org" : "", flags.ordererOrg.length > 0 ? "--orderer-org" : ""].filter((f) => f !== "");
+    if (others.length > 0) {
+      throw new ChannelCommandError("BAD_GENESIS_INPUT", `--channel-def excludes ${others.join(", ")}: the definition names the channel, its orgs and its orderer org; give one or the other`);
+    }
+    return genesisBlockOfOrgs(await genesisOrgsOfDefinition(flags.channelDef), flags);
+  }
+  const missing = [flags.channel === undefined ? "--channel" : "", flags.org.length === 0 ? "--org" : "", flags.ordererOrg.length === 0 ? "--orderer-org" : ""].filter((f) => f !== "");
+  if (missing.length > 0) {
+    throw new ChannelCommandError("BAD_GENESIS_INPUT", `missing ${missing.join(", ")}: give --channel, --org (repeatable) and --orderer-org (repeatable), or --channel-def FILE`);
+  }
   const orgArg = async (arg: string, flag: string): Promise<{ msp: GenesisMsp; addresses: string[] }> => {
     // MSPID:MSPDIR[:addresses]; addresses are host:port, so the folder ends at the second colon.
     const first = arg.indexOf(":");
@@ -138,14 +158,49 @@ export async function genesisBlockOfFlags(flags: GenesisFlags): Promise<Block> {
     if (addresses.length === 0) throw new ChannelCommandError("BAD_GENESIS_INPUT", `--orderer-org ${JSON.stringify(arg)}: no endpoint (MSPID:MSPDIR:HOST:PORT[,HOST:PORT...])`);
     ordererOrgs.push({ ...msp, endpoints: addresses });
   }
+  return genesisBlockOfOrgs({ channel: flags.channel ?? "", applicationOrgs, ordererOrgs }, flags);
+}
+
+/** What a genesis block is made of, before the batch settings. */
+type GenesisOrgs = Pick<GenesisOptions, "channel" | "applicationOrgs" | "ordererOrgs">;
+
+/**
+ * The channel and orgs of a YAML channel definition (the format peers once read with --channel-def), each org's
+ * MSP read from its folder.
+ * @throws ChannelCommandError READ_FAILED (the file), BAD_GENESIS_INPUT (a bad field or MSP folder)
+ */
+export async function genesisOrgsOfDefinition(file: string): Promise<GenesisOrgs> {
+  let def: ChannelDefinition;
+  try {
+    def = await loadChannelDefinition(file);
+  } catch (err) {
+    const code = err instanceof GossipError && err.code === "CHANNEL_DEFINITION_READ" ? "READ_FAILED" : "BAD_GENESIS_INPUT";
+    throw new ChannelCommandError(code, `--channel-def ${file}: ${errorMessage(err)}`, { cause: err });
+  }
+  const mspOf = async (dir: string, mspId: string): Promise<GenesisMsp> => {
+    try {
+      return await genesisMspOfFolder(dir, mspId);
+    } catch (err) {
+      throw new ChannelCommandError("BAD_GENESIS_INPUT", `--channel-def ${file}: ${mspId} (${dir}): ${errorMessage(err)}`, { cause: err });
+    }
+  };
+  const applicationOrgs: GenesisApplicationOrg[] = [];
+  for (const o of def.orgs) applicationOrgs.push({ ...(await mspOf(o.mspDir, o.mspId)), anchorPeers: [...o.anchorPeers] });
+  const ordererOrgs: GenesisOrdererOrg[] = [{ ...(await mspOf(def.orderer.mspDir, def.orderer.mspId)), endpoints: [...def.orderer.endpoints] }];
+  return { channel: def.name, applicationOrgs, ordererOrgs };
+}
+
+/**
+ * The genesis block of these orgs with the batch settings of the flags.
+ * @throws ChannelCommandError BAD_GENESIS_INPUT (a bad batch flag, or what createGenesisBlock refuses)
+ */
+function genesisBlockOfOrgs(orgs: GenesisOrgs, flags: GenesisFlags): Block {
   const int = (v: string, flag: string): number => {
     if (!/^\d+$/.test(v)) throw new ChannelCommandError("BAD_GENESIS_INPUT", `${flag} ${JSON.stringify(v)} is not a positive integer`);
     return Number(v);
   };
   const options: GenesisOptions = {
-    channel: flags.channel,
-    applicationOrgs,
-    ordererOrgs,
+    ...orgs,
     batchTimeout: flags.batchTimeout,
     maxMessageCount: int(flags.maxMessageCount, "--max-message-count"),
     absoluteMaxBytes: int(flags.absoluteMaxBytes, "--absolute-max-bytes"),

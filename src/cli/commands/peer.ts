@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { loadTlsMaterial, type TlsMaterial, TlsMaterialError } from "../../comm/grpc/index.js";
 import {
   checkHostPort,
@@ -15,9 +15,7 @@ import {
 import { DEV_ORG } from "../../crypto/index.js";
 import { createLogger, type Logger } from "../../logging/index.js";
 import {
-  type ChannelDefinition,
   type ChannelJoinBlock,
-  loadChannelDefinition,
   loadChannelJoinBlock,
   type PeerCryptoChoice,
   type PeerFromConfig,
@@ -41,6 +39,7 @@ export interface PeerStartFlags {
   org?: string;
   msp?: string;
   mspId?: string;
+  /** Removed: refused with what to do instead (the channels' MSPs decide whom the peer trusts). */
   orgsDir?: string;
   insecureDevCrypto?: boolean;
   tlsCert?: string;
@@ -48,6 +47,7 @@ export interface PeerStartFlags {
   tlsCa?: string[];
   admin?: string;
   config?: string;
+  /** Removed: refused with what to do instead (`channel genesis --channel-def`, then --channel-block). */
   channelDef?: string[];
   channelBlock?: string[];
   ledgerDir?: string;
@@ -85,19 +85,23 @@ export function registerPeer(program: Command): void {
     .option("--listen <host:port>", "address to serve gossip (gRPC) on (peer.listenAddress and peer.address); also the internal endpoint unless peer.gossip.endpoint is set")
     .option("--external <host:port>", "endpoint published to other orgs (peer.gossip.externalEndpoint); none: invisible to them")
     .option("--bootstrap <host:port,...>", "same-org peers to connect to at start (peer.gossip.bootstrap); comma-separated, repeatable", collectList)
-    .option("--channel <name...>", "channel to join (repeatable); its members are every org known, with no anchor peers")
+    .option("--channel <name...>", "with --insecure-dev-crypto: a gossip-only channel to join (repeatable; no ledger, the one org its member)")
     .option("--org <id>", `with --insecure-dev-crypto: the name of the one org every peer is in (default ${DEV_ORG})`)
     .option("--msp <dir>", "local MSP folder (signcerts, keystore, cacerts, ...)")
     .option("--msp-id <id>", "MSP ID of the local MSP")
-    .option("--orgs-dir <dir>", "crypto material root (output of `crypto generate`) whose organizations this peer trusts and puts in its channels")
+    .addOption(new Option("--orgs-dir <dir>").hideHelp())
     .option("--insecure-dev-crypto", "INSECURE: Fabric's gossip test crypto (identity = endpoint, signature = message, one org)")
     .option("--tls-cert <file>", "TLS certificate (server and client); enables mutual TLS")
     .option("--tls-key <file>", "TLS private key")
     .option("--tls-ca <files...>", "TLS CA certificates to trust (repeatable)")
     .option("--admin <host:port>", "admin HTTP endpoint: /healthz, /metrics, /v1/membership (port 0 picks one)")
     .option("--config <core.yaml>", "a Fabric core.yaml whose peer section is read (peer.id, address, listenAddress, fileSystemPath, mspConfigPath, localMspId, tls, gossip, deliveryclient; below CORE_PEER_* and flags)")
-    .option("--channel-def <file>", "join the channel of this definition YAML as a full peer: ledger, state transfer, leader election, Deliver from its orderers (repeatable)", repeatableFlag)
-    .option("--channel-block <file>", "join the channel of this genesis block (Fabric's peer channel join -b): its orgs, MSPs, anchor peers and orderers come from the block (repeatable)", repeatableFlag)
+    .addOption(new Option("--channel-def <file>").argParser(repeatableFlag).hideHelp())
+    .option(
+      "--channel-block <file>",
+      "join the channel of this genesis block (Fabric's peer channel join -b; make one with `channel genesis`): ledger, state transfer, leader election, Deliver; its orgs, MSPs, anchor peers and orderers come from the block and follow its config updates (repeatable)",
+      repeatableFlag,
+    )
     .option("--ledger-dir <dir>", "where the channels' ledgers live (default <peer.fileSystemPath>/ledgers)")
     .option("--report-commits", 'print {"event":"commit",...} after each committed block and {"event":"leader",...} on leadership changes (stdout, JSON lines)')
     .action(async (flags: PeerStartFlags, cmd: Command) => {
@@ -120,6 +124,8 @@ export interface PeerStartPlan {
   /** The whole peer configuration (defaults <- core.yaml <- CORE_PEER_* <- flags). */
   peer: PeerConfig;
   options: PeerFromConfigOptions;
+  /** The --channel-block files, in the order of `options.channelBlocks`. */
+  channelBlockFiles: string[];
 }
 
 /** Flags that set a configuration key: overrides layer, and how problems name them. */
@@ -127,10 +133,21 @@ const FLAG_KEYS = { listen: "peer.listenAddress", external: "peer.gossip.externa
 
 /**
  * Checks the flags, loads the configuration (defaults <- core.yaml <- CORE_PEER_* <- flags), the
- * channel definitions and the TLS material the flags name.
+ * channel blocks and the TLS material the flags name.
  * @throws PeerStartError naming the flag, file or key at fault.
  */
 export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<string, string | undefined>>, logger: Logger): Promise<PeerStartPlan> {
+  // Flags of the YAML channel definitions, gone: a peer learns a channel only from its config blocks.
+  if (flags.channelDef !== undefined) {
+    throw new PeerStartError(
+      "--channel-def: removed; a peer learns a channel only from its configuration blocks. Make the channel's genesis block with `fabric-gossip channel genesis --channel-def FILE --out BLOCK` and start the peer with --channel-block BLOCK",
+    );
+  }
+  if (flags.orgsDir !== undefined) {
+    throw new PeerStartError(
+      "--orgs-dir: removed; the MSPs of the channels joined (from their genesis and config blocks) decide which orgs the peer trusts, as in Fabric. Drop the flag; join channels with --channel-block",
+    );
+  }
   if (flags.listen !== undefined) checkEndpointFlag("--listen", flags.listen, false);
   if (flags.external !== undefined && flags.external !== "") checkEndpointFlag("--external", flags.external, false);
   if (flags.admin !== undefined) checkEndpointFlag("--admin", flags.admin, true);
@@ -199,20 +216,6 @@ export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<
     });
   }
 
-  // Channel definitions (full-peer channels).
-  const channelDefs: ChannelDefinition[] = [];
-  for (const file of flags.channelDef ?? []) {
-    let def: ChannelDefinition;
-    try {
-      def = await loadChannelDefinition(file);
-    } catch (err) {
-      throw new PeerStartError(`--channel-def ${file}: ${errorMessage(err)}`);
-    }
-    if (channelDefs.some((d) => d.name === def.name) || channels.includes(def.name)) {
-      throw new PeerStartError(`--channel-def ${file}: channel ${def.name} is given twice (by --channel or another --channel-def)`);
-    }
-    channelDefs.push(def);
-  }
   // Channels joined from their genesis blocks (Fabric's `peer channel join -b`).
   const channelBlocks: ChannelJoinBlock[] = [];
   for (const file of flags.channelBlock ?? []) {
@@ -223,8 +226,8 @@ export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<
       throw new PeerStartError(`--channel-block ${file}: ${errorMessage(err)}`);
     }
     const name = joinBlock.def.name;
-    if (channelDefs.some((d) => d.name === name) || channelBlocks.some((b) => b.def.name === name) || channels.includes(name)) {
-      throw new PeerStartError(`--channel-block ${file}: channel ${name} is given twice (by --channel, --channel-def or another --channel-block)`);
+    if (channelBlocks.some((b) => b.def.name === name)) {
+      throw new PeerStartError(`--channel-block ${file}: channel ${name} is given twice (by another --channel-block)`);
     }
     channelBlocks.push(joinBlock);
   }
@@ -235,32 +238,36 @@ export async function planPeerStart(flags: PeerStartFlags, env: Readonly<Record<
   let crypto: PeerCryptoChoice;
   if (flags.insecureDevCrypto) {
     if (flags.msp !== undefined || flags.mspId !== undefined) throw new PeerStartError("--insecure-dev-crypto excludes --msp and --msp-id: choose one");
-    if (flags.orgsDir !== undefined) throw new PeerStartError("--orgs-dir needs --msp and --msp-id (with --insecure-dev-crypto every peer is in one org)");
-    if (channelDefs.length > 0 || channelBlocks.length > 0) {
-      throw new PeerStartError(`${channelDefs.length > 0 ? "--channel-def" : "--channel-block"} needs --msp and --msp-id: the ordering service and the other peers authenticate this peer by its MSP identity`);
+    if (channelBlocks.length > 0) {
+      throw new PeerStartError("--channel-block needs --msp and --msp-id: the ordering service and the other peers authenticate this peer by its MSP identity");
     }
     if (flags.org !== undefined && flags.org.trim() === "") throw new PeerStartError("--org: empty; expected an org name such as ORG1");
     crypto = { insecureDevCrypto: true, ...(flags.org !== undefined ? { org: flags.org } : {}) };
   } else {
     if (msp === undefined || mspId === undefined) {
-      throw new PeerStartError("crypto: give --msp DIR and --msp-id ID (and --orgs-dir DIR to trust other orgs), or --insecure-dev-crypto for Fabric's test crypto");
+      throw new PeerStartError("crypto: give --msp DIR and --msp-id ID (channels from --channel-block), or --insecure-dev-crypto for Fabric's test crypto");
     }
     if (flags.org !== undefined && flags.org !== mspId) {
       throw new PeerStartError(`--org ${flags.org}: only meaningful with --insecure-dev-crypto; with --msp the org is the --msp-id (${mspId})`);
     }
-    crypto = { msp, mspId, ...(flags.orgsDir !== undefined ? { orgsDir: flags.orgsDir } : {}) };
+    if (channels.length > 0) {
+      throw new PeerStartError(
+        `--channel ${channels[0]}: only with --insecure-dev-crypto; a peer with an MSP identity knows a channel only from its configuration (its MSPs and Readers policy decide who may gossip in it): join it with --channel-block FILE (make one with \`channel genesis\`) or \`channel join\``,
+      );
+    }
+    crypto = { msp, mspId };
   }
 
   const tls = tlsFlags === undefined ? undefined : await flagTls(tlsFlags);
   return {
     peer,
+    channelBlockFiles: [...(flags.channelBlock ?? [])],
     options: {
       config: peer,
       ...(flags.listen !== undefined ? { listen: flags.listen } : {}),
       crypto,
       channels,
-      channelDefs,
-      channelBlocks,
+      channelBlocks: channelBlocks.map((b) => b.block),
       // A peer with an MSP identity keeps ledgers, as Fabric's does: channels can be joined while it runs.
       ledgers: crypto.insecureDevCrypto !== true,
       // The flags' TLS replaces peer.tls; without them the library reads peer.tls.
@@ -318,13 +325,13 @@ async function buildPeer(plan: PeerStartPlan, logger: Logger): Promise<PeerFromC
     switch (err.code) {
       case "PEER_CRYPTO":
         if (c !== undefined && c.insecureDevCrypto !== true) {
-          throw new PeerStartError(`crypto (--msp ${c.msp} --msp-id ${c.mspId}${c.orgsDir ? ` --orgs-dir ${c.orgsDir}` : ""}): ${err.message}`, { cause: err });
+          throw new PeerStartError(`crypto (--msp ${c.msp} --msp-id ${c.mspId}): ${err.message}`, { cause: err });
         }
         throw new PeerStartError(`crypto: ${err.message}`, { cause: err });
-      case "PEER_CHANNEL_ORGS":
-        throw new PeerStartError(`--channel-def (channel ${err.channel ?? "?"}): ${err.message}`, { cause: err });
-      case "PEER_OPTIONS":
-        throw new PeerStartError(`--channel-def: ${err.message} (--msp, --msp-id)`, { cause: err });
+      case "PEER_CHANNEL_BLOCK": {
+        const file = err.index === undefined ? undefined : plan.channelBlockFiles[err.index];
+        throw new PeerStartError(`--channel-block${file === undefined ? "" : ` ${file}`}: ${err.message}`, { cause: err });
+      }
       default:
         throw new PeerStartError(err.message, { cause: err });
     }
