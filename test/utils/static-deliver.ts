@@ -3,7 +3,7 @@ import { ATOMIC_BROADCAST_SERVICE } from "../../src/orderer/index.js";
 import { deliverResponseOf, parseSeek } from "../../src/sim/orderer.js";
 
 /**
- * An ordering service that serves a fixed chain of block files over Deliver (plaintext), as far as
+ * An ordering service that serves a fixed chain of block files over Deliver, as far as
  * `release` allows: a stand-in for a real orderer when a test replays blocks a real network made.
  * Each Deliver request streams from its start block on and then waits (BLOCK_UNTIL_READY).
  */
@@ -40,10 +40,10 @@ export class StaticDeliverServer {
     });
   }
 
-  /** Listens on `address` ("127.0.0.1:port"). */
-  listen(address: string): Promise<void> {
+  /** Listens on `address` ("127.0.0.1:port"), plaintext unless `credentials` say otherwise (a TLS orderer). */
+  listen(address: string, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+      this.#server.bindAsync(address, credentials, (err) => (err ? reject(err) : resolve()));
     });
   }
 
