@@ -484,8 +484,8 @@ function crossChecks(c: Omit<PeerConfig, "gossip">, r: Resolver, problems: Confi
     };
     need("peer.tls.cert.file", tls.certFile, "the PEM file of this peer's TLS certificate");
     need("peer.tls.key.file", tls.keyFile, "the PEM file of the key of peer.tls.cert.file");
-    // Fabric tolerates no rootcert (it also trusts the channel orgs' TLS CAs); our transport trusts
-    // only configured CAs, so without one no TLS peer could be dialed or accepted.
+    // Fabric tolerates no rootcert (it also trusts the joined channels' orgs' TLS CAs, as we do); we
+    // require it so that our own org's peers (bootstrap) can be dialed and accepted before any channel.
     need("peer.tls.rootcert.file", tls.rootCertFile, "the PEM file of the TLS CA certificates this peer trusts when it dials and accepts peers");
     const cert = "peer.tls.clientCert.file";
     const key = "peer.tls.clientKey.file";
@@ -499,7 +499,7 @@ function crossChecks(c: Omit<PeerConfig, "gossip">, r: Resolver, problems: Confi
     if (tls.clientAuthRequired && tls.clientRootCAFiles.length === 0) {
       notes.push({
         key: "peer.tls.clientRootCAs.files",
-        message: "is empty while peer.tls.clientAuthRequired is true: client certificates are checked against peer.tls.rootcert.file only (Fabric also trusts the channel orgs' TLS CAs)",
+        message: "is empty while peer.tls.clientAuthRequired is true: client certificates are checked against peer.tls.rootcert.file and the TLS CAs of the joined channels' orgs only",
       });
     }
   } else if (tls.clientAuthRequired) {

@@ -458,7 +458,7 @@ test("TLS notes: clientAuthRequired without TLS, and without client root CAs", (
   const off = loadPeerConfig(yamlOf({ tls: { clientAuthRequired: true } }));
   assert.match(off.notes.find((n) => n.key === "peer.tls.clientAuthRequired")?.message ?? "", /no effect/);
   const on = loadPeerConfig(yamlOf({ tls: { enabled: true, clientAuthRequired: true, cert: { file: "c" }, key: { file: "k" }, rootcert: { file: "r" } } }));
-  assert.match(on.notes.find((n) => n.key === "peer.tls.clientRootCAs.files")?.message ?? "", /checked against peer\.tls\.rootcert\.file only/);
+  assert.match(on.notes.find((n) => n.key === "peer.tls.clientRootCAs.files")?.message ?? "", /checked against peer\.tls\.rootcert\.file and the TLS CAs of the joined channels' orgs only/);
   const full = loadPeerConfig(
     yamlOf({ address: "peer0:7051", tls: { enabled: true, clientAuthRequired: true, cert: { file: "c" }, key: { file: "k" }, rootcert: { file: "r" }, clientRootCAs: { files: ["r"] } } }),
   );
