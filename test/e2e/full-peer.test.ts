@@ -1,26 +1,26 @@
 import "reflect-metadata";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PeerProcess } from "../../src/cli/peer-process.js";
 import type { ControlMessage } from "../../src/cli/control.js";
-import { blockHeaderHash, loadPeerMaterial, type SigningIdentity } from "../../src/crypto/index.js";
+import { blockHeaderHash, type SigningIdentity } from "../../src/crypto/index.js";
 import { openBlockStore } from "../../src/ledger/index.js";
 import { silentLogger } from "../../src/logging/index.js";
 import { createSignedEnvelope } from "../../src/deliver/index.js";
-import { broadcastAll, type Orderer } from "../../src/orderer/index.js";
+import { broadcastAll } from "../../src/orderer/index.js";
 import { HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
 import type { ChannelStatusView, MembershipView } from "../../src/service/index.js";
 import { SystemClock, toHex } from "../../src/util/index.js";
-import { channelDefinitionOf, createTestOrderer, generateTestOrgs, writeChannelDefinition } from "../utils/channel-setup.js";
+import { createTestOrderer, generateTestOrgs, type TestOrderer, testClientOf } from "../utils/channel-setup.js";
 import { FAST_GOSSIP_ENV, fastElectionEnv } from "../utils/fast-timers.js";
 import { eventually, freePort } from "../utils/net.js";
 
 /**
- * The full peer as a process (issue 4 must-shows): `peer start --channel-def` processes of one org
- * and an ordering service. Killing the leader elects another, a peer stopped for 50 blocks catches up
+ * The full peer as a process (issue 4 must-shows): `peer start --channel-block` processes of one org,
+ * joined from the genesis block the ordering service started its channel from. Killing the leader elects another, a peer stopped for 50 blocks catches up
  * to the same hash, and `kill -9` during heavy commit, 20 times in a row, leaves an intact ledger.
  * Fabric-shaped timers, compressed (leaderAliveThreshold 2 s, leaderElectionDuration 1 s).
  */
@@ -120,7 +120,7 @@ function assertNoGaps(name: string, commits: readonly number[]): void {
 
 describe("full peer processes: 1 org x 3 peers and an ordering service", () => {
   let root: string;
-  let orderer: Orderer;
+  let orderer: TestOrderer;
   let sender: SigningIdentity;
   const peers: Peer[] = [];
   let txCount = 0;
@@ -173,19 +173,24 @@ describe("full peer processes: 1 org x 3 peers and an ordering service", () => {
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "fabric-gossip-fullpeer-"));
     const orgs = await generateTestOrgs(root, 1, PEERS);
-    const { summary, ordererOrg } = orgs;
     const peerOrg = orgs.peerOrgs[0]!;
-    sender = (await loadPeerMaterial(peerOrg.nodes[0]!.dir)).signingIdentity;
-    orderer = await createTestOrderer(root, orgs, clock, { channel: CHANNEL, batchSize: 5, batchTimeoutMs: 100 });
-    await orderer.start();
+    // Broadcast needs /Channel/Writers: a client of the org, as an application would send.
+    sender = await testClientOf(peerOrg);
     const ports: number[] = [];
     for (let i = 0; i < PEERS; i++) ports.push(await freePort());
-    const defFile = join(root, "channel.yaml");
-    await writeChannelDefinition(defFile, channelDefinitionOf(CHANNEL, [{ org: peerOrg, anchorPeers: [`127.0.0.1:${ports[0]}`] }], ordererOrg, [orderer.address]));
+    orderer = await createTestOrderer(root, orgs, clock, {
+      channel: CHANNEL,
+      batchSize: 5,
+      batchTimeoutMs: 100,
+      anchorPeers: { [peerOrg.mspId]: [`127.0.0.1:${ports[0]}`] },
+    });
+    await orderer.start();
+    const blockFile = join(root, `${CHANNEL}.block`);
+    await writeFile(blockFile, orderer.genesis);
     for (let i = 0; i < PEERS; i++) {
       const node = peerOrg.nodes[i]!;
-      const args = ["peer", "start", "--listen", `127.0.0.1:${ports[i]}`, "--msp", node.mspDir, "--msp-id", peerOrg.mspId, "--orgs-dir", summary.root];
-      args.push("--channel-def", defFile, "--ledger-dir", join(root, `peer${i}`), "--admin", "127.0.0.1:0", "--report-commits");
+      const args = ["peer", "start", "--listen", `127.0.0.1:${ports[i]}`, "--msp", node.mspDir, "--msp-id", peerOrg.mspId];
+      args.push("--channel-block", blockFile, "--ledger-dir", join(root, `peer${i}`), "--admin", "127.0.0.1:0", "--report-commits");
       if (i > 0) args.push("--bootstrap", `127.0.0.1:${ports[0]}`);
       peers.push(new Peer(node.name, args));
     }

@@ -1,6 +1,7 @@
 /**
  * Bad blocks are rejected, counted and never committed, on a real peer (GossipService over real
- * gRPC on 127.0.0.1, the MSP MessageCryptoService with the channel's orderer org), on all three
+ * gRPC on 127.0.0.1, the MSP MessageCryptoService with /Channel/Orderer/BlockValidation of the
+ * channel's genesis block, made as `channel genesis` makes it), on all three
  * ways a block comes in:
  * - from the ordering service (a fake orderer serving a block 1 of our choosing to the static
  *   leader's deliver client): a block signed by a peer instead of the orderer, a broken hash chain
@@ -27,10 +28,10 @@ import { ATOMIC_BROADCAST_SERVICE, buildBlock, deliverResponseBlockBytes } from 
 import { Block, Envelope, HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
 import { GossipMessage_Tag, type GossipMessage } from "../../src/protos/gen/gossip/message.pb.js";
 import { DeliverResponse } from "../../src/protos/gen/orderer/ab.pb.js";
-import { type ChannelDefinition, ChannelRegistry, createGossipService, type GossipService, joinMessageOf } from "../../src/service/index.js";
+import { ChannelRegistry, channelJoinBlockOf, createGossipService, type GossipService, joinMessageOf } from "../../src/service/index.js";
 import { bytesEqual, SystemClock, SystemRandom, toHex, utf8 } from "../../src/util/index.js";
 import { seekStart } from "../unit/deliver/helpers.js";
-import { channelDefinitionOf, generateTestOrgs } from "../utils/channel-setup.js";
+import { genesisBlockOf, generateTestOrgs } from "../utils/channel-setup.js";
 import { FAST_GOSSIP_NODE_OPTIONS } from "../utils/fast-timers.js";
 import { eventually as poll, freePort } from "../utils/net.js";
 
@@ -114,11 +115,12 @@ class FakeOrderer {
     call.write(deliverResponseBlockBytes(Block.encode(block).finish()));
   }
 
-  async listen(): Promise<string> {
-    const port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  /** Listens on `address` ("127.0.0.1:port": the endpoint the genesis block names). */
+  async listen(address: string): Promise<string> {
+    await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
-    this.address = `127.0.0.1:${port}`;
+    this.address = address;
     return this.address;
   }
 
@@ -148,8 +150,10 @@ test("bad blocks from the orderer, from gossip and from state transfer are rejec
   // --- the blocks ------------------------------------------------------------------------------
   const tx = (channel: string, i: number): Uint8Array =>
     Envelope.encode(createSignedEnvelope(peerMaterial.signingIdentity, channel, HeaderType.ENDORSER_TRANSACTION, utf8(`tx-${i}`), { clock })).finish();
-  const configTx = Envelope.encode(createSignedEnvelope(ordererId, CHANNEL, HeaderType.CONFIG, new Uint8Array(0), { clock })).finish();
-  const genesis = buildBlock(0n, new Uint8Array(0), [configTx], ordererId);
+  // The channel's genesis block names the fake orderer's endpoint: the peer's deliver client dials it.
+  const ordererEndpoint = `127.0.0.1:${await freePort()}`;
+  const genesisBytes = await genesisBlockOf(CHANNEL, [{ org: peerOrg }], ordererOrg, [ordererEndpoint]);
+  const genesis = Block.decode(genesisBytes);
   const hashOf = (b: Block): Uint8Array => blockHeaderHash(b.header!);
   const good1 = buildBlock(1n, hashOf(genesis), [tx(CHANNEL, 1)], ordererId);
   const signedByPeer1 = buildBlock(1n, hashOf(genesis), [tx(CHANNEL, 1)], insiderId);
@@ -162,9 +166,10 @@ test("bad blocks from the orderer, from gossip and from state transfer are rejec
 
   const orderer = new FakeOrderer(genesis);
   t.after(() => orderer.stop());
-  await orderer.listen();
+  await orderer.listen(ordererEndpoint);
 
-  const def: ChannelDefinition = channelDefinitionOf(CHANNEL, [{ org: peerOrg }], ordererOrg, [orderer.address]);
+  // The channel as its genesis block defines it (members, MSPs, orderer endpoints).
+  const { def } = channelJoinBlockOf(genesisBytes);
   const [peerPort, insiderPort] = [await freePort(), await freePort()];
   const peerEndpoint = `127.0.0.1:${peerPort}`;
   const insiderEndpoint = `127.0.0.1:${insiderPort}`;
@@ -173,7 +178,7 @@ test("bad blocks from the orderer, from gossip and from state transfer are rejec
   const channels = new ChannelRegistry();
   const mcs = createMspMessageCryptoService(
     { signer: peerMaterial.signingIdentity, verifier: new MspVerifier(verifierOrgs, { clock }) },
-    { channelOrgs: channels.channelOrgs, ordererOrgs: channels.ordererOrgs },
+    { channelOrgs: channels.channelOrgs, ordererOrgs: channels.ordererOrgs, blockValidation: channels.blockValidation },
   );
   const registry = createRegistry();
   registerFabricGossipMetrics(registry);

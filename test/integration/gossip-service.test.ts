@@ -15,16 +15,16 @@ import { createSeekInfoEnvelope, createSignedEnvelope } from "../../src/deliver/
 import { broadcastAll, deliver } from "../../src/orderer/index.js";
 import { HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
 import {
-  type ChannelDefinition,
   ChannelDefinitionError,
   ChannelRegistry,
+  channelJoinBlockOf,
   createGossipService,
   type GossipService,
   loadChannelDefinition,
   parseChannelDefinition,
 } from "../../src/service/index.js";
 import { ManualClock, SystemClock, SystemRandom, toHex, utf8 } from "../../src/util/index.js";
-import { channelDefinitionOf, createTestOrderer, generateTestOrgs, writeChannelDefinition } from "../utils/channel-setup.js";
+import { createTestOrderer, generateTestOrgs, testClientOf } from "../utils/channel-setup.js";
 import { FAST_GOSSIP_NODE_OPTIONS } from "../utils/fast-timers.js";
 import { eventually, freePort } from "../utils/net.js";
 
@@ -58,7 +58,7 @@ test("both useLeaderElection and orgLeader is a configuration error", () => {
   );
 });
 
-test("channel definition YAML: parsed, relative MSP folders resolved, errors name the field", async (t) => {
+test("channel definition YAML (the input of channel genesis --channel-def): parsed, relative MSP folders resolved, errors name the field", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "fabric-gossip-chdef-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, "channel.yaml");
@@ -100,7 +100,7 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
   const root = await mkdtemp(join(tmpdir(), "fabric-gossip-service-"));
   t.after(() => rm(root, { recursive: true, force: true }));
   const orgs = await generateTestOrgs(root, 1, 3);
-  const { summary, ordererOrg } = orgs;
+  const { summary } = orgs;
   const peerOrg = orgs.peerOrgs[0]!;
   const peerMaterials: PeerMaterial[] = [];
   for (const n of peerOrg.nodes) peerMaterials.push(await loadPeerMaterial(n.dir));
@@ -114,10 +114,8 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
     if (!ordererStopped) await orderer.stop();
   });
 
-  // The channel definition as a file, as the peer CLI reads it.
-  const defFile = join(root, "channel.yaml");
-  await writeChannelDefinition(defFile, channelDefinitionOf(CHANNEL, [{ org: peerOrg }], ordererOrg, [orderer.address]));
-  const def: ChannelDefinition = await loadChannelDefinition(defFile);
+  // The channel as the genesis block the orderer started from defines it: what a peer joins from.
+  const { def } = channelJoinBlockOf(orderer.genesis);
 
   const ports = [await freePort(), await freePort(), await freePort()];
   const endpoints = ports.map((p) => `127.0.0.1:${p}`);
@@ -134,7 +132,7 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
     const channels = new ChannelRegistry();
     const mcs = createMspMessageCryptoService(
       { signer: material.signingIdentity, verifier: new MspVerifier(verifierOrgs, { clock }) },
-      { channelOrgs: channels.channelOrgs, ordererOrgs: channels.ordererOrgs },
+      { channelOrgs: channels.channelOrgs, ordererOrgs: channels.ordererOrgs, blockValidation: channels.blockValidation },
     );
     const metrics = memoryMetricsProvider();
     const random = new SystemRandom();
@@ -155,12 +153,13 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
     services.push(service);
     await service.start();
   }
-  await Promise.all(services.map((s) => s.initializeChannel(def)));
+  await Promise.all(services.map((s) => s.initializeChannel(def, { genesisBlock: orderer.genesis })));
   for (const s of services) assert.equal(s.ledgerHeight(CHANNEL), 1n, "every peer starts from the genesis block");
 
   await eventually("one leader elected", () => services.filter((s) => s.isLeader(CHANNEL)).length === 1, 15_000, POLL_MS);
 
-  const sender = peerMaterials[0]!.signingIdentity;
+  // Broadcast needs /Channel/Writers: a client of the org, as an application would send.
+  const sender = await testClientOf(peerOrg);
   const envs = Array.from({ length: 30 }, (_, i) => createSignedEnvelope(sender, CHANNEL, HeaderType.ENDORSER_TRANSACTION, enc.encode(`tx-${i}`), { clock }));
   const responses = await broadcastAll(orderer.address, envs);
   assert.deepEqual(
