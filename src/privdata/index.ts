@@ -1,5 +1,40 @@
-/** Fabric's gossip/privdata. For now only its metrics: the seam the private data work builds on. */
+/**
+ * Fabric's gossip/privdata and the parts of core/common/privdata it needs: collections (explicit, implicit,
+ * from `_lifecycle` commits or a collections_config.json), eligibility, a block's transactions down to their
+ * hashed collection write sets, private write set hashes, and the metrics. The only entry to src/privdata.
+ */
+
+export {
+  type ChaincodeDefinitionRecord,
+  type CollectionStore,
+  type CollectionStoreOptions,
+  createCollectionStore,
+  type LearnedDefinitions,
+} from "./collection-store.js";
+export {
+  type CollectionDefinition,
+  collectionConfigPackageOf,
+  collectionDefinitionOf,
+  collectionsOfPackage,
+  DEFAULT_IMPLICIT_COLLECTION_DISSEMINATION,
+  decodeCollectionConfigPackage,
+  IMPLICIT_COLLECTION_PREFIX,
+  type ImplicitCollectionDisseminationPolicy,
+  implicitCollectionFor,
+  implicitCollectionMspId,
+  implicitCollectionName,
+  LIFECYCLE_NAMESPACE,
+  memberOrgsOf,
+  memberOrgsPolicyBytes,
+  parseCollectionsConfigJson,
+} from "./collections.js";
+export { type CollectionAccess, createCollectionAccess } from "./eligibility.js";
+export { PrivdataError, type PrivdataErrorCode, TxError, type TxErrorCode } from "./errors.js";
+export { collectionPvtRwsetMatches, pvtRwsetHashMatches, sha256 } from "./hashes.js";
 export { createPrivdataMetrics, type PrivdataMetrics } from "./metrics.js";
+export { encodeSignaturePolicy, parseSignaturePolicy, signedByMspMember } from "./policy-dsl.js";
+export { createMemoryPvtDataStore, openPvtDataStore } from "./pvt-store.js";
+export { alignPvtStoreWithBlockStore, type StoreAlignment, shouldCommitPvtData } from "./pvt-store-align.js";
 export { PrivdataStoreError, type PrivdataStoreErrorCode } from "./pvt-store-errors.js";
 export {
   type BtlPolicy,
@@ -16,9 +51,22 @@ export {
   type TxMissingPvtData,
   type TxPvtData,
 } from "./pvt-store-interface.js";
-export { type KvRecoveryReport } from "./pvt-store-kv.js";
-export { createMemoryPvtDataStore, openPvtDataStore } from "./pvt-store.js";
-export { alignPvtStoreWithBlockStore, shouldCommitPvtData, type StoreAlignment } from "./pvt-store-align.js";
+export type { KvRecoveryReport } from "./pvt-store-kv.js";
+export {
+  type BlockPvtdataNeeds,
+  type BlockTransaction,
+  type CollectionHashedRwSet,
+  type CollectionPvtdataNeed,
+  type EndorserAction,
+  type NsRwSet,
+  privateDataNeeds,
+  readBlockTransactions,
+  readTransaction,
+  type TxPvtdataNeeds,
+  type TxRead,
+  transactionsFilter,
+} from "./transactions.js";
+export { createMemoryTransientStore, openTransientStore } from "./transient-store.js";
 export {
   DEFAULT_TRANSIENTSTORE_MAX_BLOCK_RETENTION,
   type EndorserPvtSimulationResults,
@@ -27,4 +75,3 @@ export {
   type TransientStoreOptions,
   transientPurgeHeight,
 } from "./transient-store-interface.js";
-export { createMemoryTransientStore, openTransientStore } from "./transient-store.js";
