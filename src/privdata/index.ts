@@ -29,6 +29,7 @@ export {
   parseCollectionsConfigJson,
 } from "./collections.js";
 export { type CollectionAccess, createCollectionAccess } from "./eligibility.js";
+export type { FetchedElement, FetchedPvtData, PvtDataFetcher, PvtDataWanted } from "./fetcher.js";
 export { PrivdataError, type PrivdataErrorCode, TxError, type TxErrorCode } from "./errors.js";
 export { collectionPvtRwsetMatches, pvtRwsetHashMatches, sha256 } from "./hashes.js";
 export { createPrivdataMetrics, type PrivdataMetrics } from "./metrics.js";
