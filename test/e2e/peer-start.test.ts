@@ -9,12 +9,14 @@ import { PeerProcess } from "../../src/cli/peer-process.js";
 import { type CryptoMaterialSummary, generateCryptoMaterial } from "../../src/crypto/index.js";
 import type { MembershipView } from "../../src/service/membership-view.js";
 import { BIN, runCli } from "../utils/cli.js";
+import { genesisBlockOf } from "../utils/channel-setup.js";
 import { FAST_GOSSIP_ENV } from "../utils/fast-timers.js";
 import { freePorts } from "../utils/net.js";
 
 /**
  * `fabric-gossip peer start` as real processes: three peers of one org on 127.0.0.1 with mutual TLS
- * and MSP identities find each other through a bootstrap peer, meet in a channel, answer on their
+ * and MSP identities find each other through a bootstrap peer, meet in a channel joined from its
+ * genesis block (no ordering service runs: the ledgers stay at height 1), answer on their
  * admin endpoints, and stop with exit code 0 on SIGTERM; two development-crypto peers print only
  * their ready line on stdout and stop on SIGINT; bad flags and settings exit 1 naming them.
  */
@@ -68,17 +70,20 @@ describe("peer start: three peers of one org with mutual TLS", { timeout: 180_00
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "fabric-gossip-peer-start-"));
-    net = await generateCryptoMaterial({ orgs: 1, peersPerOrg: 3, out: root });
+    net = await generateCryptoMaterial({ orgs: 1, peersPerOrg: 3, out: root, orderer: true });
     const org = net.orgs.find((o) => o.kind === "peer")!;
-    const [g0, g1, g2, a0, a1, a2] = await freePorts(6);
+    const [g0, g1, g2, a0, a1, a2, o0] = await freePorts(7);
+    // The channel's genesis block; its orderer endpoint has nobody listening (the leader's Deliver retries).
+    const blockFile = join(root, `${CHANNEL}.block`);
+    await writeFile(blockFile, await genesisBlockOf(CHANNEL, [{ org }], net.orgs.find((o) => o.kind === "orderer")!, [`127.0.0.1:${o0}`]));
     const grpc = [g0!, g1!, g2!];
     const admin = [a0!, a1!, a2!];
     const start = async (i: number): Promise<void> => {
       const node = org.nodes[i]!;
       const endpoint = `127.0.0.1:${grpc[i]}`;
-      const args = ["peer", "start", "--listen", endpoint, "--msp", node.mspDir, "--msp-id", org.mspId, "--orgs-dir", root];
+      const args = ["peer", "start", "--listen", endpoint, "--msp", node.mspDir, "--msp-id", org.mspId];
       args.push("--tls-cert", join(node.tlsDir, "server.crt"), "--tls-key", join(node.tlsDir, "server.key"), "--tls-ca", ...tlsCaFiles(net));
-      args.push("--channel", CHANNEL, "--admin", `127.0.0.1:${admin[i]}`);
+      args.push("--channel-block", blockFile, "--ledger-dir", join(root, `ledgers-${i}`), "--admin", `127.0.0.1:${admin[i]}`);
       if (i > 0) args.push("--bootstrap", `127.0.0.1:${grpc[0]}`);
       const proc = new PeerProcess(node.name, args, FAST_GOSSIP_ENV);
       const ready = await proc.event("ready", 60_000);
@@ -314,6 +319,18 @@ describe("peer start: bad flags and settings", { timeout: 60_000 }, () => {
       names: /peer\.gossip\.pullInterval \(from env CORE_PEER_GOSSIP_PULLINTERVAL\)/,
     },
     { title: "a missing --tls-key", args: ["--listen", "127.0.0.1:7051", "--insecure-dev-crypto", "--tls-cert", "x.crt", "--tls-ca", "ca.crt"], names: /--tls-cert needs --tls-key/ },
+    {
+      title: "the removed --channel-def",
+      args: ["--listen", "127.0.0.1:7051", "--msp", "msp", "--msp-id", "Org1MSP", "--channel-def", "ch.yaml"],
+      names: /--channel-def: removed; .*channel genesis --channel-def FILE --out BLOCK.*--channel-block BLOCK/,
+    },
+    { title: "the removed --orgs-dir", args: ["--listen", "127.0.0.1:7051", "--msp", "msp", "--msp-id", "Org1MSP", "--orgs-dir", "crypto"], names: /--orgs-dir: removed; the MSPs of the channels joined/ },
+    {
+      title: "--channel with an MSP identity (a channel without configuration)",
+      args: ["--listen", "127.0.0.1:7051", "--msp", "msp", "--msp-id", "Org1MSP", "--channel", CHANNEL],
+      names: /--channel mychannel: only with --insecure-dev-crypto; .*--channel-block FILE/,
+    },
+    { title: "--channel-block with the development crypto", args: ["--listen", "127.0.0.1:7051", "--insecure-dev-crypto", "--channel-block", "x.block"], names: /--channel-block/ },
   ];
   for (const c of cases) {
     it(`${c.title} exits 1 with a message naming it and no stack trace`, async () => {
