@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { access, rm } from "node:fs/promises";
+import { access, readFile, rm } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { LocalNetwork } from "../../src/cli/network/index.js";
+import { channelConfigFromBlock, decodeBlock } from "../../src/channelconfig/index.js";
 import { BIN } from "../utils/cli.js";
 import { FAST_GOSSIP_ENV, fastElectionEnv } from "../utils/fast-timers.js";
 
@@ -11,7 +12,8 @@ import { FAST_GOSSIP_ENV, fastElectionEnv } from "../utils/fast-timers.js";
  * `fabric-gossip network up` as a user runs it: a bounded run whose JSON shows every peer holding
  * the orderer's chain; a run until Ctrl-C that leaves no process behind; a killed `network up`
  * whose children stop on their own; and bad flags that exit 1 naming the flag. Then the library
- * under it (LocalNetwork) with mutual TLS: a leader crashes, its org elects another, and the
+ * under it (LocalNetwork) with mutual TLS: the orderer and every peer start from the channel's
+ * genesis block (no YAML channel definition); a leader crashes, its org elects another, and the
  * restarted peer catches up from its own ledger.
  */
 
@@ -230,6 +232,20 @@ test("LocalNetwork with mutual TLS: a crashed leader is replaced, restarts on it
   const net = new LocalNetwork({ orgs: 2, peersPerOrg: 2, tls: true, batchTimeout: "500ms", env: FAST_ENV, handleSignals: false });
   t.after(() => net.stop());
   await net.start();
+  // One genesis block for everyone: the orderer and every peer start from it, with no channel definition.
+  const plan = net.plan;
+  for (const args of [plan.orderer.args, ...plan.peers.map((p) => p.args)]) {
+    assert.equal(args[args.indexOf("--channel-block") + 1], plan.channelBlockFile);
+    assert.equal(args.includes("--channel-def"), false);
+  }
+  const config = channelConfigFromBlock(decodeBlock(await readFile(plan.channelBlockFile)));
+  assert.equal(config.channelId, "mychannel");
+  assert.deepEqual(
+    config.applicationOrgs.map((o) => [o.mspId, o.anchorPeers.map((a) => `${a.host}:${a.port}`)]),
+    plan.peers.filter((p) => p.anchor).map((p) => [p.org, [p.endpoint]]),
+  );
+  assert.deepEqual(config.ordererEndpoints, [plan.orderer.endpoint]);
+  assert.equal(config.batchTimeout, "500ms");
   const leaders = await net.waitForLeaders(30_000);
   const org1Leader = leaders.get("Org1MSP")?.[0];
   assert.ok(org1Leader !== undefined);

@@ -49,7 +49,7 @@ export function registerNetwork(program: Command): void {
   network
     .command("up")
     .description(
-      "generate crypto and a channel, start an orderer and every peer as processes on 127.0.0.1, feed transactions and show a live view; " +
+      "generate crypto and the channel's genesis block (<dir>/channel-<name>.block, what configtxgen makes for the generated orgs), start an orderer and every peer from it as processes on 127.0.0.1, feed transactions and show a live view; " +
         "with --blocks N stop once every peer has committed N blocks (Ctrl-C stops every process)",
     )
     .option("--orgs <n>", "peer organizations", "2")
@@ -60,11 +60,11 @@ export function registerNetwork(program: Command): void {
     .option("--tx-size <bytes>", "payload bytes per transaction", String(DEFAULT_TX_SIZE))
     .option("--blocks <n>", "stop once the orderer cut N blocks after genesis and every peer committed them; exit 0 only if every peer holds the same chain")
     .option("--seconds <n>", "like --blocks, but feed for this many seconds")
-    .option("--dir <dir>", "network folder (crypto, channel definition, ledgers), kept at exit; must be new or empty (default: a temporary folder, removed at exit)")
+    .option("--dir <dir>", "network folder (crypto, the channel's genesis block, ledgers), kept at exit; must be new or empty (default: a temporary folder, removed at exit)")
     .option("--json", "print one JSON object at the end on stdout (progress on stderr); needs --blocks or --seconds")
     .option("--base-port <n>", "consecutive ports from here: the orderer, then the peers (default: free ports)")
-    .option("--batch-size <n>", "orderer: transactions per block", String(DEFAULT_BATCH_SIZE))
-    .option("--batch-timeout <duration>", "orderer: a pending batch is cut after this long (Fabric duration)", DEFAULT_BATCH_TIMEOUT)
+    .option("--batch-size <n>", "transactions per block: the channel's BatchSize.MaxMessageCount in its genesis block", String(DEFAULT_BATCH_SIZE))
+    .option("--batch-timeout <duration>", "a pending batch is cut after this long: the channel's BatchTimeout in its genesis block (Fabric duration)", DEFAULT_BATCH_TIMEOUT)
     .option("--timeout <duration>", "deadline of each waiting phase: processes ready, leaders elected, every peer at the final height", `${DEFAULT_PHASE_TIMEOUT_MS / 1000}s`)
     .action(async (flags: NetworkUpFlags) => {
       const opts = networkUpOptions(flags);

@@ -14,7 +14,19 @@ export {
   DEFAULT_CHANNEL,
   DEFAULT_READY_TIMEOUT_MS,
 } from "./local-network.js";
-export { planNetwork, channelDefinitionYaml, orgTlsCaFile, tlsCaFiles, LOCAL_HOST, type NetworkPlan, type NetworkPlanOptions, type PeerPlan, type OrdererPlan, type ChannelDefinitionDocument } from "./plan.js";
+export {
+  planNetwork,
+  genesisBlockOfPlan,
+  orgTlsCaFile,
+  tlsCaFiles,
+  LOCAL_HOST,
+  type GenesisPlan,
+  type NetworkPlan,
+  type NetworkPlanOptions,
+  type PeerPlan,
+  type OrdererPlan,
+} from "./plan.js";
+export { writeClientUser, writeClientUsers } from "./users.js";
 export { freePorts, consecutivePorts } from "./ports.js";
 export { TxFeeder, type TxFeederOptions, type FeederStats } from "./feeder.js";
 export { CommitLatency, percentile, summarize, type LatencySummary } from "./latency.js";

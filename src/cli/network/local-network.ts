@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { type CryptoMaterialSummary, generateCryptoMaterial, loadPeerMaterial } from "../../crypto/index.js";
+import { type CryptoMaterialSummary, generateCryptoMaterial, loadPeerMaterial, type NodeSummary } from "../../crypto/index.js";
 import type { ChannelStatusView } from "../../service/index.js";
 import { errorMessage } from "../../util/index.js";
 import { type ControlMessage, PeerProcess } from "../index.js";
@@ -9,8 +9,9 @@ import { fetchChannelStatus } from "./admin-client.js";
 import { NetworkError } from "./errors.js";
 import { type FeederStats, TxFeeder } from "./feeder.js";
 import { CommitLatency, type LatencySummary } from "./latency.js";
-import { channelDefinitionYaml, type NetworkPlan, orgTlsCaFile, planNetwork } from "./plan.js";
+import { genesisBlockOfPlan, type NetworkPlan, orgTlsCaFile, planNetwork } from "./plan.js";
 import { consecutivePorts, freePorts } from "./ports.js";
+import { writeClientUsers } from "./users.js";
 
 /** Defaults of `LocalNetworkOptions`. */
 export const DEFAULT_ORGS = 2;
@@ -138,7 +139,10 @@ export interface FeedOptions {
   rate: number;
   /** Payload bytes per transaction. */
   size: number;
-  /** The peer whose identity signs (and whose TLS certificate is the client's). Default: the first peer. */
+  /**
+   * A peer of the org whose client (User1, OU=client) signs the transactions and presents its TLS certificate:
+   * the channel's Writers policy admits an org's clients and admins, not its peers. Default: the first peer.
+   */
   as?: string;
   /** Stop sending after this many transactions. Default: no limit. */
   limit?: number;
@@ -152,8 +156,9 @@ function num(v: unknown): number | undefined {
 }
 
 /**
- * A Fabric-like network on 127.0.0.1 as separate processes: crypto material (cryptogen's layout), a
- * channel definition, one `orderer start` and one `peer start` per peer with dynamic leader
+ * A Fabric-like network on 127.0.0.1 as separate processes: crypto material (cryptogen's layout, plus a
+ * client user per org), the channel's genesis block, one `orderer start` and one `peer start` per peer,
+ * both from that block, with dynamic leader
  * election; a transaction feeder; and what the processes report (blocks cut, commits, leadership),
  * for `network up`, end-to-end tests and benchmarks. Stands in for Fabric's test-network scripts.
  *
@@ -169,6 +174,8 @@ export class LocalNetwork {
   #ownsDir = false;
   #summary: CryptoMaterialSummary | undefined;
   #plan: NetworkPlan | undefined;
+  /** Each peer org's client user (User1), by MSP ID: who submits transactions. */
+  #clients = new Map<string, NodeSummary>();
   #orderer: NetworkOrderer | undefined;
   readonly #peers: NetworkPeer[] = [];
   readonly #listeners = new Set<(e: NetworkEvent) => void>();
@@ -205,7 +212,7 @@ export class LocalNetwork {
     return this.#dir;
   }
 
-  /** The layout: channel definition, process arguments (after start()). */
+  /** The layout: genesis block file, process arguments (after start()). */
   get plan(): NetworkPlan {
     if (this.#plan === undefined) throw new NetworkError("BAD_STATE", "the network has not been started");
     return this.#plan;
@@ -232,7 +239,7 @@ export class LocalNetwork {
   }
 
   /**
-   * Generates crypto material, writes the channel definition, starts the orderer and every peer and
+   * Generates crypto material, writes the channel's genesis block, starts the orderer and every peer and
    * waits for their ready lines. On failure everything started is stopped again.
    * @throws NetworkError START_FAILED (with the process's last stderr lines), INVALID_OPTIONS.
    */
@@ -282,7 +289,8 @@ export class LocalNetwork {
       ...(o.batchTimeout !== undefined ? { batchTimeout: o.batchTimeout } : {}),
       ...(o.maxBlockBytes !== undefined ? { maxBlockBytes: o.maxBlockBytes } : {}),
     });
-    await writeFile(this.#plan.channelDefFile, channelDefinitionYaml(this.#plan));
+    this.#clients = await writeClientUsers(this.#summary);
+    await writeFile(this.#plan.channelBlockFile, await genesisBlockOfPlan(this.#plan.genesis));
     const op = this.#plan.orderer;
     this.#orderer = { name: op.name, org: op.org, endpoint: op.endpoint, process: undefined, state: "idle", height: 1, lastBlockHash: undefined, txs: 0 };
     for (const pp of this.#plan.peers) {
@@ -569,16 +577,18 @@ export class LocalNetwork {
   }
 
   /**
-   * Starts feeding the orderer transactions (signed by a peer org's identity; mutual TLS when the
-   * network has TLS). A feeder already running is replaced.
+   * Starts feeding the orderer transactions (signed by a peer org's client user, which the channel's
+   * /Channel/Writers admits; mutual TLS with its TLS certificate when the network has TLS). A feeder
+   * already running is replaced.
    * @throws NetworkError FEED_FAILED when the orderer cannot be reached.
    */
   async startFeeding(opts: FeedOptions): Promise<void> {
     this.#checkRunning("startFeeding");
     if (this.#feeder !== undefined) await this.stopFeeding();
     const peer = opts.as === undefined ? this.#peers[0]! : this.#peer(opts.as);
-    const node = this.plan.peers.find((p) => p.name === peer.name)!.node;
-    const material = await loadPeerMaterial(node.dir, { mspId: peer.org });
+    const client = this.#clients.get(peer.org);
+    if (client === undefined) throw new NetworkError("BAD_STATE", `startFeeding: org ${peer.org} has no client user`);
+    const material = await loadPeerMaterial(client.dir, { mspId: peer.org });
     let tls: { rootCAs: string; cert: string; key: string } | undefined;
     if (this.tls) {
       const ordererOrg = this.#summary!.orgs.find((o) => o.kind === "orderer")!;

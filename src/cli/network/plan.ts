@@ -1,6 +1,7 @@
 import { join } from "node:path";
-import { stringify as toYaml } from "yaml";
+import { createGenesisBlock, GENESIS_DEFAULTS, genesisMspOfFolder } from "../../channelconfig/index.js";
 import type { CryptoMaterialSummary, NodeSummary, OrgSummary } from "../../crypto/index.js";
+import { Block } from "../../protos/gen/common/common.pb.js";
 import { NetworkError } from "./errors.js";
 
 /** The host every process of a local network listens on. */
@@ -10,17 +11,18 @@ export const LOCAL_HOST = "127.0.0.1";
 export interface NetworkPlanOptions {
   /** Crypto material made with `orderer: true`. */
   summary: CryptoMaterialSummary;
-  /** The network folder: channel definition, orderer store and peer ledgers go below it. */
+  /** The network folder: the channel's genesis block, orderer store and peer ledgers go below it. */
   dir: string;
   channel: string;
   tls: boolean;
   ordererPort: number;
   /** One port per peer, in the order of the summary's peer orgs and their nodes. */
   peerPorts: readonly number[];
-  /** Orderer flags; the orderer's defaults when absent. */
+  /** The channel's BatchSize.MaxMessageCount; configtxgen's sample default (10) when absent. */
   batchSize?: number;
-  /** A Fabric duration such as "2s" or "250ms". */
+  /** The channel's BatchTimeout, a Fabric duration such as "2s" or "250ms"; default "2s". */
   batchTimeout?: string;
+  /** The channel's BatchSize.AbsoluteMaxBytes (PreferredMaxBytes is lowered to it); configtxgen's defaults when absent. */
   maxBlockBytes?: number;
 }
 
@@ -49,22 +51,28 @@ export interface OrdererPlan {
   args: string[];
 }
 
+/**
+ * What the channel's genesis block is made of, as a configtx.yaml profile would say it for the generated orgs:
+ * every peer org (MSP folder, its peer0 as anchor peer) and the orderer org with the orderer's endpoint.
+ */
+export interface GenesisPlan {
+  channel: string;
+  applicationOrgs: { mspId: string; mspDir: string; anchorPeers: string[] }[];
+  ordererOrgs: { mspId: string; mspDir: string; endpoints: string[] }[];
+  maxMessageCount?: number;
+  batchTimeout?: string;
+  absoluteMaxBytes?: number;
+}
+
 /** A whole local network, before anything runs. */
 export interface NetworkPlan {
   channel: string;
   tls: boolean;
-  channelDefFile: string;
-  /** The channel definition (src/service/channel-definition.ts format), ready for YAML. */
-  channelDef: ChannelDefinitionDocument;
+  /** `<dir>/channel-<name>.block`: the genesis block the orderer and every peer start from. */
+  channelBlockFile: string;
+  genesis: GenesisPlan;
   orderer: OrdererPlan;
   peers: PeerPlan[];
-}
-
-/** The YAML document of a channel definition, as `loadChannelDefinition` reads it. */
-export interface ChannelDefinitionDocument {
-  name: string;
-  orgs: { mspId: string; mspDir: string; anchorPeers: string[] }[];
-  orderer: { mspId: string; mspDir: string; endpoints: string[] };
 }
 
 /** An org's TLS CA certificate (the copy in its first node's tls/ folder). */
@@ -83,9 +91,10 @@ function tlsFlags(node: NodeSummary, cas: readonly string[]): string[] {
 }
 
 /**
- * Lays out a local network: the channel definition (every peer org with its MSP folder and its
- * peer0 as anchor peer; the orderer org with the orderer endpoint), the orderer's `orderer start`
- * arguments and one `peer start` argument list per peer. Pure: it touches no file.
+ * Lays out a local network: the channel's genesis block (every peer org with its MSP folder and its
+ * peer0 as anchor peer; the orderer org with the orderer endpoint; the batch settings), the orderer's
+ * `orderer start --channel-block` arguments and one `peer start --channel-block` argument list per peer.
+ * Pure: it touches no file (`genesisBlockOfPlan` makes the block).
  * @throws NetworkError INVALID_OPTIONS when the summary has no orderer org or the ports do not fit.
  */
 export function planNetwork(opts: NetworkPlanOptions): NetworkPlan {
@@ -102,7 +111,7 @@ export function planNetwork(opts: NetworkPlanOptions): NetworkPlan {
     throw new NetworkError("INVALID_OPTIONS", `peerPorts: ${opts.peerPorts.length} ports for ${peerCount} peers`);
   }
 
-  const channelDefFile = join(dir, `channel-${channel}.yaml`);
+  const channelBlockFile = join(dir, `channel-${channel}.block`);
   const ordererEndpoint = `${LOCAL_HOST}:${opts.ordererPort}`;
   const peerPlans: PeerPlan[] = [];
   const anchorsOf = new Map<string, string[]>();
@@ -119,9 +128,9 @@ export function planNetwork(opts: NetworkPlanOptions): NetworkPlan {
       const ledgerDir = join(dir, "peers", node.name);
       const args = ["peer", "start", "--listen", endpoint, "--external", endpoint];
       if (!isAnchor) args.push("--bootstrap", anchor);
-      args.push("--msp", node.mspDir, "--msp-id", org.mspId, "--orgs-dir", summary.root);
+      args.push("--msp", node.mspDir, "--msp-id", org.mspId);
       if (tls) args.push(...tlsFlags(node, allCas));
-      args.push("--channel-def", channelDefFile, "--ledger-dir", ledgerDir, "--admin", `${LOCAL_HOST}:0`, "--report-commits");
+      args.push("--channel-block", channelBlockFile, "--ledger-dir", ledgerDir, "--admin", `${LOCAL_HOST}:0`, "--report-commits");
       peerPlans.push({ name: node.name, org: org.mspId, endpoint, ledgerDir, anchor: isAnchor, node, args });
     }
     anchorsOf.set(org.mspId, anchor === undefined ? [] : [anchor]);
@@ -129,28 +138,47 @@ export function planNetwork(opts: NetworkPlanOptions): NetworkPlan {
 
   const ordererDir = join(dir, "orderer");
   const ordererArgs = ["orderer", "start", "--listen", ordererEndpoint, "--msp", ordererNode.mspDir, "--msp-id", ordererOrg.mspId];
-  ordererArgs.push("--channel-def", channelDefFile, "--dir", ordererDir, "--report-blocks");
-  if (opts.batchSize !== undefined) ordererArgs.push("--batch-size", String(opts.batchSize));
-  if (opts.batchTimeout !== undefined) ordererArgs.push("--batch-timeout", opts.batchTimeout);
-  if (opts.maxBlockBytes !== undefined) ordererArgs.push("--max-block-bytes", String(opts.maxBlockBytes));
+  // The batch settings are the channel's (in its genesis block), not orderer flags.
+  ordererArgs.push("--channel-block", channelBlockFile, "--dir", ordererDir, "--report-blocks");
   if (tls) ordererArgs.push(...tlsFlags(ordererNode, peerOrgCas));
 
-  const channelDef: ChannelDefinitionDocument = {
-    name: channel,
-    orgs: peerOrgs.map((o) => ({ mspId: o.mspId, mspDir: o.mspDir, anchorPeers: anchorsOf.get(o.mspId) ?? [] })),
-    orderer: { mspId: ordererOrg.mspId, mspDir: ordererOrg.mspDir, endpoints: [ordererEndpoint] },
+  const genesis: GenesisPlan = {
+    channel,
+    applicationOrgs: peerOrgs.map((o) => ({ mspId: o.mspId, mspDir: o.mspDir, anchorPeers: anchorsOf.get(o.mspId) ?? [] })),
+    ordererOrgs: [{ mspId: ordererOrg.mspId, mspDir: ordererOrg.mspDir, endpoints: [ordererEndpoint] }],
+    ...(opts.batchSize !== undefined ? { maxMessageCount: opts.batchSize } : {}),
+    ...(opts.batchTimeout !== undefined ? { batchTimeout: opts.batchTimeout } : {}),
+    ...(opts.maxBlockBytes !== undefined ? { absoluteMaxBytes: opts.maxBlockBytes } : {}),
   };
   return {
     channel,
     tls,
-    channelDefFile,
-    channelDef,
+    channelBlockFile,
+    genesis,
     orderer: { name: ordererNode.name, org: ordererOrg.mspId, endpoint: ordererEndpoint, dir: ordererDir, node: ordererNode, args: ordererArgs },
     peers: peerPlans,
   };
 }
 
-/** The channel definition as YAML text. */
-export function channelDefinitionYaml(plan: NetworkPlan): string {
-  return `# channel ${plan.channel} of a fabric-gossip local network (network up)\n${toYaml(plan.channelDef)}`;
+/**
+ * The channel's genesis block (serialized) as configtxgen would make it for the plan's orgs (channelconfig's
+ * `createGenesisBlock` over each org's MSP folder). Reads the MSP folders.
+ * @throws ChannelConfigError naming the folder or setting that cannot make a channel
+ */
+export async function genesisBlockOfPlan(g: GenesisPlan): Promise<Uint8Array> {
+  const applicationOrgs = [];
+  for (const o of g.applicationOrgs) applicationOrgs.push({ ...(await genesisMspOfFolder(o.mspDir, o.mspId)), anchorPeers: o.anchorPeers });
+  const ordererOrgs = [];
+  for (const o of g.ordererOrgs) ordererOrgs.push({ ...(await genesisMspOfFolder(o.mspDir, o.mspId)), endpoints: o.endpoints });
+  const absolute = g.absoluteMaxBytes;
+  const block = createGenesisBlock({
+    channel: g.channel,
+    applicationOrgs,
+    ordererOrgs,
+    ...(g.maxMessageCount !== undefined ? { maxMessageCount: g.maxMessageCount } : {}),
+    ...(g.batchTimeout !== undefined ? { batchTimeout: g.batchTimeout } : {}),
+    // PreferredMaxBytes may not exceed AbsoluteMaxBytes (Fabric refuses such a config).
+    ...(absolute !== undefined ? { absoluteMaxBytes: absolute, preferredMaxBytes: Math.min(absolute, GENESIS_DEFAULTS.preferredMaxBytes) } : {}),
+  });
+  return Block.encode(block).finish();
 }

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import {
-  channelDefinitionYaml,
   CommitLatency,
+  genesisBlockOfPlan,
   consecutivePorts,
   freePorts,
   LiveView,
@@ -17,10 +17,12 @@ import {
   renderView,
   type ViewModel,
 } from "../../../../src/cli/network/index.js";
-import { generateCryptoMaterial } from "../../../../src/crypto/index.js";
-import { loadChannelDefinition } from "../../../../src/service/index.js";
+import { channelConfigFromBlock, decodeBlock } from "../../../../src/channelconfig/index.js";
+import { generateCryptoMaterial, loadPeerMaterial } from "../../../../src/crypto/index.js";
+import { readGenesisBlock } from "../../../../src/orderer/index.js";
+import { SystemClock } from "../../../../src/util/index.js";
 
-test("network plan: channel definition and process arguments follow the process contracts", async (t) => {
+test("network plan: genesis block and process arguments follow the process contracts", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "fabric-gossip-plan-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const summary = await generateCryptoMaterial({ orgs: 2, peersPerOrg: 2, out: join(dir, "crypto"), orderer: true });
@@ -47,8 +49,9 @@ test("network plan: channel definition and process arguments follow the process 
     assert.equal(flag(p1, "--external"), "127.0.0.1:7052");
     assert.equal(flag(p1, "--bootstrap"), "127.0.0.1:7051");
     assert.equal(flag(p1, "--msp-id"), "Org1MSP");
-    assert.equal(flag(p1, "--orgs-dir"), summary.root);
-    assert.equal(flag(p1, "--channel-def"), plan.channelDefFile);
+    assert.equal(plan.channelBlockFile, join(dir, "channel-mychannel.block"));
+    assert.equal(flag(p1, "--channel-block"), plan.channelBlockFile);
+    assert.equal(p1.includes("--channel-def"), false, "no YAML channel definition");
     assert.equal(flag(p1, "--ledger-dir"), join(dir, "peers", "peer1.org1.example.com"));
     assert.equal(flag(p1, "--admin"), "127.0.0.1:0");
     assert.ok(p1.includes("--report-commits"));
@@ -58,8 +61,11 @@ test("network plan: channel definition and process arguments follow the process 
     assert.deepEqual(o.slice(0, 2), ["orderer", "start"]);
     assert.equal(flag(o, "--listen"), "127.0.0.1:7050");
     assert.equal(flag(o, "--msp-id"), "OrdererMSP");
-    assert.equal(flag(o, "--batch-size"), "5");
-    assert.equal(flag(o, "--batch-timeout"), "250ms");
+    assert.equal(flag(o, "--channel-block"), plan.channelBlockFile);
+    assert.equal(o.includes("--channel-def"), false);
+    // The batch settings are the channel's, in its genesis block: no orderer flag overrides them.
+    assert.equal(o.includes("--batch-size"), false);
+    assert.deepEqual([plan.genesis.maxMessageCount, plan.genesis.batchTimeout], [5, "250ms"]);
     assert.ok(o.includes("--report-blocks"));
     assert.equal(o.includes("--tls-cert"), false);
   });
@@ -84,20 +90,31 @@ test("network plan: channel definition and process arguments follow the process 
     assert.equal(plan.orderer.args[plan.orderer.args.indexOf("--tls-key") + 1], join(plan.orderer.node.tlsDir, "server.key"));
   });
 
-  await t.test("the channel definition YAML loads with the service's reader: member orgs, anchors, orderer", async () => {
-    const plan = planNetwork({ ...base, tls: false });
-    await writeFile(plan.channelDefFile, channelDefinitionYaml(plan));
-    const def = await loadChannelDefinition(plan.channelDefFile);
-    assert.equal(def.name, "mychannel");
+  await t.test("the genesis block is what configtxgen makes for the generated orgs: anchors, orderer endpoint, batch settings; the orderer can serve it", async () => {
+    const plan = planNetwork({ ...base, tls: false, batchSize: 7, batchTimeout: "250ms", maxBlockBytes: 200_000 });
+    const bytes = await genesisBlockOfPlan(plan.genesis);
+    const config = channelConfigFromBlock(decodeBlock(bytes));
+    assert.equal(config.channelId, "mychannel");
     assert.deepEqual(
-      def.orgs.map((o) => [o.mspId, o.anchorPeers]),
+      config.applicationOrgs.map((o) => [o.mspId, o.anchorPeers.map((a) => `${a.host}:${a.port}`)]),
       [
         ["Org1MSP", ["127.0.0.1:7051"]],
         ["Org2MSP", ["127.0.0.1:7053"]],
       ],
     );
-    assert.equal(def.orgs[0]!.mspDir, join(summary.root, "peerOrganizations", "org1.example.com", "msp"));
-    assert.deepEqual(def.orderer, { mspId: "OrdererMSP", mspDir: join(summary.root, "ordererOrganizations", "example.com", "msp"), endpoints: ["127.0.0.1:7050"] });
+    assert.deepEqual(
+      config.ordererOrgs.map((o) => [o.mspId, o.endpoints]),
+      [["OrdererMSP", ["127.0.0.1:7050"]]],
+    );
+    assert.ok(config.applicationOrgs.every((o) => o.msp.nodeOUs?.enable === true), "NodeOUs from the folders' config.yaml");
+    assert.equal(config.batchSize?.maxMessageCount, 7);
+    assert.equal(config.batchSize?.absoluteMaxBytes, 200_000);
+    assert.equal(config.batchSize?.preferredMaxBytes, 200_000, "PreferredMaxBytes lowered to AbsoluteMaxBytes");
+    assert.equal(config.batchTimeout, "250ms");
+    // The network's orderer accepts it as its channel, with these batch settings.
+    const ordererId = (await loadPeerMaterial(plan.orderer.node.dir)).signingIdentity;
+    const g = readGenesisBlock(bytes, { signer: ordererId, clock: new SystemClock() });
+    assert.deepEqual([g.batch.batchSize, g.batch.batchTimeoutMs, g.batch.maxBlockBytes], [7, 250, 200_000]);
   });
 
   await t.test("wrong inputs are named", () => {
