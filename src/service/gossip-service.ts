@@ -183,6 +183,8 @@ export interface GossipService {
 export class GossipServiceImpl implements GossipService {
   readonly #c: GossipServiceComponents;
   readonly #o: GossipServiceOptions;
+  /** The transport's message size limit, which state responses must fit (comm's default when not set). */
+  readonly #maxMessageBytes: number | undefined;
   readonly #node: GossipNode;
   readonly #events: PeerEvents;
   readonly #ledgers: LedgerProvider | undefined;
@@ -201,6 +203,7 @@ export class GossipServiceImpl implements GossipService {
   constructor(components: GossipServiceComponents, options: GossipServiceOptions, nodeOptions: ServiceNodeOptions) {
     this.#c = components;
     this.#o = options;
+    this.#maxMessageBytes = nodeOptions.comm?.maxMessageSize;
     this.#log = components.logger.child("gossip.service");
     this.#mode = resolveLeaderMode(options);
     this.#registry = components.channels ?? new ChannelRegistry();
@@ -518,7 +521,12 @@ export class GossipServiceImpl implements GossipService {
         metrics: c.metrics,
         events,
       },
-      { ...this.#o.state, useLeaderElection: this.#o.useLeaderElection, orgLeader: this.#o.orgLeader },
+      {
+        ...this.#o.state,
+        useLeaderElection: this.#o.useLeaderElection,
+        orgLeader: this.#o.orgLeader,
+        ...(this.#maxMessageBytes !== undefined ? { maxMessageBytes: this.#maxMessageBytes } : {}),
+      },
     );
   }
 
