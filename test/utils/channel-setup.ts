@@ -1,21 +1,17 @@
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { stringify as toYaml } from "yaml";
 import { writeClientUser } from "../../src/cli/network/users.js";
 import { type CryptoMaterialSummary, generateCryptoMaterial, loadPeerMaterial, type OrgSummary, type SigningIdentity } from "../../src/crypto/index.js";
 import { createGenesisBlock, type GenesisOptions, genesisMspOfFolder } from "../../src/channelconfig/index.js";
 import { silentLogger } from "../../src/logging/index.js";
 import { Block } from "../../src/protos/gen/common/common.pb.js";
 import { createOrderer, type Orderer } from "../../src/orderer/index.js";
-import type { ChannelDefinition } from "../../src/service/index.js";
 import type { Clock } from "../../src/util/index.js";
 import { freePort } from "./net.js";
 
 /**
  * The setup of tests that run a channel with real identities: crypto material with an orderer
- * org, the channel definition a peer joins by (as an object or as the YAML file of
- * `--channel-def`), and an in-process ordering service of the channel.
+ * org, the channel's genesis block a peer joins from, and an in-process ordering service of the channel.
  */
 
 /** Generated crypto material and its orgs. */
@@ -36,23 +32,6 @@ export async function generateTestOrgs(root: string, orgs: number, peersPerOrg: 
 }
 
 /**
- * The definition of channel `name`: `members` (each org with its anchor peers, none by default)
- * and the orderer org at `ordererEndpoints`.
- */
-export function channelDefinitionOf(
-  name: string,
-  members: readonly { org: OrgSummary; anchorPeers?: string[] }[],
-  ordererOrg: OrgSummary,
-  ordererEndpoints: string[],
-): ChannelDefinition {
-  return {
-    name,
-    orgs: members.map((m) => ({ mspId: m.org.mspId, mspDir: m.org.mspDir, anchorPeers: m.anchorPeers ?? [] })),
-    orderer: { mspId: ordererOrg.mspId, mspDir: ordererOrg.mspDir, endpoints: ordererEndpoints },
-  };
-}
-
-/**
  * The genesis block of channel `name`, as `channel genesis` makes it from the orgs' MSP folders: `members` (each
  * with its anchor peers, none by default) and the orderer org with `ordererEndpoints`. `more` overrides batch
  * settings. Returns the block's bytes (what `--channel-block` files and `POST /v1/channels/join` carry).
@@ -68,11 +47,6 @@ export async function genesisBlockOf(
   for (const m of members) applicationOrgs.push({ ...(await genesisMspOfFolder(m.org.mspDir, m.org.mspId)), anchorPeers: m.anchorPeers ?? [] });
   const orderer = { ...(await genesisMspOfFolder(ordererOrg.mspDir, ordererOrg.mspId)), endpoints: ordererEndpoints };
   return Block.encode(createGenesisBlock({ ...more, channel: name, applicationOrgs, ordererOrgs: [orderer] })).finish();
-}
-
-/** Writes `def` as the YAML file the CLI's `--channel-def` and `loadChannelDefinition` read. */
-export async function writeChannelDefinition(file: string, def: ChannelDefinition): Promise<void> {
-  await writeFile(file, toYaml(def));
 }
 
 /** An in-process ordering service of the tests, with the genesis block it started its channel from. */
