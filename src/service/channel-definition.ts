@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { checkHostPort } from "../config/index.js";
-import { loadOrgMspFolder, type MspOrgMaterial } from "../crypto/index.js";
+import type { MspOrgMaterial } from "../crypto/index.js";
 import type { AnchorPeer, JoinChannelMessage } from "../gossip/channel/index.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
 import { errorMessage, fromUtf8, GossipError, utf8 } from "../util/index.js";
@@ -185,26 +185,6 @@ export function joinMessageOf(def: ChannelDefinition, sequenceNumber = 1): JoinC
     members: () => def.orgs.map((o) => utf8(o.mspId)),
     anchorPeersOf: (org) => [...(anchors.get(fromUtf8(org)) ?? [])],
   };
-}
-
-/** The MSP material of every org a channel names (members and the orderer org), for the MSP verifier. */
-export async function loadChannelMspOrgs(def: ChannelDefinition): Promise<MspOrgMaterial[]> {
-  const out: MspOrgMaterial[] = [];
-  for (const o of [...def.orgs, def.orderer]) {
-    if (o.msp !== undefined) {
-      out.push(o.msp);
-      continue;
-    }
-    try {
-      out.push(await loadOrgMspFolder(o.mspDir, o.mspId));
-    } catch (err) {
-      throw new ChannelDefinitionError("CHANNEL_DEFINITION_READ", `channel ${def.name}: cannot load the MSP folder of ${o.mspId} (${o.mspDir}): ${errorMessage(err)}`, {
-        cause: err,
-      });
-    }
-  }
-  for (const o of def.orderer.otherOrgs ?? []) out.push(o.msp);
-  return out;
 }
 
 /** The MSPs a definition carries itself (one made from a channel configuration carries every org's). */

@@ -10,7 +10,6 @@ export {
   joinMessageOf,
   mspMaterialsOf,
   loadChannelDefinition,
-  loadChannelMspOrgs,
   parseChannelDefinition,
   validateChannelDefinition,
 } from "./channel-definition.js";
@@ -26,7 +25,7 @@ export {
 } from "./gossip-service.js";
 export { gossipServiceOptionsOf } from "./service-options.js";
 export { gossipNodeOptionsOf, staticJoinMessage, PeerNode, PeerNodeError, type PeerNodeComponents, type PeerNodeOptions } from "./peer-node.js";
-export { loadPeerCrypto, oneOrgAdvisor, peerOrgsOf, PeerCryptoError, type PeerCrypto, type PeerCryptoArgs } from "./peer-crypto.js";
+export { loadPeerCrypto, oneOrgAdvisor, PeerCryptoError, type PeerCrypto, type PeerCryptoArgs } from "./peer-crypto.js";
 export {
   configuredTls,
   peerFromConfig,

@@ -1,5 +1,3 @@
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
 import type { MessageCryptoService, PeerIdentityType, SecurityAdvisor } from "../api/index.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
 import {
@@ -9,7 +7,6 @@ import {
   loadVerifierOrgs,
   type MspOrgMaterial,
   MspVerifier,
-  mspIdForOrg,
   type SigningIdentity,
 } from "../crypto/index.js";
 import type { Logger } from "../logging/index.js";
@@ -102,16 +99,4 @@ export async function loadPeerCrypto(args: PeerCryptoArgs, logger: Logger): Prom
 export function oneOrgAdvisor(org: string): SecurityAdvisor {
   const id = utf8(org);
   return { orgByPeerIdentity: () => id };
-}
-
-/** The MSP IDs of the peer orgs of a `crypto generate` root, plus `localMspId`, sorted. */
-export async function peerOrgsOf(orgsDir: string, localMspId: string): Promise<string[]> {
-  const dir = join(orgsDir, "peerOrganizations");
-  let names: string[];
-  try {
-    names = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
-  } catch {
-    names = [];
-  }
-  return [...new Set([localMspId, ...names.map((n) => mspIdForOrg(n, "peer"))])].sort();
 }
