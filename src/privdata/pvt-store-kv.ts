@@ -371,7 +371,7 @@ class LogKv implements KvEngine {
               offset: payloadOffset + op.valueOffset,
               length: op.valueLength,
               crc: crc32(value),
-              inline: op.valueLength <= INLINE_VALUE_BYTES ? value.slice() : undefined,
+              inline: op.valueLength <= INLINE_VALUE_BYTES ? Uint8Array.from(value) : undefined,
             });
           }
         }
@@ -408,7 +408,7 @@ class LogKv implements KvEngine {
     checkOpen(this.closed, this.name);
     const e = this.entries.get(key);
     if (e === undefined) return undefined;
-    if (e.inline !== undefined) return e.inline.slice();
+    if (e.inline !== undefined) return Uint8Array.from(e.inline);
     const ref = this.file;
     ref.refs++;
     try {
@@ -416,7 +416,7 @@ class LogKv implements KvEngine {
       if (bytes.byteLength !== e.length || crc32(bytes) !== e.crc) {
         throw new PrivdataStoreError("CORRUPT_RECORD", `${this.name}: the value of ${key} at offset ${e.offset} of ${logName(this.fileNumber)} fails its checksum; restore the store from a backup`);
       }
-      return bytes;
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     } finally {
       ref.refs--;
       if (ref.retired && ref.refs === 0) await ref.handle.close().catch(() => undefined);
@@ -458,7 +458,7 @@ class LogKv implements KvEngine {
         this.entries.delete(op.key);
       } else {
         p += 4;
-        this.entries.set(op.key, { offset: p, length: op.value.byteLength, crc: crc32(op.value), inline: op.value.byteLength <= INLINE_VALUE_BYTES ? op.value.slice() : undefined });
+        this.entries.set(op.key, { offset: p, length: op.value.byteLength, crc: crc32(op.value), inline: op.value.byteLength <= INLINE_VALUE_BYTES ? Uint8Array.from(op.value) : undefined });
         this.liveBytes += entryBytes(op.key, op.value.byteLength);
         p += op.value.byteLength;
       }
