@@ -24,6 +24,8 @@ export { parseBandwidth, parseByteSize, parseCrashSpec, parseLatency, parseParti
 export { renderHtmlReport, type ReportOptions, type ReportRun } from "./report-html.js";
 export {
   checkTargets,
+  simVerdict,
+  type SimVerdict,
   FABRIC_DEFAULTS,
   type GossipPreset,
   type GossipSettings,

@@ -114,11 +114,13 @@ export const DEFAULT_LINK: Readonly<LinkOptions> = Object.freeze<LinkOptions>({
   uplinkBytesPerSec: undefined,
 });
 
-/** Dissemination latency figures in virtual ms. */
+/** Dissemination latency figures in virtual ms, over the deliveries that happened. */
 export interface LatencyFigures {
   p50: number;
   p99: number;
   max: number;
+  /** How many (peer, block) commits the figures cover: commits that never happened are not in them. */
+  deliveries: number;
 }
 
 /** Per-message-type traffic: bytes each peer sent per second of virtual time, on average. */
@@ -136,7 +138,7 @@ export interface SimReport {
   crypto: "real" | "fast";
   leaderMode: LeaderModeOption;
   virtualSeconds: number;
-  /** Block creation to commit at each peer that committed it, leaders included. */
+  /** Block creation to commit at each peer that committed it, leaders included (`deliveries` of them). */
   latencyMs: LatencyFigures;
   /** Block copies received (push and pull, duplicates included) per block per reached non-leader peer. */
   redundancy: number;

@@ -97,7 +97,7 @@ export class SimMetrics {
       }
     }
     all.sort((a, b) => a - b);
-    return { all, figures: { p50: quantile(all, 0.5), p99: quantile(all, 0.99), max: all.length === 0 ? 0 : all[all.length - 1]! } };
+    return { all, figures: { p50: quantile(all, 0.5), p99: quantile(all, 0.99), max: all.length === 0 ? 0 : all[all.length - 1]!, deliveries: all.length } };
   }
 
   /** Shares of first arrivals at non-leader peers, and copies per reached non-leader peer and block. */

@@ -1,5 +1,5 @@
 import type { SimResult } from "./interface.js";
-import { checkTargets, type GossipSettings, TUNED_TARGETS, targetFigures } from "./presets.js";
+import { checkTargets, type GossipSettings, simVerdict, TUNED_TARGETS, targetFigures } from "./presets.js";
 
 /** One run shown in a report; several runs are drawn side by side (e.g. Fabric's defaults against a tuned set). */
 export interface ReportRun {
@@ -123,7 +123,7 @@ function figuresTable(runs: readonly ReportRun[]): string {
     ["crypto", (r) => (r.report.crypto === "real" ? "real ECDSA P-256 (MSP)" : "fast (development MCS)")],
     ["leader mode", (r) => r.report.leaderMode],
     ["virtual time", (r) => `${r.report.virtualSeconds} s`],
-    ["latency p50 / p99 / max", (r) => `${r.report.latencyMs.p50} / ${r.report.latencyMs.p99} / ${r.report.latencyMs.max} ms`],
+    ["latency p50 / p99 / max", (r) => `${r.report.latencyMs.p50} / ${r.report.latencyMs.p99} / ${r.report.latencyMs.max} ms (${r.report.latencyMs.deliveries} deliveries)`],
     ["copies per block per reached peer", (r) => String(r.report.redundancy)],
     ["first arrivals push / pull / state", (r) => `${(100 * r.report.pushShare).toFixed(1)}% / ${(100 * r.report.pullShare).toFixed(1)}% / ${(100 * r.report.stateShare).toFixed(1)}%`],
     ["dissemination bytes per block per peer (blocks + pull messages)", (r) => `${targetFigures(r.report).disseminationBytesX.toFixed(2)}x the block`],
@@ -132,12 +132,21 @@ function figuresTable(runs: readonly ReportRun[]): string {
     ["false deaths / all death declarations", (r) => `${r.report.falseDeaths} / ${r.report.deathDeclarations}`],
     ["leader changes", (r) => String(r.report.leaderChanges)],
     ["missing commits", (r) => String(r.report.missingCommits)],
+    ["result", (r) => verdictCell(r)],
     ["trace hash", (r) => `<code>${r.report.traceHash.slice(0, 16)}…</code>`],
     ["wall time", (r) => `${r.report.wallSeconds} s`],
   ];
   const head = `<tr><th></th>${runs.map((r) => `<th>${esc(r.label)}</th>`).join("")}</tr>`;
-  const body = rows.map(([name, f]) => `<tr><th>${esc(name)}</th>${runs.map((r) => `<td>${f(r.result)}</td>`).join("")}</tr>`).join("");
+  const body = rows
+    .map(([name, f]) => `<tr><th>${esc(name)}</th>${runs.map((r) => (name === "result" ? f(r.result) : `<td>${f(r.result)}</td>`)).join("")}</tr>`)
+    .join("");
   return `<table>${head}${body}</table>`;
+}
+
+/** The run's verdict as a coloured cell: what the exit code of `simulate` says. */
+function verdictCell(r: SimResult): string {
+  const v = simVerdict(r.report);
+  return v.ok ? `<td class="met">ok</td>` : `<td class="missed">FAILED: ${esc(v.failures.join("; "))}</td>`;
 }
 
 /** The settings of the runs that have some, one row per key, side by side. */
@@ -165,7 +174,8 @@ function targetsTable(runs: readonly ReportRun[]): string {
   const figs = runs.map((r) => targetFigures(r.result.report));
   const checks = figs.map(checkTargets);
   const rows: Array<[string, (i: number) => string]> = [
-    [`dissemination latency p50 <= ${t.p50Ms} ms`, (i) => cell(`${figs[i]!.p50Ms} ms`, checks[i]!.p50)],
+    ["every block committed on every running peer", (i) => cell(figs[i]!.missingCommits === 0 ? "yes" : `${figs[i]!.missingCommits} commits missing`, checks[i]!.complete)],
+    [`dissemination latency p50 <= ${t.p50Ms} ms`, (i) => cell(`${figs[i]!.p50Ms} ms (${figs[i]!.deliveries} deliveries)`, checks[i]!.p50)],
     [`dissemination latency p99 <= ${t.p99Ms} ms`, (i) => cell(`${figs[i]!.p99Ms} ms`, checks[i]!.p99)],
     [`first arrivals by push >= ${100 * t.pushShare}%`, (i) => cell(`${(100 * figs[i]!.pushShare).toFixed(2)}%`, checks[i]!.push)],
     [`block bytes received per peer <= ${t.blockBytesX.toFixed(1)}x the block`, (i) => cell(`${figs[i]!.blockBytesX.toFixed(2)}x`, checks[i]!.bytes)],

@@ -700,7 +700,7 @@ export class Simulator {
         crypto: o.crypto,
         leaderMode: o.leaderMode,
         virtualSeconds: round(seconds, 3),
-        latencyMs: { p50: round(figures.p50, 1), p99: round(figures.p99, 1), max: round(figures.max, 1) },
+        latencyMs: { p50: round(figures.p50, 1), p99: round(figures.p99, 1), max: round(figures.max, 1), deliveries: figures.deliveries },
         redundancy: round(delivery.redundancy, 3),
         pushShare: round(delivery.push, 4),
         pullShare: round(delivery.pull, 4),

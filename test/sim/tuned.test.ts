@@ -149,3 +149,26 @@ test("simulate --compare runs both presets with one seed: JSON with both, and on
   assert.ok(html.includes(out.fabric.traceHash) && html.includes(out.tuned.traceHash), "both runs' sections");
   assert.equal((html.match(/<svg /g) ?? []).length, 1 + 2 * 3, "one CDF with both runs, then three charts per run");
 });
+
+test("a run in which running peers miss blocks fails: targets missed, the summary says FAILED with the count, JSON ok false, exit code 1", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "sim-fail-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const report = join(dir, "fail.html");
+  // The run ends half a second after the first block is cut: most commits cannot have happened.
+  const base = ["simulate", "--peers", "6", "--orgs", "2", "--blocks", "5", "--block-rate", "5/s", "--warmup", "2s", "--duration", "2500ms", "--fast-crypto", "--seed", "5"];
+  const text = await runCli([...base, "--compare", "--report", report], {}, 60_000);
+  assert.equal(text.code, 1, "missing commits fail the run");
+  assert.match(text.stdout, /^result\s+FAILED: \d+ commits of running peers never happened/m);
+  assert.match(text.stdout, /every block committed on every running peer\s+\d+ missing, missed/);
+  assert.doesNotMatch(text.stdout, /\bmet\b(?!.*missed)/, "no target reads met");
+  const html = await readFile(report, "utf8");
+  assert.match(html, /class="missed">FAILED/);
+  assert.doesNotMatch(html, /\(met\)/);
+  const json = await runCli([...base, "--json"], {}, 60_000);
+  assert.equal(json.code, 1);
+  const r = JSON.parse(json.stdout) as SimReport & { ok: boolean; failures: string[] };
+  assert.equal(r.ok, false);
+  assert.ok(r.missingCommits > 0);
+  assert.equal(r.latencyMs.deliveries, r.commits, "the latency figures say how many deliveries they cover");
+  assert.match(r.failures[0] ?? "", /never happened/);
+});

@@ -3,6 +3,7 @@ import { type Command, Option } from "commander";
 import { type GossipConfig, gossipSectionFromCoreYaml, loadGossipConfig, parseDurationMs } from "../../config/index.js";
 import {
   checkTargets,
+  simVerdict,
   DEFAULT_BLOCKS,
   DEFAULT_CHANNELS,
   DEFAULT_ORGS,
@@ -186,6 +187,7 @@ export function formatTargets(runs: ReadonlyArray<{ label: string; report: SimRe
   const figs = runs.map((r) => ({ label: r.label, f: targetFigures(r.report) }));
   const mark = (ok: boolean): string => (ok ? "met" : "missed");
   const rows: Array<[string, (x: (typeof figs)[number]) => string]> = [
+    ["every block committed on every running peer", (x) => (x.f.missingCommits === 0 ? "yes, met" : `${x.f.missingCommits} missing, missed`)],
     [`latency p50 <= ${t.p50Ms} ms`, (x) => `${x.f.p50Ms} ms, ${mark(checkTargets(x.f).p50)}`],
     [`latency p99 <= ${t.p99Ms} ms`, (x) => `${x.f.p99Ms} ms, ${mark(checkTargets(x.f).p99)}`],
     [`push share >= ${100 * t.pushShare}%`, (x) => `${(100 * x.f.pushShare).toFixed(2)}%, ${mark(checkTargets(x.f).push)}`],
@@ -207,7 +209,7 @@ export function formatSimReport(r: SimReport): string {
     ["crypto", r.crypto === "real" ? "real ECDSA P-256 (MSP identities from the seed)" : "fast (development MCS with orgs: nothing is really signed)"],
     ["leader mode", r.leaderMode],
     ["virtual time", `${r.virtualSeconds} s`],
-    ["latency p50 / p99 / max", `${r.latencyMs.p50} / ${r.latencyMs.p99} / ${r.latencyMs.max} ms (block creation to commit)`],
+    ["latency p50 / p99 / max", `${r.latencyMs.p50} / ${r.latencyMs.p99} / ${r.latencyMs.max} ms (block creation to commit, over ${r.latencyMs.deliveries} deliveries)`],
     ["redundancy", `${r.redundancy} copies per block per reached peer`],
     ["first arrivals", `push ${pct(r.pushShare)}, pull ${pct(r.pullShare)}, state transfer ${pct(r.stateShare)}`],
     ["bytes per peer per second", String(r.bytesPerPeerPerSec)],
@@ -222,6 +224,8 @@ export function formatSimReport(r: SimReport): string {
     ["trace hash", r.traceHash],
     ["wall time", `${r.wallSeconds} s`],
   ];
+  const verdict = simVerdict(r);
+  lines.push(["result", verdict.ok ? "ok: every running peer committed every block" : `FAILED: ${verdict.failures.join("; ")}`]);
   const w = Math.max(...lines.map(([k]) => k.length));
   return `${lines.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n")}\n`;
 }
@@ -297,7 +301,12 @@ export function registerSimulate(program: Command): void {
             renderHtmlReport(reportRuns, flags.compare ? "fabric-gossip simulation: Fabric's defaults against the tuned set" : undefined, { targets: flags.compare === true }),
           );
         }
-        const extra = (x: (typeof done)[number]): Record<string, unknown> => ({ errorsLogged: x.diag.errors, linkFaults: x.diag.link, invariantChecks: x.diag.checks });
+        const extra = (x: (typeof done)[number]): Record<string, unknown> => {
+          const v = simVerdict(x.result.report);
+          return { ok: v.ok, failures: v.failures, errorsLogged: x.diag.errors, linkFaults: x.diag.link, invariantChecks: x.diag.checks };
+        };
+        // A run that lost blocks fails, whatever its figures: the summary says so and the exit code follows.
+        if (done.some((x) => !simVerdict(x.result.report).ok)) process.exitCode = 1;
         if (flags.json) {
           if (flags.compare) {
             const out: Record<string, unknown> = { compare: true, seed: done[0]!.run.options.seed };
