@@ -28,10 +28,28 @@ export {
   memberOrgsPolicyBytes,
   parseCollectionsConfigJson,
 } from "./collections.js";
+export {
+  type CoordinatorComponents,
+  type CoordinatorOptions,
+  createPvtDataCoordinator,
+  DEFAULT_PULL_RETRY_THRESHOLD_MS,
+  PULL_RETRY_SLEEP_MS,
+  type PvtDataCoordinator,
+  type StoreBlockResult,
+} from "./coordinator.js";
+export { PvtDataCommitError, type PvtDataCommitErrorCode } from "./coordinator-errors.js";
 export { type CollectionAccess, createCollectionAccess } from "./eligibility.js";
 export type { FetchedElement, FetchedPvtData, PvtDataFetcher, PvtDataWanted } from "./fetcher.js";
 export { PrivdataError, type PrivdataErrorCode, TxError, type TxErrorCode } from "./errors.js";
 export { collectionPvtRwsetMatches, pvtRwsetHashMatches, sha256 } from "./hashes.js";
+export {
+  type CollectionsFile,
+  openPvtDataHandler,
+  type PvtDataHandler,
+  type PvtDataHandlerComponents,
+  type PvtDataHandlerLedger,
+  type PvtDataHandlerOptions,
+} from "./handler.js";
 export { createPrivdataMetrics, type PrivdataMetrics } from "./metrics.js";
 export { encodeSignaturePolicy, parseSignaturePolicy, signedByMspMember } from "./policy-dsl.js";
 export { createMemoryPvtDataStore, openPvtDataStore } from "./pvt-store.js";
@@ -67,6 +85,15 @@ export {
   type TxRead,
   transactionsFilter,
 } from "./transactions.js";
+export {
+  createPvtDataReconciler,
+  DEFAULT_RECONCILE_BATCH_SIZE,
+  DEFAULT_RECONCILE_SLEEP_INTERVAL_MS,
+  type PvtDataReconciler,
+  type ReconcileResult,
+  type ReconcilerComponents,
+  type ReconcilerOptions,
+} from "./reconciler.js";
 export { createMemoryTransientStore, openTransientStore } from "./transient-store.js";
 export {
   DEFAULT_TRANSIENTSTORE_MAX_BLOCK_RETENTION,
