@@ -12,6 +12,8 @@ import { GossipError } from "../util/index.js";
  * - NOT_ELIGIBLE: an identity does not satisfy a collection's member orgs policy.
  * - BAD_PVT_RWSET: private write set bytes do not decode.
  * - BAD_BLOCK: a block lacks its header or data.
+ * - BAD_TX_SPEC: a transaction to build is incomplete or contradictory (no endorser, a private write to a
+ *   namespace without its collection configs, a key written twice).
  */
 export type PrivdataErrorCode =
   | "POLICY_SYNTAX"
@@ -21,7 +23,8 @@ export type PrivdataErrorCode =
   | "BAD_COLLECTION_POLICY"
   | "NOT_ELIGIBLE"
   | "BAD_PVT_RWSET"
-  | "BAD_BLOCK";
+  | "BAD_BLOCK"
+  | "BAD_TX_SPEC";
 
 export class PrivdataError extends GossipError {
   declare readonly code: PrivdataErrorCode;

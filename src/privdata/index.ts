@@ -94,6 +94,21 @@ export {
   type ReconcilerComponents,
   type ReconcilerOptions,
 } from "./reconciler.js";
+export {
+  type BuiltEndorserTx,
+  buildEndorserTransaction,
+  buildLifecycleCommitTransaction,
+  type ChaincodeDefinitionSpec,
+  type CollectionRwSpec,
+  DEFAULT_ENDORSEMENT_POLICY_REFERENCE,
+  type EndorserTxSpec,
+  type KvReadSpec,
+  type KvWriteSpec,
+  type LifecycleCommitSpec,
+  lifecycleCommitNamespace,
+  type NamespaceRwSpec,
+  type TxSigner,
+} from "./tx-builder.js";
 export { createMemoryTransientStore, openTransientStore } from "./transient-store.js";
 export {
   DEFAULT_TRANSIENTSTORE_MAX_BLOCK_RETENTION,
