@@ -29,29 +29,39 @@ export {
   parseCollectionsConfigJson,
 } from "./collections.js";
 export {
-  type CoordinatorComponents,
-  type CoordinatorOptions,
-  createPvtDataCoordinator,
-  DEFAULT_PULL_RETRY_THRESHOLD_MS,
-  PULL_RETRY_SLEEP_MS,
-  type PvtDataCoordinator,
-  type StoreBlockResult,
-} from "./coordinator.js";
-export { PvtDataCommitError, type PvtDataCommitErrorCode } from "./coordinator-errors.js";
+  createPvtDataResponder,
+  MAX_QUEUED_PVT_REQUESTS,
+  type PvtDataResponder,
+  type PvtDataResponderComponents,
+} from "./data-retriever.js";
+export {
+  createPvtDataDistributor,
+  DEFAULT_PUSH_ACK_TIMEOUT_MS,
+  type DisseminationStep,
+  type PvtDataDistributor,
+  type PvtDataDistributorOptions,
+} from "./distributor.js";
 export { type CollectionAccess, createCollectionAccess } from "./eligibility.js";
 export type { FetchedElement, FetchedPvtData, PvtDataFetcher, PvtDataWanted } from "./fetcher.js";
 export { PrivdataError, type PrivdataErrorCode, TxError, type TxErrorCode } from "./errors.js";
 export { collectionPvtRwsetMatches, pvtRwsetHashMatches, sha256 } from "./hashes.js";
-export {
-  type CollectionsFile,
-  openPvtDataHandler,
-  type PvtDataHandler,
-  type PvtDataHandlerComponents,
-  type PvtDataHandlerLedger,
-  type PvtDataHandlerOptions,
-} from "./handler.js";
 export { createPrivdataMetrics, type PrivdataMetrics } from "./metrics.js";
 export { encodeSignaturePolicy, parseSignaturePolicy, signedByMspMember } from "./policy-dsl.js";
+export {
+  createPvtDataPuller,
+  DEFAULT_BTL_PULL_MARGIN,
+  DEFAULT_PULL_RESPONSE_WAIT_MS,
+  type PvtDataPuller,
+  type PvtDataPullerComponents,
+  type PvtDataPullerOptions,
+} from "./puller.js";
+export {
+  createPvtDataPushReceiver,
+  MAX_PUSHES_IN_FLIGHT,
+  type PushRejectionCode,
+  type PvtDataPushReceiver,
+  type PvtDataPushReceiverComponents,
+} from "./push-receiver.js";
 export { createMemoryPvtDataStore, openPvtDataStore } from "./pvt-store.js";
 export { alignPvtStoreWithBlockStore, type StoreAlignment, shouldCommitPvtData } from "./pvt-store-align.js";
 export { PrivdataStoreError, type PrivdataStoreErrorCode } from "./pvt-store-errors.js";
@@ -85,30 +95,8 @@ export {
   type TxRead,
   transactionsFilter,
 } from "./transactions.js";
-export {
-  createPvtDataReconciler,
-  DEFAULT_RECONCILE_BATCH_SIZE,
-  DEFAULT_RECONCILE_SLEEP_INTERVAL_MS,
-  type PvtDataReconciler,
-  type ReconcileResult,
-  type ReconcilerComponents,
-  type ReconcilerOptions,
-} from "./reconciler.js";
-export {
-  type BuiltEndorserTx,
-  buildEndorserTransaction,
-  buildLifecycleCommitTransaction,
-  type ChaincodeDefinitionSpec,
-  type CollectionRwSpec,
-  DEFAULT_ENDORSEMENT_POLICY_REFERENCE,
-  type EndorserTxSpec,
-  type KvReadSpec,
-  type KvWriteSpec,
-  type LifecycleCommitSpec,
-  lifecycleCommitNamespace,
-  type NamespaceRwSpec,
-  type TxSigner,
-} from "./tx-builder.js";
+export { type PvtDataGossip, type PvtTransferComponents, pvtDataDigestKey } from "./transfer-common.js";
+export { PvtTransferError, type PvtTransferErrorCode } from "./transfer-errors.js";
 export { createMemoryTransientStore, openTransientStore } from "./transient-store.js";
 export {
   DEFAULT_TRANSIENTSTORE_MAX_BLOCK_RETENTION,
