@@ -29,6 +29,16 @@ export {
   parseCollectionsConfigJson,
 } from "./collections.js";
 export {
+  type CoordinatorComponents,
+  type CoordinatorOptions,
+  createPvtDataCoordinator,
+  DEFAULT_PULL_RETRY_THRESHOLD_MS,
+  PULL_RETRY_SLEEP_MS,
+  type PvtDataCoordinator,
+  type StoreBlockResult,
+} from "./coordinator.js";
+export { PvtDataCommitError, type PvtDataCommitErrorCode } from "./coordinator-errors.js";
+export {
   createPvtDataResponder,
   MAX_QUEUED_PVT_REQUESTS,
   type PvtDataResponder,
@@ -45,6 +55,14 @@ export { type CollectionAccess, createCollectionAccess } from "./eligibility.js"
 export type { FetchedElement, FetchedPvtData, PvtDataFetcher, PvtDataWanted } from "./fetcher.js";
 export { PrivdataError, type PrivdataErrorCode, TxError, type TxErrorCode } from "./errors.js";
 export { collectionPvtRwsetMatches, pvtRwsetHashMatches, sha256 } from "./hashes.js";
+export {
+  type CollectionsFile,
+  openPvtDataHandler,
+  type PvtDataHandler,
+  type PvtDataHandlerComponents,
+  type PvtDataHandlerLedger,
+  type PvtDataHandlerOptions,
+} from "./handler.js";
 export { createPrivdataMetrics, type PrivdataMetrics } from "./metrics.js";
 export { encodeSignaturePolicy, parseSignaturePolicy, signedByMspMember } from "./policy-dsl.js";
 export {
@@ -95,6 +113,30 @@ export {
   type TxRead,
   transactionsFilter,
 } from "./transactions.js";
+export {
+  createPvtDataReconciler,
+  DEFAULT_RECONCILE_BATCH_SIZE,
+  DEFAULT_RECONCILE_SLEEP_INTERVAL_MS,
+  type PvtDataReconciler,
+  type ReconcileResult,
+  type ReconcilerComponents,
+  type ReconcilerOptions,
+} from "./reconciler.js";
+export {
+  type BuiltEndorserTx,
+  buildEndorserTransaction,
+  buildLifecycleCommitTransaction,
+  type ChaincodeDefinitionSpec,
+  type CollectionRwSpec,
+  DEFAULT_ENDORSEMENT_POLICY_REFERENCE,
+  type EndorserTxSpec,
+  type KvReadSpec,
+  type KvWriteSpec,
+  type LifecycleCommitSpec,
+  lifecycleCommitNamespace,
+  type NamespaceRwSpec,
+  type TxSigner,
+} from "./tx-builder.js";
 export { type PvtDataGossip, type PvtTransferComponents, pvtDataDigestKey } from "./transfer-common.js";
 export { PvtTransferError, type PvtTransferErrorCode } from "./transfer-errors.js";
 export { createMemoryTransientStore, openTransientStore } from "./transient-store.js";
