@@ -93,7 +93,7 @@ async function measure(label: string, settings: GossipSettings, blockBytes: numb
 function printTable(rows: readonly Row[]): void {
   const head = ["settings", "block", "p50 ms", "p99 ms", "push %", "copies/peer", "dissem. bytes x", "missing", "targets met", "wall s"];
   const cells = rows.map((r) => {
-    const c = checkTargets({ p50Ms: r.p50, p99Ms: r.p99, pushShare: r.pushPct / 100, blockBytesX: r.copies, disseminationBytesX: r.dissX });
+    const c = checkTargets({ p50Ms: r.p50, p99Ms: r.p99, pushShare: r.pushPct / 100, blockBytesX: r.copies, disseminationBytesX: r.dissX, missingCommits: r.missing, deliveries: 0 });
     const met = [c.p50 ? "p50" : "", c.p99 ? "p99" : "", c.push ? "push" : "", c.bytes ? "bytes" : ""].filter((x) => x !== "").join(" ");
     return [r.label, r.size, String(r.p50), String(r.p99), r.pushPct.toFixed(2), r.copies.toFixed(2), r.dissX.toFixed(2), String(r.missing), met || "-", String(r.wallS)];
   });
