@@ -8,7 +8,7 @@ import {
   pkiKey,
 } from "../api/index.js";
 import { createMessageStore, type MessageStore } from "../gossip/msgstore/index.js";
-import { type Logger, RateLimitedLog } from "../logging/index.js";
+import type { Logger } from "../logging/index.js";
 import {
   createGossipMessageComparator,
   comparePeerTime,
@@ -26,7 +26,7 @@ import {
   type PeerTime,
 } from "../protos/gen/gossip/message.pb.js";
 import { bytesEqual, fromHex, raceAbort, toHex, type TimerHandle, errorMessage } from "../util/index.js";
-import { DiscoveryError, type DiscoveryRejectReason } from "./errors.js";
+import { DiscoveryError, type DiscoveryLimitReason, type DiscoveryRejectReason } from "./errors.js";
 import {
   DEFAULT_DISCOVERY_OPTIONS,
   type Discovery,
@@ -34,8 +34,10 @@ import {
   type DiscoveryOptions,
   type Identifier,
   type PeerIdentification,
+  DEF_MAX_RECONNECT_BACKOFF_FACTOR,
   SEND_UNTIL_ACKED_WAIT_MS,
 } from "./interface.js";
+import { DiscoveryLogLimiter } from "./log-limiter.js";
 import { createDiscoveryMetrics, type DiscoveryMetrics } from "./metrics.js";
 import { AliveView } from "./alive-view.js";
 import { cloneNetworkMember, copyNetworkMember, type NetworkMember, networkMemberToString } from "./network-member.js";
@@ -57,22 +59,64 @@ interface LastSeen {
   lastSeenMs: number;
 }
 
+/** What discovery keeps per known member besides Fabric's maps (all of it ours). */
+interface MemberMeta {
+  /** The org the member's identity belongs to ("" when unknown). */
+  org: string;
+  /** Heard from directly: an alive message of its own came over its own connection. */
+  firstHand: boolean;
+  /** When a dead member known only second-hand is forgotten (`clock.monotonic()`); undefined otherwise. */
+  forgetAtMs: number | undefined;
+  /** Probes of the dead member that failed in a row. */
+  failedProbes: number;
+  /** Reconnect rounds to skip before the next probe (the back-off). */
+  skipRounds: number;
+}
+
+/** A member forgotten not long ago: its dead entries are ignored and alive messages must be newer. */
+interface Tombstone {
+  incNum: bigint;
+  seqNum: bigint;
+  untilMs: number;
+}
+
+/** Whether a new member may be learned, and how. */
+type Admission = { ok: true; org: string } | { ok: false; reason: DiscoveryLimitReason | "STALE" };
+
+/** Sender budgets of the current quota window. */
+interface QuotaWindow {
+  startMs: number;
+  entriesBySender: Map<string, number>;
+  newByOrg: Map<string, number>;
+}
+
 /**
  * Fills in the options a caller left out the way Fabric's gossip config derives them:
  * aliveExpirationTimeout = 5 x aliveTimeInterval, the check interval = aliveExpirationTimeout / 10,
- * reconnectInterval = aliveExpirationTimeout.
+ * reconnectInterval = aliveExpirationTimeout; and our membership limits (maxReconnectBackoff =
+ * reconnectInterval x 16).
  */
 export function resolveDiscoveryOptions(options: Partial<DiscoveryOptions> = {}): DiscoveryOptions {
   const aliveTimeIntervalMs = options.aliveTimeIntervalMs ?? DEFAULT_DISCOVERY_OPTIONS.aliveTimeIntervalMs;
   const aliveExpirationTimeoutMs = options.aliveExpirationTimeoutMs ?? 5 * aliveTimeIntervalMs;
+  const reconnectIntervalMs = options.reconnectIntervalMs ?? aliveExpirationTimeoutMs;
   return {
     aliveTimeIntervalMs,
     aliveExpirationTimeoutMs,
     aliveExpirationCheckIntervalMs: options.aliveExpirationCheckIntervalMs ?? aliveExpirationTimeoutMs / 10,
-    reconnectIntervalMs: options.reconnectIntervalMs ?? aliveExpirationTimeoutMs,
+    reconnectIntervalMs,
     maxConnectionAttempts: options.maxConnectionAttempts ?? DEFAULT_DISCOVERY_OPTIONS.maxConnectionAttempts,
     msgExpirationFactor: options.msgExpirationFactor ?? DEFAULT_DISCOVERY_OPTIONS.msgExpirationFactor,
     bootstrapPeers: [...(options.bootstrapPeers ?? [])],
+    maxMembersPerResponse: options.maxMembersPerResponse ?? DEFAULT_DISCOVERY_OPTIONS.maxMembersPerResponse,
+    maxMemberEntriesPerSenderPerInterval:
+      options.maxMemberEntriesPerSenderPerInterval ?? DEFAULT_DISCOVERY_OPTIONS.maxMemberEntriesPerSenderPerInterval,
+    maxNewMembersPerOrgPerInterval: options.maxNewMembersPerOrgPerInterval ?? DEFAULT_DISCOVERY_OPTIONS.maxNewMembersPerOrgPerInterval,
+    memberQuotaIntervalMs: options.memberQuotaIntervalMs ?? DEFAULT_DISCOVERY_OPTIONS.memberQuotaIntervalMs,
+    maxKnownMembersPerOrg: options.maxKnownMembersPerOrg ?? DEFAULT_DISCOVERY_OPTIONS.maxKnownMembersPerOrg,
+    maxKnownMembers: options.maxKnownMembers ?? DEFAULT_DISCOVERY_OPTIONS.maxKnownMembers,
+    maxReconnectPingsInFlight: Math.max(1, options.maxReconnectPingsInFlight ?? DEFAULT_DISCOVERY_OPTIONS.maxReconnectPingsInFlight),
+    maxReconnectBackoffMs: options.maxReconnectBackoffMs ?? DEF_MAX_RECONNECT_BACKOFF_FACTOR * reconnectIntervalMs,
   };
 }
 
@@ -129,15 +173,27 @@ function same(a: LastSeen, b: PeerTime): boolean {
  * reconnect rounds, the alive store's expiration) and tracked background tasks (connect,
  * sendUntilAcked) that `stop()` aborts and awaits.
  *
- * Departure from Fabric: a failure to sign a heartbeat is logged and the heartbeat loop goes on
- * (Fabric's `periodicalSendAlive` returns for good).
+ * Departures from Fabric (gossip/discovery/discovery_impl.go, v2.5.6):
+ * - a failure to sign a heartbeat is logged and the heartbeat loop goes on (Fabric's
+ *   `periodicalSendAlive` returns for good);
+ * - membership limits against a member that lies (Fabric has none; see DiscoveryOptions): entries
+ *   per MembershipResponse and per sender per interval, new members per org per interval, known
+ *   members per org and in total; what is over a limit is ignored and counted;
+ * - a dead member known only second-hand (never heard from directly) is forgotten
+ *   aliveExpirationTimeout x msgExpirationFactor after it was last heard of, as a member whose
+ *   pushed alive message expires from the store is in Fabric (Fabric keeps members learned from
+ *   membership responses for good: they never enter the store), and a forgotten member is not
+ *   learned again from a dead list for as long (a tombstone);
+ * - the reconnect round pings at most maxReconnectPingsInFlight dead members at once (Fabric: all,
+ *   each with a new connection), and backs off exponentially for members known only second-hand;
+ * - log lines caused by remote input go through one rate limiter keyed by org and code.
  */
 class DiscoveryImpl implements Discovery {
   readonly #c: DiscoveryComponents;
   readonly #o: DiscoveryOptions;
   readonly #logger: Logger;
   readonly #events: PeerEventSink;
-  readonly #rateLimited: RateLimitedLog;
+  readonly #limitedLog: DiscoveryLogLimiter;
   readonly #metrics: DiscoveryMetrics;
   readonly #port: number;
 
@@ -160,6 +216,19 @@ class DiscoveryImpl implements Discovery {
   /** Pushed alive messages with TTL: replay protection and forgetting. Created at start. */
   #msgStore: MessageStore<SignedGossipMessage> | undefined;
 
+  /** Ours: per known member (same keys as #id2Member). */
+  readonly #meta = new Map<PkiHex, MemberMeta>();
+  /** Ours: known members per org. */
+  readonly #orgCount = new Map<string, number>();
+  /** Ours: members forgotten less than the alive message TTL ago, oldest first. */
+  readonly #tombstones = new Map<PkiHex, Tombstone>();
+  #quota: QuotaWindow | undefined;
+  /** Ours: dead members waiting for a ping (heard from directly first), queued or in flight. */
+  readonly #probeQueue: PkiHex[] = [];
+  readonly #probeQueueSecondHand: PkiHex[] = [];
+  readonly #probing = new Set<PkiHex>();
+  #pingsInFlight = 0;
+
   /** sendUntilAcked waiters by MembershipRequest nonce (Fabric's pubsub). */
   readonly #nonceWaiters = new Map<bigint, Set<() => void>>();
 
@@ -178,8 +247,8 @@ class DiscoveryImpl implements Discovery {
     this.#self = { endpoint: self.endpoint, metadata: self.metadata, pkiId: self.pkiId, internalEndpoint: self.internalEndpoint };
     this.#logger = components.logger.child("gossip.discovery", { endpoint: self.internalEndpoint });
     this.#events = components.events ?? NO_EVENTS;
-    this.#rateLimited = new RateLimitedLog(this.#logger, components.clock);
     this.#metrics = createDiscoveryMetrics(components.metrics);
+    this.#limitedLog = new DiscoveryLogLimiter(this.#logger, components.clock, this.#metrics.logSuppressed);
     this.#incTime = components.clock.nowNs();
   }
 
@@ -447,11 +516,13 @@ class DiscoveryImpl implements Discovery {
     this.#c.comm.gossip(msg);
   }
 
-  /** Fabric's `periodicalCheckAlive`. */
+  /** Fabric's `periodicalCheckAlive`; also forgets second-hand dead members that are due, and closes log windows. */
   #scheduleCheckAlive(): void {
     this.#after(this.#o.aliveExpirationCheckIntervalMs, () => {
       const dead = this.#getDeadMembers();
       if (dead.length > 0) this.#expireDeadMembers(dead, "expired");
+      this.#forgetDueMembers();
+      this.#limitedLog.flush();
       this.#scheduleCheckAlive();
     });
   }
@@ -462,34 +533,90 @@ class DiscoveryImpl implements Discovery {
     for (const [key, ts] of this.#aliveLastTS) {
       const elapsed = now - ts.lastSeenMs;
       if (elapsed > this.#o.aliveExpirationTimeoutMs) {
-        this.#logger.warn("Haven't heard from peer", { pkiId: key, elapsedMs: elapsed });
+        this.#limitedLog.warn("PEER_SILENT", this.#originOfMember(key), "Haven't heard from peer", { pkiId: key, elapsedMs: elapsed });
         dead.push(fromHex(key));
       }
     }
     return dead;
   }
 
-  /** Fabric's `periodicalReconnectToDead`: ping every dead member, then sleep reconnectInterval. */
+  /**
+   * Fabric's `periodicalReconnectToDead`, one round every reconnectInterval: each dead member is
+   * queued for a ping (members heard from directly ahead of the others) unless a ping of it is
+   * queued or in flight, or its back-off skips this round. At most maxReconnectPingsInFlight pings
+   * run at once; a finished one starts the next. Fabric pings every dead member at once and waits
+   * for all of them before sleeping.
+   */
   #reconnectRound(): void {
-    this.#spawn("reconnect to dead peers", async (signal) => {
-      const dead = [...this.#deadLastTS.keys()].map((key) => cloneNetworkMember(this.#id2Member.get(key)!));
-      // One abort listener for the whole round (one per member would pass the signal's listener
-      // limit and warn as a leak with more than 10 dead members).
-      const round = Promise.all(
-        dead.map(async (member) => {
-          const responsive = await this.#c.comm.ping(member).catch(() => false);
-          if (this.#stopped) return;
-          if (responsive) {
-            this.#logger.debug("Dead peer is responding, sending membership request", { member: networkMemberToString(member) });
-            this.#sendMembershipRequest(member, true);
-          } else {
-            this.#logger.debug("Dead peer is still dead", { member: networkMemberToString(member) });
-          }
-        }),
-      );
-      await raceAbort(round, signal);
-      this.#after(this.#o.reconnectIntervalMs, () => this.#reconnectRound());
-    });
+    for (const key of this.#deadLastTS.keys()) {
+      if (this.#probing.has(key)) continue;
+      const meta = this.#meta.get(key);
+      if (meta !== undefined && meta.skipRounds > 0) {
+        meta.skipRounds--;
+        continue;
+      }
+      this.#probing.add(key);
+      (meta === undefined || meta.firstHand ? this.#probeQueue : this.#probeQueueSecondHand).push(key);
+    }
+    this.#pumpProbes();
+    this.#after(this.#o.reconnectIntervalMs, () => this.#reconnectRound());
+  }
+
+  #pumpProbes(): void {
+    while (!this.#stopped && this.#pingsInFlight < this.#o.maxReconnectPingsInFlight) {
+      const key = this.#probeQueue.shift() ?? this.#probeQueueSecondHand.shift();
+      if (key === undefined) return;
+      const member = this.#deadLastTS.has(key) ? this.#id2Member.get(key) : undefined;
+      if (member === undefined) {
+        this.#probing.delete(key);
+        continue;
+      }
+      this.#probe(key, cloneNetworkMember(member));
+    }
+  }
+
+  /**
+   * Pings one dead member through comm. The ping cannot be cancelled: after stop() its answer is
+   * ignored (it holds no timer of ours), as Fabric's round does with its goroutines.
+   */
+  #probe(key: PkiHex, member: NetworkMember): void {
+    this.#pingsInFlight++;
+    this.#metrics.pingsInFlight.set(this.#pingsInFlight);
+    let ping: Promise<boolean>;
+    try {
+      ping = this.#c.comm.ping(member);
+    } catch {
+      ping = Promise.resolve(false);
+    }
+    void ping
+      .catch(() => false)
+      .then((responsive) => {
+        this.#pingsInFlight--;
+        this.#metrics.pingsInFlight.set(this.#pingsInFlight);
+        this.#probing.delete(key);
+        if (this.#stopped) return;
+        this.#onProbed(key, member, responsive);
+        this.#pumpProbes();
+      });
+  }
+
+  #onProbed(key: PkiHex, member: NetworkMember, responsive: boolean): void {
+    const meta = this.#meta.get(key);
+    if (responsive) {
+      if (meta !== undefined) {
+        meta.failedProbes = 0;
+        meta.skipRounds = 0;
+      }
+      this.#logger.debug("Dead peer is responding, sending membership request", { member: networkMemberToString(member) });
+      this.#sendMembershipRequest(member, true);
+      return;
+    }
+    this.#logger.debug("Dead peer is still dead", { member: networkMemberToString(member) });
+    if (meta === undefined || meta.firstHand) return;
+    // Back-off of a member known only second-hand: after k failures, the next ping 2^k rounds later.
+    meta.failedProbes = Math.min(meta.failedProbes + 1, 30);
+    const capRounds = Math.max(1, Math.floor(this.#o.maxReconnectBackoffMs / this.#o.reconnectIntervalMs));
+    meta.skipRounds = Math.min(2 ** meta.failedProbes, capRounds) - 1;
   }
 
   #sendMembershipRequest(member: NetworkMember, includeInternalEndpoint: boolean): void {
@@ -513,10 +640,15 @@ class DiscoveryImpl implements Discovery {
         this.#deadMembership.set(key, am);
         this.#aliveMembership.delete(key);
       }
+      const meta = this.#meta.get(key);
+      if (meta !== undefined && !meta.firstHand) meta.forgetAtMs = lastTS.lastSeenMs + this.#ttlMs();
       this.#metrics.expired.inc();
     }
     for (const [key, member] of expired) {
-      this.#logger.warn("Closing connection to expired peer", { pkiId: key, member: networkMemberToString(member) });
+      this.#limitedLog.warn("PEER_EXPIRED", this.#originOfMember(key), "Closing connection to expired peer", {
+        pkiId: key,
+        member: networkMemberToString(member),
+      });
       this.#events.emit({ kind: "member-dead", pkiId: key, endpoint: reachableAt(member), cause });
       this.#c.comm.closeConn(member);
     }
@@ -526,24 +658,86 @@ class DiscoveryImpl implements Discovery {
   #onAliveMessageExpired(msg: SignedGossipMessage): void {
     const am = wellFormedAlive(msg);
     if (am === undefined) return;
-    const { pkiId, endpoint } = am.membership;
-    const internalEndpoint = msg.internalEndpoint();
+    const key = pkiHex(am.membership.pkiId);
+    // Already forgotten (on the second-hand schedule, at a cap, or purged): nothing to tell again.
+    if (!this.#id2Member.has(key)) return;
+    const { endpoint } = am.membership;
+    if (this.#isProtected(endpoint, msg.internalEndpoint())) {
+      this.#logger.debug(`Do not remove bootstrap or anchor peer endpoint ${endpoint} from membership`);
+      return;
+    }
+    this.#forget(key);
+  }
+
+  /** Whether an endpoint pair is a bootstrap or anchor peer's: such members are never forgotten (as in Fabric). */
+  #isProtected(endpoint: string, internalEndpoint: string): boolean {
     const bootstrap = this.#o.bootstrapPeers;
     const tracker = this.#c.anchorPeerTracker;
-    if (
+    return (
       bootstrap.includes(endpoint) ||
       bootstrap.includes(internalEndpoint) ||
       tracker.isAnchorPeer(endpoint) ||
       tracker.isAnchorPeer(internalEndpoint)
-    ) {
-      this.#logger.debug(`Do not remove bootstrap or anchor peer endpoint ${endpoint} from membership`);
-      return;
-    }
-    this.#logger.info("Removing member", { endpoint, internalEndpoint, pkiId: toHex(pkiId) });
-    const key = pkiHex(pkiId);
+    );
+  }
+
+  #isProtectedMember(key: PkiHex): boolean {
+    const m = this.#id2Member.get(key);
+    return m !== undefined && this.#isProtected(m.endpoint, m.internalEndpoint);
+  }
+
+  /** Alive message TTL = aliveExpirationTimeout x msgExpirationFactor: also how long a forgotten member stays tombstoned. */
+  #ttlMs(): number {
+    return this.#o.aliveExpirationTimeoutMs * this.#o.msgExpirationFactor;
+  }
+
+  /**
+   * Forgets a member (Fabric's store callback's removal): it leaves every map, a tombstone keeps its
+   * last known timestamp for the TTL so that no dead list brings it back and only a newer alive
+   * message does.
+   */
+  #forget(key: PkiHex): void {
+    const member = this.#id2Member.get(key);
+    if (member === undefined) return;
+    const ts = this.#deadLastTS.get(key) ?? this.#aliveLastTS.get(key);
+    const origin = this.#originOfMember(key);
     this.#removeMember(key);
-    this.#events.emit({ kind: "member-purged", pkiId: key, endpoint: reachableAt({ endpoint, internalEndpoint }) });
+    if (ts !== undefined) this.#tombstone(key, ts.incNum, ts.seqNum);
+    this.#limitedLog.info("MEMBER_FORGOTTEN", origin, "Removing member", {
+      endpoint: member.endpoint,
+      internalEndpoint: member.internalEndpoint,
+      pkiId: key,
+    });
+    this.#events.emit({ kind: "member-purged", pkiId: key, endpoint: reachableAt(member) });
     this.#metrics.forgotten.inc();
+  }
+
+  #tombstone(key: PkiHex, incNum: bigint, seqNum: bigint): void {
+    this.#tombstones.delete(key);
+    this.#tombstones.set(key, { incNum, seqNum, untilMs: this.#c.clock.monotonic() + this.#ttlMs() });
+    // Bounded: the oldest go first.
+    while (this.#tombstones.size > this.#o.maxKnownMembers) {
+      const oldest = this.#tombstones.keys().next().value;
+      if (oldest === undefined) break;
+      this.#tombstones.delete(oldest);
+    }
+  }
+
+  /** Forgets the second-hand dead members whose time has come, and drops tombstones that ran out. */
+  #forgetDueMembers(): void {
+    const now = this.#c.clock.monotonic();
+    const due: PkiHex[] = [];
+    for (const key of this.#deadLastTS.keys()) {
+      const meta = this.#meta.get(key);
+      if (meta?.forgetAtMs === undefined || meta.forgetAtMs > now) continue;
+      if (this.#isProtectedMember(key)) meta.forgetAtMs = undefined;
+      else due.push(key);
+    }
+    for (const key of due) this.#forget(key);
+    for (const [key, t] of this.#tombstones) {
+      if (t.untilMs > now) break;
+      this.#tombstones.delete(key);
+    }
   }
 
   /** Fabric's `purge`: an identity switch deletes the member from every map. */
@@ -551,7 +745,9 @@ class DiscoveryImpl implements Discovery {
     this.#logger.info("Purging from membership", { pkiId: toHex(pkiId) });
     const key = pkiHex(pkiId);
     const known = this.#id2Member.get(key);
+    const ts = this.#deadLastTS.get(key) ?? this.#aliveLastTS.get(key);
     this.#removeMember(key);
+    if (ts !== undefined) this.#tombstone(key, ts.incNum, ts.seqNum);
     if (known !== undefined) this.#events.emit({ kind: "member-purged", pkiId: key, endpoint: reachableAt(known) });
   }
 
@@ -561,6 +757,108 @@ class DiscoveryImpl implements Discovery {
     this.#id2Member.delete(key);
     this.#deadLastTS.delete(key);
     this.#aliveLastTS.delete(key);
+    const meta = this.#meta.get(key);
+    if (meta !== undefined) {
+      this.#meta.delete(key);
+      const n = (this.#orgCount.get(meta.org) ?? 1) - 1;
+      if (n > 0) this.#orgCount.set(meta.org, n);
+      else this.#orgCount.delete(meta.org);
+    }
+    this.#metrics.knownMembers.set(this.#id2Member.size);
+  }
+
+  // ---------------------------------------------------------------- limits
+
+  /** The org of a member: from the host (after validation the identity mapper knows it), "" when unknown. */
+  #orgOf(pkiId: PKIidType): string {
+    try {
+      return this.#c.orgOf?.(pkiId) ?? "";
+    } catch {
+      return "";
+    }
+  }
+
+  /** What log lines about a known member are keyed by: its org, or its PKI-ID when the org is unknown. */
+  #originOfMember(key: PkiHex): string {
+    const org = this.#meta.get(key)?.org;
+    return org !== undefined && org !== "" ? org : `pki:${key.slice(0, 16)}`;
+  }
+
+  /** What log lines about a received message are keyed by: the sender's org, or its PKI-ID. */
+  #originOfSender(rm: ReceivedMessage | undefined): string {
+    if (rm === undefined) return "local";
+    const org = this.#orgOf(rm.connectionInfo.id);
+    return org !== "" ? org : `pki:${toHex(rm.connectionInfo.id).slice(0, 16)}`;
+  }
+
+  #quotaWindow(): QuotaWindow {
+    const now = this.#c.clock.monotonic();
+    let q = this.#quota;
+    if (q === undefined || now - q.startMs >= this.#o.memberQuotaIntervalMs) {
+      q = { startMs: now, entriesBySender: new Map(), newByOrg: new Map() };
+      this.#quota = q;
+    }
+    return q;
+  }
+
+  /** Takes one verified entry from `sender`'s budget; false when it is used up. */
+  #spendSenderBudget(sender: PkiHex): boolean {
+    const q = this.#quotaWindow();
+    const used = q.entriesBySender.get(sender) ?? 0;
+    if (used >= this.#o.maxMemberEntriesPerSenderPerInterval) return false;
+    q.entriesBySender.set(sender, used + 1);
+    return true;
+  }
+
+  /**
+   * Whether a member not known yet may be learned (from an alive message, or from a dead list when
+   * `fromDeadList`): not tombstoned (or its alive message newer than the tombstone), within its org's
+   * quota of new members, and within the caps on known members (making room by forgetting the oldest
+   * dead member known only second-hand).
+   */
+  #admitNewMember(key: PkiHex, pkiId: PKIidType, ts: PeerTime, fromDeadList: boolean): Admission {
+    const tomb = this.#tombstones.get(key);
+    if (tomb !== undefined) {
+      if (tomb.untilMs <= this.#c.clock.monotonic()) this.#tombstones.delete(key);
+      else if (fromDeadList) return { ok: false, reason: "FORGOTTEN" };
+      else if (comparePeerTime(tomb, ts) >= 0) return { ok: false, reason: "STALE" };
+    }
+    const org = this.#orgOf(pkiId);
+    const q = this.#quotaWindow();
+    const learned = q.newByOrg.get(org) ?? 0;
+    if (learned >= this.#o.maxNewMembersPerOrgPerInterval) return { ok: false, reason: "ORG_QUOTA" };
+    if ((this.#orgCount.get(org) ?? 0) >= this.#o.maxKnownMembersPerOrg && !this.#replaceDeadMember(org)) {
+      return { ok: false, reason: "MEMBER_LIMIT" };
+    }
+    if (this.#id2Member.size >= this.#o.maxKnownMembers && !this.#replaceDeadMember(undefined)) {
+      return { ok: false, reason: "MEMBER_LIMIT" };
+    }
+    q.newByOrg.set(org, learned + 1);
+    this.#tombstones.delete(key);
+    return { ok: true, org };
+  }
+
+  /** Forgets the longest-dead member known only second-hand (of `org` when given); false when there is none. */
+  #replaceDeadMember(org: string | undefined): boolean {
+    for (const key of this.#deadLastTS.keys()) {
+      const meta = this.#meta.get(key);
+      if (meta === undefined || meta.firstHand || (org !== undefined && meta.org !== org)) continue;
+      if (this.#isProtectedMember(key)) continue;
+      this.#forget(key);
+      return true;
+    }
+    return false;
+  }
+
+  /** Counts entries ignored at limits (metric by reason, one event and one rate-limited line per reason). */
+  #reportLimited(counts: ReadonlyMap<DiscoveryLimitReason, number>, rm: ReceivedMessage | undefined, what: string): void {
+    for (const [reason, n] of counts) {
+      if (n === 0) continue;
+      this.#metrics.limited.inc({ reason }, n);
+      this.#events.emit({ kind: "message-rejected", component: "discovery", code: reason });
+      const sender = rm === undefined ? "" : toHex(rm.connectionInfo.id);
+      this.#limitedLog.warn(reason, this.#originOfSender(rm), "Ignored membership entries over a limit", { reason, count: n, sender, what });
+    }
   }
 
   // ---------------------------------------------------------------- receiving
@@ -570,7 +868,7 @@ class DiscoveryImpl implements Discovery {
     this.#events.emit({ kind: "message-rejected", component: "discovery", code: reason });
     if (reason === "STALE") return;
     const sender = from === undefined ? "" : toHex(from.connectionInfo.id);
-    this.#rateLimited.warn(`${reason}:${sender}`, "Dropped discovery message", { reason, sender, detail });
+    this.#limitedLog.warn(reason, this.#originOfSender(from), "Dropped discovery message", { reason, sender, detail });
   }
 
   #validate(msg: SignedGossipMessage): boolean {
@@ -617,9 +915,20 @@ class DiscoveryImpl implements Discovery {
       return;
     }
     if (this.#isSentByMe(msg, am)) return;
+    const limited = new Map<DiscoveryLimitReason, number>();
+    // Stored and forwarded only when used: an alive message of a member refused at a limit would
+    // otherwise carry the flood on to every peer (Fabric stores it before handling it).
+    if (!this.#handleAliveMessage(msg, am, this.#isDirect(rm, am), limited)) {
+      this.#reportLimited(limited, rm, "alive message");
+      return;
+    }
     store.add(msg);
-    this.#handleAliveMessage(msg, am);
     this.#c.comm.forward(rm);
+  }
+
+  /** Whether the message is the member's own, over its own connection (heard from directly). */
+  #isDirect(rm: ReceivedMessage, am: WellFormedAlive): boolean {
+    return bytesEqual(rm.connectionInfo.id, am.membership.pkiId);
   }
 
   #handleMembershipRequest(rm: ReceivedMessage, req: MembershipRequest, nonce: bigint): void {
@@ -643,8 +952,11 @@ class DiscoveryImpl implements Discovery {
       this.#reject("INVALID_SIGNATURE", rm, `self information of ${toHex(am.membership.pkiId)} is not authentic`);
       return;
     }
-    if (this.#msgStore!.checkValid(selfInfo)) this.#handleAliveMessage(selfInfo, am);
-    else this.#reject("STALE", rm);
+    if (this.#msgStore!.checkValid(selfInfo)) {
+      const limited = new Map<DiscoveryLimitReason, number>();
+      this.#handleAliveMessage(selfInfo, am, this.#isDirect(rm, am), limited);
+      this.#reportLimited(limited, rm, "membership request");
+    } else this.#reject("STALE", rm);
     // As in Fabric, a stale (but authentic) request is still answered: it changes nothing here.
     this.#sendMemResponse(am.membership, selfInfo.internalEndpoint(), nonce);
   }
@@ -666,9 +978,12 @@ class DiscoveryImpl implements Discovery {
       return;
     }
     if (memResp === undefined) {
-      this.#logger.warn("Got a membership request from a peer that shouldn't have sent one, closing connection to the peer as a result", {
-        member: networkMemberToString(targetPeer),
-      });
+      this.#limitedLog.warn(
+        "MEMREQ_REFUSED",
+        this.#originOfMember(pkiHex(target.pkiId)),
+        "Got a membership request from a peer that shouldn't have sent one, closing connection to the peer as a result",
+        { member: networkMemberToString(targetPeer) },
+      );
       this.#c.comm.closeConn(targetPeer);
       return;
     }
@@ -697,58 +1012,108 @@ class DiscoveryImpl implements Discovery {
     return { alive, dead };
   }
 
+  /**
+   * Fabric's MembershipResponse handling, within limits (ours): at most maxMembersPerResponse entries
+   * are looked at (alive ones first), an entry that brings nothing new (a known member, not newer) is
+   * skipped before its signature is checked, and the sender's budget of checked entries per interval
+   * bounds the rest.
+   */
   #handleMembershipResponse(rm: ReceivedMessage, res: MembershipResponse, nonce: bigint, store: MessageStore<SignedGossipMessage>): void {
     this.#publishNonce(nonce);
-    for (const env of res.alive) {
-      let msg: SignedGossipMessage;
-      try {
-        msg = SignedGossipMessage.fromEnvelope(env);
-      } catch (err) {
-        this.#reject("MALFORMED", rm, `membership response contains an invalid message from an online peer: ${errorMessage(err)}`);
-        return;
+    const sender = pkiHex(rm.connectionInfo.id);
+    const limited = new Map<DiscoveryLimitReason, number>();
+    const count = (reason: DiscoveryLimitReason, n = 1): void => {
+      limited.set(reason, (limited.get(reason) ?? 0) + n);
+    };
+    const max = this.#o.maxMembersPerResponse;
+    const aliveEntries = res.alive.length > max ? res.alive.slice(0, max) : res.alive;
+    const deadRoom = max - aliveEntries.length;
+    const deadEntries = res.dead.length > deadRoom ? res.dead.slice(0, deadRoom) : res.dead;
+    count("RESPONSE_LIMIT", res.alive.length - aliveEntries.length + res.dead.length - deadEntries.length);
+    try {
+      for (const env of aliveEntries) {
+        let msg: SignedGossipMessage;
+        try {
+          msg = SignedGossipMessage.fromEnvelope(env);
+        } catch (err) {
+          this.#reject("MALFORMED", rm, `membership response contains an invalid message from an online peer: ${errorMessage(err)}`);
+          return;
+        }
+        if (msg.message.content?.$case !== "aliveMsg") {
+          this.#reject("NOT_ALIVE_MESSAGE", rm, `membership response holds a ${msg.message.content?.$case ?? "empty"} message`);
+          return;
+        }
+        const am = wellFormedAlive(msg);
+        if (am === undefined) {
+          this.#reject("MALFORMED", rm, "alive message without membership, PKI-ID or timestamp");
+          continue;
+        }
+        if (!store.checkValid(msg)) {
+          this.#reject("STALE", rm);
+          continue;
+        }
+        // Fabric checks the signature first; handleAliveMessage then ignores what is not newer.
+        if (this.#bringsNothingNew(am)) continue;
+        if (!this.#spendSenderBudget(sender)) {
+          count("SENDER_BUDGET");
+          continue;
+        }
+        if (!this.#validate(msg)) {
+          this.#reject("INVALID_SIGNATURE", rm, `alive message of ${toHex(am.membership.pkiId)} is not authentic`);
+          continue;
+        }
+        this.#handleAliveMessage(msg, am, this.#isDirect(rm, am), limited);
       }
-      if (msg.message.content?.$case !== "aliveMsg") {
-        this.#reject("NOT_ALIVE_MESSAGE", rm, `membership response holds a ${msg.message.content?.$case ?? "empty"} message`);
-        return;
+      for (const env of deadEntries) {
+        let msg: SignedGossipMessage;
+        try {
+          msg = SignedGossipMessage.fromEnvelope(env);
+        } catch (err) {
+          this.#reject("MALFORMED", rm, `membership response contains an invalid message from an offline peer: ${errorMessage(err)}`);
+          return;
+        }
+        const am = wellFormedAlive(msg);
+        if (am === undefined) {
+          this.#reject("NOT_ALIVE_MESSAGE", rm, "membership response dead entry is not a well-formed alive message");
+          continue;
+        }
+        if (!store.checkValid(msg)) {
+          this.#reject("STALE", rm);
+          continue;
+        }
+        const key = pkiHex(am.membership.pkiId);
+        // As Fabric, a dead entry only teaches a member not known; checked here before the signature.
+        if (this.#id2Member.has(key) || bytesEqual(am.membership.pkiId, this.#self.pkiId)) continue;
+        const tomb = this.#tombstones.get(key);
+        if (tomb !== undefined && tomb.untilMs > this.#c.clock.monotonic()) {
+          count("FORGOTTEN");
+          continue;
+        }
+        if (!this.#spendSenderBudget(sender)) {
+          count("SENDER_BUDGET");
+          continue;
+        }
+        if (!this.#validate(msg)) {
+          this.#reject("INVALID_SIGNATURE", rm, `dead peer's alive message of ${toHex(am.membership.pkiId)} is not authentic`);
+          continue;
+        }
+        const admission = this.#admitNewMember(key, am.membership.pkiId, am.timestamp, true);
+        if (!admission.ok) {
+          if (admission.reason !== "STALE") count(admission.reason);
+          continue;
+        }
+        this.#learnNewMember(msg, am, true, admission.org, false);
       }
-      const am = wellFormedAlive(msg);
-      if (am === undefined) {
-        this.#reject("MALFORMED", rm, "alive message without membership, PKI-ID or timestamp");
-        continue;
-      }
-      if (!store.checkValid(msg)) {
-        this.#reject("STALE", rm);
-        continue;
-      }
-      if (!this.#validate(msg)) {
-        this.#reject("INVALID_SIGNATURE", rm, `alive message of ${toHex(am.membership.pkiId)} is not authentic`);
-        continue;
-      }
-      this.#handleAliveMessage(msg, am);
+    } finally {
+      this.#reportLimited(limited, rm, "membership response");
     }
-    for (const env of res.dead) {
-      let msg: SignedGossipMessage;
-      try {
-        msg = SignedGossipMessage.fromEnvelope(env);
-      } catch (err) {
-        this.#reject("MALFORMED", rm, `membership response contains an invalid message from an offline peer: ${errorMessage(err)}`);
-        return;
-      }
-      const am = wellFormedAlive(msg);
-      if (am === undefined) {
-        this.#reject("NOT_ALIVE_MESSAGE", rm, "membership response dead entry is not a well-formed alive message");
-        continue;
-      }
-      if (!store.checkValid(msg)) {
-        this.#reject("STALE", rm);
-        continue;
-      }
-      if (!this.#validate(msg)) {
-        this.#reject("INVALID_SIGNATURE", rm, `dead peer's alive message of ${toHex(am.membership.pkiId)} is not authentic`);
-        continue;
-      }
-      if (!this.#id2Member.has(pkiHex(am.membership.pkiId))) this.#learnNewMembers([], [msg]);
-    }
+  }
+
+  /** A known member's alive message that is not newer than what we hold: handling it would change nothing. */
+  #bringsNothingNew(am: WellFormedAlive): boolean {
+    const key = pkiHex(am.membership.pkiId);
+    const last = this.#aliveLastTS.get(key) ?? this.#deadLastTS.get(key);
+    return last !== undefined && !before(last, am.timestamp);
   }
 
   /** Fabric's `isSentByMe`: our own alive message; a different endpoint means a misconfigured twin. */
@@ -767,31 +1132,47 @@ class DiscoveryImpl implements Discovery {
     return true;
   }
 
-  /** Fabric's `handleAliveMessage`: learn, resurrect, refresh, or ignore. */
-  #handleAliveMessage(msg: SignedGossipMessage, am: WellFormedAlive): void {
-    if (this.#isSentByMe(msg, am)) return;
+  /**
+   * Fabric's `handleAliveMessage`: learn, resurrect, refresh, or ignore. `direct`: the message came
+   * from the member itself. Returns false when a new member was refused at a limit (counted in
+   * `limited`) or by a tombstone.
+   */
+  #handleAliveMessage(msg: SignedGossipMessage, am: WellFormedAlive, direct: boolean, limited: Map<DiscoveryLimitReason, number>): boolean {
+    if (this.#isSentByMe(msg, am)) return true;
     const key = pkiHex(am.membership.pkiId);
     const ts = am.timestamp;
     if (!this.#id2Member.has(key)) {
-      this.#learnNewMembers([msg], []);
-      return;
+      const admission = this.#admitNewMember(key, am.membership.pkiId, ts, false);
+      if (!admission.ok) {
+        if (admission.reason === "STALE") this.#logger.debug("Got an alive message not newer than a forgotten member's last", { pkiId: key });
+        else limited.set(admission.reason, (limited.get(admission.reason) ?? 0) + 1);
+        return false;
+      }
+      this.#learnNewMember(msg, am, false, admission.org, direct);
+      return true;
+    }
+    const meta = this.#meta.get(key);
+    if (direct && meta !== undefined && !meta.firstHand) {
+      meta.firstHand = true;
+      meta.forgetAtMs = undefined;
     }
     const lastAlive = this.#aliveLastTS.get(key);
     const lastDead = this.#deadLastTS.get(key);
     if (lastAlive === undefined && lastDead === undefined) {
       // Fabric panics here; the invariant is that a known member is alive or dead.
       this.#logger.error("Member is known but neither alive nor dead", { pkiId: key });
-      return;
+      return true;
     }
     if (lastDead !== undefined) {
       if (before(lastDead, ts)) this.#resurrectMember(msg, am);
       else if (!same(lastDead, ts)) this.#logger.debug("Got old alive message about dead peer", { pkiId: key });
-      return;
+      return true;
     }
     if (lastAlive !== undefined) {
       if (before(lastAlive, ts)) this.#learnExistingMember(msg, am);
       else if (!same(lastAlive, ts)) this.#logger.debug("Got old alive message about alive peer", { pkiId: key });
     }
+    return true;
   }
 
   #resurrectMember(msg: SignedGossipMessage, am: WellFormedAlive): void {
@@ -804,6 +1185,12 @@ class DiscoveryImpl implements Discovery {
     this.#id2Member.set(key, { endpoint: member.endpoint, metadata: member.metadata, pkiId: member.pkiId, internalEndpoint });
     this.#deadLastTS.delete(key);
     this.#deadMembership.delete(key);
+    const meta = this.#meta.get(key);
+    if (meta !== undefined) {
+      meta.forgetAtMs = undefined;
+      meta.failedProbes = 0;
+      meta.skipRounds = 0;
+    }
     this.#setAlive(key, msg);
     this.#events.emit({ kind: "member-alive", pkiId: key, endpoint: reachableAt(this.#id2Member.get(key)!) });
   }
@@ -827,31 +1214,41 @@ class DiscoveryImpl implements Discovery {
     if (this.#aliveMembership.has(key)) this.#setAlive(key, msg);
   }
 
-  #learnNewMembers(aliveMembers: readonly SignedGossipMessage[], deadMembers: readonly SignedGossipMessage[]): void {
+  /**
+   * Fabric's `learnNewMembers` for one member, alive or (from a dead list) dead, admitted by
+   * #admitNewMember. A dead member known only second-hand is due to be forgotten after the TTL.
+   */
+  #learnNewMember(msg: SignedGossipMessage, am: WellFormedAlive, dead: boolean, org: string, direct: boolean): void {
+    if (bytesEqual(am.membership.pkiId, this.#self.pkiId)) return;
     const now = this.#c.clock.monotonic();
-    const learn = (msgs: readonly SignedGossipMessage[], lastTS: Map<PkiHex, LastSeen>, store: (key: PkiHex, msg: SignedGossipMessage) => void): void => {
-      for (const msg of msgs) {
-        const am = wellFormedAlive(msg)!;
-        if (bytesEqual(am.membership.pkiId, this.#self.pkiId)) continue;
-        const key = pkiHex(am.membership.pkiId);
-        lastTS.set(key, { incNum: am.timestamp.incNum, seqNum: am.timestamp.seqNum, lastSeenMs: now });
-        // Fabric updates the member in any case, keeping a previously known internal endpoint.
-        const internalEndpoint = this.#id2Member.get(key)?.internalEndpoint ?? msg.internalEndpoint();
-        this.#id2Member.set(key, {
-          endpoint: am.membership.endpoint,
-          metadata: am.membership.metadata,
-          pkiId: am.membership.pkiId,
-          internalEndpoint,
-        });
-        // After #id2Member: the alive view takes the member's internal endpoint from it.
-        store(key, msg);
-      }
-    };
-    learn(aliveMembers, this.#aliveLastTS, (key, msg) => {
-      this.#setAlive(key, msg);
-      this.#events.emit({ kind: "member-alive", pkiId: key, endpoint: reachableAt(this.#id2Member.get(key)!) });
+    const key = pkiHex(am.membership.pkiId);
+    (dead ? this.#deadLastTS : this.#aliveLastTS).set(key, { incNum: am.timestamp.incNum, seqNum: am.timestamp.seqNum, lastSeenMs: now });
+    // Fabric updates the member in any case, keeping a previously known internal endpoint.
+    const internalEndpoint = this.#id2Member.get(key)?.internalEndpoint ?? msg.internalEndpoint();
+    this.#id2Member.set(key, {
+      endpoint: am.membership.endpoint,
+      metadata: am.membership.metadata,
+      pkiId: am.membership.pkiId,
+      internalEndpoint,
     });
-    learn(deadMembers, this.#deadLastTS, (key, msg) => this.#deadMembership.set(key, msg));
+    if (!this.#meta.has(key)) {
+      this.#orgCount.set(org, (this.#orgCount.get(org) ?? 0) + 1);
+      this.#meta.set(key, {
+        org,
+        firstHand: direct,
+        forgetAtMs: dead && !direct ? now + this.#ttlMs() : undefined,
+        failedProbes: 0,
+        skipRounds: 0,
+      });
+    }
+    this.#metrics.knownMembers.set(this.#id2Member.size);
+    // After #id2Member: the alive view takes the member's internal endpoint from it.
+    if (dead) {
+      this.#deadMembership.set(key, msg);
+      return;
+    }
+    this.#setAlive(key, msg);
+    this.#events.emit({ kind: "member-alive", pkiId: key, endpoint: reachableAt(this.#id2Member.get(key)!) });
   }
 
   // ---------------------------------------------------------------- building our messages

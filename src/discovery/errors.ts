@@ -23,3 +23,14 @@ export type DiscoveryRejectReason =
   | "NOT_ALIVE_MESSAGE"
   | "STALE"
   | "INVALID_SIGNATURE";
+
+/**
+ * Why a valid membership entry, or a new member, was ignored: a limit against members that lie about
+ * the membership (none of them is in Fabric).
+ * - RESPONSE_LIMIT: beyond maxMembersPerResponse entries of one response.
+ * - SENDER_BUDGET: beyond maxMemberEntriesPerSenderPerInterval entries verified from one sender.
+ * - ORG_QUOTA: beyond maxNewMembersPerOrgPerInterval new members of one org.
+ * - MEMBER_LIMIT: maxKnownMembersPerOrg or maxKnownMembers reached with no second-hand dead member to replace.
+ * - FORGOTTEN: a dead entry about a member forgotten less than the alive message TTL ago.
+ */
+export type DiscoveryLimitReason = "RESPONSE_LIMIT" | "SENDER_BUDGET" | "ORG_QUOTA" | "MEMBER_LIMIT" | "FORGOTTEN";

@@ -18,6 +18,14 @@ export {
   DEF_ALIVE_EXPIRATION_TIMEOUT_MS,
   DEF_ALIVE_TIME_INTERVAL_MS,
   DEF_MAX_CONNECTION_ATTEMPTS,
+  DEF_MAX_KNOWN_MEMBERS,
+  DEF_MAX_KNOWN_MEMBERS_PER_ORG,
+  DEF_MAX_MEMBER_ENTRIES_PER_SENDER_PER_INTERVAL,
+  DEF_MAX_MEMBERS_PER_RESPONSE,
+  DEF_MAX_NEW_MEMBERS_PER_ORG_PER_INTERVAL,
+  DEF_MAX_RECONNECT_BACKOFF_FACTOR,
+  DEF_MAX_RECONNECT_PINGS_IN_FLIGHT,
+  DEF_MEMBER_QUOTA_INTERVAL_MS,
   DEF_MSG_EXPIRATION_FACTOR,
   DEF_PUBLISH_CERT_PERIOD_MS,
   DEF_RECONNECT_INTERVAL_MS,
@@ -42,5 +50,6 @@ export {
   type DiscoverySecurityAdapterComponents,
   type DiscoverySecurityAdapterOptions,
 } from "./security-adapter.js";
-export { DiscoveryError, type DiscoveryErrorCode, type DiscoveryRejectReason } from "./errors.js";
+export { DiscoveryError, type DiscoveryErrorCode, type DiscoveryLimitReason, type DiscoveryRejectReason } from "./errors.js";
+export { LOG_LINES_PER_KEY_PER_WINDOW, LOG_LINES_PER_WINDOW, LOG_WINDOW_MS } from "./log-limiter.js";
 export { createDiscoveryMetrics, type DiscoveryMetrics } from "./metrics.js";

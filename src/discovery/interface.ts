@@ -23,6 +23,27 @@ export const SEND_UNTIL_ACKED_WAIT_MS = 5_000;
 /** peer.gossip.publishCertPeriod: how long after start alive messages carry the full identity. */
 export const DEF_PUBLISH_CERT_PERIOD_MS = 10_000;
 
+// Limits against a member (or its org's CA) that lies about the membership. Fabric has none of them;
+// the defaults are far above what an honest network of a few hundred peers per org ever reaches, so
+// they change nothing there (docs/DESIGN-NOTES.md, "Membership that a liar cannot bloat").
+
+/** Ours: alive + dead entries looked at per MembershipResponse; the rest are ignored and counted. */
+export const DEF_MAX_MEMBERS_PER_RESPONSE = 1_000;
+/** Ours: response entries verified (new or newer news) per sender per quota interval. */
+export const DEF_MAX_MEMBER_ENTRIES_PER_SENDER_PER_INTERVAL = 5_000;
+/** Ours: members not known before, learned per org per quota interval. */
+export const DEF_MAX_NEW_MEMBERS_PER_ORG_PER_INTERVAL = 500;
+/** Ours: the window of the per-sender and per-org quotas. */
+export const DEF_MEMBER_QUOTA_INTERVAL_MS = 60_000;
+/** Ours: members (alive and dead) known of one org. */
+export const DEF_MAX_KNOWN_MEMBERS_PER_ORG = 2_000;
+/** Ours: members (alive and dead) known in total. */
+export const DEF_MAX_KNOWN_MEMBERS = 10_000;
+/** Ours: pings of dead members in flight at once (Fabric pings every dead member at once). */
+export const DEF_MAX_RECONNECT_PINGS_IN_FLIGHT = 32;
+/** Ours: the longest back-off of a dead member known only second-hand, as a multiple of reconnectInterval. */
+export const DEF_MAX_RECONNECT_BACKOFF_FACTOR = 16;
+
 /**
  * Fabric's `discovery.Discovery`: the membership view (alive and dead peers) kept with signed
  * AliveMessage heartbeats and MembershipRequest/Response exchanges.
@@ -156,6 +177,12 @@ export interface DiscoveryComponents {
   anchorPeerTracker: AnchorPeerTracker;
   /** Where membership changes are told (alive, dead with its cause, purged, duplicate identity). Default: nowhere. */
   events?: PeerEventSink;
+  /**
+   * The org (MSP ID) of a member whose alive message was just validated (the identity mapper holds its
+   * identity then), for the per-org quotas and for keying log lines. Default: every member in one
+   * unnamed org, so the per-org limits act as global ones. Not in Fabric.
+   */
+  orgOf?: (pkiId: PKIidType) => string | undefined;
 }
 
 /** Fabric's `DiscoveryConfig`, as plain data with `...Ms` durations. config/ validates it. */
@@ -174,6 +201,39 @@ export interface DiscoveryOptions {
   msgExpirationFactor: number;
   /** peer.gossip.bootstrap endpoints: never forgotten once learned. */
   bootstrapPeers: string[];
+  /**
+   * Ours (Fabric has no limit): alive + dead entries looked at per MembershipResponse, alive list
+   * first; the rest are ignored and counted. Default 1,000.
+   */
+  maxMembersPerResponse: number;
+  /**
+   * Ours: membership response entries that need a signature check (a member not known, or newer news
+   * of a known one) taken from one sender per `memberQuotaIntervalMs`; the rest are ignored. Default 5,000.
+   */
+  maxMemberEntriesPerSenderPerInterval: number;
+  /**
+   * Ours: members not known before that are learned per org per `memberQuotaIntervalMs`, however they
+   * come (pushed alive messages, membership requests and responses). One org's CA minting identities
+   * uses up its own quota only. Default 500.
+   */
+  maxNewMembersPerOrgPerInterval: number;
+  /** Ours: the window of the per-sender and per-org quotas. Default 60 s. */
+  memberQuotaIntervalMs: number;
+  /**
+   * Ours: members (alive and dead) known of one org. At the cap a new member of that org takes the
+   * place of the org's oldest dead member known only second-hand, or is ignored. Default 2,000.
+   */
+  maxKnownMembersPerOrg: number;
+  /** Ours: members (alive and dead) known in total; the same replacement rule. Default 10,000. */
+  maxKnownMembers: number;
+  /** Ours: pings of dead members in flight at once (Fabric: all of them). Default 32. */
+  maxReconnectPingsInFlight: number;
+  /**
+   * Ours: a dead member known only second-hand (never heard from directly) that failed k probes is
+   * probed again after reconnectInterval x 2^k, at most this long. Members heard from directly are
+   * probed every reconnectInterval as in Fabric. Default reconnectInterval x 16 (400 s).
+   */
+  maxReconnectBackoffMs: number;
 }
 
 export const DEFAULT_DISCOVERY_OPTIONS: Readonly<DiscoveryOptions> = Object.freeze({
@@ -184,4 +244,12 @@ export const DEFAULT_DISCOVERY_OPTIONS: Readonly<DiscoveryOptions> = Object.free
   maxConnectionAttempts: DEF_MAX_CONNECTION_ATTEMPTS,
   msgExpirationFactor: DEF_MSG_EXPIRATION_FACTOR,
   bootstrapPeers: [] as string[],
+  maxMembersPerResponse: DEF_MAX_MEMBERS_PER_RESPONSE,
+  maxMemberEntriesPerSenderPerInterval: DEF_MAX_MEMBER_ENTRIES_PER_SENDER_PER_INTERVAL,
+  maxNewMembersPerOrgPerInterval: DEF_MAX_NEW_MEMBERS_PER_ORG_PER_INTERVAL,
+  memberQuotaIntervalMs: DEF_MEMBER_QUOTA_INTERVAL_MS,
+  maxKnownMembersPerOrg: DEF_MAX_KNOWN_MEMBERS_PER_ORG,
+  maxKnownMembers: DEF_MAX_KNOWN_MEMBERS,
+  maxReconnectPingsInFlight: DEF_MAX_RECONNECT_PINGS_IN_FLIGHT,
+  maxReconnectBackoffMs: DEF_MAX_RECONNECT_BACKOFF_FACTOR * DEF_RECONNECT_INTERVAL_MS,
 });

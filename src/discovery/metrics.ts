@@ -1,5 +1,5 @@
-import type { CounterMetric, CounterSpec, MetricsProvider } from "../metrics/index.js";
-import type { DiscoveryRejectReason } from "./errors.js";
+import type { CounterMetric, CounterSpec, GaugeMetric, GaugeSpec, MetricsProvider } from "../metrics/index.js";
+import type { DiscoveryLimitReason, DiscoveryRejectReason } from "./errors.js";
 
 /** Ours (Fabric has no discovery metrics, the name after Fabric's naming): discovery messages not used, by reason. */
 export const DISCOVERY_REJECTED: CounterSpec<"reason"> = {
@@ -23,14 +23,49 @@ export const DISCOVERY_FORGOTTEN: CounterSpec<never> = {
   labelNames: [],
 };
 
+/** Ours: membership entries (or new members) ignored because a limit was reached, by limit. */
+export const DISCOVERY_LIMITED: CounterSpec<"reason"> = {
+  name: "fabric_gossip_discovery_limited_total",
+  type: "counter",
+  help: "Membership entries or new members ignored because a membership limit was reached, by limit",
+  labelNames: ["reason"],
+};
+/** Ours: discovery log lines caused by remote input that the rate limiter held back, by code. */
+export const DISCOVERY_LOG_SUPPRESSED: CounterSpec<"code"> = {
+  name: "fabric_gossip_discovery_log_suppressed_total",
+  type: "counter",
+  help: "Discovery log lines caused by remote input and held back by the rate limiter, by code",
+  labelNames: ["code"],
+};
+/** Ours: members known (alive and dead). */
+export const DISCOVERY_KNOWN_MEMBERS: GaugeSpec<never> = {
+  name: "fabric_gossip_discovery_known_members",
+  type: "gauge",
+  help: "Members known to discovery, alive and dead",
+  labelNames: [],
+};
+/** Ours: pings of dead members in flight. */
+export const DISCOVERY_RECONNECT_PINGS_IN_FLIGHT: GaugeSpec<never> = {
+  name: "fabric_gossip_discovery_reconnect_pings_in_flight",
+  type: "gauge",
+  help: "Pings of dead members in flight",
+  labelNames: [],
+};
+
 /** Fabric has no discovery metrics; ours, after Fabric's naming. */
 export interface DiscoveryMetrics {
   /** Received discovery messages (or embedded alive envelopes) not used, by reason. */
   rejected: CounterMetric<"reason">;
   /** Peers moved from the alive to the dead list. */
   expired: CounterMetric<never>;
-  /** Peers forgotten after the alive store TTL. */
+  /** Peers forgotten after the alive store TTL, or on the schedule of second-hand dead members, or replaced at a cap. */
   forgotten: CounterMetric<never>;
+  /** Entries or new members ignored at a limit. */
+  limited: CounterMetric<"reason">;
+  /** Log lines held back by the limiter. */
+  logSuppressed: CounterMetric<"code">;
+  knownMembers: GaugeMetric<never>;
+  pingsInFlight: GaugeMetric<never>;
 }
 
 /** The discovery metrics from `metrics`, created once per provider (get-or-create). */
@@ -39,7 +74,11 @@ export function createDiscoveryMetrics(metrics: MetricsProvider): DiscoveryMetri
     rejected: metrics.counter(DISCOVERY_REJECTED),
     expired: metrics.counter(DISCOVERY_EXPIRED),
     forgotten: metrics.counter(DISCOVERY_FORGOTTEN),
+    limited: metrics.counter(DISCOVERY_LIMITED),
+    logSuppressed: metrics.counter(DISCOVERY_LOG_SUPPRESSED),
+    knownMembers: metrics.gauge(DISCOVERY_KNOWN_MEMBERS),
+    pingsInFlight: metrics.gauge(DISCOVERY_RECONNECT_PINGS_IN_FLIGHT),
   };
 }
 
-export type { DiscoveryRejectReason };
+export type { DiscoveryLimitReason, DiscoveryRejectReason };

@@ -155,6 +155,11 @@ export class GossipNodeImpl implements GossipNode {
         ),
         disclosurePolicy: this.#disclosurePolicy,
         anchorPeerTracker: { isAnchorPeer: (endpoint) => [...this.#anchorEndpoints.values()].some((s) => s.has(endpoint)) },
+        // Discovery's per-org membership quotas and log keys (the MSP ID, from the identity mapper).
+        orgOf: (pkiId) => {
+          const org = this.#orgOf(pkiId);
+          return org.byteLength === 0 ? undefined : fromUtf8(org);
+        },
       },
       {
         aliveTimeIntervalMs: this.#o.aliveTimeIntervalMs,

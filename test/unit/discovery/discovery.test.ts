@@ -44,11 +44,20 @@ describe("configuration", () => {
       maxConnectionAttempts: 120,
       msgExpirationFactor: 20,
       bootstrapPeers: [],
+      maxMembersPerResponse: 1_000,
+      maxMemberEntriesPerSenderPerInterval: 5_000,
+      maxNewMembersPerOrgPerInterval: 500,
+      memberQuotaIntervalMs: 60_000,
+      maxKnownMembersPerOrg: 2_000,
+      maxKnownMembers: 10_000,
+      maxReconnectPingsInFlight: 32,
+      maxReconnectBackoffMs: 400_000,
     });
     const o = resolveDiscoveryOptions({ aliveTimeIntervalMs: 300 });
     assert.equal(o.aliveExpirationTimeoutMs, 1_500);
     assert.equal(o.aliveExpirationCheckIntervalMs, 150);
     assert.equal(o.reconnectIntervalMs, 1_500);
+    assert.equal(o.maxReconnectBackoffMs, 16 * 1_500, "the back-off cap follows reconnectInterval");
     assert.equal(SEND_UNTIL_ACKED_WAIT_MS, 5_000);
   });
 

@@ -163,11 +163,15 @@ export interface FixtureOptions {
   validate?: (msg: SignedGossipMessage) => boolean;
   publishCertPeriodMs?: number;
   start?: boolean;
+  /** The org of a PKI-ID (discovery's per-org quotas and log keys); default: none known. */
+  orgOf?: (pkiId: PKIidType) => string | undefined;
+  /** Replaces the recording comm (a subclass with other ping behaviour). */
+  comm?: RecordingComm;
 }
 
 export async function fixture(opts: FixtureOptions = {}): Promise<Fixture> {
   const clock = new ManualClock(1_700_000_000_000);
-  const comm = new RecordingComm();
+  const comm = opts.comm ?? new RecordingComm();
   const endpoint = opts.endpoint ?? "self:7051";
   const pkiId = utf8(endpoint);
   const mcs = new DevMessageCryptoService();
@@ -212,6 +216,7 @@ export async function fixture(opts: FixtureOptions = {}): Promise<Fixture> {
       crypto,
       disclosurePolicy: opts.disclosurePolicy ?? NOOP_DISCLOSURE_POLICY,
       anchorPeerTracker: opts.anchorPeerTracker ?? NO_ANCHOR_PEERS,
+      ...(opts.orgOf === undefined ? {} : { orgOf: opts.orgOf }),
     },
     { ...TEST_OPTIONS, ...opts.options },
   );
