@@ -1,4 +1,5 @@
 import { Command, Option } from "commander";
+import { parseLogSpec } from "../logging/index.js";
 import {
   registerChannel,
   registerCommPeer,
@@ -16,7 +17,19 @@ program
   .description("Hyperledger Fabric's peer gossip service, in TypeScript")
   .version("0.1.0")
   .addOption(new Option("--log-spec <spec>", "FABRIC_LOGGING_SPEC-style log levels, e.g. warn:gossip.comm=debug").env("FABRIC_LOGGING_SPEC"))
-  .showHelpAfterError();
+  // One line after an error, not the whole help: the useful line stays visible.
+  .showHelpAfterError("(run with --help for usage)")
+  .hook("preAction", (_, action) => {
+    // A bad spec is refused before anything starts, naming where it came from.
+    const spec = (action.optsWithGlobals() as { logSpec?: string }).logSpec;
+    if (spec === undefined) return;
+    try {
+      parseLogSpec(spec);
+    } catch (err) {
+      const from = process.env["FABRIC_LOGGING_SPEC"] === spec ? "FABRIC_LOGGING_SPEC" : "--log-spec";
+      throw new Error(`${from}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
 
 registerChannel(program);
 registerCrypto(program);

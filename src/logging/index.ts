@@ -1,3 +1,4 @@
-export type { Logger, LogFields, LogLevel } from "./logger.js";
-export { createLogger, silentLogger, MemoryLogger, levelFor } from "./logger.js";
+export type { Logger, LogFields, LogFormat, CreateLoggerOptions } from "./logger.js";
+export { createLogger, silentLogger, MemoryLogger, levelFor, LogLevels, logFormatFromEnv, formatHuman } from "./logger.js";
+export { type LogLevel, type LogSpec, LogSpecError, levelOf, parseLogSpec } from "./spec.js";
 export { RateLimitedLog } from "./rate-limited.js";

@@ -88,6 +88,6 @@ describe("peer start --config <sampleconfig-shaped core.yaml> --channel-block", 
       code = await proc.stop(10_000);
     }
     assert.equal(code, 0, proc.stderr.join("\n"));
-    assert.ok(!proc.stderr.some((l) => /"level":50/.test(l)), `no error logged: ${proc.stderr.filter((l) => /"level":50/.test(l)).join("\n")}`);
+    assert.ok(!proc.stderr.some((l) => /"level":"error"/.test(l)), `no error logged: ${proc.stderr.filter((l) => /"level":"error"/.test(l)).join("\n")}`);
   });
 });

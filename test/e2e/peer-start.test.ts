@@ -157,7 +157,7 @@ describe("peer start: three peers of one org with mutual TLS", { timeout: 180_00
     for (const p of [...peers].reverse()) {
       const code = await signalAndWait(p.proc.child, "SIGTERM");
       assert.equal(code, 0, `${p.name} exit code; stderr: ${p.proc.stderr.slice(-5).join(" | ")}`);
-      assert.ok(!p.proc.stderr.some((l) => /"level":50/.test(l)), `${p.name} logged no error: ${p.proc.stderr.filter((l) => /"level":50/.test(l)).join("\n")}`);
+      assert.ok(!p.proc.stderr.some((l) => /"level":"error"/.test(l)), `${p.name} logged no error: ${p.proc.stderr.filter((l) => /"level":"error"/.test(l)).join("\n")}`);
       if (p === peers[2]) {
         // aliveExpirationTimeout is 5 x aliveTimeInterval = 5 s here.
         const deadline = Date.now() + CONVERGE_MS;
