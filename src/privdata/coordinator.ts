@@ -192,7 +192,8 @@ export function createPvtDataCoordinator(c: CoordinatorComponents, options: Coor
     const needs = privateDataNeeds(block, flags);
     c.metrics.validationDuration.observe(label, seconds(started));
     const listStarted = c.clock.monotonic();
-    for (const bad of needs.unreadable) log.warn("a transaction of the block cannot be read; it needs no private data", { block: needs.blockNumber.toString(), err: bad.message });
+    // Debug only: a block of transactions that are not endorser transactions (test and simulator payloads) has many.
+    for (const bad of needs.unreadable) log.debug("a transaction of the block cannot be read; it needs no private data", { block: needs.blockNumber.toString(), err: bad.message });
     const storeInvalid = c.storePvtDataOfInvalidTx();
     const wanted = new Map<string, WantedKey>();
     for (const tx of needs.txs) {

@@ -3,18 +3,24 @@ import type { IdentityDeserializer, SignedData } from "../channelconfig/index.js
 import type { Logger } from "../logging/index.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
 import type { PvtDataPayload } from "../protos/gen/gossip/message.pb.js";
-import { type Clock, errorMessage } from "../util/index.js";
+import type { TxPvtReadWriteSetWithConfigInfo } from "../protos/gen/transientstore/transientstore.pb.js";
+import { type Clock, errorMessage, type Random } from "../util/index.js";
 import { type CollectionStore, createCollectionStore } from "./collection-store.js";
 import { type CollectionDefinition, type ImplicitCollectionDisseminationPolicy, memberOrgsPolicyBytes } from "./collections.js";
 import { type CoordinatorOptions, createPvtDataCoordinator, type PvtDataCoordinator, type StoreBlockResult } from "./coordinator.js";
+import { createPvtDataResponder, type PvtDataResponder } from "./data-retriever.js";
+import { createPvtDataDistributor, type PvtDataDistributor } from "./distributor.js";
 import { type CollectionAccess, createCollectionAccess } from "./eligibility.js";
 import type { PvtDataFetcher } from "./fetcher.js";
 import type { PrivdataMetrics } from "./metrics.js";
+import { createPvtDataPuller, type PvtDataPuller } from "./puller.js";
+import { createPvtDataPushReceiver, type PvtDataPushReceiver } from "./push-receiver.js";
 import { createMemoryPvtDataStore, openPvtDataStore } from "./pvt-store.js";
 import { alignPvtStoreWithBlockStore, type StoreAlignment } from "./pvt-store-align.js";
 import type { PvtDataStore } from "./pvt-store-interface.js";
 import { createPvtDataReconciler, type PvtDataReconciler, type ReconcilerOptions } from "./reconciler.js";
 import { transactionsFilter } from "./transactions.js";
+import type { PvtDataGossip, PvtTransferComponents, VerifyByChannel } from "./transfer-common.js";
 import { createMemoryTransientStore, openTransientStore } from "./transient-store.js";
 import type { TransientStore } from "./transient-store-interface.js";
 
@@ -47,14 +53,34 @@ export interface PvtDataHandlerComponents {
   localMspId: string | undefined;
   /** Our signature over 32 zero bytes (Fabric's `createSelfSignedData`). */
   selfSignedData: SignedData | undefined;
-  /** Asks other peers for private data. Absent: nothing is pulled (no remote pull at commit, no reconciliation fetch). */
+  /**
+   * How private data moves between peers: with it (and the channel's MSPs), the handler runs Fabric's
+   * distributor, push receiver, puller and pull responder over the gossip node. Absent: private data stays on
+   * this peer (nothing is pushed, pulled or served; no reconciliation).
+   */
+  transfer?: PvtTransferWiring;
+  /** A fetcher to use instead of the puller (tests). */
   fetcher?: PvtDataFetcher;
   clock: Clock;
   logger: Logger;
   metrics: PrivdataMetrics;
 }
 
+/** What the peer-to-peer parts of private data need besides the handler's components. */
+export interface PvtTransferWiring {
+  gossip: PvtDataGossip;
+  random: Random;
+  /** Our serialized identity: the push receiver stores only data of collections it is eligible for. */
+  selfIdentity: Uint8Array;
+  /** Checks a sender's handshake against the channel's Readers policy; absent: membership in the channel is enough. */
+  mcs?: VerifyByChannel;
+}
+
 export interface PvtDataHandlerOptions extends CoordinatorOptions, ReconcilerOptions {
+  /** `pushAckTimeout` of the distributor. Default 3 s. */
+  pushAckTimeoutMs?: number;
+  /** `btlPullMargin` of the puller. Default 10. */
+  btlPullMargin?: bigint;
   /** Where the stores live: `<storeDir>/pvtdata` and `<storeDir>/transient`. Absent: in memory. */
   storeDir?: string;
   implicitCollectionDissemination?: ImplicitCollectionDisseminationPolicy;
@@ -75,6 +101,14 @@ export interface PvtDataHandler {
   readonly pvtStore: PvtDataStore;
   readonly coordinator: PvtDataCoordinator;
   readonly reconciler: PvtDataReconciler;
+  /** The distributor, when private data moves between peers (`transfer` and the channel's MSPs were given). */
+  readonly distributor: PvtDataDistributor | undefined;
+  /**
+   * Fabric's `DistributePrivateData`: pushes an endorsement's private write sets to eligible peers (when the
+   * handler has a distributor), then keeps them in the transient store. Rejects with the distributor's
+   * PvtTransferError (nothing stored then) or the store's error.
+   */
+  distribute(txId: string, data: TxPvtReadWriteSetWithConfigInfo, blockHeight: bigint): Promise<void>;
   /** How the private data store stood against the block store at open (after any repair). */
   readonly alignment: StoreAlignment;
   /** The collection's access policy compiled with the channel's MSPs in force; undefined without MSPs or when it does not compile. */
@@ -86,9 +120,14 @@ export interface PvtDataHandler {
   commitBlock(block: Block, pvtData?: readonly PvtDataPayload[]): Promise<StoreBlockResult>;
   /** The private data of block `seqNum` that the requester (its handshake signed data) may read. */
   pvtDataFor(seqNum: bigint, requester: SignedData | undefined): Promise<PvtDataPayload[]>;
-  /** Starts the reconciler. */
+  /** Starts the reconciler and the peer-to-peer parts (push receiver, puller, responder). */
   start(): void;
-  /** Stops the reconciler and the coordinator, then closes the stores. Idempotent. */
+  /**
+   * Abandons a block waiting for private data from peers (its commit rejects with STOPPED), so the state
+   * provider's commit loop can stop; call before stopping state. Idempotent.
+   */
+  interrupt(): Promise<void>;
+  /** Stops everything, then closes the stores. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -144,7 +183,45 @@ export async function openPvtDataHandler(c: PvtDataHandlerComponents, options: P
     return access ?? undefined;
   };
 
-  const fetcher: PvtDataFetcher = c.fetcher ?? { fetch: async () => ({ available: [], purged: [] }) };
+  // The peer-to-peer parts need the channel's MSPs (eligibility of peers and requesters).
+  const initialMsps = c.msps();
+  let transfer: { puller: PvtDataPuller; pushReceiver: PvtDataPushReceiver; responder: PvtDataResponder; distributor: PvtDataDistributor } | undefined;
+  if (c.transfer !== undefined && initialMsps !== undefined) {
+    let lastMsps = initialMsps;
+    const deserializer = (): IdentityDeserializer => {
+      lastMsps = c.msps() ?? lastMsps;
+      return lastMsps;
+    };
+    const common: PvtTransferComponents = {
+      channelId: c.channel,
+      gossip: c.transfer.gossip,
+      deserializer,
+      clock: c.clock,
+      random: c.transfer.random,
+      logger: c.logger,
+      metrics: c.metrics,
+    };
+    transfer = {
+      puller: createPvtDataPuller({ ...common, collections }, options.btlPullMargin !== undefined ? { btlPullMargin: options.btlPullMargin } : {}),
+      pushReceiver: createPvtDataPushReceiver({
+        ...common,
+        transientStore,
+        ledgerHeight: () => c.ledger.height(),
+        selfIdentity: c.transfer.selfIdentity,
+        ...(c.transfer.mcs !== undefined ? { mcs: c.transfer.mcs } : {}),
+      }),
+      responder: createPvtDataResponder({ ...common, collections, transientStore, pvtStore, ledgerHeight: () => c.ledger.height() }),
+      distributor: createPvtDataDistributor(common, {
+        ...(options.pushAckTimeoutMs !== undefined ? { pushAckTimeoutMs: options.pushAckTimeoutMs } : {}),
+        ...(options.implicitCollectionDissemination !== undefined ? { implicitCollectionDissemination: options.implicitCollectionDissemination } : {}),
+        ...(c.localMspId !== undefined ? { localMspId: c.localMspId } : {}),
+      }),
+    };
+  } else if (c.transfer !== undefined) {
+    log.info("the channel has no MSPs: private data is neither pushed, pulled nor served");
+  }
+  const remote: PvtDataFetcher | undefined = c.fetcher ?? transfer?.puller;
+  const fetcher: PvtDataFetcher = remote ?? { fetch: async () => ({ available: [], purged: [] }) };
   const coordinator = createPvtDataCoordinator(
     {
       channel: c.channel,
@@ -162,11 +239,11 @@ export async function openPvtDataHandler(c: PvtDataHandlerComponents, options: P
       metrics: c.metrics,
     },
     // Without a puller nobody can answer: waiting pullRetryThreshold per block would only slow commits down.
-    c.fetcher === undefined ? { ...options, pullRetryThresholdMs: 0 } : options,
+    remote === undefined ? { ...options, pullRetryThresholdMs: 0 } : options,
   );
   const reconciler = createPvtDataReconciler(
     { channel: c.channel, pvtStore, collections, fetcher, getBlock: (n) => c.ledger.getBlock(n), clock: c.clock, logger: c.logger, metrics: c.metrics },
-    c.fetcher === undefined ? { ...options, reconciliationEnabled: false } : options,
+    remote === undefined ? { ...options, reconciliationEnabled: false } : options,
   );
 
   const learn = (block: Block): void => {
@@ -182,7 +259,8 @@ export async function openPvtDataHandler(c: PvtDataHandlerComponents, options: P
     if (alignment.state === "pvt-ahead") {
       log.warn("the private data store is ahead of the block store; its data is kept and not committed again", { pvtHeight: alignment.pvtHeight.toString(), blockHeight: height.toString() });
     } else if (alignment.state === "pvt-behind" && (alignment.pvtHeight > 0n || height > 1n)) {
-      log.warn("the private data store is behind the block store; committing the blocks it lacks with missing markers", {
+      // In memory the store starts empty at every open (the simulator's ledgers outlive their peers): expected there.
+      (options.storeDir === undefined ? log.debug : log.warn).call(log, "the private data store is behind the block store; committing the blocks it lacks with missing markers", {
         pvtHeight: alignment.pvtHeight.toString(),
         blockHeight: height.toString(),
       });
@@ -210,6 +288,12 @@ export async function openPvtDataHandler(c: PvtDataHandlerComponents, options: P
     reconciler,
     alignment,
     accessOf,
+    distributor: transfer?.distributor,
+    async distribute(txId, data, blockHeight) {
+      // Fabric's order: distribute first; the data is kept locally only when that succeeded.
+      await transfer?.distributor.distribute(txId, data, blockHeight);
+      await transientStore.persist(txId, blockHeight, data);
+    },
     async commitBlock(block, pvtData) {
       const result = await coordinator.storeBlock(block, pvtData ?? [], transactionsFilter(block));
       learn(block);
@@ -217,12 +301,19 @@ export async function openPvtDataHandler(c: PvtDataHandlerComponents, options: P
     },
     pvtDataFor: (seqNum, requester) => coordinator.pvtDataFor(seqNum, requester),
     start() {
+      transfer?.puller.start();
+      transfer?.pushReceiver.start();
+      transfer?.responder.start();
       reconciler.start();
     },
+    interrupt: () => coordinator.stop(),
     stop() {
       stopping ??= (async () => {
         await reconciler.stop();
+        await transfer?.pushReceiver.stop();
+        await transfer?.responder.stop();
         await coordinator.stop();
+        await transfer?.puller.stop();
         await pvtStore.close();
         await transientStore.close();
       })();

@@ -1,3 +1,5 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { MessageCryptoService, PeerIdentityType, SecurityAdvisor } from "../api/index.js";
 import { PeerEvents } from "../api/index.js";
 import { type ChannelConfig, type ChannelConfigTracker, createChannelConfigTracker, lastConfigIndex } from "../channelconfig/index.js";
@@ -29,8 +31,17 @@ import type { MetricsProvider } from "../metrics/index.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
 import { GossipMessage_Tag } from "../protos/gen/gossip/message.pb.js";
 import type { Payload } from "../protos/gen/gossip/message.pb.js";
+import { TxPvtReadWriteSetWithConfigInfo } from "../protos/gen/transientstore/transientstore.pb.js";
+import {
+  type CollectionsFile,
+  createPrivdataMetrics,
+  openPvtDataHandler,
+  type PrivdataMetrics,
+  type PvtDataHandler,
+  type PvtDataHandlerOptions,
+} from "../privdata/index.js";
 import { type StateProvider, type StateProviderOptions, createStateProvider } from "../state/index.js";
-import { type Clock, errorMessage, type Random, utf8 } from "../util/index.js";
+import { type Clock, errorMessage, fromUtf8, type Random, utf8 } from "../util/index.js";
 import { channelDefinitionOf, checkJoinBlock } from "./channel-block.js";
 import { channelTlsCasOf } from "./channel-tls.js";
 import { type ChannelDefinition, ChannelRegistry, joinMessageOf, mspMaterialsOf } from "./channel-definition.js";
@@ -102,6 +113,43 @@ export interface GossipServiceOptions {
   blockStore?: BlockStoreOptions;
   /** Dial timeout of the one-off genesis block request. Default 5000 ms. */
   genesisDialTimeoutMs?: number;
+  /** peer.gossip.pvtData.* (defaults: Fabric's sample core.yaml values). */
+  pvtData?: PvtDataServiceOptions;
+  /**
+   * Collections of chaincodes from collections_config.json files, for chaincodes without a definition on the
+   * chain (a committed definition wins). `channel` absent: every channel.
+   */
+  collectionsFiles?: readonly CollectionsFileOption[];
+}
+
+/** `peer.gossip.pvtData.*` as the service takes them (gossip/service/config.go, gossip/privdata/config.go). */
+export interface PvtDataServiceOptions {
+  /** Longest wait for a block's private data from other peers before it commits without. Default 60 s. */
+  pullRetryThresholdMs?: number;
+  /** Transient store retention in blocks (purge below blockNum - this at multiples of it). Default 1000. */
+  transientstoreMaxBlockRetention?: number;
+  /** Per-peer acknowledgement timeout of the endorsement-time push. Default 3 s. */
+  pushAckTimeoutMs?: number;
+  /** Peers whose height + this margin has passed the data's expiry are not asked for it. Default 10. */
+  btlPullMargin?: number;
+  /** Blocks with missing data per reconciliation batch. Default 10. */
+  reconcileBatchSize?: number;
+  /** Pause between reconciliation cycles. Default 1 min. */
+  reconcileSleepIntervalMs?: number;
+  /** Whether missing private data is reconciled. Default true. */
+  reconciliationEnabled?: boolean;
+  /** Data of invalid transactions is not pulled at commit. Default false. */
+  skipPullingInvalidTransactionsDuringCommit?: boolean;
+  /** How the peer's own org's implicit collection is disseminated. Default requiredPeerCount 0, maxPeerCount 1. */
+  implicitCollectionDisseminationPolicy?: { requiredPeerCount: number; maxPeerCount: number };
+}
+
+/** A chaincode's collections_config.json (Fabric's `--collections-config`), for one channel or all. */
+export interface CollectionsFileOption {
+  channel?: string;
+  chaincode: string;
+  /** The file's path. */
+  file: string;
 }
 
 /** The gossip node's settings: Fabric's `gossip.Config` (service/peer-node's gossipNodeOptionsOf builds it from peer.gossip.*). */
@@ -122,6 +170,8 @@ interface ChannelResources {
   /** Follows the channel's configuration block by block; absent when block 0 carries no channel configuration. */
   tracker: ChannelConfigTracker | undefined;
   readonly ledger: ChannelLedger;
+  /** The channel's private data: collections, stores, coordinator, reconciler. */
+  readonly pvt: PvtDataHandler;
   readonly state: StateProvider;
   readonly deliver: DeliverClient;
   /** A standby placeholder until the channel's leader mode is built (it captures these resources). */
@@ -164,6 +214,15 @@ export interface GossipService {
   state(channel: string): StateProvider;
   /** Fabric's `AddPayload`: hands a block to the channel's state provider. */
   addPayload(channel: string, payload: Payload): Promise<void>;
+  /** The channel's private data handler (collections, transient and private data stores, coordinator, reconciler). */
+  privateData(channel: string): PvtDataHandler;
+  /**
+   * Fabric's `DistributePrivateData`: an endorser's private write sets of transaction `txId`, simulated at
+   * ledger height `blockHeight` (a serialized `TxPvtReadWriteSetWithConfigInfo`, or decoded), are pushed to
+   * the peers the collections admit and kept in this peer's transient store for the commit.
+   * @throws GossipServiceError UNKNOWN_CHANNEL, BAD_PRIVATE_DATA (bytes that do not decode); the distributor's errors.
+   */
+  distributePrivateData(channel: string, txId: string, data: Uint8Array | TxPvtReadWriteSetWithConfigInfo, blockHeight: bigint): Promise<void>;
   /** Fabric's `InitializeChannel`; see `GossipServiceImpl.initializeChannel`. */
   initializeChannel(def: ChannelDefinition, opts?: InitializeChannelOptions): Promise<void>;
   /** Stops every channel, then the gossip node. Idempotent. */
@@ -193,6 +252,7 @@ export class GossipServiceImpl implements GossipService {
   readonly #registry: ChannelRegistry;
   readonly #channels = new Map<string, ChannelResources>();
   readonly #initializing = new Set<string>();
+  readonly #pvtMetrics: PrivdataMetrics;
   #started = false;
   #stopping: Promise<void> | undefined;
 
@@ -209,6 +269,7 @@ export class GossipServiceImpl implements GossipService {
     this.#registry = components.channels ?? new ChannelRegistry();
     this.#events = components.events ?? new PeerEvents((err) => this.#log.error("an event listener failed", { err: errorMessage(err) }));
     this.#ledgers = components.ledgers ?? (options.ledgerRootDir === undefined ? undefined : blockStoreLedgers(options.ledgerRootDir, options.blockStore, components.logger));
+    this.#pvtMetrics = createPrivdataMetrics(components.metrics);
     this.#node = createGossipNode(
       {
         transport: components.transport,
@@ -297,6 +358,23 @@ export class GossipServiceImpl implements GossipService {
     return this.#channel(channel).state.addPayload(payload);
   }
 
+  privateData(channel: string): PvtDataHandler {
+    return this.#channel(channel).pvt;
+  }
+
+  async distributePrivateData(channel: string, txId: string, data: Uint8Array | TxPvtReadWriteSetWithConfigInfo, blockHeight: bigint): Promise<void> {
+    const res = this.#channel(channel);
+    let decoded: TxPvtReadWriteSetWithConfigInfo;
+    try {
+      decoded = data instanceof Uint8Array ? TxPvtReadWriteSetWithConfigInfo.decode(data) : data;
+    } catch (err) {
+      throw new GossipServiceError("BAD_PRIVATE_DATA", `channel ${channel}, transaction ${txId}: the private data is not a TxPvtReadWriteSetWithConfigInfo: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+    await res.pvt.distribute(txId, decoded, blockHeight);
+  }
+
   /**
    * Fabric's `InitializeChannel`: opens the channel's ledger (starting it with the genesis block
    * when empty), starts its state provider, joins the gossip channel with the definition's orgs and
@@ -317,6 +395,7 @@ export class GossipServiceImpl implements GossipService {
     this.#registry.set(def);
     const log = this.#log.child("gossip.service", { channel: name });
     let ledger: ChannelLedger | undefined;
+    let pvt: PvtDataHandler | undefined;
     let state: StateProvider | undefined;
     let joined = false;
     let res: ChannelResources | undefined;
@@ -338,7 +417,12 @@ export class GossipServiceImpl implements GossipService {
       // The MSPs a definition carries (one from a channel block does) become trusted; folders are the caller's.
       this.#c.trustOrgs?.(mspMaterialsOf(current));
       const committed: { res?: ChannelResources } = {};
-      state = this.#createState(name, ledger, (block) => {
+      // The tracker in force: the resources' once they exist (a refused config block clears it there).
+      const trackerNow = (): ChannelConfigTracker | undefined => (committed.res === undefined ? tracker : committed.res.tracker);
+      const defNow = (): ChannelDefinition => committed.res?.def ?? current;
+      pvt = await this.#openPvtData(name, ledger, trackerNow, defNow, log);
+      const pvtHandler = pvt;
+      state = this.#createState(name, ledger, pvtHandler, (block) => {
         if (committed.res !== undefined) this.#followConfig(committed.res, block, log);
       });
       this.#node.joinChan(joinMessageOf(current, tracker === undefined ? 1 : Number(tracker.bundle.config.sequence) + 1), name);
@@ -350,18 +434,21 @@ export class GossipServiceImpl implements GossipService {
       // publishStateInfo tick, when our own election may already have declared us leader.
       this.#node.updateChaincodes([], name);
       await state.start();
-      res = this.#createDeliveryAndElection(current, ledger, state, log);
+      res = this.#createDeliveryAndElection(current, ledger, pvt, state, log);
       res.tracker = tracker;
       committed.res = res;
       this.#channels.set(name, res);
       await res.election.start();
+      pvt.start();
       log.info("channel initialized", { mode: this.#mode, height: ledger.height().toString(), orderers: def.orderer.endpoints });
     } catch (err) {
       if (res !== undefined) {
         this.#channels.delete(name);
         await this.#stopChannel(res);
       } else {
+        await pvt?.interrupt();
         await state?.stop();
+        await pvt?.stop();
         await ledger?.close();
         this.#registry.delete(name);
         this.#c.tlsTrust?.removeChannel(name);
@@ -503,17 +590,84 @@ export class GossipServiceImpl implements GossipService {
     };
   }
 
-  #createState(name: string, ledger: ChannelLedger, onCommitted: (block: Block) => void): StateProvider {
+  /**
+   * Fabric's private data half of `InitializeChannel`: the channel's collection store, transient and private
+   * data stores (beside the block store, `<ledgerRootDir>/<channel>/{pvtdata,transient}`; in memory when the
+   * ledgers are the caller's), coordinator and reconciler, eligibility judged with the channel's MSPs in force.
+   */
+  async #openPvtData(
+    name: string,
+    ledger: ChannelLedger,
+    tracker: () => ChannelConfigTracker | undefined,
+    def: () => ChannelDefinition,
+    log: Logger,
+  ): Promise<PvtDataHandler> {
+    const c = this.#c;
+    const o = this.#o.pvtData ?? {};
+    const files: CollectionsFile[] = [];
+    for (const f of this.#o.collectionsFiles ?? []) {
+      if (f.channel !== undefined && f.channel !== name) continue;
+      try {
+        files.push({ chaincode: f.chaincode, json: await readFile(f.file, "utf8") });
+      } catch (err) {
+        throw new GossipServiceError("BAD_COLLECTIONS_FILE", `channel ${name}: cannot read the collections of chaincode ${f.chaincode} from ${f.file}: ${errorMessage(err)}`, {
+          cause: err,
+        });
+      }
+    }
+    const selfData = new Uint8Array(32);
+    const options: PvtDataHandlerOptions = {
+      pullRetryThresholdMs: o.pullRetryThresholdMs ?? 60_000,
+      pushAckTimeoutMs: o.pushAckTimeoutMs ?? 3_000,
+      btlPullMargin: BigInt(o.btlPullMargin ?? 10),
+      transientBlockRetention: BigInt(o.transientstoreMaxBlockRetention ?? 1_000),
+      skipPullingInvalidTransactionsDuringCommit: o.skipPullingInvalidTransactionsDuringCommit ?? false,
+      reconcileBatchSize: o.reconcileBatchSize ?? 10,
+      reconcileSleepIntervalMs: o.reconcileSleepIntervalMs ?? 60_000,
+      reconciliationEnabled: o.reconciliationEnabled ?? true,
+      ...(o.implicitCollectionDisseminationPolicy !== undefined ? { implicitCollectionDissemination: o.implicitCollectionDisseminationPolicy } : {}),
+      collectionsFiles: files,
+      ...(c.ledgers === undefined && this.#o.ledgerRootDir !== undefined ? { storeDir: join(this.#o.ledgerRootDir, name) } : {}),
+    };
+    try {
+      return await openPvtDataHandler(
+        {
+          channel: name,
+          ledger,
+          msps: () => tracker()?.bundle.msps,
+          applicationMspIds: () => tracker()?.bundle.config.applicationOrgs.map((org) => org.mspId) ?? def().orgs.map((org) => org.mspId),
+          applicationCapabilities: () => tracker()?.bundle.config.capabilities.application ?? [],
+          localMspId: fromUtf8(c.securityAdvisor.orgByPeerIdentity(c.selfIdentity)) || undefined,
+          // Fabric's createSelfSignedData: our signature over 32 zero bytes.
+          selfSignedData: { data: selfData, signature: c.mcs.sign(selfData), identity: c.selfIdentity },
+          transfer: { gossip: this.#node, random: c.random, selfIdentity: c.selfIdentity, mcs: c.mcs },
+          clock: c.clock,
+          logger: c.logger,
+          metrics: this.#pvtMetrics,
+        },
+        options,
+      );
+    } catch (err) {
+      log.error("cannot open the channel's private data stores", { err: errorMessage(err) });
+      throw err;
+    }
+  }
+
+  #createState(name: string, ledger: ChannelLedger, pvt: PvtDataHandler, onCommitted: (block: Block) => void): StateProvider {
     const c = this.#c;
     const events = this.#events;
     return createStateProvider(
       name,
       {
         gossip: this.#node,
-        ledger: stateLedgerOf(ledger, (block, headerHash) => {
-          events.emit({ kind: "block-committed", channel: name, number: block.header?.number ?? 0n, headerHash });
-          onCommitted(block);
-        }),
+        ledger: stateLedgerOf(
+          ledger,
+          (block, headerHash) => {
+            events.emit({ kind: "block-committed", channel: name, number: block.header?.number ?? 0n, headerHash });
+            onCommitted(block);
+          },
+          { commitBlock: (block, pvtData) => pvt.commitBlock(block, pvtData), pvtDataFor: (seqNum, requester) => pvt.pvtDataFor(seqNum, requester) },
+        ),
         mcs: c.mcs,
         clock: c.clock,
         random: c.random,
@@ -531,7 +685,7 @@ export class GossipServiceImpl implements GossipService {
   }
 
   /** The channel's deliver client and the leader mode that drives it. */
-  #createDeliveryAndElection(def: ChannelDefinition, ledger: ChannelLedger, state: StateProvider, log: Logger): ChannelResources {
+  #createDeliveryAndElection(def: ChannelDefinition, ledger: ChannelLedger, pvt: PvtDataHandler, state: StateProvider, log: Logger): ChannelResources {
     const c = this.#c;
     const name = def.name;
     const node = this.#node;
@@ -568,6 +722,7 @@ export class GossipServiceImpl implements GossipService {
     const res: ChannelResources = {
       def,
       ledger,
+      pvt,
       state,
       deliver,
       tracker: undefined,
@@ -618,7 +773,10 @@ export class GossipServiceImpl implements GossipService {
     await res.ops;
     res.deliverRunning = false;
     await res.deliver.stop();
+    // A block waiting for private data from peers would hold state's commit loop until pullRetryThreshold.
+    await res.pvt.interrupt();
     await res.state.stop();
+    await res.pvt.stop();
     await res.ledger.close();
     this.#registry.delete(res.def.name);
     this.#c.tlsTrust?.removeChannel(res.def.name);

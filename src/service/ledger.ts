@@ -1,9 +1,11 @@
 import { join } from "node:path";
+import type { SignedData } from "../channelconfig/index.js";
 import { blockHeaderHash } from "../crypto/index.js";
 import { type BlockStoreOptions, openBlockStore } from "../ledger/index.js";
 import type { Logger } from "../logging/index.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
-import type { LedgerAdapter } from "../state/index.js";
+import type { PvtDataPayload } from "../protos/gen/gossip/message.pb.js";
+import type { LedgerAdapter, StateRequester } from "../state/index.js";
 
 /**
  * One channel's ledger as the gossip service uses it: what the block store offers, and what the
@@ -35,15 +37,28 @@ export function blockStoreLedgers(rootDir: string, options: BlockStoreOptions = 
 }
 
 /**
- * The ledger as the state provider sees it (Fabric's `ledgerResources` of the coordinator; no
- * private data yet: that seam is `pvtDataFor` and the `pvtData` argument of `commitBlock`).
+ * The channel's private data commit path (the privdata handler): a block goes through it to the block store
+ * with its private data, and state responses read the private data a requester may have from it.
+ */
+export interface StatePvtDataPath {
+  /** Commits the next block with the private data that came with it (Fabric's coordinator `StoreBlock`). */
+  commitBlock(block: Block, pvtData: readonly PvtDataPayload[] | undefined): Promise<unknown>;
+  /** The private data of block `seqNum` the requester's signed data may read (Fabric's `GetPvtDataAndBlockByNum`). */
+  pvtDataFor(seqNum: bigint, requester: SignedData | undefined): Promise<PvtDataPayload[]>;
+}
+
+/**
+ * The ledger as the state provider sees it (Fabric's `ledgerResources` of the coordinator). With `pvt`,
+ * blocks commit through the private data coordinator and state responses carry the private data the
+ * requester may read; without, blocks are appended as they are and travel without private data.
  * `onCommit` hears each block once it is stored.
  */
-export function stateLedgerOf(ledger: ChannelLedger, onCommit?: (block: Block, headerHash: Uint8Array) => void): LedgerAdapter {
+export function stateLedgerOf(ledger: ChannelLedger, onCommit?: (block: Block, headerHash: Uint8Array) => void, pvt?: StatePvtDataPath): LedgerAdapter {
   return {
     height: () => ledger.height(),
-    commitBlock: async (block) => {
-      await ledger.append(block);
+    commitBlock: async (block, pvtData) => {
+      if (pvt === undefined) await ledger.append(block);
+      else await pvt.commitBlock(block, pvtData);
       if (onCommit !== undefined && block.header !== undefined) onCommit(block, ledger.lastBlockHash());
     },
     getBlocks: async (from, to) => {
@@ -53,6 +68,17 @@ export function stateLedgerOf(ledger: ChannelLedger, onCommit?: (block: Block, h
       for await (const b of ledger.iterate(from, end)) out.push(b);
       return out;
     },
+    ...(pvt === undefined
+      ? {}
+      : {
+          pvtDataFor: (seqNum: bigint, requester: StateRequester) =>
+            pvt.pvtDataFor(
+              seqNum,
+              requester.signedData === undefined || requester.signature === undefined
+                ? undefined
+                : { data: requester.signedData, signature: requester.signature, identity: requester.identity },
+            ),
+        }),
   };
 }
 
