@@ -3,7 +3,7 @@ import type { GossipServiceOptions } from "./gossip-service.js";
 
 /**
  * GossipServiceOptions (src/service/gossip-service.ts) from the peer configuration: election.*,
- * state.*, deliveryclient.*, leader mode. What Fabric's `gossip/service` takes from
+ * state.*, pvtData.*, deliveryclient.*, leader mode. What Fabric's `gossip/service` takes from
  * `ServiceConfig`, `election.ElectionConfig`, `state.StateConfig` and `deliverservice.DeliverServiceConfig`.
  *
  * Options without a config key (backoff shape, message size, block store, genesis dial timeout)
@@ -37,6 +37,19 @@ export function gossipServiceOptionsOf(config: PeerConfig, ledgerRootDir: string
       reconnectTotalTimeThresholdMs: dc.reconnectTotalTimeThresholdMs,
       connTimeoutMs: dc.connTimeoutMs,
       blockGossipEnabled: dc.blockGossipEnabled,
+    },
+    // Passed as read: absent keys are Fabric's code defaults (0 for pullRetryThreshold and pushAckTimeout,
+    // false for reconciliationEnabled), not the sample core.yaml's, as a Fabric peer reads them (docs/CONFIG.md).
+    pvtData: {
+      pullRetryThresholdMs: g.pvtData.pullRetryThresholdMs,
+      transientstoreMaxBlockRetention: g.pvtData.transientstoreMaxBlockRetention,
+      pushAckTimeoutMs: g.pvtData.pushAckTimeoutMs,
+      btlPullMargin: g.pvtData.btlPullMargin,
+      reconcileBatchSize: g.pvtData.reconcileBatchSize,
+      reconcileSleepIntervalMs: g.pvtData.reconcileSleepIntervalMs,
+      reconciliationEnabled: g.pvtData.reconciliationEnabled,
+      skipPullingInvalidTransactionsDuringCommit: g.pvtData.skipPullingInvalidTransactionsDuringCommit,
+      implicitCollectionDisseminationPolicy: { ...g.pvtData.implicitCollectionDisseminationPolicy },
     },
     ledgerRootDir,
   };

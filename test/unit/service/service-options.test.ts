@@ -16,6 +16,17 @@ test("every configured value reaches its option", () => {
           nonBlockingCommitMode: true,
           election: { startupGracePeriod: "20s", membershipSampleInterval: "2s", leaderAliveThreshold: "12s", leaderElectionDuration: "6s" },
           state: { enabled: true, checkInterval: "11s", responseTimeout: "4s", batchSize: 15, blockBufferSize: 30, maxRetries: 5, channelSize: 150 },
+          pvtData: {
+            pullRetryThreshold: "20s",
+            transientstoreMaxBlockRetention: 500,
+            pushAckTimeout: "2s",
+            btlPullMargin: 5,
+            reconcileBatchSize: 3,
+            reconcileSleepInterval: "15s",
+            reconciliationEnabled: true,
+            skipPullingInvalidTransactionsDuringCommit: true,
+            implicitCollectionDisseminationPolicy: { requiredPeerCount: 1, maxPeerCount: 2 },
+          },
         },
         deliveryclient: {
           blockGossipEnabled: false,
@@ -42,6 +53,17 @@ test("every configured value reaches its option", () => {
       nonBlockingCommitMode: true,
     },
     deliver: { reconnectBackoffThresholdMs: 30_000, reconnectTotalTimeThresholdMs: 600_000, connTimeoutMs: 4_000, blockGossipEnabled: false },
+    pvtData: {
+      pullRetryThresholdMs: 20_000,
+      transientstoreMaxBlockRetention: 500,
+      pushAckTimeoutMs: 2_000,
+      btlPullMargin: 5,
+      reconcileBatchSize: 3,
+      reconcileSleepIntervalMs: 15_000,
+      reconciliationEnabled: true,
+      skipPullingInvalidTransactionsDuringCommit: true,
+      implicitCollectionDisseminationPolicy: { requiredPeerCount: 1, maxPeerCount: 2 },
+    },
     ledgerRootDir: "/var/ledgers",
   });
 });
@@ -58,6 +80,18 @@ test("a default configuration gives the parts' own defaults; options without a k
   assert.equal(o.deliverTls, undefined, "TLS toward the orderers is the caller's");
   assert.equal(o.blockStore, undefined);
   assert.equal(o.genesisDialTimeoutMs, undefined);
+  // Fabric's code defaults when the keys are absent (a sample core.yaml sets 60s, 3s and true).
+  assert.deepEqual(o.pvtData, {
+    pullRetryThresholdMs: 0,
+    transientstoreMaxBlockRetention: 1_000,
+    pushAckTimeoutMs: 0,
+    btlPullMargin: 10,
+    reconcileBatchSize: 10,
+    reconcileSleepIntervalMs: 60_000,
+    reconciliationEnabled: false,
+    skipPullingInvalidTransactionsDuringCommit: false,
+    implicitCollectionDisseminationPolicy: { requiredPeerCount: 0, maxPeerCount: 1 },
+  });
 });
 
 test("the options share nothing with the configuration", () => {
