@@ -139,6 +139,14 @@ export {
 } from "./tx-builder.js";
 export { type PvtDataGossip, type PvtTransferComponents, pvtDataDigestKey } from "./transfer-common.js";
 export { PvtTransferError, type PvtTransferErrorCode } from "./transfer-errors.js";
+export {
+  type BlockValidationContext,
+  type BlockValidationResult,
+  LIFECYCLE_ENDORSEMENT_POLICY,
+  type TxValidationResult,
+  validateBlockTransactions,
+  withTransactionsFilter,
+} from "./tx-validator.js";
 export { createMemoryTransientStore, openTransientStore } from "./transient-store.js";
 export {
   DEFAULT_TRANSIENTSTORE_MAX_BLOCK_RETENTION,
