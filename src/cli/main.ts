@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { parseLogSpec } from "../logging/index.js";
+import { FABRIC_GOSSIP_VERSION } from "../util/index.js";
 import {
   registerChannel,
   registerCommPeer,
@@ -15,7 +16,7 @@ const program = new Command();
 program
   .name("fabric-gossip")
   .description("Hyperledger Fabric's peer gossip service, in TypeScript")
-  .version("0.1.0")
+  .version(FABRIC_GOSSIP_VERSION)
   .addOption(new Option("--log-spec <spec>", "FABRIC_LOGGING_SPEC-style log levels, e.g. warn:gossip.comm=debug").env("FABRIC_LOGGING_SPEC"))
   // One line after an error, not the whole help: the useful line stays visible.
   .showHelpAfterError("(run with --help for usage)")

@@ -1,5 +1,6 @@
 /** Metric definitions, the MetricsProvider interface, and its prom-client and in-memory implementations. */
 export { Registry, Counter, Gauge, Histogram } from "prom-client";
+export { registerProcessMetrics } from "./process-metrics.js";
 export {
   type MetricType,
   type MetricSpec,

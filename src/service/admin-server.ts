@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { Logger } from "../logging/index.js";
+import { type Logger, type LogLevels, LogSpecError } from "../logging/index.js";
 import { errorMessage, GossipError } from "../util/index.js";
 import type { Registry } from "../metrics/index.js";
 import type { EventLogView } from "./event-log.js";
@@ -20,6 +20,10 @@ export interface AdminServerOptions {
   /** The peer's recent typed events after a sequence number (`/v1/events?since=N`); none when absent. */
   events?: (since: number) => EventLogView;
   logger: Logger;
+  /** The levels of the peer's loggers: `/logspec` reads (GET) and changes (PUT) them. Absent: 404. */
+  logLevels?: LogLevels;
+  /** What `/version` answers (Fabric's shape: `{"Version", "CommitSHA"}`). */
+  version?: { Version: string; CommitSHA: string };
   /** Wall-clock time for /healthz (the caller's clock). */
   now: () => Date;
 }
@@ -83,6 +87,10 @@ export class AdminServer {
       await this.#join(req, res, this.options.join);
       return;
     }
+    if (req.method === "PUT" && path === "/logspec" && this.options.logLevels !== undefined) {
+      await this.#putLogSpec(req, res, this.options.logLevels);
+      return;
+    }
     if (req.method !== "GET") {
       // Request paths and methods are not echoed: the answer must not carry what a client injected.
       send(res, 405, "application/json", JSON.stringify({ error: "method not allowed; use GET (or POST /v1/channels/join with a genesis block)" }));
@@ -94,6 +102,13 @@ export class AdminServer {
         return;
       case "/metrics":
         send(res, 200, this.options.registry.contentType, await this.options.registry.metrics());
+        return;
+      case "/logspec":
+        if (this.options.logLevels === undefined) break;
+        send(res, 200, "application/json", JSON.stringify({ spec: this.options.logLevels.spec.text }));
+        return;
+      case "/version":
+        send(res, 200, "application/json", JSON.stringify(this.options.version ?? { Version: "", CommitSHA: "" }));
         return;
       case "/v1/membership":
         send(res, 200, "application/json", JSON.stringify(this.options.membership()));
@@ -111,9 +126,33 @@ export class AdminServer {
         send(res, 200, "application/json", JSON.stringify(view));
         return;
       }
-      default:
-        send(res, 404, "application/json", JSON.stringify({ error: "no such endpoint; try /healthz, /metrics, /v1/membership, /v1/channels, /v1/events" }));
     }
+    send(res, 404, "application/json", JSON.stringify({ error: "no such endpoint; try /healthz, /metrics, /logspec, /version, /v1/membership, /v1/channels, /v1/events" }));
+  }
+
+  /** Fabric's PUT /logspec: `{"spec": "..."}`; 204 when applied, 400 with `{"Error"}` when the spec is refused. */
+  async #putLogSpec(req: IncomingMessage, res: ServerResponse, levels: LogLevels): Promise<void> {
+    const body = await readBody(req, MAX_LOGSPEC_BYTES);
+    let spec: unknown;
+    try {
+      spec = body === undefined ? undefined : (JSON.parse(body.toString("utf8")) as { spec?: unknown }).spec;
+    } catch {
+      spec = undefined;
+    }
+    if (typeof spec !== "string") {
+      send(res, 400, "application/json", JSON.stringify({ Error: 'the body must be a JSON object {"spec": "<FABRIC_LOGGING_SPEC>"}' }));
+      return;
+    }
+    try {
+      levels.set(spec);
+    } catch (err) {
+      if (!(err instanceof LogSpecError)) throw err;
+      send(res, 400, "application/json", JSON.stringify({ Error: err.message }));
+      return;
+    }
+    this.options.logger.info("log levels changed", { spec: levels.spec.text });
+    res.writeHead(204);
+    res.end();
   }
 
   /** Reads the block, joins its channel; 400 for a bad block, 409 for a channel already joined. */
@@ -139,6 +178,25 @@ export class AdminServer {
       send(res, status, "application/json", JSON.stringify({ error: errorMessage(err), code }));
     }
   }
+}
+
+/** The largest PUT /logspec body read. */
+const MAX_LOGSPEC_BYTES = 64 * 1024;
+
+/** The request body, or undefined when it is larger than `max` bytes (the rest is not read). */
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const b = chunk as Buffer;
+    size += b.byteLength;
+    if (size > max) {
+      req.destroy();
+      return undefined;
+    }
+    parts.push(b);
+  }
+  return Buffer.concat(parts);
 }
 
 /** The largest block `POST /v1/channels/join` reads (Fabric's default gRPC message limit). */

@@ -70,6 +70,8 @@ export interface PeerFromConfigOptions {
   ledgerDir?: string;
   /** Admin HTTP endpoint ("host:port", port 0 picks one). None when absent. */
   admin?: string;
+  /** Serve process and Node.js runtime metrics on /metrics (a peer that owns its process: the CLI's). */
+  processMetrics?: boolean;
   /**
    * Build the ledger service (to join channels later, `PeerNode.joinChannelBlock`) even without
    * channel blocks. Needs an MSP identity. Default: only when channel blocks are given or stored.
@@ -83,6 +85,8 @@ export interface PeerFromConfigOptions {
  */
 export interface PeerFromConfigComponents {
   logger: Logger;
+  /** The levels of `logger`, for the admin endpoint's /logspec. */
+  logLevels?: PeerNodeComponents["logLevels"];
   clock?: PeerNodeComponents["clock"];
   random?: PeerNodeComponents["random"];
   transport?: PeerNodeComponents["transport"];
@@ -172,6 +176,7 @@ export async function peerFromConfig(options: PeerFromConfigOptions, components:
       securityAdvisor: crypto.securityAdvisor,
       selfIdentity: crypto.identity,
       logger,
+      ...(components.logLevels !== undefined ? { logLevels: components.logLevels } : {}),
       ...(components.clock !== undefined ? { clock: components.clock } : {}),
       ...(components.random !== undefined ? { random: components.random } : {}),
       ...(components.transport !== undefined ? { transport: components.transport } : {}),
@@ -188,6 +193,7 @@ export async function peerFromConfig(options: PeerFromConfigOptions, components:
       channels,
       channelOrgs,
       ...(options.admin !== undefined ? { admin: options.admin } : {}),
+      ...(options.processMetrics === true ? { processMetrics: true } : {}),
       ...(ledgers
         ? {
             service: {

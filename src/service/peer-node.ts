@@ -7,9 +7,9 @@ import type { MspOrgMaterial } from "../crypto/index.js";
 import type { NetworkMember } from "../discovery/index.js";
 import type { JoinChannelMessage } from "../gossip/channel/index.js";
 import type { GossipNode, GossipNodeOptions } from "../gossip/node/index.js";
-import type { Logger } from "../logging/index.js";
-import { promMetricsProvider, Registry, registerFabricGossipMetrics } from "../metrics/index.js";
-import { type Clock, errorMessage, fromUtf8, GossipError, type Random, SystemClock, SystemRandom, toHex, utf8 } from "../util/index.js";
+import type { Logger, LogLevels } from "../logging/index.js";
+import { promMetricsProvider, Registry, registerFabricGossipMetrics, registerProcessMetrics } from "../metrics/index.js";
+import { type Clock, errorMessage, FABRIC_GOSSIP_VERSION, fromUtf8, GossipError, type Random, SystemClock, SystemRandom, toHex, utf8 } from "../util/index.js";
 import { AdminServer } from "./admin-server.js";
 import { EventLog } from "./event-log.js";
 import { channelJoinBlockOf } from "./channel-block.js";
@@ -41,6 +41,8 @@ export interface PeerNodeComponents {
   random?: Random;
   /** The peer's metrics registry (served on /metrics). Default: a new one. */
   metrics?: Registry;
+  /** The levels of `logger` and its children: the admin endpoint's /logspec reads and changes them. */
+  logLevels?: LogLevels;
   /** Default: a GrpcTransport on `listenAddress`, with TLS when `tls` is given. */
   transport?: Transport;
   /**
@@ -74,6 +76,11 @@ export interface PeerNodeOptions {
   channelOrgs: readonly string[];
   /** Admin HTTP endpoint ("host:port", port 0 picks one): /healthz, /metrics, /v1/membership, /v1/channels, /v1/events. None when absent. */
   admin?: string;
+  /**
+   * Serve the process and Node.js runtime metrics (CPU, memory, file descriptors, event loop lag, GC) on
+   * /metrics beside the gossip ones, as Fabric's operations endpoint does: for a peer that owns its process.
+   */
+  processMetrics?: boolean;
   /**
    * The full peer: a GossipService around the node, and the channels it initializes (ledger, state,
    * leader election or static leader, the leader's Deliver client). Absent: gossip only.
@@ -232,8 +239,11 @@ export class PeerNode {
             events: (since) => this.#eventLog.view(since),
             join: (block) => this.joinChannelBlock(block),
             logger: components.logger.child("peer.admin"),
+            ...(components.logLevels !== undefined ? { logLevels: components.logLevels } : {}),
+            version: { Version: FABRIC_GOSSIP_VERSION, CommitSHA: "unknown" },
             now: () => new Date(clock.now()),
           });
+    if (options.processMetrics === true) registerProcessMetrics(metrics.registry);
   }
 
   /** The gossip node (for tests and for wiring further services). */

@@ -8,3 +8,4 @@ export { toHex, fromHex, bytesEqual, bytesCompare, utf8, fromUtf8 } from "./byte
 export { GossipError, errorMessage } from "./errors.js";
 export { raceAbort } from "./abort.js";
 export { type DirectoryLock, type DirectoryLockErrorCode, DirectoryLockError, lockDirectory } from "./dir-lock.js";
+export { FABRIC_GOSSIP_VERSION } from "./version.js";

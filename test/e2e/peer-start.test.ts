@@ -287,6 +287,13 @@ describe("peer start --config core.yaml", { timeout: 120_000 }, () => {
       const view = await membership(String(ready["admin"]));
       assert.equal(view.self.endpoint, `127.0.0.1:${g0}`, "peer.gossip.externalEndpoint from the file");
       assert.equal(view.self.org, summary.orgs[0]!.mspId, "peer.localMspId from the file");
+      const admin = String(ready["admin"]);
+      const metrics = await (await fetch(`http://${admin}/metrics`)).text();
+      assert.match(metrics, /^process_cpu_seconds_total \S+$/m, "process metrics beside the gossip ones");
+      assert.match(metrics, /^nodejs_eventloop_lag_seconds \S+$/m);
+      assert.match(metrics, /^gossip_comm_messages_sent /m);
+      const spec = ((await (await fetch(`http://${admin}/logspec`)).json()) as { spec: string }).spec;
+      assert.equal(spec, process.env["FABRIC_LOGGING_SPEC"] ?? "warn", "/logspec answers the level the peer runs at");
     } finally {
       assert.equal(await proc.stop(10_000), 0, proc.stderr.join("\n"));
     }

@@ -13,7 +13,7 @@ import {
   parseCoreYaml,
 } from "../../config/index.js";
 import { DEV_ORG } from "../../crypto/index.js";
-import { createLogger, type Logger } from "../../logging/index.js";
+import { createLogger, type Logger, LogLevels } from "../../logging/index.js";
 import {
   type ChannelJoinBlock,
   loadChannelJoinBlock,
@@ -106,9 +106,10 @@ export function registerPeer(program: Command): void {
     .option("--report-commits", 'print {"event":"commit",...} after each committed block and {"event":"leader",...} on leadership changes (stdout, JSON lines)')
     .action(async (flags: PeerStartFlags, cmd: Command) => {
       const logSpec = (cmd.optsWithGlobals() as { logSpec?: string }).logSpec;
-      const logger = createLogger({ name: "peer", ...(logSpec ? { spec: logSpec } : {}) });
+      const logLevels = new LogLevels(logSpec ?? "info");
+      const logger = createLogger({ name: "peer", spec: logLevels });
       try {
-        await runPeerStart(flags, { env: process.env, logger });
+        await runPeerStart(flags, { env: process.env, logger, logLevels });
       } finally {
         exitSoon(logger);
       }
@@ -316,9 +317,9 @@ async function flagTls(files: TlsFlagFiles): Promise<TlsMaterial> {
 }
 
 /** Builds the peer from the plan (src/service's `peerFromConfig`), naming the flag behind a failure. */
-async function buildPeer(plan: PeerStartPlan, logger: Logger): Promise<PeerFromConfig> {
+async function buildPeer(plan: PeerStartPlan, logger: Logger, logLevels: LogLevels | undefined): Promise<PeerFromConfig> {
   try {
-    return await peerFromConfig(plan.options, { logger });
+    return await peerFromConfig(plan.options, { logger, ...(logLevels !== undefined ? { logLevels } : {}) });
   } catch (err) {
     if (!(err instanceof PeerSetupError)) throw err;
     const c = plan.options.crypto;
@@ -345,10 +346,13 @@ function reportCommits(peer: PeerNode): void {
 }
 
 /** Runs a peer until SIGINT or SIGTERM. */
-export async function runPeerStart(flags: PeerStartFlags, deps: { env: Readonly<Record<string, string | undefined>>; logger: Logger }): Promise<void> {
+export async function runPeerStart(
+  flags: PeerStartFlags,
+  deps: { env: Readonly<Record<string, string | undefined>>; logger: Logger; logLevels?: LogLevels },
+): Promise<void> {
   const { logger } = deps;
   const plan = await planPeerStart(flags, deps.env, logger);
-  const { node: peer, full } = await buildPeer(plan, logger);
+  const { node: peer, full } = await buildPeer({ ...plan, options: { ...plan.options, processMetrics: true } }, logger, deps.logLevels);
   if (flags.reportCommits === true) reportCommits(peer);
   await runUntilSignalled(
     async () => {

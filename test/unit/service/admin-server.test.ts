@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Counter, Registry } from "prom-client";
 import { formatMembership } from "../../../src/cli/commands/peers.js";
-import { MemoryLogger, silentLogger } from "../../../src/logging/index.js";
+import { readFile } from "node:fs/promises";
+import { LogLevels, MemoryLogger, silentLogger } from "../../../src/logging/index.js";
+import { FABRIC_GOSSIP_VERSION } from "../../../src/util/index.js";
 import { AdminServer, type ChannelStatusView, isLoopback, type MembershipView, splitHostPort } from "../../../src/service/index.js";
 
 const view: MembershipView = {
@@ -89,4 +91,28 @@ test("host:port parsing names the bad value", () => {
   assert.deepEqual(splitHostPort("[::1]:80"), { host: "::1", port: 80 });
   assert.throws(() => splitHostPort("7051"), /"7051" is not host:port/);
   assert.throws(() => splitHostPort("h:99999"), /not host:port/);
+});
+
+test("/logspec reads and changes the peer's log levels as Fabric's operations endpoint does; /version answers", async (t) => {
+  const levels = new LogLevels("info");
+  const server = new AdminServer({ listen: "127.0.0.1:0", registry: new Registry(), membership: () => view, logger: silentLogger, logLevels: levels, version: { Version: "9.9.9", CommitSHA: "abc" }, now: () => new Date(0) });
+  await server.start();
+  t.after(() => server.stop());
+  const base = `http://${server.address}`;
+  assert.deepEqual(await (await fetch(`${base}/logspec`)).json(), { spec: "info" });
+  const put = await fetch(`${base}/logspec`, { method: "PUT", body: JSON.stringify({ spec: "warn:gossip.comm=debug" }) });
+  assert.equal(put.status, 204);
+  assert.equal(levels.spec.text, "warn:gossip.comm=debug");
+  assert.deepEqual(await (await fetch(`${base}/logspec`)).json(), { spec: "warn:gossip.comm=debug" });
+  const bad = await fetch(`${base}/logspec`, { method: "PUT", body: JSON.stringify({ spec: "gossip=chatty" }) });
+  assert.equal(bad.status, 400);
+  assert.match(((await bad.json()) as { Error: string }).Error, /unknown level "chatty"/);
+  assert.equal(levels.spec.text, "warn:gossip.comm=debug", "a refused spec changes nothing");
+  assert.equal((await fetch(`${base}/logspec`, { method: "PUT", body: "not json" })).status, 400);
+  assert.deepEqual(await (await fetch(`${base}/version`)).json(), { Version: "9.9.9", CommitSHA: "abc" });
+});
+
+test("the version constant is package.json's", async () => {
+  const pkg = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+  assert.equal(FABRIC_GOSSIP_VERSION, pkg.version);
 });
