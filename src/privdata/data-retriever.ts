@@ -16,7 +16,7 @@ export const MAX_QUEUED_PVT_REQUESTS = 100;
 
 export interface PvtDataResponderComponents extends Pick<PvtTransferComponents, "channelId" | "gossip" | "deserializer" | "clock" | "logger" | "metrics"> {
   /** The latest collection configs and their history (the config in force at a block). */
-  collections: CollectionStore;
+  collections: Pick<CollectionStore, "collection" | "collectionBelow">;
   transientStore: Pick<TransientStore, "getTxPvtRWSetByTxid">;
   pvtStore: Pick<PvtDataStore, "getPvtDataByBlockNum">;
   /** Our ledger height (blocks committed). */

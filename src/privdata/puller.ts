@@ -30,7 +30,7 @@ export interface PvtDataPullerOptions {
 
 export interface PvtDataPullerComponents extends PvtTransferComponents {
   /** The channel's collections: the latest configs (who may hold the data, blockToLive) and their history. */
-  collections: CollectionStore;
+  collections: Pick<CollectionStore, "collection" | "collectionBelow">;
 }
 
 /** Fabric's `puller` as a PvtDataFetcher, with the subscription to responses. */
