@@ -5,7 +5,10 @@ import {
   type CollectionStore,
   collectionsOfPackage,
   createCollectionStore,
+  createMemoryPvtDataStore,
+  createMemoryTransientStore,
   createPvtDataPuller,
+  createPvtDataResponder,
   type FetchedPvtData,
   type PvtDataPuller,
   type PvtDataPullerOptions,
@@ -13,7 +16,8 @@ import {
   parseCollectionsConfigJson,
 } from "../../../src/privdata/index.js";
 import { type GossipMessage, GossipMessage_Tag, type PvtDataDigest, type PvtDataElement } from "../../../src/protos/gen/gossip/message.pb.js";
-import { ManualClock, SeededRandom, utf8 } from "../../../src/util/index.js";
+import { TxReadWriteSet_DataModel } from "../../../src/protos/gen/ledger/rwset/rwset.pb.js";
+import { fromUtf8, ManualClock, SeededRandom, utf8 } from "../../../src/util/index.js";
 import { CHANNEL, collectionsJson, FakeGossip, type FakePeer, fakePeer, received, recordingLogger, stubMsps, testMetrics } from "./transfer-fakes.js";
 
 const BOTH = "OR('Org1MSP.member','Org2MSP.member')";
@@ -97,6 +101,7 @@ async function fetchAll(r: Rig, wanted: PvtDataWanted[], mode: "commit" | "recon
   return result;
 }
 
+const text = (b: Uint8Array | undefined): string => (b === undefined ? "" : fromUtf8(b));
 const data = (peer: FakePeer, d: PvtDataDigest): Uint8Array => utf8(`${d.collection}@${d.blockSeq} from ${peer.name}`);
 
 describe("private data puller (Fabric's pull_test.go)", () => {
@@ -303,5 +308,76 @@ describe("private data puller (Fabric's pull_test.go)", () => {
       ["collBoth"],
     );
     await r.puller.stop();
+  });
+
+  it("pulls through real responders: the Org2 holder answers only the collection Org1 may read (TestPullerIntegratedWithDataRetreiver)", async () => {
+    const collections = store();
+    const p1 = fakePeer("Org1MSP", "p1");
+    const q1 = fakePeer("Org2MSP", "q1");
+    const gossip = new FakeGossip([p1, q1]);
+    const clock = new ManualClock();
+    // q1 holds committed data of block 1 for collBoth and, wrongly, for collOrg1 (which it must never hand to anyone outside Org1).
+    const pvt = await createMemoryPvtDataStore({ btlPolicy: { blockToLive: (ns, c) => collections.collection(ns, c)?.blockToLive } });
+    await pvt.commit(0n, []);
+    await pvt.commit(1n, [
+      {
+        seqInBlock: 0,
+        writeSet: {
+          dataModel: TxReadWriteSet_DataModel.KV,
+          nsPvtRwset: [
+            {
+              namespace: "cc",
+              collectionPvtRwset: [
+                { collectionName: "collBoth", rwset: utf8("both") },
+                { collectionName: "collOrg1", rwset: utf8("org1 only") },
+              ],
+            },
+          ],
+        },
+      },
+    ]);
+    const responder = createPvtDataResponder({
+      channelId: CHANNEL,
+      gossip: new FakeGossip([]),
+      deserializer: () => stubMsps,
+      clock,
+      logger: recordingLogger(),
+      metrics: testMetrics(),
+      collections,
+      transientStore: createMemoryTransientStore(),
+      pvtStore: pvt,
+      ledgerHeight: () => 2n,
+    });
+    gossip.onSend = (msg, peer) => {
+      if (msg.content?.$case !== "privateReq" || peer.name !== "q1") return;
+      // The requester, as q1's handshake saw it, is an Org2 peer.
+      void responder.respondTo(msg.content.value.digests, { identity: utf8("Org2MSP:q2"), data: utf8("handshake"), signature: utf8("ok") }).then((elements) => {
+        gossip.deliver(received({ channel: utf8(CHANNEL), nonce: msg.nonce, tag: GossipMessage_Tag.CHAN_ONLY, content: { $case: "privateRes", value: { elements } } }, q1));
+      });
+    };
+    const puller = createPvtDataPuller({
+      channelId: CHANNEL,
+      gossip,
+      deserializer: () => stubMsps,
+      clock,
+      random: new SeededRandom(1),
+      logger: recordingLogger(),
+      metrics: testMetrics(),
+      collections,
+    });
+    puller.start();
+    let result: FetchedPvtData | undefined;
+    const fetching = puller.fetch([want(digest("collBoth", 1n, "t"), [q1])], "commit").then((r) => {
+      result = r;
+    });
+    for (let i = 0; i < 100 && result === undefined; i++) await clock.advance(100);
+    await fetching;
+    assert.deepEqual(
+      result?.available.map((e) => text(e.payload[0])),
+      ["both"],
+    );
+    // The same responder refuses collOrg1 to that Org2 requester outright.
+    assert.deepEqual(await responder.respondTo([digest("collOrg1", 1n, "t")], { identity: utf8("Org2MSP:q2"), data: utf8("handshake"), signature: utf8("ok") }), []);
+    await puller.stop();
   });
 });
