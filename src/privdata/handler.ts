@@ -61,6 +61,12 @@ export interface PvtDataHandlerComponents {
   transfer?: PvtTransferWiring;
   /** A fetcher to use instead of the puller (tests). */
   fetcher?: PvtDataFetcher;
+  /**
+   * Fabric's `Validator.Validate` before the commit: returns the block with its TRANSACTIONS_FILTER written
+   * (e.g. `withTransactionsFilter(block, validateBlockTransactions(block, ctx).flags)`). Absent: the block's own
+   * flags are used, or all transactions count as valid.
+   */
+  validate?: (block: Block) => Block;
   clock: Clock;
   logger: Logger;
   metrics: PrivdataMetrics;
@@ -294,7 +300,8 @@ export async function openPvtDataHandler(c: PvtDataHandlerComponents, options: P
       await transfer?.distributor.distribute(txId, data, blockHeight);
       await transientStore.persist(txId, blockHeight, data);
     },
-    async commitBlock(block, pvtData) {
+    async commitBlock(received, pvtData) {
+      const block = c.validate?.(received) ?? received;
       const result = await coordinator.storeBlock(block, pvtData ?? [], transactionsFilter(block));
       learn(block);
       return result;
