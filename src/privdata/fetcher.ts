@@ -17,7 +17,7 @@ export interface PvtDataWanted {
 /** One collection's private write set as a peer sent it (RemotePvtDataResponse element payloads). */
 export interface FetchedElement {
   digest: PvtDataDigest;
-  /** The serialized `rwset.CollectionPvtReadWriteSet`s (Fabric sends one per element in practice). */
+  /** The collection's private write set bytes as Fabric sends them: the serialized `kvrwset.KVRWSet` (one per element in practice), whose SHA-256 is the block's `pvt_rwset_hash`. */
   payload: readonly Uint8Array[];
 }
 
