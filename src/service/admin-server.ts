@@ -17,6 +17,12 @@ export interface AdminServerOptions {
    * `fabric-gossip channel join` calls. Absent: the endpoint answers 404.
    */
   join?: (block: Uint8Array) => Promise<ChannelStatusView>;
+  /**
+   * Fabric's `DistributePrivateData` for an endorser (`POST /v1/channels/{channel}/private-data`, see
+   * `#distribute`): pushes a transaction's private write sets to the peers its collections admit and keeps
+   * them in this peer's transient store. Absent: the endpoint answers 404.
+   */
+  distributePrivateData?: (channel: string, txId: string, data: Uint8Array, blockHeight: bigint) => Promise<void>;
   /** The peer's recent typed events after a sequence number (`/v1/events?since=N`); none when absent. */
   events?: (since: number) => EventLogView;
   logger: Logger;
@@ -85,6 +91,11 @@ export class AdminServer {
     const [path, query] = (req.url ?? "/").split("?");
     if (req.method === "POST" && path === "/v1/channels/join" && this.options.join !== undefined) {
       await this.#join(req, res, this.options.join);
+      return;
+    }
+    const pvt = req.method === "POST" ? PRIVATE_DATA_PATH.exec(path ?? "") : null;
+    if (pvt !== null && this.options.distributePrivateData !== undefined) {
+      await this.#distribute(req, res, pvt[1] ?? "", this.options.distributePrivateData);
       return;
     }
     if (req.method === "PUT" && path === "/logspec" && this.options.logLevels !== undefined) {
@@ -178,6 +189,68 @@ export class AdminServer {
       send(res, status, "application/json", JSON.stringify({ error: errorMessage(err), code }));
     }
   }
+
+  /**
+   * `POST /v1/channels/{channel}/private-data` with a JSON body `{"txId": string, "blockHeight": string (a
+   * decimal uint64; a number is accepted), "privateData": string (base64 of a serialized
+   * transientstore.TxPvtReadWriteSetWithConfigInfo)}`: what an endorser hands gossip before the transaction
+   * goes to the orderer. 200 `{"channel", "txId", "blockHeight"}` once distributed as the collections require;
+   * 400 for a body that is not that (code BAD_REQUEST) or private data the service refuses; 404 for a channel
+   * the peer has not joined; 502 when too few eligible peers acknowledged (Fabric's endorsement then fails).
+   */
+  async #distribute(
+    req: IncomingMessage,
+    res: ServerResponse,
+    encodedChannel: string,
+    distribute: (channel: string, txId: string, data: Uint8Array, blockHeight: bigint) => Promise<void>,
+  ): Promise<void> {
+    let channel: string;
+    try {
+      channel = decodeURIComponent(encodedChannel);
+    } catch {
+      send(res, 400, "application/json", JSON.stringify({ error: "the channel name in the path is not URL-encoded text", code: "BAD_REQUEST" }));
+      return;
+    }
+    const parts: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      const b = chunk as Buffer;
+      size += b.byteLength;
+      if (size > MAX_PRIVATE_DATA_REQUEST_BYTES) {
+        send(res, 413, "application/json", JSON.stringify({ error: `the request is larger than ${MAX_PRIVATE_DATA_REQUEST_BYTES} bytes`, code: "BAD_REQUEST" }));
+        req.destroy();
+        return;
+      }
+      parts.push(b);
+    }
+    const bad = (why: string): void => send(res, 400, "application/json", JSON.stringify({ error: why, code: "BAD_REQUEST" }));
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(parts).toString("utf8"));
+    } catch {
+      bad('the body must be JSON: {"txId", "blockHeight", "privateData" (base64)}');
+      return;
+    }
+    const fields = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+    const txId = fields["txId"];
+    const heightField = fields["blockHeight"];
+    const data = fields["privateData"];
+    if (typeof txId !== "string" || txId === "") return bad('"txId" must be a non-empty string');
+    const heightText = typeof heightField === "number" ? String(heightField) : heightField;
+    if (typeof heightText !== "string" || !/^\d{1,20}$/.test(heightText) || BigInt(heightText) >= 1n << 64n) {
+      return bad('"blockHeight" must be a decimal uint64 (a string, or a safe integer)');
+    }
+    if (typeof data !== "string" || data === "" || !/^[A-Za-z0-9+/]*={0,2}$/.test(data)) return bad('"privateData" must be base64');
+    const blockHeight = BigInt(heightText);
+    try {
+      await distribute(channel, txId, new Uint8Array(Buffer.from(data, "base64")), blockHeight);
+      send(res, 200, "application/json", JSON.stringify({ channel, txId, blockHeight: blockHeight.toString() }));
+    } catch (err) {
+      const code = err instanceof GossipError ? err.code : "INTERNAL";
+      const status = code === "UNKNOWN_CHANNEL" ? 404 : code === "DISSEMINATION_FAILED" ? 502 : err instanceof GossipError ? 400 : 500;
+      send(res, status, "application/json", JSON.stringify({ error: errorMessage(err), code }));
+    }
+  }
 }
 
 /** The largest PUT /logspec body read. */
@@ -198,6 +271,12 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer | und
   }
   return Buffer.concat(parts);
 }
+
+/** `POST /v1/channels/{channel}/private-data`; the channel name is URL-encoded. */
+const PRIVATE_DATA_PATH = /^\/v1\/channels\/([^/]+)\/private-data$/;
+
+/** The largest `POST /v1/channels/{channel}/private-data` body: a 100 MiB write set in base64, and its fields. */
+export const MAX_PRIVATE_DATA_REQUEST_BYTES = 140 * 1024 * 1024;
 
 /** The largest block `POST /v1/channels/join` reads (Fabric's default gRPC message limit). */
 export const MAX_JOIN_BLOCK_BYTES = 100 * 1024 * 1024;
