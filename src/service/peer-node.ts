@@ -238,6 +238,7 @@ export class PeerNode {
             channels: () => this.channelsView(),
             events: (since) => this.#eventLog.view(since),
             join: (block) => this.joinChannelBlock(block),
+            distributePrivateData: (channel, txId, data, blockHeight) => this.#service.distributePrivateData(channel, txId, data, blockHeight),
             logger: components.logger.child("peer.admin"),
             ...(components.logLevels !== undefined ? { logLevels: components.logLevels } : {}),
             version: { Version: FABRIC_GOSSIP_VERSION, CommitSHA: "unknown" },
