@@ -3,3 +3,12 @@ export { GrpcTransport, type GrpcTransportOptions, type GrpcTlsOptions, GOSSIP_S
 export { passBytes, takeBytes } from "./raw-bytes.js";
 export { loadTlsMaterial, type NamedFile, type TlsMaterial, TlsMaterialError, type TlsMaterialErrorCode, type TlsMaterialSource } from "./tls-material.js";
 export { type ChannelTlsCas, type OrdererOrgTlsCas, type OrgTlsCas, type RejectedTlsCa, TlsTrustStore } from "./trust-store.js";
+export {
+  DEFAULT_TLS_DIAGNOSIS_TIMEOUT_MS,
+  diagnoseTlsDial,
+  formatTlsDiagnosis,
+  type ServerCertificateSummary,
+  type TlsDiagnosis,
+  type TlsDiagnosisCode,
+  type TlsDiagnosisOptions,
+} from "./tls-diagnosis.js";
