@@ -67,7 +67,9 @@ test("config blocks take effect at commit: anchors, a CRL, a new org and orderer
         events: bus,
       },
       // Standby: no orderer of this channel runs here; blocks come by addPayload, as gossip would bring them.
-      { useLeaderElection: false, orgLeader: false, ledgerRootDir: dir },
+      // Blocks 1 and 2 approve a chaincode: _lifecycle's implicit-collection data of Org1, which no other peer here
+      // holds. Committing without pulling (as Fabric's code default 0) records it missing instead of waiting 60 s.
+      { useLeaderElection: false, orgLeader: false, ledgerRootDir: dir, pvtData: { pullRetryThresholdMs: 0 } },
       { internalEndpoint: "127.0.0.1:25051" },
     );
     await service.start();
