@@ -1,11 +1,14 @@
 import * as grpc from "@grpc/grpc-js";
-import { certHashOfPem, clientCredentials, passBytes, takeBytes } from "../comm/grpc/index.js";
+import { certHashOfPem, type ClientTlsMaterial, clientCredentials, diagnoseTlsDial, formatTlsDiagnosis, passBytes, takeBytes } from "../comm/grpc/index.js";
 import type { Clock } from "../util/index.js";
 import { DeliverError } from "./errors.js";
 import type { DeliverConnector, DeliverStream, DeliverTlsOptions } from "./interface.js";
 
 /** Fabric's `orderer.AtomicBroadcast/Deliver`: a bidi stream of Envelope up, DeliverResponse down. */
 export const DELIVER_METHOD = "/orderer.AtomicBroadcast/Deliver";
+
+/** Longest a failed dial's diagnosis may take (it runs after the dial deadline, so it delays the error). */
+export const DIAL_DIAGNOSIS_MAX_MS = 2_000;
 
 /** How the gRPC connector dials. */
 export interface GrpcDeliverConnectorOptions {
@@ -73,7 +76,8 @@ export function createGrpcDeliverConnector(options: GrpcDeliverConnectorOptions)
       } catch (err) {
         client.close();
         if (err instanceof DeliverError) throw err;
-        throw new DeliverError("CONNECT_FAILED", `cannot connect to orderer ${endpoint} within ${connTimeoutMs} ms: ${(err as Error).message}`, {
+        const why = await diagnose(endpoint, material, connTimeoutMs, signal);
+        throw new DeliverError("CONNECT_FAILED", `cannot connect to orderer ${endpoint} within ${connTimeoutMs} ms: ${(err as Error).message}${why}`, {
           cause: err,
         });
       } finally {
@@ -81,4 +85,15 @@ export function createGrpcDeliverConnector(options: GrpcDeliverConnectorOptions)
       }
     },
   };
+}
+
+/**
+ * gRPC says only "Failed to connect before the deadline": the dial is repeated with node:tls and the
+ * same material to name the cause (unknown CA, expired certificate, plaintext against TLS, ...).
+ * Returns "" when the diagnosis finds nothing wrong or is stopped.
+ */
+async function diagnose(endpoint: string, tls: ClientTlsMaterial | undefined, connTimeoutMs: number, signal: AbortSignal): Promise<string> {
+  if (signal.aborted) return "";
+  const d = await diagnoseTlsDial(endpoint, { tls, timeoutMs: Math.min(connTimeoutMs, DIAL_DIAGNOSIS_MAX_MS), what: "orderer", signal });
+  return d.code === "OK" || signal.aborted ? "" : ` (${formatTlsDiagnosis(d)})`;
 }

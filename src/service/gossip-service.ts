@@ -799,7 +799,8 @@ export class GossipServiceImpl implements GossipService {
     } catch (err) {
       throw new GossipServiceError(
         "NO_GENESIS_BLOCK",
-        `channel ${def.name}: the ledger is empty and no orderer gave the genesis block (${errorMessage(err)}); pass genesisBlock or check orderer.endpoints`,
+        // Named for an operator: the library's genesisBlock option is `peer start --channel-block` on the command line.
+        `channel ${def.name}: the ledger is empty and no orderer gave the genesis block (${errorMessage(err)}); join the channel from its genesis block (peer start --channel-block FILE, or POST /v1/channels/join), or fix the connection to the orderers the channel's configuration names (reachable, their org's TLS CA trusted)`,
         { cause: err },
       );
     }
