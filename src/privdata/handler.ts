@@ -265,8 +265,9 @@ export async function openPvtDataHandler(c: PvtDataHandlerComponents, options: P
     if (alignment.state === "pvt-ahead") {
       log.warn("the private data store is ahead of the block store; its data is kept and not committed again", { pvtHeight: alignment.pvtHeight.toString(), blockHeight: height.toString() });
     } else if (alignment.state === "pvt-behind" && (alignment.pvtHeight > 0n || height > 1n)) {
-      // In memory the store starts empty at every open (the simulator's ledgers outlive their peers): expected there.
-      (options.storeDir === undefined ? log.debug : log.warn).call(log, "the private data store is behind the block store; committing the blocks it lacks with missing markers", {
+      // Expected after a crash (the store writes the heights of blocks without private data lazily) and in memory
+      // (the simulator's ledgers outlive their peers); blocks with private data needs are recommitted as missing.
+      (options.storeDir === undefined ? log.debug : log.info).call(log, "the private data store is behind the block store; committing the blocks it lacks (their private data as missing)", {
         pvtHeight: alignment.pvtHeight.toString(),
         blockHeight: height.toString(),
       });

@@ -185,6 +185,24 @@ async function snapshot(s: PvtDataStore): Promise<string[]> {
 }
 
 describe("private data store on disk", () => {
+  it("blocks without private data cost no write of their own; their height is written at close or with the next write", async (t) => {
+    const dir = await tempDir(t);
+    const s = await openPvtDataStore(dir, { btlPolicy });
+    const path = await logFile(dir);
+    const empty = await fileSize(path);
+    for (let n = 0n; n < 50n; n++) await s.commit(n, []);
+    assert.equal(s.lastCommittedBlockHeight(), 50n);
+    assert.equal(await fileSize(path), empty, "50 empty blocks, no write");
+    await s.commit(50n, [txPvtData(0, { cc: { forever: "x" } })]);
+    assert.ok((await fileSize(path)) > empty, "a block with data writes, with the height");
+    await s.commit(51n, []);
+    await s.close();
+    const r = await openPvtDataStore(dir, { btlPolicy });
+    t.after(() => r.close());
+    assert.equal(r.lastCommittedBlockHeight(), 52n, "the height of the trailing empty block was written at close");
+    assert.deepEqual(flat(await r.getPvtDataByBlockNum(50n)), ["0:cc/forever=forever:x"]);
+  });
+
   it("keeps everything across close and reopen, including expiry entries that purge later", async (t) => {
     const dir = await tempDir(t);
     const s = await openPvtDataStore(dir, { btlPolicy });
@@ -214,6 +232,10 @@ describe("private data store on disk", () => {
       await copyFile(path, join(copy, "kvlog_000000"));
       await truncate(join(copy, "kvlog_000000"), cut);
       const r = await openPvtDataStore(copy, { btlPolicy });
+      // Block 3 had nothing to store: its height was never written on its own, so the crash took it too
+      // (the host recommits it from its block store, as it would any block the store lacks).
+      assert.equal(r.lastCommittedBlockHeight(), 3n, `cut at ${cut}`);
+      await r.commit(3n, []);
       assert.deepEqual(await snapshot(r), atThree, `cut at ${cut}`);
       assert.equal(r.recovery.truncatedBytes, cut - size3);
       await r.commit(4n, [txPvtData(0, { other: { c: "again" } })]);
@@ -230,7 +252,7 @@ describe("private data store on disk", () => {
     await copyFile(path, join(garbage, "kvlog_000000"));
     await appendFile(join(garbage, "kvlog_000000"), Buffer.alloc(64));
     const g = await openPvtDataStore(garbage, { btlPolicy });
-    assert.equal(g.lastCommittedBlockHeight(), 5n);
+    assert.equal(g.lastCommittedBlockHeight(), 5n, "the height written at close survives the garbage cut");
     assert.equal(g.recovery.truncatedBytes, 64);
     await g.close();
   });
