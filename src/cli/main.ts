@@ -5,6 +5,7 @@ import {
   registerChannel,
   registerCommPeer,
   registerCrypto,
+  registerDoctor,
   registerNetwork,
   registerOrderer,
   registerPeer,
@@ -34,6 +35,7 @@ program
 
 registerChannel(program);
 registerCrypto(program);
+registerDoctor(program);
 registerCommPeer(program);
 registerNetwork(program);
 registerOrderer(program);

@@ -2,6 +2,7 @@
 export { registerChannel } from "./channel.js";
 export { registerCommPeer } from "./comm-peer.js";
 export { registerCrypto } from "./crypto.js";
+export { registerDoctor } from "./doctor.js";
 export { registerNetwork } from "./network.js";
 export { registerOrderer } from "./orderer.js";
 export { registerPeer } from "./peer.js";

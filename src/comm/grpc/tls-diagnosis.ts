@@ -44,6 +44,8 @@ export interface ServerCertificateSummary {
   validTo: string;
   /** The DNS names and IP addresses of the subjectAltName. */
   names: string[];
+  /** The certificate itself (PEM): to tell which org's CA issued it. */
+  pem: string;
 }
 
 /** What `diagnoseTlsDial` found. */
@@ -268,6 +270,7 @@ function summarize(cert: DetailedPeerCertificate): ServerCertificateSummary {
     validFrom: new Date(cert.valid_from).toISOString(),
     validTo: new Date(cert.valid_to).toISOString(),
     names,
+    pem: `-----BEGIN CERTIFICATE-----\n${(cert.raw.toString("base64").match(/.{1,64}/g) ?? []).join("\n")}\n-----END CERTIFICATE-----\n`,
   };
 }
 
