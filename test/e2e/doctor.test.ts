@@ -137,6 +137,7 @@ describe("fabric-gossip doctor", { timeout: 90_000 }, () => {
     assert.match(r.stdout, /^ok +tls-ca: /m);
     assert.match(r.stdout, new RegExp(`^ok +anchor:${CHANNEL}:${org2Endpoint}: anchor peer of Org2MSP reachable`, "m"));
     assert.match(r.stdout, new RegExp(`^ok +orderer:${CHANNEL}:[0-9.:]+: reachable over TLS; Deliver permitted \\(newest block 0\\)`, "m"));
+    assert.match(r.stdout, new RegExp(`^ok +reachable:${org1Endpoint}: the peer answers`, "m"));
     assert.match(r.stdout, /^ok +duplicate-pki-id@/m);
     assert.match(r.stdout, /^ok +clock-skew:/m);
     assert.doesNotMatch(r.stdout, /^FAIL/m);

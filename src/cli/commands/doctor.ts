@@ -108,15 +108,20 @@ class NoteLogger implements Logger {
   info(msg: string, fields?: LogFields): void {
     if (msg === "configuration note") this.notes.push(`${String(fields?.["key"])}: ${String(fields?.["note"])}`);
   }
-  warn(msg: string): void {
-    this.warnings.push(msg);
+  warn(msg: string, fields?: LogFields): void {
+    this.warnings.push(withFields(msg, fields));
   }
-  error(msg: string): void {
-    this.warnings.push(msg);
+  error(msg: string, fields?: LogFields): void {
+    this.warnings.push(withFields(msg, fields));
   }
   child(): Logger {
     return this;
   }
+}
+
+function withFields(msg: string, fields: LogFields | undefined): string {
+  const parts = Object.entries(fields ?? {}).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
+  return parts.length === 0 ? msg : `${msg} (${parts.join("; ")})`;
 }
 
 /** What the checks work from, once the configuration is loaded. */
@@ -176,7 +181,18 @@ export async function runDoctor(flags: DoctorFlags, env: Readonly<Record<string,
     const unread = /fabric-gossip reads/.test(note);
     add("config-note", "warning", note, unread ? "the setting is ignored: correct its spelling (see the hint) or remove it" : "review the setting (core.yaml, CORE_PEER_* or flag)");
   }
-  for (const w of logger.warnings) add("config-warning", "warning", w, "see the message");
+  const reportWarnings = (from: number): void => {
+    for (const w of logger.warnings.slice(from)) {
+      const locked = /LOCKED|locked/.test(w);
+      add(
+        "config-warning",
+        "warning",
+        w,
+        locked ? "the running peer holds its ledgers: give its channels' blocks with --channel-block to check them" : "see the message",
+      );
+    }
+  };
+  reportWarnings(0);
 
   const now = Date.now();
   const crypto = plan.options.crypto;
@@ -208,8 +224,10 @@ export async function runDoctor(flags: DoctorFlags, env: Readonly<Record<string,
   const channels: ChannelJoinBlock[] = plan.options.channelBlocks?.map((b) => channelJoinBlockOf(b)) ?? [];
   if (!insecure) {
     const ledgerDir = flags.ledgerDir ?? join(peer.fileSystemPath, "ledgers");
+    const before = logger.warnings.length;
     try {
       channels.push(...(await storedChannelBlocks(ledgerDir, new Set(channels.map((c) => c.def.name)), logger)));
+      reportWarnings(before);
     } catch (err) {
       add("ledgers", "warning", `cannot read the channels kept in ${ledgerDir}: ${errorMessage(err)}`, "check the ledger folder (--ledger-dir, peer.fileSystemPath)");
     }
@@ -272,6 +290,7 @@ export async function runDoctor(flags: DoctorFlags, env: Readonly<Record<string,
   if (flags.offline !== true) {
     await bootstrapChecks(s, add);
     await anchorChecks(s, add, (flags.admin ?? []).length > 0);
+    if ((flags.admin ?? []).length > 0) await selfChecks(s, add);
     await ordererChecks(s, add);
     if ((flags.admin ?? []).length > 0) await adminChecks(s, flags.admin ?? [], add);
   }
@@ -513,6 +532,17 @@ async function anchorChecks(s: Subject, add: Add, peerRuns: boolean): Promise<vo
         }
       }
     }
+  }
+}
+
+/** The running peer's own endpoints, dialed as other peers dial them (its own trust stands in for theirs). */
+async function selfChecks(s: Subject, add: Add): Promise<void> {
+  for (const ep of new Set([s.internal, s.external].filter((e) => e !== ""))) {
+    const host = endpointHost(ep);
+    if (host === "0.0.0.0" || host === "::") continue;
+    const d = await diagnoseTlsDial(ep, { tls: clientTls(s, s.peerRoots), timeoutMs: s.dialTimeoutMs, what: "peer" });
+    if (d.code === "OK") add(`reachable:${ep}`, "ok", `the peer answers at ${ep}`);
+    else add(`reachable:${ep}`, "fail", `the peer does not answer at its endpoint ${ep}: ${d.cause} [${d.code}]`, d.fix);
   }
 }
 
