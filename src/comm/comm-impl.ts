@@ -10,7 +10,7 @@ import {
   type RemotePeer,
 } from "../api/index.js";
 import type { MetricsProvider } from "../metrics/index.js";
-import { type Logger, RateLimitedLog } from "../logging/index.js";
+import { addressOrigin, type LogFields, type Logger, RateLimitedLog, REMOTE_LOG_WINDOW_MS, RemoteLogLimiter } from "../logging/index.js";
 import { type GossipMessage, GossipMessage_Tag } from "../protos/gen/gossip/message.pb.js";
 import { type ReceivedMessage, SignedGossipMessage } from "../protoext/index.js";
 import { bytesEqual, type Clock, type TimerHandle, errorMessage, type Random } from "../util/index.js";
@@ -20,6 +20,7 @@ import { buildConnEstablish, checkConnEstablish, type RemoteHandshake } from "./
 import type { AggregatedSendResult, Comm, CommStats, MessageAcceptor, SendResult } from "./interface.js";
 import { type CommMetrics, createCommMetrics } from "./metrics.js";
 import { type CommOptions, DEFAULT_COMM_OPTIONS } from "./options.js";
+import { PeerGuard, TokenBuckets } from "./peer-guard.js";
 import type { RawStream, Transport } from "./transport.js";
 
 /** What CommImpl is built from. */
@@ -67,6 +68,36 @@ interface HandshakeResult {
 const DIAL_RACE_WINDOW_MS = 1_000;
 
 /**
+ * Handshake failures that prove the remote address sent forged or garbage input (an honest peer
+ * of an org we do not know yet, or with an expired certificate, fails otherwise): counted as
+ * offences against the address.
+ */
+const HANDSHAKE_OFFENCES: ReadonlySet<CommError["code"]> = new Set([
+  "BAD_SIGNATURE",
+  "PKI_ID_MISMATCH",
+  "TLS_HASH_MISMATCH",
+  "WRONG_FIRST_MESSAGE",
+  "MALFORMED_FRAME",
+  "MESSAGE_TOO_LARGE",
+  "NO_PKI_ID",
+]);
+
+/** The request budget a message draws on, if any. */
+function budgetKind(content: GossipMessage["content"]): "membership" | "pull" | undefined {
+  switch (content?.$case) {
+    case "memReq":
+      return "membership";
+    case "hello":
+    case "dataReq":
+    case "stateInfoPullReq":
+    case "privateReq":
+      return "pull";
+    default:
+      return undefined;
+  }
+}
+
+/**
  * Fabric's commImpl over any Transport: signed handshake bound to TLS, one connection per PKI-ID,
  * bounded send queues, acks, presumed-dead reports. Bad input closes that one connection with a
  * CommError code, a metric and a rate-limited log line; it never throws out of a callback.
@@ -76,6 +107,16 @@ export class CommImpl implements Comm {
   readonly #opts: CommOptions;
   readonly #log: Logger;
   readonly #warn: RateLimitedLog;
+  /** Lines caused by remote input: keyed by code and remote host, bounded per minute. */
+  readonly #remoteLog: RemoteLogLimiter;
+  #flushTimer: TimerHandle | undefined;
+  readonly #guard: PeerGuard;
+  readonly #budgets: { membership: TokenBuckets; pull: TokenBuckets };
+  /** Accepted streams in their handshake, per remote host. */
+  readonly #handshakesByHost = new Map<string, number>();
+  /** Authenticated inbound connections (primary or side), per remote host. */
+  readonly #inboundByHost = new Map<string, number>();
+  #inbound = 0;
   readonly #metrics: CommMetrics;
   readonly #pkiId: PKIidType;
   readonly #conns = new Map<PkiHex, Connection>();
@@ -97,6 +138,12 @@ export class CommImpl implements Comm {
     this.#log = components.logger.child("gossip.comm");
     this.#warn = new RateLimitedLog(this.#log, components.clock);
     this.#metrics = createCommMetrics(components.metrics);
+    this.#remoteLog = new RemoteLogLimiter(this.#log, components.clock, "comm", (code) => this.#metrics.logSuppressed.inc({ code }));
+    this.#guard = new PeerGuard(components.clock, this.#opts);
+    this.#budgets = {
+      membership: new TokenBuckets(components.clock, this.#opts.requestBudgets.membership),
+      pull: new TokenBuckets(components.clock, this.#opts.requestBudgets.pull),
+    };
     this.#pkiId = components.mcs.getPKIidOfCert(components.selfIdentity);
   }
 
@@ -106,7 +153,12 @@ export class CommImpl implements Comm {
 
   /** Open connections and in-flight work, for tests and the admin view. */
   stats(): CommStats {
-    return { connections: this.#conns.size, dialing: this.#dialing.size, pendingHandshakes: this.#pendingStreams.size };
+    return {
+      connections: this.#conns.size,
+      dialing: this.#dialing.size,
+      pendingHandshakes: this.#pendingStreams.size,
+      refused: this.#guard.refusedKeys().length,
+    };
   }
 
   /** The PKI-IDs this peer has an open connection with. */
@@ -123,6 +175,8 @@ export class CommImpl implements Comm {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#flushTimer?.cancel();
+    this.#flushTimer = undefined;
     for (const conn of this.#conns.values()) conn.close();
     this.#conns.clear();
     for (const conn of this.#sideConns) conn.close();
@@ -262,6 +316,13 @@ export class CommImpl implements Comm {
     conn.close();
   }
 
+  reportMisbehaviour(pkiId: PKIidType, code: string): void {
+    if (this.#stopped) return;
+    const key = pkiHex(pkiId);
+    const conn = this.#conns.get(key);
+    this.#offend(key, conn?.stream.remoteAddress, code);
+  }
+
   identitySwitched(pkiId: PKIidType): void {
     for (const l of this.#switchListeners) l(pkiId);
     this.closeConn({ endpoint: "", pkiId });
@@ -276,6 +337,8 @@ export class CommImpl implements Comm {
     if (existing !== undefined) return Promise.resolve(existing);
     const inflight = this.#dialing.get(key);
     if (inflight !== undefined) return inflight;
+    const refusedMs = this.#guard.refusedFor(`id:${key}`);
+    if (refusedMs > 0) return Promise.reject(new CommError("REFUSED_PEER", `${peer.endpoint} is refused for ${Math.ceil(refusedMs / 1_000)} s more after too many offences`));
     const dial = this.#dial(peer).finally(() => this.#dialing.delete(key));
     this.#dialing.set(key, dial);
     return dial;
@@ -319,12 +382,36 @@ export class CommImpl implements Comm {
       stream.close();
       return;
     }
+    // Cheap refusals first: no decoding, no signature check, no ConnEstablish of ours.
+    const host = addressOrigin(stream.remoteAddress);
+    const refusedMs = this.#opts.refuseAddresses ? this.#guard.refusedFor(`ip:${host}`) : 0;
+    if (refusedMs > 0) {
+      stream.close();
+      this.#reject("REFUSED_ADDRESS", stream.remoteAddress, `${host} is refused for ${Math.ceil(refusedMs / 1_000)} s more after too many offences`);
+      return;
+    }
+    const pendingHere = this.#handshakesByHost.get(host) ?? 0;
+    if (pendingHere >= this.#opts.maxHandshakesPerAddress || this.#pendingStreams.size >= this.#opts.maxHandshakes) {
+      stream.close();
+      this.#reject(
+        "TOO_MANY_HANDSHAKES",
+        stream.remoteAddress,
+        `refused a stream from ${host}: ${pendingHere} of its streams and ${this.#pendingStreams.size} in all are in their handshake`,
+      );
+      return;
+    }
+    this.#handshakesByHost.set(host, pendingHere + 1);
     let handshake: HandshakeResult;
     try {
       handshake = await this.#handshakeStream(stream, false, false, this.#opts.connTimeoutMs);
-    } catch {
+    } catch (err) {
       stream.close();
+      if (err instanceof CommError && HANDSHAKE_OFFENCES.has(err.code)) this.#offend(undefined, stream.remoteAddress, err.code);
       return;
+    } finally {
+      const n = (this.#handshakesByHost.get(host) ?? 1) - 1;
+      if (n <= 0) this.#handshakesByHost.delete(host);
+      else this.#handshakesByHost.set(host, n);
     }
     if (handshake.remote.probe) {
       this.#log.debug("peer probed us", { endpoint: stream.remoteAddress });
@@ -335,6 +422,24 @@ export class CommImpl implements Comm {
       stream.close();
       return;
     }
+    const hereNow = this.#inboundByHost.get(host) ?? 0;
+    if (hereNow >= this.#opts.maxConnectionsPerAddress || this.#inbound >= this.#opts.maxConnections) {
+      stream.close();
+      this.#reject(
+        "TOO_MANY_CONNECTIONS",
+        stream.remoteAddress,
+        `refused a connection from ${host}: it holds ${hereNow} and all peers ${this.#inbound} inbound connections`,
+      );
+      return;
+    }
+    this.#inboundByHost.set(host, hereNow + 1);
+    this.#inbound++;
+    stream.onClose(() => {
+      this.#inbound--;
+      const n = (this.#inboundByHost.get(host) ?? 1) - 1;
+      if (n <= 0) this.#inboundByHost.delete(host);
+      else this.#inboundByHost.set(host, n);
+    });
     this.#adopt(stream, handshake.remote, false, handshake);
   }
 
@@ -484,6 +589,12 @@ export class CommImpl implements Comm {
         let remote: RemoteHandshake;
         try {
           const first = SignedGossipMessage.fromEnvelopeBytes(bytes);
+          const claimed = first.message.content?.$case === "conn" ? first.message.content.value.pkiId : undefined;
+          // Before the identity and signature checks: a refused peer costs no verification.
+          const refusedMs = claimed === undefined || claimed.byteLength === 0 ? 0 : this.#guard.refusedFor(`id:${pkiHex(claimed)}`);
+          if (refusedMs > 0) {
+            throw new CommError("REFUSED_PEER", `${stream.remoteAddress} claims a PKI-ID refused for ${Math.ceil(refusedMs / 1_000)} s more after too many offences`);
+          }
           remote = checkConnEstablish(first, {
             mcs: this.#c.mcs,
             clock: this.#c.clock,
@@ -515,6 +626,7 @@ export class CommImpl implements Comm {
     this.#metrics.received.inc();
     if (bytes.byteLength > this.#opts.maxMessageSize) {
       this.#dropConn(conn, "MESSAGE_TOO_LARGE", `${bytes.byteLength}-byte message from ${conn.info.endpoint} exceeds ${this.#opts.maxMessageSize}`);
+      this.#offend(conn.key, conn.stream.remoteAddress, "MESSAGE_TOO_LARGE");
       return;
     }
     let msg: SignedGossipMessage;
@@ -522,12 +634,21 @@ export class CommImpl implements Comm {
       msg = SignedGossipMessage.fromEnvelopeBytes(bytes);
     } catch (err) {
       this.#dropConn(conn, "MALFORMED_FRAME", `undecodable message from ${conn.info.endpoint}: ${errorMessage(err)}`);
+      this.#offend(conn.key, conn.stream.remoteAddress, "MALFORMED_FRAME");
       return;
     }
     const content = msg.message.content;
     if (content?.$case === "ack") {
       const waiter = this.#ackWaiters.get(`${msg.message.nonce} ${conn.key}`);
       waiter?.settle(content.value.error);
+      return;
+    }
+    const kind = budgetKind(content);
+    if (kind !== undefined && !this.#budgets[kind].take(conn.key)) {
+      this.#metrics.budgetDropped.inc({ kind });
+      this.#limitedWarn("BUDGET_EXCEEDED", conn.stream.remoteAddress, `dropping a ${content?.$case} from ${conn.info.endpoint}: over its ${kind} request budget`, {
+        pkiId: conn.key,
+      });
       return;
     }
     const received = this.#receivedMessage(conn, msg);
@@ -607,7 +728,60 @@ export class CommImpl implements Comm {
   #reject(code: CommError["code"], endpoint: string, message: string): void {
     this.#metrics.rejected.inc({ code });
     this.#c.events?.emit({ kind: "message-rejected", component: "comm", code });
-    this.#warn.warn(`${code} ${endpoint}`, message, { code, endpoint });
+    this.#limitedWarn(code, endpoint, message, { endpoint });
+  }
+
+  /** A line caused by remote input: keyed by code and remote host (never the port), bounded per minute. */
+  #limitedWarn(code: string, endpoint: string, message: string, fields: LogFields): void {
+    this.#remoteLog.warn(code, addressOrigin(endpoint), message, fields);
+    // The summary of what was held back is due when the window ends, even if nothing else is logged.
+    if (this.#remoteLog.suppressedInWindow > 0 && this.#flushTimer === undefined && !this.#stopped) {
+      this.#flushTimer = this.#c.clock.setTimeout(() => {
+        this.#flushTimer = undefined;
+        this.#remoteLog.flush();
+      }, REMOTE_LOG_WINDOW_MS);
+    }
+  }
+
+  /**
+   * Counts an offence against a PKI-ID (when the sender is authenticated) and its address. One that
+   * crosses the limit is refused: its connections close, and new ones and dials are refused.
+   */
+  #offend(key: PkiHex | undefined, address: string | undefined, code: string): void {
+    this.#metrics.offences.inc({ code });
+    const host = address === undefined ? undefined : addressOrigin(address);
+    const byAddress = this.#opts.refuseAddresses && host !== undefined && host !== "";
+    let peerMs = 0;
+    if (key !== undefined) {
+      peerMs = this.#guard.offend(`id:${key}`);
+      if (peerMs > 0) {
+        this.#metrics.refusals.inc({ what: "peer" });
+        this.#closeAll(key);
+        this.#limitedWarn("REFUSED_PEER", address ?? "", `refusing peer ${key} for ${Math.ceil(peerMs / 1_000)} s: more than ${this.#opts.misbehaviourLimit} offences within ${this.#opts.misbehaviourWindowMs} ms, the last ${code}`, { pkiId: key });
+      }
+    }
+    if (!byAddress) return;
+    // An authenticated offender's address is refused with it; otherwise the address counts its own offences.
+    const addressMs = peerMs > 0 ? this.#guard.refuse(`ip:${host}`, peerMs) : key === undefined ? this.#guard.offend(`ip:${host}`) : 0;
+    if (addressMs > 0) {
+      this.#metrics.refusals.inc({ what: "address" });
+      this.#limitedWarn("REFUSED_ADDRESS", address ?? "", `refusing connections from ${host} for ${Math.ceil(addressMs / 1_000)} s: too many offences, the last ${code}`, {});
+    }
+  }
+
+  /** Closes every connection (primary and side streams) of a PKI-ID. */
+  #closeAll(key: PkiHex): void {
+    const conn = this.#conns.get(key);
+    if (conn !== undefined) {
+      this.#conns.delete(key);
+      conn.close();
+    }
+    for (const side of [...this.#sideConns]) {
+      if (side.key === key) {
+        this.#sideConns.delete(side);
+        side.close();
+      }
+    }
   }
 
   #sameOrg(a: PeerIdentityType, b: PeerIdentityType): boolean {

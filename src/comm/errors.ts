@@ -19,6 +19,14 @@ export type CommErrorCode =
   | "MESSAGE_TOO_LARGE"
   | "PROBE"
   | "CONNECTION_CLOSED"
+  /** A PKI-ID refused for a while after too many offences. */
+  | "REFUSED_PEER"
+  /** A remote address refused for a while after too many offences. */
+  | "REFUSED_ADDRESS"
+  /** Too many streams in their handshake from one address, or in total. */
+  | "TOO_MANY_HANDSHAKES"
+  /** Too many authenticated connections from one address, or in total. */
+  | "TOO_MANY_CONNECTIONS"
   | "STOPPED";
 
 /** A comm failure; `code` says which check failed. */

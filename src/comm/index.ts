@@ -2,5 +2,13 @@ export type { Comm, CommStats, MessageAcceptor, SendResult, AggregatedSendResult
 export type { RawStream, Transport, TransportTls } from "./transport.js";
 export { createComm, type CommComponents } from "./comm-impl.js";
 export { CommError, type CommErrorCode } from "./errors.js";
-export { type CommOptions, DEFAULT_COMM_OPTIONS, DEF_MAX_MESSAGE_SIZE } from "./options.js";
+export {
+  type CommOptions,
+  DEFAULT_COMM_OPTIONS,
+  DEF_MAX_MESSAGE_SIZE,
+  type RequestBudget,
+  type RequestBudgets,
+  DEF_REQUEST_BUDGETS,
+} from "./options.js";
+export { PeerGuard, type PeerGuardOptions, TokenBuckets } from "./peer-guard.js";
 export { buildConnEstablish, checkConnEstablish } from "./handshake.js";

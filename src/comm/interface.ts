@@ -26,6 +26,8 @@ export interface CommStats {
   dialing: number;
   /** Accepted streams still in their handshake. */
   pendingHandshakes: number;
+  /** PKI-IDs and addresses refused at this moment after too many offences. */
+  refused: number;
 }
 
 /**
@@ -73,6 +75,13 @@ export interface Comm {
   identitySwitched(pkiId: PKIidType): void;
   /** The PKI-IDs this peer has an open connection with. */
   connectedPeers(): PKIidType[];
+  /**
+   * Counts an offence against the peer that sent a message: one a component refused as forged or
+   * invalid in a way an honest peer never sends (a bad signature on its own message, an illegal
+   * tag, a spoofed request). Past CommOptions.misbehaviourLimit offences per window, its
+   * connections close and its PKI-ID (and address) are refused for a while. Not in Fabric.
+   */
+  reportMisbehaviour(pkiId: PKIidType, code: string): void;
   /** Open connections and in-flight work, for tests and the admin view. */
   stats(): CommStats;
   start(): Promise<void>;

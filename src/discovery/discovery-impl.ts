@@ -863,9 +863,11 @@ class DiscoveryImpl implements Discovery {
 
   // ---------------------------------------------------------------- receiving
 
-  #reject(reason: DiscoveryRejectReason, from: ReceivedMessage | undefined, detail?: string): void {
+  /** `misbehaviour`: the sender alone is to blame (its own message is forged or malformed); comm counts it. */
+  #reject(reason: DiscoveryRejectReason, from: ReceivedMessage | undefined, detail?: string, misbehaviour = false): void {
     this.#metrics.rejected.inc({ reason });
     this.#events.emit({ kind: "message-rejected", component: "discovery", code: reason });
+    if (misbehaviour && from !== undefined) this.#c.comm.reportMisbehaviour?.(from.connectionInfo.id, reason);
     if (reason === "STALE") return;
     const sender = from === undefined ? "" : toHex(from.connectionInfo.id);
     this.#limitedLog.warn(reason, this.#originOfSender(from), "Dropped discovery message", { reason, sender, detail });
@@ -903,7 +905,7 @@ class DiscoveryImpl implements Discovery {
   #handlePushedAlive(rm: ReceivedMessage, msg: SignedGossipMessage, store: MessageStore<SignedGossipMessage>): void {
     const am = wellFormedAlive(msg);
     if (am === undefined) {
-      this.#reject("MALFORMED", rm, "alive message without membership, PKI-ID or timestamp");
+      this.#reject("MALFORMED", rm, "alive message without membership, PKI-ID or timestamp", true);
       return;
     }
     if (!store.checkValid(msg)) {
@@ -911,7 +913,8 @@ class DiscoveryImpl implements Discovery {
       return;
     }
     if (!this.#validate(msg)) {
-      this.#reject("INVALID_SIGNATURE", rm, `alive message of ${toHex(am.membership.pkiId)} is not authentic`);
+      // Only the sender's own alive message is its fault: a relayed one may lack a certificate we know.
+      this.#reject("INVALID_SIGNATURE", rm, `alive message of ${toHex(am.membership.pkiId)} is not authentic`, this.#isDirect(rm, am));
       return;
     }
     if (this.#isSentByMe(msg, am)) return;
@@ -933,23 +936,23 @@ class DiscoveryImpl implements Discovery {
 
   #handleMembershipRequest(rm: ReceivedMessage, req: MembershipRequest, nonce: bigint): void {
     if (req.selfInformation === undefined) {
-      this.#reject("MISSING_SELF_INFORMATION", rm, "membership request without self information");
+      this.#reject("MISSING_SELF_INFORMATION", rm, "membership request without self information", true);
       return;
     }
     let selfInfo: SignedGossipMessage;
     try {
       selfInfo = SignedGossipMessage.fromEnvelope(req.selfInformation);
     } catch (err) {
-      this.#reject("MALFORMED", rm, errorMessage(err));
+      this.#reject("MALFORMED", rm, errorMessage(err), true);
       return;
     }
     const am = wellFormedAlive(selfInfo);
     if (am === undefined) {
-      this.#reject("NOT_ALIVE_MESSAGE", rm, "membership request self information is not a well-formed alive message");
+      this.#reject("NOT_ALIVE_MESSAGE", rm, "membership request self information is not a well-formed alive message", true);
       return;
     }
     if (!this.#validate(selfInfo)) {
-      this.#reject("INVALID_SIGNATURE", rm, `self information of ${toHex(am.membership.pkiId)} is not authentic`);
+      this.#reject("INVALID_SIGNATURE", rm, `self information of ${toHex(am.membership.pkiId)} is not authentic`, true);
       return;
     }
     if (this.#msgStore!.checkValid(selfInfo)) {

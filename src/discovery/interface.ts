@@ -125,6 +125,11 @@ export interface CommService {
   closeConn(peer: NetworkMember): void;
   /** Forwards a received message to the next hops, excluding the peer it came from. */
   forward(msg: ReceivedMessage): void;
+  /**
+   * Counts an offence against the sender of a message no honest peer sends (its own alive message
+   * or membership request forged or malformed); comm refuses a repeat offender. Not in Fabric.
+   */
+  reportMisbehaviour?(pkiId: PKIidType, code: string): void;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { PeerEventSink, MessageCryptoService, PeerIdentityType, RemotePeer } from "../api/index.js";
+import type { RequestBudget } from "../comm/index.js";
 import type { MetricsProvider } from "../metrics/index.js";
 import type { NetworkMember } from "../discovery/index.js";
 import type { Logger } from "../logging/index.js";
@@ -99,7 +100,16 @@ export interface StateProviderOptions {
    * from the next (as it does after any short response). Fabric sends them all, and the transport refuses it.
    */
   maxMessageBytes?: number;
+  /**
+   * Ours (Fabric serves every request its channelSize queue takes): state requests one peer may have
+   * served per second, with a burst. Excess requests are dropped and counted; the requester retries
+   * after its responseTimeout as after any lost response. Default DEFAULT_STATE_REQUEST_BUDGET.
+   */
+  requestBudget?: RequestBudget;
 }
+
+/** 50 requests (500 blocks at batchSize 10) a second per requester, 100 at once: far above a catching-up peer's pace. */
+export const DEFAULT_STATE_REQUEST_BUDGET: Readonly<RequestBudget> = Object.freeze({ perSecond: 50, burst: 100 });
 
 /** Fabric's default gRPC send limit (100 MiB), which a state response must fit. */
 export const DEFAULT_MAX_STATE_RESPONSE_BYTES = 100 * 1024 * 1024;

@@ -35,6 +35,14 @@ export type StateRejectReason =
   /** A payload that is not a block, lacks header or data, has another number than its sequence, or carries undecodable private data. */
   | "malformed";
 
+/** Ours: state requests not served, by channel and reason ("budget": the requester is over its request budget; "backlog": the queue of channelSize is full). */
+export const STATE_REQUESTS_DROPPED: CounterSpec<"channel" | "reason"> = {
+  name: "fabric_gossip_state_requests_dropped_total",
+  type: "counter",
+  help: "State requests dropped unserved, by channel and reason (budget: the requester exceeded its budget; backlog: the queue was full)",
+  labelNames: ["channel", "reason"],
+};
+
 /** Fabric's `StateMetrics`, and our rejection count; every channel of a peer shares them, labelled by channel. */
 export interface StateMetrics {
   /** Ledger height after each commit. */
@@ -45,6 +53,8 @@ export interface StateMetrics {
   payloadBufferSize: GaugeMetric<"channel">;
   /** Blocks refused, by reason. */
   rejected: CounterMetric<"channel" | "reason">;
+  /** State requests dropped unserved, by reason. */
+  requestsDropped: CounterMetric<"channel" | "reason">;
 }
 
 /** The state metrics from `metrics`, created once per provider (get-or-create) and shared by its channels. */
@@ -54,5 +64,6 @@ export function createStateMetrics(metrics: MetricsProvider): StateMetrics {
     commitDuration: metrics.histogram(GOSSIP_STATE_COMMIT_DURATION),
     payloadBufferSize: metrics.gauge(GOSSIP_PAYLOAD_BUFFER_SIZE),
     rejected: metrics.counter(STATE_BLOCKS_REJECTED),
+    requestsDropped: metrics.counter(STATE_REQUESTS_DROPPED),
   };
 }

@@ -1,5 +1,6 @@
 import type { RemotePeer } from "../api/index.js";
 import { type NetworkMember, preferredEndpoint } from "../discovery/index.js";
+import { TokenBuckets } from "../comm/index.js";
 import { type Logger, RateLimitedLog } from "../logging/index.js";
 import type { ReceivedMessage } from "../protoext/index.js";
 import { Block } from "../protos/gen/common/common.pb.js";
@@ -15,6 +16,7 @@ import { StateError } from "./errors.js";
 import {
   DEFAULT_MAX_STATE_RESPONSE_BYTES,
   DEFAULT_STATE_PROVIDER_OPTIONS,
+  DEFAULT_STATE_REQUEST_BUDGET,
   ENQUEUE_RETRY_INTERVAL_MS,
   STATE_RESPONSE_OVERHEAD_BYTES,
   STRAGGLER_WARNING_THRESHOLD,
@@ -62,6 +64,8 @@ export class StateProviderImpl implements StateProvider {
   readonly #tasks = new Set<Promise<void>>();
   readonly #unsubscribe: Array<() => void> = [];
   readonly #requestQueue: ReceivedMessage[] = [];
+  /** Per-requester budget of served state requests (not in Fabric). */
+  readonly #requestBudget: TokenBuckets;
 
   #buffer: PayloadsBuffer | undefined;
   #started = false;
@@ -82,6 +86,7 @@ export class StateProviderImpl implements StateProvider {
     this.#log = components.logger.child("gossip.state", { channel });
     this.#rl = new RateLimitedLog(this.#log, components.clock);
     this.#metrics = createStateMetrics(components.metrics);
+    this.#requestBudget = new TokenBuckets(components.clock, this.#o.requestBudget ?? DEFAULT_STATE_REQUEST_BUDGET);
     this.#channelBytes = utf8(channel);
   }
 
@@ -305,8 +310,19 @@ export class StateProviderImpl implements StateProvider {
     if (this.#stopped) return;
     const kind = msg.message.message.content?.$case;
     if (kind === "stateRequest") {
+      // One requester cannot keep the server busy for everyone: over its budget, requests are dropped.
+      const requester = msg.connectionInfo;
+      const requesterKey = Buffer.from(requester.id).toString("hex");
+      if (!this.#requestBudget.take(requesterKey)) {
+        this.#metrics.requestsDropped.inc({ channel: this.channel, reason: "budget" });
+        this.#rl.warn(`request-budget:${requesterKey}`, "dropping a state request: the requester is over its request budget", {
+          endpoint: requester.endpoint,
+        });
+        return;
+      }
       // Fabric's request channel holds channelSize requests; extra ones are dropped.
       if (this.#requestQueue.length >= this.#o.channelSize) {
+        this.#metrics.requestsDropped.inc({ channel: this.channel, reason: "backlog" });
         this.#rl.warn("request-backlog", "dropping a state request: too many queued", { queued: this.#requestQueue.length });
         return;
       }

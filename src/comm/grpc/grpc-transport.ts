@@ -1,6 +1,9 @@
+import { isIPv6 } from "node:net";
+import * as net from "node:net";
 import * as grpc from "@grpc/grpc-js";
-import type { Logger } from "../../logging/index.js";
-import type { Clock } from "../../util/index.js";
+import { type Logger, REMOTE_LOG_WINDOW_MS, RemoteLogLimiter } from "../../logging/index.js";
+import type { CounterMetric, CounterSpec, MetricsProvider } from "../../metrics/index.js";
+import type { Clock, TimerHandle } from "../../util/index.js";
 import { CommError, DEF_MAX_MESSAGE_SIZE, type RawStream, type Transport, type TransportTls } from "../index.js";
 import { certHashOfPem, clientCredentials } from "./credentials.js";
 import { passBytes, takeBytes } from "./raw-bytes.js";
@@ -33,6 +36,62 @@ export interface GrpcTransportOptions {
   logger: Logger;
   /** Real time: gRPC deadlines are wall-clock instants. */
   clock: Clock;
+  /** Where refused sockets are counted (fabric_gossip_comm_sockets_refused_total). Default: nowhere. */
+  metrics?: MetricsProvider;
+  /** Socket limits of the server; defaults in DEFAULT_SOCKET_LIMITS. Not in Fabric. */
+  limits?: Partial<SocketLimits>;
+}
+
+/**
+ * Limits on the TCP connections the gossip server holds, enforced on each socket as it is accepted,
+ * before TLS or HTTP/2 costs anything. Not in Fabric, whose server takes every connection and gives
+ * a TLS handshake Go's default of no timeout (Node's: 120 s).
+ */
+export interface SocketLimits {
+  /** Sockets held at once, from all addresses. */
+  maxSockets: number;
+  /** Sockets held at once from one remote address (every peer of a local network shares 127.0.0.1). */
+  maxSocketsPerAddress: number;
+  /** Sockets that have not made a gRPC call yet (TLS and HTTP/2 setup, or silent), from all addresses. */
+  maxPendingSockets: number;
+  /** Such sockets from one remote address. */
+  maxPendingSocketsPerAddress: number;
+  /** A socket that made no gRPC call (Ping or GossipStream) within this long is closed. */
+  firstCallTimeoutMs: number;
+  /** The TLS handshake must finish within this long (Node's default is 120 s). */
+  tlsHandshakeTimeoutMs: number;
+  /** HTTP/2 streams one connection may have open at once (a gossip connection uses one, and a ping). */
+  maxConcurrentStreams: number;
+}
+
+export const DEFAULT_SOCKET_LIMITS: Readonly<SocketLimits> = Object.freeze({
+  maxSockets: 2_048,
+  maxSocketsPerAddress: 512,
+  maxPendingSockets: 512,
+  maxPendingSocketsPerAddress: 64,
+  firstCallTimeoutMs: 10_000,
+  tlsHandshakeTimeoutMs: 5_000,
+  maxConcurrentStreams: 100,
+});
+
+/** Ours: sockets the gossip server closed at accept or before their first call, by reason. */
+export const COMM_SOCKETS_REFUSED: CounterSpec<"reason"> = {
+  name: "fabric_gossip_comm_sockets_refused_total",
+  type: "counter",
+  help: "TCP connections to the gossip port closed by the socket limits, by reason (too_many, too_many_from_address, too_many_pending, no_call_in_time)",
+  labelNames: ["reason"],
+};
+
+type SocketRefusal = "too_many" | "too_many_from_address" | "too_many_pending" | "no_call_in_time";
+
+/** A socket the server holds, until it closes. */
+interface HeldSocket {
+  readonly socket: net.Socket;
+  readonly host: string;
+  /** True until the socket's first gRPC call. */
+  pending: boolean;
+  /** Closes the socket if it makes no call in time; armed while pending. */
+  firstCall: TimerHandle | undefined;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -77,11 +136,24 @@ export class GrpcTransport implements Transport {
   readonly #trust: TlsTrustStore | undefined;
   #unsubscribeTrust: (() => void) | undefined;
   #closed = false;
+  readonly #limits: SocketLimits;
+  #netServer: net.Server | undefined;
+  /** Held sockets by "remoteAddress:remotePort" (what grpc-js's getPeer() says of a call). */
+  readonly #sockets = new Map<string, HeldSocket>();
+  readonly #socketsByHost = new Map<string, number>();
+  readonly #pendingByHost = new Map<string, number>();
+  #pending = 0;
+  readonly #refusedLog: RemoteLogLimiter;
+  #flushTimer: TimerHandle | undefined;
+  readonly #refusedMetric: CounterMetric<"reason"> | undefined;
 
   constructor(private readonly options: GrpcTransportOptions) {
     this.#listenAddress = options.listenAddress;
     this.#maxSize = options.maxMessageSize ?? DEF_MAX_MESSAGE_SIZE;
     this.#log = options.logger.child("gossip.comm.grpc");
+    this.#limits = { ...DEFAULT_SOCKET_LIMITS, ...options.limits };
+    this.#refusedMetric = options.metrics?.counter(COMM_SOCKETS_REFUSED);
+    this.#refusedLog = new RemoteLogLimiter(this.#log, options.clock, "gossip socket");
     const tls = options.tls;
     this.#trust = tls === undefined ? undefined : tls.rootCAs instanceof TlsTrustStore ? tls.rootCAs : new TlsTrustStore(tls.rootCAs);
     this.tls = {
@@ -104,6 +176,7 @@ export class GrpcTransport implements Transport {
       "grpc.max_receive_message_length": this.#maxSize,
       "grpc.max_send_message_length": this.#maxSize,
       "grpc.keepalive_permit_without_calls": 1,
+      "grpc.max_concurrent_streams": this.#limits.maxConcurrentStreams,
     });
     server.addService(GOSSIP_SERVICE, {
       GossipStream: (call: grpc.ServerDuplexStream<Uint8Array, Uint8Array>) => {
@@ -111,11 +184,13 @@ export class GrpcTransport implements Transport {
           call.end();
           return;
         }
-        const stream = new GrpcRawStream(call, stripScheme(call.getPeer()), () => this.#streams.delete(stream));
+        this.#calledFrom(call.getPeer());
+        const stream = new GrpcRawStream(call, peerAddress(call.getPeer()), () => this.#streams.delete(stream));
         this.#streams.add(stream);
         onStream(stream);
       },
-      Ping: (_call: grpc.ServerUnaryCall<Uint8Array, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => {
+      Ping: (call: grpc.ServerUnaryCall<Uint8Array, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => {
+        this.#calledFrom(call.getPeer());
         callback(null, EMPTY);
       },
     });
@@ -127,17 +202,28 @@ export class GrpcTransport implements Transport {
     // SetClientRootCAs keeps them), replaced in the running server when the trust store changes.
     let creds: grpc.ServerCredentials;
     if (tls !== undefined && trust !== undefined) {
-      const updatable = new UpdatableServerCredentials(Buffer.from(tls.cert), Buffer.from(tls.key), trust.peerRoots());
+      const updatable = new UpdatableServerCredentials(Buffer.from(tls.cert), Buffer.from(tls.key), trust.peerRoots(), this.#limits.tlsHandshakeTimeoutMs);
       this.#unsubscribeTrust = trust.onPeerRootsChange((roots) => updatable.setClientRootCAs(roots));
       creds = updatable;
     } else {
       creds = grpc.ServerCredentials.createInsecure();
     }
+    // Our own listener hands grpc-js each socket it admits (a connection injector): grpc-js's own
+    // listener would take every connection, and tells nothing of the sockets under its sessions.
+    const injector = server.createConnectionInjector(creds);
+    const netServer = net.createServer((socket) => this.#admit(socket, injector));
+    const { host, port: wanted } = splitListenAddress(this.options.listenAddress);
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(this.options.listenAddress, creds, (err, p) => (err ? reject(err) : resolve(p)));
+      netServer.once("error", reject);
+      netServer.listen(wanted, host === "" ? undefined : host, () => {
+        netServer.off("error", reject);
+        const a = netServer.address();
+        resolve(typeof a === "object" && a !== null ? a.port : wanted);
+      });
     });
-    const host = this.options.listenAddress.slice(0, this.options.listenAddress.lastIndexOf(":"));
-    this.#listenAddress = `${host}:${port}`;
+    netServer.on("error", (err) => this.#log.error("gossip listener failed", { error: err.message }));
+    this.#netServer = netServer;
+    this.#listenAddress = `${this.options.listenAddress.slice(0, this.options.listenAddress.lastIndexOf(":"))}:${port}`;
     this.#server = server;
     this.#log.info("gossip service listening", { address: this.#listenAddress, tls: this.options.tls !== undefined });
   }
@@ -176,6 +262,14 @@ export class GrpcTransport implements Transport {
     for (const s of [...this.#streams]) s.close();
     for (const c of [...this.#clients]) c.close();
     this.#clients.clear();
+    const netServer = this.#netServer;
+    this.#netServer = undefined;
+    this.#flushTimer?.cancel();
+    this.#flushTimer = undefined;
+    if (netServer !== undefined) {
+      netServer.close();
+      for (const held of this.#sockets.values()) this.#unpend(held);
+    }
     const server = this.#server;
     if (server !== undefined) {
       await new Promise<void>((resolve) => {
@@ -189,6 +283,8 @@ export class GrpcTransport implements Transport {
         });
       });
     }
+    // What grpc-js's shutdown left open (sockets still in their TLS handshake, silent ones).
+    for (const held of [...this.#sockets.values()]) held.socket.destroy();
   }
 
   /** Creates a client with its own connection and waits until it is ready (Fabric's WithBlock dial). */
@@ -244,6 +340,108 @@ export class GrpcTransport implements Transport {
   openStreams(): number {
     return this.#streams.size;
   }
+
+  /** Sockets the server holds, and how many of them made no gRPC call yet (for tests and the admin view). */
+  openSockets(): { held: number; pending: number } {
+    return { held: this.#sockets.size, pending: this.#pending };
+  }
+
+  /** Admits `socket` within the limits and hands it to grpc-js, or closes it at once. */
+  #admit(socket: net.Socket, injector: { injectConnection(s: net.Socket): void }): void {
+    const address = socket.remoteAddress;
+    if (this.#closed || address === undefined) {
+      socket.destroy();
+      return;
+    }
+    socket.on("error", () => undefined); // a reset before grpc-js took it over must not crash us
+    const host = address.startsWith("::ffff:") ? address.slice(7) : address;
+    const l = this.#limits;
+    const here = this.#socketsByHost.get(host) ?? 0;
+    const pendingHere = this.#pendingByHost.get(host) ?? 0;
+    const refusal: SocketRefusal | undefined =
+      this.#sockets.size >= l.maxSockets
+        ? "too_many"
+        : here >= l.maxSocketsPerAddress
+          ? "too_many_from_address"
+          : this.#pending >= l.maxPendingSockets || pendingHere >= l.maxPendingSocketsPerAddress
+            ? "too_many_pending"
+            : undefined;
+    if (refusal !== undefined) {
+      socket.destroy();
+      this.#refused(refusal, host, `closed a connection from ${host}: ${refusal.replace(/_/g, " ")} (held ${this.#sockets.size}, ${here} from it; ${this.#pending} without a call yet, ${pendingHere} from it)`);
+      return;
+    }
+    const key = `${address}:${socket.remotePort ?? 0}`;
+    const held: HeldSocket = { socket, host, pending: true, firstCall: undefined };
+    this.#sockets.set(key, held);
+    bump(this.#socketsByHost, host, 1);
+    bump(this.#pendingByHost, host, 1);
+    this.#pending++;
+    held.firstCall = this.options.clock.setTimeout(() => {
+      held.firstCall = undefined;
+      this.#unpend(held);
+      socket.destroy();
+      this.#refused("no_call_in_time", host, `closed a connection from ${host}: no gRPC call within ${l.firstCallTimeoutMs} ms`);
+    }, l.firstCallTimeoutMs);
+    socket.once("close", () => {
+      if (this.#sockets.get(key) === held) this.#sockets.delete(key);
+      bump(this.#socketsByHost, host, -1);
+      this.#unpend(held);
+    });
+    injector.injectConnection(socket);
+  }
+
+  /** A call arrived from `peer` ("address:port"): its socket is in use, no longer pending. */
+  #calledFrom(peer: string): void {
+    const held = this.#sockets.get(stripScheme(peer));
+    if (held !== undefined) this.#unpend(held);
+  }
+
+  #unpend(held: HeldSocket): void {
+    if (!held.pending) return;
+    held.pending = false;
+    held.firstCall?.cancel();
+    held.firstCall = undefined;
+    this.#pending--;
+    bump(this.#pendingByHost, held.host, -1);
+  }
+
+  #refused(reason: SocketRefusal, host: string, message: string): void {
+    this.#refusedMetric?.inc({ reason });
+    this.#refusedLog.warn(reason, host, message);
+    // The summary of what was held back is due when the window ends, even if the flood stopped.
+    if (this.#refusedLog.suppressedInWindow > 0 && this.#flushTimer === undefined && !this.#closed) {
+      this.#flushTimer = this.options.clock.setTimeout(() => {
+        this.#flushTimer = undefined;
+        this.#refusedLog.flush();
+      }, REMOTE_LOG_WINDOW_MS);
+    }
+  }
+}
+
+/** Adds `delta` to a count by key, dropping keys that reach 0. */
+function bump(counts: Map<string, number>, key: string, delta: number): void {
+  const n = (counts.get(key) ?? 0) + delta;
+  if (n <= 0) counts.delete(key);
+  else counts.set(key, n);
+}
+
+/** "host:port" of a listen address; IPv6 hosts in brackets lose them. */
+function splitListenAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  let host = address.slice(0, colon);
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  return { host, port: Number(address.slice(colon + 1)) };
+}
+
+/** grpc-js's "address:port" of a call as "host:port", with an IPv6 host in brackets. */
+function peerAddress(peer: string): string {
+  const plain = stripScheme(peer);
+  const colon = plain.lastIndexOf(":");
+  if (colon <= 0) return plain;
+  const host = plain.slice(0, colon);
+  if (host.startsWith("::ffff:") && !host.slice(7).includes(":")) return `${host.slice(7)}:${plain.slice(colon + 1)}`;
+  return isIPv6(host) ? `[${host}]:${plain.slice(colon + 1)}` : plain;
 }
 
 /**
@@ -255,8 +453,9 @@ class UpdatableServerCredentials extends grpc.ServerCredentials {
   readonly #cert: Buffer;
   readonly #key: Buffer;
 
-  constructor(cert: Buffer, key: Buffer, clientRootCAs: Buffer) {
-    super({ requestCert: true, rejectUnauthorized: true }, { ca: clientRootCAs, cert: [cert], key: [key] });
+  constructor(cert: Buffer, key: Buffer, clientRootCAs: Buffer, handshakeTimeoutMs: number) {
+    // handshakeTimeout: a client that starts a TLS handshake and goes silent is dropped in seconds.
+    super({ requestCert: true, rejectUnauthorized: true, handshakeTimeout: handshakeTimeoutMs }, { ca: clientRootCAs, cert: [cert], key: [key] });
     this.#cert = cert;
     this.#key = key;
   }

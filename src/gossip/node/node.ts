@@ -415,7 +415,7 @@ export class GossipNodeImpl implements GossipNode {
     const msg = m.message.message;
     const illegal = checkTagLegal(msg);
     if (illegal !== undefined) {
-      this.#reject("ILLEGAL_TAG", m, illegal);
+      this.#reject("ILLEGAL_TAG", m, illegal, true);
       return;
     }
     if (isChannelRestricted(msg)) {
@@ -450,7 +450,7 @@ export class GossipNodeImpl implements GossipNode {
           claimed = undefined;
         }
         if (claimed === undefined || !bytesEqual(claimed, m.connectionInfo.id)) {
-          this.#reject("SPOOFED_MEMBERSHIP_REQUEST", m, "membership request whose self information is not the sender's");
+          this.#reject("SPOOFED_MEMBERSHIP_REQUEST", m, "membership request whose self information is not the sender's", true);
           return;
         }
       }
@@ -612,6 +612,7 @@ export class GossipNodeImpl implements GossipNode {
       onPresumedDead: (listener) => this.#comm.onPresumedDead(listener),
       onIdentitySwitch: (listener) => this.#comm.onIdentitySwitch(listener),
       closeConn: (peer) => this.#comm.closeConn({ endpoint: preferredEndpoint(peer), pkiId: peer.pkiId }),
+      reportMisbehaviour: (pkiId, code) => this.#comm.reportMisbehaviour(pkiId, code),
     };
   }
 
@@ -703,8 +704,10 @@ export class GossipNodeImpl implements GossipNode {
     }
   }
 
-  #reject(reason: string, m: ReceivedMessage, detail: string): void {
+  /** `misbehaviour`: no honest peer sends such a message; comm counts it against the sender. */
+  #reject(reason: string, m: ReceivedMessage, detail: string, misbehaviour = false): void {
     this.#metrics.rejected.inc({ reason });
+    if (misbehaviour) this.#comm.reportMisbehaviour(m.connectionInfo.id, reason);
     this.#events.emit({ kind: "message-rejected", component: "node", code: reason });
     this.#warn.warn(`${reason} ${pkiHex(m.connectionInfo.id)}`, `dropping a message: ${detail}`, { reason, from: m.connectionInfo.endpoint });
   }
