@@ -19,7 +19,7 @@ import { freePorts } from "../utils/net.js";
  * of a two-org channel) and an ordering service over mutual TLS. The healthy peer passes (exit 0);
  * each mistake of RELIABILITY.md S22 tried here exits 1 naming its check: a TLS CA that is not the
  * bootstrap peer's, an expired TLS certificate, a bootstrap peer of another org, no external
- * endpoint in a channel of two orgs, an orderer nobody answers at.
+ * endpoint in a channel of two orgs, TLS on one side only, an orderer nobody answers at.
  */
 
 const CHANNEL = "mychannel";
@@ -181,6 +181,13 @@ describe("fabric-gossip doctor", { timeout: 90_000 }, () => {
     );
     assert.match(failed[0]!.detail, /no external endpoint, yet channel\(s\) mychannel have several orgs/);
     assert.match(failed[0]!.fix, /peer\.gossip\.externalEndpoint/);
+  });
+
+  it("TLS on one side only (this peer plaintext, its bootstrap peer TLS): FAIL bootstrap, the server speaks TLS", async () => {
+    const r = await doctor([...withFlags({ "--tls-cert": [], "--tls-key": [], "--tls-ca": [], "--listen": ["127.0.0.1:1"], "--external": [], "--channel-block": [], "--ledger-dir": [join(root, "fresh-3")] }), "--bootstrap", org1Endpoint]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^warning +tls: TLS is off/m);
+    assert.match(r.stdout, new RegExp(`^FAIL +bootstrap:${org1Endpoint}: cannot connect: the bootstrap peer at ${org1Endpoint} speaks TLS, and this side dialed it in plaintext \\[TLS_SERVER\\]`, "m"));
   });
 
   it("an orderer nobody answers at: FAIL orderer, connection refused", async () => {
