@@ -1,16 +1,22 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { channelConfigFromBlock, createChannelBundle, decodeBlock } from "../../src/channelconfig/index.js";
 import { NetworkError, TxFeeder } from "../../src/cli/network/index.js";
 import { certHashOfPem } from "../../src/comm/grpc/index.js";
 import { createSeekInfoEnvelope } from "../../src/deliver/index.js";
-import { deliver, parseEnvelope } from "../../src/orderer/index.js";
-import { HeaderType, Payload } from "../../src/protos/gen/common/common.pb.js";
+import { deliver } from "../../src/orderer/index.js";
+import { createCollectionStore, readBlockTransactions, validateBlockTransactions } from "../../src/privdata/index.js";
+import { HeaderType } from "../../src/protos/gen/common/common.pb.js";
+import { TxValidationCode } from "../../src/protos/gen/peer/transaction.pb.js";
+import { SystemClock } from "../../src/util/index.js";
 import { tlsOrdererSetup } from "../utils/tls-orderer.js";
 
 /**
  * The transaction feeder of `network up` against a real orderer over gRPC with mutual TLS: every
- * envelope it sends is answered and ends up in a block exactly once, refusals are counted, it
- * comes back after the orderer restarts, and stop() ends the feeding.
+ * envelope it sends is answered and ends up in a block exactly once as an endorser transaction the block
+ * reader decodes down to its write (endorsed by the Org1 peer, signed by the Org1 client) and the validator
+ * finds well formed and signed; refusals are counted, it comes back after the orderer restarts, and stop()
+ * ends the feeding.
  */
 test("network feeder: steady broadcast over mutual TLS, refusals counted, reconnect after an orderer restart", async (t) => {
   const { fx, make, memberTls, outsiderTls } = await tlsOrdererSetup(t, { batchSize: 10, batchTimeoutMs: 200 });
@@ -23,25 +29,43 @@ test("network feeder: steady broadcast over mutual TLS, refusals counted, reconn
     for (const f of feeders) await f.stop();
   });
   const feeder = (signer = fx.member, tls = memberTls, endpoint = address): TxFeeder => {
-    const f = new TxFeeder({ endpoint, channel: "ch1", signer, rate: 200, size: 100, tls, dialTimeoutMs: 3_000 });
+    const f = new TxFeeder({ endpoint, channel: "ch1", signer, endorsers: [fx.memberPeer], rate: 200, size: 100, tls, dialTimeoutMs: 3_000 });
     feeders.push(f);
     return f;
   };
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-  /** Transactions in blocks 1.. of the chain, each checked: ENDORSER_TRANSACTION, 100-byte payload, the member's signature. */
+  const bundle = createChannelBundle(channelConfigFromBlock(decodeBlock(fx.genesis)), { clock: new SystemClock() });
+  /**
+   * Transactions in blocks 1.. of the chain, each read back: an ENDORSER_TRANSACTION of feedcc by the member
+   * client, one public write of 100 bytes, endorsed by the member's peer; each block validates with every
+   * transaction flagged INVALID_CHAINCODE only (feedcc has no definition on ch1), VALID when definitions
+   * are not required.
+   */
   const txsInChain = async (): Promise<number> => {
     const height = orderer.height("ch1") ?? 0n;
     let n = 0;
     const seek = createSeekInfoEnvelope(fx.member, "ch1", { start: 1n, stop: height - 1n, behavior: "fail" }, { tlsCertHash: certHashOfPem(memberTls.cert) });
+    const store = createCollectionStore({ channelId: "ch1", applicationMspIds: () => ["Org1MSP"] });
     for await (const item of deliver(address, seek, { tls: memberTls })) {
       if (!("block" in item)) break;
-      for (const envBytes of item.block.data?.data ?? []) {
-        const parsed = parseEnvelope(envBytes);
-        assert.equal(parsed.channelHeader.type, HeaderType.ENDORSER_TRANSACTION);
-        assert.equal(Payload.decode(parsed.envelope.payload).data.length, 100);
-        fx.verifier.verify(parsed.signatureHeader.creator, parsed.envelope.signature, parsed.envelope.payload);
+      for (const read of readBlockTransactions(item.block)) {
+        assert.ok(read.ok, read.ok ? "" : read.error.message);
+        const tx = read.tx;
+        assert.equal(tx.type, HeaderType.ENDORSER_TRANSACTION);
+        assert.equal(tx.creatorMspId, "Org1MSP");
+        fx.verifier.verify(tx.creator, tx.signature, tx.payload);
+        const action = tx.actions[0]!;
+        assert.equal(action.chaincodeId?.name, "feedcc");
+        assert.deepEqual(action.endorsements.map((e) => Buffer.from(e.endorser).toString("hex")), [Buffer.from(fx.memberPeer.serialized).toString("hex")]);
+        const writes = action.namespaces[0]!.kvRwSet.writes;
+        assert.equal(writes.length, 1);
+        assert.equal(writes[0]!.value.length, 100);
         n++;
       }
+      const strict = validateBlockTransactions(item.block, { bundle, definitions: store });
+      assert.ok(strict.txs.every((t) => t.code === TxValidationCode.INVALID_CHAINCODE), strict.txs.map((t) => t.reason).join("; "));
+      const lenient = validateBlockTransactions(item.block, { bundle, definitions: store, requireDefinitions: false });
+      assert.ok(lenient.txs.every((t) => t.code === TxValidationCode.VALID), lenient.txs.map((t) => t.reason).join("; "));
     }
     return n;
   };
@@ -53,7 +77,7 @@ test("network feeder: steady broadcast over mutual TLS, refusals counted, reconn
     await f.stop();
     const s = f.stats();
     assert.ok(s.sent >= 50, `sent ${s.sent}`);
-    assert.deepEqual({ ...s, sent: 0 }, { sent: 0, succeeded: s.sent, rejected: 0, lost: 0, lastError: undefined });
+    assert.deepEqual({ ...s, sent: 0 }, { sent: 0, succeeded: s.sent, rejected: 0, lost: 0, failed: 0, lastError: undefined });
     assert.equal(f.running, false);
     await sleep(400); // the pending batch is cut after 200 ms
     assert.equal(await txsInChain(), s.sent);

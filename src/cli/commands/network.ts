@@ -1,20 +1,20 @@
 import type { Command } from "commander";
 import type { CryptoMaterialSummary } from "../../crypto/index.js";
 import {
-  NetworkError,
-  durationFlag,
-  nonNegativeIntFlag,
-  positiveIntFlag,
-  positiveNumberFlag,
-  tlsCaFiles as orgTlsCas,
-  type NetworkStreamOptions,
-  runNetworkStream,
   DEFAULT_BATCH_SIZE,
   DEFAULT_BATCH_TIMEOUT,
   DEFAULT_PHASE_TIMEOUT_MS,
   DEFAULT_TX_RATE,
   DEFAULT_TX_SIZE,
+  durationFlag,
+  NetworkError,
+  type NetworkStreamOptions,
   type NetworkUpOptions,
+  nonNegativeIntFlag,
+  tlsCaFiles as orgTlsCas,
+  positiveIntFlag,
+  positiveNumberFlag,
+  runNetworkStream,
   runNetworkUp,
 } from "../network/index.js";
 
@@ -34,6 +34,7 @@ interface NetworkUpFlags {
   batchSize: string;
   batchTimeout: string;
   timeout: string;
+  privateData?: boolean;
 }
 
 /** Fabric's channel name rule (configtx ValidateChannelID). */
@@ -66,6 +67,10 @@ export function registerNetwork(program: Command): void {
     .option("--batch-size <n>", "transactions per block: the channel's BatchSize.MaxMessageCount in its genesis block", String(DEFAULT_BATCH_SIZE))
     .option("--batch-timeout <duration>", "a pending batch is cut after this long: the channel's BatchTimeout in its genesis block (Fabric duration)", DEFAULT_BATCH_TIMEOUT)
     .option("--timeout <duration>", "deadline of each waiting phase: processes ready, leaders elected, every peer at the final height", `${DEFAULT_PHASE_TIMEOUT_MS / 1000}s`)
+    .option(
+      "--private-data",
+      "the first transaction defines chaincode pvtcc with collections collOrg1 (the first org) and collBoth (the first two orgs, blockToLive 3); every next one also writes a private key, its write set distributed through the first org's peer0 before it is sent",
+    )
     .action(async (flags: NetworkUpFlags) => {
       const opts = networkUpOptions(flags);
       process.exitCode = await runNetworkUp(opts, { stdout: process.stdout, stderr: process.stderr });
@@ -119,6 +124,7 @@ export function networkUpOptions(f: NetworkUpFlags): NetworkUpOptions {
     batchTimeout: f.batchTimeout,
     batchTimeoutMs: durationFlag(f.batchTimeout, "--batch-timeout"),
     phaseTimeoutMs: durationFlag(f.timeout, "--timeout"),
+    ...(f.privateData === true ? { privateData: true } : {}),
   };
 }
 

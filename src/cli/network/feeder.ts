@@ -1,23 +1,33 @@
-import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { clientCredentials, passBytes, takeBytes } from "../../comm/grpc/index.js";
-import { createSignedEnvelope, type EnvelopeSigner } from "../../deliver/index.js";
 import { BROADCAST_PATH, ORDERER_MAX_MESSAGE_SIZE } from "../../orderer/index.js";
-import { Envelope, HeaderType, Status } from "../../protos/gen/common/common.pb.js";
+import type { TxSigner } from "../../privdata/index.js";
+import { Status } from "../../protos/gen/common/common.pb.js";
 import { BroadcastResponse } from "../../protos/gen/orderer/ab.pb.js";
 import { errorMessage } from "../../util/index.js";
 import { NetworkError } from "./errors.js";
+import { publicTxSource, type TxSource } from "./feeder-sources.js";
 
 /** Options of a `TxFeeder`. */
 export interface TxFeederOptions {
   /** The orderer, "host:port". */
   endpoint: string;
   channel: string;
-  /** Who signs the transactions: an identity of a channel member org. */
-  signer: EnvelopeSigner;
+  /** The client who signs the transactions: an identity the channel's Writers policy admits (an org's User1). */
+  signer: TxSigner;
+  /**
+   * The peers that endorse each transaction of the default source (one per org: their MSP folders' signing
+   * identities). Default: the signer alone, a stand-in whose endorsements no endorsement policy accepts.
+   */
+  endorsers?: readonly TxSigner[];
+  /**
+   * Where the transactions come from. Default: `publicTxSource`, endorser transactions each writing one
+   * public key with a `size`-byte value.
+   */
+  source?: TxSource;
   /** Transactions per second (> 0). */
   rate: number;
-  /** Payload bytes of each transaction (the envelope's data; the envelope adds headers and a signature). */
+  /** Bytes of the value each transaction writes (headers, read-write set and signatures come on top). */
   size: number;
   /** Mutual TLS toward the orderer: its TLS CA, and our client certificate and key (PEM). Plaintext when absent. */
   tls?: { rootCAs: string; cert: string; key: string };
@@ -37,6 +47,8 @@ export interface FeederStats {
   rejected: number;
   /** Sent on a stream that failed before answering. */
   lost: number;
+  /** Transactions the source could not make (e.g. their private data was not distributed): never sent. */
+  failed: number;
   /** The last refusal or stream failure. */
   lastError: string | undefined;
 }
@@ -53,32 +65,35 @@ type BroadcastCall = grpc.ClientDuplexStream<Uint8Array, Uint8Array>;
 
 /**
  * Feeds an orderer transactions at a steady rate over one long-lived `AtomicBroadcast.Broadcast`
- * stream (as an SDK's broadcast client does), each a signed ENDORSER_TRANSACTION envelope with a
- * random payload; counts the orderer's answers. A failed stream is dialed again after a second.
- * Stands in for the clients of a Fabric network; CLI code, so it runs on real time.
+ * stream (as an SDK's broadcast client does), each a real endorser transaction from its source (by
+ * default one public write, endorsed by the given peers and signed by the client); counts the orderer's
+ * answers. A failed stream is dialed again after a second. Stands in for the clients of a Fabric network;
+ * CLI code, so it runs on real time.
  */
 export class TxFeeder {
   readonly #o: TxFeederOptions;
-  readonly #payload: Uint8Array;
+  readonly #source: TxSource;
   #client: grpc.Client | undefined;
   #call: BroadcastCall | undefined;
   /** Sent on the current stream, not yet answered. */
   #inFlight = 0;
   #timer: NodeJS.Timeout | undefined;
   #running = false;
-  /** Rate accounting restarts at each (re)connect: sent since `#baseTime`. */
+  /** Rate accounting restarts at each (re)connect: attempted (sent or failed) since `#baseTime`. */
   #baseTime = 0;
-  #baseSent = 0;
+  #baseAttempted = 0;
+  #attempted = 0;
+  /** A tick is building and sending; the next waits for it. */
+  #pumping = false;
   #drained: (() => void) | undefined;
-  readonly #stats: FeederStats = { sent: 0, succeeded: 0, rejected: 0, lost: 0, lastError: undefined };
+  readonly #stats: FeederStats = { sent: 0, succeeded: 0, rejected: 0, lost: 0, failed: 0, lastError: undefined };
 
   constructor(opts: TxFeederOptions) {
     if (!(opts.rate > 0) || !Number.isFinite(opts.rate)) throw new NetworkError("INVALID_OPTIONS", `tx rate must be a positive number, got ${opts.rate}`);
     if (!Number.isInteger(opts.size) || opts.size < 0) throw new NetworkError("INVALID_OPTIONS", `tx size must be a whole number of bytes, got ${opts.size}`);
     if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) throw new NetworkError("INVALID_OPTIONS", `tx limit must be a positive integer, got ${opts.limit}`);
     this.#o = opts;
-    // One random payload for all: the envelope's nonce already makes every transaction unique.
-    this.#payload = new Uint8Array(randomBytes(opts.size));
+    this.#source = opts.source ?? publicTxSource({ channel: opts.channel, client: opts.signer, endorsers: opts.endorsers ?? [opts.signer], size: opts.size });
   }
 
   get running(): boolean {
@@ -153,7 +168,7 @@ export class TxFeeder {
     this.#call = call;
     this.#inFlight = 0;
     this.#baseTime = Date.now();
-    this.#baseSent = this.#stats.sent;
+    this.#baseAttempted = this.#attempted;
     call.on("data", (bytes: Uint8Array) => this.#onResponse(bytes));
     call.on("error", (err: Error) => this.#onStreamEnd(call, `broadcast stream to ${endpoint} failed: ${err.message}`));
     call.on("end", () => this.#onStreamEnd(call, `the orderer ${endpoint} ended the broadcast stream`));
@@ -231,17 +246,39 @@ export class TxFeeder {
   }
 
   #tick(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    void this.#pump().finally(() => {
+      this.#pumping = false;
+    });
+  }
+
+  /** Builds and writes what is due since the last (re)connect, one transaction at a time. */
+  async #pump(): Promise<void> {
     const call = this.#call;
     if (!this.#running || call === undefined) return;
-    const due = Math.floor(((Date.now() - this.#baseTime) * this.#o.rate) / 1000) - (this.#stats.sent - this.#baseSent);
+    const due = Math.floor(((Date.now() - this.#baseTime) * this.#o.rate) / 1000) - (this.#attempted - this.#baseAttempted);
     // After a stall, catch up by at most one second's worth rather than in one burst.
     let n = Math.min(due, Math.ceil(this.#o.rate));
-    if (due > n) this.#baseSent += due - n;
+    if (due > n) this.#baseAttempted += due - n;
     if (this.#o.limit !== undefined) n = Math.min(n, this.#o.limit - this.#stats.sent);
     let writable = true;
     for (let i = 0; i < n && writable; i++) {
-      const env = createSignedEnvelope(this.#o.signer, this.#o.channel, HeaderType.ENDORSER_TRANSACTION, this.#payload);
-      writable = call.write(Envelope.encode(env).finish());
+      this.#attempted++;
+      let env: Uint8Array;
+      try {
+        env = await this.#source.next();
+      } catch (err) {
+        this.#stats.failed++;
+        this.#stats.lastError = errorMessage(err);
+        continue;
+      }
+      // The stream may have ended while the transaction was built: it is lost with the stream.
+      if (!this.#running || call !== this.#call) {
+        this.#stats.lost++;
+        return;
+      }
+      writable = call.write(env);
       this.#stats.sent++;
       this.#inFlight++;
     }

@@ -1,39 +1,54 @@
+export { fetchChannelStatus, parseChannel as parseChannelStatus } from "./admin-client.js";
 export { NetworkError, type NetworkErrorCode } from "./errors.js";
+export { type FeederStats, TxFeeder, type TxFeederOptions } from "./feeder.js";
 export {
-  LocalNetwork,
-  type LocalNetworkOptions,
-  type NetworkPeer,
-  type NetworkOrderer,
-  type NetworkEvent,
-  type PeerStatus,
-  type FeedOptions,
-  type ProcessState,
-  LOCAL_NETWORK_PEER_ENV,
+  COLL_BOTH,
+  COLL_BOTH_BLOCK_TO_LIVE,
+  COLL_ORG1,
+  FEED_CHAINCODE,
+  type PrivateDataDistributor,
+  type PrivateDataLayout,
+  type PrivateDataTxSourceOptions,
+  type PrivateDataTxStats,
+  PVT_CHAINCODE,
+  postPrivateData,
+  privateDataTxSource,
+  publicTxSource,
+  pvtCollections,
+  type TxSource,
+  type TxSourceOptions,
+} from "./feeder-sources.js";
+export { durationFlag, nonNegativeIntFlag, positiveIntFlag, positiveNumberFlag, repeatableFlag } from "./flags.js";
+export { CommitLatency, type LatencySummary, percentile, summarize } from "./latency.js";
+export {
+  DEFAULT_CHANNEL,
   DEFAULT_ORGS,
   DEFAULT_PEERS_PER_ORG,
-  DEFAULT_CHANNEL,
   DEFAULT_READY_TIMEOUT_MS,
+  type FeedOptions,
+  LOCAL_NETWORK_PEER_ENV,
+  LocalNetwork,
+  type LocalNetworkOptions,
+  type NetworkEvent,
+  type NetworkOrderer,
+  type NetworkPeer,
+  type PeerStatus,
+  type ProcessState,
 } from "./local-network.js";
 export {
-  planNetwork,
-  genesisBlockOfPlan,
-  orgTlsCaFile,
-  tlsCaFiles,
-  LOCAL_HOST,
   type GenesisPlan,
+  genesisBlockOfPlan,
+  LOCAL_HOST,
   type NetworkPlan,
   type NetworkPlanOptions,
-  type PeerPlan,
   type OrdererPlan,
+  orgTlsCaFile,
+  type PeerPlan,
+  planNetwork,
+  tlsCaFiles,
 } from "./plan.js";
-export { writeClientUser, writeClientUsers } from "./users.js";
-export { freePorts, consecutivePorts } from "./ports.js";
-export { TxFeeder, type TxFeederOptions, type FeederStats } from "./feeder.js";
-export { CommitLatency, percentile, summarize, type LatencySummary } from "./latency.js";
-export { RateMeter, RATE_WINDOW_MS } from "./rate.js";
-export { renderView, LiveView, type ViewModel, type PeerRow, type ViewOutput } from "./view.js";
-export { fetchChannelStatus, parseChannel as parseChannelStatus } from "./admin-client.js";
-export { durationFlag, nonNegativeIntFlag, positiveIntFlag, positiveNumberFlag, repeatableFlag } from "./flags.js";
+export { consecutivePorts, freePorts } from "./ports.js";
+export { RATE_WINDOW_MS, RateMeter } from "./rate.js";
 export { type NetworkStreamOptions, runNetworkStream } from "./stream.js";
 export {
   DEFAULT_BATCH_SIZE,
@@ -47,3 +62,5 @@ export {
   type PeerResult,
   runNetworkUp,
 } from "./up.js";
+export { writeClientUser, writeClientUsers } from "./users.js";
+export { LiveView, type PeerRow, renderView, type ViewModel, type ViewOutput } from "./view.js";

@@ -8,6 +8,7 @@ import { type ControlMessage, PeerProcess } from "../index.js";
 import { fetchChannelStatus } from "./admin-client.js";
 import { NetworkError } from "./errors.js";
 import { type FeederStats, TxFeeder } from "./feeder.js";
+import { type PrivateDataTxStats, postPrivateData, privateDataTxSource, type TxSource } from "./feeder-sources.js";
 import { CommitLatency, type LatencySummary } from "./latency.js";
 import { genesisBlockOfPlan, type NetworkPlan, orgTlsCaFile, planNetwork } from "./plan.js";
 import { consecutivePorts, freePorts } from "./ports.js";
@@ -37,6 +38,10 @@ export const LOCAL_NETWORK_PEER_ENV: Readonly<Record<string, string>> = {
   CORE_PEER_GOSSIP_USELEADERELECTION: "true",
   CORE_PEER_GOSSIP_ORGLEADER: "false",
   CORE_PEER_GOSSIP_STATE_ENABLED: "true",
+  // Private data as the sample core.yaml pushes it (Fabric's code has no default: 0 fails every push), and
+  // pulls what a peer missed at commit for 10 s rather than core.yaml's 60 s, so that a run ends in time.
+  CORE_PEER_GOSSIP_PVTDATA_PUSHACKTIMEOUT: "3s",
+  CORE_PEER_GOSSIP_PVTDATA_PULLRETRYTHRESHOLD: "10s",
 };
 
 /** Options of a `LocalNetwork`; every field has a default. */
@@ -146,6 +151,13 @@ export interface FeedOptions {
   as?: string;
   /** Stop sending after this many transactions. Default: no limit. */
   limit?: number;
+  /**
+   * Private data: the first transaction defines chaincode pvtcc with collections collOrg1 (the first org) and
+   * collBoth (the first two orgs, blockToLive 3); each next one writes a public key and a private one, its
+   * private write set handed to the first org's peer0 (an endorser) for distribution before it is sent.
+   * Default false: public writes only.
+   */
+  privateData?: boolean;
 }
 
 type Signal = "SIGINT" | "SIGTERM" | "SIGHUP";
@@ -594,7 +606,43 @@ export class LocalNetwork {
       const ordererOrg = this.#summary!.orgs.find((o) => o.kind === "orderer")!;
       tls = { rootCAs: await readFile(orgTlsCaFile(ordererOrg), "utf8"), cert: material.tls.cert, key: material.tls.key };
     }
-    const feeder = new TxFeeder({ endpoint: this.orderer.endpoint, channel: this.channel, signer: material.signingIdentity, rate: opts.rate, size: opts.size, ...(tls ? { tls } : {}), ...(opts.limit !== undefined ? { limit: opts.limit } : {}) });
+    // Every org's peer0 endorses, with the signing key of its MSP folder (as its endorser would sign).
+    const endorsers = [];
+    for (const pp of this.plan.peers) if (pp.anchor) endorsers.push((await loadPeerMaterial(pp.node.dir, { mspId: pp.org })).signingIdentity);
+    let source: TxSource | undefined;
+    this.#pvtSource = undefined;
+    if (opts.privateData === true) {
+      const distributor = this.#peers.find((p) => this.plan.peers.find((pp) => pp.name === p.name)?.anchor === true);
+      const mspIds = [...new Set(this.plan.peers.map((pp) => pp.org))];
+      const pvt = privateDataTxSource({
+        channel: this.channel,
+        client: material.signingIdentity,
+        endorsers,
+        size: opts.size,
+        layout: { mspIds, peersPerOrg: this.options.peersPerOrg ?? DEFAULT_PEERS_PER_ORG },
+        distribute: async (txId, data, height) => {
+          const admin = distributor?.admin;
+          if (admin === undefined) throw new NetworkError("BAD_STATE", `no admin endpoint of ${distributor?.name ?? "the first org's peer0"} to distribute private data through`);
+          await postPrivateData(admin, this.channel, txId, data, height);
+        },
+        height: () => BigInt(this.orderer.height),
+        // The definition is the channel's first transaction: block 1 holds it.
+        definitionCommitted: () => this.waitForHeight(2),
+      });
+      this.#pvtSource = pvt;
+      source = pvt;
+    }
+    const feeder = new TxFeeder({
+      endpoint: this.orderer.endpoint,
+      channel: this.channel,
+      signer: material.signingIdentity,
+      endorsers,
+      rate: opts.rate,
+      size: opts.size,
+      ...(source !== undefined ? { source } : {}),
+      ...(tls ? { tls } : {}),
+      ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+    });
     this.#feeder = feeder;
     try {
       await feeder.start();
@@ -620,6 +668,12 @@ export class LocalNetwork {
   }
 
   #lastFeed: FeederStats | undefined;
+  #pvtSource: { stats(): PrivateDataTxStats } | undefined;
+
+  /** What the private-data feeder wrote (since the last startFeeding with privateData), or undefined. */
+  privateDataStats(): PrivateDataTxStats | undefined {
+    return this.#pvtSource?.stats();
+  }
 
   /** Whether the running feeder has sent its limit of transactions. */
   feedingDone(): boolean {

@@ -1,6 +1,7 @@
 import { errorMessage, raceAbort } from "../../util/index.js";
 import { NetworkError } from "./errors.js";
 import type { FeederStats } from "./feeder.js";
+import { COLL_BOTH, COLL_ORG1, PVT_CHAINCODE } from "./feeder-sources.js";
 import { LocalNetwork, type NetworkEvent, type PeerStatus } from "./local-network.js";
 import { RateMeter } from "./rate.js";
 import { LiveView, type PeerRow, renderView, type ViewOutput } from "./view.js";
@@ -41,6 +42,8 @@ export interface NetworkUpOptions {
   batchTimeout: string;
   batchTimeoutMs: number;
   phaseTimeoutMs: number;
+  /** Define chaincode pvtcc with two collections first, then write private data with every transaction. */
+  privateData?: boolean;
 }
 
 /** Where `network up` writes. */
@@ -79,7 +82,10 @@ export interface NetworkUpResult {
   txRate: number;
   txSize: number;
   batchSize: number;
-  txs: { sent: number; succeeded: number; rejected: number; lost: number };
+  /** `failed`: transactions never sent because they could not be made (their private data not distributed). */
+  txs: { sent: number; succeeded: number; rejected: number; lost: number; failed: number };
+  /** With --private-data: the chaincode's collections and the private write sets handed over for distribution. */
+  privateDataFed?: { chaincode: string; collections: string[]; written: Record<string, number>; distributionFailed: number };
   dir?: string;
   error?: string;
 }
@@ -236,7 +242,10 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
     // With --blocks, exactly N full blocks of transactions: the orderer cuts them by size, with no
     // partial last block waiting for the batch timeout (a slow rate cuts more, smaller blocks).
     const limit = o.blocks === undefined ? undefined : o.blocks * o.batchSize;
-    await raceAbort(net.startFeeding({ rate: o.txRate, size: o.txSize, ...(limit !== undefined ? { limit } : {}) }), ac.signal);
+    await raceAbort(
+      net.startFeeding({ rate: o.txRate, size: o.txSize, ...(limit !== undefined ? { limit } : {}), ...(o.privateData === true ? { privateData: true } : {}) }),
+      ac.signal,
+    );
 
     if (o.blocks !== undefined) {
       const target = o.blocks + 1;
@@ -253,7 +262,7 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
     }
 
     // Finish: stop feeding, let the orderer cut what it acknowledged, wait for every peer to have it all.
-    const fed = (await raceAbort(net.stopFeeding(), ac.signal)) ?? { sent: 0, succeeded: 0, rejected: 0, lost: 0, lastError: undefined };
+    const fed = (await raceAbort(net.stopFeeding(), ac.signal)) ?? { sent: 0, succeeded: 0, rejected: 0, lost: 0, failed: 0, lastError: undefined };
     await until(net, () => net.orderer.txs >= fed.succeeded, ac.signal, o.batchTimeoutMs + 30_000, () =>
       new NetworkError("TIMEOUT", `the orderer acknowledged ${fed.succeeded} transactions but put only ${net.orderer.txs} in blocks`),
     );
@@ -302,7 +311,7 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
 
 function feedText(s: FeederStats | undefined): string {
   if (s === undefined) return "not started";
-  return `${s.sent} sent, ${s.succeeded} accepted, ${s.rejected} refused, ${s.lost} lost${s.lastError ? ` (last error: ${s.lastError})` : ""}`;
+  return `${s.sent} sent, ${s.succeeded} accepted, ${s.rejected} refused, ${s.lost} lost${s.failed > 0 ? `, ${s.failed} not made` : ""}${s.lastError ? ` (last error: ${s.lastError})` : ""}`;
 }
 
 function buildResult(net: LocalNetwork, o: NetworkUpOptions, statuses: readonly PeerStatus[], fed: FeederStats, seconds: number, waitError: string | undefined): NetworkUpResult {
@@ -354,10 +363,17 @@ function buildResult(net: LocalNetwork, o: NetworkUpOptions, statuses: readonly 
     txRate: o.txRate,
     txSize: o.txSize,
     batchSize: o.batchSize,
-    txs: { sent: fed.sent, succeeded: fed.succeeded, rejected: fed.rejected, lost: fed.lost },
+    txs: { sent: fed.sent, succeeded: fed.succeeded, rejected: fed.rejected, lost: fed.lost, failed: fed.failed },
+    ...privateDataFedOf(net),
     ...(o.dir !== undefined ? { dir: net.dir } : {}),
     ...(problems.length > 0 ? { error: problems.join("; ") } : {}),
   };
+}
+
+function privateDataFedOf(net: LocalNetwork): Pick<NetworkUpResult, "privateDataFed"> {
+  const s = net.privateDataStats();
+  if (s === undefined) return {};
+  return { privateDataFed: { chaincode: PVT_CHAINCODE, collections: [COLL_ORG1, COLL_BOTH], written: s.written, distributionFailed: s.distributionFailed } };
 }
 
 function viewModel(net: LocalNetwork, o: NetworkUpOptions, state: ViewState, started: number): Parameters<typeof renderView>[0] {
