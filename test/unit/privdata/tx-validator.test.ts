@@ -194,6 +194,22 @@ describe("block validation on a generated channel", () => {
     assert.match(r.txs[7]!.reason, /implicit collection pvtcc\/_implicit_org_Org2MSP/);
   });
 
+  test("an endorsement whose signature does not verify does not count: ENDORSEMENT_POLICY_FAILURE (the creator re-signed)", () => {
+    const client = ch.clients[0]!;
+    const env = Envelope.decode(invoke({}));
+    const p = Payload.decode(env.payload);
+    const tx = Transaction.decode(p.data);
+    const cap = ChaincodeActionPayload.decode(tx.actions[0]!.payload);
+    const e = cap.action!.endorsements[0]!;
+    e.signature = Uint8Array.from(e.signature, (x, i) => (i === 12 ? x ^ 1 : x));
+    tx.actions[0]!.payload = ChaincodeActionPayload.encode(cap).finish();
+    const payload = Payload.encode({ ...p, data: Transaction.encode(tx).finish() }).finish();
+    const tampered = Envelope.encode({ payload, signature: client.sign(payload) }).finish();
+    const r = validateBlockTransactions(blockOf(3n, [tampered]), ctx);
+    assert.deepEqual(codes(r), ["ENDORSEMENT_POLICY_FAILURE"]);
+    assert.match(r.txs[0]!.reason, /BAD_SIGNATURE|does not verify/);
+  });
+
   test("an undefined chaincode is INVALID_CHAINCODE unless definitions are not required", () => {
     const env = buildEndorserTransaction({
       channelId: ch.channel,
