@@ -83,8 +83,8 @@ export class TxFeeder {
   #baseTime = 0;
   #baseAttempted = 0;
   #attempted = 0;
-  /** A tick is building and sending; the next waits for it. */
-  #pumping = false;
+  /** The tick building and sending, if any: the next waits for it, and stop() for its last transaction. */
+  #pumping: Promise<void> | undefined;
   #drained: (() => void) | undefined;
   readonly #stats: FeederStats = { sent: 0, succeeded: 0, rejected: 0, lost: 0, failed: 0, lastError: undefined };
 
@@ -130,6 +130,8 @@ export class TxFeeder {
     this.#running = false;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    // A transaction being made (its private data being distributed) finishes first; it is not sent.
+    await this.#pumping;
     const call = this.#call;
     if (call !== undefined && this.#inFlight > 0) {
       await new Promise<void>((resolve) => {
@@ -246,11 +248,14 @@ export class TxFeeder {
   }
 
   #tick(): void {
-    if (this.#pumping) return;
-    this.#pumping = true;
-    void this.#pump().finally(() => {
-      this.#pumping = false;
-    });
+    if (this.#pumping !== undefined) return;
+    this.#pumping = this.#pump()
+      .catch((err: unknown) => {
+        this.#stats.lastError = errorMessage(err);
+      })
+      .finally(() => {
+        this.#pumping = undefined;
+      });
   }
 
   /** Builds and writes what is due since the last (re)connect, one transaction at a time. */
