@@ -12,6 +12,7 @@ import {
   type EcCurve,
   ecdsaVerify,
   encodePem,
+  LruCache,
   MspVerifier,
   P256,
   sanitizeEcdsaSignedCert,
@@ -159,6 +160,9 @@ function sha256(parts: readonly Uint8Array[]): Uint8Array {
  * An identity deserialized by its channel MSP (Fabric's `msp.identity`): the certificate (low-S sanitized, as
  * Fabric keeps it), its key, and its MSP to validate it and match principals.
  */
+/** Deserialized identities kept per channel MSP (Fabric's msp/cache keeps 100). */
+const IDENTITY_CACHE_SIZE = 1000;
+
 export class ChannelIdentity implements PolicyIdentity {
   readonly mspId: string;
   /** MSP ID + SHA-256 of the certificate: Fabric's identity identifier, for de-duplication. */
@@ -221,6 +225,12 @@ export class ChannelOrgMsp {
   readonly #ous = new Map<string, Uint8Array[]>();
   readonly #nodeOus: Partial<Record<NodeRole, NodeOu>> = {};
   readonly #ouEnforcement: boolean;
+  /**
+   * Deserialized identities by their serialized bytes (Fabric's msp/cache does the same): parsing a certificate,
+   * its OUs and its low-S form cost most of a policy evaluation, and the same few peers sign every message.
+   * A ChannelIdentity is immutable; its validity is checked at each use (the verifier caches that verdict).
+   */
+  readonly #identities = new LruCache<string, ChannelIdentity>(IDENTITY_CACHE_SIZE);
 
   /** Throws ChannelMspError MSP_CONFIG (or CryptoError MSP_CONFIG for unparseable CAs and CRLs). */
   constructor(config: ChannelMspConfig, options: ChannelMspOptions) {
@@ -301,6 +311,15 @@ export class ChannelOrgMsp {
    * validate. Throws ChannelMspError WRONG_MSP, CryptoError MALFORMED_IDENTITY.
    */
   deserializeIdentity(serialized: Uint8Array): ChannelIdentity {
+    const key = Buffer.from(serialized.buffer, serialized.byteOffset, serialized.byteLength).toString("latin1");
+    const cached = this.#identities.get(key);
+    if (cached !== undefined) return cached;
+    const identity = this.#deserialize(serialized);
+    this.#identities.set(key, identity);
+    return identity;
+  }
+
+  #deserialize(serialized: Uint8Array): ChannelIdentity {
     const d = deserializeIdentity(serialized);
     if (d.mspId !== this.mspId) {
       throw new ChannelMspError("WRONG_MSP", `expected an identity of MSP ${this.mspId}, got one of ${JSON.stringify(d.mspId)}`);

@@ -74,3 +74,4 @@ export {
   loadVerifierOrgs,
   nodeDirs,
 } from "./generate.js";
+export { LruCache } from "./lru.js";
