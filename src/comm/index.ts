@@ -9,6 +9,8 @@ export {
   type RequestBudget,
   type RequestBudgets,
   DEF_REQUEST_BUDGETS,
+  type SocketLimits,
+  DEFAULT_SOCKET_LIMITS,
 } from "./options.js";
 export { PeerGuard, type PeerGuardOptions, TokenBuckets } from "./peer-guard.js";
 export { buildConnEstablish, checkConnEstablish } from "./handshake.js";

@@ -100,3 +100,36 @@ export const DEFAULT_COMM_OPTIONS: Readonly<CommOptions> = Object.freeze({
   maxConnections: DEF_MAX_CONNECTIONS,
   requestBudgets: DEF_REQUEST_BUDGETS,
 });
+
+/**
+ * Limits on the TCP connections the gossip server holds, enforced on each socket as it is accepted,
+ * before TLS or HTTP/2 costs anything. Fabric's server takes every connection and gives each 5 s to
+ * be established (TLS handshake and HTTP/2 preface: grpc.ConnectionTimeout, comm's
+ * DefaultConnectionTimeout); Node's TLS server would give 120 s and grpc-js no limit at all.
+ */
+export interface SocketLimits {
+  /** Sockets held at once, from all addresses. */
+  maxSockets: number;
+  /** Sockets held at once from one remote address (every peer of a local network shares 127.0.0.1). */
+  maxSocketsPerAddress: number;
+  /** Sockets that have not made a gRPC call yet (TLS and HTTP/2 setup, or silent), from all addresses. */
+  maxPendingSockets: number;
+  /** Such sockets from one remote address. */
+  maxPendingSocketsPerAddress: number;
+  /** A socket that made no gRPC call (Ping or GossipStream) within this long is closed (ours: a silent plaintext socket has no handshake to time out). */
+  firstCallTimeoutMs: number;
+  /** The TLS handshake must finish within this long (Fabric's DefaultConnectionTimeout; Node's default is 120 s). */
+  tlsHandshakeTimeoutMs: number;
+  /** HTTP/2 streams one connection may have open at once (a gossip connection uses one, and a ping). */
+  maxConcurrentStreams: number;
+}
+
+export const DEFAULT_SOCKET_LIMITS: Readonly<SocketLimits> = Object.freeze({
+  maxSockets: 2_048,
+  maxSocketsPerAddress: 512,
+  maxPendingSockets: 512,
+  maxPendingSocketsPerAddress: 64,
+  firstCallTimeoutMs: 10_000,
+  tlsHandshakeTimeoutMs: 5_000,
+  maxConcurrentStreams: 100,
+});

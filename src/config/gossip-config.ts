@@ -6,6 +6,7 @@
  * Fabric counterparts: gossip/gossip/config.go, gossip/service/config.go, gossip/state/config.go,
  * gossip/privdata/config.go (v2.5.16), each a `GlobalConfig()` reading viper.
  */
+import { DEFAULT_COMM_OPTIONS, DEFAULT_SOCKET_LIMITS } from "../comm/index.js";
 import { type ConfigNote, type ConfigProblem, type ConfigSource, ConfigError } from "./errors.js";
 import { formatDurationMs } from "./duration.js";
 import { checkHostPort } from "./endpoint.js";
@@ -261,7 +262,74 @@ export interface GossipConfig {
    * gap. Identity pull and membership sync keep pullInterval. Fabric's messages either way.
    */
   blockPullIntervalMs: number;
+  /** Extension, not in Fabric (`peer.gossip.limits.*`): protections against misbehaving peers and floods. */
+  limits: LimitsConfig;
 }
+
+/**
+ * fabric-gossip's limits (`peer.gossip.limits.*`, none in Fabric; on by default, far above what honest
+ * peers need; docs/CONFIG.md, Extensions). Comm's misbehaviour and connection limits and request
+ * budgets, the gRPC server's socket limits, and the state provider's request budget read them.
+ */
+export interface LimitsConfig {
+  /** Offences (forged or malformed input) tolerated per misbehaviourWindow from one PKI-ID or address. */
+  misbehaviourLimit: number;
+  misbehaviourWindowMs: number;
+  /** First refusal of an offender, doubled for repeat offenders up to maxRefuseDuration. */
+  refuseDurationMs: number;
+  maxRefuseDurationMs: number;
+  /** Refuse an offender's address as well as its PKI-ID. */
+  refuseAddresses: boolean;
+  /** Streams in their handshake, per remote address and in total. */
+  maxHandshakesPerAddress: number;
+  maxHandshakes: number;
+  /** Authenticated inbound connections, per remote address and in total. */
+  maxConnectionsPerAddress: number;
+  maxConnections: number;
+  /** Per-peer budgets: membership requests, pull requests (hello, data, StateInfo and private data requests), state requests. */
+  membershipRequestsPerSecond: number;
+  membershipRequestBurst: number;
+  pullRequestsPerSecond: number;
+  pullRequestBurst: number;
+  stateRequestsPerSecond: number;
+  stateRequestBurst: number;
+  /** TCP connections the gossip server holds, in total and per remote address. */
+  maxSockets: number;
+  maxSocketsPerAddress: number;
+  /** Of those, connections that made no gRPC call yet, in total and per remote address. */
+  maxPendingSockets: number;
+  maxPendingSocketsPerAddress: number;
+  /** A connection that makes no gRPC call within this long is closed. */
+  firstCallTimeoutMs: number;
+  /** The TLS handshake of an incoming connection must finish within this long. */
+  tlsHandshakeTimeoutMs: number;
+}
+
+/** The defaults of `peer.gossip.limits.*` (comm's, the gRPC server's and the state provider's own defaults). */
+export const DEFAULT_LIMITS: Readonly<LimitsConfig> = Object.freeze({
+  misbehaviourLimit: DEFAULT_COMM_OPTIONS.misbehaviourLimit,
+  misbehaviourWindowMs: DEFAULT_COMM_OPTIONS.misbehaviourWindowMs,
+  refuseDurationMs: DEFAULT_COMM_OPTIONS.refuseMs,
+  maxRefuseDurationMs: DEFAULT_COMM_OPTIONS.maxRefuseMs,
+  refuseAddresses: DEFAULT_COMM_OPTIONS.refuseAddresses,
+  maxHandshakesPerAddress: DEFAULT_COMM_OPTIONS.maxHandshakesPerAddress,
+  maxHandshakes: DEFAULT_COMM_OPTIONS.maxHandshakes,
+  maxConnectionsPerAddress: DEFAULT_COMM_OPTIONS.maxConnectionsPerAddress,
+  maxConnections: DEFAULT_COMM_OPTIONS.maxConnections,
+  membershipRequestsPerSecond: DEFAULT_COMM_OPTIONS.requestBudgets.membership.perSecond,
+  membershipRequestBurst: DEFAULT_COMM_OPTIONS.requestBudgets.membership.burst,
+  pullRequestsPerSecond: DEFAULT_COMM_OPTIONS.requestBudgets.pull.perSecond,
+  pullRequestBurst: DEFAULT_COMM_OPTIONS.requestBudgets.pull.burst,
+  // state's DEFAULT_STATE_REQUEST_BUDGET (config sits below state; a test keeps them equal)
+  stateRequestsPerSecond: 50,
+  stateRequestBurst: 100,
+  maxSockets: DEFAULT_SOCKET_LIMITS.maxSockets,
+  maxSocketsPerAddress: DEFAULT_SOCKET_LIMITS.maxSocketsPerAddress,
+  maxPendingSockets: DEFAULT_SOCKET_LIMITS.maxPendingSockets,
+  maxPendingSocketsPerAddress: DEFAULT_SOCKET_LIMITS.maxPendingSocketsPerAddress,
+  firstCallTimeoutMs: DEFAULT_SOCKET_LIMITS.firstCallTimeoutMs,
+  tlsHandshakeTimeoutMs: DEFAULT_SOCKET_LIMITS.tlsHandshakeTimeoutMs,
+});
 
 function buildDefaults(): GossipConfig {
   return {
@@ -325,6 +393,7 @@ function buildDefaults(): GossipConfig {
     },
     nonBlockingCommitMode: false,
     blockPullIntervalMs: 0,
+    limits: { ...DEFAULT_LIMITS },
   };
 }
 
@@ -795,11 +864,42 @@ export function loadGossipConfig(layers: GossipConfigLayers = {}): LoadedGossipC
     },
     nonBlockingCommitMode: r.bool("nonBlockingCommitMode", false),
     blockPullIntervalMs: r.duration("blockPullInterval", 0),
+    limits: readLimits(r),
   };
 
   crossChecks(config, values, problems, notes, present);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, notes };
+}
+
+/** `peer.gossip.limits.*`: absent keys take DEFAULT_LIMITS; every count and duration must be above 0. */
+function readLimits(r: Resolver): LimitsConfig {
+  const d = DEFAULT_LIMITS;
+  const int = (k: keyof LimitsConfig & string): number => r.int(`limits.${k}`, d[k] as number, "positive");
+  const dur = (k: string, fallback: number): number => r.duration(`limits.${k}`, fallback, "positive");
+  return {
+    misbehaviourLimit: int("misbehaviourLimit"),
+    misbehaviourWindowMs: dur("misbehaviourWindow", d.misbehaviourWindowMs),
+    refuseDurationMs: dur("refuseDuration", d.refuseDurationMs),
+    maxRefuseDurationMs: dur("maxRefuseDuration", d.maxRefuseDurationMs),
+    refuseAddresses: r.bool("limits.refuseAddresses", d.refuseAddresses),
+    maxHandshakesPerAddress: int("maxHandshakesPerAddress"),
+    maxHandshakes: int("maxHandshakes"),
+    maxConnectionsPerAddress: int("maxConnectionsPerAddress"),
+    maxConnections: int("maxConnections"),
+    membershipRequestsPerSecond: int("membershipRequestsPerSecond"),
+    membershipRequestBurst: int("membershipRequestBurst"),
+    pullRequestsPerSecond: int("pullRequestsPerSecond"),
+    pullRequestBurst: int("pullRequestBurst"),
+    stateRequestsPerSecond: int("stateRequestsPerSecond"),
+    stateRequestBurst: int("stateRequestBurst"),
+    maxSockets: int("maxSockets"),
+    maxSocketsPerAddress: int("maxSocketsPerAddress"),
+    maxPendingSockets: int("maxPendingSockets"),
+    maxPendingSocketsPerAddress: int("maxPendingSocketsPerAddress"),
+    firstCallTimeoutMs: dur("firstCallTimeout", d.firstCallTimeoutMs),
+    tlsHandshakeTimeoutMs: dur("tlsHandshakeTimeout", d.tlsHandshakeTimeoutMs),
+  };
 }
 
 function crossChecks(

@@ -122,6 +122,28 @@ export const GOSSIP_KEYS: readonly GossipKeySpec[] = Object.freeze([
   k("nonBlockingCommitMode", "bool", "plain", undefined, "false", S),
   // Block pull rounds every this long, and at once on a gap in pushed blocks (docs/CONFIG.md, Extensions).
   k("blockPullInterval", "duration", "plain", undefined, "0 (off: block pull every pullInterval, as in Fabric)", EXTENSION_READ_IN),
+  // Limits against misbehaving peers and floods, on by default (docs/CONFIG.md, Extensions).
+  k("limits.misbehaviourLimit", "int", "ifSet", undefined, "10", EXTENSION_READ_IN),
+  k("limits.misbehaviourWindow", "duration", "ifSet", undefined, "1m", EXTENSION_READ_IN),
+  k("limits.refuseDuration", "duration", "ifSet", undefined, "1m", EXTENSION_READ_IN),
+  k("limits.maxRefuseDuration", "duration", "ifSet", undefined, "1h", EXTENSION_READ_IN),
+  k("limits.refuseAddresses", "bool", "ifSet", undefined, "true", EXTENSION_READ_IN),
+  k("limits.maxHandshakesPerAddress", "int", "ifSet", undefined, "32", EXTENSION_READ_IN),
+  k("limits.maxHandshakes", "int", "ifSet", undefined, "256", EXTENSION_READ_IN),
+  k("limits.maxConnectionsPerAddress", "int", "ifSet", undefined, "256", EXTENSION_READ_IN),
+  k("limits.maxConnections", "int", "ifSet", undefined, "1024", EXTENSION_READ_IN),
+  k("limits.membershipRequestsPerSecond", "int", "ifSet", undefined, "5", EXTENSION_READ_IN),
+  k("limits.membershipRequestBurst", "int", "ifSet", undefined, "20", EXTENSION_READ_IN),
+  k("limits.pullRequestsPerSecond", "int", "ifSet", undefined, "100", EXTENSION_READ_IN),
+  k("limits.pullRequestBurst", "int", "ifSet", undefined, "400", EXTENSION_READ_IN),
+  k("limits.stateRequestsPerSecond", "int", "ifSet", undefined, "50", EXTENSION_READ_IN),
+  k("limits.stateRequestBurst", "int", "ifSet", undefined, "100", EXTENSION_READ_IN),
+  k("limits.maxSockets", "int", "ifSet", undefined, "2048", EXTENSION_READ_IN),
+  k("limits.maxSocketsPerAddress", "int", "ifSet", undefined, "512", EXTENSION_READ_IN),
+  k("limits.maxPendingSockets", "int", "ifSet", undefined, "512", EXTENSION_READ_IN),
+  k("limits.maxPendingSocketsPerAddress", "int", "ifSet", undefined, "64", EXTENSION_READ_IN),
+  k("limits.firstCallTimeout", "duration", "ifSet", undefined, "10s", EXTENSION_READ_IN),
+  k("limits.tlsHandshakeTimeout", "duration", "ifSet", undefined, "5s", EXTENSION_READ_IN),
 ]);
 
 /** The prefix of every key. */

@@ -25,7 +25,7 @@ export {
 } from "./gossip-keys.js";
 export * from "./gossip-config.js";
 export { gossipSectionFromCoreYaml, parseCoreYaml } from "./core-yaml.js";
-export { commOptionsOf } from "./comm-options.js";
+export { commOptionsOf, socketLimitsOf, stateRequestBudgetOf } from "./comm-options.js";
 export {
   DEFAULT_PEER_CONFIG,
   DEF_DELIVERY_BLOCK_GOSSIP_ENABLED,

@@ -2,7 +2,7 @@ import type { MessageCryptoService, PeerEvents, SecurityAdvisor } from "../api/i
 import { type PeerIdentityType, pkiHex } from "../api/index.js";
 import { GrpcTransport, type GrpcTlsOptions, type TlsTrustStore } from "../comm/grpc/index.js";
 import type { Transport } from "../comm/index.js";
-import { commOptionsOf, type GossipConfig, internalEndpointOf } from "../config/index.js";
+import { commOptionsOf, type GossipConfig, internalEndpointOf, socketLimitsOf } from "../config/index.js";
 import type { MspOrgMaterial } from "../crypto/index.js";
 import type { NetworkMember } from "../discovery/index.js";
 import type { JoinChannelMessage } from "../gossip/channel/index.js";
@@ -195,7 +195,15 @@ export class PeerNode {
     registerFabricGossipMetrics(metrics);
     this.#internalEndpoint = internalEndpointOf(options.config, options.listenAddress);
     const transport =
-      components.transport ?? new GrpcTransport({ listenAddress: options.listenAddress, tls: options.tls, logger: components.logger, clock });
+      components.transport ??
+      new GrpcTransport({
+        listenAddress: options.listenAddress,
+        tls: options.tls,
+        logger: components.logger,
+        clock,
+        metrics,
+        limits: socketLimitsOf(options.config.limits),
+      });
     // The configured CAs, to which the service adds the TLS CAs of every channel joined (as Fabric's peer does).
     const tlsTrust = components.tlsTrust ?? (transport instanceof GrpcTransport ? transport.trustStore : undefined);
     for (const r of tlsTrust?.rejected ?? []) this.#log.warn("a configured TLS CA certificate is not trusted: it does not parse", { reason: r.reason });

@@ -1,4 +1,4 @@
-import type { PeerConfig } from "../config/index.js";
+import { type PeerConfig, stateRequestBudgetOf } from "../config/index.js";
 import type { GossipServiceOptions } from "./gossip-service.js";
 
 /**
@@ -31,6 +31,7 @@ export function gossipServiceOptionsOf(config: PeerConfig, ledgerRootDir: string
       blockBufferSize: g.state.blockBufferSize,
       channelSize: g.state.channelSize,
       nonBlockingCommitMode: g.nonBlockingCommitMode,
+      requestBudget: stateRequestBudgetOf(g.limits),
     },
     deliver: {
       reconnectBackoffThresholdMs: dc.reConnectBackoffThresholdMs,

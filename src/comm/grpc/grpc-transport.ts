@@ -4,7 +4,15 @@ import * as grpc from "@grpc/grpc-js";
 import { type Logger, REMOTE_LOG_WINDOW_MS, RemoteLogLimiter } from "../../logging/index.js";
 import type { CounterMetric, CounterSpec, MetricsProvider } from "../../metrics/index.js";
 import type { Clock, TimerHandle } from "../../util/index.js";
-import { CommError, DEF_MAX_MESSAGE_SIZE, type RawStream, type Transport, type TransportTls } from "../index.js";
+import {
+  CommError,
+  DEF_MAX_MESSAGE_SIZE,
+  DEFAULT_SOCKET_LIMITS,
+  type RawStream,
+  type SocketLimits,
+  type Transport,
+  type TransportTls,
+} from "../index.js";
 import { certHashOfPem, clientCredentials } from "./credentials.js";
 import { passBytes, takeBytes } from "./raw-bytes.js";
 import { GrpcRawStream } from "./raw-stream.js";
@@ -41,38 +49,6 @@ export interface GrpcTransportOptions {
   /** Socket limits of the server; defaults in DEFAULT_SOCKET_LIMITS. Not in Fabric. */
   limits?: Partial<SocketLimits>;
 }
-
-/**
- * Limits on the TCP connections the gossip server holds, enforced on each socket as it is accepted,
- * before TLS or HTTP/2 costs anything. Not in Fabric, whose server takes every connection and gives
- * a TLS handshake Go's default of no timeout (Node's: 120 s).
- */
-export interface SocketLimits {
-  /** Sockets held at once, from all addresses. */
-  maxSockets: number;
-  /** Sockets held at once from one remote address (every peer of a local network shares 127.0.0.1). */
-  maxSocketsPerAddress: number;
-  /** Sockets that have not made a gRPC call yet (TLS and HTTP/2 setup, or silent), from all addresses. */
-  maxPendingSockets: number;
-  /** Such sockets from one remote address. */
-  maxPendingSocketsPerAddress: number;
-  /** A socket that made no gRPC call (Ping or GossipStream) within this long is closed. */
-  firstCallTimeoutMs: number;
-  /** The TLS handshake must finish within this long (Node's default is 120 s). */
-  tlsHandshakeTimeoutMs: number;
-  /** HTTP/2 streams one connection may have open at once (a gossip connection uses one, and a ping). */
-  maxConcurrentStreams: number;
-}
-
-export const DEFAULT_SOCKET_LIMITS: Readonly<SocketLimits> = Object.freeze({
-  maxSockets: 2_048,
-  maxSocketsPerAddress: 512,
-  maxPendingSockets: 512,
-  maxPendingSocketsPerAddress: 64,
-  firstCallTimeoutMs: 10_000,
-  tlsHandshakeTimeoutMs: 5_000,
-  maxConcurrentStreams: 100,
-});
 
 /** Ours: sockets the gossip server closed at accept or before their first call, by reason. */
 export const COMM_SOCKETS_REFUSED: CounterSpec<"reason"> = {

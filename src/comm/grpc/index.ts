@@ -1,12 +1,10 @@
 export { certHashOfPem, type ClientTlsMaterial, clientCredentials, endpointHost, peerCertHash } from "./credentials.js";
 export {
   COMM_SOCKETS_REFUSED,
-  DEFAULT_SOCKET_LIMITS,
   GrpcTransport,
   type GrpcTransportOptions,
   type GrpcTlsOptions,
   GOSSIP_SERVICE,
-  type SocketLimits,
 } from "./grpc-transport.js";
 export { passBytes, takeBytes } from "./raw-bytes.js";
 export { loadTlsMaterial, type NamedFile, type TlsMaterial, TlsMaterialError, type TlsMaterialErrorCode, type TlsMaterialSource } from "./tls-material.js";

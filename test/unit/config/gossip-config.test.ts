@@ -117,6 +117,28 @@ const TABLE: ReadonlyArray<[key: string, field: string, codeDefault: unknown, ya
   ["nonBlockingCommitMode", "nonBlockingCommitMode", false, false],
   // fabric-gossip's extension (not in Fabric, not in core.yaml): off unless set
   ["blockPullInterval", "blockPullIntervalMs", 0, 0],
+  // fabric-gossip's limits against misbehaving peers and floods (not in Fabric): on unless set otherwise
+  ["limits.misbehaviourLimit", "limits.misbehaviourLimit", 10, 10],
+  ["limits.misbehaviourWindow", "limits.misbehaviourWindowMs", 60_000, 60_000],
+  ["limits.refuseDuration", "limits.refuseDurationMs", 60_000, 60_000],
+  ["limits.maxRefuseDuration", "limits.maxRefuseDurationMs", 3_600_000, 3_600_000],
+  ["limits.refuseAddresses", "limits.refuseAddresses", true, true],
+  ["limits.maxHandshakesPerAddress", "limits.maxHandshakesPerAddress", 32, 32],
+  ["limits.maxHandshakes", "limits.maxHandshakes", 256, 256],
+  ["limits.maxConnectionsPerAddress", "limits.maxConnectionsPerAddress", 256, 256],
+  ["limits.maxConnections", "limits.maxConnections", 1_024, 1_024],
+  ["limits.membershipRequestsPerSecond", "limits.membershipRequestsPerSecond", 5, 5],
+  ["limits.membershipRequestBurst", "limits.membershipRequestBurst", 20, 20],
+  ["limits.pullRequestsPerSecond", "limits.pullRequestsPerSecond", 100, 100],
+  ["limits.pullRequestBurst", "limits.pullRequestBurst", 400, 400],
+  ["limits.stateRequestsPerSecond", "limits.stateRequestsPerSecond", 50, 50],
+  ["limits.stateRequestBurst", "limits.stateRequestBurst", 100, 100],
+  ["limits.maxSockets", "limits.maxSockets", 2_048, 2_048],
+  ["limits.maxSocketsPerAddress", "limits.maxSocketsPerAddress", 512, 512],
+  ["limits.maxPendingSockets", "limits.maxPendingSockets", 512, 512],
+  ["limits.maxPendingSocketsPerAddress", "limits.maxPendingSocketsPerAddress", 64, 64],
+  ["limits.firstCallTimeout", "limits.firstCallTimeoutMs", 10_000, 10_000],
+  ["limits.tlsHandshakeTimeout", "limits.tlsHandshakeTimeoutMs", 5_000, 5_000],
 ];
 
 /** Keys read with GetIntOrDefault / GetDurationOrDefault or an explicit zero check (0 means the default). */

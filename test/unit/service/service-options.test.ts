@@ -4,7 +4,7 @@ import { loadPeerConfig } from "../../../src/config/index.js";
 import { DEFAULT_DELIVER_CLIENT_OPTIONS } from "../../../src/deliver/index.js";
 import { DEFAULT_LEADER_ELECTION_OPTIONS } from "../../../src/election/index.js";
 import { gossipServiceOptionsOf } from "../../../src/service/index.js";
-import { DEFAULT_STATE_PROVIDER_OPTIONS } from "../../../src/state/index.js";
+import { DEFAULT_STATE_PROVIDER_OPTIONS, DEFAULT_STATE_REQUEST_BUDGET } from "../../../src/state/index.js";
 
 test("every configured value reaches its option", () => {
   const { config } = loadPeerConfig({
@@ -16,6 +16,7 @@ test("every configured value reaches its option", () => {
           nonBlockingCommitMode: true,
           election: { startupGracePeriod: "20s", membershipSampleInterval: "2s", leaderAliveThreshold: "12s", leaderElectionDuration: "6s" },
           state: { enabled: true, checkInterval: "11s", responseTimeout: "4s", batchSize: 15, blockBufferSize: 30, maxRetries: 5, channelSize: 150 },
+          limits: { stateRequestsPerSecond: 7, stateRequestBurst: 9 },
           pvtData: {
             pullRetryThreshold: "20s",
             transientstoreMaxBlockRetention: 500,
@@ -51,6 +52,7 @@ test("every configured value reaches its option", () => {
       blockBufferSize: 30,
       channelSize: 150,
       nonBlockingCommitMode: true,
+      requestBudget: { perSecond: 7, burst: 9 },
     },
     deliver: { reconnectBackoffThresholdMs: 30_000, reconnectTotalTimeThresholdMs: 600_000, connTimeoutMs: 4_000, blockGossipEnabled: false },
     pvtData: {
@@ -74,7 +76,7 @@ test("a default configuration gives the parts' own defaults; options without a k
   assert.equal(o.orgLeader, false);
   assert.deepEqual(o.election, { ...DEFAULT_LEADER_ELECTION_OPTIONS });
   const { useLeaderElection: _u, orgLeader: _o, ...stateDefaults } = DEFAULT_STATE_PROVIDER_OPTIONS;
-  assert.deepEqual(o.state, stateDefaults, "the leader flags come from the service, not from here");
+  assert.deepEqual(o.state, { ...stateDefaults, requestBudget: { ...DEFAULT_STATE_REQUEST_BUDGET } }, "the leader flags come from the service, not from here");
   const { reconnectBackoffThresholdMs, reconnectTotalTimeThresholdMs, connTimeoutMs, blockGossipEnabled } = DEFAULT_DELIVER_CLIENT_OPTIONS;
   assert.deepEqual(o.deliver, { reconnectBackoffThresholdMs, reconnectTotalTimeThresholdMs, connTimeoutMs, blockGossipEnabled });
   assert.equal(o.deliverTls, undefined, "TLS toward the orderers is the caller's");
