@@ -20,8 +20,18 @@ export type PeerEvent =
   | { readonly kind: "leadership"; readonly channel: string; readonly isLeader: boolean }
   /** A committed config block changed the channel's configuration (orgs, anchor peers, MSPs, orderers) to this sequence. */
   | { readonly kind: "config-updated"; readonly channel: string; readonly sequence: bigint }
-  /** The channel's ledger committed a block: its number and SHA-256 header hash. */
-  | { readonly kind: "block-committed"; readonly channel: string; readonly number: bigint; readonly headerHash: Uint8Array }
+  /**
+   * The channel's ledger committed a block: its number, SHA-256 header hash, transactions, and how long the commit
+   * took (private data retrieval and both stores, on the peer's clock).
+   */
+  | {
+      readonly kind: "block-committed";
+      readonly channel: string;
+      readonly number: bigint;
+      readonly headerHash: Uint8Array;
+      readonly txCount: number;
+      readonly commitMs: number;
+    }
   /**
    * A component refused a message or connection: `component` says which (comm, discovery, channel,
    * state, deliver), `code` why, as the component's rejection metric labels it.

@@ -53,13 +53,19 @@ export interface StatePvtDataPath {
  * requester may read; without, blocks are appended as they are and travel without private data.
  * `onCommit` hears each block once it is stored.
  */
-export function stateLedgerOf(ledger: ChannelLedger, onCommit?: (block: Block, headerHash: Uint8Array) => void, pvt?: StatePvtDataPath): LedgerAdapter {
+export function stateLedgerOf(
+  ledger: ChannelLedger,
+  onCommit?: (block: Block, headerHash: Uint8Array, commitMs: number) => void,
+  pvt?: StatePvtDataPath,
+  now: () => number = () => 0,
+): LedgerAdapter {
   return {
     height: () => ledger.height(),
     commitBlock: async (block, pvtData) => {
+      const started = now();
       if (pvt === undefined) await ledger.append(block);
       else await pvt.commitBlock(block, pvtData);
-      if (onCommit !== undefined && block.header !== undefined) onCommit(block, ledger.lastBlockHash());
+      if (onCommit !== undefined && block.header !== undefined) onCommit(block, ledger.lastBlockHash(), now() - started);
     },
     getBlocks: async (from, to) => {
       const out: Block[] = [];

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { stringify as toYaml } from "yaml";
+import { PeerEvents, type PeerEventOf } from "../../src/api/index.js";
 import { GrpcTransport } from "../../src/comm/grpc/index.js";
 import { blockHeaderHash, createMspMessageCryptoService, loadPeerMaterial, loadVerifierOrgs, MspVerifier, type PeerMaterial } from "../../src/crypto/index.js";
 import { MemoryNetwork, MemoryTransport } from "../../src/comm/memory/index.js";
@@ -95,6 +96,8 @@ test("channel definition YAML (the input of channel genesis --channel-def): pars
   bad("name: [", "YAML");
 });
 
+type BlockCommitted = PeerEventOf<"block-committed">;
+
 test("gossip service: 3 peers with leader election commit the orderer's chain over real gRPC; a new leader takes over", async (t) => {
   const clock = new SystemClock();
   const root = await mkdtemp(join(tmpdir(), "fabric-gossip-service-"));
@@ -120,6 +123,7 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
   const ports = [await freePort(), await freePort(), await freePort()];
   const endpoints = ports.map((p) => `127.0.0.1:${p}`);
   const services: GossipService[] = [];
+  const committed = new Map<GossipService, BlockCommitted[]>();
   const transports: GrpcTransport[] = [];
   let servicesStopped = false;
   t.after(async () => {
@@ -138,8 +142,11 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
     const random = new SystemRandom();
     const transport = new GrpcTransport({ listenAddress: endpoint, logger: silentLogger, clock });
     transports.push(transport);
+    const events = new PeerEvents();
+    const commits: BlockCommitted[] = [];
+    events.on("block-committed", (e) => commits.push(e));
     const service = createGossipService(
-      { transport, mcs, securityAdvisor: mcs, selfIdentity: material.signingIdentity.serialized, signer: material.signingIdentity, channels, clock, random, logger: silentLogger, metrics },
+      { transport, mcs, securityAdvisor: mcs, selfIdentity: material.signingIdentity.serialized, signer: material.signingIdentity, channels, clock, random, logger: silentLogger, metrics, events },
       {
         useLeaderElection: true,
         orgLeader: false,
@@ -151,6 +158,7 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
       { ...FAST_GOSSIP_NODE_OPTIONS, internalEndpoint: endpoint, bootstrapPeers: i === 0 ? [] : [endpoints[0]!], leaderAliveThresholdMs: 2_000 },
     );
     services.push(service);
+    committed.set(service, commits);
     await service.start();
   }
   await Promise.all(services.map((s) => s.initializeChannel(def, { genesisBlock: orderer.genesis })));
@@ -179,6 +187,16 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
 
   await eventually("every peer at the orderer's height", () => services.every((s) => s.ledgerHeight(CHANNEL) === target), 20_000, POLL_MS);
   for (const s of services) assert.equal(toHex(s.lastBlockHash(CHANNEL)), newestHash, "same chain as the orderer");
+  // Each commit event tells the block's transactions: together, the 30 broadcast, on every peer.
+  for (const s of services) {
+    const all = committed.get(s) ?? [];
+    assert.deepEqual(
+      all.map((e) => e.number),
+      Array.from({ length: Number(target) - 1 }, (_, i) => BigInt(i + 1)),
+    );
+    assert.equal(all.reduce((n, e) => n + e.txCount, 0), 30, "the 30 transactions, counted by the commit events");
+    assert.ok(all.every((e) => e.commitMs >= 0));
+  }
   const leaders = services.filter((s) => s.isLeader(CHANNEL));
   assert.equal(leaders.length, 1, "exactly one leader");
   assert.ok(leaders[0]!.isDelivering(CHANNEL), "the leader runs the deliver client");

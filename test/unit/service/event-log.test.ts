@@ -32,7 +32,7 @@ test("the event log keeps the newest events in JSON form, counts every kind, and
   const clock = new ManualClock(1_700_000_000_000);
   const bus = new PeerEvents();
   const log = new EventLog(bus, clock, 3);
-  const commit = (n: bigint): PeerEvent => ({ kind: "block-committed", channel: "ch", number: n, headerHash: new Uint8Array([0xab, n === 1n ? 1 : 2]) });
+  const commit = (n: bigint): PeerEvent => ({ kind: "block-committed", channel: "ch", number: n, headerHash: new Uint8Array([0xab, n === 1n ? 1 : 2]), txCount: 1, commitMs: 3 });
   bus.emit(commit(1n));
   await clock.advance(1_000);
   bus.emit(commit(2n));
