@@ -1,9 +1,10 @@
+import { lookup } from "node:dns/promises";
 import { isIPv6 } from "node:net";
 import * as net from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { type Logger, REMOTE_LOG_WINDOW_MS, RemoteLogLimiter } from "../../logging/index.js";
 import type { CounterMetric, CounterSpec, MetricsProvider } from "../../metrics/index.js";
-import type { Clock, TimerHandle } from "../../util/index.js";
+import { type Clock, errorMessage, type TimerHandle } from "../../util/index.js";
 import {
   CommError,
   DEF_MAX_MESSAGE_SIZE,
@@ -113,7 +114,7 @@ export class GrpcTransport implements Transport {
   #unsubscribeTrust: (() => void) | undefined;
   #closed = false;
   readonly #limits: SocketLimits;
-  #netServer: net.Server | undefined;
+  #netServers: net.Server[] = [];
   /** Held sockets by "remoteAddress:remotePort" (what grpc-js's getPeer() says of a call). */
   readonly #sockets = new Map<string, HeldSocket>();
   readonly #socketsByHost = new Map<string, number>();
@@ -187,18 +188,35 @@ export class GrpcTransport implements Transport {
     // Our own listener hands grpc-js each socket it admits (a connection injector): grpc-js's own
     // listener would take every connection, and tells nothing of the sockets under its sessions.
     const injector = server.createConnectionInjector(creds);
-    const netServer = net.createServer((socket) => this.#admit(socket, injector));
     const { host, port: wanted } = splitListenAddress(this.options.listenAddress);
-    const port = await new Promise<number>((resolve, reject) => {
-      netServer.once("error", reject);
-      netServer.listen(wanted, host === "" ? undefined : host, () => {
-        netServer.off("error", reject);
-        const a = netServer.address();
-        resolve(typeof a === "object" && a !== null ? a.port : wanted);
-      });
-    });
-    netServer.on("error", (err) => this.#log.error("gossip listener failed", { error: err.message }));
-    this.#netServer = netServer;
+    // As grpc-js's bindAsync: every address the host resolves to ("localhost": 127.0.0.1 and ::1), the
+    // first on the port asked for (0: a free one), the others on the port it got.
+    const addresses = host === "" ? [undefined] : (await lookup(host, { all: true })).map((a) => a.address);
+    let port = wanted;
+    for (const [i, address] of addresses.entries()) {
+      const netServer = net.createServer((socket) => this.#admit(socket, injector));
+      try {
+        port = await new Promise<number>((resolve, reject) => {
+          netServer.once("error", reject);
+          netServer.listen(port, address, () => {
+            netServer.off("error", reject);
+            const a = netServer.address();
+            resolve(typeof a === "object" && a !== null ? a.port : port);
+          });
+        });
+      } catch (err) {
+        if (i === 0) {
+          for (const n of this.#netServers) n.close();
+          this.#netServers = [];
+          injector.destroy();
+          throw err;
+        }
+        this.#log.warn("gossip service not listening on one of its addresses", { address, error: errorMessage(err) });
+        continue;
+      }
+      netServer.on("error", (err) => this.#log.error("gossip listener failed", { error: err.message }));
+      this.#netServers.push(netServer);
+    }
     this.#listenAddress = `${this.options.listenAddress.slice(0, this.options.listenAddress.lastIndexOf(":"))}:${port}`;
     this.#server = server;
     this.#log.info("gossip service listening", { address: this.#listenAddress, tls: this.options.tls !== undefined });
@@ -238,14 +256,12 @@ export class GrpcTransport implements Transport {
     for (const s of [...this.#streams]) s.close();
     for (const c of [...this.#clients]) c.close();
     this.#clients.clear();
-    const netServer = this.#netServer;
-    this.#netServer = undefined;
+    const netServers = this.#netServers;
+    this.#netServers = [];
     this.#flushTimer?.cancel();
     this.#flushTimer = undefined;
-    if (netServer !== undefined) {
-      netServer.close();
-      for (const held of this.#sockets.values()) this.#unpend(held);
-    }
+    for (const n of netServers) n.close();
+    for (const held of this.#sockets.values()) this.#unpend(held);
     const server = this.#server;
     if (server !== undefined) {
       await new Promise<void>((resolve) => {
