@@ -49,6 +49,7 @@ import { GossipServiceError, type GossipServiceErrorCode } from "./errors.js";
 
 export { GossipServiceError, type GossipServiceErrorCode };
 import { blockHashAt, blockStoreLedgers, type ChannelLedger, type LedgerProvider, stateLedgerOf } from "./ledger.js";
+import { ChannelTxValidation } from "./tx-validation.js";
 
 /**
  * What a peer is built from. The service composes everything else from these: the gossip node
@@ -420,9 +421,14 @@ export class GossipServiceImpl implements GossipService {
       // The tracker in force: the resources' once they exist (a refused config block clears it there).
       const trackerNow = (): ChannelConfigTracker | undefined => (committed.res === undefined ? tracker : committed.res.tracker);
       const defNow = (): ChannelDefinition => committed.res?.def ?? current;
-      pvt = await this.#openPvtData(name, ledger, trackerNow, defNow, log);
+      const handlerRef: { handler?: PvtDataHandler } = {};
+      const validation = new ChannelTxValidation(trackerNow, () => handlerRef.handler?.collections, log.child("txvalidator"));
+      if (tracker !== undefined) await validation.load(ledger);
+      pvt = await this.#openPvtData(name, ledger, trackerNow, defNow, log, (block) => validation.validate(block));
+      handlerRef.handler = pvt;
       const pvtHandler = pvt;
       state = this.#createState(name, ledger, pvtHandler, (block) => {
+        validation.committed(block);
         if (committed.res !== undefined) this.#followConfig(committed.res, block, log);
       });
       this.#node.joinChan(joinMessageOf(current, tracker === undefined ? 1 : Number(tracker.bundle.config.sequence) + 1), name);
@@ -601,6 +607,7 @@ export class GossipServiceImpl implements GossipService {
     tracker: () => ChannelConfigTracker | undefined,
     def: () => ChannelDefinition,
     log: Logger,
+    validate: (block: Block) => Block,
   ): Promise<PvtDataHandler> {
     const c = this.#c;
     const o = this.#o.pvtData ?? {};
@@ -641,6 +648,7 @@ export class GossipServiceImpl implements GossipService {
           // Fabric's createSelfSignedData: our signature over 32 zero bytes.
           selfSignedData: { data: selfData, signature: c.mcs.sign(selfData), identity: c.selfIdentity },
           transfer: { gossip: this.#node, random: c.random, selfIdentity: c.selfIdentity, mcs: c.mcs },
+          validate,
           clock: c.clock,
           logger: c.logger,
           metrics: this.#pvtMetrics,

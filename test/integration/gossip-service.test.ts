@@ -14,7 +14,8 @@ import { silentLogger } from "../../src/logging/index.js";
 import { memoryMetricsProvider } from "../../src/metrics/index.js";
 import { createSeekInfoEnvelope, createSignedEnvelope } from "../../src/deliver/index.js";
 import { broadcastAll, deliver } from "../../src/orderer/index.js";
-import { HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
+import { BlockMetadataIndex, HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
+import { TxValidationCode } from "../../src/protos/gen/peer/transaction.pb.js";
 import {
   ChannelDefinitionError,
   ChannelRegistry,
@@ -196,6 +197,12 @@ test("gossip service: 3 peers with leader election commit the orderer's chain ov
     );
     assert.equal(all.reduce((n, e) => n + e.txCount, 0), 30, "the 30 transactions, counted by the commit events");
     assert.ok(all.every((e) => e.commitMs >= 0));
+    // Validated before commit: each block carries one TxValidationCode per transaction. These "transactions"
+    // are 'tx-N' bytes, not ChaincodeActionPayloads, so none is VALID (0).
+    const b = await s.ledger(CHANNEL).getBlock(1n);
+    const flags = b.metadata?.metadata[BlockMetadataIndex.TRANSACTIONS_FILTER] ?? new Uint8Array(0);
+    assert.equal(flags.length, b.data?.data.length, "a flag per transaction");
+    assert.ok(flags.every((f) => f !== TxValidationCode.VALID), `flags ${[...flags].join(",")}`);
   }
   const leaders = services.filter((s) => s.isLeader(CHANNEL));
   assert.equal(leaders.length, 1, "exactly one leader");
