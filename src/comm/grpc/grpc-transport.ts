@@ -17,6 +17,7 @@ import {
 import { certHashOfPem, clientCredentials } from "./credentials.js";
 import { passBytes, takeBytes } from "./raw-bytes.js";
 import { GrpcRawStream } from "./raw-stream.js";
+import { diagnoseTlsDial, formatTlsDiagnosis } from "./tls-diagnosis.js";
 import { TlsTrustStore } from "./trust-store.js";
 
 /** PEM material for mutual TLS. One certificate may serve as both server and client certificate. */
@@ -72,6 +73,8 @@ interface HeldSocket {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** A failed dial's diagnosis gives up after this long (or the dial timeout, if shorter). */
+const DIAL_DIAGNOSIS_TIMEOUT_MS = 2_000;
 const GOSSIP_STREAM = "/gossip.Gossip/GossipStream";
 const PING = "/gossip.Gossip/Ping";
 
@@ -110,6 +113,11 @@ export class GrpcTransport implements Transport {
   readonly #streams = new Set<GrpcRawStream>();
   readonly #maxSize: number;
   readonly #log: Logger;
+  readonly #dialLog: RemoteLogLimiter;
+  /** Endpoints whose failed dial is being diagnosed, with the diagnosis (awaited by close). */
+  readonly #diagnosing = new Map<string, Promise<void>>();
+  /** Aborts diagnoses in flight at close. */
+  readonly #diagnosisAbort = new AbortController();
   readonly #trust: TlsTrustStore | undefined;
   #unsubscribeTrust: (() => void) | undefined;
   #closed = false;
@@ -131,6 +139,7 @@ export class GrpcTransport implements Transport {
     this.#limits = { ...DEFAULT_SOCKET_LIMITS, ...options.limits };
     this.#refusedMetric = options.metrics?.counter(COMM_SOCKETS_REFUSED);
     this.#refusedLog = new RemoteLogLimiter(this.#log, options.clock, "gossip socket");
+    this.#dialLog = new RemoteLogLimiter(this.#log, options.clock, "gossip dial");
     const tls = options.tls;
     this.#trust = tls === undefined ? undefined : tls.rootCAs instanceof TlsTrustStore ? tls.rootCAs : new TlsTrustStore(tls.rootCAs);
     this.tls = {
@@ -277,6 +286,8 @@ export class GrpcTransport implements Transport {
     }
     // What grpc-js's shutdown left open (sockets still in their TLS handshake, silent ones).
     for (const held of [...this.#sockets.values()]) held.socket.destroy();
+    this.#diagnosisAbort.abort();
+    await Promise.allSettled([...this.#diagnosing.values()]);
   }
 
   /** Creates a client with its own connection and waits until it is ready (Fabric's WithBlock dial). */
@@ -299,9 +310,36 @@ export class GrpcTransport implements Transport {
       });
     } catch (err) {
       this.#closeClient(client);
+      this.#diagnoseLater(endpoint, dialTimeoutMs);
       throw new CommError("DIAL_FAILED", `cannot connect to ${endpoint} within ${dialTimeoutMs} ms: ${(err as Error).message}`, { cause: err });
     }
     return client;
+  }
+
+  /**
+   * grpc-js says only "Failed to connect before the deadline", whatever the cause. After a failed dial the
+   * endpoint is dialed again with node:tls (at most one diagnosis per endpoint in flight) and the cause is
+   * logged in words (an unknown CA, an expired certificate, TLS against plaintext, ...): in the background, so
+   * that a failing dial is not slowed down, and through the limiter, so that a dead peer costs a line a minute.
+   */
+  #diagnoseLater(endpoint: string, dialTimeoutMs: number): void {
+    if (this.#closed || this.#diagnosing.has(endpoint)) return;
+    const tls = this.options.tls;
+    const run = diagnoseTlsDial(endpoint, {
+      tls:
+        tls === undefined || this.#trust === undefined
+          ? undefined
+          : { rootCAs: this.#trust.peerRoots(), cert: tls.clientCert ?? tls.cert, key: tls.clientKey ?? tls.key, serverNameOverride: tls.serverNameOverride },
+      timeoutMs: Math.min(dialTimeoutMs, DIAL_DIAGNOSIS_TIMEOUT_MS),
+      what: "peer",
+      signal: this.#diagnosisAbort.signal,
+    })
+      .then((d) => {
+        if (this.#closed || d.code === "OK") return;
+        this.#dialLog.warn(d.code, endpoint, `cannot connect to ${endpoint}: ${formatTlsDiagnosis(d)}`, { endpoint, cause: d.code });
+      })
+      .finally(() => this.#diagnosing.delete(endpoint));
+    this.#diagnosing.set(endpoint, run);
   }
 
   #ping(client: grpc.Client, endpoint: string, timeoutMs: number): Promise<void> {

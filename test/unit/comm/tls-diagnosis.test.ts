@@ -4,6 +4,9 @@ import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { diagnoseTlsDial, formatTlsDiagnosis, type TlsDiagnosisOptions } from "../../../src/comm/grpc/tls-diagnosis.js";
 import { type CaMaterial, createCa, type IssuedMaterial, issueCertificate } from "../../../src/crypto/index.js";
+import { GrpcTransport } from "../../../src/comm/grpc/index.js";
+import { MemoryLogger } from "../../../src/logging/index.js";
+import { SystemClock } from "../../../src/util/index.js";
 import { freePort } from "../../utils/net.js";
 
 /**
@@ -188,5 +191,33 @@ describe("diagnoseTlsDial", { timeout: 60_000 }, () => {
     const line = formatTlsDiagnosis({ endpoint: "a:1", code: "CERT_EXPIRED", cause: "the server's TLS certificate expired", fix: "renew it", detail: "CERT_HAS_EXPIRED" });
     assert.equal(line, "the server's TLS certificate expired [CERT_EXPIRED: CERT_HAS_EXPIRED]; renew it");
     assert.equal(formatTlsDiagnosis({ endpoint: "a:1", code: "OK", cause: "fine", fix: "" }), "fine");
+  });
+});
+
+describe("a GrpcTransport's failed dial", () => {
+  it("logs the cause the diagnosis finds (a TLS dial to a plaintext server), and close waits for a diagnosis in flight", async () => {
+    const pki = await makePki();
+    const plain = await grpcServer(undefined);
+    const logger = new MemoryLogger();
+    const transport = new GrpcTransport({
+      listenAddress: "127.0.0.1:0",
+      logger,
+      clock: new SystemClock(),
+      tls: { cert: pki.client.certPem, key: pki.client.keyPem, rootCAs: pki.ca.certPem },
+    });
+    try {
+      await assert.rejects(transport.ping(plain.endpoint, 500, 500), /cannot connect/);
+      await assert.rejects(transport.ping(plain.endpoint, 500, 500), /cannot connect/);
+      await transport.close();
+      const lines = logger.lines.filter((l) => l.level === "warn" && l.msg.startsWith(`cannot connect to ${plain.endpoint}`));
+      assert.ok(lines.length >= 1, JSON.stringify(logger.lines));
+      assert.ok(lines.every((l) => l.fields["cause"] === "PLAINTEXT_SERVER"), JSON.stringify(lines));
+      const settled = logger.lines.length;
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(logger.lines.length, settled, "nothing logged after close: the diagnoses ended with it");
+    } finally {
+      await transport.close();
+      plain.server.forceShutdown();
+    }
   });
 });
