@@ -93,6 +93,8 @@ export {
   type PvtDataStore,
   type PvtDataStoreComponents,
   type PvtDataStoreOptions,
+  type PurgeTally,
+  type PvtBlockRecord,
   type PvtNsCollFilter,
   pvtNsCollFilter,
   type TxMissingPvtData,

@@ -60,6 +60,24 @@ export function expiringBlock(committingBlock: bigint, btl: bigint): bigint | un
   return btl > 0n ? committingBlock + btl + 1n : undefined;
 }
 
+/** What a private data store records of one block (`PvtDataStore.blockRecord`). */
+export interface PvtBlockRecord {
+  /** Write sets held, by transaction index, namespace and collection. */
+  held: (NsColl & { seqInBlock: number })[];
+  /** Missing markers; `deprioritized` for eligible ones asked for and not obtained (Fabric's deprioritized list). */
+  missing: (MissingNsColl & { seqInBlock: number; deprioritized: boolean })[];
+}
+
+/** What blockToLive removed of one collection since the store opened (`PvtDataStore.purgedSinceOpen`). */
+export interface PurgeTally extends NsColl {
+  /** Write sets the store held. */
+  held: number;
+  /** Eligible missing markers (the data never arrived). */
+  missingEligible: number;
+  /** Ineligible missing markers. */
+  missingIneligible: number;
+}
+
 /** Plain-data options of a private data store; every field has a default. */
 export interface PvtDataStoreOptions {
   /**
@@ -133,6 +151,16 @@ export interface PvtDataStore {
 
   /** Ineligible missing markers (for tests and the admin view): by block and transaction index. */
   getIneligibleMissingPvtDataInfo(): MissingPvtDataInfo;
+
+  /**
+   * What the store records of block `blockNum` without reading any value (the admin view): the write sets held
+   * and the missing markers, each with its transaction index. Empty for a block it never committed or with
+   * nothing recorded. Read-only: unlike `getMissingPvtDataInfoForMostRecentBlocks`, it moves no schedule.
+   */
+  blockRecord(blockNum: bigint): PvtBlockRecord;
+
+  /** Per collection, the write sets and missing markers blockToLive removed since the store opened (the admin view). */
+  purgedSinceOpen(): PurgeTally[];
 
   /** Rewrites the persistent log without dead records (purged values then leave the disk). */
   compact(): Promise<void>;

@@ -9,8 +9,10 @@ import {
   type NsColl,
   type PvtDataStore,
   type PvtDataStoreComponents,
+  type PvtBlockRecord,
   type PvtDataStoreOptions,
   type PvtNsCollFilter,
+  type PurgeTally,
   type TxMissingPvtData,
   type TxPvtData,
 } from "./pvt-store-interface.js";
@@ -247,6 +249,8 @@ class KvPvtDataStore implements PvtDataStore {
   private accessDeprioAfter: number;
   private readonly clock: Clock;
   private readonly deprioIntervalMs: number;
+  /** nc(ns, coll) -> what blockToLive removed since open (read by the admin view). */
+  private readonly purgeTally = new Map<string, PurgeTally>();
 
   private constructor(
     private readonly kv: KvEngine,
@@ -356,6 +360,7 @@ class KvPvtDataStore implements PvtDataStore {
         }
       }
       const purged = this.preparePurge(t, blk);
+      const tally = purged.byCollection;
       t.height = blk + 1;
       const ops = t.toOps();
       // Most blocks carry no private data: their commit is only the height, and an fsync per block for it would
@@ -368,14 +373,33 @@ class KvPvtDataStore implements PvtDataStore {
       await this.kv.write(ops);
       this.unwrittenHeights = 0;
       t.apply();
-      if (purged.dataEntries + purged.missingEntries > 0) this.components.onPurge?.({ blockNum, ...purged });
+      for (const [k, add] of tally) {
+        const cur = this.purgeTally.get(k);
+        if (cur === undefined) this.purgeTally.set(k, add);
+        else {
+          cur.held += add.held;
+          cur.missingEligible += add.missingEligible;
+          cur.missingIneligible += add.missingIneligible;
+        }
+      }
+      if (purged.dataEntries + purged.missingEntries > 0) this.components.onPurge?.({ blockNum, dataEntries: purged.dataEntries, missingEntries: purged.missingEntries });
     });
   }
 
   /** Adds to `t` the removal of everything expiring at or before block `blk` (Fabric's purgeExpiredData). */
-  private preparePurge(t: Txn, blk: number): { dataEntries: number; missingEntries: number } {
+  private preparePurge(t: Txn, blk: number): { dataEntries: number; missingEntries: number; byCollection: Map<string, PurgeTally> } {
     let dataEntries = 0;
     let missingEntries = 0;
+    const byCollection = new Map<string, PurgeTally>();
+    const tallyOf = (k: string): PurgeTally => {
+      let e = byCollection.get(k);
+      if (e === undefined) {
+        const [namespace, collection] = unNc(k);
+        e = { namespace, collection, held: 0, missingEligible: 0, missingIneligible: 0 };
+        byCollection.set(k, e);
+      }
+      return e;
+    };
     for (const [exp, byBlk] of this.s.expiry) {
       if (exp > blk) continue;
       for (const [cblk, e] of byBlk) {
@@ -386,6 +410,7 @@ class KvPvtDataStore implements PvtDataStore {
             if (this.s.data.get(cblk)?.has(key)) {
               t.deleteData(cblk, key);
               dataEntries++;
+              tallyOf(k).held++;
             }
           }
         }
@@ -393,13 +418,17 @@ class KvPvtDataStore implements PvtDataStore {
           for (const g of GROUPS) {
             const set = t.missingOf(g, cblk, k);
             missingEntries += set.size;
+            if (set.size > 0) {
+              if (g === "in") tallyOf(k).missingIneligible += set.size;
+              else tallyOf(k).missingEligible += set.size;
+            }
             set.clear();
           }
         }
         t.deleteExpiry(exp, cblk);
       }
     }
-    return { dataEntries, missingEntries };
+    return { dataEntries, missingEntries, byCollection };
   }
 
   async getPvtDataByBlockNum(blockNum: bigint, filter?: PvtNsCollFilter): Promise<TxPvtData[]> {
@@ -473,6 +502,26 @@ class KvPvtDataStore implements PvtDataStore {
       out.set(BigInt(blk), byTx);
     }
     return out;
+  }
+
+  blockRecord(blockNum: bigint): PvtBlockRecord {
+    const out: PvtBlockRecord = { held: [], missing: [] };
+    if (typeof blockNum !== "bigint" || blockNum < 0n || blockNum > BigInt(Number.MAX_SAFE_INTEGER)) return out;
+    const blk = Number(blockNum);
+    for (const d of this.s.data.get(blk)?.values() ?? []) out.held.push({ seqInBlock: d.tx, namespace: d.ns, collection: d.coll });
+    for (const g of GROUPS) {
+      for (const [k, txs] of this.s.missing[g].get(blk) ?? []) {
+        const [namespace, collection] = unNc(k);
+        for (const tx of txs) out.missing.push({ seqInBlock: tx, namespace, collection, isEligible: g !== "in", deprioritized: g === "ed" });
+      }
+    }
+    out.held.sort((a, b) => a.seqInBlock - b.seqInBlock || cmp(a.namespace, b.namespace) || cmp(a.collection, b.collection));
+    out.missing.sort((a, b) => a.seqInBlock - b.seqInBlock || cmp(a.namespace, b.namespace) || cmp(a.collection, b.collection));
+    return out;
+  }
+
+  purgedSinceOpen(): PurgeTally[] {
+    return [...this.purgeTally.values()].map((e) => ({ ...e })).sort((a, b) => cmp(a.namespace, b.namespace) || cmp(a.collection, b.collection));
   }
 
   commitPvtDataOfOldBlocks(blocksPvtData: ReadonlyMap<bigint, readonly TxPvtData[]>, unreconciled: MissingPvtDataInfo = new Map()): Promise<void> {

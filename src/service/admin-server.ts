@@ -4,6 +4,7 @@ import { errorMessage, GossipError } from "../util/index.js";
 import type { Registry } from "../metrics/index.js";
 import type { EventLogView } from "./event-log.js";
 import type { ChannelStatusView, MembershipView } from "./membership-view.js";
+import { type PvtDataViews, PvtViewError } from "./pvtdata-view.js";
 
 export interface AdminServerOptions {
   /** "host:port"; port 0 picks a free port. */
@@ -23,6 +24,11 @@ export interface AdminServerOptions {
    * them in this peer's transient store. Absent: the endpoint answers 404.
    */
   distributePrivateData?: (channel: string, txId: string, data: Uint8Array, blockHeight: bigint) => Promise<void>;
+  /**
+   * What this peer holds of private data (`GET /v1/channels/{channel}/private-data?tx=ID|block=N[&values=true]`
+   * and `.../private-data/summary`, see `#privateDataView`). Absent: those answer 404.
+   */
+  privateDataViews?: PvtDataViews;
   /** The peer's recent typed events after a sequence number (`/v1/events?since=N`); none when absent. */
   events?: (since: number) => EventLogView;
   logger: Logger;
@@ -107,6 +113,11 @@ export class AdminServer {
       send(res, 405, "application/json", JSON.stringify({ error: "method not allowed; use GET (or POST /v1/channels/join with a genesis block)" }));
       return;
     }
+    const pvtView = PRIVATE_DATA_VIEW_PATH.exec(path ?? "");
+    if (pvtView !== null && this.options.privateDataViews !== undefined) {
+      await this.#privateDataView(res, pvtView[1] ?? "", pvtView[2] === "/summary", new URLSearchParams(query ?? ""), this.options.privateDataViews);
+      return;
+    }
     switch (path) {
       case "/healthz":
         send(res, 200, "application/json", JSON.stringify({ status: "OK", time: this.options.now().toISOString() }));
@@ -139,6 +150,44 @@ export class AdminServer {
       }
     }
     send(res, 404, "application/json", JSON.stringify({ error: "no such endpoint; try /healthz, /metrics, /logspec, /version, /v1/membership, /v1/channels, /v1/events" }));
+  }
+
+  /**
+   * `GET /v1/channels/{channel}/private-data?tx=ID` (or `?block=N`; `&values=true` adds the KV writes in
+   * base64): for each (namespace, collection) the transaction(s) need, whether this peer holds it (hash
+   * checked), has it only in the transient store, missing or purged (a PvtDataView). `.../private-data/summary`:
+   * counts per collection (a PvtDataSummary). 404 for a channel not joined or a transaction/block not found,
+   * 400 for a bad query.
+   */
+  async #privateDataView(res: ServerResponse, encodedChannel: string, summary: boolean, q: URLSearchParams, views: PvtDataViews): Promise<void> {
+    const fail = (status: number, code: string, error: string): void => send(res, status, "application/json", JSON.stringify({ error, code }));
+    let channel: string;
+    try {
+      channel = decodeURIComponent(encodedChannel);
+    } catch {
+      fail(400, "BAD_REQUEST", "the channel name in the path is not URL-encoded text");
+      return;
+    }
+    const valuesText = q.get("values");
+    if (valuesText !== null && valuesText !== "true" && valuesText !== "false") return fail(400, "BAD_REQUEST", 'values must be "true" or "false"');
+    const values = valuesText === "true";
+    try {
+      let body: unknown;
+      if (summary) body = await views.summary(channel);
+      else {
+        const tx = q.get("tx");
+        const block = q.get("block");
+        if ((tx === null) === (block === null)) return fail(400, "BAD_REQUEST", "give exactly one of tx=<transaction ID> or block=<number>");
+        if (block !== null) {
+          if (!/^\d{1,20}$/.test(block)) return fail(400, "BAD_REQUEST", "block must be a decimal block number");
+          body = await views.block(channel, BigInt(block), values);
+        } else body = await views.tx(channel, tx ?? "", values);
+      }
+      send(res, 200, "application/json", JSON.stringify(body));
+    } catch (err) {
+      if (!(err instanceof PvtViewError)) throw err;
+      fail(err.code === "BAD_REQUEST" ? 400 : 404, err.code, err.message);
+    }
   }
 
   /** Fabric's PUT /logspec: `{"spec": "..."}`; 204 when applied, 400 with `{"Error"}` when the spec is refused. */
@@ -274,6 +323,9 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer | und
 
 /** `POST /v1/channels/{channel}/private-data`; the channel name is URL-encoded. */
 const PRIVATE_DATA_PATH = /^\/v1\/channels\/([^/]+)\/private-data$/;
+
+/** `GET /v1/channels/{channel}/private-data[/summary]`. */
+const PRIVATE_DATA_VIEW_PATH = /^\/v1\/channels\/([^/]+)\/private-data(\/summary)?$/;
 
 /** The largest `POST /v1/channels/{channel}/private-data` body: a 100 MiB write set in base64, and its fields. */
 export const MAX_PRIVATE_DATA_REQUEST_BYTES = 140 * 1024 * 1024;

@@ -40,3 +40,16 @@ export { type ChannelLedger, type LedgerProvider, blockStoreLedgers, stateLedger
 export { type CommittedBlock, type Peer, PeerError, type PeerErrorCode, type StartPeerOptions, startPeer } from "./peer.js";
 export { EventLog, type EventLogView, type RecordedEvent, DEFAULT_EVENT_LOG_CAPACITY } from "./event-log.js";
 export { type ChannelJoinBlock, channelDefinitionOf, channelJoinBlockOf, checkJoinBlock, loadChannelJoinBlock, storedChannelBlocks } from "./channel-block.js";
+export {
+  createPvtDataViews,
+  type PvtCollectionSummary,
+  type PvtCollectionView,
+  type PvtDataSummary,
+  type PvtDataView,
+  type PvtDataViews,
+  type PvtEntryStatus,
+  type PvtTxView,
+  PvtViewError,
+  type PvtViewErrorCode,
+  type PvtWriteView,
+} from "./pvtdata-view.js";

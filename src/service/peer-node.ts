@@ -11,6 +11,7 @@ import type { Logger, LogLevels } from "../logging/index.js";
 import { promMetricsProvider, Registry, registerFabricGossipMetrics, registerProcessMetrics } from "../metrics/index.js";
 import { type Clock, errorMessage, FABRIC_GOSSIP_VERSION, fromUtf8, GossipError, type Random, SystemClock, SystemRandom, toHex, utf8 } from "../util/index.js";
 import { AdminServer } from "./admin-server.js";
+import { createPvtDataViews } from "./pvtdata-view.js";
 import { EventLog } from "./event-log.js";
 import { channelJoinBlockOf } from "./channel-block.js";
 import { type ChannelDefinition, ChannelRegistry } from "./channel-definition.js";
@@ -247,6 +248,14 @@ export class PeerNode {
             events: (since) => this.#eventLog.view(since),
             join: (block) => this.joinChannelBlock(block),
             distributePrivateData: (channel, txId, data, blockHeight) => this.#service.distributePrivateData(channel, txId, data, blockHeight),
+            ...(this.#fullPeer
+              ? {
+                  privateDataViews: createPvtDataViews({
+                    channel: (name) => ({ ledger: this.#service.ledger(name), pvt: this.#service.privateData(name) }),
+                    localMspId: this.#selfOrg || undefined,
+                  }),
+                }
+              : {}),
             logger: components.logger.child("peer.admin"),
             ...(components.logLevels !== undefined ? { logLevels: components.logLevels } : {}),
             version: { Version: FABRIC_GOSSIP_VERSION, CommitSHA: "unknown" },
