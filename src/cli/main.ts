@@ -10,6 +10,7 @@ import {
   registerOrderer,
   registerPeer,
   registerPeers,
+  registerPvtdata,
   registerSimulate,
 } from "./commands/index.js";
 
@@ -41,6 +42,7 @@ registerNetwork(program);
 registerOrderer(program);
 registerPeer(program);
 registerPeers(program);
+registerPvtdata(program);
 registerSimulate(program);
 
 try {

@@ -7,4 +7,5 @@ export { registerNetwork } from "./network.js";
 export { registerOrderer } from "./orderer.js";
 export { registerPeer } from "./peer.js";
 export { registerPeers } from "./peers.js";
+export { registerPvtdata } from "./pvtdata.js";
 export { registerSimulate } from "./simulate.js";
