@@ -200,6 +200,8 @@ class DiscoveryImpl implements Discovery {
   #self: NetworkMember;
   #incTime: bigint;
   #seqNum = 0n;
+  /** Each member's last endpoint change (for #watchForTwins); bounded by the members known. */
+  readonly #endpointMoves = new Map<PkiHex, { from: string; at: number; reportedAt: number | undefined }>();
   #selfAliveMessage: SignedGossipMessage | undefined;
 
   /** Fabric's aliveLastTS / deadLastTS: a PKI-ID is in at most one of them. */
@@ -1126,13 +1128,47 @@ class DiscoveryImpl implements Discovery {
     const internal = msg.internalEndpoint();
     const diffInternal = internal !== "" && internal !== this.#self.internalEndpoint;
     if (diffExternal || diffInternal) {
-      this.#logger.error("Bad configuration detected: Received AliveMessage from a peer with the same PKI-ID as myself", {
+      // Error level, as Fabric, but a few lines a minute per endpoint rather than one per alive message of the twin.
+      this.#limitedLog.error("DUPLICATE_IDENTITY", am.membership.endpoint || internal, "Bad configuration detected: Received AliveMessage from a peer with the same PKI-ID as myself", {
         endpoint: am.membership.endpoint,
         internalEndpoint: internal,
       });
       this.#events.emit({ kind: "duplicate-identity", pkiId: pkiHex(am.membership.pkiId), endpoint: am.membership.endpoint });
+      // Not in Fabric: a twin started after us has a newer incarnation, so every peer takes its alive messages
+      // over ours, and once it stops ours stay "old" until they are forgotten (about 17 minutes in a real
+      // network). Taking a newer incarnation makes ours win again; when the twin stops, the membership view
+      // recovers with our next alive message.
+      if (am.timestamp.incNum >= this.#incTime) {
+        this.#incTime = am.timestamp.incNum + 1n;
+        this.#seqNum = 0n;
+      }
     }
     return true;
+  }
+
+  /**
+   * A member whose alive messages come from one endpoint, then another, then the first again, within the
+   * alive store's time to live (aliveExpirationTimeout x msgExpirationFactor), is two processes with one
+   * identity: reported as a duplicate identity (at most once per alive expiration timeout per member). A move
+   * to a new endpoint (a restart elsewhere) does not come back that soon.
+   */
+  #watchForTwins(key: PkiHex, before: string, after: string): void {
+    if (before === after || before === "" || after === "") return;
+    const now = this.#c.clock.monotonic();
+    const window = this.#o.aliveExpirationTimeoutMs * this.#o.msgExpirationFactor;
+    const last = this.#endpointMoves.get(key);
+    this.#endpointMoves.set(key, { from: before, at: now, reportedAt: last?.reportedAt });
+    if (last === undefined || last.from !== after || now - last.at > window) return;
+    if (last.reportedAt !== undefined && now - last.reportedAt < this.#o.aliveExpirationTimeoutMs) {
+      this.#endpointMoves.set(key, { from: before, at: now, reportedAt: last.reportedAt });
+      return;
+    }
+    this.#endpointMoves.set(key, { from: before, at: now, reportedAt: now });
+    this.#limitedLog.warn("DUPLICATE_IDENTITY", key, "Two processes run with one identity: its alive messages alternate between two endpoints", {
+      pkiId: key,
+      endpoints: [before, after],
+    });
+    this.#events.emit({ kind: "duplicate-identity", pkiId: key, endpoint: after });
   }
 
   /**
@@ -1203,6 +1239,7 @@ class DiscoveryImpl implements Discovery {
     const member = this.#id2Member.get(key)!;
     let internalEndpoint = member.internalEndpoint;
     if (msg.envelope.secretEnvelope !== undefined) internalEndpoint = msg.internalEndpoint();
+    this.#watchForTwins(key, reachableAt(member), am.membership.endpoint !== "" ? am.membership.endpoint : internalEndpoint);
     // The PKI-ID from the new message (equal bytes): the first message's would keep its frame alive,
     // and a member first learned from a membership response would pin the whole response.
     this.#id2Member.set(key, { ...member, pkiId: am.membership.pkiId, endpoint: am.membership.endpoint, metadata: am.membership.metadata, internalEndpoint });

@@ -71,6 +71,10 @@ export class RemoteLogLimiter {
     if (this.#admit(code, origin)) this.#logger.warn(msg, { code, ...fields });
   }
 
+  error(code: string, origin: string, msg: string, fields?: LogFields): void {
+    if (this.#admit(code, origin)) this.#logger.error(msg, { code, ...fields });
+  }
+
   info(code: string, origin: string, msg: string, fields?: LogFields): void {
     if (this.#admit(code, origin)) this.#logger.info(msg, { code, ...fields });
   }

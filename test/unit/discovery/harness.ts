@@ -8,6 +8,7 @@
  * its endpoint's bytes and its own PKI-ID, a signature equals the signed bytes.
  */
 import type { PKIidType } from "../../../src/api/identity.js";
+import type { PeerEventSink } from "../../../src/api/index.js";
 import { DevMessageCryptoService } from "../../../src/crypto/dev-mcs.js";
 import {
   type AnchorPeerTracker,
@@ -57,6 +58,10 @@ export interface NodeSpec {
   anchorPeerTracker?: AnchorPeerTracker;
   options?: Partial<DiscoveryOptions>;
   logger?: Logger;
+  /** The PKI-ID and identity (UTF-8) when not the endpoint's: a twin names another node's. */
+  identity?: string;
+  /** Where discovery's typed events go. */
+  events?: PeerEventSink;
 }
 
 export interface NodeStats {
@@ -88,7 +93,7 @@ export class TestNode {
     readonly net: TestNetwork,
     readonly spec: NodeSpec,
   ) {
-    this.pkiId = utf8(spec.endpoint);
+    this.pkiId = utf8(spec.identity ?? spec.endpoint);
     this.org = spec.org ?? "ORG1";
   }
 
@@ -155,6 +160,7 @@ export class TestNode {
         crypto,
         disclosurePolicy: this.policy(),
         anchorPeerTracker: this.spec.anchorPeerTracker ?? NO_ANCHOR_PEERS,
+        ...(this.spec.events !== undefined ? { events: this.spec.events } : {}),
       },
       { ...TEST_OPTIONS, ...net.options, ...this.spec.options, bootstrapPeers: bootstrap },
     );

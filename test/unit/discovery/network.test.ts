@@ -4,6 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { type PeerEventOf, PeerEvents, pkiHex } from "../../../src/api/index.js";
+
+type DuplicateIdentity = PeerEventOf<"duplicate-identity">;
 import type { DisclosurePolicy } from "../../../src/discovery/index.js";
 import { MemoryLogger } from "../../../src/logging/index.js";
 import { SignedGossipMessage } from "../../../src/protoext/signed-message.js";
@@ -361,6 +364,47 @@ describe("discovery network (Fabric's discovery_test.go scenarios)", () => {
     await net.until(() => all.every((n) => n.view().length === 16), 10_000);
     await joiner.stop();
     await net.until(() => groups.flat().every((n) => n.view().length === 15), EXPIRATION + CHECK + 100);
+    await finish(net);
+  });
+});
+
+describe("a second process with a peer's identity", () => {
+  it("is reported by the peer and by the peers that see both endpoints; the view recovers within expiration + reconnect after it stops", async () => {
+    const net = new TestNetwork({ seed: 11 });
+    const seen = new Map<string, DuplicateIdentity[]>();
+    const bus = (name: string): PeerEvents => {
+      const b = new PeerEvents();
+      const list: DuplicateIdentity[] = [];
+      seen.set(name, list);
+      b.on("duplicate-identity", (e) => list.push(e));
+      return b;
+    };
+    const boot = "peer0:7000";
+    const peer0 = net.add({ endpoint: boot, events: bus("peer0") });
+    const peer1 = net.add({ endpoint: "peer1:7001", bootstrap: [boot], events: bus("peer1") });
+    const peer2 = net.add({ endpoint: "peer2:7002", bootstrap: [boot], events: bus("peer2") });
+    await net.startAll();
+    await net.until(() => [peer0, peer1, peer2].every((n) => n.view().length === 2), 5_000);
+
+    // The twin: peer1's identity, another endpoint, started later (a newer incarnation).
+    const twin = net.add({ endpoint: "twin:7009", identity: "peer1:7001", bootstrap: [boot] });
+    await twin.start();
+    await net.clock.advance(10 * ALIVE + 3 * EXPIRATION);
+    assert.ok((seen.get("peer1") ?? []).some((e) => e.endpoint === "twin:7009"), "the peer whose identity it is reports the twin");
+    const observers = [...(seen.get("peer0") ?? []), ...(seen.get("peer2") ?? [])];
+    assert.ok(observers.length > 0, "a peer that sees the identity alternate between two endpoints reports it");
+    assert.ok(observers.every((e) => e.pkiId === pkiHex(peer1.pkiId)));
+
+    await twin.stop();
+    const stoppedAt = net.clock.monotonic();
+    const endpointOf = (observer: TestNode): string | undefined =>
+      observer.view().includes("peer1:7001") ? observer.d.lookup(peer1.pkiId)?.endpoint : undefined;
+    await net.until(() => endpointOf(peer0) === "peer1:7001" && endpointOf(peer2) === "peer1:7001", EXPIRATION + RECONNECT);
+    assert.ok(net.clock.monotonic() - stoppedAt <= EXPIRATION + RECONNECT);
+    // And it stays so: the real peer is not declared dead afterwards.
+    await net.clock.advance(3 * EXPIRATION);
+    assert.equal(endpointOf(peer0), "peer1:7001");
+    assert.equal(endpointOf(peer2), "peer1:7001");
     await finish(net);
   });
 });
