@@ -41,7 +41,11 @@ export class BlockSource {
   readonly #chains = new Map<string, ChannelChain>();
   #overhead: number | undefined;
 
-  constructor(channels: readonly string[], signer: BlockSigner, clock: Clock, rng: SeededRandom, blockBytes: number) {
+  /**
+   * @param genesis a channel's own block 0 (a configtx genesis block, for channels whose peers follow a
+   *   channel configuration); the others get a padded block 0 like every other block.
+   */
+  constructor(channels: readonly string[], signer: BlockSigner, clock: Clock, rng: SeededRandom, blockBytes: number, genesis?: ReadonlyMap<string, Block>) {
     this.#signer = signer;
     this.#clock = clock;
     this.#rng = rng;
@@ -49,7 +53,12 @@ export class BlockSource {
     for (const name of channels) {
       const chain: ChannelChain = { name, blocks: [], waiters: [], forked: new Set(), forks: new Map() };
       this.#chains.set(name, chain);
-      chain.blocks.push(this.#build(chain, 0, new Uint8Array(0), 0));
+      const own = genesis?.get(name);
+      if (own === undefined || own.header === undefined) {
+        chain.blocks.push(this.#build(chain, 0, new Uint8Array(0), 0));
+      } else {
+        chain.blocks.push({ seq: 0, block: own, bytes: Block.encode(own).finish(), hash: blockHeaderHash(own.header), createdAt: this.#clock.monotonic() });
+      }
     }
   }
 
@@ -59,18 +68,22 @@ export class BlockSource {
     return c;
   }
 
-  #build(chain: ChannelChain, seq: number, previousHash: Uint8Array, padding: number, variant = 0): SourceBlock {
+  #build(chain: ChannelChain, seq: number, previousHash: Uint8Array, padding: number, variant = 0, envelopes?: readonly Uint8Array[]): SourceBlock {
     const nonce = (): Uint8Array => fillRandom(this.#rng, new Uint8Array(NONCE_SIZE));
-    // Payload bytes: cheap, deterministic, and different per block and variant.
-    const data = new Uint8Array(padding);
-    data.fill((seq * 7 + variant * 13 + 1) & 0xff);
-    if (data.length >= 8) new DataView(data.buffer).setUint32(0, seq);
-    const env = createSignedEnvelope(this.#signer, chain.name, seq === 0 ? HeaderType.CONFIG : HeaderType.ENDORSER_TRANSACTION, data, {
-      clock: this.#clock,
-      nonce: nonce(),
-    });
-    const envelopeBytes = Envelope.encode(env).finish();
-    const blockData = { data: [envelopeBytes] };
+    let blockData: { data: Uint8Array[] };
+    if (envelopes === undefined) {
+      // Payload bytes: cheap, deterministic, and different per block and variant.
+      const data = new Uint8Array(padding);
+      data.fill((seq * 7 + variant * 13 + 1) & 0xff);
+      if (data.length >= 8) new DataView(data.buffer).setUint32(0, seq);
+      const env = createSignedEnvelope(this.#signer, chain.name, seq === 0 ? HeaderType.CONFIG : HeaderType.ENDORSER_TRANSACTION, data, {
+        clock: this.#clock,
+        nonce: nonce(),
+      });
+      blockData = { data: [Envelope.encode(env).finish()] };
+    } else {
+      blockData = { data: [...envelopes] };
+    }
     const header: BlockHeader = { number: BigInt(seq), previousHash, dataHash: blockDataHash(blockData) };
     const value = OrdererBlockMetadata.encode({ lastConfig: { index: 0n }, consenterMetadata: new Uint8Array(0) }).finish();
     const metadata: Uint8Array[] = [];
@@ -91,11 +104,15 @@ export class BlockSource {
     return Math.max(0, this.#blockBytes - this.#overhead - 8);
   }
 
-  /** Cuts the next block of `channel` and wakes the deliver streams waiting for it. */
-  cut(channel: string): SourceBlock {
+  /**
+   * Cuts the next block of `channel` and wakes the deliver streams waiting for it. `envelopes`: the
+   * transactions the block holds (serialized envelopes, as clients broadcast them); absent: one
+   * padded envelope making a block of about `blockBytes`.
+   */
+  cut(channel: string, envelopes?: readonly Uint8Array[]): SourceBlock {
     const chain = this.#chain(channel);
     const prev = chain.blocks[chain.blocks.length - 1]!;
-    const b = this.#build(chain, chain.blocks.length, prev.hash, this.#padding(chain));
+    const b = this.#build(chain, chain.blocks.length, prev.hash, envelopes === undefined ? this.#padding(chain) : 0, 0, envelopes);
     chain.blocks.push(b);
     const waiters = chain.waiters.splice(0);
     for (const w of waiters) w();

@@ -1,21 +1,21 @@
 import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
 import { createECDH, createHash, createHmac, createPrivateKey, type JsonWebKey, type KeyObject, webcrypto } from "node:crypto";
-import type { MessageCryptoService, SecurityAdvisor, OrgIdentityType, PeerIdentityType } from "../api/index.js";
+import * as x509 from "@peculiar/x509";
+import type { MessageCryptoService, OrgIdentityType, PeerIdentityType, SecurityAdvisor } from "../api/index.js";
 import {
   type BlockSigner,
   CryptoError,
   createMspMessageCryptoService,
   DevMessageCryptoService,
-  marshalEcdsaSignature,
   type MspOrgMaterial,
   MspVerifier,
   type MspVerifierOptions,
+  marshalEcdsaSignature,
   P256,
   SigningIdentity,
   type ValidIdentity,
 } from "../crypto/index.js";
-import { fromUtf8, utf8, type Clock } from "../util/index.js";
+import { type Clock, fromUtf8, utf8 } from "../util/index.js";
 import type { RandomTree } from "./rng.js";
 
 /** The crypto a simulated peer runs with. */
@@ -37,6 +37,22 @@ export interface SimCryptoSuite {
   readonly ordererSigner: BlockSigner;
   /** The MSP ID of the ordering service's org. */
   readonly ordererMspId: string;
+  /** Real suite only: the orgs' MSP material and signing identities, for channel genesis blocks and transactions. */
+  readonly msp?: SimMspMaterial;
+}
+
+/**
+ * What a channel genesis block and endorser transactions need of the real suite: every org's CA
+ * certificate (the application orgs' and the orderer's), each peer's signing identity (an endorser
+ * signs with it) and one client identity per org (OU client, `User1@orgN`), issued on first use.
+ */
+export interface SimMspMaterial {
+  /** CA certificate (PEM) of each org by MSP ID, the orderer org's included. */
+  readonly caPems: ReadonlyMap<string, string>;
+  /** Peer `name`'s signing identity. */
+  peerSigner(name: string): DeterministicSigningIdentity;
+  /** The client identities, one per application org by MSP ID (issued on the first call, from the seed). */
+  clients(): Promise<ReadonlyMap<string, DeterministicSigningIdentity>>;
 }
 
 /** MSP ID of org `o` (1-based), as `crypto generate` names them. */
@@ -455,6 +471,30 @@ export async function realCryptoSuite(
   }
   const verifier = new MemoizingMspVerifier(orgs, { clock, cacheSize: Math.max(10_000, 2 * peers.length + 16) });
   const ordererOrgs = new Set([SIM_ORDERER_MSP]);
+  const caPems = new Map<string, string>([...cas].map(([mspId, ca]) => [mspId, ca.certPem]));
+  caPems.set(SIM_ORDERER_MSP, ordererCa.certPem);
+  let clients: Promise<Map<string, DeterministicSigningIdentity>> | undefined;
+  // Keys and serials are drawn by label, so issuing clients (only private-data runs do) shifts nothing else.
+  const issueClients = async (): Promise<Map<string, DeterministicSigningIdentity>> => {
+    const out = new Map<string, DeterministicSigningIdentity>();
+    for (const [mspId, ca] of cas) {
+      const o = mspId.replace(/^Org(\d+)MSP$/, "org$1");
+      out.set(mspId, await issue(wc, tree, ca, mspId, `User1@${o}.example.com`, "client", now));
+    }
+    return out;
+  };
+  const msp: SimMspMaterial = {
+    caPems,
+    peerSigner: (name) => {
+      const signer = identities.get(name);
+      if (signer === undefined) throw new CryptoError("MSP_CONFIG", `no identity was made for peer ${name}`);
+      return signer;
+    },
+    clients: () => {
+      clients ??= issueClients();
+      return clients;
+    },
+  };
   return {
     kind: "real",
     peer: (name) => {
@@ -465,5 +505,6 @@ export async function realCryptoSuite(
     },
     ordererSigner,
     ordererMspId: SIM_ORDERER_MSP,
+    msp,
   };
 }

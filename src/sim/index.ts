@@ -1,43 +1,54 @@
 /** Deterministic simulation of a Fabric gossip network: virtual time, in-memory network with faults, invariants, reports. */
-export * from "./interface.js";
-export { SimError, SimInvariantError, type SimErrorCode, type SimHistoryEvent } from "./errors.js";
-export { Simulator, validateOptions, SIM_EPOCH_MS, type FrameShaper } from "./simulator.js";
-export { RandomTree } from "./rng.js";
-export { LatencySampler, LinkModel, validateLatency, validateLink } from "./network-model.js";
-export { TraceHasher } from "./trace.js";
-export { InvariantChecker } from "./invariants.js";
+
 export { BlockSource, type SourceBlock } from "./block-source.js";
-export { MemoryLedger } from "./ledger.js";
-export { SimPeer, SkewedClock, type SimChannel, type SimPeerSpec, type SimPeerStatus } from "./peer.js";
 export {
   DeterministicP256Key,
   DeterministicSigningIdentity,
-  SimDevCrypto,
   fastCryptoSuite,
   realCryptoSuite,
-  simMspId,
   type SimCryptoSuite,
+  SimDevCrypto,
+  type SimMspMaterial,
   type SimPeerCrypto,
+  simMspId,
 } from "./crypto.js";
-export { FRAME_TYPES, scanFrame, type FrameInfo } from "./wire.js";
+export { SimError, type SimErrorCode, type SimHistoryEvent, SimInvariantError } from "./errors.js";
+export * from "./interface.js";
+export { InvariantChecker } from "./invariants.js";
+export { MemoryLedger } from "./ledger.js";
+export { LatencySampler, LinkModel, validateLatency, validateLink } from "./network-model.js";
 export { parseBandwidth, parseByteSize, parseCrashSpec, parseLatency, parsePartitionSpec, parseProbability, parseRate } from "./parse.js";
-export { renderHtmlReport, type ReportOptions, type ReportRun } from "./report-html.js";
+export { type SimChannel, SimPeer, type SimPeerSpec, type SimPeerStatus, SkewedClock } from "./peer.js";
 export {
   checkTargets,
-  simVerdict,
-  type SimVerdict,
   FABRIC_DEFAULTS,
   type GossipPreset,
   type GossipSettings,
-  parsePresetName,
   PRESET_NAMES,
   PRESETS,
   type PresetName,
+  parsePresetName,
   presetGossipConfig,
+  type SimVerdict,
+  simVerdict,
   type TargetCheck,
   type TargetFigures,
-  targetFigures,
   TUNED,
   TUNED_TARGETS,
+  targetFigures,
 } from "./presets.js";
-export { simulate, type SimulateOptions } from "./simulate.js";
+export {
+  PrivateDataDriver,
+  type PvtDriverHost,
+  type PvtWriteSetTruth,
+  SIM_COLL_ORG1,
+  SIM_COLL_SHARED,
+  SIM_PVT_CHAINCODE,
+  simGenesisBlock,
+} from "./privdata.js";
+export { type ReportOptions, type ReportRun, renderHtmlReport } from "./report-html.js";
+export { RandomTree } from "./rng.js";
+export { type SimulateOptions, simulate } from "./simulate.js";
+export { type FrameShaper, SIM_EPOCH_MS, Simulator, validateOptions } from "./simulator.js";
+export { TraceHasher } from "./trace.js";
+export { FRAME_TYPES, type FrameInfo, scanFrame } from "./wire.js";

@@ -1,4 +1,8 @@
 import type { GossipConfig } from "../config/index.js";
+import type { GossipServiceOptions } from "../service/index.js";
+
+/** peer.gossip.pvtData.* as the gossip service takes them. */
+export type SimPvtDataSettings = NonNullable<GossipServiceOptions["pvtData"]>;
 
 /** One-way link latency: fixed, uniform in a range, or long-tailed (log-normal by median and p99). */
 export type LatencySpec =
@@ -91,6 +95,55 @@ export interface SimOptions {
   historySize: number;
   /** Test hook: deliver a conflicting block `seq` to the leaders of org `org` (an equivocating orderer). */
   forkAt?: { seq: number; org: number };
+  /**
+   * Private data on channel `ch0` (`simulate --private-data`; real crypto only): the channel starts from a
+   * configtx genesis block, its first transaction defines a chaincode with two collections, and a share of
+   * the later transactions write private data, distributed by their endorser before they are ordered.
+   * Undefined: no private data (blocks are padded envelopes, as always).
+   */
+  privateData?: SimPrivateDataOptions;
+}
+
+/** How a run with private data writes it (see docs/SIMULATION.md, Private data). */
+export interface SimPrivateDataOptions {
+  /** Probability that a block interval starts a transaction writing private data (else the block gets a public one). */
+  share: number;
+  /** blockToLive of the collection of the first two orgs (`collOrg12`); `collOrg1` keeps its data forever. */
+  shortBlockToLive: number;
+  /** requiredPeerCount and maximumPeerCount of both collections. */
+  requiredPeerCount: number;
+  maximumPeerCount: number;
+  /** Endorsement attempts per transaction (a client tries another endorser when distribution fails). */
+  endorsementAttempts: number;
+  /** peer.gossip.pvtData.* of every peer, over the service's defaults (core.yaml's: pullRetryThreshold 60 s, pushAckTimeout 3 s, ...). */
+  pvtData: SimPvtDataSettings;
+}
+
+export const DEFAULT_PRIVATE_DATA: Readonly<SimPrivateDataOptions> = Object.freeze<SimPrivateDataOptions>({
+  share: 0.5,
+  shortBlockToLive: 3,
+  requiredPeerCount: 1,
+  maximumPeerCount: 2,
+  endorsementAttempts: 3,
+  pvtData: {},
+});
+
+/**
+ * Private data figures of a run. `written`: private write sets (transaction x collection) in cut blocks.
+ * Over (running peer at the end, write set of a block it committed) pairs: `committed` an eligible peer
+ * holds it; `missing` it lacks it and has it recorded missing; `purged` its blockToLive has passed there
+ * (the store dropped it, or never got it); `leaked` a peer of an org outside the collection holds it
+ * (transient or private data store; always 0 in a run that passes). `distributionFailed`: endorsements whose
+ * distribution failed; `abandoned`: transactions never ordered because every attempt failed.
+ */
+export interface PrivateDataFigures {
+  written: number;
+  committed: number;
+  missing: number;
+  leaked: number;
+  purged: number;
+  distributionFailed: number;
+  abandoned: number;
 }
 
 export const DEFAULT_SEED = 7;
@@ -167,6 +220,8 @@ export interface SimReport {
   frames: number;
   traceHash: string;
   wallSeconds: number;
+  /** Present in runs with private data. */
+  privateData?: PrivateDataFigures;
 }
 
 /**
@@ -181,7 +236,17 @@ export type SimEvent =
   | { kind: "partition" | "heal"; atMs: number; label: string; sides: string[][] }
   | { kind: "death"; atMs: number; peer: string; target: string }
   | { kind: "leader"; atMs: number; peer: string; channel: string; isLeader: boolean }
-  | { kind: "commit"; atMs: number; peer: string; channel: string; seq: number };
+  | { kind: "commit"; atMs: number; peer: string; channel: string; seq: number }
+  | PvtSimEvent;
+
+/**
+ * Private data runs: `peer` (the endorser) distributed transaction `txId`'s write set of `collection`
+ * (attempt 1, 2, ...; `error` the distributor's error code when it failed), or the transaction was
+ * ordered into block `seq` at index `txIndex` ("pvt-ordered").
+ */
+export type PvtSimEvent =
+  | { kind: "pvt-endorsed"; atMs: number; peer: string; channel: string; txId: string; collection: string; attempt: number; ok: boolean; error?: string }
+  | { kind: "pvt-ordered"; atMs: number; channel: string; txId: string; collection: string; seq: number; txIndex: number };
 
 /** Time series for the HTML report. */
 export interface SimSeries {

@@ -10,7 +10,7 @@ import { type ChannelDefinition, createGossipService, type GossipService, gossip
 import type { StateProvider } from "../state/index.js";
 import type { Clock, TimerHandle } from "../util/index.js";
 import type { SimPeerCrypto } from "./crypto.js";
-import type { LeaderModeOption } from "./interface.js";
+import type { LeaderModeOption, SimPvtDataSettings } from "./interface.js";
 import type { MemoryLedger } from "./ledger.js";
 import type { RandomTree } from "./rng.js";
 
@@ -68,6 +68,8 @@ export interface SimPeerEnv {
   /** Offset of this peer's wall clock from true time. */
   skewMs: number;
   hooks: SimPeerHooks;
+  /** peer.gossip.pvtData.* (runs with private data); absent: the service's defaults. */
+  pvtData?: SimPvtDataSettings;
 }
 
 /** A clock whose wall time is off by a fixed offset; monotonic time and timers are the true clock's. */
@@ -233,6 +235,7 @@ export class SimPeer {
         orgLeader: env.leaderMode === "static" && spec.staticLeader,
         election: g.election,
         state: { ...g.state, nonBlockingCommitMode: g.nonBlockingCommitMode },
+        ...(env.pvtData !== undefined ? { pvtData: env.pvtData } : {}),
       },
       nodeOptions,
     );

@@ -2,19 +2,21 @@ import { pkiHex } from "../api/index.js";
 import { type FrameFate, MemoryNetwork } from "../comm/memory/index.js";
 import type { LogFields } from "../logging/index.js";
 import { type ReceivedMessage, SignedGossipMessage } from "../protoext/index.js";
+import type { Block } from "../protos/gen/common/common.pb.js";
 import { type Payload, PullMsgType } from "../protos/gen/gossip/message.pb.js";
 import type { ChannelDefinition } from "../service/index.js";
 import { bytesEqual, errorMessage, fromUtf8, ManualClock, type TimerHandle, toHex } from "../util/index.js";
 import { BlockSource } from "./block-source.js";
 import { fastCryptoSuite, realCryptoSuite, type SimCryptoSuite, simMspId } from "./crypto.js";
 import { SimError, type SimInvariantError } from "./errors.js";
-import type { CrashSpec, PartitionSpec, SimEvent, SimOptions, SimResult, SimSeries } from "./interface.js";
+import type { CrashSpec, PartitionSpec, PrivateDataFigures, SimEvent, SimOptions, SimResult, SimSeries } from "./interface.js";
 import { InvariantChecker } from "./invariants.js";
 import { MemoryLedger } from "./ledger.js";
 import { HOW_DELIVER, HOW_PULL, HOW_PUSH, HOW_STATE, quantile, SimMetrics } from "./metrics.js";
 import { LatencySampler, LinkModel, validateLink } from "./network-model.js";
 import { SimOrderer } from "./orderer.js";
 import { type SimChannel, SimPeer, type SimPeerHooks, type SimPeerSpec } from "./peer.js";
+import { PrivateDataDriver, simGenesisBlock } from "./privdata.js";
 import { RandomTree } from "./rng.js";
 import { TraceHasher } from "./trace.js";
 import { CONN_TYPE, DATA_TYPE, FRAME_TYPES, type FrameInfo, STATE_RESPONSE_TYPE, scanFrame, UPDATE_TYPE } from "./wire.js";
@@ -76,6 +78,8 @@ export class Simulator {
   readonly #eventListeners = new Set<(e: SimEvent) => void>();
   readonly #stepListeners = new Set<(nowMs: number) => void>();
   #frameShaper: FrameShaper | undefined;
+  #pvt: PrivateDataDriver | undefined;
+  #pvtFigures: PrivateDataFigures | undefined;
 
   constructor(options: SimOptions) {
     validateOptions(options);
@@ -196,12 +200,26 @@ export class Simulator {
     } catch (err) {
       throw new SimError("SETUP_FAILED", `crypto material for ${o.peers} peers in ${o.orgs} orgs: ${errorMessage(err)}`, { cause: err });
     }
+    // Private data needs the channel's MSPs, which a peer takes from the channel's configuration: the
+    // private-data channel starts from a configtx genesis block instead of a padded block 0.
+    const genesis = new Map<string, Block>();
+    const pvtChannel = this.channels[0]!;
+    const msp = this.#crypto.msp;
+    if (o.privateData !== undefined) {
+      if (msp === undefined) throw new SimError("INVALID_OPTIONS", "private data needs real crypto (MSP identities): drop --fast-crypto");
+      try {
+        genesis.set(pvtChannel.name, simGenesisBlock(pvtChannel, msp, this.#crypto.ordererMspId, this.clock, this.tree.stream("pvt/genesis")));
+      } catch (err) {
+        throw new SimError("SETUP_FAILED", `genesis block of ${pvtChannel.name}: ${errorMessage(err)}`, { cause: err });
+      }
+    }
     const source = new BlockSource(
       this.channels.map((c) => c.name),
       this.#crypto.ordererSigner,
       this.clock,
       this.tree.stream("blocks"),
       o.blockBytes,
+      genesis,
     );
     this.#source = source;
     if (o.forkAt !== undefined) for (const c of this.channels) source.prepareFork(c.name, o.forkAt.seq);
@@ -234,9 +252,33 @@ export class Simulator {
         orderer: orderer.connector(s.index, o.forkAt !== undefined && o.forkAt.org === s.org),
         skewMs: skew,
         hooks,
+        ...(o.privateData !== undefined ? { pvtData: o.privateData.pvtData } : {}),
       });
       this.peers.push(peer);
       this.#byPki.set(peer.pkiHex, peer);
+    }
+    if (o.privateData !== undefined && msp !== undefined) {
+      this.#pvt = new PrivateDataDriver(
+        {
+          clock: this.clock,
+          now: () => this.now(),
+          peers: this.peers,
+          checker: this.checker,
+          trace: this.trace,
+          emit: (e) => this.#emit(e),
+        },
+        o.privateData,
+        pvtChannel,
+        msp,
+        Array.from({ length: o.orgs }, (_, k) => simMspId(k + 1)),
+        this.tree.stream("pvt/tx"),
+        o.blockBytes,
+      );
+      try {
+        await this.#pvt.prepare();
+      } catch (err) {
+        throw new SimError("SETUP_FAILED", `client identities for private data: ${errorMessage(err)}`, { cause: err });
+      }
     }
     this.#series.peerNames = this.peers.map((p) => p.name);
     this.#series.heights = this.peers.map(() => []);
@@ -302,6 +344,7 @@ export class Simulator {
     );
     this.#metrics.committed(channel.index, peer.spec.index, seq, now);
     this.trace.commit(now, peer.spec.index, channel.index, seq, hash);
+    if (this.#pvt !== undefined && channel.index === 0) this.#track(this.#pvt.checkHoldings(peer, seq));
     if (this.#eventListeners.size > 0) this.#emit({ kind: "commit", atMs: now, peer: peer.name, channel: channel.name, seq });
   }
 
@@ -410,7 +453,12 @@ export class Simulator {
     const cut = (): void => {
       if (this.#blocksCut >= o.blocks) return;
       this.#blocksCut++;
-      for (const c of this.channels) this.#source!.cut(c.name);
+      const pvt = this.#pvt;
+      for (const c of this.channels) {
+        if (pvt !== undefined && c.index === 0) this.#source!.cut(c.name, pvt.envelopesFor(this.#source!.height(c.name)));
+        else this.#source!.cut(c.name);
+      }
+      pvt?.afterCut();
       this.checker.note(this.now(), "sim", `block ${this.#blocksCut} cut`);
       if (this.#blocksCut < o.blocks) this.#at(this.now() + o.blockIntervalMs, cut);
     };
@@ -647,7 +695,15 @@ export class Simulator {
         }
         if (early && this.#allDelivered()) break;
       }
+      this.#pvt?.stop();
+      if (violation === undefined && this.#pvt !== undefined) {
+        // Leak checks of the last commits still in flight, then the end state of every running peer.
+        while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
+        this.#pvtFigures = await this.#pvt.finish();
+        violation = this.checker.violation;
+      }
     } finally {
+      this.#pvt?.stop();
       await this.#shutdown();
       unobserve();
     }
@@ -716,6 +772,7 @@ export class Simulator {
         frames: m.framesDelivered,
         traceHash,
         wallSeconds: round((performance.now() - wall0) / 1000, 2),
+        ...(this.#pvtFigures !== undefined ? { privateData: { ...this.#pvtFigures } } : {}),
       },
       series: this.#series,
     };
@@ -782,6 +839,15 @@ export function validateOptions(o: SimOptions): void {
     if (!(c.atMs >= 0)) bad(`crash ${c.target}: time must be >= 0, got ${c.atMs} ms`);
     if (c.target !== "leader" && c.target !== "random" && !names.has(c.target)) bad(`crash: no peer named ${c.target} (peers are p0..p${o.peers - 1}, or "leader", "random")`);
     int(`crash ${c.target} count`, c.count, 1);
+  }
+  if (o.privateData !== undefined) {
+    const p = o.privateData;
+    if (o.crypto !== "real") bad("private data needs real crypto (MSP identities): drop --fast-crypto");
+    if (!(p.share >= 0 && p.share <= 1)) bad(`private data share must be within [0, 1], got ${p.share}`);
+    int("private data blockToLive", p.shortBlockToLive, 0);
+    int("private data requiredPeerCount", p.requiredPeerCount, 0);
+    int("private data maximumPeerCount", p.maximumPeerCount, p.requiredPeerCount);
+    int("private data endorsement attempts", p.endorsementAttempts, 1);
   }
   if (o.forkAt !== undefined && (o.forkAt.org < 1 || o.forkAt.org > o.orgs || o.forkAt.seq < 1)) bad(`forkAt must name a block >= 1 and an org in 1..${o.orgs}`);
 }

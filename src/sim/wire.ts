@@ -28,10 +28,21 @@ const TYPE_NAMES: Readonly<Record<number, string>> = {
   24: "pvtRes",
 };
 
-/** Every type name, in field order, then "other" for frames that do not parse. */
-export const FRAME_TYPES: readonly string[] = [...Object.values(TYPE_NAMES), "other"];
-const OTHER = FRAME_TYPES.length - 1;
-const INDEX_OF_FIELD: Readonly<Record<number, number>> = Object.fromEntries(Object.keys(TYPE_NAMES).map((k, i) => [Number(k), i]));
+/**
+ * Types counted after "other", so that the indices above (part of every trace hash) stay as they were when
+ * they were added: 25 is the endorsement-time PrivateDataMessage.
+ */
+const LATE_TYPE_NAMES: Readonly<Record<number, string>> = {
+  25: "pvtData",
+};
+
+/** Every type name, in field order, then "other" for frames that do not parse, then the late types. */
+export const FRAME_TYPES: readonly string[] = [...Object.values(TYPE_NAMES), "other", ...Object.values(LATE_TYPE_NAMES)];
+const OTHER = Object.keys(TYPE_NAMES).length;
+const INDEX_OF_FIELD: Readonly<Record<number, number>> = Object.fromEntries([
+  ...Object.keys(TYPE_NAMES).map((k, i) => [Number(k), i]),
+  ...Object.keys(LATE_TYPE_NAMES).map((k, i) => [Number(k), OTHER + 1 + i]),
+]);
 
 /** Type index (into FRAME_TYPES) of the data-carrying types checked for eligibility. */
 export const DATA_TYPE = FRAME_TYPES.indexOf("data");

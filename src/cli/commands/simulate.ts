@@ -3,36 +3,37 @@ import { type Command, Option } from "commander";
 import { type GossipConfig, gossipSectionFromCoreYaml, loadGossipConfig, parseDurationMs } from "../../config/index.js";
 import {
   checkTargets,
-  simVerdict,
   DEFAULT_BLOCKS,
   DEFAULT_CHANNELS,
   DEFAULT_ORGS,
   DEFAULT_PEERS,
+  DEFAULT_PRIVATE_DATA,
   DEFAULT_SEED,
   DEFAULT_WARMUP_MS,
   type LinkOptions,
-  type SimOptions,
-  type SimReport,
-  SimError,
-  SimInvariantError,
-  Simulator,
+  PRESETS,
+  type PresetName,
   parseBandwidth,
   parseByteSize,
   parseCrashSpec,
   parseLatency,
   parsePartitionSpec,
-  parseProbability,
   parsePresetName,
+  parseProbability,
   parseRate,
-  PRESETS,
-  type PresetName,
   presetGossipConfig,
-  renderHtmlReport,
   type ReportRun,
+  renderHtmlReport,
+  SimError,
+  SimInvariantError,
+  type SimOptions,
+  type SimReport,
   type SimResult,
+  Simulator,
   simOptions,
-  targetFigures,
+  simVerdict,
   TUNED_TARGETS,
+  targetFigures,
 } from "../../sim/index.js";
 import { repeatableFlag } from "../network/index.js";
 
@@ -64,6 +65,8 @@ export interface SimulateFlags {
   preset?: string;
   /** Runs both presets with the same seed and faults. */
   compare?: boolean;
+  /** Private data on ch0 (docs/SIMULATION.md, Private data). */
+  privateData?: boolean;
 }
 
 function intFlag(value: string, flag: string, min: number): number {
@@ -134,6 +137,9 @@ export async function simOptionsFromFlags(f: SimulateFlags, preset = f.preset ==
     clockSkewMs: durationFlag(f.clockSkew, "--clock-skew"),
     crypto: f.fastCrypto ? "fast" : "real",
     leaderMode,
+    // With --config, its peer.gossip.pvtData section (Fabric's code defaults for keys it lacks, as a peer reads
+    // it); without, the sample core.yaml's values the gossip service defaults to.
+    ...(f.privateData ? { privateData: { ...DEFAULT_PRIVATE_DATA, pvtData: f.config === undefined ? {} : { ...gossip.pvtData } } } : {}),
   });
 }
 
@@ -221,6 +227,14 @@ export function formatSimReport(r: SimReport): string {
     ["leader changes", String(r.leaderChanges)],
     ["commits / missing", `${r.commits} / ${r.missingCommits}`],
     ["frames delivered", String(r.frames)],
+    ...(r.privateData === undefined
+      ? []
+      : [
+          [
+            "private data",
+            `${r.privateData.written} write sets written; held ${r.privateData.committed}, missing ${r.privateData.missing}, purged ${r.privateData.purged}, leaked ${r.privateData.leaked} (eligible peer x write set); distributions failed ${r.privateData.distributionFailed}, transactions abandoned ${r.privateData.abandoned}`,
+          ] as [string, string],
+        ]),
     ["trace hash", r.traceHash],
     ["wall time", `${r.wallSeconds} s`],
   ];
@@ -262,6 +276,7 @@ export function registerSimulate(program: Command): void {
     .option("--report <out.html>", "write a self-contained HTML report (latency CDF, heights, traffic, membership)")
     .option("--json", "print the figures as one JSON object")
     .option("--fast-crypto", "development MCS (no real signatures) instead of ECDSA: for large runs")
+    .option("--private-data", "ch0 starts from a configtx genesis block, defines chaincode pvtcc with collections collOrg1 and collOrg12, and half its transactions write private data (real crypto only)")
     .option("--preset <name>", "peer.gossip preset: fabric (Fabric's defaults) or tuned (docs/tuned-core.yaml); its keys override --config's")
     .option("--compare", "run Fabric's defaults and the tuned preset with the same seed and faults; print, report and JSON both")
     .action(async (flags: SimulateFlags) => {
