@@ -4,6 +4,7 @@ import { errorMessage, GossipError } from "../util/index.js";
 import type { Registry } from "../metrics/index.js";
 import type { EventLogView } from "./event-log.js";
 import type { ChannelStatusView, MembershipView } from "./membership-view.js";
+import { DashboardEndpoint, type DashboardEndpointOptions } from "./dashboard-stream.js";
 import { type PvtDataViews, PvtViewError } from "./pvtdata-view.js";
 
 export interface AdminServerOptions {
@@ -38,6 +39,8 @@ export interface AdminServerOptions {
   version?: { Version: string; CommitSHA: string };
   /** Wall-clock time for /healthz (the caller's clock). */
   now: () => Date;
+  /** The live dashboard (`/dashboard`, `/v1/stream`, `/v1/dashboard`, see DashboardEndpoint). Absent: 404. */
+  dashboard?: DashboardEndpointOptions;
 }
 
 /**
@@ -49,8 +52,11 @@ export interface AdminServerOptions {
 export class AdminServer {
   #server: Server | undefined;
   #address = "";
+  readonly #dashboard: DashboardEndpoint | undefined;
 
-  constructor(private readonly options: AdminServerOptions) {}
+  constructor(private readonly options: AdminServerOptions) {
+    this.#dashboard = options.dashboard === undefined ? undefined : new DashboardEndpoint(options.dashboard);
+  }
 
   /** "host:port" it listens on, once started. */
   get address(): string {
@@ -87,6 +93,8 @@ export class AdminServer {
     const server = this.#server;
     if (!server) return;
     this.#server = undefined;
+    // Open event streams would hold server.close() forever; their timer must not outlive the server.
+    this.#dashboard?.close();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
@@ -95,6 +103,7 @@ export class AdminServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const [path, query] = (req.url ?? "/").split("?");
+    if (this.#dashboard?.handle(req, res, path ?? "") === true) return;
     if (req.method === "POST" && path === "/v1/channels/join" && this.options.join !== undefined) {
       await this.#join(req, res, this.options.join);
       return;

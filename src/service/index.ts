@@ -53,3 +53,14 @@ export {
   type PvtViewErrorCode,
   type PvtWriteView,
 } from "./pvtdata-view.js";
+export { dashboardPage } from "./dashboard-page.js";
+export {
+  type DashboardLatency,
+  type DashboardNode,
+  type DashboardSnapshot,
+  DASHBOARD_RECENT_EVENTS,
+  latencyOf,
+  type PeerDashboardSource,
+  peerDashboardSnapshot,
+} from "./dashboard-snapshot.js";
+export { DASHBOARD_INTERVAL_MS, DASHBOARD_MAX_CLIENTS, DashboardEndpoint, type DashboardEndpointOptions } from "./dashboard-stream.js";

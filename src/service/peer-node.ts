@@ -11,6 +11,8 @@ import type { Logger, LogLevels } from "../logging/index.js";
 import { promMetricsProvider, Registry, registerFabricGossipMetrics, registerProcessMetrics } from "../metrics/index.js";
 import { type Clock, errorMessage, FABRIC_GOSSIP_VERSION, fromUtf8, GossipError, type Random, SystemClock, SystemRandom, toHex, utf8 } from "../util/index.js";
 import { AdminServer } from "./admin-server.js";
+import { peerDashboardSnapshot } from "./dashboard-snapshot.js";
+import type { DashboardEndpointOptions } from "./dashboard-stream.js";
 import { createPvtDataViews } from "./pvtdata-view.js";
 import { EventLog } from "./event-log.js";
 import { channelJoinBlockOf } from "./channel-block.js";
@@ -260,8 +262,26 @@ export class PeerNode {
             ...(components.logLevels !== undefined ? { logLevels: components.logLevels } : {}),
             version: { Version: FABRIC_GOSSIP_VERSION, CommitSHA: "unknown" },
             now: () => new Date(clock.now()),
+            dashboard: this.#dashboardOptions(clock, metrics.registry, components.logger),
           });
     if (options.processMetrics === true) registerProcessMetrics(metrics.registry);
+  }
+
+  /** The admin endpoint's live dashboard: frames from what the endpoint already serves. */
+  #dashboardOptions(clock: Clock, registry: Registry, logger: Logger): DashboardEndpointOptions {
+    return {
+      clock,
+      logger: logger.child("peer.dashboard"),
+      snapshot: () =>
+        peerDashboardSnapshot({
+          title: `fabric-gossip peer ${this.#internalEndpoint} (${this.#selfOrg})`,
+          membership: () => this.membershipView(),
+          channels: () => this.channelsView(),
+          events: (since) => this.#eventLog.view(since),
+          registry,
+          now: () => clock.now(),
+        }),
+    };
   }
 
   /** The gossip node (for tests and for wiring further services). */
