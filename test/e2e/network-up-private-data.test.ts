@@ -20,7 +20,9 @@ import { FAST_GOSSIP_ENV, fastElectionEnv } from "../utils/fast-timers.js";
  * validates as a Fabric peer would flag it (all VALID, the definition learned from block 1), and each peer's
  * private data store holds exactly what its org may hold: Org1's peers every collOrg1 write set, no Org2
  * peer any, every peer the collBoth write sets not yet expired, and none of those expired; each matching its
- * block's hash.
+ * block's hash. The run's own account (`privateData`, from every peer's admin endpoint before the processes
+ * stopped) says the same: each eligible peer committed every write set written, none missing, none leaked,
+ * and collBoth's early ones purged on every peer.
  */
 
 const FAST_ENV: Record<string, string> = {
@@ -62,7 +64,16 @@ test("network up --private-data: valid transactions, and private data only where
   const result = JSON.parse(r.stdout.trim()) as {
     sameChain: boolean;
     txs: { sent: number; succeeded: number; failed: number };
-    privateDataFed: { chaincode: string; collections: string[]; written: Record<string, number>; distributionFailed: number };
+    privateDataFed: { chaincode: string; collections: string[]; written: Record<string, number>; unsent: Record<string, number>; distributionFailed: number };
+    privateData: {
+      collections: string[];
+      written: Record<string, number>;
+      committed: Record<string, Record<string, number>>;
+      missing: Record<string, Record<string, number>>;
+      leaked: number;
+      purged: Record<string, number>;
+      errors?: string[];
+    };
   };
   assert.equal(result.sameChain, true);
   assert.equal(result.txs.failed, 0);
@@ -96,8 +107,35 @@ test("network up --private-data: valid transactions, and private data only where
   assert.ok(wanted.filter((w) => w.collection === "collOrg1").length <= (written.collOrg1 ?? 0));
   assert.ok(wanted.filter((w) => w.collection === "collBoth").length <= (written.collBoth ?? 0));
 
-  // What each peer holds.
+  // The run's account, from the peers' admin endpoints.
   const last = BigInt(blocks.length - 1);
+  const pd = result.privateData;
+  assert.equal(pd.errors, undefined, `every peer's summary was read: ${pd.errors?.join("; ")}`);
+  assert.deepEqual(pd.collections, ["collOrg1", "collBoth"]);
+  const unsent = result.privateDataFed.unsent;
+  const sent: Record<string, number> = pd.written;
+  assert.deepEqual({ ...sent }, { collOrg1: (written.collOrg1 ?? 0) - (unsent.collOrg1 ?? 0), collBoth: (written.collBoth ?? 0) - (unsent.collBoth ?? 0) }, "handed out and sent");
+  const inChain = (coll: string): number => wanted.filter((w) => w.collection === coll).length;
+  assert.equal(inChain("collOrg1"), sent.collOrg1, "every write set handed out and sent went into a block");
+  assert.equal(inChain("collBoth"), sent.collBoth);
+  const org1Peers = ["peer0.org1.example.com", "peer1.org1.example.com"];
+  const allPeers = [...org1Peers, "peer0.org2.example.com", "peer1.org2.example.com"];
+  assert.deepEqual(Object.keys(pd.committed).sort(), [...allPeers].sort(), "collBoth admits every peer");
+  for (const peer of allPeers) {
+    const eligibleColls = org1Peers.includes(peer) ? ["collOrg1", "collBoth"] : ["collBoth"];
+    assert.deepEqual(Object.keys(pd.committed[peer] ?? {}).sort(), [...eligibleColls].sort(), `${peer}: counted for the collections its org may hold`);
+    for (const c of eligibleColls) {
+      assert.equal(pd.committed[peer]?.[c], sent[c], `${peer} committed every ${c} write set`);
+      assert.equal(pd.missing[peer]?.[c], 0, `${peer} misses no ${c} write set`);
+    }
+  }
+  assert.equal(pd.leaked, 0);
+  const expiredBoth = wanted.filter((w) => w.collection === "collBoth" && w.block + 3n + 1n <= last).length;
+  assert.ok(expiredBoth > 0, `more than blockToLive blocks after some collBoth write (last block ${last})`);
+  assert.equal(pd.purged.collBoth, expiredBoth, "collBoth's write sets past blockToLive are purged on every peer");
+  assert.equal(pd.purged.collOrg1, 0, "collOrg1 is kept forever");
+
+  // What each peer holds.
   const btl = (ns: string, coll: string): bigint | undefined => (ns !== "pvtcc" ? undefined : coll === "collBoth" ? 3n : coll === "collOrg1" ? 0n : undefined);
   const peers = (await readdir(join(netDir, "peers"))).sort();
   assert.equal(peers.length, 4);

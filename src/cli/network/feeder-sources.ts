@@ -20,6 +20,8 @@ export interface TxSource {
    * it as failed and goes on.
    */
   next(): Promise<Uint8Array>;
+  /** The feeder made `envelope` with `next()` but never sent it (its stream ended meanwhile). */
+  unsent?(envelope: Uint8Array): void;
 }
 
 /** The chaincode the feeder's public transactions invoke. */
@@ -133,6 +135,8 @@ export interface PrivateDataTxStats {
   written: Record<string, number>;
   /** Transactions whose private data the endorsing peer refused or could not distribute (not broadcast). */
   distributionFailed: number;
+  /** Of `written`, per collection: write sets whose transaction the feeder made but never sent (feeding stopped meanwhile). */
+  unsent: Record<string, number>;
 }
 
 /**
@@ -156,11 +160,19 @@ export function privateDataTxSource(o: PrivateDataTxSourceOptions): TxSource & {
     ],
   };
   const value = new Uint8Array(randomBytes(o.size));
-  const stats: PrivateDataTxStats = { defined: false, written: { [COLL_ORG1]: 0, [COLL_BOTH]: 0 }, distributionFailed: 0 };
+  const stats: PrivateDataTxStats = { defined: false, written: { [COLL_ORG1]: 0, [COLL_BOTH]: 0 }, distributionFailed: 0, unsent: { [COLL_ORG1]: 0, [COLL_BOTH]: 0 } };
+  // The collection of each envelope handed out, until the feeder sends or drops it (weak: sent ones are forgotten).
+  const collectionOf = new WeakMap<Uint8Array, string>();
   let n = 0;
   let committed = o.definitionCommitted === undefined;
   return {
-    stats: () => ({ ...stats, written: { ...stats.written } }),
+    stats: () => ({ ...stats, written: { ...stats.written }, unsent: { ...stats.unsent } }),
+    unsent(envelope) {
+      const collection = collectionOf.get(envelope);
+      if (collection === undefined) return;
+      collectionOf.delete(envelope);
+      stats.unsent[collection] = (stats.unsent[collection] ?? 0) + 1;
+    },
     async next() {
       if (!stats.defined) {
         const tx = buildLifecycleCommitTransaction({
@@ -200,6 +212,7 @@ export function privateDataTxSource(o: PrivateDataTxSourceOptions): TxSource & {
         throw err instanceof NetworkError ? err : new NetworkError("FEED_FAILED", `distributing ${tx.txId}'s private data: ${errorMessage(err)}`, { cause: err });
       }
       stats.written[collection] = (stats.written[collection] ?? 0) + 1;
+      collectionOf.set(tx.envelopeBytes, collection);
       return tx.envelopeBytes;
     },
   };

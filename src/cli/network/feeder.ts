@@ -281,6 +281,7 @@ export class TxFeeder {
       // The stream may have ended while the transaction was built: it is lost with the stream.
       if (!this.#running || call !== this.#call) {
         this.#stats.lost++;
+        this.#source.unsent?.(env);
         return;
       }
       writable = call.write(env);

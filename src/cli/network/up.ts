@@ -3,6 +3,7 @@ import { NetworkError } from "./errors.js";
 import type { FeederStats } from "./feeder.js";
 import { COLL_BOTH, COLL_ORG1, PVT_CHAINCODE } from "./feeder-sources.js";
 import { LocalNetwork, type NetworkEvent, type PeerStatus } from "./local-network.js";
+import { fetchPvtDataSummary, type PrivateDataOutcome, privateDataOutcome } from "./pvt-outcome.js";
 import { RateMeter } from "./rate.js";
 import { LiveView, type PeerRow, renderView, type ViewOutput } from "./view.js";
 
@@ -85,7 +86,9 @@ export interface NetworkUpResult {
   /** `failed`: transactions never sent because they could not be made (their private data not distributed). */
   txs: { sent: number; succeeded: number; rejected: number; lost: number; failed: number };
   /** With --private-data: the chaincode's collections and the private write sets handed over for distribution. */
-  privateDataFed?: { chaincode: string; collections: string[]; written: Record<string, number>; distributionFailed: number };
+  privateDataFed?: { chaincode: string; collections: string[]; written: Record<string, number>; unsent: Record<string, number>; distributionFailed: number };
+  /** With --private-data: what the peers hold of it at the end, from their admin endpoints (see pvt-outcome.ts). */
+  privateData?: PrivateDataOutcome;
   dir?: string;
   error?: string;
 }
@@ -276,7 +279,10 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
       waitError = errorMessage(err);
     }
     const statuses = await net.channelStatus();
+    // Read while every peer still runs: what each holds of the private data, before the processes stop.
+    const privateData = o.privateData === true ? await collectPrivateData(net, o) : undefined;
     result = buildResult(net, o, statuses, fed, (lastCommit - feedStart) / 1000, waitError);
+    if (privateData !== undefined) result.privateData = privateData;
     if (ticker !== undefined) clearTimeout(ticker);
     ticker = undefined;
     if (view !== undefined) {
@@ -370,10 +376,33 @@ function buildResult(net: LocalNetwork, o: NetworkUpOptions, statuses: readonly 
   };
 }
 
+/** Every peer's private-data summary, counted against the feeder's collections (see `privateDataOutcome`). */
+async function collectPrivateData(net: LocalNetwork, o: NetworkUpOptions): Promise<PrivateDataOutcome | undefined> {
+  const fed = net.privateDataStats();
+  if (fed === undefined) return undefined;
+  const peers = await Promise.all(
+    net.peers.map(async (p) => {
+      const peer = { name: p.name, org: p.org, admin: p.admin };
+      if (p.admin === undefined || p.state !== "running") return { peer, summary: undefined, error: `peer is ${p.state}` };
+      try {
+        return { peer, summary: await fetchPvtDataSummary(p.admin, o.channel) };
+      } catch (err) {
+        return { peer, summary: undefined, error: errorMessage(err) };
+      }
+    }),
+  );
+  const mspIds = [...new Set(net.peers.map((p) => p.org))];
+  // What went to the orderer: write sets of transactions made but never sent are not expected anywhere.
+  const sent = Object.fromEntries(Object.entries(fed.written).map(([c, n]) => [c, n - (fed.unsent[c] ?? 0)]));
+  return privateDataOutcome({ mspIds, peersPerOrg: o.peersPerOrg }, sent, peers);
+}
+
 function privateDataFedOf(net: LocalNetwork): Pick<NetworkUpResult, "privateDataFed"> {
   const s = net.privateDataStats();
   if (s === undefined) return {};
-  return { privateDataFed: { chaincode: PVT_CHAINCODE, collections: [COLL_ORG1, COLL_BOTH], written: s.written, distributionFailed: s.distributionFailed } };
+  return {
+    privateDataFed: { chaincode: PVT_CHAINCODE, collections: [COLL_ORG1, COLL_BOTH], written: s.written, unsent: s.unsent, distributionFailed: s.distributionFailed },
+  };
 }
 
 function viewModel(net: LocalNetwork, o: NetworkUpOptions, state: ViewState, started: number): Parameters<typeof renderView>[0] {
@@ -415,7 +444,16 @@ function summaryText(r: NetworkUpResult): string {
   const head = r.sameChain
     ? `every peer (${r.peers.length}) holds the orderer's chain: ${r.blocks} blocks after genesis, last block ${r.orderer.lastBlockHash?.slice(0, 16)}...`
     : `the peers do NOT hold the same chain: ${r.error ?? ""}`;
-  return `${head}\n${r.txs.succeeded} transactions in ${r.seconds} s from the first transaction to the last commit; commit latency p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms (${lat.count} commits)`;
+  const text = `${head}\n${r.txs.succeeded} transactions in ${r.seconds} s from the first transaction to the last commit; commit latency p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms (${lat.count} commits)`;
+  const pd = r.privateData;
+  if (pd === undefined) return text;
+  const perColl = pd.collections.map((c) => {
+    const committed = Object.values(pd.committed).map((m) => m[c] ?? 0);
+    const missing = Object.values(pd.missing).reduce((sum, m) => sum + (m[c] ?? 0), 0);
+    const range = committed.length === 0 ? "-" : `${Math.min(...committed)}..${Math.max(...committed)}`;
+    return `${c}: ${pd.written[c] ?? 0} written, committed ${range} per eligible peer, ${missing} missing, ${pd.purged[c] ?? 0} purged everywhere`;
+  });
+  return `${text}\nprivate data: ${perColl.join("; ")}; ${pd.leaked} leaked${pd.errors !== undefined ? ` (unread: ${pd.errors.join("; ")})` : ""}`;
 }
 
 function plural(n: number, word: string): string {

@@ -100,7 +100,12 @@ describe("the feeder's transaction sources", () => {
       assert.ok(pvtRwsetHashMatches(coll.rwset, needs.txs[i]!.collections[0]!.expectedHash));
       assert.equal(Buffer.from(KVRWSet.decode(coll.rwset).writes[0]!.value).toString(), `secret-${i}`);
     }
-    assert.deepEqual(source.stats(), { defined: true, written: { [COLL_ORG1]: 1, [COLL_BOTH]: 1 }, distributionFailed: 0 });
+    assert.deepEqual(source.stats(), { defined: true, written: { [COLL_ORG1]: 1, [COLL_BOTH]: 1 }, distributionFailed: 0, unsent: { [COLL_ORG1]: 0, [COLL_BOTH]: 0 } });
+    // The feeder drops the second (its stream ended): counted unsent in its collection, once.
+    source.unsent?.(envs[1]!);
+    source.unsent?.(envs[1]!);
+    source.unsent?.(new Uint8Array([1]));
+    assert.deepEqual(source.stats().unsent, { [COLL_ORG1]: 0, [COLL_BOTH]: 1 });
 
     refuse = true;
     await assert.rejects(source.next(), (e: unknown) => e instanceof NetworkError && e.code === "FEED_FAILED" && /Failed disseminating/.test(e.message));
