@@ -40,6 +40,8 @@ export {
 export {
   PrivateDataDriver,
   type PvtDriverHost,
+  type PvtOutcome,
+  type PvtOutcomeStatus,
   type PvtWriteSetTruth,
   SIM_COLL_ORG1,
   SIM_COLL_SHARED,

@@ -41,6 +41,21 @@ export interface PvtWriteSetTruth {
   btl: number;
 }
 
+/**
+ * Where a peer stands with one write set at the end of a run: "held"; "missing" (recorded, to reconcile);
+ * "purged" (its blockToLive passed at the peer); "presumed-purged" (not held nor recorded: the pull judged
+ * it purged by Fabric's btlPullMargin rule); "ineligible" (the peer's org is outside the collection).
+ */
+export type PvtOutcomeStatus = "held" | "missing" | "purged" | "presumed-purged" | "ineligible";
+
+export interface PvtOutcome {
+  peer: string;
+  txId: string;
+  collection: string;
+  seq: number;
+  status: PvtOutcomeStatus;
+}
+
 /** What the driver needs of the simulator. */
 export interface PvtDriverHost {
   clock: Clock;
@@ -120,7 +135,12 @@ export class PrivateDataDriver {
   #n = 0;
   #stopped = false;
   readonly #ready: ReadyTx[] = [];
+  /** Every private write set ordered, in order. */
   readonly truth: PvtWriteSetTruth[] = [];
+  /** Whether each eligible peer held the write set when it committed its block, by "peer/txId/collection". */
+  readonly heldAtCommit = new Map<string, boolean>();
+  /** Each running peer's standing with each write set of the blocks it committed, at the end (set by `finish`). */
+  readonly outcomes: PvtOutcome[] = [];
   readonly #leaks = new Set<string>();
   #distributionFailed = 0;
   #abandoned = 0;
@@ -318,8 +338,14 @@ export class PrivateDataDriver {
     try {
       if (seq !== undefined) {
         const txIds = this.#txIdsOf(seq);
-        for (const tx of await h.pvtStore.getPvtDataByBlockNum(BigInt(seq))) {
+        const data = await h.pvtStore.getPvtDataByBlockNum(BigInt(seq));
+        for (const tx of data) {
           for (const ns of tx.writeSet.nsPvtRwset) for (const c of ns.collectionPvtRwset) this.#leak(peer, txIds.get(tx.seqInBlock) ?? `#${seq}/${tx.seqInBlock}`, c.collectionName, "private data store");
+        }
+        for (const t of this.truth) {
+          const key = `${peer.name}/${t.txId}/${t.collection}`;
+          if (t.seq !== seq || !t.members.has(peer.spec.mspId) || this.heldAtCommit.has(key)) continue;
+          this.heldAtCommit.set(key, holds(data, t.txIndex, t.collection));
         }
       }
       for (const txId of h.transientStore.txIds()) {
@@ -364,7 +390,7 @@ export class PrivateDataDriver {
           data = await h.pvtStore.getPvtDataByBlockNum(BigInt(seq));
           byBlock.set(seq, data);
         }
-        return data.some((t) => t.seqInBlock === txIndex && t.writeSet.nsPvtRwset.some((ns) => ns.namespace === SIM_PVT_CHAINCODE && ns.collectionPvtRwset.some((c) => c.collectionName === collection)));
+        return holds(data, txIndex, collection);
       };
       let missingKeys: Set<string> | undefined;
       const seqs = new Set(this.truth.filter((t) => t.seq <= last).map((t) => t.seq));
@@ -372,18 +398,28 @@ export class PrivateDataDriver {
       await this.checkHoldings(peer, undefined);
       const now = host.now();
       for (const t of this.truth) {
-        if (t.seq > last || !t.members.has(peer.spec.mspId)) continue;
+        if (t.seq > last) continue;
+        const outcome = (status: PvtOutcomeStatus): void => {
+          this.outcomes.push({ peer: peer.name, txId: t.txId, collection: t.collection, seq: t.seq, status });
+        };
+        if (!t.members.has(peer.spec.mspId)) {
+          outcome("ineligible");
+          continue;
+        }
         const has = await held(t.seq, t.txIndex, t.collection);
         const expired = t.btl > 0 && t.seq + t.btl + 1 <= last;
         if (has) {
           host.checker.check("pvt-purge", !expired, () => `${peer.name} still holds ${t.txId}'s write set of ${t.collection} (block ${t.seq}, blockToLive ${t.btl}) at height ${last + 1}`, now, peer.name);
           committed++;
+          outcome("held");
         } else if (expired) {
           purged++;
+          outcome("purged");
         } else if (t.btl > 0 && last + margin >= t.seq + t.btl) {
           // Fabric's purge rule of the pull (btlPullMargin): a peer this close to the expiry is presumed to have
           // purged the data, so nobody is asked and nothing is recorded missing.
           purged++;
+          outcome("presumed-purged");
         } else {
           missingKeys ??= await eligibleMissing(h.pvtStore, seqs);
           const recorded = missingKeys.has(`${t.seq}/${t.txIndex}/${t.collection}`);
@@ -395,6 +431,7 @@ export class PrivateDataDriver {
             peer.name,
           );
           missing++;
+          outcome("missing");
         }
       }
     }
@@ -408,6 +445,13 @@ export class PrivateDataDriver {
       abandoned: this.#abandoned,
     };
   }
+}
+
+/** Whether a block's private data holds transaction `txIndex`'s write set of `pvtcc`'s `collection`. */
+function holds(data: readonly TxPvtData[], txIndex: number, collection: string): boolean {
+  return data.some(
+    (t) => t.seqInBlock === txIndex && t.writeSet.nsPvtRwset.some((ns) => ns.namespace === SIM_PVT_CHAINCODE && ns.collectionPvtRwset.some((c) => c.collectionName === collection)),
+  );
 }
 
 /** A store's record of one block's missing markers (`PvtDataStore.blockRecord`, read-only). */

@@ -94,6 +94,11 @@ export class Simulator {
     this.#series = { latencies: [], sampleTimes: [], heights: [], membership: [], trafficByType: {}, peerNames: [] };
   }
 
+  /** The private data of a run with `privateData` (ground truth, outcomes), once the run has set up. */
+  get privateData(): PrivateDataDriver | undefined {
+    return this.#pvt;
+  }
+
   /** Virtual ms since the run started. */
   now(): number {
     return this.clock.monotonic() - this.#t0;
