@@ -23,6 +23,7 @@ const benches: Record<string, () => Promise<Record<string, number>>> = {
   ledger: () => benchLedger(),
   e2e: () => benchE2e(),
   simtuned: async () => (await import("./sim-tuned.js")).benchSimTuned(),
+  privdata: async () => (await import("./privdata.js")).benchPrivdata(),
 };
 
 process.stdout.write(`fabric-gossip benchmarks on ${machineLine()}, ${new Date().toISOString()}\n`);
