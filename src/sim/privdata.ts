@@ -421,7 +421,7 @@ export class PrivateDataDriver {
           purged++;
           outcome("presumed-purged");
         } else {
-          missingKeys ??= await eligibleMissing(h.pvtStore, seqs);
+          missingKeys ??= eligibleMissing(h.pvtStore, seqs);
           const recorded = missingKeys.has(`${t.seq}/${t.txIndex}/${t.collection}`);
           host.checker.check(
             "pvt-completeness",
@@ -454,32 +454,11 @@ function holds(data: readonly TxPvtData[], txIndex: number, collection: string):
   );
 }
 
-/** A store's record of one block's missing markers (`PvtDataStore.blockRecord`, read-only). */
-interface BlockRecordReader {
-  blockRecord(blockNum: bigint): { missing: readonly { seqInBlock: number; namespace: string; collection: string; isEligible: boolean }[] };
-}
-
-function hasBlockRecord(store: object): store is BlockRecordReader {
-  return typeof (store as Partial<BlockRecordReader>).blockRecord === "function";
-}
-
-/**
- * Eligible missing markers of `pvtcc` in a store, as "block/tx/collection" keys, both lists (prioritized and
- * deprioritized). Read once per peer at the end of the run. `blockRecord` reads them without side effects;
- * without it, `getMissingPvtDataInfoForMostRecentBlocks` serves the deprioritized list only when its
- * interval is due (and moves that schedule), so it is called twice, which covers both lists only then.
- */
-async function eligibleMissing(store: Pick<PvtDataStore, "getMissingPvtDataInfoForMostRecentBlocks">, seqs: Iterable<number>): Promise<Set<string>> {
+/** Eligible missing markers of `pvtcc` in a store (both lists, read without moving any schedule), as "block/tx/collection" keys. */
+function eligibleMissing(store: Pick<PvtDataStore, "blockRecord">, seqs: Iterable<number>): Set<string> {
   const out = new Set<string>();
-  if (hasBlockRecord(store)) {
-    for (const seq of seqs) {
-      for (const m of store.blockRecord(BigInt(seq)).missing) if (m.isEligible && m.namespace === SIM_PVT_CHAINCODE) out.add(`${seq}/${m.seqInBlock}/${m.collection}`);
-    }
-    return out;
-  }
-  for (let round = 0; round < 2; round++) {
-    const info = await store.getMissingPvtDataInfoForMostRecentBlocks(Number.MAX_SAFE_INTEGER);
-    for (const [blk, byTx] of info) for (const [tx, list] of byTx) for (const nc of list) if (nc.namespace === SIM_PVT_CHAINCODE) out.add(`${blk}/${tx}/${nc.collection}`);
+  for (const seq of seqs) {
+    for (const m of store.blockRecord(BigInt(seq)).missing) if (m.isEligible && m.namespace === SIM_PVT_CHAINCODE) out.add(`${seq}/${m.seqInBlock}/${m.collection}`);
   }
   return out;
 }

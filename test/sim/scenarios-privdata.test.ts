@@ -184,6 +184,7 @@ test("S19c: a peer restarting after it missed data gets it by reconciliation wit
   const missedByP4 = (): typeof rec.ordered => rec.ordered.filter((o) => o.collection === SIM_COLL_SHARED && o.atMs >= crashAt && o.atMs < crashAt + downMs);
   let caughtUpAt: number | undefined;
   let lackingAfterCatchUp = 0;
+  let recordedMissing = 0;
   let completeAt: number | undefined;
   let checking = false;
   sim.onStep((now) => {
@@ -197,7 +198,10 @@ test("S19c: a peer restarting after it missed data gets it by reconciliation wit
       // Read-only: what the store holds of each missed write set.
       const store = svc.privateData("ch0").pvtStore;
       let held = 0;
-      for (const o of missed) if ((await store.getPvtDataByBlockNum(BigInt(o.seq))).some((d) => d.seqInBlock === o.txIndex)) held++;
+      for (const o of missed) {
+        if ((await store.getPvtDataByBlockNum(BigInt(o.seq))).some((d) => d.seqInBlock === o.txIndex)) held++;
+        else if (store.blockRecord(BigInt(o.seq)).missing.some((m) => m.seqInBlock === o.txIndex && m.collection === o.collection && m.isEligible)) recordedMissing++;
+      }
       if (held < missed.length) lackingAfterCatchUp = Math.max(lackingAfterCatchUp, missed.length - held);
       else completeAt = now;
       checking = false;
@@ -208,6 +212,7 @@ test("S19c: a peer restarting after it missed data gets it by reconciliation wit
   assert.ok(missed.length >= 3, `collOrg12 write sets ordered while p4 was down: ${missed.length}`);
   assert.ok(caughtUpAt !== undefined, "p4 caught up");
   assert.ok(lackingAfterCatchUp > 0, "p4 committed the blocks it missed without their private data (no pull at commit)");
+  assert.ok(recordedMissing > 0, "and recorded them missing, eligible, for the reconciler");
   assert.ok(completeAt !== undefined, "reconciliation brought p4 every write set it missed");
   assert.ok(completeAt - caughtUpAt <= 2 * RECONCILE_SLEEP_INTERVAL_MS, `reconciled ${completeAt - caughtUpAt} ms after catching up`);
   for (const o of sim.privateData!.outcomes.filter((x) => x.peer === "p4" && x.collection === SIM_COLL_SHARED)) assert.equal(o.status, "held");
