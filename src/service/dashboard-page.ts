@@ -27,6 +27,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .muted { color: var(--muted); }
 svg text { font: 11px system-ui, sans-serif; fill: var(--fg); }
 svg .axis { stroke: #c5cad4; } svg .grid { stroke: #eef0f4; }
+#graph { overflow-x: auto; }
 #events { font: 12px ui-monospace, monospace; max-height: 260px; overflow: auto; white-space: pre; margin: 0; }
 .legend { display: flex; flex-wrap: wrap; gap: 4px 12px; margin-top: 4px; }
 .legend span::before { content: ""; display: inline-block; width: 10px; height: 10px; margin-right: 4px; border-radius: 2px; background: var(--c); vertical-align: -1px; }
@@ -75,7 +76,7 @@ function ticks(max, n) {
 /** A line chart of series [{name, color, points: [[t, v]]}] over the last WINDOW_S seconds. */
 function lineChart(root, series, unit, now, minMax) {
   clear(root);
-  const W = 440, H = 170, L = 46, R = 8, T = 8, B = 22;
+  const W = 440, H = 180, L = 46, R = 18, T = 18, B = 22;
   const s = svg("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", role: "img" }, root);
   let lo = Infinity, hi = -Infinity;
   for (const se of series) for (const p of se.points) { lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); }
@@ -92,7 +93,7 @@ function lineChart(root, series, unit, now, minMax) {
   for (let sec = 0; sec <= WINDOW_S; sec += 30) svg("text", { x: x(now - sec * 1000), y: H - 6, "text-anchor": "middle" }, s, sec === 0 ? "now" : "-" + sec + " s");
   svg("line", { x1: L, x2: L, y1: T, y2: H - B, class: "axis" }, s);
   svg("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis" }, s);
-  svg("text", { x: 4, y: T + 8 }, s, unit === "height" ? "" : unit);
+  svg("text", { x: 4, y: 11 }, s, unit === "height" ? "" : unit);
   for (const se of series) {
     const pts = se.points.filter((p) => p[0] >= now - WINDOW_S * 1000);
     if (pts.length === 0) continue;
@@ -118,7 +119,8 @@ function drawGraph(snap) {
   const byOrg = orgs.map((o) => snap.nodes.filter((n) => n.org === o).sort((a, b) => a.name.localeCompare(b.name)));
   const W = Math.max(440, orgs.length * 230), ROW = 46;
   const H = 60 + Math.max(1, ...byOrg.map((g) => g.length)) * ROW;
-  const s = svg("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", role: "img", "aria-label": "membership by org" }, root);
+  // Drawn at its own size (no scaling), so labels keep the page's font size; wide networks scroll.
+  const s = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img", "aria-label": "membership by org" }, root);
   const colW = W / Math.max(1, orgs.length);
   const pos = new Map();
   byOrg.forEach((group, i) => group.forEach((n, j) => pos.set(n.id, [i * colW + 26, 50 + j * ROW])));

@@ -132,7 +132,7 @@ export function latencyOf(values: readonly number[]): Omit<DashboardLatency, "wh
 function eventLine(e: RecordedEvent): string {
   const fields = Object.entries(e)
     .filter(([k]) => k !== "seq" && k !== "time" && k !== "kind" && k !== "headerHash")
-    .map(([k, v]) => `${k}=${k === "pkiId" ? String(v).slice(0, 12) : String(v)}`);
+    .map(([k, v]) => `${k}=${k === "pkiId" ? String(v).slice(0, 12) : typeof v === "number" && !Number.isInteger(v) ? v.toFixed(1) : String(v)}`);
   return `${e.time.slice(11, 23)} ${String(e["kind"])} ${fields.join(" ")}`;
 }
 

@@ -7,6 +7,7 @@ import {
   DEFAULT_TX_RATE,
   DEFAULT_TX_SIZE,
   durationFlag,
+  hostPortFlag,
   NetworkError,
   type NetworkStreamOptions,
   type NetworkUpOptions,
@@ -35,6 +36,8 @@ interface NetworkUpFlags {
   batchTimeout: string;
   timeout: string;
   privateData?: boolean;
+  /** "host:port", or false with --no-dashboard. */
+  dashboard?: string | false;
 }
 
 /** Fabric's channel name rule (configtx ValidateChannelID). */
@@ -71,6 +74,8 @@ export function registerNetwork(program: Command): void {
       "--private-data",
       "the first transaction defines chaincode pvtcc with collections collOrg1 (the first org) and collBoth (the first two orgs, blockToLive 3); every next one also writes a private key, its write set distributed through the first org's peer0 before it is sent",
     )
+    .option("--dashboard <host:port>", "serve the live dashboard (a web page: membership by org, heights, latency, message rates, refusals) here; port 0 picks a free one", "127.0.0.1:0")
+    .option("--no-dashboard", "serve no dashboard")
     .action(async (flags: NetworkUpFlags) => {
       const opts = networkUpOptions(flags);
       process.exitCode = await runNetworkUp(opts, { stdout: process.stdout, stderr: process.stderr });
@@ -125,6 +130,7 @@ export function networkUpOptions(f: NetworkUpFlags): NetworkUpOptions {
     batchTimeoutMs: durationFlag(f.batchTimeout, "--batch-timeout"),
     phaseTimeoutMs: durationFlag(f.timeout, "--timeout"),
     ...(f.privateData === true ? { privateData: true } : {}),
+    ...(typeof f.dashboard === "string" ? { dashboard: hostPortFlag(f.dashboard, "--dashboard") } : {}),
   };
 }
 

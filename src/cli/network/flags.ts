@@ -1,4 +1,5 @@
 import { parseDurationMs } from "../../config/index.js";
+import { splitHostPort } from "../../service/index.js";
 import { errorMessage } from "../../util/index.js";
 import { NetworkError } from "./errors.js";
 
@@ -33,6 +34,18 @@ export function durationFlag(value: string, flag: string): number {
   }
   if (!(ms > 0)) throw new NetworkError("INVALID_OPTIONS", `${flag} must be a positive duration such as 2s or 250ms, got ${JSON.stringify(value)}`);
   return ms;
+}
+
+/** "host:port" (port 0: any free port) from a flag's text. @throws NetworkError INVALID_OPTIONS naming the flag. */
+export function hostPortFlag(value: string, flag: string): string {
+  try {
+    splitHostPort(value);
+    // splitHostPort reads "host:" as port 0 (Number("") is 0): a port must be written.
+    if (!/:\d{1,5}$/.test(value)) throw new Error("no port");
+  } catch (err) {
+    throw new NetworkError("INVALID_OPTIONS", `${flag} ${JSON.stringify(value)}: expected host:port, such as 127.0.0.1:8080 (port 0 picks a free one)`, { cause: err });
+  }
+  return value;
 }
 
 /** Commander's accumulator for a repeatable option: each use adds its value. */

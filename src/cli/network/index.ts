@@ -18,7 +18,8 @@ export {
   type TxSource,
   type TxSourceOptions,
 } from "./feeder-sources.js";
-export { durationFlag, nonNegativeIntFlag, positiveIntFlag, positiveNumberFlag, repeatableFlag } from "./flags.js";
+export { NetworkDashboard, type NetworkDashboardSource } from "./dashboard.js";
+export { durationFlag, hostPortFlag, nonNegativeIntFlag, positiveIntFlag, positiveNumberFlag, repeatableFlag } from "./flags.js";
 export { CommitLatency, type LatencySummary, percentile, summarize } from "./latency.js";
 export {
   DEFAULT_CHANNEL,

@@ -1,4 +1,5 @@
 import { errorMessage, raceAbort } from "../../util/index.js";
+import { NetworkDashboard } from "./dashboard.js";
 import { NetworkError } from "./errors.js";
 import type { FeederStats } from "./feeder.js";
 import { COLL_BOTH, COLL_ORG1, PVT_CHAINCODE } from "./feeder-sources.js";
@@ -45,6 +46,8 @@ export interface NetworkUpOptions {
   phaseTimeoutMs: number;
   /** Define chaincode pvtcc with two collections first, then write private data with every transaction. */
   privateData?: boolean;
+  /** Serve the network's dashboard on this "host:port" (port 0: a free one); none when absent. */
+  dashboard?: string;
 }
 
 /** Where `network up` writes. */
@@ -91,6 +94,8 @@ export interface NetworkUpResult {
   privateData?: PrivateDataOutcome;
   dir?: string;
   error?: string;
+  /** The dashboard's "host:port", when it was served. */
+  dashboard?: string;
 }
 
 /** Why the run ended early. */
@@ -188,8 +193,11 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
   let view: LiveView | undefined;
   let result: NetworkUpResult | undefined;
   let code = 1;
+  let dashboard: NetworkDashboard | undefined;
   try {
     say(`fabric-gossip network up: ${plural(o.orgs, "org")} x ${plural(o.peersPerOrg, "peer")}, channel ${o.channel}, ${o.tls ? "mutual TLS" : "plaintext"}; generating crypto and starting processes`);
+    dashboard = await startDashboard(net, o, state);
+    if (dashboard !== undefined) say(`dashboard: http://${dashboard.address}/`);
     await raceAbort(net.start(), ac.signal);
     // For supervisors and tests: every process started, on stderr as one JSON line.
     io.stderr.write(`${JSON.stringify({ event: "processes", dir: net.dir, processes: net.pids() })}\n`);
@@ -212,7 +220,7 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
       state.ordererRate.sample(now, net.orderer.height);
       if (!tty && !force && now - lastPlain < PLAIN_INTERVAL_MS) return;
       lastPlain = now;
-      if (view !== undefined) view.show(renderView(viewModel(net, o, state, started)));
+      if (view !== undefined) view.show(renderView({ ...viewModel(net, o, state, started), ...(dashboard !== undefined ? { dashboard: dashboard.address } : {}) }));
       else say(progressLine(net, state, started));
     };
     const tick = (): void => {
@@ -283,6 +291,7 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
     const privateData = o.privateData === true ? await collectPrivateData(net, o) : undefined;
     result = buildResult(net, o, statuses, fed, (lastCommit - feedStart) / 1000, waitError);
     if (privateData !== undefined) result.privateData = privateData;
+    if (dashboard !== undefined) result.dashboard = dashboard.address;
     if (ticker !== undefined) clearTimeout(ticker);
     ticker = undefined;
     if (view !== undefined) {
@@ -304,6 +313,7 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
   } finally {
     if (ticker !== undefined) clearTimeout(ticker);
     unsubscribe();
+    await dashboard?.stop();
     await net.stop();
     for (const s of signals) process.off(s, onSignal);
   }
@@ -313,6 +323,21 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
     if (!result.sameChain) io.stderr.write(`network up: the peers do not hold the same chain: ${result.error ?? "heights or hashes differ"}\n`);
   }
   return code;
+}
+
+/** The network's dashboard on o.dashboard, fed by the network and the live view's polls; none without the flag. */
+async function startDashboard(net: LocalNetwork, o: NetworkUpOptions, state: ViewState): Promise<NetworkDashboard | undefined> {
+  if (o.dashboard === undefined) return undefined;
+  const dashboard = new NetworkDashboard(o.dashboard, {
+    title: `fabric-gossip network up: ${plural(o.orgs, "org")} x ${plural(o.peersPerOrg, "peer")}, channel ${o.channel}, ${o.tls ? "mutual TLS" : "plaintext"}`,
+    channel: o.channel,
+    peers: () => net.peers,
+    orderer: () => (net.peers.length > 0 ? net.orderer : undefined),
+    commitLatency: () => net.commitLatency(),
+    status: () => state.status,
+  });
+  await dashboard.start();
+  return dashboard;
 }
 
 function feedText(s: FeederStats | undefined): string {

@@ -27,6 +27,8 @@ export interface ViewModel {
   latency: LatencySummary;
   /** Extra lines at the end (e.g. a process that exited). */
   notes: string[];
+  /** The dashboard's "host:port", when it is served. */
+  dashboard?: string;
 }
 
 const ms = (v: number | null): string => (v === null ? "-" : `${Math.round(v)} ms`);
@@ -38,6 +40,7 @@ export function renderView(m: ViewModel): string[] {
   const head = `${"peer".padEnd(nameWidth)}  ${"org".padEnd(orgWidth)}  ${"leader".padEnd(6)}  ${"height".padStart(7)}  ${"members".padStart(7)}  ${"blocks/s".padStart(8)}`;
   const lines = [
     `${m.title}  [${m.elapsedSeconds.toFixed(0)} s]`,
+    ...(m.dashboard !== undefined ? [`dashboard http://${m.dashboard}/`] : []),
     `orderer ${m.orderer.endpoint}  height ${m.orderer.height}  ${m.orderer.blocksPerSecond.toFixed(1)} blocks/s  ${m.orderer.txs} txs  (${m.feeding})`,
     head,
   ];
