@@ -13,7 +13,9 @@ import { benchTransport } from "./transport.js";
 import { benchVirtual100 } from "./virtual-100.js";
 
 const only = process.argv.slice(2);
-const benches: Record<string, () => Promise<Record<string, number>>> = {
+/** Benchmarks that run only when named. */
+const ON_REQUEST = new Set(["attacks"]);
+const benches: Record<string, () => Promise<Record<string, number | string>>> = {
   codec: () => benchCodec(),
   crypto: () => benchCrypto(),
   transport: () => benchTransport(),
@@ -24,11 +26,13 @@ const benches: Record<string, () => Promise<Record<string, number>>> = {
   e2e: () => benchE2e(),
   simtuned: async () => (await import("./sim-tuned.js")).benchSimTuned(),
   privdata: async () => (await import("./privdata.js")).benchPrivdata(),
+  // Real processes under attack, minutes long: only when asked for by name (`npm run bench -- attacks`).
+  attacks: async () => (await import("./attacks.js")).benchAttacks(),
 };
 
 process.stdout.write(`fabric-gossip benchmarks on ${machineLine()}, ${new Date().toISOString()}\n`);
 for (const [name, run] of Object.entries(benches)) {
-  if (only.length > 0 && !only.includes(name)) continue;
+  if (only.length > 0 ? !only.includes(name) : ON_REQUEST.has(name)) continue;
   process.stdout.write(`\n== ${name}\n`);
   printFigures(await run());
 }
