@@ -88,9 +88,35 @@ async function listenOnce(path: string, dir: string): Promise<Server> {
     }
     const pid = Number((await readFile(join(dir, PID_FILE), "utf8").catch(() => "")).trim());
     const holderPid = Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    // A killed holder's socket closes when its last thread has exited, which can come a little after the
+    // process shows as a zombie (a multi-threaded process's leader exits first): wait for it, briefly.
+    if (holderPid !== undefined && holderPid !== process.pid && attempt < DYING_HOLDER_RETRIES && (await holderDying(holderPid))) {
+      await new Promise((resolve) => setTimeout(resolve, DYING_HOLDER_RETRY_MS));
+      continue;
+    }
     throw new DirectoryLockError("LOCKED", `${dir} is locked by ${holderPid !== undefined ? `live process ${holderPid}` : "another live process"}; stop it or use another directory`, {
       holderPid,
     });
+  }
+}
+
+/** How long a lock held by a dying (zombie or gone) holder is waited for: 100 x 20 ms. */
+const DYING_HOLDER_RETRIES = 100;
+const DYING_HOLDER_RETRY_MS = 20;
+
+/** Whether the process is gone or a zombie (Linux: /proc/<pid>/stat; elsewhere: signal 0). */
+async function holderDying(pid: number): Promise<boolean> {
+  if (process.platform === "linux") {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+    if (stat === undefined) return true;
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state === "Z" || state === "X";
+  }
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
   }
 }
 

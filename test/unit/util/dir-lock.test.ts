@@ -68,7 +68,7 @@ describe("lockDirectory", () => {
     await l.release();
   });
 
-  it("a live holder in another process locks it (named by pid); killed with -9, it frees the lock at once, while still a zombie", { skip: process.platform !== "linux" && "needs /proc" }, async (t) => {
+  it("a live holder in another process locks it (named by pid); killed with -9, its lock is taken as soon as it is gone, while still an unreaped zombie", { skip: process.platform !== "linux" && "needs /proc" }, async (t) => {
     const dir = await tempDir(t);
     const pid = await holder(t, dir);
     const err = await lockError(dir);
