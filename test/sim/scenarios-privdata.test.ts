@@ -275,3 +275,38 @@ test("a private-data run is deterministic: the same seed gives the same trace ha
   assert.deepEqual(a.ordered, b.ordered, "the same transactions (IDs from seeded nonces) in the same blocks");
   assert.notEqual(a.hash, c.hash);
 });
+
+test("S19d, holders' heights lagging: a request for data the holders purged is answered with nothing and retried each second only until their published heights show it purged, never for pullRetryThreshold", async () => {
+  const healAt = WARMUP_MS + 6_000;
+  // btlPullMargin 0: a holder is asked while its published height is below the data's expiry, which lags its real
+  // height by up to publishStateInfoInterval (4 s, 8 blocks here), so the data may already be purged there.
+  const sim = new Simulator(
+    pvtOptions(1, { shortBlockToLive: 2 }, { pullRetryThresholdMs: 60_000, btlPullMargin: 0 }, {
+      partitions: [{ kind: "isolate", peers: ["p4"], atMs: WARMUP_MS + 3_000, forMs: 3_000, mode: "blackhole" }],
+      durationMs: WARMUP_MS + BLOCKS * INTERVAL_MS + 20_000,
+    }),
+  );
+  const rec = record(sim);
+  const commits: number[] = [];
+  sim.onEvent((e) => {
+    if (e.kind === "commit" && e.peer === "p4" && e.atMs >= healAt) commits.push(e.atMs);
+  });
+  const { report } = await sim.run();
+  // Rounds of requests from p4 after the heal (one request per candidate peer per round, rounds a second apart).
+  const times = rec.requests.filter((r) => r.from === "p4" && r.atMs >= healAt).map((r) => r.atMs);
+  let rounds = 0;
+  let last = Number.NEGATIVE_INFINITY;
+  for (const t of times) {
+    if (t - last > 500) rounds++;
+    last = t;
+  }
+  const publishMs = sim.options.gossip.publishStateInfoIntervalMs;
+  assert.ok(rounds >= 2, `p4 asked for data the holders had purged and asked again: ${rounds} rounds`);
+  assert.ok(rounds <= publishMs / 1_000 + 1, `${rounds} rounds: no more than until the next published heights (${publishMs} ms), far from pullRetryThreshold's 60`);
+  let stall = 0;
+  for (let i = 1; i < commits.length; i++) stall = Math.max(stall, commits[i]! - commits[i - 1]!);
+  assert.ok(stall <= publishMs + 1_000, `p4's longest wait between two commits after the heal: ${stall} ms`);
+  for (const o of sim.privateData!.outcomes.filter((x) => x.peer === "p4" && x.collection === SIM_COLL_SHARED)) assert.notEqual(o.status, "missing");
+  assert.equal(report.missingCommits, 0);
+  assertNoLeak(sim, report.privateData?.leaked);
+});
