@@ -81,7 +81,9 @@ function lineChart(root, series, unit, now, minMax) {
   let lo = Infinity, hi = -Infinity;
   for (const se of series) for (const p of se.points) { lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); }
   if (!isFinite(hi)) { lo = 0; hi = minMax || 1; }
-  const base = unit === "height" && hi - lo > 0 ? Math.max(0, Math.floor(lo - (hi - lo) * 0.1)) : 0;
+  // Heights start where the data does, on a round tick.
+  let base = 0;
+  if (unit === "height" && hi > lo) { const t0 = ticks(hi - lo, 4); const step = t0[1] - t0[0]; base = Math.floor(lo / step) * step; }
   const tk = ticks(Math.max(hi - base, minMax || 1), 4).map((v) => v + base);
   const top = tk[tk.length - 1];
   const x = (t) => L + ((t - (now - WINDOW_S * 1000)) / (WINDOW_S * 1000)) * (W - L - R);
@@ -159,7 +161,9 @@ function drawNodes(snap) {
   for (const n of [...snap.nodes].sort((a, b) => a.org.localeCompare(b.org) || a.name.localeCompare(b.name))) {
     const h = Object.values(n.heights);
     const tr = html("tr", { "data-node": n.name, "data-height": h.length ? Math.max(...h) : "" }, body);
-    html("td", {}, tr, n.name);
+    // A network's page links each peer to its own dashboard on its admin endpoint.
+    if (n.admin) html("a", { href: "http://" + n.admin + "/dashboard", title: "this peer's own dashboard" }, html("td", {}, tr), n.name);
+    else html("td", {}, tr, n.name);
     html("td", {}, tr, n.org);
     html("td", {}, tr, n.state);
     html("td", {}, tr, n.leaderOf.join(", ") || "-");

@@ -18,6 +18,8 @@ export interface DashboardNode {
   heights: Record<string, number>;
   /** The channels it is a member of (as the viewer knows). */
   channels: string[];
+  /** Its admin endpoint ("host:port"), where its own dashboard is; known to a network's view. */
+  admin?: string;
 }
 
 /** Commit latency figures over recent commits, in ms. */

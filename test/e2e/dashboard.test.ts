@@ -98,6 +98,7 @@ class Cdp {
 /** A headless browser with one page. */
 interface Browser {
   evaluate<T>(expression: string): Promise<T>;
+  navigate(url: string): Promise<void>;
   screenshot(): Promise<Buffer>;
   close(): Promise<void>;
 }
@@ -148,6 +149,9 @@ async function openBrowser(chromium: string, url: string): Promise<Browser> {
         if (r.exceptionDetails !== undefined) throw new Error(`in the page: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
         return r.result.value as T;
       },
+      async navigate(to: string): Promise<void> {
+        await cdp.send("Page.navigate", { url: to }, sessionId);
+      },
       async screenshot(): Promise<Buffer> {
         const { data } = (await cdp.send("Page.captureScreenshot", { format: "png", captureBeyondViewport: true }, sessionId)) as { data: string };
         return Buffer.from(data, "base64");
@@ -164,8 +168,8 @@ async function openBrowser(chromium: string, url: string): Promise<Browser> {
 interface PageState {
   status: string;
   frames: number;
-  /** Table rows: name, org, state, leader of, highest height (0 when none). */
-  rows: { name: string; org: string; state: string; leaderOf: string; height: number }[];
+  /** Table rows: name, org, state, leader of, highest height (0 when none), the link to its own dashboard. */
+  rows: { name: string; org: string; state: string; leaderOf: string; height: number; link: string | null }[];
   /** Nodes of the org graph. */
   graph: string[];
   /** Lines of the heights chart. */
@@ -175,10 +179,10 @@ interface PageState {
 // Before the page has loaded (about:blank, or mid-navigation) it reads as empty.
 const READ_PAGE = `(() => ({
   status: document.getElementById("status")?.textContent ?? "",
-  frames: Number(document.body.dataset.frames || "0"),
+  frames: Number(document.body?.dataset.frames || "0"),
   rows: [...document.querySelectorAll("#nodes tr[data-node]")].map((r) => ({
     name: r.dataset.node, org: r.children[1].textContent, state: r.children[2].textContent, leaderOf: r.children[3].textContent,
-    height: Number(r.dataset.height || "0"),
+    height: Number(r.dataset.height || "0"), link: r.querySelector("a")?.getAttribute("href") ?? null,
   })),
   graph: [...document.querySelectorAll("#graph g[data-node]")].map((g) => g.getAttribute("data-node")),
   heightLines: document.querySelectorAll("#heights polyline").length,
@@ -274,6 +278,26 @@ test("network up's dashboard in headless Chromium: every peer by org, the leader
   const png = await browser.screenshot();
   assert.deepEqual([...png.subarray(1, 4)], [...Buffer.from("PNG")], "a PNG");
   await writeFile(join(ARTIFACTS, "dashboard.png"), png);
+
+  // A peer's own dashboard, linked from its row, on its admin endpoint: itself and the three others it
+  // knows alive, their heights from its view, rising.
+  const link = later.rows.find((r) => r.name === "peer0.org1.example.com")?.link ?? "";
+  assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/dashboard$/, "a running peer links to its admin endpoint's dashboard");
+  await browser.navigate(link);
+  const own = await waitFor(
+    browser,
+    "the peer, the three peers it knows alive, and their heights",
+    (s) =>
+      s.status === "live" &&
+      s.rows.filter((r) => r.state === "self").length === 1 &&
+      s.rows.filter((r) => r.state === "alive").length === 3 &&
+      s.rows.every((r) => r.height > 1) &&
+      s.graph.length === 4,
+    15_000,
+  );
+  assert.deepEqual(own.rows.map((r) => r.org).sort(), ["Org1MSP", "Org1MSP", "Org2MSP", "Org2MSP"]);
+  await waitFor(browser, "the peer's own height rising", (s) => (s.rows.find((r) => r.state === "self")?.height ?? 0) > (own.rows.find((r) => r.state === "self")?.height ?? 0), 10_000);
+  await writeFile(join(ARTIFACTS, "peer-dashboard.png"), await browser.screenshot());
   await browser.close();
 
   // The bounded run ends on its own: exit 0, the dashboard's address in the JSON, its port closed.

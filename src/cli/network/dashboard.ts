@@ -111,6 +111,7 @@ export class NetworkDashboard {
         // Nothing is known of a peer that never reported a height.
         heights: Math.max(st?.height ?? 0, p.height) > 0 ? { [src.channel]: Math.max(st?.height ?? 0, p.height) } : {},
         channels: p.state === "running" ? [src.channel] : [],
+        ...(p.state === "running" && p.admin !== undefined ? { admin: p.admin } : {}),
       });
     }
     const links = new Map<string, [string, string]>();

@@ -117,6 +117,11 @@ test("a frame of the whole network: every process by org with its height and lea
       ["p3", "Org2MSP", "starting", [], {}, []],
     ],
   );
+  assert.deepEqual(
+    s.nodes.map((n) => n.admin),
+    [undefined, a.address, b.address, junk.address, undefined],
+    "a running peer's own dashboard is linked",
+  );
   assert.deepEqual(s.links, [
     ["p0", "p1"],
     ["p0", "p2"],
