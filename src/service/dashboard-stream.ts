@@ -8,6 +8,8 @@ import type { DashboardSnapshot } from "./dashboard-snapshot.js";
 export const DASHBOARD_INTERVAL_MS = 1_000;
 /** Browsers streaming at once; more are answered 503 (each costs a snapshot a second, shared, and a socket). */
 export const DASHBOARD_MAX_CLIENTS = 16;
+/** Frames queued for a page that does not read before it is dropped (its memory would grow without bound). */
+export const DASHBOARD_MAX_BUFFERED_BYTES = 1024 * 1024;
 
 export interface DashboardEndpointOptions {
   /** Builds one frame; called once per interval while a page is connected (never two at once). */
@@ -18,6 +20,8 @@ export interface DashboardEndpointOptions {
   intervalMs?: number;
   /** Default DASHBOARD_MAX_CLIENTS. */
   maxClients?: number;
+  /** Default DASHBOARD_MAX_BUFFERED_BYTES. */
+  maxBufferedBytes?: number;
 }
 
 /**
@@ -126,7 +130,13 @@ export class DashboardEndpoint {
       .then((s) => {
         const frame = `event: snapshot\ndata: ${JSON.stringify(s)}\n\n`;
         if (this.#clients.size > 0) this.#last = frame;
-        for (const res of this.#clients) if (!res.writableEnded) res.write(frame);
+        const limit = this.#o.maxBufferedBytes ?? DASHBOARD_MAX_BUFFERED_BYTES;
+        for (const res of this.#clients) {
+          if (res.writableEnded) continue;
+          // A page that stopped reading: drop it rather than queue frames for it forever.
+          if (res.writableLength > limit) res.destroy();
+          else res.write(frame);
+        }
       })
       .catch((err: unknown) => this.#o.logger?.debug("dashboard snapshot failed", { error: errorMessage(err) }))
       .finally(() => {

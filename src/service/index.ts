@@ -63,4 +63,4 @@ export {
   type PeerDashboardSource,
   peerDashboardSnapshot,
 } from "./dashboard-snapshot.js";
-export { DASHBOARD_INTERVAL_MS, DASHBOARD_MAX_CLIENTS, DashboardEndpoint, type DashboardEndpointOptions } from "./dashboard-stream.js";
+export { DASHBOARD_INTERVAL_MS, DASHBOARD_MAX_BUFFERED_BYTES, DASHBOARD_MAX_CLIENTS, DashboardEndpoint, type DashboardEndpointOptions } from "./dashboard-stream.js";

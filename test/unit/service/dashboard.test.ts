@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { test } from "node:test";
 import { Counter, Registry } from "prom-client";
 import { silentLogger } from "../../../src/logging/index.js";
@@ -207,4 +208,38 @@ test("a peer's frame: itself and the members it knows by org, channel heights, i
   assert.deepEqual(s.events, { "block-committed": 2, "message-rejected": 1 });
   assert.equal(s.recent.length, 3);
   assert.match(s.recent[2] ?? "", /^00:00:03\.000 message-rejected component=comm code=BAD_SIGNATURE$/);
+});
+
+test("a page that stops reading is dropped once its unsent frames pass the limit, and the timer stops with it", async () => {
+  const clock = new ManualClock();
+  const big = "x".repeat(1024 * 1024);
+  const server = new AdminServer({
+    listen: "127.0.0.1:0",
+    registry: new Registry(),
+    membership: () => view,
+    logger: silentLogger,
+    now: () => new Date(0),
+    dashboard: { clock, snapshot: async () => ({ ...frameOf(0), title: big }), maxBufferedBytes: 256 * 1024 },
+  });
+  await server.start();
+  try {
+    const [host, port] = server.address.split(":");
+    const socket = connect(Number(port), host);
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write("GET /v1/stream HTTP/1.1\r\nHost: x\r\n\r\n");
+    // It reads the headers and then nothing: the kernel's buffers fill, then the server's.
+    await new Promise<void>((resolve) => socket.once("data", () => resolve()));
+    socket.pause();
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    socket.on("error", () => undefined);
+    for (let i = 0; i < 64 && clock.pendingTimers() > 0; i++) {
+      await clock.advance(1000);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(clock.pendingTimers(), 0, "the page was dropped and the timer stopped");
+    socket.resume();
+    await closed;
+  } finally {
+    await server.stop();
+  }
 });
