@@ -31,6 +31,8 @@ const STORE_INVALID_TX_CAPABILITIES = new Set(["V1_4_2", "V2_0", "V2_5"]);
 export interface PvtDataHandlerLedger {
   height(): bigint;
   getBlock(n: bigint): Promise<Block>;
+  /** Blocks `from` up to (not including) `to`, in order. */
+  iterate(from: bigint, to?: bigint): AsyncIterable<Block>;
   append(block: Block): Promise<void>;
 }
 
@@ -67,6 +69,8 @@ export interface PvtDataHandlerComponents {
    * flags are used, or all transactions count as valid.
    */
   validate?: (block: Block) => Block;
+  /** Called with every committed block as the handler reads the chain at open (so a caller needs no pass of its own). */
+  onOpenBlock?: (block: Block) => void;
   clock: Clock;
   logger: Logger;
   metrics: PrivdataMetrics;
@@ -273,10 +277,12 @@ export async function openPvtDataHandler(c: PvtDataHandlerComponents, options: P
       });
     }
     const pvtHeight = pvtStore.lastCommittedBlockHeight();
-    for (let n = 0n; n < height; n++) {
-      const block = await c.ledger.getBlock(n);
+    // One pass over the chain, read in order (not block by block): what this handler learns, and the caller's.
+    for await (const block of c.ledger.iterate(0n, height)) {
+      const n = block.header?.number ?? 0n;
       if (n >= pvtHeight) await coordinator.commitPvtDataOnly(block, transactionsFilter(block));
       learn(block);
+      c.onOpenBlock?.(block);
     }
   } catch (err) {
     await coordinator.stop();

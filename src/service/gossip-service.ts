@@ -423,8 +423,7 @@ export class GossipServiceImpl implements GossipService {
       const defNow = (): ChannelDefinition => committed.res?.def ?? current;
       const handlerRef: { handler?: PvtDataHandler } = {};
       const validation = new ChannelTxValidation(trackerNow, () => handlerRef.handler?.collections, log.child("txvalidator"));
-      if (tracker !== undefined) await validation.load(ledger);
-      pvt = await this.#openPvtData(name, ledger, trackerNow, defNow, log, (block) => validation.validate(block));
+      pvt = await this.#openPvtData(name, ledger, trackerNow, defNow, log, validation);
       handlerRef.handler = pvt;
       const pvtHandler = pvt;
       state = this.#createState(name, ledger, pvtHandler, (block) => {
@@ -607,7 +606,7 @@ export class GossipServiceImpl implements GossipService {
     tracker: () => ChannelConfigTracker | undefined,
     def: () => ChannelDefinition,
     log: Logger,
-    validate: (block: Block) => Block,
+    validation: ChannelTxValidation,
   ): Promise<PvtDataHandler> {
     const c = this.#c;
     const o = this.#o.pvtData ?? {};
@@ -648,7 +647,8 @@ export class GossipServiceImpl implements GossipService {
           // Fabric's createSelfSignedData: our signature over 32 zero bytes.
           selfSignedData: { data: selfData, signature: c.mcs.sign(selfData), identity: c.selfIdentity },
           transfer: { gossip: this.#node, random: c.random, selfIdentity: c.selfIdentity, mcs: c.mcs },
-          validate,
+          validate: (block) => validation.validate(block),
+          onOpenBlock: (block) => validation.committed(block),
           clock: c.clock,
           logger: c.logger,
           metrics: this.#pvtMetrics,

@@ -3,14 +3,13 @@ import type { Logger } from "../logging/index.js";
 import { type CollectionStore, readBlockTransactions, validateBlockTransactions, withTransactionsFilter } from "../privdata/index.js";
 import type { Block } from "../protos/gen/common/common.pb.js";
 import { errorMessage } from "../util/index.js";
-import type { ChannelLedger } from "./ledger.js";
 
 /**
  * Fabric's committer-side validation for one channel (what a peer can check without world state, see
  * docs/PRIVDATA-TRANSACTIONS.md): before a block commits, each transaction gets its TxValidationCode under the
  * configuration in force and the chaincode definitions committed before it, and the block its TRANSACTIONS_FILTER.
  * Transaction IDs of committed blocks are kept in memory for the duplicate check (Fabric keeps them in the block
- * store's index); they are read from the ledger at open.
+ * store's index); `committed` is also given every block of the chain as the channel opens.
  */
 export class ChannelTxValidation {
   readonly #txIds = new Set<string>();
@@ -24,11 +23,6 @@ export class ChannelTxValidation {
     this.#tracker = tracker;
     this.#definitions = definitions;
     this.#log = log;
-  }
-
-  /** Reads the transaction IDs of every committed block (once, at channel open). */
-  async load(ledger: ChannelLedger): Promise<void> {
-    for await (const block of ledger.iterate(0n, ledger.height())) this.#remember(block);
   }
 
   /**
@@ -54,6 +48,8 @@ export class ChannelTxValidation {
 
   /** The block committed: its transaction IDs now count as existing. */
   committed(block: Block): void {
+    // Without a configuration nothing is validated, so no ID is needed (the simulator's channels).
+    if (this.#tracker() === undefined) return;
     const number = block.header?.number;
     if (this.#pending !== undefined && this.#pending.number === number) {
       for (const id of this.#pending.txIds) this.#txIds.add(id);

@@ -20,6 +20,9 @@ function memoryLedger(): PvtDataHandlerLedger & { blocks: Block[] } {
       if (b === undefined) throw new Error(`no block ${n}`);
       return b;
     },
+    iterate: async function* (from, to) {
+      for (let n = from; n < (to ?? BigInt(blocks.length)); n++) yield blocks[Number(n)]!;
+    },
     append: async (b) => {
       if (b.header?.number !== BigInt(blocks.length)) throw new Error("not the next block");
       blocks.push(b);
