@@ -279,6 +279,9 @@ export class StateProviderImpl implements StateProvider {
     const kind = gm.content?.$case;
     if (kind !== "stateRequest" && kind !== "stateResponse") return false;
     if (!bytesEqual(gm.channel, this.#channelBytes)) return false;
+    // The budget comes first: the Readers check below costs a signature verification, and one
+    // requester's flood must not make us spend it on every request we would drop anyway.
+    if (kind === "stateRequest" && !this.#takeRequestBudget(msg)) return false;
     const sender = msg.connectionInfo;
     const member = this.#c.gossip.peersOfChannel(this.channel).some((m) => bytesEqual(m.pkiId, sender.id));
     if (!member) {
@@ -305,21 +308,27 @@ export class StateProviderImpl implements StateProvider {
     return true;
   }
 
+  /**
+   * One requester cannot keep the server busy for everyone: over its budget (keyed by the PKI-ID its
+   * connection authenticated), a request is dropped and counted. Not in Fabric.
+   */
+  #takeRequestBudget(msg: ReceivedMessage): boolean {
+    const requester = msg.connectionInfo;
+    const requesterKey = Buffer.from(requester.id).toString("hex");
+    if (this.#requestBudget.take(requesterKey)) return true;
+    this.#metrics.requestsDropped.inc({ channel: this.channel, reason: "budget" });
+    this.#rl.warn(`request-budget:${requesterKey}`, "dropping a state request: the requester is over its request budget", {
+      endpoint: requester.endpoint,
+    });
+    return false;
+  }
+
   /** Fabric's `directMessage`. */
   #onDirectMessage(msg: ReceivedMessage): void {
     if (this.#stopped) return;
     const kind = msg.message.message.content?.$case;
     if (kind === "stateRequest") {
-      // One requester cannot keep the server busy for everyone: over its budget, requests are dropped.
-      const requester = msg.connectionInfo;
-      const requesterKey = Buffer.from(requester.id).toString("hex");
-      if (!this.#requestBudget.take(requesterKey)) {
-        this.#metrics.requestsDropped.inc({ channel: this.channel, reason: "budget" });
-        this.#rl.warn(`request-budget:${requesterKey}`, "dropping a state request: the requester is over its request budget", {
-          endpoint: requester.endpoint,
-        });
-        return;
-      }
+      // (The requester's budget was taken by the acceptor.)
       // Fabric's request channel holds channelSize requests; extra ones are dropped.
       if (this.#requestQueue.length >= this.#o.channelSize) {
         this.#metrics.requestsDropped.inc({ channel: this.channel, reason: "backlog" });

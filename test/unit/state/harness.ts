@@ -14,6 +14,7 @@ import {
   type LedgerAdapter,
   type StateGossipAdapter,
   StateProviderImpl,
+  type StateProviderComponents,
   type StateProviderOptions,
 } from "../../../src/state/index.js";
 import { ManualClock, SeededRandom, utf8 } from "../../../src/util/index.js";
@@ -232,7 +233,7 @@ export class StateHarness {
   readonly peers: TestPeer[] = [];
   #seed = 1;
 
-  async add(name: string, height: number, options: Partial<StateProviderOptions> = {}, start = true): Promise<TestPeer> {
+  async add(name: string, height: number, options: Partial<StateProviderOptions> = {}, start = true, mcs: StateProviderComponents["mcs"] = { verifyBlock: () => {} }): Promise<TestPeer> {
     const ledger = new FakeLedger(this.clock, height);
     const gossip = new FakeGossip(this.net, name, ledger);
     this.net.add(gossip);
@@ -242,7 +243,7 @@ export class StateHarness {
       {
         gossip,
         ledger,
-        mcs: { verifyBlock: () => {} },
+        mcs,
         clock: this.clock,
         random: new SeededRandom(this.#seed++),
         logger: silentLogger,
