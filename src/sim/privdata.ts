@@ -54,6 +54,8 @@ export interface PvtOutcome {
   collection: string;
   seq: number;
   status: PvtOutcomeStatus;
+  /** For "missing": the reconciler asked for it and got nothing (Fabric's deprioritized list). */
+  deprioritized?: boolean;
 }
 
 /** What the driver needs of the simulator. */
@@ -128,7 +130,7 @@ export class PrivateDataDriver {
   /** What an endorser attaches to the write set: the explicit collections and every org's implicit one. */
   readonly #attached: CollectionConfigPackage;
   readonly #value: Uint8Array;
-  /** First peer of each org: the other orgs' endorsers of every transaction. */
+  /** First peer of each org: the endorsers of the chaincode definition (a majority of orgs). */
   readonly #orgEndorsers = new Map<string, SimPeer>();
   #clients: ReadonlyMap<string, { serialized: Uint8Array; sign(msg: Uint8Array): Uint8Array }> | undefined;
   #defined = false;
@@ -198,11 +200,9 @@ export class PrivateDataDriver {
     return c;
   }
 
-  /** One peer of every org of the channel, `endorser` first (it stands for its org). */
-  #endorsers(endorser: SimPeer | undefined): { serialized: Uint8Array; sign(msg: Uint8Array): Uint8Array }[] {
-    const out = endorser === undefined ? [] : [this.#msp.peerSigner(endorser.name)];
-    for (const [mspId, p] of this.#orgEndorsers) if (mspId !== endorser?.spec.mspId) out.push(this.#msp.peerSigner(p.name));
-    return out;
+  /** The first peer of every org of the channel. */
+  #endorsers(): { serialized: Uint8Array; sign(msg: Uint8Array): Uint8Array }[] {
+    return [...this.#orgEndorsers.values()].map((p) => this.#msp.peerSigner(p.name));
   }
 
   #nonce(): Uint8Array {
@@ -223,9 +223,20 @@ export class PrivateDataDriver {
       this.#defined = true;
       const tx = buildLifecycleCommitTransaction({
         channelId: ch,
-        definition: { name: SIM_PVT_CHAINCODE, sequence: 1n, collections: this.#collections },
+        definition: {
+          name: SIM_PVT_CHAINCODE,
+          sequence: 1n,
+          collections: this.#collections,
+          // Any one org's peer endorses: only the endorser that simulated a transaction holds its private data (a
+          // Fabric endorser keeps it in its transient store, member of the collection or not), so a second endorser of
+          // an org outside the collection would hold it too.
+          endorsementPolicy: {
+            Type: { $case: "signaturePolicy", value: parseSignaturePolicy(`OR(${[...this.#channel.orgs].map((m) => `'${m}.peer'`).join(",")})`) },
+          },
+        },
         creator: this.#client(firstOrg),
-        endorsers: this.#endorsers(undefined),
+        // _lifecycle's own policy is the channel's LifecycleEndorsement (a majority of orgs).
+        endorsers: this.#endorsers(),
         nonce: this.#nonce(),
         timestamp: new Date(clock.now()),
       });
@@ -240,7 +251,7 @@ export class PrivateDataDriver {
         args: [utf8("put"), utf8(key)],
         namespaces: [{ namespace: SIM_PVT_CHAINCODE, writes: [{ key, value: this.#value }] }],
         creator: this.#client(firstOrg),
-        endorsers: this.#endorsers(undefined),
+        endorsers: [this.#msp.peerSigner(this.#orgEndorsers.get(firstOrg)!.name)],
         nonce: this.#nonce(),
         timestamp: new Date(clock.now()),
       });
@@ -293,7 +304,7 @@ export class PrivateDataDriver {
         collectionConfigs: { [SIM_PVT_CHAINCODE]: this.#attached },
         endorsedAt: height,
         creator: this.#client(endorser.spec.mspId),
-        endorsers: this.#endorsers(endorser),
+        endorsers: [this.#msp.peerSigner(endorser.name)],
         nonce,
         timestamp,
       });
@@ -392,7 +403,7 @@ export class PrivateDataDriver {
         }
         return holds(data, txIndex, collection);
       };
-      let missingKeys: Set<string> | undefined;
+      let missingKeys: Map<string, boolean> | undefined;
       const seqs = new Set(this.truth.filter((t) => t.seq <= last).map((t) => t.seq));
       for (const seq of seqs) await this.checkHoldings(peer, seq);
       await this.checkHoldings(peer, undefined);
@@ -431,7 +442,7 @@ export class PrivateDataDriver {
             peer.name,
           );
           missing++;
-          outcome("missing");
+          this.outcomes.push({ peer: peer.name, txId: t.txId, collection: t.collection, seq: t.seq, status: "missing", deprioritized: missingKeys.get(`${t.seq}/${t.txIndex}/${t.collection}`) === true });
         }
       }
     }
@@ -454,11 +465,11 @@ function holds(data: readonly TxPvtData[], txIndex: number, collection: string):
   );
 }
 
-/** Eligible missing markers of `pvtcc` in a store (both lists, read without moving any schedule), as "block/tx/collection" keys. */
-function eligibleMissing(store: Pick<PvtDataStore, "blockRecord">, seqs: Iterable<number>): Set<string> {
-  const out = new Set<string>();
+/** Eligible missing markers of `pvtcc` in a store (both lists, read without moving any schedule): "block/tx/collection" to whether deprioritized. */
+function eligibleMissing(store: Pick<PvtDataStore, "blockRecord">, seqs: Iterable<number>): Map<string, boolean> {
+  const out = new Map<string, boolean>();
   for (const seq of seqs) {
-    for (const m of store.blockRecord(BigInt(seq)).missing) if (m.isEligible && m.namespace === SIM_PVT_CHAINCODE) out.add(`${seq}/${m.seqInBlock}/${m.collection}`);
+    for (const m of store.blockRecord(BigInt(seq)).missing) if (m.isEligible && m.namespace === SIM_PVT_CHAINCODE) out.set(`${seq}/${m.seqInBlock}/${m.collection}`, m.deprioritized);
   }
   return out;
 }
