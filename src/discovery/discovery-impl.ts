@@ -1133,7 +1133,7 @@ class DiscoveryImpl implements Discovery {
         endpoint: am.membership.endpoint,
         internalEndpoint: internal,
       });
-      this.#events.emit({ kind: "duplicate-identity", pkiId: pkiHex(am.membership.pkiId), endpoint: am.membership.endpoint });
+      this.#events.emit({ kind: "duplicate-identity", pkiId: pkiHex(am.membership.pkiId), endpoint: am.membership.endpoint || internal });
       // Not in Fabric: a twin started after us has a newer incarnation, so every peer takes its alive messages
       // over ours, and once it stops ours stay "old" until they are forgotten (about 17 minutes in a real
       // network). Taking a newer incarnation makes ours win again; when the twin stops, the membership view

@@ -1,5 +1,5 @@
 export { AdminServer, type AdminServerOptions, isLoopback, splitHostPort } from "./admin-server.js";
-export type { MembershipView, PeerView, ChannelPeerView, ChannelStatusView } from "./membership-view.js";
+export type { MembershipView, PeerView, ChannelPeerView, ChannelStatusView, DuplicateIdentityView } from "./membership-view.js";
 export {
   ChannelDefinitionError,
   type ChannelDefinitionErrorCode,

@@ -20,6 +20,20 @@ export interface MembershipView {
   dead: PeerView[];
   /** Channel name to the peers this peer knows in it (itself excluded). */
   channels: Record<string, ChannelPeerView[]>;
+  /**
+   * Identities seen in use by two processes at once in the last 10 minutes (duplicate-identity events): our own
+   * when a twin runs with it, or another peer's whose alive messages alternate between endpoints.
+   */
+  duplicates?: DuplicateIdentityView[];
+}
+
+/** An identity run by more than one process, as `GET /v1/membership` shows it. */
+export interface DuplicateIdentityView {
+  pkiId: string;
+  /** The endpoints it was seen at. */
+  endpoints: string[];
+  /** When it was last seen, ISO time. */
+  lastSeen: string;
 }
 
 /** One channel with a ledger, as `GET /v1/channels` shows it. */

@@ -18,7 +18,10 @@ import { EventLog } from "./event-log.js";
 import { channelJoinBlockOf } from "./channel-block.js";
 import { type ChannelDefinition, ChannelRegistry } from "./channel-definition.js";
 import { type GossipService, type GossipServiceComponents, type GossipServiceOptions, createGossipService } from "./gossip-service.js";
-import type { ChannelPeerView, ChannelStatusView, MembershipView, PeerView } from "./membership-view.js";
+import type { ChannelPeerView, ChannelStatusView, DuplicateIdentityView, MembershipView, PeerView } from "./membership-view.js";
+
+/** How long /v1/membership keeps reporting an identity seen run by two processes. */
+const DUPLICATE_REPORT_MS = 10 * 60_000;
 
 /** Why a peer node could not start. */
 export type PeerNodeErrorCode = "GOSSIP_LISTEN" | "ADMIN_LISTEN" | "BAD_STATE" | "NO_LEDGER";
@@ -186,6 +189,9 @@ export class PeerNode {
   readonly #service: GossipService;
   readonly #fullPeer: boolean;
   readonly #eventLog: EventLog;
+  readonly #clock: Clock;
+  /** Identities seen run by two processes (duplicate-identity events), for /v1/membership. */
+  readonly #duplicates = new Map<string, { endpoints: Set<string>; lastSeen: number }>();
   #state: "new" | "starting" | "started" | "stopped" = "new";
   #stopping: Promise<void> | undefined;
 
@@ -238,6 +244,8 @@ export class PeerNode {
     );
     this.#node = this.#service.node;
     this.#eventLog = new EventLog(this.#service.events, clock);
+    this.#clock = clock;
+    this.#service.events.on("duplicate-identity", (e) => this.#noteDuplicate(e.pkiId, e.endpoint));
     this.#selfOrg = fromUtf8(components.securityAdvisor.orgByPeerIdentity(components.selfIdentity));
     this.#admin =
       options.admin === undefined
@@ -358,7 +366,23 @@ export class PeerNode {
 
   /** What the node knows now, as GET /v1/membership shows it. */
   membershipView(): MembershipView {
-    return membershipViewOf(this.#node, this.#selfOrg);
+    const view = membershipViewOf(this.#node, this.#selfOrg);
+    const now = this.#clock.now();
+    const duplicates: DuplicateIdentityView[] = [];
+    for (const [pkiId, d] of this.#duplicates) {
+      if (now - d.lastSeen > DUPLICATE_REPORT_MS) this.#duplicates.delete(pkiId);
+      else duplicates.push({ pkiId, endpoints: [...d.endpoints].sort(), lastSeen: new Date(d.lastSeen).toISOString() });
+    }
+    return duplicates.length === 0 ? view : { ...view, duplicates };
+  }
+
+  /** Remembers a duplicate-identity event for /v1/membership (a bounded map: one entry per identity, 1,000 at most). */
+  #noteDuplicate(pkiId: string, endpoint: string): void {
+    const d = this.#duplicates.get(pkiId) ?? { endpoints: new Set<string>(), lastSeen: 0 };
+    if (endpoint !== "" && d.endpoints.size < 16) d.endpoints.add(endpoint);
+    d.lastSeen = this.#clock.now();
+    if (!this.#duplicates.has(pkiId) && this.#duplicates.size >= 1_000) return;
+    this.#duplicates.set(pkiId, d);
   }
 
   /**
