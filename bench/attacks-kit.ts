@@ -125,6 +125,10 @@ export class RawGossipStream {
   readonly #req: http2.ClientHttp2Stream;
   readonly #listeners = new Set<(m: SignedGossipMessage) => void>();
   #buf: Buffer = Buffer.alloc(0);
+  #chunks: Buffer[] = [];
+  #chunkBytes = 0;
+  /** Bytes still missing of the message being received (0: unknown). */
+  #need = 0;
   /** Envelopes received, and their bytes. */
   received = 0;
   receivedBytes = 0;
@@ -174,10 +178,20 @@ export class RawGossipStream {
   }
 
   #onData(chunk: Buffer): void {
-    this.#buf = this.#buf.byteLength === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    // A large message comes in thousands of chunks: gather them, and join only once it is complete.
+    this.#chunks.push(chunk);
+    this.#chunkBytes += chunk.byteLength;
+    if (this.#need > 0 && this.#chunkBytes < this.#need) return;
+    this.#buf = this.#buf.byteLength === 0 && this.#chunks.length === 1 ? chunk : Buffer.concat([this.#buf, ...this.#chunks]);
+    this.#chunks = [];
+    this.#chunkBytes = 0;
+    this.#need = 0;
     while (this.#buf.byteLength >= 5) {
       const len = this.#buf.readUInt32BE(1);
-      if (this.#buf.byteLength < 5 + len) return;
+      if (this.#buf.byteLength < 5 + len) {
+        this.#need = 5 + len - this.#buf.byteLength;
+        return;
+      }
       const bytes = new Uint8Array(this.#buf.subarray(5, 5 + len));
       this.#buf = this.#buf.subarray(5 + len);
       this.received++;
@@ -357,13 +371,20 @@ export function withBadSignature(msg: SignedGossipMessage): SignedGossipMessage 
 // ---------------------------------------------------------------------------------------------
 // What the suite reads from the peer processes
 
-/** Resident set size (bytes) and open file descriptors of a process, or undefined when it is gone. */
-export async function procUsage(pid: number): Promise<{ rss: number; fds: number } | undefined> {
+/** Linux USER_HZ: the unit of /proc/<pid>/stat's CPU times. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** Resident set size (bytes), open file descriptors and CPU seconds (user + system) of a process, or undefined when it is gone. */
+export async function procUsage(pid: number): Promise<{ rss: number; fds: number; cpuS: number } | undefined> {
   try {
     const status = await readFile(`/proc/${pid}/status`, "utf8");
     const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
     const fds = (await readdir(`/proc/${pid}/fd`)).length;
-    return { rss: Number(kb ?? 0) * 1024, fds };
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const cpuS = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+    return { rss: Number(kb ?? 0) * 1024, fds, cpuS };
   } catch {
     return undefined;
   }

@@ -9,6 +9,9 @@
  * (stderr), the slowest /healthz, time to recover, and what the peers refused (their /metrics).
  * A last phase floods a network of development-crypto peers with 100,000 fake members.
  *
+ * ATTACKS_ONLY=1,5 runs some attacks; ATTACKS_DEBUG=1 prints each peer's last stderr lines after an attack, the
+ * membership views during attack 1 and the commit timeline when a peer does not recover.
+ *
  * `runAttackSuite({ short: true })` is the CI version (test/e2e/attacks-short.test.ts): forged
  * handshakes, 2,000 silent connections, 3 kill -9 restarts and a 200-member response.
  */
@@ -25,6 +28,7 @@ import {
   devIdentity,
   handshake,
   healthMs,
+  httpGet,
   type MetricSnapshot,
   membershipResponse,
   metricDelta,
@@ -83,6 +87,9 @@ export interface AttackRow {
   baseP99Ms: number | null;
   peakRssMiB: number;
   peakFds: number;
+  /** CPU during the attack, % of one core: the busiest peer, and the attacking process. */
+  peerCpuPercent: number;
+  attackerCpuPercent: number;
   /** The highest of the peers' log lines per second during the attack. */
   logLinesPerSecond: number;
   /** The slowest /healthz answer (ms) and how many probes got none within 2 s. */
@@ -135,8 +142,43 @@ class Watcher {
     });
   }
 
+  /** CPU seconds of each peer's process at reset(), by pid (a restarted peer starts again from 0). */
+  #cpuAt = new Map<string, { pid: number; cpuS: number; at: number }>();
+  #selfCpuAt = { cpu: process.cpuUsage(), at: performance.now() };
+
   reset(): void {
     for (const p of this.peers) this.peaks.set(p.name, { rss: 0, fds: 0, healthMax: 0, healthFailures: 0 });
+    this.#cpuAt.clear();
+    this.#selfCpuAt = { cpu: process.cpuUsage(), at: performance.now() };
+    void this.#markCpu();
+  }
+
+  async #markCpu(): Promise<void> {
+    const at = performance.now();
+    await Promise.all(
+      this.peers.map(async (p) => {
+        const pid = p.pid();
+        const u = pid === undefined ? undefined : await procUsage(pid);
+        if (pid !== undefined && u !== undefined) this.#cpuAt.set(p.name, { pid, cpuS: u.cpuS, at });
+      }),
+    );
+  }
+
+  /** Since reset(): the busiest peer's CPU (% of one core) and this process's (the attackers'). */
+  async cpuPercent(): Promise<{ peerMax: number; attacker: number }> {
+    let peerMax = 0;
+    const now = performance.now();
+    for (const p of this.peers) {
+      const start = this.#cpuAt.get(p.name);
+      const pid = p.pid();
+      if (start === undefined || pid !== start.pid) continue;
+      const u = await procUsage(pid);
+      if (u === undefined) continue;
+      peerMax = Math.max(peerMax, ((u.cpuS - start.cpuS) * 100_000) / Math.max(now - start.at, 1));
+    }
+    const self = process.cpuUsage(this.#selfCpuAt.cpu);
+    const attacker = ((self.user + self.system) / 1_000 / Math.max(now - this.#selfCpuAt.at, 1)) * 100;
+    return { peerMax: Math.round(peerMax), attacker: Math.round(attacker) };
   }
 
   start(): void {
@@ -338,7 +380,23 @@ const A1: AttackSpec = {
     }
     const seconds = (performance.now() - started) / 1000;
     // Watch the damage (or its absence) while honest traffic goes on.
-    await sleep(ctx.short ? 6_000 : 30_000);
+    const watchUntil = performance.now() + (ctx.short ? 6_000 : 30_000);
+    while (performance.now() < watchUntil) {
+      await sleep(1_000);
+      if (process.env["ATTACKS_DEBUG"] !== "1") continue;
+      const views = await Promise.all(
+        ctx.net.peers.map(async (p) => {
+          try {
+            const v = JSON.parse((await httpGet(p.admin ?? "", "/v1/membership", 1_000)).body) as { alive: { endpoint: string }[]; dead: { endpoint: string }[] };
+            const honest = v.alive.filter((m) => m.endpoint.startsWith("127.0.0.1:")).length;
+            return `${p.name.split(".")[0]} h=${p.height} alive ${v.alive.length} (honest ${honest}) dead ${v.dead.length}`;
+          } catch (err) {
+            return `${p.name.split(".")[0]} ${(err as Error).message}`;
+          }
+        }),
+      );
+      ctx.log(`    orderer h=${ctx.net.orderer.height}; ${views.join("; ")}`);
+    }
     return { frames, seconds: seconds + (ctx.short ? 6 : 30), notes: `${n} members in one ${(bytes / 3 / MiB).toFixed(2)} MiB response to each peer` };
   },
 };
@@ -429,18 +487,26 @@ const A3: AttackSpec = {
   },
 };
 
+/** The first of attack 4's three big blocks. */
+let bigBlocksFrom = 0;
+
 const A4: AttackSpec = {
   id: "4",
   name: "pull request for three large blocks",
   before: "a 30-byte request built a 251 MB message, gRPC refused it, the stream was torn down, again and again",
-  async run(ctx) {
-    const blockBytes = 49 * MiB;
+  // The network carries three 49 MiB blocks first (honest traffic paused), outside the measured window.
+  async prepare(ctx) {
     const net = ctx.net;
     await net.stopFeeding();
-    const first = net.orderer.height;
-    await net.startFeeding({ rate: 1, size: blockBytes, limit: 3 });
-    await net.waitForHeight(first + 3, undefined, 180_000);
+    bigBlocksFrom = net.orderer.height;
+    await net.startFeeding({ rate: 1, size: 49 * MiB, limit: 3 });
+    await net.waitForHeight(bigBlocksFrom + 3, undefined, 180_000);
     await net.stopFeeding();
+    ctx.log(`  blocks ${bigBlocksFrom}-${bigBlocksFrom + 2} carry 49 MiB each`);
+  },
+  async run(ctx) {
+    const net = ctx.net;
+    const first = bigBlocksFrom;
     const wanted = [0, 1, 2].map((i) => BigInt(first + i));
     const target = net.peers[1]!;
     const id = await mintPeerIdentity(ctx.org, "puller.org1.example.com");
@@ -483,12 +549,13 @@ const A4: AttackSpec = {
     if (got.size < wanted.length) failures.push(`only ${got.size} of ${wanted.length} blocks came back (${stream.closedBecause ?? "stream open"})`);
     if (stream.closedBecause !== undefined) failures.push(`the stream was torn down: ${stream.closedBecause}`);
     if (largest > 100 * MiB) failures.push(`a reply of ${(largest / MiB).toFixed(1)} MiB exceeds the 100 MiB limit`);
+    const closedBecause = stream.closedBecause;
     stream.close();
     await net.startFeeding({ rate: HONEST_RATE, size: HONEST_TX_BYTES });
     return {
       frames,
       seconds,
-      notes: `3 x 49 MiB blocks pulled: ${got.size} received in ${updates} DataUpdate(s), largest ${(largest / MiB).toFixed(1)} MiB; stream ${stream.closedBecause === undefined ? "kept open" : "closed"}`,
+      notes: `3 x 49 MiB blocks pulled: ${got.size} received in ${updates} DataUpdate(s), largest ${(largest / MiB).toFixed(1)} MiB; stream ${closedBecause === undefined ? "kept open" : `closed: ${closedBecause}`}`,
       failures,
       noP99Bound: true,
     };
@@ -640,7 +707,7 @@ function knownMembers(s: Map<string, MetricSnapshot>): number {
 /** Every result of a suite run, with the baseline. */
 export interface AttackSuiteResult {
   machine: string;
-  baseline: { p99Ms: number | null; rssMiB: number; fds: number; logLinesPerSecond: number; healthMaxMs: number };
+  baseline: { p99Ms: number | null; rssMiB: number; fds: number; peerCpuPercent: number; logLinesPerSecond: number; healthMaxMs: number };
   rows: AttackRow[];
 }
 
@@ -659,7 +726,12 @@ export async function runAttackSuite(options: AttackSuiteOptions = {}): Promise<
     batchTimeout: "100ms",
     // Room for attack 4's 49 MiB blocks; honest blocks are 1 KB.
     maxBlockBytes: 60 * MiB,
-    env: { CORE_PEER_GOSSIP_ELECTION_STARTUPGRACEPERIOD: "3s" },
+    env: {
+      CORE_PEER_GOSSIP_ELECTION_STARTUPGRACEPERIOD: "3s",
+      // Profiling the peers under attack: e.g. "--require /tmp/prof.cjs", a preload that starts the inspector's
+      // profiler and writes a .cpuprofile on ATTACKS_DEBUG_SIGNAL (--cpu-prof is not allowed in NODE_OPTIONS).
+      ...(process.env["ATTACKS_DEBUG_PEER_NODE_OPTIONS"] ? { NODE_OPTIONS: process.env["ATTACKS_DEBUG_PEER_NODE_OPTIONS"] } : {}),
+    },
     handleSignals: true,
   });
   const commits = new Commits();
@@ -676,7 +748,7 @@ export async function runAttackSuite(options: AttackSuiteOptions = {}): Promise<
       if (p?.process !== undefined && w !== undefined) w.attach(p.name, p.process);
     }
   });
-  let baseline: AttackSuiteResult["baseline"] = { p99Ms: null, rssMiB: 0, fds: 0, logLinesPerSecond: 0, healthMaxMs: 0 };
+  let baseline: AttackSuiteResult["baseline"] = { p99Ms: null, rssMiB: 0, fds: 0, peerCpuPercent: 0, logLinesPerSecond: 0, healthMaxMs: 0 };
   try {
     const t0 = performance.now();
     await net.start();
@@ -701,15 +773,17 @@ export async function runAttackSuite(options: AttackSuiteOptions = {}): Promise<
     const bTo = Date.now();
     await sleep(1_000);
     const bPeaks = watcher().totals();
+    const bCpu = await watcher().cpuPercent();
     const baseFds = new Map([...watcher().peaks].map(([k, v]) => [k, v.fds]));
     baseline = {
       p99Ms: p99(commits.latencies(bFrom, bTo)),
       rssMiB: Math.round(bPeaks.rss / MiB),
       fds: bPeaks.fds,
+      peerCpuPercent: bCpu.peerMax,
       logLinesPerSecond: maxLineRate(watcher(), linesBefore, baseMs / 1000),
       healthMaxMs: Math.round(bPeaks.healthMax),
     };
-    log(`baseline: honest p99 ${baseline.p99Ms} ms, RSS ${baseline.rssMiB} MiB, fds ${baseline.fds}, ${baseline.logLinesPerSecond} log lines/s`);
+    log(`baseline: honest p99 ${baseline.p99Ms} ms, RSS ${baseline.rssMiB} MiB, fds ${baseline.fds}, busiest peer CPU ${baseline.peerCpuPercent} %, ${baseline.logLinesPerSecond} log lines/s`);
     const slack = options.p99SlackMs ?? BOUNDS.p99SlackMs;
     const bound = BOUNDS.p99Factor * (baseline.p99Ms ?? 0) + slack;
 
@@ -731,9 +805,11 @@ export async function runAttackSuite(options: AttackSuiteOptions = {}): Promise<
         outcome = { frames: 0, seconds: (Date.now() - from) / 1000, notes: "", failures: [`the attack itself failed: ${(err as Error).message}`] };
       }
       const to = Date.now();
+      if (process.env["ATTACKS_DEBUG_SIGNAL"]) for (const p of net.peers) p.process?.child.kill(process.env["ATTACKS_DEBUG_SIGNAL"] as NodeJS.Signals);
       const windowS = (to - from) / 1000;
       const rate = maxLineRate(watcher(), lines0, windowS);
       const peaks = watcher().totals();
+      const cpu = await watcher().cpuPercent();
       // Recovery: every peer healthy, back within its descriptors, and an honest block cut afterwards committed in bound.
       const limitMs = short ? 20_000 : 60_000;
       let recoverS: number | null = null;
@@ -780,6 +856,8 @@ export async function runAttackSuite(options: AttackSuiteOptions = {}): Promise<
         baseP99Ms: baseline.p99Ms,
         peakRssMiB: Math.round(peaks.rss / MiB),
         peakFds: peaks.fds,
+        peerCpuPercent: cpu.peerMax,
+        attackerCpuPercent: cpu.attacker,
         logLinesPerSecond: rate,
         healthMaxMs: Math.round(peaks.healthMax),
         healthFailures: peaks.healthFailures,
@@ -886,6 +964,7 @@ async function devCryptoFlood(log: (line: string) => void): Promise<AttackRow> {
     await sleep(30_000);
     const windowS = (performance.now() - started) / 1000;
     const peaks = w.totals();
+    const cpu = await w.cpuPercent();
     const rate = maxLineRate(w, lines0, windowS);
     // Recovery: all healthy within a second and descriptors back near the baseline.
     let recoverS: number | null = null;
@@ -919,6 +998,8 @@ async function devCryptoFlood(log: (line: string) => void): Promise<AttackRow> {
       baseP99Ms: null,
       peakRssMiB: Math.round(peaks.rss / MiB),
       peakFds: peaks.fds,
+      peerCpuPercent: cpu.peerMax,
+      attackerCpuPercent: cpu.attacker,
       logLinesPerSecond: rate,
       healthMaxMs: Math.round(peaks.healthMax),
       healthFailures: peaks.healthFailures,
@@ -940,21 +1021,21 @@ async function devCryptoFlood(log: (line: string) => void): Promise<AttackRow> {
 
 function formatRow(r: AttackRow): string {
   const p = r.p99Ms === null ? "n/a" : `${r.p99Ms} ms (base ${r.baseP99Ms})`;
-  return `${r.frames} frames in ${r.seconds} s (${(r.frames / Math.max(r.seconds, 0.001)).toFixed(0)}/s); p99 ${p}; RSS ${r.peakRssMiB} MiB; fds ${r.peakFds}; ${r.logLinesPerSecond} lines/s; healthz max ${r.healthMaxMs} ms (${r.healthFailures} failed); recovered ${r.recoverS === null ? "no" : `${r.recoverS.toFixed(1)} s`}; refused: ${r.refused}; ${r.notes}${r.failures.length ? `; FAILED: ${r.failures.join("; ")}` : ""}`;
+  return `${r.frames} frames in ${r.seconds} s (${(r.frames / Math.max(r.seconds, 0.001)).toFixed(0)}/s); p99 ${p}; RSS ${r.peakRssMiB} MiB; fds ${r.peakFds}; CPU peer ${r.peerCpuPercent} % attacker ${r.attackerCpuPercent} %; ${r.logLinesPerSecond} lines/s; healthz max ${r.healthMaxMs} ms (${r.healthFailures} failed); recovered ${r.recoverS === null ? "no" : `${r.recoverS.toFixed(1)} s`}; refused: ${r.refused}; ${r.notes}${r.failures.length ? `; FAILED: ${r.failures.join("; ")}` : ""}`;
 }
 
 /** The suite's table as text. */
 export function formatAttackTable(res: AttackSuiteResult): string {
   const lines = [
     `attack suite on ${res.machine}`,
-    `baseline: honest p99 ${res.baseline.p99Ms} ms, peak RSS ${res.baseline.rssMiB} MiB, peak fds ${res.baseline.fds}, ${res.baseline.logLinesPerSecond} log lines/s, healthz max ${res.baseline.healthMaxMs} ms`,
+    `baseline: honest p99 ${res.baseline.p99Ms} ms, peak RSS ${res.baseline.rssMiB} MiB, peak fds ${res.baseline.fds}, busiest peer CPU ${res.baseline.peerCpuPercent} %, ${res.baseline.logLinesPerSecond} log lines/s, healthz max ${res.baseline.healthMaxMs} ms`,
     "",
-    "| # | attack | frames (rate/s) | honest p99 ms (base) | peak RSS MiB | peak fds | log lines/s | healthz max ms | recover s | refused | notes | before (issue) | result |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| # | attack | frames (rate/s) | honest p99 ms (base) | peak RSS MiB | peak fds | CPU % busiest peer / attacker | log lines/s | healthz max ms | recover s | refused | notes | before (issue) | result |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of res.rows) {
     lines.push(
-      `| ${r.id} | ${r.attack} | ${r.frames} (${(r.frames / Math.max(r.seconds, 0.001)).toFixed(0)}) | ${r.p99Ms ?? "n/a"} (${r.baseP99Ms ?? "n/a"}) | ${r.peakRssMiB} | ${r.peakFds} | ${r.logLinesPerSecond} | ${r.healthMaxMs}${r.healthFailures ? ` (${r.healthFailures} failed)` : ""} | ${r.recoverS === null ? "no" : r.recoverS.toFixed(1)} | ${r.refused} | ${r.notes} | ${r.before} | ${r.failures.length ? `FAIL: ${r.failures.join("; ")}` : "ok"} |`,
+      `| ${r.id} | ${r.attack} | ${r.frames} (${(r.frames / Math.max(r.seconds, 0.001)).toFixed(0)}) | ${r.p99Ms ?? "n/a"} (${r.baseP99Ms ?? "n/a"}) | ${r.peakRssMiB} | ${r.peakFds} | ${r.peerCpuPercent} / ${r.attackerCpuPercent} | ${r.logLinesPerSecond} | ${r.healthMaxMs}${r.healthFailures ? ` (${r.healthFailures} failed)` : ""} | ${r.recoverS === null ? "no" : r.recoverS.toFixed(1)} | ${r.refused} | ${r.notes} | ${r.before} | ${r.failures.length ? `FAIL: ${r.failures.join("; ")}` : "ok"} |`,
     );
   }
   return lines.join("\n");
