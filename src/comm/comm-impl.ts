@@ -169,6 +169,8 @@ export class CommImpl implements Comm {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
+    // Refused addresses are turned away by the transport before TLS, where it can (the gRPC one can).
+    this.#c.transport.setAcceptFilter?.((host) => !this.#opts.refuseAddresses || this.#guard.refusedFor(`ip:${host}`) <= 0);
     await this.#c.transport.listen((stream) => this.#track(this.#acceptStream(stream)));
   }
 

@@ -51,6 +51,12 @@ export interface Transport {
   dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<RawStream>;
   /** Connects to `endpoint` and pings it, without opening a stream (Fabric's Probe). */
   ping(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<void>;
+  /**
+   * Optional: a filter consulted for each new TCP connection by remote host (no port), before any TLS or HTTP/2
+   * work; false closes the connection at once. Comm sets it to refuse the addresses it refuses anyway, so that a
+   * refused forger does not cost a TLS handshake per attempt.
+   */
+  setAcceptFilter?(filter: (remoteHost: string) => boolean): void;
   /** Stops listening and breaks every stream; idempotent. */
   close(): Promise<void>;
 }

@@ -56,11 +56,11 @@ export interface GrpcTransportOptions {
 export const COMM_SOCKETS_REFUSED: CounterSpec<"reason"> = {
   name: "fabric_gossip_comm_sockets_refused_total",
   type: "counter",
-  help: "TCP connections to the gossip port closed by the socket limits, by reason (too_many, too_many_from_address, too_many_pending, no_call_in_time)",
+  help: "TCP connections to the gossip port closed at accept, by reason (too_many, too_many_from_address, too_many_pending, no_call_in_time, refused_address: a host comm refuses for its offences)",
   labelNames: ["reason"],
 };
 
-type SocketRefusal = "too_many" | "too_many_from_address" | "too_many_pending" | "no_call_in_time";
+type SocketRefusal = "too_many" | "too_many_from_address" | "too_many_pending" | "no_call_in_time" | "refused_address";
 
 /** A socket the server holds, until it closes. */
 interface HeldSocket {
@@ -114,6 +114,8 @@ export class GrpcTransport implements Transport {
   readonly #maxSize: number;
   readonly #log: Logger;
   readonly #dialLog: RemoteLogLimiter;
+  /** Comm's verdict on a remote host, consulted at accept (see Transport.setAcceptFilter). */
+  #acceptFilter: ((remoteHost: string) => boolean) | undefined;
   /** Endpoints whose failed dial is being diagnosed, with the diagnosis (awaited by close). */
   readonly #diagnosing = new Map<string, Promise<void>>();
   /** Aborts diagnoses in flight at close. */
@@ -290,6 +292,10 @@ export class GrpcTransport implements Transport {
     await Promise.allSettled([...this.#diagnosing.values()]);
   }
 
+  setAcceptFilter(filter: (remoteHost: string) => boolean): void {
+    this.#acceptFilter = filter;
+  }
+
   /** Creates a client with its own connection and waits until it is ready (Fabric's WithBlock dial). */
   async #connect(endpoint: string, dialTimeoutMs: number): Promise<grpc.Client> {
     if (this.#closed) throw new CommError("STOPPED", "transport is closed");
@@ -389,7 +395,9 @@ export class GrpcTransport implements Transport {
     const here = this.#socketsByHost.get(host) ?? 0;
     const pendingHere = this.#pendingByHost.get(host) ?? 0;
     const refusal: SocketRefusal | undefined =
-      this.#sockets.size >= l.maxSockets
+      this.#acceptFilter?.(host) === false
+        ? "refused_address"
+        : this.#sockets.size >= l.maxSockets
         ? "too_many"
         : here >= l.maxSocketsPerAddress
           ? "too_many_from_address"
