@@ -119,6 +119,11 @@ test("simulate's flags become simulation options; bad flags are named", async ()
   await assert.rejects(simOptionsFromFlags(flags({ peers: "many" })), /--peers must be an integer/);
   await assert.rejects(simOptionsFromFlags(flags({ config: "/nonexistent/core.yaml" })), /--config: cannot read/);
   await assert.rejects(simOptionsFromFlags(flags({ leaders: "bully" })), /--leaders/);
+  // Each bad value names its flag.
+  await assert.rejects(simOptionsFromFlags(flags({ blocks: "0" })), /--blocks must be an integer >= 1/);
+  await assert.rejects(simOptionsFromFlags(flags({ duration: "0s" })), /--duration "0s": must be more than 0/);
+  await assert.rejects(simOptionsFromFlags(flags({ warmup: "-5s" })), /--warmup "-5s": must be at least 0/);
+  await assert.rejects(simOptionsFromFlags(flags({ peers: "3", orgs: "5" })), /--orgs 5 must not exceed --peers 3/);
 });
 
 test("the text report names every figure and the trace hash", async () => {

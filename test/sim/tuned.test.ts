@@ -172,3 +172,10 @@ test("a run in which running peers miss blocks fails: targets missed, the summar
   assert.equal(r.latencyMs.deliveries, r.commits, "the latency figures say how many deliveries they cover");
   assert.match(r.failures[0] ?? "", /never happened/);
 });
+
+test("simulate --report into a folder that does not exist is refused before the run, naming the flag", async () => {
+  const r = await runCli(["simulate", "--peers", "4", "--orgs", "2", "--blocks", "2", "--fast-crypto", "--report", "/nonexistent-folder/report.html"], {}, 60_000);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /--report \/nonexistent-folder\/report\.html: the folder \/nonexistent-folder does not exist/);
+  assert.equal(r.stdout, "", "nothing ran");
+});

@@ -1,4 +1,5 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { type GossipConfig, gossipSectionFromCoreYaml, loadGossipConfig, parseDurationMs } from "../../config/index.js";
 import {
@@ -75,12 +76,30 @@ function intFlag(value: string, flag: string, min: number): number {
   return n;
 }
 
-function durationFlag(value: string, flag: string): number {
+/** The folder of --report exists and is a folder. */
+async function checkReportFolder(file: string): Promise<void> {
+  const dir = dirname(resolve(file));
+  const st = await stat(dir).catch(() => undefined);
+  if (st === undefined || !st.isDirectory()) throw new SimError("INVALID_OPTIONS", `--report ${file}: the folder ${dir} does not exist`);
+}
+
+/** --orgs: at least 1 and at most --peers (peers are dealt to orgs round-robin). */
+function orgsFlag(f: SimulateFlags): number {
+  const orgs = intFlag(f.orgs, "--orgs", 1);
+  const peers = Number(f.peers);
+  if (Number.isInteger(peers) && orgs > peers) throw new SimError("INVALID_OPTIONS", `--orgs ${orgs} must not exceed --peers ${peers}: every org needs a peer`);
+  return orgs;
+}
+
+function durationFlag(value: string, flag: string, min: { ms: number; what: string } = { ms: 0, what: "at least 0" }): number {
+  let ms: number;
   try {
-    return parseDurationMs(value);
+    ms = parseDurationMs(value);
   } catch {
     throw new SimError("INVALID_OPTIONS", `${flag}: cannot read "${value}"; expected a duration such as 10m, 90s or 1500ms`);
   }
+  if (!(ms >= min.ms)) throw new SimError("INVALID_OPTIONS", `${flag} "${value}": must be ${min.what}`);
+  return ms;
 }
 
 /**
@@ -124,13 +143,13 @@ export async function simOptionsFromFlags(f: SimulateFlags, preset = f.preset ==
     gossip,
     seed: intFlag(f.seed, "--seed", 0),
     peers: intFlag(f.peers, "--peers", 1),
-    orgs: intFlag(f.orgs, "--orgs", 1),
+    orgs: orgsFlag(f),
     channels: intFlag(f.channels, "--channels", 1),
-    blocks: intFlag(f.blocks, "--blocks", 0),
+    blocks: intFlag(f.blocks, "--blocks", 1),
     blockBytes: parseByteSize(f.blockSize),
     blockIntervalMs: parseRate(f.blockRate),
     warmupMs: durationFlag(f.warmup, "--warmup"),
-    durationMs: f.duration === undefined ? undefined : durationFlag(f.duration, "--duration"),
+    durationMs: f.duration === undefined ? undefined : durationFlag(f.duration, "--duration", { ms: 1, what: "more than 0, e.g. 90s" }),
     link,
     partitions: f.partition.map((p) => parsePartitionSpec(p)),
     crashes: f.crash.map((c) => parseCrashSpec(c)),
@@ -281,6 +300,8 @@ export function registerSimulate(program: Command): void {
     .option("--compare", "run Fabric's defaults and the tuned preset with the same seed and faults; print, report and JSON both")
     .action(async (flags: SimulateFlags) => {
       const runs = await simRunsFromFlags(flags);
+      // Checked before the run, which may take minutes: a report that cannot be written is said at once.
+      if (flags.report !== undefined) await checkReportFolder(flags.report);
       for (const run of runs) {
         const warning = linkWarning(run);
         if (warning !== undefined) process.stderr.write(`warning: ${warning}\n`);
