@@ -2,9 +2,11 @@ import { createHash } from "node:crypto";
 import type { CollectionPvtReadWriteSet } from "../protos/gen/ledger/rwset/rwset.pb.js";
 import { bytesEqual } from "../util/index.js";
 
-/** SHA-256 of bytes. */
-export function sha256(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(bytes).digest());
+/** SHA-256 of the bytes (of the parts one after the other, as Fabric hashes a proposal's parts). */
+export function sha256(...parts: Uint8Array[]): Uint8Array {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
 }
 
 /**

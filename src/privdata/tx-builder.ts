@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { NONCE_SIZE } from "../crypto/index.js";
 import { computeTxId, randomNonce } from "../deliver/index.js";
 import { ChannelHeader, Envelope, Header, HeaderType, Payload, SignatureHeader } from "../protos/gen/common/common.pb.js";
@@ -144,7 +144,6 @@ function kvRead(r: KvReadSpec): KVRead {
 }
 
 /** The hash of a string key or a value, as Fabric's `util.ComputeHash`. */
-const hashOf = (bytes: Uint8Array): Uint8Array => sha256(bytes);
 
 interface BuiltRwSets {
   rwset: TxReadWriteSet;
@@ -174,11 +173,11 @@ function buildRwSets(namespaces: readonly NamespaceRwSpec[]): BuiltRwSets {
       const writes = sortedBy(c.writes ?? [], (w) => w.key, `${where} collection ${c.name} write key`).map(kvWrite);
       const reads = sortedBy(c.reads ?? [], (r) => r.key, `${where} collection ${c.name} read key`);
       const hashed: HashedRWSet = {
-        hashedReads: reads.map((r) => ({ keyHash: hashOf(utf8(r.key)), version: kvRead(r).version })),
+        hashedReads: reads.map((r) => ({ keyHash: sha256(utf8(r.key)), version: kvRead(r).version })),
         hashedWrites: writes.map((w) => ({
-          keyHash: hashOf(utf8(w.key)),
+          keyHash: sha256(utf8(w.key)),
           isDelete: w.isDelete,
-          valueHash: w.isDelete ? new Uint8Array(0) : hashOf(w.value),
+          valueHash: w.isDelete ? new Uint8Array(0) : sha256(w.value),
         })),
         metadataWrites: [],
       };
@@ -269,7 +268,7 @@ export function buildEndorserTransaction(spec: EndorserTxSpec): BuiltEndorserTx 
   }).finish();
   const signedProposal: SignedProposal = { proposalBytes, signature: spec.creator.sign(proposalBytes) };
 
-  const proposalHash = new Uint8Array(createHash("sha256").update(channelHeader).update(signatureHeader).update(txProposalPayload).digest());
+  const proposalHash = sha256(channelHeader, signatureHeader, txProposalPayload);
   const action = ChaincodeAction.encode({
     results: TxReadWriteSet.encode(rwset).finish(),
     events: spec.events ?? new Uint8Array(0),

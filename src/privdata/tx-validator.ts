@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { type ChannelBundle, createSignaturePolicy, parseChannelConfig, type SignedData } from "../channelconfig/index.js";
 import { computeTxId } from "../deliver/index.js";
 import { type Block, BlockMetadataIndex, ChannelHeader, Envelope, HeaderType, Payload, SignatureHeader } from "../protos/gen/common/common.pb.js";
@@ -9,10 +8,11 @@ import { ApplicationPolicy } from "../protos/gen/peer/policy.pb.js";
 import { ChaincodeHeaderExtension } from "../protos/gen/peer/proposal.pb.js";
 import { ProposalResponsePayload } from "../protos/gen/peer/proposal_response.pb.js";
 import { ChaincodeActionPayload, Transaction, TxValidationCode } from "../protos/gen/peer/transaction.pb.js";
-import { errorMessage } from "../util/index.js";
+import { bytesEqual, errorMessage } from "../util/index.js";
 import type { ChaincodeDefinitionRecord, CollectionStore } from "./collection-store.js";
 import { implicitCollectionMspId, LIFECYCLE_NAMESPACE } from "./collections.js";
 import { PrivdataError, TxError } from "./errors.js";
+import { sha256 } from "./hashes.js";
 import { signedByMspMember } from "./policy-dsl.js";
 import { type EndorserAction, readTransaction } from "./transactions.js";
 
@@ -76,14 +76,6 @@ function decode<T>(codec: { decode(b: Uint8Array): T }, bytes: Uint8Array, code:
   }
 }
 
-const sha256 = (...parts: Uint8Array[]): Uint8Array => {
-  const h = createHash("sha256");
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
-};
-
-const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
-
 /** Fabric's `txWritesToNamespace`: public writes or metadata writes, or collection hashed writes. */
 function writesTo(ns: EndorserAction["namespaces"][number]): boolean {
   return ns.kvRwSet.writes.length > 0 || ns.kvRwSet.metadataWrites.length > 0 || ns.collections.some((c) => c.hasWrites);
@@ -138,7 +130,7 @@ function validateEnvelope(
     const endorsed = cap.action ?? fail(code, "the action has no ChaincodeEndorsedAction");
     const prp = decode(ProposalResponsePayload, endorsed.proposalResponsePayload, code, "the ProposalResponsePayload");
     // Fabric's GetProposalHash2: the channel header, the action's signature header, the proposal payload.
-    if (!equalBytes(sha256(header.channelHeader, action.header, cap.chaincodeProposalPayload), prp.proposalHash)) {
+    if (!bytesEqual(sha256(header.channelHeader, action.header, cap.chaincodeProposalPayload), prp.proposalHash)) {
       fail(code, "the proposal hash does not match the transaction's proposal");
     }
   } else if (type === HeaderType.CONFIG) {

@@ -201,10 +201,11 @@ export class AdminServer {
 
   /** Fabric's PUT /logspec: `{"spec": "..."}`; 204 when applied, 400 with `{"Error"}` when the spec is refused. */
   async #putLogSpec(req: IncomingMessage, res: ServerResponse, levels: LogLevels): Promise<void> {
-    const body = await readBody(req, MAX_LOGSPEC_BYTES);
+    const body = await readBody(req, res, MAX_LOGSPEC_BYTES, { Error: `the body is larger than ${MAX_LOGSPEC_BYTES} bytes` });
+    if (body === undefined) return;
     let spec: unknown;
     try {
-      spec = body === undefined ? undefined : (JSON.parse(body.toString("utf8")) as { spec?: unknown }).spec;
+      spec = (JSON.parse(body.toString("utf8")) as { spec?: unknown }).spec;
     } catch {
       spec = undefined;
     }
@@ -226,20 +227,10 @@ export class AdminServer {
 
   /** Reads the block, joins its channel; 400 for a bad block, 409 for a channel already joined. */
   async #join(req: IncomingMessage, res: ServerResponse, join: (block: Uint8Array) => Promise<ChannelStatusView>): Promise<void> {
-    const parts: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      const b = chunk as Buffer;
-      size += b.byteLength;
-      if (size > MAX_JOIN_BLOCK_BYTES) {
-        send(res, 413, "application/json", JSON.stringify({ error: `the block is larger than ${MAX_JOIN_BLOCK_BYTES} bytes` }));
-        req.destroy();
-        return;
-      }
-      parts.push(b);
-    }
+    const body = await readBody(req, res, MAX_JOIN_BLOCK_BYTES, { error: `the block is larger than ${MAX_JOIN_BLOCK_BYTES} bytes` });
+    if (body === undefined) return;
     try {
-      const status = await join(new Uint8Array(Buffer.concat(parts)));
+      const status = await join(new Uint8Array(body));
       send(res, 200, "application/json", JSON.stringify(status));
     } catch (err) {
       const code = err instanceof GossipError ? err.code : "INTERNAL";
@@ -269,22 +260,12 @@ export class AdminServer {
       send(res, 400, "application/json", JSON.stringify({ error: "the channel name in the path is not URL-encoded text", code: "BAD_REQUEST" }));
       return;
     }
-    const parts: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      const b = chunk as Buffer;
-      size += b.byteLength;
-      if (size > MAX_PRIVATE_DATA_REQUEST_BYTES) {
-        send(res, 413, "application/json", JSON.stringify({ error: `the request is larger than ${MAX_PRIVATE_DATA_REQUEST_BYTES} bytes`, code: "BAD_REQUEST" }));
-        req.destroy();
-        return;
-      }
-      parts.push(b);
-    }
+    const raw = await readBody(req, res, MAX_PRIVATE_DATA_REQUEST_BYTES, { error: `the request is larger than ${MAX_PRIVATE_DATA_REQUEST_BYTES} bytes`, code: "BAD_REQUEST" });
+    if (raw === undefined) return;
     const bad = (why: string): void => send(res, 400, "application/json", JSON.stringify({ error: why, code: "BAD_REQUEST" }));
     let body: unknown;
     try {
-      body = JSON.parse(Buffer.concat(parts).toString("utf8"));
+      body = JSON.parse(raw.toString("utf8"));
     } catch {
       bad('the body must be JSON: {"txId", "blockHeight", "privateData" (base64)}');
       return;
@@ -314,14 +295,18 @@ export class AdminServer {
 /** The largest PUT /logspec body read. */
 const MAX_LOGSPEC_BYTES = 64 * 1024;
 
-/** The request body, or undefined when it is larger than `max` bytes (the rest is not read). */
-async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+/**
+ * The request body; past `max` bytes, answers 413 with `tooLarge` as its JSON, drops the rest of the request and
+ * gives undefined.
+ */
+async function readBody(req: IncomingMessage, res: ServerResponse, max: number, tooLarge: Record<string, string>): Promise<Buffer | undefined> {
   const parts: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     const b = chunk as Buffer;
     size += b.byteLength;
     if (size > max) {
+      send(res, 413, "application/json", JSON.stringify(tooLarge));
       req.destroy();
       return undefined;
     }

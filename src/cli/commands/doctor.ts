@@ -397,7 +397,7 @@ function endpointChecks(s: Subject, add: Add): void {
     } else {
       add("external-endpoint", "ok", "none: this peer is visible to its own org only (no channel with other orgs)");
     }
-  } else if (multiOrg.length > 0 && isLoopbackHost(endpointHost(s.external))) {
+  } else if (multiOrg.length > 0 && isLoopback(endpointHost(s.external))) {
     add(
       "external-endpoint",
       "warning",
@@ -418,10 +418,6 @@ function endpointChecks(s: Subject, add: Add): void {
     if (self.has(b)) add(`bootstrap:${b}`, "warning", `${b} is this peer's own endpoint (ignored)`, "list other peers of the org in peer.gossip.bootstrap");
   }
   if (g.bootstrap.length === 0) add("bootstrap", "ok", "no bootstrap peers: this peer learns its org's peers from others dialing it and from anchor peers");
-}
-
-function isLoopbackHost(host: string): boolean {
-  return isLoopback(host) || host === "localhost";
 }
 
 function channelChecks(s: Subject, add: Add): void {
