@@ -201,9 +201,13 @@ function blockData(block: Block): { number: bigint; data: readonly Uint8Array[] 
  * (`ok: false`, with its TxError) and does not stop the others. Throws PrivdataError BAD_BLOCK only for a
  * block without header or data.
  */
-export function readBlockTransactions(block: Block): TxRead[] {
+export function readBlockTransactions(block: Block): readonly TxRead[] {
   const { data } = blockData(block);
-  return data.map((env, i): TxRead => {
+  // A committing block is read by the coordinator, the collection store and the transaction-ID index: once.
+  // Keyed by the data array, which a block with new metadata (its validation flags) shares.
+  const cached = readCache.get(data);
+  if (cached !== undefined) return cached;
+  const reads = data.map((env, i): TxRead => {
     try {
       return { ok: true, tx: readTransaction(env, i) };
     } catch (err) {
@@ -211,7 +215,11 @@ export function readBlockTransactions(block: Block): TxRead[] {
       return { ok: false, error };
     }
   });
+  readCache.set(data, reads);
+  return reads;
 }
+
+const readCache = new WeakMap<readonly Uint8Array[], readonly TxRead[]>();
 
 /**
  * The block's TRANSACTIONS_FILTER (one TxValidationCode per transaction) when the block carries one of the
