@@ -78,3 +78,39 @@ export function closestOf(name: string, candidates: readonly string[], lengthPer
   }
   return bestD <= Math.max(2, Math.floor(lower.length / lengthPerEdit)) ? best : undefined;
 }
+
+/**
+ * Edit distance counting a swap of two adjacent letters as one edit ("tsl" for "tls"), so that the
+ * threshold of {@link typoOf} can stay tight.
+ */
+function typoDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * The first of `candidates` that `name` is most likely a misspelling of (case-insensitively): at most
+ * max(1, name.length / 6) edits away, a swap of adjacent letters counting as one. Tighter than
+ * {@link closestOf}, because a hit here turns an ignored key into an error.
+ */
+export function typoOf(name: string, candidates: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  let best: string | undefined;
+  let bestD = Number.POSITIVE_INFINITY;
+  for (const c of candidates) {
+    const d = typoDistance(lower, c.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return bestD <= Math.max(1, Math.floor(lower.length / 6)) ? best : undefined;
+}

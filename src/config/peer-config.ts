@@ -12,6 +12,7 @@ import { formatDurationMs } from "./duration.js";
 import { type ConfigNote, type ConfigProblem, type ConfigSource, ConfigError, describeSource } from "./errors.js";
 import { type GossipConfig, defaultGossipConfig, DEFAULT_GOSSIP_CONFIG, loadGossipConfig } from "./gossip-config.js";
 import { GOSSIP_ENV_PREFIX } from "./gossip-keys.js";
+import { guardedEnvProblems, guardedYamlProblems } from "./guarded-keys.js";
 import { type RawEntry as LayerRawEntry, type Resolved as LayerResolved, addEntry, givenOverrides, resolveLayers, setVariables } from "./layers.js";
 import {
   PEER_KEYS,
@@ -180,8 +181,8 @@ export function tlsClientKeyPairOf(tls: PeerTlsConfig): { certFile: string; keyF
 // Loading
 
 const PEER_ENV_PREFIX = "CORE_PEER_";
-/** Environment variables of the noted sections: unknown ones become notes. */
-const NOTED_ENV_PREFIXES = ["CORE_PEER_TLS_", "CORE_PEER_DELIVERYCLIENT_"];
+/** Environment variables of the noted sections: unknown ones become notes (CORE_PEER_TLS_* ones are errors: guarded-keys.ts). */
+const NOTED_ENV_PREFIXES = ["CORE_PEER_DELIVERYCLIENT_"];
 
 type RawEntry = LayerRawEntry<PeerKeySpec>;
 type Resolved = LayerResolved<PeerKeySpec, PeerValue>;
@@ -412,8 +413,11 @@ function isUnspecifiedHost(endpoint: string): boolean {
  * Builds a validated {@link PeerConfig} from layers: defaults (Fabric's sampleconfig values; for
  * peer.gossip Fabric's code defaults) <- core.yaml <- `CORE_PEER_*` environment <- overrides. For
  * each key the highest layer that sets it wins; keys match case-insensitively, as in viper.
- * Unknown keys under peer.tls and peer.deliveryclient (and their variables) become notes; other
- * unknown `peer.*` keys are ignored; unknown override keys are errors. Problems of every part,
+ * Unknown keys under the security sections (peer.tls, peer.authentication, peer.BCCSP,
+ * operations.tls, peer.gossip) and near misses of security keys (peer.listenAddress, peer.address,
+ * peer.mspConfigPath, peer.localMspId, ...), and their variables, are errors (guarded-keys.ts);
+ * unknown keys under peer.deliveryclient become notes; other unknown keys are ignored; unknown
+ * override keys are errors. Problems of every part,
  * peer.gossip included, are collected and thrown together.
  * @throws ConfigError (code CONFIG_INVALID) listing every problem, each naming its full key and source.
  */
@@ -422,6 +426,7 @@ export function loadPeerConfig(layers: PeerConfigLayers = {}): { config: PeerCon
   const notes: ConfigNote[] = [];
   const reader = new LayerReader(problems, notes);
   const stack = [reader.yaml(layers.yaml), reader.env(layers.env), reader.overrides(layers.overrides)];
+  problems.push(...guardedYamlProblems(layers.yaml), ...guardedEnvProblems(layers.env));
 
   const values: ReadonlyMap<string, Resolved> = resolveLayers(stack, (e) => {
     const parsed = parsePeerValue(e.spec.kind, e.raw, e.textual);

@@ -76,8 +76,11 @@ export const PEER_KEYS: readonly PeerKeySpec[] = Object.freeze([
   k("peer.deliveryclient.addressOverrides", "addressOverrides", "plain", "", "empty list", DS),
 ]);
 
-/** Sections whose unknown keys are reported as notes (other unknown `peer.*` keys are Fabric's business). */
-export const NOTED_PEER_SECTIONS: readonly string[] = Object.freeze(["peer.tls", "peer.deliveryclient"]);
+/**
+ * Sections whose unknown keys are reported as notes (unknown keys of the security sections, such as
+ * peer.tls, are errors: guarded-keys.ts; other unknown `peer.*` keys are Fabric's business).
+ */
+export const NOTED_PEER_SECTIONS: readonly string[] = Object.freeze(["peer.deliveryclient"]);
 
 /** The viper environment variable of a key: `CORE_` + the full key uppercased with dots as underscores. */
 export function peerEnvName(key: string): string {
@@ -102,7 +105,7 @@ export function isPeerSection(key: string): boolean {
   return INDEX.isSection(key);
 }
 
-/** The noted section (`peer.tls` or `peer.deliveryclient`) that `key` lies under, if any. */
+/** The noted section (`peer.deliveryclient`) that `key` lies under, if any. */
 export function notedSectionOf(key: string): string | undefined {
   const lower = key.toLowerCase();
   return NOTED_PEER_SECTIONS.find((s) => lower.startsWith(`${s.toLowerCase()}.`));
