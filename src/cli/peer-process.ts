@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, type WriteStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { ControlMessage } from "./control.js";
@@ -9,6 +10,15 @@ const BIN = fileURLToPath(new URL("../../bin/fabric-gossip.js", import.meta.url)
  * sources too, so they run the code under test rather than the last build in dist/.
  */
 const FROM_SOURCES = import.meta.url.endsWith(".ts");
+
+/** Options of a `PeerProcess`. */
+export interface PeerProcessOptions {
+  /**
+   * Append everything the process prints (stdout: its control events; stderr: its logs) to this file,
+   * as it comes, so an operator can read it while the process runs and after. Default: kept in memory only.
+   */
+  logFile?: string;
+}
 
 /**
  * A `fabric-gossip` child process driven over its JSON-lines control channel: used by
@@ -21,8 +31,10 @@ export class PeerProcess {
   #waiters: { match: (m: ControlMessage) => boolean; resolve: (m: ControlMessage) => void; reject: (e: Error) => void }[] = [];
   #events: ControlMessage[] = [];
   #exited: Promise<number | null>;
+  /** Resolves once the log file (if any) has everything the process printed and is closed. */
+  #logClosed: Promise<void> = Promise.resolve();
 
-  constructor(name: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  constructor(name: string, args: string[], env: NodeJS.ProcessEnv = {}, options: PeerProcessOptions = {}) {
     this.name = name;
     this.child = spawn(process.execPath, [BIN, ...args], {
       stdio: ["pipe", "pipe", "pipe"],
@@ -33,6 +45,7 @@ export class PeerProcess {
         ...env,
       },
     });
+    if (options.logFile !== undefined) this.#logClosed = this.#teeTo(options.logFile);
     createInterface({ input: this.child.stdout! }).on("line", (line) => {
       let msg: ControlMessage;
       try {
@@ -55,6 +68,21 @@ export class PeerProcess {
         resolve(code);
       });
     });
+  }
+
+  /** Copies stdout and stderr into `file` (appended: a restarted process continues it) until both end. */
+  #teeTo(file: string): Promise<void> {
+    const log: WriteStream = createWriteStream(file, { flags: "a" });
+    // A log that cannot be written (a full disk, a removed folder) must not take the process or us down.
+    log.on("error", () => {});
+    const ended = [this.child.stdout!, this.child.stderr!].map(
+      (stream) =>
+        new Promise<void>((resolve) => {
+          stream.on("data", (chunk: Buffer) => log.write(chunk));
+          stream.once("close", resolve);
+        }),
+    );
+    return Promise.all(ended).then(() => new Promise<void>((resolve) => log.end(resolve)));
   }
 
   /** Resolves with the first event (already seen or coming) that `match` selects. */
@@ -111,9 +139,12 @@ export class PeerProcess {
       const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
       const code = await this.#exited;
       clearTimeout(timer);
+      await this.#logClosed;
       return code;
     }
-    return this.#exited;
+    const code = await this.#exited;
+    await this.#logClosed;
+    return code;
   }
 
   kill(): void {

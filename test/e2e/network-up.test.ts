@@ -267,6 +267,12 @@ test("LocalNetwork with mutual TLS: a crashed leader is replaced, restarts on it
   await net.restartPeer(org1Leader);
   assert.equal(crashed.state, "running");
   assert.ok(crashed.height >= heightAtCrash, `ledger kept: ready at ${crashed.height}, had ${heightAtCrash}`);
+  // Every process's stdout and stderr are in its log file, appended across the restart.
+  assert.equal(net.logFile(org1Leader), `${net.dir}/logs/${org1Leader.replace(/\.example\.com$/, "")}.log`);
+  const leaderLog = (await readFile(net.logFile(org1Leader), "utf8")).split("\n");
+  assert.equal(leaderLog.filter((l) => l.startsWith('{"event":"ready"')).length, 2, `two ready lines in ${net.logFile(org1Leader)}`);
+  assert.ok(leaderLog.some((l) => l.startsWith('{"event":"commit"')), "its commit events");
+  assert.match(await readFile(net.logFile(net.orderer.name), "utf8"), /^\{"event":"block"/m);
   const fed = await net.stopFeeding();
   assert.ok(fed !== undefined && fed.succeeded === fed.sent && fed.sent > 0, JSON.stringify(fed));
   while (net.orderer.txs < fed.succeeded) await new Promise((r) => setTimeout(r, 100));

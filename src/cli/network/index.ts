@@ -30,6 +30,7 @@ export {
   LOCAL_NETWORK_PEER_ENV,
   LocalNetwork,
   type LocalNetworkOptions,
+  logFileName,
   type NetworkEvent,
   type NetworkOrderer,
   type NetworkPeer,

@@ -56,6 +56,11 @@ export interface LocalNetworkOptions {
   tls?: boolean;
   /** Network folder, kept after stop(); must be empty or new. Default: a temporary folder, removed by stop(). */
   dir?: string;
+  /**
+   * Where each process's output goes, as `<name>.log` (see `logFileName`): its logs (stderr) and control
+   * events (stdout), appended across restarts. Default: `<dir>/logs`.
+   */
+  logDir?: string;
   /** Consecutive ports from here (orderer first, then the peers). Default: free ports the system picks. */
   basePort?: number;
   /** Orderer batch size (messages per block). Default: the orderer's (10). */
@@ -163,6 +168,16 @@ export interface FeedOptions {
 type Signal = "SIGINT" | "SIGTERM" | "SIGHUP";
 const HANDLED_SIGNALS: readonly Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
+/**
+ * The log file name of a process: its host name without the domain's last two labels
+ * (peer0.org1.example.com -> peer0.org1.log, orderer.example.com -> orderer.log).
+ */
+export function logFileName(name: string): string {
+  const labels = name.split(".");
+  const short = labels.length > 2 ? labels.slice(0, -2).join(".") : name;
+  return `${short.replace(/[^A-Za-z0-9._-]/g, "_")}.log`;
+}
+
 function num(v: unknown): number | undefined {
   return typeof v === "number" && Number.isFinite(v) ? v : undefined;
 }
@@ -222,6 +237,16 @@ export class LocalNetwork {
   get dir(): string {
     if (this.#dir === undefined) throw new NetworkError("BAD_STATE", "the network has not been started");
     return this.#dir;
+  }
+
+  /** The folder of the processes' log files (after start()). */
+  get logDir(): string {
+    return this.options.logDir !== undefined ? resolve(this.options.logDir) : join(this.dir, "logs");
+  }
+
+  /** The log file of a process of the network, by its name (after start()). */
+  logFile(name: string): string {
+    return join(this.logDir, logFileName(name));
   }
 
   /** The layout: genesis block file, process arguments (after start()). */
@@ -287,6 +312,7 @@ export class LocalNetwork {
     }
     const orgs = o.orgs ?? DEFAULT_ORGS;
     const peersPerOrg = o.peersPerOrg ?? DEFAULT_PEERS_PER_ORG;
+    await mkdir(this.logDir, { recursive: true });
     this.#summary = await generateCryptoMaterial({ orgs, peersPerOrg, out: join(this.#dir, "crypto"), orderer: true });
     const n = 1 + orgs * peersPerOrg;
     const ports = o.basePort !== undefined ? await consecutivePorts(o.basePort, n) : await freePorts(n);
@@ -327,7 +353,7 @@ export class LocalNetwork {
   #spawn(name: string, args: string[], env: Readonly<Record<string, string>>): PeerProcess {
     // Nothing may start once stop() began: it would outlive the network.
     if (this.#state !== "starting" && this.#state !== "running") throw new NetworkError("BAD_STATE", `cannot start ${name}: the network is ${this.#state}`);
-    const proc = new PeerProcess(name, args, { ...env });
+    const proc = new PeerProcess(name, args, { ...env }, { logFile: this.logFile(name) });
     this.#live.add(proc);
     proc.child.once("exit", (code, signal) => {
       this.#live.delete(proc);

@@ -3,7 +3,7 @@ import { NetworkDashboard } from "./dashboard.js";
 import { NetworkError } from "./errors.js";
 import type { FeederStats } from "./feeder.js";
 import { COLL_BOTH, COLL_ORG1, PVT_CHAINCODE } from "./feeder-sources.js";
-import { LocalNetwork, type NetworkEvent, type PeerStatus } from "./local-network.js";
+import { LocalNetwork, logFileName, type NetworkEvent, type PeerStatus } from "./local-network.js";
 import { fetchPvtDataSummary, type PrivateDataOutcome, privateDataOutcome } from "./pvt-outcome.js";
 import { RateMeter } from "./rate.js";
 import { LiveView, type PeerRow, renderView, type ViewOutput } from "./view.js";
@@ -202,6 +202,7 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
     // For supervisors and tests: every process started, on stderr as one JSON line.
     io.stderr.write(`${JSON.stringify({ event: "processes", dir: net.dir, processes: net.pids() })}\n`);
     say(`orderer ${net.orderer.endpoint} and ${net.peers.length} peers ready in ${((Date.now() - started) / 1000).toFixed(1)} s (network folder ${net.dir}); electing leaders`);
+    say(`logs of every process: ${net.logDir}/ (${logFileName(net.orderer.name)}, ${net.peers[0] ? logFileName(net.peers[0].name) : ""}, ...)${o.dir === undefined ? "; removed at exit with the temporary folder, give --dir to keep them" : ""}`);
 
     // The live view runs from here on.
     const tty = !o.json && io.stdout.isTTY === true;
