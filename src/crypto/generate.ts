@@ -1,7 +1,7 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { createHash, randomBytes, webcrypto } from "node:crypto";
-import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { type Clock, SystemClock } from "../util/index.js";
 import { P256 } from "./ecdsa.js";
@@ -389,6 +389,39 @@ export async function generateCryptoMaterial(opts: GenerateCryptoOptions): Promi
   }
   if (opts.orderer) orgs.push(await generateOrg(root, "orderer", domain, [`orderer.${domain}`], clock));
   return { root, orgs };
+}
+
+/** The folders of a cryptogen layout that `generateCryptoMaterial` writes under its output folder. */
+const LAYOUT_GROUPS = ["peerOrganizations", "ordererOrganizations"] as const;
+
+/**
+ * The org folders of a cryptogen layout already under `out` ("peerOrganizations/org1.example.com",
+ * ...), sorted; [] when there is none or `out` does not exist. Generating into such a folder again
+ * would make new CAs, and every certificate issued from the old ones would stop verifying.
+ */
+export async function existingCryptoMaterial(out: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const group of LAYOUT_GROUPS) {
+    let entries: string[];
+    try {
+      entries = await readdir(join(out, group));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+      // A file where the folder should be is material of some kind too: name it rather than guess.
+      if ((err as NodeJS.ErrnoException).code === "ENOTDIR") {
+        found.push(group);
+        continue;
+      }
+      throw err;
+    }
+    found.push(...entries.sort().map((e) => `${group}/${e}`));
+  }
+  return found;
+}
+
+/** Removes the cryptogen layout (peerOrganizations/, ordererOrganizations/) under `out`, and nothing else there. */
+export async function removeCryptoMaterial(out: string): Promise<void> {
+  for (const group of LAYOUT_GROUPS) await rm(join(out, group), { recursive: true, force: true });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,12 +1,43 @@
 import type { Command } from "commander";
-import { generateCryptoMaterial } from "../../crypto/index.js";
+import { existingCryptoMaterial, generateCryptoMaterial, removeCryptoMaterial } from "../../crypto/index.js";
+import { GossipError } from "../../util/index.js";
 
 interface GenerateOptions {
   orgs: string;
   peersPerOrg: string;
   out: string;
   orderer?: boolean;
+  force?: boolean;
   json?: boolean;
+}
+
+/** `crypto generate` refused: OUTPUT_EXISTS (the output folder holds generated material already). */
+export class CryptoCommandError extends GossipError {
+  declare readonly code: "OUTPUT_EXISTS";
+
+  constructor(code: "OUTPUT_EXISTS", message: string) {
+    super(code, message);
+  }
+}
+
+/**
+ * Refuses an output folder that already holds a cryptogen layout, unless `force`, which removes that
+ * layout first (so no org of the old run is left beside the new ones). New CAs would orphan every
+ * certificate issued from the old ones, MSP folders and channel blocks made from them included.
+ * @throws CryptoCommandError OUTPUT_EXISTS, one line naming the folder and what to do.
+ */
+export async function prepareCryptoOut(out: string, force: boolean): Promise<void> {
+  const existing = await existingCryptoMaterial(out);
+  if (existing.length === 0) return;
+  if (force) {
+    await removeCryptoMaterial(out);
+    return;
+  }
+  const shown = existing.slice(0, 2).join(", ") + (existing.length > 2 ? `, ... (${existing.length} org folders)` : "");
+  throw new CryptoCommandError(
+    "OUTPUT_EXISTS",
+    `--out ${out}: already holds generated crypto material (${shown}); generating again would make new CAs and every certificate issued from the old ones would stop verifying. Give another folder, or add --force to replace it`,
+  );
 }
 
 /** `fabric-gossip crypto generate`: CAs, MSP folders and TLS material in cryptogen's layout. */
@@ -20,10 +51,12 @@ export function registerCrypto(program: Command): void {
     .option("--peers-per-org <n>", "peers per organization", "2")
     .requiredOption("--out <dir>", "output folder")
     .option("--orderer", "also generate an orderer organization")
+    .option("--force", "replace the material already in --out (its peerOrganizations/ and ordererOrganizations/): new CAs, old certificates no longer verify")
     .option("--json", "print the generated layout as JSON")
     .action(async (opts: GenerateOptions) => {
       const orgs = positiveInt(opts.orgs, "--orgs");
       const peersPerOrg = positiveInt(opts.peersPerOrg, "--peers-per-org");
+      await prepareCryptoOut(opts.out, opts.force === true);
       const summary = await generateCryptoMaterial({ orgs, peersPerOrg, out: opts.out, orderer: opts.orderer === true });
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
