@@ -65,4 +65,4 @@ export {
   runNetworkUp,
 } from "./up.js";
 export { writeClientUser, writeClientUsers } from "./users.js";
-export { LiveView, type PeerRow, renderView, type ViewModel, type ViewOutput } from "./view.js";
+export { foldLine, LiveView, type PeerRow, renderView, type ViewModel, type ViewOutput } from "./view.js";

@@ -1,3 +1,5 @@
+import { appendFile } from "node:fs/promises";
+import { join } from "node:path";
 import { errorMessage, raceAbort } from "../../util/index.js";
 import { NetworkDashboard } from "./dashboard.js";
 import { NetworkError } from "./errors.js";
@@ -19,6 +21,8 @@ export const DEFAULT_PHASE_TIMEOUT_MS = 120_000;
 const VIEW_INTERVAL_MS = 1_000;
 /** How often a frame is printed when stdout is not a terminal, and a progress line in --json mode. */
 const PLAIN_INTERVAL_MS = 5_000;
+/** `network up`'s own log in the logs folder: the processes it started (pids), for supervisors. */
+export const NETWORK_LOG = "network.log";
 /** Exit codes after a signal, as a shell reports them (128 + signal number). */
 const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
 
@@ -199,8 +203,11 @@ export async function runNetworkUp(o: NetworkUpOptions, io: NetworkUpIo): Promis
     dashboard = await startDashboard(net, o, state);
     if (dashboard !== undefined) say(`dashboard: http://${dashboard.address}/`);
     await raceAbort(net.start(), ac.signal);
-    // For supervisors and tests: every process started, on stderr as one JSON line.
-    io.stderr.write(`${JSON.stringify({ event: "processes", dir: net.dir, processes: net.pids() })}\n`);
+    // For supervisors and tests: every process started, as one JSON line in the network's log, and on stderr
+    // when that is read by a program (a pipe, a file); on a terminal it would only sit above the live view.
+    const processes = `${JSON.stringify({ event: "processes", dir: net.dir, logs: net.logDir, processes: net.pids() })}\n`;
+    await appendFile(join(net.logDir, NETWORK_LOG), processes).catch(() => undefined);
+    if (io.stderr.isTTY !== true) io.stderr.write(processes);
     say(`orderer ${net.orderer.endpoint} and ${net.peers.length} peers ready in ${((Date.now() - started) / 1000).toFixed(1)} s (network folder ${net.dir}); electing leaders`);
     say(`logs of every process: ${net.logDir}/ (${logFileName(net.orderer.name)}, ${net.peers[0] ? logFileName(net.peers[0].name) : ""}, ...)${o.dir === undefined ? "; removed at exit with the temporary folder, give --dir to keep them" : ""}`);
 
@@ -443,6 +450,7 @@ function viewModel(net: LocalNetwork, o: NetworkUpOptions, state: ViewState, sta
       height: p.height,
       members: p.state === "running" ? st?.members : undefined,
       blocksPerSecond: state.peerRates.get(p.name)?.perSecond() ?? 0,
+      admin: p.admin,
     };
   });
   return {

@@ -11,6 +11,8 @@ export interface PeerRow {
   /** Channel peers it knows (itself excluded); undefined before its admin endpoint answered. */
   members: number | undefined;
   blocksPerSecond: number;
+  /** Its admin (operations) endpoint "host:port": /healthz, /metrics, /v1/...; undefined until its ready line. */
+  admin: string | undefined;
 }
 
 /** Everything one frame of the live view shows. */
@@ -37,7 +39,7 @@ const ms = (v: number | null): string => (v === null ? "-" : `${Math.round(v)} m
 export function renderView(m: ViewModel): string[] {
   const nameWidth = Math.max(4, ...m.peers.map((p) => p.name.length));
   const orgWidth = Math.max(3, ...m.peers.map((p) => p.org.length));
-  const head = `${"peer".padEnd(nameWidth)}  ${"org".padEnd(orgWidth)}  ${"leader".padEnd(6)}  ${"height".padStart(7)}  ${"members".padStart(7)}  ${"blocks/s".padStart(8)}`;
+  const head = `${"peer".padEnd(nameWidth)}  ${"org".padEnd(orgWidth)}  ${"leader".padEnd(6)}  ${"height".padStart(7)}  ${"members".padStart(7)}  ${"blocks/s".padStart(8)}  admin`;
   const lines = [
     `${m.title}  [${m.elapsedSeconds.toFixed(0)} s]`,
     ...(m.dashboard !== undefined ? [`dashboard http://${m.dashboard}/`] : []),
@@ -48,7 +50,7 @@ export function renderView(m: ViewModel): string[] {
     const leader = p.state !== "running" ? p.state : p.leader ? "yes" : "-";
     const members = p.members === undefined ? "?" : `${p.members}/${m.maxMembers}`;
     lines.push(
-      `${p.name.padEnd(nameWidth)}  ${p.org.padEnd(orgWidth)}  ${leader.padEnd(6)}  ${String(p.height).padStart(7)}  ${members.padStart(7)}  ${p.blocksPerSecond.toFixed(1).padStart(8)}`,
+      `${p.name.padEnd(nameWidth)}  ${p.org.padEnd(orgWidth)}  ${leader.padEnd(6)}  ${String(p.height).padStart(7)}  ${members.padStart(7)}  ${p.blocksPerSecond.toFixed(1).padStart(8)}  ${p.admin ?? "-"}`,
     );
   }
   const l = m.latency;
@@ -61,40 +63,78 @@ export function renderView(m: ViewModel): string[] {
 export interface ViewOutput {
   write(text: string): unknown;
   isTTY?: boolean;
-  /** Terminal width: in place, longer lines are cut so each takes one row. */
+  /** Terminal width, read at each frame (a terminal's changes as it is resized): in place, longer lines wrap. */
   columns?: number;
 }
 
 /**
+ * Folds `line` into rows shorter than `width` (the last column stays free: a character there makes some
+ * terminals wrap early), at spaces where it can, continuation rows indented by two.
+ */
+export function foldLine(line: string, width: number): string[] {
+  const max = width - 1;
+  if (max < 8 || line.length <= max) return [line];
+  const rows: string[] = [];
+  let rest = line;
+  let indent = "";
+  while (indent.length + rest.length > max) {
+    const room = max - indent.length;
+    const cut = rest.lastIndexOf(" ", room);
+    const at = cut > room / 2 ? cut : room;
+    rows.push(indent + rest.slice(0, at).trimEnd());
+    rest = rest.slice(at).trimStart();
+    indent = "  ";
+  }
+  if (rest.length > 0) rows.push(indent + rest);
+  return rows;
+}
+
+/**
  * Writes frames of the live view: on a terminal each frame replaces the last one (cursor up and
- * clear); elsewhere (a pipe, a file) frames follow each other, separated by a blank line.
+ * clear), its lines folded to the terminal's width of the moment; elsewhere (a pipe, a file) frames
+ * follow each other, separated by a blank line, lines whole.
  */
 export class LiveView {
   readonly #out: ViewOutput;
   readonly #inPlace: boolean;
-  #lastLines = 0;
+  readonly #fallbackWidth: number | undefined;
+  /** Rows the last frame took on the terminal, and the width it was drawn at. */
+  #lastRows = 0;
+  #lastWidth: number | undefined;
 
-  constructor(out: ViewOutput, inPlace = out.isTTY === true) {
+  /** `fallbackWidth`: the width when the output does not say (COLUMNS, as a shell exports it). */
+  constructor(out: ViewOutput, inPlace = out.isTTY === true, fallbackWidth = widthOf(process.env["COLUMNS"])) {
     this.#out = out;
     this.#inPlace = inPlace;
+    this.#fallbackWidth = fallbackWidth;
   }
 
   show(lines: readonly string[]): void {
-    if (this.#inPlace) {
-      // Up to the first line of the previous frame, clear to the end of the screen, draw.
-      const up = this.#lastLines > 0 ? `\x1b[${this.#lastLines}F\x1b[0J` : "";
-      // A wrapped line would take two rows and break the next redraw.
-      const width = this.#out.columns;
-      const fitted = width !== undefined && width > 1 ? lines.map((l) => (l.length >= width ? l.slice(0, width - 1) : l)) : lines;
-      this.#out.write(`${up}${fitted.join("\n")}\n`);
-      this.#lastLines = lines.length;
-    } else {
+    if (!this.#inPlace) {
       this.#out.write(`${lines.join("\n")}\n\n`);
+      return;
     }
+    const width = widthOf(this.#out.columns) ?? this.#fallbackWidth;
+    // A row longer than the terminal would wrap on its own and break the count of rows to redraw.
+    const rows = width === undefined ? [...lines] : lines.flatMap((l) => foldLine(l, width));
+    let up = "";
+    if (this.#lastRows > 0) {
+      // After a resize the terminal may have re-wrapped the last frame: its rows are unknown, start over
+      // from the top of the screen. Otherwise up to the first row of the last frame and clear below.
+      up = width !== this.#lastWidth ? "\x1b[H\x1b[2J" : `\x1b[${this.#lastRows}F\x1b[0J`;
+    }
+    this.#out.write(`${up}${rows.join("\n")}\n`);
+    this.#lastRows = rows.length;
+    this.#lastWidth = width;
   }
 
   /** Text after the view (a summary, an error) goes below the last frame. */
   release(): void {
-    this.#lastLines = 0;
+    this.#lastRows = 0;
   }
+}
+
+function widthOf(v: number | string | undefined): number | undefined {
+  const n = typeof v === "string" ? Number(v) : v;
+  return n !== undefined && Number.isInteger(n) && n > 1 ? n : undefined;
 }

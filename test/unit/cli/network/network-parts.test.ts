@@ -169,8 +169,8 @@ test("live view: a frame per peer; redrawn in place on a TTY, appended otherwise
     orderer: { endpoint: "127.0.0.1:7050", height: 11, blocksPerSecond: 2, txs: 100 },
     feeding: "50 tx/s",
     peers: [
-      { name: "peer0.org1.example.com", org: "Org1MSP", state: "running", leader: true, height: 11, members: 3, blocksPerSecond: 2 },
-      { name: "peer1.org1.example.com", org: "Org1MSP", state: "exited", leader: false, height: 7, members: undefined, blocksPerSecond: 0 },
+      { name: "peer0.org1.example.com", org: "Org1MSP", state: "running", leader: true, height: 11, members: 3, blocksPerSecond: 2, admin: "127.0.0.1:9443" },
+      { name: "peer1.org1.example.com", org: "Org1MSP", state: "exited", leader: false, height: 7, members: undefined, blocksPerSecond: 0, admin: undefined },
     ],
     maxMembers: 3,
     latency: { count: 20, p50: 12.4, p99: 40, max: 41 },
@@ -179,16 +179,32 @@ test("live view: a frame per peer; redrawn in place on a TTY, appended otherwise
   const lines = renderView(model);
   assert.match(lines[0]!, /^net {2}\[12 s\]$/);
   assert.match(lines[1]!, /orderer 127\.0\.0\.1:7050 {2}height 11 {2}2\.0 blocks\/s {2}100 txs/);
-  assert.match(lines[3]!, /^peer0\.org1\.example\.com {2}Org1MSP {2}yes +11 +3\/3 +2\.0$/);
-  assert.match(lines[4]!, /^peer1\.org1\.example\.com {2}Org1MSP {2}exited +7 +\? +0\.0$/);
+  assert.match(lines[2]!, /blocks\/s {2}admin$/);
+  assert.match(lines[3]!, /^peer0\.org1\.example\.com {2}Org1MSP {2}yes +11 +3\/3 +2\.0 {2}127\.0\.0\.1:9443$/);
+  assert.match(lines[4]!, /^peer1\.org1\.example\.com {2}Org1MSP {2}exited +7 +\? +0\.0 {2}-$/);
   assert.match(lines[5]!, /p50 12 ms {2}p99 40 ms {2}max 41 ms {2}\(20 commits\)/);
   assert.equal(lines[6], "peer1.org1.example.com exited unexpectedly");
 
   const written: string[] = [];
-  const tty = new LiveView({ write: (s: string) => written.push(s), isTTY: true });
+  const tty = new LiveView({ write: (s: string) => written.push(s), isTTY: true }, true, undefined);
   tty.show(["a", "b"]);
   tty.show(["c", "d", "e"]);
   assert.deepEqual(written, ["a\nb\n", "\x1b[2F\x1b[0Jc\nd\ne\n"]);
+  written.length = 0;
+  // A terminal's width of the moment: long lines fold (none is cut), the redraw counts the rows drawn; a
+  // resize redraws from the top of the screen, since the terminal may have re-wrapped the last frame.
+  const term = { write: (s: string) => written.push(s), isTTY: true, columns: 20 };
+  const sized = new LiveView(term, true, 80);
+  const long = "orderer 127.0.0.1:7050  height 11  (50 tx/s of 1024 B: 9 sent)";
+  sized.show(["short", long]);
+  const rows = written[0]!.split("\n").slice(0, -1);
+  assert.ok(rows.length > 2 && rows.every((r) => r.length < 20), JSON.stringify(rows));
+  assert.equal(rows.slice(1).join("").replace(/ +/g, ""), long.replace(/ +/g, ""), "every character kept");
+  sized.show(["x"]);
+  assert.equal(written[1], `\x1b[${rows.length}F\x1b[0Jx\n`);
+  term.columns = 200;
+  sized.show([long]);
+  assert.equal(written[2], `\x1b[H\x1b[2J${long}\n`);
   written.length = 0;
   const plain = new LiveView({ write: (s: string) => written.push(s) });
   plain.show(["a"]);
