@@ -2,6 +2,7 @@
 // parent process and its peer children, the child-process handle, and the peer's crypto loading. The entry
 // point main.ts is not exported here: importing it would run the CLI.
 export { type ControlMessage, readControl, writeControl } from "./control.js";
+export { addressInUseMessage, isAddressInUse, routeGrpcLogs } from "./listen-error.js";
 export { PeerProcess, type PeerProcessOptions } from "./peer-process.js";
 export { type Fault, type PeerCrypto, type PeerCryptoArgs, loadPeerCrypto } from "./peer-crypto.js";
 export { exitSoon, RunError, runUntilSignalled, type RunUntilSignalledOptions, STOP_TIMEOUT_MS } from "./run-until-signalled.js";

@@ -20,7 +20,7 @@ import {
 import type { Block } from "../../protos/gen/common/common.pb.js";
 import { AdminServer } from "../../service/index.js";
 import { errorMessage, GossipError, SystemClock, toHex } from "../../util/index.js";
-import { type ControlMessage, exitSoon, runUntilSignalled, writeControl } from "../index.js";
+import { addressInUseMessage, type ControlMessage, exitSoon, isAddressInUse, routeGrpcLogs, runUntilSignalled, writeControl } from "../index.js";
 import { repeatableFlag } from "../network/index.js";
 
 /** The flags of `fabric-gossip orderer start` (a contract: `network up`, scripts and docs use these names). */
@@ -82,6 +82,7 @@ export function registerOrderer(program: Command): void {
     .action(async (flags: OrdererStartFlags, cmd: Command) => {
       const logSpec = (cmd.optsWithGlobals() as { logSpec?: string }).logSpec;
       const logger = createLogger({ name: "orderer", ...(logSpec ? { spec: logSpec } : {}) });
+      routeGrpcLogs(logger);
       try {
         await runOrdererStart(flags, { logger });
       } finally {
@@ -250,6 +251,7 @@ export async function runOrdererStart(flags: OrdererStartFlags, deps: OrdererSta
       if (err instanceof OrdererError && (err.code === "CONFIG" || err.code === "ORDERER_ORG")) {
         throw new OrdererStartError(`--dir ${flags.dir} / --channel-block: ${err.message}`, { cause: err });
       }
+      if (isAddressInUse(err)) throw new OrdererStartError(addressInUseMessage("--listen", plan.listen), { cause: err });
       throw new OrdererStartError(`--listen ${plan.listen}: cannot serve: ${errorMessage(err)}`, { cause: err });
     }
     if (orderer.channels().length === 0) {
@@ -262,6 +264,7 @@ export async function runOrdererStart(flags: OrdererStartFlags, deps: OrdererSta
         await admin.start();
       } catch (err) {
         await orderer.stop();
+        if (isAddressInUse(err)) throw new OrdererStartError(addressInUseMessage("--admin", plan.admin), { cause: err });
         throw new OrdererStartError(`--admin ${plan.admin}: cannot listen: ${errorMessage(err)}`, { cause: err });
       }
     }

@@ -26,7 +26,7 @@ import {
   PeerSetupError,
 } from "../../service/index.js";
 import { errorMessage, GossipError, toHex } from "../../util/index.js";
-import { exitSoon, runUntilSignalled, writeControl } from "../index.js";
+import { addressInUseMessage, exitSoon, isAddressInUse, routeGrpcLogs, runUntilSignalled, writeControl } from "../index.js";
 import { repeatableFlag } from "../network/index.js";
 
 /** The flags of `fabric-gossip peer start` (a contract: scripts and docs use these names). */
@@ -108,6 +108,7 @@ export function registerPeer(program: Command): void {
       const logSpec = (cmd.optsWithGlobals() as { logSpec?: string }).logSpec;
       const logLevels = new LogLevels(logSpec ?? "info");
       const logger = createLogger({ name: "peer", spec: logLevels });
+      routeGrpcLogs(logger);
       try {
         await runPeerStart(flags, { env: process.env, logger, logLevels });
       } finally {
@@ -361,6 +362,8 @@ export async function runPeerStart(
       } catch (err) {
         if (err instanceof PeerNodeError) {
           const flag = err.code === "ADMIN_LISTEN" ? "--admin" : "--listen";
+          const address = err.code === "ADMIN_LISTEN" ? plan.options.admin : (plan.options.listen ?? plan.peer.listenAddress);
+          if (address !== undefined && isAddressInUse(err)) throw new PeerStartError(addressInUseMessage(flag, address), { cause: err });
           throw new PeerStartError(`${flag}: ${err.message}`, { cause: err });
         }
         if (err instanceof GossipError) throw new PeerStartError(`cannot start: ${err.message}`, { cause: err });
