@@ -48,7 +48,7 @@ export {
   SIM_PVT_CHAINCODE,
   simGenesisBlock,
 } from "./privdata.js";
-export { type ReportOptions, type ReportRun, renderHtmlReport } from "./report-html.js";
+export { type ReportOptions, type ReportRun, type ReportScales, renderHtmlReport, reportScales } from "./report-html.js";
 export { RandomTree } from "./rng.js";
 export { type SimulateOptions, simulate } from "./simulate.js";
 export { type FrameShaper, SIM_EPOCH_MS, Simulator, validateOptions } from "./simulator.js";

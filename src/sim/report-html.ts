@@ -1,4 +1,5 @@
-import type { SimResult } from "./interface.js";
+import { type Domain, type Series, dataDomain, formatRate, lineChart, unionDomain } from "./chart-svg.js";
+import type { SimResult, SimSeries } from "./interface.js";
 import { checkTargets, type GossipSettings, simVerdict, TUNED_TARGETS, targetFigures } from "./presets.js";
 
 /** One run shown in a report; several runs are drawn side by side (e.g. Fabric's defaults against a tuned set). */
@@ -17,9 +18,6 @@ export interface ReportOptions {
   targets?: boolean;
 }
 
-const W = 640;
-const H = 260;
-const M = { left: 60, right: 16, top: 16, bottom: 36 };
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
 function esc(s: string): string {
@@ -37,73 +35,49 @@ function fmt(v: number): string {
   return v.toFixed(3);
 }
 
-interface Series {
-  name: string;
-  points: Array<[number, number]>;
-  color: string;
-  width?: number;
-  opacity?: number;
+/** Small multiples of traffic: one chart per message type, this size. */
+const SMALL = { width: 300, height: 150 } as const;
+
+/**
+ * The domain of each metric drawn per run, the same for every run of a report, so that the two
+ * sides of a comparison are read on one scale.
+ */
+export interface ReportScales {
+  /** Virtual time (s), every time chart. */
+  time: Domain | undefined;
+  /** Ledger height. */
+  heights: Domain | undefined;
+  /** Alive membership view size. */
+  membership: Domain | undefined;
+  /** Bytes per second of each message type shown, biggest total first. */
+  traffic: Array<{ type: string; domain: Domain | undefined }>;
 }
 
-/** A line chart as inline SVG with axes, ticks and a legend. */
-function lineChart(title: string, xLabel: string, yLabel: string, series: Series[], opts: { logX?: boolean; legend?: boolean } = {}): string {
-  const pts = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!opts.logX || x > 0));
-  if (pts.length === 0) return `<figure><figcaption>${esc(title)}</figcaption><p>no data</p></figure>`;
-  const tx = (x: number): number => (opts.logX ? Math.log10(Math.max(x, 1e-3)) : x);
-  // Loops, not Math.min(...xs): a chart may have more points than a call has room for arguments.
-  let x0 = Number.POSITIVE_INFINITY;
-  let x1 = Number.NEGATIVE_INFINITY;
-  let y0 = 0;
-  let y1 = Number.NEGATIVE_INFINITY;
-  for (const [x, y] of pts) {
-    x0 = Math.min(x0, tx(x));
-    x1 = Math.max(x1, tx(x));
-    y0 = Math.min(y0, y);
-    y1 = Math.max(y1, y);
+/** Bytes per second of one message type over time (all peers); zeros when the run sent none. */
+function trafficPoints(s: SimSeries, type: string): Array<[number, number]> {
+  const interval = s.sampleTimes.length > 1 ? s.sampleTimes[1]! - s.sampleTimes[0]! : 1;
+  const v = s.trafficByType[type];
+  return s.sampleTimes.map((t, k) => [t, (v?.[k] ?? 0) / interval]);
+}
+
+const timePoints = (s: SimSeries, ys: readonly number[]): Array<[number, number]> => ys.map((y, k) => [s.sampleTimes[k]!, y]);
+
+const asSeries = (points: Array<[number, number]>): Series[] => [{ name: "", points, color: COLORS[0]! }];
+
+/** One scale per metric over all runs: the union of what each run's data spans. */
+export function reportScales(runs: readonly ReportRun[]): ReportScales {
+  const all = runs.map((r) => r.result.series);
+  const totals = new Map<string, number>();
+  for (const s of all) {
+    for (const [type, v] of Object.entries(s.trafficByType)) totals.set(type, (totals.get(type) ?? 0) + v.reduce((a, b) => a + b, 0));
   }
-  if (x1 === x0) x1 = x0 + 1;
-  if (y1 === y0) y1 = y0 + 1;
-  y1 += (y1 - y0) * 0.05;
-  if (opts.logX) {
-    x0 = Math.floor(x0);
-    x1 = Math.ceil(x1);
-  }
-  const pw = W - M.left - M.right;
-  const ph = H - M.top - M.bottom;
-  const sx = (x: number): number => M.left + ((tx(x) - x0) / (x1 - x0)) * pw;
-  const sy = (y: number): number => M.top + ph - ((y - y0) / (y1 - y0)) * ph;
-  const out: string[] = [];
-  out.push(`<figure><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`);
-  out.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="#fafafa" stroke="#ccc"/>`);
-  for (let i = 0; i <= 5; i++) {
-    const yv = y0 + ((y1 - y0) * i) / 5;
-    const y = sy(yv);
-    out.push(`<line x1="${M.left}" x2="${M.left + pw}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#e5e5e5"/>`);
-    out.push(`<text x="${M.left - 4}" y="${(y + 4).toFixed(1)}" text-anchor="end">${fmt(yv)}</text>`);
-  }
-  const xTicks = opts.logX ? Array.from({ length: x1 - x0 + 1 }, (_, i) => 10 ** (x0 + i)) : Array.from({ length: 6 }, (_, i) => x0 + ((x1 - x0) * i) / 5);
-  for (const xv of xTicks) {
-    const x = sx(xv);
-    out.push(`<line x1="${x.toFixed(1)}" x2="${x.toFixed(1)}" y1="${M.top}" y2="${M.top + ph}" stroke="#e5e5e5"/>`);
-    out.push(`<text x="${x.toFixed(1)}" y="${M.top + ph + 14}" text-anchor="middle">${fmt(xv)}</text>`);
-  }
-  out.push(`<text x="${M.left + pw / 2}" y="${H - 4}" text-anchor="middle">${esc(xLabel)}</text>`);
-  out.push(`<text x="12" y="${M.top + ph / 2}" text-anchor="middle" transform="rotate(-90 12 ${M.top + ph / 2})">${esc(yLabel)}</text>`);
-  for (const s of series) {
-    const d = s.points
-      .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!opts.logX || x > 0))
-      .map(([x, y], i) => `${i === 0 ? "M" : "L"}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`)
-      .join("");
-    if (d !== "") out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="${s.width ?? 1.5}" stroke-opacity="${s.opacity ?? 1}"/>`);
-  }
-  if (opts.legend !== false) {
-    series.slice(0, 12).forEach((s, i) => {
-      const y = M.top + 12 + i * 14;
-      out.push(`<rect x="${M.left + 8}" y="${y - 8}" width="10" height="3" fill="${s.color}"/><text x="${M.left + 22}" y="${y - 3}">${esc(s.name)}</text>`);
-    });
-  }
-  out.push("</svg></figure>");
-  return out.join("");
+  const types = [...totals].filter(([, t]) => t > 0).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([type]) => type);
+  return {
+    time: unionDomain(all.map((s) => dataDomain(asSeries(s.sampleTimes.map((t) => [t, 0])), 0))),
+    heights: unionDomain(all.flatMap((s) => s.heights.map((h) => dataDomain(asSeries(timePoints(s, h)), 1)))),
+    membership: unionDomain(all.map((s) => dataDomain(asSeries(timePoints(s, s.membership.map((m) => m.max))), 1))),
+    traffic: types.map((type) => ({ type, domain: unionDomain(all.map((s) => dataDomain(asSeries(trafficPoints(s, type)), 1))) })),
+  };
 }
 
 /** At most `n` points of a sorted sample for a CDF. */
@@ -186,44 +160,59 @@ function targetsTable(runs: readonly ReportRun[]): string {
   return `<h2>Targets</h2><table>${head}${body}</table>`;
 }
 
-function runSection(run: ReportRun, index: number): string {
+function runSection(run: ReportRun, index: number, scales: ReportScales): string {
   const r = run.result;
   const s = r.series;
   const parts: string[] = [`<section><h2>${esc(run.label)}</h2>`];
-  if (run.notes !== undefined && run.notes.length > 0) parts.push(`<pre>${esc(run.notes.join("\n"))}</pre>`);
+  if (run.notes !== undefined && run.notes.length > 0) {
+    parts.push(`<details><summary>Options and diagnostics</summary><pre class="notes">${esc(run.notes.join("\n"))}</pre></details>`);
+  }
+  const time = { title: "virtual time (s)", unit: "s", domain: scales.time } as const;
   // Heights: every peer up to 200 (evenly picked beyond that), faint lines.
   const n = s.heights.length;
   const pick = n <= 200 ? s.heights.map((_, i) => i) : Array.from({ length: 200 }, (_, k) => Math.floor((k * n) / 200));
   const heightSeries: Series[] = pick.map((i) => ({
     name: s.peerNames[i] ?? `p${i}`,
-    points: s.heights[i]!.map((h, k) => [s.sampleTimes[k]!, h] as [number, number]),
+    points: timePoints(s, s.heights[i]!),
     color: COLORS[i % COLORS.length]!,
     width: 1,
     opacity: 0.35,
   }));
-  parts.push(lineChart(`Ledger height of every peer over time (channel ch0${n > 200 ? `, 200 of ${n} peers` : ""})`, "virtual time (s)", "height", heightSeries, { legend: false }));
-  const types = Object.entries(s.trafficByType)
-    .map(([name, v]) => ({ name, v, total: v.reduce((a, b) => a + b, 0) }))
-    .filter((t) => t.total > 0)
-    .sort((a, b) => b.total - a.total)
-    .slice(0, 8);
-  const interval = s.sampleTimes.length > 1 ? s.sampleTimes[1]! - s.sampleTimes[0]! : 1;
   parts.push(
     lineChart(
-      "Traffic by message type (bytes per second, all peers)",
-      "virtual time (s)",
-      "bytes/s",
-      types.map((t, i) => ({ name: t.name, points: t.v.map((b, k) => [s.sampleTimes[k]!, b / interval] as [number, number]), color: COLORS[i % COLORS.length]! })),
+      `Ledger height of every peer over time (channel ch0${n > 200 ? `, 200 of ${n} peers` : ""})`,
+      time,
+      { title: "height (blocks)", unit: "count", integer: true, domain: scales.heights },
+      heightSeries,
+      { legend: false, metric: "heights" },
     ),
   );
   parts.push(
-    lineChart("Alive membership view size (sampled peers)", "virtual time (s)", "members", [
-      { name: "max", points: s.membership.map((m, k) => [s.sampleTimes[k]!, m.max]), color: COLORS[2]! },
-      { name: "median", points: s.membership.map((m, k) => [s.sampleTimes[k]!, m.median]), color: COLORS[0]! },
-      { name: "min", points: s.membership.map((m, k) => [s.sampleTimes[k]!, m.min]), color: COLORS[1]! },
-    ]),
+    lineChart(
+      "Alive membership view size (sampled peers)",
+      time,
+      { title: "members (peers)", unit: "count", integer: true, domain: scales.membership },
+      [
+        { name: "max", points: timePoints(s, s.membership.map((m) => m.max)), color: COLORS[2]! },
+        { name: "median", points: timePoints(s, s.membership.map((m) => m.median)), color: COLORS[0]! },
+        { name: "min", points: timePoints(s, s.membership.map((m) => m.min)), color: COLORS[1]! },
+      ],
+      { metric: "membership" },
+    ),
   );
-  parts.push(`<p>Traffic per peer by type (bytes/s): ${Object.entries(r.report.bytesPerPeerPerSecByType).map(([k, v]) => `${esc(k)} ${fmt(v)}`).join(", ")}</p>`);
+  // One small chart per message type, each on its own scale (shared with the other runs'), so that
+  // alive or hello traffic is as readable as data traffic, which is orders of magnitude larger.
+  const perPeer = r.report.bytesPerPeerPerSecByType;
+  const multiples = scales.traffic.map(({ type, domain }) =>
+    lineChart(
+      `${type}: ${formatRate(perPeer[type] ?? 0)} per peer on average`,
+      time,
+      { title: "all peers (B/s)", unit: "B/s", domain },
+      [{ name: type, points: trafficPoints(s, type), color: COLORS[0]! }],
+      { ...SMALL, legend: false, metric: `traffic:${type}` },
+    ),
+  );
+  parts.push(`<h3>Traffic by message type (bytes per second, all peers)</h3><div class="multiples">${multiples.join("")}</div>`);
   parts.push(`<p>Trace hash (SHA-256 of the event trace): <code>${r.report.traceHash}</code>, seed ${r.report.seed}, run ${index + 1}.</p></section>`);
   return parts.join("");
 }
@@ -232,23 +221,28 @@ function runSection(run: ReportRun, index: number): string {
  * A self-contained HTML page (inline SVG, no scripts, no external resources): the figures of each
  * run side by side (with the settings of runs that have them, and the tuned set's targets when
  * asked), the latency CDF of every run on one chart, then per run, in columns, the height of every
- * peer over time, traffic by message type and membership view size over time.
+ * peer over time, membership view size over time, and one small chart of traffic per message type.
+ * Charts of one metric share one scale across the runs ({@link reportScales}); axes are on round
+ * ticks written with their unit (chart-svg.ts).
  */
 export function renderHtmlReport(runs: readonly ReportRun[], title = "fabric-gossip simulation", options: ReportOptions = {}): string {
   const cdf = lineChart(
     "Dissemination latency CDF (block creation to commit, every peer and block)",
-    "latency (virtual ms, log scale)",
-    "fraction of commits",
+    { title: "latency (virtual ms, log scale)", unit: "ms", log: true },
+    { title: "share of commits (%)", unit: "share", domain: { lo: 0, hi: 1 } },
     runs.map((r, i) => ({ name: r.label, points: cdfPoints(r.result.series.latencies), color: COLORS[i % COLORS.length]!, width: 2 })),
-    { logX: true },
+    { metric: "latency-cdf" },
   );
+  const scales = reportScales(runs);
+  const shared = runs.length > 1 ? "<p>Charts of one metric share one scale in every run.</p>" : "";
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>
 body{font-family:sans-serif;margin:24px;max-width:1400px;color:#222}
 table{border-collapse:collapse;margin:12px 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:13px}
 th{background:#f3f3f3}figure{display:inline-block;margin:8px}figcaption{font-size:13px;font-weight:bold}
-section{border-top:1px solid #ddd;margin-top:16px}pre{background:#f6f6f6;padding:8px;font-size:12px;white-space:pre-wrap}
+section{border-top:1px solid #ddd;margin-top:16px}pre{background:#f6f6f6;padding:8px;font-size:12px;white-space:pre-wrap;overflow-wrap:anywhere;max-height:24em;overflow:auto}
+svg{max-width:100%;height:auto}summary{cursor:pointer;font-size:13px}h3{font-size:14px;margin:12px 8px 0}.multiples{display:flex;flex-wrap:wrap}.multiples figure{width:300px}
 .runs{display:flex;gap:16px;align-items:flex-start}.runs>section{flex:1;min-width:0}
 td.met{background:#e8f5e9}td.missed{background:#fdecea}
 </style></head><body>
@@ -257,8 +251,9 @@ ${figuresTable(runs)}
 ${options.targets === true ? targetsTable(runs) : ""}
 ${settingsTable(runs)}
 ${cdf}
+${shared}
 <div class="${runs.length > 1 && runs.length <= 3 ? "runs" : "stack"}">
-${runs.map((r, i) => runSection(r, i)).join("\n")}
+${runs.map((r, i) => runSection(r, i, scales)).join("\n")}
 </div>
 </body></html>
 `;

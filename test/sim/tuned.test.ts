@@ -147,7 +147,11 @@ test("simulate --compare runs both presets with one seed: JSON with both, and on
     assert.ok(html.includes(label) || html.includes(label.replace("&#39;", "'")), label);
   }
   assert.ok(html.includes(out.fabric.traceHash) && html.includes(out.tuned.traceHash), "both runs' sections");
-  assert.equal((html.match(/<svg /g) ?? []).length, 1 + 2 * 3, "one CDF with both runs, then three charts per run");
+  const metrics = [...html.matchAll(/<svg [^>]*data-metric="([^"]+)"/g)].map((m) => m[1]!);
+  assert.equal(metrics.filter((m) => m === "latency-cdf").length, 1, "one CDF with both runs");
+  const perRun = metrics.filter((m) => m !== "latency-cdf");
+  assert.ok(perRun.includes("heights") && perRun.includes("membership") && perRun.includes("traffic:data"), perRun.join(", "));
+  for (const m of new Set(perRun)) assert.equal(perRun.filter((x) => x === m).length, 2, `${m}: one chart per run`);
 });
 
 test("a run in which running peers miss blocks fails: targets missed, the summary says FAILED with the count, JSON ok false, exit code 1", async (t) => {
