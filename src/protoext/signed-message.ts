@@ -1,6 +1,15 @@
 import type { Signer, Verifier, PeerIdentityType } from "../api/index.js";
 import { Envelope, GossipMessage, Secret, type SecretEnvelope } from "../protos/gen/gossip/message.pb.js";
+import { countEnvelopeFields, countPayloadFields, type FieldCount, MAX_DECODED_FIELDS } from "./decode-budget.js";
 import { MessageError } from "./errors.js";
+
+/** Refuses, before decoding, wire whose decoding would visit too many fields or fail. */
+function checkFieldCount(c: FieldCount, what: string, byteLength: number): void {
+  if (c.count > MAX_DECODED_FIELDS) {
+    throw new MessageError("TOO_MANY_FIELDS", `cannot decode ${what} (${byteLength} bytes): more than ${MAX_DECODED_FIELDS} fields (repeated elements)`);
+  }
+  if (c.malformed) throw new MessageError("MALFORMED_MESSAGE", `cannot decode ${what} (${byteLength} bytes): malformed protobuf wire format`);
+}
 
 const EMPTY = new Uint8Array(0);
 
@@ -53,6 +62,7 @@ export class SignedGossipMessage {
 
   /** Decodes an envelope as received from the wire; its bytes are kept as they came. */
   static fromEnvelopeBytes(bytes: Uint8Array): SignedGossipMessage {
+    checkFieldCount(countEnvelopeFields(bytes), "gossip envelope", bytes.byteLength);
     let envelope: Envelope;
     let message: GossipMessage;
     try {
@@ -66,6 +76,7 @@ export class SignedGossipMessage {
 
   /** Wraps an already-decoded envelope (e.g. one inside a MembershipResponse or DataUpdate). */
   static fromEnvelope(envelope: Envelope): SignedGossipMessage {
+    checkFieldCount(countPayloadFields(envelope.payload), "gossip payload", envelope.payload.byteLength);
     let message: GossipMessage;
     try {
       message = decodeMessage(envelope.payload);
