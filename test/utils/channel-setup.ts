@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { createGenesisBlock, type GenesisOptions, genesisMspOfFolder } from "../../src/channelconfig/index.js";
 import { writeClientUser } from "../../src/cli/network/users.js";
 import { type CryptoMaterialSummary, generateCryptoMaterial, loadPeerMaterial, type OrgSummary, type SigningIdentity } from "../../src/crypto/index.js";
-import { createGenesisBlock, type GenesisOptions, genesisMspOfFolder } from "../../src/channelconfig/index.js";
 import { silentLogger } from "../../src/logging/index.js";
-import { Block } from "../../src/protos/gen/common/common.pb.js";
 import { createOrderer, type Orderer } from "../../src/orderer/index.js";
+import { Block } from "../../src/protos/gen/common/common.pb.js";
 import type { Clock } from "../../src/util/index.js";
 import { freePort } from "./net.js";
 
@@ -22,9 +22,12 @@ export interface TestOrgs {
   peerOrgs: OrgSummary[];
 }
 
-/** Generates `orgs` peer orgs of `peersPerOrg` peers each and an orderer org under `<root>/crypto`. */
-export async function generateTestOrgs(root: string, orgs: number, peersPerOrg: number): Promise<TestOrgs> {
-  const summary = await generateCryptoMaterial({ orgs, peersPerOrg, out: join(root, "crypto"), orderer: true });
+/**
+ * Generates `orgs` peer orgs of `peersPerOrg` peers each and an orderer org under `<root>/crypto`; `clock` is
+ * the "now" of the certificates' validity (default the system clock).
+ */
+export async function generateTestOrgs(root: string, orgs: number, peersPerOrg: number, clock?: Clock): Promise<TestOrgs> {
+  const summary = await generateCryptoMaterial({ orgs, peersPerOrg, out: join(root, "crypto"), orderer: true, ...(clock === undefined ? {} : { clock }) });
   const ordererOrg = summary.orgs.find((o) => o.kind === "orderer");
   const peerOrgs = summary.orgs.filter((o) => o.kind === "peer");
   assert.ok(ordererOrg?.nodes[0] !== undefined && peerOrgs.length === orgs);
@@ -62,14 +65,15 @@ export type TestOrderer = Orderer & {
  * first node, started from the channel's genesis block: `opts.genesis`, or one made by `genesisBlockOf` with
  * every peer org as a member (`anchorPeers` by MSP ID, none by default) and this orderer's endpoint. Without
  * `listen` it takes a free port (the genesis block must name the real endpoint: peers Deliver from it). Its
- * chains are under `<root>/orderer/<channel>`. Broadcast needs /Channel/Writers: a client of a member org
+ * chains are under `<root>/orderer/<channel>`. With `tls` it serves mutual TLS (its node's pair, every peer org's TLS CA
+ * trusted). Broadcast needs /Channel/Writers: a client of a member org
  * (`testClientOf`), not a peer.
  */
 export async function createTestOrderer(
   root: string,
   orgs: TestOrgs,
   clock: Clock,
-  opts: { channel: string; batchSize: number; batchTimeoutMs: number; listen?: string; genesis?: Uint8Array; anchorPeers?: Record<string, string[]> },
+  opts: { channel: string; batchSize: number; batchTimeoutMs: number; listen?: string; genesis?: Uint8Array; anchorPeers?: Record<string, string[]>; tls?: boolean },
 ): Promise<TestOrderer> {
   const ordererMaterial = await loadPeerMaterial(orgs.ordererOrg.nodes[0]!.dir);
   const endpoint = opts.listen ?? `127.0.0.1:${await freePort()}`;
@@ -89,6 +93,10 @@ export async function createTestOrderer(
       channels: [genesis],
       batchSize: opts.batchSize,
       batchTimeoutMs: opts.batchTimeoutMs,
+      // Mutual TLS with the orderer node's own pair, trusting every peer org's TLS CA.
+      ...(opts.tls === true
+        ? { tls: { cert: ordererMaterial.tls.cert, key: ordererMaterial.tls.key, rootCAs: (await Promise.all(orgs.peerOrgs.map((o) => loadPeerMaterial(o.nodes[0]!.dir)))).map((m) => m.tls.ca).join("") } }
+        : {}),
     },
     { signer: ordererMaterial.signingIdentity, clock, logger: silentLogger },
   );
