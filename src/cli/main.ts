@@ -12,6 +12,7 @@ import {
   registerPeers,
   registerPvtdata,
   registerSimulate,
+  registerTx,
 } from "./commands/index.js";
 
 const program = new Command();
@@ -44,6 +45,7 @@ registerPeer(program);
 registerPeers(program);
 registerPvtdata(program);
 registerSimulate(program);
+registerTx(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -9,3 +9,4 @@ export { registerPeer } from "./peer.js";
 export { registerPeers } from "./peers.js";
 export { registerPvtdata } from "./pvtdata.js";
 export { registerSimulate } from "./simulate.js";
+export { registerTx } from "./tx.js";

@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { clientCredentials, passBytes, takeBytes } from "../../comm/grpc/index.js";
+import { type ClientTlsMaterial, clientCredentials, passBytes, takeBytes } from "../../comm/grpc/index.js";
 import { BROADCAST_PATH, ORDERER_MAX_MESSAGE_SIZE } from "../../orderer/index.js";
 import type { TxSigner } from "../../privdata/index.js";
 import { Status } from "../../protos/gen/common/common.pb.js";
@@ -29,12 +29,14 @@ export interface TxFeederOptions {
   rate: number;
   /** Bytes of the value each transaction writes (headers, read-write set and signatures come on top). */
   size: number;
-  /** Mutual TLS toward the orderer: its TLS CA, and our client certificate and key (PEM). Plaintext when absent. */
-  tls?: { rootCAs: string; cert: string; key: string };
+  /** TLS toward the orderer: its TLS CA, and our client certificate and key (PEM) for mutual TLS. Plaintext when absent. */
+  tls?: ClientTlsMaterial;
   /** Send at most this many transactions in all, then stop sending (answers still count). Default: no limit. */
   limit?: number;
   /** Connection deadline. Default 10 s. */
   dialTimeoutMs?: number;
+  /** Called after each answer of the orderer and each failed stream, with the totals (a caller waiting for its answers). */
+  onChange?: (stats: FeederStats) => void;
 }
 
 /** What a feeder has done so far. */
@@ -192,6 +194,7 @@ export class TxFeeder {
       this.#stats.lastError = `${Status[res.status] ?? res.status}: ${res.info}`;
     }
     if (this.#inFlight === 0) this.#drained?.();
+    this.#changed();
   }
 
   #onStreamEnd(call: BroadcastCall, why: string): void {
@@ -201,6 +204,7 @@ export class TxFeeder {
     this.#inFlight = 0;
     this.#drained?.();
     this.#closeStream();
+    this.#changed();
     if (this.#running) {
       if (this.#timer !== undefined) clearTimeout(this.#timer);
       this.#timer = setTimeout(() => {
@@ -223,6 +227,14 @@ export class TxFeeder {
           void this.#reconnect();
         }, RECONNECT_MS);
       }
+    }
+  }
+
+  #changed(): void {
+    try {
+      this.#o.onChange?.(this.stats());
+    } catch {
+      // An observer's bug must not break the stream's handling.
     }
   }
 

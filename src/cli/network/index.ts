@@ -53,6 +53,14 @@ export { consecutivePorts, freePorts } from "./ports.js";
 export { RATE_WINDOW_MS, RateMeter } from "./rate.js";
 export { type NetworkStreamOptions, runNetworkStream } from "./stream.js";
 export {
+  DEFAULT_SUBMIT_RATE,
+  DEFAULT_SUBMIT_TIMEOUT_MS,
+  DEFAULT_SUBMIT_TX_SIZE,
+  submitTransactions,
+  type TxSubmitOptions,
+  type TxSubmitResult,
+} from "./submit.js";
+export {
   DEFAULT_BATCH_SIZE,
   DEFAULT_BATCH_TIMEOUT,
   DEFAULT_PHASE_TIMEOUT_MS,
