@@ -165,6 +165,7 @@ export class GrpcTransport implements Transport {
       "grpc.max_send_message_length": this.#maxSize,
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.max_concurrent_streams": this.#limits.maxConcurrentStreams,
+      interceptors: [refuseCompressedRequests],
     });
     server.addService(GOSSIP_SERVICE, {
       GossipStream: (call: grpc.ServerDuplexStream<Uint8Array, Uint8Array>) => {
@@ -463,6 +464,24 @@ function bump(counts: Map<string, number>, key: string, delta: number): void {
   if (n <= 0) counts.delete(key);
   else counts.set(key, n);
 }
+
+/**
+ * Answers a call whose messages come compressed (grpc-encoding gzip or deflate) with UNIMPLEMENTED
+ * before reading any, as Fabric's peers do (their gRPC has no decompressor registered). grpc-js would
+ * inflate each message up to the 100 MiB receive limit before any check of ours: eight concurrent
+ * calls of one 100 KB gzip bomb each took the process from 105 to 925 MiB. grpc-js drops the header
+ * from the metadata it shows, so the encoding is read from its call (a field of grpc-js 1.14; the
+ * test in test/unit/comm/compressed-requests.test.ts fails if a new version moves it).
+ */
+const refuseCompressedRequests: grpc.ServerInterceptor = (_method, call) => {
+  const encoding = (call as unknown as { incomingEncoding?: unknown }).incomingEncoding;
+  if (encoding === undefined || encoding === "identity") return new grpc.ServerInterceptingCall(call);
+  return new grpc.ServerInterceptingCall(call, {
+    start: () => {
+      call.sendStatus({ code: grpc.status.UNIMPLEMENTED, details: `compressed messages (grpc-encoding ${String(encoding)}) are not accepted`, metadata: null });
+    },
+  });
+};
 
 /** "host:port" of a listen address; IPv6 hosts in brackets lose them. */
 function splitListenAddress(address: string): { host: string; port: number } {
