@@ -105,7 +105,7 @@ export interface AttackRow {
 }
 
 /** A peer process the suite watches. */
-interface Watched {
+export interface Watched {
   name: string;
   admin: () => string | undefined;
   pid: () => number | undefined;
@@ -119,7 +119,7 @@ interface Peaks {
 }
 
 /** Samples the peers' /proc figures and /healthz every SAMPLE_MS, and counts their stderr lines. */
-class Watcher {
+export class Watcher {
   readonly lines = new Map<string, number>();
   readonly peaks = new Map<string, Peaks>();
   readonly #attached = new WeakSet<object>();
@@ -226,7 +226,7 @@ class Watcher {
 }
 
 /** Blocks cut and commits seen, for honest p99 over a window. */
-class Commits {
+export class Commits {
   readonly cut = new Map<number, { time: number; bytes: number }>();
   readonly commits: { peer: string; number: number; time: number }[] = [];
 
@@ -261,7 +261,7 @@ class Commits {
   }
 }
 
-function p99(xs: readonly number[]): number | null {
+export function p99(xs: readonly number[]): number | null {
   if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
   return Math.round(s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)]!);
@@ -884,7 +884,7 @@ export async function runAttackSuite(options: AttackSuiteOptions = {}): Promise<
 }
 
 /** The crypto summary of a running network (its folder holds what `crypto generate` wrote). */
-function cryptoSummaryOf(net: LocalNetwork): CryptoMaterialSummary {
+export function cryptoSummaryOf(net: LocalNetwork): CryptoMaterialSummary {
   const pp = net.plan.peers[0]!;
   // .../crypto/peerOrganizations/<org>/peers/<node>
   const root = pp.node.dir.slice(0, pp.node.dir.indexOf("/peerOrganizations/"));
@@ -903,7 +903,7 @@ function cryptoSummaryOf(net: LocalNetwork): CryptoMaterialSummary {
   return { root, orgs };
 }
 
-function maxLineRate(w: Watcher, before: ReadonlyMap<string, number>, seconds: number): number {
+export function maxLineRate(w: Watcher, before: ReadonlyMap<string, number>, seconds: number): number {
   let max = 0;
   for (const [name, n] of w.lines) max = Math.max(max, (n - (before.get(name) ?? 0)) / Math.max(seconds, 0.001));
   return Number(max.toFixed(1));
