@@ -68,6 +68,12 @@ interface HandshakeResult {
 const DIAL_RACE_WINDOW_MS = 1_000;
 
 /**
+ * A peer whose certificate expired keeps dialing (Fabric logs every attempt): its handshakes are logged
+ * once per PKI-ID per this interval, still counted in the rejected metric and events each time.
+ */
+export const EXPIRED_IDENTITY_LOG_INTERVAL_MS = 5 * 60_000;
+
+/**
  * Handshake failures that prove the remote address sent forged or garbage input (an honest peer
  * of an org we do not know yet, or with an expired certificate, fails otherwise): counted as
  * offences against the address.
@@ -107,6 +113,8 @@ export class CommImpl implements Comm {
   readonly #opts: CommOptions;
   readonly #log: Logger;
   readonly #warn: RateLimitedLog;
+  /** Handshakes of expired identities: one line per PKI-ID per EXPIRED_IDENTITY_LOG_INTERVAL_MS. */
+  readonly #expiredLog: RateLimitedLog;
   /** Lines caused by remote input: keyed by code and remote host, bounded per minute. */
   readonly #remoteLog: RemoteLogLimiter;
   #flushTimer: TimerHandle | undefined;
@@ -137,6 +145,7 @@ export class CommImpl implements Comm {
     this.#opts = { ...DEFAULT_COMM_OPTIONS, ...options };
     this.#log = components.logger.child("gossip.comm");
     this.#warn = new RateLimitedLog(this.#log, components.clock);
+    this.#expiredLog = new RateLimitedLog(this.#log, components.clock, EXPIRED_IDENTITY_LOG_INTERVAL_MS);
     this.#metrics = createCommMetrics(components.metrics);
     this.#remoteLog = new RemoteLogLimiter(this.#log, components.clock, "comm", (code) => this.#metrics.logSuppressed.inc({ code }));
     this.#guard = new PeerGuard(components.clock, this.#opts);
@@ -560,12 +569,12 @@ export class CommImpl implements Comm {
         reject(new CommError("NO_TLS_CERT", `${stream.remoteAddress} presented no TLS certificate`));
         return;
       }
-      const fail = (err: CommError): void => {
+      const fail = (err: CommError, identity?: Uint8Array): void => {
         if (settled) return;
         settled = true;
         timer.cancel();
         this.#pendingStreams.delete(stream);
-        this.#reject(err.code, stream.remoteAddress, err.message);
+        this.#reject(err.code, stream.remoteAddress, err.message, identity);
         reject(err);
       };
       const timer = this.#c.clock.setTimeout(
@@ -589,8 +598,10 @@ export class CommImpl implements Comm {
           return;
         }
         let remote: RemoteHandshake;
+        let identity: Uint8Array | undefined;
         try {
           const first = SignedGossipMessage.fromEnvelopeBytes(bytes);
+          identity = first.message.content?.$case === "conn" ? first.message.content.value.identity : undefined;
           const claimed = first.message.content?.$case === "conn" ? first.message.content.value.pkiId : undefined;
           // Before the identity and signature checks: a refused peer costs no verification.
           const refusedMs = claimed === undefined || claimed.byteLength === 0 ? 0 : this.#guard.refusedFor(`id:${pkiHex(claimed)}`);
@@ -605,7 +616,7 @@ export class CommImpl implements Comm {
             remoteAddress: stream.remoteAddress,
           });
         } catch (err) {
-          fail(err instanceof CommError ? err : new CommError("MALFORMED_FRAME", `first message from ${stream.remoteAddress} cannot be decoded: ${errorMessage(err)}`));
+          fail(err instanceof CommError ? err : new CommError("MALFORMED_FRAME", `first message from ${stream.remoteAddress} cannot be decoded: ${errorMessage(err)}`), identity);
           return;
         }
         settled = true;
@@ -727,10 +738,25 @@ export class CommImpl implements Comm {
     conn.close();
   }
 
-  #reject(code: CommError["code"], endpoint: string, message: string): void {
+  /** `identity`: the one the remote's ConnEstablish carried, when it got that far (it keys the expired-identity lines). */
+  #reject(code: CommError["code"], endpoint: string, message: string, identity?: Uint8Array): void {
     this.#metrics.rejected.inc({ code });
     this.#c.events?.emit({ kind: "message-rejected", component: "comm", code });
+    // Keyed by the PKI-ID of the expired identity itself (not the claimed one): every line it would log says the same.
+    const expired = code === "EXPIRED_IDENTITY" && identity !== undefined ? this.#pkiIdOf(identity) : undefined;
+    if (expired !== undefined) {
+      this.#expiredLog.warn(expired, message, { code, endpoint, pkiId: expired });
+      return;
+    }
     this.#limitedWarn(code, endpoint, message, { endpoint });
+  }
+
+  #pkiIdOf(identity: Uint8Array): PkiHex | undefined {
+    try {
+      return pkiHex(this.#c.mcs.getPKIidOfCert(identity));
+    } catch {
+      return undefined;
+    }
   }
 
   /** A line caused by remote input: keyed by code and remote host (never the port), bounded per minute. */

@@ -1,6 +1,6 @@
 export type { Comm, CommStats, MessageAcceptor, SendResult, AggregatedSendResult } from "./interface.js";
 export type { RawStream, Transport, TransportTls } from "./transport.js";
-export { createComm, type CommComponents } from "./comm-impl.js";
+export { createComm, type CommComponents, EXPIRED_IDENTITY_LOG_INTERVAL_MS } from "./comm-impl.js";
 export { CommError, type CommErrorCode } from "./errors.js";
 export {
   type CommOptions,

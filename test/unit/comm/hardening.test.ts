@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { PeerGuard, TokenBuckets } from "../../../src/comm/index.js";
+import { EXPIRED_IDENTITY_LOG_INTERVAL_MS, PeerGuard, TokenBuckets } from "../../../src/comm/index.js";
 import { addressOrigin, MemoryLogger, RemoteLogLimiter } from "../../../src/logging/index.js";
 import { GossipMessage_Tag, type GossipMessage } from "../../../src/protos/gen/gossip/message.pb.js";
 import { SignedGossipMessage } from "../../../src/protoext/index.js";
@@ -174,6 +174,34 @@ describe("Comm against misbehaving peers (memory transport, virtual time)", () =
     await h.settle(100);
     assert.equal(ok.closed, false, "accepted once the refusal ran out");
     await h.waitFor("a connection", () => a.comm.stats().connections === 1, 1_000);
+  });
+
+  it("a peer with an expired certificate that keeps dialing: every handshake refused and counted, one line per PKI-ID per 5 minutes", async () => {
+    const { h, log } = setup();
+    const a = await h.createPeer();
+    const expired = await h.rawPeer({ identity: "expired" });
+    const other = await h.rawPeer({ identity: "expired" });
+    const attempt = async (raw: RawPeer): Promise<void> => {
+      const c = await h.within("dial", raw.dial(a.endpoint), 5_000);
+      await c.write(connEstablish(raw)).catch(() => undefined);
+      await h.settle(10);
+      assert.ok(c.closed, "the expired peer's stream is closed");
+    };
+    // A reconnect every second for four minutes.
+    for (let i = 0; i < 240; i++) {
+      await attempt(expired);
+      await h.settle(1_000);
+    }
+    await attempt(other);
+    const lines = (): string[] => log.lines.filter((l) => l.level === "warn" && l.fields?.["code"] === "EXPIRED_IDENTITY").map((l) => String(l.fields?.["pkiId"]));
+    assert.equal(await metricValue(a.metrics, "fabric_gossip_comm_rejected_total", { code: "EXPIRED_IDENTITY" }), 241, "every handshake counted");
+    assert.equal(lines().length, 2, "one line for each expired PKI-ID");
+    assert.deepEqual(new Set(lines()).size, 2, "the lines name the PKI-IDs");
+    assert.equal(await metricValue(a.metrics, "fabric_gossip_comm_refusals_total", { what: "address" }), 0, "an expired certificate is no offence: its host is not refused");
+    // Five minutes after the first line, the next attempt logs again.
+    await h.settle(EXPIRED_IDENTITY_LOG_INTERVAL_MS - 240 * 1_000);
+    await attempt(expired);
+    assert.equal(lines().length, 3);
   });
 
   it("reported misbehaviour closes the peer's connection and refuses its PKI-ID both ways, doubling on repeat", async () => {
