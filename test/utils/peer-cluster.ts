@@ -2,14 +2,15 @@ import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PeerProcess } from "../../src/cli/peer-process.js";
-import { loadPeerMaterial } from "../../src/crypto/index.js";
+import { issueCertificate, loadCa, loadPeerMaterial } from "../../src/crypto/index.js";
 import { createSignedEnvelope } from "../../src/deliver/index.js";
 import { broadcastAll } from "../../src/orderer/index.js";
 import { HeaderType, Status } from "../../src/protos/gen/common/common.pb.js";
 import type { ChannelStatusView, MembershipView } from "../../src/service/index.js";
 import { type Clock, SystemClock } from "../../src/util/index.js";
 import { createTestOrderer, generateTestOrgs, type TestOrderer, type TestOrgs, testClientOf } from "./channel-setup.js";
-import { freePorts } from "./net.js";
+import { FAST_GOSSIP_ENV, fastElectionEnv } from "./fast-timers.js";
+import { eventually, freePorts } from "./net.js";
 
 /**
  * A small network of real `peer start --channel-block` processes (several orgs, MSP identities, optional
@@ -259,3 +260,159 @@ export async function leadersByOrg(peers: readonly ClusterPeer[], channel: strin
   }
   return out;
 }
+
+/**
+ * Gives `peer` a new enrolment certificate from its org's CA (a new key, so a new PKI-ID), valid until `notAfter`
+ * (default cryptogen's ten years): written over its MSP's signcert and key, used from its next start.
+ */
+export async function renewEnrolment(cluster: Cluster, peer: ClusterPeer, notAfter?: Date): Promise<void> {
+  const org = cluster.orgs.peerOrgs.find((o) => o.mspId === peer.mspId)!;
+  const ca = await loadCa(org.caDir);
+  const cert = await issueCertificate({ ca, commonName: peer.name, organizationalUnits: ["peer"], ...(notAfter === undefined ? {} : { notAfter }) });
+  await writeFile(join(peer.mspDir, "signcerts", `${peer.name}-cert.pem`), cert.certPem);
+  await writeFile(join(peer.mspDir, "keystore", "priv_sk"), cert.keyPem, { mode: 0o600 });
+}
+
+/** Polling period of the checks below. */
+const CHECK_POLL_MS = 200;
+
+/**
+ * Waits until every running peer's alive view equals the running processes; returns how long it took. On a
+ * timeout the last differences go to stderr.
+ */
+export async function untilViewsMatch(cluster: Cluster, what: string, timeoutMs: number): Promise<number> {
+  const from = Date.now();
+  let last: Awaited<ReturnType<typeof viewsMatchTruth>> | undefined;
+  try {
+    await eventually(
+      what,
+      async () => {
+        last = await viewsMatchTruth(cluster.peers);
+        return last.ok;
+      },
+      timeoutMs,
+      CHECK_POLL_MS,
+    );
+  } catch (err) {
+    process.stderr.write(`# views: ${JSON.stringify(last?.diffs)}\n`);
+    throw err;
+  }
+  return Date.now() - from;
+}
+
+/** PKI-IDs any running peer holds, alive or dead. */
+export async function everyKnownId(cluster: Cluster): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const p of cluster.peers.filter((q) => q.running)) {
+    const v = await p.membership();
+    for (const m of [...(v?.alive ?? []), ...(v?.dead ?? [])]) out.add(m.pkiId);
+  }
+  return out;
+}
+
+/** Waits until each org has exactly one leader among its running peers; returns how long it took. */
+export async function untilOneLeaderPerOrg(cluster: Cluster, timeoutMs: number): Promise<number> {
+  const from = Date.now();
+  await eventually(
+    "exactly one leader in each org",
+    async () => [...(await leadersByOrg(cluster.peers, cluster.channel)).values()].every((l) => l.length === 1),
+    timeoutMs,
+    CHECK_POLL_MS,
+  );
+  return Date.now() - from;
+}
+
+/** Feeds `txs` transactions and waits until every running peer holds the orderer's chain; returns its height. */
+export async function blocksFlow(cluster: Cluster, txs = 10, timeoutMs = 20_000): Promise<number> {
+  await cluster.feed(txs);
+  await new Promise((r) => setTimeout(r, 300)); // past the batch timeout: nothing more is cut
+  const target = Number(cluster.orderer.height(cluster.channel));
+  await eventually(
+    `every running peer at height ${target}`,
+    async () => {
+      for (const p of cluster.peers.filter((q) => q.running)) if ((await p.status(cluster.channel))?.height !== target) return undefined;
+      return true;
+    },
+    timeoutMs,
+    CHECK_POLL_MS,
+  );
+  return target;
+}
+
+/**
+ * The observability contract (RELIABILITY.md S23): each running peer's metrics agree with its admin endpoint and
+ * with the truth: channel peers known (`gossip_membership_total_peers_known`, set every membershipTrackerInterval)
+ * and `/v1/membership`'s channel members are the running others, `gossip_state_height` and `/v1/channels` are the
+ * orderer's `height`, `gossip_leader_election_leader` is the admin endpoint's leadership. Undefined when they
+ * agree, else what differs first.
+ */
+export async function metricsDisagreement(cluster: Cluster, height: number): Promise<string | undefined> {
+  const ch = cluster.channel;
+  for (const p of cluster.peers.filter((q) => q.running)) {
+    const m = await p.metrics();
+    const status = await p.status(ch);
+    const view = await p.membership();
+    const others = cluster.peers.filter((q) => q !== p && q.running).length;
+    const known = m.get(`gossip_membership_total_peers_known{channel="${ch}"}`);
+    if (known !== others) return `${p.name}: gossip_membership_total_peers_known ${known}, ${others} others run`;
+    if (view?.channels[ch]?.length !== others) return `${p.name}: /v1/membership has ${view?.channels[ch]?.length} channel members, ${others} others run`;
+    const h = m.get(`gossip_state_height{channel="${ch}"}`);
+    if (h !== height || status?.height !== height) return `${p.name}: gossip_state_height ${h}, /v1/channels ${status?.height}, orderer ${height}`;
+    const leader = m.get(`gossip_leader_election_leader{channel="${ch}"}`);
+    if (leader !== (status.leader ? 1 : 0)) return `${p.name}: gossip_leader_election_leader ${leader}, /v1/channels leader ${status.leader}`;
+  }
+  return undefined;
+}
+
+/** Waits until {@link metricsDisagreement} finds nothing; fails naming the last difference. */
+export async function untilMetricsAgree(cluster: Cluster, height: number, timeoutMs: number): Promise<void> {
+  let last: string | undefined;
+  try {
+    await eventually(
+      "metrics agree with /v1/membership, /v1/channels and the running processes",
+      async () => {
+        last = await metricsDisagreement(cluster, height);
+        return last === undefined;
+      },
+      timeoutMs,
+      CHECK_POLL_MS,
+    );
+  } catch (err) {
+    process.stderr.write(`# metrics: ${last}\n`);
+    throw err;
+  }
+}
+
+/** The compressed timers of the reliability scenarios on real processes (Fabric's shape, seconds instead of tens). */
+export const CLUSTER_TIMERS = Object.freeze({
+  /** A: aliveTimeInterval (FAST_GOSSIP_ENV). */
+  aliveMs: 1_000,
+  /** R: reconnectInterval. */
+  reconnectMs: 1_000,
+  /** E: aliveExpirationTimeout. */
+  aliveExpirationMs: 4_000,
+  leaderAliveThresholdMs: 2_000,
+  leaderElectionDurationMs: 1_000,
+});
+
+/** {@link CLUSTER_TIMERS} as the peers' environment, with dynamic election and state transfer on. */
+export const CLUSTER_ENV: Readonly<NodeJS.ProcessEnv> = Object.freeze({
+  CORE_PEER_GOSSIP_USELEADERELECTION: "true",
+  CORE_PEER_GOSSIP_ORGLEADER: "false",
+  CORE_PEER_GOSSIP_STATE_ENABLED: "true",
+  ...FAST_GOSSIP_ENV,
+  CORE_PEER_GOSSIP_ALIVEEXPIRATIONTIMEOUT: `${CLUSTER_TIMERS.aliveExpirationMs}ms`,
+  CORE_PEER_GOSSIP_RECONNECTINTERVAL: `${CLUSTER_TIMERS.reconnectMs}ms`,
+  CORE_PEER_GOSSIP_MEMBERSHIPTRACKERINTERVAL: "500ms",
+  ...fastElectionEnv({
+    leaderAliveThreshold: `${CLUSTER_TIMERS.leaderAliveThresholdMs}ms`,
+    leaderElectionDuration: `${CLUSTER_TIMERS.leaderElectionDurationMs}ms`,
+  }),
+  CORE_PEER_GOSSIP_STATE_CHECKINTERVAL: "1s",
+  CORE_PEER_DELIVERYCLIENT_RECONNECTBACKOFFTHRESHOLD: "1s",
+});
+
+/** R + 2A: a new or restarted peer is in every view within it (RELIABILITY.md S2, S10, S17). */
+export const REJOIN_MS = CLUSTER_TIMERS.reconnectMs + 2 * CLUSTER_TIMERS.aliveMs;
+/** leaderAliveThreshold + leaderElectionDuration: a leaderless org elects within it. */
+export const ELECTION_MS = CLUSTER_TIMERS.leaderAliveThresholdMs + CLUSTER_TIMERS.leaderElectionDurationMs;
