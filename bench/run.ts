@@ -14,7 +14,7 @@ import { benchVirtual100 } from "./virtual-100.js";
 
 const only = process.argv.slice(2);
 /** Benchmarks that run only when named. */
-const ON_REQUEST = new Set(["attacks", "fuzz", "sidebyside"]);
+const ON_REQUEST = new Set(["attacks", "fuzz", "sidebyside", "reliability"]);
 const benches: Record<string, () => Promise<Record<string, number | string>>> = {
   codec: () => benchCodec(),
   crypto: () => benchCrypto(),
@@ -28,6 +28,8 @@ const benches: Record<string, () => Promise<Record<string, number | string>>> = 
   privdata: async () => (await import("./privdata.js")).benchPrivdata(),
   // Real processes under attack, minutes long: only when asked for by name (`npm run bench -- attacks`).
   attacks: async () => (await import("./attacks.js")).benchAttacks(),
+  // Clock skew, certificate expiry and renewal, churn on real processes, minutes long: only when named.
+  reliability: async () => (await import("./reliability.js")).benchReliability(),
   // Malformed frames to a real peer (RELIABILITY.md S12), 10^6 by default (FUZZ_FRAMES, FUZZ_SEED): minutes long.
   fuzz: async () => (await import("./fuzz.js")).benchFuzz(),
   // Like for like with Fabric's Go gossip (docs/SIDE-BY-SIDE.md), about a minute per network size: only when asked for.
