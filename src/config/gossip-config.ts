@@ -303,6 +303,27 @@ export interface LimitsConfig {
   firstCallTimeoutMs: number;
   /** The TLS handshake of an incoming connection must finish within this long. */
   tlsHandshakeTimeoutMs: number;
+  /**
+   * Routing prefers members heard from directly (their own alive message over their own connection) to
+   * members known only second-hand, which a liar can invent: at most half of a message's targets go to
+   * the latter while the former can take the places. With every member heard from directly (a settled
+   * network) routing is Fabric's. False: Fabric's uniform choice always.
+   */
+  preferDirectMembers: boolean;
+  /** Discovery: alive + dead entries looked at per MembershipResponse. */
+  maxMembersPerResponse: number;
+  /** Discovery: membership entries needing a signature check taken from one sender per memberQuotaInterval. */
+  maxMemberEntriesPerSender: number;
+  /** Discovery: members not known before learned per org per memberQuotaInterval (a member heard from directly always is). */
+  maxNewMembersPerOrg: number;
+  memberQuotaIntervalMs: number;
+  /** Discovery: members (alive and dead) known per org and in total. */
+  maxKnownMembersPerOrg: number;
+  maxKnownMembers: number;
+  /** Discovery: pings of dead members in flight at once, and the longest back-off between probes of a member known only second-hand. */
+  maxReconnectPings: number;
+  /** 0 (the default): 16 x reconnectInterval. */
+  maxReconnectBackoffMs: number;
 }
 
 /** The defaults of `peer.gossip.limits.*` (comm's, the gRPC server's and the state provider's own defaults). */
@@ -329,6 +350,16 @@ export const DEFAULT_LIMITS: Readonly<LimitsConfig> = Object.freeze({
   maxPendingSocketsPerAddress: DEFAULT_SOCKET_LIMITS.maxPendingSocketsPerAddress,
   firstCallTimeoutMs: DEFAULT_SOCKET_LIMITS.firstCallTimeoutMs,
   tlsHandshakeTimeoutMs: DEFAULT_SOCKET_LIMITS.tlsHandshakeTimeoutMs,
+  // discovery's DEFAULT_DISCOVERY_OPTIONS (discovery sits beside config; a test keeps them equal)
+  preferDirectMembers: true,
+  maxMembersPerResponse: 1_000,
+  maxMemberEntriesPerSender: 5_000,
+  maxNewMembersPerOrg: 500,
+  memberQuotaIntervalMs: 60_000,
+  maxKnownMembersPerOrg: 2_000,
+  maxKnownMembers: 10_000,
+  maxReconnectPings: 32,
+  maxReconnectBackoffMs: 0,
 });
 
 function buildDefaults(): GossipConfig {
@@ -899,6 +930,15 @@ function readLimits(r: Resolver): LimitsConfig {
     maxPendingSocketsPerAddress: int("maxPendingSocketsPerAddress"),
     firstCallTimeoutMs: dur("firstCallTimeout", d.firstCallTimeoutMs),
     tlsHandshakeTimeoutMs: dur("tlsHandshakeTimeout", d.tlsHandshakeTimeoutMs),
+    preferDirectMembers: r.bool("limits.preferDirectMembers", d.preferDirectMembers),
+    maxMembersPerResponse: int("maxMembersPerResponse"),
+    maxMemberEntriesPerSender: int("maxMemberEntriesPerSender"),
+    maxNewMembersPerOrg: int("maxNewMembersPerOrg"),
+    memberQuotaIntervalMs: dur("memberQuotaInterval", d.memberQuotaIntervalMs),
+    maxKnownMembersPerOrg: int("maxKnownMembersPerOrg"),
+    maxKnownMembers: int("maxKnownMembers"),
+    maxReconnectPings: int("maxReconnectPings"),
+    maxReconnectBackoffMs: r.duration("limits.maxReconnectBackoff", d.maxReconnectBackoffMs),
   };
 }
 

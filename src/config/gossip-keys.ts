@@ -144,6 +144,15 @@ export const GOSSIP_KEYS: readonly GossipKeySpec[] = Object.freeze([
   k("limits.maxPendingSocketsPerAddress", "int", "ifSet", undefined, "64", EXTENSION_READ_IN),
   k("limits.firstCallTimeout", "duration", "ifSet", undefined, "10s", EXTENSION_READ_IN),
   k("limits.tlsHandshakeTimeout", "duration", "ifSet", undefined, "5s", EXTENSION_READ_IN),
+  k("limits.preferDirectMembers", "bool", "ifSet", undefined, "true", EXTENSION_READ_IN),
+  k("limits.maxMembersPerResponse", "int", "ifSet", undefined, "1000", EXTENSION_READ_IN),
+  k("limits.maxMemberEntriesPerSender", "int", "ifSet", undefined, "5000", EXTENSION_READ_IN),
+  k("limits.maxNewMembersPerOrg", "int", "ifSet", undefined, "500", EXTENSION_READ_IN),
+  k("limits.memberQuotaInterval", "duration", "ifSet", undefined, "1m", EXTENSION_READ_IN),
+  k("limits.maxKnownMembersPerOrg", "int", "ifSet", undefined, "2000", EXTENSION_READ_IN),
+  k("limits.maxKnownMembers", "int", "ifSet", undefined, "10000", EXTENSION_READ_IN),
+  k("limits.maxReconnectPings", "int", "ifSet", undefined, "32", EXTENSION_READ_IN),
+  k("limits.maxReconnectBackoff", "duration", "ifSet", undefined, "0 (16 x reconnectInterval)", EXTENSION_READ_IN),
 ]);
 
 /** The prefix of every key. */

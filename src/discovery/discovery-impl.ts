@@ -59,6 +59,27 @@ interface LastSeen {
   lastSeenMs: number;
 }
 
+/** Signature checks of one membership response run in one go; the rest wait for later turns. Ours. */
+const RESPONSE_CHECKS_PER_SLICE = 64;
+
+/** A membership response being handled, slice by slice. */
+interface ResponseWork {
+  rm: ReceivedMessage;
+  sender: PkiHex;
+  store: MessageStore<SignedGossipMessage>;
+  entries: { env: Envelope; dead: boolean }[];
+  /** The next entry to handle. */
+  next: number;
+  limited: Map<DiscoveryLimitReason, number>;
+}
+
+/** "stop": the response is malformed, the rest is ignored; "checked": a signature was checked. */
+type ResponseEntryOutcome = "stop" | "checked" | "skipped";
+
+function countLimited(limited: Map<DiscoveryLimitReason, number>, reason: DiscoveryLimitReason): void {
+  limited.set(reason, (limited.get(reason) ?? 0) + 1);
+}
+
 /** What discovery keeps per known member besides Fabric's maps (all of it ours). */
 interface MemberMeta {
   /** The org the member's identity belongs to ("" when unknown). */
@@ -369,6 +390,10 @@ class DiscoveryImpl implements Discovery {
 
   membershipVersion(): number {
     return this.#aliveMembership.version;
+  }
+
+  heardDirectly(pkiId: PKIidType): boolean {
+    return this.#meta.get(pkiKey(pkiId))?.firstHand === true;
   }
 
   /** Stores `msg` as the latest alive message of `key`; call after #id2Member holds the member's internal endpoint. */
@@ -815,10 +840,10 @@ class DiscoveryImpl implements Discovery {
   /**
    * Whether a member not known yet may be learned (from an alive message, or from a dead list when
    * `fromDeadList`): not tombstoned (or its alive message newer than the tombstone), within its org's
-   * quota of new members, and within the caps on known members (making room by forgetting the oldest
+   * quota of new members (unless it came `direct`ly), and within the caps on known members (making room by forgetting the oldest
    * dead member known only second-hand).
    */
-  #admitNewMember(key: PkiHex, pkiId: PKIidType, ts: PeerTime, fromDeadList: boolean): Admission {
+  #admitNewMember(key: PkiHex, pkiId: PKIidType, ts: PeerTime, fromDeadList: boolean, direct = false): Admission {
     const tomb = this.#tombstones.get(key);
     if (tomb !== undefined) {
       if (tomb.untilMs <= this.#c.clock.monotonic()) this.#tombstones.delete(key);
@@ -828,7 +853,9 @@ class DiscoveryImpl implements Discovery {
     const org = this.#orgOf(pkiId);
     const q = this.#quotaWindow();
     const learned = q.newByOrg.get(org) ?? 0;
-    if (learned >= this.#o.maxNewMembersPerOrgPerInterval) return { ok: false, reason: "ORG_QUOTA" };
+    // A member speaking for itself over its own connection exists: invented members of its org
+    // (which fill the quota) must not keep it out. It still counts.
+    if (learned >= this.#o.maxNewMembersPerOrgPerInterval && !direct) return { ok: false, reason: "ORG_QUOTA" };
     if ((this.#orgCount.get(org) ?? 0) >= this.#o.maxKnownMembersPerOrg && !this.#replaceDeadMember(org)) {
       return { ok: false, reason: "MEMBER_LIMIT" };
     }
@@ -1021,97 +1048,122 @@ class DiscoveryImpl implements Discovery {
    * Fabric's MembershipResponse handling, within limits (ours): at most maxMembersPerResponse entries
    * are looked at (alive ones first), an entry that brings nothing new (a known member, not newer) is
    * skipped before its signature is checked, and the sender's budget of checked entries per interval
-   * bounds the rest.
+   * bounds the rest. Ours too: at most RESPONSE_CHECKS_PER_SLICE signature checks run in one go, the
+   * rest in later turns of the event loop, so a response of a thousand members does not hold up every
+   * other message (and health checks) for the whole of its checks.
    */
   #handleMembershipResponse(rm: ReceivedMessage, res: MembershipResponse, nonce: bigint, store: MessageStore<SignedGossipMessage>): void {
     this.#publishNonce(nonce);
-    const sender = pkiHex(rm.connectionInfo.id);
-    const limited = new Map<DiscoveryLimitReason, number>();
-    const count = (reason: DiscoveryLimitReason, n = 1): void => {
-      limited.set(reason, (limited.get(reason) ?? 0) + n);
-    };
     const max = this.#o.maxMembersPerResponse;
     const aliveEntries = res.alive.length > max ? res.alive.slice(0, max) : res.alive;
     const deadRoom = max - aliveEntries.length;
     const deadEntries = res.dead.length > deadRoom ? res.dead.slice(0, deadRoom) : res.dead;
-    count("RESPONSE_LIMIT", res.alive.length - aliveEntries.length + res.dead.length - deadEntries.length);
-    try {
-      for (const env of aliveEntries) {
-        let msg: SignedGossipMessage;
-        try {
-          msg = SignedGossipMessage.fromEnvelope(env);
-        } catch (err) {
-          this.#reject("MALFORMED", rm, `membership response contains an invalid message from an online peer: ${errorMessage(err)}`);
-          return;
-        }
-        if (msg.message.content?.$case !== "aliveMsg") {
-          this.#reject("NOT_ALIVE_MESSAGE", rm, `membership response holds a ${msg.message.content?.$case ?? "empty"} message`);
-          return;
-        }
-        const am = wellFormedAlive(msg);
-        if (am === undefined) {
-          this.#reject("MALFORMED", rm, "alive message without membership, PKI-ID or timestamp");
-          continue;
-        }
-        if (!store.checkValid(msg)) {
-          this.#reject("STALE", rm);
-          continue;
-        }
-        // Fabric checks the signature first; handleAliveMessage then ignores what is not newer.
-        if (this.#bringsNothingNew(am)) continue;
-        if (!this.#spendSenderBudget(sender)) {
-          count("SENDER_BUDGET");
-          continue;
-        }
-        if (!this.#validate(msg)) {
-          this.#reject("INVALID_SIGNATURE", rm, `alive message of ${toHex(am.membership.pkiId)} is not authentic`);
-          continue;
-        }
-        this.#handleAliveMessage(msg, am, this.#isDirect(rm, am), limited);
+    const work: ResponseWork = {
+      rm,
+      sender: pkiHex(rm.connectionInfo.id),
+      store,
+      entries: [...aliveEntries.map((env) => ({ env, dead: false })), ...deadEntries.map((env) => ({ env, dead: true }))],
+      next: 0,
+      limited: new Map(),
+    };
+    const overLimit = res.alive.length - aliveEntries.length + res.dead.length - deadEntries.length;
+    if (overLimit > 0) work.limited.set("RESPONSE_LIMIT", overLimit);
+    this.#continueResponse(work);
+  }
+
+  /** Handles entries of a membership response until RESPONSE_CHECKS_PER_SLICE checks ran; schedules the rest. */
+  #continueResponse(work: ResponseWork): void {
+    let checks = 0;
+    while (work.next < work.entries.length) {
+      if (checks >= RESPONSE_CHECKS_PER_SLICE) {
+        this.#after(0, () => this.#continueResponse(work));
+        return;
       }
-      for (const env of deadEntries) {
-        let msg: SignedGossipMessage;
-        try {
-          msg = SignedGossipMessage.fromEnvelope(env);
-        } catch (err) {
-          this.#reject("MALFORMED", rm, `membership response contains an invalid message from an offline peer: ${errorMessage(err)}`);
-          return;
-        }
-        const am = wellFormedAlive(msg);
-        if (am === undefined) {
-          this.#reject("NOT_ALIVE_MESSAGE", rm, "membership response dead entry is not a well-formed alive message");
-          continue;
-        }
-        if (!store.checkValid(msg)) {
-          this.#reject("STALE", rm);
-          continue;
-        }
-        const key = pkiHex(am.membership.pkiId);
-        // As Fabric, a dead entry only teaches a member not known; checked here before the signature.
-        if (this.#id2Member.has(key) || bytesEqual(am.membership.pkiId, this.#self.pkiId)) continue;
-        const tomb = this.#tombstones.get(key);
-        if (tomb !== undefined && tomb.untilMs > this.#c.clock.monotonic()) {
-          count("FORGOTTEN");
-          continue;
-        }
-        if (!this.#spendSenderBudget(sender)) {
-          count("SENDER_BUDGET");
-          continue;
-        }
-        if (!this.#validate(msg)) {
-          this.#reject("INVALID_SIGNATURE", rm, `dead peer's alive message of ${toHex(am.membership.pkiId)} is not authentic`);
-          continue;
-        }
-        const admission = this.#admitNewMember(key, am.membership.pkiId, am.timestamp, true);
-        if (!admission.ok) {
-          if (admission.reason !== "STALE") count(admission.reason);
-          continue;
-        }
-        this.#learnNewMember(msg, am, true, admission.org, false);
-      }
-    } finally {
-      this.#reportLimited(limited, rm, "membership response");
+      const { env, dead } = work.entries[work.next++]!;
+      const outcome = dead ? this.#responseDeadEntry(work, env) : this.#responseAliveEntry(work, env);
+      if (outcome === "stop") break;
+      if (outcome === "checked") checks++;
     }
+    this.#reportLimited(work.limited, work.rm, "membership response");
+  }
+
+  #responseAliveEntry(work: ResponseWork, env: Envelope): ResponseEntryOutcome {
+    const { rm } = work;
+    let msg: SignedGossipMessage;
+    try {
+      msg = SignedGossipMessage.fromEnvelope(env);
+    } catch (err) {
+      this.#reject("MALFORMED", rm, `membership response contains an invalid message from an online peer: ${errorMessage(err)}`);
+      return "stop";
+    }
+    if (msg.message.content?.$case !== "aliveMsg") {
+      this.#reject("NOT_ALIVE_MESSAGE", rm, `membership response holds a ${msg.message.content?.$case ?? "empty"} message`);
+      return "stop";
+    }
+    const am = wellFormedAlive(msg);
+    if (am === undefined) {
+      this.#reject("MALFORMED", rm, "alive message without membership, PKI-ID or timestamp");
+      return "skipped";
+    }
+    if (!work.store.checkValid(msg)) {
+      this.#reject("STALE", rm);
+      return "skipped";
+    }
+    // Fabric checks the signature first; handleAliveMessage then ignores what is not newer.
+    if (this.#bringsNothingNew(am)) return "skipped";
+    if (!this.#spendSenderBudget(work.sender)) {
+      countLimited(work.limited, "SENDER_BUDGET");
+      return "skipped";
+    }
+    if (!this.#validate(msg)) {
+      this.#reject("INVALID_SIGNATURE", rm, `alive message of ${toHex(am.membership.pkiId)} is not authentic`);
+      return "checked";
+    }
+    this.#handleAliveMessage(msg, am, this.#isDirect(rm, am), work.limited);
+    return "checked";
+  }
+
+  #responseDeadEntry(work: ResponseWork, env: Envelope): ResponseEntryOutcome {
+    const { rm } = work;
+    let msg: SignedGossipMessage;
+    try {
+      msg = SignedGossipMessage.fromEnvelope(env);
+    } catch (err) {
+      this.#reject("MALFORMED", rm, `membership response contains an invalid message from an offline peer: ${errorMessage(err)}`);
+      return "stop";
+    }
+    const am = wellFormedAlive(msg);
+    if (am === undefined) {
+      this.#reject("NOT_ALIVE_MESSAGE", rm, "membership response dead entry is not a well-formed alive message");
+      return "skipped";
+    }
+    if (!work.store.checkValid(msg)) {
+      this.#reject("STALE", rm);
+      return "skipped";
+    }
+    const key = pkiHex(am.membership.pkiId);
+    // As Fabric, a dead entry only teaches a member not known; checked here before the signature.
+    if (this.#id2Member.has(key) || bytesEqual(am.membership.pkiId, this.#self.pkiId)) return "skipped";
+    const tomb = this.#tombstones.get(key);
+    if (tomb !== undefined && tomb.untilMs > this.#c.clock.monotonic()) {
+      countLimited(work.limited, "FORGOTTEN");
+      return "skipped";
+    }
+    if (!this.#spendSenderBudget(work.sender)) {
+      countLimited(work.limited, "SENDER_BUDGET");
+      return "skipped";
+    }
+    if (!this.#validate(msg)) {
+      this.#reject("INVALID_SIGNATURE", rm, `dead peer's alive message of ${toHex(am.membership.pkiId)} is not authentic`);
+      return "checked";
+    }
+    const admission = this.#admitNewMember(key, am.membership.pkiId, am.timestamp, true);
+    if (!admission.ok) {
+      if (admission.reason !== "STALE") countLimited(work.limited, admission.reason);
+      return "checked";
+    }
+    this.#learnNewMember(msg, am, true, admission.org, false);
+    return "checked";
   }
 
   /** A known member's alive message that is not newer than what we hold: handling it would change nothing. */
@@ -1181,7 +1233,7 @@ class DiscoveryImpl implements Discovery {
     const key = pkiHex(am.membership.pkiId);
     const ts = am.timestamp;
     if (!this.#id2Member.has(key)) {
-      const admission = this.#admitNewMember(key, am.membership.pkiId, ts, false);
+      const admission = this.#admitNewMember(key, am.membership.pkiId, ts, false, direct);
       if (!admission.ok) {
         if (admission.reason === "STALE") this.#logger.debug("Got an alive message not newer than a forgotten member's last", { pkiId: key });
         else limited.set(admission.reason, (limited.get(admission.reason) ?? 0) + 1);

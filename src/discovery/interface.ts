@@ -74,6 +74,11 @@ export interface Discovery {
    * resurrected, expired or purged): equal versions mean equal `membershipView()`s. Not in Fabric.
    */
   membershipVersion(): number;
+  /**
+   * Whether an alive message of the member's own came over its own connection: it exists. A member
+   * known only from others' messages may be invented (a liar's membership response). Not in Fabric.
+   */
+  heardDirectly(pkiId: PKIidType): boolean;
   /** Sends a MembershipRequest to up to `peerNum` random alive members. */
   initiateSync(peerNum: number): void;
   /**

@@ -130,6 +130,17 @@ export function gossipNodeOptionsOf(c: GossipConfig, internalEndpoint: string): 
     membershipTrackerIntervalMs: c.membershipTrackerIntervalMs,
     blockPullIntervalMs: c.blockPullIntervalMs,
     comm: commOptionsOf(c),
+    preferDirectMembers: c.limits.preferDirectMembers,
+    discoveryLimits: {
+      maxMembersPerResponse: c.limits.maxMembersPerResponse,
+      maxMemberEntriesPerSenderPerInterval: c.limits.maxMemberEntriesPerSender,
+      maxNewMembersPerOrgPerInterval: c.limits.maxNewMembersPerOrg,
+      memberQuotaIntervalMs: c.limits.memberQuotaIntervalMs,
+      maxKnownMembersPerOrg: c.limits.maxKnownMembersPerOrg,
+      maxKnownMembers: c.limits.maxKnownMembers,
+      maxReconnectPingsInFlight: c.limits.maxReconnectPings,
+      ...(c.limits.maxReconnectBackoffMs > 0 ? { maxReconnectBackoffMs: c.limits.maxReconnectBackoffMs } : {}),
+    },
   };
 }
 

@@ -56,6 +56,46 @@ export function selectPeers<M extends RoutableMember>(
   return out;
 }
 
+/**
+ * Like `selectPeers`, but members for which `preferred` is false (ours: members known only second-hand,
+ * which a liar can invent by the thousand) take at most `floor(k / 2)` of the `k` places while
+ * preferred members are left to fill the others; places no preferred member can take still go to
+ * them. When every candidate is preferred it selects exactly as `selectPeers` does with the same
+ * random draws. Walks the whole pool when second-hand members are set aside (O(pool)).
+ */
+export function selectPeersPreferring<M extends RoutableMember>(
+  k: number,
+  pool: readonly M[],
+  filter: RoutingFilter<M>,
+  random: Random,
+  preferred: (member: M) => boolean,
+): RemotePeer[] {
+  const out: RemotePeer[] = [];
+  const n = pool.length;
+  if (k <= 0 || n === 0) return out;
+  const secondHandPlaces = Math.floor(k / 2);
+  let secondHand = 0;
+  const setAside: M[] = [];
+  const swapped = new Map<number, number>();
+  for (let i = 0; i < n && out.length < k; i++) {
+    const j = i + random.int(n - i);
+    const atJ = swapped.get(j) ?? j;
+    swapped.set(j, swapped.get(i) ?? i);
+    const member = pool[atJ]!;
+    if (!filter(member)) continue;
+    if (preferred(member)) out.push(toRemotePeer(member));
+    else if (secondHand < secondHandPlaces) {
+      secondHand++;
+      out.push(toRemotePeer(member));
+    } else if (setAside.length < k) setAside.push(member);
+  }
+  for (const member of setAside) {
+    if (out.length >= k) break;
+    out.push(toRemotePeer(member));
+  }
+  return out;
+}
+
 /** The first member of `pool`, in order, that passes `filter`, or undefined (Fabric's `filter.First`). */
 export function first<M extends RoutableMember>(pool: readonly M[], filter: RoutingFilter<M>): RemotePeer | undefined {
   for (const member of pool) if (filter(member)) return toRemotePeer(member);

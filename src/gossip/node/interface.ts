@@ -10,7 +10,7 @@ import type {
 } from "../../api/index.js";
 import type { MetricsProvider } from "../../metrics/index.js";
 import type { Comm, CommOptions, Transport } from "../../comm/index.js";
-import type { NetworkMember } from "../../discovery/index.js";
+import type { DiscoveryOptions, NetworkMember } from "../../discovery/index.js";
 import type { Logger } from "../../logging/index.js";
 import type { ReceivedMessage } from "../../protoext/index.js";
 import type { Chaincode, GossipMessage } from "../../protos/gen/gossip/message.pb.js";
@@ -74,7 +74,27 @@ export interface GossipNodeOptions {
   comm: Partial<CommOptions>;
   /** Not in Fabric: peer.gossip.blockPullInterval, the channels' opt-in block pull interval and gap trigger; absent or 0 is off. */
   blockPullIntervalMs?: number;
+  /** Not in Fabric: discovery's bounds on what others make it learn (absent: discovery's defaults). */
+  discoveryLimits?: Partial<DiscoveryLimits>;
+  /**
+   * Not in Fabric (peer.gossip.limits.preferDirectMembers; absent: true): routing gives at most half of
+   * a message's targets to members known only second-hand while members heard from directly can take them.
+   */
+  preferDirectMembers?: boolean;
 }
+
+/** Discovery's options that bound membership (peer.gossip.limits.*), not its Fabric timers. */
+export type DiscoveryLimits = Pick<
+  DiscoveryOptions,
+  | "maxMembersPerResponse"
+  | "maxMemberEntriesPerSenderPerInterval"
+  | "maxNewMembersPerOrgPerInterval"
+  | "memberQuotaIntervalMs"
+  | "maxKnownMembersPerOrg"
+  | "maxKnownMembers"
+  | "maxReconnectPingsInFlight"
+  | "maxReconnectBackoffMs"
+>;
 
 /** Fabric's defaults (gossip/gossip/config.go, discovery, comm). */
 export const DEFAULT_GOSSIP_NODE_OPTIONS: Readonly<Omit<GossipNodeOptions, "internalEndpoint">> = Object.freeze({

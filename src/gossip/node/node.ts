@@ -169,6 +169,7 @@ export class GossipNodeImpl implements GossipNode {
         maxConnectionAttempts: this.#o.maxConnectionAttempts,
         msgExpirationFactor: this.#o.msgExpirationFactor,
         bootstrapPeers: this.#o.bootstrapPeers,
+        ...this.#o.discoveryLimits,
       },
     );
     this.#certStore = new CertStore(
@@ -527,6 +528,7 @@ export class GossipNodeImpl implements GossipNode {
       send: (msg, peers) => {
         if (peers.length > 0) this.#comm.send(msg, ...peers);
       },
+      ...(this.#o.preferDirectMembers === false ? {} : { heardDirectly: (m: NetworkMember) => this.#discovery.heardDirectly(m.pkiId) }),
     });
   }
 

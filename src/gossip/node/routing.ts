@@ -4,7 +4,7 @@ import type { Logger } from "../../logging/index.js";
 import { isAliveMsg, isDataMsg, isLeadershipMsg, isOrgRestricted, isStateInfoMsg, type SignedGossipMessage } from "../../protoext/index.js";
 import { bytesEqual, fromUtf8, type Random } from "../../util/index.js";
 import type { GossipChannel } from "../channel/index.js";
-import { combine, type RoutingFilter, selectAll, selectNone, selectPeers } from "../filter/index.js";
+import { combine, type RoutingFilter, selectAll, selectNone, selectPeers, selectPeersPreferring } from "../filter/index.js";
 import type { EmittedMessage } from "./emitted.js";
 
 /** What routing needs from the node. */
@@ -21,6 +21,16 @@ export interface RoutingContext {
   /** The channel a StateInfo message belongs to (found by its MAC). */
   channelOfStateInfo(msg: SignedGossipMessage): GossipChannel | undefined;
   send(msg: SignedGossipMessage, peers: RemotePeer[]): void;
+  /**
+   * Ours: members heard from directly, preferred over those known only second-hand (at most half the
+   * places go to the latter when enough of the former qualify). Absent: Fabric's uniform choice.
+   */
+  heardDirectly?: (member: NetworkMember) => boolean;
+}
+
+/** `k` members of `pool` passing `filter`: uniformly, or preferring members heard from directly. */
+function pick(k: number, pool: readonly NetworkMember[], filter: RoutingFilter<NetworkMember>, ctx: RoutingContext): RemotePeer[] {
+  return ctx.heardDirectly === undefined ? selectPeers(k, pool, filter, ctx.random) : selectPeersPreferring(k, pool, filter, ctx.random, ctx.heardDirectly);
 }
 
 /**
@@ -46,7 +56,7 @@ export function routeBatch(batch: EmittedMessage[], ctx: RoutingContext): void {
     const gc = ctx.channelOfStateInfo(e.msg);
     let selector: RoutingFilter<NetworkMember> = inMyOrg;
     if (gc !== undefined && ctx.hasExternalEndpoint(origin)) selector = gc.isMemberInChan.bind(gc);
-    const peers = selectPeers(ctx.propagatePeerNum, ctx.membership(), combine(selector, (m) => e.filter(m.pkiId)), ctx.random);
+    const peers = pick(ctx.propagatePeerNum, ctx.membership(), combine(selector, (m) => e.filter(m.pkiId)), ctx);
     ctx.send(e.msg, peers);
   }
 
@@ -58,7 +68,7 @@ export function routeBatch(batch: EmittedMessage[], ctx: RoutingContext): void {
   };
   const [orgMsgs, rest] = partition(afterStateInfos, (e) => aliveWithoutEndpointFromMyOrg(e) || isOrgRestricted(e.msg.message));
   if (orgMsgs.length > 0) {
-    const peers = selectPeers(ctx.propagatePeerNum, ctx.membership(), inMyOrg, ctx.random);
+    const peers = pick(ctx.propagatePeerNum, ctx.membership(), inMyOrg, ctx);
     for (const e of orgMsgs) ctx.send(e.msg, peers.filter((p) => e.filter(p.pkiId)));
   }
 
@@ -69,7 +79,7 @@ export function routeBatch(batch: EmittedMessage[], ctx: RoutingContext): void {
       continue;
     }
     const byOrigin = peersByOriginOrg(c.value.membership.pkiId, ctx);
-    const peers = selectPeers(ctx.propagatePeerNum, ctx.membership(), combine(byOrigin, (m) => e.filter(m.pkiId)), ctx.random);
+    const peers = pick(ctx.propagatePeerNum, ctx.membership(), combine(byOrigin, (m) => e.filter(m.pkiId)), ctx);
     sendAndFilterSecrets(e.msg, peers, ctx, inMyOrg);
   }
 }
@@ -95,7 +105,7 @@ function gossipInChannels(
       continue;
     }
     const membership = ctx.membership();
-    const peers = selectPeers(everyone ? membership.length : ctx.propagatePeerNum, membership, routing(gc), ctx.random);
+    const peers = everyone ? selectPeers(membership.length, membership, routing(gc), ctx.random) : pick(ctx.propagatePeerNum, membership, routing(gc), ctx);
     for (const e of list) ctx.send(e.msg, peers.filter((p) => e.filter(p.pkiId)));
   }
 }

@@ -139,6 +139,15 @@ const TABLE: ReadonlyArray<[key: string, field: string, codeDefault: unknown, ya
   ["limits.maxPendingSocketsPerAddress", "limits.maxPendingSocketsPerAddress", 64, 64],
   ["limits.firstCallTimeout", "limits.firstCallTimeoutMs", 10_000, 10_000],
   ["limits.tlsHandshakeTimeout", "limits.tlsHandshakeTimeoutMs", 5_000, 5_000],
+  ["limits.preferDirectMembers", "limits.preferDirectMembers", true, true],
+  ["limits.maxMembersPerResponse", "limits.maxMembersPerResponse", 1_000, 1_000],
+  ["limits.maxMemberEntriesPerSender", "limits.maxMemberEntriesPerSender", 5_000, 5_000],
+  ["limits.maxNewMembersPerOrg", "limits.maxNewMembersPerOrg", 500, 500],
+  ["limits.memberQuotaInterval", "limits.memberQuotaIntervalMs", 60_000, 60_000],
+  ["limits.maxKnownMembersPerOrg", "limits.maxKnownMembersPerOrg", 2_000, 2_000],
+  ["limits.maxKnownMembers", "limits.maxKnownMembers", 10_000, 10_000],
+  ["limits.maxReconnectPings", "limits.maxReconnectPings", 32, 32],
+  ["limits.maxReconnectBackoff", "limits.maxReconnectBackoffMs", 0, 0],
 ];
 
 /** Keys read with GetIntOrDefault / GetDurationOrDefault or an explicit zero check (0 means the default). */

@@ -13,6 +13,8 @@ import {
   socketLimitsOf,
   stateRequestBudgetOf,
 } from "../../../src/config/index.js";
+import { resolveDiscoveryOptions } from "../../../src/discovery/index.js";
+import { gossipNodeOptionsOf } from "../../../src/service/index.js";
 import { DEFAULT_STATE_REQUEST_BUDGET } from "../../../src/state/index.js";
 
 test("absent keys give the components' own defaults", () => {
@@ -42,6 +44,22 @@ test("every layer sets them; they reach comm, the gRPC server and the state prov
   assert.equal(socketLimitsOf(config.limits).tlsHandshakeTimeoutMs, 2_000);
   assert.equal(stateRequestBudgetOf(config.limits).perSecond, 7);
   assert.equal(gossipEnvName("limits.maxSockets"), "CORE_PEER_GOSSIP_LIMITS_MAXSOCKETS");
+});
+
+test("discovery's bounds and the routing preference reach the node's options; the defaults are discovery's", () => {
+  const d = gossipNodeOptionsOf(loadGossipConfig({}).config, "127.0.0.1:7051");
+  assert.equal(d.preferDirectMembers, true);
+  const r = resolveDiscoveryOptions({ reconnectIntervalMs: 1_000, ...d.discoveryLimits });
+  const def = resolveDiscoveryOptions({ reconnectIntervalMs: 1_000 });
+  assert.deepEqual(r, def, "the config's defaults are discovery's own (maxReconnectBackoff follows reconnectInterval)");
+  const { config } = loadGossipConfig({
+    yaml: { limits: { preferDirectMembers: false, maxNewMembersPerOrg: 7, memberQuotaInterval: "10s", maxReconnectBackoff: "2m" } },
+  });
+  const o = gossipNodeOptionsOf(config, "127.0.0.1:7051");
+  assert.equal(o.preferDirectMembers, false);
+  assert.equal(o.discoveryLimits?.maxNewMembersPerOrgPerInterval, 7);
+  assert.equal(o.discoveryLimits?.memberQuotaIntervalMs, 10_000);
+  assert.equal(o.discoveryLimits?.maxReconnectBackoffMs, 120_000);
 });
 
 test("0 or a negative value is refused, naming the key", () => {

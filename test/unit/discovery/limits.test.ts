@@ -71,6 +71,7 @@ describe("a membership response listing 1,000 fake members", () => {
     // 500 alive and 500 dead entries: with the liar's own entry, one over maxMembersPerResponse.
     const res = memRes(0n, [liar.alive(), ...flood.slice(0, 500).map((p) => p.alive())], flood.slice(500).map((p) => p.alive()));
     f.comm.deliver(res, liar.pkiId);
+    await f.clock.advance(0); // a response's checks run in slices
     const held = fakeCount(f);
     t.diagnostic(`members of EvilMSP held after one response with 1,000 fakes: ${held} (before: 1,001)`);
     assert.equal(held, 500, "the org quota: 500 new EvilMSP members per interval, the liar itself one of them");
@@ -79,10 +80,12 @@ describe("a membership response listing 1,000 fake members", () => {
 
     // Another response from the liar in the same interval teaches nothing more...
     f.comm.deliver(memRes(0n, fakes(1_000, 1_000).map((p) => p.alive())), liar.pkiId);
+    await f.clock.advance(0);
     assert.equal(fakeCount(f), 500);
     // ...while members of the other orgs are still learned, from a response and from a push.
     const newcomers = [new RemotePeer("org2-2:7051"), new RemotePeer("p2:7051")];
     f.comm.deliver(memRes(0n, [honest[1]!.alive(), newcomers[0]!.alive()]), honest[1]!.pkiId);
+    await f.clock.advance(0);
     f.comm.deliver(newcomers[1]!.alive(), newcomers[1]!.pkiId);
     const everyHonest = [...honest, ...newcomers];
     for (const p of everyHonest) assert.ok(f.disc.lookup(p.pkiId) !== undefined, `${p.endpoint} learned`);
@@ -108,6 +111,7 @@ describe("a membership response listing 1,000 fake members", () => {
     // what was forgotten); the entries that were over the quota the first time count against this
     // interval's quota, as second-hand dead members again.
     f.comm.deliver(res, honest[0]!.pkiId);
+    await f.clock.advance(0);
     const back = known(f).filter((id) => id.startsWith("fake"));
     assert.equal(back.filter((id) => Number(/^fake(\d+):/.exec(id)?.[1] ?? -1) < 499 || id === "fakeliar:7051").length, 0, "no forgotten member is learned again");
     assert.equal(back.length, 500, "the quota of this interval");
@@ -122,12 +126,46 @@ describe("a membership response listing 1,000 fake members", () => {
     await f.disc.stop();
   });
 
+  it("a member of the flooded org speaking for itself is still learned past the org quota, and only it counts as heard from directly", async () => {
+    const f = await fixture({ orgOf, options: { maxNewMembersPerOrgPerInterval: 10 } });
+    const liar = new RemotePeer("fakeliar:7051");
+    f.comm.deliver(liar.alive(), liar.pkiId);
+    f.comm.deliver(memRes(0n, fakes(50).map((p) => p.alive())), liar.pkiId);
+    await f.clock.advance(0);
+    assert.equal(fakeCount(f), 10, "the quota, the liar itself included");
+    // An honest member of EvilMSP (the org whose quota the liar spent) pushes its own alive message.
+    const honestOfOrg = new RemotePeer("fakehonest:7051");
+    f.comm.deliver(honestOfOrg.alive(), honestOfOrg.pkiId);
+    assert.ok(f.disc.lookup(honestOfOrg.pkiId) !== undefined, "learned past the quota: it proved it exists");
+    // The same alive message relayed by another member is second-hand: the quota holds.
+    const relayed = new RemotePeer("fakerelayed:7051");
+    f.comm.deliver(relayed.alive(), liar.pkiId);
+    assert.equal(f.disc.lookup(relayed.pkiId), undefined, "a relayed new member past the quota is not learned");
+    assert.equal(f.disc.heardDirectly(honestOfOrg.pkiId), true);
+    assert.equal(f.disc.heardDirectly(liar.pkiId), true);
+    assert.equal(f.disc.heardDirectly(fakes(1)[0]!.pkiId), false, "a listed member was never heard from");
+    await f.disc.stop();
+  });
+
+  it("a large response's signature checks run in slices, not all in one turn; stop() drops the rest", async () => {
+    const f = await fixture({ orgOf });
+    const sender = new RemotePeer("p1:7051");
+    f.comm.deliver(memRes(0n, fakes(300).map((p) => p.alive())), sender.pkiId);
+    assert.equal(fakeCount(f), 64, "the first slice at once");
+    await f.clock.advance(0);
+    assert.equal(fakeCount(f), 300, "the rest in later turns, without time passing");
+    f.comm.deliver(memRes(0n, fakes(150, 300).map((p) => p.alive())), sender.pkiId);
+    await f.disc.stop();
+    assert.equal(f.clock.pendingTimers(), 0, "the rest of the response is dropped with every timer");
+  });
+
   it("maxMembersPerResponse: entries past the bound are ignored, alive ones first, the rest processed", async () => {
     const f = await fixture({ orgOf, options: { maxMembersPerResponse: 100 } });
     const sender = new RemotePeer("p1:7051");
     const alive = fakes(80);
     const dead = fakes(80, 80);
     f.comm.deliver(memRes(0n, alive.map((p) => p.alive()), dead.map((p) => p.alive())), sender.pkiId);
+    await f.clock.advance(0);
     assert.equal(f.disc.getMembership().length, 80, "every alive entry");
     assert.equal(f.disc.getDeadMembers().length, 20, "the first 20 dead entries");
     assert.equal(await counter(f.registry, "fabric_gossip_discovery_limited_total", "reason", "RESPONSE_LIMIT"), 60);
@@ -138,20 +176,25 @@ describe("a membership response listing 1,000 fake members", () => {
     const f = await fixture({ orgOf, options: { maxMemberEntriesPerSenderPerInterval: 50 } });
     const liar = new RemotePeer("p1:7051");
     f.comm.deliver(memRes(0n, fakes(40).map((p) => p.alive())), liar.pkiId);
+    await f.clock.advance(0);
     const before = f.stats.validations;
     f.comm.deliver(memRes(0n, fakes(40, 40).map((p) => p.alive())), liar.pkiId);
+    await f.clock.advance(0);
     assert.equal(f.stats.validations - before, 10, "10 verified, 30 over the budget");
     assert.equal(fakeCount(f), 50);
     // Entries that bring nothing new cost nothing: known members, not newer.
     const known50 = f.stats.validations;
     f.comm.deliver(memRes(0n, fakes(40).map((p) => p.alive({ seq: 1n }))), liar.pkiId);
+    await f.clock.advance(0);
     assert.equal(f.stats.validations, known50, "no signature check for news already held");
     // Another sender has its own budget.
     f.comm.deliver(memRes(0n, fakes(5, 100).map((p) => p.alive())), utf8("p2:7051"));
+    await f.clock.advance(0);
     assert.equal(fakeCount(f), 55);
     await f.clock.advance(MINUTE);
     const next = fakes(20, 200);
     f.comm.deliver(memRes(0n, next.map((p) => p.alive())), liar.pkiId);
+    await f.clock.advance(0);
     assert.ok(
       next.every((p) => f.disc.lookup(p.pkiId) !== undefined),
       "a new interval, a new budget",
@@ -164,13 +207,16 @@ describe("a membership response listing 1,000 fake members", () => {
     const liar = new RemotePeer("p1:7051");
     // 100 dead EvilMSP members: the org is full.
     f.comm.deliver(memRes(0n, [], fakes(100).map((p) => p.alive())), liar.pkiId);
+    await f.clock.advance(0);
     assert.equal(fakeCount(f), 100);
     // 100 more alive ones: each replaces a dead one.
     f.comm.deliver(memRes(0n, fakes(100, 100).map((p) => p.alive())), liar.pkiId);
+    await f.clock.advance(0);
     assert.equal(fakeCount(f), 100);
     assert.equal(f.disc.getDeadMembers().length, 0, "the dead ones made room");
     // Now every EvilMSP member is alive: no room, nothing more learned.
     f.comm.deliver(memRes(0n, fakes(10, 200).map((p) => p.alive())), liar.pkiId);
+    await f.clock.advance(0);
     assert.equal(fakeCount(f), 100);
     assert.equal(await counter(f.registry, "fabric_gossip_discovery_limited_total", "reason", "MEMBER_LIMIT"), 10);
     // Other orgs are still learned up to the total cap.
@@ -190,15 +236,18 @@ describe("forgetting dead members heard of only second-hand", () => {
     // Its newer alive message reaches us only in a response: it never enters the alive store.
     const newer = gone.alive();
     f.comm.deliver(memRes(0n, [other.alive(), newer]), other.pkiId);
+    await f.clock.advance(0);
     await withHeartbeats(f, TTL + TTL / 50 + CHECK, [other]);
     assert.equal(f.disc.lookup(gone.pkiId), undefined, "forgotten once its pushed alive message expired");
     // Another peer still lists it as dead, with an alive message newer than the one that expired.
     const last = gone.alive();
     f.comm.deliver(memRes(0n, [other.alive()], [last]), other.pkiId);
+    await f.clock.advance(0);
     assert.equal(f.disc.lookup(gone.pkiId), undefined, "a dead list does not bring back a member forgotten within the TTL");
     // Once the tombstone ran out the dead entry teaches it again, as second-hand: forgotten after the TTL.
     await withHeartbeats(f, TTL + CHECK, [other]);
     f.comm.deliver(memRes(0n, [other.alive()], [last]), other.pkiId);
+    await f.clock.advance(0);
     assert.ok(f.disc.lookup(gone.pkiId) !== undefined, "learned again as dead");
     await withHeartbeats(f, TTL + 2 * CHECK, [other]);
     assert.equal(f.disc.lookup(gone.pkiId), undefined, "and forgotten again");
@@ -216,6 +265,7 @@ describe("forgetting dead members heard of only second-hand", () => {
     // Heard from directly only in a membership request: never in the store, kept as in Fabric.
     f.comm.deliver(direct.memReq(0n), direct.pkiId);
     f.comm.deliver(memRes(0n, [], [boot.alive()]), relay.pkiId);
+    await f.clock.advance(0);
     await f.clock.advance(3 * TTL);
     assert.ok(f.disc.lookup(direct.pkiId) !== undefined);
     assert.ok(f.disc.lookup(boot.pkiId) !== undefined);
@@ -265,6 +315,7 @@ describe("reconnect rounds", () => {
     f.comm.deliver(honest.alive(), honest.pkiId);
     for (const l of f.comm.deadListeners) l(honest.pkiId);
     f.comm.deliver(memRes(0n, [], fakes(300).map((p) => p.alive())), utf8("liar:7051"));
+    await f.clock.advance(0);
     await f.clock.advance(RECONNECT);
     assert.equal(comm.pinged[0] && fromUtf8(comm.pinged[0].pkiId), "p1:7051", "the member heard from directly is pinged first");
     await f.clock.advance(20 * RECONNECT);
@@ -288,6 +339,7 @@ describe("reconnect rounds", () => {
     f.comm.deliver(honest.alive(), honest.pkiId);
     for (const l of f.comm.deadListeners) l(honest.pkiId);
     f.comm.deliver(memRes(0n, [], fakes(20).map((p) => p.alive())), utf8("liar:7051"));
+    await f.clock.advance(0);
     await f.clock.advance(40 * RECONNECT);
     const gaps = (id: string): number[] => {
       const times = comm.times.get(id) ?? [];
@@ -303,6 +355,7 @@ describe("reconnect rounds", () => {
   it("a member that answers again is sent a membership request, and its back-off is reset", async () => {
     const { f, comm } = await slowFixture(100);
     f.comm.deliver(memRes(0n, [], fakes(1).map((p) => p.alive())), utf8("liar:7051"));
+    await f.clock.advance(0);
     await f.clock.advance(10 * RECONNECT);
     const before = comm.times.get("fake0:7051")!.length;
     assert.ok(before >= 2 && before < 10, `backed off (${before} pings in 10 rounds)`);
@@ -347,6 +400,7 @@ describe("log lines caused by remote input", () => {
     // they expire), and 100 badly signed alive messages a second from the liar.
     for (let minute = 0; minute < 5; minute++) {
       f.comm.deliver(memRes(0n, fakes(500, minute * 500).map((p) => p.alive())), liar.pkiId);
+      await f.clock.advance(0);
       for (let s = 0; s < 60; s++) {
         f.comm.deliver(honest.alive(), honest.pkiId);
         for (let i = 0; i < 100; i++) f.comm.deliver(forged(new RemotePeer(`fake${i}:7051`)), liar.pkiId);

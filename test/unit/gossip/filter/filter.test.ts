@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { NetworkMember } from "../../../../src/discovery/index.js";
-import { type RoutingFilter, anyMatch, combine, first, selectAll, selectNone, selectPeers } from "../../../../src/gossip/filter/index.js";
+import { type RoutingFilter, anyMatch, combine, first, selectAll, selectNone, selectPeers, selectPeersPreferring } from "../../../../src/gossip/filter/index.js";
 import { SeededRandom, fromUtf8, utf8 } from "../../../../src/util/index.js";
 
 /** A member with more fields than the filter needs, as discovery's NetworkMember has. */
@@ -167,5 +167,44 @@ describe("filter: first and anyMatch", () => {
     assert.equal(got[0], peers[0], "the member objects themselves are returned");
     assert.deepEqual(anyMatch(peers), []);
     assert.deepEqual(anyMatch(peers, selectAll), peers);
+  });
+});
+
+describe("filter: selectPeersPreferring (members heard from directly first)", () => {
+  const direct = (m: Member): boolean => m.org === "A";
+
+  it("with every candidate preferred, it picks exactly what selectPeers picks for the same seed", () => {
+    const p = Array.from({ length: 40 }, (_, i) => member(i, "A"));
+    for (let seed = 1; seed <= 20; seed++) {
+      assert.deepEqual(selectPeersPreferring(3, p, selectAll, new SeededRandom(seed), direct), selectPeers(3, p, selectAll, new SeededRandom(seed)));
+    }
+  });
+
+  it("second-hand members take at most floor(k/2) places while preferred ones can take the rest", () => {
+    // 2 members heard from directly among 1,000 invented ones (the attack): each pick holds both.
+    const p = [member(0, "A"), member(1, "A"), ...Array.from({ length: 1_000 }, (_, i) => member(i + 2, "B"))];
+    const random = new SeededRandom(7);
+    for (let round = 0; round < 200; round++) {
+      const got = selectPeersPreferring(3, p, selectAll, random, direct);
+      assert.equal(got.length, 3);
+      assert.deepEqual(got.filter((r) => r.endpoint === "int0:7051" || r.endpoint === "int1:7051").length, 2, `round ${round}`);
+      assert.equal(new Set(got.map((r) => r.endpoint)).size, 3, "distinct");
+    }
+    // Plain uniform selection would almost never reach them.
+    let plainHits = 0;
+    for (let round = 0; round < 200; round++) plainHits += selectPeers(3, p, selectAll, random).filter((r) => r.endpoint === "int0:7051").length;
+    assert.ok(plainHits < 10, `uniform: ${plainHits} of 200 picks reached member 0`);
+  });
+
+  it("places no preferred member can take still go to second-hand members, and filters apply to both", () => {
+    const p = [member(0, "A"), ...Array.from({ length: 10 }, (_, i) => member(i + 1, "B"))];
+    const got = selectPeersPreferring(5, p, selectAll, new SeededRandom(3), direct);
+    assert.equal(got.length, 5, "one preferred and four second-hand");
+    assert.ok(got.some((r) => r.endpoint === "int0:7051"));
+    const none = selectPeersPreferring(5, p, (m) => m.org === "B" && m.endpoint !== "ext1:7051", new SeededRandom(3), direct);
+    assert.equal(none.length, 5);
+    assert.ok(none.every((r) => r.endpoint !== "int0:7051" && r.endpoint !== "int1:7051"));
+    assert.deepEqual(selectPeersPreferring(0, p, selectAll, new SeededRandom(3), direct), []);
+    assert.deepEqual(selectPeersPreferring(3, [], selectAll, new SeededRandom(3), direct), []);
   });
 });
