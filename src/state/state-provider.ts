@@ -76,6 +76,8 @@ export class StateProviderImpl implements StateProvider {
   #antiEntropyTimer: TimerHandle | undefined;
   /** Fabric's `stateTransferActive`: responses are taken only while a transfer runs. */
   #transferActive = false;
+  /** An anti-entropy round is in flight (timer's or triggered). */
+  #roundRunning = false;
   #waiter: ResponseWaiter | undefined;
 
   constructor(channel: string, components: StateProviderComponents, options: Partial<StateProviderOptions> = {}) {
@@ -205,6 +207,10 @@ export class StateProviderImpl implements StateProvider {
     if (payload === undefined) return;
     const outcome = this.#addNonBlocking(payload);
     if (outcome === "rejected") {
+      // Ours: a peer that fell blockBufferSize behind drops every pushed block; waiting checkInterval
+      // for the next anti-entropy round (to heights StateInfo reported up to publishStateInfoInterval
+      // ago) can leave it behind for good at high block rates. It catches up at once instead.
+      if (this.#o.enabled && payload.seqNum > this.#c.ledger.height()) this.#antiEntropyNow();
       this.#rl.warn("gossip-block-rejected", "block received from gossip was not added to the payload buffer: too far from the ledger height", {
         seq: payload.seqNum.toString(),
         height: this.#c.ledger.height().toString(),
@@ -444,9 +450,26 @@ export class StateProviderImpl implements StateProvider {
     if (this.#stopped) return;
     this.#antiEntropyTimer = this.#c.clock.setTimeout(() => {
       this.#antiEntropyTimer = undefined;
-      const task = this.#spawn("anti-entropy", () => this.#antiEntropyRound());
+      const task = this.#spawn("anti-entropy", () => this.#antiEntropyOnce());
       void task.then(() => this.#scheduleAntiEntropy());
     }, this.#o.checkIntervalMs);
+  }
+
+  /** An anti-entropy round now, unless one runs. */
+  #antiEntropyNow(): void {
+    if (this.#roundRunning || this.#stopped) return;
+    void this.#spawn("anti-entropy", () => this.#antiEntropyOnce());
+  }
+
+  /** One round at a time, whether the timer or a dropped block started it. */
+  async #antiEntropyOnce(): Promise<void> {
+    if (this.#roundRunning) return;
+    this.#roundRunning = true;
+    try {
+      await this.#antiEntropyRound();
+    } finally {
+      this.#roundRunning = false;
+    }
   }
 
   /** One anti-entropy round (Fabric's `antiEntropy` loop body). */

@@ -160,6 +160,27 @@ test("a peer far behind catches up by anti-entropy, in batches of at most batchS
   assert.equal(late.gossip.heights.at(-1), 51n);
 });
 
+test("a pushed block too far ahead starts anti-entropy at once, not checkInterval later", async (t) => {
+  const h = new StateHarness();
+  t.after(() => h.stopAll());
+  await h.add("full", 41);
+  const late = await h.add("late", 1, { enabled: true });
+  await h.clock.advance(100);
+  assert.equal(late.gossip.stateRequests().length, 0, "nothing before a push or checkInterval");
+  late.gossip.gossipIn(dataMsg(5));
+  assert.equal(late.gossip.stateRequests().length, 0, "a block within blockBufferSize is buffered, nothing asked");
+  late.gossip.gossipIn(dataMsg(40));
+  late.gossip.gossipIn(dataMsg(40));
+  await h.clock.advance(100);
+  assert.equal(late.ledger.height(), 41n, "caught up to the heights StateInfo reports, well before checkInterval");
+  assert.equal(new Set(late.gossip.stateRequests().map((r) => r.start)).size, late.gossip.stateRequests().length, "one round: no batch asked twice");
+  // Caught up, a far block (a peer's claim beyond every known height) asks nothing more.
+  const asked = late.gossip.stateRequests().length;
+  late.gossip.gossipIn(dataMsg(70));
+  await h.clock.advance(100);
+  assert.equal(late.gossip.stateRequests().length, asked);
+});
+
 test("15 missing blocks take exactly 2 state requests (TestNewGossipStateProvider_BatchingOfStateRequest)", async (t) => {
   const h = new StateHarness();
   t.after(() => h.stopAll());
