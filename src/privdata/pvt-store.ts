@@ -260,7 +260,8 @@ class KvPvtDataStore implements PvtDataStore {
   ) {
     this.clock = components.clock ?? new SystemClock();
     this.deprioIntervalMs = options.deprioritizedDataReconcilerIntervalMs ?? DEFAULT_DEPRIORITIZED_DATA_RECONCILER_INTERVAL_MS;
-    this.accessDeprioAfter = this.clock.now() + this.deprioIntervalMs;
+    // Monotonic (Fabric: wall time): a wall clock stepped back an hour would hold the deprioritized list back an hour.
+    this.accessDeprioAfter = this.clock.monotonic() + this.deprioIntervalMs;
   }
 
   static async create(kv: KvEngine, options: PvtDataStoreOptions, components: PvtDataStoreComponents, logger: Logger): Promise<KvPvtDataStore> {
@@ -467,8 +468,8 @@ class KvPvtDataStore implements PvtDataStore {
     const out: MissingPvtDataInfo = new Map();
     if (!(maxBlocks >= 1)) return out;
     let group: MissingGroup = "ep";
-    if (this.clock.now() > this.accessDeprioAfter) {
-      this.accessDeprioAfter = this.clock.now() + this.deprioIntervalMs;
+    if (this.clock.monotonic() > this.accessDeprioAfter) {
+      this.accessDeprioAfter = this.clock.monotonic() + this.deprioIntervalMs;
       group = "ed";
     }
     const blocks = [...this.s.missing[group].keys()].sort((a, b) => b - a).slice(0, maxBlocks);

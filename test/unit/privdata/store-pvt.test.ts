@@ -153,6 +153,24 @@ for (const [kind, make] of kinds) {
       await rejectsWith(s.commitPvtDataOfOldBlocks(new Map([[5n, [txPvtData(0, { cc: { forever: "x" } })]]])), "BLOCK_NOT_COMMITTED");
     });
 
+    it("the deprioritized list comes up every interval of elapsed time, whatever the wall clock does", async (t) => {
+      /** A wall clock stepped back an hour (an NTP correction) while monotonic time runs on. */
+      class SteppedClock extends ManualClock {
+        stepMs = 0;
+        override now(): number {
+          return super.now() + this.stepMs;
+        }
+      }
+      const clock = new SteppedClock();
+      const s = await make(t, { clock }, { deprioritizedDataReconcilerIntervalMs: 60_000 });
+      await s.commit(0n, []);
+      await s.commit(1n, [], new Map([[1, [{ namespace: "cc", collection: "forever", isEligible: true }]], [2, [{ namespace: "cc", collection: "forever", isEligible: true }]]]));
+      await s.commitPvtDataOfOldBlocks(new Map(), new Map([[1n, new Map([[2, [{ namespace: "cc", collection: "forever" }]]])]]));
+      clock.stepMs = -3_600_000;
+      await clock.advance(60_001);
+      assert.deepEqual(missingList(await s.getMissingPvtDataInfoForMostRecentBlocks(10)), ["1:2:cc/forever"], "served after one interval, not one interval and an hour");
+    });
+
     it("drops reconciled data that expired meanwhile", async (t) => {
       const s = await make(t);
       await s.commit(0n, [], new Map([[0, [{ namespace: "cc", collection: "short", isEligible: true }]]]));
