@@ -49,6 +49,7 @@ if (heapFlags.length > 0) {
 const sim = new Simulator(options(which, minutes));
 // Progress on stderr every 10 virtual seconds: how fast the run goes, and its heap.
 const wallStart = performance.now();
+const cpuStart = process.cpuUsage();
 let nextProgressMs = 10_000;
 sim.onStep((nowMs) => {
   if (nowMs < nextProgressMs) return;
@@ -58,6 +59,9 @@ sim.onStep((nowMs) => {
 });
 const { report } = await sim.run();
 const d = sim.diagnostics();
+const cpu = process.cpuUsage(cpuStart);
+// CPU seconds of this process: on a shared machine a steadier figure than wall time.
+const cpuS = (cpu.user + cpu.system) / 1e6;
 process.stdout.write(`${machineLine()}\n`);
 printFigures({
   measurement: which,
@@ -83,6 +87,9 @@ printFigures({
   errors_logged: d.errors,
   trace_hash: report.traceHash,
   wall_s: report.wallSeconds,
+  cpu_s: Number(cpuS.toFixed(1)),
+  wall_us_per_frame: Number(((1e6 * report.wallSeconds) / Math.max(1, report.frames)).toFixed(1)),
+  cpu_us_per_frame: Number(((1e6 * cpuS) / Math.max(1, report.frames)).toFixed(1)),
   wall_s_per_virtual_s: Number((report.wallSeconds / report.virtualSeconds).toFixed(2)),
   virtual_s_per_wall_s: Number((report.virtualSeconds / report.wallSeconds).toFixed(3)),
   frames_sent_by_type: Object.entries(d.framesSentByType)
