@@ -69,3 +69,48 @@ test("the system clock does not fire a timer of more than 24.8 days at once", as
   t.cancel();
   assert.equal(clock.pendingTimers(), 0);
 });
+
+test("without an event loop turn per instant, promise chains still finish between instants, in the same order", async () => {
+  const run = async (clock: ManualClock): Promise<string[]> => {
+    const order: string[] = [];
+    // A chain of many awaits started by a timer must end before the next instant's timer fires.
+    clock.setTimeout(() => {
+      void (async () => {
+        for (let i = 0; i < 50; i++) await null;
+        order.push(`chain done at ${clock.monotonic()}`);
+        clock.setTimeout(() => order.push(`timer from chain at ${clock.monotonic()}`), 0);
+      })();
+    }, 1);
+    clock.setTimeout(() => order.push(`second at ${clock.monotonic()}`), 1.5);
+    const t = clock.setTimeout(() => order.push("cancelled"), 2);
+    t.cancel();
+    const slept = clock.sleep(3).then(() => order.push(`slept until ${clock.monotonic()}`));
+    await clock.advance(5);
+    await slept;
+    assert.equal(clock.pendingTimers(), 0);
+    return order;
+  };
+  const fast = await run(new ManualClock(0, { turnPerInstant: false }));
+  assert.deepEqual(fast, ["chain done at 1", "timer from chain at 1", "second at 1.5", "slept until 3"]);
+  assert.deepEqual(await run(new ManualClock(0)), fast);
+});
+
+test("the timer heap keeps (time, scheduling order) over many timers with cancellations", async () => {
+  const clock = new ManualClock(0, { turnPerInstant: false });
+  const fired: [number, number][] = [];
+  const expected: [number, number][] = [];
+  let x = 12345;
+  const next = (): number => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return x;
+  };
+  for (let i = 0; i < 2_000; i++) {
+    const at = next() % 100;
+    const t = clock.setTimeout(() => fired.push([clock.monotonic(), i]), at);
+    if (next() % 5 === 0) t.cancel();
+    else expected.push([at, i]);
+  }
+  expected.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  await clock.advance(100);
+  assert.deepEqual(fired, expected);
+});
