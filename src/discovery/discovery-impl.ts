@@ -886,7 +886,10 @@ class DiscoveryImpl implements Discovery {
       this.#metrics.limited.inc({ reason }, n);
       this.#events.emit({ kind: "message-rejected", component: "discovery", code: reason });
       const sender = rm === undefined ? "" : toHex(rm.connectionInfo.id);
-      this.#limitedLog.warn(reason, this.#originOfSender(rm), "Ignored membership entries over a limit", { reason, count: n, sender, what });
+      // A member we forgot (its identity switched or expired) is still told of by peers that have not yet: expected
+      // after every certificate renewal, so no warning.
+      if (reason === "FORGOTTEN") this.#logger.debug("Ignored membership entries of forgotten members", { count: n, sender, what });
+      else this.#limitedLog.warn(reason, this.#originOfSender(rm), "Ignored membership entries over a limit", { reason, count: n, sender, what });
     }
   }
 
@@ -1142,8 +1145,13 @@ class DiscoveryImpl implements Discovery {
       return "skipped";
     }
     const key = pkiHex(am.membership.pkiId);
+    if (bytesEqual(am.membership.pkiId, this.#self.pkiId)) {
+      // Our own earlier run, dead to the sender: outdone when its incarnation is later than ours.
+      if (am.timestamp.incNum > this.#incTime && this.#validate(msg)) this.#outdoEarlierIncarnation(am);
+      return "skipped";
+    }
     // As Fabric, a dead entry only teaches a member not known; checked here before the signature.
-    if (this.#id2Member.has(key) || bytesEqual(am.membership.pkiId, this.#self.pkiId)) return "skipped";
+    if (this.#id2Member.has(key)) return "skipped";
     const tomb = this.#tombstones.get(key);
     if (tomb !== undefined && tomb.untilMs > this.#c.clock.monotonic()) {
       countLimited(work.limited, "FORGOTTEN");
@@ -1194,8 +1202,27 @@ class DiscoveryImpl implements Discovery {
         this.#incTime = am.timestamp.incNum + 1n;
         this.#seqNum = 0n;
       }
+    } else {
+      this.#outdoEarlierIncarnation(am);
     }
     return true;
+  }
+
+  /**
+   * Not in Fabric: our own alive message (authentic) from an earlier run of this peer whose incarnation number
+   * is later than ours, because the wall clock went back between the two starts (an NTP step, a corrected VM
+   * clock). Every peer holds that run's messages and takes ours as older, so this peer stays out of their views
+   * until they forget it (aliveExpirationTimeout x msgExpirationFactor after it died). Taking a later
+   * incarnation makes our next alive message win at once.
+   */
+  #outdoEarlierIncarnation(am: WellFormedAlive): void {
+    if (am.timestamp.incNum <= this.#incTime) return;
+    this.#logger.warn("An earlier run of this peer has a later incarnation number than this run (did the wall clock go back?): taking a later one", {
+      earlier: am.timestamp.incNum.toString(),
+      ours: this.#incTime.toString(),
+    });
+    this.#incTime = am.timestamp.incNum + 1n;
+    this.#seqNum = 0n;
   }
 
   /**

@@ -190,6 +190,42 @@ describe("receiving alive messages", () => {
     await f.disc.stop();
   });
 
+  it("an earlier run of ours with a later incarnation (the clock went back since) is outdone: our next alive message carries a later incNum", async () => {
+    const logger = new MemoryLogger();
+    const f = await fixture({ logger });
+    const startNs = f.clock.nowNs();
+    const peer = new RemotePeer("p1:7051");
+    f.comm.deliver(peer.alive(), peer.pkiId);
+    await f.clock.advance(ALIVE);
+    const own = f.comm.gossiped.at(-1)!;
+    assert.equal(aliveOf(own).timestamp!.incNum, startNs);
+    // Our own current message echoed back changes nothing.
+    f.comm.deliver(own, utf8("relay:7051"));
+    await f.clock.advance(ALIVE);
+    assert.equal(aliveOf(f.comm.gossiped.at(-1)!).timestamp!.incNum, startNs, "an echo of our own message is not an earlier run");
+    // The run before this one started with the clock an hour ahead: peers hold it as dead, and tell us in a response.
+    const hourNs = 3_600_000_000_000n;
+    const earlier = new RemotePeer("self:7051", startNs + hourNs);
+    f.comm.deliver(memRes(7n, [], [earlier.alive()]), utf8("responder:7051"));
+    await f.clock.advance(ALIVE);
+    const next = aliveOf(f.comm.gossiped.at(-1)!).timestamp!;
+    assert.equal(next.incNum, startNs + hourNs + 1n, "a later incarnation than the earlier run's");
+    assert.equal(next.seqNum, 1n);
+    assert.equal(logger.lines.filter((l) => l.level === "warn" && l.msg.startsWith("An earlier run of this peer")).length, 1);
+    // A pushed alive message (relayed) of a run later still is outdone too.
+    const later = new RemotePeer("self:7051", startNs + 2n * hourNs);
+    f.comm.deliver(later.alive(), utf8("relay:7051"));
+    await f.clock.advance(ALIVE);
+    assert.equal(aliveOf(f.comm.gossiped.at(-1)!).timestamp!.incNum, startNs + 2n * hourNs + 1n);
+    // An unauthentic one moves nothing.
+    const forged = SignedGossipMessage.fromEnvelope({ ...new RemotePeer("self:7051", startNs + 3n * hourNs).alive().envelope, signature: utf8("not the payload") });
+    f.comm.deliver(memRes(8n, [], [forged]), utf8("responder:7051"));
+    await f.clock.advance(ALIVE);
+    assert.equal(aliveOf(f.comm.gossiped.at(-1)!).timestamp!.incNum, startNs + 2n * hourNs + 1n, "a forged earlier run is ignored");
+    assert.equal(f.disc.getMembership().length, 1, "only p1 is a member: our own runs are never learned");
+    await f.disc.stop();
+  });
+
   it("unauthentic or malformed alive messages are dropped with a reason", async () => {
     const f = await fixture();
     const peer = new RemotePeer("p1:7051");
