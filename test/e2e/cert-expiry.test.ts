@@ -93,6 +93,12 @@ describe("enrolment certificate expiry and renewal on real peers", { timeout: 90
       assert.ok(lines.length <= 1, `${p.name} logged ${lines.length} warnings about the expired peer:\n${lines.join("\n")}`);
     }
 
+    // ...while refusing it every time: its handshakes are counted as EXPIRED_IDENTITY.
+    let refused = 0;
+    for (const p of cluster.peers.filter((q) => q !== peer)) refused += (await p.metrics()).get('fabric_gossip_comm_rejected_total{code="EXPIRED_IDENTITY"}') ?? 0;
+    assert.ok(refused >= 1, `the others refused the expired peer's handshakes (${refused} counted)`);
+    process.stderr.write(`# expired certificate: ${refused} handshakes refused by the others in ${CLUSTER_TIMERS.reconnectMs * 3} ms\n`);
+
     // Renewal after expiry.
     await peer.stop();
     await renewEnrolment(cluster, peer);
