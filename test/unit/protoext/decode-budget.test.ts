@@ -97,6 +97,18 @@ describe("decode budget", () => {
     }
   });
 
+  it("frames of at most twice the budget in bytes, which are decoded without the walk, cannot hold more fields than the budget", () => {
+    // Densest wire: two-byte fields (an empty digest each) filling a frame of exactly 2 x MAX_DECODED_FIELDS bytes.
+    const digests = (n: number): Uint8Array => envelopeOf(ld(10, repeat([0x12, 0x00], n)));
+    let n = MAX_DECODED_FIELDS;
+    while (digests(n).byteLength > 2 * MAX_DECODED_FIELDS) n--;
+    const bytes = digests(n);
+    assert.ok(bytes.byteLength <= 2 * MAX_DECODED_FIELDS && digests(n + 1).byteLength > 2 * MAX_DECODED_FIELDS);
+    assert.ok(countEnvelopeFields(bytes).count <= MAX_DECODED_FIELDS);
+    const m = SignedGossipMessage.fromEnvelopeBytes(bytes).message;
+    assert.equal(m.content?.$case === "dataDig" ? m.content.value.digests.length : -1, n);
+  });
+
   it("lets honest messages through: a membership response of 10,000 signed members", () => {
     const alive = Array.from({ length: 10_000 }, (_, i) =>
       SignedGossipMessage.sign(
