@@ -1,5 +1,15 @@
 import * as grpc from "@grpc/grpc-js";
-import { certHashOfPem, type ClientTlsMaterial, clientCredentials, diagnoseTlsDial, formatTlsDiagnosis, passBytes, takeBytes } from "../comm/grpc/index.js";
+import {
+  certHashOfPem,
+  type ClientTlsMaterial,
+  clientCredentials,
+  closeClient,
+  diagnoseTlsDial,
+  formatTlsDiagnosis,
+  passBytes,
+  takeBytes,
+  waitForReady,
+} from "../comm/grpc/index.js";
 import type { Clock } from "../util/index.js";
 import { DeliverError } from "./errors.js";
 import type { DeliverConnector, DeliverStream, DeliverTlsOptions } from "./interface.js";
@@ -38,7 +48,7 @@ class GrpcDeliverStream implements DeliverStream {
     if (this.#closed) return;
     this.#closed = true;
     this.call.cancel();
-    this.client.close();
+    closeClient(this.client);
   }
 }
 
@@ -66,7 +76,7 @@ export function createGrpcDeliverConnector(options: GrpcDeliverConnectorOptions)
         await new Promise<void>((resolve, reject) => {
           onAbort = () => reject(new DeliverError("STOPPED", "deliver client is stopped"));
           signal.addEventListener("abort", onAbort, { once: true });
-          client.waitForReady(options.clock.now() + connTimeoutMs, (err) => (err ? reject(err) : resolve()));
+          waitForReady(client, options.clock.now() + connTimeoutMs).then(resolve, reject);
         });
         if (signal.aborted) throw new DeliverError("STOPPED", "deliver client is stopped");
         const call = client.makeBidiStreamRequest<Uint8Array, Uint8Array>(DELIVER_METHOD, passBytes, takeBytes, new grpc.Metadata(), {});
@@ -74,7 +84,7 @@ export function createGrpcDeliverConnector(options: GrpcDeliverConnectorOptions)
         call.write(seekEnvelope);
         return stream;
       } catch (err) {
-        client.close();
+        closeClient(client);
         if (err instanceof DeliverError) throw err;
         const why = await diagnose(endpoint, material, connTimeoutMs, signal);
         throw new DeliverError("CONNECT_FAILED", `cannot connect to orderer ${endpoint} within ${connTimeoutMs} ms: ${(err as Error).message}${why}`, {

@@ -19,6 +19,7 @@ import { passBytes, takeBytes } from "./raw-bytes.js";
 import { GrpcRawStream } from "./raw-stream.js";
 import { diagnoseTlsDial, formatTlsDiagnosis } from "./tls-diagnosis.js";
 import { TlsTrustStore } from "./trust-store.js";
+import { closeClient, waitForReady } from "./wait-ready.js";
 
 /** PEM material for mutual TLS. One certificate may serve as both server and client certificate. */
 export interface GrpcTlsOptions {
@@ -266,7 +267,7 @@ export class GrpcTransport implements Transport {
     this.#unsubscribeTrust?.();
     this.#unsubscribeTrust = undefined;
     for (const s of [...this.#streams]) s.close();
-    for (const c of [...this.#clients]) c.close();
+    for (const c of [...this.#clients]) closeClient(c);
     this.#clients.clear();
     const netServers = this.#netServers;
     this.#netServers = [];
@@ -312,9 +313,7 @@ export class GrpcTransport implements Transport {
     const client = new grpc.Client(endpoint, this.#credentials(endpoint, options), options);
     this.#clients.add(client);
     try {
-      await new Promise<void>((resolve, reject) => {
-        client.waitForReady(this.options.clock.now() + dialTimeoutMs, (err) => (err ? reject(err) : resolve()));
-      });
+      await waitForReady(client, this.options.clock.now() + dialTimeoutMs);
     } catch (err) {
       this.#closeClient(client);
       this.#diagnoseLater(endpoint, dialTimeoutMs);
@@ -370,7 +369,7 @@ export class GrpcTransport implements Transport {
   }
 
   #closeClient(client: grpc.Client): void {
-    if (this.#clients.delete(client)) client.close();
+    if (this.#clients.delete(client)) closeClient(client);
   }
 
   /** Open streams (for tests and the admin view). */

@@ -7,6 +7,7 @@ export {
   GOSSIP_SERVICE,
 } from "./grpc-transport.js";
 export { passBytes, takeBytes } from "./raw-bytes.js";
+export { closeClient, waitForReady } from "./wait-ready.js";
 export { loadTlsMaterial, type NamedFile, type TlsMaterial, TlsMaterialError, type TlsMaterialErrorCode, type TlsMaterialSource } from "./tls-material.js";
 export { type ChannelTlsCas, type OrdererOrgTlsCas, type OrgTlsCas, type RejectedTlsCa, TlsTrustStore } from "./trust-store.js";
 export {
