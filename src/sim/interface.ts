@@ -1,3 +1,4 @@
+import type { MemberDeathCause } from "../api/index.js";
 import type { GossipConfig } from "../config/index.js";
 import type { GossipServiceOptions } from "../service/index.js";
 
@@ -56,6 +57,19 @@ export interface CrashSpec {
   downMs: number | undefined;
 }
 
+/**
+ * A scheduled twin (a misconfigured second process with a peer's identity): at `atMs` a process starts with
+ * peer `of`'s identity (its PKI-ID) at another endpoint (`<of>-twin<k>:7051`, k its index in
+ * `SimOptions.twins`), bootstrapping to `of`'s bootstrap peers; it stops after `forMs` (its host goes down),
+ * or runs to the end when undefined. It runs membership only (no channel): a duplicate identity is
+ * discovery's concern, and a twin in the channels would need a ledger of its own.
+ */
+export interface TwinSpec {
+  of: string;
+  atMs: number;
+  forMs: number | undefined;
+}
+
 /** How blocks reach each org: an elected leader per org and channel, or peer 0 of each org as static leader. */
 export type LeaderModeOption = "election" | "static";
 
@@ -82,6 +96,8 @@ export interface SimOptions {
   link: LinkOptions;
   partitions: PartitionSpec[];
   crashes: CrashSpec[];
+  /** Second processes with a peer's identity (absent: none). */
+  twins?: TwinSpec[];
   /** Each peer's wall clock is off by a uniform offset in [-clockSkewMs, +clockSkewMs]. */
   clockSkewMs: number;
   /** "real": ECDSA P-256 MSP identities (seeded keys, deterministic signatures); "fast": the development MCS with orgs. */
@@ -228,15 +244,20 @@ export interface SimReport {
  * Something that happened in a run, at virtual `atMs` since its start (Simulator.onEvent): a peer
  * started, crashed or restarted; a partition (or one swizzle clog) began or healed, with the peers
  * on each side (`sides`; for "oneway", the peers that receive nothing); discovery at `peer`
- * declared `target` dead ("Haven't heard from peer"); `peer` became or stopped being the leader of
- * `channel`; `peer` committed block `seq` of `channel`.
+ * declared `target` (last known at `endpoint`) dead, `cause` "expired" ("Haven't heard from peer") or
+ * "presumed-dead" (comm could not reach it); `peer` became or stopped being the leader of
+ * `channel`; `peer` committed block `seq` of `channel`; twin `peer` (of peer `of`, at `endpoint`) started or
+ * stopped; `peer` (a peer or a twin) reported a duplicate identity: `target`'s identity in use at `endpoint`
+ * (a "duplicate-identity" event).
  */
 export type SimEvent =
   | { kind: "start" | "crash" | "restart"; atMs: number; peer: string }
   | { kind: "partition" | "heal"; atMs: number; label: string; sides: string[][] }
-  | { kind: "death"; atMs: number; peer: string; target: string }
+  | { kind: "death"; atMs: number; peer: string; target: string; endpoint: string; cause: MemberDeathCause }
   | { kind: "leader"; atMs: number; peer: string; channel: string; isLeader: boolean }
   | { kind: "commit"; atMs: number; peer: string; channel: string; seq: number }
+  | { kind: "twin-start" | "twin-stop"; atMs: number; peer: string; of: string; endpoint: string }
+  | { kind: "duplicate-identity"; atMs: number; peer: string; target: string; endpoint: string }
   | PvtSimEvent;
 
 /**

@@ -1,4 +1,4 @@
-import { PeerEvents, pkiHex } from "../api/index.js";
+import { type MemberDeathCause, PeerEvents, pkiHex } from "../api/index.js";
 import { type MemoryNetwork, MemoryTransport } from "../comm/memory/index.js";
 import type { GossipConfig } from "../config/index.js";
 import type { DeliverConnector } from "../deliver/index.js";
@@ -27,8 +27,10 @@ export interface SimPeerHooks {
   onLeadership(peer: SimPeer, channel: string, isLeader: boolean): void;
   /** Block-carrying messages as received (DataMessage, DataUpdate, RemoteStateResponse). */
   onReceived(peer: SimPeer, msg: ReceivedMessage): void;
-  /** Discovery declared the member with this PKI-ID (hex) dead (a "member-dead" event). */
-  onDeathDeclared(peer: SimPeer, pkiHex: string): void;
+  /** Discovery declared the member with this PKI-ID (hex), last known at `endpoint`, dead (a "member-dead" event). */
+  onDeathDeclared(peer: SimPeer, pkiHex: string, endpoint: string, cause: MemberDeathCause): void;
+  /** Discovery saw the identity with this PKI-ID (hex) in use by two processes, one at `endpoint`. */
+  onDuplicateIdentity(peer: SimPeer, pkiHex: string, endpoint: string): void;
   /** The peer's ledger of `channel` committed block `seq` with this header hash (a "block-committed" event). */
   onCommit(peer: SimPeer, channel: string, seq: bigint, headerHash: Uint8Array): void;
   /** A component logged an error (kept as a count and the first few messages). */
@@ -40,6 +42,7 @@ export type SimPeerStatus = "new" | "running" | "crashed" | "stopped";
 
 /** Who a simulated peer is. */
 export interface SimPeerSpec {
+  /** 0..peers-1; a twin (SimOptions.twins) has peers + its index in the twins list. */
   index: number;
   name: string;
   /** 1-based org number. */
@@ -204,7 +207,8 @@ export class SimPeer {
     nodeOptions.bootstrapPeers = spec.bootstrap;
     nodeOptions.externalEndpoint = spec.endpoint;
     const events = new PeerEvents((err) => env.hooks.onError(this, "sim.events", `an event listener failed: ${String(err)}`, undefined));
-    events.on("member-dead", (e) => env.hooks.onDeathDeclared(this, e.pkiId));
+    events.on("member-dead", (e) => env.hooks.onDeathDeclared(this, e.pkiId, e.endpoint, e.cause));
+    events.on("duplicate-identity", (e) => env.hooks.onDuplicateIdentity(this, e.pkiId, e.endpoint));
     events.on("leadership", (e) => env.hooks.onLeadership(this, e.channel, e.isLeader));
     events.on("block-committed", (e) => env.hooks.onCommit(this, e.channel, e.number, e.headerHash));
     const { mcs, securityAdvisor, identity } = env.crypto;

@@ -1,4 +1,4 @@
-import { pkiHex } from "../api/index.js";
+import { type MemberDeathCause, pkiHex } from "../api/index.js";
 import { type FrameFate, MemoryNetwork } from "../comm/memory/index.js";
 import type { LogFields } from "../logging/index.js";
 import { type ReceivedMessage, SignedGossipMessage } from "../protoext/index.js";
@@ -9,7 +9,7 @@ import { bytesEqual, errorMessage, fromUtf8, ManualClock, type TimerHandle, toHe
 import { BlockSource } from "./block-source.js";
 import { fastCryptoSuite, realCryptoSuite, type SimCryptoSuite, simMspId } from "./crypto.js";
 import { SimError, type SimInvariantError } from "./errors.js";
-import type { CrashSpec, PartitionSpec, PrivateDataFigures, SimEvent, SimOptions, SimResult, SimSeries } from "./interface.js";
+import type { CrashSpec, PartitionSpec, PrivateDataFigures, SimEvent, SimOptions, SimResult, SimSeries, TwinSpec } from "./interface.js";
 import { InvariantChecker } from "./invariants.js";
 import { MemoryLedger } from "./ledger.js";
 import { HOW_DELIVER, HOW_PULL, HOW_PUSH, HOW_STATE, quantile, SimMetrics } from "./metrics.js";
@@ -56,6 +56,8 @@ export class Simulator {
   readonly checker: InvariantChecker;
   readonly trace = new TraceHasher();
   readonly peers: SimPeer[] = [];
+  /** Twins (SimOptions.twins), in the order given: not in `peers`, not counted in the figures. */
+  readonly twins: SimPeer[] = [];
   readonly channels: SimChannel[] = [];
   #metrics: SimMetrics;
   #link: LinkModel;
@@ -263,6 +265,26 @@ export class Simulator {
       this.peers.push(peer);
       this.#byPki.set(peer.pkiHex, peer);
     }
+    for (const [k, t] of (o.twins ?? []).entries()) {
+      const of = this.peers.find((p) => p.name === t.of)!;
+      const name = `${of.name}-twin${k}`;
+      const spec: SimPeerSpec = { ...of.spec, index: o.peers + k, name, endpoint: `${name}:${PORT}`, bootstrap: [...of.spec.bootstrap], staticLeader: false };
+      // The same identity (so the same PKI-ID) on another host: no channel, so no ledger and no orderer use.
+      const twin = new SimPeer(spec, {
+        network: this.network,
+        clock: this.clock,
+        tree: this.tree,
+        crypto: of.crypto,
+        gossip: o.gossip,
+        leaderMode: o.leaderMode,
+        channels: [],
+        ledgers: new Map(),
+        orderer: orderer.connector(of.spec.index, false),
+        skewMs: (this.tree.stream(`twin/${k}/skew`).float() * 2 - 1) * o.clockSkewMs,
+        hooks,
+      });
+      this.twins.push(twin);
+    }
     if (o.privateData !== undefined && msp !== undefined) {
       this.#pvt = new PrivateDataDriver(
         {
@@ -295,7 +317,8 @@ export class Simulator {
     return {
       onLeadership: (peer, channel, isLeader) => this.#onLeadership(peer, channel, isLeader),
       onReceived: (peer, msg) => this.#onReceived(peer, msg),
-      onDeathDeclared: (peer, hex) => this.#onDeath(peer, hex),
+      onDeathDeclared: (peer, hex, endpoint, cause) => this.#onDeath(peer, hex, endpoint, cause),
+      onDuplicateIdentity: (peer, hex, endpoint) => this.#onDuplicateIdentity(peer, hex, endpoint),
       onCommit: (peer, channel, seq, hash) => this.#onCommit(peer, channel, seq, hash),
       onError: (peer, logger, msg, fields) => this.#onError(peer, logger, msg, fields),
     };
@@ -398,18 +421,27 @@ export class Simulator {
     }
   }
 
-  #onDeath(peer: SimPeer, hex: string): void {
+  #onDeath(peer: SimPeer, hex: string, endpoint: string, cause: MemberDeathCause): void {
     const m = this.#metrics;
     m.deaths++;
     const target = this.#byPki.get(hex);
     const now = this.now();
     this.checker.note(now, peer.name, `declared ${target?.name ?? hex.slice(0, 12)} dead`);
-    this.#emit({ kind: "death", atMs: now, peer: peer.name, target: target?.name ?? hex });
+    this.#emit({ kind: "death", atMs: now, peer: peer.name, target: target?.name ?? hex, endpoint, cause });
     if (target === undefined || !target.running) return;
     const g = this.options.gossip;
     const window = g.aliveExpirationTimeoutMs + g.reconnectIntervalMs;
-    const quiet = now - this.#disturbedAt[peer.spec.index]! > window && now - this.#disturbedAt[target.spec.index]! > window;
+    // A twin has no entry (undefined): its declarations are never counted false.
+    const quiet = now - (this.#disturbedAt[peer.spec.index] ?? now) > window && now - this.#disturbedAt[target.spec.index]! > window;
     if (quiet) m.falseDeaths++;
+  }
+
+  #onDuplicateIdentity(peer: SimPeer, hex: string, endpoint: string): void {
+    const target = this.#byPki.get(hex)?.name ?? hex;
+    const now = this.now();
+    this.checker.note(now, peer.name, `reported ${target}'s identity in use at ${endpoint} too`);
+    this.trace.event(now, `duplicate ${peer.name} ${target} ${endpoint}`);
+    this.#emit({ kind: "duplicate-identity", atMs: now, peer: peer.name, target, endpoint });
   }
 
   #onError(peer: SimPeer, logger: string, msg: string, fields: LogFields | undefined): void {
@@ -584,6 +616,31 @@ export class Simulator {
     });
   }
 
+  /**
+   * A twin starts, then stops as a crashed host. Both disturb the peer whose identity it uses: what that
+   * peer's membership goes through meanwhile is the misconfiguration's doing, not a false death.
+   */
+  #scheduleTwin(t: TwinSpec, k: number): void {
+    const twin = this.twins[k]!;
+    const of = this.peers.find((p) => p.name === t.of)!;
+    const event = (kind: "twin-start" | "twin-stop"): void => {
+      this.checker.note(this.now(), twin.name, kind === "twin-start" ? `started with ${of.name}'s identity` : "stopped");
+      this.trace.event(this.now(), `${kind} ${twin.name}`);
+      this.#emit({ kind, atMs: this.now(), peer: twin.name, of: of.name, endpoint: twin.spec.endpoint });
+      this.#disturb([of.spec.index]);
+    };
+    this.#at(t.atMs, () => {
+      event("twin-start");
+      this.#track(twin.start());
+    });
+    if (t.forMs !== undefined) {
+      this.#at(t.atMs + t.forMs, () => {
+        event("twin-stop");
+        this.#track(this.#crash(twin));
+      });
+    }
+  }
+
   #crashTargets(c: CrashSpec, shuffled: SimPeer[]): SimPeer[] {
     if (c.target === "random") return shuffled.slice(0, c.count);
     if (c.target === "leader") {
@@ -683,6 +740,7 @@ export class Simulator {
     this.#scheduleBlocks();
     for (const [i, p] of o.partitions.entries()) this.#schedulePartition(p, i);
     for (const [i, c] of o.crashes.entries()) this.#scheduleCrash(c, i);
+    for (const [k, t] of (o.twins ?? []).entries()) this.#scheduleTwin(t, k);
     const early = o.durationMs === undefined;
     const durationMs = o.durationMs ?? o.warmupMs + o.blocks * o.blockIntervalMs + o.drainMs;
     let nextSample = 0;
@@ -722,7 +780,7 @@ export class Simulator {
     this.#timers.clear();
     // Let starts and crashes in progress finish, then stop every peer.
     while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
-    for (const p of this.peers) await p.stop();
+    for (const p of [...this.peers, ...this.twins]) await p.stop();
     while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
   }
 
@@ -845,6 +903,11 @@ export function validateOptions(o: SimOptions): void {
     if (!(c.atMs >= 0)) bad(`crash ${c.target}: time must be >= 0, got ${c.atMs} ms`);
     if (c.target !== "leader" && c.target !== "random" && !names.has(c.target)) bad(`crash: no peer named ${c.target} (peers are p0..p${o.peers - 1}, or "leader", "random")`);
     int(`crash ${c.target} count`, c.count, 1);
+  }
+  for (const t of o.twins ?? []) {
+    if (!names.has(t.of)) bad(`twin: no peer named ${t.of} (peers are p0..p${o.peers - 1})`);
+    if (!(t.atMs >= 0)) bad(`twin of ${t.of}: start must be >= 0, got ${t.atMs} ms`);
+    if (t.forMs !== undefined && !(t.forMs > 0)) bad(`twin of ${t.of}: length must be > 0 ms, got ${t.forMs}`);
   }
   if (o.privateData !== undefined) {
     const p = o.privateData;

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
+import { pkiHex } from "../../src/api/identity.js";
 import { defaultGossipConfig } from "../../src/config/index.js";
 import { RandomTree, type SimOptions, Simulator } from "../../src/sim/index.js";
 import { fabricTimers, forSeeds, runRecorded, ScenarioRecorder, scenarioOptions, scenarioSeeds, secs, seededOffsetMs } from "./scenario-kit.js";
@@ -663,4 +664,111 @@ test("S4 swizzle-clog: 4 of 10 peers clogged one by one, unclogged in random ord
       `seed ${seed}: clogged ${victims.join(" ")}, unclogged ${healOrder.join(" ")}: the rest's longest commit gap ${secs(gap)} (bound ${secs(NEW_LEADER_BOUND_MS + o.blockIntervalMs)}), ${elections} leader election(s), ${flaps} reappearance(s) while clogged (at most one per E), one view ${secs(merged.atMs - lastHeal)} after the last unclog`,
     );
   });
+});
+
+// ------------------------------------------------------------------------------------------------
+// A duplicate identity: a twin of a peer (its identity, another endpoint) joins for a while
+
+/** Where each peer's view has `member` per sample: its endpoint there, "" when absent, undefined while the observer is down. */
+class EndpointRecorder {
+  readonly samples: { atMs: number; seen: (string | undefined)[] }[] = [];
+
+  constructor(sim: Simulator, member: string) {
+    sim.onStep((now) => {
+      const target = sim.peers.find((p) => p.name === member)!;
+      const seen = sim.peers.map((p) => {
+        if (!p.running) return undefined;
+        if (p === target) return target.spec.endpoint;
+        return (p.node?.peers() ?? []).find((m) => pkiHex(m.pkiId) === target.pkiHex)?.endpoint ?? "";
+      });
+      this.samples.push({ atMs: now, seen });
+    });
+  }
+
+  /** Indices of the observers that had the member at both `a` and `b` within [fromMs, untilMs]. */
+  sawBoth(a: string, b: string, fromMs: number, untilMs: number): number[] {
+    const seenA = new Set<number>();
+    const seenB = new Set<number>();
+    for (const s of this.samples) {
+      if (s.atMs < fromMs || s.atMs > untilMs) continue;
+      for (const [o, e] of s.seen.entries()) {
+        if (e === a) seenA.add(o);
+        if (e === b) seenB.add(o);
+      }
+    }
+    return [...seenA].filter((o) => seenB.has(o));
+  }
+}
+
+test("a twin of p4 (its identity at another endpoint) for a while: reported, and every view has p4 at its own endpoint within E + R once it leaves (T10)", async (t: TestContext) => {
+  const victim = "p4";
+  const own = `${victim}:7051`;
+  const twinEndpoint = `${victim}-twin0:7051`;
+  /** After the twin leaves: recovery within E + R, then quiet for longer than E + E/10 (a death would show). */
+  const RECOVERY_BOUND_MS = E + R;
+  const run = async (seed: number) => {
+    // The twin starts once views have converged, at a seeded phase of the alive cycle, and stops at a seeded
+    // phase of the reconnect cycle: sometimes while its incarnation is the newest, sometimes not.
+    const joinMs = 30_000 + seededOffsetMs(seed, "twin-join", A);
+    const forMs = 20_000 + seededOffsetMs(seed, "twin-stay", R);
+    const leaveMs = joinMs + forMs;
+    const durationMs = leaveMs + RECOVERY_BOUND_MS + E + E / 10 + 5_000;
+    const o = scenarioOptions({ seed, blocks: 0, durationMs, twins: [{ of: victim, atMs: joinMs, forMs }] });
+    const sim = new Simulator(o);
+    const rec = new ScenarioRecorder(sim);
+    const ends = new EndpointRecorder(sim, victim);
+    const result = await sim.run();
+    return { o, rec, ends, result, joinMs, leaveMs, durationMs };
+  };
+  await forSeeds(t, SEEDS, async (seed, st) => {
+    const { rec, ends, joinMs, leaveMs, durationMs } = await run(seed);
+    const v = rec.index(victim);
+    const reports = rec.eventsOf("duplicate-identity").filter((e) => e.target === victim);
+    assert.deepEqual(rec.eventsOf("twin-start").map((e) => [e.peer, e.of, e.endpoint, e.atMs]), [[`${victim}-twin0`, victim, twinEndpoint, joinMs]]);
+    // The peer whose identity it is tells of the twin's endpoint.
+    assert.ok(
+      reports.some((e) => e.peer === victim && e.endpoint === twinEndpoint && e.atMs >= joinMs && e.atMs <= leaveMs),
+      `${victim} reports its identity in use at ${twinEndpoint}: ${JSON.stringify(reports.slice(0, 5))}`,
+    );
+    // So does a peer that saw the identity at both endpoints (alternating, as the two processes outdo each other).
+    const both = ends.sawBoth(own, twinEndpoint, joinMs, leaveMs);
+    const bystanders = reports.filter((e) => e.peer !== victim && !e.peer.includes("-twin") && e.atMs >= joinMs && e.atMs <= leaveMs + E);
+    const witnesses = bystanders.filter((e) => both.includes(rec.index(e.peer)));
+    assert.ok(witnesses.length > 0, `a peer that saw ${victim} at both endpoints (${both.map((o) => rec.names[o]).join(" ")}) reports it; reports: ${JSON.stringify(bystanders.slice(0, 5))}`);
+    // Once the twin is gone: every view has the peer at its own endpoint within E + R, and keeps it so.
+    const atOwn = (s: { seen: (string | undefined)[] }) => s.seen.every((e, o) => o === v || e === undefined || e === own);
+    const after = ends.samples.filter((s) => s.atMs >= leaveMs);
+    const wrong = after.filter((s) => !atOwn(s));
+    const recoveredAt = wrong.length === 0 ? leaveMs : wrong.at(-1)!.atMs + 100;
+    const last = wrong.at(-1);
+    assert.ok(
+      recoveredAt - leaveMs <= RECOVERY_BOUND_MS,
+      `every view has ${victim} at ${own} from ${secs(recoveredAt - leaveMs)} after the twin left, bound E + R = ${secs(RECOVERY_BOUND_MS)}; last wrong sample at ${secs(last?.atMs)}: ${JSON.stringify(last?.seen)}`,
+    );
+    assert.ok(durationMs - recoveredAt > E + E / 10, "the run goes on long enough after recovery for an expiration to show");
+    // A peer whose view had the identity at the twin's endpoint when the twin left cannot reach it there and
+    // presumes it dead (comm keys connections by PKI-ID): that entry, at the twin's endpoint, may die as the twin
+    // leaves. The peer at its own endpoint is never declared dead, and nothing is after recovery.
+    const deaths = rec.eventsOf("death").filter((d) => d.target === victim && d.atMs >= leaveMs);
+    assert.deepEqual(
+      deaths.filter((d) => d.endpoint !== twinEndpoint || d.atMs >= recoveredAt),
+      [],
+      `nobody declares ${victim} at ${own} dead once its twin left, and nobody declares it dead after every view has it there`,
+    );
+    const reporters = [...new Set(reports.map((e) => e.peer))].sort();
+    st.diagnostic(
+      `seed ${seed}: twin ${secs(joinMs)}..${secs(leaveMs)}; reported by ${reporters.join(" ")} (${reports.length} events); saw both endpoints: ${both.length} peers; every view at ${own} ${secs(recoveredAt - leaveMs)} after it left (bound ${secs(RECOVERY_BOUND_MS)}); its entry at the twin's endpoint declared dead as the twin left by ${deaths.length} peer(s) (${[...new Set(deaths.map((d) => d.cause))].join(", ") || "none"}), none afterwards`,
+    );
+  });
+  // The same seed, the same run: events and trace.
+  const a = await run(SEEDS[0]!);
+  const b = await run(SEEDS[0]!);
+  assert.equal(a.result.report.traceHash, b.result.report.traceHash);
+  assert.deepEqual(a.rec.eventsOf("duplicate-identity"), b.rec.eventsOf("duplicate-identity"));
+});
+
+test("a twin must name a peer and a positive length", () => {
+  assert.throws(() => new Simulator(scenarioOptions({ twins: [{ of: "p10", atMs: 1_000, forMs: 1_000 }] })), /twin: no peer named p10/);
+  assert.throws(() => new Simulator(scenarioOptions({ twins: [{ of: "p1", atMs: 1_000, forMs: 0 }] })), /twin of p1: length must be > 0 ms/);
+  assert.doesNotThrow(() => new Simulator(scenarioOptions({ twins: [{ of: "p1", atMs: 1_000, forMs: undefined }] })));
 });
