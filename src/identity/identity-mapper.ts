@@ -1,5 +1,5 @@
 import type { OrgIdentityType, PKIidType, PeerIdentityInfo, PeerIdentityType, PkiHex } from "../api/index.js";
-import { pkiHex, pkiKey } from "../api/index.js";
+import { pkiHex } from "../api/index.js";
 import { type TimerHandle, bytesEqual, errorMessage, toHex } from "../util/index.js";
 import { IdentityError } from "./errors.js";
 import {
@@ -27,6 +27,8 @@ interface StoredIdentity {
   /** `clock.monotonic()` of the last use. */
   lastAccess: number;
   expiryTimer: TimerHandle | undefined;
+  /** Deleted from the mapper: a stale entry of the per-array cache. */
+  removed: boolean;
 }
 
 /**
@@ -52,6 +54,13 @@ class IdentityMapperImpl implements IdentityMapper {
   readonly #c: IdentityMapperComponents;
   readonly #usageThresholdMs: number;
   readonly #byId = new Map<PkiHex, StoredIdentity>();
+  /**
+   * The entry of each PKI-ID array looked up before. Routing asks for the org of members' long-lived
+   * PKI-ID arrays several times per message; one lookup by array identity replaces a hex key's
+   * lookup plus a string-keyed one (fewer cache misses with a large heap: a simulation holds N
+   * mappers). Relies on PKI-ID arrays never being written after they are made (see pkiKey).
+   */
+  readonly #byArray = new WeakMap<PKIidType, StoredIdentity>();
   readonly #selfKey: PkiHex;
   #purgeTimer: TimerHandle | undefined;
   #started = false;
@@ -121,6 +130,7 @@ class IdentityMapperImpl implements IdentityMapper {
       organization: this.#c.securityAdvisor.orgByPeerIdentity(identity),
       lastAccess: this.#c.clock.monotonic(),
       expiryTimer: undefined,
+      removed: false,
     };
     this.#byId.set(key, entry);
     if (expiresAt !== undefined) this.#scheduleExpiry(entry, expiresAt + EXPIRATION_GRACE_MS);
@@ -136,8 +146,13 @@ class IdentityMapperImpl implements IdentityMapper {
 
   /** The stored entry of `pkiId`, marked as used now (what keeps it from the unused-identity purge). */
   #use(pkiId: PKIidType): StoredIdentity | undefined {
-    const entry = this.#byId.get(pkiKey(pkiId));
-    if (entry !== undefined) entry.lastAccess = this.#c.clock.monotonic();
+    let entry = this.#byArray.get(pkiId);
+    if (entry === undefined || entry.removed) {
+      entry = this.#byId.get(pkiHex(pkiId));
+      if (entry === undefined) return undefined;
+      this.#byArray.set(pkiId, entry);
+    }
+    entry.lastAccess = this.#c.clock.monotonic();
     return entry;
   }
 
@@ -228,6 +243,7 @@ class IdentityMapperImpl implements IdentityMapper {
   #delete(entry: StoredIdentity, reason: string): void {
     if (this.#byId.get(entry.key) !== entry) return;
     this.#byId.delete(entry.key);
+    entry.removed = true;
     entry.expiryTimer?.cancel();
     entry.expiryTimer = undefined;
     this.#c.logger.debug("purging identity", { pkiId: entry.key, reason });

@@ -203,6 +203,20 @@ describe("identity mapper: certificate expiration", () => {
     assert.equal(clock.pendingTimers(), 0);
   });
 
+  it("an array looked up before finds nothing once its identity is deleted, and the new identity once stored again", async (t) => {
+    const { clock, mapper } = setup({ prepare: (m) => m.expirations.set("a|ORG1", new Date(1000)) });
+    t.after(() => mapper.stop());
+    put(mapper, "a|ORG1");
+    const key = pkiOf("a");
+    assert.equal(fromUtf8(mapper.orgOf(key)!), "ORG1");
+    await clock.advanceTo(1001);
+    assert.equal(mapper.get(key), undefined);
+    assert.equal(mapper.orgOf(key), undefined);
+    mapper.put(pkiOf("a"), idOf("a|ORG2"));
+    assert.equal(fromUtf8(mapper.orgOf(key)!), "ORG2");
+    assert.equal(fromUtf8(mapper.get(key)!), "a|ORG2");
+  });
+
   it("accepts an identity expiring right now, and drops it a millisecond later", async () => {
     const { clock, mapper, purged } = setup({ prepare: (m) => m.expirations.set("a|ORG1", new Date(0)) });
     put(mapper, "a|ORG1");
