@@ -13,8 +13,15 @@ import { benchTransport } from "./transport.js";
 import { benchVirtual100 } from "./virtual-100.js";
 
 const only = process.argv.slice(2);
+
+/** Virtual minutes of the real100 and fast400 runs. */
+function simMinutes(): number {
+  const m = Number(process.env.SIM_MINUTES ?? "10");
+  if (!(m >= 0.5)) throw new Error(`SIM_MINUTES must be at least 0.5 (virtual minutes), got ${process.env.SIM_MINUTES}`);
+  return m;
+}
 /** Benchmarks that run only when named. */
-const ON_REQUEST = new Set(["attacks", "fuzz", "sidebyside", "reliability"]);
+const ON_REQUEST = new Set(["real100", "fast400", "attacks", "fuzz", "sidebyside", "reliability"]);
 const benches: Record<string, () => Promise<Record<string, number | string>>> = {
   codec: () => benchCodec(),
   crypto: () => benchCrypto(),
@@ -25,6 +32,10 @@ const benches: Record<string, () => Promise<Record<string, number | string>>> = 
   ledger: () => benchLedger(),
   e2e: () => benchE2e(),
   simtuned: async () => (await import("./sim-tuned.js")).benchSimTuned(),
+  // The simulator's speed (SIM_MINUTES virtual minutes, default 10; minutes of wall time): 100 peers with
+  // real ECDSA, 400 peers with the fast crypto, 4 orgs, Fabric's defaults, a block every 2 s.
+  real100: async () => (await import("./sim-measure.js")).measureSim("real100", simMinutes()),
+  fast400: async () => (await import("./sim-measure.js")).measureSim("fast400", simMinutes()),
   privdata: async () => (await import("./privdata.js")).benchPrivdata(),
   // Real processes under attack, minutes long: only when asked for by name (`npm run bench -- attacks`).
   attacks: async () => (await import("./attacks.js")).benchAttacks(),
