@@ -43,6 +43,8 @@ const benches: Record<string, () => Promise<Record<string, number | string>>> = 
   reliability: async () => (await import("./reliability.js")).benchReliability(),
   // Malformed frames to a real peer (RELIABILITY.md S12), 10^6 by default (FUZZ_FRAMES, FUZZ_SEED): minutes long.
   fuzz: async () => (await import("./fuzz.js")).benchFuzz(),
+  // Channel join/leave cycles and connection churn, resources back to baseline (RELIABILITY.md S21; LIFECYCLE_CYCLES, LIFECYCLE_CONNECTIONS).
+  lifecycle: async () => (await import("./lifecycle.js")).benchLifecycle(),
   // Like for like with Fabric's Go gossip (docs/SIDE-BY-SIDE.md), about a minute per network size: only when asked for.
   sidebyside: async () => (await import("./sidebyside.js")).benchSideBySide(),
 };
