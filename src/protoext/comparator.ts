@@ -1,4 +1,4 @@
-import { bytesEqual, toHex } from "../util/index.js";
+import { bytesEqual, prefixedHex } from "../util/index.js";
 import { comparePeerTime } from "./peer-time.js";
 import type { SignedGossipMessage } from "./signed-message.js";
 
@@ -78,21 +78,33 @@ export function createGossipMessageComparator(maxBlocks: number): MessageReplaci
   }
 }
 
+/** The message whose partition was computed last, and its key: a store asks twice in a row (checkValid, then add). */
+let lastMsg: SignedGossipMessage | undefined;
+let lastKey = "";
+
 /**
  * The comparator's partition: only messages of one kind and one PKI-ID (or any two blocks) can invalidate
- * each other.
+ * each other. Keys are flat strings (hashed at once by the store's Map).
  */
 export function gossipMessagePartition(msg: SignedGossipMessage): string {
+  if (msg === lastMsg) return lastKey;
+  const key = partitionKey(msg);
+  lastMsg = msg;
+  lastKey = key;
+  return key;
+}
+
+function partitionKey(msg: SignedGossipMessage): string {
   const c = msg.message.content;
   switch (c?.$case) {
     case "aliveMsg":
-      return `a${toHex(c.value.membership?.pkiId ?? EMPTY)}`;
+      return prefixedHex("a", c.value.membership?.pkiId ?? EMPTY);
     case "stateInfo":
-      return `s${toHex(c.value.pkiId)}`;
+      return prefixedHex("s", c.value.pkiId);
     case "leadershipMsg":
-      return `l${toHex(c.value.pkiId)}`;
+      return prefixedHex("l", c.value.pkiId);
     case "peerIdentity":
-      return `i${toHex(c.value.pkiId)}`;
+      return prefixedHex("i", c.value.pkiId);
     case "dataMsg":
       return "d";
     default:

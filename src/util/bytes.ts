@@ -25,6 +25,22 @@ export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
 
+/**
+ * `prefix` followed by the lower-case hex of `bytes`, as one flat string (a map key built with a
+ * template literal is a rope the lookup must flatten first). `prefix` is a single ASCII character.
+ */
+export function prefixedHex(prefix: string, bytes: Uint8Array): string {
+  const n = bytes.byteLength;
+  if (n >= SHORT_HEX_MAX) return prefix + toHex(bytes);
+  hexScratch[0] = prefix.charCodeAt(0);
+  for (let i = 0; i < n; i++) {
+    const at = 2 * bytes[i]!;
+    hexScratch[2 * i + 1] = HEX_CODES[at]!;
+    hexScratch[2 * i + 2] = HEX_CODES[at + 1]!;
+  }
+  return hexScratch.toString("latin1", 0, 2 * n + 1);
+}
+
 /** Bytes of a hex string. */
 export function fromHex(hex: string): Uint8Array {
   return new Uint8Array(Buffer.from(hex, "hex"));

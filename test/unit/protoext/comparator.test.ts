@@ -6,6 +6,7 @@ import {
   SignedGossipMessage,
   comparePeerTime,
   createGossipMessageComparator,
+  gossipMessagePartition,
   peerTimeBefore,
   peerTimeEqual,
 } from "../../../src/protoext/index.js";
@@ -95,5 +96,19 @@ describe("createGossipMessageComparator (Fabric's NewGossipMessageComparator)", 
     assert.equal(cmp(block(1n), identity("A", "c")), R.NoAction);
     const ack = wrap(Tag.UNDEFINED, { $case: "ack", value: { error: "" } });
     assert.equal(cmp(ack, ack), R.NoAction);
+  });
+});
+
+describe("gossipMessagePartition", () => {
+  it("keys messages by kind and PKI-ID, the same message asked twice or not", () => {
+    const a1 = alive("p1", pt(1n, 1n));
+    const a2 = alive("p2", pt(1n, 1n));
+    const s1 = stateInfo("p1", pt(1n, 1n));
+    assert.equal(gossipMessagePartition(a1), `a${Buffer.from("p1").toString("hex")}`);
+    assert.equal(gossipMessagePartition(a1), gossipMessagePartition(alive("p1", pt(2n, 0n))));
+    assert.equal(gossipMessagePartition(a2), `a${Buffer.from("p2").toString("hex")}`);
+    assert.equal(gossipMessagePartition(a2), gossipMessagePartition(a2));
+    assert.equal(gossipMessagePartition(s1), `s${Buffer.from("p1").toString("hex")}`);
+    assert.equal(gossipMessagePartition(a1), `a${Buffer.from("p1").toString("hex")}`);
   });
 });

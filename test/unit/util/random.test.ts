@@ -50,10 +50,11 @@ test("shuffle is a permutation; SystemRandom behaves like SeededRandom's contrac
 });
 
 test("hex and equality agree with Buffer's for short and long arrays", async () => {
-  const { bytesEqual, toHex } = await import("../../../src/util/index.js");
+  const { bytesEqual, prefixedHex, toHex } = await import("../../../src/util/index.js");
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ maxLength: 200 }), (a, b) => {
       assert.equal(toHex(a), Buffer.from(a).toString("hex"));
+      assert.equal(prefixedHex("a", a), `a${Buffer.from(a).toString("hex")}`);
       assert.equal(bytesEqual(a, b), Buffer.from(a).equals(Buffer.from(b)));
       assert.ok(bytesEqual(a, a.slice()));
     }),
