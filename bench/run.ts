@@ -45,6 +45,8 @@ const benches: Record<string, () => Promise<Record<string, number | string>>> = 
   fuzz: async () => (await import("./fuzz.js")).benchFuzz(),
   // Channel join/leave cycles and connection churn, resources back to baseline (RELIABILITY.md S21; LIFECYCLE_CYCLES, LIFECYCLE_CONNECTIONS).
   lifecycle: async () => (await import("./lifecycle.js")).benchLifecycle(),
+  // Peers in 25 channels at steady state against 1 channel: churn, deaths, traffic (RELIABILITY.md S20; MANY_* variables).
+  channels: async () => (await import("./many-channels.js")).benchManyChannels(),
   // Like for like with Fabric's Go gossip (docs/SIDE-BY-SIDE.md), about a minute per network size: only when asked for.
   sidebyside: async () => (await import("./sidebyside.js")).benchSideBySide(),
 };
