@@ -36,3 +36,4 @@ export { InvalidationResult, createGossipMessageComparator, gossipMessagePartiti
 export type { MessageReplacingPolicy } from "./comparator.js";
 export { DEFAULT_MAX_MESSAGE_SIZE_BYTES, checkSize, resolveMaxMessageSize } from "./size-limits.js";
 export { blockDigest, digestKey, parseBlockDigest } from "./digests.js";
+export { peekStateInfoPkiId } from "./peek.js";

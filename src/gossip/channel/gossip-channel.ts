@@ -14,6 +14,7 @@ import {
   isStateInfoPullRequestMsg,
   isStateInfoSnapshot,
   parseBlockDigest,
+  peekStateInfoPkiId,
   type ReceivedMessage,
   SignedGossipMessage,
 } from "../../protoext/index.js";
@@ -699,6 +700,15 @@ export class GossipChannelImpl implements GossipChannel {
   /** Fabric's `handleStateInfSnapshot`: one bad element drops the rest of the snapshot; forgotten peers are skipped. */
   #handleStateInfoSnapshot(m: GossipMessageOf<"stateSnapshot">, sender: PKIidType): void {
     for (const [index, envelope] of m.content.value.elements.entries()) {
+      // The very message the cache holds (the common case: snapshots repeat what we have), found
+      // before decoding the element: its PKI-ID read off the wire, then the whole envelope compared.
+      // It passed every check below when it was added, and the cache drops what a policy change makes
+      // invalid, so adding it again would change nothing: skip it.
+      const peeked = peekStateInfoPkiId(envelope.payload);
+      if (peeked !== undefined) {
+        const held = this.#stateInfoCache.msgById(peeked);
+        if (held !== undefined && sameEnvelope(held.envelope, envelope)) continue;
+      }
       let stateInf: SignedGossipMessage;
       try {
         stateInf = SignedGossipMessage.fromEnvelope(envelope);
@@ -714,9 +724,7 @@ export class GossipChannelImpl implements GossipChannel {
         });
         return;
       }
-      // The very message the cache holds (the common case: snapshots repeat what we have). It passed
-      // every check below when it was added, and the cache drops what a policy change makes invalid,
-      // so adding it again would change nothing: skip the checks and the signature verification.
+      // The same check when the wire walk did not find the PKI-ID (a decoder reads the last occurrence).
       const held = this.#stateInfoCache.msgById(si.pkiId);
       if (held !== undefined && sameEnvelope(held.envelope, envelope)) continue;
       const origin = hexOrEmpty(si.pkiId);
