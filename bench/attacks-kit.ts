@@ -310,6 +310,16 @@ export function membershipResponse(alive: readonly SignedGossipMessage[], dead: 
   });
 }
 
+/** A MembershipRequest carrying `self` (an alive message of the sender's own), noop-signed as Fabric's discovery sends it. */
+export function membershipRequest(self: SignedGossipMessage): SignedGossipMessage {
+  return SignedGossipMessage.noopSign({
+    nonce: 0n,
+    channel: EMPTY,
+    tag: GossipMessage_Tag.EMPTY,
+    content: { $case: "memReq", value: { selfInformation: self.envelope, known: [] } },
+  });
+}
+
 /** Fabric's channel MAC: SHA-256(pkiId || channel). */
 function channelMac(pkiId: Uint8Array, channel: string): Uint8Array {
   return new Uint8Array(createHash("sha256").update(pkiId).update(channel, "utf8").digest());

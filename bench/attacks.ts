@@ -30,6 +30,7 @@ import {
   healthMs,
   httpGet,
   type MetricSnapshot,
+  membershipRequest,
   membershipResponse,
   metricDelta,
   metricDeltaBy,
@@ -333,15 +334,24 @@ function nowIncNum(): bigint {
 }
 
 /** An insider that becomes a member of the channel at `endpoint`: handshake, alive, StateInfo. */
-async function joinAsMember(ctx: AttackContext, endpoint: string, localAddress: string, id: AttackerIdentity): Promise<{ stream: RawGossipStream; heartbeat: () => Promise<void> }> {
+async function joinAsMember(
+  ctx: AttackContext,
+  endpoint: string,
+  localAddress: string,
+  id: AttackerIdentity,
+  /** The ledger height it claims: the orderer's (the default), or a fixed one. */
+  claimedHeight?: bigint,
+  /** One incarnation for every stream of one identity (a peer's alive messages from two incarnations at once look like two processes with one identity). */
+  incarnation?: { incNum: bigint; seq: bigint },
+): Promise<{ stream: RawGossipStream; heartbeat: () => Promise<void> }> {
   const stream = await handshake(streamTo(ctx, endpoint, localAddress, id), id, { awaitAccept: true });
-  const incNum = nowIncNum();
-  let seq = 0n;
+  const inc = incarnation ?? { incNum: nowIncNum(), seq: 0n };
+  const incNum = inc.incNum;
   const advertised = `${localAddress}:7051`;
   const heartbeat = async (): Promise<void> => {
-    seq++;
+    const seq = ++inc.seq;
     await stream.send(aliveMsg(id, advertised, incNum, seq).bytes);
-    await stream.send(stateInfoMsg(id, ctx.net.channel, BigInt(ctx.net.orderer.height), incNum, seq).bytes);
+    await stream.send(stateInfoMsg(id, ctx.net.channel, claimedHeight ?? BigInt(ctx.net.orderer.height), incNum, seq).bytes);
   };
   await heartbeat();
   return { stream, heartbeat };
@@ -658,7 +668,99 @@ const A7: AttackSpec = {
   },
 };
 
-const ATTACKS: readonly AttackSpec[] = [A1, A2, A3, A4, A5, A6, A7];
+/**
+ * Three insiders (members of the channel, each on its own address) send `factor` x a member's normal rate of
+ * valid but useless traffic to every honest peer: duplicate blocks (replays of the last 20 blocks pushed to
+ * them), pull hellos, membership requests and state requests. A member's normal rate with Fabric's defaults:
+ * a hello per pullInterval (4 s), a membership request per reconnect round (25 s), a state request per
+ * checkInterval (10 s), and each block once (10/s here). Unlike RELIABILITY S15's insiders these are not
+ * otherwise honest: nothing listens at their endpoints and they answer no pull, so they are also black holes
+ * for a share of every push (3 of 5 members of the org). Run on request (ATTACKS_ONLY=8,9); the simulator's
+ * S15 scenario has otherwise-honest flooders.
+ */
+function insiderFlood(id: string, factor: number): AttackSpec {
+  const perSecond = { blocks: 10 * factor, hellos: factor / 4, memReqs: factor / 25, stateReqs: factor / 10 };
+  return {
+    id,
+    name: `3 insiders that forward nothing, flooding valid useless traffic at ${factor}x a member's rate`,
+    before: "(S15, new)",
+    async run(ctx) {
+      const inside = await Promise.all([0, 1, 2].map((i) => mintPeerIdentity(ctx.org, `insider${id}-${i}.org1.example.com`)));
+      // Each insider joins every honest peer (its own address: refusals stay its own).
+      const streams: { stream: RawGossipStream; heartbeat: () => Promise<void>; alive: SignedGossipMessage }[] = [];
+      for (const [i, who] of inside.entries()) {
+        const local = `127.0.0.${30 + i}`;
+        const incarnation = { incNum: nowIncNum(), seq: 0n };
+        for (const peer of ctx.net.peers) {
+          // A low height: honest peers do not ask it for blocks (that would be another attack, withholding).
+          const joined = await joinAsMember(ctx, peer.endpoint, local, who, 1n, incarnation);
+          streams.push({ ...joined, alive: aliveMsg(who, `${local}:7051`, incarnation.incNum, 1n) });
+        }
+      }
+      // The blocks pushed to the insiders are what they replay.
+      const recent: Uint8Array[] = [];
+      for (const s of streams) {
+        s.stream.onMessage((m) => {
+          if (m.message.content?.$case !== "dataMsg") return;
+          recent.push(m.envelope.payload);
+          if (recent.length > 20) recent.shift();
+        });
+      }
+      await sleep(2_000);
+      const duration = ctx.short ? 8_000 : 30_000;
+      const started = performance.now();
+      const closedAtS: number[] = [];
+      for (const s of streams) void s.stream.closed.then(() => closedAtS.push(Math.round((performance.now() - started) / 100) / 10));
+      let frames = 0;
+      const owed = { blocks: 0, hellos: 0, memReqs: 0, stateReqs: 0 };
+      let tickAt = started;
+      let nextBeat = started + 1_000;
+      const envelopes = new Map<Uint8Array, Uint8Array>();
+      while (performance.now() - started < duration) {
+        const now = performance.now();
+        const dt = (now - tickAt) / 1_000;
+        tickAt = now;
+        for (const k of Object.keys(owed) as (keyof typeof owed)[]) owed[k] += perSecond[k] * dt;
+        const h = BigInt(ctx.net.orderer.height);
+        for (const s of streams) {
+          if (s.stream.closedBecause !== undefined) continue;
+          for (let i = 0; i < Math.floor(owed.blocks); i++) {
+            const payload = recent[(frames + i) % Math.max(1, recent.length)];
+            if (payload === undefined) break;
+            let bytes = envelopes.get(payload);
+            if (bytes === undefined) {
+              bytes = SignedGossipMessage.fromEnvelope({ payload, signature: new Uint8Array(0), secretEnvelope: undefined }).bytes;
+              envelopes.set(payload, bytes);
+            }
+            if (await s.stream.send(bytes)) frames++;
+          }
+          for (let i = 0; i < Math.floor(owed.hellos); i++) if (await s.stream.send(blockHello(ctx.net.channel, BigInt(frames)).bytes)) frames++;
+          for (let i = 0; i < Math.floor(owed.memReqs); i++) if (await s.stream.send(membershipRequest(s.alive).bytes)) frames++;
+          const start = h > 11n ? h - 11n : 1n;
+          for (let i = 0; i < Math.floor(owed.stateReqs); i++) if (await s.stream.send(stateRequest(ctx.net.channel, BigInt(frames), start, start + 9n).bytes)) frames++;
+        }
+        for (const k of Object.keys(owed) as (keyof typeof owed)[]) owed[k] -= Math.floor(owed[k]);
+        if (envelopes.size > 100) envelopes.clear();
+        if (now > nextBeat) {
+          for (const s of streams) if (s.stream.closedBecause === undefined) await s.heartbeat();
+          nextBeat = now + 1_000;
+        }
+        const spent = performance.now() - now;
+        if (spent < 50) await sleep(50 - spent);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const closed = streams.filter((s) => s.stream.closedBecause !== undefined);
+      const why = [...new Set(closed.map((s) => s.stream.closedBecause))].join("; ");
+      for (const s of streams) s.stream.close();
+      return { frames, seconds, notes: `${streams.length} insider streams, ${closed.length} closed by the peers${why === "" ? "" : ` (${why}; at ${closedAtS.join(", ")} s)`}; ${recent.length} distinct blocks replayed` };
+    },
+  };
+}
+
+const A8 = insiderFlood("8", 10);
+const A9 = insiderFlood("9", 100);
+
+const ATTACKS: readonly AttackSpec[] = [A1, A2, A3, A4, A5, A6, A7, A8, A9];
 /** A restarted peer catches up by anti-entropy (every 10 s, Fabric's default): it goes last, so that its catch-up does not weigh on the others' figures. */
 const SHORT_ATTACKS = ["2", "5", "1", "6"];
 const FULL_ATTACKS = ["1", "2", "3", "7", "5", "4", "6"];
