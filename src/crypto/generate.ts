@@ -51,6 +51,8 @@ export interface GenerateCryptoOptions {
   clock?: Clock;
   /** Parent domain. Default "example.com". */
   domain?: string;
+  /** Client users per peer org, User1@<org> ... (cryptogen's `Users: Count`). Default 1; Admin@<org> is always written. */
+  users?: number;
 }
 
 /** One node (peer or orderer) in the generated layout. */
@@ -73,6 +75,11 @@ export interface OrgSummary {
   caDir: string;
   tlsCaDir: string;
   nodes: NodeSummary[];
+  /**
+   * Its users under `users/` (cryptogen's layout): Admin@<org> (NodeOU admin) first, then User1@<org>, ...
+   * (NodeOU client; peer orgs only). Absent in summaries made elsewhere than by generateCryptoMaterial.
+   */
+  users?: NodeSummary[];
 }
 
 /** JSON-able result of `generateCryptoMaterial`. */
@@ -318,12 +325,48 @@ async function writeMspDir(mspDir: string, org: string, ca: CaMaterial, tlsCa: C
   await put(join(mspDir, "config.yaml"), nodeOusConfig(caFile));
 }
 
+/** The NodeOU role of a user: an org admin, or a client (what configtxgen's default Writers admit besides admins). */
+export type UserRole = "admin" | "client";
+
+/**
+ * Writes user `<name>@<org>` in cryptogen's layout, `<orgDir>/users/<name>@<org>/{msp,tls}`: the org MSP's public
+ * part (cacerts, tlscacerts, config.yaml with NodeOUs), an enrollment certificate from the org's CA with OU=`role`
+ * (so NodeOUs make it an admin or a client), and a TLS client pair (ca.crt, client.crt, client.key) from its TLS CA.
+ */
+async function writeUser(orgDir: string, org: string, name: string, role: UserRole, ca: CaMaterial, tlsCa: CaMaterial, clock: Clock): Promise<NodeSummary> {
+  const userName = `${name}@${org}`;
+  const dir = join(orgDir, "users", userName);
+  const mspDir = join(dir, "msp");
+  const tlsDir = join(dir, "tls");
+  const enrollment = await issueCertificate({ ca, commonName: userName, organizationalUnits: [role], clock });
+  const tls = await issueCertificate({ ca: tlsCa, commonName: userName, kind: "tls", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], clock });
+  await writeMspDir(mspDir, org, ca, tlsCa);
+  await put(join(mspDir, "signcerts", `${userName}-cert.pem`), enrollment.certPem);
+  await put(join(mspDir, "keystore", "priv_sk"), enrollment.keyPem, true);
+  await put(join(tlsDir, "ca.crt"), tlsCa.certPem);
+  await put(join(tlsDir, "client.crt"), tls.certPem);
+  await put(join(tlsDir, "client.key"), tls.keyPem, true);
+  return { name: userName, dir, mspDir, tlsDir };
+}
+
+/**
+ * User `<name>@<org>` of a generated org (default User1, a client), from its summary.
+ * @throws CryptoError MSP_FOLDER when the org has no such user (generated with `users: 0`, or not generated here).
+ */
+export function orgUser(org: OrgSummary, name = "User1"): NodeSummary {
+  const userName = `${name}@${org.name}`;
+  const user = org.users?.find((u) => u.name === userName);
+  if (user === undefined) throw new CryptoError("MSP_FOLDER", `${org.mspId} has no user ${userName} under ${join(org.dir, "users")}`);
+  return user;
+}
+
 async function generateOrg(
   root: string,
   kind: "peer" | "orderer",
   org: string,
   nodeNames: string[],
   clock: Clock,
+  clientUsers: number,
 ): Promise<OrgSummary> {
   const orgDir = join(root, kind === "peer" ? "peerOrganizations" : "ordererOrganizations", org);
   const ca = await createCa({ commonName: `ca.${org}`, organization: org, clock });
@@ -361,7 +404,10 @@ async function generateOrg(
     await put(join(tlsDir, "server.key"), tls.keyPem, true);
     nodes.push({ name, dir, mspDir: nodeMsp, tlsDir });
   }
-  return { kind, name: org, mspId: mspIdForOrg(org, kind), dir: orgDir, mspDir, caDir, tlsCaDir, nodes };
+  // As cryptogen: an admin for every org, client users for peer orgs.
+  const users = [await writeUser(orgDir, org, "Admin", "admin", ca, tlsCa, clock)];
+  for (let u = 1; u <= (kind === "peer" ? clientUsers : 0); u++) users.push(await writeUser(orgDir, org, `User${u}`, "client", ca, tlsCa, clock));
+  return { kind, name: org, mspId: mspIdForOrg(org, kind), dir: orgDir, mspDir, caDir, tlsCaDir, nodes, users };
 }
 
 /**
@@ -371,13 +417,17 @@ async function generateOrg(
  * tls/{ca.crt,server.crt,server.key}}}` and, with `orderer`, the same under
  * `out/ordererOrganizations/example.com/` for orderer.example.com. Every org has its own ECDSA P-256
  * CA and TLS CA; TLS certificates carry DNS SANs for the host, its short name and localhost plus IP
- * 127.0.0.1, and both serverAuth and clientAuth. Users (Admin@, User1@) are not generated.
+ * 127.0.0.1, and both serverAuth and clientAuth. Users as cryptogen writes them: `users/Admin@<org>` (NodeOU admin)
+ * in every org and `users/User1@<org>` ... (NodeOU client, `users` of them) in peer orgs, each with an MSP folder
+ * and a TLS client pair: a client may sign transactions (configtxgen's Writers admit clients and admins, not peers).
  */
 export async function generateCryptoMaterial(opts: GenerateCryptoOptions): Promise<CryptoMaterialSummary> {
   if (!Number.isInteger(opts.orgs) || opts.orgs < 1) throw new RangeError(`orgs must be a positive integer, got ${opts.orgs}`);
   if (!Number.isInteger(opts.peersPerOrg) || opts.peersPerOrg < 1) {
     throw new RangeError(`peersPerOrg must be a positive integer, got ${opts.peersPerOrg}`);
   }
+  const clientUsers = opts.users ?? 1;
+  if (!Number.isInteger(clientUsers) || clientUsers < 0) throw new RangeError(`users must be an integer >= 0, got ${opts.users}`);
   const clock = opts.clock ?? new SystemClock();
   const domain = opts.domain ?? "example.com";
   const root = resolve(opts.out);
@@ -385,9 +435,9 @@ export async function generateCryptoMaterial(opts: GenerateCryptoOptions): Promi
   for (let o = 1; o <= opts.orgs; o++) {
     const org = `org${o}.${domain}`;
     const peers = Array.from({ length: opts.peersPerOrg }, (_, p) => `peer${p}.${org}`);
-    orgs.push(await generateOrg(root, "peer", org, peers, clock));
+    orgs.push(await generateOrg(root, "peer", org, peers, clock, clientUsers));
   }
-  if (opts.orderer) orgs.push(await generateOrg(root, "orderer", domain, [`orderer.${domain}`], clock));
+  if (opts.orderer) orgs.push(await generateOrg(root, "orderer", domain, [`orderer.${domain}`], clock, 0));
   return { root, orgs };
 }
 

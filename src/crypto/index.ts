@@ -63,6 +63,8 @@ export {
   type OrgSummary,
   type NodeSummary,
   type PeerMaterial,
+  type UserRole,
+  orgUser,
   mspIdForOrg,
   createCa,
   issueCertificate,

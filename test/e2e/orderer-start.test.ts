@@ -4,10 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
 import type { ControlMessage } from "../../src/cli/control.js";
-import { writeClientUser } from "../../src/cli/network/users.js";
 import { channelConfigFromBlock, createChannelBundle, lastConfigIndex } from "../../src/channelconfig/index.js";
 import { PeerProcess } from "../../src/cli/peer-process.js";
-import { blockHeaderHash, loadPeerMaterial, type PeerMaterial } from "../../src/crypto/index.js";
+import { blockHeaderHash, loadPeerMaterial, orgUser, type PeerMaterial } from "../../src/crypto/index.js";
 import { certHashOfPem } from "../../src/comm/grpc/index.js";
 import { createSeekInfoEnvelope, createSignedEnvelope } from "../../src/deliver/index.js";
 import {
@@ -107,8 +106,8 @@ describe("orderer start: a real process with mutual TLS", { timeout: 180_000 }, 
     const { ordererOrg } = orgs;
     const [org1, org2] = orgs.peerOrgs;
     assert.ok(org1 && org2);
-    member = await loadPeerMaterial((await writeClientUser(org1)).dir, { mspId: org1.mspId });
-    outsider = await loadPeerMaterial((await writeClientUser(org2)).dir, { mspId: org2.mspId });
+    member = await loadPeerMaterial(orgUser(org1).dir, { mspId: org1.mspId });
+    outsider = await loadPeerMaterial(orgUser(org2).dir, { mspId: org2.mspId });
     memberPeer = await loadPeerMaterial(org1.nodes[0]!.dir);
     const ordererNode = ordererOrg.nodes[0]!;
     const ordererCa = await readFile(join(ordererNode.tlsDir, "ca.crt"), "utf8");

@@ -3,22 +3,22 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { orgTlsCaFile, writeClientUser } from "../../src/cli/network/index.js";
+import { orgTlsCaFile } from "../../src/cli/network/index.js";
 import { PeerProcess } from "../../src/cli/peer-process.js";
 import { certHashOfPem } from "../../src/comm/grpc/index.js";
-import { loadPeerMaterial, type NodeSummary, type PeerMaterial } from "../../src/crypto/index.js";
+import { type CryptoMaterialSummary, loadPeerMaterial, type NodeSummary, type OrgSummary, orgUser, type PeerMaterial } from "../../src/crypto/index.js";
 import { createSeekInfoEnvelope } from "../../src/deliver/index.js";
 import { type DeliverItem, deliver, type OrdererClientOptions } from "../../src/orderer/index.js";
 import { ChannelHeader, Envelope, HeaderType, Payload, SignatureHeader, Status } from "../../src/protos/gen/common/common.pb.js";
 import { SerializedIdentity } from "../../src/protos/gen/msp/identities.pb.js";
 import { type RunResult, runCli } from "../utils/cli.js";
-import { generateTestOrgs, type TestOrgs } from "../utils/channel-setup.js";
 import { freePort } from "../utils/net.js";
 
 /**
- * `fabric-gossip tx submit` against an orderer started by hand (`orderer start` from a genesis block made with
- * `channel genesis`, mutual TLS): N transactions signed by a client user are accepted and found in the blocks
- * Deliver returns, as endorser transactions whose creator is that user; a peer's identity (not a writer) is
+ * `fabric-gossip tx submit` against an orderer started by hand (crypto material from `crypto generate`, its
+ * `orderer start` from a genesis block made with `channel genesis`, mutual TLS): N transactions signed by the
+ * generated client user (users/User1@org1.example.com) are accepted and found in the blocks
+ * Deliver returns, as endorser transactions whose creator is that user; the generated Admin@org1 may write too; a peer's identity (not a writer) is
  * refused with FORBIDDEN naming /Channel/Writers; an unreachable orderer and a missing flag exit 1 naming why.
  */
 
@@ -40,7 +40,8 @@ interface SubmitJson {
 
 describe("tx submit to an orderer started by hand", { timeout: 90_000 }, () => {
   let root: string;
-  let orgs: TestOrgs;
+  let org1: OrgSummary;
+  let ordererOrg: OrgSummary;
   let user: NodeSummary;
   let userMaterial: PeerMaterial;
   let orderer: PeerProcess | undefined;
@@ -50,11 +51,16 @@ describe("tx submit to an orderer started by hand", { timeout: 90_000 }, () => {
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "fabric-gossip-tx-submit-"));
-    orgs = await generateTestOrgs(root, 1, 1);
-    const org1 = orgs.peerOrgs[0]!;
-    user = await writeClientUser(org1);
+    // The material of a network started by hand: what `crypto generate` writes, users included.
+    const generated = await runCli(["crypto", "generate", "--orgs", "1", "--peers-per-org", "1", "--orderer", "--out", join(root, "crypto"), "--json"]);
+    assert.equal(generated.code, 0, generated.stderr);
+    const summary = JSON.parse(generated.stdout) as CryptoMaterialSummary;
+    org1 = summary.orgs.find((o) => o.kind === "peer")!;
+    ordererOrg = summary.orgs.find((o) => o.kind === "orderer")!;
+    user = orgUser(org1);
+    assert.equal(user.mspDir, join(root, "crypto", "peerOrganizations", "org1.example.com", "users", "User1@org1.example.com", "msp"));
     userMaterial = await loadPeerMaterial(user.dir, { mspId: org1.mspId });
-    const ordererNode = orgs.ordererOrg.nodes[0]!;
+    const ordererNode = ordererOrg.nodes[0]!;
     ordererCa = join(ordererNode.tlsDir, "ca.crt");
     const port = await freePort();
     endpoint = `127.0.0.1:${port}`;
@@ -67,7 +73,7 @@ describe("tx submit to an orderer started by hand", { timeout: 90_000 }, () => {
       "--org",
       `${org1.mspId}:${org1.mspDir}:127.0.0.1:7051`,
       "--orderer-org",
-      `${orgs.ordererOrg.mspId}:${orgs.ordererOrg.mspDir}:${endpoint}`,
+      `${ordererOrg.mspId}:${ordererOrg.mspDir}:${endpoint}`,
       "--max-message-count",
       "5",
       "--batch-timeout",
@@ -76,7 +82,7 @@ describe("tx submit to an orderer started by hand", { timeout: 90_000 }, () => {
       block,
     ]);
     assert.equal(genesis.code, 0, genesis.stderr);
-    const ordererArgs = ["orderer", "start", "--listen", endpoint, "--msp", ordererNode.mspDir, "--msp-id", orgs.ordererOrg.mspId, "--channel-block", block];
+    const ordererArgs = ["orderer", "start", "--listen", endpoint, "--msp", ordererNode.mspDir, "--msp-id", ordererOrg.mspId, "--channel-block", block];
     ordererArgs.push("--dir", join(root, "orderer"), "--report-blocks");
     ordererArgs.push("--tls-cert", join(ordererNode.tlsDir, "server.crt"), "--tls-key", join(ordererNode.tlsDir, "server.key"), "--tls-ca", orgTlsCaFile(org1));
     orderer = new PeerProcess("orderer", ordererArgs, { FABRIC_LOGGING_SPEC: "warn" });
@@ -94,7 +100,7 @@ describe("tx submit to an orderer started by hand", { timeout: 90_000 }, () => {
   const submit = (extra: string[]): Promise<RunResult> => runCli(["tx", "submit", "--orderer", endpoint, "--channel", CHANNEL, ...extra], { FABRIC_LOGGING_SPEC: "warn" });
 
   it(`${COUNT} transactions signed by a client are accepted and delivered in blocks`, async () => {
-    const peer0 = orgs.peerOrgs[0]!.nodes[0]!;
+    const peer0 = org1.nodes[0]!;
     const r = await submit(["--count", String(COUNT), "--msp", user.mspDir, "--msp-id", "Org1MSP", "--endorser", `Org1MSP:${peer0.mspDir}`, ...tlsFlags(), "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split("\n");
@@ -131,8 +137,16 @@ describe("tx submit to an orderer started by hand", { timeout: 90_000 }, () => {
     assert.equal(txIds.size, COUNT, "distinct transaction IDs");
   });
 
+  it("the generated Admin@org1 (NodeOU admin) may write too", async () => {
+    const admin = orgUser(org1, "Admin");
+    const r = await submit(["--count", "2", "--msp", admin.mspDir, "--msp-id", "Org1MSP", ...tlsFlags(), "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim()) as SubmitJson;
+    assert.equal(out.accepted, 2, r.stdout);
+  });
+
   it("a peer's identity is refused: FORBIDDEN naming /Channel/Writers, exit 1", async () => {
-    const peer0 = orgs.peerOrgs[0]!.nodes[0]!;
+    const peer0 = org1.nodes[0]!;
     const r = await submit(["--count", "2", "--msp", peer0.mspDir, "--msp-id", "Org1MSP", ...tlsFlags()]);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /^0 of 2 transactions accepted by the orderer 127\.0\.0\.1:\d+ on channel mychannel in [\d.]+ s \(2 refused\)\n$/);

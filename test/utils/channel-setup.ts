@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createGenesisBlock, type GenesisOptions, genesisMspOfFolder } from "../../src/channelconfig/index.js";
-import { writeClientUser } from "../../src/cli/network/users.js";
-import { type CryptoMaterialSummary, generateCryptoMaterial, loadPeerMaterial, type OrgSummary, type SigningIdentity } from "../../src/crypto/index.js";
+import { type CryptoMaterialSummary, generateCryptoMaterial, loadPeerMaterial, type OrgSummary, orgUser, type SigningIdentity } from "../../src/crypto/index.js";
 import { silentLogger } from "../../src/logging/index.js";
 import { createOrderer, type Orderer } from "../../src/orderer/index.js";
 import { Block } from "../../src/protos/gen/common/common.pb.js";
@@ -104,10 +103,10 @@ export async function createTestOrderer(
 }
 
 /**
- * A client identity of `org` (User1@<domain>, OU=client, issued by the org's CA and written in cryptogen's
- * `users/` layout): what may Broadcast under configtxgen's default Writers policies, as an application would.
+ * A client identity of `org` (User1@<domain>, OU=client, issued by the org's CA and written by crypto generation in
+ * cryptogen's `users/` layout): what may Broadcast under configtxgen's default Writers policies, as an application would.
  */
 export async function testClientOf(org: OrgSummary): Promise<SigningIdentity> {
-  const user = await writeClientUser(org);
+  const user = orgUser(org);
   return (await loadPeerMaterial(user.dir, { mspId: org.mspId })).signingIdentity;
 }

@@ -1,10 +1,12 @@
 import type { Command } from "commander";
 import { existingCryptoMaterial, generateCryptoMaterial, removeCryptoMaterial } from "../../crypto/index.js";
 import { GossipError } from "../../util/index.js";
+import { nonNegativeIntFlag } from "../network/index.js";
 
 interface GenerateOptions {
   orgs: string;
   peersPerOrg: string;
+  users: string;
   out: string;
   orderer?: boolean;
   force?: boolean;
@@ -46,9 +48,12 @@ export function registerCrypto(program: Command): void {
     .command("crypto")
     .description("crypto material for tests and local networks")
     .command("generate")
-    .description("generate CAs, MSP folders and TLS material for N orgs (the layout Fabric's cryptogen produces)")
+    .description(
+      "generate CAs, MSP folders and TLS material for N orgs (the layout Fabric's cryptogen produces), with users/Admin@<org> (NodeOU admin) in every org and users/User1@<org> (NodeOU client, what `tx submit --msp` signs with) in peer orgs",
+    )
     .option("--orgs <n>", "number of peer organizations", "2")
     .option("--peers-per-org <n>", "peers per organization", "2")
+    .option("--users <n>", "client users per peer organization (User1@<org>, ...; cryptogen's Users Count); Admin@<org> is always written", "1")
     .requiredOption("--out <dir>", "output folder")
     .option("--orderer", "also generate an orderer organization")
     .option("--force", "replace the material already in --out (its peerOrganizations/ and ordererOrganizations/): new CAs, old certificates no longer verify")
@@ -56,15 +61,16 @@ export function registerCrypto(program: Command): void {
     .action(async (opts: GenerateOptions) => {
       const orgs = positiveInt(opts.orgs, "--orgs");
       const peersPerOrg = positiveInt(opts.peersPerOrg, "--peers-per-org");
+      const users = nonNegativeIntFlag(opts.users, "--users");
       await prepareCryptoOut(opts.out, opts.force === true);
-      const summary = await generateCryptoMaterial({ orgs, peersPerOrg, out: opts.out, orderer: opts.orderer === true });
+      const summary = await generateCryptoMaterial({ orgs, peersPerOrg, users, out: opts.out, orderer: opts.orderer === true });
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
         return;
       }
       for (const org of summary.orgs) {
         process.stdout.write(`${org.mspId.padEnd(12)} ${org.dir}\n`);
-        for (const n of org.nodes) process.stdout.write(`  ${n.name.padEnd(28)} ${n.dir}\n`);
+        for (const n of [...org.nodes, ...(org.users ?? [])]) process.stdout.write(`  ${n.name.padEnd(28)} ${n.dir}\n`);
       }
     });
 }

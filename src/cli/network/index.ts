@@ -72,5 +72,5 @@ export {
   type PeerResult,
   runNetworkUp,
 } from "./up.js";
-export { writeClientUser, writeClientUsers } from "./users.js";
+export { clientUsers } from "./users.js";
 export { foldLine, LiveView, type PeerRow, renderView, type ViewModel, type ViewOutput } from "./view.js";

@@ -12,7 +12,7 @@ import { type PrivateDataTxStats, postPrivateData, privateDataTxSource, type TxS
 import { CommitLatency, type LatencySummary } from "./latency.js";
 import { genesisBlockOfPlan, type NetworkPlan, orgTlsCaFile, planNetwork } from "./plan.js";
 import { consecutivePorts, freePorts } from "./ports.js";
-import { writeClientUsers } from "./users.js";
+import { clientUsers } from "./users.js";
 
 /** Defaults of `LocalNetworkOptions`. */
 export const DEFAULT_ORGS = 2;
@@ -327,7 +327,7 @@ export class LocalNetwork {
       ...(o.batchTimeout !== undefined ? { batchTimeout: o.batchTimeout } : {}),
       ...(o.maxBlockBytes !== undefined ? { maxBlockBytes: o.maxBlockBytes } : {}),
     });
-    this.#clients = await writeClientUsers(this.#summary);
+    this.#clients = clientUsers(this.#summary);
     await writeFile(this.#plan.channelBlockFile, await genesisBlockOfPlan(this.#plan.genesis));
     const op = this.#plan.orderer;
     this.#orderer = { name: op.name, org: op.org, endpoint: op.endpoint, process: undefined, state: "idle", height: 1, lastBlockHash: undefined, txs: 0 };

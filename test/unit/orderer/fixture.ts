@@ -2,8 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
-import { writeClientUser } from "../../../src/cli/network/users.js";
-import { type CryptoMaterialSummary, generateCryptoMaterial, loadPeerMaterial, loadVerifierOrgs, type OrgSummary } from "../../../src/crypto/index.js";
+import { type CryptoMaterialSummary, generateCryptoMaterial, loadPeerMaterial, loadVerifierOrgs, type OrgSummary, orgUser } from "../../../src/crypto/index.js";
 import { createMspMessageCryptoService } from "../../../src/crypto/mcs.js";
 import { MspVerifier, type SigningIdentity } from "../../../src/crypto/msp.js";
 import type { MspMessageCryptoService } from "../../../src/crypto/mcs.js";
@@ -61,7 +60,7 @@ export async function ordererFixture(t: TestContext, clock: Clock): Promise<Orde
   };
   const orderer = await loadPeerMaterial(dirOf("orderer.example.com"));
   const memberPeer = await loadPeerMaterial(dirOf("peer0.org1.example.com"));
-  const user = await writeClientUser(org("Org1MSP"));
+  const user = orgUser(org("Org1MSP"));
   const member = await loadPeerMaterial(user.dir, { mspId: "Org1MSP" });
   const outsider = await loadPeerMaterial(dirOf("peer0.org2.example.com"));
   const verifier = new MspVerifier(await loadVerifierOrgs(summary.root), { clock });
