@@ -5,7 +5,18 @@ import { utf8 } from "../../util/index.js";
 /** MACs remembered per channel before the memo starts over (members of a channel, with room to spare). */
 export const MAC_MEMO_LIMIT = 16_384;
 
+/**
+ * Channels remembered at most; past it the channel memoised first is dropped. The memo lives as long as
+ * the process: a peer (or the simulator) that joins and leaves channel after channel must not keep them all.
+ */
+export const MAC_MEMO_CHANNELS = 1_024;
+
 const memo = new Map<string, Map<PkiHex, Uint8Array>>();
+
+/** Channels in the memo (for tests). */
+export function macMemoChannels(): number {
+  return memo.size;
+}
 
 /**
  * Fabric's `channel.GenerateMAC`: SHA-256(pkiId || channelId). There is no key: it proves that the
@@ -17,6 +28,7 @@ const memo = new Map<string, Map<PkiHex, Uint8Array>>();
 export function generateMAC(pkiId: PKIidType, channelId: string): Uint8Array {
   let byPeer = memo.get(channelId);
   if (byPeer === undefined) {
+    if (memo.size >= MAC_MEMO_CHANNELS) memo.delete(memo.keys().next().value as string);
     byPeer = new Map();
     memo.set(channelId, byPeer);
   }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import { generateMAC } from "../../../../src/gossip/channel/index.js";
-import { MAC_MEMO_LIMIT } from "../../../../src/gossip/channel/mac.js";
+import { MAC_MEMO_CHANNELS, MAC_MEMO_LIMIT, macMemoChannels } from "../../../../src/gossip/channel/mac.js";
 
 const sha256 = (...parts: Uint8Array[]): Uint8Array => {
   const h = createHash("sha256");
@@ -35,5 +35,14 @@ describe("generateMAC (Fabric's channel.GenerateMAC)", () => {
     for (const id of [ids[0]!, ids[MAC_MEMO_LIMIT]!, ids[ids.length - 1]!]) {
       assert.deepEqual(generateMAC(id, ch), sha256(id, new TextEncoder().encode(ch)));
     }
+  });
+
+  it("remembers at most MAC_MEMO_CHANNELS channels: channel after channel joined and left does not grow it", () => {
+    const id = new Uint8Array(32).fill(7);
+    for (let i = 0; i < MAC_MEMO_CHANNELS + 500; i++) generateMAC(id, `joined-${i}`);
+    assert.equal(macMemoChannels(), MAC_MEMO_CHANNELS);
+    // A channel dropped from the memo is computed again, the same.
+    assert.deepEqual(generateMAC(id, "joined-0"), sha256(id, new TextEncoder().encode("joined-0")));
+    assert.equal(macMemoChannels(), MAC_MEMO_CHANNELS);
   });
 });
