@@ -9,19 +9,24 @@
  * Figures over the first 15 s from the first publish: process CPU per block delivery (CPU / (blocks
  * x N)), the same minus the background rate, latency publish -> delivery at each peer (p50/p99),
  * gRPC messages and bytes sent per delivery (bytes: encoded envelope + the 5-byte gRPC prefix, as
- * counted on the Go side). SIDEBYSIDE_N (comma list), SIDEBYSIDE_RUNS (default 1 per N).
+ * counted on the Go side). SIDEBYSIDE_N (comma list, default 10,20), SIDEBYSIDE_RUNS (default 1 per N),
+ * SIDEBYSIDE_BG_S (default 20: a multiple of the 4 s pull and 5 s alive periods), SIDEBYSIDE_VARIANTS
+ * ("plain", the Go harness's setting; "tls": mutual TLS, an ECDSA identity per node and MSP crypto; or both).
  *
  * Run: npm run bench -- sidebyside
  */
 
 import { GrpcTransport } from "../src/comm/grpc/index.js";
 import type { RawStream, Transport, TransportTls } from "../src/comm/index.js";
-import { DEV_ORG, DevMessageCryptoService } from "../src/crypto/index.js";
+import { blockDataHash, createMspMessageCryptoService, DEV_ORG, DevMessageCryptoService, MspVerifier } from "../src/crypto/index.js";
 import { createGossipNode, type GossipNode } from "../src/gossip/node/index.js";
 import { silentLogger } from "../src/logging/index.js";
 import { promMetricsProvider, Registry } from "../src/metrics/index.js";
+import { Block } from "../src/protos/gen/common/common.pb.js";
+import { type GossipMessage, GossipMessage_Tag } from "../src/protos/gen/gossip/message.pb.js";
 import { SystemClock, SystemRandom, utf8 } from "../src/util/index.js";
-import { blockMessage, blockSeq, channelOf, cpuMicros, PreboundTransport, waitFor } from "./gossip-kit.js";
+import { type GrpcHarnessCrypto, prepareGrpcHarnessCrypto } from "../test/utils/grpc-comm-harness.js";
+import { blockSeq, channelOf, cpuMicros, PreboundTransport, waitFor } from "./gossip-kit.js";
 import { isMain, median, printFigures } from "./stats.js";
 
 const CHANNEL = "A";
@@ -98,6 +103,7 @@ class CountingTransport implements Transport {
 
 export interface SideBySideRun {
   n: number;
+  tls: boolean;
   membershipS: number;
   bgCpuMsPerS: number;
   bgMsgsPerS: number;
@@ -110,6 +116,9 @@ export interface SideBySideRun {
   latencyP99Ms: number;
   msgsPerDelivery: number;
   bytesPerDelivery: number;
+  /** Minus the background rates over the window. */
+  msgsPerDeliveryNet: number;
+  bytesPerDeliveryNet: number;
 }
 
 function quantileOf(sorted: readonly number[], q: number): number {
@@ -117,30 +126,63 @@ function quantileOf(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+/**
+ * A block of `seq` with one transaction of BLOCK_TX_BYTES and its true data hash. With `withMetadata`, an
+ * empty signatures entry, without which the MSP crypto refuses a block (no orderer orgs are configured, so
+ * it checks the data hash only); without, the bytes are those the Go harness sends.
+ */
+function blockMessage(seq: number, withMetadata: boolean): GossipMessage {
+  const data = { data: [new Uint8Array(BLOCK_TX_BYTES).fill(seq & 0xff)] };
+  const block = Block.encode({
+    header: { number: BigInt(seq), previousHash: new Uint8Array(32), dataHash: blockDataHash(data) },
+    data,
+    metadata: withMetadata ? { metadata: [new Uint8Array(0)] } : undefined,
+  }).finish();
+  return {
+    nonce: 0n,
+    channel: utf8(CHANNEL),
+    tag: GossipMessage_Tag.CHAN_AND_ORG,
+    content: { $case: "dataMsg", value: { payload: { seqNum: BigInt(seq), data: block, privateData: [] } } },
+  };
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 /** One run: a publisher and `n` peers, membership, background, then the blocks. */
-export async function sideBySideOnce(n: number, bgS: number): Promise<SideBySideRun> {
+export async function sideBySideOnce(n: number, bgS: number, tls = false): Promise<SideBySideRun> {
   const clock = new SystemClock();
   const counter: SendCounter = { msgs: 0, bytes: 0 };
   const nodes: GossipNode[] = [];
   const transports: PreboundTransport[] = [];
+  // With TLS: one org, a TLS certificate and an ECDSA signing identity per node, MSP crypto.
+  const material: GrpcHarnessCrypto | undefined = tls ? await prepareGrpcHarnessCrypto({ orgs: 1, peersPerOrg: n + 1 }) : undefined;
+  const org = material?.nodes[0]?.mspId ?? DEV_ORG;
   try {
     for (let i = 0; i <= n; i++) {
-      transports.push(await PreboundTransport.bind(new GrpcTransport({ listenAddress: "127.0.0.1:0", logger: silentLogger, clock })));
+      const node = material?.nodes[i];
+      const tlsOptions = node === undefined || material === undefined ? undefined : { cert: node.tls.cert, key: node.tls.key, rootCAs: material.tlsRootCAs };
+      transports.push(await PreboundTransport.bind(new GrpcTransport({ listenAddress: "127.0.0.1:0", tls: tlsOptions, logger: silentLogger, clock })));
     }
     const boot = transports[0]!.listenAddress;
     for (const [i, prebound] of transports.entries()) {
       const endpoint = prebound.listenAddress;
+      const node = material?.nodes[i];
       // One MCS per node, as each Go instance has its own naiveCryptoService.
-      const mcs = new DevMessageCryptoService();
+      const mcs =
+        node === undefined || material === undefined
+          ? new DevMessageCryptoService()
+          : createMspMessageCryptoService(
+              { signer: node.signingIdentity, verifier: new MspVerifier(material.orgs, { clock }) },
+              { channelOrgs: () => new Set([org]), checkBlockChannel: false },
+            );
+      const selfIdentity = node === undefined ? utf8(endpoint) : node.signingIdentity.serialized;
       nodes.push(
         createGossipNode(
           {
             transport: new CountingTransport(prebound, counter),
             mcs,
             securityAdvisor: mcs,
-            selfIdentity: utf8(endpoint),
+            selfIdentity,
             clock,
             random: new SystemRandom(),
             logger: silentLogger,
@@ -155,7 +197,7 @@ export async function sideBySideOnce(n: number, bgS: number): Promise<SideBySide
     let duplicates = 0;
     for (const [i, node] of nodes.entries()) {
       await node.start();
-      node.joinChan(channelOf([DEV_ORG]), CHANNEL);
+      node.joinChan(channelOf([org]), CHANNEL);
       node.updateLedgerHeight(1n, CHANNEL);
       if (i === 0) continue;
       node.accept(
@@ -184,7 +226,7 @@ export async function sideBySideOnce(n: number, bgS: number): Promise<SideBySide
     for (let k = 0; k < BLOCKS; k++) {
       await sleep(t0 + (k * 1_000) / BLOCKS_PER_S - performance.now());
       const seq = k + 2;
-      const msg = blockMessage(CHANNEL, seq, BLOCK_TX_BYTES);
+      const msg = blockMessage(seq, tls);
       published.set(seq, performance.now());
       nodes[0]!.gossip(msg);
     }
@@ -205,6 +247,7 @@ export async function sideBySideOnce(n: number, bgS: number): Promise<SideBySide
     const expected = BLOCKS * n;
     return {
       n,
+      tls,
       membershipS: membershipMs / 1000,
       bgCpuMsPerS: bgCpuPerS,
       bgMsgsPerS,
@@ -216,12 +259,15 @@ export async function sideBySideOnce(n: number, bgS: number): Promise<SideBySide
       latencyP99Ms: quantileOf(latencies, 0.99),
       msgsPerDelivery: msgs / expected,
       bytesPerDelivery: bytes / expected,
+      msgsPerDeliveryNet: (msgs - bgMsgsPerS * WINDOW_S) / expected,
+      bytesPerDeliveryNet: (bytes - bgBytesPerS * WINDOW_S) / expected,
       bgBytesPerS,
     };
   } finally {
     await Promise.all(nodes.map((x) => x.stop()));
     // Transports of nodes that never started are not closed by their node.
     await Promise.all(transports.map((t) => t.close()));
+    await material?.cleanup();
   }
 }
 
@@ -229,10 +275,11 @@ export async function sideBySideOnce(n: number, bgS: number): Promise<SideBySide
 export function runLine(r: SideBySideRun): string {
   const f = (x: number, d: number): string => x.toFixed(d);
   return (
-    `SIDEBYSIDE impl=ts n=${r.n} membership_s=${f(r.membershipS, 2)} bg_cpu_ms_per_s=${f(r.bgCpuMsPerS, 2)} bg_msgs_per_s=${f(r.bgMsgsPerS, 1)} bg_bytes_per_s=${f(r.bgBytesPerS, 0)} ` +
+    `SIDEBYSIDE impl=${r.tls ? "ts-tls" : "ts"} n=${r.n} membership_s=${f(r.membershipS, 2)} bg_cpu_ms_per_s=${f(r.bgCpuMsPerS, 2)} bg_msgs_per_s=${f(r.bgMsgsPerS, 1)} bg_bytes_per_s=${f(r.bgBytesPerS, 0)} ` +
     `deliveries=${r.deliveries} expected=${BLOCKS * r.n} dups=${r.duplicates} cpu_ms_per_delivery=${f(r.cpuMsPerDelivery, 4)} ` +
     `cpu_ms_per_delivery_net=${f(r.cpuMsPerDeliveryNet, 4)} lat_p50_ms=${f(r.latencyP50Ms, 2)} lat_p99_ms=${f(r.latencyP99Ms, 2)} ` +
-    `msgs_per_delivery=${f(r.msgsPerDelivery, 3)} bytes_per_delivery=${f(r.bytesPerDelivery, 0)}`
+    `msgs_per_delivery=${f(r.msgsPerDelivery, 3)} bytes_per_delivery=${f(r.bytesPerDelivery, 0)} ` +
+    `msgs_per_delivery_net=${f(r.msgsPerDeliveryNet, 3)} bytes_per_delivery_net=${f(r.bytesPerDeliveryNet, 0)}`
   );
 }
 
@@ -240,26 +287,34 @@ export async function benchSideBySide(): Promise<Record<string, number>> {
   const ns = (process.env.SIDEBYSIDE_N ?? "10,20").split(",").map(Number);
   const runs = Number(process.env.SIDEBYSIDE_RUNS ?? 1);
   const bgS = Number(process.env.SIDEBYSIDE_BG_S ?? 20);
+  // "plain" (the Go harness's setting), "tls" (mutual TLS, ECDSA identities, MSP crypto), or both.
+  const variants = (process.env.SIDEBYSIDE_VARIANTS ?? "plain").split(",");
   const out: Record<string, number> = {};
-  for (const n of ns) {
-    const rs: SideBySideRun[] = [];
-    for (let i = 0; i < runs; i++) {
-      const r = await sideBySideOnce(n, bgS);
-      process.stdout.write(`${runLine(r)}\n`);
-      rs.push(r);
+  for (const variant of variants) {
+    const tls = variant === "tls";
+    for (const n of ns) {
+      const rs: SideBySideRun[] = [];
+      for (let i = 0; i < runs; i++) {
+        const r = await sideBySideOnce(n, bgS, tls);
+        process.stdout.write(`${runLine(r)}\n`);
+        rs.push(r);
+      }
+      const med = (pick: (r: SideBySideRun) => number, digits: number): number => Number(median(rs.map(pick)).toFixed(digits));
+      const k = `${tls ? "TLS " : ""}N=${n}`;
+      Object.assign(out, {
+        [`${k} runs`]: runs,
+        [`${k} deliveries in window (of ${BLOCKS * n})`]: med((r) => r.deliveries, 0),
+        [`${k} CPU ms per delivery`]: med((r) => r.cpuMsPerDelivery, 4),
+        [`${k} CPU ms per delivery minus background`]: med((r) => r.cpuMsPerDeliveryNet, 4),
+        [`${k} background CPU ms per s`]: med((r) => r.bgCpuMsPerS, 2),
+        [`${k} latency p50 ms`]: med((r) => r.latencyP50Ms, 2),
+        [`${k} latency p99 ms`]: med((r) => r.latencyP99Ms, 2),
+        [`${k} messages sent per delivery`]: med((r) => r.msgsPerDelivery, 3),
+        [`${k} bytes sent per delivery`]: med((r) => r.bytesPerDelivery, 0),
+        [`${k} messages sent per delivery minus background`]: med((r) => r.msgsPerDeliveryNet, 3),
+        [`${k} bytes sent per delivery minus background`]: med((r) => r.bytesPerDeliveryNet, 0),
+      });
     }
-    const med = (pick: (r: SideBySideRun) => number, digits: number): number => Number(median(rs.map(pick)).toFixed(digits));
-    Object.assign(out, {
-      [`N=${n} runs`]: runs,
-      [`N=${n} deliveries in window (of ${BLOCKS * n})`]: med((r) => r.deliveries, 0),
-      [`N=${n} CPU ms per delivery`]: med((r) => r.cpuMsPerDelivery, 4),
-      [`N=${n} CPU ms per delivery minus background`]: med((r) => r.cpuMsPerDeliveryNet, 4),
-      [`N=${n} background CPU ms per s`]: med((r) => r.bgCpuMsPerS, 2),
-      [`N=${n} latency p50 ms`]: med((r) => r.latencyP50Ms, 2),
-      [`N=${n} latency p99 ms`]: med((r) => r.latencyP99Ms, 2),
-      [`N=${n} messages sent per delivery`]: med((r) => r.msgsPerDelivery, 3),
-      [`N=${n} bytes sent per delivery`]: med((r) => r.bytesPerDelivery, 0),
-    });
   }
   return out;
 }
