@@ -28,6 +28,7 @@ import {
 import { bytesEqual, fromHex, raceAbort, toHex, type TimerHandle, errorMessage } from "../util/index.js";
 import { DiscoveryError, type DiscoveryLimitReason, type DiscoveryRejectReason } from "./errors.js";
 import {
+  type AliveCheck,
   DEFAULT_DISCOVERY_OPTIONS,
   type Discovery,
   type DiscoveryComponents,
@@ -906,11 +907,18 @@ class DiscoveryImpl implements Discovery {
   }
 
   #validate(msg: SignedGossipMessage): boolean {
+    return this.#check(msg) === "ok";
+  }
+
+  /** The alive message's check, with the reason of a failure when the crypto service tells it. */
+  #check(msg: SignedGossipMessage): AliveCheck {
     try {
-      return this.#c.crypto.validateAliveMsg(msg);
+      const crypto = this.#c.crypto;
+      if (crypto.checkAliveMsg !== undefined) return crypto.checkAliveMsg(msg);
+      return crypto.validateAliveMsg(msg) ? "ok" : "no-identity";
     } catch (err) {
       this.#logger.debug("Alive message validation threw", { error: errorMessage(err) });
-      return false;
+      return "no-identity";
     }
   }
 
@@ -944,9 +952,12 @@ class DiscoveryImpl implements Discovery {
       this.#reject("STALE", rm);
       return;
     }
-    if (!this.#validate(msg)) {
-      // Only the sender's own alive message is its fault: a relayed one may lack a certificate we know.
-      this.#reject("INVALID_SIGNATURE", rm, `alive message of ${toHex(am.membership.pkiId)} is not authentic`, this.#isDirect(rm, am));
+    const check = this.#check(msg);
+    if (check !== "ok") {
+      // The sender's own alive message is its fault; a relayed one only when forged (a known, valid identity
+      // and a signature not its own): honest peers verify before they forward, but may relay an alive
+      // message whose certificate we have not learned yet.
+      this.#reject("INVALID_SIGNATURE", rm, `alive message of ${toHex(am.membership.pkiId)} is not authentic (${check})`, this.#isDirect(rm, am) || check === "forged");
       return;
     }
     if (this.#isSentByMe(msg, am)) return;
@@ -1118,8 +1129,10 @@ class DiscoveryImpl implements Discovery {
       countLimited(work.limited, "SENDER_BUDGET");
       return "skipped";
     }
-    if (!this.#validate(msg)) {
-      this.#reject("INVALID_SIGNATURE", rm, `alive message of ${toHex(am.membership.pkiId)} is not authentic`);
+    const check = this.#check(msg);
+    if (check !== "ok") {
+      // A responder sends what it verified and stored: a forged entry is its doing.
+      this.#reject("INVALID_SIGNATURE", rm, `alive message of ${toHex(am.membership.pkiId)} is not authentic (${check})`, check === "forged");
       return "checked";
     }
     this.#handleAliveMessage(msg, am, this.#isDirect(rm, am), work.limited);
@@ -1161,8 +1174,9 @@ class DiscoveryImpl implements Discovery {
       countLimited(work.limited, "SENDER_BUDGET");
       return "skipped";
     }
-    if (!this.#validate(msg)) {
-      this.#reject("INVALID_SIGNATURE", rm, `dead peer's alive message of ${toHex(am.membership.pkiId)} is not authentic`);
+    const check = this.#check(msg);
+    if (check !== "ok") {
+      this.#reject("INVALID_SIGNATURE", rm, `dead peer's alive message of ${toHex(am.membership.pkiId)} is not authentic (${check})`, check === "forged");
       return "checked";
     }
     const admission = this.#admitNewMember(key, am.membership.pkiId, am.timestamp, true);

@@ -2,6 +2,7 @@
 export type {
   AnchorPeerTracker,
   CommService,
+  AliveCheck,
   CryptoService,
   DisclosurePolicy,
   Discovery,

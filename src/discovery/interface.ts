@@ -145,11 +145,24 @@ export interface CryptoService {
   /** Whether an alive message is authentic (identity from the message or the identity mapper; signature and secret verify). */
   validateAliveMsg(msg: SignedGossipMessage): boolean;
   /**
+   * Ours: `validateAliveMsg` with the reason of a failure. "forged": the identity is known and valid but
+   * the signature is not its own, which no honest peer relays (it verifies before it stores or forwards).
+   * Absent: discovery takes any failure as one nobody can be blamed for.
+   */
+  checkAliveMsg?(msg: SignedGossipMessage): AliveCheck;
+  /**
    * Signs `msg` and, when `internalEndpoint` is not empty, adds the signed secret envelope holding it.
    * Returns undefined (or throws) when signing fails.
    */
   signMessage(msg: GossipMessage, internalEndpoint: string): SignedGossipMessage | undefined;
 }
+
+/**
+ * What checking an alive message found: "ok"; "malformed" (no PKI-ID, unsigned); "no-identity" (neither in
+ * the message nor known: it may come later); "bad-identity" (the identity carried is not valid for the
+ * PKI-ID); "forged" (a known, valid identity whose signature does not verify).
+ */
+export type AliveCheck = "ok" | "malformed" | "no-identity" | "bad-identity" | "forged";
 
 /** Whether a message may be disclosed to some remote peer (Fabric's `Sieve`). */
 export type Sieve = (msg: SignedGossipMessage) => boolean;

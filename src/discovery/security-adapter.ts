@@ -3,7 +3,7 @@ import type { Logger } from "../logging/index.js";
 import { SignedGossipMessage } from "../protoext/index.js";
 import type { GossipMessage } from "../protos/gen/gossip/message.pb.js";
 import { toHex, type Clock, errorMessage } from "../util/index.js";
-import { type CryptoService, DEF_PUBLISH_CERT_PERIOD_MS } from "./interface.js";
+import { type AliveCheck, type CryptoService, DEF_PUBLISH_CERT_PERIOD_MS } from "./interface.js";
 
 /** The part of the identity mapper the security adapter uses (Fabric's `identity.Mapper`). */
 export interface AliveIdentityStore {
@@ -62,36 +62,42 @@ export function createDiscoverySecurityAdapter(
     },
 
     validateAliveMsg(msg: SignedGossipMessage): boolean {
-      const content = msg.message.content;
-      const am = content?.$case === "aliveMsg" ? content.value : undefined;
-      const pkiId = am?.membership?.pkiId;
-      if (am === undefined || pkiId === undefined || pkiId.byteLength === 0 || !msg.isSigned()) {
-        logger.warn("Invalid alive message");
-        return false;
-      }
-      let identity: PeerIdentityType | undefined;
-      if (am.identity.byteLength > 0) {
-        identity = am.identity;
-        try {
-          identities.put(pkiId, identity);
-        } catch (err) {
-          logger.debug("Failed validating identity of alive message", { pkiId: toHex(pkiId), error: errorMessage(err) });
-          return false;
-        }
-      } else {
-        identity = identities.get(pkiId);
-      }
-      if (identity === undefined || identity.byteLength === 0) {
-        logger.debug("Don't have certificate for alive message", { pkiId: toHex(pkiId) });
-        return false;
-      }
-      try {
-        msg.verify(identity, verifier);
-      } catch (err) {
-        logger.warn("Failed verifying alive message", { pkiId: toHex(pkiId), error: errorMessage(err) });
-        return false;
-      }
-      return true;
+      return checkAlive(msg) === "ok";
     },
+    checkAliveMsg: (msg) => checkAlive(msg),
   };
+
+  // Failures are logged at debug: discovery logs each rejection, rate-limited per sender (remote input).
+  function checkAlive(msg: SignedGossipMessage): AliveCheck {
+    const content = msg.message.content;
+    const am = content?.$case === "aliveMsg" ? content.value : undefined;
+    const pkiId = am?.membership?.pkiId;
+    if (am === undefined || pkiId === undefined || pkiId.byteLength === 0 || !msg.isSigned()) {
+      logger.debug("Invalid alive message");
+      return "malformed";
+    }
+    let identity: PeerIdentityType | undefined;
+    if (am.identity.byteLength > 0) {
+      identity = am.identity;
+      try {
+        identities.put(pkiId, identity);
+      } catch (err) {
+        logger.debug("Failed validating identity of alive message", { pkiId: toHex(pkiId), error: errorMessage(err) });
+        return "bad-identity";
+      }
+    } else {
+      identity = identities.get(pkiId);
+    }
+    if (identity === undefined || identity.byteLength === 0) {
+      logger.debug("Don't have certificate for alive message", { pkiId: toHex(pkiId) });
+      return "no-identity";
+    }
+    try {
+      msg.verify(identity, verifier);
+    } catch (err) {
+      logger.debug("Failed verifying alive message", { pkiId: toHex(pkiId), error: errorMessage(err) });
+      return "forged";
+    }
+    return "ok";
+  }
 }

@@ -250,6 +250,26 @@ describe("receiving alive messages", () => {
   });
 });
 
+describe("forged alive messages count against whoever sends them", () => {
+  it("a relayed forged alive message of a known member is the relayer's offence; its own bad one the sender's", async () => {
+    const f = await fixture();
+    const victim = new RemotePeer("p1:7051");
+    const relayer = new RemotePeer("p2:7051");
+    f.comm.deliver(victim.alive(), victim.pkiId);
+    f.comm.deliver(relayer.alive(), relayer.pkiId);
+    const forged = SignedGossipMessage.fromEnvelope({ ...victim.alive().envelope, signature: utf8("not the payload") });
+    f.comm.deliver(forged, relayer.pkiId);
+    assert.deepEqual(f.comm.misbehaviours, [{ from: "p2:7051", code: "INVALID_SIGNATURE" }]);
+    f.comm.deliver(SignedGossipMessage.fromEnvelope({ ...relayer.alive().envelope, signature: utf8("no") }), relayer.pkiId);
+    assert.equal(f.comm.misbehaviours.length, 2);
+    // A forged entry in a membership response is the responder's.
+    f.comm.deliver(memRes(0n, [SignedGossipMessage.fromEnvelope({ ...new RemotePeer("p3:7051").alive().envelope, signature: utf8("no") })]), relayer.pkiId);
+    await f.clock.advance(0);
+    assert.deepEqual(f.comm.misbehaviours.at(-1), { from: "p2:7051", code: "INVALID_SIGNATURE" });
+    await f.disc.stop();
+  });
+});
+
 describe("membership request and response", () => {
   it("answers a MembershipRequest: learns the requester, replies NoopSigned with the nonce, our alive message, alive and dead peers", async () => {
     const f = await fixture();

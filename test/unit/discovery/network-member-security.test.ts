@@ -123,5 +123,11 @@ describe("discovery security adapter", () => {
     assert.equal(adapter.validateAliveMsg(badSecret), false);
     const unsigned = SignedGossipMessage.noopSign(aliveMsg("p:1"));
     assert.equal(adapter.validateAliveMsg(unsigned), false);
+    // The reasons: only "forged" blames a relayer.
+    assert.equal(adapter.checkAliveMsg!(unsigned), "malformed");
+    assert.equal(adapter.checkAliveMsg!(sign(aliveMsg("r:1"))), "no-identity");
+    assert.equal(adapter.checkAliveMsg!(sign(aliveMsg("q:1", utf8("p:1")))), "bad-identity");
+    assert.equal(adapter.checkAliveMsg!(badSecret), "forged");
+    assert.equal(adapter.checkAliveMsg!(good), "ok");
   });
 });

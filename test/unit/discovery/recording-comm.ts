@@ -34,6 +34,8 @@ export class RecordingComm implements CommService {
   sent: { peer: NetworkMember; msg: SignedGossipMessage }[] = [];
   pinged: NetworkMember[] = [];
   closed: NetworkMember[] = [];
+  /** Misbehaviour reported against senders: who (as text) and the code. */
+  misbehaviours: { from: string; code: string }[] = [];
   /** What `ping` answers; a pending promise when undefined. */
   pingAnswer: ((peer: NetworkMember) => boolean) | undefined = () => false;
   handlers = new Set<(msg: ReceivedMessage) => void>();
@@ -69,6 +71,9 @@ export class RecordingComm implements CommService {
   }
   forward(msg: ReceivedMessage): void {
     this.forwarded.push(msg);
+  }
+  reportMisbehaviour(pkiId: PKIidType, code: string): void {
+    this.misbehaviours.push({ from: fromUtf8(pkiId), code });
   }
 
   /** Delivers `msg` as received from `from`. */
@@ -199,6 +204,11 @@ export async function fixture(opts: FixtureOptions = {}): Promise<Fixture> {
     validateAliveMsg: (msg) => {
       stats.validations++;
       return opts.validate ? opts.validate(msg) : adapter.validateAliveMsg(msg);
+    },
+    checkAliveMsg: (msg) => {
+      stats.validations++;
+      if (opts.validate) return opts.validate(msg) ? "ok" : "forged";
+      return adapter.checkAliveMsg!(msg);
     },
   };
   const self: NetworkMember = { endpoint: opts.externalEndpoint ?? endpoint, internalEndpoint: endpoint, pkiId, metadata: EMPTY };
