@@ -9,7 +9,7 @@ export const MAC_MEMO_LIMIT = 16_384;
  * Channels remembered at most; past it the channel memoised first is dropped. The memo lives as long as
  * the process: a peer (or the simulator) that joins and leaves channel after channel must not keep them all.
  */
-export const MAC_MEMO_CHANNELS = 1_024;
+export const MAC_MEMO_CHANNELS = 256;
 
 const memo = new Map<string, Map<PkiHex, Uint8Array>>();
 
