@@ -40,6 +40,8 @@ export interface FuzzOptions {
   frames?: number;
   /** Generator seed. Default: FUZZ_SEED or the time. */
   seed?: number;
+  /** First case index (to replay cases of a failed run: `from: i, frames: 1`). Default FUZZ_FROM or 0. */
+  from?: number;
   /** Sessions (each from its own loopback address) and calls in flight per session. Default 4 x 32. */
   sessions?: number;
   inflight?: number;
@@ -158,7 +160,8 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzResult> {
     const ends: Record<CallEnd, number> = { ok: 0, status: 0, reset: 0, session: 0, hang: 0 };
     const byKind: Partial<Record<FuzzKind, number>> = {};
     const hungCases: string[] = [];
-    let next = 0;
+    const first = options.from ?? (Number(process.env["FUZZ_FROM"] ?? "") || 0);
+    let next = first;
     let sent = 0;
     const from = Date.now();
     const started = performance.now();
@@ -166,7 +169,7 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzResult> {
     const worker = async (session: FuzzSession): Promise<void> => {
       while (crashes.length === 0) {
         const i = next++;
-        if (i >= total) return;
+        if (i >= first + total) return;
         const c = caseAt(ctx, i);
         byKind[c.kind] = (byKind[c.kind] ?? 0) + 1;
         const frames = c.afterHandshake && !c.ping ? [connFrame, grpcFrame(c)] : [grpcFrame(c)];
