@@ -3,7 +3,7 @@
  * MSP identity starts, joins a channel of its own (ledger, state, Deliver toward an orderer that does not
  * answer) and stops, 50 times; then a development-crypto peer takes 500 connections (TCP, gossip streams
  * with a handshake, Pings) that a child process opens and closes. The peers run in this process, where
- * active handles, timers and the heap (after a full collection) must come back to their baseline ± 5 %.
+ * active handles, timers and the heap (after a full collection) must come back to their baseline (at most 5 % above).
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
