@@ -397,6 +397,13 @@ class DiscoveryImpl implements Discovery {
     return this.#meta.get(pkiKey(pkiId))?.firstHand === true;
   }
 
+  heardFrom(pkiId: PKIidType): void {
+    const meta = this.#meta.get(pkiKey(pkiId));
+    if (meta === undefined || meta.firstHand) return;
+    meta.firstHand = true;
+    meta.forgetAtMs = undefined;
+  }
+
   /** Stores `msg` as the latest alive message of `key`; call after #id2Member holds the member's internal endpoint. */
   #setAlive(key: PkiHex, msg: SignedGossipMessage): void {
     const am = wellFormedAlive(msg)!;

@@ -79,6 +79,11 @@ export interface Discovery {
    * known only from others' messages may be invented (a liar's membership response). Not in Fabric.
    */
   heardDirectly(pkiId: PKIidType): boolean;
+  /**
+   * A message came over a connection authenticated as `pkiId`: the member exists, so it counts as heard
+   * from directly (a process behind an invented member never sends anything). Not in Fabric.
+   */
+  heardFrom(pkiId: PKIidType): void;
   /** Sends a MembershipRequest to up to `peerNum` random alive members. */
   initiateSync(peerNum: number): void;
   /**

@@ -413,6 +413,8 @@ export class GossipNodeImpl implements GossipNode {
 
   #handleMessage(m: ReceivedMessage): void {
     if (this.#stopped) return;
+    // The connection's PKI-ID was proven in its handshake: that member exists (routing prefers such members).
+    this.#discovery.heardFrom(m.connectionInfo.id);
     const msg = m.message.message;
     const illegal = checkTagLegal(msg);
     if (illegal !== undefined) {

@@ -144,6 +144,11 @@ describe("a membership response listing 1,000 fake members", () => {
     assert.equal(f.disc.heardDirectly(honestOfOrg.pkiId), true);
     assert.equal(f.disc.heardDirectly(liar.pkiId), true);
     assert.equal(f.disc.heardDirectly(fakes(1)[0]!.pkiId), false, "a listed member was never heard from");
+    // Any message over a connection authenticated as a member proves it exists.
+    f.disc.heardFrom(fakes(1)[0]!.pkiId);
+    assert.equal(f.disc.heardDirectly(fakes(1)[0]!.pkiId), true, "heard from over its own connection");
+    f.disc.heardFrom(new RemotePeer("unknown:7051").pkiId);
+    assert.equal(f.disc.lookup(new RemotePeer("unknown:7051").pkiId), undefined, "a member not known is not learned by it");
     await f.disc.stop();
   });
 
