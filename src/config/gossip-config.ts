@@ -262,6 +262,12 @@ export interface GossipConfig {
    * gap. Identity pull and membership sync keep pullInterval. Fabric's messages either way.
    */
   blockPullIntervalMs: number;
+  /**
+   * Extension, not in Fabric (`peer.gossip.pullWaitsFollowRtt`; false, the default, is off): the block
+   * puller's digestWaitTime, requestWaitTime and responseWaitTime are floors, raised to cover the round
+   * trips it measures from hello to digest; its rounds start at least digest + response wait apart.
+   */
+  pullWaitsFollowRtt: boolean;
   /** Extension, not in Fabric (`peer.gossip.limits.*`): protections against misbehaving peers and floods. */
   limits: LimitsConfig;
 }
@@ -424,6 +430,7 @@ function buildDefaults(): GossipConfig {
     },
     nonBlockingCommitMode: false,
     blockPullIntervalMs: 0,
+    pullWaitsFollowRtt: false,
     limits: { ...DEFAULT_LIMITS },
   };
 }
@@ -895,6 +902,7 @@ export function loadGossipConfig(layers: GossipConfigLayers = {}): LoadedGossipC
     },
     nonBlockingCommitMode: r.bool("nonBlockingCommitMode", false),
     blockPullIntervalMs: r.duration("blockPullInterval", 0),
+    pullWaitsFollowRtt: r.bool("pullWaitsFollowRtt", false),
     limits: readLimits(r),
   };
 

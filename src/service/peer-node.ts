@@ -129,6 +129,7 @@ export function gossipNodeOptionsOf(c: GossipConfig, internalEndpoint: string): 
     leaderAliveThresholdMs: c.election.leaderAliveThresholdMs,
     membershipTrackerIntervalMs: c.membershipTrackerIntervalMs,
     blockPullIntervalMs: c.blockPullIntervalMs,
+    pullWaitsFollowRtt: c.pullWaitsFollowRtt,
     comm: commOptionsOf(c),
     preferDirectMembers: c.limits.preferDirectMembers,
     discoveryLimits: {

@@ -29,6 +29,7 @@ export const FABRIC_DEFAULTS: GossipSettings = Object.freeze({
   responseWaitTime: "2s",
   // Ours, not Fabric's: off, so block pull runs every pullInterval as in Fabric.
   blockPullInterval: "0s",
+  pullWaitsFollowRtt: false,
 });
 
 /**
@@ -80,6 +81,12 @@ export const TUNED: GossipSettings = Object.freeze({
    * 3 small digests: about 3 KB/s per peer, noise for 100 KB blocks, more than the blocks at 1 KB. A pushed block revealing a gap also starts a round at once.
    */
   blockPullInterval: "100ms",
+  /**
+   * true (extension; Fabric's waits are fixed): the block puller raises the waits above to cover the round
+   * trips it measures (hello to digest), so the set holds on 10-50 ms and long-tail links too, where 10 ms
+   * digest waits ended every round before a digest came back.
+   */
+  pullWaitsFollowRtt: true,
 });
 
 /** The presets by name: `simulate --preset fabric|tuned`. */

@@ -113,9 +113,13 @@ test("--compare makes two runs differing only in peer.gossip; --preset picks one
   await assert.rejects(simRunsFromFlags({ ...FLAGS, compare: true, preset: "tuned" }), (e: unknown) => e instanceof SimError && /--compare/.test(e.message));
   await assert.rejects(simRunsFromFlags({ ...FLAGS, preset: "fast" }), (e: unknown) => e instanceof SimError && /--preset must be one of fabric, tuned/.test(e.message));
 
-  // The tuned waits are for about 1 ms links: on 10-50 ms links the command warns.
+  // The tuned waits follow the measured round trip (pullWaitsFollowRtt): no warning on 10-50 ms links. Its
+  // fixed waits alone would not do there: the command warns for a config with those waits and no following.
   const [slow] = await simRunsFromFlags({ ...FLAGS, preset: "tuned", latency: "10-50ms" });
-  assert.match(linkWarning(slow!) ?? "", /digestWaitTime \(10 ms\) is not above the links' round trip \(up to 100 ms.*tuned preset is meant for links of about 1 ms/);
+  assert.equal(slow?.options.gossip.pullWaitsFollowRtt, true);
+  assert.equal(linkWarning(slow!), undefined);
+  const fixedWaits = { ...slow!, options: { ...slow!.options, gossip: { ...slow!.options.gossip, pullWaitsFollowRtt: false } } };
+  assert.match(linkWarning(fixedWaits) ?? "", /digestWaitTime \(10 ms\) is not above the links' round trip \(up to 100 ms.*pullWaitsFollowRtt/);
   assert.equal(linkWarning(one!), undefined);
   const [fabricSlow] = await simRunsFromFlags({ ...FLAGS, latency: "10-50ms" });
   assert.equal(linkWarning(fabricSlow!), undefined, "Fabric's 1 s digest wait is fine there");

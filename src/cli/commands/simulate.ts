@@ -201,8 +201,9 @@ function maxOneWayMs(l: SimOptions["link"]["latency"]): number {
 export function linkWarning(run: SimulateRun): string | undefined {
   const rtt = 2 * maxOneWayMs(run.options.link.latency);
   const wait = run.options.gossip.digestWaitTimeMs;
-  if (rtt < wait) return undefined;
-  const hint = run.preset === "tuned" ? "the tuned preset is meant for links of about 1 ms (e.g. --latency 0.5-1.5ms)" : "raise peer.gossip.digestWaitTime above it";
+  // With pullWaitsFollowRtt the block puller raises its waits to the round trips it measures.
+  if (rtt < wait || run.options.gossip.pullWaitsFollowRtt) return undefined;
+  const hint = "raise peer.gossip.digestWaitTime above it, or set peer.gossip.pullWaitsFollowRtt";
   return `${run.label}: peer.gossip.digestWaitTime (${wait} ms) is not above the links' round trip (up to ${rtt} ms with --latency): digests arrive too late and block pull cannot complete; ${hint}`;
 }
 

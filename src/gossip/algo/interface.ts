@@ -40,6 +40,12 @@ export interface PullEngineConfig {
   requestWaitTimeMs: number;
   /** Default DEFAULT_RESPONSE_WAIT_TIME_MS (2000). */
   responseWaitTimeMs: number;
+  /**
+   * Not in Fabric (peer.gossip.pullWaitsFollowRtt, off by default): the waits above are floors, raised
+   * to what the round trips measured from hello to digest need (digests, including late ones, are
+   * timed), and rounds start no closer than one digest wait plus one response wait apart. Same messages.
+   */
+  followRtt?: boolean;
 }
 
 /**

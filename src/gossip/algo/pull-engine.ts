@@ -32,6 +32,15 @@ export class PullEngineImpl<C> implements PullEngine<C> {
   #nonces2peers = new Map<bigint, string>();
   /** Nonces of the hellos we sent in this round. */
   readonly #outgoingNonces = new Set<bigint>();
+  /** followRtt: when each recent hello was sent (monotonic ms), by nonce; bounded. */
+  readonly #helloSentAt = new Map<bigint, number>();
+  /** followRtt: the round trips measured from hello to digest. */
+  readonly #rtt = new RoundTrips();
+  /** followRtt: nonces of this round whose digest came; items requested and not yet received. */
+  readonly #answered = new Set<bigint>();
+  readonly #awaited = new Set<string>();
+  /** followRtt: the timer ending the current phase, cancelled when the phase completes early. */
+  #phaseTimer: (() => void) | undefined;
   /** Nonces of hellos we received within the last `requestWaitTimeMs`. */
   readonly #incomingNonces = new Set<bigint>();
   #acceptingDigests = false;
@@ -55,6 +64,7 @@ export class PullEngineImpl<C> implements PullEngine<C> {
       digestWaitTimeMs: options.digestWaitTimeMs ?? DEFAULT_DIGEST_WAIT_TIME_MS,
       requestWaitTimeMs: options.requestWaitTimeMs ?? DEFAULT_REQUEST_WAIT_TIME_MS,
       responseWaitTimeMs: options.responseWaitTimeMs ?? DEFAULT_RESPONSE_WAIT_TIME_MS,
+      followRtt: options.followRtt === true,
     };
     // Config validates every timing (peer.gossip.pullInterval, digestWaitTime, ...). This one stays:
     // tests and harnesses build engines by hand, and a round timer of 0 ms would re-arm forever at
@@ -89,6 +99,7 @@ export class PullEngineImpl<C> implements PullEngine<C> {
       this.#timers.clear();
       this.#acceptingDigests = false;
       this.#triggerPending = false;
+      this.#phaseTimer = undefined;
       this.#endPull();
       this.#incomingNonces.clear();
     }
@@ -132,7 +143,7 @@ export class PullEngineImpl<C> implements PullEngine<C> {
     if (!this.#running) return;
     this.#incomingNonces.add(nonce);
     // As in Fabric, the first expiry of a nonce removes it even if the same nonce came again since.
-    this.#after(this.#config.requestWaitTimeMs, () => {
+    this.#after(this.#requestWaitMs(), () => {
       this.#incomingNonces.delete(nonce);
     });
     const digest = this.#guard("apply the digest filter", [], () => {
@@ -144,6 +155,14 @@ export class PullEngineImpl<C> implements PullEngine<C> {
   }
 
   onDigest(digest: string[], nonce: bigint, _context: C): void {
+    if (this.#config.followRtt === true) {
+      // Timed even when late: a digest after the wait is what tells the wait was too short.
+      const sentAt = this.#helloSentAt.get(nonce);
+      if (sentAt !== undefined) {
+        this.#helloSentAt.delete(nonce);
+        this.#rtt.add(this.#clock.monotonic() - sentAt);
+      }
+    }
     if (!this.#running || !this.#acceptingDigests || !this.#outgoingNonces.has(nonce)) return;
     const peer = this.#nonces2peers.get(nonce);
     if (peer === undefined) return;
@@ -153,6 +172,11 @@ export class PullEngineImpl<C> implements PullEngine<C> {
       if (owners === undefined) this.#item2owners.set(item, [peer]);
       // Fabric appends the peer once per digest; a peer that repeats its digest gains no extra weight here.
       else if (!owners.includes(peer)) owners.push(peer);
+    }
+    if (this.#config.followRtt === true) {
+      // Every peer asked has answered: waiting longer brings nothing.
+      this.#answered.add(nonce);
+      if (this.#answered.size === this.#outgoingNonces.size) this.#endPhaseNow();
     }
   }
 
@@ -174,7 +198,19 @@ export class PullEngineImpl<C> implements PullEngine<C> {
   onRes(items: string[], nonce: bigint): boolean {
     if (!this.#running || !this.#outgoingNonces.has(nonce) || !this.#acceptingResponses) return false;
     this.add(...items);
+    if (this.#config.followRtt === true && this.#awaited.size > 0) {
+      for (const item of items) this.#awaited.delete(item);
+      // Everything requested came: the round is over.
+      if (this.#awaited.size === 0) this.#endPhaseNow();
+    }
     return true;
+  }
+
+  /** followRtt: runs the current phase's end now instead of at its timer. */
+  #endPhaseNow(): void {
+    const end = this.#phaseTimer;
+    this.#phaseTimer = undefined;
+    end?.();
   }
 
   /** Schedules the next round; periodic work is a chain of timeouts. */
@@ -182,9 +218,38 @@ export class PullEngineImpl<C> implements PullEngine<C> {
     this.#pullTimer = this.#clock.setTimeout(() => {
       this.#pullTimer = undefined;
       if (!this.#running) return;
+      if (this.#config.followRtt === true && (this.#acceptingDigests || this.#acceptingResponses)) {
+        // A round that outlasts the interval: the next starts when it ends (rounds never overlap).
+        this.#triggerPending = true;
+        return;
+      }
       this.#schedulePull();
       this.#initiatePull();
-    }, this.#pullIntervalMs);
+    }, this.#intervalMs());
+  }
+
+  // followRtt (not in Fabric): the configured waits are floors; a wait covers the measured round trips
+  // (their 90th percentile) with a margin. Without samples, or with followRtt off, the configured values.
+
+  #digestWaitMs(): number {
+    const c = this.#config.digestWaitTimeMs;
+    return this.#config.followRtt === true ? Math.max(c, Math.ceil(1.5 * this.#rtt.high() + 2)) : c;
+  }
+
+  #responseWaitMs(): number {
+    const c = this.#config.responseWaitTimeMs;
+    // A response carries the items (blocks): twice the round trip of a small digest.
+    return this.#config.followRtt === true ? Math.max(c, Math.ceil(2 * this.#rtt.high() + 5)) : c;
+  }
+
+  #requestWaitMs(): number {
+    const c = this.#config.requestWaitTimeMs;
+    // The initiator's request comes a digest wait and half a round trip after its hello.
+    return this.#config.followRtt === true ? Math.max(c, this.#digestWaitMs() + Math.ceil(2 * this.#rtt.high())) : c;
+  }
+
+  #intervalMs(): number {
+    return this.#pullIntervalMs;
   }
 
   /** Phase 1: hello to every selected peer with a fresh nonce, then collect digests. */
@@ -196,9 +261,17 @@ export class PullEngineImpl<C> implements PullEngine<C> {
       this.#outgoingNonces.add(nonce);
       this.#nonces2peers.set(nonce, peer);
       this.#peers2nonces.set(peer, nonce);
+      if (this.#config.followRtt === true) {
+        if (this.#helloSentAt.size >= MAX_TIMED_HELLOS) this.#helloSentAt.delete(this.#helloSentAt.keys().next().value!);
+        this.#helloSentAt.set(nonce, this.#clock.monotonic());
+      }
       this.#guard("send a hello", undefined, () => this.#adapter.hello(peer, nonce));
     }
-    this.#after(this.#config.digestWaitTimeMs, () => this.#processIncomingDigests());
+    if (this.#config.followRtt === true) {
+      this.#answered.clear();
+      this.#phase(this.#digestWaitMs(), () => this.#processIncomingDigests());
+      if (peers.length === 0) this.#endPhaseNow();
+    } else this.#after(this.#digestWaitMs(), () => this.#processIncomingDigests());
   }
 
   /** Phase 3: stop collecting digests, request each missing item from one random owner, collect responses. */
@@ -217,10 +290,16 @@ export class PullEngineImpl<C> implements PullEngine<C> {
       if (nonce === undefined) continue;
       this.#guard("send a request", undefined, () => this.#adapter.sendReq(dest, items, nonce));
     }
-    this.#after(this.#config.responseWaitTimeMs, () => {
+    const end = (): void => {
       this.#endPull();
       if (this.#triggerPending) this.#startTriggeredRound();
-    });
+    };
+    if (this.#config.followRtt === true) {
+      this.#awaited.clear();
+      for (const items of requests.values()) for (const item of items) this.#awaited.add(item);
+      this.#phase(this.#responseWaitMs(), end);
+      if (this.#awaited.size === 0) this.#endPhaseNow();
+    } else this.#after(this.#responseWaitMs(), end);
   }
 
   /** Ends the round: no more responses, and the round's nonces and owners are forgotten. */
@@ -238,6 +317,25 @@ export class PullEngineImpl<C> implements PullEngine<C> {
       const nonce = this.#random.uint64();
       if (!this.#outgoingNonces.has(nonce)) return nonce;
     }
+  }
+
+  /** followRtt: a phase's end after `ms`, or earlier through #endPhaseNow (once either way). */
+  #phase(ms: number, fn: () => void): void {
+    let done = false;
+    const handle = this.#clock.setTimeout(() => {
+      this.#timers.delete(handle);
+      run();
+    }, ms);
+    this.#timers.add(handle);
+    const run = (): void => {
+      if (done) return;
+      done = true;
+      if (this.#phaseTimer === run) this.#phaseTimer = undefined;
+      handle.cancel();
+      this.#timers.delete(handle);
+      if (this.#running) fn();
+    };
+    this.#phaseTimer = run;
   }
 
   /** A tracked one-shot timer, cancelled by stop(). */
@@ -258,6 +356,34 @@ export class PullEngineImpl<C> implements PullEngine<C> {
       this.#logger.error(`pull engine failed to ${what}`, { error: errorMessage(err) });
       return fallback;
     }
+  }
+}
+
+/** Hellos whose send time is kept for timing their digests (followRtt). */
+const MAX_TIMED_HELLOS = 256;
+/** Round trips remembered (followRtt). */
+const RTT_SAMPLES = 32;
+
+/** The last RTT_SAMPLES round trips (ms) and their 90th percentile. */
+class RoundTrips {
+  readonly #samples: number[] = [];
+  #next = 0;
+  #high: number | undefined = 0;
+
+  add(ms: number): void {
+    if (this.#samples.length < RTT_SAMPLES) this.#samples.push(ms);
+    else this.#samples[this.#next] = ms;
+    this.#next = (this.#next + 1) % RTT_SAMPLES;
+    this.#high = undefined;
+  }
+
+  /** The 90th percentile of the samples; 0 without any. */
+  high(): number {
+    if (this.#high === undefined) {
+      const sorted = [...this.#samples].sort((a, b) => a - b);
+      this.#high = sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(0.9 * sorted.length))]!;
+    }
+    return this.#high;
   }
 }
 

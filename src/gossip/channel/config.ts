@@ -36,9 +36,9 @@ export function resolveChannelConfig(partial: Partial<ChannelConfig> = {}): Chan
 }
 
 function stripUndefined(partial: Partial<ChannelConfig>): Partial<ChannelConfig> {
-  const out: Partial<ChannelConfig> = {};
-  for (const [key, value] of Object.entries(partial) as [keyof ChannelConfig, number | undefined][]) {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(partial)) {
     if (value !== undefined) out[key] = value;
   }
-  return out;
+  return out as Partial<ChannelConfig>;
 }

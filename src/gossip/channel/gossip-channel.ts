@@ -816,6 +816,7 @@ export class GossipChannelImpl implements GossipChannel {
           digestWaitTimeMs: config.digestWaitTimeMs,
           requestWaitTimeMs: config.requestWaitTimeMs,
           responseWaitTimeMs: config.responseWaitTimeMs,
+          followRtt: config.pullWaitsFollowRtt === true,
         },
         ...(config.maxMessageBytes !== undefined ? { maxMessageBytes: config.maxMessageBytes } : {}),
       },

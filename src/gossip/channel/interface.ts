@@ -121,6 +121,11 @@ export interface ChannelConfig {
    * Absent or 0 (default): Fabric's behaviour, block pull rounds every `pullIntervalMs` only.
    */
   blockPullIntervalMs?: number;
+  /**
+   * Not in Fabric (fabric-gossip's `peer.gossip.pullWaitsFollowRtt`, opt-in): the block puller's
+   * digest, request and response waits become floors, raised to cover the round trips it measures.
+   */
+  pullWaitsFollowRtt?: boolean;
   /** The transport's message size limit (comm's `maxMessageSize`): block pull responses are split to fit it. Default 100 MiB. */
   maxMessageBytes?: number;
 }

@@ -74,6 +74,8 @@ export interface GossipNodeOptions {
   comm: Partial<CommOptions>;
   /** Not in Fabric: peer.gossip.blockPullInterval, the channels' opt-in block pull interval and gap trigger; absent or 0 is off. */
   blockPullIntervalMs?: number;
+  /** Not in Fabric: peer.gossip.pullWaitsFollowRtt, block pull waits that follow the measured round trip; absent is off. */
+  pullWaitsFollowRtt?: boolean;
   /** Not in Fabric: discovery's bounds on what others make it learn (absent: discovery's defaults). */
   discoveryLimits?: Partial<DiscoveryLimits>;
   /**

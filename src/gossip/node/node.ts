@@ -356,6 +356,7 @@ export class GossipNodeImpl implements GossipNode {
           leaderMsgExpirationTimeoutMs: this.#o.leaderAliveThresholdMs * 10,
           ...(this.#o.comm.maxMessageSize !== undefined ? { maxMessageBytes: this.#o.comm.maxMessageSize } : {}),
           blockPullIntervalMs: this.#o.blockPullIntervalMs,
+          pullWaitsFollowRtt: this.#o.pullWaitsFollowRtt === true,
         },
       );
       this.#channels.set(channel, gc);

@@ -9,6 +9,7 @@ import {
   type PullAdapter,
   type PullEngine,
   PullEngineError,
+  type PullEngineOptions,
 } from "../../../../src/gossip/algo/index.js";
 import { MemoryLogger } from "../../../../src/logging/index.js";
 import { ManualClock, type Random, SeededRandom, type TimerHandle } from "../../../../src/util/index.js";
@@ -41,7 +42,7 @@ class EngineNet {
   readonly #inFlight = new Set<TimerHandle>();
   #seed = 1;
 
-  add(name: string, items: string[] = [], filter?: DigestFilter<Ctx>): PullEngine<Ctx> {
+  add(name: string, items: string[] = [], filter?: DigestFilter<Ctx>, options: Partial<PullEngineOptions> = {}): PullEngine<Ctx> {
     const adapter: PullAdapter<Ctx> = {
       selectPeers: () => this.selection.get(name)?.() ?? [...this.engines.keys()].filter((n) => n !== name),
       hello: (to, nonce) => this.#deliver({ kind: "hello", from: name, to, nonce }, (e) => e.onHello(nonce, { from: name })),
@@ -52,7 +53,7 @@ class EngineNet {
     };
     const engine = createPullEngine<Ctx>(
       adapter,
-      { pullIntervalMs: PULL_INTERVAL_MS },
+      { pullIntervalMs: PULL_INTERVAL_MS, ...options },
       { clock: this.clock, random: new SeededRandom(this.#seed++) },
       filter,
     );
@@ -493,4 +494,47 @@ test("custom timings drive the phases", async () => {
   await clock.advance(0);
   assert.equal(ofKind(sent, "res").length, 0);
   await engine.stop();
+});
+
+test("followRtt (ours): waits shorter than the round trip are raised to it, so pull completes over slow links", async () => {
+  // Tuned-like waits (10/20/50 ms, rounds every 100 ms) over 60 ms one-way links (120 ms round trips).
+  const tuned = { pullIntervalMs: 100, digestWaitTimeMs: 10, requestWaitTimeMs: 20, responseWaitTimeMs: 50 };
+  const run = async (followRtt: boolean): Promise<{ got: boolean; atMs: number; rounds: number }> => {
+    const net = new EngineNet();
+    net.latency = () => 60;
+    const a = net.add("a", ["a0"], undefined, { ...tuned, followRtt });
+    net.add("b", ["b0", "b1"], undefined, { ...tuned, followRtt });
+    for (const e of net.engines.values()) await e.start();
+    let atMs = -1;
+    for (let t = 0; t < 3_000; t += 10) {
+      await net.clock.advance(10);
+      if (atMs < 0 && a.has("b0") && a.has("b1")) atMs = net.clock.now();
+    }
+    const rounds = net.sent.filter((m) => m.kind === "hello" && m.from === "a").length;
+    for (const e of net.engines.values()) await e.stop();
+    return { got: atMs >= 0, atMs, rounds };
+  };
+  const fixed = await run(false);
+  assert.equal(fixed.got, false, "fixed 10 ms digest waits end every round before a digest returns");
+  const following = await run(true);
+  assert.ok(following.got, "with followRtt the items arrive");
+  // The first round only measures (its digest comes late); a following one completes.
+  assert.ok(following.atMs <= 1_500, `pulled after ${following.atMs} ms`);
+  // A round outlasting the 100 ms interval defers the next one: rounds never overlap.
+  assert.equal(fixed.rounds, 30, "fixed: a round every 100 ms for 3 s");
+  assert.ok(following.rounds < fixed.rounds, `following: ${following.rounds} rounds in 3 s`);
+});
+
+test("followRtt (ours): a phase ends as soon as every digest, or every requested item, has come", async () => {
+  // Fabric's waits (1 s digest wait, 2 s response wait) over 10 ms links: the item comes after about two
+  // round trips instead of after the whole digest wait.
+  const net = new EngineNet();
+  const a = net.add("a", ["a0"], undefined, { pullIntervalMs: 4_000, followRtt: true });
+  net.add("b", ["b0"], undefined, { pullIntervalMs: 4_000, followRtt: true });
+  for (const e of net.engines.values()) await e.start();
+  await net.clock.advance(4_000); // the first round starts
+  await net.clock.advance(45);
+  assert.ok(a.has("b0"), "hello, digest, request, response: 4 x 10 ms");
+  assert.equal(a.acceptingDigests || a.acceptingResponses, false, "and the round is over");
+  for (const e of net.engines.values()) await e.stop();
 });
