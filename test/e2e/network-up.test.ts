@@ -269,7 +269,13 @@ test("LocalNetwork with mutual TLS: a crashed leader is replaced, restarts on it
   assert.ok(crashed.height >= heightAtCrash, `ledger kept: ready at ${crashed.height}, had ${heightAtCrash}`);
   // Every process's stdout and stderr are in its log file, appended across the restart.
   assert.equal(net.logFile(org1Leader), `${net.dir}/logs/${org1Leader.replace(/\.example\.com$/, "")}.log`);
-  const leaderLog = (await readFile(net.logFile(org1Leader), "utf8")).split("\n");
+  // The file is written through a stream: the ready event we parsed from stdout may still be on its way there.
+  let leaderLog: string[] = [];
+  for (let waited = 0; waited < 5_000; waited += 100) {
+    leaderLog = (await readFile(net.logFile(org1Leader), "utf8")).split("\n");
+    if (leaderLog.filter((l) => l.startsWith('{"event":"ready"')).length >= 2) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   assert.equal(leaderLog.filter((l) => l.startsWith('{"event":"ready"')).length, 2, `two ready lines in ${net.logFile(org1Leader)}`);
   assert.ok(leaderLog.some((l) => l.startsWith('{"event":"commit"')), "its commit events");
   assert.match(await readFile(net.logFile(net.orderer.name), "utf8"), /^\{"event":"block"/m);
