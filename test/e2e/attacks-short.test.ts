@@ -8,7 +8,7 @@
  * It fails when a bound is exceeded: more than 10 log lines a second on a peer during an attack, a
  * /healthz slower than 1 s (or unanswered), a forged handshake accepted, or a restart that does not
  * start. Honest block p99 above 2 x the baseline + 100 ms (the suite's 50 ms slack doubled: the
- * attackers share a busy two-core machine with the peers) is reported as a TODO: not met yet.
+ * attackers share a busy two-core machine with the peers) is reported as a TODO: not met for kill -9 restarts.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -35,11 +35,11 @@ describe("attacks against real peer processes (short)", { timeout: 300_000 }, ()
     latencyMisses = res.rows.flatMap((r) => r.failures.filter(isP99).map((f) => `attack ${r.id} (${r.attack}): ${f}`));
   });
 
-  // Not yet met (see DESIGN-NOTES, "Attack suite"): ~500 fake members crowd honest peers out of alive and
-  // StateInfo dissemination (Fabric's random routing), and a forged-handshake flood still costs a TLS handshake
-  // each on a shared two-core machine. Reported here, not failing CI, until the routing prefers members heard
-  // from directly and the transport refuses known offenders at accept.
-  it("honest block p99 stays within 2 x baseline + 100 ms under each attack", { todo: "fake members crowd out honest peers in routing; forged TLS handshakes cost CPU at accept" }, () => {
+  // Met for forged handshakes, silent connections and fake members since routing prefers members heard from
+  // directly and the transport refuses known offenders at accept. Not met for kill -9 restarts: the restarted
+  // process's start (3-5 s of CPU on the two cores the peers share) and its catch-up by state transfer delay the
+  // other follower's commits (p99 about 0.8 s against 57 ms; the victim itself is not counted).
+  it("honest block p99 stays within 2 x baseline + 100 ms under each attack", { todo: "a kill -9 restart's process start and catch-up slow the other follower on a two-core machine" }, () => {
     assert.deepEqual(latencyMisses, []);
   });
 });
