@@ -2,6 +2,16 @@ import type { PkiHex } from "../api/index.js";
 import type { ConnectionInfo } from "../protoext/index.js";
 import type { RawStream } from "./transport.js";
 
+/**
+ * Ours: a blocking send that does not wait for its write (a response, an ack, sendWithAck) is refused
+ * once the queue holds this many times sendBuffSize. Fabric's blocking send waits for room in the
+ * sendBuffSize buffer, holding up the goroutine that answers; here it is queued instead, further
+ * out: a member that keeps asking within its request budgets but stops reading would otherwise grow
+ * the queue without end (responses of up to a state batch of blocks each). A sender that waits for
+ * its writes (sendAndWait) paces itself and is always queued.
+ */
+export const BLOCKING_QUEUE_FACTOR = 4;
+
 interface Outgoing {
   bytes: Uint8Array;
   onError: ((err: Error) => void) | undefined;
@@ -53,7 +63,9 @@ export class Connection {
 
   /**
    * Queues an envelope. A non-blocking send is dropped (returns false) when the queue holds
-   * sendBuffSize items; a blocking send (responses, acks, sendWithAck) is always queued.
+   * sendBuffSize items; a blocking send (responses, acks, sendWithAck) when it holds
+   * BLOCKING_QUEUE_FACTOR x sendBuffSize, and then `onError` hears it; a blocking send that waits
+   * for its write (`onWritten`, sendAndWait) is always queued.
    */
   enqueue(bytes: Uint8Array, blocking: boolean, onError?: (err: Error) => void, onWritten?: () => void): boolean {
     if (this.#writeClosed) {
@@ -61,9 +73,17 @@ export class Connection {
       return false;
     }
     if (!blocking && this.#queue.length >= this.hooks.sendBuffSize) return false;
-    this.#queue.push({ bytes, onError, onWritten });
-    if (!this.#writing) this.#idle = this.#pump();
+    if (blocking && onWritten === undefined && this.#queue.length >= BLOCKING_QUEUE_FACTOR * this.hooks.sendBuffSize) {
+      onError?.(new Error(`send queue to ${this.info.endpoint} full: ${this.#queue.length} messages not yet taken by the transport`));
+      return false;
+    }
+    this.#accept({ bytes, onError, onWritten });
     return true;
+  }
+
+  #accept(item: Outgoing): void {
+    this.#queue.push(item);
+    if (!this.#writing) this.#idle = this.#pump();
   }
 
   /** Resolves once the writer has nothing left to do. */
@@ -81,7 +101,11 @@ export class Connection {
     this.#writeClosed = true;
     const pending = this.#queue;
     this.#queue = [];
-    for (const item of pending) successor.enqueue(item.bytes, true, item.onError, item.onWritten);
+    // Taken over whatever the successor holds: these were accepted once already.
+    for (const item of pending) {
+      if (successor.#writeClosed) item.onError?.(new Error("connection closed"));
+      else successor.#accept(item);
+    }
     if (endWrite) void this.#idle.then(() => (this.stream.closeWrite ? this.stream.closeWrite() : this.stream.close()));
   }
 
