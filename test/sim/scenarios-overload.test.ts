@@ -28,6 +28,7 @@
 import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
 
+import { BLOCKING_QUEUE_FACTOR } from "../../src/comm/connection.js";
 import { defaultGossipConfig, type GossipConfig } from "../../src/config/index.js";
 import { SignedGossipMessage } from "../../src/protoext/index.js";
 import { type Envelope, GossipMessage_Tag, PullMsgType } from "../../src/protos/gen/gossip/message.pb.js";
@@ -485,7 +486,8 @@ test("S15 flood from insiders (10x and 100x a member's rate of valid useless tra
  * as the link model says and writes never wait.
  */
 interface SlowPhase {
-  kind: "stall" | "slow";
+  /** "deaf": it reads nothing but keeps sending (a member that asks and never reads the answers). */
+  kind: "stall" | "slow" | "deaf";
   fromMs: number;
   untilMs: number;
   /** "slow": time to handle one frame. */
@@ -509,8 +511,9 @@ class SlowConsumer {
     readonly phases: readonly SlowPhase[],
   ) {}
 
+  /** A phase in which the peer reads nothing (stalled or deaf). */
   #stallAt(t: number): SlowPhase | undefined {
-    return this.phases.find((p) => p.kind === "stall" && t >= p.fromMs && t < p.untilMs);
+    return this.phases.find((p) => (p.kind === "stall" || p.kind === "deaf") && t >= p.fromMs && t < p.untilMs);
   }
 
   #slowAt(t: number): SlowPhase | undefined {
@@ -520,13 +523,13 @@ class SlowConsumer {
   readonly shaper: FrameShaper = (from, to, _bytes, fate) => {
     const now = this.sim.now();
     if (from === this.endpoint) {
-      const stall = this.#stallAt(now);
+      const stall = this.phases.find((p) => p.kind === "stall" && now >= p.fromMs && now < p.untilMs);
       return stall === undefined ? fate : { ...fate, delaysMs: fate.delaysMs.map((d) => d + stall.untilMs - now) };
     }
     if (to !== this.endpoint) return fate;
     entry(this.writes, from, () => []).push(now);
     const last = this.#last.get(from);
-    const sendMs = last !== undefined && last.held && last.readAt > now ? last.readAt - now : 0;
+    const sendMs = last?.held && last.readAt > now ? last.readAt - now : 0;
     if (sendMs > 0) entry(this.releases, from, () => []).push(now + sendMs);
     const delay = fate.delaysMs[0];
     if (delay === undefined) return sendMs > 0 ? { ...fate, sendMs } : fate;
@@ -744,6 +747,48 @@ test("S16 slow consumer (stalls of 12 s and 20 s, a spell at half the speed it n
           assert.ok(drain.frames <= g.sendBuffSize + 5, `${label}: ${drain.frames} frames queued for ${slow} at ${nameOf(drain.from)}, sendBuffSize ${g.sendBuffSize}`);
         }
       }
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// S15 and S16 together: a member that floods requests and never reads the answers
+
+/** One seed by default (a heavy run); SIM_SEEDS sets more. */
+const DEAF_SEEDS = process.env["SIM_SEEDS"] === undefined ? scenarioSeeds(1) : SEEDS;
+
+test("S15 with S16: a member asking at 1000x its rate and reading nothing for 5 s fills its peers' send queues to a bound, not without end", async (t: TestContext) => {
+  for (const seed of DEAF_SEEDS) {
+    await t.test(`seed ${seed}`, async (t) => {
+      const name = slowPeerOf(seed);
+      const o = s15Options(seed);
+      const sim = new Simulator(o);
+      const commits = new Commits(sim, o);
+      const deaf = { fromMs: S15.floodFromMs, untilMs: S15.floodFromMs + 5_000 };
+      const consumer = new SlowConsumer(sim, `${name}:7051`, [{ kind: "deaf", ...deaf }]);
+      sim.shapeFrames(consumer.shaper);
+      const rates = normalRates(o.gossip, o.blockIntervalMs);
+      let flooder: Flooder | undefined;
+      let last = 0;
+      sim.onStep((now) => {
+        flooder ??= new Flooder(sim, sim.peers.find((p) => p.name === name)!);
+        const dt = now - last;
+        last = now;
+        if (now > deaf.fromMs && now <= deaf.untilMs) flooder.tick(dt, Object.fromEntries(REQUEST_KINDS.map((k) => [k, rates[k] * 1_000])));
+      });
+      const report = await runSim(sim);
+      const honest = Array.from({ length: T10.peers }, (_, i) => `p${i}`).filter((n) => n !== name);
+      const p99 = quantile(commits.latencies(honest, deaf.fromMs, deaf.untilMs), 0.99);
+      const drain = consumer.largestDrain(deaf.fromMs, deaf.untilMs + 1_000);
+      const overflow = sim.peers.filter((p) => p.name !== name).reduce((n, p) => n + metric(p, OVERFLOW), 0);
+      const cap = BLOCKING_QUEUE_FACTOR * o.gossip.sendBuffSize;
+      t.diagnostic(
+        `${name} deaf for 5 s, asking ${REQUEST_KINDS.map((k) => `${k} ${flooder!.sent[k]}`).join(", ")}: largest queue drained at once ${drain.frames} (${nameOf(drain.from)}; bound ${cap}); senders' drops ${overflow}; honest p99 ${p99.toFixed(0)} ms`,
+      );
+      assert.equal(report.missingCommits, 0);
+      assert.ok(drain.frames >= o.gossip.sendBuffSize, `the largest queue drained was ${drain.frames}: nothing filled one`);
+      assert.ok(drain.frames <= cap, `${nameOf(drain.from)} queued ${drain.frames} messages for ${name}, bound ${cap} (seed ${seed})`);
+      assert.ok(overflow > 0, "nothing was dropped");
     });
   }
 });
