@@ -39,6 +39,8 @@ export {
   DEF_PEER_LOCAL_MSP_ID,
   DEF_PEER_MSP_CONFIG_PATH,
   type DeliveryClientConfig,
+  type OperationsConfig,
+  type OperationsTlsConfig,
   type PeerConfig,
   type PeerConfigLayers,
   type PeerTlsConfig,

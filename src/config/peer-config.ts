@@ -93,7 +93,38 @@ export interface DeliveryClientConfig {
   addressOverrides: AddressOverride[];
 }
 
-/** The peer configuration fabric-gossip runs with: a subset of Fabric's `peer` section. */
+/**
+ * `operations.tls.*` (core/peer/config.go; served by common/fabhttp): TLS for the operations (admin)
+ * endpoint. Paths as for {@link PeerTlsConfig}.
+ */
+export interface OperationsTlsConfig {
+  /** operations.tls.enabled: the endpoint serves HTTPS (TLS 1.2+). Default false. */
+  enabled: boolean;
+  /** operations.tls.cert.file: PEM server certificate. Required with TLS. */
+  certFile: string;
+  /** operations.tls.key.file: PEM key of certFile. Required with TLS. */
+  keyFile: string;
+  /**
+   * operations.tls.clientAuthRequired: a client without a certificate from clientRootCAFiles is refused
+   * in the TLS handshake. Default false: then only /healthz and /version answer such a client (Fabric's
+   * operations endpoint requires a verified client certificate for the rest whenever TLS is on).
+   */
+  clientAuthRequired: boolean;
+  /** operations.tls.clientRootCAs.files: PEM CA files client certificates are verified against. */
+  clientRootCAFiles: string[];
+}
+
+/** `operations.*`: Fabric's operations endpoint, which fabric-gossip's admin endpoint is. */
+export interface OperationsConfig {
+  /**
+   * operations.listenAddress: where the admin endpoint listens ("host:port", port 0 picks one). Default ""
+   * (no endpoint), not the sampleconfig's 127.0.0.1:9443: a core.yaml that does not name it opens nothing.
+   */
+  listenAddress: string;
+  tls: OperationsTlsConfig;
+}
+
+/** The peer configuration fabric-gossip runs with: a subset of Fabric's `peer` section, and `operations`. */
 export interface PeerConfig {
   /** peer.id: this peer's name. */
   id: string;
@@ -110,6 +141,7 @@ export interface PeerConfig {
   tls: PeerTlsConfig;
   gossip: GossipConfig;
   deliveryclient: DeliveryClientConfig;
+  operations: OperationsConfig;
 }
 
 /** The layers of a peer configuration, lowest first; each is optional. */
@@ -156,6 +188,10 @@ function buildDefaults(gossip: GossipConfig): PeerConfig {
       reConnectBackoffThresholdMs: DEF_DELIVERY_RECONNECT_BACKOFF_THRESHOLD_MS,
       addressOverrides: [],
     },
+    operations: {
+      listenAddress: "",
+      tls: { enabled: false, certFile: "", keyFile: "", clientAuthRequired: false, clientRootCAFiles: [] },
+    },
   };
 }
 
@@ -180,7 +216,8 @@ export function tlsClientKeyPairOf(tls: PeerTlsConfig): { certFile: string; keyF
 // ---------------------------------------------------------------------------------------------
 // Loading
 
-const PEER_ENV_PREFIX = "CORE_PEER_";
+/** The prefixes of the variables of the keys read here (CORE_PEER_GOSSIP_* is gossip-config.ts's). */
+const PEER_ENV_PREFIXES = ["CORE_PEER_", "CORE_OPERATIONS_"];
 /** Environment variables of the noted sections: unknown ones become notes (CORE_PEER_TLS_* ones are errors: guarded-keys.ts). */
 const NOTED_ENV_PREFIXES = ["CORE_PEER_DELIVERYCLIENT_"];
 
@@ -266,7 +303,7 @@ class LayerReader {
 
   env(env: Readonly<Record<string, string | undefined>> | undefined): Map<string, RawEntry> {
     const out = new Map<string, RawEntry>();
-    for (const [name, raw] of setVariables(env, PEER_ENV_PREFIX)) {
+    for (const [name, raw] of PEER_ENV_PREFIXES.flatMap((prefix) => setVariables(env, prefix))) {
       if (name.startsWith(GOSSIP_ENV_PREFIX)) continue;
       const spec = peerKeySpecOfEnv(name);
       if (spec !== undefined) {
@@ -462,6 +499,16 @@ export function loadPeerConfig(layers: PeerConfigLayers = {}): { config: PeerCon
       reConnectBackoffThresholdMs: r.duration("peer.deliveryclient.reConnectBackoffThreshold", dc.reConnectBackoffThresholdMs),
       addressOverrides: r.addressOverrides("peer.deliveryclient.addressOverrides"),
     },
+    operations: {
+      listenAddress: r.optional("operations.listenAddress"),
+      tls: {
+        enabled: r.bool("operations.tls.enabled", false),
+        certFile: r.optional("operations.tls.cert.file"),
+        keyFile: r.optional("operations.tls.key.file"),
+        clientAuthRequired: r.bool("operations.tls.clientAuthRequired", false),
+        clientRootCAFiles: r.list("operations.tls.clientRootCAs.files"),
+      },
+    },
   };
   crossChecks(base, r, problems, notes);
 
@@ -510,10 +557,31 @@ function crossChecks(c: Omit<PeerConfig, "gossip">, r: Resolver, problems: Confi
   } else if (tls.clientAuthRequired) {
     notes.push({ key: "peer.tls.clientAuthRequired", message: "is true but peer.tls.enabled is false, so it has no effect" });
   }
+  operationsChecks(c.operations.tls, r, broken, notes);
   if (!broken.has("peer.address") && isUnspecifiedHost(c.address)) {
     notes.push({
       key: "peer.address",
       message: `is ${c.address}, an unspecified host, which other peers cannot dial (Fabric replaces it with an auto-detected IP address); set it to the host:port other peers reach this peer at`,
     });
+  }
+}
+
+/** operations.tls: the files TLS needs (Fabric fails at start on them), and client auth with nobody to trust. */
+function operationsChecks(tls: OperationsTlsConfig, r: Resolver, broken: ReadonlySet<string>, notes: ConfigNote[]): void {
+  if (broken.has("operations.tls.enabled")) return;
+  if (!tls.enabled) {
+    if (tls.clientAuthRequired) notes.push({ key: "operations.tls.clientAuthRequired", message: "is true but operations.tls.enabled is false, so it has no effect" });
+    return;
+  }
+  const because = `operations.tls.enabled is true${r.from("operations.tls.enabled")}`;
+  const need = (key: string, value: string, what: string): void => {
+    if (value === "" && !broken.has(key)) r.problem(key, `is not set, but ${because}; expected ${what}`);
+  };
+  need("operations.tls.cert.file", tls.certFile, "the PEM file of the operations endpoint's TLS certificate");
+  need("operations.tls.key.file", tls.keyFile, "the PEM file of the key of operations.tls.cert.file");
+  const cas = "operations.tls.clientRootCAs.files";
+  if (tls.clientAuthRequired && tls.clientRootCAFiles.length === 0 && !broken.has(cas) && !broken.has("operations.tls.clientAuthRequired")) {
+    // Fabric starts and then refuses every client (an empty pool verifies no certificate).
+    r.problem(cas, `is empty, but operations.tls.clientAuthRequired is true${r.from("operations.tls.clientAuthRequired")}; expected the PEM files of the CAs whose client certificates may use the operations endpoint (empty: no client could)`);
   }
 }

@@ -1,6 +1,6 @@
 /**
- * The `peer.*` keys outside `peer.gossip` that fabric-gossip reads, how Fabric v2.5.16 reads each,
- * and its sampleconfig value. This table drives parsing, the environment variable names, the
+ * The `peer.*` keys outside `peer.gossip` and the `operations.*` keys that fabric-gossip reads, how
+ * Fabric v2.5.16 reads each, and its sampleconfig value. This table drives parsing, the environment variable names, the
  * unknown-key checks and docs/CONFIG.md. (`peer.gossip.*` lives in gossip-keys.ts.)
  */
 import { KeyIndex, closestOf, envNameOf } from "./key-index.js";
@@ -74,6 +74,13 @@ export const PEER_KEYS: readonly PeerKeySpec[] = Object.freeze([
   k("peer.deliveryclient.connTimeout", "duration", "zeroMeansDefault", "3s", "3s", DS),
   k("peer.deliveryclient.reConnectBackoffThreshold", "duration", "zeroMeansDefault", "3600s", "1h", DS),
   k("peer.deliveryclient.addressOverrides", "addressOverrides", "plain", "", "empty list", DS),
+  // The operations endpoint (core/peer/config.go reads them; internal/peer/node/start.go serves them).
+  k("operations.listenAddress", "listenEndpoint", "plain", "127.0.0.1:9443", "empty", PC),
+  k("operations.tls.enabled", "bool", "plain", "false", "false", PC),
+  k("operations.tls.cert.file", "path", "plain", "", "empty", PC),
+  k("operations.tls.key.file", "path", "plain", "", "empty", PC),
+  k("operations.tls.clientAuthRequired", "bool", "plain", "false", "false", PC),
+  k("operations.tls.clientRootCAs.files", "pathList", "plain", "[]", "empty list", PC),
 ]);
 
 /**
@@ -100,7 +107,7 @@ export function peerKeySpecOfEnv(name: string): PeerKeySpec | undefined {
   return INDEX.specOfEnv(name);
 }
 
-/** True if `key` (any case) is a section holding peer keys, such as "peer.tls.cert". */
+/** True if `key` (any case) is a section holding peer keys, such as "peer.tls.cert" or "operations". */
 export function isPeerSection(key: string): boolean {
   return INDEX.isSection(key);
 }

@@ -80,6 +80,11 @@ test("defaults are Fabric v2.5 sampleconfig's values (tls files empty) and peer.
       reConnectBackoffThresholdMs: 3_600_000,
       addressOverrides: [],
     },
+    // Unlike the sample (127.0.0.1:9443), no operations endpoint unless a core.yaml names one.
+    operations: {
+      listenAddress: "",
+      tls: { enabled: false, certFile: "", keyFile: "", clientAuthRequired: false, clientRootCAFiles: [] },
+    },
   };
   const { config, notes } = loadPeerConfig();
   assert.deepEqual(config, expected);
@@ -159,6 +164,57 @@ test("a whole sampleconfig-shaped core.yaml loads: every part, relative paths fr
   assert.equal(config.gossip.pvtData.pushAckTimeoutMs, 3_000);
   // Only the dead gossip key is worth a note; keepalive, gateway, BCCSP, handlers, vm, ledger... are silent.
   assert.deepEqual(noteKeys(notes), ["peer.gossip.stateInfoRetentionInterval"]);
+});
+
+test("operations.*: the fixture's listenAddress and TLS off; relative TLS paths from the config folder; CORE_OPERATIONS_* win over core.yaml", () => {
+  const { config } = loadPeerConfig({ yaml: fixtureDoc(), configDir: "/etc/hyperledger/fabric" });
+  assert.deepEqual(config.operations, {
+    listenAddress: "127.0.0.1:9443",
+    tls: { enabled: false, certFile: "", keyFile: "", clientAuthRequired: false, clientRootCAFiles: [] },
+  });
+  const yaml = {
+    operations: {
+      listenAddress: "127.0.0.1:0",
+      tls: { enabled: true, cert: { file: "ops/server.crt" }, key: { file: "/abs/server.key" }, clientAuthRequired: true, clientRootCAs: { files: ["ops/ca.crt"] } },
+    },
+  };
+  const fromYaml = loadPeerConfig({ yaml, configDir: "/etc/fabric" }).config.operations;
+  assert.deepEqual(fromYaml, {
+    listenAddress: "127.0.0.1:0",
+    tls: { enabled: true, certFile: "/etc/fabric/ops/server.crt", keyFile: "/abs/server.key", clientAuthRequired: true, clientRootCAFiles: ["/etc/fabric/ops/ca.crt"] },
+  });
+  const env = {
+    CORE_OPERATIONS_LISTENADDRESS: "0.0.0.0:9444",
+    CORE_OPERATIONS_TLS_CERT_FILE: "env.crt",
+    CORE_OPERATIONS_TLS_CLIENTAUTHREQUIRED: "false",
+    CORE_OPERATIONS_TLS_CLIENTROOTCAS_FILES: "[a.crt, /b.crt]",
+  };
+  const fromEnv = loadPeerConfig({ yaml, configDir: "/etc/fabric", env }).config.operations;
+  assert.deepEqual(fromEnv, {
+    listenAddress: "0.0.0.0:9444",
+    tls: { enabled: true, certFile: "/etc/fabric/env.crt", keyFile: "/abs/server.key", clientAuthRequired: false, clientRootCAFiles: ["/etc/fabric/a.crt", "/b.crt"] },
+  });
+  assert.equal(peerEnvName("operations.tls.clientRootCAs.files"), "CORE_OPERATIONS_TLS_CLIENTROOTCAS_FILES");
+  const over = loadPeerConfig({ yaml, configDir: "/etc/fabric", overrides: { "operations.listenAddress": "127.0.0.1:9999", "operations.tls.enabled": false } });
+  assert.equal(over.config.operations.listenAddress, "127.0.0.1:9999");
+  assert.equal(over.config.operations.tls.enabled, false);
+  assert.ok(noteKeys(over.notes).includes("operations.tls.clientAuthRequired"), "client auth without TLS has no effect: a note");
+});
+
+test("operations.tls.enabled without its files, or client auth with no client root CA, is refused naming the key", () => {
+  const missing = problemsOf({ env: { CORE_OPERATIONS_TLS_ENABLED: "true" } });
+  const cert = missing.find((p) => p.key === "operations.tls.cert.file");
+  assert.match(cert?.message ?? "", /is not set, but operations\.tls\.enabled is true \(from env CORE_OPERATIONS_TLS_ENABLED\)/);
+  assert.ok(missing.some((p) => p.key === "operations.tls.key.file"));
+  assert.ok(!missing.some((p) => p.key === "operations.tls.clientRootCAs.files"), "client auth is off: no CA needed");
+  const noCa = problemFor(
+    { yaml: { operations: { tls: { enabled: true, cert: { file: "/c" }, key: { file: "/k" }, clientAuthRequired: true, clientRootCAs: { files: [] } } } } },
+    "operations.tls.clientRootCAs.files",
+  );
+  assert.match(noCa.message, /is empty, but operations\.tls\.clientAuthRequired is true/);
+  const badAddress = problemFor({ yaml: { operations: { listenAddress: "9443" } } }, "operations.listenAddress");
+  assert.equal(badAddress.source?.kind, "yaml");
+  assert.match(problemFor({ yaml: { operations: "127.0.0.1:9443" } }, "operations").message, /expected a mapping/);
 });
 
 test("without configDir, paths stay as written", () => {
