@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { TLSSocket } from "node:tls";
 import { type Logger, type LogLevels, LogSpecError } from "../logging/index.js";
 import { errorMessage, GossipError } from "../util/index.js";
 import type { Registry } from "../metrics/index.js";
@@ -7,9 +9,33 @@ import type { ChannelStatusView, MembershipView } from "./membership-view.js";
 import { DashboardEndpoint, type DashboardEndpointOptions } from "./dashboard-stream.js";
 import { type PvtDataViews, PvtViewError } from "./pvtdata-view.js";
 
+/**
+ * TLS of the operations endpoint (Fabric's `operations.tls.*`, served by common/fabhttp): HTTPS with TLS 1.2
+ * or later. Client certificates are verified against `clientRootCAs`: with `clientAuthRequired` a client
+ * without one is refused in the handshake; without it, such a client gets only /healthz and /version (401 for
+ * the rest, as Fabric's endpoints registered "secure" answer), and one presenting a certificate no CA verifies
+ * is refused in the handshake (Go's VerifyClientCertIfGiven).
+ */
+export interface AdminTlsOptions {
+  /** PEM server certificate (chain). */
+  cert: Buffer;
+  /** PEM key of `cert`. */
+  key: Buffer;
+  /** PEM CA certificates client certificates are verified against; none: no client certificate is verified. */
+  clientRootCAs?: Buffer;
+  clientAuthRequired: boolean;
+}
+
+/** The admin endpoint's TLS options contradict each other (the message says how). */
+export class AdminServerError extends GossipError {
+  declare readonly code: "ADMIN_TLS";
+}
+
 export interface AdminServerOptions {
   /** "host:port"; port 0 picks a free port. */
   listen: string;
+  /** HTTPS, as Fabric's operations.tls.* configure it. Absent: plain HTTP. */
+  tls?: AdminTlsOptions;
   registry: Registry;
   membership: () => MembershipView;
   /** The channels with a ledger (`/v1/channels`); none when absent. */
@@ -63,15 +89,21 @@ export class AdminServer {
     return this.#address;
   }
 
+  /** "http://host:port" or, with TLS, "https://host:port", once started. */
+  get url(): string {
+    return `${this.options.tls === undefined ? "http" : "https"}://${this.#address}`;
+  }
+
   async start(): Promise<void> {
     if (this.#server) return;
     const { host, port } = splitHostPort(this.options.listen);
-    const server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       void this.#handle(req, res).catch((err: unknown) => {
         this.options.logger.error("admin request failed", { url: req.url, error: err instanceof Error ? err.message : String(err) });
         if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: "internal error" }));
       });
-    });
+    };
+    const server = this.options.tls === undefined ? createServer(handler) : this.#httpsServer(this.options.tls, handler);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(port, host, () => {
@@ -82,11 +114,46 @@ export class AdminServer {
     const addr = server.address();
     this.#address = typeof addr === "object" && addr !== null ? `${host}:${addr.port}` : this.options.listen;
     this.#server = server;
-    if (!isLoopback(host)) {
-      this.options.logger.warn("the admin endpoint listens beyond loopback without authentication: whoever reaches it can read membership and metrics and join channels", {
-        address: this.#address,
+    const tls = this.options.tls;
+    if (!isLoopback(host) && tls?.clientAuthRequired !== true) {
+      this.options.logger.warn(
+        tls === undefined
+          ? "the admin endpoint listens beyond loopback without authentication: whoever reaches it can read membership and metrics and join channels"
+          : "the admin endpoint listens beyond loopback without TLS client authentication (operations.tls.clientAuthRequired): whoever reaches it gets /healthz and /version; the rest needs a client certificate from operations.tls.clientRootCAs.files",
+        { address: this.#address },
+      );
+    }
+  }
+
+  /** The HTTPS server of `tls` (Fabric's fabhttp TLS.Config: TLS 1.2+, client certificates verified against the client root CAs). */
+  #httpsServer(tls: AdminTlsOptions, handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
+    const cas = tls.clientRootCAs !== undefined && tls.clientRootCAs.byteLength > 0 ? tls.clientRootCAs : undefined;
+    // Without CAs Node would verify client certificates against its public roots: nobody is to be trusted then.
+    if (tls.clientAuthRequired && cas === undefined) {
+      throw new AdminServerError("ADMIN_TLS", "client authentication is required but no client root CA is given (operations.tls.clientRootCAs.files): no client could connect");
+    }
+    const server = createHttpsServer(
+      {
+        cert: tls.cert,
+        key: tls.key,
+        minVersion: "TLSv1.2",
+        ...(cas !== undefined ? { ca: cas, requestCert: true, rejectUnauthorized: tls.clientAuthRequired } : {}),
+      },
+      handler,
+    );
+    if (cas !== undefined && !tls.clientAuthRequired) {
+      // A certificate was offered that no client root CA verifies: refused, as Go's VerifyClientCertIfGiven does.
+      server.on("secureConnection", (socket: TLSSocket) => {
+        if (!socket.authorized && Object.keys(socket.getPeerCertificate()).length > 0) socket.destroy();
       });
     }
+    server.on("tlsClientError", (err) => this.options.logger.debug("admin TLS handshake refused", { error: err.message }));
+    return server;
+  }
+
+  /** With TLS, whether the request came with a client certificate a client root CA verified (always true without TLS). */
+  #clientVerified(req: IncomingMessage): boolean {
+    return this.options.tls === undefined || (req.socket as TLSSocket).authorized === true;
   }
 
   async stop(): Promise<void> {
@@ -103,6 +170,11 @@ export class AdminServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const [path, query] = (req.url ?? "/").split("?");
+    // Fabric registers /healthz and /version open and every other handler "secure" (a verified client certificate when TLS is on).
+    if (!this.#clientVerified(req) && !(req.method === "GET" && (path === "/healthz" || path === "/version"))) {
+      send(res, 401, "application/json", JSON.stringify({ error: "a client certificate from operations.tls.clientRootCAs.files is needed for this endpoint" }));
+      return;
+    }
     if (this.#dashboard?.handle(req, res, path ?? "") === true) return;
     if (req.method === "POST" && path === "/v1/channels/join" && this.options.join !== undefined) {
       await this.#join(req, res, this.options.join);
