@@ -27,6 +27,7 @@ export { gossipServiceOptionsOf } from "./service-options.js";
 export { gossipNodeOptionsOf, staticJoinMessage, PeerNode, PeerNodeError, type PeerNodeComponents, type PeerNodeOptions } from "./peer-node.js";
 export { loadPeerCrypto, oneOrgAdvisor, PeerCryptoError, type PeerCrypto, type PeerCryptoArgs } from "./peer-crypto.js";
 export {
+  configuredOperationsTls,
   configuredTls,
   peerFromConfig,
   PeerSetupError,

@@ -1,13 +1,14 @@
 import { join } from "node:path";
 import type { MessageCryptoService } from "../api/index.js";
 import { loadTlsMaterial, type TlsMaterial } from "../comm/grpc/index.js";
-import { internalEndpointOf, type PeerConfig, type PeerTlsConfig } from "../config/index.js";
+import { internalEndpointOf, type OperationsTlsConfig, type PeerConfig, type PeerTlsConfig } from "../config/index.js";
 import { DEV_ORG, type MspOrgMaterial } from "../crypto/index.js";
 import type { Logger } from "../logging/index.js";
 import { errorMessage, GossipError } from "../util/index.js";
 import { type ChannelJoinBlock, channelJoinBlockOf, storedChannelBlocks } from "./channel-block.js";
 import { ChannelRegistry, mspMaterialsOf } from "./channel-definition.js";
 import { loadPeerCrypto, oneOrgAdvisor, type PeerCrypto } from "./peer-crypto.js";
+import type { AdminTlsOptions } from "./admin-server.js";
 import { PeerNode, type PeerNodeComponents } from "./peer-node.js";
 import { gossipServiceOptionsOf } from "./service-options.js";
 
@@ -16,7 +17,7 @@ import { gossipServiceOptionsOf } from "./service-options.js";
  * - PEER_CRYPTO: the MSP folder is missing or unusable.
  * - PEER_CHANNEL_BLOCK: a channel block is not a usable genesis block (`index` says which of `channelBlocks`),
  *   or two blocks are of one channel.
- * - PEER_TLS: the TLS files of peer.tls cannot be used.
+ * - PEER_TLS: the TLS files of peer.tls or operations.tls cannot be used.
  * - PEER_OPTIONS: the options contradict each other (the message says how).
  */
 export type PeerSetupErrorCode = "PEER_CRYPTO" | "PEER_CHANNEL_BLOCK" | "PEER_TLS" | "PEER_OPTIONS";
@@ -68,7 +69,10 @@ export interface PeerFromConfigOptions {
   tls?: TlsMaterial | false;
   /** Where the channels' ledgers live. Default <peer.fileSystemPath>/ledgers. */
   ledgerDir?: string;
-  /** Admin HTTP endpoint ("host:port", port 0 picks one). None when absent. */
+  /**
+   * Admin (operations) endpoint ("host:port", port 0 picks one). Default: operations.listenAddress, as Fabric's
+   * peer serves its operations endpoint there; none when that is empty too. operations.tls applies either way.
+   */
   admin?: string;
   /** Serve process and Node.js runtime metrics on /metrics (a peer that owns its process: the CLI's). */
   processMetrics?: boolean;
@@ -170,6 +174,8 @@ export async function peerFromConfig(options: PeerFromConfigOptions, components:
 
   const tls = options.tls === undefined ? await configuredTls(peer.tls) : options.tls || undefined;
   const grpcTls = tls === undefined ? undefined : { cert: tls.cert, key: tls.key, rootCAs: tls.rootCAs ?? Buffer.alloc(0) };
+  const admin = options.admin ?? (peer.operations.listenAddress !== "" ? peer.operations.listenAddress : undefined);
+  const adminTls = admin === undefined ? undefined : await configuredOperationsTls(peer.operations.tls);
   const node = new PeerNode(
     {
       mcs: crypto.mcs,
@@ -192,7 +198,8 @@ export async function peerFromConfig(options: PeerFromConfigOptions, components:
       tls: grpcTls,
       channels,
       channelOrgs,
-      ...(options.admin !== undefined ? { admin: options.admin } : {}),
+      ...(admin !== undefined ? { admin } : {}),
+      ...(adminTls !== undefined ? { adminTls } : {}),
       ...(options.processMetrics === true ? { processMetrics: true } : {}),
       ...(ledgers
         ? {
@@ -228,6 +235,26 @@ export async function configuredTls(conf: PeerTlsConfig): Promise<TlsMaterial | 
         ...(conf.clientAuthRequired ? conf.clientRootCAFiles : []).filter((f) => f !== "").map((file) => ({ what: "peer.tls.clientRootCAs.files", file })),
       ],
     });
+  } catch (err) {
+    throw new PeerSetupError("PEER_TLS", errorMessage(err), { cause: err });
+  }
+}
+
+/**
+ * The TLS of the operations endpoint operations.tls names, when enabled (Fabric's fabhttp `TLS.Config`): the
+ * server pair and the client root CAs, which Fabric reads whenever TLS is on (they verify the certificates the
+ * endpoints beyond /healthz and /version require).
+ * @throws PeerSetupError PEER_TLS naming the key (operations.tls.cert.file, ...) and file at fault.
+ */
+export async function configuredOperationsTls(conf: OperationsTlsConfig): Promise<AdminTlsOptions | undefined> {
+  if (!conf.enabled) return undefined;
+  try {
+    const m = await loadTlsMaterial({
+      cert: { what: "operations.tls.cert.file", file: conf.certFile },
+      key: { what: "operations.tls.key.file", file: conf.keyFile },
+      cas: conf.clientRootCAFiles.filter((f) => f !== "").map((file) => ({ what: "operations.tls.clientRootCAs.files", file })),
+    });
+    return { cert: m.cert, key: m.key, ...(m.rootCAs !== undefined ? { clientRootCAs: m.rootCAs } : {}), clientAuthRequired: conf.clientAuthRequired };
   } catch (err) {
     throw new PeerSetupError("PEER_TLS", errorMessage(err), { cause: err });
   }

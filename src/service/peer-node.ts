@@ -10,7 +10,7 @@ import type { GossipNode, GossipNodeOptions } from "../gossip/node/index.js";
 import type { Logger, LogLevels } from "../logging/index.js";
 import { promMetricsProvider, Registry, registerFabricGossipMetrics, registerProcessMetrics } from "../metrics/index.js";
 import { type Clock, errorMessage, FABRIC_GOSSIP_VERSION, fromUtf8, GossipError, type Random, SystemClock, SystemRandom, toHex, utf8 } from "../util/index.js";
-import { AdminServer } from "./admin-server.js";
+import { AdminServer, type AdminTlsOptions } from "./admin-server.js";
 import { peerDashboardSnapshot } from "./dashboard-snapshot.js";
 import type { DashboardEndpointOptions } from "./dashboard-stream.js";
 import { createPvtDataViews } from "./pvtdata-view.js";
@@ -82,6 +82,8 @@ export interface PeerNodeOptions {
   channelOrgs: readonly string[];
   /** Admin HTTP endpoint ("host:port", port 0 picks one): /healthz, /metrics, /v1/membership, /v1/channels, /v1/events. None when absent. */
   admin?: string;
+  /** HTTPS for the admin endpoint (Fabric's operations.tls.*). Absent: plain HTTP. */
+  adminTls?: AdminTlsOptions;
   /**
    * Serve the process and Node.js runtime metrics (CPU, memory, file descriptors, event loop lag, GC) on
    * /metrics beside the gossip ones, as Fabric's operations endpoint does: for a peer that owns its process.
@@ -264,6 +266,7 @@ export class PeerNode {
         ? undefined
         : new AdminServer({
             listen: options.admin,
+            ...(options.adminTls !== undefined ? { tls: options.adminTls } : {}),
             registry: metrics.registry,
             membership: () => this.membershipView(),
             channels: () => this.channelsView(),
@@ -327,6 +330,11 @@ export class PeerNode {
   /** The admin endpoint once started ("host:port"), or undefined without one. */
   get adminAddress(): string | undefined {
     return this.#admin?.address;
+  }
+
+  /** The admin endpoint's URL once started ("http://host:port", or "https://..." with TLS), or undefined without one. */
+  get adminUrl(): string | undefined {
+    return this.#admin === undefined || this.#admin.address === "" ? undefined : this.#admin.url;
   }
 
   /** Our org as the security advisor tells it (the MSP ID). */
@@ -442,6 +450,7 @@ export class PeerNode {
       externalEndpoint: this.externalEndpoint,
       listen: this.#options.listenAddress,
       admin: this.adminAddress ?? null,
+      adminTls: this.#options.adminTls !== undefined,
       org: this.#selfOrg,
       pkiId: this.pkiId,
       channels: [...new Set([...this.#options.channels, ...(this.#options.service?.channels ?? []).map((d) => d.name)])],

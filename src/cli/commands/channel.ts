@@ -15,7 +15,17 @@ import {
 import { Block } from "../../protos/gen/common/common.pb.js";
 import { type ChannelDefinition, type ChannelStatusView, loadChannelDefinition, splitHostPort } from "../../service/index.js";
 import { errorMessage, GossipError } from "../../util/index.js";
-import { fetchChannelStatus, parseChannelStatus, repeatableFlag } from "../network/index.js";
+import {
+  type AdminAnswer,
+  type AdminEndpoint,
+  type AdminTlsFlags,
+  addAdminTlsOptions,
+  adminEndpointOf,
+  adminRequest,
+  fetchChannelStatus,
+  parseChannelStatus,
+  repeatableFlag,
+} from "../network/index.js";
 
 /**
  * Why a channel command failed: READ_FAILED (the file), BAD_BLOCK (its bytes, with the channelconfig code in the
@@ -63,25 +73,25 @@ export function registerChannel(program: Command): void {
       const info = await inspectBlockFile(file);
       process.stdout.write(opts.json ? `${JSON.stringify(info, null, 2)}\n` : formatInspection(info));
     });
-  channel
+  const join = channel
     .command("join")
     .description("join a running peer to the channel of a genesis block (Fabric's peer channel join -b), through its admin endpoint")
-    .requiredOption("--admin <host:port>", "the peer's admin endpoint (peer start --admin)", checkedAdmin)
+    .requiredOption("--admin <host:port>", "the peer's admin endpoint (peer start --admin; https://HOST:PORT with operations TLS, see --admin-tls-*)", checkedAdmin)
     .requiredOption("--block <file>", "the channel's genesis block (configtxgen's output, or block 0 as peer channel fetch writes it)")
-    .option("--json", "print the joined channel's status as JSON")
-    .action(async (opts: { admin: string; block: string; json?: boolean }) => {
-      const status = await joinChannel(opts.admin, opts.block);
-      process.stdout.write(opts.json ? `${JSON.stringify(status)}\n` : `joined channel ${status.channel} at height ${status.height}\n`);
-    });
-  channel
+    .option("--json", "print the joined channel's status as JSON");
+  addAdminTlsOptions(join).action(async (opts: { admin: string; block: string; json?: boolean } & AdminTlsFlags) => {
+    const status = await joinChannel(await adminEndpointOf(opts.admin, opts), opts.block);
+    process.stdout.write(opts.json ? `${JSON.stringify(status)}\n` : `joined channel ${status.channel} at height ${status.height}\n`);
+  });
+  const list = channel
     .command("list")
     .description("the channels a running peer has joined (Fabric's peer channel list)")
-    .requiredOption("--admin <host:port>", "the peer's admin endpoint", checkedAdmin)
-    .option("--json", "print JSON: each channel with its height, last block hash and leadership")
-    .action(async (opts: { admin: string; json?: boolean }) => {
-      const channels = await fetchChannelStatus(opts.admin);
-      process.stdout.write(opts.json ? `${JSON.stringify({ channels })}\n` : `Channels peers has joined:\n${channels.map((c) => `${c.channel}\n`).join("")}`);
-    });
+    .requiredOption("--admin <host:port>", "the peer's admin endpoint (https://HOST:PORT with operations TLS, see --admin-tls-*)", checkedAdmin)
+    .option("--json", "print JSON: each channel with its height, last block hash and leadership");
+  addAdminTlsOptions(list).action(async (opts: { admin: string; json?: boolean } & AdminTlsFlags) => {
+    const channels = await fetchChannelStatus(await adminEndpointOf(opts.admin, opts));
+    process.stdout.write(opts.json ? `${JSON.stringify({ channels })}\n` : `Channels peers has joined:\n${channels.map((c) => `${c.channel}\n`).join("")}`);
+  });
   channel
     .command("genesis")
     .description(
@@ -227,7 +237,7 @@ export async function genesisMspOfFolderFlag(dir: string, mspId: string): Promis
 }
 
 function checkedAdmin(value: string): string {
-  splitHostPort(value);
+  splitHostPort(value.replace(/^https?:\/\//, "").replace(/\/$/, ""));
   return value;
 }
 
@@ -235,25 +245,31 @@ function checkedAdmin(value: string): string {
  * Sends a genesis block to a peer's `POST /v1/channels/join` and gives the joined channel's status.
  * @throws ChannelCommandError READ_FAILED (the file), JOIN_FAILED (the peer's answer, with its reason)
  */
-export async function joinChannel(admin: string, file: string): Promise<ChannelStatusView> {
+export async function joinChannel(admin: string | AdminEndpoint, file: string): Promise<ChannelStatusView> {
+  const label = typeof admin === "string" ? admin : admin.label;
   let bytes: Uint8Array;
   try {
     bytes = await readFile(file);
   } catch (err) {
     throw new ChannelCommandError("READ_FAILED", `${file}: cannot read the block file (${errorMessage(err)})`, { cause: err });
   }
-  let res: Response;
+  let res: AdminAnswer;
   try {
-    res = await fetch(`http://${admin}/v1/channels/join`, { method: "POST", body: bytes, headers: { "content-type": "application/octet-stream" }, signal: AbortSignal.timeout(60_000) });
+    res = await adminRequest(admin, "/v1/channels/join", { method: "POST", body: bytes, timeoutMs: 60_000 });
   } catch (err) {
-    throw new ChannelCommandError("JOIN_FAILED", `${admin}: the peer's admin endpoint did not answer (${errorMessage(err)})`, { cause: err });
+    throw new ChannelCommandError("JOIN_FAILED", `${label}: the peer's admin endpoint did not answer (${errorMessage(err)})`, { cause: err });
   }
-  const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!res.ok) {
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(res.text) as Record<string, unknown>;
+  } catch {
+    // not JSON: the status says what happened
+  }
+  if (res.status < 200 || res.status > 299) {
     const why = typeof body["error"] === "string" ? body["error"] : `HTTP ${res.status}`;
-    throw new ChannelCommandError("JOIN_FAILED", `${admin} refused to join from ${file}: ${why}`);
+    throw new ChannelCommandError("JOIN_FAILED", `${label} refused to join from ${file}: ${why}`);
   }
-  return parseChannelStatus(body, admin);
+  return parseChannelStatus(body, label);
 }
 
 /** A short readable summary of an inspected block. */

@@ -18,7 +18,7 @@ import type { LogFields, Logger } from "../../logging/index.js";
 import { Envelope, Status } from "../../protos/gen/common/common.pb.js";
 import { type ChannelDefinition, type ChannelJoinBlock, type ChannelStatusView, channelJoinBlockOf, isLoopback, type MembershipView, storedChannelBlocks } from "../../service/index.js";
 import { errorMessage, SystemClock, toHex } from "../../util/index.js";
-import { repeatableFlag } from "../network/index.js";
+import { type AdminEndpoint, type AdminTlsFlags, addAdminTlsOptions, adminEndpointOf, adminGetJson, repeatableFlag } from "../network/index.js";
 import { type PeerStartFlags, type PeerStartPlan, planPeerStart } from "./peer.js";
 
 /** How a check came out: `fail` makes `doctor` exit 1. */
@@ -41,8 +41,8 @@ export interface DoctorReport {
 }
 
 /** The flags of `fabric-gossip doctor`: those of `peer start` that describe the peer, and where its admin endpoint answers. */
-export interface DoctorFlags extends Omit<PeerStartFlags, "admin" | "reportCommits"> {
-  /** Admin endpoints (host:port) of the running peer, and of other peers of its org to count leaders. */
+export interface DoctorFlags extends Omit<PeerStartFlags, "admin" | "reportCommits">, AdminTlsFlags {
+  /** Admin endpoints (host:port, or https://host:port) of the running peer, and of other peers of its org to count leaders. */
   admin?: string[];
   json?: boolean;
   /** Skip the checks that dial. */
@@ -63,7 +63,7 @@ const DEFAULT_DIAL_TIMEOUT_MS = 3_000;
 
 /** `fabric-gossip doctor`: checks a peer's configuration and, when it runs, its connections. */
 export function registerDoctor(program: Command): void {
-  program
+  const doctor = program
     .command("doctor")
     .description(
       "check a peer's configuration (core.yaml or the flags of `peer start`) offline, then live: MSP and TLS material, endpoints, bootstrap and anchor peers, orderers (TLS and Deliver permission), channel membership and, with --admin, the running peer's leaders, duplicate identities and clock; one line per check, exit code 1 when any fails",
@@ -80,15 +80,19 @@ export function registerDoctor(program: Command): void {
     .option("--tls-ca <files...>", "as `peer start --tls-ca`")
     .option("--channel-block <file>", "as `peer start --channel-block` (repeatable)", repeatableFlag)
     .option("--ledger-dir <dir>", "as `peer start --ledger-dir`: channels whose ledgers are there are checked too")
-    .option("--admin <host:port>", "admin endpoint of the running peer (repeatable: other peers of its org, to count leaders)", repeatableFlag)
+    .option(
+      "--admin <host:port>",
+      "admin endpoint of the running peer, https://HOST:PORT with operations TLS (repeatable: other peers of its org, to count leaders)",
+      repeatableFlag,
+    )
     .option("--offline", "only the checks that need no connection")
     .option("--timeout <ms>", `per dial (default ${DEFAULT_DIAL_TIMEOUT_MS})`)
-    .option("--json", 'print {"checks":[{"name","status","detail","fix"}],"ok"} instead of lines')
-    .action(async (flags: DoctorFlags) => {
-      const report = await runDoctor(flags, process.env);
-      process.stdout.write(flags.json === true ? `${JSON.stringify(report)}\n` : formatDoctorReport(report));
-      process.exitCode = report.ok ? 0 : 1;
-    });
+    .option("--json", 'print {"checks":[{"name","status","detail","fix"}],"ok"} instead of lines');
+  addAdminTlsOptions(doctor).action(async (flags: DoctorFlags) => {
+    const report = await runDoctor(flags, process.env);
+    process.stdout.write(flags.json === true ? `${JSON.stringify(report)}\n` : formatDoctorReport(report));
+    process.exitCode = report.ok ? 0 : 1;
+  });
 }
 
 /** One line per check, then a summary line. */
@@ -158,16 +162,19 @@ export async function runDoctor(flags: DoctorFlags, env: Readonly<Record<string,
     add("flags", "fail", `--timeout ${JSON.stringify(flags.timeout)}: not a positive whole number of milliseconds`, "give e.g. --timeout 3000");
     return done();
   }
+  const admins: AdminEndpoint[] = [];
   for (const a of flags.admin ?? []) {
-    if (!/^[^\s:]+:\d{1,5}$/.test(a) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(a)) {
-      add("flags", "fail", `--admin ${JSON.stringify(a)}: expected host:port of a peer's admin endpoint`, "give e.g. --admin 127.0.0.1:9443");
+    try {
+      admins.push(await adminEndpointOf(a, flags));
+    } catch (err) {
+      add("flags", "fail", errorMessage(err), "give e.g. --admin 127.0.0.1:9443, or --admin https://127.0.0.1:9443 --admin-tls-ca ca.pem");
       return done();
     }
   }
 
   // Configuration, as `peer start` reads it.
   const logger = new NoteLogger();
-  const { admin: _admin, json: _json, offline: _offline, timeout: _timeout, ...startFlags } = flags;
+  const { admin: _admin, json: _json, offline: _offline, timeout: _timeout, adminTlsCa: _ca, adminTlsCert: _cert, adminTlsKey: _key, ...startFlags } = flags;
   let plan: PeerStartPlan;
   try {
     plan = await planPeerStart(startFlags, env, logger);
@@ -292,7 +299,7 @@ export async function runDoctor(flags: DoctorFlags, env: Readonly<Record<string,
     await anchorChecks(s, add, (flags.admin ?? []).length > 0);
     if ((flags.admin ?? []).length > 0) await selfChecks(s, add);
     await ordererChecks(s, add);
-    if ((flags.admin ?? []).length > 0) await adminChecks(s, flags.admin ?? [], add);
+    if (admins.length > 0) await adminChecks(s, admins, add);
   }
   return done();
 }
@@ -614,25 +621,24 @@ async function deliverNewest(endpoint: string, channel: string, s: Subject, tls:
   }
 }
 
-async function getJson(admin: string, path: string, timeoutMs: number): Promise<{ body: unknown; date: number }> {
-  const res = await fetch(`http://${admin}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!res.ok) throw new Error(`HTTP ${res.status} from ${path}`);
-  return { body: await res.json(), date: Date.now() };
+async function getJson(admin: AdminEndpoint, path: string, timeoutMs: number): Promise<{ body: unknown; date: number }> {
+  return { body: await adminGetJson(admin, path, timeoutMs), date: Date.now() };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
-async function adminChecks(s: Subject, admins: readonly string[], add: Add): Promise<void> {
+async function adminChecks(s: Subject, endpoints: readonly AdminEndpoint[], add: Add): Promise<void> {
   const leaders = new Map<string, { org: string; leaders: string[]; peers: number }>();
-  for (const admin of admins) {
+  for (const endpoint of endpoints) {
+    const admin = endpoint.label;
     let membership: MembershipView;
     let channels: ChannelStatusView[];
     let events: Record<string, unknown>;
     try {
       const sentAt = Date.now();
-      const health = await getJson(admin, "/healthz", s.dialTimeoutMs);
+      const health = await getJson(endpoint, "/healthz", s.dialTimeoutMs);
       const time = isRecord(health.body) && typeof health.body["time"] === "string" ? Date.parse(health.body["time"]) : Number.NaN;
       add(`admin:${admin}`, "ok", "answers /healthz");
       if (!Number.isNaN(time)) {
@@ -644,10 +650,10 @@ async function adminChecks(s: Subject, admins: readonly string[], add: Add): Pro
         else if (abs > CLOCK_SKEW_WARNING_MS + (health.date - sentAt)) add(`clock-skew:${admin}`, "warning", detail, "synchronise the clocks (NTP)");
         else add(`clock-skew:${admin}`, "ok", detail);
       }
-      membership = (await getJson(admin, "/v1/membership", s.dialTimeoutMs)).body as MembershipView;
-      const ch = (await getJson(admin, "/v1/channels", s.dialTimeoutMs)).body;
+      membership = (await getJson(endpoint, "/v1/membership", s.dialTimeoutMs)).body as MembershipView;
+      const ch = (await getJson(endpoint, "/v1/channels", s.dialTimeoutMs)).body;
       channels = isRecord(ch) && Array.isArray(ch["channels"]) ? (ch["channels"] as ChannelStatusView[]) : [];
-      const ev = (await getJson(admin, "/v1/events", s.dialTimeoutMs)).body;
+      const ev = (await getJson(endpoint, "/v1/events", s.dialTimeoutMs)).body;
       events = isRecord(ev) ? ev : {};
     } catch (err) {
       add(`admin:${admin}`, "fail", `the admin endpoint does not answer: ${errorMessage(err)}`, "check that the peer runs with --admin (or operations listen address) at this host:port");
@@ -658,7 +664,7 @@ async function adminChecks(s: Subject, admins: readonly string[], add: Add): Pro
       continue;
     }
     const self = membership.self;
-    if (admin === admins[0] && s.msp !== undefined && self.pkiId !== toHex(s.msp.signingIdentity.pkiId)) {
+    if (endpoint === endpoints[0] && s.msp !== undefined && self.pkiId !== toHex(s.msp.signingIdentity.pkiId)) {
       add(`admin:${admin}`, "warning", `the peer behind ${admin} is not the one configured (PKI-ID ${self.pkiId.slice(0, 16)}..., org ${self.org})`, "give the admin endpoint of the peer these settings describe first");
     }
     duplicateChecks(admin, membership, events, add);

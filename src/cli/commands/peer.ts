@@ -94,8 +94,8 @@ export function registerPeer(program: Command): void {
     .option("--tls-cert <file>", "TLS certificate (server and client); enables mutual TLS")
     .option("--tls-key <file>", "TLS private key")
     .option("--tls-ca <files...>", "TLS CA certificates to trust (repeatable)")
-    .option("--admin <host:port>", "admin HTTP endpoint: /healthz, /metrics, /v1/membership (port 0 picks one)")
-    .option("--config <core.yaml>", "a Fabric core.yaml whose peer section is read (peer.id, address, listenAddress, fileSystemPath, mspConfigPath, localMspId, tls, gossip, deliveryclient; below CORE_PEER_* and flags)")
+    .option("--admin <host:port>", "admin HTTP endpoint: /healthz, /metrics, /v1/membership (port 0 picks one); default operations.listenAddress, served with operations.tls")
+    .option("--config <core.yaml>", "a Fabric core.yaml whose peer section is read (peer.id, address, listenAddress, fileSystemPath, mspConfigPath, localMspId, tls, gossip, deliveryclient, and operations.*; below CORE_PEER_*, CORE_OPERATIONS_* and flags)")
     .addOption(new Option("--channel-def <file>").argParser(repeatableFlag).hideHelp())
     .option(
       "--channel-block <file>",
@@ -361,8 +361,11 @@ export async function runPeerStart(
         await peer.start();
       } catch (err) {
         if (err instanceof PeerNodeError) {
-          const flag = err.code === "ADMIN_LISTEN" ? "--admin" : "--listen";
-          const address = err.code === "ADMIN_LISTEN" ? plan.options.admin : (plan.options.listen ?? plan.peer.listenAddress);
+          // Without --admin the endpoint listens at operations.listenAddress (peerFromConfig).
+          const adminFrom = plan.options.admin !== undefined ? "--admin" : "operations.listenAddress";
+          const adminAddress = plan.options.admin ?? plan.peer.operations.listenAddress;
+          const flag = err.code === "ADMIN_LISTEN" ? adminFrom : "--listen";
+          const address = err.code === "ADMIN_LISTEN" ? adminAddress : (plan.options.listen ?? plan.peer.listenAddress);
           if (address !== undefined && isAddressInUse(err)) throw new PeerStartError(addressInUseMessage(flag, address), { cause: err });
           throw new PeerStartError(`${flag}: ${err.message}`, { cause: err });
         }
@@ -379,6 +382,8 @@ export async function runPeerStart(
         event: "ready",
         endpoint: p.internalEndpoint,
         admin: p.adminAddress ?? null,
+        // With operations TLS the endpoint speaks HTTPS: clients need the scheme (admin stays host:port).
+        ...(p.adminUrl?.startsWith("https:") === true ? { adminUrl: p.adminUrl } : {}),
         pkiId: p.pkiId,
         ...(full ? { channels: p.channelsView().map((c) => ({ channel: c.channel, height: c.height })) } : {}),
       }),

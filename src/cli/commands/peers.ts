@@ -1,25 +1,19 @@
 import type { Command } from "commander";
 import type { MembershipView, PeerView } from "../../service/index.js";
+import { type AdminTlsFlags, addAdminTlsOptions, adminEndpointOf, adminGetJson } from "../network/index.js";
 
 /** `fabric-gossip peers --admin HOST:PORT [--json]`: what a running peer knows of the network. */
 export function registerPeers(program: Command): void {
-  program
-    .command("peers")
-    .description("show the membership view of a running peer (its /v1/membership)")
-    .requiredOption("--admin <host:port>", "the peer's admin endpoint")
-    .option("--json", "print the JSON as it came")
-    .action(async (opts: { admin: string; json?: boolean }) => {
-      const url = `http://${opts.admin}/v1/membership`;
-      let res: Response;
-      try {
-        res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
-      } catch (err) {
-        throw new Error(`cannot reach ${url}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-      if (!res.ok) throw new Error(`${url} answered ${res.status}: ${await res.text()}`);
-      const view = (await res.json()) as MembershipView;
-      process.stdout.write(opts.json ? `${JSON.stringify(view, null, 2)}\n` : formatMembership(view));
-    });
+  addAdminTlsOptions(
+    program
+      .command("peers")
+      .description("show the membership view of a running peer (its /v1/membership)")
+      .requiredOption("--admin <host:port>", "the peer's admin endpoint (https://HOST:PORT with operations TLS, see --admin-tls-*)")
+      .option("--json", "print the JSON as it came"),
+  ).action(async (opts: { admin: string; json?: boolean } & AdminTlsFlags) => {
+    const view = (await adminGetJson(await adminEndpointOf(opts.admin, opts), "/v1/membership", 5_000)) as MembershipView;
+    process.stdout.write(opts.json ? `${JSON.stringify(view, null, 2)}\n` : formatMembership(view));
+  });
 }
 
 /** The membership view as a table. */

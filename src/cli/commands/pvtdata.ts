@@ -1,9 +1,10 @@
 import type { Command } from "commander";
 import type { PvtCollectionView, PvtDataSummary, PvtDataView } from "../../service/index.js";
+import { type AdminTlsFlags, addAdminTlsOptions, adminEndpointOf, adminGetJson } from "../network/index.js";
 
 const TIMEOUT_MS = 10_000;
 
-interface GetOptions {
+interface GetOptions extends AdminTlsFlags {
   admin: string;
   channel: string;
   tx?: string;
@@ -19,56 +20,38 @@ interface GetOptions {
  */
 export function registerPvtdata(program: Command): void {
   const pvt = program.command("pvtdata").description("what a running peer holds of private data (its admin endpoint)");
-  pvt
+  const get = pvt
     .command("get")
     .description("per collection a transaction (or every transaction of a block) wrote: held, transient, missing or purged on this peer")
-    .requiredOption("--admin <host:port>", "the peer's admin endpoint")
+    .requiredOption("--admin <host:port>", "the peer's admin endpoint (https://HOST:PORT with operations TLS, see --admin-tls-*)")
     .requiredOption("--channel <name>", "the channel")
     .option("--tx <id>", "the transaction ID")
     .option("--block <n>", "every transaction of this block that wrote private data (instead of --tx)")
     .option("--values", "also show the written keys and values (base64); without it no value leaves the peer")
-    .option("--json", "print the JSON as it came")
-    .action(async (opts: GetOptions) => {
-      if ((opts.tx === undefined) === (opts.block === undefined)) throw new Error("give exactly one of --tx <id> or --block <n>");
-      if (opts.block !== undefined && !/^\d{1,20}$/.test(opts.block)) throw new Error(`--block must be a block number, got "${opts.block}"`);
-      const q = new URLSearchParams(opts.tx !== undefined ? { tx: opts.tx } : { block: opts.block ?? "" });
-      if (opts.values === true) q.set("values", "true");
-      const view = (await getJson(opts.admin, `/v1/channels/${encodeURIComponent(opts.channel)}/private-data?${q.toString()}`)) as PvtDataView;
-      process.stdout.write(opts.json === true ? `${JSON.stringify(view, null, 2)}\n` : formatPvtDataView(view));
-    });
-  pvt
+    .option("--json", "print the JSON as it came");
+  addAdminTlsOptions(get).action(async (opts: GetOptions) => {
+    if ((opts.tx === undefined) === (opts.block === undefined)) throw new Error("give exactly one of --tx <id> or --block <n>");
+    if (opts.block !== undefined && !/^\d{1,20}$/.test(opts.block)) throw new Error(`--block must be a block number, got "${opts.block}"`);
+    const q = new URLSearchParams(opts.tx !== undefined ? { tx: opts.tx } : { block: opts.block ?? "" });
+    if (opts.values === true) q.set("values", "true");
+    const view = (await getJson(opts, `/v1/channels/${encodeURIComponent(opts.channel)}/private-data?${q.toString()}`)) as PvtDataView;
+    process.stdout.write(opts.json === true ? `${JSON.stringify(view, null, 2)}\n` : formatPvtDataView(view));
+  });
+  const summary = pvt
     .command("summary")
     .description("per collection: write sets held, missing (eligible, ineligible), purged, and transient entries")
-    .requiredOption("--admin <host:port>", "the peer's admin endpoint")
+    .requiredOption("--admin <host:port>", "the peer's admin endpoint (https://HOST:PORT with operations TLS, see --admin-tls-*)")
     .requiredOption("--channel <name>", "the channel")
-    .option("--json", "print the JSON as it came")
-    .action(async (opts: { admin: string; channel: string; json?: boolean }) => {
-      const summary = (await getJson(opts.admin, `/v1/channels/${encodeURIComponent(opts.channel)}/private-data/summary`)) as PvtDataSummary;
-      process.stdout.write(opts.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatPvtDataSummary(summary));
-    });
+    .option("--json", "print the JSON as it came");
+  addAdminTlsOptions(summary).action(async (opts: { admin: string; channel: string; json?: boolean } & AdminTlsFlags) => {
+    const answer = (await getJson(opts, `/v1/channels/${encodeURIComponent(opts.channel)}/private-data/summary`)) as PvtDataSummary;
+    process.stdout.write(opts.json === true ? `${JSON.stringify(answer, null, 2)}\n` : formatPvtDataSummary(answer));
+  });
 }
 
-/** GET of the admin endpoint; throws naming the URL and the peer's error answer. */
-async function getJson(admin: string, path: string): Promise<unknown> {
-  const url = `http://${admin}${path}`;
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) });
-  } catch (err) {
-    throw new Error(`cannot reach ${url}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  const text = await res.text();
-  if (!res.ok) {
-    let why = text;
-    try {
-      const body = JSON.parse(text) as { error?: unknown; code?: unknown };
-      if (typeof body.error === "string") why = `${typeof body.code === "string" ? `${body.code}: ` : ""}${body.error}`;
-    } catch {
-      // not JSON: the text as it came
-    }
-    throw new Error(`${url} answered ${res.status}: ${why}`);
-  }
-  return JSON.parse(text) as unknown;
+/** GET of the admin endpoint `--admin` (and `--admin-tls-*`) name; throws naming the URL and the peer's error answer. */
+async function getJson(opts: { admin: string } & AdminTlsFlags, path: string): Promise<unknown> {
+  return adminGetJson(await adminEndpointOf(opts.admin, opts), path, TIMEOUT_MS);
 }
 
 /** One line per (transaction, collection); with values, the writes indented below it. */

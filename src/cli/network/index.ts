@@ -1,4 +1,14 @@
-export { fetchChannelStatus, parseChannel as parseChannelStatus } from "./admin-client.js";
+export {
+  type AdminAnswer,
+  type AdminEndpoint,
+  type AdminTlsFlags,
+  addAdminTlsOptions,
+  adminEndpointOf,
+  adminGetJson,
+  adminRequest,
+  fetchChannelStatus,
+  parseChannel as parseChannelStatus,
+} from "./admin-client.js";
 export { NetworkError, type NetworkErrorCode } from "./errors.js";
 export { type FeederStats, TxFeeder, type TxFeederOptions } from "./feeder.js";
 export {

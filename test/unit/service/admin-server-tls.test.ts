@@ -4,7 +4,8 @@ import { test } from "node:test";
 import { Registry } from "prom-client";
 import { createCa, issueCertificate } from "../../../src/crypto/index.js";
 import { silentLogger } from "../../../src/logging/index.js";
-import { AdminServer, AdminServerError, type MembershipView } from "../../../src/service/index.js";
+import { adminEndpointOf } from "../../../src/cli/network/index.js";
+import { AdminServer, AdminServerError, configuredOperationsTls, type MembershipView, PeerSetupError } from "../../../src/service/index.js";
 
 const view: MembershipView = {
   self: { endpoint: "peer0:7051", internalEndpoint: "peer0:7051", org: "Org1MSP", pkiId: "aa".repeat(32) },
@@ -102,4 +103,23 @@ test("operations TLS with no client root CA: every client certificate is unverif
   const closed = server(m, true, null);
   await assert.rejects(closed.start(), (err: unknown) => err instanceof AdminServerError && err.code === "ADMIN_TLS" && /clientRootCAs/.test(err.message));
   await closed.stop();
+});
+
+test("operations.tls files that cannot be used are refused naming the key and the file", async () => {
+  assert.equal(await configuredOperationsTls({ enabled: false, certFile: "", keyFile: "", clientAuthRequired: false, clientRootCAFiles: [] }), undefined);
+  const missing = "/nonexistent/ops/server.crt";
+  await assert.rejects(
+    configuredOperationsTls({ enabled: true, certFile: missing, keyFile: "/nonexistent/ops/server.key", clientAuthRequired: true, clientRootCAFiles: ["/nonexistent/ca.crt"] }),
+    (err: unknown) => err instanceof PeerSetupError && err.code === "PEER_TLS" && err.message.includes(`operations.tls.cert.file ${missing}`),
+  );
+});
+
+test("--admin of the CLI clients: host:port is plain HTTP, https:// or the --admin-tls-* flags mean TLS; contradictions are refused naming the flag", async () => {
+  assert.deepEqual(await adminEndpointOf("127.0.0.1:9443"), { base: "http://127.0.0.1:9443", label: "127.0.0.1:9443" });
+  assert.equal((await adminEndpointOf("http://127.0.0.1:9443/")).base, "http://127.0.0.1:9443");
+  assert.deepEqual(await adminEndpointOf("https://[::1]:9443"), { base: "https://[::1]:9443", label: "https://[::1]:9443", tls: {} });
+  for (const bad of ["9443", "https://host", "ftp://h:1", "h:1/x"]) await assert.rejects(adminEndpointOf(bad), /--admin/, bad);
+  await assert.rejects(adminEndpointOf("http://h:1", { adminTlsCa: "ca.pem" }), /for https/);
+  await assert.rejects(adminEndpointOf("https://h:1", { adminTlsCert: "c.pem" }), /--admin-tls-cert needs --admin-tls-key/);
+  await assert.rejects(adminEndpointOf("h:1", { adminTlsCa: "/nonexistent/ca.pem" }), /--admin-tls-ca \/nonexistent\/ca\.pem: cannot read/);
 });
