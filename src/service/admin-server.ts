@@ -114,15 +114,8 @@ export class AdminServer {
     const addr = server.address();
     this.#address = typeof addr === "object" && addr !== null ? `${host}:${addr.port}` : this.options.listen;
     this.#server = server;
-    const tls = this.options.tls;
-    if (!isLoopback(host) && tls?.clientAuthRequired !== true) {
-      this.options.logger.warn(
-        tls === undefined
-          ? "the admin endpoint listens beyond loopback without authentication: whoever reaches it can read membership and metrics and join channels"
-          : "the admin endpoint listens beyond loopback without TLS client authentication (operations.tls.clientAuthRequired): whoever reaches it gets /healthz and /version; the rest needs a client certificate from operations.tls.clientRootCAs.files",
-        { address: this.#address },
-      );
-    }
+    const warning = exposureWarningOf(host, this.options.tls);
+    if (warning !== undefined) this.options.logger.warn(warning, { address: this.#address });
   }
 
   /** The HTTPS server of `tls` (Fabric's fabhttp TLS.Config: TLS 1.2+, client certificates verified against the client root CAs). */
@@ -402,6 +395,17 @@ export const MAX_JOIN_BLOCK_BYTES = 100 * 1024 * 1024;
 function send(res: ServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) });
   res.end(body);
+}
+
+/**
+ * The warning an endpoint bound to `host` deserves: none on loopback or with TLS client authentication required;
+ * otherwise what whoever reaches it can do.
+ */
+export function exposureWarningOf(host: string, tls: Pick<AdminTlsOptions, "clientAuthRequired"> | undefined): string | undefined {
+  if (isLoopback(host) || tls?.clientAuthRequired === true) return undefined;
+  return tls === undefined
+    ? "the admin endpoint listens beyond loopback without authentication: whoever reaches it can read membership and metrics and join channels"
+    : "the admin endpoint listens beyond loopback without TLS client authentication (operations.tls.clientAuthRequired): whoever reaches it gets /healthz and /version; the rest needs a client certificate from operations.tls.clientRootCAs.files";
 }
 
 /** Whether `host` is a loopback address or name (127.0.0.0/8, ::1, localhost). */

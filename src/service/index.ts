@@ -1,4 +1,4 @@
-export { AdminServer, AdminServerError, type AdminServerOptions, type AdminTlsOptions, isLoopback, splitHostPort } from "./admin-server.js";
+export { AdminServer, AdminServerError, type AdminServerOptions, type AdminTlsOptions, exposureWarningOf, isLoopback, splitHostPort } from "./admin-server.js";
 export type { MembershipView, PeerView, ChannelPeerView, ChannelStatusView, DuplicateIdentityView } from "./membership-view.js";
 export {
   ChannelDefinitionError,

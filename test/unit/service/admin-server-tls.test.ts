@@ -5,7 +5,7 @@ import { Registry } from "prom-client";
 import { createCa, issueCertificate } from "../../../src/crypto/index.js";
 import { silentLogger } from "../../../src/logging/index.js";
 import { adminEndpointOf } from "../../../src/cli/network/index.js";
-import { AdminServer, AdminServerError, configuredOperationsTls, type MembershipView, PeerSetupError } from "../../../src/service/index.js";
+import { AdminServer, AdminServerError, configuredOperationsTls, exposureWarningOf, type MembershipView, PeerSetupError } from "../../../src/service/index.js";
 
 const view: MembershipView = {
   self: { endpoint: "peer0:7051", internalEndpoint: "peer0:7051", org: "Org1MSP", pkiId: "aa".repeat(32) },
@@ -122,4 +122,11 @@ test("--admin of the CLI clients: host:port is plain HTTP, https:// or the --adm
   await assert.rejects(adminEndpointOf("http://h:1", { adminTlsCa: "ca.pem" }), /for https/);
   await assert.rejects(adminEndpointOf("https://h:1", { adminTlsCert: "c.pem" }), /--admin-tls-cert needs --admin-tls-key/);
   await assert.rejects(adminEndpointOf("h:1", { adminTlsCa: "/nonexistent/ca.pem" }), /--admin-tls-ca \/nonexistent\/ca\.pem: cannot read/);
+});
+
+test("the beyond-loopback warning: none on loopback or with TLS client auth required; said without TLS, and with TLS but no client auth", () => {
+  assert.equal(exposureWarningOf("127.0.0.1", undefined), undefined);
+  assert.equal(exposureWarningOf("0.0.0.0", { clientAuthRequired: true }), undefined);
+  assert.match(exposureWarningOf("0.0.0.0", undefined) ?? "", /without authentication/);
+  assert.match(exposureWarningOf("10.0.0.1", { clientAuthRequired: false }) ?? "", /without TLS client authentication/);
 });
