@@ -268,6 +268,12 @@ export interface GossipConfig {
    * trips it measures from hello to digest; its rounds start at least digest + response wait apart.
    */
   pullWaitsFollowRtt: boolean;
+  /**
+   * Extension, not in Fabric (`peer.gossip.membershipDelta`; false, the default, is off): periodic
+   * membership sync requests list the alive members known (Fabric's unused `known` field) and the
+   * response leaves them out. Responses always honour a list; Fabric's requests carry none.
+   */
+  membershipDelta: boolean;
   /** Extension, not in Fabric (`peer.gossip.limits.*`): protections against misbehaving peers and floods. */
   limits: LimitsConfig;
 }
@@ -431,6 +437,7 @@ function buildDefaults(): GossipConfig {
     nonBlockingCommitMode: false,
     blockPullIntervalMs: 0,
     pullWaitsFollowRtt: false,
+    membershipDelta: false,
     limits: { ...DEFAULT_LIMITS },
   };
 }
@@ -903,6 +910,7 @@ export function loadGossipConfig(layers: GossipConfigLayers = {}): LoadedGossipC
     nonBlockingCommitMode: r.bool("nonBlockingCommitMode", false),
     blockPullIntervalMs: r.duration("blockPullInterval", 0),
     pullWaitsFollowRtt: r.bool("pullWaitsFollowRtt", false),
+    membershipDelta: r.bool("membershipDelta", false),
     limits: readLimits(r),
   };
 

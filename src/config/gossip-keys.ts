@@ -124,6 +124,8 @@ export const GOSSIP_KEYS: readonly GossipKeySpec[] = Object.freeze([
   k("blockPullInterval", "duration", "plain", undefined, "0 (off: block pull every pullInterval, as in Fabric)", EXTENSION_READ_IN),
   // Block pull waits that follow the measured round trip (docs/CONFIG.md, Extensions).
   k("pullWaitsFollowRtt", "bool", "plain", undefined, "false (off: the configured waits, as in Fabric)", EXTENSION_READ_IN),
+  // Membership sync requests list the members known; responses carry only news (docs/CONFIG.md, Extensions).
+  k("membershipDelta", "bool", "plain", undefined, "false (off: whole responses, as in Fabric)", EXTENSION_READ_IN),
   // Limits against misbehaving peers and floods, on by default (docs/CONFIG.md, Extensions).
   k("limits.misbehaviourLimit", "int", "ifSet", undefined, "10", EXTENSION_READ_IN),
   k("limits.misbehaviourWindow", "duration", "ifSet", undefined, "1m", EXTENSION_READ_IN),

@@ -60,6 +60,9 @@ interface LastSeen {
   lastSeenMs: number;
 }
 
+/** No members listed as known (Fabric's requests). */
+const NO_KNOWN: ReadonlySet<string> = new Set();
+
 /** Signature checks of one membership response run in one go; the rest wait for later turns. Ours. */
 const RESPONSE_CHECKS_PER_SLICE = 64;
 
@@ -139,6 +142,7 @@ export function resolveDiscoveryOptions(options: Partial<DiscoveryOptions> = {})
     maxKnownMembers: options.maxKnownMembers ?? DEFAULT_DISCOVERY_OPTIONS.maxKnownMembers,
     maxReconnectPingsInFlight: Math.max(1, options.maxReconnectPingsInFlight ?? DEFAULT_DISCOVERY_OPTIONS.maxReconnectPingsInFlight),
     maxReconnectBackoffMs: options.maxReconnectBackoffMs ?? DEF_MAX_RECONNECT_BACKOFF_FACTOR * reconnectIntervalMs,
+    membershipDelta: options.membershipDelta === true,
   };
 }
 
@@ -437,9 +441,36 @@ class DiscoveryImpl implements Discovery {
       this.#logger.debug("No peers to send to, aborting membership sync");
       return;
     }
-    const req = this.#createMembershipRequest(true, 0n);
-    if (req === undefined) return;
-    for (const target of targets) this.#c.comm.sendToPeer(target, req);
+    if (!this.#o.membershipDelta) {
+      const req = this.#createMembershipRequest(true, 0n);
+      if (req === undefined) return;
+      for (const target of targets) this.#c.comm.sendToPeer(target, req);
+      return;
+    }
+    for (const target of targets) {
+      const req = this.#createMembershipRequest(true, 0n, this.#knownFor(target));
+      if (req !== undefined) this.#c.comm.sendToPeer(target, req);
+    }
+  }
+
+  /**
+   * membershipDelta (ours): the alive members a sync request to `target` lists as known, so that its
+   * response leaves them out: those heard of within the last quarter of aliveExpirationTimeout. Older
+   * ones are not listed, so the response refreshes them (membership responses are part of how liveness
+   * spreads: listing every member let 145 of them expire at 100 peers). A peer of another org is told only
+   * of members it may learn (an external endpoint); dead members are not listed, so they can come back.
+   */
+  #knownFor(target: NetworkMember): Uint8Array[] {
+    const selfOrg = this.#orgOf(this.#self.pkiId);
+    const sameOrg = selfOrg !== "" && this.#orgOf(target.pkiId) === selfOrg;
+    const freshSince = this.#c.clock.monotonic() - this.#o.aliveExpirationTimeoutMs / 4;
+    const out: Uint8Array[] = [];
+    for (const m of this.#aliveMembership.members()) {
+      if (!sameOrg && m.endpoint === "") continue;
+      const seen = this.#aliveLastTS.get(pkiKey(m.pkiId))?.lastSeenMs;
+      if (seen !== undefined && seen >= freshSince) out.push(m.pkiId);
+    }
+    return out;
   }
 
   connect(member: NetworkMember, identifier: Identifier): void {
@@ -1011,10 +1042,11 @@ class DiscoveryImpl implements Discovery {
       this.#reportLimited(limited, rm, "membership request");
     } else this.#reject("STALE", rm);
     // As in Fabric, a stale (but authentic) request is still answered: it changes nothing here.
-    this.#sendMemResponse(am.membership, selfInfo.internalEndpoint(), nonce);
+    const known = req.known.length === 0 ? NO_KNOWN : new Set(req.known.slice(0, this.#o.maxKnownMembers).map((k) => pkiHex(k)));
+    this.#sendMemResponse(am.membership, selfInfo.internalEndpoint(), nonce, known);
   }
 
-  #sendMemResponse(target: Member, internalEndpoint: string, nonce: bigint): void {
+  #sendMemResponse(target: Member, internalEndpoint: string, nonce: bigint, known: ReadonlySet<string> = NO_KNOWN): void {
     const targetPeer: NetworkMember = {
       endpoint: target.endpoint,
       metadata: target.metadata,
@@ -1025,7 +1057,7 @@ class DiscoveryImpl implements Discovery {
     if (aliveMsg === undefined) return;
     let memResp: MembershipResponse | undefined;
     try {
-      memResp = this.#createMembershipResponse(aliveMsg, targetPeer);
+      memResp = this.#createMembershipResponse(aliveMsg, targetPeer, known);
     } catch (err) {
       this.#logger.warn("Disclosure policy failed", { error: errorMessage(err) });
       return;
@@ -1050,16 +1082,22 @@ class DiscoveryImpl implements Discovery {
   }
 
   /** Our view as the disclosure policy lets `target` see it, or undefined if it may not even see us. */
-  #createMembershipResponse(aliveMsg: SignedGossipMessage, target: NetworkMember): MembershipResponse | undefined {
+  #createMembershipResponse(aliveMsg: SignedGossipMessage, target: NetworkMember, known: ReadonlySet<string> = NO_KNOWN): MembershipResponse | undefined {
     const { sieve, envelopeFilter } = this.#c.disclosurePolicy(target);
     if (!sieve(aliveMsg)) return undefined;
+    // Ours: members the requester listed as known (alive to it) are left out; Fabric's requests list none.
+    const unknown = (m: SignedGossipMessage): boolean => {
+      if (known.size === 0) return true;
+      const pkiId = wellFormedAlive(m)?.membership.pkiId;
+      return pkiId === undefined || !known.has(pkiKey(pkiId));
+    };
     const dead: Envelope[] = [];
     for (const dm of this.#deadMembership.values()) {
-      if (sieve(dm)) dead.push(envelopeFilter(dm));
+      if (sieve(dm) && unknown(dm)) dead.push(envelopeFilter(dm));
     }
     const alive: Envelope[] = [];
     for (const am of this.#aliveMembership.messages()) {
-      if (sieve(am)) alive.push(envelopeFilter(am));
+      if (sieve(am) && unknown(am)) alive.push(envelopeFilter(am));
     }
     alive.push(envelopeFilter(aliveMsg));
     return { alive, dead };
@@ -1428,14 +1466,14 @@ class DiscoveryImpl implements Discovery {
   }
 
   /** A NoopSigned MembershipRequest carrying our signed alive message; `known` is always empty (FAB-2570). */
-  #createMembershipRequest(includeInternalEndpoint: boolean, nonce: bigint): SignedGossipMessage | undefined {
+  #createMembershipRequest(includeInternalEndpoint: boolean, nonce: bigint, known: Uint8Array[] = []): SignedGossipMessage | undefined {
     const am = this.#createSignedAliveMessage(includeInternalEndpoint);
     if (am === undefined) return undefined;
     return SignedGossipMessage.noopSign({
       nonce,
       channel: EMPTY,
       tag: GossipMessage_Tag.EMPTY,
-      content: { $case: "memReq", value: { selfInformation: am.envelope, known: [] } },
+      content: { $case: "memReq", value: { selfInformation: am.envelope, known } },
     });
   }
 }

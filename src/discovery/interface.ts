@@ -262,6 +262,12 @@ export interface DiscoveryOptions {
    * probed every reconnectInterval as in Fabric. Default reconnectInterval x 16 (400 s).
    */
   maxReconnectBackoffMs: number;
+  /**
+   * Ours (peer.gossip.membershipDelta, off by default): periodic membership sync requests list the alive
+   * members we know (in Fabric's unused `known` field), and responses leave out what a request lists, so a
+   * response carries news instead of the whole view. Fabric peers send no list and get whole responses.
+   */
+  membershipDelta: boolean;
 }
 
 export const DEFAULT_DISCOVERY_OPTIONS: Readonly<DiscoveryOptions> = Object.freeze({
@@ -280,4 +286,5 @@ export const DEFAULT_DISCOVERY_OPTIONS: Readonly<DiscoveryOptions> = Object.free
   maxKnownMembers: DEF_MAX_KNOWN_MEMBERS,
   maxReconnectPingsInFlight: DEF_MAX_RECONNECT_PINGS_IN_FLIGHT,
   maxReconnectBackoffMs: DEF_MAX_RECONNECT_BACKOFF_FACTOR * DEF_RECONNECT_INTERVAL_MS,
+  membershipDelta: false,
 });

@@ -132,6 +132,7 @@ export function gossipNodeOptionsOf(c: GossipConfig, internalEndpoint: string): 
     membershipTrackerIntervalMs: c.membershipTrackerIntervalMs,
     blockPullIntervalMs: c.blockPullIntervalMs,
     pullWaitsFollowRtt: c.pullWaitsFollowRtt,
+    membershipDelta: c.membershipDelta,
     comm: commOptionsOf(c),
     preferDirectMembers: c.limits.preferDirectMembers,
     discoveryLimits: {

@@ -30,6 +30,7 @@ export const FABRIC_DEFAULTS: GossipSettings = Object.freeze({
   // Ours, not Fabric's: off, so block pull runs every pullInterval as in Fabric.
   blockPullInterval: "0s",
   pullWaitsFollowRtt: false,
+  membershipDelta: false,
 });
 
 /**
@@ -87,6 +88,11 @@ export const TUNED: GossipSettings = Object.freeze({
    * digest waits ended every round before a digest came back.
    */
   pullWaitsFollowRtt: true,
+  /**
+   * true (extension): membership sync requests list the members known and responses carry only the others,
+   * instead of the whole view every pullInterval (most of a peer's membership bytes at 100 peers).
+   */
+  membershipDelta: true,
 });
 
 /** The presets by name: `simulate --preset fabric|tuned`. */

@@ -76,6 +76,8 @@ export interface GossipNodeOptions {
   blockPullIntervalMs?: number;
   /** Not in Fabric: peer.gossip.pullWaitsFollowRtt, block pull waits that follow the measured round trip; absent is off. */
   pullWaitsFollowRtt?: boolean;
+  /** Not in Fabric: peer.gossip.membershipDelta, membership sync requests list the members known and responses leave them out; absent is off. */
+  membershipDelta?: boolean;
   /** Not in Fabric: discovery's bounds on what others make it learn (absent: discovery's defaults). */
   discoveryLimits?: Partial<DiscoveryLimits>;
   /**

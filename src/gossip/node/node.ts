@@ -176,6 +176,7 @@ export class GossipNodeImpl implements GossipNode {
         maxConnectionAttempts: this.#o.maxConnectionAttempts,
         msgExpirationFactor: this.#o.msgExpirationFactor,
         bootstrapPeers: this.#o.bootstrapPeers,
+        membershipDelta: this.#o.membershipDelta === true,
         ...this.#o.discoveryLimits,
       },
     );

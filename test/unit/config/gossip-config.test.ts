@@ -118,6 +118,7 @@ const TABLE: ReadonlyArray<[key: string, field: string, codeDefault: unknown, ya
   // fabric-gossip's extension (not in Fabric, not in core.yaml): off unless set
   ["blockPullInterval", "blockPullIntervalMs", 0, 0],
   ["pullWaitsFollowRtt", "pullWaitsFollowRtt", false, false],
+  ["membershipDelta", "membershipDelta", false, false],
   // fabric-gossip's limits against misbehaving peers and floods (not in Fabric): on unless set otherwise
   ["limits.misbehaviourLimit", "limits.misbehaviourLimit", 10, 10],
   ["limits.misbehaviourWindow", "limits.misbehaviourWindowMs", 60_000, 60_000],

@@ -52,6 +52,7 @@ describe("configuration", () => {
       maxKnownMembers: 10_000,
       maxReconnectPingsInFlight: 32,
       maxReconnectBackoffMs: 400_000,
+      membershipDelta: false,
     });
     const o = resolveDiscoveryOptions({ aliveTimeIntervalMs: 300 });
     assert.equal(o.aliveExpirationTimeoutMs, 1_500);
@@ -300,6 +301,41 @@ describe("membership request and response", () => {
     const ours = res!.alive.map((e) => SignedGossipMessage.fromEnvelope(e)).find((m) => fromUtf8(aliveOf(m).membership!.pkiId) === "self:7051")!;
     assert.equal(ours.internalEndpoint(), "self:7051");
     await f.disc.stop();
+  });
+
+  it("membershipDelta (ours): a request's known members are left out of the response; with the option our sync requests list them", async () => {
+    const f = await fixture({ options: { membershipDelta: true } });
+    const peers = ["p1:7051", "p2:7051", "p3:7051"].map((e) => new RemotePeer(e));
+    for (const p of peers) f.comm.deliver(p.alive(), p.pkiId);
+    await f.clock.advance(ALIVE);
+    const requester = new RemotePeer("req:7051");
+    f.comm.deliver(requester.memReq(5n, requester.alive().envelope, [peers[0]!.pkiId, peers[1]!.pkiId]), requester.pkiId);
+    const [reply] = f.comm.sentOf("memRes");
+    const res = reply!.msg.message.content?.$case === "memRes" ? reply!.msg.message.content.value : undefined;
+    const aliveIds = res!.alive.map((e) => fromUtf8(aliveOf(SignedGossipMessage.fromEnvelope(e)).membership!.pkiId)).sort();
+    assert.deepEqual(aliveIds, ["p3:7051", "req:7051", "self:7051"], "p1 and p2 were listed as known: left out; ours always in");
+    // Our periodic sync request lists the members we hold alive.
+    f.disc.initiateSync(1);
+    const [req] = f.comm.sentOf("memReq");
+    const known = req!.msg.message.content?.$case === "memReq" ? req!.msg.message.content.value.known.map((k) => fromUtf8(k)).sort() : [];
+    assert.deepEqual(known, ["p1:7051", "p2:7051", "p3:7051", "req:7051"]);
+    // A member not heard of for a quarter of aliveExpirationTimeout is not listed: the response refreshes it.
+    for (let t = 0; t < EXPIRATION / 4 + ALIVE; t += ALIVE) {
+      for (const p of [peers[0]!, peers[1]!, requester]) f.comm.deliver(p.alive(), p.pkiId);
+      await f.clock.advance(ALIVE);
+    }
+    f.disc.initiateSync(1);
+    const again = f.comm.sentOf("memReq").at(-1)!;
+    const listed = again.msg.message.content?.$case === "memReq" ? again.msg.message.content.value.known.map((k) => fromUtf8(k)).sort() : [];
+    assert.deepEqual(listed, ["p1:7051", "p2:7051", "req:7051"], "p3 went quiet: left off the list");
+    await f.disc.stop();
+    // Without the option (Fabric's behaviour) the list stays empty.
+    const g = await fixture();
+    g.comm.deliver(peers[0]!.alive(), peers[0]!.pkiId);
+    g.disc.initiateSync(1);
+    const [plain] = g.comm.sentOf("memReq");
+    assert.equal(plain!.msg.message.content?.$case === "memReq" ? plain!.msg.message.content.value.known.length : -1, 0);
+    await g.disc.stop();
   });
 
   it("applies the disclosure policy; if our own alive message may not be disclosed nothing is sent and the connection is closed", async () => {

@@ -127,12 +127,12 @@ export class RemotePeer {
     return signed.withSecret({ content: { $case: "internalEndpoint", value: this.internalEndpoint } }, devSign);
   }
 
-  memReq(nonce = 0n, selfInfo: Envelope = this.alive().envelope): SignedGossipMessage {
+  memReq(nonce = 0n, selfInfo: Envelope = this.alive().envelope, known: Uint8Array[] = []): SignedGossipMessage {
     return SignedGossipMessage.noopSign({
       nonce,
       channel: EMPTY,
       tag: GossipMessage_Tag.EMPTY,
-      content: { $case: "memReq", value: { selfInformation: selfInfo, known: [] } },
+      content: { $case: "memReq", value: { selfInformation: selfInfo, known } },
     });
   }
 }
