@@ -79,8 +79,8 @@ const selectNone: RoutingFilter<NetworkMember> = () => false;
  * transaction's endorsers at commit and the peers eligible under the config in force at the data's block for
  * reconciliation; digests presumably purged by every candidate's height are reported as purged, not asked.
  * Each round sends one RemotePvtDataRequest per chosen peer and waits up to `responseWaitMs` (a peer's
- * response settles its request at once); peers are asked once per fetch; rounds go on until nothing is
- * missing or no candidate is left. Responses are matched to requests by nonce and sender, elements to
+ * response settles its request at once); a peer is asked for each digest at most once per fetch; rounds go
+ * on until nothing is missing or no candidate is left for any digest. Responses are matched to requests by nonce and sender, elements to
  * digests by Fabric's digest hash; the caller checks the data against the block's hashes.
  */
 export function createPvtDataPuller(components: PvtDataPullerComponents, options: PvtDataPullerOptions = {}): PvtDataPuller {
@@ -249,6 +249,10 @@ export function createPvtDataPuller(components: PvtDataPullerComponents, options
       return result;
     }
     members = random.shuffle(members);
+    // Peers asked for each digest in this fetch. Ours: Fabric asks a peer in one round only, so a holder
+    // asked for other digests first was never asked for this one, which went to the deprioritized list
+    // (60 min) though its holder ran. A peer is asked again, for digests it was not asked for yet.
+    const askedFor = new Map<string, Set<string>>();
 
     while (left.size > 0 && members.length > 0 && !stopped) {
       for (const [key, w] of left) {
@@ -262,18 +266,21 @@ export function createPvtDataPuller(components: PvtDataPullerComponents, options
       // Each digest goes to its first preferred candidate, else its first candidate of any kind.
       const assignment = new Map<string, { member: NetworkMember; digests: Map<string, PvtDataDigest> }>();
       for (const [key, w] of left) {
-        const peer = members.find((m) => w.preferredPeer(m)) ?? members.find((m) => w.anyPeer(m));
+        const asked = askedFor.get(key);
+        const fresh = (m: NetworkMember): boolean => asked === undefined || !asked.has(toHex(m.pkiId));
+        const peer = members.find((m) => fresh(m) && w.preferredPeer(m)) ?? members.find((m) => fresh(m) && w.anyPeer(m));
         if (peer === undefined) continue;
         const id = toHex(peer.pkiId);
         const a = assignment.get(id) ?? { member: peer, digests: new Map<string, PvtDataDigest>() };
         a.digests.set(key, w.digest);
         assignment.set(id, a);
+        if (asked === undefined) askedFor.set(key, new Set([id]));
+        else asked.add(id);
       }
       if (assignment.size === 0) {
         log.debug("no candidate left for the missing private data", { digests: [...left.values()].map((w) => describeDigest(w.digest)) });
         break;
       }
-      members = members.filter((m) => !assignment.has(toHex(m.pkiId)));
       log.debug("pulling private data", { digests: left.size, peers: assignment.size });
 
       for (const el of await round(assignment)) {

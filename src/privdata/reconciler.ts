@@ -68,6 +68,15 @@ export interface PvtDataReconciler {
 
 const digestKey = (block: bigint, seq: bigint | number, ns: string, coll: string): string => `${block}\u0000${seq}\u0000${ns}\u0000${coll}`;
 
+/**
+ * Cycles in a row a missing item is asked for in vain before it goes to the deprioritized list. Ours: Fabric
+ * deprioritizes after one, so data no eligible peer held yet at that moment (the others were reconciling it too)
+ * waited the deprioritized interval (60 min) though holders came up a cycle later.
+ */
+const FAILED_CYCLES_BEFORE_DEPRIORITIZING = 3;
+/** Items whose failures are remembered at most (the rest start counting again). */
+const MAX_TRACKED_FAILURES = 100_000;
+
 /** Creates the reconciler of one channel. */
 export function createPvtDataReconciler(c: ReconcilerComponents, options: ReconcilerOptions = {}): PvtDataReconciler {
   const label = { channel: c.channel };
@@ -79,6 +88,8 @@ export function createPvtDataReconciler(c: ReconcilerComponents, options: Reconc
   let timer: TimerHandle | undefined;
   let running: Promise<unknown> | undefined;
   let started = false;
+  /** Failed cycles in a row per missing item not yet deprioritized. */
+  const failures = new Map<string, number>();
 
   const stopped = (): PvtDataCommitError => new PvtDataCommitError("STOPPED", `channel ${c.channel}: the reconciler stopped`);
 
@@ -174,7 +185,22 @@ export function createPvtDataReconciler(c: ReconcilerComponents, options: Reconc
       }
       ns.collectionPvtRwset.push({ collectionName: d.collection, rwset: rws });
     }
-    for (const [k, a] of asked) if (!got.has(k)) markUnreconciled(a.block, a.tx, a.namespace, a.collection);
+    let retained = 0;
+    for (const [k, a] of asked) {
+      if (got.has(k)) {
+        failures.delete(k);
+        continue;
+      }
+      const n = (failures.get(k) ?? 0) + 1;
+      if (n >= FAILED_CYCLES_BEFORE_DEPRIORITIZING) {
+        failures.delete(k);
+        markUnreconciled(a.block, a.tx, a.namespace, a.collection);
+      } else {
+        if (failures.size >= MAX_TRACKED_FAILURES) failures.clear();
+        failures.set(k, n);
+        retained++;
+      }
+    }
     const toCommit = new Map<bigint, TxPvtData[]>([...byBlock].map(([b, txs]) => [b, [...txs.values()]]));
     try {
       await c.pvtStore.commitPvtDataOfOldBlocks(toCommit, unreconciled);
@@ -187,7 +213,8 @@ export function createPvtDataReconciler(c: ReconcilerComponents, options: Reconc
       if (totals.min === undefined || b < totals.min) totals.min = b;
       if (totals.max === undefined || b > totals.max) totals.max = b;
     }
-    return true;
+    // Items kept for another try come back from the store at once: the next cycle asks again.
+    return retained === 0;
   };
 
   const cycle = async (): Promise<ReconcileResult> => {

@@ -83,15 +83,22 @@ describe("reconciler (Fabric's reconcile_test)", () => {
     assert.deepEqual(await missingEligible(r.pvt), []);
   });
 
-  test("data a peer sends that does not match the block's hash is not committed; it and what nobody had are deprioritized", async () => {
+  test("data a peer sends that does not match the block's hash is not committed; it and what nobody had are deprioritized after 3 vain cycles", async () => {
     const r = await withMissing(2);
     const f = new FakeFetcher();
     f.answer = (wanted) => ({
       available: wanted.filter((w) => w.digest.blockSeq === 2n).map((w) => ({ digest: w.digest, payload: [kvBytes("tampered")] })),
       purged: [],
     });
-    const res = await reconcilerOf(r, f).reconcile();
-    assert.equal(res.reconciled, 0);
+    const reconciler = reconcilerOf(r, f);
+    const before = (await missingEligible(r.pvt)).length;
+    for (let cycle = 1; cycle <= 2; cycle++) {
+      const res = await reconciler.reconcile();
+      assert.equal(res.reconciled, 0);
+      assert.equal(res.unreconciled, 0, `cycle ${cycle}: kept for another try (a holder may have it next cycle)`);
+      assert.equal((await missingEligible(r.pvt)).length, before);
+    }
+    const res = await reconciler.reconcile();
     assert.equal(res.unreconciled, 3);
     assert.deepEqual(await stored(r.pvt, 2n), []);
     assert.deepEqual(await missingEligible(r.pvt), [], "no longer in the prioritized list: not asked again each cycle");
