@@ -96,6 +96,7 @@ export class GossipNodeImpl implements GossipNode {
   /** When the routing preference was last decided (monotonic ms), and what was decided. */
   #preferCountedAt = Number.NEGATIVE_INFINITY;
   #preferActive = false;
+  #preferCountedSize = 0;
 
   constructor(components: GossipNodeComponents, options: Partial<GossipNodeOptions> & Pick<GossipNodeOptions, "internalEndpoint">) {
     this.#c = components;
@@ -553,10 +554,13 @@ export class GossipNodeImpl implements GossipNode {
   #preferDirect(): boolean {
     if (this.#o.preferDirectMembers === false) return false;
     const now = this.#c.clock.monotonic();
-    if (now - this.#preferCountedAt >= PREFERENCE_RECOUNT_MS) {
+    const members = this.#discovery.membershipView();
+    // At once when the view grew by a quarter (a response of invented members lands in slices of 64).
+    const grew = members.length > this.#preferCountedSize + Math.max(8, this.#preferCountedSize / 4);
+    if (grew || now - this.#preferCountedAt >= PREFERENCE_RECOUNT_MS) {
       this.#preferCountedAt = now;
+      this.#preferCountedSize = members.length;
       let direct = 0;
-      const members = this.#discovery.membershipView();
       for (const m of members) if (this.#discovery.heardDirectly(m.pkiId)) direct++;
       this.#preferActive = members.length - direct > SECOND_HAND_RATIO * Math.max(1, direct);
     }
