@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { adminRequest } from "../../src/cli/network/index.js";
 import { PeerProcess } from "../../src/cli/peer-process.js";
 import { generateCryptoMaterial, type NodeSummary } from "../../src/crypto/index.js";
 import { runCli } from "../utils/cli.js";
@@ -17,18 +17,10 @@ import { freePorts } from "../utils/net.js";
  */
 
 /** GET over HTTPS trusting `ca`, with an optional client pair (PEM text). */
-function get(url: string, ca: string, pair?: { cert: string; key: string }): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ca, ...(pair ?? {}), agent: false, timeout: 5_000 }, (res) => {
-      const parts: Buffer[] = [];
-      res.on("data", (c: Buffer) => parts.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString("utf8") }));
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    req.end();
-  });
+async function get(url: string, ca: string, pair?: { cert: string; key: string }): Promise<{ status: number; body: string }> {
+  const { origin, pathname } = new URL(url);
+  const answer = await adminRequest({ base: origin, label: origin, tls: { ca: Buffer.from(ca), ...(pair !== undefined ? { cert: Buffer.from(pair.cert), key: Buffer.from(pair.key) } : {}) } }, pathname, { timeoutMs: 5_000 });
+  return { status: answer.status, body: answer.text };
 }
 
 describe("peer start --config with operations.tls", { timeout: 60_000 }, () => {

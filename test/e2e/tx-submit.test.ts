@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { orgTlsCaFile } from "../../src/cli/network/index.js";
+import { orgTlsCaFile, type TxSubmitResult } from "../../src/cli/network/index.js";
 import { PeerProcess } from "../../src/cli/peer-process.js";
 import { certHashOfPem } from "../../src/comm/grpc/index.js";
 import { type CryptoMaterialSummary, loadPeerMaterial, type NodeSummary, type OrgSummary, orgUser, type PeerMaterial } from "../../src/crypto/index.js";
@@ -24,19 +24,6 @@ import { freePort } from "../utils/net.js";
 
 const CHANNEL = "mychannel";
 const COUNT = 12;
-
-interface SubmitJson {
-  orderer: string;
-  channel: string;
-  count: number;
-  sent: number;
-  accepted: number;
-  refused: number;
-  lost: number;
-  unanswered: number;
-  seconds: number;
-  error?: string;
-}
 
 describe("tx submit to an orderer started by hand", { timeout: 90_000 }, () => {
   let root: string;
@@ -105,7 +92,7 @@ describe("tx submit to an orderer started by hand", { timeout: 90_000 }, () => {
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split("\n");
     assert.equal(lines.length, 1, r.stdout);
-    const out = JSON.parse(lines[0]!) as SubmitJson;
+    const out = JSON.parse(lines[0]!) as TxSubmitResult;
     assert.deepEqual(
       { count: out.count, sent: out.sent, accepted: out.accepted, refused: out.refused, lost: out.lost, unanswered: out.unanswered, error: out.error },
       { count: COUNT, sent: COUNT, accepted: COUNT, refused: 0, lost: 0, unanswered: 0, error: undefined },
@@ -141,7 +128,7 @@ describe("tx submit to an orderer started by hand", { timeout: 90_000 }, () => {
     const admin = orgUser(org1, "Admin");
     const r = await submit(["--count", "2", "--msp", admin.mspDir, "--msp-id", "Org1MSP", ...tlsFlags(), "--json"]);
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout.trim()) as SubmitJson;
+    const out = JSON.parse(r.stdout.trim()) as TxSubmitResult;
     assert.equal(out.accepted, 2, r.stdout);
   });
 

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { request } from "node:https";
 import { test } from "node:test";
 import { Registry } from "prom-client";
 import { createCa, issueCertificate } from "../../../src/crypto/index.js";
 import { silentLogger } from "../../../src/logging/index.js";
-import { adminEndpointOf } from "../../../src/cli/network/index.js";
+import { adminEndpointOf, adminRequest } from "../../../src/cli/network/index.js";
 import { AdminServer, AdminServerError, configuredOperationsTls, exposureWarningOf, type MembershipView, PeerSetupError } from "../../../src/service/index.js";
 
 const view: MembershipView = {
@@ -29,18 +28,10 @@ type Material = Awaited<ReturnType<typeof material>>;
 const shared: Promise<Material> = material();
 
 /** GET over HTTPS trusting the server's CA, with an optional client pair: the status, or the error that ended it. */
-function get(url: string, ca: string, pair?: { certPem: string; keyPem: string }): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ca, ...(pair !== undefined ? { cert: pair.certPem, key: pair.keyPem } : {}), agent: false, timeout: 5_000 }, (res) => {
-      const parts: Buffer[] = [];
-      res.on("data", (c: Buffer) => parts.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString("utf8") }));
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    req.end();
-  });
+async function get(url: string, ca: string, pair?: { certPem: string; keyPem: string }): Promise<{ status: number; body: string }> {
+  const { origin, pathname } = new URL(url);
+  const answer = await adminRequest({ base: origin, label: origin, tls: { ca: Buffer.from(ca), ...(pair !== undefined ? { cert: Buffer.from(pair.certPem), key: Buffer.from(pair.keyPem) } : {}) } }, pathname, { timeoutMs: 5_000 });
+  return { status: answer.status, body: answer.text };
 }
 
 function server(m: Material, clientAuthRequired: boolean, clientRootCAs: string | null = m.clientCa.certPem): AdminServer {
