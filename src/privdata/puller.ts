@@ -1,4 +1,4 @@
-import type { PKIidType } from "../api/index.js";
+import { type PKIidType, pkiKey } from "../api/index.js";
 import { type NetworkMember, preferredEndpoint } from "../discovery/index.js";
 import type { RoutingFilter } from "../gossip/filter/index.js";
 import { type Logger, RateLimitedLog } from "../logging/index.js";
@@ -267,10 +267,10 @@ export function createPvtDataPuller(components: PvtDataPullerComponents, options
       const assignment = new Map<string, { member: NetworkMember; digests: Map<string, PvtDataDigest> }>();
       for (const [key, w] of left) {
         const asked = askedFor.get(key);
-        const fresh = (m: NetworkMember): boolean => asked === undefined || !asked.has(toHex(m.pkiId));
+        const fresh = (m: NetworkMember): boolean => asked === undefined || !asked.has(pkiKey(m.pkiId));
         const peer = members.find((m) => fresh(m) && w.preferredPeer(m)) ?? members.find((m) => fresh(m) && w.anyPeer(m));
         if (peer === undefined) continue;
-        const id = toHex(peer.pkiId);
+        const id = pkiKey(peer.pkiId);
         const a = assignment.get(id) ?? { member: peer, digests: new Map<string, PvtDataDigest>() };
         a.digests.set(key, w.digest);
         assignment.set(id, a);
