@@ -52,13 +52,11 @@ describe("decode budget", () => {
     const memRes = ld(7, repeat([0x0a, 0x00], 200_000));
     const bytes = envelopeOf(memRes);
     const heap0 = process.memoryUsage().heapUsed;
-    const t0 = performance.now();
     assert.throws(
       () => SignedGossipMessage.fromEnvelopeBytes(bytes),
       (err: unknown) => err instanceof MessageError && err.code === "TOO_MANY_FIELDS" && /more than 131072 fields/.test(err.message),
     );
-    // Decoding it took ~85 MB and ~0.8 s; the walk allocates nothing per field.
-    assert.ok(performance.now() - t0 < 200, `refused in ${performance.now() - t0} ms`);
+    // Decoding it took ~85 MB and ~0.8 s; the walk allocates nothing per field, so nothing near that is used.
     assert.ok(process.memoryUsage().heapUsed - heap0 < 20 * 1024 * 1024);
   });
 
