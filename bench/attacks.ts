@@ -947,6 +947,13 @@ export async function runAttackSuite(options: AttackSuiteOptions = {}): Promise<
       const lat = commits.latencies(from, to, outcome.excludeFromP99 ?? []);
       const perPeer = net.peers.map((p) => `${p.name.split(".")[0]} ${p99(commits.latencies(from, to, net.peers.filter((q) => q !== p).map((q) => q.name))) ?? "-"}`).join(", ");
       if (process.env["ATTACKS_DEBUG"] === "1") {
+        const slow = commits.commits
+          .map((c) => ({ c, b: commits.cut.get(c.number) }))
+          .filter(({ b }) => b !== undefined && b.time >= from && b.time <= to)
+          .map(({ c, b }) => ({ peer: c.peer.split(".")[0], n: c.number, at: ((b?.time ?? 0) - from) / 1000, lat: c.time - (b?.time ?? 0) }))
+          .sort((x, y) => y.lat - x.lat)
+          .slice(0, 15);
+        log(`  slowest commits: ${slow.map((x) => `${x.peer} #${x.n} +${x.at.toFixed(1)}s ${x.lat} ms`).join(", ")}`);
         for (const p of net.peers) log(`  [${p.name} stderr]\n    ${(p.process?.stderr ?? []).slice(-12).join("\n    ")}`);
       }
       const row: AttackRow = {
