@@ -937,6 +937,13 @@ export async function runAttackSuite(options: AttackSuiteOptions = {}): Promise<
           return `${p.name.split(".")[0]} h=${p.height} n=${l.length} p50=${l.sort((a, b) => a - b)[l.length >> 1] ?? "-"} max=${l.at(-1) ?? "-"}`;
         });
         log(`  not recovered: orderer h=${net.orderer.height}; ${lastLat.join("; ")}`);
+        for (const p of watched) {
+          const admin = p.admin();
+          if (admin === undefined) continue;
+          const { body } = await httpGet(admin, "/metrics", 2_000).catch(() => ({ body: "" }));
+          const lines = body.split("\n").filter((l) => !l.startsWith("#") && /gossip_comm|membership|fabric_gossip|payload_buffer|leader/i.test(l) && !/ 0$/.test(l));
+          log(`    ${p.name} metrics: ${lines.slice(0, 60).join(" | ")}`);
+        }
         for (const p of net.peers) {
           const mine = commits.commits.filter((c) => c.peer === p.name && c.time >= to);
           const marks = mine.filter((_, i) => i % 20 === 0).map((c) => `+${((c.time - to) / 1000).toFixed(1)}s #${c.number} lat ${c.time - (commits.cut.get(c.number)?.time ?? c.time)}`);

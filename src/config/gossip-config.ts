@@ -185,6 +185,8 @@ export interface StateConfig {
   maxRetries: number;
   /** Capacity of the state request/response queues. */
   channelSize: number;
+  /** Ours (`state.gapFillDelay`, 0: off): a gap left by gossip starts anti-entropy after this long. */
+  gapFillDelayMs: number;
 }
 
 /**
@@ -433,6 +435,7 @@ function buildDefaults(): GossipConfig {
       blockBufferSize: DEF_STATE_BLOCK_BUFFER_SIZE,
       maxRetries: DEF_STATE_MAX_RETRIES,
       channelSize: DEF_STATE_CHANNEL_SIZE,
+      gapFillDelayMs: 0,
     },
     nonBlockingCommitMode: false,
     blockPullIntervalMs: 0,
@@ -906,6 +909,7 @@ export function loadGossipConfig(layers: GossipConfigLayers = {}): LoadedGossipC
       blockBufferSize: r.int("state.blockBufferSize", d.state.blockBufferSize, "positive", stateZeroBreaks),
       maxRetries: r.int("state.maxRetries", d.state.maxRetries),
       channelSize: r.int("state.channelSize", d.state.channelSize, "positive", "a queue of 0 would drop every state request and response"),
+      gapFillDelayMs: r.duration("state.gapFillDelay", 0),
     },
     nonBlockingCommitMode: r.bool("nonBlockingCommitMode", false),
     blockPullIntervalMs: r.duration("blockPullInterval", 0),

@@ -119,6 +119,7 @@ export const GOSSIP_KEYS: readonly GossipKeySpec[] = Object.freeze([
   k("state.blockBufferSize", "int", "ifSet", "20", "20", ST),
   k("state.maxRetries", "int", "ifSet", "3", "3", ST),
   k("state.channelSize", "int", "ifSet", undefined, "100", ST),
+  k("state.gapFillDelay", "duration", "plain", undefined, "0 (off: a gap waits for checkInterval, as in Fabric)", EXTENSION_READ_IN),
   k("nonBlockingCommitMode", "bool", "plain", undefined, "false", S),
   // Block pull rounds every this long, and at once on a gap in pushed blocks (docs/CONFIG.md, Extensions).
   k("blockPullInterval", "duration", "plain", undefined, "0 (off: block pull every pullInterval, as in Fabric)", EXTENSION_READ_IN),

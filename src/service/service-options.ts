@@ -30,6 +30,7 @@ export function gossipServiceOptionsOf(config: PeerConfig, ledgerRootDir: string
       maxRetries: g.state.maxRetries,
       blockBufferSize: g.state.blockBufferSize,
       channelSize: g.state.channelSize,
+      gapFillDelayMs: g.state.gapFillDelayMs,
       nonBlockingCommitMode: g.nonBlockingCommitMode,
       requestBudget: stateRequestBudgetOf(g.limits),
     },

@@ -74,6 +74,10 @@ export class StateProviderImpl implements StateProvider {
   #draining: Promise<void> | undefined;
   #serving: Promise<void> | undefined;
   #antiEntropyTimer: TimerHandle | undefined;
+  /** Armed while gossip left a gap in the buffer (gapFillDelayMs). */
+  #gapTimer: TimerHandle | undefined;
+  /** The highest block number gossip brought (its block verified), buffered or not: it exists. */
+  #seenByGossip = 0n;
   /** Fabric's `stateTransferActive`: responses are taken only while a transfer runs. */
   #transferActive = false;
   /** An anti-entropy round is in flight (timer's or triggered). */
@@ -128,6 +132,8 @@ export class StateProviderImpl implements StateProvider {
     this.#abort.abort(new StateError("STOPPED", `the state provider of channel ${this.channel} stopped`));
     this.#antiEntropyTimer?.cancel();
     this.#antiEntropyTimer = undefined;
+    this.#gapTimer?.cancel();
+    this.#gapTimer = undefined;
     this.#waiter?.cancel();
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     this.#requestQueue.length = 0;
@@ -205,7 +211,9 @@ export class StateProviderImpl implements StateProvider {
     if (this.#stopped || msg.content?.$case !== "dataMsg") return;
     const payload = msg.content.value.payload;
     if (payload === undefined) return;
+    if (payload.seqNum > this.#seenByGossip) this.#seenByGossip = payload.seqNum;
     const outcome = this.#addNonBlocking(payload);
+    if (outcome === "buffered") this.#watchGap();
     if (outcome === "rejected") {
       // Ours: a peer that fell blockBufferSize behind drops every pushed block; waiting checkInterval
       // for the next anti-entropy round (to heights StateInfo reported up to publishStateInfoInterval
@@ -455,6 +463,25 @@ export class StateProviderImpl implements StateProvider {
     }, this.#o.checkIntervalMs);
   }
 
+  /**
+   * Ours (gapFillDelayMs): gossip left blocks held past one that has not arrived; if that gap is still there
+   * gapFillDelayMs later, an anti-entropy round starts (unless one runs). A gap from blocks out of order
+   * closes in milliseconds; one from a push lost (or dropped while a round ran) waited for checkInterval.
+   */
+  #watchGap(): void {
+    if (!this.#o.enabled || !this.#fillsGaps() || this.#gapTimer !== undefined || !this.#hasGap()) return;
+    this.#gapTimer = this.#c.clock.setTimeout(() => {
+      this.#gapTimer = undefined;
+      if (this.#hasGap()) this.#antiEntropyNow();
+    }, this.#o.gapFillDelayMs ?? 0);
+  }
+
+  /** Blocks are held past one that has not arrived. */
+  #hasGap(): boolean {
+    const buffer = this.#buffer;
+    return buffer !== undefined && buffer.size() > 0 && !buffer.isReady();
+  }
+
   /** An anti-entropy round now, unless one runs. */
   #antiEntropyNow(): void {
     if (this.#roundRunning || this.#stopped) return;
@@ -480,8 +507,16 @@ export class StateProviderImpl implements StateProvider {
       return;
     }
     const max = this.#maxAvailableLedgerHeight();
-    if (ours >= max) return;
-    await this.#requestBlocksInRange(ours, max - 1n);
+    // Ours, with gapFillDelayMs: what gossip brought exists, though StateInfo (up to publishStateInfoInterval
+    // old) may not say so yet. At 10 blocks/s StateInfo lags 40 blocks, twice blockBufferSize: a round to
+    // StateInfo's heights ended behind the pushes again, which were dropped while it ran, for good.
+    const target = this.#fillsGaps() && this.#seenByGossip + 1n > max ? this.#seenByGossip + 1n : max;
+    if (ours >= target) return;
+    await this.#requestBlocksInRange(ours, target - 1n);
+  }
+
+  #fillsGaps(): boolean {
+    return (this.#o.gapFillDelayMs ?? 0) > 0;
   }
 
   #maxAvailableLedgerHeight(): bigint {
@@ -556,9 +591,16 @@ export class StateProviderImpl implements StateProvider {
 
   /** Fabric's `selectPeerToRequestFrom`: a random channel peer whose height is at least `height`. */
   #selectPeerToRequestFrom(height: bigint): RemotePeer | undefined {
-    const peers = this.#c.gossip
-      .peersOfChannel(this.channel)
-      .filter((m: NetworkMember) => m.properties !== undefined && m.properties.ledgerHeight >= height);
+    const members = this.#c.gossip.peersOfChannel(this.channel);
+    let peers = members.filter((m: NetworkMember) => m.properties !== undefined && m.properties.ledgerHeight >= height);
+    if (peers.length === 0 && this.#fillsGaps()) {
+      // Blocks gossip brought beyond every height StateInfo reports: the peers reporting the highest have
+      // them most likely, their reports being the oldest news of them (a state response carries the
+      // blocks a peer has of the range; one without any counts as a failed try).
+      let best = 0n;
+      for (const m of members) if ((m.properties?.ledgerHeight ?? 0n) > best) best = m.properties?.ledgerHeight ?? 0n;
+      peers = best > 0n ? members.filter((m) => m.properties?.ledgerHeight === best) : [];
+    }
     if (peers.length === 0) return undefined;
     const chosen = peers[this.#c.random.int(peers.length)]!;
     return { endpoint: preferredEndpoint(chosen), pkiId: chosen.pkiId };

@@ -119,6 +119,7 @@ const TABLE: ReadonlyArray<[key: string, field: string, codeDefault: unknown, ya
   ["blockPullInterval", "blockPullIntervalMs", 0, 0],
   ["pullWaitsFollowRtt", "pullWaitsFollowRtt", false, false],
   ["membershipDelta", "membershipDelta", false, false],
+  ["state.gapFillDelay", "state.gapFillDelayMs", 0, 0],
   // fabric-gossip's limits against misbehaving peers and floods (not in Fabric): on unless set otherwise
   ["limits.misbehaviourLimit", "limits.misbehaviourLimit", 10, 10],
   ["limits.misbehaviourWindow", "limits.misbehaviourWindowMs", 60_000, 60_000],

@@ -15,7 +15,7 @@ test("every configured value reaches its option", () => {
           orgLeader: false,
           nonBlockingCommitMode: true,
           election: { startupGracePeriod: "20s", membershipSampleInterval: "2s", leaderAliveThreshold: "12s", leaderElectionDuration: "6s" },
-          state: { enabled: true, checkInterval: "11s", responseTimeout: "4s", batchSize: 15, blockBufferSize: 30, maxRetries: 5, channelSize: 150 },
+          state: { enabled: true, checkInterval: "11s", responseTimeout: "4s", batchSize: 15, blockBufferSize: 30, maxRetries: 5, channelSize: 150, gapFillDelay: "500ms" },
           limits: { stateRequestsPerSecond: 7, stateRequestBurst: 9 },
           pvtData: {
             pullRetryThreshold: "20s",
@@ -51,6 +51,7 @@ test("every configured value reaches its option", () => {
       maxRetries: 5,
       blockBufferSize: 30,
       channelSize: 150,
+      gapFillDelayMs: 500,
       nonBlockingCommitMode: true,
       requestBudget: { perSecond: 7, burst: 9 },
     },

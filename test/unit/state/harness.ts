@@ -96,6 +96,8 @@ export class FakeGossip implements StateGossipAdapter {
   readonly heights: bigint[] = [];
   /** Extra members with fixed heights (no provider behind them). */
   readonly extraMembers: NetworkMember[] = [];
+  /** The height others see in this peer's StateInfo, when not its ledger's (a report not yet refreshed). */
+  reported: bigint | undefined;
 
   constructor(
     readonly net: FakeNet | undefined,
@@ -131,6 +133,11 @@ export class FakeGossip implements StateGossipAdapter {
 
   updateLedgerHeight(height: bigint, _channel: string): void {
     this.heights.push(height);
+  }
+
+  /** From now on others see `height` as this peer's, whatever its ledger holds. */
+  reportHeight(height: bigint): void {
+    this.reported = height;
   }
 
   /** Hands a block to the subscribers, as the channel demux does. */
@@ -207,7 +214,7 @@ export class FakeNet {
   }
 
   peersExcept(self: FakeGossip): NetworkMember[] {
-    return [...this.peers.values()].filter((p) => p !== self).map((p) => memberOf(p.name, p.ledger.height()));
+    return [...this.peers.values()].filter((p) => p !== self).map((p) => memberOf(p.name, p.reported ?? p.ledger.height()));
   }
 
   route(from: FakeGossip, to: PKIidType, msg: GossipMessage): void {

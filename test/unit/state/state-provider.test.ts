@@ -181,6 +181,44 @@ test("a pushed block too far ahead starts anti-entropy at once, not checkInterva
   assert.equal(late.gossip.stateRequests().length, asked);
 });
 
+test("gapFillDelay: a gap gossip left is filled by state transfer after the delay; off (Fabric) it waits for checkInterval", async (t) => {
+  const h = new StateHarness();
+  t.after(() => h.stopAll());
+  await h.add("full", 12);
+  const filling = await h.add("filling", 1, { enabled: true, gapFillDelayMs: 1_000 });
+  const fabric = await h.add("fabric", 1, { enabled: true });
+  // Blocks 1-9 never came by gossip; 10 and 11 did (within blockBufferSize: buffered, nothing rejected).
+  for (const p of [filling, fabric]) for (const n of [10, 11]) p.gossip.gossipIn(dataMsg(n));
+  await h.clock.advance(900);
+  assert.equal(filling.gossip.stateRequests().length, 0, "nothing before the delay");
+  await h.clock.advance(200);
+  assert.equal(filling.ledger.height(), 12n, "the gap filled and the buffered blocks committed");
+  assert.equal(fabric.gossip.stateRequests().length, 0, "without the delay nothing is asked yet");
+  assert.equal(fabric.ledger.height(), 1n);
+  await h.clock.advance(9_000);
+  assert.equal(fabric.ledger.height(), 12n, "Fabric's round at checkInterval");
+  // No gap, no request: blocks in order commit without asking.
+  const asked = filling.gossip.stateRequests().length;
+  filling.gossip.gossipIn(dataMsg(12));
+  await h.clock.advance(2_000);
+  assert.equal(filling.ledger.height(), 13n);
+  assert.equal(filling.gossip.stateRequests().length, asked);
+});
+
+test("gapFillDelay: blocks gossip brought count as available though StateInfo does not report them yet", async (t) => {
+  const h = new StateHarness();
+  t.after(() => h.stopAll());
+  const full = await h.add("full", 31);
+  const late = await h.add("late", 1, { enabled: true, gapFillDelayMs: 1_000 });
+  const fabric = await h.add("fabric", 1, { enabled: true });
+  // "full" committed up to 30 but last reported height 11 (StateInfo is published every 4 s).
+  full.gossip.reportHeight(11n);
+  for (const p of [late, fabric]) p.gossip.gossipIn(dataMsg(30));
+  await h.clock.advance(100);
+  assert.equal(late.ledger.height(), 31n, "up to the block gossip brought, from the peer reporting the most");
+  assert.equal(fabric.ledger.height(), 11n, "Fabric: up to the reported height");
+});
+
 test("15 missing blocks take exactly 2 state requests (TestNewGossipStateProvider_BatchingOfStateRequest)", async (t) => {
   const h = new StateHarness();
   t.after(() => h.stopAll());
