@@ -673,37 +673,49 @@ const A7: AttackSpec = {
  * valid but useless traffic to every honest peer: duplicate blocks (replays of the last 20 blocks pushed to
  * them), pull hellos, membership requests and state requests. A member's normal rate with Fabric's defaults:
  * a hello per pullInterval (4 s), a membership request per reconnect round (25 s), a state request per
- * checkInterval (10 s), and each block once (10/s here). Unlike RELIABILITY S15's insiders these are not
- * otherwise honest: nothing listens at their endpoints and they answer no pull, so they are also black holes
- * for a share of every push (3 of 5 members of the org). Run on request (ATTACKS_ONLY=8,9); the simulator's
- * S15 scenario has otherwise-honest flooders.
+ * checkInterval (10 s), and each block once (10/s here). With `forward` they are otherwise honest, as
+ * RELIABILITY S15's insiders: a block pushed to one is pushed on at once to the honest peers that did not
+ * send it (they answer no pull; nothing listens at their endpoints). Without it they are also black holes
+ * for a share of every push (3 of 5 members of the org): a harder case than S15. Run on request
+ * (ATTACKS_ONLY=8,9 forward; 10,11 do not); the simulator's S15 scenario has flooders that are peers.
  */
-function insiderFlood(id: string, factor: number): AttackSpec {
+function insiderFlood(id: string, factor: number, forward: boolean): AttackSpec {
   const perSecond = { blocks: 10 * factor, hellos: factor / 4, memReqs: factor / 25, stateReqs: factor / 10 };
   return {
     id,
-    name: `3 insiders that forward nothing, flooding valid useless traffic at ${factor}x a member's rate`,
-    before: "(S15, new)",
+    name: `3 insiders that ${forward ? "forward blocks" : "forward nothing"}, flooding valid useless traffic at ${factor}x a member's rate`,
+    before: forward ? "(S15, new)" : "(S15 with black holes, new)",
     async run(ctx) {
       const inside = await Promise.all([0, 1, 2].map((i) => mintPeerIdentity(ctx.org, `insider${id}-${i}.org1.example.com`)));
       // Each insider joins every honest peer (its own address: refusals stay its own).
-      const streams: { stream: RawGossipStream; heartbeat: () => Promise<void>; alive: SignedGossipMessage }[] = [];
+      const streams: { stream: RawGossipStream; heartbeat: () => Promise<void>; alive: SignedGossipMessage; insider: number; peer: string }[] = [];
       for (const [i, who] of inside.entries()) {
         const local = `127.0.0.${30 + i}`;
         const incarnation = { incNum: nowIncNum(), seq: 0n };
         for (const peer of ctx.net.peers) {
           // A low height: honest peers do not ask it for blocks (that would be another attack, withholding).
           const joined = await joinAsMember(ctx, peer.endpoint, local, who, 1n, incarnation);
-          streams.push({ ...joined, alive: aliveMsg(who, `${local}:7051`, incarnation.incNum, 1n) });
+          streams.push({ ...joined, alive: aliveMsg(who, `${local}:7051`, incarnation.incNum, 1n), insider: i, peer: peer.name });
         }
       }
-      // The blocks pushed to the insiders are what they replay.
+      // The blocks pushed to the insiders are what they replay (and, forwarding, push on once).
       const recent: Uint8Array[] = [];
+      const forwarded = new Set<bigint>();
+      let forwards = 0;
       for (const s of streams) {
         s.stream.onMessage((m) => {
           if (m.message.content?.$case !== "dataMsg") return;
           recent.push(m.envelope.payload);
           if (recent.length > 20) recent.shift();
+          const seq = m.message.content.value.payload?.seqNum;
+          if (!forward || seq === undefined || forwarded.has(seq * 8n + BigInt(s.insider))) return;
+          forwarded.add(seq * 8n + BigInt(s.insider));
+          const bytes = SignedGossipMessage.fromEnvelope({ payload: m.envelope.payload, signature: new Uint8Array(0), secretEnvelope: undefined }).bytes;
+          for (const o of streams) {
+            if (o.insider !== s.insider || o.peer === s.peer || o.stream.closedBecause !== undefined) continue;
+            forwards++;
+            void o.stream.send(bytes);
+          }
         });
       }
       await sleep(2_000);
@@ -752,15 +764,21 @@ function insiderFlood(id: string, factor: number): AttackSpec {
       const closed = streams.filter((s) => s.stream.closedBecause !== undefined);
       const why = [...new Set(closed.map((s) => s.stream.closedBecause))].join("; ");
       for (const s of streams) s.stream.close();
-      return { frames, seconds, notes: `${streams.length} insider streams, ${closed.length} closed by the peers${why === "" ? "" : ` (${why}; at ${closedAtS.join(", ")} s)`}; ${recent.length} distinct blocks replayed` };
+      return {
+        frames,
+        seconds,
+        notes: `${streams.length} insider streams, ${closed.length} closed by the peers${why === "" ? "" : ` (${why}; at ${closedAtS.join(", ")} s)`}; ${recent.length} distinct blocks replayed${forward ? `; ${forwards} blocks pushed on` : ""}`,
+      };
     },
   };
 }
 
-const A8 = insiderFlood("8", 10);
-const A9 = insiderFlood("9", 100);
+const A8 = insiderFlood("8", 10, true);
+const A9 = insiderFlood("9", 100, true);
+const A10 = insiderFlood("10", 10, false);
+const A11 = insiderFlood("11", 100, false);
 
-const ATTACKS: readonly AttackSpec[] = [A1, A2, A3, A4, A5, A6, A7, A8, A9];
+const ATTACKS: readonly AttackSpec[] = [A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11];
 /** A restarted peer catches up by anti-entropy (every 10 s, Fabric's default): it goes last, so that its catch-up does not weigh on the others' figures. */
 const SHORT_ATTACKS = ["2", "5", "1", "6"];
 const FULL_ATTACKS = ["1", "2", "3", "7", "5", "4", "6"];
