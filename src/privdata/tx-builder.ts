@@ -1,5 +1,3 @@
-import { randomBytes } from "node:crypto";
-import { NONCE_SIZE } from "../crypto/index.js";
 import { computeTxId, randomNonce } from "../deliver/index.js";
 import { ChannelHeader, Envelope, Header, HeaderType, Payload, SignatureHeader } from "../protos/gen/common/common.pb.js";
 import { HashedRWSet, type KVRead, KVRWSet, type KVWrite } from "../protos/gen/ledger/rwset/kvrwset/kv_rwset.pb.js";
@@ -20,7 +18,7 @@ import { ChaincodeAction, ChaincodeHeaderExtension, ChaincodeProposalPayload, Pr
 import { type Endorsement, ProposalResponsePayload } from "../protos/gen/peer/proposal_response.pb.js";
 import { ChaincodeActionPayload, Transaction } from "../protos/gen/peer/transaction.pb.js";
 import type { TxPvtReadWriteSetWithConfigInfo } from "../protos/gen/transientstore/transientstore.pb.js";
-import { type Clock, type Random, utf8 } from "../util/index.js";
+import { type Clock, type Random, SystemClock, SystemRandom, utf8 } from "../util/index.js";
 import { LIFECYCLE_NAMESPACE } from "./collections.js";
 import { PrivdataError } from "./errors.js";
 import { sha256 } from "./hashes.js";
@@ -91,10 +89,10 @@ export interface EndorserTxSpec {
   readonly response?: { readonly status?: number; readonly message?: string; readonly payload?: Uint8Array };
   /** `ChaincodeAction.events` (a marshaled ChaincodeEvent). Default none. */
   readonly events?: Uint8Array;
-  /** Default: `NONCE_SIZE` bytes from `random`, else from node:crypto. */
+  /** Default: `NONCE_SIZE` bytes from `random`, else from the operating system (SystemRandom). */
   readonly nonce?: Uint8Array;
   readonly random?: Random;
-  /** The channel header's timestamp. Default: `clock`'s now, else the system's. */
+  /** The channel header's timestamp. Default: `clock`'s now, else SystemClock's. */
   readonly timestamp?: Date;
   readonly clock?: Clock;
 }
@@ -198,9 +196,13 @@ function buildRwSets(namespaces: readonly NamespaceRwSpec[]): BuiltRwSets {
   };
 }
 
+/** A client tool's defaults when no clock or random is injected (the feeder and `tx submit` run in real time). */
+const SYSTEM_CLOCK: Clock = new SystemClock();
+const SYSTEM_RANDOM: Random = new SystemRandom();
+
 function nonceOf(spec: EndorserTxSpec): Uint8Array {
   if (spec.nonce !== undefined) return spec.nonce;
-  return spec.random !== undefined ? randomNonce(spec.random) : new Uint8Array(randomBytes(NONCE_SIZE));
+  return randomNonce(spec.random ?? SYSTEM_RANDOM);
 }
 
 /**
@@ -236,7 +238,7 @@ export function buildEndorserTransaction(spec: EndorserTxSpec): BuiltEndorserTx 
   const nonce = nonceOf(spec);
   const creator = spec.creator.serialized;
   const txId = computeTxId(nonce, creator);
-  const timestamp = spec.timestamp ?? new Date(spec.clock?.now() ?? Date.now());
+  const timestamp = spec.timestamp ?? new Date((spec.clock ?? SYSTEM_CLOCK).now());
   const channelHeader = ChannelHeader.encode({
     type: HeaderType.ENDORSER_TRANSACTION,
     version: 0,
