@@ -38,10 +38,10 @@ export const LOCAL_NETWORK_PEER_ENV: Readonly<Record<string, string>> = {
   CORE_PEER_GOSSIP_USELEADERELECTION: "true",
   CORE_PEER_GOSSIP_ORGLEADER: "false",
   CORE_PEER_GOSSIP_STATE_ENABLED: "true",
-  // Ours (off in Fabric): a gap left by gossip is filled by state transfer after 250 ms (pushes here cross
-  // 127.0.0.1 in a millisecond), not at the next checkInterval; a follower catching up at 10 blocks/s
-  // otherwise stayed ~2 s behind for good.
-  CORE_PEER_GOSSIP_STATE_GAPFILLDELAY: "250ms",
+  // Ours (off in Fabric): a gap left by gossip is filled by state transfer after 1 s, not at the next
+  // checkInterval; a follower catching up at 10 blocks/s otherwise stayed ~2 s behind for good. Not less:
+  // at 250 ms a 49 MiB block still in flight was fetched again, and /healthz took 1 s (470 ms without).
+  CORE_PEER_GOSSIP_STATE_GAPFILLDELAY: "1s",
   // Private data as the sample core.yaml pushes it (Fabric's code has no default: 0 fails every push), and
   // pulls what a peer missed at commit for 10 s rather than core.yaml's 60 s, so that a run ends in time.
   CORE_PEER_GOSSIP_PVTDATA_PUSHACKTIMEOUT: "3s",
