@@ -343,6 +343,8 @@ async function joinAsMember(
   claimedHeight?: bigint,
   /** One incarnation for every stream of one identity (a peer's alive messages from two incarnations at once look like two processes with one identity). */
   incarnation?: { incNum: bigint; seq: bigint },
+  /** Send the first alive and StateInfo at once (the default), or leave them to the caller's first heartbeat. */
+  announce = true,
 ): Promise<{ stream: RawGossipStream; heartbeat: () => Promise<void> }> {
   const stream = await handshake(streamTo(ctx, endpoint, localAddress, id), id, { awaitAccept: true });
   const inc = incarnation ?? { incNum: nowIncNum(), seq: 0n };
@@ -353,7 +355,7 @@ async function joinAsMember(
     await stream.send(aliveMsg(id, advertised, incNum, seq).bytes);
     await stream.send(stateInfoMsg(id, ctx.net.channel, claimedHeight ?? BigInt(ctx.net.orderer.height), incNum, seq).bytes);
   };
-  await heartbeat();
+  if (announce) await heartbeat();
   return { stream, heartbeat };
 }
 
@@ -694,10 +696,13 @@ function insiderFlood(id: string, factor: number, forward: boolean): AttackSpec 
         const incarnation = { incNum: nowIncNum(), seq: 0n };
         for (const peer of ctx.net.peers) {
           // A low height: honest peers do not ask it for blocks (that would be another attack, withholding).
-          const joined = await joinAsMember(ctx, peer.endpoint, local, who, 1n, incarnation);
+          const joined = await joinAsMember(ctx, peer.endpoint, local, who, 1n, incarnation, false);
           streams.push({ ...joined, alive: aliveMsg(who, `${local}:7051`, incarnation.incNum, 1n), insider: i, peer: peer.name });
         }
       }
+      // Announced only once connected to every peer: a peer that heard of an insider from another first
+      // would dial its endpoint, where nothing listens, presume it dead and close the stream it then opens.
+      for (const s of streams) await s.heartbeat();
       // The blocks pushed to the insiders are what they replay (and, forwarding, push on once).
       const recent: Uint8Array[] = [];
       const forwarded = new Set<bigint>();
