@@ -446,16 +446,15 @@ class DiscoveryImpl implements Discovery {
       this.#logger.debug("No peers to send to, aborting membership sync");
       return;
     }
+    // One signed alive message for every target; with membershipDelta each request lists what its target may skip.
+    const am = this.#createSignedAliveMessage(true);
+    if (am === undefined) return;
     if (!this.#o.membershipDelta) {
-      const req = this.#createMembershipRequest(true, 0n);
-      if (req === undefined) return;
+      const req = membershipRequestOf(am, 0n);
       for (const target of targets) this.#c.comm.sendToPeer(target, req);
       return;
     }
-    for (const target of targets) {
-      const req = this.#createMembershipRequest(true, 0n, this.#knownFor(target));
-      if (req !== undefined) this.#c.comm.sendToPeer(target, req);
-    }
+    for (const target of targets) this.#c.comm.sendToPeer(target, membershipRequestOf(am, 0n, this.#knownFor(target)));
   }
 
   /**
@@ -1470,17 +1469,24 @@ class DiscoveryImpl implements Discovery {
     return includeInternalEndpoint ? signed : signed.withoutSecret();
   }
 
-  /** A NoopSigned MembershipRequest carrying our signed alive message; `known` is always empty (FAB-2570). */
-  #createMembershipRequest(includeInternalEndpoint: boolean, nonce: bigint, known: Uint8Array[] = []): SignedGossipMessage | undefined {
+  /** A NoopSigned MembershipRequest carrying our freshly signed alive message; `known` stays empty, as in Fabric (FAB-2570). */
+  #createMembershipRequest(includeInternalEndpoint: boolean, nonce: bigint): SignedGossipMessage | undefined {
     const am = this.#createSignedAliveMessage(includeInternalEndpoint);
-    if (am === undefined) return undefined;
-    return SignedGossipMessage.noopSign({
-      nonce,
-      channel: EMPTY,
-      tag: GossipMessage_Tag.EMPTY,
-      content: { $case: "memReq", value: { selfInformation: am.envelope, known } },
-    });
+    return am === undefined ? undefined : membershipRequestOf(am, nonce);
   }
+}
+
+/**
+ * A NoopSigned MembershipRequest carrying the signed alive message `am`. `known` lists members the sender
+ * knows: empty in Fabric's requests (FAB-2570); filled only with membershipDelta (ours).
+ */
+function membershipRequestOf(am: SignedGossipMessage, nonce: bigint, known: Uint8Array[] = []): SignedGossipMessage {
+  return SignedGossipMessage.noopSign({
+    nonce,
+    channel: EMPTY,
+    tag: GossipMessage_Tag.EMPTY,
+    content: { $case: "memReq", value: { selfInformation: am.envelope, known } },
+  });
 }
 
 /** Where a member can be reached, for events: its external endpoint, or its internal one when it has none (a peer of our org). */

@@ -555,7 +555,7 @@ export class GossipNodeImpl implements GossipNode {
     if (this.#o.preferDirectMembers === false) return false;
     const now = this.#c.clock.monotonic();
     const members = this.#discovery.membershipView();
-    // At once when the view grew by a quarter (a response of invented members lands in slices of 64).
+    // At once when the view grew by a quarter (a response of invented members lands in slices, turn by turn).
     const grew = members.length > this.#preferCountedSize + Math.max(8, this.#preferCountedSize / 4);
     if (grew || now - this.#preferCountedAt >= PREFERENCE_RECOUNT_MS) {
       this.#preferCountedAt = now;
