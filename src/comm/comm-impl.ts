@@ -133,7 +133,7 @@ export class CommImpl implements Comm {
   readonly #dialing = new Map<PkiHex, Promise<Connection>>();
   readonly #pendingStreams = new Set<RawStream>();
   readonly #subs = new Set<Subscription>();
-  readonly #deadListeners = new Set<(pkiId: PKIidType) => void>();
+  readonly #deadListeners = new Set<(pkiId: PKIidType, endpoint?: string) => void>();
   readonly #switchListeners = new Set<(pkiId: PKIidType) => void>();
   readonly #ackWaiters = new Map<string, AckWaiter>();
   readonly #tasks = new Set<Promise<unknown>>();
@@ -309,7 +309,7 @@ export class CommImpl implements Comm {
     return () => this.#subs.delete(sub);
   }
 
-  onPresumedDead(listener: (pkiId: PKIidType) => void): () => void {
+  onPresumedDead(listener: (pkiId: PKIidType, endpoint?: string) => void): () => void {
     this.#deadListeners.add(listener);
     return () => this.#deadListeners.delete(listener);
   }
@@ -719,17 +719,17 @@ export class CommImpl implements Comm {
   #disconnect(conn: Connection): void {
     if (this.#conns.get(conn.key) === conn) this.#conns.delete(conn.key);
     conn.close();
-    this.#presumeDead(conn.info.id);
+    this.#presumeDead(conn.info.id, conn.outbound ? conn.info.endpoint : undefined);
   }
 
   #dialFailed(peer: RemotePeer, err: unknown): void {
     if (this.#stopped) return;
     this.#log.debug("cannot connect", { endpoint: peer.endpoint, error: errorMessage(err) });
-    this.#presumeDead(peer.pkiId);
+    this.#presumeDead(peer.pkiId, peer.endpoint);
   }
 
-  #presumeDead(pkiId: PKIidType): void {
-    for (const l of this.#deadListeners) l(pkiId);
+  #presumeDead(pkiId: PKIidType, endpoint: string | undefined): void {
+    for (const l of this.#deadListeners) l(pkiId, endpoint);
   }
 
   #dropConn(conn: Connection, code: CommError["code"], message: string): void {

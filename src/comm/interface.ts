@@ -62,8 +62,11 @@ export interface Comm {
   handshake(peer: RemotePeer): Promise<PeerIdentityType>;
   /** Delivers every received message that `acceptor` selects to `handler`. Returns an unsubscribe. */
   accept(acceptor: MessageAcceptor, handler: (msg: ReceivedMessage) => void): () => void;
-  /** Calls `listener` with the PKI-ID of each peer presumed dead. Returns an unsubscribe. */
-  onPresumedDead(listener: (pkiId: PKIidType) => void): () => void;
+  /**
+   * Calls `listener` with the PKI-ID of each peer presumed dead, and the endpoint that failed when we had
+   * dialled it (undefined for a stream the peer dialled). Returns an unsubscribe.
+   */
+  onPresumedDead(listener: (pkiId: PKIidType, endpoint?: string) => void): () => void;
   /**
    * Calls `listener` with the old PKI-ID when a peer reconnects with a new identity of the same org,
    * or when an identity is purged. Returns an unsubscribe.

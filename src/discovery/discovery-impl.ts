@@ -41,7 +41,7 @@ import {
 import { DiscoveryLogLimiter } from "./log-limiter.js";
 import { createDiscoveryMetrics, type DiscoveryMetrics } from "./metrics.js";
 import { AliveView } from "./alive-view.js";
-import { cloneNetworkMember, copyNetworkMember, type NetworkMember, networkMemberToString } from "./network-member.js";
+import { cloneNetworkMember, copyNetworkMember, type NetworkMember, networkMemberToString, preferredEndpoint } from "./network-member.js";
 
 const EMPTY = new Uint8Array(0);
 const NO_MEMBERS: readonly NetworkMember[] = Object.freeze([]);
@@ -301,9 +301,18 @@ class DiscoveryImpl implements Discovery {
     });
     this.#unsubscribe.push(
       comm.accept((msg) => this.#handleMsgFromComm(msg)),
-      comm.onPresumedDead((pkiId) => {
+      comm.onPresumedDead((pkiId, endpoint) => {
         if (this.#stopped) return;
-        if (this.#aliveLastTS.has(pkiKey(pkiId))) this.#expireDeadMembers([pkiId], "presumed-dead");
+        const key = pkiKey(pkiId);
+        if (!this.#aliveLastTS.has(key)) return;
+        // Not in Fabric: a failure at an endpoint the member no longer announces (a twin that stopped, a
+        // restart elsewhere, a dial begun before its alive message moved it) says nothing of where it is now.
+        const member = this.#id2Member.get(key);
+        if (endpoint !== undefined && member !== undefined && endpoint !== member.endpoint && endpoint !== member.internalEndpoint) {
+          this.#logger.debug("Not presuming a member dead: the failed endpoint is not its current one", { pkiId: key, endpoint, current: preferredEndpoint(member) });
+          return;
+        }
+        this.#expireDeadMembers([pkiId], "presumed-dead");
       }),
       comm.onIdentitySwitch((pkiId) => {
         if (this.#stopped) return;

@@ -127,8 +127,11 @@ export interface CommService {
    * sender's own PKI-ID. Returns an unsubscribe.
    */
   accept(handler: (msg: ReceivedMessage) => void): () => void;
-  /** Calls `listener` with the PKI-ID of each peer comm presumes dead. Returns an unsubscribe. */
-  onPresumedDead(listener: (pkiId: PKIidType) => void): () => void;
+  /**
+   * Calls `listener` with the PKI-ID of each peer comm presumes dead, and the endpoint that failed when
+   * comm had dialled it. Returns an unsubscribe.
+   */
+  onPresumedDead(listener: (pkiId: PKIidType, endpoint?: string) => void): () => void;
   /** Calls `listener` with a PKI-ID whose identity was switched or purged. Returns an unsubscribe. */
   onIdentitySwitch(listener: (pkiId: PKIidType) => void): () => void;
   /** Closes the connection to `peer`, if any. */

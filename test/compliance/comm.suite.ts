@@ -582,10 +582,13 @@ export function commSuite(name: string, makeHarness: () => Promise<CommHarness>)
         const h = await setup(t);
         const [a] = await peers(h, 1);
         const dead = presumedDead(a);
+        const endpoints: (string | undefined)[] = [];
+        a.comm.onPresumedDead((_, endpoint) => endpoints.push(endpoint));
         const g = ghost(h);
         a.comm.send(dataMsg(1), g);
         await h.waitFor("a presumed-dead report", () => includesId(dead, g.pkiId), DIAL_FAIL_MS);
         assert.equal(a.comm.stats().connections, 0);
+        assert.deepEqual(endpoints, [g.endpoint], "the report names the endpoint that failed");
       });
 
       it("a peer that stops is presumed dead by the peers sending to it", async (t) => {

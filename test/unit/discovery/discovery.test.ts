@@ -548,6 +548,21 @@ describe("expiration, presumed dead, identity switch, reconnect", () => {
     await f.disc.stop();
   });
 
+  it("presumed dead at an endpoint the member no longer announces (a stopped twin): ignored; at its own endpoint: dead", async () => {
+    const f = await fixture();
+    const peer = new RemotePeer("p1:7051", 1n, "10.0.0.1:7051");
+    f.comm.deliver(peer.alive(), peer.pkiId);
+    for (const l of f.comm.deadListeners) l(peer.pkiId, "10.0.0.9:7051");
+    assert.equal(f.disc.getMembership().length, 1, "a dial to another endpoint failing says nothing of this one");
+    for (const l of f.comm.deadListeners) l(peer.pkiId, "10.0.0.1:7051");
+    assert.equal(f.disc.getMembership().length, 0, "its internal endpoint failing: presumed dead");
+    assert.deepEqual(
+      f.events.filter((e) => e.kind === "member-dead").map((e) => (e.kind === "member-dead" ? e.cause : "")),
+      ["presumed-dead"],
+    );
+    await f.disc.stop();
+  });
+
   it("identity switch purges the peer from every map", async () => {
     const f = await fixture();
     const peer = new RemotePeer("p1:7051");

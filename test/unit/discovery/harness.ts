@@ -84,7 +84,7 @@ export class TestNode {
   up = false;
   stats: NodeStats = { signs: 0, validations: 0, sent: [], pings: [], closed: [], received: 0 };
   readonly #handlers = new Set<(msg: ReceivedMessage) => void>();
-  readonly #deadListeners = new Set<(pkiId: PKIidType) => void>();
+  readonly #deadListeners = new Set<(pkiId: PKIidType, endpoint?: string) => void>();
   readonly #switchListeners = new Set<(pkiId: PKIidType) => void>();
   /** Incarnations started so far. */
   incarnations = 0;

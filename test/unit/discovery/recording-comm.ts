@@ -39,7 +39,7 @@ export class RecordingComm implements CommService {
   /** What `ping` answers; a pending promise when undefined. */
   pingAnswer: ((peer: NetworkMember) => boolean) | undefined = () => false;
   handlers = new Set<(msg: ReceivedMessage) => void>();
-  deadListeners = new Set<(pkiId: PKIidType) => void>();
+  deadListeners = new Set<(pkiId: PKIidType, endpoint?: string) => void>();
   switchListeners = new Set<(pkiId: PKIidType) => void>();
 
   gossip(msg: SignedGossipMessage): void {
@@ -58,7 +58,7 @@ export class RecordingComm implements CommService {
     this.handlers.add(handler);
     return () => this.handlers.delete(handler);
   }
-  onPresumedDead(listener: (pkiId: PKIidType) => void): () => void {
+  onPresumedDead(listener: (pkiId: PKIidType, endpoint?: string) => void): () => void {
     this.deadListeners.add(listener);
     return () => this.deadListeners.delete(listener);
   }
