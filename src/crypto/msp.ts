@@ -34,6 +34,12 @@ export interface MspOrgMaterial {
 
 /** Default bound on the identity cache: distinct identities remembered (parsed key and verdict). */
 export const IDENTITY_CACHE_SIZE = 10_000;
+/**
+ * Identities refused (malformed, unknown MSP, not chaining to a CA, revoked) cached apart, and few: anyone can
+ * send junk identities, each different, and each entry holds its bytes and parse (~3 KB), so they must not push
+ * out the valid ones (which only a CA can mint) nor fill 10,000 entries. Repeats of one bad identity still hit.
+ */
+export const REFUSED_IDENTITY_CACHE_SIZE = 256;
 
 /** Fabric's MSP folder layout (`msp/configbuilder.go`). */
 export const MSP_FOLDERS = {
@@ -327,6 +333,8 @@ export interface VerifierStats {
   cacheHits: number;
   cacheMisses: number;
   cacheSize: number;
+  /** Refused identities cached (at most REFUSED_IDENTITY_CACHE_SIZE). */
+  refusedCacheSize: number;
 }
 
 interface CompiledOrg {
@@ -345,6 +353,8 @@ interface ErrorRecord {
 }
 
 interface CacheEntry {
+  /** The serialized identity as a latin1 string (the caches' key). */
+  key: string;
   decoded: (DecodedIdentity & { pkiId: Uint8Array }) | ErrorRecord;
   /** Filled on the first validation; cleared with the cache when the orgs change. */
   checked?: ValidIdentity | ErrorRecord;
@@ -376,6 +386,7 @@ export class MspVerifier {
   readonly #clock: Clock;
   readonly #logger: Logger | undefined;
   readonly #cache: LruCache<string, CacheEntry>;
+  readonly #refused = new LruCache<string, CacheEntry>(REFUSED_IDENTITY_CACHE_SIZE);
   #orgs = new Map<string, CompiledOrg>();
   #certParses = 0;
   #hits = 0;
@@ -394,6 +405,7 @@ export class MspVerifier {
     for (const o of orgs) compiled.set(o.mspId, this.#compileOrg(o));
     this.#orgs = compiled;
     this.#cache.clear();
+    this.#refused.clear();
   }
 
   /** The MSP IDs known. */
@@ -451,12 +463,18 @@ export class MspVerifier {
   }
 
   stats(): VerifierStats {
-    return { certParses: this.#certParses, cacheHits: this.#hits, cacheMisses: this.#misses, cacheSize: this.#cache.size };
+    return {
+      certParses: this.#certParses,
+      cacheHits: this.#hits,
+      cacheMisses: this.#misses,
+      cacheSize: this.#cache.size,
+      refusedCacheSize: this.#refused.size,
+    };
   }
 
   #entry(identity: Uint8Array): CacheEntry {
     const key = latin1(identity);
-    const hit = this.#cache.get(key);
+    const hit = this.#cache.get(key) ?? this.#refused.get(key);
     if (hit !== undefined) {
       this.#hits++;
       return hit;
@@ -469,8 +487,8 @@ export class MspVerifier {
     } catch (err) {
       decoded = { code: "MALFORMED_IDENTITY", message: err instanceof Error ? err.message : String(err), deserializable: false };
     }
-    const entry: CacheEntry = { decoded };
-    this.#cache.set(key, entry);
+    const entry: CacheEntry = { key, decoded };
+    (isErrorRecord(decoded) ? this.#refused : this.#cache).set(key, entry);
     return entry;
   }
 
@@ -485,6 +503,10 @@ export class MspVerifier {
     if (entry.checked !== undefined) return entry.checked;
     const d = entry.decoded;
     entry.checked = isErrorRecord(d) ? d : this.#validateUncached(d);
+    if (isErrorRecord(entry.checked) && !isErrorRecord(d)) {
+      this.#cache.delete(entry.key);
+      this.#refused.set(entry.key, entry);
+    }
     return entry.checked;
   }
 

@@ -24,6 +24,7 @@ import {
   MspVerifier,
   type MspOrgMaterial,
   pkiIdOf,
+  REFUSED_IDENTITY_CACHE_SIZE,
   SigningIdentity,
   serializeIdentity,
 } from "../../../src/crypto/msp.js";
@@ -330,6 +331,20 @@ test("MSP folders, identity validation, revocation, expiry and caching", async (
     s = small.stats();
     assert.equal(s.cacheSize, 1);
     assert.equal(s.certParses, 3);
+
+    // junk identities (anyone can send them, each different) are cached apart and few: they do not push the
+    // valid one out, and their entries stay bounded
+    const before = v.stats();
+    for (let i = 0; i < 1_000; i++) {
+      const junk = i % 2 === 0 ? serializeIdentity("Org1MSP", enc.encode(`not a certificate ${i}`)) : serializeIdentity(`NoSuchMSP${i}`, enc.encode("x"));
+      assert.throws(() => v.validate(junk), CryptoError);
+    }
+    assert.equal(codeOf(() => v.validate(Uint8Array.of(0x0a, 0x05, 0x41))), "MALFORMED_IDENTITY");
+    s = v.stats();
+    assert.equal(s.refusedCacheSize, REFUSED_IDENTITY_CACHE_SIZE);
+    assert.equal(s.cacheSize, before.cacheSize, "refused identities do not enter the main cache");
+    v.validate(peer1.signingIdentity.serialized);
+    assert.equal(v.stats().certParses, before.certParses, "the valid identity is still cached");
 
     // replacing the orgs forgets verdicts
     v.setOrgs(orgs.filter((o) => o.mspId !== "Org1MSP"));
