@@ -16,7 +16,7 @@ import { type ReceivedMessage, SignedGossipMessage } from "../protoext/index.js"
 import { bytesEqual, type Clock, type TimerHandle, errorMessage, type Random } from "../util/index.js";
 import { Connection } from "./connection.js";
 import { CommError } from "./errors.js";
-import { buildConnEstablish, checkConnEstablish, type RemoteHandshake } from "./handshake.js";
+import { buildConnEstablish, checkConnEstablish, type RemoteHandshake, VerifiedHandshakes } from "./handshake.js";
 import type { AggregatedSendResult, Comm, CommStats, MessageAcceptor, SendResult } from "./interface.js";
 import { type CommMetrics, createCommMetrics } from "./metrics.js";
 import { type CommOptions, DEFAULT_COMM_OPTIONS } from "./options.js";
@@ -137,6 +137,10 @@ export class CommImpl implements Comm {
   readonly #switchListeners = new Set<(pkiId: PKIidType) => void>();
   readonly #ackWaiters = new Map<string, AckWaiter>();
   readonly #tasks = new Set<Promise<unknown>>();
+  /** Remote handshakes whose signature verified (see VerifiedHandshakes). */
+  readonly #verifiedHandshakes = new VerifiedHandshakes();
+  /** Our signed ConnEstablish by side and probe (see #ownConnEstablish). */
+  readonly #ownConnMsgs: (Uint8Array | undefined)[] = [];
   #started = false;
   #stopped = false;
 
@@ -614,6 +618,7 @@ export class CommImpl implements Comm {
             tlsEnabled,
             remoteCertHash: stream.remoteCertHash,
             remoteAddress: stream.remoteAddress,
+            verified: this.#verifiedHandshakes,
           });
         } catch (err) {
           fail(err instanceof CommError ? err : new CommError("MALFORMED_FRAME", `first message from ${stream.remoteAddress} cannot be decoded: ${errorMessage(err)}`), identity);
@@ -624,12 +629,28 @@ export class CommImpl implements Comm {
         this.#pendingStreams.delete(stream);
         resolve({ remote, early, route });
       });
-      const own = buildConnEstablish({ pkiId: this.#pkiId, identity: this.#c.selfIdentity, tlsCertHash: ownHash, probe }, (m) => this.#c.mcs.sign(m));
-      stream.write(own.bytes).then(
+      const own = this.#ownConnEstablish(ownHash, initiator, probe);
+      stream.write(own).then(
         () => undefined, // Fabric's gossip_comm_messages_sent counts queued messages, not the handshake
         (err: unknown) => fail(new CommError("CONNECTION_CLOSED", `cannot send ConnEstablish to ${stream.remoteAddress}: ${errorMessage(err)}`)),
       );
     });
+  }
+
+  /**
+   * Our signed ConnEstablish for one side of a stream. Its content (PKI-ID, identity, our TLS certificate's
+   * hash, probe) never changes for a transport and carries no nonce or time, so it is signed once per kind
+   * rather than per stream (Fabric signs each time; the bytes on the wire are as valid): a stream opened by
+   * anyone, authentic or not, costs no signature.
+   */
+  #ownConnEstablish(ownHash: Uint8Array | undefined, initiator: boolean, probe: boolean): Uint8Array {
+    const key = (initiator ? 2 : 0) + (probe ? 1 : 0);
+    let bytes = this.#ownConnMsgs[key];
+    if (bytes === undefined) {
+      bytes = buildConnEstablish({ pkiId: this.#pkiId, identity: this.#c.selfIdentity, tlsCertHash: ownHash, probe }, (m) => this.#c.mcs.sign(m)).bytes;
+      this.#ownConnMsgs[key] = bytes;
+    }
+    return bytes;
   }
 
   // --- receiving ---

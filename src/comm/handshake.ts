@@ -44,7 +44,15 @@ export interface RemoteHandshake {
  */
 export function checkConnEstablish(
   first: SignedGossipMessage,
-  ctx: { mcs: MessageCryptoService; clock: Clock; tlsEnabled: boolean; remoteCertHash: Uint8Array | undefined; remoteAddress: string },
+  ctx: {
+    mcs: MessageCryptoService;
+    clock: Clock;
+    tlsEnabled: boolean;
+    remoteCertHash: Uint8Array | undefined;
+    remoteAddress: string;
+    /** Handshakes whose signature verified before (their identity and TLS binding are still checked each time). */
+    verified?: VerifiedHandshakes;
+  },
 ): RemoteHandshake {
   const content = first.message.content;
   if (content?.$case !== "conn") {
@@ -74,10 +82,14 @@ export function checkConnEstablish(
       throw new CommError("TLS_HASH_MISMATCH", `tls_cert_hash from ${ctx.remoteAddress} does not match the certificate it presented on this connection`);
     }
   }
-  try {
-    first.verify(conn.identity, (identity, signature, message) => ctx.mcs.verify(identity, signature, message));
-  } catch (err) {
-    throw new CommError("BAD_SIGNATURE", `ConnEstablish signature of ${ctx.remoteAddress} does not verify: ${(err as Error).message}`, { cause: err });
+  const { payload, signature } = first.envelope;
+  if (ctx.verified?.has(payload, signature) !== true) {
+    try {
+      first.verify(conn.identity, (identity, sig, message) => ctx.mcs.verify(identity, sig, message));
+    } catch (err) {
+      throw new CommError("BAD_SIGNATURE", `ConnEstablish signature of ${ctx.remoteAddress} does not verify: ${(err as Error).message}`, { cause: err });
+    }
+    ctx.verified?.add(payload, signature);
   }
   return {
     info: {
@@ -95,4 +107,32 @@ function asCommError(err: unknown, remote: string): CommError {
   const code = err instanceof GossipError ? err.code : "";
   const mapped: CommErrorCode = code === "UNKNOWN_CA" ? "UNKNOWN_CA" : code === "EXPIRED_IDENTITY" ? "EXPIRED_IDENTITY" : "BAD_IDENTITY";
   return new CommError(mapped, `identity of ${remote} is not valid: ${(err as Error).message}`, { cause: err });
+}
+
+/**
+ * ConnEstablish envelopes whose signature verified, at most `max` (the oldest forgotten first). A peer's
+ * ConnEstablish carries no nonce or time, so the same peer sends the same bytes on each stream (ours sign it
+ * once); a stream whose handshake is one of these skips the ECDSA verification, never the identity's validity
+ * or the TLS certificate binding, which are checked before. Only bytes that verified are remembered, so nothing
+ * unverified can be made to pass.
+ */
+export class VerifiedHandshakes {
+  readonly #bySignature = new Map<string, Uint8Array>();
+
+  constructor(readonly max = 256) {}
+
+  has(payload: Uint8Array, signature: Uint8Array): boolean {
+    const known = this.#bySignature.get(Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString("latin1"));
+    return known !== undefined && bytesEqual(known, payload);
+  }
+
+  add(payload: Uint8Array, signature: Uint8Array): void {
+    const key = Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString("latin1");
+    this.#bySignature.delete(key);
+    this.#bySignature.set(key, payload.slice());
+    if (this.#bySignature.size > this.max) {
+      const oldest = this.#bySignature.keys().next();
+      if (!oldest.done) this.#bySignature.delete(oldest.value);
+    }
+  }
 }

@@ -13,10 +13,12 @@ export class GrpcRawStream implements RawStream {
   #endError: Error | undefined;
   #drainWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
 
+  /** `certHash`: how to learn the remote's TLS certificate hash when the caller caches it per connection. */
   constructor(
     private readonly call: GrpcDuplex,
     remoteAddress: string,
     private readonly onFinally: () => void,
+    private readonly certHash?: () => Uint8Array | undefined,
   ) {
     this.remoteAddress = remoteAddress;
     call.on("drain", () => {
@@ -35,7 +37,7 @@ export class GrpcRawStream implements RawStream {
 
   get remoteCertHash(): Uint8Array | undefined {
     if (this.#certHash === null) {
-      const hash = peerCertHash(this.call);
+      const hash = this.certHash !== undefined ? this.certHash() : peerCertHash(this.call);
       if (hash === undefined) return undefined; // not known yet, or no TLS
       this.#certHash = hash;
     }
