@@ -22,7 +22,7 @@ import { buildConnEstablish } from "../src/comm/index.js";
 import { certHashOfPem } from "../src/comm/grpc/index.js";
 import { DEFAULT_MAX_MESSAGE_SIZE_BYTES } from "../src/protoext/index.js";
 import { LocalNetwork } from "../src/cli/network/index.js";
-import { metricDeltaBy, mintPeerIdentity, procUsage, scrapeMetrics, tlsCaPems } from "./attacks-kit.js";
+import { httpGet, metricDeltaBy, mintPeerIdentity, procUsage, scrapeMetrics, tlsCaPems } from "./attacks-kit.js";
 import { Commits, cryptoSummaryOf, maxLineRate, p99, Watcher, type Watched } from "./attacks.js";
 import { type CallEnd, caseAt, type FuzzContext, FuzzSession, type FuzzKind, grpcFrame, validSamples } from "./fuzz-kit.js";
 import { isMain, machineLine } from "./stats.js";
@@ -150,6 +150,7 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzResult> {
 
     // Fuzz.
     const before = await scrapeMetrics(target.admin);
+    await heapSnapshot(targetWatched.pid(), "before", log);
     w.reset();
     lines0 = new Map(w.lines);
     const nSessions = options.sessions ?? 4;
@@ -181,7 +182,8 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzResult> {
         if (now - lastReport > 10_000) {
           lastReport = now;
           const u = await procUsage(targetWatched.pid() ?? -1);
-          log(`  ${sent} frames, ${(sent / ((now - started) / 1000)).toFixed(0)}/s; target RSS ${((u?.rss ?? 0) / MiB).toFixed(0)} MiB; ends ${JSON.stringify(ends)}`);
+          const m = await runtimeMemory(target.admin);
+          log(`  ${sent} frames, ${(sent / ((now - started) / 1000)).toFixed(0)}/s; target RSS ${((u?.rss ?? 0) / MiB).toFixed(0)} MiB (${m}); ends ${JSON.stringify(ends)}`);
         }
       }
     };
@@ -195,6 +197,7 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzResult> {
     const totals = w.totals();
     const after = await scrapeMetrics(target.admin);
     const afterUsage = await procUsage(targetWatched.pid() ?? -1);
+    await heapSnapshot(targetWatched.pid(), "after", log);
     const rejected = Object.fromEntries(metricDeltaBy(before, after, "fabric_gossip_comm_rejected_total", "code"));
     const p = p99(commits.latencies(from, to));
     const result: FuzzResult = {
@@ -268,6 +271,33 @@ export async function benchFuzz(): Promise<Record<string, number | string>> {
     "log lines/s (max peer)": r.logLinesPerSecond,
     result: r.failures.length === 0 ? "ok" : `FAIL: ${r.failures.join("; ")}`,
   };
+}
+
+/**
+ * With FUZZ_HEAP_SNAPSHOTS=1 (and NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2, which the peers inherit), asks
+ * the target for a heap snapshot (written into its working folder after a full GC) and waits for it: the live
+ * heap before and after fuzzing tells a leak from heap the GC has not given back.
+ */
+async function heapSnapshot(pid: number | undefined, when: string, log: (line: string) => void): Promise<void> {
+  if (process.env["FUZZ_HEAP_SNAPSHOTS"] !== "1" || pid === undefined) return;
+  process.kill(pid, "SIGUSR2");
+  await sleep(15_000);
+  log(`  heap snapshot of the target (pid ${pid}) ${when} fuzzing requested`);
+}
+
+/** The target's V8 heap used / reserved and external memory, from its /metrics (what RSS is made of). */
+async function runtimeMemory(admin: string | undefined): Promise<string> {
+  if (admin === undefined) return "no admin";
+  try {
+    const { body } = await httpGet(admin, "/metrics", 5_000);
+    const value = (name: string): string => {
+      const line = body.split("\n").find((l) => l.startsWith(`${name} `));
+      return line === undefined ? "?" : (Number(line.slice(name.length + 1)) / MiB).toFixed(0);
+    };
+    return `heap ${value("nodejs_heap_size_used_bytes")}/${value("nodejs_heap_size_total_bytes")} MiB, external ${value("nodejs_external_memory_bytes")} MiB`;
+  } catch {
+    return "metrics unanswered";
+  }
 }
 
 if (isMain(import.meta.url)) await benchFuzz();
