@@ -597,8 +597,15 @@ class DiscoveryImpl implements Discovery {
 
   /** Fabric's `periodicalCheckAlive`; also forgets second-hand dead members that are due, and closes log windows. */
   #scheduleCheckAlive(): void {
+    const due = this.#c.clock.monotonic() + this.#o.aliveExpirationCheckIntervalMs;
     this.#after(this.#o.aliveExpirationCheckIntervalMs, () => {
-      const dead = this.#getDeadMembers();
+      // Not in Fabric (RELIABILITY S16, Lifeguard's local health): a check that runs late ran after our event
+      // loop was held up (a stall, a CPU-starved host, a stopped process). What members sent meanwhile waits
+      // unread in our sockets, and a late timer runs before that input is read, so each silence is judged
+      // longer by the lateness: a slow peer does not declare everyone dead when it wakes.
+      const lateMs = Math.max(0, this.#c.clock.monotonic() - due);
+      if (lateMs > this.#o.aliveExpirationCheckIntervalMs) this.#logger.debug("Alive check ran late: silences judged with that much grace", { lateMs });
+      const dead = this.#getDeadMembers(lateMs);
       if (dead.length > 0) this.#expireDeadMembers(dead, "expired");
       this.#forgetDueMembers();
       this.#limitedLog.flush();
@@ -606,12 +613,13 @@ class DiscoveryImpl implements Discovery {
     });
   }
 
-  #getDeadMembers(): PKIidType[] {
+  /** `graceMs`: how late the check runs (see #scheduleCheckAlive). */
+  #getDeadMembers(graceMs: number): PKIidType[] {
     const now = this.#c.clock.monotonic();
     const dead: PKIidType[] = [];
     for (const [key, ts] of this.#aliveLastTS) {
       const elapsed = now - ts.lastSeenMs;
-      if (elapsed > this.#o.aliveExpirationTimeoutMs) {
+      if (elapsed > this.#o.aliveExpirationTimeoutMs + graceMs) {
         this.#limitedLog.warn("PEER_SILENT", this.#originOfMember(key), "Haven't heard from peer", { pkiId: key, elapsedMs: elapsed });
         dead.push(fromHex(key));
       }

@@ -14,6 +14,7 @@ import { memoryMetricsProvider, type Registry } from "../../../src/metrics/index
 import { SignedGossipMessage } from "../../../src/protoext/signed-message.js";
 import { GossipMessage_Tag } from "../../../src/protos/gen/gossip/message.pb.js";
 import { fromUtf8, utf8 } from "../../../src/util/bytes.js";
+import { type Clock, sleepOn } from "../../../src/util/clock.js";
 import { ManualClock } from "../../../src/util/manual-clock.js";
 import { SeededRandom } from "../../../src/util/random.js";
 import { TEST_OPTIONS } from "./harness.js";
@@ -559,6 +560,44 @@ describe("expiration, presumed dead, identity switch, reconnect", () => {
     assert.deepEqual(
       f.events.filter((e) => e.kind === "member-dead").map((e) => (e.kind === "member-dead" ? e.cause : "")),
       ["presumed-dead"],
+    );
+    await f.disc.stop();
+  });
+
+  it("an event loop held up longer than aliveExpirationTimeout declares nobody dead when it wakes (S16); a silence after it still expires", async () => {
+    let stalledUntil = 0;
+    // A frozen event loop: no timer runs before the stall ends, and then they run late, before any input.
+    const stalling = (inner: ManualClock): Clock => ({
+      now: () => inner.now(),
+      nowNs: () => inner.nowNs(),
+      monotonic: () => inner.monotonic(),
+      setTimeout(fn, ms) {
+        let handle = inner.setTimeout(function fire() {
+          if (inner.monotonic() < stalledUntil) handle = inner.setTimeout(fire, stalledUntil - inner.monotonic());
+          else fn();
+        }, ms);
+        return { cancel: () => handle.cancel() };
+      },
+      sleep(ms, signal) {
+        return sleepOn(this, ms, signal);
+      },
+    });
+    const f = await fixture({ wrapClock: stalling });
+    const peer = new RemotePeer("p1:7051");
+    f.comm.deliver(peer.alive(), peer.pkiId);
+    await f.clock.advance(ALIVE);
+    f.comm.deliver(peer.alive(), peer.pkiId);
+    stalledUntil = f.clock.monotonic() + EXPIRATION + 2 * CHECK;
+    await f.clock.advance(EXPIRATION + 2 * CHECK);
+    // Awake: the late check has run; what p1 sent during the stall is read only now.
+    assert.deepEqual(f.events.filter((e) => e.kind === "member-dead"), [], "no death declared on waking");
+    f.comm.deliver(peer.alive(), peer.pkiId);
+    assert.equal(f.disc.getMembership().length, 1);
+    // Then p1 falls silent: expired within E + a check, as without the stall.
+    await f.clock.advance(EXPIRATION + 2 * CHECK);
+    assert.deepEqual(
+      f.events.filter((e) => e.kind === "member-dead").map((e) => (e.kind === "member-dead" ? e.cause : "")),
+      ["expired"],
     );
     await f.disc.stop();
   });

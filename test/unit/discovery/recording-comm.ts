@@ -22,6 +22,7 @@ import { SignedGossipMessage } from "../../../src/protoext/signed-message.js";
 import { type Envelope, type GossipMessage, GossipMessage_Tag } from "../../../src/protos/gen/gossip/message.pb.js";
 import { bytesEqual, fromUtf8, utf8 } from "../../../src/util/bytes.js";
 import { ManualClock } from "../../../src/util/manual-clock.js";
+import type { Clock } from "../../../src/util/clock.js";
 import { SeededRandom } from "../../../src/util/random.js";
 import { TEST_OPTIONS } from "./harness.js";
 
@@ -172,6 +173,8 @@ export interface FixtureOptions {
   orgOf?: (pkiId: PKIidType) => string | undefined;
   /** Replaces the recording comm (a subclass with other ping behaviour). */
   comm?: RecordingComm;
+  /** The clock discovery sees, made from the fixture's ManualClock (which the test still advances). */
+  wrapClock?: (clock: ManualClock) => Clock;
 }
 
 export async function fixture(opts: FixtureOptions = {}): Promise<Fixture> {
@@ -217,7 +220,7 @@ export async function fixture(opts: FixtureOptions = {}): Promise<Fixture> {
   const disc = createDiscovery(
     self,
     {
-      clock,
+      clock: opts.wrapClock?.(clock) ?? clock,
       random: new SeededRandom(42),
       logger: opts.logger ?? silentLogger,
       metrics: promMetricsProvider(registry),
