@@ -1,4 +1,5 @@
 import type { MessageCryptoService, PeerIdentityType, PKIidType } from "../api/index.js";
+import { LruCache } from "../crypto/index.js";
 import { GossipMessage_Tag } from "../protos/gen/gossip/message.pb.js";
 import { type ConnectionInfo, SignedGossipMessage } from "../protoext/index.js";
 import { bytesEqual, type Clock, GossipError } from "../util/index.js";
@@ -110,29 +111,30 @@ function asCommError(err: unknown, remote: string): CommError {
 }
 
 /**
- * ConnEstablish envelopes whose signature verified, at most `max` (the oldest forgotten first). A peer's
- * ConnEstablish carries no nonce or time, so the same peer sends the same bytes on each stream (ours sign it
- * once); a stream whose handshake is one of these skips the ECDSA verification, never the identity's validity
- * or the TLS certificate binding, which are checked before. Only bytes that verified are remembered, so nothing
- * unverified can be made to pass.
+ * ConnEstablish envelopes whose signature verified, the `max` most recently seen. A peer's ConnEstablish
+ * carries no nonce or time, so the same peer sends the same bytes on each stream (ours sign it once); a stream
+ * whose handshake is one of these skips the ECDSA verification, never the identity's validity or the TLS
+ * certificate binding, which are checked before. Only bytes that verified are remembered, so nothing unverified
+ * can be made to pass.
  */
 export class VerifiedHandshakes {
-  readonly #bySignature = new Map<string, Uint8Array>();
+  /** Payload by signature (as a latin1 string). */
+  readonly #bySignature: LruCache<string, Uint8Array>;
 
-  constructor(readonly max = 256) {}
+  constructor(max = 256) {
+    this.#bySignature = new LruCache(max);
+  }
 
   has(payload: Uint8Array, signature: Uint8Array): boolean {
-    const known = this.#bySignature.get(Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString("latin1"));
+    const known = this.#bySignature.get(signatureKey(signature));
     return known !== undefined && bytesEqual(known, payload);
   }
 
   add(payload: Uint8Array, signature: Uint8Array): void {
-    const key = Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString("latin1");
-    this.#bySignature.delete(key);
-    this.#bySignature.set(key, payload.slice());
-    if (this.#bySignature.size > this.max) {
-      const oldest = this.#bySignature.keys().next();
-      if (!oldest.done) this.#bySignature.delete(oldest.value);
-    }
+    this.#bySignature.set(signatureKey(signature), payload.slice());
   }
+}
+
+function signatureKey(signature: Uint8Array): string {
+  return Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString("latin1");
 }

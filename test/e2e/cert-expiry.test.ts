@@ -1,19 +1,15 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
+import { useCluster } from "../utils/cluster-hooks.js";
 import { eventually } from "../utils/net.js";
 import {
   blocksFlow,
   CLUSTER_ENV,
   CLUSTER_TIMERS,
-  type Cluster,
   ELECTION_MS,
   everyKnownId,
   REJOIN_MS,
   renewEnrolment,
-  startCluster,
   untilMetricsAgree,
   untilOneLeaderPerOrg,
   untilViewsMatch,
@@ -33,26 +29,15 @@ const SLACK_MS = 2_000;
 const POLL_MS = 200;
 
 describe("enrolment certificate expiry and renewal on real peers", { timeout: 90_000 }, () => {
-  let root: string;
-  let cluster: Cluster;
-
-  before(async () => {
-    root = await mkdtemp(join(tmpdir(), "fabric-gossip-cert-"));
-    cluster = await startCluster({ root, orgs: 2, peersPerOrg: 2, channel: CHANNEL, env: CLUSTER_ENV });
-    await untilViewsMatch(cluster, "the cluster converges", 20_000);
-    await untilOneLeaderPerOrg(cluster, 10_000);
-  });
-
-  after(async () => {
-    await cluster?.stop();
-    if (root !== undefined) await rm(root, { recursive: true, force: true });
-  });
+  const fixture = useCluster("fabric-gossip-cert-", { orgs: 2, peersPerOrg: 2, channel: CHANNEL, env: CLUSTER_ENV }, { oneLeaderPerOrg: true });
 
   it("checkpoint: /v1/membership and /metrics agree with the processes that run", async () => {
+    const { cluster } = fixture;
     await untilMetricsAgree(cluster, await blocksFlow(cluster), 3_000);
   });
 
   it("renewal before expiry and after: the new PKI-ID is in every view within R + 2A, the old one nowhere; an expired peer is dropped", async () => {
+    const { cluster } = fixture;
     const peer = cluster.peers[3]!;
     const oldId = peer.pkiId;
     // Renewal before expiry, to a certificate that expires a few seconds after the restart.

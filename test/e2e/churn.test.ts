@@ -1,17 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
+import { useCluster } from "../utils/cluster-hooks.js";
 import { eventually } from "../utils/net.js";
 import {
   blocksFlow,
   CLUSTER_ENV,
-  type Cluster,
   ELECTION_MS,
   leadersByOrg,
   REJOIN_MS,
-  startCluster,
   untilMetricsAgree,
   untilOneLeaderPerOrg,
   untilViewsMatch,
@@ -31,22 +27,10 @@ const SLACK_MS = 2_000;
 const KILL_ROUNDS = 2;
 
 describe("churn on real peers: a rolling restart, then the leaders killed again and again", { timeout: 90_000 }, () => {
-  let root: string;
-  let cluster: Cluster;
-
-  before(async () => {
-    root = await mkdtemp(join(tmpdir(), "fabric-gossip-churn-"));
-    cluster = await startCluster({ root, orgs: 2, peersPerOrg: 2, channel: CHANNEL, env: CLUSTER_ENV });
-    await untilViewsMatch(cluster, "the cluster converges", 20_000);
-    await untilOneLeaderPerOrg(cluster, 10_000);
-  });
-
-  after(async () => {
-    await cluster?.stop();
-    if (root !== undefined) await rm(root, { recursive: true, force: true });
-  });
+  const fixture = useCluster("fabric-gossip-churn-", { orgs: 2, peersPerOrg: 2, channel: CHANNEL, env: CLUSTER_ENV }, { oneLeaderPerOrg: true });
 
   it("a rolling restart of every peer: every view exact within R + 2A of the last start", async () => {
+    const { cluster } = fixture;
     for (const p of cluster.peers) {
       await p.stop();
       await p.start();
@@ -56,6 +40,7 @@ describe("churn on real peers: a rolling restart, then the leaders killed again 
   });
 
   it(`the leaders killed ${KILL_ROUNDS} times: views exact within R + 2A, one leader per org, blocks flow, metrics agree`, async () => {
+    const { cluster } = fixture;
     for (let round = 0; round < KILL_ROUNDS; round++) {
       // The leaders of one poll in which each org has exactly one.
       const leaders = await eventually(

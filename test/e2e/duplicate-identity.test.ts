@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
+import { useCluster } from "../utils/cluster-hooks.js";
 import type { MembershipView } from "../../src/service/index.js";
 import { eventually, freePort } from "../utils/net.js";
-import { CLUSTER_ENV, CLUSTER_TIMERS, type Cluster, ClusterPeer, startCluster, untilViewsMatch } from "../utils/peer-cluster.js";
+import { CLUSTER_ENV, CLUSTER_TIMERS, ClusterPeer } from "../utils/peer-cluster.js";
 
 /**
  * A duplicate identity on real processes: three `peer start` processes of one org, then a fourth started with
@@ -23,23 +22,15 @@ const POLL_MS = 100;
 const RECOVERY_MS = CLUSTER_TIMERS.aliveExpirationMs + CLUSTER_TIMERS.reconnectMs;
 
 describe("a second process started with a peer's MSP folder", { timeout: 60_000 }, () => {
-  let root: string;
-  let cluster: Cluster;
   let twin: ClusterPeer | undefined;
-
-  before(async () => {
-    root = await mkdtemp(join(tmpdir(), "fabric-gossip-twin-e2e-"));
-    cluster = await startCluster({ root, orgs: 1, peersPerOrg: 3, channel: CHANNEL, env: CLUSTER_ENV });
-    await untilViewsMatch(cluster, "the cluster converges", 20_000);
-  });
-
+  // Registered first, so it runs first: the twin stops before the cluster and its folder go.
   after(async () => {
     await twin?.kill();
-    await cluster?.stop();
-    if (root !== undefined) await rm(root, { recursive: true, force: true });
   });
+  const fixture = useCluster("fabric-gossip-twin-e2e-", { orgs: 1, peersPerOrg: 3, channel: CHANNEL, env: CLUSTER_ENV });
 
   it("is reported on /v1/membership by the peer and by another, and every view has the peer at its own endpoint within E + R once it is killed", async () => {
+    const { cluster, root } = fixture;
     const [peer0, peer1, peer2] = cluster.peers as [ClusterPeer, ClusterPeer, ClusterPeer];
     const twinEndpoint = `127.0.0.1:${await freePort()}`;
     // peer1's own flags (its MSP folder, its bootstrap peer, the channel) at another endpoint, with its own ledger.

@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { CLUSTER_ENV, CLUSTER_TIMERS, type Cluster, type ClusterPeer, startCluster, untilViewsMatch } from "../utils/peer-cluster.js";
+import { describe, it } from "node:test";
+import { useCluster } from "../utils/cluster-hooks.js";
+import { CLUSTER_ENV, CLUSTER_TIMERS, type ClusterPeer, untilViewsMatch } from "../utils/peer-cluster.js";
 
 /**
  * A stalled peer (RELIABILITY.md S16) on real processes: 1 org x 3 peers and an ordering service, A = R = 1 s,
@@ -19,21 +17,10 @@ const SLACK_MS = 5_000;
 const EXPIRED = "fabric_gossip_discovery_expired_total";
 
 describe("a peer whose process stalls for longer than aliveExpirationTimeout", { timeout: 90_000 }, () => {
-  let root: string;
-  let cluster: Cluster;
-
-  before(async () => {
-    root = await mkdtemp(join(tmpdir(), "fabric-gossip-stall-"));
-    cluster = await startCluster({ root, orgs: 1, peersPerOrg: 3, channel: CHANNEL, env: CLUSTER_ENV });
-    await untilViewsMatch(cluster, "the cluster converges", 20_000);
-  });
-
-  after(async () => {
-    await cluster?.stop();
-    if (root !== undefined) await rm(root, { recursive: true, force: true });
-  });
+  const fixture = useCluster("fabric-gossip-stall-", { orgs: 1, peersPerOrg: 3, channel: CHANNEL, env: CLUSTER_ENV });
 
   it("declares nobody dead when it wakes, and every view is exact again within R + 2A", async () => {
+    const { cluster } = fixture;
     const stalled = cluster.peers[2] as ClusterPeer;
     const expiredBefore = (await stalled.metrics()).get(EXPIRED) ?? 0;
     const pid = stalled.proc?.child.pid;

@@ -435,8 +435,7 @@ export class GrpcTransport implements Transport {
     injector.injectConnection(socket);
   }
 
-  /** A call arrived from `peer` ("address:port"): its socket is in use, no longer pending. */
-  /** The held socket a call came over (undefined when not ours), no longer waiting for its first call. */
+  /** A call arrived from `peer` ("address:port"): its held socket (undefined when not ours) is in use, no longer pending. */
   #calledFrom(peer: string): HeldSocket | undefined {
     const held = this.#sockets.get(stripScheme(peer));
     if (held !== undefined) this.#unpend(held);
