@@ -274,17 +274,24 @@ export type CallEnd = "ok" | "status" | "reset" | "session" | "hang";
 
 export interface SenderOptions {
   endpoint: string;
-  localAddress: string;
+  /** The address to send from, or where each new session takes its address from. */
+  localAddress: string | (() => string);
   tls?: { cert: string; key: string; ca: string[] };
   /** A call still open this long after its frame was sent is a hang. */
   hangMs: number;
 }
+
+/** How long a session has to answer a ping before its connection is taken for closed. */
+const PING_MS = 2_000;
 
 /** One HTTP/2 session carrying calls, each one case. */
 export class FuzzSession {
   readonly #o: SenderOptions;
   #session: http2.ClientHttp2Session | undefined;
   #opening: Promise<http2.ClientHttp2Session> | undefined;
+  /** Per session: what a call's end tells its watchdog, and the calls in flight. */
+  readonly #onEnd = new WeakMap<http2.ClientHttp2Session, () => void>();
+  readonly #inflight = new WeakMap<http2.ClientHttp2Session, number>();
   /** Sessions the peer closed (GOAWAY or socket closed) while calls were in flight. */
   closedByPeer = 0;
   opened = 0;
@@ -307,21 +314,59 @@ export class FuzzSession {
     const i = o.endpoint.lastIndexOf(":");
     const host = o.endpoint.slice(0, i);
     const port = Number(o.endpoint.slice(i + 1));
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s: net.Socket =
+    const localAddress = typeof o.localAddress === "string" ? o.localAddress : o.localAddress();
+    const session = http2.connect(`${o.tls ? "https" : "http"}://${o.endpoint}`, {
+      createConnection: () =>
         o.tls === undefined
-          ? net.connect({ host, port, localAddress: o.localAddress }, () => resolve(s))
-          : tls.connect({ host, port, ...{ localAddress: o.localAddress }, cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, ALPNProtocols: ["h2"], servername: "localhost" }, () => resolve(s));
-      s.once("error", reject);
+          ? net.connect({ host, port, localAddress })
+          : tls.connect({ host, port, ...{ localAddress }, cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, ALPNProtocols: ["h2"], servername: "localhost" }),
     });
-    const session = http2.connect(`${o.tls ? "https" : "http"}://${o.endpoint}`, { createConnection: () => socket });
+    await new Promise<void>((resolve, reject) => {
+      session.once("connect", () => {
+        session.off("error", reject);
+        resolve();
+      });
+      session.once("error", reject);
+    });
     session.on("error", () => undefined);
     session.on("goaway", () => {
       this.closedByPeer++;
     });
+    this.#watch(session);
     this.opened++;
     this.#session = session;
     return session;
+  }
+
+  /**
+   * Pings a session whose calls stopped ending for PING_MS, and destroys it (ending its calls) when it
+   * does not answer: a connection the peer closed sometimes goes unnoticed by the session here (seen when
+   * the peer refuses an address and closes its connections: the session stays "open" with no TCP
+   * connection under it), and every call on it would wait for the hang timeout.
+   */
+  #watch(session: http2.ClientHttp2Session): void {
+    let lastEnd = performance.now();
+    let pinging = false;
+    this.#onEnd.set(session, () => {
+      lastEnd = performance.now();
+    });
+    const timer = setInterval(() => {
+      if (pinging || performance.now() - lastEnd < PING_MS || this.#inflight.get(session) === undefined) return;
+      pinging = true;
+      const dead = setTimeout(() => session.destroy(), PING_MS);
+      try {
+        session.ping((err) => {
+          pinging = false;
+          clearTimeout(dead);
+          if (err === null) lastEnd = performance.now();
+          else session.destroy();
+        });
+      } catch {
+        clearTimeout(dead);
+        session.destroy();
+      }
+    }, PING_MS / 2);
+    session.once("close", () => clearInterval(timer));
   }
 
   /** Sends `frames` on one call (then half-closes) and resolves with how the call ended. */
@@ -339,6 +384,10 @@ export class FuzzSession {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        const n = (this.#inflight.get(session) ?? 1) - 1;
+        if (n > 0) this.#inflight.set(session, n);
+        else this.#inflight.delete(session);
+        this.#onEnd.get(session)?.();
         if (e === "hang") req.close(http2.constants.NGHTTP2_CANCEL);
         resolve(e);
       };
@@ -351,7 +400,30 @@ export class FuzzSession {
         resolve("session");
         return;
       }
-      const timer = setTimeout(() => finish("hang"), this.#o.hangMs);
+      // A call still open after hangMs is the peer's hang only if the connection under it still answers a
+      // ping: a connection the peer closed can go unnoticed by the client's session (it then stays "open"
+      // with no socket under it), and that is no hang of the peer's.
+      this.#inflight.set(session, (this.#inflight.get(session) ?? 0) + 1);
+      const timer = setTimeout(() => {
+        const dead = setTimeout(() => {
+          session.destroy();
+          finish("session");
+        }, PING_MS);
+        try {
+          session.ping((err) => {
+            clearTimeout(dead);
+            if (err === null) finish("hang");
+            else {
+              session.destroy();
+              finish("session");
+            }
+          });
+        } catch {
+          clearTimeout(dead);
+          session.destroy();
+          finish("session");
+        }
+      }, this.#o.hangMs);
       req.on("error", () => undefined);
       // The status ends the call, as for any gRPC client: what the peer reads no more is cancelled, not
       // left to stall on flow control (grpc-js does not reset a stream it answered, as grpc-go does).

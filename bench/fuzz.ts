@@ -11,10 +11,15 @@
  * calls and sessions the peer closed, the target's RSS growth, honest block p99 against the baseline,
  * and log lines per second.
  *
- * The peers run with the misbehaviour limits raised (every frame reaches the decoder instead of a
- * refused address; with the defaults an address is refused after 10 malformed frames a minute, which
- * the attack suite measures). FUZZ_SEED picks the generator's seed (printed); a failing case i is
- * rebuilt by caseAt({ seed, ... }, i) in bench/fuzz-kit.ts.
+ * Two runs. The decoder run: the peers run with the misbehaviour limits raised, so that every frame
+ * reaches the decoder instead of a refused address (crashes, hangs and RSS are judged; its p99 is that of
+ * a peer that lets one insider make ~4,000 calls a second, and is printed). The defended
+ * run (FUZZ_DEFENDED_SECONDS, default 60): the peers keep their defaults (an address with more than 10
+ * offences a minute is refused and its connections closed), and the fuzzer opens each new session from
+ * the next of 1,024 loopback addresses, as a botnet would; S12's bounds on RSS and honest p99 (1.5 x
+ * the baseline) are judged here too, on the peer as deployed. FUZZ_SEED picks the generator's seed
+ * (printed); a failing case i is rebuilt by caseAt({ seed, ... }, i) in bench/fuzz-kit.ts; FUZZ_KINDS
+ * (comma-separated) sends only those kinds; FUZZ_LOG_DIR keeps the processes' logs.
  *
  * `runFuzz({ frames: 3_000 })` is the CI version (test/e2e/fuzz-short.test.ts).
  */
@@ -47,11 +52,23 @@ export interface FuzzOptions {
   inflight?: number;
   /** Largest generated frame body. Default 2 MiB. */
   maxBodyBytes?: number;
+  /**
+   * The defended run: the peers keep their default limits (an address or PKI-ID with more than 10
+   * offences a minute is refused), and each new session comes from the next of `addresses` loopback
+   * addresses, as from a botnet, for `seconds` (frames are not counted then). Without it the limits are
+   * raised so that every frame reaches the decoder (the decoder run).
+   */
+  defended?: boolean;
+  seconds?: number;
+  addresses?: number;
   log?: (line: string) => void;
 }
 
 export interface FuzzResult {
   machine: string;
+  mode: "decoder" | "defended";
+  /** Source addresses the fuzzer opened sessions from. */
+  addressesUsed: number;
   seed: number;
   frames: number;
   seconds: number;
@@ -82,10 +99,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** Runs the fuzzer; never throws for a failed bound (see `failures`), only when the network cannot run. */
 export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzResult> {
-  const total = options.frames ?? 1_000_000;
+  const defended = options.defended === true;
+  const total = defended ? Number.MAX_SAFE_INTEGER : options.frames ?? 1_000_000;
+  const deadlineMs = defended ? (options.seconds ?? 60) * 1000 : Infinity;
   const seed = options.seed ?? (Number(process.env["FUZZ_SEED"] ?? "") || Date.now() % 2 ** 31);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const short = total < 100_000;
+  const short = defended ? deadlineMs < 30_000 : total < 100_000;
   const net = new LocalNetwork({
     orgs: 1,
     peersPerOrg: 3,
@@ -94,12 +113,18 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzResult> {
     batchTimeout: "100ms",
     env: {
       CORE_PEER_GOSSIP_ELECTION_STARTUPGRACEPERIOD: "3s",
-      // Every frame reaches the decoder: no refused address or PKI-ID.
-      CORE_PEER_GOSSIP_LIMITS_MISBEHAVIOURLIMIT: "1000000000",
-      CORE_PEER_GOSSIP_LIMITS_REFUSEADDRESSES: "false",
-      CORE_PEER_GOSSIP_LIMITS_MAXHANDSHAKESPERADDRESS: "256",
+      // The decoder run: every frame reaches the decoder, no refused address or PKI-ID.
+      ...(defended
+        ? {}
+        : {
+            CORE_PEER_GOSSIP_LIMITS_MISBEHAVIOURLIMIT: "1000000000",
+            CORE_PEER_GOSSIP_LIMITS_REFUSEADDRESSES: "false",
+            CORE_PEER_GOSSIP_LIMITS_MAXHANDSHAKESPERADDRESS: "256",
+          }),
     },
     handleSignals: true,
+    // FUZZ_LOG_DIR keeps the processes' logs after the run.
+    ...(process.env["FUZZ_LOG_DIR"] ? { logDir: process.env["FUZZ_LOG_DIR"] } : {}),
   });
   const commits = new Commits();
   const crashes: string[] = [];
@@ -155,8 +180,21 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzResult> {
     lines0 = new Map(w.lines);
     const nSessions = options.sessions ?? 4;
     const inflight = options.inflight ?? 32;
+    // The decoder run sends from one address per session; the defended run from the next address of a
+    // pool (127.0.100.0 onwards) for each session it (re)opens.
+    const pool = options.addresses ?? 1_024;
+    const used = new Set<string>();
+    let nextAddress = 0;
+    const fromPool = (): string => {
+      const n = nextAddress++ % pool;
+      const a = `127.0.${100 + Math.floor(n / 256)}.${n % 256}`;
+      used.add(a);
+      return a;
+    };
     for (let s = 0; s < nSessions; s++) {
-      sessions.push(new FuzzSession({ endpoint: target.endpoint, localAddress: `127.0.0.${21 + s}`, tls: { ...id.tls!, ca }, hangMs: HANG_MS }));
+      const fixed = `127.0.0.${21 + s}`;
+      if (!defended) used.add(fixed);
+      sessions.push(new FuzzSession({ endpoint: target.endpoint, localAddress: defended ? fromPool : fixed, tls: { ...id.tls!, ca }, hangMs: HANG_MS }));
     }
     const ends: Record<CallEnd, number> = { ok: 0, status: 0, reset: 0, session: 0, hang: 0 };
     const byKind: Partial<Record<FuzzKind, number>> = {};
@@ -167,11 +205,14 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzResult> {
     const from = Date.now();
     const started = performance.now();
     let lastReport = started;
+    // FUZZ_KINDS=a,b sends only the cases of those kinds (the others are skipped, not rebuilt: a seed's bytes stay).
+    const kinds = process.env["FUZZ_KINDS"] ? new Set(process.env["FUZZ_KINDS"].split(",")) : undefined;
     const worker = async (session: FuzzSession): Promise<void> => {
       while (crashes.length === 0) {
         const i = next++;
-        if (i >= first + total) return;
+        if (i >= first + total || performance.now() - started > deadlineMs) return;
         const c = caseAt(ctx, i);
+        if (kinds !== undefined && !kinds.has(c.kind)) continue;
         byKind[c.kind] = (byKind[c.kind] ?? 0) + 1;
         const frames = c.afterHandshake && !c.ping ? [connFrame, grpcFrame(c)] : [grpcFrame(c)];
         const end = await session.call(c.ping ? PING : GOSSIP_STREAM, frames, c.compressed);
@@ -202,6 +243,8 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzResult> {
     const p = p99(commits.latencies(from, to));
     const result: FuzzResult = {
       machine: machineLine(),
+      mode: defended ? "defended" : "decoder",
+      addressesUsed: used.size,
       seed,
       frames: sent,
       seconds: Number(seconds.toFixed(1)),
@@ -231,7 +274,10 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzResult> {
     if (totals.healthFailures > 0) f.push(`/healthz unanswered in 2 s ${totals.healthFailures} time(s)`);
     if (peaks.rss - rssBase >= 2 * DEFAULT_MAX_MESSAGE_SIZE_BYTES) f.push(`target RSS grew by ${result.rssGrowthMiB} MiB (bound: 2 x the 100 MiB message limit)`);
     if (lines > LOG_LINES_PER_SECOND) f.push(`${lines} log lines/s on a peer (bound ${LOG_LINES_PER_SECOND})`);
-    if (sent < total && crashes.length === 0) f.push(`only ${sent} of ${total} frames sent`);
+    // S12: honest block p99 within 1.5 x its baseline while fuzzing runs, for the peer as deployed (the
+    // decoder run takes the target's CPU by design; its p99 is printed).
+    if (defended && p !== null && baseP99 !== null && p > 1.5 * baseP99) f.push(`honest block p99 ${p} ms over 1.5 x the baseline's ${baseP99} ms`);
+    if (!defended && sent < total && crashes.length === 0) f.push(`only ${sent} of ${total} frames sent`);
     log(`  -> ${formatFuzz(result)}`);
     return result;
   } finally {
@@ -243,7 +289,7 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzResult> {
 
 export function formatFuzz(r: FuzzResult): string {
   return [
-    `seed ${r.seed}: ${r.frames} frames in ${r.seconds} s (${r.rate}/s); by kind ${JSON.stringify(r.byKind)}`,
+    `${r.mode} run, seed ${r.seed}: ${r.frames} frames in ${r.seconds} s (${r.rate}/s) from ${r.addressesUsed} address(es); by kind ${JSON.stringify(r.byKind)}`,
     `calls ended: ${JSON.stringify(r.ends)} (status: the peer ended the call with an error status; reset: it reset the stream); sessions opened ${r.sessionsOpened}, closed by the peer ${r.sessionsClosedByPeer}`,
     `crashes ${r.crashes.length}, hangs ${r.ends.hang}, /healthz unanswered ${r.healthFailures} (slowest ${r.healthMaxMs} ms)`,
     `target RSS ${r.rssBaseMiB} MiB before, peak ${r.rssPeakMiB} MiB (+${r.rssGrowthMiB} MiB, bound < ${(2 * DEFAULT_MAX_MESSAGE_SIZE_BYTES) / MiB} MiB), ${r.rssAfterMiB} MiB after`,
@@ -253,11 +299,11 @@ export function formatFuzz(r: FuzzResult): string {
   ].join("\n     ");
 }
 
-/** For bench/run.ts. */
+/** For bench/run.ts: the decoder run (FUZZ_FRAMES, default 10^6), then the defended run (FUZZ_DEFENDED_SECONDS, default 60; 0 skips it). */
 export async function benchFuzz(): Promise<Record<string, number | string>> {
   const frames = Number(process.env["FUZZ_FRAMES"] ?? "") || 1_000_000;
   const r = await runFuzz({ frames });
-  return {
+  const out: Record<string, number | string> = {
     seed: r.seed,
     "frames sent": r.frames,
     "frames/s": r.rate,
@@ -271,6 +317,20 @@ export async function benchFuzz(): Promise<Record<string, number | string>> {
     "log lines/s (max peer)": r.logLinesPerSecond,
     result: r.failures.length === 0 ? "ok" : `FAIL: ${r.failures.join("; ")}`,
   };
+  const seconds = Number(process.env["FUZZ_DEFENDED_SECONDS"] ?? "60");
+  if (seconds > 0) {
+    const d = await runFuzz({ defended: true, seconds, seed: r.seed });
+    Object.assign(out, {
+      "defended: frames sent (addresses)": `${d.frames} (${d.addressesUsed})`,
+      "defended: frames decoded (MALFORMED_FRAME)": d.rejected["MALFORMED_FRAME"] ?? 0,
+      "defended: crashes, hangs": `${d.crashes.length}, ${d.ends.hang}`,
+      "defended: target RSS growth MiB": d.rssGrowthMiB,
+      "defended: honest p99 ms (baseline)": `${d.p99Ms ?? "n/a"} (${d.baseP99Ms ?? "n/a"})`,
+      "defended: log lines/s (max peer)": d.logLinesPerSecond,
+      "defended: result": d.failures.length === 0 ? "ok" : `FAIL: ${d.failures.join("; ")}`,
+    });
+  }
+  return out;
 }
 
 /**

@@ -814,6 +814,9 @@ export class CommImpl implements Comm {
     const addressMs = peerMs > 0 ? this.#guard.refuse(`ip:${host}`, peerMs) : key === undefined ? this.#guard.offend(`ip:${host}`) : 0;
     if (addressMs > 0) {
       this.#metrics.refusals.inc({ what: "address" });
+      // Its connections close too: each call on one would otherwise still cost a gRPC call's work. Not
+      // from within the call that crossed the limit (the transport is in the middle of delivering it).
+      this.#c.clock.setTimeout(() => this.#c.transport.disconnectHost?.(host), 0);
       this.#limitedWarn("REFUSED_ADDRESS", address ?? "", `refusing connections from ${host} for ${Math.ceil(addressMs / 1_000)} s: too many offences, the last ${code}`, {});
     }
   }

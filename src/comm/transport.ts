@@ -57,6 +57,11 @@ export interface Transport {
    * refused forger does not cost a TLS handshake per attempt.
    */
   setAcceptFilter?(filter: (remoteHost: string) => boolean): void;
+  /**
+   * Optional: closes every connection accepted from `remoteHost` (comm calls it when it starts refusing the
+   * address, so that calls on a connection opened before do not keep coming). Returns how many it closed.
+   */
+  disconnectHost?(remoteHost: string): number;
   /** Stops listening and breaks every stream; idempotent. */
   close(): Promise<void>;
 }

@@ -3,6 +3,7 @@
  * handshake; 20,000 silent TCP connections filling the descriptor table):
  * - forged handshakes, each on a new TCP connection from one address: the log stays within its
  *   ceiling, every attempt is counted, and after ten the address is refused before any check;
+ * - malformed frames on one HTTP/2 connection: refusing the address closes the connection too;
  * - 2,000 silent TCP connections from 127.0.0.2: the gossip server holds no more than its pending
  *   limit for that address, closes them when they make no call in time, an honest peer on
  *   127.0.0.1 still connects and delivers, and the admin endpoint (its own HTTP server) answers.
@@ -19,6 +20,7 @@ import { GossipMessage_Tag } from "../../src/protos/gen/gossip/message.pb.js";
 import { type ReceivedMessage, SignedGossipMessage } from "../../src/protoext/index.js";
 import { AdminServer } from "../../src/service/admin-server.js";
 import { SystemClock, SystemRandom, utf8 } from "../../src/util/index.js";
+import { FuzzSession } from "../../bench/fuzz-kit.js";
 import { HarnessMcs, metricValue } from "../utils/comm-harness.js";
 import { prepareGrpcHarnessCrypto } from "../utils/grpc-comm-harness.js";
 
@@ -183,6 +185,24 @@ describe("comm under floods over real sockets", () => {
     assert.ok(refusedAtAccept >= 500, `refused at accept: ${refusedAtAccept} (the rest wait in the kernel backlog or SYN retries)`);
     assert.ok(target.transport.openSockets().pending <= 64);
     assert.ok(warnLines(target) <= 25, `warn lines ${warnLines(target)}`);
+  });
+
+  it("malformed frames on one HTTP/2 connection: once the address is refused, that connection is closed too", async () => {
+    const target = await peer("refuser");
+    const session = new FuzzSession({ endpoint: target.endpoint, localAddress: "127.0.0.3", hangMs: 5_000 });
+    after(() => session.close());
+    // Not a gossip envelope: each is a MALFORMED_FRAME offence by the address.
+    const junk = Buffer.from([0, 0, 0, 0, 3, 0xff, 0xff, 0xff]);
+    const ends: string[] = [];
+    for (let i = 0; i < 30 && !ends.includes("session"); i++) ends.push(await session.call("/gossip.Gossip/GossipStream", [junk], false));
+    const message = `calls ended: ${ends.join(", ")}; sessions opened ${session.opened}`;
+    console.log(`# ${message}`);
+    assert.equal(await metricValue(target.registry, "fabric_gossip_comm_refusals_total", { what: "address" }), 1, message);
+    // Ten offences are tolerated; the eleventh refuses the address and its connection closes. Before, every
+    // later call on the open connection was answered (refused) one by one, each a gRPC call's work.
+    assert.ok(ends.includes("session"), message);
+    assert.ok(ends.length <= 14, message);
+    assert.equal(session.opened, 1, message);
   });
 
   it("a TLS handshake that does not finish is dropped after tlsHandshakeTimeout, not Node's 120 s", async () => {

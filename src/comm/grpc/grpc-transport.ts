@@ -304,6 +304,16 @@ export class GrpcTransport implements Transport {
     this.#acceptFilter = filter;
   }
 
+  disconnectHost(remoteHost: string): number {
+    let closed = 0;
+    for (const held of [...this.#sockets.values()]) {
+      if (held.host !== remoteHost) continue;
+      held.socket.destroy();
+      closed++;
+    }
+    return closed;
+  }
+
   /** Creates a client with its own connection and waits until it is ready (Fabric's WithBlock dial). */
   async #connect(endpoint: string, dialTimeoutMs: number): Promise<grpc.Client> {
     if (this.#closed) throw new CommError("STOPPED", "transport is closed");
