@@ -281,8 +281,14 @@ export interface SenderOptions {
   hangMs: number;
 }
 
-/** How long a session has to answer a ping before its connection is taken for closed. */
+/** How long a session with a hung call has to answer a ping before its connection is taken for closed. */
 const PING_MS = 2_000;
+/**
+ * A session whose calls stopped ending this long is pinged, and dropped when the ping is not answered
+ * within as long: an attacker notices a closed connection about as fast, and the defended run's rate
+ * depends on it.
+ */
+const WATCH_MS = 500;
 
 /** One HTTP/2 session carrying calls, each one case. */
 export class FuzzSession {
@@ -339,7 +345,7 @@ export class FuzzSession {
   }
 
   /**
-   * Pings a session whose calls stopped ending for PING_MS, and destroys it (ending its calls) when it
+   * Pings a session whose calls stopped ending for WATCH_MS, and destroys it (ending its calls) when it
    * does not answer: a connection the peer closed sometimes goes unnoticed by the session here (seen when
    * the peer refuses an address and closes its connections: the session stays "open" with no TCP
    * connection under it), and every call on it would wait for the hang timeout.
@@ -351,9 +357,9 @@ export class FuzzSession {
       lastEnd = performance.now();
     });
     const timer = setInterval(() => {
-      if (pinging || performance.now() - lastEnd < PING_MS || this.#inflight.get(session) === undefined) return;
+      if (pinging || performance.now() - lastEnd < WATCH_MS || this.#inflight.get(session) === undefined) return;
       pinging = true;
-      const dead = setTimeout(() => session.destroy(), PING_MS);
+      const dead = setTimeout(() => session.destroy(), WATCH_MS);
       try {
         session.ping((err) => {
           pinging = false;
@@ -365,7 +371,7 @@ export class FuzzSession {
         clearTimeout(dead);
         session.destroy();
       }
-    }, PING_MS / 2);
+    }, WATCH_MS / 2);
     session.once("close", () => clearInterval(timer));
   }
 
