@@ -595,6 +595,9 @@ class DiscoveryImpl implements Discovery {
     this.#c.comm.gossip(msg);
   }
 
+  /** The last alive check that ran late by more than its period: when, and how late (see #scheduleCheckAlive). */
+  #stall: { atMs: number; ms: number } | undefined;
+
   /** Fabric's `periodicalCheckAlive`; also forgets second-hand dead members that are due, and closes log windows. */
   #scheduleCheckAlive(): void {
     const due = this.#c.clock.monotonic() + this.#o.aliveExpirationCheckIntervalMs;
@@ -603,8 +606,14 @@ class DiscoveryImpl implements Discovery {
       // loop was held up (a stall, a CPU-starved host, a stopped process). What members sent meanwhile waits
       // unread in our sockets, and a late timer runs before that input is read, so each silence is judged
       // longer by the lateness: a slow peer does not declare everyone dead when it wakes.
-      const lateMs = Math.max(0, this.#c.clock.monotonic() - due);
-      if (lateMs > this.#o.aliveExpirationCheckIntervalMs) this.#logger.debug("Alive check ran late: silences judged with that much grace", { lateMs });
+      const now = this.#c.clock.monotonic();
+      const lateMs = Math.max(0, now - due);
+      if (lateMs > this.#o.aliveExpirationCheckIntervalMs) {
+        this.#logger.debug("Alive check ran late: silences judged with that much grace", { lateMs });
+        // The input held up by the stall may take longer than one check period to be read (a loaded host):
+        // a member not heard from since before this check keeps the grace at the next checks too.
+        this.#stall = { atMs: now, ms: lateMs };
+      }
       const dead = this.#getDeadMembers(lateMs);
       if (dead.length > 0) this.#expireDeadMembers(dead, "expired");
       this.#forgetDueMembers();
@@ -617,9 +626,11 @@ class DiscoveryImpl implements Discovery {
   #getDeadMembers(graceMs: number): PKIidType[] {
     const now = this.#c.clock.monotonic();
     const dead: PKIidType[] = [];
+    const stall = this.#stall;
     for (const [key, ts] of this.#aliveLastTS) {
       const elapsed = now - ts.lastSeenMs;
-      if (elapsed > this.#o.aliveExpirationTimeoutMs + graceMs) {
+      const grace = stall !== undefined && ts.lastSeenMs < stall.atMs ? Math.max(graceMs, stall.ms) : graceMs;
+      if (elapsed > this.#o.aliveExpirationTimeoutMs + grace) {
         this.#limitedLog.warn("PEER_SILENT", this.#originOfMember(key), "Haven't heard from peer", { pkiId: key, elapsedMs: elapsed });
         dead.push(fromHex(key));
       }
