@@ -405,6 +405,16 @@ export class CommImpl implements Comm {
       this.#reject("REFUSED_ADDRESS", stream.remoteAddress, `${host} is refused for ${Math.ceil(refusedMs / 1_000)} s more after too many offences`);
       return;
     }
+    // A certificate refused after offences by the connections that presented it: an insider who moves to
+    // another address keeps its certificate, and the new address is refused with it.
+    const certKey = certKeyOf(stream.remoteCertHash);
+    const certMs = certKey === undefined ? 0 : this.#guard.refusedFor(certKey);
+    if (certMs > 0) {
+      stream.close();
+      this.#reject("REFUSED_CERTIFICATE", stream.remoteAddress, `${stream.remoteAddress} presents a TLS certificate refused for ${Math.ceil(certMs / 1_000)} s more after too many offences`);
+      this.#refuseAddress(host, certMs, stream.remoteAddress, "REFUSED_CERTIFICATE");
+      return;
+    }
     const pendingHere = this.#handshakesByHost.get(host) ?? 0;
     if (pendingHere >= this.#opts.maxHandshakesPerAddress || this.#pendingStreams.size >= this.#opts.maxHandshakes) {
       stream.close();
@@ -421,7 +431,7 @@ export class CommImpl implements Comm {
       handshake = await this.#handshakeStream(stream, false, false, this.#opts.connTimeoutMs);
     } catch (err) {
       stream.close();
-      if (err instanceof CommError && HANDSHAKE_OFFENCES.has(err.code)) this.#offend(undefined, stream.remoteAddress, err.code);
+      if (err instanceof CommError && HANDSHAKE_OFFENCES.has(err.code)) this.#offend(undefined, stream.remoteAddress, err.code, stream.remoteCertHash);
       return;
     } finally {
       const n = (this.#handshakesByHost.get(host) ?? 1) - 1;
@@ -793,13 +803,24 @@ export class CommImpl implements Comm {
   }
 
   /**
-   * Counts an offence against a PKI-ID (when the sender is authenticated) and its address. One that
-   * crosses the limit is refused: its connections close, and new ones and dials are refused.
+   * Counts an offence against a PKI-ID (when the sender is authenticated), else against the client TLS
+   * certificate it presented (when any), and against its address. One that crosses the limit is refused:
+   * its connections close, and new ones and dials are refused.
    */
-  #offend(key: PkiHex | undefined, address: string | undefined, code: string): void {
+  #offend(key: PkiHex | undefined, address: string | undefined, code: string, certHash?: Uint8Array): void {
     this.#metrics.offences.inc({ code });
     const host = address === undefined ? undefined : addressOrigin(address);
     const byAddress = this.#opts.refuseAddresses && host !== undefined && host !== "";
+    const certKey = key === undefined ? certKeyOf(certHash) : undefined;
+    if (certKey !== undefined) {
+      const certMs = this.#guard.offend(certKey);
+      if (certMs > 0) {
+        this.#metrics.refusals.inc({ what: "certificate" });
+        this.#limitedWarn("REFUSED_CERTIFICATE", address ?? "", `refusing the TLS certificate presented by ${address ?? "a peer"} for ${Math.ceil(certMs / 1_000)} s: more than ${this.#opts.misbehaviourLimit} offences within ${this.#opts.misbehaviourWindowMs} ms by connections presenting it, the last ${code}`, {});
+        if (host !== undefined) this.#refuseAddress(host, certMs, address, code);
+        return;
+      }
+    }
     let peerMs = 0;
     if (key !== undefined) {
       peerMs = this.#guard.offend(`id:${key}`);
@@ -811,14 +832,22 @@ export class CommImpl implements Comm {
     }
     if (!byAddress) return;
     // An authenticated offender's address is refused with it; otherwise the address counts its own offences.
-    const addressMs = peerMs > 0 ? this.#guard.refuse(`ip:${host}`, peerMs) : key === undefined ? this.#guard.offend(`ip:${host}`) : 0;
-    if (addressMs > 0) {
-      this.#metrics.refusals.inc({ what: "address" });
-      // Its connections close too: each call on one would otherwise still cost a gRPC call's work. Not
-      // from within the call that crossed the limit (the transport is in the middle of delivering it).
-      this.#c.clock.setTimeout(() => this.#c.transport.disconnectHost?.(host), 0);
-      this.#limitedWarn("REFUSED_ADDRESS", address ?? "", `refusing connections from ${host} for ${Math.ceil(addressMs / 1_000)} s: too many offences, the last ${code}`, {});
-    }
+    if (peerMs > 0) this.#refuseAddress(host, peerMs, address, code);
+    else if (key === undefined && this.#guard.offend(`ip:${host}`) > 0) this.#addressRefused(host, this.#guard.refusedFor(`ip:${host}`), address, code);
+  }
+
+  /** Refuses `host` for `ms` (unless refused longer already, or addresses are not refused). */
+  #refuseAddress(host: string, ms: number, address: string | undefined, code: string): void {
+    if (!this.#opts.refuseAddresses || host === "") return;
+    if (this.#guard.refuse(`ip:${host}`, ms) > 0) this.#addressRefused(host, ms, address, code);
+  }
+
+  #addressRefused(host: string, ms: number, address: string | undefined, code: string): void {
+    this.#metrics.refusals.inc({ what: "address" });
+    // Its connections close too: each call on one would otherwise still cost a gRPC call's work. Not
+    // from within the call that crossed the limit (the transport is in the middle of delivering it).
+    this.#c.clock.setTimeout(() => this.#c.transport.disconnectHost?.(host), 0);
+    this.#limitedWarn("REFUSED_ADDRESS", address ?? "", `refusing connections from ${host} for ${Math.ceil(ms / 1_000)} s: too many offences, the last ${code}`, {});
   }
 
   /** Closes every connection (primary and side streams) of a PKI-ID. */
@@ -855,4 +884,9 @@ export class CommImpl implements Comm {
 /** Creates a Comm over `components.transport`. */
 export function createComm(components: CommComponents, options: Partial<CommOptions> = {}): Comm {
   return new CommImpl(components, options);
+}
+
+/** The guard's key for a client TLS certificate, by its SHA-256 (undefined without TLS). */
+function certKeyOf(certHash: Uint8Array | undefined): string | undefined {
+  return certHash === undefined || certHash.byteLength === 0 ? undefined : `tls:${Buffer.from(certHash.buffer, certHash.byteOffset, certHash.byteLength).toString("hex")}`;
 }

@@ -23,6 +23,8 @@ export type CommErrorCode =
   | "REFUSED_PEER"
   /** A remote address refused for a while after too many offences. */
   | "REFUSED_ADDRESS"
+  /** A client TLS certificate refused for a while after too many offences by connections presenting it. */
+  | "REFUSED_CERTIFICATE"
   /** Too many streams in their handshake from one address, or in total. */
   | "TOO_MANY_HANDSHAKES"
   /** Too many authenticated connections from one address, or in total. */

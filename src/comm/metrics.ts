@@ -32,7 +32,10 @@ export const COMM_OFFENCES: CounterSpec<"code"> = {
   labelNames: ["code"],
 };
 
-/** Ours: refusals imposed on a PKI-ID ("peer") or a remote address ("address") after too many offences. */
+/**
+ * Ours: refusals imposed on a PKI-ID ("peer"), a remote address ("address") or a client TLS certificate
+ * ("certificate") after too many offences.
+ */
 export const COMM_REFUSALS: CounterSpec<"what"> = {
   name: "fabric_gossip_comm_refusals_total",
   type: "counter",
