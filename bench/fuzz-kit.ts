@@ -290,14 +290,34 @@ const PING_MS = 2_000;
  */
 const WATCH_MS = 500;
 
+/** Whether `session` answers a ping within `ms`; one that does not is destroyed (which ends its calls). */
+function answersPing(session: http2.ClientHttp2Session, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const dead = setTimeout(() => {
+      session.destroy();
+      resolve(false);
+    }, ms);
+    try {
+      session.ping((err) => {
+        clearTimeout(dead);
+        if (err !== null) session.destroy();
+        resolve(err === null);
+      });
+    } catch {
+      clearTimeout(dead);
+      session.destroy();
+      resolve(false);
+    }
+  });
+}
+
 /** One HTTP/2 session carrying calls, each one case. */
 export class FuzzSession {
   readonly #o: SenderOptions;
   #session: http2.ClientHttp2Session | undefined;
   #opening: Promise<http2.ClientHttp2Session> | undefined;
-  /** Per session: what a call's end tells its watchdog, and the calls in flight. */
-  readonly #onEnd = new WeakMap<http2.ClientHttp2Session, () => void>();
-  readonly #inflight = new WeakMap<http2.ClientHttp2Session, number>();
+  /** Per session: its calls in flight, and when one last ended (for its watchdog). */
+  readonly #calls = new WeakMap<http2.ClientHttp2Session, { inflight: number; lastEnd: number }>();
   /** Sessions the peer closed (GOAWAY or socket closed) while calls were in flight. */
   closedByPeer = 0;
   opened = 0;
@@ -351,26 +371,16 @@ export class FuzzSession {
    * connection under it), and every call on it would wait for the hang timeout.
    */
   #watch(session: http2.ClientHttp2Session): void {
-    let lastEnd = performance.now();
+    const calls = { inflight: 0, lastEnd: performance.now() };
+    this.#calls.set(session, calls);
     let pinging = false;
-    this.#onEnd.set(session, () => {
-      lastEnd = performance.now();
-    });
     const timer = setInterval(() => {
-      if (pinging || performance.now() - lastEnd < WATCH_MS || this.#inflight.get(session) === undefined) return;
+      if (pinging || calls.inflight === 0 || performance.now() - calls.lastEnd < WATCH_MS) return;
       pinging = true;
-      const dead = setTimeout(() => session.destroy(), WATCH_MS);
-      try {
-        session.ping((err) => {
-          pinging = false;
-          clearTimeout(dead);
-          if (err === null) lastEnd = performance.now();
-          else session.destroy();
-        });
-      } catch {
-        clearTimeout(dead);
-        session.destroy();
-      }
+      void answersPing(session, WATCH_MS).then((ok) => {
+        pinging = false;
+        if (ok) calls.lastEnd = performance.now();
+      });
     }, WATCH_MS / 2);
     session.once("close", () => clearInterval(timer));
   }
@@ -383,6 +393,7 @@ export class FuzzSession {
     } catch {
       return "session";
     }
+    const calls = this.#calls.get(session)!; // set by #open
     return await new Promise<CallEnd>((resolve) => {
       let done = false;
       let status: string | undefined;
@@ -390,10 +401,8 @@ export class FuzzSession {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        const n = (this.#inflight.get(session) ?? 1) - 1;
-        if (n > 0) this.#inflight.set(session, n);
-        else this.#inflight.delete(session);
-        this.#onEnd.get(session)?.();
+        calls.inflight--;
+        calls.lastEnd = performance.now();
         if (e === "hang") req.close(http2.constants.NGHTTP2_CANCEL);
         resolve(e);
       };
@@ -409,27 +418,8 @@ export class FuzzSession {
       // A call still open after hangMs is the peer's hang only if the connection under it still answers a
       // ping: a connection the peer closed can go unnoticed by the client's session (it then stays "open"
       // with no socket under it), and that is no hang of the peer's.
-      this.#inflight.set(session, (this.#inflight.get(session) ?? 0) + 1);
-      const timer = setTimeout(() => {
-        const dead = setTimeout(() => {
-          session.destroy();
-          finish("session");
-        }, PING_MS);
-        try {
-          session.ping((err) => {
-            clearTimeout(dead);
-            if (err === null) finish("hang");
-            else {
-              session.destroy();
-              finish("session");
-            }
-          });
-        } catch {
-          clearTimeout(dead);
-          session.destroy();
-          finish("session");
-        }
-      }, this.#o.hangMs);
+      calls.inflight++;
+      const timer = setTimeout(() => void answersPing(session, PING_MS).then((ok) => finish(ok ? "hang" : "session")), this.#o.hangMs);
       req.on("error", () => undefined);
       // The status ends the call, as for any gRPC client: what the peer reads no more is cancelled, not
       // left to stall on flow control (grpc-js does not reset a stream it answered, as grpc-go does).

@@ -13,7 +13,7 @@ import type { MetricsProvider } from "../metrics/index.js";
 import { addressOrigin, type LogFields, type Logger, RateLimitedLog, REMOTE_LOG_WINDOW_MS, RemoteLogLimiter } from "../logging/index.js";
 import { type GossipMessage, GossipMessage_Tag } from "../protos/gen/gossip/message.pb.js";
 import { type ReceivedMessage, SignedGossipMessage } from "../protoext/index.js";
-import { bytesEqual, type Clock, type TimerHandle, errorMessage, type Random } from "../util/index.js";
+import { bytesEqual, type Clock, type TimerHandle, errorMessage, type Random, toHex } from "../util/index.js";
 import { Connection } from "./connection.js";
 import { CommError } from "./errors.js";
 import { buildConnEstablish, checkConnEstablish, type RemoteHandshake, VerifiedHandshakes } from "./handshake.js";
@@ -833,7 +833,10 @@ export class CommImpl implements Comm {
     if (!byAddress) return;
     // An authenticated offender's address is refused with it; otherwise the address counts its own offences.
     if (peerMs > 0) this.#refuseAddress(host, peerMs, address, code);
-    else if (key === undefined && this.#guard.offend(`ip:${host}`) > 0) this.#addressRefused(host, this.#guard.refusedFor(`ip:${host}`), address, code);
+    else if (key === undefined) {
+      const addressMs = this.#guard.offend(`ip:${host}`);
+      if (addressMs > 0) this.#addressRefused(host, addressMs, address, code);
+    }
   }
 
   /** Refuses `host` for `ms` (unless refused longer already, or addresses are not refused). */
@@ -888,5 +891,5 @@ export function createComm(components: CommComponents, options: Partial<CommOpti
 
 /** The guard's key for a client TLS certificate, by its SHA-256 (undefined without TLS). */
 function certKeyOf(certHash: Uint8Array | undefined): string | undefined {
-  return certHash === undefined || certHash.byteLength === 0 ? undefined : `tls:${Buffer.from(certHash.buffer, certHash.byteOffset, certHash.byteLength).toString("hex")}`;
+  return certHash === undefined || certHash.byteLength === 0 ? undefined : `tls:${toHex(certHash)}`;
 }

@@ -59,9 +59,9 @@ export interface Transport {
   setAcceptFilter?(filter: (remoteHost: string) => boolean): void;
   /**
    * Optional: closes every connection accepted from `remoteHost` (comm calls it when it starts refusing the
-   * address, so that calls on a connection opened before do not keep coming). Returns how many it closed.
+   * address, so that calls on a connection opened before do not keep coming).
    */
-  disconnectHost?(remoteHost: string): number;
+  disconnectHost?(remoteHost: string): void;
   /** Stops listening and breaks every stream; idempotent. */
   close(): Promise<void>;
 }

@@ -261,6 +261,8 @@ class DiscoveryImpl implements Discovery {
   readonly #probeQueueSecondHand: PkiHex[] = [];
   readonly #probing = new Set<PkiHex>();
   #pingsInFlight = 0;
+  /** The last alive check that ran late by more than its period: when, and how late (see #scheduleCheckAlive). */
+  #stall: { atMs: number; ms: number } | undefined;
 
   /** sendUntilAcked waiters by MembershipRequest nonce (Fabric's pubsub). */
   readonly #nonceWaiters = new Map<bigint, Set<() => void>>();
@@ -594,9 +596,6 @@ class DiscoveryImpl implements Discovery {
     this.#selfAliveMessage = msg;
     this.#c.comm.gossip(msg);
   }
-
-  /** The last alive check that ran late by more than its period: when, and how late (see #scheduleCheckAlive). */
-  #stall: { atMs: number; ms: number } | undefined;
 
   /** Fabric's `periodicalCheckAlive`; also forgets second-hand dead members that are due, and closes log windows. */
   #scheduleCheckAlive(): void {

@@ -304,14 +304,8 @@ export class GrpcTransport implements Transport {
     this.#acceptFilter = filter;
   }
 
-  disconnectHost(remoteHost: string): number {
-    let closed = 0;
-    for (const held of [...this.#sockets.values()]) {
-      if (held.host !== remoteHost) continue;
-      held.socket.destroy();
-      closed++;
-    }
-    return closed;
+  disconnectHost(remoteHost: string): void {
+    for (const held of [...this.#sockets.values()]) if (held.host === remoteHost) held.socket.destroy();
   }
 
   /** Creates a client with its own connection and waits until it is ready (Fabric's WithBlock dial). */
