@@ -276,6 +276,25 @@ export interface GossipConfig {
    * response leaves them out. Responses always honour a list; Fabric's requests carry none.
    */
   membershipDelta: boolean;
+  /**
+   * Extension, not in Fabric (`peer.gossip.startupSync`; false, the default, is off): membership syncs
+   * 0.25, 0.5, 1 and 2 s after start (those below pullInterval) that also ask a member of every org known,
+   * the first with an alive message; Fabric's first ones come after pullInterval and aliveTimeInterval.
+   */
+  startupSync: boolean;
+  /**
+   * Extension, not in Fabric (`peer.gossip.stateInfoPullWhenMissing`; false, the default, is off): a
+   * channel's StateInfo pull round runs only while an alive member of a channel org has no StateInfo with
+   * us, and every 8th round regardless; Fabric pulls every requestStateInfoInterval.
+   */
+  stateInfoPullWhenMissing: boolean;
+  /**
+   * Extension, not in Fabric (`peer.gossip.livenessFromTraffic`; false, the default, is off): any message
+   * over a member's own authenticated connection counts as hearing from it for aliveExpirationTimeout, as
+   * its alive messages do, and so does its answer to a ping sent when it has been quiet for most of the
+   * timeout; Fabric counts only alive messages.
+   */
+  livenessFromTraffic: boolean;
   /** Extension, not in Fabric (`peer.gossip.limits.*`): protections against misbehaving peers and floods. */
   limits: LimitsConfig;
 }
@@ -441,6 +460,9 @@ function buildDefaults(): GossipConfig {
     blockPullIntervalMs: 0,
     pullWaitsFollowRtt: false,
     membershipDelta: false,
+    startupSync: false,
+    stateInfoPullWhenMissing: false,
+    livenessFromTraffic: false,
     limits: { ...DEFAULT_LIMITS },
   };
 }
@@ -915,6 +937,9 @@ export function loadGossipConfig(layers: GossipConfigLayers = {}): LoadedGossipC
     blockPullIntervalMs: r.duration("blockPullInterval", 0),
     pullWaitsFollowRtt: r.bool("pullWaitsFollowRtt", false),
     membershipDelta: r.bool("membershipDelta", false),
+    startupSync: r.bool("startupSync", false),
+    stateInfoPullWhenMissing: r.bool("stateInfoPullWhenMissing", false),
+    livenessFromTraffic: r.bool("livenessFromTraffic", false),
     limits: readLimits(r),
   };
 

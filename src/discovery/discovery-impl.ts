@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   type MemberDeathCause,
   NO_EVENTS,
@@ -37,6 +38,7 @@ import {
   type PeerIdentification,
   DEF_MAX_RECONNECT_BACKOFF_FACTOR,
   SEND_UNTIL_ACKED_WAIT_MS,
+  type SyncOptions,
 } from "./interface.js";
 import { DiscoveryLogLimiter } from "./log-limiter.js";
 import { createDiscoveryMetrics, type DiscoveryMetrics } from "./metrics.js";
@@ -62,6 +64,13 @@ interface LastSeen {
 
 /** No members listed as known (Fabric's requests). */
 const NO_KNOWN: ReadonlySet<string> = new Set();
+/**
+ * membershipDelta lists a known member whose PKI-ID is longer than this by the first this many bytes of
+ * the SHA-256 of its PKI-ID (a quarter of the bytes), and responders match a whole PKI-ID or such a tag.
+ * PKI-IDs need not be hashes (the development crypto's are identities), hence the hash; a tag shared
+ * by chance (or found by 2^64 work) only leaves a member out of a response to the one who listed it.
+ */
+const KNOWN_TAG_BYTES = 8;
 
 /**
  * Signature checks of one membership response run in one go; the rest wait for later turns. Ours. A check
@@ -101,6 +110,8 @@ interface MemberMeta {
   failedProbes: number;
   /** Reconnect rounds to skip before the next probe (the back-off). */
   skipRounds: number;
+  /** Its PKI-ID's membershipDelta tag, once computed (#knownTag). */
+  knownTag?: string;
 }
 
 /** A member forgotten not long ago: its dead entries are ignored and alive messages must be newer. */
@@ -148,6 +159,7 @@ export function resolveDiscoveryOptions(options: Partial<DiscoveryOptions> = {})
     maxReconnectPingsInFlight: Math.max(1, options.maxReconnectPingsInFlight ?? DEFAULT_DISCOVERY_OPTIONS.maxReconnectPingsInFlight),
     maxReconnectBackoffMs: options.maxReconnectBackoffMs ?? DEF_MAX_RECONNECT_BACKOFF_FACTOR * reconnectIntervalMs,
     membershipDelta: options.membershipDelta === true,
+    livenessFromTraffic: options.livenessFromTraffic === true,
   };
 }
 
@@ -260,6 +272,8 @@ class DiscoveryImpl implements Discovery {
   readonly #probeQueue: PkiHex[] = [];
   readonly #probeQueueSecondHand: PkiHex[] = [];
   readonly #probing = new Set<PkiHex>();
+  /** livenessFromTraffic: alive members pinged because they were quiet (#pingQuietMembers). */
+  readonly #quietPings = new Set<PkiHex>();
   #pingsInFlight = 0;
   /** The last alive check that ran late by more than its period: when, and how late (see #scheduleCheckAlive). */
   #stall: { atMs: number; ms: number } | undefined;
@@ -418,8 +432,15 @@ class DiscoveryImpl implements Discovery {
   }
 
   heardFrom(pkiId: PKIidType): void {
-    const meta = this.#meta.get(pkiKey(pkiId));
-    if (meta === undefined || meta.firstHand) return;
+    const key = pkiKey(pkiId);
+    const meta = this.#meta.get(key);
+    if (meta === undefined) return;
+    if (this.#o.livenessFromTraffic) {
+      // Its own connection carried a message: it is alive now, whatever its alive messages' luck on the way here.
+      const alive = this.#aliveLastTS.get(key);
+      if (alive !== undefined) alive.lastSeenMs = this.#c.clock.monotonic();
+    }
+    if (meta.firstHand) return;
     meta.firstHand = true;
     meta.forgetAtMs = undefined;
   }
@@ -438,12 +459,14 @@ class DiscoveryImpl implements Discovery {
 
   // ---------------------------------------------------------------- sync and connect
 
-  initiateSync(peerNum: number): void {
+  initiateSync(peerNum: number, options: SyncOptions = {}): void {
     if (this.#stopped) return;
     const alive = [...this.#aliveMembership.messages()];
     const k = Math.min(peerNum, alive.length);
+    const chosen = new Set(this.#c.random.indices(k, alive.length));
+    if (options.eachOrg === true) for (const i of this.#oneOfEachOrg(alive)) chosen.add(i);
     const targets: NetworkMember[] = [];
-    for (const i of this.#c.random.indices(k, alive.length)) {
+    for (const i of chosen) {
       const msg = alive[i]!;
       const member = wellFormedAlive(msg)!.membership;
       targets.push({
@@ -453,6 +476,7 @@ class DiscoveryImpl implements Discovery {
         internalEndpoint: msg.internalEndpoint(),
       });
     }
+    if (options.withAlive === true) this.#sendAlive();
     if (targets.length === 0) {
       this.#logger.debug("No peers to send to, aborting membership sync");
       return;
@@ -468,6 +492,28 @@ class DiscoveryImpl implements Discovery {
     for (const target of targets) this.#c.comm.sendToPeer(target, membershipRequestOf(am, 0n, this.#knownFor(target)));
   }
 
+  /** The membershipDelta tag of a member's PKI-ID (hex), computed once per member known. */
+  #knownTag(key: PkiHex, pkiId: Uint8Array): string {
+    const meta = this.#meta.get(key);
+    if (meta?.knownTag !== undefined) return meta.knownTag;
+    const tag = createHash("sha256").update(pkiId).digest("hex").slice(0, KNOWN_TAG_BYTES * 2);
+    if (meta !== undefined) meta.knownTag = tag;
+    return tag;
+  }
+
+  /** Indices into `alive` of one random member of each org (members whose org is unknown are left out). */
+  #oneOfEachOrg(alive: readonly SignedGossipMessage[]): number[] {
+    const byOrg = new Map<string, number[]>();
+    for (const [i, msg] of alive.entries()) {
+      const org = this.#meta.get(pkiKey(wellFormedAlive(msg)!.membership.pkiId))?.org ?? "";
+      if (org === "") continue;
+      const list = byOrg.get(org);
+      if (list === undefined) byOrg.set(org, [i]);
+      else list.push(i);
+    }
+    return [...byOrg.values()].map((list) => list[this.#c.random.int(list.length)]!);
+  }
+
   /**
    * membershipDelta (ours): the alive members a sync request to `target` lists as known, so that its
    * response leaves them out: those heard of within the last quarter of aliveExpirationTimeout. Older
@@ -477,13 +523,18 @@ class DiscoveryImpl implements Discovery {
    */
   #knownFor(target: NetworkMember): Uint8Array[] {
     const selfOrg = this.#orgOf(this.#self.pkiId);
-    const sameOrg = selfOrg !== "" && this.#orgOf(target.pkiId) === selfOrg;
+    const targetOrg = this.#orgOf(target.pkiId);
+    const sameOrg = selfOrg !== "" && targetOrg === selfOrg;
     const freshSince = this.#c.clock.monotonic() - this.#o.aliveExpirationTimeoutMs / 4;
     const out: Uint8Array[] = [];
     for (const m of this.#aliveMembership.members()) {
       if (!sameOrg && m.endpoint === "") continue;
-      const seen = this.#aliveLastTS.get(pkiKey(m.pkiId))?.lastSeenMs;
-      if (seen !== undefined && seen >= freshSince) out.push(m.pkiId);
+      const key = pkiKey(m.pkiId);
+      // A responder discloses only members of its org and of ours (Fabric's disclosure policy): listing others costs bytes for nothing.
+      const org = this.#meta.get(key)?.org ?? "";
+      if (selfOrg !== "" && targetOrg !== "" && org !== "" && org !== selfOrg && org !== targetOrg) continue;
+      const seen = this.#aliveLastTS.get(key)?.lastSeenMs;
+      if (seen !== undefined && seen >= freshSince) out.push(m.pkiId.byteLength > KNOWN_TAG_BYTES ? fromHex(this.#knownTag(key, m.pkiId)) : m.pkiId);
     }
     return out;
   }
@@ -615,6 +666,7 @@ class DiscoveryImpl implements Discovery {
       }
       const dead = this.#getDeadMembers(lateMs);
       if (dead.length > 0) this.#expireDeadMembers(dead, "expired");
+      if (this.#o.livenessFromTraffic) this.#pingQuietMembers();
       this.#forgetDueMembers();
       this.#limitedLog.flush();
       this.#scheduleCheckAlive();
@@ -635,6 +687,37 @@ class DiscoveryImpl implements Discovery {
       }
     }
     return dead;
+  }
+
+  /**
+   * livenessFromTraffic (ours): an alive member not heard of for all but two check periods of
+   * aliveExpirationTimeout is pinged; an answer over its own connection counts as hearing from it. Its alive
+   * messages may just have missed us (a fanout of 2 reaches about 80 % of peers), and a crashed member
+   * does not answer, so it still expires on time. At most maxReconnectPingsInFlight such pings at once.
+   */
+  #pingQuietMembers(): void {
+    const quietSince = this.#c.clock.monotonic() - (this.#o.aliveExpirationTimeoutMs - 2 * this.#o.aliveExpirationCheckIntervalMs);
+    for (const [key, ts] of this.#aliveLastTS) {
+      if (this.#quietPings.size >= this.#o.maxReconnectPingsInFlight) return;
+      if (ts.lastSeenMs >= quietSince || this.#quietPings.has(key)) continue;
+      const member = this.#id2Member.get(key);
+      if (member === undefined) continue;
+      this.#quietPings.add(key);
+      let ping: Promise<boolean>;
+      try {
+        ping = this.#c.comm.ping(cloneNetworkMember(member));
+      } catch {
+        ping = Promise.resolve(false);
+      }
+      void ping
+        .catch(() => false)
+        .then((responsive) => {
+          this.#quietPings.delete(key);
+          const alive = this.#aliveLastTS.get(key);
+          if (this.#stopped || !responsive || alive === undefined) return;
+          alive.lastSeenMs = this.#c.clock.monotonic();
+        });
+    }
   }
 
   /**
@@ -1120,7 +1203,9 @@ class DiscoveryImpl implements Discovery {
     const unknown = (m: SignedGossipMessage): boolean => {
       if (known.size === 0) return true;
       const pkiId = wellFormedAlive(m)?.membership.pkiId;
-      return pkiId === undefined || !known.has(pkiKey(pkiId));
+      if (pkiId === undefined) return true;
+      const key = pkiKey(pkiId);
+      return !known.has(key) && !known.has(this.#knownTag(key, pkiId));
     };
     const dead: Envelope[] = [];
     for (const dm of this.#deadMembership.values()) {

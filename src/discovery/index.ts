@@ -12,6 +12,7 @@ export type {
   Identifier,
   PeerIdentification,
   Sieve,
+  SyncOptions,
 } from "./interface.js";
 export {
   DEFAULT_DISCOVERY_OPTIONS,

@@ -44,6 +44,12 @@ export const DEF_MAX_RECONNECT_PINGS_IN_FLIGHT = 32;
 /** Ours: the longest back-off of a dead member known only second-hand, as a multiple of reconnectInterval. */
 export const DEF_MAX_RECONNECT_BACKOFF_FACTOR = 16;
 
+/** What a membership sync does beyond Fabric's (initiateSync). */
+export interface SyncOptions {
+  eachOrg?: boolean;
+  withAlive?: boolean;
+}
+
 /**
  * Fabric's `discovery.Discovery`: the membership view (alive and dead peers) kept with signed
  * AliveMessage heartbeats and MembershipRequest/Response exchanges.
@@ -84,8 +90,12 @@ export interface Discovery {
    * from directly (a process behind an invented member never sends anything). Not in Fabric.
    */
   heardFrom(pkiId: PKIidType): void;
-  /** Sends a MembershipRequest to up to `peerNum` random alive members. */
-  initiateSync(peerNum: number): void;
+  /**
+   * Sends a MembershipRequest to up to `peerNum` random alive members. Ours, with `options.eachOrg`: to a
+   * random alive member of every org known as well (a peer learns an org's members only from that org's
+   * peers or its own org-mates); with `options.withAlive`, also gossips our alive message at once.
+   */
+  initiateSync(peerNum: number, options?: SyncOptions): void;
   /**
    * Connects to a bootstrap or anchor peer: identifies it with `identifier` (retried up to
    * maxConnectionAttempts, reconnectInterval apart), then sends it a MembershipRequest until answered.
@@ -271,6 +281,13 @@ export interface DiscoveryOptions {
    * response carries news instead of the whole view. Fabric peers send no list and get whole responses.
    */
   membershipDelta: boolean;
+  /**
+   * Ours (peer.gossip.livenessFromTraffic, off by default): any message over a member's own authenticated
+   * connection counts as hearing from it for expiration, as its alive messages do, and so does an answer to
+   * a ping sent when it has been quiet for all but two check periods of the timeout; Fabric counts only
+   * alive messages.
+   */
+  livenessFromTraffic: boolean;
 }
 
 export const DEFAULT_DISCOVERY_OPTIONS: Readonly<DiscoveryOptions> = Object.freeze({
@@ -290,4 +307,5 @@ export const DEFAULT_DISCOVERY_OPTIONS: Readonly<DiscoveryOptions> = Object.free
   maxReconnectPingsInFlight: DEF_MAX_RECONNECT_PINGS_IN_FLIGHT,
   maxReconnectBackoffMs: DEF_MAX_RECONNECT_BACKOFF_FACTOR * DEF_RECONNECT_INTERVAL_MS,
   membershipDelta: false,
+  livenessFromTraffic: false,
 });

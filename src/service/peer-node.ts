@@ -133,6 +133,9 @@ export function gossipNodeOptionsOf(c: GossipConfig, internalEndpoint: string): 
     blockPullIntervalMs: c.blockPullIntervalMs,
     pullWaitsFollowRtt: c.pullWaitsFollowRtt,
     membershipDelta: c.membershipDelta,
+    startupSync: c.startupSync,
+    stateInfoPullWhenMissing: c.stateInfoPullWhenMissing,
+    livenessFromTraffic: c.livenessFromTraffic,
     comm: commOptionsOf(c),
     preferDirectMembers: c.limits.preferDirectMembers,
     discoveryLimits: {

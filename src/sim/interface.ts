@@ -105,6 +105,8 @@ export interface SimOptions {
   leaderMode: LeaderModeOption;
   /** peer.gossip.* (config/loadGossipConfig). */
   gossip: GossipConfig;
+  /** Peers (by index) that run another peer.gossip config than `gossip`: a mixed network, such as Fabric's defaults beside the tuned set. */
+  gossipByPeer?: Readonly<Record<number, GossipConfig>>;
   /** Sampling period of heights and membership for the report. */
   sampleIntervalMs: number;
   /** Recent events kept for a violation report. */

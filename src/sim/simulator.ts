@@ -253,7 +253,7 @@ export class Simulator {
         clock: this.clock,
         tree: this.tree,
         crypto: this.#crypto.peer(s.name, s.mspId, s.endpoint),
-        gossip: o.gossip,
+        gossip: o.gossipByPeer?.[s.index] ?? o.gossip,
         leaderMode: o.leaderMode,
         channels: mine,
         ledgers,

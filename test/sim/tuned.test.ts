@@ -11,7 +11,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { linkWarning, type SimulateFlags, simRunsFromFlags } from "../../src/cli/commands/simulate.js";
 import { DEFAULT_GOSSIP_CONFIG, gossipSectionFromCoreYaml, loadGossipConfig, loadPeerConfig, parseCoreYaml } from "../../src/config/index.js";
-import { type PresetName, presetGossipConfig, type SimOptions, type SimReport, SimError, TUNED_TARGETS, simOptions } from "../../src/sim/index.js";
+import { type PresetName, presetGossipConfig, type SimOptions, type SimReport, SimError, Simulator, TUNED_TARGETS, simOptions } from "../../src/sim/index.js";
 import { runCli } from "../utils/cli.js";
 import { runSim } from "./sim-kit.js";
 
@@ -71,7 +71,8 @@ test("docs/tuned-core.yaml is the tuned preset, for simulate --config and for pe
   const over = presetGossipConfig("tuned", { yaml: { propagatePeerNum: 5, pullPeerNum: 4 } });
   assert.equal(over.propagatePeerNum, 2);
   assert.equal(over.pullPeerNum, 3);
-  assert.equal(presetGossipConfig("tuned", { yaml: { aliveTimeInterval: "2s" } }).aliveTimeIntervalMs, 2_000);
+  assert.equal(presetGossipConfig("tuned", { yaml: { requestStateInfoInterval: "2s" } }).requestStateInfoIntervalMs, 2_000);
+  assert.equal(presetGossipConfig("tuned", { yaml: { aliveTimeInterval: "2s" } }).aliveTimeIntervalMs, 10_000, "the preset's own key wins");
 });
 
 const FLAGS: SimulateFlags = {
@@ -186,4 +187,64 @@ test("simulate --report into a folder that does not exist is refused before the 
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /--report \/nonexistent-folder\/report\.html: the folder \/nonexistent-folder does not exist/);
   assert.equal(r.stdout, "", "nothing ran");
+});
+
+/**
+ * 40 peers in 4 orgs started within ~1 s over 10-50 ms links (fast crypto), membership only until the
+ * first block: the tuned set's startupSync, livenessFromTraffic, stateInfoPullWhenMissing and alive
+ * messages every 10 s, against Fabric's defaults, and beside them in one network.
+ */
+function membershipOptions(gossip: SimOptions["gossip"], overrides: Partial<SimOptions> = {}): SimOptions {
+  const base = simOptions({ gossip });
+  return simOptions({
+    gossip,
+    seed: 5,
+    peers: 40,
+    orgs: 4,
+    blocks: 4,
+    blockBytes: 1024,
+    blockIntervalMs: 500,
+    warmupMs: 15_000,
+    durationMs: 45_000,
+    crypto: "fast",
+    link: { ...base.link, latency: { kind: "uniform", minMs: 10, maxMs: 50 } },
+    ...overrides,
+  });
+}
+
+function membershipBytes(r: SimReport): number {
+  const b = r.bytesPerPeerPerSecByType;
+  return ["alive", "memReq", "memRes", "conn", "stateInfo", "stateSnapshot", "stateInfoPullReq"].reduce((sum, k) => sum + (b[k] ?? 0), 0);
+}
+
+test("the tuned set's membership: complete views within 3 s of the start, far fewer bytes, no false deaths, a crash still found in time", async () => {
+  const fabric = (await runSim(membershipOptions(presetGossipConfig("fabric")))).result.report;
+  const tuned = (await runSim(membershipOptions(presetGossipConfig("tuned")))).result.report;
+  assert.ok(fabric.membershipConvergenceSeconds !== undefined && fabric.membershipConvergenceSeconds >= 5, `defaults converged at ${fabric.membershipConvergenceSeconds} s: after the first alive round`);
+  assert.ok(tuned.membershipConvergenceSeconds !== undefined && tuned.membershipConvergenceSeconds <= 3, `tuned converged at ${tuned.membershipConvergenceSeconds} s`);
+  assert.equal(tuned.falseDeaths, 0);
+  assert.equal(tuned.missingCommits, 0);
+  const ratio = membershipBytes(tuned) / membershipBytes(fabric);
+  assert.ok(ratio < 0.4, `tuned membership bytes ${membershipBytes(tuned).toFixed(0)} B/s, ${ratio.toFixed(2)} of the defaults' ${membershipBytes(fabric).toFixed(0)}`);
+  // A crash: every running peer declares it dead within aliveExpirationTimeout plus a check period.
+  const g = presetGossipConfig("tuned");
+  const crashAt = 15_000;
+  const sim = new Simulator(membershipOptions(g, { crashes: [{ target: "p7", count: 1, atMs: crashAt, downMs: undefined }] }));
+  const declaredBy = new Set<string>();
+  const deadline = crashAt + g.aliveExpirationTimeoutMs + g.aliveExpirationTimeoutMs / 10;
+  sim.onEvent((e) => {
+    if (e.kind === "death" && e.target === "p7" && e.atMs <= deadline) declaredBy.add(e.peer);
+  });
+  const { report } = await sim.run();
+  assert.equal(report.falseDeaths, 0);
+  assert.equal(declaredBy.size, 39, `declared dead in time by ${declaredBy.size} of 39`);
+});
+
+test("a mixed network, every other peer on Fabric's defaults and the rest on the tuned set, converges", async () => {
+  const fabric = presetGossipConfig("fabric");
+  const gossipByPeer: Record<number, SimOptions["gossip"]> = {};
+  for (let i = 1; i < 40; i += 2) gossipByPeer[i] = fabric;
+  const mixed = (await runSim(membershipOptions(presetGossipConfig("tuned"), { gossipByPeer }))).result.report;
+  assert.ok(mixed.membershipConvergenceSeconds !== undefined && mixed.membershipConvergenceSeconds <= 25, `mixed converged at ${mixed.membershipConvergenceSeconds} s`);
+  assert.equal(mixed.missingCommits, 0);
 });

@@ -42,6 +42,7 @@ import type {
   JoinChannelMessage,
   SubChannelSelectionCriteria,
 } from "./interface.js";
+import { STATE_INFO_REFRESH_ROUNDS } from "./interface.js";
 import { generateMAC } from "./mac.js";
 import { MembershipTracker } from "./membership-tracker.js";
 import { type ChannelMetrics, createChannelMetrics } from "./metrics.js";
@@ -101,6 +102,8 @@ export class GossipChannelImpl implements GossipChannel {
   #ledgerHeight = 0n;
   /** Fabric's `shouldGossipStateInfo`: our StateInfo changed since it was last published. */
   #dirty = false;
+  /** StateInfo pull rounds skipped in a row (stateInfoPullWhenMissing). */
+  #stateInfoRoundsSkipped = 0;
   #leftChannel = false;
   #orgs: OrgIdentityType[] = [];
   #joinMsg: JoinChannelMessage | undefined;
@@ -251,6 +254,11 @@ export class GossipChannelImpl implements GossipChannel {
     this.#dirty = true;
   }
 
+  publishStateInfoIfChanged(): void {
+    if (this.#stopped) return;
+    this.#guard("publish StateInfo", () => this.#publishStateInfo());
+  }
+
   updateChaincodes(chaincodes: Chaincode[]): void {
     // Always published at once, even with nobody to send it to: the node needs it for discovery queries.
     const props = this.#selfStateInfoMsg.content.value.properties;
@@ -325,9 +333,24 @@ export class GossipChannelImpl implements GossipChannel {
 
   /** Fabric's `requestStateInfo`: a StateInfoPullRequest to `pullPeerNum` random peers of channel orgs. */
   #requestStateInfo(): void {
-    const peers = selectPeers(this.#config.pullPeerNum, this.#adapter.getMembership(), (m) => this.isMemberInChan(m), this.#random);
+    let peerNum = this.#config.pullPeerNum;
+    if (this.#config.stateInfoPullWhenMissing === true && !this.#missesStateInfo()) {
+      // Nothing missing: a refresh now and then, from one peer, in case a pushed update went astray.
+      if (++this.#stateInfoRoundsSkipped < STATE_INFO_REFRESH_ROUNDS) return;
+      peerNum = 1;
+    }
+    this.#stateInfoRoundsSkipped = 0;
+    const peers = selectPeers(peerNum, this.#adapter.getMembership(), (m) => this.isMemberInChan(m), this.#random);
     if (peers.length === 0) return;
     this.#adapter.send(this.#stateInfoRequest, ...peers);
+  }
+
+  /** Whether an alive member of a channel org has no StateInfo with us. */
+  #missesStateInfo(): boolean {
+    for (const m of this.#adapter.getMembership()) {
+      if (this.isMemberInChan(m) && this.#stateInfoCache.msgById(m.pkiId) === undefined) return true;
+    }
+    return false;
   }
 
   // ---- membership queries ----

@@ -82,6 +82,8 @@ export const DEF_MSG_EXPIRATION_TIMEOUT_MS = DEF_LEADER_ALIVE_THRESHOLD_MS * 10;
 export const BLOCK_EXPIRATION_PULL_INTERVALS = 100;
 /** StateInfo cache sweep period as a multiple of the pull interval (chanstate.go `GetConf`). */
 export const STATE_INFO_SWEEP_PULL_INTERVALS = 5;
+/** With stateInfoPullWhenMissing and nothing missing, a StateInfo pull round (from one peer) runs every this many requestStateInfoIntervals. */
+export const STATE_INFO_REFRESH_ROUNDS = 8;
 
 /**
  * Fabric's `channel.Config`, as plain data with `...Ms` durations. Defaults are core.yaml's
@@ -126,6 +128,12 @@ export interface ChannelConfig {
    * digest, request and response waits become floors, raised to cover the round trips it measures.
    */
   pullWaitsFollowRtt?: boolean;
+  /**
+   * Not in Fabric (fabric-gossip's `peer.gossip.stateInfoPullWhenMissing`, opt-in): a StateInfo pull round
+   * asks pullPeerNum peers only while a member of a channel org has no StateInfo with us, and otherwise
+   * one peer every STATE_INFO_REFRESH_ROUNDS-th round; pushed StateInfo keeps the rest current.
+   */
+  stateInfoPullWhenMissing?: boolean;
   /** The transport's message size limit (comm's `maxMessageSize`): block pull responses are split to fit it. Default 100 MiB. */
   maxMessageBytes?: number;
 }
@@ -196,6 +204,11 @@ export interface GossipChannel {
   eligibleForChannel(member: Pick<NetworkMember, "pkiId">): boolean;
   /** Sets the ledger height we publish (on the next publish tick). */
   updateLedgerHeight(height: bigint): void;
+  /**
+   * Publishes our StateInfo now if it changed since last published and somebody can hear it, as the
+   * next publish tick would (ours: startupSync, so that a peer joins the channel's view in seconds).
+   */
+  publishStateInfoIfChanged(): void;
   /** Sets the chaincodes we publish, and publishes at once even with an empty membership. */
   updateChaincodes(chaincodes: Chaincode[]): void;
   /** Processes a channel message from a remote peer. Never throws. */

@@ -119,6 +119,9 @@ const TABLE: ReadonlyArray<[key: string, field: string, codeDefault: unknown, ya
   ["blockPullInterval", "blockPullIntervalMs", 0, 0],
   ["pullWaitsFollowRtt", "pullWaitsFollowRtt", false, false],
   ["membershipDelta", "membershipDelta", false, false],
+  ["stateInfoPullWhenMissing", "stateInfoPullWhenMissing", false, false],
+  ["livenessFromTraffic", "livenessFromTraffic", false, false],
+  ["startupSync", "startupSync", false, false],
   ["state.gapFillDelay", "state.gapFillDelayMs", 0, 0],
   // fabric-gossip's limits against misbehaving peers and floods (not in Fabric): on unless set otherwise
   ["limits.misbehaviourLimit", "limits.misbehaviourLimit", 10, 10],

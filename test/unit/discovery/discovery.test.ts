@@ -54,6 +54,7 @@ describe("configuration", () => {
       maxReconnectPingsInFlight: 32,
       maxReconnectBackoffMs: 400_000,
       membershipDelta: false,
+      livenessFromTraffic: false,
     });
     const o = resolveDiscoveryOptions({ aliveTimeIntervalMs: 300 });
     assert.equal(o.aliveExpirationTimeoutMs, 1_500);

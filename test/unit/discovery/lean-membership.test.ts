@@ -1,0 +1,140 @@
+/**
+ * Discovery's opt-in savings for the tuned set (ours, not Fabric's): early syncs that ask every org,
+ * membershipDelta's short tags and org-aware lists, and liveness from any traffic over a member's own
+ * connection. One discovery instance against a recording CommService, in virtual time.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { describe, it } from "node:test";
+import type { PKIidType } from "../../../src/api/identity.js";
+import { SignedGossipMessage } from "../../../src/protoext/signed-message.js";
+import { fromUtf8, toHex } from "../../../src/util/bytes.js";
+import { TEST_OPTIONS } from "./harness.js";
+import { aliveOf, fixture, RemotePeer } from "./recording-comm.js";
+
+const ALIVE = TEST_OPTIONS.aliveTimeIntervalMs!;
+const EXPIRATION = TEST_OPTIONS.aliveExpirationTimeoutMs!;
+const CHECK = TEST_OPTIONS.aliveExpirationCheckIntervalMs!;
+
+/** "org2-..." and "org3-..." are those orgs' members; the rest (self:7051 too) are Org1MSP's. */
+function orgOf(pkiId: PKIidType): string {
+  const id = fromUtf8(pkiId);
+  if (id.startsWith("org2")) return "Org2MSP";
+  if (id.startsWith("org3")) return "Org3MSP";
+  return "Org1MSP";
+}
+
+/** The first 8 bytes of the SHA-256 of a PKI-ID, in hex: how a long PKI-ID is listed as known. */
+function tagOf(pkiId: PKIidType): string {
+  return createHash("sha256").update(pkiId).digest("hex").slice(0, 16);
+}
+
+function requestsOf(f: Awaited<ReturnType<typeof fixture>>): { to: string; known: string[] }[] {
+  return f.comm.sentOf("memReq").map((s) => ({
+    to: fromUtf8(s.peer.pkiId),
+    known: s.msg.message.content?.$case === "memReq" ? s.msg.message.content.value.known.map((k) => toHex(k)) : [],
+  }));
+}
+
+describe("early syncs that ask every org (startupSync's initiateSync)", () => {
+  it("eachOrg sends one request to a member of every org known; withAlive also gossips our alive message", async () => {
+    const f = await fixture({ orgOf });
+    const members = ["org1-a:7051", "org1-b:7051", "org2-a:7051", "org2-b:7051", "org2-c:7051", "org3-a:7051"].map((e) => new RemotePeer(e));
+    for (const p of members) f.comm.deliver(p.alive(), p.pkiId);
+    for (let round = 0; round < 5; round++) {
+      f.disc.initiateSync(0, { eachOrg: true });
+      const sent = requestsOf(f).slice(-3);
+      assert.equal(f.comm.sentOf("memReq").length, 3 * (round + 1), "one request per org, no random extra with peerNum 0");
+      assert.deepEqual(sent.map((r) => orgOf(Buffer.from(r.to))).sort(), ["Org1MSP", "Org2MSP", "Org3MSP"]);
+    }
+    assert.equal(f.comm.gossiped.length, 0, "no alive message without withAlive");
+    f.disc.initiateSync(0, { eachOrg: true, withAlive: true });
+    assert.equal(f.comm.gossiped.length, 1);
+    assert.equal(fromUtf8(aliveOf(f.comm.gossiped[0]!).membership!.pkiId), "self:7051");
+    // Fabric's sync (no options) still asks peerNum random members.
+    const before = f.comm.sentOf("memReq").length;
+    f.disc.initiateSync(2);
+    assert.equal(f.comm.sentOf("memReq").length - before, 2);
+    await f.disc.stop();
+  });
+});
+
+describe("membershipDelta's lists (ours)", () => {
+  it("lists long PKI-IDs by an 8-byte tag and only members the target may tell of; a responder leaves out tagged members", async () => {
+    const f = await fixture({ orgOf, options: { membershipDelta: true } });
+    const ours = new RemotePeer("org1-peer-with-a-long-name:7051");
+    const theirs = new RemotePeer("org2-peer-with-a-long-name:7051");
+    const third = new RemotePeer("org3-peer-with-a-long-name:7051");
+    const short = new RemotePeer("org1-s:7");
+    for (const p of [ours, theirs, third, short]) f.comm.deliver(p.alive(), p.pkiId);
+    f.disc.initiateSync(0, { eachOrg: true });
+    const byTarget = new Map(requestsOf(f).map((r) => [r.to, r.known.sort()]));
+    // To Org2's member: members of Org2 and of ours (Org1); Org3's member would never be disclosed by it.
+    const toOrg2 = byTarget.get(theirs.endpoint)!;
+    assert.deepEqual(toOrg2, [tagOf(ours.pkiId), tagOf(theirs.pkiId), toHex(short.pkiId)].sort(), "Org3's member is not listed; a PKI-ID of 8 bytes or less is listed whole");
+    // To an org-mate: only our org's members.
+    const toOrg1 = byTarget.get(ours.endpoint) ?? byTarget.get(short.endpoint)!;
+    assert.deepEqual(toOrg1, [tagOf(ours.pkiId), toHex(short.pkiId)].sort());
+    for (const known of byTarget.values()) for (const k of known) assert.ok(k.length <= 16, "no entry longer than 8 bytes");
+
+    // As a responder: a requester listing tags gets only the members it did not list.
+    const requester = new RemotePeer("org2-requester-long-name:7051");
+    f.comm.deliver(requester.memReq(9n, requester.alive().envelope, [Buffer.from(tagOf(theirs.pkiId), "hex"), Buffer.from(tagOf(ours.pkiId), "hex")]), requester.pkiId);
+    const reply = f.comm.sentOf("memRes").at(-1)!;
+    const res = reply.msg.message.content?.$case === "memRes" ? reply.msg.message.content.value : undefined;
+    const aliveIds = res!.alive.map((e) => fromUtf8(aliveOf(SignedGossipMessage.fromEnvelope(e)).membership!.pkiId)).sort();
+    assert.ok(!aliveIds.includes(theirs.endpoint) && !aliveIds.includes(ours.endpoint), `tagged members left out, got ${aliveIds.join(", ")}`);
+    assert.ok(aliveIds.includes(short.endpoint) && aliveIds.includes("self:7051"), "unlisted members and ours are in");
+    await f.disc.stop();
+  });
+});
+
+describe("livenessFromTraffic (ours)", () => {
+  it("a member whose alive messages stop reaching us stays alive while its own connection carries messages, and dies when that stops", async () => {
+    for (const on of [false, true]) {
+      const f = await fixture({ options: { livenessFromTraffic: on } });
+      const quiet = new RemotePeer("quiet:7051");
+      f.comm.deliver(quiet.alive(), quiet.pkiId);
+      // No more alive messages from it, but traffic over its connection every check period.
+      for (let t = 0; t < 2 * EXPIRATION; t += CHECK) {
+        f.disc.heardFrom(quiet.pkiId);
+        await f.clock.advance(CHECK);
+      }
+      const alive = f.disc.getMembership().some((m) => fromUtf8(m.pkiId) === quiet.endpoint);
+      assert.equal(alive, on, on ? "kept alive by its traffic" : "Fabric's rule: only alive messages count");
+      if (on) {
+        // The traffic stops (it crashed): declared dead within aliveExpirationTimeout plus a check period.
+        await f.clock.advance(EXPIRATION + CHECK);
+        assert.ok(!f.disc.getMembership().some((m) => fromUtf8(m.pkiId) === quiet.endpoint));
+        assert.ok(f.disc.getDeadMembers().some((m) => fromUtf8(m.pkiId) === quiet.endpoint));
+      }
+      await f.disc.stop();
+    }
+    assert.ok(ALIVE < EXPIRATION);
+  });
+
+  it("a member quiet for all but two check periods of the timeout is pinged: an answer keeps it alive, a crashed one still expires on time", async () => {
+    const f = await fixture({ options: { livenessFromTraffic: true } });
+    const answering = new Set(["lucky:7051"]);
+    f.comm.pingAnswer = (peer) => answering.has(fromUtf8(peer.pkiId));
+    const lucky = new RemotePeer("lucky:7051");
+    const crashed = new RemotePeer("crashed:7051");
+    for (const p of [lucky, crashed]) f.comm.deliver(p.alive(), p.pkiId);
+    await f.clock.advance(EXPIRATION - 2 * CHECK - 1);
+    assert.equal(f.comm.pinged.length, 0, "nobody is quiet yet");
+    await f.clock.advance(EXPIRATION / 2);
+    assert.deepEqual([...new Set(f.comm.pinged.map((m) => fromUtf8(m.pkiId)))].sort(), ["crashed:7051", "lucky:7051"]);
+    await f.clock.advance(EXPIRATION / 2 + 2 * CHECK);
+    const alive = f.disc.getMembership().map((m) => fromUtf8(m.pkiId));
+    assert.deepEqual(alive, ["lucky:7051"], "the answer kept it alive though no alive message came");
+    assert.ok(f.disc.getDeadMembers().some((m) => fromUtf8(m.pkiId) === "crashed:7051"));
+    await f.disc.stop();
+    // Without the option nobody alive is pinged: both expire.
+    const g = await fixture();
+    g.comm.pingAnswer = () => true;
+    for (const p of [lucky, crashed]) g.comm.deliver(p.alive(), p.pkiId);
+    await g.clock.advance(EXPIRATION + CHECK);
+    assert.equal(g.disc.getMembership().length, 0);
+    await g.disc.stop();
+  });
+});
