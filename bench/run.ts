@@ -21,7 +21,7 @@ function simMinutes(): number {
   return m;
 }
 /** Benchmarks that run only when named. */
-const ON_REQUEST = new Set(["real100", "fast400", "attacks", "fuzz", "sidebyside", "reliability"]);
+const ON_REQUEST = new Set(["real100", "fast400", "attacks", "fuzz", "sidebyside", "reliability", "tunedlinks"]);
 const benches: Record<string, () => Promise<Record<string, number | string>>> = {
   codec: () => benchCodec(),
   crypto: () => benchCrypto(),
@@ -32,6 +32,8 @@ const benches: Record<string, () => Promise<Record<string, number | string>>> = 
   ledger: () => benchLedger(),
   e2e: () => benchE2e(),
   simtuned: async () => (await import("./sim-tuned.js")).benchSimTuned(),
+  // The tuned set over 1 ms, 10-50 ms and long-tail links, 50-200 peers, 1 KB and 1 MB blocks: about ten minutes, only when named.
+  tunedlinks: async () => (await import("./sim-tuned.js")).benchSimTunedLinks(),
   // The simulator's speed (SIM_MINUTES virtual minutes, default 10; minutes of wall time): 100 peers with
   // real ECDSA, 400 peers with the fast crypto, 4 orgs, Fabric's defaults, a block every 2 s.
   real100: async () => (await import("./sim-measure.js")).measureSim("real100", simMinutes()),

@@ -7,6 +7,9 @@
  *       defaults vs tuned for blocks of 1 KB, 100 KB and 1 MB (1 MB runs take half the blocks)
  *   node --import tsx bench/sim-tuned.ts frontier [--orgs 1] [--blocks 20] [--size 100KB]
  *       the trade-off: push fanout and block pull interval against p50, p99, push share and copies
+ *   node --import tsx bench/sim-tuned.ts links [--peers 50,100,200] [--size 1KB] [--blocks 20]
+ *       the tuned set over 1 ms, 10-50 ms and long-tail links: every block everywhere, p99 within
+ *       250 ms + 4 x the mean round trip, at most 2x the block's bytes per peer
  *
  * Also `npm run bench simtuned` (compare, 4 orgs). Each run keeps a core busy for 0.5-3 minutes
  * (6 runs for compare, 9 for frontier): run it alone. Figures: dissemination latency (block creation
@@ -19,6 +22,7 @@ import {
   checkTargets,
   FABRIC_DEFAULTS,
   type GossipSettings,
+  type LatencySpec,
   parseBandwidth,
   parseByteSize,
   type SimOptions,
@@ -31,6 +35,10 @@ import { isMain, machineLine } from "./stats.js";
 
 export interface SimTunedOptions {
   orgs?: number;
+  /** Default 100. */
+  peers?: number;
+  /** One-way link latency; default uniform 0.5-1.5 ms. */
+  latency?: LatencySpec;
   blocks?: number;
   seed?: number;
   /** Per-peer uplink in bytes per second; unlimited when absent. */
@@ -61,7 +69,7 @@ function scenario(settings: GossipSettings, blockBytes: number, o: SimTunedOptio
   return simOptions({
     gossip,
     seed: o.seed ?? 7,
-    peers: 100,
+    peers: o.peers ?? 100,
     orgs: o.orgs ?? 4,
     blocks: blockBytes >= 1024 * 1024 ? Math.max(1, Math.floor(blocks / 2)) : blocks,
     blockBytes,
@@ -70,7 +78,7 @@ function scenario(settings: GossipSettings, blockBytes: number, o: SimTunedOptio
     warmupMs: 15_000,
     leaderMode: "static",
     crypto: "fast",
-    link: { ...base.link, latency: { kind: "uniform", minMs: 0.5, maxMs: 1.5 }, uplinkBytesPerSec: o.uplinkBytesPerSec },
+    link: { ...base.link, latency: o.latency ?? { kind: "uniform", minMs: 0.5, maxMs: 1.5 }, uplinkBytesPerSec: o.uplinkBytesPerSec },
   });
 }
 
@@ -144,6 +152,39 @@ export async function benchSimTunedFrontier(o: SimTunedOptions & { blockBytes?: 
   printTable(rows);
 }
 
+/** The link models of issue 15's "tuned settings that hold", with their mean round trip (2 x the mean one-way latency). */
+const LINK_MODELS: ReadonlyArray<{ name: string; latency: LatencySpec; meanRttMs: number }> = [
+  { name: "1 ms +/- 0.5", latency: { kind: "uniform", minMs: 0.5, maxMs: 1.5 }, meanRttMs: 2 },
+  { name: "10-50 ms", latency: { kind: "uniform", minMs: 10, maxMs: 50 }, meanRttMs: 60 },
+  // Log-normal, median 10 ms, p99 200 ms: mean = median x e^(sigma^2 / 2) with sigma = ln(20) / 2.326.
+  { name: "long tail 10/200 ms", latency: { kind: "longtail", medianMs: 10, p99Ms: 200 }, meanRttMs: 2 * 10 * Math.exp((Math.log(20) / 2.326) ** 2 / 2) },
+];
+
+/**
+ * The tuned set over each link model, peer count and block size: every block must commit everywhere, p99 at
+ * most 250 ms + 4 x the mean round trip, block bytes received per peer at most 2x the block.
+ */
+export async function benchSimTunedLinks(o: SimTunedOptions & { peerCounts?: number[]; sizes?: number[] } = {}): Promise<Record<string, number>> {
+  const head = ["link", "peers", "block", "p50 ms", "p99 ms", "p99 bound ms", "copies/peer", "missing", "holds", "wall s"];
+  process.stdout.write(`| ${head.join(" | ")} |\n|${head.map(() => " --- |").join("")}\n`);
+  const out: Record<string, number> = {};
+  for (const link of LINK_MODELS) {
+    for (const peers of o.peerCounts ?? [50, 100, 200]) {
+      for (const size of o.sizes ?? [1024, 1024 * 1024]) {
+        const r = await measure("tuned", TUNED, size, { ...o, peers, latency: link.latency });
+        const bound = Math.round(250 + 4 * link.meanRttMs);
+        const holds = r.missing === 0 && r.p99 <= bound && r.copies <= 2;
+        process.stdout.write(`| ${link.name} | ${peers} | ${r.size} | ${r.p50} | ${r.p99} | ${bound} | ${r.copies.toFixed(2)} | ${r.missing} | ${holds ? "yes" : "no"} | ${r.wallS} |\n`);
+        const k = `${link.name.replace(/[^a-z0-9]+/gi, "_")}_${peers}_${r.size.replace(" ", "")}`;
+        out[`${k}_p99_ms`] = r.p99;
+        out[`${k}_missing_commits`] = r.missing;
+        out[`${k}_copies_per_peer`] = r.copies;
+      }
+    }
+  }
+  return out;
+}
+
 function flag(args: readonly string[], name: string): string | undefined {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
@@ -166,8 +207,14 @@ if (isMain(import.meta.url)) {
     ...(size === undefined ? {} : { blockBytes: parseByteSize(size) }),
   };
   process.stdout.write(`${machineLine()}\n`);
-  process.stdout.write(`100 peers, ${o.orgs ?? (mode === "frontier" ? 1 : 4)} orgs, 1 ms +/- 0.5 ms links${bandwidth === undefined ? "" : `, uplink ${bandwidth}`}, a block every 500 ms, seed ${o.seed ?? 7}, fast crypto, static leaders\n`);
-  if (mode === "frontier") await benchSimTunedFrontier({ orgs: 1, ...o });
-  else if (mode === "compare") await benchSimTuned(o);
-  else throw new Error(`unknown mode ${mode}: compare or frontier`);
+  const peerCounts = flag(args, "--peers")?.split(",").map(Number);
+  if (mode === "links") {
+    process.stdout.write(`the tuned set, ${o.orgs ?? 4} orgs, a block every 500 ms, seed ${o.seed ?? 7}, fast crypto, static leaders\n`);
+    await benchSimTunedLinks({ ...o, ...(peerCounts === undefined ? {} : { peerCounts }), ...(o.blockBytes === undefined ? {} : { sizes: [o.blockBytes] }) });
+  } else {
+    process.stdout.write(`100 peers, ${o.orgs ?? (mode === "frontier" ? 1 : 4)} orgs, 1 ms +/- 0.5 ms links${bandwidth === undefined ? "" : `, uplink ${bandwidth}`}, a block every 500 ms, seed ${o.seed ?? 7}, fast crypto, static leaders\n`);
+    if (mode === "frontier") await benchSimTunedFrontier({ orgs: 1, ...o });
+    else if (mode === "compare") await benchSimTuned(o);
+    else throw new Error(`unknown mode ${mode}: compare, frontier or links`);
+  }
 }
