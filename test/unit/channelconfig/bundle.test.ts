@@ -21,11 +21,9 @@ import {
   SignatureHeader,
 } from "../../../src/protos/gen/common/common.pb.js";
 import { block, fixtureClock, fixtureSigner } from "./vectors.js";
+import { codeOf } from "../../utils/error-code.js";
 
 const clock = fixtureClock();
-
-
-
 
 const orderer = fixtureSigner("orderer", "OrdererMSP", "orderer.example.com");
 const peer0Org1 = fixtureSigner("org1", "Org1MSP", "peer0.org1.example.com");
@@ -49,15 +47,6 @@ function refusal(fn: () => void): ChannelVerifyError {
     throw err;
   }
   assert.fail("expected a ChannelVerifyError");
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return (err as { code?: string }).code ?? "untyped";
-  }
 }
 
 /** A copy of `b` whose SIGNATURES metadata is re-signed by `by`, as an orderer signs (same value, fresh header). */

@@ -8,25 +8,15 @@ import {
 } from "../../../src/channelconfig/index.js";
 import { loadOrgMspFolder, MspVerifier, } from "../../../src/crypto/index.js";
 import { block, CRYPTO, fixtureClock, fixtureSigner } from "./vectors.js";
+import { codeOf } from "../../utils/error-code.js";
 
 const clock = fixtureClock();
-
-
 
 const peer0Org1 = fixtureSigner("org1", "Org1MSP", "peer0.org1.example.com");
 const peer2Org1 = fixtureSigner("org1", "Org1MSP", "peer2.org1.example.com");
 const peer0Org2 = fixtureSigner("org2", "Org2MSP", "peer0.org2.example.com");
 const peer1Org2 = fixtureSigner("org2", "Org2MSP", "peer1.org2.example.com");
 const peer0Org3 = fixtureSigner("org3", "Org3MSP", "peer0.org3.example.com");
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return (err as { code?: string }).code ?? "untyped";
-  }
-}
 
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 

@@ -29,10 +29,9 @@ import {
   OrganizationUnit,
 } from "../../../src/protos/gen/msp/msp_principal.pb.js";
 import { fixtureClock, fixtureSigner, onlyFile, orgDir, VECTORS } from "./vectors.js";
+import { codeOf } from "../../utils/error-code.js";
 
 const clock = fixtureClock();
-
-
 
 /** An org MSP as configtxgen puts it in the channel config: cacerts, tlscacerts and cryptogen's NodeOUs. */
 function mspConfig(org: string, mspId: string, crls: string[] = []): ChannelMspConfig {
@@ -50,7 +49,6 @@ function mspConfig(org: string, mspId: string, crls: string[] = []): ChannelMspC
     tlsIntermediateCerts: [],
   };
 }
-
 
 const peer0Org1 = fixtureSigner("org1", "Org1MSP", "peer0.org1.example.com");
 const peer1Org1 = fixtureSigner("org1", "Org1MSP", "peer1.org1.example.com");
@@ -71,15 +69,6 @@ function manager(withCrl = false): ChannelMspManager {
 
 function role(mspId: string, r: MSPRole_MSPRoleType): MSPPrincipal {
   return { principalClassification: MSPPrincipal_Classification.ROLE, principal: MSPRole.encode({ mspIdentifier: mspId, role: r }).finish() };
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return (err as { code?: string }).code ?? "untyped";
-  }
 }
 
 function satisfies(m: ChannelMspManager, id: SigningIdentity, p: MSPPrincipal): string | undefined {

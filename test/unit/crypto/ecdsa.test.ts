@@ -15,22 +15,15 @@ import {
   unmarshalEcdsaSignature,
 } from "../../../src/crypto/ecdsa.js";
 import { bigintToBytes, bytesToBigint } from "../../../src/crypto/der.js";
+import { codeOf } from "../../utils/error-code.js";
+
+const cryptoCode = (fn: () => unknown): string | undefined => codeOf(fn, CryptoError);
 
 const N = P256.n;
 const HALF = P256.halfN;
 
 function hex(b: Uint8Array): string {
   return Buffer.from(b).toString("hex");
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    assert.ok(err instanceof CryptoError, `expected a CryptoError, got ${String(err)}`);
-    return err.code;
-  }
 }
 
 test("P-256 constants", () => {
@@ -92,8 +85,8 @@ test("verification rejects a valid high-S signature as Fabric does", () => {
   assert.ok(isLowS(s));
   const high = marshalEcdsaSignature(r, N - s);
   assert.ok(nodeVerify("sha256", msg, { key: publicKey, dsaEncoding: "der" }, high), "mathematically valid");
-  assert.equal(codeOf(() => ecdsaVerify(publicKey, high, msg)), "HIGH_S_SIGNATURE");
-  assert.equal(codeOf(() => ecdsaVerify(publicKey, low, msg)), undefined);
+  assert.equal(cryptoCode(() => ecdsaVerify(publicKey, high, msg)), "HIGH_S_SIGNATURE");
+  assert.equal(cryptoCode(() => ecdsaVerify(publicKey, low, msg)), undefined);
 });
 
 test("strict DER: malformed signatures are BAD_SIGNATURE, never a crash", () => {
@@ -114,7 +107,7 @@ test("strict DER: malformed signatures are BAD_SIGNATURE, never a crash", () => 
     "s equal to n": marshalEcdsaSignature(1n, N),
   };
   for (const [name, sig] of Object.entries(cases)) {
-    assert.equal(codeOf(() => ecdsaVerify(publicKey, sig, msg)), "BAD_SIGNATURE", name);
+    assert.equal(cryptoCode(() => ecdsaVerify(publicKey, sig, msg)), "BAD_SIGNATURE", name);
   }
 });
 
@@ -128,12 +121,12 @@ test("property: every message signs and verifies, signatures are low-S, a flippe
       const bit = bitSeed % (sig.byteLength * 8);
       const flipped = new Uint8Array(sig);
       flipped[bit >> 3]! ^= 1 << (bit & 7);
-      const code = codeOf(() => ecdsaVerify(publicKey, flipped, msg));
+      const code = cryptoCode(() => ecdsaVerify(publicKey, flipped, msg));
       assert.ok(code === "BAD_SIGNATURE" || code === "HIGH_S_SIGNATURE", `flipped bit ${bit}: ${code}`);
       if (msg.byteLength > 0) {
         const other = new Uint8Array(msg);
         other[bitSeed % other.byteLength]! ^= 0x01;
-        assert.equal(codeOf(() => ecdsaVerify(publicKey, sig, other)), "BAD_SIGNATURE");
+        assert.equal(cryptoCode(() => ecdsaVerify(publicKey, sig, other)), "BAD_SIGNATURE");
       }
     }),
     { numRuns: 100 },

@@ -24,19 +24,12 @@ import {
 } from "../../../src/protos/gen/common/common.pb.js";
 import { ManualClock } from "../../../src/util/manual-clock.js";
 import { generatedMaterial, nodeDir } from "./fixture.js";
+import { codeOf } from "../../utils/error-code.js";
+
+const cryptoCode = (fn: () => unknown): string | undefined => codeOf(fn, CryptoError);
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    assert.ok(err instanceof CryptoError, `expected a CryptoError, got ${String(err)}`);
-    return err.code;
-  }
-}
 
 function envelope(channelId: string, body: string): Uint8Array {
   const channelHeader = ChannelHeader.encode({
@@ -120,8 +113,8 @@ test("MspMessageCryptoService", async (t) => {
     mcs.verify(id1, sig, msg);
     // a peer of another org verifies it too
     newMcs(peer2.signingIdentity).verify(id1, sig, msg);
-    assert.equal(codeOf(() => mcs.verify(peer2.signingIdentity.serialized, sig, msg)), "BAD_SIGNATURE");
-    assert.equal(codeOf(() => mcs.getPKIidOfCert(new Uint8Array(0))), "MALFORMED_IDENTITY");
+    assert.equal(cryptoCode(() => mcs.verify(peer2.signingIdentity.serialized, sig, msg)), "BAD_SIGNATURE");
+    assert.equal(cryptoCode(() => mcs.getPKIidOfCert(new Uint8Array(0))), "MALFORMED_IDENTITY");
   });
 
   await t.test("property: any message signs and verifies, a flipped bit fails", () => {
@@ -134,7 +127,7 @@ test("MspMessageCryptoService", async (t) => {
         const flipped = new Uint8Array(sig);
         const bit = seed % (sig.byteLength * 8);
         flipped[bit >> 3]! ^= 1 << (bit & 7);
-        const code = codeOf(() => mcs.verify(id1, flipped, msg));
+        const code = cryptoCode(() => mcs.verify(id1, flipped, msg));
         assert.ok(code === "BAD_SIGNATURE" || code === "HIGH_S_SIGNATURE");
       }),
       { numRuns: 50 },
@@ -147,15 +140,15 @@ test("MspMessageCryptoService", async (t) => {
     const msg = enc.encode("stateinfo");
     mcs.verifyByChannel("mychannel", peer1.signingIdentity.serialized, peer1.signingIdentity.sign(msg), msg);
     assert.equal(
-      codeOf(() => mcs.verifyByChannel("mychannel", peer2.signingIdentity.serialized, peer2.signingIdentity.sign(msg), msg)),
+      cryptoCode(() => mcs.verifyByChannel("mychannel", peer2.signingIdentity.serialized, peer2.signingIdentity.sign(msg), msg)),
       "CHANNEL_ACCESS_DENIED",
     );
     assert.equal(
-      codeOf(() => mcs.verifyByChannel("other", peer1.signingIdentity.serialized, peer1.signingIdentity.sign(msg), msg)),
+      cryptoCode(() => mcs.verifyByChannel("other", peer1.signingIdentity.serialized, peer1.signingIdentity.sign(msg), msg)),
       "UNKNOWN_CHANNEL",
     );
     assert.equal(
-      codeOf(() => mcs.verifyByChannel("mychannel", peer1.signingIdentity.serialized, peer2.signingIdentity.sign(msg), msg)),
+      cryptoCode(() => mcs.verifyByChannel("mychannel", peer1.signingIdentity.serialized, peer2.signingIdentity.sign(msg), msg)),
       "BAD_SIGNATURE",
     );
   });
@@ -173,14 +166,14 @@ test("MspMessageCryptoService", async (t) => {
     const mcs = newMcs();
     const block = makeBlock("mychannel", 5n, orderer.signingIdentity);
     const tampered: Block = { ...block, data: { data: [...block.data!.data, envelope("mychannel", "injected")] } };
-    assert.equal(codeOf(() => mcs.verifyBlock("mychannel", 5n, tampered)), "BAD_BLOCK");
-    assert.equal(codeOf(() => mcs.verifyBlock("mychannel", 6n, block)), "BAD_BLOCK");
-    assert.equal(codeOf(() => mcs.verifyBlock("other", 5n, block)), "BAD_BLOCK");
-    assert.equal(codeOf(() => mcs.verifyBlock("mychannel", 5n, { ...block, header: undefined })), "BAD_BLOCK");
-    assert.equal(codeOf(() => mcs.verifyBlock("mychannel", 5n, { ...block, metadata: { metadata: [] } })), "BAD_BLOCK");
-    assert.equal(codeOf(() => mcs.verifyBlock("mychannel", 5n, { ...block, data: { data: [] } })), "BAD_BLOCK");
+    assert.equal(cryptoCode(() => mcs.verifyBlock("mychannel", 5n, tampered)), "BAD_BLOCK");
+    assert.equal(cryptoCode(() => mcs.verifyBlock("mychannel", 6n, block)), "BAD_BLOCK");
+    assert.equal(cryptoCode(() => mcs.verifyBlock("other", 5n, block)), "BAD_BLOCK");
+    assert.equal(cryptoCode(() => mcs.verifyBlock("mychannel", 5n, { ...block, header: undefined })), "BAD_BLOCK");
+    assert.equal(cryptoCode(() => mcs.verifyBlock("mychannel", 5n, { ...block, metadata: { metadata: [] } })), "BAD_BLOCK");
+    assert.equal(cryptoCode(() => mcs.verifyBlock("mychannel", 5n, { ...block, data: { data: [] } })), "BAD_BLOCK");
     assert.equal(
-      codeOf(() => mcs.verifyBlock("mychannel", 5n, { ...block, metadata: { metadata: [Uint8Array.of(0x0a, 0x7f)] } })),
+      cryptoCode(() => mcs.verifyBlock("mychannel", 5n, { ...block, metadata: { metadata: [Uint8Array.of(0x0a, 0x7f)] } })),
       "BAD_BLOCK",
       "undecodable metadata",
     );
@@ -189,20 +182,20 @@ test("MspMessageCryptoService", async (t) => {
   await t.test("verifyBlock rejects bad orderer signatures", () => {
     const mcs = newMcs();
     // signed by a peer, not by the orderer org
-    assert.equal(codeOf(() => mcs.verifyBlock("mychannel", 5n, makeBlock("mychannel", 5n, peer1.signingIdentity))), "BAD_BLOCK");
+    assert.equal(cryptoCode(() => mcs.verifyBlock("mychannel", 5n, makeBlock("mychannel", 5n, peer1.signingIdentity))), "BAD_BLOCK");
     // no signatures
-    assert.equal(codeOf(() => mcs.verifyBlock("mychannel", 5n, makeBlock("mychannel", 5n))), "BAD_BLOCK");
+    assert.equal(cryptoCode(() => mcs.verifyBlock("mychannel", 5n, makeBlock("mychannel", 5n))), "BAD_BLOCK");
     // corrupted signature
     const block = makeBlock("mychannel", 5n, orderer.signingIdentity);
     const md = Metadata.decode(block.metadata!.metadata[0]!);
     const sig = new Uint8Array(md.signatures[0]!.signature);
     sig[sig.byteLength - 1]! ^= 1;
     const corrupted = Metadata.encode({ value: md.value, signatures: [{ ...md.signatures[0]!, signature: sig }] }).finish();
-    assert.equal(codeOf(() => mcs.verifyBlock("mychannel", 5n, { ...block, metadata: { metadata: [corrupted] } })), "BAD_BLOCK");
+    assert.equal(cryptoCode(() => mcs.verifyBlock("mychannel", 5n, { ...block, metadata: { metadata: [corrupted] } })), "BAD_BLOCK");
     // a signature of another block's header does not carry over
     const other = makeBlock("mychannel", 5n, orderer.signingIdentity);
     const swapped: Block = { ...other, header: { ...other.header!, previousHash: new Uint8Array(32).fill(9) } };
-    assert.equal(codeOf(() => mcs.verifyBlock("mychannel", 5n, swapped)), "BAD_BLOCK");
+    assert.equal(cryptoCode(() => mcs.verifyBlock("mychannel", 5n, swapped)), "BAD_BLOCK");
     // the signed bytes are value || signature_header || BlockHeaderBytes(header)
     const shdr = md.signatures[0]!.signatureHeader;
     assert.deepEqual(SignatureHeader.decode(shdr).creator, orderer.signingIdentity.serialized);

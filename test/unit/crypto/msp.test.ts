@@ -33,29 +33,13 @@ import { marshalEcdsaSignature, P256, unmarshalEcdsaSignature } from "../../../s
 import { bigintToBytes, DER_TAG, derBitString, derEncode, derSequence, derUnsignedInteger, splitSignedDer } from "../../../src/crypto/der.js";
 import { ManualClock } from "../../../src/util/manual-clock.js";
 import { generatedMaterial, nodeDir, orgOf } from "./fixture.js";
+import { codeOf, codeOfAsync } from "../../utils/error-code.js";
+
+const cryptoCode = (fn: () => unknown): string | undefined => codeOf(fn, CryptoError);
+const cryptoCodeAsync = (fn: () => Promise<unknown>): Promise<string | undefined> => codeOfAsync(fn, CryptoError);
 
 const MINUTE = 60 * 1000;
 const enc = new TextEncoder();
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    assert.ok(err instanceof CryptoError, `expected a CryptoError, got ${String(err)}`);
-    return err.code;
-  }
-}
-
-async function codeOfAsync(fn: () => Promise<unknown>): Promise<string | undefined> {
-  try {
-    await fn();
-    return undefined;
-  } catch (err) {
-    assert.ok(err instanceof CryptoError, `expected a CryptoError, got ${String(err)}`);
-    return err.code;
-  }
-}
 
 test("PKI-ID known answer: SHA-256(mspid || id_bytes) of the SerializedIdentity", () => {
   const serialized = serializeIdentity("Org1MSP", enc.encode("hello"));
@@ -71,12 +55,12 @@ test("PKI-ID known answer: SHA-256(mspid || id_bytes) of the SerializedIdentity"
 });
 
 test("SerializedIdentity decoding is Go-strict and never crashes", () => {
-  assert.equal(codeOf(() => deserializeIdentity(new Uint8Array(0))), "MALFORMED_IDENTITY");
-  assert.equal(codeOf(() => deserializeIdentity(Uint8Array.of(0x0a, 0x05, 0x41))), "MALFORMED_IDENTITY", "truncated");
-  assert.equal(codeOf(() => deserializeIdentity(Uint8Array.of(0x0a, 0x01, 0xff))), "MALFORMED_IDENTITY", "mspid not UTF-8");
+  assert.equal(cryptoCode(() => deserializeIdentity(new Uint8Array(0))), "MALFORMED_IDENTITY");
+  assert.equal(cryptoCode(() => deserializeIdentity(Uint8Array.of(0x0a, 0x05, 0x41))), "MALFORMED_IDENTITY", "truncated");
+  assert.equal(cryptoCode(() => deserializeIdentity(Uint8Array.of(0x0a, 0x01, 0xff))), "MALFORMED_IDENTITY", "mspid not UTF-8");
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-      const code = codeOf(() => deserializeIdentity(bytes));
+      const code = cryptoCode(() => deserializeIdentity(bytes));
       assert.ok(code === undefined || code === "MALFORMED_IDENTITY");
     }),
   );
@@ -155,30 +139,30 @@ test("MSP folders, identity validation, revocation, expiry and caching", async (
     const ok = v.verify(peer1.signingIdentity.serialized, sig, msg);
     assert.equal(ok.mspId, "Org1MSP");
     assert.deepEqual(ok.pkiId, peer1.signingIdentity.pkiId);
-    assert.equal(codeOf(() => v.verify(peer2.signingIdentity.serialized, sig, msg)), "BAD_SIGNATURE");
-    assert.equal(codeOf(() => v.verify(peer1.signingIdentity.serialized, sig, enc.encode("gossip!"))), "BAD_SIGNATURE");
+    assert.equal(cryptoCode(() => v.verify(peer2.signingIdentity.serialized, sig, msg)), "BAD_SIGNATURE");
+    assert.equal(cryptoCode(() => v.verify(peer1.signingIdentity.serialized, sig, enc.encode("gossip!"))), "BAD_SIGNATURE");
     assert.equal(v.orgOf(peer2.signingIdentity.serialized), "Org2MSP");
   });
 
   await t.test("unknown MSP is rejected", () => {
     const v = newVerifier(orgs.filter((o) => o.mspId !== "Org2MSP"));
-    assert.equal(codeOf(() => v.validate(peer2.signingIdentity.serialized)), "UNKNOWN_MSP");
+    assert.equal(cryptoCode(() => v.validate(peer2.signingIdentity.serialized)), "UNKNOWN_MSP");
     assert.equal(v.orgOf(peer2.signingIdentity.serialized), undefined);
     const renamed = serializeIdentity("Org9MSP", peer1.signingIdentity.idBytes);
-    assert.equal(codeOf(() => newVerifier().validate(renamed)), "UNKNOWN_MSP");
+    assert.equal(cryptoCode(() => newVerifier().validate(renamed)), "UNKNOWN_MSP");
   });
 
   await t.test("an identity of another org's CA under this MSP ID is UNKNOWN_CA", async () => {
     const claimed = serializeIdentity("Org1MSP", peer2.signingIdentity.idBytes);
-    assert.equal(codeOf(() => newVerifier().validate(claimed)), "UNKNOWN_CA");
+    assert.equal(cryptoCode(() => newVerifier().validate(claimed)), "UNKNOWN_CA");
     const foreign = await createCa({ commonName: "ca.org1.example.com", organization: "org1.example.com", clock });
     const cert = await issueCertificate({ ca: foreign, commonName: "peer9.org1.example.com", organizationalUnits: ["peer"], clock });
     const id = createSigningIdentity({ mspId: "Org1MSP", certPem: cert.certPem, keyPem: cert.keyPem });
     const v = newVerifier();
-    assert.equal(codeOf(() => v.validate(id.serialized)), "UNKNOWN_CA");
+    assert.equal(cryptoCode(() => v.validate(id.serialized)), "UNKNOWN_CA");
     assert.equal(v.orgOf(id.serialized), undefined);
     const msg = enc.encode("x");
-    assert.equal(codeOf(() => v.verify(id.serialized, id.sign(msg), msg)), "UNKNOWN_CA");
+    assert.equal(cryptoCode(() => v.verify(id.serialized, id.sign(msg), msg)), "UNKNOWN_CA");
   });
 
   await t.test("intermediate CAs are followed", async () => {
@@ -196,10 +180,10 @@ test("MSP folders, identity validation, revocation, expiry and caching", async (
     };
     const msg = enc.encode("via intermediate");
     newVerifier([material]).verify(id.serialized, id.sign(msg), msg);
-    assert.equal(codeOf(() => newVerifier([{ ...material, intermediateCerts: [] }]).validate(id.serialized)), "UNKNOWN_CA");
+    assert.equal(cryptoCode(() => newVerifier([{ ...material, intermediateCerts: [] }]).validate(id.serialized)), "UNKNOWN_CA");
     // a CA certificate is not an identity
     const caId = serializeIdentity("OrgIMSP", enc.encode(inter.certPem));
-    assert.equal(codeOf(() => newVerifier([material]).validate(caId)), "MALFORMED_IDENTITY");
+    assert.equal(cryptoCode(() => newVerifier([material]).validate(caId)), "MALFORMED_IDENTITY");
   });
 
   await t.test("expired identities are rejected by the injected clock; expiration() still answers", async () => {
@@ -214,7 +198,7 @@ test("MSP folders, identity validation, revocation, expiry and caching", async (
     });
     const oldId = createSigningIdentity({ mspId: "Org1MSP", certPem: old.certPem, keyPem: old.keyPem });
     const v = newVerifier();
-    assert.equal(codeOf(() => v.validate(oldId.serialized)), "EXPIRED_IDENTITY");
+    assert.equal(cryptoCode(() => v.validate(oldId.serialized)), "EXPIRED_IDENTITY");
     assert.equal(v.expiration(oldId.serialized).getTime(), Math.floor((now - MINUTE) / 1000) * 1000);
     assert.equal(v.orgOf(oldId.serialized), "Org1MSP");
 
@@ -226,7 +210,7 @@ test("MSP folders, identity validation, revocation, expiry and caching", async (
     const sig = soonId.sign(msg);
     v2.verify(soonId.serialized, sig, msg);
     await c2.advance(120_000);
-    assert.equal(codeOf(() => v2.verify(soonId.serialized, sig, msg)), "EXPIRED_IDENTITY", "the cached verdict does not hide expiry");
+    assert.equal(cryptoCode(() => v2.verify(soonId.serialized, sig, msg)), "EXPIRED_IDENTITY", "the cached verdict does not hide expiry");
   });
 
   await t.test("revocation by CRL", async () => {
@@ -238,7 +222,7 @@ test("MSP folders, identity validation, revocation, expiry and caching", async (
     const base = orgs.find((o) => o.mspId === "Org1MSP")!;
     const withCrl = orgs.map((o) => (o.mspId === "Org1MSP" ? { ...o, crls: [crl] } : o));
     const v = newVerifier(withCrl);
-    assert.equal(codeOf(() => v.validate(victimId.serialized)), "REVOKED_IDENTITY");
+    assert.equal(cryptoCode(() => v.validate(victimId.serialized)), "REVOKED_IDENTITY");
     assert.equal(v.orgOf(victimId.serialized), "Org1MSP", "a revoked identity still has an org, as in Fabric");
     v.validate(peer1.signingIdentity.serialized);
     assert.equal(newVerifier().validate(victimId.serialized).mspId, "Org1MSP", "valid without the CRL");
@@ -254,7 +238,7 @@ test("MSP folders, identity validation, revocation, expiry and caching", async (
     const fromFolder = await loadOrgMspFolder(org1.mspDir, "Org1MSP");
     assert.equal(fromFolder.crls.length, 1);
     assert.equal(base.crls.length, 0);
-    assert.equal(codeOf(() => newVerifier([fromFolder]).validate(victimId.serialized)), "REVOKED_IDENTITY");
+    assert.equal(cryptoCode(() => newVerifier([fromFolder]).validate(victimId.serialized)), "REVOKED_IDENTITY");
   });
 
   await t.test("malformed identities give MALFORMED_IDENTITY, not a crash", () => {
@@ -272,15 +256,15 @@ test("MSP folders, identity validation, revocation, expiry and caching", async (
       "truncated certificate": serializeIdentity("Org1MSP", enc.encode(encodePem("CERTIFICATE", der.subarray(0, der.byteLength - 10)))),
     };
     for (const [name, identity] of Object.entries(cases)) {
-      assert.equal(codeOf(() => v.validate(identity)), "MALFORMED_IDENTITY", name);
+      assert.equal(cryptoCode(() => v.validate(identity)), "MALFORMED_IDENTITY", name);
       assert.equal(v.orgOf(identity), undefined, name);
     }
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.boolean(), (bytes, wrap) => {
         const identity = wrap ? serializeIdentity("Org1MSP", bytes) : bytes;
-        const code = codeOf(() => v.validate(identity));
+        const code = cryptoCode(() => v.validate(identity));
         assert.ok(code === "MALFORMED_IDENTITY" || code === "UNKNOWN_MSP", String(code));
-        const vcode = codeOf(() => v.verify(identity, bytes, bytes));
+        const vcode = cryptoCode(() => v.verify(identity, bytes, bytes));
         assert.ok(vcode === "MALFORMED_IDENTITY" || vcode === "UNKNOWN_MSP", String(vcode));
       }),
     );
@@ -305,7 +289,7 @@ test("MSP folders, identity validation, revocation, expiry and caching", async (
     const rNonMinimal = derEncode(DER_TAG.INTEGER, Uint8Array.of(0), rMinimal.subarray(2));
     const sigNonCanonical = derSequence(rNonMinimal, derUnsignedInteger(bigintToBytes(s)));
     const bad = derSequence(parts.tbs, parts.algorithm, derBitString(sigNonCanonical));
-    assert.equal(codeOf(() => v.validate(serializeIdentity("Org1MSP", enc.encode(encodePem("CERTIFICATE", bad))))), "MALFORMED_IDENTITY");
+    assert.equal(cryptoCode(() => v.validate(serializeIdentity("Org1MSP", enc.encode(encodePem("CERTIFICATE", bad))))), "MALFORMED_IDENTITY");
   });
 
   await t.test("the key cache: one certificate parse per identity, bounded size", () => {
@@ -339,7 +323,7 @@ test("MSP folders, identity validation, revocation, expiry and caching", async (
       const junk = i % 2 === 0 ? serializeIdentity("Org1MSP", enc.encode(`not a certificate ${i}`)) : serializeIdentity(`NoSuchMSP${i}`, enc.encode("x"));
       assert.throws(() => v.validate(junk), CryptoError);
     }
-    assert.equal(codeOf(() => v.validate(Uint8Array.of(0x0a, 0x05, 0x41))), "MALFORMED_IDENTITY");
+    assert.equal(cryptoCode(() => v.validate(Uint8Array.of(0x0a, 0x05, 0x41))), "MALFORMED_IDENTITY");
     s = v.stats();
     assert.equal(s.refusedCacheSize, REFUSED_IDENTITY_CACHE_SIZE);
     assert.equal(s.cacheSize, before.cacheSize, "refused identities do not enter the main cache");
@@ -348,14 +332,14 @@ test("MSP folders, identity validation, revocation, expiry and caching", async (
 
     // replacing the orgs forgets verdicts
     v.setOrgs(orgs.filter((o) => o.mspId !== "Org1MSP"));
-    assert.equal(codeOf(() => v.validate(peer1.signingIdentity.serialized)), "UNKNOWN_MSP");
+    assert.equal(cryptoCode(() => v.validate(peer1.signingIdentity.serialized)), "UNKNOWN_MSP");
   });
 
   await t.test("MSP folder errors name the path and what is missing", async () => {
     const dir = join(m.root, "broken-msp");
     await mkdir(join(dir, "cacerts"), { recursive: true });
     t.after(() => rm(dir, { recursive: true, force: true }));
-    let err = await codeOfAsync(() => loadMspFolder(join(m.root, "nowhere"), "X"));
+    let err = await cryptoCodeAsync(() => loadMspFolder(join(m.root, "nowhere"), "X"));
     assert.equal(err, "MSP_FOLDER");
     await assert.rejects(loadOrgMspFolder(dir, "X"), (e: unknown) => e instanceof CryptoError && e.code === "MSP_FOLDER" && e.message.includes(join(dir, "cacerts")));
     await writeFile(join(dir, "cacerts", "ca.pem"), orgs[1]!.rootCerts[0]!);
@@ -370,7 +354,7 @@ test("MSP folders, identity validation, revocation, expiry and caching", async (
     await writeFile(join(dir, "keystore", "priv_sk"), await readFile(join(peerMsp, "keystore", "priv_sk")));
     const local = await loadMspFolder(dir, "Org1MSP");
     assert.deepEqual(local.signingIdentity.serialized, peer1.signingIdentity.serialized);
-    err = await codeOfAsync(() => loadPeerMaterial(dir));
+    err = await cryptoCodeAsync(() => loadPeerMaterial(dir));
     assert.equal(err, "MSP_FOLDER", "no MSP ID from a non-cryptogen path");
   });
 
