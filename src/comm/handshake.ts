@@ -2,7 +2,7 @@ import type { MessageCryptoService, PeerIdentityType, PKIidType } from "../api/i
 import { LruCache } from "../crypto/index.js";
 import { GossipMessage_Tag } from "../protos/gen/gossip/message.pb.js";
 import { type ConnectionInfo, SignedGossipMessage } from "../protoext/index.js";
-import { bytesEqual, type Clock, GossipError } from "../util/index.js";
+import { bytesEqual, type Clock, GossipError, latin1 } from "../util/index.js";
 import { CommError, type CommErrorCode } from "./errors.js";
 
 const EMPTY = new Uint8Array(0);
@@ -126,15 +126,12 @@ export class VerifiedHandshakes {
   }
 
   has(payload: Uint8Array, signature: Uint8Array): boolean {
-    const known = this.#bySignature.get(signatureKey(signature));
+    const known = this.#bySignature.get(latin1(signature));
     return known !== undefined && bytesEqual(known, payload);
   }
 
   add(payload: Uint8Array, signature: Uint8Array): void {
-    this.#bySignature.set(signatureKey(signature), payload.slice());
+    this.#bySignature.set(latin1(signature), payload.slice());
   }
 }
 
-function signatureKey(signature: Uint8Array): string {
-  return Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString("latin1");
-}

@@ -55,6 +55,4 @@ export function decodeAllPem(text: string): PemBlock[] {
 }
 
 /** Bytes as a binary-safe string (one char per byte), for PEM parsing of identity bytes. */
-export function latin1(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
-}
+export { latin1 } from "../util/index.js";
