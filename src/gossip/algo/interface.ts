@@ -43,7 +43,9 @@ export interface PullEngineConfig {
   /**
    * Not in Fabric (peer.gossip.pullWaitsFollowRtt, off by default): the waits above are floors, raised
    * to what the round trips measured from hello to digest need (digests, including late ones, are
-   * timed), and rounds start no closer than one digest wait plus one response wait apart. Same messages.
+   * timed), and rounds start no closer than one digest wait plus one response wait apart. The digest phase
+   * also ends once a majority of the peers asked have answered, the response phase once every requested
+   * item has come. Same messages.
    */
   followRtt?: boolean;
 }

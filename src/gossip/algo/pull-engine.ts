@@ -174,9 +174,10 @@ export class PullEngineImpl<C> implements PullEngine<C> {
       else if (!owners.includes(peer)) owners.push(peer);
     }
     if (this.#config.followRtt === true) {
-      // Every peer asked has answered: waiting longer brings nothing.
+      // Most of the peers asked have answered: the slowest one (a long-tail link) no longer holds up the
+      // round. What the majority lack is rare, and the next round asks others.
       this.#answered.add(nonce);
-      if (this.#answered.size === this.#outgoingNonces.size) this.#endPhaseNow();
+      if (this.#answered.size >= Math.floor(this.#outgoingNonces.size / 2) + 1) this.#endPhaseNow();
     }
   }
 

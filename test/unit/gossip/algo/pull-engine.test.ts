@@ -525,6 +525,25 @@ test("followRtt (ours): waits shorter than the round trip are raised to it, so p
   assert.ok(following.rounds < fixed.rounds, `following: ${following.rounds} rounds in 3 s`);
 });
 
+test("followRtt (ours): the digest phase ends once most of the peers asked have answered; a slow link does not hold up the round", async () => {
+  // Fabric's waits; a asks b, c and d; d's link is slow (200 ms each way), the others 10 ms.
+  const net = new EngineNet();
+  net.latency = (m) => (m.from === "d" || m.to === "d" ? 200 : LATENCY_MS);
+  const a = net.add("a", [], undefined, { pullIntervalMs: 4_000, followRtt: true });
+  net.add("b", ["x"], undefined, { pullIntervalMs: 4_000, followRtt: true });
+  net.add("c", ["x", "y"], undefined, { pullIntervalMs: 4_000, followRtt: true });
+  net.add("d", ["x", "z"], undefined, { pullIntervalMs: 4_000, followRtt: true });
+  net.selection.set("a", () => ["b", "c", "d"]);
+  for (const name of ["b", "c", "d"]) net.selection.set(name, () => []);
+  for (const e of net.engines.values()) await e.start();
+  await net.clock.advance(4_000); // a's first round starts
+  await net.clock.advance(45);
+  assert.ok(a.has("x") && a.has("y"), "two of three digests came: requested at once, not after the slow one's 400 ms");
+  assert.equal(a.has("z"), false, "only the slow peer offered z: left to a later round");
+  assert.ok(!net.sent.some((m) => m.kind === "req" && m.from === "a" && m.to === "d"), "nothing was requested of the slow peer");
+  for (const e of net.engines.values()) await e.stop();
+});
+
 test("followRtt (ours): a phase ends as soon as every digest, or every requested item, has come", async () => {
   // Fabric's waits (1 s digest wait, 2 s response wait) over 10 ms links: the item comes after about two
   // round trips instead of after the whole digest wait.
