@@ -278,14 +278,16 @@ export interface GossipConfig {
   membershipDelta: boolean;
   /**
    * Extension, not in Fabric (`peer.gossip.startupSync`; false, the default, is off): membership syncs
-   * 0.25, 0.5, 1 and 2 s after start (those below pullInterval) that also ask a member of every org known,
-   * the first with an alive message; Fabric's first ones come after pullInterval and aliveTimeInterval.
+   * 0.25-3 s after start (those below pullInterval) that ask a member of every org known, the first two with
+   * an alive message, each publishing our changed StateInfo; Fabric's first ones come after pullInterval
+   * and aliveTimeInterval.
    */
   startupSync: boolean;
   /**
    * Extension, not in Fabric (`peer.gossip.stateInfoPullWhenMissing`; false, the default, is off): a
-   * channel's StateInfo pull round runs only while an alive member of a channel org has no StateInfo with
-   * us, and every 8th round regardless; Fabric pulls every requestStateInfoInterval.
+   * channel's StateInfo pull round asks pullPeerNum peers only while an alive member of a channel org has no
+   * StateInfo with us, otherwise one peer every 8th round; Fabric asks pullPeerNum peers every
+   * requestStateInfoInterval.
    */
   stateInfoPullWhenMissing: boolean;
   /**

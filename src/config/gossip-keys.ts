@@ -127,11 +127,11 @@ export const GOSSIP_KEYS: readonly GossipKeySpec[] = Object.freeze([
   k("pullWaitsFollowRtt", "bool", "plain", undefined, "false (off: the configured waits, as in Fabric)", EXTENSION_READ_IN),
   // Membership sync requests list the members known; responses carry only news (docs/CONFIG.md, Extensions).
   k("membershipDelta", "bool", "plain", undefined, "false (off: whole responses, as in Fabric)", EXTENSION_READ_IN),
-  // Early membership syncs after start, asking every org known (docs/CONFIG.md, Extensions).
   // StateInfo pull only while a channel member's StateInfo is missing (docs/CONFIG.md, Extensions).
   k("stateInfoPullWhenMissing", "bool", "plain", undefined, "false (off: a pull every requestStateInfoInterval, as in Fabric)", EXTENSION_READ_IN),
   // Any message over a member's own connection keeps it alive, as its alive messages do (docs/CONFIG.md, Extensions).
   k("livenessFromTraffic", "bool", "plain", undefined, "false (off: only alive messages, as in Fabric)", EXTENSION_READ_IN),
+  // Early membership syncs after start, asking every org known (docs/CONFIG.md, Extensions).
   k("startupSync", "bool", "plain", undefined, "false (off: the first sync after pullInterval, as in Fabric)", EXTENSION_READ_IN),
   // Limits against misbehaving peers and floods, on by default (docs/CONFIG.md, Extensions).
   k("limits.misbehaviourLimit", "int", "ifSet", undefined, "10", EXTENSION_READ_IN),

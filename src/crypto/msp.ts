@@ -6,12 +6,12 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../logging/index.js";
 import { SerializedIdentity } from "../protos/gen/msp/identities.pb.js";
-import type { Clock } from "../util/index.js";
+import { type Clock, latin1 } from "../util/index.js";
 import { DerError, splitSignedDer } from "./der.js";
 import { curveOfKey, type EcCurve, ecdsaSign, ecdsaVerify, marshalEcdsaSignature, P256, unmarshalEcdsaSignature } from "./ecdsa.js";
 import { CryptoError } from "./errors.js";
 import { LruCache } from "./lru.js";
-import { decodeAllPem, decodePem, encodePem, latin1 } from "./pem.js";
+import { decodeAllPem, decodePem, encodePem } from "./pem.js";
 import { certValidity, isEcdsaSignatureAlgorithm, normaliseSerial, sanitizeEcdsaSignedCert, verifySignedDer } from "./x509-util.js";
 
 /**

@@ -53,6 +53,3 @@ export function decodeAllPem(text: string): PemBlock[] {
   }
   return out;
 }
-
-/** Bytes as a binary-safe string (one char per byte), for PEM parsing of identity bytes. */
-export { latin1 } from "../util/index.js";

@@ -703,20 +703,12 @@ class DiscoveryImpl implements Discovery {
       const member = this.#id2Member.get(key);
       if (member === undefined) continue;
       this.#quietPings.add(key);
-      let ping: Promise<boolean>;
-      try {
-        ping = this.#c.comm.ping(cloneNetworkMember(member));
-      } catch {
-        ping = Promise.resolve(false);
-      }
-      void ping
-        .catch(() => false)
-        .then((responsive) => {
-          this.#quietPings.delete(key);
-          const alive = this.#aliveLastTS.get(key);
-          if (this.#stopped || !responsive || alive === undefined) return;
-          alive.lastSeenMs = this.#c.clock.monotonic();
-        });
+      void this.#ping(cloneNetworkMember(member)).then((responsive) => {
+        this.#quietPings.delete(key);
+        const alive = this.#aliveLastTS.get(key);
+        if (this.#stopped || !responsive || alive === undefined) return;
+        alive.lastSeenMs = this.#c.clock.monotonic();
+      });
     }
   }
 
@@ -762,22 +754,23 @@ class DiscoveryImpl implements Discovery {
   #probe(key: PkiHex, member: NetworkMember): void {
     this.#pingsInFlight++;
     this.#metrics.pingsInFlight.set(this.#pingsInFlight);
-    let ping: Promise<boolean>;
+    void this.#ping(member).then((responsive) => {
+      this.#pingsInFlight--;
+      this.#metrics.pingsInFlight.set(this.#pingsInFlight);
+      this.#probing.delete(key);
+      if (this.#stopped) return;
+      this.#onProbed(key, member, responsive);
+      this.#pumpProbes();
+    });
+  }
+
+  /** Whether `member` answers a ping through comm; a failure (thrown or rejected) is no answer. */
+  #ping(member: NetworkMember): Promise<boolean> {
     try {
-      ping = this.#c.comm.ping(member);
+      return this.#c.comm.ping(member).catch(() => false);
     } catch {
-      ping = Promise.resolve(false);
+      return Promise.resolve(false);
     }
-    void ping
-      .catch(() => false)
-      .then((responsive) => {
-        this.#pingsInFlight--;
-        this.#metrics.pingsInFlight.set(this.#pingsInFlight);
-        this.#probing.delete(key);
-        if (this.#stopped) return;
-        this.#onProbed(key, member, responsive);
-        this.#pumpProbes();
-      });
   }
 
   #onProbed(key: PkiHex, member: NetworkMember, responsive: boolean): void {

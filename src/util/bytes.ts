@@ -65,12 +65,12 @@ export function bytesCompare(a: Uint8Array, b: Uint8Array): number {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** UTF-8 bytes of a string. */
 /** The bytes as a latin1 string, one character per byte: a cheap Map key for binary values (no copy of the bytes). */
 export function latin1(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
 }
 
+/** UTF-8 bytes of a string. */
 export function utf8(s: string): Uint8Array {
   return encoder.encode(s);
 }

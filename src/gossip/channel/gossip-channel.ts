@@ -33,16 +33,16 @@ import { createMessageStore, type MessageStore } from "../msgstore/index.js";
 import { createPullMediator, type PullMediator } from "../pull/index.js";
 import { resolveChannelConfig } from "./config.js";
 import { ChannelError, type ChannelRejectReason } from "./errors.js";
-import type {
-  ChannelAdapter,
-  ChannelConfig,
-  ChannelCryptoService,
-  GossipChannel,
-  GossipChannelComponents,
-  JoinChannelMessage,
-  SubChannelSelectionCriteria,
+import {
+  type ChannelAdapter,
+  type ChannelConfig,
+  type ChannelCryptoService,
+  type GossipChannel,
+  type GossipChannelComponents,
+  type JoinChannelMessage,
+  STATE_INFO_REFRESH_ROUNDS,
+  type SubChannelSelectionCriteria,
 } from "./interface.js";
-import { STATE_INFO_REFRESH_ROUNDS } from "./interface.js";
 import { generateMAC } from "./mac.js";
 import { MembershipTracker } from "./membership-tracker.js";
 import { type ChannelMetrics, createChannelMetrics } from "./metrics.js";

@@ -78,14 +78,11 @@ export interface GossipNodeOptions {
   pullWaitsFollowRtt?: boolean;
   /** Not in Fabric: peer.gossip.membershipDelta, membership sync requests list the members known and responses leave them out; absent is off. */
   membershipDelta?: boolean;
-  /**
-   * Not in Fabric: peer.gossip.startupSync, membership syncs 0.25, 0.5, 1 and 2 s after start (below
-   * pullInterval) that ask a member of every org known, the first with an alive message; absent is off.
-   */
+  /** Not in Fabric: peer.gossip.startupSync (GossipConfig.startupSync); absent is off. */
   startupSync?: boolean;
-  /** Not in Fabric: peer.gossip.stateInfoPullWhenMissing, StateInfo pull only while some channel member's StateInfo is missing (and every 8th round); absent is off. */
+  /** Not in Fabric: peer.gossip.stateInfoPullWhenMissing (ChannelConfig.stateInfoPullWhenMissing); absent is off. */
   stateInfoPullWhenMissing?: boolean;
-  /** Not in Fabric: peer.gossip.livenessFromTraffic, any message over a member's own connection refreshes it as an alive message does; absent is off. */
+  /** Not in Fabric: peer.gossip.livenessFromTraffic (DiscoveryOptions.livenessFromTraffic); absent is off. */
   livenessFromTraffic?: boolean;
   /** Not in Fabric: discovery's bounds on what others make it learn (absent: discovery's defaults). */
   discoveryLimits?: Partial<DiscoveryLimits>;
