@@ -11,11 +11,19 @@
  * gRPC messages and bytes sent per delivery (bytes: encoded envelope + the 5-byte gRPC prefix, as
  * counted on the Go side). SIDEBYSIDE_N (comma list, default 10,20), SIDEBYSIDE_RUNS (default 1 per N),
  * SIDEBYSIDE_BG_S (default 20: a multiple of the 4 s pull and 5 s alive periods), SIDEBYSIDE_VARIANTS
- * ("plain", the Go harness's setting; "tls": mutual TLS, an ECDSA identity per node and MSP crypto; or both).
+ * ("plain", the Go harness's setting; "tls": mutual TLS, an ECDSA identity per node and MSP crypto; or both),
+ * SIDEBYSIDE_RUNTIME ("peer", the default: the V8 settings `peer start` applies, src/cli/peer-runtime.ts; "node": Node's
+ * defaults), SIDEBYSIDE_WARM_BLOCKS (default 0: blocks gossiped before the background, not counted; the Go harness's
+ * SB_WARM_BLOCKS), SIDEBYSIDE_PROFILE (a folder: a profile of each run's measured window is written there; SIDEBYSIDE_PROFILE_KIND=alloc
+ * for allocations instead of CPU).
  *
  * Run: npm run bench -- sidebyside
  */
 
+import { mkdir, writeFile } from "node:fs/promises";
+import { Session } from "node:inspector/promises";
+import { join } from "node:path";
+import { tunePeerRuntime } from "../src/cli/index.js";
 import { GrpcTransport } from "../src/comm/grpc/index.js";
 import type { RawStream, Transport, TransportTls } from "../src/comm/index.js";
 import { blockDataHash, createMspMessageCryptoService, DEV_ORG, DevMessageCryptoService, MspVerifier } from "../src/crypto/index.js";
@@ -149,7 +157,7 @@ function blockMessage(seq: number, withMetadata: boolean): GossipMessage {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 /** One run: a publisher and `n` peers, membership, background, then the blocks. */
-export async function sideBySideOnce(n: number, bgS: number, tls = false): Promise<SideBySideRun> {
+export async function sideBySideOnce(n: number, bgS: number, tls = false, warmBlocks = 0): Promise<SideBySideRun> {
   const clock = new SystemClock();
   const counter: SendCounter = { msgs: 0, bytes: 0 };
   const nodes: GossipNode[] = [];
@@ -213,6 +221,13 @@ export async function sideBySideOnce(n: number, bgS: number, tls = false): Promi
     }
     const membershipMs = await waitFor("full channel membership", () => nodes.every((x) => x.peersOfChannel(CHANNEL).length === n), 180_000, 50);
 
+    // Optional warm-up (not the issue's workload): blocks before the measurement, so that the data path is
+    // compiled by then; the measured blocks follow them in sequence.
+    for (let k = 0; k < warmBlocks; k++) {
+      nodes[0]!.gossip(blockMessage(k + 2, tls));
+      await sleep(1_000 / BLOCKS_PER_S);
+    }
+    if (warmBlocks > 0) await sleep(3_000);
     await sleep(1_000);
     const bg0 = { cpu: cpuMicros(), msgs: counter.msgs, bytes: counter.bytes };
     await sleep(bgS * 1_000);
@@ -221,11 +236,12 @@ export async function sideBySideOnce(n: number, bgS: number, tls = false): Promi
     const bgBytesPerS = (counter.bytes - bg0.bytes) / bgS;
 
     const published = new Map<number, number>();
+    const profiler = await startWindowProfile();
     const start = { cpu: cpuMicros(), msgs: counter.msgs, bytes: counter.bytes };
     const t0 = performance.now();
     for (let k = 0; k < BLOCKS; k++) {
       await sleep(t0 + (k * 1_000) / BLOCKS_PER_S - performance.now());
-      const seq = k + 2;
+      const seq = warmBlocks + k + 2;
       const msg = blockMessage(seq, tls);
       published.set(seq, performance.now());
       nodes[0]!.gossip(msg);
@@ -233,6 +249,7 @@ export async function sideBySideOnce(n: number, bgS: number, tls = false): Promi
     const end = t0 + WINDOW_S * 1_000;
     await sleep(end - performance.now());
     const cpuMs = (cpuMicros() - start.cpu) / 1e3;
+    await profiler?.stop(`sidebyside-${tls ? "tls" : "plain"}-n${n}`);
     const msgs = counter.msgs - start.msgs;
     const bytes = counter.bytes - start.bytes;
 
@@ -271,6 +288,37 @@ export async function sideBySideOnce(n: number, bgS: number, tls = false): Promi
   }
 }
 
+/**
+ * With SIDEBYSIDE_PROFILE=<dir>: a profile of the measured window only (not the start-up, the membership or the
+ * background), written to <dir> for Chrome's DevTools or a script: CPU (<name>-<time>.cpuprofile) or, with
+ * SIDEBYSIDE_PROFILE_KIND=alloc, a sampling profile of what was allocated (<name>-<time>.heapprofile).
+ */
+async function startWindowProfile(): Promise<{ stop(name: string): Promise<void> } | undefined> {
+  const dir = process.env.SIDEBYSIDE_PROFILE;
+  if (dir === undefined || dir === "") return undefined;
+  const alloc = process.env.SIDEBYSIDE_PROFILE_KIND === "alloc";
+  const session = new Session();
+  session.connect();
+  if (alloc) {
+    await session.post("HeapProfiler.enable");
+    // Every object survives in the profile (collected ones too): what the window allocated, not what it kept.
+    await session.post("HeapProfiler.startSampling", { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  } else {
+    await session.post("Profiler.enable");
+    await session.post("Profiler.start");
+  }
+  return {
+    async stop(name: string): Promise<void> {
+      const profile = alloc ? (await session.post("HeapProfiler.stopSampling")).profile : (await session.post("Profiler.stop")).profile;
+      session.disconnect();
+      await mkdir(dir, { recursive: true });
+      const file = join(dir, `${name}-${Date.now()}.${alloc ? "heapprofile" : "cpuprofile"}`);
+      await writeFile(file, JSON.stringify(profile));
+      process.stderr.write(`sidebyside: window profile in ${file}\n`);
+    },
+  };
+}
+
 /** One line per run, in the Go harness's format, so the two sides can be compared by script. */
 export function runLine(r: SideBySideRun): string {
   const f = (x: number, d: number): string => x.toFixed(d);
@@ -287,6 +335,9 @@ export async function benchSideBySide(): Promise<Record<string, number>> {
   const ns = (process.env.SIDEBYSIDE_N ?? "10,20").split(",").map(Number);
   const runs = Number(process.env.SIDEBYSIDE_RUNS ?? 1);
   const bgS = Number(process.env.SIDEBYSIDE_BG_S ?? 20);
+  const warmBlocks = Number(process.env.SIDEBYSIDE_WARM_BLOCKS ?? 0);
+  // As `peer start` runs: its V8 settings (src/cli/peer-runtime.ts), unless SIDEBYSIDE_RUNTIME=node (Node's defaults).
+  if ((process.env.SIDEBYSIDE_RUNTIME ?? "peer") === "peer") tunePeerRuntime();
   // "plain" (the Go harness's setting), "tls" (mutual TLS, ECDSA identities, MSP crypto), or both.
   const variants = (process.env.SIDEBYSIDE_VARIANTS ?? "plain").split(",");
   const out: Record<string, number> = {};
@@ -295,7 +346,7 @@ export async function benchSideBySide(): Promise<Record<string, number>> {
     for (const n of ns) {
       const rs: SideBySideRun[] = [];
       for (let i = 0; i < runs; i++) {
-        const r = await sideBySideOnce(n, bgS, tls);
+        const r = await sideBySideOnce(n, bgS, tls, warmBlocks);
         process.stdout.write(`${runLine(r)}\n`);
         rs.push(r);
       }

@@ -26,7 +26,7 @@ import {
   PeerSetupError,
 } from "../../service/index.js";
 import { errorMessage, GossipError, toHex } from "../../util/index.js";
-import { addressInUseMessage, exitSoon, isAddressInUse, routeGrpcLogs, runUntilSignalled, writeControl } from "../index.js";
+import { addressInUseMessage, exitSoon, isAddressInUse, routeGrpcLogs, runUntilSignalled, tunePeerRuntime, writeControl } from "../index.js";
 import { repeatableFlag } from "../network/index.js";
 
 /** The flags of `fabric-gossip peer start` (a contract: scripts and docs use these names). */
@@ -109,6 +109,8 @@ export function registerPeer(program: Command): void {
       const logLevels = new LogLevels(logSpec ?? "info");
       const logger = createLogger({ name: "peer", spec: logLevels });
       routeGrpcLogs(logger);
+      const v8Flags = tunePeerRuntime();
+      if (v8Flags.length > 0) logger.debug("V8 settings of a peer process", { flags: v8Flags.join(" ") });
       try {
         await runPeerStart(flags, { env: process.env, logger, logLevels });
       } finally {

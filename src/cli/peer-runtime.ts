@@ -1,0 +1,28 @@
+import { setFlagsFromString } from "node:v8";
+
+/**
+ * V8 settings a peer process runs with, set by `peer start` before the peer is built.
+ *
+ * `--no-parallel-scavenge`: a peer's young generation is small (16 MiB semi-spaces by default) and is
+ * collected often, since every gossip message allocates; V8 hands each of those scavenges to helper
+ * threads, whose start-up and synchronisation can cost more CPU than the scavenge itself at that size.
+ * In the side-by-side workload (docs/SIDE-BY-SIDE.md, warmed), scavenging on the main thread alone cut the CPU
+ * per block delivery by a quarter with 10 peers in the process and changed nothing with 20; a scavenge of a
+ * few MiB of survivors takes milliseconds either way. It is one of the V8 flags that may change after start
+ * (`--single-threaded-gc` may not: V8 aborts).
+ */
+export const PEER_V8_FLAGS: readonly string[] = ["--no-parallel-scavenge"];
+
+/**
+ * Applies PEER_V8_FLAGS, except those the process was started with a choice about (`node
+ * --parallel-scavenge bin/fabric-gossip.js peer start` keeps parallel scavenges). Returns what it set.
+ */
+export function tunePeerRuntime(execArgv: readonly string[] = process.execArgv): string[] {
+  const chosen = (flag: string): boolean => {
+    const name = flag.replace(/^--(no-)?/, "").replace(/_/g, "-");
+    return execArgv.some((a) => a.replace(/=.*$/, "").replace(/^--(no-)?/, "").replace(/_/g, "-") === name);
+  };
+  const applied = PEER_V8_FLAGS.filter((f) => !chosen(f));
+  for (const flag of applied) setFlagsFromString(flag);
+  return applied;
+}
