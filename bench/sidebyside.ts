@@ -12,10 +12,10 @@
  * counted on the Go side). SIDEBYSIDE_N (comma list, default 10,20), SIDEBYSIDE_RUNS (default 1 per N),
  * SIDEBYSIDE_BG_S (default 20: a multiple of the 4 s pull and 5 s alive periods), SIDEBYSIDE_VARIANTS
  * ("plain", the Go harness's setting; "tls": mutual TLS, an ECDSA identity per node and MSP crypto; or both),
- * SIDEBYSIDE_RUNTIME ("peer", the default: the V8 settings `peer start` applies, src/cli/peer-runtime.ts; "node": Node's
- * defaults), SIDEBYSIDE_WARM_BLOCKS (default 0: blocks gossiped before the background, not counted; the Go harness's
- * SB_WARM_BLOCKS), SIDEBYSIDE_PROFILE (a folder: a profile of each run's measured window is written there; SIDEBYSIDE_PROFILE_KIND=alloc
- * for allocations instead of CPU).
+ * SIDEBYSIDE_RUNTIME ("peer", the default: the V8 settings `peer start` applies, src/cli/peer-runtime.ts;
+ * "node": Node's defaults), SIDEBYSIDE_WARM_BLOCKS (default 0: blocks gossiped before the background, not
+ * counted; the Go harness's SB_WARM_BLOCKS), SIDEBYSIDE_PROFILE (a folder: a profile of each run's measured
+ * window is written there; SIDEBYSIDE_PROFILE_KIND=alloc for allocations instead of CPU).
  *
  * Run: npm run bench -- sidebyside
  */

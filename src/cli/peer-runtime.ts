@@ -18,11 +18,13 @@ export const PEER_V8_FLAGS: readonly string[] = ["--no-parallel-scavenge"];
  * --parallel-scavenge bin/fabric-gossip.js peer start` keeps parallel scavenges). Returns what it set.
  */
 export function tunePeerRuntime(execArgv: readonly string[] = process.execArgv): string[] {
-  const chosen = (flag: string): boolean => {
-    const name = flag.replace(/^--(no-)?/, "").replace(/_/g, "-");
-    return execArgv.some((a) => a.replace(/=.*$/, "").replace(/^--(no-)?/, "").replace(/_/g, "-") === name);
-  };
-  const applied = PEER_V8_FLAGS.filter((f) => !chosen(f));
+  const given = new Set(execArgv.map(flagName));
+  const applied = PEER_V8_FLAGS.filter((f) => !given.has(flagName(f)));
   for (const flag of applied) setFlagsFromString(flag);
   return applied;
+}
+
+/** A V8 flag's name, whichever way it is given: `--no-parallel_scavenge=...` and `--parallel-scavenge` are one. */
+function flagName(arg: string): string {
+  return arg.replace(/=.*$/, "").replace(/^--(no-)?/, "").replace(/_/g, "-");
 }
