@@ -16,7 +16,7 @@ export { SimError, type SimErrorCode, type SimHistoryEvent, SimInvariantError } 
 export * from "./interface.js";
 export { InvariantChecker } from "./invariants.js";
 export { MemoryLedger } from "./ledger.js";
-export { LatencySampler, LinkModel, validateLatency, validateLink } from "./network-model.js";
+export { LatencySampler, LinkModel, meanLatencyMs, validateLatency, validateLink } from "./network-model.js";
 export { parseBandwidth, parseByteSize, parseCrashSpec, parseLatency, parsePartitionSpec, parseProbability, parseRate } from "./parse.js";
 export { type SimChannel, SimPeer, type SimPeerSpec, type SimPeerStatus, SkewedClock } from "./peer.js";
 export {

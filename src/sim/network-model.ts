@@ -16,7 +16,7 @@ export class LatencySampler {
     validateLatency(spec);
     this.#spec = spec;
     this.#rng = rng;
-    this.#sigma = spec.kind === "longtail" ? Math.log(spec.p99Ms / spec.medianMs) / Z99 : 0;
+    this.#sigma = spec.kind === "longtail" ? longtailSigma(spec) : 0;
   }
 
   sample(): number {
@@ -34,6 +34,23 @@ export class LatencySampler {
         return s.medianMs * Math.exp(this.#sigma * z);
       }
     }
+  }
+}
+
+/** The log-normal's sigma that puts the 99th percentile at p99Ms for that median. */
+function longtailSigma(spec: { medianMs: number; p99Ms: number }): number {
+  return Math.log(spec.p99Ms / spec.medianMs) / Z99;
+}
+
+/** The mean one-way latency in ms that a {@link LatencySpec} draws (a log-normal's: median x e^(sigma^2 / 2)). */
+export function meanLatencyMs(spec: LatencySpec): number {
+  switch (spec.kind) {
+    case "fixed":
+      return spec.ms;
+    case "uniform":
+      return (spec.minMs + spec.maxMs) / 2;
+    case "longtail":
+      return spec.medianMs * Math.exp(longtailSigma(spec) ** 2 / 2);
   }
 }
 

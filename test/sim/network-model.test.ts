@@ -6,6 +6,7 @@ import {
   LatencySampler,
   LinkModel,
   type LinkOptions,
+  meanLatencyMs,
   parseBandwidth,
   parseByteSize,
   parseCrashSpec,
@@ -184,5 +185,23 @@ test("flag values parse, and bad ones name the flag", () => {
     [() => parseCrashSpec("p3"), /--crash/],
   ] as const) {
     assert.throws(f, (e: unknown) => e instanceof SimError && e.code === "INVALID_OPTIONS" && v.test(e.message));
+  }
+});
+
+test("meanLatencyMs is the mean of what the sampler draws, for each kind of latency", () => {
+  const specs = [
+    { kind: "fixed", ms: 7 },
+    { kind: "uniform", minMs: 10, maxMs: 50 },
+    { kind: "longtail", medianMs: 10, p99Ms: 200 },
+  ] as const;
+  assert.equal(meanLatencyMs(specs[0]), 7);
+  assert.equal(meanLatencyMs(specs[1]), 30);
+  for (const spec of specs) {
+    const sampler = new LatencySampler(spec, new SeededRandom(11));
+    const n = 200_000;
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += sampler.sample();
+    const mean = meanLatencyMs(spec);
+    assert.ok(Math.abs(sum / n - mean) <= 0.02 * mean, `${spec.kind}: drawn mean ${sum / n}, meanLatencyMs ${mean}`);
   }
 });
