@@ -21,7 +21,7 @@ function simMinutes(): number {
   return m;
 }
 /** Benchmarks that run only when named. */
-const ON_REQUEST = new Set(["real100", "fast400", "attacks", "fuzz", "sidebyside", "reliability", "tunedlinks"]);
+const ON_REQUEST = new Set(["real100", "fast400", "attacks", "fuzz", "sidebyside", "reliability", "tunedlinks", "partitions"]);
 const benches: Record<string, () => Promise<Record<string, number | string>>> = {
   codec: () => benchCodec(),
   crypto: () => benchCrypto(),
@@ -43,6 +43,8 @@ const benches: Record<string, () => Promise<Record<string, number | string>>> = 
   attacks: async () => (await import("./attacks.js")).benchAttacks(),
   // Clock skew, certificate expiry and renewal, churn on real processes, minutes long: only when named.
   reliability: async () => (await import("./reliability.js")).benchReliability(),
+  // Partition and heal between real processes in network namespaces (RELIABILITY.md S3; Linux, root), minutes long.
+  partitions: async () => (await import("./partitions.js")).benchPartitions(),
   // Malformed frames to a real peer (RELIABILITY.md S12), 10^6 by default (FUZZ_FRAMES, FUZZ_SEED): minutes long.
   fuzz: async () => (await import("./fuzz.js")).benchFuzz(),
   // Channel join/leave cycles and connection churn, resources back to baseline (RELIABILITY.md S21; LIFECYCLE_CYCLES, LIFECYCLE_CONNECTIONS).

@@ -18,6 +18,12 @@ export interface PeerProcessOptions {
    * as it comes, so an operator can read it while the process runs and after. Default: kept in memory only.
    */
   logFile?: string;
+  /**
+   * A command the process is started through, given the Node command line as its arguments: for example
+   * `["nsenter", "-t", "<pid>", "-n", "--"]` runs it in another process's network namespace. It must exec the
+   * command (not fork it), so that signals reach the peer. Default: none.
+   */
+  launcher?: readonly string[];
 }
 
 /**
@@ -36,7 +42,8 @@ export class PeerProcess {
 
   constructor(name: string, args: string[], env: NodeJS.ProcessEnv = {}, options: PeerProcessOptions = {}) {
     this.name = name;
-    this.child = spawn(process.execPath, [BIN, ...args], {
+    const command = [...(options.launcher ?? []), process.execPath, BIN, ...args];
+    this.child = spawn(command[0]!, command.slice(1), {
       stdio: ["pipe", "pipe", "pipe"],
       env: {
         ...process.env,
@@ -108,6 +115,13 @@ export class PeerProcess {
         },
       });
     });
+  }
+
+  /** Removes and returns the events already received (and awaited by nobody) that `match` selects, oldest first. */
+  takeEvents(match: (m: ControlMessage) => boolean): ControlMessage[] {
+    const taken = this.#events.filter(match);
+    this.#events = this.#events.filter((m) => !match(m));
+    return taken;
   }
 
   /** Waits for an event of the given kind. */

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PeerProcess } from "../../src/cli/peer-process.js";
+import { PeerProcess, type PeerProcessOptions } from "../../src/cli/peer-process.js";
 import { issueCertificate, loadCa, loadPeerMaterial } from "../../src/crypto/index.js";
 import { createSignedEnvelope } from "../../src/deliver/index.js";
 import { broadcastAll } from "../../src/orderer/index.js";
@@ -11,6 +11,7 @@ import { type Clock, SystemClock } from "../../src/util/index.js";
 import { createTestOrderer, generateTestOrgs, type TestOrderer, type TestOrgs, testClientOf } from "./channel-setup.js";
 import { FAST_GOSSIP_ENV, fastElectionEnv } from "./fast-timers.js";
 import { eventually, freePorts } from "./net.js";
+import type { LabHost } from "./netns.js";
 
 /**
  * A small network of real `peer start --channel-block` processes (several orgs, MSP identities, optional
@@ -54,14 +55,27 @@ export class ClusterPeer {
     readonly mspDir: string,
     readonly args: readonly string[],
     readonly baseEnv: NodeJS.ProcessEnv,
+    /** How it is started: through a command (a network namespace's nsenter), its output appended to a file. */
+    readonly processOptions: PeerProcessOptions = {},
   ) {}
 
   async start(): Promise<void> {
-    const proc = new PeerProcess(this.name, [...this.args], { ...this.baseEnv, ...this.env });
+    const proc = new PeerProcess(this.name, [...this.args], { ...this.baseEnv, ...this.env }, this.processOptions);
     this.proc = proc;
     const ready = await proc.event("ready", 60_000);
     this.admin = String(ready["admin"]);
     this.pkiId = String(ready["pkiId"]);
+  }
+
+  /** The blocks its processes reported committing (`--report-commits`), as far as {@link collectCommits} read them. */
+  readonly commits: { channel: string; number: number; hash: string }[] = [];
+
+  /** Reads the commit events its process printed since the last call into {@link commits}; returns them all. */
+  collectCommits(): readonly { channel: string; number: number; hash: string }[] {
+    for (const e of this.proc?.takeEvents((m) => m.event === "commit") ?? []) {
+      this.commits.push({ channel: String(e["channel"]), number: Number(e["number"]), hash: String(e["hash"]) });
+    }
+    return this.commits;
   }
 
   get running(): boolean {
@@ -137,6 +151,15 @@ export interface ClusterOptions {
   peerEnv?: Record<string, NodeJS.ProcessEnv>;
   batchSize?: number;
   batchTimeoutMs?: number;
+  /**
+   * Where each peer runs, org by org (see test/utils/netns.ts): its gossip endpoint is `address:7051`, its admin
+   * endpoint listens on `mgmtAddress`, and it is started through `launcher`. Default: 127.0.0.1, free ports.
+   */
+  hosts?: readonly LabHost[];
+  /** The ordering service's listen address (host:port). Default: 127.0.0.1 and a free port. */
+  ordererListen?: string;
+  /** A folder where each peer's output (control events and logs) is appended to `<name>.log`. Default: none. */
+  logDir?: string;
 }
 
 /** The cluster: its peers (org by org), the orderer, and what the tests need to feed and check it. */
@@ -159,8 +182,14 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const clock = new SystemClock();
   const orgs = await generateTestOrgs(opts.root, opts.orgs, opts.peersPerOrg, opts.cryptoClock);
   const sender = await testClientOf(orgs.peerOrgs[0]!);
-  const ports = await freePorts(opts.orgs * opts.peersPerOrg);
-  const endpoint = (o: number, p: number): string => `127.0.0.1:${ports[o * opts.peersPerOrg + p]}`;
+  const count = opts.orgs * opts.peersPerOrg;
+  if (opts.hosts !== undefined && opts.hosts.length !== count) throw new Error(`${count} peers need ${count} hosts, not ${opts.hosts.length}`);
+  const ports = opts.hosts === undefined ? await freePorts(count) : [];
+  const hostOf = (o: number, p: number): LabHost | undefined => opts.hosts?.[o * opts.peersPerOrg + p];
+  const endpoint = (o: number, p: number): string => {
+    const host = hostOf(o, p);
+    return host === undefined ? `127.0.0.1:${ports[o * opts.peersPerOrg + p]}` : `${host.address}:7051`;
+  };
   const anchorPeers: Record<string, string[]> = {};
   orgs.peerOrgs.forEach((org, o) => {
     anchorPeers[org.mspId] = [endpoint(o, 0)];
@@ -171,6 +200,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     batchTimeoutMs: opts.batchTimeoutMs ?? 100,
     anchorPeers,
     tls: opts.tls === true,
+    ...(opts.ordererListen === undefined ? {} : { listen: opts.ordererListen }),
   });
   // Broadcast as org1's first peer would over TLS: its TLS pair, the orderer org's TLS CA trusted.
   const peerTls = opts.tls === true ? (await loadPeerMaterial(orgs.peerOrgs[0]!.nodes[0]!.dir)).tls : undefined;
@@ -185,10 +215,14 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     for (let p = 0; p < opts.peersPerOrg; p++) {
       const node = org.nodes[p]!;
       const args = ["peer", "start", "--listen", endpoint(o, p), "--external", endpoint(o, p), "--msp", node.mspDir, "--msp-id", org.mspId];
-      args.push("--channel-block", blockFile, "--ledger-dir", join(opts.root, "ledgers", node.name), "--admin", "127.0.0.1:0", "--report-commits");
+      const host = hostOf(o, p);
+      args.push("--channel-block", blockFile, "--ledger-dir", join(opts.root, "ledgers", node.name), "--admin", `${host?.mgmtAddress ?? "127.0.0.1"}:0`, "--report-commits");
       if (p > 0) args.push("--bootstrap", endpoint(o, 0));
       if (opts.tls === true) args.push("--tls-cert", join(node.tlsDir, "server.crt"), "--tls-key", join(node.tlsDir, "server.key"), "--tls-ca", ...tlsCas);
-      const peer = new ClusterPeer(node.name, org.mspId, endpoint(o, p), node.mspDir, args, opts.env);
+      const peer = new ClusterPeer(node.name, org.mspId, endpoint(o, p), node.mspDir, args, opts.env, {
+        ...(host === undefined ? {} : { launcher: host.launcher }),
+        ...(opts.logDir === undefined ? {} : { logFile: join(opts.logDir, `${node.name}.log`) }),
+      });
       peer.env = { ...(opts.peerEnv?.[node.name] ?? {}) };
       peers.push(peer);
     }

@@ -1,0 +1,351 @@
+/**
+ * `npm run bench -- partitions`: RELIABILITY.md S3, partition and heal, between real peer processes, each in a network
+ * namespace of its own (test/utils/netns.ts; Linux, as root): 3 orgs x 2 peers with MSP identities and an ordering
+ * service that every peer reaches whatever the partition, with the compressed timers of test/utils/peer-cluster
+ * (A = R = P = 1 s, E = 4 s, leaderAliveThreshold L = 2 s). Packets across a partition are silently lost.
+ *
+ * Each partition is held PARTITION_HOLD_S seconds (default 30, S3's shortest) while transactions flow, then healed:
+ * - `orgs`: {Org1, Org2} | {Org3};
+ * - `org`: one org split: {Org1's peer0, Org2} | {Org1's peer1, Org3};
+ * - `alone`: Org1's leader cut off from everyone (Fabric's TestPeerIsolation: it must not stay isolated after).
+ * Per partition it prints how long until every view holds exactly its own side (S3's bound E + E/10 + 1 s), the
+ * samples in which an org's side had other than one leader, and after healing how long until every view is exact
+ * (R + A + P, hard fail at 2R + 2A), until each org has one leader (2L), and whether every peer then holds the
+ * orderer's height with each block committed exactly once and the same hash everywhere.
+ *
+ * The run needs a network namespace of its own, so the bench starts itself again through `unshare --net`
+ * (`runPartitions` runs inside it; test/e2e/partitions.test.ts runs a short version the same way, with `--json`).
+ * PARTITION_LOG_DIR keeps each peer's output in `<name>.log` there (FABRIC_LOGGING_SPEC sets the level).
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort } from "../test/utils/net.js";
+import { inHub, type LabHost, NetLab, netLabUnavailable, ORDERER_ADDRESS, runInHub } from "../test/utils/netns.js";
+import {
+  blocksFlow,
+  CLUSTER_ENV,
+  CLUSTER_TIMERS,
+  type Cluster,
+  type ClusterPeer,
+  diffFromTruth,
+  ELECTION_MS,
+  leadersByOrg,
+  startCluster,
+  untilOneLeaderPerOrg,
+  untilViewsMatch,
+} from "../test/utils/peer-cluster.js";
+import { isMain, machineLine } from "./stats.js";
+
+const ORGS = 3;
+const PEERS_PER_ORG = 2;
+const CHANNEL = "partitionchannel";
+const POLL_MS = 200;
+/** pullInterval of the cluster's timers (FAST_GOSSIP_ENV). */
+const PULL_MS = 1_000;
+const E = CLUSTER_TIMERS.aliveExpirationMs;
+const A = CLUSTER_TIMERS.aliveMs;
+const R = CLUSTER_TIMERS.reconnectMs;
+/** S3: each side drops the other within E + E/10 + 1 s. */
+export const DROP_BOUND_MS = E + E / 10 + 1_000;
+/**
+ * What the protocol can give beyond that: a side learns a member's newest alive message (sent just before the split)
+ * second-hand in a membership response a pull round or two late, and takes it as news of the member then (Fabric's
+ * lastSeen is when a newer alive message arrives, whoever relays it), so its silence starts up to 2P late.
+ */
+export const DROP_RELAYED_MS = DROP_BOUND_MS + 2 * PULL_MS;
+/** S3: after healing every view is exact within R + A + P, hard fail at 2R + 2A. */
+export const HEAL_BOUND_MS = R + A + PULL_MS;
+export const HEAL_HARD_MS = 2 * R + 2 * A;
+/** S3: one leader per org within 2L of healing. */
+export const LEADER_BOUND_MS = 2 * CLUSTER_TIMERS.leaderAliveThresholdMs;
+
+export const PARTITIONS = ["orgs", "org", "alone"] as const;
+export type PartitionKind = (typeof PARTITIONS)[number];
+
+export interface PartitionResult {
+  kind: PartitionKind;
+  /** The sides, by peer name. */
+  sides: string[][];
+  heldMs: number;
+  /** From the split until every view held exactly its own side. */
+  dropMs: number;
+  /** The same for each peer's own view. */
+  dropByPeer: Record<string, number>;
+  /** Samples after that (every 200 ms, to the heal) in which a view was not exactly its side. */
+  viewSamples: number;
+  viewSamplesOff: number;
+  /** From the split until each org's part on each side had exactly one leader. */
+  sideLeadersMs: number;
+  /** Samples after that (every 200 ms, to the heal) in which an org's part of a side had other than one leader. */
+  leaderSamples: number;
+  leaderSamplesOff: number;
+  /** From the heal until every view was exact. */
+  healViewsMs: number;
+  /** From the heal until each org had exactly one leader. */
+  healLeaderMs: number;
+  /** The orderer's height that every peer reached after the heal. */
+  height: number;
+  /** Blocks committed twice, missing, or with two hashes (empty when none). */
+  commitProblems: string[];
+}
+
+export interface PartitionsReport {
+  machine: string;
+  timers: string;
+  peers: string;
+  bounds: { dropMs: number; dropRelayedMs: number; healMs: number; healHardMs: number; leaderMs: number };
+  results: PartitionResult[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The sides of a partition of `kind`, given the peers org by org and the org-1 leader. */
+function sidesOf(kind: PartitionKind, peers: readonly ClusterPeer[], org1Leader: ClusterPeer): ClusterPeer[][] {
+  const org = (o: number): ClusterPeer[] => peers.slice(o * PEERS_PER_ORG, (o + 1) * PEERS_PER_ORG);
+  switch (kind) {
+    case "orgs":
+      return [[...org(0), ...org(1)], org(2)];
+    case "org":
+      return [[org(0)[0]!, ...org(1)], [org(0)[1]!, ...org(2)]];
+    case "alone":
+      return [peers.filter((p) => p !== org1Leader), [org1Leader]];
+  }
+}
+
+/**
+ * Polls until every peer's alive view is exactly the others of its side; records in `firstAt` when each peer's view
+ * first was (ms since `from`). Undefined when all are; the first difference otherwise.
+ */
+async function viewsAreSides(sides: readonly (readonly ClusterPeer[])[], from: number, firstAt: Map<string, number>): Promise<string | undefined> {
+  // All at once, so that each peer's time is read within one poll of when its view changed.
+  const diffs = await Promise.all(
+    sides.flatMap((side) =>
+      side.map(async (p) => {
+        const view = await p.membership();
+        if (view === undefined) return `${p.name}: no answer`;
+        const d = diffFromTruth(view, p, side);
+        if (d.missing.length + d.extra.length > 0) return `${p.name}: missing ${d.missing.length}, extra ${d.extra.length}`;
+        if (!firstAt.has(p.name)) firstAt.set(p.name, Date.now() - from);
+        return undefined;
+      }),
+    ),
+  );
+  return diffs.find((d) => d !== undefined);
+}
+
+/** Whether each org's part of each side has exactly one leader. */
+async function oneLeaderPerOrgSide(sides: readonly (readonly ClusterPeer[])[]): Promise<boolean> {
+  for (const side of sides) for (const leaders of (await leadersByOrg(side, CHANNEL)).values()) if (leaders.length !== 1) return false;
+  return true;
+}
+
+/** Blocks committed twice, missing below `height`, or committed with different hashes by different peers. */
+export function commitProblems(peers: readonly ClusterPeer[], height: number): string[] {
+  const problems: string[] = [];
+  const hashes = new Map<number, string>();
+  for (const p of peers) {
+    const seen = new Set<number>();
+    for (const c of p.collectCommits()) {
+      if (c.channel !== CHANNEL) continue;
+      if (seen.has(c.number)) problems.push(`${p.name} committed block ${c.number} twice`);
+      seen.add(c.number);
+      const h = hashes.get(c.number);
+      if (h === undefined) hashes.set(c.number, c.hash);
+      else if (h !== c.hash) problems.push(`${p.name} committed block ${c.number} with another hash`);
+    }
+    for (let n = 1; n < height; n++) if (!seen.has(n)) problems.push(`${p.name} never reported block ${n}`);
+  }
+  return problems;
+}
+
+async function partitionOnce(kind: PartitionKind, lab: NetLab, hosts: readonly LabHost[], cluster: Cluster, holdMs: number, log: (line: string) => void): Promise<PartitionResult> {
+  const peers = cluster.peers;
+  const org1Leader = (await leadersByOrg(peers, CHANNEL)).get(peers[0]!.mspId)?.[0];
+  const sides = sidesOf(kind, peers, peers.find((p) => p.name === org1Leader) ?? peers[0]!);
+  const hostOf = (p: ClusterPeer): LabHost => hosts[peers.indexOf(p)]!;
+  log(`${kind}: ${sides.map((s) => `{${s.map((p) => p.name).join(", ")}}`).join(" | ")}`);
+
+  const splitAt = Date.now();
+  await lab.split(sides.map((s) => s.map(hostOf)));
+  // Transactions flow during the partition: every leader still reaches the orderer.
+  const feeding = (async () => {
+    while (Date.now() - splitAt < holdMs) {
+      await cluster.feed(5);
+      await sleep(500);
+    }
+  })();
+  // Every 200 ms until the heal: the views (until each holds its side, then whether any leaves it again) and the
+  // leaders (until each org's part of each side has one, then whether any has other than one).
+  const dropByPeer = new Map<string, number>();
+  let dropMs: number | undefined;
+  let sideLeadersMs: number | undefined;
+  let lastDiff: string | undefined;
+  let viewSamples = 0;
+  let viewSamplesOff = 0;
+  let leaderSamples = 0;
+  let leaderSamplesOff = 0;
+  while (Date.now() - splitAt < holdMs || dropMs === undefined || sideLeadersMs === undefined) {
+    if (Date.now() - splitAt > holdMs + 3 * DROP_RELAYED_MS) {
+      throw new Error(`${kind}: ${dropMs === undefined ? `views did not hold their sides (${lastDiff})` : "no single leader in each org's part of a side"} within ${Date.now() - splitAt} ms`);
+    }
+    const [diff, leadersOk] = await Promise.all([viewsAreSides(sides, splitAt, dropByPeer), oneLeaderPerOrgSide(sides)]);
+    const at = Date.now() - splitAt;
+    lastDiff = diff;
+    if (dropMs === undefined) {
+      if (diff === undefined) dropMs = at;
+    } else {
+      viewSamples++;
+      if (diff !== undefined) viewSamplesOff++;
+    }
+    if (sideLeadersMs === undefined) {
+      if (leadersOk) sideLeadersMs = at;
+    } else {
+      leaderSamples++;
+      if (!leadersOk) leaderSamplesOff++;
+    }
+    await sleep(POLL_MS);
+  }
+  await feeding;
+  const heldMs = Date.now() - splitAt;
+
+  const healAt = Date.now();
+  await lab.heal();
+  const healViewsMs = await untilViewsMatch(cluster, `${kind}: every view exact after the heal`, 3 * HEAL_HARD_MS + 10_000);
+  await untilOneLeaderPerOrg(cluster, ELECTION_MS + 30_000);
+  const healLeaderMs = Date.now() - healAt;
+  const height = await blocksFlow(cluster, 5, 60_000);
+  const result: PartitionResult = {
+    kind,
+    sides: sides.map((s) => s.map((p) => p.name)),
+    heldMs,
+    dropMs,
+    dropByPeer: Object.fromEntries(dropByPeer),
+    sideLeadersMs,
+    viewSamples,
+    viewSamplesOff,
+    leaderSamples,
+    leaderSamplesOff,
+    healViewsMs,
+    healLeaderMs,
+    height,
+    commitProblems: commitProblems(peers, height),
+  };
+  log(`  views of one side, by peer: ${[...dropByPeer].map(([n, ms]) => `${n.split(".").slice(0, 2).join(".")} ${ms}`).join(", ")}`);
+  log(
+    `  views of one side ${dropMs} ms after the split (bound ${DROP_BOUND_MS}, relayed ${DROP_RELAYED_MS}), one leader per org side after ${sideLeadersMs} ms, ` +
+      `${leaderSamplesOff}/${leaderSamples} samples off (views ${viewSamplesOff}/${viewSamples}); healed: views exact after ${healViewsMs} ms (bound ${HEAL_BOUND_MS}, hard ${HEAL_HARD_MS}), ` +
+      `one leader per org after ${healLeaderMs} ms (bound ${LEADER_BOUND_MS}); height ${height}, ${result.commitProblems.length} commit problems`,
+  );
+  return result;
+}
+
+export interface PartitionsOptions {
+  /** How long each partition is held. Default PARTITION_HOLD_S or 30 s. */
+  holdMs?: number;
+  kinds?: readonly PartitionKind[];
+  log?: (line: string) => void;
+}
+
+/** Runs the partitions in a lab; only inside a hub namespace (see {@link benchPartitions} for the way in). */
+export async function runPartitions(opts: PartitionsOptions = {}): Promise<PartitionsReport> {
+  const holdMs = opts.holdMs ?? Number(process.env["PARTITION_HOLD_S"] ?? 30) * 1_000;
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const lab = new NetLab();
+  const root = await mkdtemp(join(tmpdir(), "fabric-gossip-partitions-"));
+  let cluster: Cluster | undefined;
+  try {
+    await lab.start();
+    const hosts: LabHost[] = [];
+    for (let o = 1; o <= ORGS; o++) for (let p = 0; p < PEERS_PER_ORG; p++) hosts.push(await lab.addHost(`peer${p}.org${o}`));
+    cluster = await startCluster({
+      root,
+      orgs: ORGS,
+      peersPerOrg: PEERS_PER_ORG,
+      channel: CHANNEL,
+      env: CLUSTER_ENV,
+      hosts,
+      ordererListen: `${ORDERER_ADDRESS}:${await freePort()}`,
+      ...(process.env["PARTITION_LOG_DIR"] === undefined ? {} : { logDir: process.env["PARTITION_LOG_DIR"] }),
+    });
+    const c = cluster;
+    await untilViewsMatch(c, "the cluster converges", 60_000);
+    await untilOneLeaderPerOrg(c, 30_000);
+    await blocksFlow(c, 5, 60_000);
+    log(`${ORGS} orgs x ${PEERS_PER_ORG} peers in namespaces of their own; converged`);
+    const results: PartitionResult[] = [];
+    for (const kind of opts.kinds ?? PARTITIONS) results.push(await partitionOnce(kind, lab, hosts, c, holdMs, log));
+    return {
+      machine: machineLine(),
+      timers: `A ${A} ms, R ${R} ms, P ${PULL_MS} ms, E ${E} ms, L ${CLUSTER_TIMERS.leaderAliveThresholdMs} ms`,
+      peers: `${ORGS} orgs x ${PEERS_PER_ORG}`,
+      bounds: { dropMs: DROP_BOUND_MS, dropRelayedMs: DROP_RELAYED_MS, healMs: HEAL_BOUND_MS, healHardMs: HEAL_HARD_MS, leaderMs: LEADER_BOUND_MS },
+      results,
+    };
+  } finally {
+    await cluster?.stop();
+    lab.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+const SELF = fileURLToPath(import.meta.url);
+
+/**
+ * Runs {@link runPartitions} in a fresh network namespace: this module started again through `unshare --net` with
+ * `--json`, its report read from its stdout. `nodeArgs` are the Node flags that run TypeScript (the caller's own).
+ */
+export async function partitionsInHub(args: readonly string[], nodeArgs: readonly string[] = process.execArgv): Promise<PartitionsReport> {
+  const child = runInHub([...nodeArgs, SELF, "--json", ...args], "pipe");
+  let out = "";
+  child.stdout!.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr!.on("data", (c: Buffer) => process.stderr.write(c));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const last = out.trim().split("\n").pop() ?? "";
+  if (code !== 0 || !last.startsWith("{")) throw new Error(`the partition run exited with ${code}${last === "" ? "" : `: ${last}`}`);
+  return JSON.parse(last) as PartitionsReport;
+}
+
+export async function benchPartitions(): Promise<Record<string, number | string>> {
+  const why = await netLabUnavailable();
+  if (why !== undefined) return { partitions: `skipped: ${why}` };
+  const report = await partitionsInHub([]);
+  const out: Record<string, number | string> = { machine: report.machine, timers: report.timers, peers: report.peers };
+  out["bounds"] = `drop ${report.bounds.dropMs} ms (relayed ${report.bounds.dropRelayedMs}), heal ${report.bounds.healMs} ms (hard ${report.bounds.healHardMs}), leader ${report.bounds.leaderMs} ms`;
+  for (const r of report.results) {
+    out[`${r.kind}.sides`] = r.sides.map((s) => s.join(" ")).join(" | ");
+    out[`${r.kind}.held_ms`] = r.heldMs;
+    out[`${r.kind}.views_of_one_side_ms`] = r.dropMs;
+    out[`${r.kind}.one_leader_per_org_side_ms`] = r.sideLeadersMs;
+    out[`${r.kind}.view_samples_off_after`] = `${r.viewSamplesOff}/${r.viewSamples}`;
+    out[`${r.kind}.leader_samples_off_after`] = `${r.leaderSamplesOff}/${r.leaderSamples}`;
+    out[`${r.kind}.healed_views_exact_ms`] = r.healViewsMs;
+    out[`${r.kind}.healed_one_leader_per_org_ms`] = r.healLeaderMs;
+    out[`${r.kind}.height`] = r.height;
+    out[`${r.kind}.commit_problems`] = r.commitProblems.length === 0 ? "none" : r.commitProblems.slice(0, 3).join("; ");
+  }
+  return out;
+}
+
+if (isMain(import.meta.url)) {
+  const argv = process.argv.slice(2);
+  const flag = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  if (!inHub()) {
+    // Started by hand: again, inside a network namespace of its own.
+    const child = runInHub([...process.execArgv, SELF, ...argv]);
+    process.exit((await new Promise<number | null>((resolve) => child.once("exit", resolve))) ?? 1);
+  }
+  const hold = flag("--hold");
+  const kinds = flag("--kinds");
+  const report = await runPartitions({
+    ...(hold === undefined ? {} : { holdMs: Number(hold) * 1_000 }),
+    ...(kinds === undefined ? {} : { kinds: kinds.split(",") as PartitionKind[] }),
+  });
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}

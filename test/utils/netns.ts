@@ -1,0 +1,182 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { promisify } from "node:util";
+
+/**
+ * Network namespaces for partitions between real processes (RELIABILITY.md S3), on Linux as root.
+ *
+ * Everything lives inside a hub namespace of its own (the process that builds the lab was started through
+ * `unshare --net`, see {@link runInHub}), so the machine's own network is never touched and nothing is left
+ * behind when the process ends. Each host is a namespace of its own, held by a `sh` that exits when the hub
+ * process's end of its stdin closes, with two links to the hub:
+ * - a gossip link (veth) on one of the hub's bridges, address 10.77.0.(10 + i)/24. Hosts on one bridge reach
+ *   each other; a partition moves hosts' links to other bridges, so that their packets are silently lost, as in
+ *   a real network partition (nothing answers, no error comes back), and healing moves them back;
+ * - a management link (veth) to the hub alone, 10.78.i.2/30 (the hub is 10.78.i.1): the host's admin endpoint
+ *   listens there, and the hub's {@link ORDERER_ADDRESS} is routed through it, so the test reaches every peer and
+ *   every peer reaches the ordering service whatever the partition. The hub forwards nothing, so hosts never
+ *   reach each other over it.
+ * These addresses exist only inside namespaces that have no route out of the machine.
+ *
+ * Only partitions: this kernel has no netem (no delay or random loss in `tc`) and no packet filter classifiers.
+ */
+
+const run = promisify(execFile);
+
+/** Set in the environment of a process that {@link runInHub} started inside a fresh network namespace. */
+export const NETLAB_HUB_ENV = "FABRIC_GOSSIP_NETLAB_HUB";
+/** The hub's address on its loopback, reachable from every host over its management link. */
+export const ORDERER_ADDRESS = "10.79.0.1";
+
+/** Why a lab cannot be built on this machine (not root, no `unshare`/`nsenter`/`ip`), or undefined when it can. */
+export async function netLabUnavailable(): Promise<string | undefined> {
+  try {
+    await run("unshare", ["--net", "sh", "-c", "ip link set lo up && ip link add fgbr type bridge && ip link add fgh type veth peer name fge"]);
+  } catch (err) {
+    return `cannot create network namespaces, bridges and veth links here (needs root, unshare and ip): ${(err as Error).message.split("\n")[0]}`;
+  }
+  try {
+    await run("nsenter", ["--version"]);
+  } catch {
+    return "nsenter (util-linux) is not installed";
+  }
+  return undefined;
+}
+
+/** Whether this process runs in a hub namespace that {@link runInHub} made. */
+export function inHub(): boolean {
+  return process.env[NETLAB_HUB_ENV] === "1";
+}
+
+/**
+ * Starts `node <nodeArgs>` (Node's flags, a script and its arguments) inside a fresh network namespace
+ * (`unshare --net`), where it may build a {@link NetLab}; its stdout and stderr are inherited unless `stdio` says otherwise.
+ */
+export function runInHub(nodeArgs: readonly string[], stdio: "inherit" | "pipe" = "inherit"): ChildProcess {
+  return spawn("unshare", ["--net", "--", process.execPath, ...nodeArgs], {
+    stdio: ["ignore", stdio, stdio],
+    env: { ...process.env, [NETLAB_HUB_ENV]: "1" },
+  });
+}
+
+/** One host of the lab: a network namespace and how to start a process in it. */
+export interface LabHost {
+  readonly name: string;
+  readonly index: number;
+  /** Its address on the gossip bridges. */
+  readonly address: string;
+  /** Its address on its management link (reachable from the hub only). */
+  readonly mgmtAddress: string;
+  /** The command prefix that runs a program in its namespace (nsenter, which execs the program). */
+  readonly launcher: readonly string[];
+}
+
+interface HostState extends LabHost {
+  readonly holder: ChildProcess;
+  /** The hub's end of its gossip link. */
+  readonly hubLink: string;
+}
+
+async function ip(args: readonly string[]): Promise<void> {
+  try {
+    await run("ip", [...args]);
+  } catch (err) {
+    throw new Error(`ip ${args.join(" ")}: ${(err as { stderr?: string }).stderr?.trim() ?? (err as Error).message}`);
+  }
+}
+
+/** Hosts in namespaces of their own, joined by bridges that partitions rearrange. See the module comment. */
+export class NetLab {
+  readonly #hosts: HostState[] = [];
+  readonly #bridges = new Set<string>();
+  #started = false;
+
+  /** Sets up the hub: loopback up, {@link ORDERER_ADDRESS} on it, the first bridge. Only inside a hub. */
+  async start(): Promise<void> {
+    if (!inHub()) throw new Error("a NetLab is built only inside its own network namespace (start the process through runInHub)");
+    await ip(["link", "set", "lo", "up"]);
+    await ip(["addr", "add", `${ORDERER_ADDRESS}/32`, "dev", "lo"]);
+    await this.#bridge(0);
+    this.#started = true;
+  }
+
+  get hosts(): readonly LabHost[] {
+    return this.#hosts;
+  }
+
+  async #bridge(k: number): Promise<string> {
+    const name = `gb${k}`;
+    if (!this.#bridges.has(name)) {
+      await ip(["link", "add", name, "type", "bridge"]);
+      await ip(["link", "set", name, "up"]);
+      this.#bridges.add(name);
+    }
+    return name;
+  }
+
+  /** A new host, linked to the first bridge. */
+  async addHost(name: string): Promise<LabHost> {
+    if (!this.#started) throw new Error("NetLab.start() first");
+    const i = this.#hosts.length;
+    if (i > 200) throw new Error("a NetLab holds at most 200 hosts");
+    // The holder: its namespace lives as long as it does, and it exits when our end of its stdin closes.
+    const holder = spawn("unshare", ["--net", "sh", "-c", "read _"], { stdio: ["pipe", "ignore", "ignore"] });
+    const pid = holder.pid;
+    if (pid === undefined) throw new Error(`cannot start the namespace of ${name} (unshare)`);
+    const address = `10.77.0.${10 + i}`;
+    const mgmtAddress = `10.78.${i}.2`;
+    const hubLink = `gh${i}`;
+    const launcher = ["nsenter", "-t", String(pid), "-n", "--"];
+    // unshare(2) happens just after spawn; until then the new links would land in the hub's namespace.
+    for (let tries = 0; ; tries++) {
+      const [own, its] = await Promise.all([run("readlink", ["/proc/self/ns/net"]), run("readlink", [`/proc/${pid}/ns/net`]).catch(() => ({ stdout: "" }))]);
+      if (its.stdout !== "" && its.stdout !== own.stdout) break;
+      if (tries > 100) throw new Error(`the namespace of ${name} did not appear`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await ip(["link", "add", hubLink, "type", "veth", "peer", "name", "eth0", "netns", String(pid)]);
+    await ip(["link", "add", `gm${i}`, "type", "veth", "peer", "name", "mgmt0", "netns", String(pid)]);
+    await ip(["link", "set", hubLink, "master", await this.#bridge(0), "up"]);
+    await ip(["addr", "add", `10.78.${i}.1/30`, "dev", `gm${i}`]);
+    await ip(["link", "set", `gm${i}`, "up"]);
+    const inside = [
+      "ip link set lo up",
+      `ip addr add ${address}/24 dev eth0`,
+      "ip link set eth0 up",
+      `ip addr add ${mgmtAddress}/30 dev mgmt0`,
+      "ip link set mgmt0 up",
+      `ip route add ${ORDERER_ADDRESS}/32 via 10.78.${i}.1`,
+    ].join(" && ");
+    try {
+      await run("nsenter", ["-t", String(pid), "-n", "sh", "-c", inside]);
+    } catch (err) {
+      throw new Error(`configuring the namespace of ${name}: ${(err as { stderr?: string }).stderr?.trim() ?? (err as Error).message}`);
+    }
+    const host: HostState = { name, index: i, address, mgmtAddress, launcher, holder, hubLink };
+    this.#hosts.push(host);
+    return host;
+  }
+
+  /**
+   * Partitions the hosts: each group on a bridge of its own (hosts not named join the first group). Packets
+   * between groups are lost from now on, those within a group still flow.
+   */
+  async split(groups: readonly (readonly LabHost[])[]): Promise<void> {
+    const named = new Set(groups.flat().map((h) => h.index));
+    const all = [[...groups[0]!, ...this.#hosts.filter((h) => !named.has(h.index))], ...groups.slice(1)];
+    for (const [k, group] of all.entries()) {
+      const bridge = await this.#bridge(k);
+      for (const h of group) await ip(["link", "set", this.#hosts[h.index]!.hubLink, "master", bridge]);
+    }
+  }
+
+  /** Every host back on the first bridge. */
+  async heal(): Promise<void> {
+    for (const h of this.#hosts) await ip(["link", "set", h.hubLink, "master", "gb0"]);
+  }
+
+  /** Ends every holder (their namespaces go with them once the processes started in them have exited). */
+  stop(): void {
+    for (const h of this.#hosts) h.holder.stdin?.end();
+    this.#hosts.length = 0;
+  }
+}
