@@ -815,7 +815,7 @@ class DiscoveryImpl implements Discovery {
       }
       const meta = this.#meta.get(key);
       if (meta !== undefined && !meta.firstHand) meta.forgetAtMs = lastTS.lastSeenMs + this.#ttlMs();
-      this.#metrics.expired.inc();
+      this.#metrics.expired.inc({ cause });
     }
     for (const [key, member] of expired) {
       this.#limitedLog.warn("PEER_EXPIRED", this.#originOfMember(key), "Closing connection to expired peer", {

@@ -8,12 +8,15 @@ export const DISCOVERY_REJECTED: CounterSpec<"reason"> = {
   help: "Discovery messages not used, by reason",
   labelNames: ["reason"],
 };
-/** Ours: peers moved from the alive to the dead list. */
-export const DISCOVERY_EXPIRED: CounterSpec<never> = {
+/**
+ * Ours: peers moved from the alive to the dead list, by cause: `expired` (silent for aliveExpirationTimeout) or
+ * `presumed-dead` (comm could not reach it: a failed dial or handshake, as Fabric's PresumedDead).
+ */
+export const DISCOVERY_EXPIRED: CounterSpec<"cause"> = {
   name: "fabric_gossip_discovery_expired_total",
   type: "counter",
-  help: "Peers moved from the alive to the dead list",
-  labelNames: [],
+  help: "Peers moved from the alive to the dead list, by cause (expired: silent; presumed-dead: unreachable)",
+  labelNames: ["cause"],
 };
 /** Ours: peers forgotten after the alive message TTL. */
 export const DISCOVERY_FORGOTTEN: CounterSpec<never> = {
@@ -57,7 +60,7 @@ export interface DiscoveryMetrics {
   /** Received discovery messages (or embedded alive envelopes) not used, by reason. */
   rejected: CounterMetric<"reason">;
   /** Peers moved from the alive to the dead list. */
-  expired: CounterMetric<never>;
+  expired: CounterMetric<"cause">;
   /** Peers forgotten after the alive store TTL, or on the schedule of second-hand dead members, or replaced at a cap. */
   forgotten: CounterMetric<never>;
   /** Entries or new members ignored at a limit. */

@@ -17,7 +17,8 @@ import { promisify } from "node:util";
  *   reach each other over it.
  * These addresses exist only inside namespaces that have no route out of the machine.
  *
- * Only partitions: this kernel has no netem (no delay or random loss in `tc`) and no packet filter classifiers.
+ * Partitions and connection resets only: this kernel has no netem (no delay or random loss in `tc`) and no packet
+ * filter classifiers.
  */
 
 const run = promisify(execFile);
@@ -166,6 +167,21 @@ export class NetLab {
     for (const [k, group] of all.entries()) {
       const bridge = await this.#bridge(k);
       for (const h of group) await ip(["link", "set", this.#hosts[h.index]!.hubLink, "master", bridge]);
+    }
+  }
+
+  /**
+   * Resets every TCP connection between `a` and `b` (`ss -K` in a's namespace: both ends get a reset, as when a
+   * middlebox or a peer's restart drops a stream); returns how many sockets of a's it closed.
+   */
+  async resetConnections(a: LabHost, b: LabHost): Promise<number> {
+    const pid = String(this.#hosts[a.index]!.holder.pid);
+    try {
+      const { stdout } = await run("nsenter", ["-t", pid, "-n", "ss", "-K", "-t", "-n", "dst", b.address]);
+      // ss prints a header, then each socket it closed.
+      return Math.max(0, stdout.trim().split("\n").length - 1);
+    } catch (err) {
+      throw new Error(`resetting ${a.name} <-> ${b.name}: ${(err as { stderr?: string }).stderr?.trim() ?? (err as Error).message}`);
     }
   }
 

@@ -30,6 +30,12 @@ function ids(members: { pkiId: Uint8Array }[]): string[] {
   return members.map((m) => fromUtf8(m.pkiId)).sort();
 }
 
+/** Members declared dead for `cause` (fabric_gossip_discovery_expired_total). */
+async function expired(registry: Registry, cause: string): Promise<number> {
+  const metric = await registry.getSingleMetric("fabric_gossip_discovery_expired_total")!.get();
+  return metric.values.find((v) => v.labels["cause"] === cause)?.value ?? 0;
+}
+
 async function rejected(registry: Registry, reason: string): Promise<number> {
   const metric = await registry.getSingleMetric("fabric_gossip_discovery_rejected_total")!.get();
   return metric.values.find((v) => v.labels["reason"] === reason)?.value ?? 0;
@@ -529,6 +535,7 @@ describe("expiration, presumed dead, identity switch, reconnect", () => {
       ["member-alive p1:7051", "member-dead p1:7051 expired", "member-alive p1:7051"],
       "learned, declared dead on expiry, resurrected: each told once as a typed event",
     );
+    assert.deepEqual([await expired(f.registry, "expired"), await expired(f.registry, "presumed-dead")], [1, 0], "counted by cause");
     await f.disc.stop();
   });
 
@@ -547,6 +554,7 @@ describe("expiration, presumed dead, identity switch, reconnect", () => {
       ["presumed-dead"],
       "one death declaration, caused by comm",
     );
+    assert.deepEqual([await expired(f.registry, "expired"), await expired(f.registry, "presumed-dead")], [0, 1], "counted by cause");
     await f.disc.stop();
   });
 
