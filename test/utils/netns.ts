@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { readlink } from "node:fs/promises";
 import { promisify } from "node:util";
 
 /**
@@ -128,9 +129,10 @@ export class NetLab {
     const hubLink = `gh${i}`;
     const launcher = ["nsenter", "-t", String(pid), "-n", "--"];
     // unshare(2) happens just after spawn; until then the new links would land in the hub's namespace.
+    const own = await readlink("/proc/self/ns/net");
     for (let tries = 0; ; tries++) {
-      const [own, its] = await Promise.all([run("readlink", ["/proc/self/ns/net"]), run("readlink", [`/proc/${pid}/ns/net`]).catch(() => ({ stdout: "" }))]);
-      if (its.stdout !== "" && its.stdout !== own.stdout) break;
+      const its = await readlink(`/proc/${pid}/ns/net`).catch(() => "");
+      if (its !== "" && its !== own) break;
       if (tries > 100) throw new Error(`the namespace of ${name} did not appear`);
       await new Promise((r) => setTimeout(r, 10));
     }
