@@ -15,7 +15,8 @@
  *
  * The run needs a network namespace of its own, so the bench starts itself again through `unshare --net`
  * (`runPartitions` runs inside it; test/e2e/partitions.test.ts runs a short version the same way, with `--json`).
- * PARTITION_LOG_DIR keeps each peer's output in `<name>.log` there (FABRIC_LOGGING_SPEC sets the level).
+ * PARTITION_SEED picks which pairs `resets` resets (default 1). PARTITION_LOG_DIR keeps each peer's output in
+ * `<name>.log` there (FABRIC_LOGGING_SPEC sets the level).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -33,6 +34,7 @@ import {
   diffFromTruth,
   ELECTION_MS,
   leadersByOrg,
+  metricTotal,
   startCluster,
   untilOneLeaderPerOrg,
   untilViewsMatch,
@@ -101,8 +103,6 @@ export interface PartitionResult {
   dropMs: number;
   /** The same for each peer's own view. */
   dropByPeer: Record<string, number>;
-  /** Peers whose own view took longer than S3's bound. */
-  viewsOverS3Bound: number;
   /** Samples after that (every 200 ms, to the heal) in which a view was not exactly its side. */
   viewSamples: number;
   viewSamplesOff: number;
@@ -146,8 +146,8 @@ function sidesOf(kind: PartitionKind, peers: readonly ClusterPeer[], org1Leader:
 }
 
 /**
- * Polls until every peer's alive view is exactly the others of its side; records in `firstAt` when each peer's view
- * first was (ms since `from`). Undefined when all are; the first difference otherwise.
+ * Whether every peer's alive view is exactly the others of its side: undefined when all are, the first difference
+ * otherwise. Records in `firstAt` when each peer's view first was (ms since `from`).
  */
 async function viewsAreSides(sides: readonly (readonly ClusterPeer[])[], from: number, firstAt: Map<string, number>): Promise<string | undefined> {
   // All at once, so that each peer's time is read within one poll of when its view changed.
@@ -202,12 +202,7 @@ async function partitionOnce(kind: PartitionKind, lab: NetLab, hosts: readonly L
   await lab.split(sides.map((s) => s.map(hostOf)));
   log(`  split at ${new Date(splitAt).toISOString()} (the peers' logs' clock), in ${Date.now() - splitAt} ms`);
   // Transactions flow during the partition: every leader still reaches the orderer.
-  const feeding = (async () => {
-    while (Date.now() - splitAt < holdMs) {
-      await cluster.feed(5);
-      await sleep(500);
-    }
-  })();
+  const feeding = feedUntil(cluster, splitAt, holdMs);
   // Every 200 ms until the heal: the views (until each holds its side, then whether any leaves it again) and the
   // leaders (until each org's part of each side has one, then whether any has other than one).
   const dropByPeer = new Map<string, number>();
@@ -254,7 +249,6 @@ async function partitionOnce(kind: PartitionKind, lab: NetLab, hosts: readonly L
     heldMs,
     dropMs,
     dropByPeer: Object.fromEntries(dropByPeer),
-    viewsOverS3Bound: [...dropByPeer.values()].filter((ms) => ms > DROP_BOUND_MS).length,
     sideLeadersMs,
     viewSamples,
     viewSamplesOff,
@@ -276,13 +270,18 @@ async function partitionOnce(kind: PartitionKind, lab: NetLab, hosts: readonly L
 
 /** Members declared dead so far, summed over every peer: silent ones, and those comm could not reach. */
 async function deathsSoFar(c: Cluster): Promise<{ silent: number; unreachable: number }> {
-  const out = { silent: 0, unreachable: 0 };
-  for (const p of c.peers) {
-    const m = await p.metrics();
-    out.silent += m.get('fabric_gossip_discovery_expired_total{cause="expired"}') ?? 0;
-    out.unreachable += m.get('fabric_gossip_discovery_expired_total{cause="presumed-dead"}') ?? 0;
+  return {
+    silent: await metricTotal(c.peers, 'fabric_gossip_discovery_expired_total{cause="expired"}'),
+    unreachable: await metricTotal(c.peers, 'fabric_gossip_discovery_expired_total{cause="presumed-dead"}'),
+  };
+}
+
+/** Feeds 5 transactions every 500 ms until `holdMs` after `from` (blocks flow through a partition or resets). */
+async function feedUntil(cluster: Cluster, from: number, holdMs: number): Promise<void> {
+  while (Date.now() - from < holdMs) {
+    await cluster.feed(5);
+    await sleep(500);
   }
-  return out;
 }
 
 /**
@@ -306,12 +305,7 @@ async function resetsFor(lab: NetLab, hosts: readonly LabHost[], cluster: Cluste
       await sleep(RESET_EVERY_MS);
     }
   })();
-  const feeding = (async () => {
-    while (Date.now() - from < holdMs) {
-      await cluster.feed(5);
-      await sleep(500);
-    }
-  })();
+  const feeding = feedUntil(cluster, from, holdMs);
   while (Date.now() - from < holdMs) {
     viewSamples++;
     if (!(await viewsMatchTruth(cluster.peers)).ok) viewSamplesOff++;
@@ -428,7 +422,8 @@ export async function benchPartitions(): Promise<Record<string, number | string>
     out[`${r.kind}.sides`] = r.sides.map((s) => s.join(" ")).join(" | ");
     out[`${r.kind}.held_ms`] = r.heldMs;
     out[`${r.kind}.views_of_one_side_ms`] = r.dropMs;
-    out[`${r.kind}.views_over_s3_bound`] = `${r.viewsOverS3Bound}/${Object.keys(r.dropByPeer).length}`;
+    const byPeer = Object.values(r.dropByPeer);
+    out[`${r.kind}.views_over_s3_bound`] = `${byPeer.filter((ms) => ms > report.bounds.dropMs).length}/${byPeer.length}`;
     out[`${r.kind}.one_leader_per_org_side_ms`] = r.sideLeadersMs;
     out[`${r.kind}.view_samples_off_after`] = `${r.viewSamplesOff}/${r.viewSamples}`;
     out[`${r.kind}.leader_samples_off_after`] = `${r.leaderSamplesOff}/${r.leaderSamples}`;

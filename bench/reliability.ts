@@ -16,6 +16,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SeededRandom, SystemClock } from "../src/util/index.js";
+import { eventually } from "../test/utils/net.js";
 import {
   blocksFlow,
   CLUSTER_ENV,
@@ -28,6 +29,7 @@ import {
   faketimeLibrary,
   leadersByOrg,
   metricsDisagreement,
+  metricTotal,
   REJOIN_MS,
   renewEnrolment,
   startCluster,
@@ -36,7 +38,6 @@ import {
   untilViewsMatch,
   viewsMatchTruth,
 } from "../test/utils/peer-cluster.js";
-import { eventually } from "../test/utils/net.js";
 import { isMain, printFigures, quantile } from "./stats.js";
 
 const ORGS = 3;
@@ -64,10 +65,8 @@ async function withCluster(name: string, opts: Partial<Parameters<typeof startCl
   }
 }
 
-async function expiredTotal(c: Cluster): Promise<number> {
-  let sum = 0;
-  for (const p of c.peers.filter((q) => q.running)) for (const [k, v] of await p.metrics()) if (k.startsWith("fabric_gossip_discovery_expired_total")) sum += v;
-  return sum;
+function expiredTotal(c: Cluster): Promise<number> {
+  return metricTotal(c.peers, "fabric_gossip_discovery_expired_total");
 }
 
 /** Watches the cluster for `ms`, sampling views and leaders; counts the samples off the truth. */

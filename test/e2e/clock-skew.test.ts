@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { SystemClock } from "../../src/util/index.js";
 import { FAST_GOSSIP_ENV, fastElectionEnv } from "../utils/fast-timers.js";
 import { eventually } from "../utils/net.js";
-import { type Cluster, faketimeEnv, faketimeLibrary, leadersByOrg, startCluster, viewsMatchTruth } from "../utils/peer-cluster.js";
+import { type Cluster, faketimeEnv, faketimeLibrary, leadersByOrg, metricTotal, startCluster, viewsMatchTruth } from "../utils/peer-cluster.js";
 
 /**
  * Clock skew and jumps (RELIABILITY.md S9) on real peer processes under libfaketime: 2 orgs x 2 peers with
@@ -63,10 +63,8 @@ describe("clock skew: peers whose wall clocks are off by minutes and hours, and 
     return Date.parse(body.time);
   }
 
-  async function expiredTotal(): Promise<number> {
-    let sum = 0;
-    for (const p of cluster.peers) for (const [k, v] of await p.metrics()) if (k.startsWith("fabric_gossip_discovery_expired_total")) sum += v;
-    return sum;
+  function expiredTotal(): Promise<number> {
+    return metricTotal(cluster.peers, "fabric_gossip_discovery_expired_total");
   }
 
   /** Every running peer at the orderer's height. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { useCluster } from "../utils/cluster-hooks.js";
-import { CLUSTER_ENV, CLUSTER_TIMERS, type ClusterPeer, untilViewsMatch } from "../utils/peer-cluster.js";
+import { CLUSTER_ENV, CLUSTER_TIMERS, type ClusterPeer, metricTotal, untilViewsMatch } from "../utils/peer-cluster.js";
 
 /**
  * A stalled peer (RELIABILITY.md S16) on real processes: 1 org x 3 peers and an ordering service, A = R = 1 s,
@@ -15,8 +15,6 @@ const CHANNEL = "stallchannel";
 const STALL_MS = CLUSTER_TIMERS.aliveExpirationMs + 2_000;
 const SLACK_MS = 5_000;
 const EXPIRED = "fabric_gossip_discovery_expired_total";
-/** Members it declared dead, whatever the cause. */
-const expiredOf = (m: Map<string, number>): number => [...m].reduce((sum, [k, v]) => (k.startsWith(EXPIRED) ? sum + v : sum), 0);
 
 describe("a peer whose process stalls for longer than aliveExpirationTimeout", { timeout: 90_000 }, () => {
   const fixture = useCluster("fabric-gossip-stall-", { orgs: 1, peersPerOrg: 3, channel: CHANNEL, env: CLUSTER_ENV });
@@ -24,7 +22,7 @@ describe("a peer whose process stalls for longer than aliveExpirationTimeout", {
   it("declares nobody dead when it wakes, and every view is exact again within R + 2A", async () => {
     const { cluster } = fixture;
     const stalled = cluster.peers[2] as ClusterPeer;
-    const expiredBefore = expiredOf(await stalled.metrics());
+    const expiredBefore = await metricTotal([stalled], EXPIRED);
     const pid = stalled.proc?.child.pid;
     assert.ok(pid !== undefined);
     process.kill(pid, "SIGSTOP");
@@ -33,7 +31,7 @@ describe("a peer whose process stalls for longer than aliveExpirationTimeout", {
     const wokeAt = Date.now();
     // Long enough for its late checks and the first checks after them to have run.
     await new Promise((r) => setTimeout(r, 3 * CLUSTER_TIMERS.aliveMs));
-    const expiredAfter = expiredOf(await stalled.metrics());
+    const expiredAfter = await metricTotal([stalled], EXPIRED);
     assert.equal(expiredAfter - expiredBefore, 0, `the stalled peer declared ${expiredAfter - expiredBefore} member(s) dead on waking`);
     await untilViewsMatch(cluster, "every view exact after the stall", CLUSTER_TIMERS.reconnectMs + 2 * CLUSTER_TIMERS.aliveMs + SLACK_MS);
     process.stderr.write(`# stalled ${STALL_MS} ms; views exact ${Date.now() - wokeAt} ms after it continued; it declared nobody dead\n`);

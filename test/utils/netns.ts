@@ -78,12 +78,17 @@ interface HostState extends LabHost {
   readonly hubLink: string;
 }
 
-async function ip(args: readonly string[]): Promise<void> {
+/** Runs a command and returns its stdout; a failure names `what` and the command's stderr. */
+async function runOrSay(what: string, file: string, args: readonly string[]): Promise<string> {
   try {
-    await run("ip", [...args]);
+    return (await run(file, [...args])).stdout;
   } catch (err) {
-    throw new Error(`ip ${args.join(" ")}: ${(err as { stderr?: string }).stderr?.trim() ?? (err as Error).message}`);
+    throw new Error(`${what}: ${(err as { stderr?: string }).stderr?.trim() ?? (err as Error).message}`);
   }
+}
+
+async function ip(args: readonly string[]): Promise<void> {
+  await runOrSay(`ip ${args.join(" ")}`, "ip", args);
 }
 
 /** Hosts in namespaces of their own, joined by bridges that partitions rearrange. See the module comment. */
@@ -99,10 +104,6 @@ export class NetLab {
     await ip(["addr", "add", `${ORDERER_ADDRESS}/32`, "dev", "lo"]);
     await this.#bridge(0);
     this.#started = true;
-  }
-
-  get hosts(): readonly LabHost[] {
-    return this.#hosts;
   }
 
   async #bridge(k: number): Promise<string> {
@@ -149,11 +150,7 @@ export class NetLab {
       "ip link set mgmt0 up",
       `ip route add ${ORDERER_ADDRESS}/32 via 10.78.${i}.1`,
     ].join(" && ");
-    try {
-      await run("nsenter", ["-t", String(pid), "-n", "sh", "-c", inside]);
-    } catch (err) {
-      throw new Error(`configuring the namespace of ${name}: ${(err as { stderr?: string }).stderr?.trim() ?? (err as Error).message}`);
-    }
+    await runOrSay(`configuring the namespace of ${name}`, "nsenter", ["-t", String(pid), "-n", "sh", "-c", inside]);
     const host: HostState = { name, index: i, address, mgmtAddress, launcher, holder, hubLink };
     this.#hosts.push(host);
     return host;
@@ -178,18 +175,15 @@ export class NetLab {
    */
   async resetConnections(a: LabHost, b: LabHost): Promise<number> {
     const pid = String(this.#hosts[a.index]!.holder.pid);
-    try {
-      const { stdout } = await run("nsenter", ["-t", pid, "-n", "ss", "-K", "-t", "-n", "dst", b.address]);
-      // ss prints a header, then each socket it closed.
-      return Math.max(0, stdout.trim().split("\n").length - 1);
-    } catch (err) {
-      throw new Error(`resetting ${a.name} <-> ${b.name}: ${(err as { stderr?: string }).stderr?.trim() ?? (err as Error).message}`);
-    }
+    const stdout = await runOrSay(`resetting ${a.name} <-> ${b.name}`, "nsenter", ["-t", pid, "-n", "ss", "-K", "-t", "-n", "dst", b.address]);
+    // ss prints a header, then each socket it closed.
+    return Math.max(0, stdout.trim().split("\n").length - 1);
   }
 
   /** Every host back on the first bridge. */
   async heal(): Promise<void> {
-    for (const h of this.#hosts) await ip(["link", "set", h.hubLink, "master", "gb0"]);
+    const first = await this.#bridge(0);
+    for (const h of this.#hosts) await ip(["link", "set", h.hubLink, "master", first]);
   }
 
   /** Ends every holder (their namespaces go with them once the processes started in them have exited). */

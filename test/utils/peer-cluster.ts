@@ -285,6 +285,16 @@ export async function viewsMatchTruth(peers: readonly ClusterPeer[]): Promise<{ 
   return { ok, diffs };
 }
 
+/**
+ * The sum over the running peers of every `/metrics` sample whose "name{labels}" starts with `prefix`: a metric over all
+ * its series (`fabric_gossip_discovery_expired_total`) or one series (`...{cause="expired"}`).
+ */
+export async function metricTotal(peers: readonly ClusterPeer[], prefix: string): Promise<number> {
+  let sum = 0;
+  for (const p of peers.filter((q) => q.running)) for (const [k, v] of await p.metrics()) if (k.startsWith(prefix)) sum += v;
+  return sum;
+}
+
 /** The running peers that say they lead `channel`, by MSP ID. */
 export async function leadersByOrg(peers: readonly ClusterPeer[], channel: string): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
