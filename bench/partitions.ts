@@ -13,6 +13,16 @@
  * (R + A + P, hard fail at 2R + 2A), until each org has one leader (2L), and whether every peer then holds the
  * orderer's height with each block committed exactly once and the same hash everywhere.
  *
+ * Asked for (`--kinds loss,latency`, or PARTITION_KINDS with `npm run bench -- partitions`; they need nftables):
+ * - `loss` (S5 with real packet loss): a baseline, then frames between hosts dropped at random, PARTITION_LOSS
+ *   percent in turn (default 1,5,10,20);
+ * - `latency` (S6): every link delayed through relays in the hub (test/utils/delay-relay.ts), a baseline with no
+ *   delay, then PARTITION_RTT round trips in turn (default 50,200,500 ms, a tenth as jitter), then one slow link
+ *   of 2 s each way.
+ * Each phase is held while transactions flow; it prints members declared dead (all are false deaths), samples
+ * with a view off, how long after its first commit each block reached each other peer (p50/p99), handshake
+ * timeouts, and whether every block then reached every peer once.
+ *
  * The run needs a network namespace of its own, so the bench starts itself again through `unshare --net`
  * (`runPartitions` runs inside it; test/e2e/partitions.test.ts runs a short version the same way, with `--json`).
  * PARTITION_SEED picks which pairs `resets` resets (default 1). PARTITION_LOG_DIR keeps each peer's output in
@@ -24,7 +34,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SeededRandom } from "../src/util/index.js";
 import { freePort } from "../test/utils/net.js";
-import { inHub, type LabHost, NetLab, netLabUnavailable, ORDERER_ADDRESS, runInHub } from "../test/utils/netns.js";
+import { inHub, type LabHost, NetLab, netLabFiltersUnavailable, netLabUnavailable, ORDERER_ADDRESS, runInHub } from "../test/utils/netns.js";
 import {
   blocksFlow,
   CLUSTER_ENV,
@@ -68,8 +78,15 @@ export const LEADER_BOUND_MS = 2 * CLUSTER_TIMERS.leaderAliveThresholdMs;
 
 export const PARTITIONS = ["orgs", "org", "alone"] as const;
 export type PartitionKind = (typeof PARTITIONS)[number];
-/** What a run does: the partitions, and `resets` (S5 on real processes: streams reset while blocks flow). */
-export const FAULTS = [...PARTITIONS, "resets"] as const;
+/**
+ * What a run does: the partitions; `resets` (S5 on real processes: streams reset while blocks flow); `loss` (S5:
+ * frames dropped at random, each of PARTITION_LOSS percent in turn, default 1,5,10,20); `latency` (S6: every link
+ * delayed, each of PARTITION_RTT round trips in ms in turn, default 50,200,500, with a tenth of it as jitter, then
+ * one link at 2 s each way). `loss` and `latency` need nftables; they are run only when asked (`--kinds`).
+ */
+export const FAULTS = [...PARTITIONS, "resets", "loss", "latency"] as const;
+/** What a run does unless `--kinds` says otherwise. */
+export const DEFAULT_FAULTS: readonly FaultKind[] = [...PARTITIONS, "resets"];
 export type FaultKind = (typeof FAULTS)[number];
 /** A reset of one pair's connections this often during `resets` (PARTITION_RESET_MS, default 250). */
 const RESET_EVERY_MS = Number(process.env["PARTITION_RESET_MS"] ?? 250);
@@ -92,6 +109,35 @@ export interface ResetsResult {
   /** The orderer's height every peer reached after it. */
   height: number;
   commitProblems: string[];
+}
+
+/** A phase of `loss` or `latency`: transactions flow through the impaired links for the hold. */
+export interface ImpairedResult {
+  /** "loss 5%", "rtt 200 ms", "slow link 4000 ms" or "baseline". */
+  label: string;
+  heldMs: number;
+  /** Members any peer declared dead meanwhile (every process ran), for silence and as unreachable. */
+  falseDeaths: number;
+  presumedDead: number;
+  /** Samples (every 200 ms) in which some view was not every other peer. */
+  viewSamples: number;
+  viewSamplesOff: number;
+  /**
+   * How long after its first commit anywhere each block was committed at each other peer (ms), for the blocks
+   * first committed during the hold: gossip's share of a block's latency (the leader's pull from the orderer is
+   * not impaired).
+   */
+  spreadP50Ms: number | null;
+  spreadP99Ms: number | null;
+  /** (block, peer) pairs those cover. */
+  spreadPairs: number;
+  /** Handshakes the peers refused for timing out meanwhile (fabric_gossip_comm_rejected_total{code="HANDSHAKE_TIMEOUT"}). */
+  handshakeTimeouts: number;
+  /** The orderer's height every peer reached after it, and what was wrong with the commits up to it. */
+  height: number;
+  commitProblems: string[];
+  /** The slow link: connections dialled over it during the hold, both ways (its connections were reset at the start). */
+  slowLinkDials?: number;
 }
 
 export interface PartitionResult {
@@ -128,6 +174,7 @@ export interface PartitionsReport {
   bounds: { dropMs: number; dropHardMs: number; healMs: number; healHardMs: number; leaderMs: number };
   results: PartitionResult[];
   resets?: ResetsResult;
+  impaired?: ImpairedResult[];
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -333,6 +380,129 @@ async function resetsFor(lab: NetLab, hosts: readonly LabHost[], cluster: Cluste
   return result;
 }
 
+/** The nearest-rank quantile `q` of `values`, or null when there are none. */
+function quantile(values: readonly number[], q: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+/** For each block first committed in [from, to): how long after that first commit each other peer committed it. */
+function spreadsMs(peers: readonly ClusterPeer[], from: number, to: number): number[] {
+  const byBlock = new Map<number, number[]>();
+  for (const p of peers) {
+    for (const c of p.collectCommits()) {
+      if (c.channel !== CHANNEL) continue;
+      const times = byBlock.get(c.number) ?? [];
+      times.push(c.time);
+      byBlock.set(c.number, times);
+    }
+  }
+  const spreads: number[] = [];
+  for (const times of byBlock.values()) {
+    const first = Math.min(...times);
+    if (first < from || first >= to) continue;
+    for (const t of times) if (t !== first) spreads.push(t - first);
+  }
+  return spreads;
+}
+
+/**
+ * One impaired phase: `impair` is applied, transactions flow for `holdMs` while the views are sampled, then
+ * `repair` runs, blocks flow once more and every commit is checked.
+ */
+async function impairedFor(label: string, cluster: Cluster, holdMs: number, impair: () => Promise<void>, repair: () => Promise<void>, log: (line: string) => void): Promise<ImpairedResult> {
+  const before = await deathsSoFar(cluster);
+  const timeoutsBefore = await metricTotal(cluster.peers, 'fabric_gossip_comm_rejected_total{code="HANDSHAKE_TIMEOUT"}');
+  await impair();
+  const from = Date.now();
+  const feeding = feedUntil(cluster, from, holdMs);
+  let viewSamples = 0;
+  let viewSamplesOff = 0;
+  while (Date.now() - from < holdMs) {
+    viewSamples++;
+    if (!(await viewsMatchTruth(cluster.peers)).ok) viewSamplesOff++;
+    await sleep(POLL_MS);
+  }
+  await feeding;
+  const to = Date.now();
+  // The last blocks of the hold reach every peer before the links are repaired.
+  await sleep(2_000);
+  const spreads = spreadsMs(cluster.peers, from, to);
+  await repair();
+  const height = await blocksFlow(cluster, 5, 60_000);
+  const after = await deathsSoFar(cluster);
+  const result: ImpairedResult = {
+    label,
+    heldMs: to - from,
+    falseDeaths: after.silent - before.silent,
+    presumedDead: after.unreachable - before.unreachable,
+    viewSamples,
+    viewSamplesOff,
+    spreadP50Ms: quantile(spreads, 0.5),
+    spreadP99Ms: quantile(spreads, 0.99),
+    spreadPairs: spreads.length,
+    handshakeTimeouts: (await metricTotal(cluster.peers, 'fabric_gossip_comm_rejected_total{code="HANDSHAKE_TIMEOUT"}')) - timeoutsBefore,
+    height,
+    commitProblems: commitProblems(cluster.peers, height),
+  };
+  log(
+    `${label}: ${result.falseDeaths} members expired for silence, ${result.presumedDead} presumed dead, views off in ${viewSamplesOff}/${viewSamples} samples; ` +
+      `block spread p50/p99 ${result.spreadP50Ms}/${result.spreadP99Ms} ms over ${spreads.length} (block, peer) pairs; ${result.handshakeTimeouts} handshake timeouts; ` +
+      `height ${height}, ${result.commitProblems.length} commit problems`,
+  );
+  return result;
+}
+
+const numbersOf = (env: string, fallback: string): number[] => (process.env[env] ?? fallback).split(",").map(Number);
+
+/** S5 with real packet loss: a baseline, then each PARTITION_LOSS percentage in turn. */
+async function lossPhases(lab: NetLab, cluster: Cluster, holdMs: number, log: (line: string) => void): Promise<ImpairedResult[]> {
+  const out = [await impairedFor("baseline", cluster, holdMs, async () => {}, async () => {}, log)];
+  for (const percent of numbersOf("PARTITION_LOSS", "1,5,10,20")) {
+    out.push(await impairedFor(`loss ${percent}%`, cluster, holdMs, () => lab.loss(percent), () => lab.loss(0), log));
+  }
+  return out;
+}
+
+/**
+ * S6 on real processes: a baseline through the relays with no delay, each PARTITION_RTT round trip in turn on
+ * every link (a tenth of it as jitter), then one slow link (2 s each way, so a handshake over it cannot finish
+ * within connTimeout) with the others undelayed.
+ */
+async function latencyPhases(lab: NetLab, hosts: readonly LabHost[], cluster: Cluster, holdMs: number, log: (line: string) => void): Promise<ImpairedResult[]> {
+  const ports = cluster.peers.map((p) => Number(p.endpoint.split(":").pop()));
+  const every = (oneWayMs: number): (() => Promise<void>) => () => lab.delay(ports, () => ({ oneWayMs, jitterMs: oneWayMs / 10 }));
+  const none = async (): Promise<void> => {};
+  const out: ImpairedResult[] = [];
+  try {
+    await every(0)();
+    await untilViewsMatch(cluster, "views after the links went through the relays", 60_000);
+    out.push(await impairedFor("baseline (relayed)", cluster, holdMs, none, none, log));
+    for (const rtt of numbersOf("PARTITION_RTT", "50,200,500")) out.push(await impairedFor(`rtt ${rtt} ms`, cluster, holdMs, every(rtt / 2), none, log));
+    // The slow link's connections are reset once it is slow, so that both ends dial over it again.
+    const [a, b] = [hosts[0]!, hosts[hosts.length - 1]!];
+    const dials = (): number => lab.relayed(a, b) + lab.relayed(b, a);
+    let dialsBefore = 0;
+    const slow = async (): Promise<void> => {
+      await lab.delay(ports, (x, y) => ({ oneWayMs: (x === a && y === b) || (x === b && y === a) ? 2_000 : 0, jitterMs: 0 }));
+      dialsBefore = dials();
+      await lab.resetConnections(a, b);
+    };
+    let slowLinkDials = 0;
+    const slowEnds = async (): Promise<void> => {
+      slowLinkDials = dials() - dialsBefore;
+      await every(0)();
+    };
+    const slowResult = await impairedFor(`slow link ${a.name} <-> ${b.name} (4000 ms rtt)`, cluster, holdMs, slow, slowEnds, log);
+    log(`  ${slowLinkDials} connections dialled over the slow link in ${slowResult.heldMs} ms`);
+    out.push({ ...slowResult, slowLinkDials });
+  } finally {
+    await lab.undelay();
+  }
+  return out;
+}
+
 function kindsOf(list: string): FaultKind[] {
   const kinds = list.split(",");
   for (const k of kinds) if (!(FAULTS as readonly string[]).includes(k)) throw new Error(`--kinds: unknown kind "${k}" (known: ${FAULTS.join(", ")})`);
@@ -350,6 +520,11 @@ export interface PartitionsOptions {
 export async function runPartitions(opts: PartitionsOptions = {}): Promise<PartitionsReport> {
   const holdMs = opts.holdMs ?? Number(process.env["PARTITION_HOLD_S"] ?? 30) * 1_000;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const kinds = opts.kinds ?? DEFAULT_FAULTS;
+  if (kinds.includes("loss") || kinds.includes("latency")) {
+    const why = await netLabFiltersUnavailable();
+    if (why !== undefined) throw new Error(why);
+  }
   const lab = new NetLab();
   const root = await mkdtemp(join(tmpdir(), "fabric-gossip-partitions-"));
   let cluster: Cluster | undefined;
@@ -374,8 +549,11 @@ export async function runPartitions(opts: PartitionsOptions = {}): Promise<Parti
     log(`${ORGS} orgs x ${PEERS_PER_ORG} peers in namespaces of their own; converged`);
     const results: PartitionResult[] = [];
     let resets: ResetsResult | undefined;
-    for (const kind of opts.kinds ?? FAULTS) {
+    const impaired: ImpairedResult[] = [];
+    for (const kind of kinds) {
       if (kind === "resets") resets = await resetsFor(lab, hosts, c, holdMs, log);
+      else if (kind === "loss") impaired.push(...(await lossPhases(lab, c, holdMs, log)));
+      else if (kind === "latency") impaired.push(...(await latencyPhases(lab, hosts, c, holdMs, log)));
       else results.push(await partitionOnce(kind, lab, hosts, c, holdMs, log));
     }
     return {
@@ -385,6 +563,7 @@ export async function runPartitions(opts: PartitionsOptions = {}): Promise<Parti
       bounds: { dropMs: DROP_BOUND_MS, dropHardMs: DROP_HARD_MS, healMs: HEAL_BOUND_MS, healHardMs: HEAL_HARD_MS, leaderMs: LEADER_BOUND_MS },
       results,
       ...(resets === undefined ? {} : { resets }),
+      ...(impaired.length === 0 ? {} : { impaired }),
     };
   } finally {
     await cluster?.stop();
@@ -412,10 +591,11 @@ export async function partitionsInHub(args: readonly string[], nodeArgs: readonl
   return JSON.parse(last) as PartitionsReport;
 }
 
-export async function benchPartitions(): Promise<Record<string, number | string>> {
+export async function benchPartitions(args: readonly string[] = []): Promise<Record<string, number | string>> {
   const why = await netLabUnavailable();
   if (why !== undefined) return { partitions: `skipped: ${why}` };
-  const report = await partitionsInHub([]);
+  const kinds = process.env["PARTITION_KINDS"];
+  const report = await partitionsInHub(args.length > 0 || kinds === undefined ? args : ["--kinds", kinds]);
   const out: Record<string, number | string> = { machine: report.machine, timers: report.timers, peers: report.peers };
   out["bounds"] = `drop ${report.bounds.dropMs} ms (hard ${report.bounds.dropHardMs}), heal ${report.bounds.healMs} ms (hard ${report.bounds.healHardMs}), leader ${report.bounds.leaderMs} ms`;
   for (const r of report.results) {
@@ -442,6 +622,11 @@ export async function benchPartitions(): Promise<Record<string, number | string>
     out["resets.view_samples_off"] = `${z.viewSamplesOff}/${z.viewSamples}`;
     out["resets.height"] = z.height;
     out["resets.commit_problems"] = z.commitProblems.length === 0 ? "none" : z.commitProblems.slice(0, 3).join("; ");
+  }
+  for (const r of report.impaired ?? []) {
+    out[`${r.label}`] =
+      `held ${r.heldMs} ms; expired ${r.falseDeaths}, presumed dead ${r.presumedDead}; views off ${r.viewSamplesOff}/${r.viewSamples}; spread p50/p99 ${r.spreadP50Ms}/${r.spreadP99Ms} ms (${r.spreadPairs}); ` +
+      `handshake timeouts ${r.handshakeTimeouts}; ${r.slowLinkDials === undefined ? "" : `dials over the slow link ${r.slowLinkDials}; `}height ${r.height}; commit problems ${r.commitProblems.length === 0 ? "none" : r.commitProblems.slice(0, 3).join("; ")}`;
   }
   return out;
 }

@@ -10,8 +10,15 @@ import { setFlagsFromString } from "node:v8";
  * per block delivery by a quarter with 10 peers in the process and changed nothing with 20; a scavenge of a
  * few MiB of survivors takes milliseconds either way. It is one of the V8 flags that may change after start
  * (`--single-threaded-gc` may not: V8 aborts).
+ *
+ * `--heap-growing-percent=50`: after a full collection V8 lets the old generation grow to its live size times a
+ * factor that rises with the allocation rate, up to 4 on a machine with gigabytes to spare. A peer fed calls as
+ * fast as it can take them (RELIABILITY.md S12's fuzzing, about 4,000 a second) allocates a few hundred MB a
+ * second, so its heap grew to four times what was live and its RSS by 250-310 MiB, past S12's bound of twice
+ * the 100 MiB message limit; with the factor held at 1.5 it grew by about 120 MiB, and the side-by-side figures
+ * did not move (docs/DESIGN-NOTES.md). V8 reads it at each collection, so it may change after start.
  */
-export const PEER_V8_FLAGS: readonly string[] = ["--no-parallel-scavenge"];
+export const PEER_V8_FLAGS: readonly string[] = ["--no-parallel-scavenge", "--heap-growing-percent=50"];
 
 /**
  * Applies PEER_V8_FLAGS, except those the process was started with a choice about (`node

@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { readlink } from "node:fs/promises";
 import { promisify } from "node:util";
+import { DelayRelay, type LinkDelay } from "./delay-relay.js";
 
 /**
  * Network namespaces for partitions between real processes (RELIABILITY.md S3), on Linux as root.
@@ -18,8 +19,13 @@ import { promisify } from "node:util";
  *   reach each other over it.
  * These addresses exist only inside namespaces that have no route out of the machine.
  *
- * Partitions and connection resets only: this kernel has no netem (no delay or random loss in `tc`) and no packet
- * filter classifiers.
+ * This kernel has no netem (no delay or random loss in `tc`) and no packet filter classifiers, so:
+ * - random loss ({@link NetLab.loss}) is an nftables rule on the gossip bridges that drops each frame with a
+ *   probability (`numgen random`): real packet loss, which TCP repairs by retransmission;
+ * - delay ({@link NetLab.delay}) is a {@link DelayRelay} per ordered pair of hosts, in the hub: each host's
+ *   connections to another's gossip port are sent to it by DNAT (nftables, in the host's namespace), and it
+ *   relays their bytes after the link's delay. The TCP handshake is not delayed; TLS and everything above it is.
+ * Both need `nft` (Debian's nftables package): {@link netLabFiltersUnavailable}.
  */
 
 const run = promisify(execFile);
@@ -43,6 +49,22 @@ export async function netLabUnavailable(): Promise<string | undefined> {
   }
   return undefined;
 }
+
+/** Why loss and delay cannot be had here (no `nft`), or undefined when they can (a lab can be built too). */
+export async function netLabFiltersUnavailable(): Promise<string | undefined> {
+  try {
+    await run("unshare", ["--net", "nft", "add", "table", "bridge", "fgcheck"]);
+  } catch (err) {
+    return `loss and delay need nftables (Debian package nftables) and a kernel with nf_tables: ${(err as Error).message.split("\n")[0]}`;
+  }
+  return undefined;
+}
+
+/** The hub's address on the first gossip bridge while hosts' links are delayed (its relays connect from it). */
+const HUB_BRIDGE_ADDRESS = "10.77.0.1";
+/** The relay for the link from host i to host j listens on HUB_BRIDGE_ADDRESS, port RELAY_PORT_BASE + 64 i + j. */
+const RELAY_PORT_BASE = 30_000;
+const MAX_DELAYED_HOSTS = 64;
 
 /** Whether this process runs in a hub namespace that {@link runInHub} made. */
 export function inHub(): boolean {
@@ -91,10 +113,20 @@ async function ip(args: readonly string[]): Promise<void> {
   await runOrSay(`ip ${args.join(" ")}`, "ip", args);
 }
 
+/** Runs `nft` in the hub, or in the namespace of the process `pid`. */
+async function nft(args: readonly string[], pid?: string): Promise<void> {
+  const what = `nft ${args.join(" ")}`;
+  if (pid === undefined) await runOrSay(what, "nft", args);
+  else await runOrSay(what, "nsenter", ["-t", pid, "-n", "nft", ...args]);
+}
+
 /** Hosts in namespaces of their own, joined by bridges that partitions rearrange. See the module comment. */
 export class NetLab {
   readonly #hosts: HostState[] = [];
   readonly #bridges = new Set<string>();
+  /** The delaying relays by link ("i>j"), while {@link delay} is on. */
+  readonly #relays = new Map<string, DelayRelay>();
+  #lossTable = false;
   #started = false;
 
   /** Sets up the hub: loopback up, {@link ORDERER_ADDRESS} on it, the first bridge. Only inside a hub. */
@@ -161,6 +193,7 @@ export class NetLab {
    * between groups are lost from now on, those within a group still flow.
    */
   async split(groups: readonly (readonly LabHost[])[]): Promise<void> {
+    if (this.#relays.size > 0) throw new Error("split: links are delayed through the hub, which reaches every host (undelay first)");
     const named = new Set(groups.flat().map((h) => h.index));
     const all = [[...groups[0]!, ...this.#hosts.filter((h) => !named.has(h.index))], ...groups.slice(1)];
     for (const [k, group] of all.entries()) {
@@ -180,6 +213,73 @@ export class NetLab {
     return Math.max(0, stdout.trim().split("\n").length - 1);
   }
 
+  /**
+   * Drops each frame between hosts (each direction, TCP segments and ARP alike) with probability `percent` / 100,
+   * from now on; 0 stops dropping. Needs `nft`.
+   */
+  async loss(percent: number): Promise<void> {
+    if (!(percent >= 0 && percent <= 100)) throw new Error(`loss: a percentage from 0 to 100, not ${percent}`);
+    if (!this.#lossTable) {
+      await nft(["add", "table", "bridge", "fglab"]);
+      await nft(["add", "chain", "bridge", "fglab", "forward", "{", "type", "filter", "hook", "forward", "priority", "0", ";", "}"]);
+      this.#lossTable = true;
+    }
+    await nft(["flush", "chain", "bridge", "fglab", "forward"]);
+    if (percent > 0) await nft(["add", "rule", "bridge", "fglab", "forward", "numgen", "random", "mod", "10000", "lt", String(Math.round(percent * 100)), "drop"]);
+  }
+
+  /**
+   * Delays every link: the bytes from host `a` to host `b`'s gossip port (`gossipPorts[b.index]`) arrive
+   * `delayOf(a, b)` later. The first call sends the hosts' connections through relays in the hub (and resets the
+   * connections open until then, so that they are dialled again through them); later calls change the delays of
+   * the relays in place. Not with a partition: the hub reaches every host. Needs `nft`.
+   */
+  async delay(gossipPorts: readonly number[], delayOf: (a: LabHost, b: LabHost) => LinkDelay): Promise<void> {
+    if (this.#hosts.length > MAX_DELAYED_HOSTS) throw new Error(`delay: at most ${MAX_DELAYED_HOSTS} hosts`);
+    if (this.#relays.size > 0) {
+      for (const a of this.#hosts) for (const b of this.#hosts) this.#relays.get(`${a.index}>${b.index}`)?.setDelay(delayOf(a, b));
+      return;
+    }
+    await this.heal();
+    await ip(["addr", "add", `${HUB_BRIDGE_ADDRESS}/24`, "dev", await this.#bridge(0)]);
+    for (const a of this.#hosts) {
+      const pid = String(a.holder.pid);
+      await nft(["add", "table", "ip", "fglab"], pid);
+      await nft(["add", "chain", "ip", "fglab", "out", "{", "type", "nat", "hook", "output", "priority", "-100", ";", "}"], pid);
+      for (const b of this.#hosts) {
+        if (a === b) continue;
+        const port = gossipPorts[b.index];
+        if (port === undefined) throw new Error(`delay: no gossip port for ${b.name}`);
+        const listen = RELAY_PORT_BASE + MAX_DELAYED_HOSTS * a.index + b.index;
+        const relay = new DelayRelay({ host: HUB_BRIDGE_ADDRESS, port: listen }, { host: b.address, port }, delayOf(a, b));
+        await relay.start();
+        this.#relays.set(`${a.index}>${b.index}`, relay);
+        await nft(["add", "rule", "ip", "fglab", "out", "ip", "daddr", b.address, "tcp", "dport", String(port), "dnat", "to", `${HUB_BRIDGE_ADDRESS}:${listen}`], pid);
+      }
+    }
+    await this.#resetGossip();
+  }
+
+  /** Connections relayed from `a` to `b` since {@link delay} was first called (dials over that link). */
+  relayed(a: LabHost, b: LabHost): number {
+    return this.#relays.get(`${a.index}>${b.index}`)?.accepted ?? 0;
+  }
+
+  /** Links undelayed: the relays closed (their connections with them), hosts dial each other directly again. */
+  async undelay(): Promise<void> {
+    if (this.#relays.size === 0) return;
+    for (const a of this.#hosts) await nft(["delete", "table", "ip", "fglab"], String(a.holder.pid));
+    await Promise.all([...this.#relays.values()].map((r) => r.stop()));
+    this.#relays.clear();
+    await ip(["addr", "del", `${HUB_BRIDGE_ADDRESS}/24`, "dev", await this.#bridge(0)]);
+    await this.#resetGossip();
+  }
+
+  /** Resets every host's connections on the gossip bridges. */
+  async #resetGossip(): Promise<void> {
+    for (const h of this.#hosts) await runOrSay(`resetting ${h.name}'s gossip connections`, "nsenter", ["-t", String(h.holder.pid), "-n", "ss", "-K", "-t", "-n", "dst", "10.77.0.0/24"]);
+  }
+
   /** Every host back on the first bridge. */
   async heal(): Promise<void> {
     const first = await this.#bridge(0);
@@ -188,6 +288,8 @@ export class NetLab {
 
   /** Ends every holder (their namespaces go with them once the processes started in them have exited). */
   stop(): void {
+    for (const r of this.#relays.values()) void r.stop();
+    this.#relays.clear();
     for (const h of this.#hosts) h.holder.stdin?.end();
     this.#hosts.length = 0;
   }

@@ -68,12 +68,12 @@ export class ClusterPeer {
   }
 
   /** The blocks its processes reported committing (`--report-commits`), as far as {@link collectCommits} read them. */
-  readonly commits: { channel: string; number: number; hash: string }[] = [];
+  readonly commits: { channel: string; number: number; hash: string; time: number }[] = [];
 
   /** Reads the commit events its process printed since the last call into {@link commits}; returns them all. */
-  collectCommits(): readonly { channel: string; number: number; hash: string }[] {
+  collectCommits(): readonly { channel: string; number: number; hash: string; time: number }[] {
     for (const e of this.proc?.takeEvents((m) => m.event === "commit") ?? []) {
-      this.commits.push({ channel: String(e["channel"]), number: Number(e["number"]), hash: String(e["hash"]) });
+      this.commits.push({ channel: String(e["channel"]), number: Number(e["number"]), hash: String(e["hash"]), time: Number(e["time"]) });
     }
     return this.commits;
   }

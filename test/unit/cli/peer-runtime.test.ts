@@ -17,5 +17,9 @@ describe("peer runtime settings", () => {
         given,
       );
     }
+    assert.deepEqual(
+      tunePeerRuntime(["--heap_growing_percent=0"]).filter((f) => f.includes("growing")),
+      [],
+    );
   });
 });
