@@ -487,7 +487,9 @@ async function latencyPhases(lab: NetLab, hosts: readonly LabHost[], cluster: Cl
     const slow = async (): Promise<void> => {
       await lab.delay(ports, (x, y) => ({ oneWayMs: (x === a && y === b) || (x === b && y === a) ? 2_000 : 0, jitterMs: 0 }));
       dialsBefore = dials();
+      // In each namespace: a connection the other end dialled comes from the hub's relay there.
       await lab.resetConnections(a, b);
+      await lab.resetConnections(b, a);
     };
     let slowLinkDials = 0;
     const slowEnds = async (): Promise<void> => {
