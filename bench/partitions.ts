@@ -50,7 +50,7 @@ import {
   untilViewsMatch,
   viewsMatchTruth,
 } from "../test/utils/peer-cluster.js";
-import { isMain, machineLine } from "./stats.js";
+import { isMain, machineLine, quantile } from "./stats.js";
 
 const ORGS = 3;
 const PEERS_PER_ORG = 2;
@@ -380,12 +380,7 @@ async function resetsFor(lab: NetLab, hosts: readonly LabHost[], cluster: Cluste
   return result;
 }
 
-/** The nearest-rank quantile `q` of `values`, or null when there are none. */
-function quantile(values: readonly number[], q: number): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-}
+const HANDSHAKE_TIMEOUTS = 'fabric_gossip_comm_rejected_total{code="HANDSHAKE_TIMEOUT"}';
 
 /** For each block first committed in [from, to): how long after that first commit each other peer committed it. */
 function spreadsMs(peers: readonly ClusterPeer[], from: number, to: number): number[] {
@@ -413,7 +408,7 @@ function spreadsMs(peers: readonly ClusterPeer[], from: number, to: number): num
  */
 async function impairedFor(label: string, cluster: Cluster, holdMs: number, impair: () => Promise<void>, repair: () => Promise<void>, log: (line: string) => void): Promise<ImpairedResult> {
   const before = await deathsSoFar(cluster);
-  const timeoutsBefore = await metricTotal(cluster.peers, 'fabric_gossip_comm_rejected_total{code="HANDSHAKE_TIMEOUT"}');
+  const timeoutsBefore = await metricTotal(cluster.peers, HANDSHAKE_TIMEOUTS);
   await impair();
   const from = Date.now();
   const feeding = feedUntil(cluster, from, holdMs);
@@ -439,10 +434,10 @@ async function impairedFor(label: string, cluster: Cluster, holdMs: number, impa
     presumedDead: after.unreachable - before.unreachable,
     viewSamples,
     viewSamplesOff,
-    spreadP50Ms: quantile(spreads, 0.5),
-    spreadP99Ms: quantile(spreads, 0.99),
+    spreadP50Ms: spreads.length === 0 ? null : quantile(spreads, 0.5),
+    spreadP99Ms: spreads.length === 0 ? null : quantile(spreads, 0.99),
     spreadPairs: spreads.length,
-    handshakeTimeouts: (await metricTotal(cluster.peers, 'fabric_gossip_comm_rejected_total{code="HANDSHAKE_TIMEOUT"}')) - timeoutsBefore,
+    handshakeTimeouts: (await metricTotal(cluster.peers, HANDSHAKE_TIMEOUTS)) - timeoutsBefore,
     height,
     commitProblems: commitProblems(cluster.peers, height),
   };
@@ -454,11 +449,12 @@ async function impairedFor(label: string, cluster: Cluster, holdMs: number, impa
   return result;
 }
 
+const nothing = async (): Promise<void> => {};
 const numbersOf = (env: string, fallback: string): number[] => (process.env[env] ?? fallback).split(",").map(Number);
 
 /** S5 with real packet loss: a baseline, then each PARTITION_LOSS percentage in turn. */
 async function lossPhases(lab: NetLab, cluster: Cluster, holdMs: number, log: (line: string) => void): Promise<ImpairedResult[]> {
-  const out = [await impairedFor("baseline", cluster, holdMs, async () => {}, async () => {}, log)];
+  const out = [await impairedFor("baseline", cluster, holdMs, nothing, nothing, log)];
   for (const percent of numbersOf("PARTITION_LOSS", "1,5,10,20")) {
     out.push(await impairedFor(`loss ${percent}%`, cluster, holdMs, () => lab.loss(percent), () => lab.loss(0), log));
   }
@@ -473,13 +469,12 @@ async function lossPhases(lab: NetLab, cluster: Cluster, holdMs: number, log: (l
 async function latencyPhases(lab: NetLab, hosts: readonly LabHost[], cluster: Cluster, holdMs: number, log: (line: string) => void): Promise<ImpairedResult[]> {
   const ports = cluster.peers.map((p) => Number(p.endpoint.split(":").pop()));
   const every = (oneWayMs: number): (() => Promise<void>) => () => lab.delay(ports, () => ({ oneWayMs, jitterMs: oneWayMs / 10 }));
-  const none = async (): Promise<void> => {};
   const out: ImpairedResult[] = [];
   try {
     await every(0)();
     await untilViewsMatch(cluster, "views after the links went through the relays", 60_000);
-    out.push(await impairedFor("baseline (relayed)", cluster, holdMs, none, none, log));
-    for (const rtt of numbersOf("PARTITION_RTT", "50,200,500")) out.push(await impairedFor(`rtt ${rtt} ms`, cluster, holdMs, every(rtt / 2), none, log));
+    out.push(await impairedFor("baseline (relayed)", cluster, holdMs, nothing, nothing, log));
+    for (const rtt of numbersOf("PARTITION_RTT", "50,200,500")) out.push(await impairedFor(`rtt ${rtt} ms`, cluster, holdMs, every(rtt / 2), nothing, log));
     // The slow link's connections are reset once it is slow, so that both ends dial over it again.
     const [a, b] = [hosts[0]!, hosts[hosts.length - 1]!];
     const dials = (): number => lab.relayed(a, b) + lab.relayed(b, a);

@@ -113,6 +113,9 @@ async function ip(args: readonly string[]): Promise<void> {
   await runOrSay(`ip ${args.join(" ")}`, "ip", args);
 }
 
+/** The key of the link from `a` to `b` among a lab's relays. */
+const linkKey = (a: LabHost, b: LabHost): string => `${a.index}>${b.index}`;
+
 /** Runs `nft` in the hub, or in the namespace of the process `pid`. */
 async function nft(args: readonly string[], pid?: string): Promise<void> {
   const what = `nft ${args.join(" ")}`;
@@ -237,7 +240,7 @@ export class NetLab {
   async delay(gossipPorts: readonly number[], delayOf: (a: LabHost, b: LabHost) => LinkDelay): Promise<void> {
     if (this.#hosts.length > MAX_DELAYED_HOSTS) throw new Error(`delay: at most ${MAX_DELAYED_HOSTS} hosts`);
     if (this.#relays.size > 0) {
-      for (const a of this.#hosts) for (const b of this.#hosts) this.#relays.get(`${a.index}>${b.index}`)?.setDelay(delayOf(a, b));
+      for (const a of this.#hosts) for (const b of this.#hosts) this.#relays.get(linkKey(a, b))?.setDelay(delayOf(a, b));
       return;
     }
     await this.heal();
@@ -253,7 +256,7 @@ export class NetLab {
         const listen = RELAY_PORT_BASE + MAX_DELAYED_HOSTS * a.index + b.index;
         const relay = new DelayRelay({ host: HUB_BRIDGE_ADDRESS, port: listen }, { host: b.address, port }, delayOf(a, b));
         await relay.start();
-        this.#relays.set(`${a.index}>${b.index}`, relay);
+        this.#relays.set(linkKey(a, b), relay);
         await nft(["add", "rule", "ip", "fglab", "out", "ip", "daddr", b.address, "tcp", "dport", String(port), "dnat", "to", `${HUB_BRIDGE_ADDRESS}:${listen}`], pid);
       }
     }
@@ -262,7 +265,7 @@ export class NetLab {
 
   /** Connections relayed from `a` to `b` since {@link delay} was first called (dials over that link). */
   relayed(a: LabHost, b: LabHost): number {
-    return this.#relays.get(`${a.index}>${b.index}`)?.accepted ?? 0;
+    return this.#relays.get(linkKey(a, b))?.accepted ?? 0;
   }
 
   /** Links undelayed: the relays closed (their connections with them), hosts dial each other directly again. */
