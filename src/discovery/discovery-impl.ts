@@ -277,6 +277,8 @@ class DiscoveryImpl implements Discovery {
   #pingsInFlight = 0;
   /** The last alive check that ran late by more than its period: when, and how late (see #scheduleCheckAlive). */
   #stall: { atMs: number; ms: number } | undefined;
+  /** When the pending alive check is due (monotonic ms). */
+  #checkDueMs = 0;
 
   /** sendUntilAcked waiters by MembershipRequest nonce (Fabric's pubsub). */
   readonly #nonceWaiters = new Map<bigint, Set<() => void>>();
@@ -326,6 +328,12 @@ class DiscoveryImpl implements Discovery {
         const member = this.#id2Member.get(key);
         if (endpoint !== undefined && member !== undefined && endpoint !== member.endpoint && endpoint !== member.internalEndpoint) {
           this.#logger.debug("Not presuming a member dead: the failed endpoint is not its current one", { pkiId: key, endpoint, current: preferredEndpoint(member) });
+          return;
+        }
+        // Not in Fabric (S16): our own loop was held up, and the failure is what the others did meanwhile (they
+        // closed streams to us, or our dial's timer ran late); the member's own news is still unread.
+        if (this.#withinStallGrace(key)) {
+          this.#logger.debug("Not presuming a member dead: our event loop has just stalled", { pkiId: key });
           return;
         }
         this.#expireDeadMembers([pkiId], "presumed-dead");
@@ -648,22 +656,40 @@ class DiscoveryImpl implements Discovery {
     this.#c.comm.gossip(msg);
   }
 
+  /**
+   * Not in Fabric (RELIABILITY S16, Lifeguard's local health): the pending alive check is late by more than its
+   * period, so our event loop was held up (a stall, a CPU-starved host, a stopped process). Recorded as a stall;
+   * returns the lateness. Called by the check itself, and by a presumed-dead report that beats it on waking.
+   */
+  #noteLateness(): number {
+    const now = this.#c.clock.monotonic();
+    const lateMs = Math.max(0, now - this.#checkDueMs);
+    if (lateMs > this.#o.aliveExpirationCheckIntervalMs && (this.#stall === undefined || this.#stall.atMs < this.#checkDueMs)) {
+      this.#logger.debug("Alive check ran late: silences judged with that much grace", { lateMs });
+      // The input held up by the stall may take longer than one check period to be read (a loaded host):
+      // a member not heard from since before the stall keeps the grace at the next checks too.
+      this.#stall = { atMs: now, ms: lateMs };
+    }
+    return lateMs;
+  }
+
+  /** A member not heard from since a stall that ended less than the stall's length (at least a check period) ago. */
+  #withinStallGrace(key: PkiHex): boolean {
+    this.#noteLateness();
+    const stall = this.#stall;
+    const ts = this.#aliveLastTS.get(key);
+    if (stall === undefined || ts === undefined || ts.lastSeenMs >= stall.atMs) return false;
+    return this.#c.clock.monotonic() - stall.atMs <= Math.max(stall.ms, this.#o.aliveExpirationCheckIntervalMs);
+  }
+
   /** Fabric's `periodicalCheckAlive`; also forgets second-hand dead members that are due, and closes log windows. */
   #scheduleCheckAlive(): void {
-    const due = this.#c.clock.monotonic() + this.#o.aliveExpirationCheckIntervalMs;
+    this.#checkDueMs = this.#c.clock.monotonic() + this.#o.aliveExpirationCheckIntervalMs;
     this.#after(this.#o.aliveExpirationCheckIntervalMs, () => {
-      // Not in Fabric (RELIABILITY S16, Lifeguard's local health): a check that runs late ran after our event
-      // loop was held up (a stall, a CPU-starved host, a stopped process). What members sent meanwhile waits
-      // unread in our sockets, and a late timer runs before that input is read, so each silence is judged
-      // longer by the lateness: a slow peer does not declare everyone dead when it wakes.
-      const now = this.#c.clock.monotonic();
-      const lateMs = Math.max(0, now - due);
-      if (lateMs > this.#o.aliveExpirationCheckIntervalMs) {
-        this.#logger.debug("Alive check ran late: silences judged with that much grace", { lateMs });
-        // The input held up by the stall may take longer than one check period to be read (a loaded host):
-        // a member not heard from since before this check keeps the grace at the next checks too.
-        this.#stall = { atMs: now, ms: lateMs };
-      }
+      // A check that runs late ran after a stall: what members sent meanwhile waits unread in our sockets, and a
+      // late timer runs before that input is read, so each silence is judged longer by the lateness: a slow peer
+      // does not declare everyone dead when it wakes.
+      const lateMs = this.#noteLateness();
       const dead = this.#getDeadMembers(lateMs);
       if (dead.length > 0) this.#expireDeadMembers(dead, "expired");
       if (this.#o.livenessFromTraffic) this.#pingQuietMembers();

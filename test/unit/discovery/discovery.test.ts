@@ -573,25 +573,26 @@ describe("expiration, presumed dead, identity switch, reconnect", () => {
     await f.disc.stop();
   });
 
+  /** A frozen event loop: no timer runs before `stalledUntil`, and then they run late, before any input. */
+  const stallingClock = (stalledUntil: () => number) => (inner: ManualClock): Clock => ({
+    now: () => inner.now(),
+    nowNs: () => inner.nowNs(),
+    monotonic: () => inner.monotonic(),
+    setTimeout(fn, ms) {
+      let handle = inner.setTimeout(function fire() {
+        if (inner.monotonic() < stalledUntil()) handle = inner.setTimeout(fire, stalledUntil() - inner.monotonic());
+        else fn();
+      }, ms);
+      return { cancel: () => handle.cancel() };
+    },
+    sleep(ms, signal) {
+      return sleepOn(this, ms, signal);
+    },
+  });
+
   it("an event loop held up longer than aliveExpirationTimeout declares nobody dead when it wakes (S16); a silence after it still expires", async () => {
     let stalledUntil = 0;
-    // A frozen event loop: no timer runs before the stall ends, and then they run late, before any input.
-    const stalling = (inner: ManualClock): Clock => ({
-      now: () => inner.now(),
-      nowNs: () => inner.nowNs(),
-      monotonic: () => inner.monotonic(),
-      setTimeout(fn, ms) {
-        let handle = inner.setTimeout(function fire() {
-          if (inner.monotonic() < stalledUntil) handle = inner.setTimeout(fire, stalledUntil - inner.monotonic());
-          else fn();
-        }, ms);
-        return { cancel: () => handle.cancel() };
-      },
-      sleep(ms, signal) {
-        return sleepOn(this, ms, signal);
-      },
-    });
-    const f = await fixture({ wrapClock: stalling });
+    const f = await fixture({ wrapClock: stallingClock(() => stalledUntil) });
     const peer = new RemotePeer("p1:7051");
     f.comm.deliver(peer.alive(), peer.pkiId);
     await f.clock.advance(ALIVE);
@@ -610,6 +611,34 @@ describe("expiration, presumed dead, identity switch, reconnect", () => {
     assert.deepEqual(
       f.events.filter((e) => e.kind === "member-dead").map((e) => (e.kind === "member-dead" ? e.cause : "")),
       ["expired"],
+    );
+    await f.disc.stop();
+  });
+
+  it("a failed dial or send on waking from a stall presumes nobody dead that has not been heard from since (S16)", async () => {
+    let stalledUntil = 0;
+    const f = await fixture({ wrapClock: stallingClock(() => stalledUntil) });
+    const p1 = new RemotePeer("p1:7051");
+    const p2 = new RemotePeer("p2:7051");
+    f.comm.deliver(p1.alive(), p1.pkiId);
+    f.comm.deliver(p2.alive(), p2.pkiId);
+    stalledUntil = f.clock.monotonic() + EXPIRATION + 2 * CHECK;
+    await f.clock.advance(EXPIRATION + 2 * CHECK - 1);
+    // A dial's timer, late like every timer, fails before the late alive check has run.
+    for (const l of f.comm.deadListeners) l(p1.pkiId, undefined);
+    await f.clock.advance(1);
+    // The others closed their streams to us meanwhile: a send fails once the loop reads that.
+    for (const l of f.comm.deadListeners) l(p2.pkiId, undefined);
+    assert.deepEqual(f.events.filter((e) => e.kind === "member-dead"), [], "nobody presumed dead on waking");
+    assert.equal(f.disc.getMembership().length, 2);
+    // Heard from again after the stall: a failure now is news, presumed dead as in Fabric.
+    f.comm.deliver(p1.alive(), p1.pkiId);
+    for (const l of f.comm.deadListeners) l(p1.pkiId, undefined);
+    // A member still unheard of expires for its silence, with the stall's grace.
+    await f.clock.advance(EXPIRATION + 2 * CHECK);
+    assert.deepEqual(
+      f.events.flatMap((e) => (e.kind === "member-dead" ? [`${e.endpoint} ${e.cause}`] : [])),
+      ["p1:7051 presumed-dead", "p2:7051 expired"],
     );
     await f.disc.stop();
   });
