@@ -34,7 +34,7 @@ import { Block } from "../src/protos/gen/common/common.pb.js";
 import { type GossipMessage, GossipMessage_Tag } from "../src/protos/gen/gossip/message.pb.js";
 import { SystemClock, SystemRandom, utf8 } from "../src/util/index.js";
 import { type GrpcHarnessCrypto, prepareGrpcHarnessCrypto } from "../test/utils/grpc-comm-harness.js";
-import { blockSeq, channelOf, cpuMicros, PreboundTransport, waitFor } from "./gossip-kit.js";
+import { blockSeq, channelOf, cpuMicros, mainThreadCpuMicros, PreboundTransport, waitFor } from "./gossip-kit.js";
 import { isMain, median, printFigures } from "./stats.js";
 
 const CHANNEL = "A";
@@ -120,6 +120,8 @@ export interface SideBySideRun {
   duplicates: number;
   cpuMsPerDelivery: number;
   cpuMsPerDeliveryNet: number;
+  /** The main thread's part of the window's CPU (the rest is V8's compilers and GC threads, libuv's pool); Linux only. */
+  mainThreadShare: number | undefined;
   latencyP50Ms: number;
   latencyP99Ms: number;
   msgsPerDelivery: number;
@@ -237,7 +239,7 @@ export async function sideBySideOnce(n: number, bgS: number, tls = false, warmBl
 
     const published = new Map<number, number>();
     const profiler = await startWindowProfile();
-    const start = { cpu: cpuMicros(), msgs: counter.msgs, bytes: counter.bytes };
+    const start = { cpu: cpuMicros(), main: mainThreadCpuMicros(), msgs: counter.msgs, bytes: counter.bytes };
     const t0 = performance.now();
     for (let k = 0; k < BLOCKS; k++) {
       await sleep(t0 + (k * 1_000) / BLOCKS_PER_S - performance.now());
@@ -249,6 +251,8 @@ export async function sideBySideOnce(n: number, bgS: number, tls = false, warmBl
     const end = t0 + WINDOW_S * 1_000;
     await sleep(end - performance.now());
     const cpuMs = (cpuMicros() - start.cpu) / 1e3;
+    const mainEnd = mainThreadCpuMicros();
+    const mainCpuMs = start.main === undefined || mainEnd === undefined ? undefined : (mainEnd - start.main) / 1e3;
     await profiler?.stop(`sidebyside-${tls ? "tls" : "plain"}-n${n}`);
     const msgs = counter.msgs - start.msgs;
     const bytes = counter.bytes - start.bytes;
@@ -272,6 +276,7 @@ export async function sideBySideOnce(n: number, bgS: number, tls = false, warmBl
       duplicates,
       cpuMsPerDelivery: cpuMs / expected,
       cpuMsPerDeliveryNet: (cpuMs - bgCpuPerS * WINDOW_S) / expected,
+      mainThreadShare: mainCpuMs === undefined ? undefined : mainCpuMs / cpuMs,
       latencyP50Ms: quantileOf(latencies, 0.5),
       latencyP99Ms: quantileOf(latencies, 0.99),
       msgsPerDelivery: msgs / expected,
@@ -327,7 +332,8 @@ export function runLine(r: SideBySideRun): string {
     `deliveries=${r.deliveries} expected=${BLOCKS * r.n} dups=${r.duplicates} cpu_ms_per_delivery=${f(r.cpuMsPerDelivery, 4)} ` +
     `cpu_ms_per_delivery_net=${f(r.cpuMsPerDeliveryNet, 4)} lat_p50_ms=${f(r.latencyP50Ms, 2)} lat_p99_ms=${f(r.latencyP99Ms, 2)} ` +
     `msgs_per_delivery=${f(r.msgsPerDelivery, 3)} bytes_per_delivery=${f(r.bytesPerDelivery, 0)} ` +
-    `msgs_per_delivery_net=${f(r.msgsPerDeliveryNet, 3)} bytes_per_delivery_net=${f(r.bytesPerDeliveryNet, 0)}`
+    `msgs_per_delivery_net=${f(r.msgsPerDeliveryNet, 3)} bytes_per_delivery_net=${f(r.bytesPerDeliveryNet, 0)}` +
+    (r.mainThreadShare === undefined ? "" : ` main_thread_share=${f(r.mainThreadShare, 3)}`)
   );
 }
 
