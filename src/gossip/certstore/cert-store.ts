@@ -31,6 +31,8 @@ export interface CertStoreOptions {
   digestWaitTimeMs: number;
   requestWaitTimeMs: number;
   responseWaitTimeMs: number;
+  /** Ours (peer.gossip.pullWaitsFollowRtt): the waits are floors, raised to cover the round trips measured. */
+  followRtt?: boolean;
 }
 
 /**
@@ -58,6 +60,7 @@ export class CertStore {
           digestWaitTimeMs: options.digestWaitTimeMs,
           requestWaitTimeMs: options.requestWaitTimeMs,
           responseWaitTimeMs: options.responseWaitTimeMs,
+          followRtt: options.followRtt === true,
         },
       },
       {

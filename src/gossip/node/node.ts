@@ -63,7 +63,12 @@ const PREFERENCE_RECOUNT_MS = 500;
  * early ones until the first regular sync; every 500 ms to 2 s and one at 3 s completed every view by 3 s.
  */
 const STARTUP_SYNC_AT_MS = [250, 500, 1_000, 1_500, 2_000, 3_000] as const;
-/** startupSync: how many of the early syncs also gossip our alive message (one left about 1 % of pairs unknown until the next). */
+/**
+ * startupSync: how many of the early syncs also gossip our alive message (one left about 1 % of pairs unknown until the next).
+ * The second costs about 115 KB a peer at 100 peers (it still carries our certificate and reaches every peer
+ * that knew us by then), but a sync asks only orgs we know a member of, and without it some pairs of peers took
+ * more than 30 s to meet at 5 % loss.
+ */
 const STARTUP_ALIVES = 2;
 
 /** A node-level failure (bad use of the API, not bad input from a peer). */
@@ -209,6 +214,9 @@ export class GossipNodeImpl implements GossipNode {
         digestWaitTimeMs: this.#o.digestWaitTimeMs,
         requestWaitTimeMs: this.#o.requestWaitTimeMs,
         responseWaitTimeMs: this.#o.responseWaitTimeMs,
+        // Identity pull has the same waits as block pull: fixed ones tuned for 1 ms links end before a digest
+        // comes back over longer ones, and an identity missed at start would then never be learned.
+        followRtt: this.#o.pullWaitsFollowRtt === true,
       },
     );
     this.#comm.accept(

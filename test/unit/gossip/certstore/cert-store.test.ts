@@ -4,7 +4,7 @@ import { pkiHex } from "../../../../src/api/index.js";
 import { createComm } from "../../../../src/comm/index.js";
 import { MemoryNetwork, MemoryTransport } from "../../../../src/comm/memory/index.js";
 import { DevMessageCryptoService } from "../../../../src/crypto/index.js";
-import { CertStore } from "../../../../src/gossip/certstore/index.js";
+import { CertStore, type CertStoreOptions } from "../../../../src/gossip/certstore/index.js";
 import { createIdentityMapper } from "../../../../src/identity/index.js";
 import { silentLogger } from "../../../../src/logging/index.js";
 import { memoryMetricsProvider } from "../../../../src/metrics/index.js";
@@ -14,9 +14,9 @@ import { ManualClock, SeededRandom, utf8 } from "../../../../src/util/index.js";
 
 const OPTIONS = { pullIntervalMs: 4000, pullPeerNum: 3, digestWaitTimeMs: 1000, requestWaitTimeMs: 1500, responseWaitTimeMs: 2000 };
 
-async function setup(n: number, t: { after: (fn: () => Promise<void>) => void }) {
+async function setup(n: number, t: { after: (fn: () => Promise<void>) => void }, options: CertStoreOptions = OPTIONS, latencyMs: () => number = () => 1) {
   const clock = new ManualClock(0);
-  const net = new MemoryNetwork(clock, () => 1);
+  const net = new MemoryNetwork(clock, latencyMs);
   const mcs = new DevMessageCryptoService();
   const peers = await Promise.all(
     Array.from({ length: n }, async (_, i) => {
@@ -49,7 +49,7 @@ async function setup(n: number, t: { after: (fn: () => Promise<void>) => void })
         membership: () => peers.filter((q) => q !== p).map((q) => ({ endpoint: q.endpoint, pkiId: q.identity })),
         egressFilter: () => () => true,
       },
-      OPTIONS,
+      options,
     );
     p.comm.accept(
       (m) => isPullMsg(m.message.message) && m.message.message.tag === GossipMessage_Tag.EMPTY,
@@ -78,6 +78,19 @@ test("every peer learns every identity by pull within a few pull rounds", async 
     const known = p.idMapper.identityInfo().map((i) => pkiHex(i.pkiId)).sort();
     assert.deepEqual(known, peers.map((q) => pkiHex(q.identity)).sort(), `${p.endpoint} knows everyone`);
   }
+});
+
+test("over links slower than the tuned digest wait, identities are pulled only when the waits follow the round trip", async (t) => {
+  // The tuned set's waits (made for 1 ms links) and 20-40 ms each way: a digest comes back after the fixed wait ended.
+  const tuned = { ...OPTIONS, digestWaitTimeMs: 10, requestWaitTimeMs: 20, responseWaitTimeMs: 50 };
+  const learned = async (followRtt: boolean): Promise<number[]> => {
+    const random = new SeededRandom(7);
+    const { clock, peers } = await setup(4, t, { ...tuned, followRtt }, () => 20 + random.int(21));
+    await clock.advance(5 * tuned.pullIntervalMs);
+    return peers.map((p) => p.idMapper.identityInfo().length);
+  };
+  assert.deepEqual(await learned(false), [1, 1, 1, 1], "fixed waits: every round ends before a digest arrives");
+  assert.deepEqual(await learned(true), [4, 4, 4, 4], "waits that follow the round trip: everyone learns everyone");
 });
 
 test("an identity update reaches the pull mediator only when every element is valid", async () => {
