@@ -71,6 +71,26 @@ const NO_KNOWN: ReadonlySet<string> = new Set();
  * by chance (or found by 2^64 work) only leaves a member out of a response to the one who listed it.
  */
 const KNOWN_TAG_BYTES = 8;
+/** Prefixes what a version tag hashes, so that it never equals a PKI-ID tag. */
+const VERSION_TAG_DOMAIN = Uint8Array.of(0x76);
+
+/**
+ * membershipDelta's tag of one alive message: the first KNOWN_TAG_BYTES of the SHA-256 of its member's PKI-ID
+ * and its timestamp. A request lists the version it holds of each member, and a response leaves out only the
+ * members it holds at that very version, so a newer alive message is never held back. Cached per message.
+ */
+const versionTags = new WeakMap<SignedGossipMessage, string>();
+function versionTag(msg: SignedGossipMessage, am: WellFormedAlive): string {
+  let tag = versionTags.get(msg);
+  if (tag !== undefined) return tag;
+  const time = new DataView(new ArrayBuffer(16));
+  time.setBigUint64(0, BigInt.asUintN(64, am.timestamp.incNum));
+  time.setBigUint64(8, BigInt.asUintN(64, am.timestamp.seqNum));
+  const hash = createHash("sha256").update(VERSION_TAG_DOMAIN).update(am.membership.pkiId).update(new Uint8Array(time.buffer)).digest("hex");
+  tag = hash.slice(0, KNOWN_TAG_BYTES * 2);
+  versionTags.set(msg, tag);
+  return tag;
+}
 
 /**
  * Signature checks of one membership response run in one go; the rest wait for later turns. Ours. A check
@@ -524,10 +544,13 @@ class DiscoveryImpl implements Discovery {
 
   /**
    * membershipDelta (ours): the alive members a sync request to `target` lists as known, so that its
-   * response leaves them out: those heard of within the last quarter of aliveExpirationTimeout. Older
-   * ones are not listed, so the response refreshes them (membership responses are part of how liveness
-   * spreads: listing every member let 145 of them expire at 100 peers). A peer of another org is told only
-   * of members it may learn (an external endpoint); dead members are not listed, so they can come back.
+   * response leaves them out. Those heard of within the last quarter of aliveExpirationTimeout by PKI-ID:
+   * whatever version the target holds, we need none. Older ones by the version tag of the alive message we
+   * hold, so the response brings them only when the target holds another (membership responses are part of
+   * how liveness spreads: listing every member by PKI-ID let 145 of them expire at 100 peers). Each sync
+   * and response carries a new alive message of its sender, so versions differ between peers all the time,
+   * and listing every member by version returned most of them. A peer of another org is told only of members
+   * it may learn (an external endpoint); dead members are not listed, so they can come back.
    */
   #knownFor(target: NetworkMember): Uint8Array[] {
     const selfOrg = this.#orgOf(this.#self.pkiId);
@@ -542,7 +565,13 @@ class DiscoveryImpl implements Discovery {
       const org = this.#meta.get(key)?.org ?? "";
       if (selfOrg !== "" && targetOrg !== "" && org !== "" && org !== selfOrg && org !== targetOrg) continue;
       const seen = this.#aliveLastTS.get(key)?.lastSeenMs;
-      if (seen !== undefined && seen >= freshSince) out.push(m.pkiId.byteLength > KNOWN_TAG_BYTES ? fromHex(this.#knownTag(key, m.pkiId)) : m.pkiId);
+      if (seen !== undefined && seen >= freshSince) {
+        out.push(m.pkiId.byteLength > KNOWN_TAG_BYTES ? fromHex(this.#knownTag(key, m.pkiId)) : m.pkiId);
+        continue;
+      }
+      const msg = this.#aliveMembership.get(key);
+      const am = msg === undefined ? undefined : wellFormedAlive(msg);
+      if (msg !== undefined && am !== undefined) out.push(fromHex(versionTag(msg, am)));
     }
     return out;
   }
@@ -1218,13 +1247,15 @@ class DiscoveryImpl implements Discovery {
   #createMembershipResponse(aliveMsg: SignedGossipMessage, target: NetworkMember, known: ReadonlySet<string> = NO_KNOWN): MembershipResponse | undefined {
     const { sieve, envelopeFilter } = this.#c.disclosurePolicy(target);
     if (!sieve(aliveMsg)) return undefined;
-    // Ours: members the requester listed as known (alive to it) are left out; Fabric's requests list none.
+    // Ours: members the requester listed as known are left out: by the version it holds (versionTag), or by
+    // PKI-ID or its tag (what earlier versions of ours list: members heard of lately). Fabric's requests list none.
     const unknown = (m: SignedGossipMessage): boolean => {
       if (known.size === 0) return true;
-      const pkiId = wellFormedAlive(m)?.membership.pkiId;
-      if (pkiId === undefined) return true;
+      const am = wellFormedAlive(m);
+      if (am === undefined) return true;
+      const pkiId = am.membership.pkiId;
       const key = pkiKey(pkiId);
-      return !known.has(key) && !known.has(this.#knownTag(key, pkiId));
+      return !known.has(versionTag(m, am)) && !known.has(key) && !known.has(this.#knownTag(key, pkiId));
     };
     const dead: Envelope[] = [];
     for (const dm of this.#deadMembership.values()) {

@@ -29,6 +29,14 @@ function tagOf(pkiId: PKIidType): string {
   return createHash("sha256").update(pkiId).digest("hex").slice(0, 16);
 }
 
+/** A member's version as membershipDelta lists it: the first 8 bytes of SHA-256("v" || PKI-ID || incNum || seqNum). */
+function versionTagOf(pkiId: PKIidType, incNum: bigint, seqNum: bigint): string {
+  const time = Buffer.alloc(16);
+  time.writeBigUInt64BE(incNum, 0);
+  time.writeBigUInt64BE(seqNum, 8);
+  return createHash("sha256").update("v").update(pkiId).update(time).digest("hex").slice(0, 16);
+}
+
 function requestsOf(f: Awaited<ReturnType<typeof fixture>>): { to: string; known: string[] }[] {
   return f.comm.sentOf("memReq").map((s) => ({
     to: fromUtf8(s.peer.pkiId),
@@ -85,6 +93,29 @@ describe("membershipDelta's lists (ours)", () => {
     const aliveIds = res!.alive.map((e) => fromUtf8(aliveOf(SignedGossipMessage.fromEnvelope(e)).membership!.pkiId)).sort();
     assert.ok(!aliveIds.includes(theirs.endpoint) && !aliveIds.includes(ours.endpoint), `tagged members left out, got ${aliveIds.join(", ")}`);
     assert.ok(aliveIds.includes(short.endpoint) && aliveIds.includes("self:7051"), "unlisted members and ours are in");
+    await f.disc.stop();
+  });
+  it("lists members not heard of lately by the version it holds; a responder leaves one out only when it holds that version", async () => {
+    const f = await fixture({ orgOf, options: { membershipDelta: true } });
+    const a = new RemotePeer("org1-a-long-name:7051");
+    const b = new RemotePeer("org1-b-long-name:7051");
+    for (const p of [a, b]) f.comm.deliver(p.alive(), p.pkiId);
+    // Not heard of for more than a quarter of aliveExpirationTimeout: still alive, no longer fresh.
+    await f.clock.advance(EXPIRATION / 4 + CHECK);
+    assert.equal(f.disc.getMembership().length, 2);
+    f.disc.initiateSync(0, { eachOrg: true });
+    const [request] = requestsOf(f);
+    assert.deepEqual(request!.known.sort(), [versionTagOf(a.pkiId, a.incNum, 1n), versionTagOf(b.pkiId, b.incNum, 1n)].sort(), "listed by version, not by PKI-ID");
+
+    // A requester holding a at the version we hold and b at an older one gets b alone (and our own alive message).
+    f.comm.deliver(b.alive(), b.pkiId);
+    const requester = new RemotePeer("org1-requester-long-name:7051");
+    const listed = [versionTagOf(a.pkiId, a.incNum, 1n), versionTagOf(b.pkiId, b.incNum, 1n)].map((t) => Buffer.from(t, "hex"));
+    f.comm.deliver(requester.memReq(9n, requester.alive().envelope, listed), requester.pkiId);
+    const reply = f.comm.sentOf("memRes").at(-1)!;
+    const res = reply.msg.message.content?.$case === "memRes" ? reply.msg.message.content.value : undefined;
+    const aliveIds = res!.alive.map((e) => fromUtf8(aliveOf(SignedGossipMessage.fromEnvelope(e)).membership!.pkiId)).sort();
+    assert.deepEqual(aliveIds, [b.endpoint, "org1-requester-long-name:7051", "self:7051"].sort(), "a (same version) left out, b (newer here) sent");
     await f.disc.stop();
   });
 });
