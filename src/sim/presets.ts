@@ -119,9 +119,9 @@ export const TUNED: GossipSettings = Object.freeze({
    */
   publishStateInfoInterval: "16s",
   /**
-   * true (extension): StateInfo pull from one peer, each round while a channel member's StateInfo is
-   * missing, else every 8th requestStateInfoInterval; whole StateInfo snapshots every 4 s were the largest
-   * part of a peer's membership bytes.
+   * true (extension): StateInfo pull from pullPeerNum peers only while a channel member's StateInfo is
+   * missing, else from one peer every 8th requestStateInfoInterval; whole StateInfo snapshots every 4 s
+   * were the largest part of a peer's membership bytes.
    */
   stateInfoPullWhenMissing: true,
   /**

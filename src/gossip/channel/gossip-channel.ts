@@ -334,10 +334,9 @@ export class GossipChannelImpl implements GossipChannel {
   /** Fabric's `requestStateInfo`: a StateInfoPullRequest to `pullPeerNum` random peers of channel orgs. */
   #requestStateInfo(): void {
     let peerNum = this.#config.pullPeerNum;
-    if (this.#config.stateInfoPullWhenMissing === true) {
-      // Each answer is a whole snapshot (every member's StateInfo), so one peer a round: snapshots from three
-      // mostly repeat each other. Nothing missing: a refresh now and then, in case a pushed update went astray.
-      if (!this.#missesStateInfo() && ++this.#stateInfoRoundsSkipped < STATE_INFO_REFRESH_ROUNDS) return;
+    if (this.#config.stateInfoPullWhenMissing === true && !this.#missesStateInfo()) {
+      // Nothing missing: a refresh now and then, from one peer, in case a pushed update went astray.
+      if (++this.#stateInfoRoundsSkipped < STATE_INFO_REFRESH_ROUNDS) return;
       peerNum = 1;
     }
     this.#stateInfoRoundsSkipped = 0;

@@ -130,8 +130,8 @@ export interface ChannelConfig {
   pullWaitsFollowRtt?: boolean;
   /**
    * Not in Fabric (fabric-gossip's `peer.gossip.stateInfoPullWhenMissing`, opt-in): a StateInfo pull round
-   * asks one peer, every round while a member of a channel org has no StateInfo with us, and otherwise
-   * every STATE_INFO_REFRESH_ROUNDS-th round; pushed StateInfo keeps the rest current.
+   * asks pullPeerNum peers only while a member of a channel org has no StateInfo with us, and otherwise
+   * one peer every STATE_INFO_REFRESH_ROUNDS-th round; pushed StateInfo keeps the rest current.
    */
   stateInfoPullWhenMissing?: boolean;
   /** The transport's message size limit (comm's `maxMessageSize`): block pull responses are split to fit it. Default 100 MiB. */
