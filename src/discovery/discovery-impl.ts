@@ -75,9 +75,10 @@ const KNOWN_TAG_BYTES = 8;
 const VERSION_TAG_DOMAIN = Uint8Array.of(0x76);
 
 /**
- * membershipDelta's tag of one alive message: the first KNOWN_TAG_BYTES of the SHA-256 of its member's PKI-ID
- * and its timestamp. A request lists the version it holds of each member, and a response leaves out only the
- * members it holds at that very version, so a newer alive message is never held back. Cached per message.
+ * membershipDelta's tag of one alive message: the first KNOWN_TAG_BYTES of the SHA-256 of "v", its member's
+ * PKI-ID and its timestamp (incNum, seqNum: 8 bytes each, big-endian). A request lists a member not heard of
+ * lately by the version it holds, and a response leaves that member out only when it holds that very version,
+ * so a newer alive message is never held back (#knownFor). Cached per message.
  */
 const versionTags = new WeakMap<SignedGossipMessage, string>();
 function versionTag(msg: SignedGossipMessage, am: WellFormedAlive): string {
