@@ -1256,7 +1256,8 @@ class DiscoveryImpl implements Discovery {
       if (am === undefined) return true;
       const pkiId = am.membership.pkiId;
       const key = pkiKey(pkiId);
-      return !known.has(versionTag(m, am)) && !known.has(key) && !known.has(this.#knownTag(key, pkiId));
+      // The version tag last: it may hash a message not tagged yet.
+      return !known.has(key) && !known.has(this.#knownTag(key, pkiId)) && !known.has(versionTag(m, am));
     };
     const dead: Envelope[] = [];
     for (const dm of this.#deadMembership.values()) {

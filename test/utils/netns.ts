@@ -60,8 +60,10 @@ export async function netLabFiltersUnavailable(): Promise<string | undefined> {
   return undefined;
 }
 
+/** The gossip bridges' subnet (/24): host i is .(10 + i). */
+const GOSSIP_NET = "10.77.0";
 /** The hub's address on the first gossip bridge while hosts' links are delayed (its relays connect from it). */
-const HUB_BRIDGE_ADDRESS = "10.77.0.1";
+const HUB_BRIDGE_ADDRESS = `${GOSSIP_NET}.1`;
 /** The relay for the link from host i to host j listens on HUB_BRIDGE_ADDRESS, port RELAY_PORT_BASE + 64 i + j. */
 const RELAY_PORT_BASE = 30_000;
 const MAX_DELAYED_HOSTS = 64;
@@ -160,7 +162,7 @@ export class NetLab {
     const holder = spawn("unshare", ["--net", "sh", "-c", "read _"], { stdio: ["pipe", "ignore", "ignore"] });
     const pid = holder.pid;
     if (pid === undefined) throw new Error(`cannot start the namespace of ${name} (unshare)`);
-    const address = `10.77.0.${10 + i}`;
+    const address = `${GOSSIP_NET}.${10 + i}`;
     const mgmtAddress = `10.78.${i}.2`;
     const hubLink = `gh${i}`;
     const launcher = ["nsenter", "-t", String(pid), "-n", "--"];
@@ -280,7 +282,7 @@ export class NetLab {
 
   /** Resets every host's connections on the gossip bridges. */
   async #resetGossip(): Promise<void> {
-    for (const h of this.#hosts) await runOrSay(`resetting ${h.name}'s gossip connections`, "nsenter", ["-t", String(h.holder.pid), "-n", "ss", "-K", "-t", "-n", "dst", "10.77.0.0/24"]);
+    for (const h of this.#hosts) await runOrSay(`resetting ${h.name}'s gossip connections`, "nsenter", ["-t", String(h.holder.pid), "-n", "ss", "-K", "-t", "-n", "dst", `${GOSSIP_NET}.0/24`]);
   }
 
   /** Every host back on the first bridge. */
