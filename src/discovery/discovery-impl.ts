@@ -477,11 +477,12 @@ class DiscoveryImpl implements Discovery {
   /** Stores `msg` as the latest alive message of `key`; call after #id2Member holds the member's internal endpoint. */
   #setAlive(key: PkiHex, msg: SignedGossipMessage): void {
     const am = wellFormedAlive(msg)!;
+    const known = this.#id2Member.get(key);
     this.#aliveMembership.set(key, msg, {
-      pkiId: am.membership.pkiId,
+      pkiId: known?.pkiId ?? am.membership.pkiId,
       endpoint: am.membership.endpoint,
       metadata: am.membership.metadata,
-      internalEndpoint: this.#id2Member.get(key)?.internalEndpoint ?? "",
+      internalEndpoint: known?.internalEndpoint ?? "",
       envelope: msg.envelope,
     });
   }
@@ -1525,9 +1526,10 @@ class DiscoveryImpl implements Discovery {
     const key = pkiHex(member.pkiId);
     this.#logger.debug("Resurrecting member", { pkiId: key });
     this.#aliveLastTS.set(key, { incNum: am.timestamp.incNum, seqNum: am.timestamp.seqNum, lastSeenMs: this.#c.clock.monotonic() });
-    let internalEndpoint = this.#id2Member.get(key)?.internalEndpoint ?? "";
+    const known = this.#id2Member.get(key);
+    let internalEndpoint = known?.internalEndpoint ?? "";
     if (msg.envelope.secretEnvelope !== undefined) internalEndpoint = msg.internalEndpoint();
-    this.#id2Member.set(key, { endpoint: member.endpoint, metadata: member.metadata, pkiId: member.pkiId, internalEndpoint });
+    this.#id2Member.set(key, { endpoint: member.endpoint, metadata: member.metadata, pkiId: known?.pkiId ?? member.pkiId.slice(), internalEndpoint });
     this.#deadLastTS.delete(key);
     this.#deadMembership.delete(key);
     const meta = this.#meta.get(key);
@@ -1546,9 +1548,9 @@ class DiscoveryImpl implements Discovery {
     let internalEndpoint = member.internalEndpoint;
     if (msg.envelope.secretEnvelope !== undefined) internalEndpoint = msg.internalEndpoint();
     this.#watchForTwins(key, reachableAt(member), am.membership.endpoint !== "" ? am.membership.endpoint : internalEndpoint);
-    // The PKI-ID from the new message (equal bytes): the first message's would keep its frame alive,
-    // and a member first learned from a membership response would pin the whole response.
-    this.#id2Member.set(key, { ...member, pkiId: am.membership.pkiId, endpoint: am.membership.endpoint, metadata: am.membership.metadata, internalEndpoint });
+    // The member keeps its PKI-ID array (its own copy, see #learnNewMember): lookups keyed by array
+    // identity (pkiKey, the identity mapper) then hit for every message about it.
+    this.#id2Member.set(key, { ...member, endpoint: am.membership.endpoint, metadata: am.membership.metadata, internalEndpoint });
     const alive = this.#aliveLastTS.get(key);
     if (alive === undefined) {
       this.#logger.warn("Member has already expired", { pkiId: key });
@@ -1570,11 +1572,15 @@ class DiscoveryImpl implements Discovery {
     const key = pkiHex(am.membership.pkiId);
     (dead ? this.#deadLastTS : this.#aliveLastTS).set(key, { incNum: am.timestamp.incNum, seqNum: am.timestamp.seqNum, lastSeenMs: now });
     // Fabric updates the member in any case, keeping a previously known internal endpoint.
-    const internalEndpoint = this.#id2Member.get(key)?.internalEndpoint ?? msg.internalEndpoint();
+    const known = this.#id2Member.get(key);
+    const internalEndpoint = known?.internalEndpoint ?? msg.internalEndpoint();
     this.#id2Member.set(key, {
       endpoint: am.membership.endpoint,
       metadata: am.membership.metadata,
-      pkiId: am.membership.pkiId,
+      // One array per member for as long as it is known: a copy, so that it pins no frame (a view of
+      // a membership response would keep the whole response), and the same instance in every later
+      // update, so that lookups keyed by array identity (pkiKey, the identity mapper) keep hitting.
+      pkiId: known?.pkiId ?? am.membership.pkiId.slice(),
       internalEndpoint,
     });
     if (!this.#meta.has(key)) {

@@ -144,6 +144,10 @@ class IdentityMapperImpl implements IdentityMapper {
     return this.#use(pkiId)?.organization;
   }
 
+  pkiIdOf(key: PkiHex): PKIidType | undefined {
+    return this.#byId.get(key)?.pkiId;
+  }
+
   /** The stored entry of `pkiId`, marked as used now (what keeps it from the unused-identity purge). */
   #use(pkiId: PKIidType): StoredIdentity | undefined {
     let entry = this.#byArray.get(pkiId);

@@ -1,4 +1,4 @@
-import type { MessageCryptoService, OrgIdentityType, PKIidType, PeerIdentityInfo, PeerIdentityType, SecurityAdvisor } from "../api/index.js";
+import type { MessageCryptoService, OrgIdentityType, PKIidType, PeerIdentityInfo, PeerIdentityType, PkiHex, SecurityAdvisor } from "../api/index.js";
 import type { Logger } from "../logging/index.js";
 import type { Clock } from "../util/index.js";
 
@@ -66,6 +66,12 @@ export interface IdentityMapper {
    * so asking once per stored identity gives the same answers without a deserialization per call.
    */
   orgOf(pkiId: PKIidType): OrgIdentityType | undefined;
+  /**
+   * The PKI-ID array stored under hex `key`, or undefined; not a use. For callers that hold only the
+   * hex (pull digests): asking `orgOf` and the like with the stored array hits the per-array caches
+   * where a fresh array from the hex would miss them every time.
+   */
+  pkiIdOf(key: PkiHex): PKIidType | undefined;
   /** Signs with this peer's signing identity (`mcs.sign`). */
   sign(msg: Uint8Array): Uint8Array;
   /**

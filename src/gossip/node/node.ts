@@ -6,6 +6,7 @@ import {
   type PeerIdentityType,
   type PKIidType,
   pkiHex,
+  type PkiHex,
   type RemotePeer,
 } from "../../api/index.js";
 import { type Comm, createComm } from "../../comm/index.js";
@@ -751,7 +752,8 @@ export class GossipNodeImpl implements GossipNode {
     if (peersOrg.byteLength === 0) return () => false;
     if (bytesEqual(this.#selfOrg, peersOrg)) return () => true;
     return (item) => {
-      const pkiId = Uint8Array.from(Buffer.from(item, "hex"));
+      // Items are the hex of PKI-IDs we hold identities of: the mapper's array (stable) over a new one.
+      const pkiId = this.#idMapper.pkiIdOf(item as PkiHex) ?? Uint8Array.from(Buffer.from(item, "hex"));
       const org = this.#orgOf(pkiId);
       if (org.byteLength === 0 || !this.#hasExternalEndpoint(pkiId)) return false;
       return bytesEqual(org, this.#selfOrg) || bytesEqual(org, peersOrg);
