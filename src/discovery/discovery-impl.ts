@@ -1207,10 +1207,11 @@ class DiscoveryImpl implements Discovery {
     } else this.#reject("STALE", rm);
     // As in Fabric, a stale (but authentic) request is still answered: it changes nothing here.
     const known = req.known.length === 0 ? NO_KNOWN : new Set(req.known.slice(0, this.#o.maxKnownMembers).map((k) => pkiHex(k)));
-    this.#sendMemResponse(am.membership, selfInfo.internalEndpoint(), nonce, known);
+    this.#sendMemResponse(am.membership, selfInfo.internalEndpoint(), nonce, known, am.timestamp);
   }
 
-  #sendMemResponse(target: Member, internalEndpoint: string, nonce: bigint, known: ReadonlySet<string> = NO_KNOWN): void {
+  /** `requesterTime`: the timestamp of the alive message the request carried. */
+  #sendMemResponse(target: Member, internalEndpoint: string, nonce: bigint, known: ReadonlySet<string> = NO_KNOWN, requesterTime?: PeerTime): void {
     const targetPeer: NetworkMember = {
       endpoint: target.endpoint,
       metadata: target.metadata,
@@ -1221,7 +1222,7 @@ class DiscoveryImpl implements Discovery {
     if (aliveMsg === undefined) return;
     let memResp: MembershipResponse | undefined;
     try {
-      memResp = this.#createMembershipResponse(aliveMsg, targetPeer, known);
+      memResp = this.#createMembershipResponse(aliveMsg, targetPeer, known, requesterTime);
     } catch (err) {
       this.#logger.warn("Disclosure policy failed", { error: errorMessage(err) });
       return;
@@ -1246,16 +1247,25 @@ class DiscoveryImpl implements Discovery {
   }
 
   /** Our view as the disclosure policy lets `target` see it, or undefined if it may not even see us. */
-  #createMembershipResponse(aliveMsg: SignedGossipMessage, target: NetworkMember, known: ReadonlySet<string> = NO_KNOWN): MembershipResponse | undefined {
+  #createMembershipResponse(
+    aliveMsg: SignedGossipMessage,
+    target: NetworkMember,
+    known: ReadonlySet<string> = NO_KNOWN,
+    requesterTime?: PeerTime,
+  ): MembershipResponse | undefined {
     const { sieve, envelopeFilter } = this.#c.disclosurePolicy(target);
     if (!sieve(aliveMsg)) return undefined;
     // Ours: members the requester listed as known are left out: by the version it holds (versionTag), or by
     // PKI-ID or its tag (what earlier versions of ours list: members heard of lately). Fabric's requests list none.
+    // Such a requester (membershipDelta) is not sent back its own alive message either, unless we hold a newer
+    // one than its request carried (a twin's, which it must learn of), nor ours when it listed us as known.
+    const delta = known.size > 0;
     const unknown = (m: SignedGossipMessage): boolean => {
-      if (known.size === 0) return true;
+      if (!delta) return true;
       const am = wellFormedAlive(m);
       if (am === undefined) return true;
       const pkiId = am.membership.pkiId;
+      if (requesterTime !== undefined && bytesEqual(pkiId, target.pkiId) && comparePeerTime(am.timestamp, requesterTime) <= 0) return false;
       const key = pkiKey(pkiId);
       // The version tag last: it may hash a message not tagged yet.
       return !known.has(key) && !known.has(this.#knownTag(key, pkiId)) && !known.has(versionTag(m, am));
@@ -1268,7 +1278,7 @@ class DiscoveryImpl implements Discovery {
     for (const am of this.#aliveMembership.messages()) {
       if (sieve(am) && unknown(am)) alive.push(envelopeFilter(am));
     }
-    alive.push(envelopeFilter(aliveMsg));
+    if (unknown(aliveMsg)) alive.push(envelopeFilter(aliveMsg));
     return { alive, dead };
   }
 

@@ -107,7 +107,8 @@ describe("membershipDelta's lists (ours)", () => {
     const [request] = requestsOf(f);
     assert.deepEqual(request!.known.sort(), [versionTagOf(a.pkiId, a.incNum, 1n), versionTagOf(b.pkiId, b.incNum, 1n)].sort(), "listed by version, not by PKI-ID");
 
-    // A requester holding a at the version we hold and b at an older one gets b alone (and our own alive message).
+    // A requester holding a at the version we hold and b at an older one gets b alone (and our own alive
+    // message, since it did not list us; not its own, which its request carried).
     f.comm.deliver(b.alive(), b.pkiId);
     const requester = new RemotePeer("org1-requester-long-name:7051");
     const listed = [versionTagOf(a.pkiId, a.incNum, 1n), versionTagOf(b.pkiId, b.incNum, 1n)].map((t) => Buffer.from(t, "hex"));
@@ -115,7 +116,40 @@ describe("membershipDelta's lists (ours)", () => {
     const reply = f.comm.sentOf("memRes").at(-1)!;
     const res = reply.msg.message.content?.$case === "memRes" ? reply.msg.message.content.value : undefined;
     const aliveIds = res!.alive.map((e) => fromUtf8(aliveOf(SignedGossipMessage.fromEnvelope(e)).membership!.pkiId)).sort();
-    assert.deepEqual(aliveIds, [b.endpoint, "org1-requester-long-name:7051", "self:7051"].sort(), "a (same version) left out, b (newer here) sent");
+    assert.deepEqual(aliveIds, [b.endpoint, "self:7051"].sort(), "a (same version) left out, b (newer here) sent");
+    await f.disc.stop();
+  });
+  it("a requester that lists members is not sent its own alive message unless we hold a newer one, nor ours when it listed us", async () => {
+    const f = await fixture({ orgOf, options: { membershipDelta: true } });
+    const a = new RemotePeer("org1-a-long-name:7051");
+    const requester = new RemotePeer("org1-requester-long-name:7051");
+    f.comm.deliver(a.alive(), a.pkiId);
+    const aliveIdsOfLastResponse = (): string[] => {
+      const reply = f.comm.sentOf("memRes").at(-1)!;
+      const res = reply.msg.message.content?.$case === "memRes" ? reply.msg.message.content.value : undefined;
+      return res!.alive.map((e) => fromUtf8(aliveOf(SignedGossipMessage.fromEnvelope(e)).membership!.pkiId)).sort();
+    };
+    const listingA = [Buffer.from(tagOf(a.pkiId), "hex")];
+
+    // Its request carries its newest alive message: nothing of its own comes back; ours does (not listed).
+    f.comm.deliver(requester.memReq(1n, requester.alive().envelope, listingA), requester.pkiId);
+    assert.deepEqual(aliveIdsOfLastResponse(), ["self:7051"]);
+
+    // We hold a newer alive message of its PKI-ID than its request carried (another process with its identity,
+    // or simply a later one): that one is news to it.
+    const older = requester.alive().envelope;
+    f.comm.deliver(requester.alive(), requester.pkiId);
+    f.comm.deliver(requester.memReq(2n, older, listingA), requester.pkiId);
+    assert.deepEqual(aliveIdsOfLastResponse(), [requester.endpoint, "self:7051"].sort());
+
+    // It listed us as known: our alive message is left out too, and the response is empty.
+    const listingUs = [...listingA, Buffer.from(tagOf(f.self.pkiId), "hex")];
+    f.comm.deliver(requester.memReq(3n, requester.alive().envelope, listingUs), requester.pkiId);
+    assert.deepEqual(aliveIdsOfLastResponse(), []);
+
+    // A request that lists nothing (Fabric's) gets Fabric's response: every member, the requester and us included.
+    f.comm.deliver(requester.memReq(4n, requester.alive().envelope), requester.pkiId);
+    assert.deepEqual(aliveIdsOfLastResponse(), [a.endpoint, requester.endpoint, "self:7051"].sort());
     await f.disc.stop();
   });
 });
