@@ -660,6 +660,17 @@ export class Simulator {
 
   // --- sampling --------------------------------------------------------------------------------
 
+  /**
+   * Membership convergence, looked for at every step (100 ms) rather than every sample, so that it can be
+   * compared with a bound finer than the sample interval: the first instant every running peer sees every
+   * other, counted only once every peer has started.
+   */
+  #checkConvergence(): void {
+    if (!this.peers.every((p) => p.incarnation > 0)) return;
+    const running = this.peers.filter((p) => p.running);
+    if (running.length > 0 && running.every((p) => (p.node?.peers().length ?? 0) >= running.length - 1)) this.#convergedAt = this.now();
+  }
+
   #sample(): void {
     const s = this.#series;
     const now = this.now();
@@ -674,11 +685,6 @@ export class Simulator {
       this.#metrics.intervalBytesByType[t] = 0;
     }
     const running = this.peers.filter((p) => p.running);
-    // Convergence counts only once every peer has started.
-    if (this.#convergedAt === undefined && running.length > 0 && this.peers.every((p) => p.incarnation > 0)) {
-      const full = running.every((p) => (p.node?.peers().length ?? 0) >= running.length - 1);
-      if (full) this.#convergedAt = now;
-    }
     // Views of a rotating subset: the membership series and the forged-member check.
     const sizes: number[] = [];
     const count = Math.min(VIEW_SAMPLE_PEERS, running.length);
@@ -750,6 +756,7 @@ export class Simulator {
         await this.clock.advance(Math.min(STEP_MS, durationMs - this.now()));
         violation = this.checker.violation;
         if (violation !== undefined) break;
+        if (this.#convergedAt === undefined) this.#checkConvergence();
         for (const listener of this.#stepListeners) listener(this.now());
         if (this.now() >= nextSample) {
           this.#sample();

@@ -33,6 +33,17 @@ test("every peer commits every block of every channel it is in, and nothing reac
   assert.equal(result.series.latencies.length, r.commits);
 });
 
+test("membership convergence is the step at which every view became full, not the next sample", async () => {
+  // Samples every 15 s: the first at the first step, the next at 15 s. Fabric's defaults fill every view after
+  // the first alive round (about 5-6 s), so a convergence looked for only at samples would read 15.
+  const { result } = await runSim(smallOptions({ seed: 3, peers: 8, blocks: 4, sampleIntervalMs: 15_000 }));
+  const c = result.report.membershipConvergenceSeconds;
+  assert.ok(c !== undefined && c > 0 && c < 15, `converged at ${c} s`);
+  assert.ok(Math.abs(c * 10 - Math.round(c * 10)) < 1e-9, `${c} s is a step of 100 ms`);
+  const fullAtSamples = result.series.membership.findIndex((m) => m.min >= 7);
+  assert.ok(fullAtSamples >= 1 && result.series.sampleTimes[fullAtSamples]! >= c, "the samples saw full views only later");
+});
+
 test("a crashed peer restarts with its ledger and catches up by state transfer; a crashed leader is replaced", async () => {
   const gossip = defaultGossipConfig();
   gossip.state.enabled = true;
