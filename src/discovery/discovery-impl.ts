@@ -1211,7 +1211,7 @@ class DiscoveryImpl implements Discovery {
   }
 
   /** `requesterTime`: the timestamp of the alive message the request carried. */
-  #sendMemResponse(target: Member, internalEndpoint: string, nonce: bigint, known: ReadonlySet<string> = NO_KNOWN, requesterTime?: PeerTime): void {
+  #sendMemResponse(target: Member, internalEndpoint: string, nonce: bigint, known: ReadonlySet<string>, requesterTime: PeerTime): void {
     const targetPeer: NetworkMember = {
       endpoint: target.endpoint,
       metadata: target.metadata,
@@ -1250,8 +1250,8 @@ class DiscoveryImpl implements Discovery {
   #createMembershipResponse(
     aliveMsg: SignedGossipMessage,
     target: NetworkMember,
-    known: ReadonlySet<string> = NO_KNOWN,
-    requesterTime?: PeerTime,
+    known: ReadonlySet<string>,
+    requesterTime: PeerTime,
   ): MembershipResponse | undefined {
     const { sieve, envelopeFilter } = this.#c.disclosurePolicy(target);
     if (!sieve(aliveMsg)) return undefined;
@@ -1265,7 +1265,7 @@ class DiscoveryImpl implements Discovery {
       const am = wellFormedAlive(m);
       if (am === undefined) return true;
       const pkiId = am.membership.pkiId;
-      if (requesterTime !== undefined && bytesEqual(pkiId, target.pkiId) && comparePeerTime(am.timestamp, requesterTime) <= 0) return false;
+      if (bytesEqual(pkiId, target.pkiId) && comparePeerTime(am.timestamp, requesterTime) <= 0) return false;
       const key = pkiKey(pkiId);
       // The version tag last: it may hash a message not tagged yet.
       return !known.has(key) && !known.has(this.#knownTag(key, pkiId)) && !known.has(versionTag(m, am));
