@@ -119,14 +119,15 @@ export const TUNED: GossipSettings = Object.freeze({
    */
   publishStateInfoInterval: "16s",
   /**
-   * true (extension): StateInfo pull from pullPeerNum peers only while a channel member's StateInfo is
-   * missing, else from one peer every 8th requestStateInfoInterval; whole StateInfo snapshots every 4 s
-   * were the largest part of a peer's membership bytes.
+   * true (extension): StateInfo pull from one channel member whose StateInfo is missing, only while some
+   * is, else from one peer every 8th requestStateInfoInterval; whole StateInfo snapshots every 4 s from
+   * pullPeerNum peers were the largest part of a peer's membership bytes.
    */
   stateInfoPullWhenMissing: true,
   /**
    * true (extension): membership syncs 0.25-3 s after start that ask a member of every org known, the first
-   * two with an alive message: views complete about 3 s after a rollout instead of 17-31 s.
+   * two with an alive message, the later ones with our StateInfo: views complete about 3 s after a rollout
+   * instead of 17-31 s.
    */
   startupSync: true,
 });

@@ -248,3 +248,23 @@ test("a mixed network, every other peer on Fabric's defaults and the rest on the
   assert.ok(mixed.membershipConvergenceSeconds !== undefined && mixed.membershipConvergenceSeconds <= 25, `mixed converged at ${mixed.membershipConvergenceSeconds} s`);
   assert.equal(mixed.missingCommits, 0);
 });
+
+test("the tuned set's channel views: most StateInfo spreads by push at start, the rest is pulled from its owner, with few snapshots", async () => {
+  // Peers refuse a StateInfo whose sender's identity they lack: startupSync gossips ours only after our alive
+  // messages, and again at two later early syncs; a missing one is pulled from the member it belongs to.
+  const sim = new Simulator(membershipOptions(presetGossipConfig("tuned"), { durationMs: 11_000 }));
+  const lacking = new Map<number, number>();
+  for (const at of [4_000, 10_000]) {
+    sim.clock.setTimeout(() => {
+      let pairs = 0;
+      for (const p of sim.peers) pairs += sim.peers.length - 1 - (p.node?.peersOfChannel(sim.channels[0]!.name).length ?? 0);
+      lacking.set(at, pairs);
+    }, at);
+  }
+  const { report } = await sim.run();
+  const pairs = sim.peers.length * (sim.peers.length - 1);
+  // Before (StateInfo from the first early sync, pulled from 3 random peers): 648 of 1,560 at 4 s, 1,389 B/s of snapshots.
+  assert.ok(lacking.get(4_000)! <= pairs / 4, `${lacking.get(4_000)} of ${pairs} (peer, member) pairs without StateInfo at 4 s`);
+  assert.equal(lacking.get(10_000), 0, "every peer holds every member's StateInfo at 10 s");
+  assert.ok((report.bytesPerPeerPerSecByType.stateSnapshot ?? 0) < 1_000, `snapshots ${report.bytesPerPeerPerSecByType.stateSnapshot} B/s`);
+});

@@ -102,6 +102,8 @@ export class GossipChannelImpl implements GossipChannel {
   #ledgerHeight = 0n;
   /** Fabric's `shouldGossipStateInfo`: our StateInfo changed since it was last published. */
   #dirty = false;
+  /** Whether our StateInfo was ever gossiped (publishStateInfoIfChanged's orAgain resends only such). */
+  #selfStateInfoGossiped = false;
   /** StateInfo pull rounds skipped in a row (stateInfoPullWhenMissing). */
   #stateInfoRoundsSkipped = 0;
   #leftChannel = false;
@@ -254,9 +256,16 @@ export class GossipChannelImpl implements GossipChannel {
     this.#dirty = true;
   }
 
-  publishStateInfoIfChanged(): void {
+  publishStateInfoIfChanged(options: { orAgain?: boolean } = {}): void {
     if (this.#stopped) return;
-    this.#guard("publish StateInfo", () => this.#publishStateInfo());
+    this.#guard("publish StateInfo", () => {
+      if (this.#dirty || options.orAgain !== true) {
+        this.#publishStateInfo();
+        return;
+      }
+      // Unchanged: the same signed message again (holders drop it as a duplicate), if it went out before.
+      if (this.#selfStateInfoGossiped && this.#adapter.getMembership().length > 0) this.#adapter.gossip(this.#selfStateInfoSignedMsg);
+    });
   }
 
   updateChaincodes(chaincodes: Chaincode[]): void {
@@ -317,6 +326,7 @@ export class GossipChannelImpl implements GossipChannel {
     if (signed === undefined) return;
     this.#stateInfoCache.add(signed);
     if (this.#stopped) return;
+    this.#selfStateInfoGossiped = true;
     this.#adapter.gossip(signed);
   }
 
@@ -331,26 +341,30 @@ export class GossipChannelImpl implements GossipChannel {
     this.#dirty = false;
   }
 
-  /** Fabric's `requestStateInfo`: a StateInfoPullRequest to `pullPeerNum` random peers of channel orgs. */
+  /**
+   * Fabric's `requestStateInfo`: a StateInfoPullRequest to `pullPeerNum` random peers of channel orgs.
+   * With stateInfoPullWhenMissing, to one member whose StateInfo we miss (it surely holds its own, and
+   * its snapshot brings what it holds of the others), else to one random peer every
+   * STATE_INFO_REFRESH_ROUNDS-th round.
+   */
   #requestStateInfo(): void {
     let peerNum = this.#config.pullPeerNum;
-    if (this.#config.stateInfoPullWhenMissing === true && !this.#missesStateInfo()) {
-      // Nothing missing: a refresh now and then, from one peer, in case a pushed update went astray.
-      if (++this.#stateInfoRoundsSkipped < STATE_INFO_REFRESH_ROUNDS) return;
-      peerNum = 1;
+    let pool = this.#adapter.getMembership();
+    if (this.#config.stateInfoPullWhenMissing === true) {
+      const missing = pool.filter((m) => this.isMemberInChan(m) && this.#stateInfoCache.msgById(m.pkiId) === undefined);
+      if (missing.length > 0) {
+        peerNum = 1;
+        pool = missing;
+      } else {
+        // Nothing missing: a refresh now and then, in case a pushed update went astray.
+        if (++this.#stateInfoRoundsSkipped < STATE_INFO_REFRESH_ROUNDS) return;
+        peerNum = 1;
+      }
     }
     this.#stateInfoRoundsSkipped = 0;
-    const peers = selectPeers(peerNum, this.#adapter.getMembership(), (m) => this.isMemberInChan(m), this.#random);
+    const peers = selectPeers(peerNum, pool, (m) => this.isMemberInChan(m), this.#random);
     if (peers.length === 0) return;
     this.#adapter.send(this.#stateInfoRequest, ...peers);
-  }
-
-  /** Whether an alive member of a channel org has no StateInfo with us. */
-  #missesStateInfo(): boolean {
-    for (const m of this.#adapter.getMembership()) {
-      if (this.isMemberInChan(m) && this.#stateInfoCache.msgById(m.pkiId) === undefined) return true;
-    }
-    return false;
   }
 
   // ---- membership queries ----

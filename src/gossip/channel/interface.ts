@@ -129,9 +129,10 @@ export interface ChannelConfig {
    */
   pullWaitsFollowRtt?: boolean;
   /**
-   * Not in Fabric (fabric-gossip's `peer.gossip.stateInfoPullWhenMissing`, opt-in): a StateInfo pull round
-   * asks pullPeerNum peers only while a member of a channel org has no StateInfo with us, and otherwise
-   * one peer every STATE_INFO_REFRESH_ROUNDS-th round; pushed StateInfo keeps the rest current.
+   * Not in Fabric (fabric-gossip's `peer.gossip.stateInfoPullWhenMissing`, opt-in): while a member of a
+   * channel org has no StateInfo with us, a StateInfo pull round asks one such member (not pullPeerNum
+   * random peers), and otherwise one random peer every STATE_INFO_REFRESH_ROUNDS-th round; pushed
+   * StateInfo keeps the rest current.
    */
   stateInfoPullWhenMissing?: boolean;
   /** The transport's message size limit (comm's `maxMessageSize`): block pull responses are split to fit it. Default 100 MiB. */
@@ -207,8 +208,9 @@ export interface GossipChannel {
   /**
    * Publishes our StateInfo now if it changed since last published and somebody can hear it, as the
    * next publish tick would (ours: startupSync, so that a peer joins the channel's view in seconds).
+   * With `orAgain`, an unchanged StateInfo that went out before is gossiped again.
    */
-  publishStateInfoIfChanged(): void;
+  publishStateInfoIfChanged(options?: { orAgain?: boolean }): void;
   /** Sets the chaincodes we publish, and publishes at once even with an empty membership. */
   updateChaincodes(chaincodes: Chaincode[]): void;
   /** Processes a channel message from a remote peer. Never throws. */

@@ -132,6 +132,33 @@ describe("channel: our StateInfo", () => {
     assert.equal(adapter.gossiped.length, 3);
   });
 
+  it("publishStateInfoIfChanged (startupSync): publishes a change at once; with orAgain, an unchanged StateInfo that went out before goes out again", async (t) => {
+    const adapter = new FakeAdapter();
+    const p1 = adapter.addMember(pki("p1"), ORG1);
+    const { gc } = await newChannel({ adapter, config: { publishStateInfoIntervalMs: 3_600_000 } });
+    t.after(() => gc.stop());
+    gc.publishStateInfoIfChanged({ orAgain: true });
+    assert.equal(adapter.gossiped.length, 0, "never published: nothing to send again");
+    gc.updateLedgerHeight(3n);
+    gc.publishStateInfoIfChanged();
+    assert.equal(adapter.gossiped.length, 1, "changed: published at once");
+    gc.publishStateInfoIfChanged();
+    assert.equal(adapter.gossiped.length, 1, "unchanged: nothing without orAgain");
+    const signs = adapter.signCount;
+    gc.publishStateInfoIfChanged({ orAgain: true });
+    assert.equal(adapter.gossiped.length, 2);
+    assert.equal(adapter.gossiped[1], adapter.gossiped[0], "the same signed message, not a new one");
+    assert.equal(adapter.signCount, signs, "not signed again");
+    adapter.members = [];
+    gc.publishStateInfoIfChanged({ orAgain: true });
+    assert.equal(adapter.gossiped.length, 2, "nobody to send it to");
+    adapter.members = [p1];
+    gc.updateLedgerHeight(4n);
+    gc.publishStateInfoIfChanged({ orAgain: true });
+    assert.equal(adapter.gossiped.length, 3, "changed: the new one, once");
+    assert.equal(stateInfoContent(adapter.gossiped[2]!).properties?.ledgerHeight, 4n);
+  });
+
   it("seq_num is the clock in ns, strictly increasing even at one virtual instant", async (t) => {
     const { gc, clock } = await newChannel();
     t.after(() => gc.stop());
@@ -319,7 +346,7 @@ describe("channel: StateInfo pull", () => {
     assert.equal(targets.size, 8, "random peers: every channel-org peer is picked over 50 rounds");
   });
 
-  it("stateInfoPullWhenMissing (ours): pullPeerNum peers while a channel member's StateInfo is missing, else one peer every 8th round", async (t) => {
+  it("stateInfoPullWhenMissing (ours): while a channel member's StateInfo is missing, one such member is asked; else one peer every 8th round", async (t) => {
     const adapter = new FakeAdapter();
     const members = [...[0, 1, 2, 3].map((i) => pki(`o1-${i}`)), ...[0, 1, 2, 3].map((i) => pki(`o2-${i}`))];
     for (const [i, m] of members.entries()) adapter.addMember(m, i < 4 ? ORG1 : ORG2);
@@ -328,19 +355,24 @@ describe("channel: StateInfo pull", () => {
     const { gc, clock } = await newChannel({ adapter, joinMsg, config: { pullIntervalMs: 3_600_000, stateInfoPullWhenMissing: true } });
     t.after(() => gc.stop());
     const rounds = () => adapter.sentOf("stateInfoPullReq").map((r) => r.peers.length);
+    const lastTarget = () => new TextDecoder().decode(adapter.sentOf("stateInfoPullReq").at(-1)!.peers[0]!.pkiId);
     await clock.advance(300);
-    assert.deepEqual(rounds(), [3, 3, 3], "StateInfo missing: every round, from pullPeerNum peers");
-    // Every member of a channel org has StateInfo now (ORG3's member is not in the channel and does not count).
+    assert.deepEqual(rounds(), [1, 1, 1], "StateInfo missing: every round, from one member that misses it");
+    // Every member of a channel org but one has StateInfo now (ORG3's member is not in the channel and does not count).
     for (const m of members.slice(0, 7)) gc.handleMessage(received(stateInfoMsg(m, 2n), m));
-    await clock.advance(100);
-    assert.deepEqual(rounds(), [3, 3, 3, 3], "one still missing");
+    for (let i = 0; i < 5; i++) {
+      await clock.advance(100);
+      assert.equal(lastTarget(), "o2-3", "the one still missing is asked, for it holds its own StateInfo");
+    }
+    assert.deepEqual(rounds(), [1, 1, 1, 1, 1, 1, 1, 1]);
     gc.handleMessage(received(stateInfoMsg(members[7]!, 2n), members[7]!));
     await clock.advance(100 * 16);
-    assert.deepEqual(rounds().slice(4), [1, 1], "nothing missing: a refresh from one peer every 8th round");
-    // A new member without StateInfo: full rounds again.
+    assert.deepEqual(rounds().slice(8), [1, 1], "nothing missing: a refresh from one peer every 8th round");
+    // A new member without StateInfo: it is asked at once.
     adapter.addMember(pki("o2-new"), ORG2);
     await clock.advance(100);
-    assert.deepEqual(rounds().slice(6), [3]);
+    assert.deepEqual(rounds().slice(10), [1]);
+    assert.equal(lastTarget(), "o2-new");
     // Without the option, Fabric's: every round from pullPeerNum peers, whatever we hold.
     const plain = await newChannel({ adapter, joinMsg, config: { pullIntervalMs: 3_600_000 }, selfPki: pki("self2") });
     t.after(() => plain.gc.stop());
