@@ -295,6 +295,8 @@ class DiscoveryImpl implements Discovery {
   readonly #probing = new Set<PkiHex>();
   /** livenessFromTraffic: alive members pinged because they were quiet (#pingQuietMembers). */
   readonly #quietPings = new Set<PkiHex>();
+  /** livenessFromTraffic: alive members comm presumed dead, pinged before we agree (#confirmPresumedDead). */
+  readonly #deathChecks = new Set<PkiHex>();
   #pingsInFlight = 0;
   /** The last alive check that ran late by more than its period: when, and how late (see #scheduleCheckAlive). */
   #stall: { atMs: number; ms: number } | undefined;
@@ -355,6 +357,10 @@ class DiscoveryImpl implements Discovery {
         // closed streams to us, or our dial's timer ran late); the member's own news is still unread.
         if (this.#withinStallGrace(key)) {
           this.#logger.debug("Not presuming a member dead: our event loop has just stalled", { pkiId: key });
+          return;
+        }
+        if (this.#o.livenessFromTraffic && member !== undefined) {
+          this.#confirmPresumedDead(key, pkiId, member);
           return;
         }
         this.#expireDeadMembers([pkiId], "presumed-dead");
@@ -767,6 +773,34 @@ class DiscoveryImpl implements Discovery {
         alive.lastSeenMs = this.#c.clock.monotonic();
       });
     }
+  }
+
+  /**
+   * livenessFromTraffic (ours): comm presumed an alive member dead (a failed dial or send), and one ping
+   * decides. Fabric declares it dead at once; but a dial's ping must answer within connTimeout (2 s), and
+   * over links with a long tail of round trips one slow dial then declared a live member dead (200 peers,
+   * longtail:10ms,200ms: once in 90 s). A crashed member does not answer the ping either, and is declared
+   * dead that ping's timeout later. At most maxReconnectPingsInFlight such pings at once; beyond that,
+   * Fabric's rule.
+   */
+  #confirmPresumedDead(key: PkiHex, pkiId: PKIidType, member: NetworkMember): void {
+    if (this.#deathChecks.has(key)) return;
+    if (this.#deathChecks.size >= this.#o.maxReconnectPingsInFlight) {
+      this.#expireDeadMembers([pkiId], "presumed-dead");
+      return;
+    }
+    this.#deathChecks.add(key);
+    void this.#ping(cloneNetworkMember(member)).then((responsive) => {
+      this.#deathChecks.delete(key);
+      const alive = this.#aliveLastTS.get(key);
+      if (this.#stopped || alive === undefined) return;
+      if (responsive) {
+        this.#logger.debug("A member presumed dead answered our ping: still alive", { pkiId: key });
+        alive.lastSeenMs = this.#c.clock.monotonic();
+        return;
+      }
+      this.#expireDeadMembers([pkiId], "presumed-dead");
+    });
   }
 
   /**

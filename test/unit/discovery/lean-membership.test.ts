@@ -178,6 +178,38 @@ describe("livenessFromTraffic (ours)", () => {
     assert.ok(ALIVE < EXPIRATION);
   });
 
+  it("a member comm presumes dead (a failed dial or send) is pinged first: an answer keeps it alive, no answer declares it dead", async () => {
+    const members = (f: Awaited<ReturnType<typeof fixture>>) => f.disc.getMembership().map((m) => fromUtf8(m.pkiId)).sort();
+    const dead = (f: Awaited<ReturnType<typeof fixture>>) => f.disc.getDeadMembers().map((m) => fromUtf8(m.pkiId)).sort();
+    const slow = new RemotePeer("slow:7051");
+    const crashed = new RemotePeer("crashed:7051");
+    const f = await fixture({ options: { livenessFromTraffic: true } });
+    const answers = new Map<string, (answer: boolean) => void>();
+    // Each ping waits for the test to answer it.
+    f.comm.ping = (peer) => {
+      f.comm.pinged.push(peer);
+      return new Promise<boolean>((resolve) => answers.set(fromUtf8(peer.pkiId), resolve));
+    };
+    for (const p of [slow, crashed]) f.comm.deliver(p.alive(), p.pkiId);
+    for (const p of [slow, crashed, slow]) for (const l of f.comm.deadListeners) l(p.pkiId, p.endpoint);
+    assert.deepEqual(members(f), ["crashed:7051", "slow:7051"], "not dead before the ping is answered");
+    assert.deepEqual(f.comm.pinged.map((m) => fromUtf8(m.pkiId)), ["slow:7051", "crashed:7051"], "one ping each, a second report waits for it");
+    answers.get("slow:7051")!(true);
+    answers.get("crashed:7051")!(false);
+    await f.clock.advance(1);
+    assert.deepEqual(members(f), ["slow:7051"], "the answer kept it alive");
+    assert.deepEqual(dead(f), ["crashed:7051"]);
+    await f.disc.stop();
+    // Fabric's rule without the option: dead at once, nobody pinged.
+    const g = await fixture();
+    for (const p of [slow, crashed]) g.comm.deliver(p.alive(), p.pkiId);
+    for (const p of [slow, crashed]) for (const l of g.comm.deadListeners) l(p.pkiId, p.endpoint);
+    assert.deepEqual(members(g), []);
+    assert.deepEqual(dead(g), ["crashed:7051", "slow:7051"]);
+    assert.equal(g.comm.pinged.length, 0);
+    await g.disc.stop();
+  });
+
   it("a member quiet for all but two check periods of the timeout is pinged: an answer keeps it alive, a crashed one still expires on time", async () => {
     const f = await fixture({ options: { livenessFromTraffic: true } });
     const answering = new Set(["lucky:7051"]);
