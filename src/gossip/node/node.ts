@@ -76,8 +76,9 @@ const STARTUP_ALIVES = 2;
  * startupSync: the early syncs (of STARTUP_SYNC_AT_MS, from the first after the STARTUP_ALIVES ones) that gossip
  * our StateInfo even if unchanged. At 100 peers over 10-50 ms links (fast crypto), pairs that lacked each
  * other's StateInfo 6 s after the start: 1,069 when it went out at every early sync only if changed (from
- * 0.25 s, before most peers held our identity); 595 when it went out so and again at 3 s; 236 from 1 s and
- * again at these (each with stateInfoPullWhenMissing asking the member whose StateInfo is missing).
+ * 0.25 s, before most peers held our identity) and missing ones were pulled from three random peers; with
+ * stateInfoPullWhenMissing asking the member whose StateInfo is missing, 595 when it also went out again at
+ * 3 s, and 236 when it went out from 1 s and again at these.
  */
 const STARTUP_STATE_INFO_AGAIN_AT_MS: readonly number[] = [1_500, 3_000];
 
