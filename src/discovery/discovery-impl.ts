@@ -765,14 +765,23 @@ class DiscoveryImpl implements Discovery {
       if (ts.lastSeenMs >= quietSince || this.#quietPings.has(key)) continue;
       const member = this.#id2Member.get(key);
       if (member === undefined) continue;
-      this.#quietPings.add(key);
-      void this.#ping(cloneNetworkMember(member)).then((responsive) => {
-        this.#quietPings.delete(key);
-        const alive = this.#aliveLastTS.get(key);
-        if (this.#stopped || !responsive || alive === undefined) return;
-        alive.lastSeenMs = this.#c.clock.monotonic();
-      });
+      this.#pingAliveMember(key, member, this.#quietPings);
     }
+  }
+
+  /**
+   * livenessFromTraffic: pings an alive member, tracked in `inFlight` meanwhile. An answer counts as hearing
+   * from it; without one, `onSilence` runs (if it is still alive with us).
+   */
+  #pingAliveMember(key: PkiHex, member: NetworkMember, inFlight: Set<PkiHex>, onSilence?: () => void): void {
+    inFlight.add(key);
+    void this.#ping(cloneNetworkMember(member)).then((responsive) => {
+      inFlight.delete(key);
+      const alive = this.#aliveLastTS.get(key);
+      if (this.#stopped || alive === undefined) return;
+      if (responsive) alive.lastSeenMs = this.#c.clock.monotonic();
+      else onSilence?.();
+    });
   }
 
   /**
@@ -789,18 +798,7 @@ class DiscoveryImpl implements Discovery {
       this.#expireDeadMembers([pkiId], "presumed-dead");
       return;
     }
-    this.#deathChecks.add(key);
-    void this.#ping(cloneNetworkMember(member)).then((responsive) => {
-      this.#deathChecks.delete(key);
-      const alive = this.#aliveLastTS.get(key);
-      if (this.#stopped || alive === undefined) return;
-      if (responsive) {
-        this.#logger.debug("A member presumed dead answered our ping: still alive", { pkiId: key });
-        alive.lastSeenMs = this.#c.clock.monotonic();
-        return;
-      }
-      this.#expireDeadMembers([pkiId], "presumed-dead");
-    });
+    this.#pingAliveMember(key, member, this.#deathChecks, () => this.#expireDeadMembers([pkiId], "presumed-dead"));
   }
 
   /**

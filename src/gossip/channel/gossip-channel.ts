@@ -352,14 +352,10 @@ export class GossipChannelImpl implements GossipChannel {
     let pool = this.#adapter.getMembership();
     if (this.#config.stateInfoPullWhenMissing === true) {
       const missing = pool.filter((m) => this.isMemberInChan(m) && this.#stateInfoCache.msgById(m.pkiId) === undefined);
-      if (missing.length > 0) {
-        peerNum = 1;
-        pool = missing;
-      } else {
-        // Nothing missing: a refresh now and then, in case a pushed update went astray.
-        if (++this.#stateInfoRoundsSkipped < STATE_INFO_REFRESH_ROUNDS) return;
-        peerNum = 1;
-      }
+      // Nothing missing: a refresh now and then, in case a pushed update went astray.
+      if (missing.length === 0 && ++this.#stateInfoRoundsSkipped < STATE_INFO_REFRESH_ROUNDS) return;
+      peerNum = 1;
+      if (missing.length > 0) pool = missing;
     }
     this.#stateInfoRoundsSkipped = 0;
     const peers = selectPeers(peerNum, pool, (m) => this.isMemberInChan(m), this.#random);
