@@ -34,6 +34,8 @@ export class Connection {
   #writing = false;
   /** No more sends: closed, retired, or read-only. */
   #writeClosed = false;
+  /** The connection that took over from this one when it was retired (see retire). */
+  #successor: Connection | undefined;
   #closed = false;
   #idle: Promise<void> = Promise.resolve();
 
@@ -68,6 +70,9 @@ export class Connection {
    * for its write (`onWritten`, sendAndWait) is always queued.
    */
   enqueue(bytes: Uint8Array, blocking: boolean, onError?: (err: Error) => void, onWritten?: () => void): boolean {
+    // A sender may still hold a connection retired after it was handed out (a dial's result, when the peer's
+    // own dial was settled as the winner in the same instant): its message goes where the queued ones went.
+    if (this.#successor !== undefined) return this.#successor.enqueue(bytes, blocking, onError, onWritten);
     if (this.#writeClosed) {
       onError?.(new Error("connection closed"));
       return false;
@@ -99,6 +104,8 @@ export class Connection {
   retire(successor: Connection, endWrite: boolean): void {
     if (this.#writeClosed) return;
     this.#writeClosed = true;
+    // Only a writable successor: it has none of its own yet, so the chain never loops back.
+    if (!successor.#writeClosed) this.#successor = successor;
     const pending = this.#queue;
     this.#queue = [];
     // Taken over whatever the successor holds: these were accepted once already.

@@ -1,0 +1,57 @@
+/**
+ * Two peers that start sending to each other both dial; the race is settled the same way on both sides,
+ * and no message is lost on the stream that loses.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { MemoryStream } from "../../../src/comm/memory/index.js";
+import { GossipMessage_Tag } from "../../../src/protos/gen/gossip/message.pb.js";
+import { SignedGossipMessage } from "../../../src/protoext/index.js";
+import { utf8 } from "../../../src/util/index.js";
+import { createMemoryCommHarness, type HarnessPeer, type MemoryCommHarness } from "../../utils/comm-harness.js";
+
+const ONE_WAY_MS = 10;
+
+function dataMsg(seq: number): SignedGossipMessage {
+  return SignedGossipMessage.noopSign({
+    nonce: 0n,
+    channel: utf8("testchannel"),
+    tag: GossipMessage_Tag.CHAN_AND_ORG,
+    content: { $case: "dataMsg", value: { payload: { seqNum: BigInt(seq), data: new Uint8Array(8), privateData: [] } } },
+  });
+}
+
+/** Two peers, the streams the network opens between them, and what each received. */
+async function pair(): Promise<{ h: MemoryCommHarness; a: HarnessPeer; b: HarnessPeer; opened: () => number; got: string[] }> {
+  const h = createMemoryCommHarness({ latency: () => ONE_WAY_MS });
+  const [a, b] = await h.createPeers(2);
+  let opened = 0;
+  const connect = h.network.connect.bind(h.network);
+  h.network.connect = (dialer, acceptor): MemoryStream => {
+    opened++;
+    return connect(dialer, acceptor);
+  };
+  const got: string[] = [];
+  a!.comm.accept(() => true, () => got.push("a"));
+  b!.comm.accept(() => true, () => got.push("b"));
+  return { h, a: a!, b: b!, opened: () => opened, got };
+}
+
+describe("comm: crossing dials", () => {
+  it("dials that cross in the same instant lose no message: a sender holding the retired connection writes to its successor", async () => {
+    // Both handshakes complete at once on both sides. B's dial resolved with its own stream, which B then
+    // retired for A's in the same instant; B's message went nowhere before.
+    const { h, a, b, opened, got } = await pair();
+    try {
+      b.comm.send(dataMsg(1), a.remote);
+      a.comm.send(dataMsg(2), b.remote);
+      await h.waitFor("both messages delivered", () => got.length === 2, 5_000);
+      assert.equal(opened(), 2);
+      await h.settle(3_000);
+      assert.equal(a.comm.stats().connections, 1);
+      assert.equal(b.comm.stats().connections, 1);
+    } finally {
+      await h.teardown();
+    }
+  });
+});
