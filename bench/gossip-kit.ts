@@ -104,8 +104,8 @@ export class PreboundTransport implements Transport {
     this.#sink = onStream;
     for (const s of this.#early.splice(0)) onStream(s);
   }
-  dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<RawStream> {
-    return this.inner.dial(endpoint, dialTimeoutMs, pingTimeoutMs);
+  dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number, stillNeeded?: () => boolean): Promise<RawStream> {
+    return this.inner.dial(endpoint, dialTimeoutMs, pingTimeoutMs, stillNeeded);
   }
   ping(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<void> {
     return this.inner.ping(endpoint, dialTimeoutMs, pingTimeoutMs);

@@ -98,8 +98,8 @@ class CountingTransport implements Transport {
   listen(onStream: (stream: RawStream) => void): Promise<void> {
     return this.inner.listen((s) => onStream(new CountingStream(s, this.counter)));
   }
-  async dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<RawStream> {
-    return new CountingStream(await this.inner.dial(endpoint, dialTimeoutMs, pingTimeoutMs), this.counter);
+  async dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number, stillNeeded?: () => boolean): Promise<RawStream> {
+    return new CountingStream(await this.inner.dial(endpoint, dialTimeoutMs, pingTimeoutMs, stillNeeded), this.counter);
   }
   ping(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<void> {
     return this.inner.ping(endpoint, dialTimeoutMs, pingTimeoutMs);

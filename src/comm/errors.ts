@@ -18,6 +18,8 @@ export type CommErrorCode =
   | "BAD_SIGNATURE"
   | "MESSAGE_TOO_LARGE"
   | "PROBE"
+  /** A dial given up after its ping, before opening a stream: the connection it was for came the other way. */
+  | "DIAL_NOT_NEEDED"
   | "CONNECTION_CLOSED"
   /** A PKI-ID refused for a while after too many offences. */
   | "REFUSED_PEER"

@@ -46,9 +46,11 @@ export interface Transport {
   listen(onStream: (stream: RawStream) => void): Promise<void>;
   /**
    * Connects to `endpoint` within `dialTimeoutMs`, pings it within `pingTimeoutMs`, and opens a
-   * stream (Fabric's createConnection up to the handshake).
+   * stream (Fabric's createConnection up to the handshake). When `stillNeeded` is given and says false
+   * after the ping, no stream is opened (the remote saw a ping only, as from Fabric's Probe) and the dial
+   * fails with DIAL_NOT_NEEDED.
    */
-  dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<RawStream>;
+  dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number, stillNeeded?: () => boolean): Promise<RawStream>;
   /** Connects to `endpoint` and pings it, without opening a stream (Fabric's Probe). */
   ping(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<void>;
   /**

@@ -262,8 +262,8 @@ class LyingTlsTransport implements Transport {
   listen(onStream: (stream: RawStream) => void): Promise<void> {
     return this.inner.listen(onStream);
   }
-  dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<RawStream> {
-    return this.inner.dial(endpoint, dialTimeoutMs, pingTimeoutMs);
+  dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number, stillNeeded?: () => boolean): Promise<RawStream> {
+    return this.inner.dial(endpoint, dialTimeoutMs, pingTimeoutMs, stillNeeded);
   }
   ping(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<void> {
     return this.inner.ping(endpoint, dialTimeoutMs, pingTimeoutMs);

@@ -213,9 +213,9 @@ class HarnessTransport implements Transport {
     for (const s of this.#early.splice(0)) onStream(s);
   }
 
-  async dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<RawStream> {
+  async dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number, stillNeeded?: () => boolean): Promise<RawStream> {
     this.#dials.set(endpoint, (this.#dials.get(endpoint) ?? 0) + 1);
-    return this.#tap(await this.inner.dial(endpoint, dialTimeoutMs, pingTimeoutMs), endpoint);
+    return this.#tap(await this.inner.dial(endpoint, dialTimeoutMs, pingTimeoutMs, stillNeeded), endpoint);
   }
 
   ping(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<void> {

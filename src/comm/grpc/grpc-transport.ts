@@ -241,13 +241,17 @@ export class GrpcTransport implements Transport {
     this.#log.info("gossip service listening", { address: this.#listenAddress, tls: this.options.tls !== undefined });
   }
 
-  async dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<RawStream> {
+  async dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number, stillNeeded?: () => boolean): Promise<RawStream> {
     const client = await this.#connect(endpoint, dialTimeoutMs);
     try {
       await this.#ping(client, endpoint, pingTimeoutMs);
     } catch (err) {
       this.#closeClient(client);
       throw err;
+    }
+    if (stillNeeded !== undefined && !stillNeeded()) {
+      this.#closeClient(client);
+      throw new CommError("DIAL_NOT_NEEDED", `dial to ${endpoint} given up after its ping: the connection came the other way`);
     }
     const call = client.makeBidiStreamRequest<Uint8Array, Uint8Array>(GOSSIP_STREAM, passBytes, takeBytes, new grpc.Metadata(), {});
     const stream = new GrpcRawStream(call, endpoint, () => {

@@ -80,8 +80,8 @@ export class MemoryTransport implements Transport, MemoryEndpoint {
     this.#onStream = onStream;
   }
 
-  async dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<MemoryStream> {
-    const stream = await this.#connect(endpoint, dialTimeoutMs, pingTimeoutMs, true);
+  async dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number, stillNeeded?: () => boolean): Promise<MemoryStream> {
+    const stream = await this.#connect(endpoint, dialTimeoutMs, pingTimeoutMs, true, stillNeeded);
     return stream!;
   }
 
@@ -117,7 +117,7 @@ export class MemoryTransport implements Transport, MemoryEndpoint {
    * Connect (one round trip, within `dialTimeoutMs`), ping (one round trip, within `pingTimeoutMs`),
    * then, when `openStream`, open the stream. Every step waits on the network's clock.
    */
-  #connect(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number, openStream: boolean): Promise<MemoryStream | undefined> {
+  #connect(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number, openStream: boolean, stillNeeded?: () => boolean): Promise<MemoryStream | undefined> {
     if (this.#closed) return Promise.reject(new CommError("STOPPED", `transport ${this.listenAddress} is closed`));
     const net = this.#network;
     const clock = net.clock;
@@ -162,6 +162,10 @@ export class MemoryTransport implements Transport, MemoryEndpoint {
             return;
           }
           if (!finish()) return;
+          if (openStream && stillNeeded !== undefined && !stillNeeded()) {
+            reject(new CommError("DIAL_NOT_NEEDED", `dial to ${endpoint} given up after its ping: the connection came the other way`));
+            return;
+          }
           resolve(openStream ? net.connect(this, pinged.target) : undefined);
         }, rtt);
       }, rtt);

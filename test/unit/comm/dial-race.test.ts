@@ -1,6 +1,8 @@
 /**
- * Two peers that start sending to each other both dial; the race is settled the same way on both sides,
- * and no message is lost on the stream that loses.
+ * Two peers that start sending to each other a little apart both dial. A dial whose peer's own connection
+ * was adopted while it connected and pinged stops before opening a stream (the remote saw a ping only, as
+ * from Fabric's Probe), so one handshake is made instead of two. Dials that cross within a round trip
+ * still complete and are settled as before.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -38,6 +40,29 @@ async function pair(): Promise<{ h: MemoryCommHarness; a: HarnessPeer; b: Harnes
 }
 
 describe("comm: crossing dials", () => {
+  it("a dial whose peer's connection came the other way meanwhile stops after its ping: one stream, one handshake", async () => {
+    const { h, a, b, opened, got } = await pair();
+    try {
+      b.comm.send(dataMsg(1), a.remote);
+      // B's connection reaches A after about two and a half round trips; A's dial starts before that.
+      await h.settle(25);
+      a.comm.send(dataMsg(2), b.remote);
+      await h.waitFor("both messages delivered", () => got.length === 2, 5_000);
+      await h.settle(3_000);
+      assert.equal(opened(), 1, "streams opened between the two");
+      assert.equal(h.dialCount(a.endpoint, b.endpoint), 1, "A did dial (and stopped after its ping)");
+      assert.equal(a.comm.stats().connections, 1);
+      assert.equal(b.comm.stats().connections, 1);
+      // The one connection carries traffic both ways afterwards.
+      a.comm.send(dataMsg(3), b.remote);
+      b.comm.send(dataMsg(4), a.remote);
+      await h.waitFor("later messages delivered", () => got.length === 4, 5_000);
+      assert.equal(opened(), 1);
+    } finally {
+      await h.teardown();
+    }
+  });
+
   it("dials that cross in the same instant lose no message: a sender holding the retired connection writes to its successor", async () => {
     // Both handshakes complete at once on both sides. B's dial resolved with its own stream, which B then
     // retired for A's in the same instant; B's message went nowhere before.
@@ -50,6 +75,25 @@ describe("comm: crossing dials", () => {
       await h.settle(3_000);
       assert.equal(a.comm.stats().connections, 1);
       assert.equal(b.comm.stats().connections, 1);
+    } finally {
+      await h.teardown();
+    }
+  });
+
+  it("dials that cross within a round trip both complete and are settled to one connection, as before", async () => {
+    const { h, a, b, opened, got } = await pair();
+    try {
+      b.comm.send(dataMsg(1), a.remote);
+      await h.settle(1);
+      a.comm.send(dataMsg(2), b.remote);
+      await h.waitFor("both messages delivered", () => got.length === 2, 5_000);
+      await h.settle(3_000);
+      assert.equal(opened(), 2);
+      assert.equal(a.comm.stats().connections, 1);
+      assert.equal(b.comm.stats().connections, 1);
+      a.comm.send(dataMsg(3), b.remote);
+      b.comm.send(dataMsg(4), a.remote);
+      await h.waitFor("later messages delivered", () => got.length === 4, 5_000);
     } finally {
       await h.teardown();
     }
