@@ -354,16 +354,16 @@ export class CommImpl implements Comm {
     if (inflight !== undefined) return inflight;
     const refusedMs = this.#guard.refusedFor(`id:${key}`);
     if (refusedMs > 0) return Promise.reject(new CommError("REFUSED_PEER", `${peer.endpoint} is refused for ${Math.ceil(refusedMs / 1_000)} s more after too many offences`));
-    const dial = this.#dial(peer).finally(() => this.#dialing.delete(key));
+    const dial = this.#dial(peer, key).finally(() => this.#dialing.delete(key));
     this.#dialing.set(key, dial);
     return dial;
   }
 
-  async #dial(peer: RemotePeer): Promise<Connection> {
+  /** Dials `peer`, whose PKI-ID's map key is `key` (empty for a peer known by its endpoint only). */
+  async #dial(peer: RemotePeer, key: PkiHex): Promise<Connection> {
     // Two peers that start sending to each other within a few round trips both dial, and both handshakes (each
     // with a certificate) complete before the race is settled. A dial whose peer's own connection was adopted
     // meanwhile stops after its ping instead (100 peers at start: 1,307 of 4,950 pairs dialed both ways).
-    const key = pkiHex(peer.pkiId);
     let stream: RawStream;
     try {
       stream = await this.#c.transport.dial(peer.endpoint, this.#opts.dialTimeoutMs, this.#opts.connTimeoutMs, () => key === "" || !this.#conns.has(key));
@@ -390,7 +390,7 @@ export class CommImpl implements Comm {
     const { remote } = handshake;
     if (peer.pkiId.byteLength > 0 && !bytesEqual(peer.pkiId, remote.info.id)) {
       // Fabric treats a new PKI-ID of the same org as a certificate rotation.
-      const old = this.#conns.get(pkiHex(peer.pkiId))?.info.identity ?? this.#c.identityOf?.(peer.pkiId);
+      const old = this.#conns.get(key)?.info.identity ?? this.#c.identityOf?.(peer.pkiId);
       const sameOrg = old !== undefined && this.#sameOrg(old, remote.info.identity);
       if (!sameOrg) {
         stream.close();

@@ -41,3 +41,8 @@ export class CommError extends GossipError {
     super(code, message, options);
   }
 }
+
+/** What a transport's dial throws when `stillNeeded` said no after the ping (see Transport.dial). */
+export function dialNotNeeded(endpoint: string): CommError {
+  return new CommError("DIAL_NOT_NEEDED", `dial to ${endpoint} given up after its ping: the connection came the other way`);
+}

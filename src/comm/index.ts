@@ -1,7 +1,7 @@
 export type { Comm, CommStats, MessageAcceptor, SendResult, AggregatedSendResult } from "./interface.js";
 export type { RawStream, Transport, TransportTls } from "./transport.js";
 export { createComm, type CommComponents, EXPIRED_IDENTITY_LOG_INTERVAL_MS } from "./comm-impl.js";
-export { CommError, type CommErrorCode } from "./errors.js";
+export { CommError, type CommErrorCode, dialNotNeeded } from "./errors.js";
 export {
   type CommOptions,
   DEFAULT_COMM_OPTIONS,

@@ -15,6 +15,7 @@ import { SignedGossipMessage } from "../../src/protoext/signed-message.js";
 import { bytesEqual, utf8 } from "../../src/util/bytes.js";
 import {
   type CommHarness,
+  dataMsg,
   type HarnessPeer,
   metricValue,
   type PeerFault,
@@ -27,7 +28,6 @@ import {
 } from "../utils/comm-harness.js";
 
 const EMPTY = new Uint8Array(0);
-const CHANNEL = utf8("testchannel");
 
 /** Short timeouts so that real-time runs stay quick; virtual time does not care. */
 const FAST: Readonly<Partial<CommOptions>> = { dialTimeoutMs: 1_000, connTimeoutMs: 1_000, handshakeTimeoutMs: 2_000 };
@@ -42,18 +42,6 @@ const RECEIVED = "gossip_comm_messages_received";
 const OVERFLOW = "gossip_comm_overflow_count";
 
 // --- messages -----------------------------------------------------------------------------------
-
-/** A NoopSigned block message with sequence number `seq` and `size` bytes of data. */
-function dataMsg(seq: number, size = 16): SignedGossipMessage {
-  const data = new Uint8Array(size);
-  for (let i = 0; i < size; i++) data[i] = (seq + i) & 0xff;
-  return SignedGossipMessage.noopSign({
-    nonce: 0n,
-    channel: CHANNEL,
-    tag: GossipMessage_Tag.CHAN_AND_ORG,
-    content: { $case: "dataMsg", value: { payload: { seqNum: BigInt(seq), data, privateData: [] } } },
-  });
-}
 
 function seqOf(m: ReceivedMessage): number {
   const c = m.message.message.content;

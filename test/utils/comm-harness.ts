@@ -10,6 +10,8 @@ import type { RawStream, Transport, TransportTls } from "../../src/comm/transpor
 import { CryptoError, DevMessageCryptoService } from "../../src/crypto/index.js";
 import { type Logger, silentLogger } from "../../src/logging/index.js";
 import { createRegistry, promMetricsProvider } from "../../src/metrics/index.js";
+import { GossipMessage_Tag } from "../../src/protos/gen/gossip/message.pb.js";
+import { SignedGossipMessage } from "../../src/protoext/index.js";
 import { flushMicrotasks, ManualClock, SeededRandom, SystemClock, utf8 } from "../../src/util/index.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -132,6 +134,18 @@ export interface CommHarness {
 // ---------------------------------------------------------------------------------------------
 // Helpers shared by harnesses and tests.
 // ---------------------------------------------------------------------------------------------
+
+/** A NoopSigned block message of channel "testchannel" with sequence number `seq` and `size` bytes of data. */
+export function dataMsg(seq: number, size = 16): SignedGossipMessage {
+  const data = new Uint8Array(size);
+  for (let i = 0; i < size; i++) data[i] = (seq + i) & 0xff;
+  return SignedGossipMessage.noopSign({
+    nonce: 0n,
+    channel: utf8("testchannel"),
+    tag: GossipMessage_Tag.CHAN_AND_ORG,
+    content: { $case: "dataMsg", value: { payload: { seqNum: BigInt(seq), data, privateData: [] } } },
+  });
+}
 
 /** A promise observed without awaiting it. */
 export interface Tracked<T> {

@@ -7,6 +7,7 @@ import type { CounterMetric, CounterSpec, MetricsProvider } from "../../metrics/
 import { type Clock, errorMessage, type TimerHandle } from "../../util/index.js";
 import {
   CommError,
+  dialNotNeeded,
   DEF_MAX_MESSAGE_SIZE,
   DEFAULT_SOCKET_LIMITS,
   type RawStream,
@@ -251,7 +252,7 @@ export class GrpcTransport implements Transport {
     }
     if (stillNeeded !== undefined && !stillNeeded()) {
       this.#closeClient(client);
-      throw new CommError("DIAL_NOT_NEEDED", `dial to ${endpoint} given up after its ping: the connection came the other way`);
+      throw dialNotNeeded(endpoint);
     }
     const call = client.makeBidiStreamRequest<Uint8Array, Uint8Array>(GOSSIP_STREAM, passBytes, takeBytes, new grpc.Metadata(), {});
     const stream = new GrpcRawStream(call, endpoint, () => {

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { TimerHandle } from "../../util/index.js";
-import { CommError, type RawStream, type Transport, type TransportTls } from "../index.js";
+import { CommError, dialNotNeeded, type RawStream, type Transport, type TransportTls } from "../index.js";
 import type { MemoryEndpoint, MemoryNetwork } from "./network.js";
 import type { MemoryStream } from "./stream.js";
 
@@ -163,7 +163,7 @@ export class MemoryTransport implements Transport, MemoryEndpoint {
           }
           if (!finish()) return;
           if (openStream && stillNeeded !== undefined && !stillNeeded()) {
-            reject(new CommError("DIAL_NOT_NEEDED", `dial to ${endpoint} given up after its ping: the connection came the other way`));
+            reject(dialNotNeeded(endpoint));
             return;
           }
           resolve(openStream ? net.connect(this, pinged.target) : undefined);
