@@ -119,6 +119,35 @@ describe("membershipDelta's lists (ours)", () => {
     assert.deepEqual(aliveIds, [b.endpoint, "self:7051"].sort(), "a (same version) left out, b (newer here) sent");
     await f.disc.stop();
   });
+  it("lists a member by PKI-ID until its next alive message is due (a quarter past aliveTimeInterval), never past the quiet-member ping", async () => {
+    const listing = async (aliveTimeIntervalMs: number, afterMs: number[]): Promise<("tag" | "version")[]> => {
+      const f = await fixture({
+        orgOf,
+        options: { membershipDelta: true, aliveTimeIntervalMs, aliveExpirationTimeoutMs: 25_000, aliveExpirationCheckIntervalMs: 2_500 },
+      });
+      const a = new RemotePeer("org1-a-long-name:7051");
+      f.comm.deliver(a.alive(), a.pkiId);
+      const out: ("tag" | "version")[] = [];
+      let at = 0;
+      for (const ms of afterMs) {
+        await f.clock.advance(ms - at);
+        at = ms;
+        f.disc.initiateSync(0, { eachOrg: true });
+        const known = requestsOf(f).at(-1)!.known;
+        assert.equal(known.length, 1, `one entry at ${ms} ms`);
+        out.push(known[0] === tagOf(a.pkiId) ? "tag" : known[0] === versionTagOf(a.pkiId, a.incNum, 1n) ? "version" : assert.fail(`unknown entry at ${ms} ms`));
+      }
+      await f.disc.stop();
+      return out;
+    };
+    // The tuned set: alive messages every 15 s against a timeout of 25 s. A quarter of the timeout (6.25 s) would
+    // list the member by version at 10 s, and every responder holding a later version would send it.
+    assert.deepEqual(await listing(15_000, [6_000, 10_000, 18_000, 19_500]), ["tag", "tag", "tag", "version"]);
+    // Every 20 s: due at 25 s, but a member quiet for 20 s is pinged, and from then on it is listed by version.
+    assert.deepEqual(await listing(20_000, [19_500, 20_500]), ["tag", "version"]);
+    // At Fabric's ratio (5 s against 25 s) the window is a quarter of the timeout, as before.
+    assert.deepEqual(await listing(5_000, [6_000, 6_500]), ["tag", "version"]);
+  });
   it("a requester that lists members is not sent its own alive message unless we hold a newer one, nor ours when it listed us", async () => {
     const f = await fixture({ orgOf, options: { membershipDelta: true } });
     const a = new RemotePeer("org1-a-long-name:7051");
