@@ -72,7 +72,7 @@ test("docs/tuned-core.yaml is the tuned preset, for simulate --config and for pe
   assert.equal(over.propagatePeerNum, 2);
   assert.equal(over.pullPeerNum, 3);
   assert.equal(presetGossipConfig("tuned", { yaml: { requestStateInfoInterval: "2s" } }).requestStateInfoIntervalMs, 2_000);
-  assert.equal(presetGossipConfig("tuned", { yaml: { aliveTimeInterval: "2s" } }).aliveTimeIntervalMs, 10_000, "the preset's own key wins");
+  assert.equal(presetGossipConfig("tuned", { yaml: { aliveTimeInterval: "2s" } }).aliveTimeIntervalMs, 15_000, "the preset's own key wins");
 });
 
 const FLAGS: SimulateFlags = {
