@@ -594,8 +594,12 @@ class DiscoveryImpl implements Discovery {
    * (certificates included in the first seconds): 0.7 KB/s a peer at 100 peers.
    */
   #freshWindowMs(): number {
-    const o = this.#o;
-    return Math.min(o.aliveTimeIntervalMs * 1.25, o.aliveExpirationTimeoutMs - 2 * o.aliveExpirationCheckIntervalMs);
+    return Math.min(this.#o.aliveTimeIntervalMs * 1.25, this.#quietAfterMs());
+  }
+
+  /** livenessFromTraffic: how long a member may stay unheard of before it is pinged (all but two check periods). */
+  #quietAfterMs(): number {
+    return this.#o.aliveExpirationTimeoutMs - 2 * this.#o.aliveExpirationCheckIntervalMs;
   }
 
   connect(member: NetworkMember, identifier: Identifier): void {
@@ -773,7 +777,7 @@ class DiscoveryImpl implements Discovery {
    * does not answer, so it still expires on time. At most maxReconnectPingsInFlight such pings at once.
    */
   #pingQuietMembers(): void {
-    const quietSince = this.#c.clock.monotonic() - (this.#o.aliveExpirationTimeoutMs - 2 * this.#o.aliveExpirationCheckIntervalMs);
+    const quietSince = this.#c.clock.monotonic() - this.#quietAfterMs();
     for (const [key, ts] of this.#aliveLastTS) {
       if (this.#quietPings.size >= this.#o.maxReconnectPingsInFlight) return;
       if (ts.lastSeenMs >= quietSince || this.#quietPings.has(key)) continue;
