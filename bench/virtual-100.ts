@@ -72,7 +72,8 @@ export async function benchVirtual100(options: Virtual100Options = {}): Promise<
       }
       return latencyMs;
     },
-    { refusedDial: "immediate" },
+    // Frames are not copied, as in the simulator: no node writes a buffer it has sent.
+    { refusedDial: "immediate", copyFrames: false },
   );
   network.observe(() => {
     framesDelivered++;

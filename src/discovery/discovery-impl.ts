@@ -11,8 +11,10 @@ import {
 import { createMessageStore, type MessageStore } from "../gossip/msgstore/index.js";
 import type { Logger } from "../logging/index.js";
 import {
+  alivePartition,
   createGossipMessageComparator,
   comparePeerTime,
+  peekAlivePkiId,
   type ReceivedMessage,
   SignedGossipMessage,
 } from "../protoext/index.js";
@@ -219,6 +221,18 @@ function wellFormedAlive(msg: SignedGossipMessage): WellFormedAlive | undefined 
   const am = content.value;
   if (am.membership === undefined || am.membership.pkiId.byteLength === 0 || am.timestamp === undefined) return undefined;
   return am as WellFormedAlive;
+}
+
+/**
+ * Whether `store` holds the very alive message `env` carries (the same payload), found before decoding
+ * it: its PKI-ID read off the wire names the partition. Such an entry of a membership response (the
+ * common case: responders send what was pushed to us too) would decode to a stored message, which
+ * checkValid refuses as a duplicate; so it is refused as stale without the decode.
+ */
+function storesSame(store: MessageStore<SignedGossipMessage>, env: Envelope): boolean {
+  const pkiId = peekAlivePkiId(env.payload);
+  if (pkiId === undefined) return false;
+  return store.holds(alivePartition(pkiId), (held) => bytesEqual(held.envelope.payload, env.payload));
 }
 
 /** Fabric's discovery `before(a, b)`: whether the stored time `a` is older than `b`. */
@@ -1377,6 +1391,10 @@ class DiscoveryImpl implements Discovery {
 
   #responseAliveEntry(work: ResponseWork, env: Envelope): ResponseEntryOutcome {
     const { rm } = work;
+    if (storesSame(work.store, env)) {
+      this.#reject("STALE", rm);
+      return "skipped";
+    }
     let msg: SignedGossipMessage;
     try {
       msg = SignedGossipMessage.fromEnvelope(env);
@@ -1415,6 +1433,10 @@ class DiscoveryImpl implements Discovery {
 
   #responseDeadEntry(work: ResponseWork, env: Envelope): ResponseEntryOutcome {
     const { rm } = work;
+    if (storesSame(work.store, env)) {
+      this.#reject("STALE", rm);
+      return "skipped";
+    }
     let msg: SignedGossipMessage;
     try {
       msg = SignedGossipMessage.fromEnvelope(env);

@@ -94,11 +94,16 @@ export function gossipMessagePartition(msg: SignedGossipMessage): string {
   return key;
 }
 
+/** The partition of the alive messages of `pkiId`: for a store lookup before the message is decoded. */
+export function alivePartition(pkiId: Uint8Array): string {
+  return prefixedHex("a", pkiId);
+}
+
 function partitionKey(msg: SignedGossipMessage): string {
   const c = msg.message.content;
   switch (c?.$case) {
     case "aliveMsg":
-      return prefixedHex("a", c.value.membership?.pkiId ?? EMPTY);
+      return alivePartition(c.value.membership?.pkiId ?? EMPTY);
     case "stateInfo":
       return prefixedHex("s", c.value.pkiId);
     case "leadershipMsg":

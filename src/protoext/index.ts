@@ -32,8 +32,8 @@ export {
   tagName,
 } from "./message-kinds.js";
 export { ZERO_PEER_TIME, comparePeerTime, peerTimeBefore, peerTimeEqual } from "./peer-time.js";
-export { InvalidationResult, createGossipMessageComparator, gossipMessagePartition } from "./comparator.js";
+export { InvalidationResult, alivePartition, createGossipMessageComparator, gossipMessagePartition } from "./comparator.js";
 export type { MessageReplacingPolicy } from "./comparator.js";
 export { DEFAULT_MAX_MESSAGE_SIZE_BYTES, checkSize, resolveMaxMessageSize } from "./size-limits.js";
 export { blockDigest, digestKey, parseBlockDigest } from "./digests.js";
-export { peekStateInfoPkiId } from "./peek.js";
+export { peekAlivePkiId, peekStateInfoPkiId } from "./peek.js";

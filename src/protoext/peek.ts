@@ -7,6 +7,10 @@
 /** GossipMessage.state_info (oneof content) and StateInfo.pki_id (fabric-protos gossip/message.proto). */
 const GOSSIP_MESSAGE_STATE_INFO = 15;
 const STATE_INFO_PKI_ID = 3;
+/** GossipMessage.alive_msg (oneof content), AliveMessage.membership and Member.pki_id. */
+const GOSSIP_MESSAGE_ALIVE_MSG = 5;
+const ALIVE_MESSAGE_MEMBERSHIP = 1;
+const MEMBER_PKI_ID = 3;
 
 /** Reads a varint at `pos`; stores its value in `out.value` and returns the next position, or -1. */
 function readVarint(b: Uint8Array, pos: number, end: number, out: { value: number }): number {
@@ -65,5 +69,20 @@ export function peekStateInfoPkiId(payload: Uint8Array): Uint8Array | undefined 
   const si = findBytesField(payload, 0, payload.byteLength, GOSSIP_MESSAGE_STATE_INFO, v);
   if (si === undefined) return undefined;
   const id = findBytesField(payload, si[0], si[1], STATE_INFO_PKI_ID, v);
+  return id === undefined ? undefined : payload.subarray(id[0], id[1]);
+}
+
+/**
+ * The PKI-ID bytes of the alive message in `payload` (a serialized GossipMessage), as a view into it,
+ * or undefined when none is found. Discovery uses it to find the alive message it already stores for
+ * that peer before decoding a membership response's entry.
+ */
+export function peekAlivePkiId(payload: Uint8Array): Uint8Array | undefined {
+  const v = { value: 0 };
+  const alive = findBytesField(payload, 0, payload.byteLength, GOSSIP_MESSAGE_ALIVE_MSG, v);
+  if (alive === undefined) return undefined;
+  const member = findBytesField(payload, alive[0], alive[1], ALIVE_MESSAGE_MEMBERSHIP, v);
+  if (member === undefined) return undefined;
+  const id = findBytesField(payload, member[0], member[1], MEMBER_PKI_ID, v);
   return id === undefined ? undefined : payload.subarray(id[0], id[1]);
 }

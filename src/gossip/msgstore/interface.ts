@@ -23,6 +23,12 @@ export interface MessageStore<T> {
   add(msg: T): boolean;
   /** Whether `add(msg)` would accept `msg` (nothing stored invalidates it); changes nothing. */
   checkValid(msg: T): boolean;
+  /**
+   * Whether a stored message of partition `key` (expired or not: `checkValid` compares with those too)
+   * satisfies `match`; changes nothing. For callers that can name a message's partition before
+   * decoding it. A store whose policy has no partition keeps every message under "".
+   */
+  holds(key: string, match: (stored: T) => boolean): boolean;
   /** How many messages are stored and not expired. */
   size(): number;
   /** The stored messages that have not expired, oldest first (a fresh array). */

@@ -119,6 +119,14 @@ class MessageStoreImpl<T> implements MessageStore<T> {
     return true;
   }
 
+  holds(key: string, match: (stored: T) => boolean): boolean {
+    const bucket = this.#parts.get(key);
+    if (bucket === undefined) return false;
+    if (!(bucket instanceof Set)) return match(bucket.data);
+    for (const entry of bucket) if (match(entry.data)) return true;
+    return false;
+  }
+
   size(): number {
     let n = 0;
     for (const entry of this.#all) if (!entry.expired) n++;

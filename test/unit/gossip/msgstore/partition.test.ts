@@ -3,7 +3,8 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { createMessageStore } from "../../../../src/gossip/msgstore/index.js";
 import { GossipMessage_Tag } from "../../../../src/protos/gen/gossip/message.pb.js";
-import { createGossipMessageComparator, type MessageReplacingPolicy, SignedGossipMessage } from "../../../../src/protoext/index.js";
+import { alivePartition, createGossipMessageComparator, type MessageReplacingPolicy, peekAlivePkiId, SignedGossipMessage } from "../../../../src/protoext/index.js";
+import { bytesEqual } from "../../../../src/util/index.js";
 import { utf8 } from "../../../../src/util/index.js";
 
 type Spec = { kind: "alive" | "stateInfo" | "data" | "identity"; peer: number; inc: number; seq: number };
@@ -61,6 +62,30 @@ test("a store that compares within partitions decides exactly as one that compar
       }
       assert.deepEqual(ids(a.get()), ids(b.get()));
       assert.deepEqual(ids(evictedA), ids(evictedB));
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test("an alive message whose payload the store holds, found by its peeked partition, is one checkValid refuses", () => {
+  fc.assert(
+    fc.property(fc.array(spec, { maxLength: 60 }), fc.array(spec, { minLength: 1, maxLength: 20 }), (stored, probes) => {
+      const store = createMessageStore(createGossipMessageComparator(0));
+      for (const s of stored) store.add(build(s));
+      for (const p of probes) {
+        const m = build(p);
+        const pkiId = peekAlivePkiId(m.envelope.payload);
+        if (p.kind !== "alive") {
+          assert.equal(pkiId, undefined);
+          continue;
+        }
+        assert.ok(pkiId !== undefined);
+        const held = store.holds(alivePartition(pkiId), (h) => bytesEqual(h.envelope.payload, m.envelope.payload));
+        // Held exactly when an identical alive message was stored and not replaced since.
+        const identicalStored = store.get().some((h) => bytesEqual(h.envelope.payload, m.envelope.payload));
+        assert.equal(held, identicalStored);
+        if (held) assert.equal(store.checkValid(m), false);
+      }
     }),
     { numRuns: 300 },
   );
