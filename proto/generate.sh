@@ -26,16 +26,18 @@ perl -0pi -e 's/(message ConnEstablish \{\n\s*bytes pki_id\s*= 1;\n\s*bytes iden
 grep -q 'bool probe' "$dst/gossip/message.proto" || { echo "probe patch did not apply" >&2; exit 1; }
 npx buf generate --template proto/buf.gen.yaml "$dst"
 
-# Point the generated encoders at our writer (src/protos/wire/writer.ts): it records writes and copies
-# each byte once in finish(), where bufbuild's copies nested messages on every join(). Decoding keeps
-# bufbuild's BinaryReader. See docs/CODEC.md.
+# Point the generated codecs at our writer and reader (src/protos/wire): the writer records writes and
+# copies each byte once in finish(), where bufbuild's copies nested messages on every join(); the reader
+# makes no DataView and keeps one shape. Empty bytes defaults share one empty array instead of
+# allocating one per field per decode (nothing writes into a zero-length array). See docs/CODEC.md.
 find src/protos/gen -name '*.pb.ts' | while read -r f; do
   rel=$(dirname "${f#src/protos/gen/}")
   up=$(printf '%s' "$rel" | awk -F/ '{ s = ""; for (i = 0; i <= NF; i++) s = s "../"; print s }')
-  perl -pi -e 's{^import \{ BinaryReader, BinaryWriter \} from "\@bufbuild/protobuf/wire";$}{import { BinaryReader } from "\@bufbuild/protobuf/wire";\nimport { BinaryWriter } from "'"${up}"'wire/writer.js";}' "$f"
+  perl -pi -e 's{^import \{ BinaryReader, BinaryWriter \} from "\@bufbuild/protobuf/wire";$}{import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "'"${up}"'wire/index.js";}' "$f"
+  perl -pi -e 's{new Uint8Array\(0\)}{EMPTY_BYTES}g' "$f"
 done
-if grep -rln 'BinaryWriter.*from "@bufbuild/protobuf/wire"' src/protos/gen; then
-  echo "some generated files still import bufbuild's BinaryWriter: update the rewrite above" >&2
+if grep -rln '@bufbuild/protobuf/wire\|new Uint8Array(0)' src/protos/gen; then
+  echo "some generated files still import bufbuild's codec or allocate empty bytes: update the rewrite above" >&2
   exit 1
 fi
 # The descriptor set of the same sources, for the tests that compare our decoding with protobuf JSON.

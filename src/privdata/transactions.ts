@@ -1,4 +1,4 @@
-import type { BinaryReader } from "@bufbuild/protobuf/wire";
+import type { BinaryReader } from "../protos/wire/index.js";
 import {
   type Block,
   BlockMetadataIndex,

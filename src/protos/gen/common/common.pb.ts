@@ -5,8 +5,7 @@
 // source: common/common.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../wire/index.js";
 import { Timestamp } from "../google/protobuf/timestamp.pb.js";
 
 export const protobufPackage = "common";
@@ -259,7 +258,7 @@ export const LastConfig: MessageFns<LastConfig> = {
 };
 
 function createBaseMetadata(): Metadata {
-  return { value: new Uint8Array(0), signatures: [] };
+  return { value: EMPTY_BYTES, signatures: [] };
 }
 
 export const Metadata: MessageFns<Metadata> = {
@@ -319,14 +318,14 @@ export const Metadata: MessageFns<Metadata> = {
   },
   fromPartial<I extends Exact<DeepPartial<Metadata>, I>>(object: I): Metadata {
     const message = createBaseMetadata();
-    message.value = object.value ?? new Uint8Array(0);
+    message.value = object.value ?? EMPTY_BYTES;
     message.signatures = object.signatures?.map((e) => MetadataSignature.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseMetadataSignature(): MetadataSignature {
-  return { signatureHeader: new Uint8Array(0), signature: new Uint8Array(0) };
+  return { signatureHeader: EMPTY_BYTES, signature: EMPTY_BYTES };
 }
 
 export const MetadataSignature: MessageFns<MetadataSignature> = {
@@ -386,14 +385,14 @@ export const MetadataSignature: MessageFns<MetadataSignature> = {
   },
   fromPartial<I extends Exact<DeepPartial<MetadataSignature>, I>>(object: I): MetadataSignature {
     const message = createBaseMetadataSignature();
-    message.signatureHeader = object.signatureHeader ?? new Uint8Array(0);
-    message.signature = object.signature ?? new Uint8Array(0);
+    message.signatureHeader = object.signatureHeader ?? EMPTY_BYTES;
+    message.signature = object.signature ?? EMPTY_BYTES;
     return message;
   },
 };
 
 function createBaseHeader(): Header {
-  return { channelHeader: new Uint8Array(0), signatureHeader: new Uint8Array(0) };
+  return { channelHeader: EMPTY_BYTES, signatureHeader: EMPTY_BYTES };
 }
 
 export const Header: MessageFns<Header> = {
@@ -453,8 +452,8 @@ export const Header: MessageFns<Header> = {
   },
   fromPartial<I extends Exact<DeepPartial<Header>, I>>(object: I): Header {
     const message = createBaseHeader();
-    message.channelHeader = object.channelHeader ?? new Uint8Array(0);
-    message.signatureHeader = object.signatureHeader ?? new Uint8Array(0);
+    message.channelHeader = object.channelHeader ?? EMPTY_BYTES;
+    message.signatureHeader = object.signatureHeader ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -467,8 +466,8 @@ function createBaseChannelHeader(): ChannelHeader {
     channelId: "",
     txId: "",
     epoch: 0n,
-    extension: new Uint8Array(0),
-    tlsCertHash: new Uint8Array(0),
+    extension: EMPTY_BYTES,
+    tlsCertHash: EMPTY_BYTES,
   };
 }
 
@@ -604,14 +603,14 @@ export const ChannelHeader: MessageFns<ChannelHeader> = {
     message.channelId = object.channelId ?? "";
     message.txId = object.txId ?? "";
     message.epoch = (object.epoch !== undefined && object.epoch !== null) ? BigInt(object.epoch) : 0n;
-    message.extension = object.extension ?? new Uint8Array(0);
-    message.tlsCertHash = object.tlsCertHash ?? new Uint8Array(0);
+    message.extension = object.extension ?? EMPTY_BYTES;
+    message.tlsCertHash = object.tlsCertHash ?? EMPTY_BYTES;
     return message;
   },
 };
 
 function createBaseSignatureHeader(): SignatureHeader {
-  return { creator: new Uint8Array(0), nonce: new Uint8Array(0) };
+  return { creator: EMPTY_BYTES, nonce: EMPTY_BYTES };
 }
 
 export const SignatureHeader: MessageFns<SignatureHeader> = {
@@ -671,14 +670,14 @@ export const SignatureHeader: MessageFns<SignatureHeader> = {
   },
   fromPartial<I extends Exact<DeepPartial<SignatureHeader>, I>>(object: I): SignatureHeader {
     const message = createBaseSignatureHeader();
-    message.creator = object.creator ?? new Uint8Array(0);
-    message.nonce = object.nonce ?? new Uint8Array(0);
+    message.creator = object.creator ?? EMPTY_BYTES;
+    message.nonce = object.nonce ?? EMPTY_BYTES;
     return message;
   },
 };
 
 function createBasePayload(): Payload {
-  return { header: undefined, data: new Uint8Array(0) };
+  return { header: undefined, data: EMPTY_BYTES };
 }
 
 export const Payload: MessageFns<Payload> = {
@@ -741,13 +740,13 @@ export const Payload: MessageFns<Payload> = {
     message.header = (object.header !== undefined && object.header !== null)
       ? Header.fromPartial(object.header)
       : undefined;
-    message.data = object.data ?? new Uint8Array(0);
+    message.data = object.data ?? EMPTY_BYTES;
     return message;
   },
 };
 
 function createBaseEnvelope(): Envelope {
-  return { payload: new Uint8Array(0), signature: new Uint8Array(0) };
+  return { payload: EMPTY_BYTES, signature: EMPTY_BYTES };
 }
 
 export const Envelope: MessageFns<Envelope> = {
@@ -807,8 +806,8 @@ export const Envelope: MessageFns<Envelope> = {
   },
   fromPartial<I extends Exact<DeepPartial<Envelope>, I>>(object: I): Envelope {
     const message = createBaseEnvelope();
-    message.payload = object.payload ?? new Uint8Array(0);
-    message.signature = object.signature ?? new Uint8Array(0);
+    message.payload = object.payload ?? EMPTY_BYTES;
+    message.signature = object.signature ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -897,7 +896,7 @@ export const Block: MessageFns<Block> = {
 };
 
 function createBaseBlockHeader(): BlockHeader {
-  return { number: 0n, previousHash: new Uint8Array(0), dataHash: new Uint8Array(0) };
+  return { number: 0n, previousHash: EMPTY_BYTES, dataHash: EMPTY_BYTES };
 }
 
 export const BlockHeader: MessageFns<BlockHeader> = {
@@ -972,8 +971,8 @@ export const BlockHeader: MessageFns<BlockHeader> = {
   fromPartial<I extends Exact<DeepPartial<BlockHeader>, I>>(object: I): BlockHeader {
     const message = createBaseBlockHeader();
     message.number = (object.number !== undefined && object.number !== null) ? BigInt(object.number) : 0n;
-    message.previousHash = object.previousHash ?? new Uint8Array(0);
-    message.dataHash = object.dataHash ?? new Uint8Array(0);
+    message.previousHash = object.previousHash ?? EMPTY_BYTES;
+    message.dataHash = object.dataHash ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -1089,7 +1088,7 @@ export const BlockMetadata: MessageFns<BlockMetadata> = {
 };
 
 function createBaseOrdererBlockMetadata(): OrdererBlockMetadata {
-  return { lastConfig: undefined, consenterMetadata: new Uint8Array(0) };
+  return { lastConfig: undefined, consenterMetadata: EMPTY_BYTES };
 }
 
 export const OrdererBlockMetadata: MessageFns<OrdererBlockMetadata> = {
@@ -1152,7 +1151,7 @@ export const OrdererBlockMetadata: MessageFns<OrdererBlockMetadata> = {
     message.lastConfig = (object.lastConfig !== undefined && object.lastConfig !== null)
       ? LastConfig.fromPartial(object.lastConfig)
       : undefined;
-    message.consenterMetadata = object.consenterMetadata ?? new Uint8Array(0);
+    message.consenterMetadata = object.consenterMetadata ?? EMPTY_BYTES;
     return message;
   },
 };

@@ -5,8 +5,7 @@
 // source: common/configtx.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../wire/index.js";
 import { Envelope } from "./common.pb.js";
 import { Policy } from "./policies.pb.js";
 
@@ -279,7 +278,7 @@ export const Config: MessageFns<Config> = {
 };
 
 function createBaseConfigUpdateEnvelope(): ConfigUpdateEnvelope {
-  return { configUpdate: new Uint8Array(0), signatures: [] };
+  return { configUpdate: EMPTY_BYTES, signatures: [] };
 }
 
 export const ConfigUpdateEnvelope: MessageFns<ConfigUpdateEnvelope> = {
@@ -339,7 +338,7 @@ export const ConfigUpdateEnvelope: MessageFns<ConfigUpdateEnvelope> = {
   },
   fromPartial<I extends Exact<DeepPartial<ConfigUpdateEnvelope>, I>>(object: I): ConfigUpdateEnvelope {
     const message = createBaseConfigUpdateEnvelope();
-    message.configUpdate = object.configUpdate ?? new Uint8Array(0);
+    message.configUpdate = object.configUpdate ?? EMPTY_BYTES;
     message.signatures = object.signatures?.map((e) => ConfigSignature.fromPartial(e)) || [];
     return message;
   },
@@ -452,7 +451,7 @@ export const ConfigUpdate: MessageFns<ConfigUpdate> = {
 };
 
 function createBaseConfigUpdate_IsolatedDataEntry(): ConfigUpdate_IsolatedDataEntry {
-  return { key: "", value: new Uint8Array(0) };
+  return { key: "", value: EMPTY_BYTES };
 }
 
 export const ConfigUpdate_IsolatedDataEntry: MessageFns<ConfigUpdate_IsolatedDataEntry> = {
@@ -515,7 +514,7 @@ export const ConfigUpdate_IsolatedDataEntry: MessageFns<ConfigUpdate_IsolatedDat
   ): ConfigUpdate_IsolatedDataEntry {
     const message = createBaseConfigUpdate_IsolatedDataEntry();
     message.key = object.key ?? "";
-    message.value = object.value ?? new Uint8Array(0);
+    message.value = object.value ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -867,7 +866,7 @@ export const ConfigGroup_PoliciesEntry: MessageFns<ConfigGroup_PoliciesEntry> = 
 };
 
 function createBaseConfigValue(): ConfigValue {
-  return { version: 0n, value: new Uint8Array(0), modPolicy: "" };
+  return { version: 0n, value: EMPTY_BYTES, modPolicy: "" };
 }
 
 export const ConfigValue: MessageFns<ConfigValue> = {
@@ -942,7 +941,7 @@ export const ConfigValue: MessageFns<ConfigValue> = {
   fromPartial<I extends Exact<DeepPartial<ConfigValue>, I>>(object: I): ConfigValue {
     const message = createBaseConfigValue();
     message.version = (object.version !== undefined && object.version !== null) ? BigInt(object.version) : 0n;
-    message.value = object.value ?? new Uint8Array(0);
+    message.value = object.value ?? EMPTY_BYTES;
     message.modPolicy = object.modPolicy ?? "";
     return message;
   },
@@ -1033,7 +1032,7 @@ export const ConfigPolicy: MessageFns<ConfigPolicy> = {
 };
 
 function createBaseConfigSignature(): ConfigSignature {
-  return { signatureHeader: new Uint8Array(0), signature: new Uint8Array(0) };
+  return { signatureHeader: EMPTY_BYTES, signature: EMPTY_BYTES };
 }
 
 export const ConfigSignature: MessageFns<ConfigSignature> = {
@@ -1093,8 +1092,8 @@ export const ConfigSignature: MessageFns<ConfigSignature> = {
   },
   fromPartial<I extends Exact<DeepPartial<ConfigSignature>, I>>(object: I): ConfigSignature {
     const message = createBaseConfigSignature();
-    message.signatureHeader = object.signatureHeader ?? new Uint8Array(0);
-    message.signature = object.signature ?? new Uint8Array(0);
+    message.signatureHeader = object.signatureHeader ?? EMPTY_BYTES;
+    message.signature = object.signature ?? EMPTY_BYTES;
     return message;
   },
 };

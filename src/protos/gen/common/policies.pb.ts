@@ -5,8 +5,7 @@
 // source: common/policies.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../wire/index.js";
 import { MSPPrincipal } from "../msp/msp_principal.pb.js";
 
 export const protobufPackage = "common";
@@ -107,7 +106,7 @@ export interface ApplicationPolicy {
 }
 
 function createBasePolicy(): Policy {
-  return { type: 0, value: new Uint8Array(0) };
+  return { type: 0, value: EMPTY_BYTES };
 }
 
 export const Policy: MessageFns<Policy> = {
@@ -168,7 +167,7 @@ export const Policy: MessageFns<Policy> = {
   fromPartial<I extends Exact<DeepPartial<Policy>, I>>(object: I): Policy {
     const message = createBasePolicy();
     message.type = object.type ?? 0;
-    message.value = object.value ?? new Uint8Array(0);
+    message.value = object.value ?? EMPTY_BYTES;
     return message;
   },
 };

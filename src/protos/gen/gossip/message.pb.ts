@@ -5,8 +5,7 @@
 // source: gossip/message.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../wire/index.js";
 import { CollectionConfigPackage } from "../peer/collection.pb.js";
 
 export const protobufPackage = "gossip";
@@ -414,7 +413,7 @@ export interface Chaincode {
 }
 
 function createBaseEnvelope(): Envelope {
-  return { payload: new Uint8Array(0), signature: new Uint8Array(0), secretEnvelope: undefined };
+  return { payload: EMPTY_BYTES, signature: EMPTY_BYTES, secretEnvelope: undefined };
 }
 
 export const Envelope: MessageFns<Envelope> = {
@@ -485,8 +484,8 @@ export const Envelope: MessageFns<Envelope> = {
   },
   fromPartial<I extends Exact<DeepPartial<Envelope>, I>>(object: I): Envelope {
     const message = createBaseEnvelope();
-    message.payload = object.payload ?? new Uint8Array(0);
-    message.signature = object.signature ?? new Uint8Array(0);
+    message.payload = object.payload ?? EMPTY_BYTES;
+    message.signature = object.signature ?? EMPTY_BYTES;
     message.secretEnvelope = (object.secretEnvelope !== undefined && object.secretEnvelope !== null)
       ? SecretEnvelope.fromPartial(object.secretEnvelope)
       : undefined;
@@ -495,7 +494,7 @@ export const Envelope: MessageFns<Envelope> = {
 };
 
 function createBaseSecretEnvelope(): SecretEnvelope {
-  return { payload: new Uint8Array(0), signature: new Uint8Array(0) };
+  return { payload: EMPTY_BYTES, signature: EMPTY_BYTES };
 }
 
 export const SecretEnvelope: MessageFns<SecretEnvelope> = {
@@ -555,8 +554,8 @@ export const SecretEnvelope: MessageFns<SecretEnvelope> = {
   },
   fromPartial<I extends Exact<DeepPartial<SecretEnvelope>, I>>(object: I): SecretEnvelope {
     const message = createBaseSecretEnvelope();
-    message.payload = object.payload ?? new Uint8Array(0);
-    message.signature = object.signature ?? new Uint8Array(0);
+    message.payload = object.payload ?? EMPTY_BYTES;
+    message.signature = object.signature ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -626,7 +625,7 @@ export const Secret: MessageFns<Secret> = {
 };
 
 function createBaseGossipMessage(): GossipMessage {
-  return { nonce: 0n, channel: new Uint8Array(0), tag: 0, content: undefined };
+  return { nonce: 0n, channel: EMPTY_BYTES, tag: 0, content: undefined };
 }
 
 export const GossipMessage: MessageFns<GossipMessage> = {
@@ -937,7 +936,7 @@ export const GossipMessage: MessageFns<GossipMessage> = {
   fromPartial<I extends Exact<DeepPartial<GossipMessage>, I>>(object: I): GossipMessage {
     const message = createBaseGossipMessage();
     message.nonce = (object.nonce !== undefined && object.nonce !== null) ? BigInt(object.nonce) : 0n;
-    message.channel = object.channel ?? new Uint8Array(0);
+    message.channel = object.channel ?? EMPTY_BYTES;
     message.tag = object.tag ?? 0;
     switch (object.content?.$case) {
       case "aliveMsg": {
@@ -1075,7 +1074,7 @@ export const GossipMessage: MessageFns<GossipMessage> = {
 };
 
 function createBaseStateInfo(): StateInfo {
-  return { timestamp: undefined, pkiId: new Uint8Array(0), channelMAC: new Uint8Array(0), properties: undefined };
+  return { timestamp: undefined, pkiId: EMPTY_BYTES, channelMAC: EMPTY_BYTES, properties: undefined };
 }
 
 export const StateInfo: MessageFns<StateInfo> = {
@@ -1160,8 +1159,8 @@ export const StateInfo: MessageFns<StateInfo> = {
     message.timestamp = (object.timestamp !== undefined && object.timestamp !== null)
       ? PeerTime.fromPartial(object.timestamp)
       : undefined;
-    message.pkiId = object.pkiId ?? new Uint8Array(0);
-    message.channelMAC = object.channelMAC ?? new Uint8Array(0);
+    message.pkiId = object.pkiId ?? EMPTY_BYTES;
+    message.channelMAC = object.channelMAC ?? EMPTY_BYTES;
     message.properties = (object.properties !== undefined && object.properties !== null)
       ? Properties.fromPartial(object.properties)
       : undefined;
@@ -1309,7 +1308,7 @@ export const StateInfoSnapshot: MessageFns<StateInfoSnapshot> = {
 };
 
 function createBaseStateInfoPullRequest(): StateInfoPullRequest {
-  return { channelMAC: new Uint8Array(0) };
+  return { channelMAC: EMPTY_BYTES };
 }
 
 export const StateInfoPullRequest: MessageFns<StateInfoPullRequest> = {
@@ -1358,13 +1357,13 @@ export const StateInfoPullRequest: MessageFns<StateInfoPullRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<StateInfoPullRequest>, I>>(object: I): StateInfoPullRequest {
     const message = createBaseStateInfoPullRequest();
-    message.channelMAC = object.channelMAC ?? new Uint8Array(0);
+    message.channelMAC = object.channelMAC ?? EMPTY_BYTES;
     return message;
   },
 };
 
 function createBaseConnEstablish(): ConnEstablish {
-  return { pkiId: new Uint8Array(0), identity: new Uint8Array(0), tlsCertHash: new Uint8Array(0), probe: false };
+  return { pkiId: EMPTY_BYTES, identity: EMPTY_BYTES, tlsCertHash: EMPTY_BYTES, probe: false };
 }
 
 export const ConnEstablish: MessageFns<ConnEstablish> = {
@@ -1446,16 +1445,16 @@ export const ConnEstablish: MessageFns<ConnEstablish> = {
   },
   fromPartial<I extends Exact<DeepPartial<ConnEstablish>, I>>(object: I): ConnEstablish {
     const message = createBaseConnEstablish();
-    message.pkiId = object.pkiId ?? new Uint8Array(0);
-    message.identity = object.identity ?? new Uint8Array(0);
-    message.tlsCertHash = object.tlsCertHash ?? new Uint8Array(0);
+    message.pkiId = object.pkiId ?? EMPTY_BYTES;
+    message.identity = object.identity ?? EMPTY_BYTES;
+    message.tlsCertHash = object.tlsCertHash ?? EMPTY_BYTES;
     message.probe = object.probe ?? false;
     return message;
   },
 };
 
 function createBasePeerIdentity(): PeerIdentity {
-  return { pkiId: new Uint8Array(0), cert: new Uint8Array(0), metadata: new Uint8Array(0) };
+  return { pkiId: EMPTY_BYTES, cert: EMPTY_BYTES, metadata: EMPTY_BYTES };
 }
 
 export const PeerIdentity: MessageFns<PeerIdentity> = {
@@ -1526,9 +1525,9 @@ export const PeerIdentity: MessageFns<PeerIdentity> = {
   },
   fromPartial<I extends Exact<DeepPartial<PeerIdentity>, I>>(object: I): PeerIdentity {
     const message = createBasePeerIdentity();
-    message.pkiId = object.pkiId ?? new Uint8Array(0);
-    message.cert = object.cert ?? new Uint8Array(0);
-    message.metadata = object.metadata ?? new Uint8Array(0);
+    message.pkiId = object.pkiId ?? EMPTY_BYTES;
+    message.cert = object.cert ?? EMPTY_BYTES;
+    message.metadata = object.metadata ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -1616,7 +1615,7 @@ export const DataRequest: MessageFns<DataRequest> = {
 };
 
 function createBaseGossipHello(): GossipHello {
-  return { nonce: 0n, metadata: new Uint8Array(0), msgType: 0 };
+  return { nonce: 0n, metadata: EMPTY_BYTES, msgType: 0 };
 }
 
 export const GossipHello: MessageFns<GossipHello> = {
@@ -1691,7 +1690,7 @@ export const GossipHello: MessageFns<GossipHello> = {
   fromPartial<I extends Exact<DeepPartial<GossipHello>, I>>(object: I): GossipHello {
     const message = createBaseGossipHello();
     message.nonce = (object.nonce !== undefined && object.nonce !== null) ? BigInt(object.nonce) : 0n;
-    message.metadata = object.metadata ?? new Uint8Array(0);
+    message.metadata = object.metadata ?? EMPTY_BYTES;
     message.msgType = object.msgType ?? 0;
     return message;
   },
@@ -1976,7 +1975,7 @@ export const PrivateDataMessage: MessageFns<PrivateDataMessage> = {
 };
 
 function createBasePayload(): Payload {
-  return { seqNum: 0n, data: new Uint8Array(0), privateData: [] };
+  return { seqNum: 0n, data: EMPTY_BYTES, privateData: [] };
 }
 
 export const Payload: MessageFns<Payload> = {
@@ -2051,7 +2050,7 @@ export const Payload: MessageFns<Payload> = {
   fromPartial<I extends Exact<DeepPartial<Payload>, I>>(object: I): Payload {
     const message = createBasePayload();
     message.seqNum = (object.seqNum !== undefined && object.seqNum !== null) ? BigInt(object.seqNum) : 0n;
-    message.data = object.data ?? new Uint8Array(0);
+    message.data = object.data ?? EMPTY_BYTES;
     message.privateData = object.privateData?.map((e) => e) || [];
     return message;
   },
@@ -2062,7 +2061,7 @@ function createBasePrivatePayload(): PrivatePayload {
     collectionName: "",
     namespace: "",
     txId: "",
-    privateRwset: new Uint8Array(0),
+    privateRwset: EMPTY_BYTES,
     privateSimHeight: 0n,
     collectionConfigs: undefined,
   };
@@ -2175,7 +2174,7 @@ export const PrivatePayload: MessageFns<PrivatePayload> = {
     message.collectionName = object.collectionName ?? "";
     message.namespace = object.namespace ?? "";
     message.txId = object.txId ?? "";
-    message.privateRwset = object.privateRwset ?? new Uint8Array(0);
+    message.privateRwset = object.privateRwset ?? EMPTY_BYTES;
     message.privateSimHeight = (object.privateSimHeight !== undefined && object.privateSimHeight !== null)
       ? BigInt(object.privateSimHeight)
       : 0n;
@@ -2187,7 +2186,7 @@ export const PrivatePayload: MessageFns<PrivatePayload> = {
 };
 
 function createBaseAliveMessage(): AliveMessage {
-  return { membership: undefined, timestamp: undefined, identity: new Uint8Array(0) };
+  return { membership: undefined, timestamp: undefined, identity: EMPTY_BYTES };
 }
 
 export const AliveMessage: MessageFns<AliveMessage> = {
@@ -2264,13 +2263,13 @@ export const AliveMessage: MessageFns<AliveMessage> = {
     message.timestamp = (object.timestamp !== undefined && object.timestamp !== null)
       ? PeerTime.fromPartial(object.timestamp)
       : undefined;
-    message.identity = object.identity ?? new Uint8Array(0);
+    message.identity = object.identity ?? EMPTY_BYTES;
     return message;
   },
 };
 
 function createBaseLeadershipMessage(): LeadershipMessage {
-  return { pkiId: new Uint8Array(0), timestamp: undefined, isDeclaration: false };
+  return { pkiId: EMPTY_BYTES, timestamp: undefined, isDeclaration: false };
 }
 
 export const LeadershipMessage: MessageFns<LeadershipMessage> = {
@@ -2341,7 +2340,7 @@ export const LeadershipMessage: MessageFns<LeadershipMessage> = {
   },
   fromPartial<I extends Exact<DeepPartial<LeadershipMessage>, I>>(object: I): LeadershipMessage {
     const message = createBaseLeadershipMessage();
-    message.pkiId = object.pkiId ?? new Uint8Array(0);
+    message.pkiId = object.pkiId ?? EMPTY_BYTES;
     message.timestamp = (object.timestamp !== undefined && object.timestamp !== null)
       ? PeerTime.fromPartial(object.timestamp)
       : undefined;
@@ -2560,7 +2559,7 @@ export const MembershipResponse: MessageFns<MembershipResponse> = {
 };
 
 function createBaseMember(): Member {
-  return { endpoint: "", metadata: new Uint8Array(0), pkiId: new Uint8Array(0) };
+  return { endpoint: "", metadata: EMPTY_BYTES, pkiId: EMPTY_BYTES };
 }
 
 export const Member: MessageFns<Member> = {
@@ -2632,8 +2631,8 @@ export const Member: MessageFns<Member> = {
   fromPartial<I extends Exact<DeepPartial<Member>, I>>(object: I): Member {
     const message = createBaseMember();
     message.endpoint = object.endpoint ?? "";
-    message.metadata = object.metadata ?? new Uint8Array(0);
-    message.pkiId = object.pkiId ?? new Uint8Array(0);
+    message.metadata = object.metadata ?? EMPTY_BYTES;
+    message.pkiId = object.pkiId ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -3102,7 +3101,7 @@ export const PvtDataElement: MessageFns<PvtDataElement> = {
 };
 
 function createBasePvtDataPayload(): PvtDataPayload {
-  return { txSeqInBlock: 0n, payload: new Uint8Array(0) };
+  return { txSeqInBlock: 0n, payload: EMPTY_BYTES };
 }
 
 export const PvtDataPayload: MessageFns<PvtDataPayload> = {
@@ -3168,7 +3167,7 @@ export const PvtDataPayload: MessageFns<PvtDataPayload> = {
     message.txSeqInBlock = (object.txSeqInBlock !== undefined && object.txSeqInBlock !== null)
       ? BigInt(object.txSeqInBlock)
       : 0n;
-    message.payload = object.payload ?? new Uint8Array(0);
+    message.payload = object.payload ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -3229,7 +3228,7 @@ export const Acknowledgement: MessageFns<Acknowledgement> = {
 };
 
 function createBaseChaincode(): Chaincode {
-  return { name: "", version: "", metadata: new Uint8Array(0) };
+  return { name: "", version: "", metadata: EMPTY_BYTES };
 }
 
 export const Chaincode: MessageFns<Chaincode> = {
@@ -3302,7 +3301,7 @@ export const Chaincode: MessageFns<Chaincode> = {
     const message = createBaseChaincode();
     message.name = object.name ?? "";
     message.version = object.version ?? "";
-    message.metadata = object.metadata ?? new Uint8Array(0);
+    message.metadata = object.metadata ?? EMPTY_BYTES;
     return message;
   },
 };

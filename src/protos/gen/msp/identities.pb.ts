@@ -5,8 +5,7 @@
 // source: msp/identities.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../wire/index.js";
 
 export const protobufPackage = "msp";
 
@@ -52,7 +51,7 @@ export interface SerializedIdemixIdentity {
 }
 
 function createBaseSerializedIdentity(): SerializedIdentity {
-  return { mspid: "", idBytes: new Uint8Array(0) };
+  return { mspid: "", idBytes: EMPTY_BYTES };
 }
 
 export const SerializedIdentity: MessageFns<SerializedIdentity> = {
@@ -113,18 +112,18 @@ export const SerializedIdentity: MessageFns<SerializedIdentity> = {
   fromPartial<I extends Exact<DeepPartial<SerializedIdentity>, I>>(object: I): SerializedIdentity {
     const message = createBaseSerializedIdentity();
     message.mspid = object.mspid ?? "";
-    message.idBytes = object.idBytes ?? new Uint8Array(0);
+    message.idBytes = object.idBytes ?? EMPTY_BYTES;
     return message;
   },
 };
 
 function createBaseSerializedIdemixIdentity(): SerializedIdemixIdentity {
   return {
-    nymX: new Uint8Array(0),
-    nymY: new Uint8Array(0),
-    ou: new Uint8Array(0),
-    role: new Uint8Array(0),
-    proof: new Uint8Array(0),
+    nymX: EMPTY_BYTES,
+    nymY: EMPTY_BYTES,
+    ou: EMPTY_BYTES,
+    role: EMPTY_BYTES,
+    proof: EMPTY_BYTES,
   };
 }
 
@@ -218,11 +217,11 @@ export const SerializedIdemixIdentity: MessageFns<SerializedIdemixIdentity> = {
   },
   fromPartial<I extends Exact<DeepPartial<SerializedIdemixIdentity>, I>>(object: I): SerializedIdemixIdentity {
     const message = createBaseSerializedIdemixIdentity();
-    message.nymX = object.nymX ?? new Uint8Array(0);
-    message.nymY = object.nymY ?? new Uint8Array(0);
-    message.ou = object.ou ?? new Uint8Array(0);
-    message.role = object.role ?? new Uint8Array(0);
-    message.proof = object.proof ?? new Uint8Array(0);
+    message.nymX = object.nymX ?? EMPTY_BYTES;
+    message.nymY = object.nymY ?? EMPTY_BYTES;
+    message.ou = object.ou ?? EMPTY_BYTES;
+    message.role = object.role ?? EMPTY_BYTES;
+    message.proof = object.proof ?? EMPTY_BYTES;
     return message;
   },
 };

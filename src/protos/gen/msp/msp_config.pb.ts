@@ -5,8 +5,7 @@
 // source: msp/msp_config.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../wire/index.js";
 
 export const protobufPackage = "msp";
 
@@ -246,7 +245,7 @@ export interface FabricNodeOUs {
 }
 
 function createBaseMSPConfig(): MSPConfig {
-  return { type: 0, config: new Uint8Array(0) };
+  return { type: 0, config: EMPTY_BYTES };
 }
 
 export const MSPConfig: MessageFns<MSPConfig> = {
@@ -307,7 +306,7 @@ export const MSPConfig: MessageFns<MSPConfig> = {
   fromPartial<I extends Exact<DeepPartial<MSPConfig>, I>>(object: I): MSPConfig {
     const message = createBaseMSPConfig();
     message.type = object.type ?? 0;
-    message.config = object.config ?? new Uint8Array(0);
+    message.config = object.config ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -574,7 +573,7 @@ export const FabricCryptoConfig: MessageFns<FabricCryptoConfig> = {
 };
 
 function createBaseIdemixMSPConfig(): IdemixMSPConfig {
-  return { name: "", ipk: new Uint8Array(0), signer: undefined, revocationPk: new Uint8Array(0), epoch: 0n };
+  return { name: "", ipk: EMPTY_BYTES, signer: undefined, revocationPk: EMPTY_BYTES, epoch: 0n };
 }
 
 export const IdemixMSPConfig: MessageFns<IdemixMSPConfig> = {
@@ -671,11 +670,11 @@ export const IdemixMSPConfig: MessageFns<IdemixMSPConfig> = {
   fromPartial<I extends Exact<DeepPartial<IdemixMSPConfig>, I>>(object: I): IdemixMSPConfig {
     const message = createBaseIdemixMSPConfig();
     message.name = object.name ?? "";
-    message.ipk = object.ipk ?? new Uint8Array(0);
+    message.ipk = object.ipk ?? EMPTY_BYTES;
     message.signer = (object.signer !== undefined && object.signer !== null)
       ? IdemixMSPSignerConfig.fromPartial(object.signer)
       : undefined;
-    message.revocationPk = object.revocationPk ?? new Uint8Array(0);
+    message.revocationPk = object.revocationPk ?? EMPTY_BYTES;
     message.epoch = (object.epoch !== undefined && object.epoch !== null) ? BigInt(object.epoch) : 0n;
     return message;
   },
@@ -683,12 +682,12 @@ export const IdemixMSPConfig: MessageFns<IdemixMSPConfig> = {
 
 function createBaseIdemixMSPSignerConfig(): IdemixMSPSignerConfig {
   return {
-    cred: new Uint8Array(0),
-    sk: new Uint8Array(0),
+    cred: EMPTY_BYTES,
+    sk: EMPTY_BYTES,
     organizationalUnitIdentifier: "",
     role: 0,
     enrollmentId: "",
-    credentialRevocationInformation: new Uint8Array(0),
+    credentialRevocationInformation: EMPTY_BYTES,
   };
 }
 
@@ -793,18 +792,18 @@ export const IdemixMSPSignerConfig: MessageFns<IdemixMSPSignerConfig> = {
   },
   fromPartial<I extends Exact<DeepPartial<IdemixMSPSignerConfig>, I>>(object: I): IdemixMSPSignerConfig {
     const message = createBaseIdemixMSPSignerConfig();
-    message.cred = object.cred ?? new Uint8Array(0);
-    message.sk = object.sk ?? new Uint8Array(0);
+    message.cred = object.cred ?? EMPTY_BYTES;
+    message.sk = object.sk ?? EMPTY_BYTES;
     message.organizationalUnitIdentifier = object.organizationalUnitIdentifier ?? "";
     message.role = object.role ?? 0;
     message.enrollmentId = object.enrollmentId ?? "";
-    message.credentialRevocationInformation = object.credentialRevocationInformation ?? new Uint8Array(0);
+    message.credentialRevocationInformation = object.credentialRevocationInformation ?? EMPTY_BYTES;
     return message;
   },
 };
 
 function createBaseSigningIdentityInfo(): SigningIdentityInfo {
-  return { publicSigner: new Uint8Array(0), privateSigner: undefined };
+  return { publicSigner: EMPTY_BYTES, privateSigner: undefined };
 }
 
 export const SigningIdentityInfo: MessageFns<SigningIdentityInfo> = {
@@ -864,7 +863,7 @@ export const SigningIdentityInfo: MessageFns<SigningIdentityInfo> = {
   },
   fromPartial<I extends Exact<DeepPartial<SigningIdentityInfo>, I>>(object: I): SigningIdentityInfo {
     const message = createBaseSigningIdentityInfo();
-    message.publicSigner = object.publicSigner ?? new Uint8Array(0);
+    message.publicSigner = object.publicSigner ?? EMPTY_BYTES;
     message.privateSigner = (object.privateSigner !== undefined && object.privateSigner !== null)
       ? KeyInfo.fromPartial(object.privateSigner)
       : undefined;
@@ -873,7 +872,7 @@ export const SigningIdentityInfo: MessageFns<SigningIdentityInfo> = {
 };
 
 function createBaseKeyInfo(): KeyInfo {
-  return { keyIdentifier: "", keyMaterial: new Uint8Array(0) };
+  return { keyIdentifier: "", keyMaterial: EMPTY_BYTES };
 }
 
 export const KeyInfo: MessageFns<KeyInfo> = {
@@ -934,13 +933,13 @@ export const KeyInfo: MessageFns<KeyInfo> = {
   fromPartial<I extends Exact<DeepPartial<KeyInfo>, I>>(object: I): KeyInfo {
     const message = createBaseKeyInfo();
     message.keyIdentifier = object.keyIdentifier ?? "";
-    message.keyMaterial = object.keyMaterial ?? new Uint8Array(0);
+    message.keyMaterial = object.keyMaterial ?? EMPTY_BYTES;
     return message;
   },
 };
 
 function createBaseFabricOUIdentifier(): FabricOUIdentifier {
-  return { certificate: new Uint8Array(0), organizationalUnitIdentifier: "" };
+  return { certificate: EMPTY_BYTES, organizationalUnitIdentifier: "" };
 }
 
 export const FabricOUIdentifier: MessageFns<FabricOUIdentifier> = {
@@ -1000,7 +999,7 @@ export const FabricOUIdentifier: MessageFns<FabricOUIdentifier> = {
   },
   fromPartial<I extends Exact<DeepPartial<FabricOUIdentifier>, I>>(object: I): FabricOUIdentifier {
     const message = createBaseFabricOUIdentifier();
-    message.certificate = object.certificate ?? new Uint8Array(0);
+    message.certificate = object.certificate ?? EMPTY_BYTES;
     message.organizationalUnitIdentifier = object.organizationalUnitIdentifier ?? "";
     return message;
   },

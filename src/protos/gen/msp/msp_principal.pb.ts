@@ -5,8 +5,7 @@
 // source: msp/msp_principal.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../wire/index.js";
 
 export const protobufPackage = "common";
 
@@ -155,7 +154,7 @@ export interface CombinedPrincipal {
 }
 
 function createBaseMSPPrincipal(): MSPPrincipal {
-  return { principalClassification: 0, principal: new Uint8Array(0) };
+  return { principalClassification: 0, principal: EMPTY_BYTES };
 }
 
 export const MSPPrincipal: MessageFns<MSPPrincipal> = {
@@ -216,13 +215,13 @@ export const MSPPrincipal: MessageFns<MSPPrincipal> = {
   fromPartial<I extends Exact<DeepPartial<MSPPrincipal>, I>>(object: I): MSPPrincipal {
     const message = createBaseMSPPrincipal();
     message.principalClassification = object.principalClassification ?? 0;
-    message.principal = object.principal ?? new Uint8Array(0);
+    message.principal = object.principal ?? EMPTY_BYTES;
     return message;
   },
 };
 
 function createBaseOrganizationUnit(): OrganizationUnit {
-  return { mspIdentifier: "", organizationalUnitIdentifier: "", certifiersIdentifier: new Uint8Array(0) };
+  return { mspIdentifier: "", organizationalUnitIdentifier: "", certifiersIdentifier: EMPTY_BYTES };
 }
 
 export const OrganizationUnit: MessageFns<OrganizationUnit> = {
@@ -295,7 +294,7 @@ export const OrganizationUnit: MessageFns<OrganizationUnit> = {
     const message = createBaseOrganizationUnit();
     message.mspIdentifier = object.mspIdentifier ?? "";
     message.organizationalUnitIdentifier = object.organizationalUnitIdentifier ?? "";
-    message.certifiersIdentifier = object.certifiersIdentifier ?? new Uint8Array(0);
+    message.certifiersIdentifier = object.certifiersIdentifier ?? EMPTY_BYTES;
     return message;
   },
 };

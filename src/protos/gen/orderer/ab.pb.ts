@@ -5,8 +5,7 @@
 // source: orderer/ab.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../wire/index.js";
 import { Block, Status } from "../common/common.pb.js";
 
 export const protobufPackage = "orderer";

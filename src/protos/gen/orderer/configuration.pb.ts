@@ -5,8 +5,7 @@
 // source: orderer/configuration.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../wire/index.js";
 
 export const protobufPackage = "orderer";
 
@@ -77,7 +76,7 @@ export interface ChannelRestrictions {
 }
 
 function createBaseConsensusType(): ConsensusType {
-  return { type: "", metadata: new Uint8Array(0), state: 0 };
+  return { type: "", metadata: EMPTY_BYTES, state: 0 };
 }
 
 export const ConsensusType: MessageFns<ConsensusType> = {
@@ -149,7 +148,7 @@ export const ConsensusType: MessageFns<ConsensusType> = {
   fromPartial<I extends Exact<DeepPartial<ConsensusType>, I>>(object: I): ConsensusType {
     const message = createBaseConsensusType();
     message.type = object.type ?? "";
-    message.metadata = object.metadata ?? new Uint8Array(0);
+    message.metadata = object.metadata ?? EMPTY_BYTES;
     message.state = object.state ?? 0;
     return message;
   },

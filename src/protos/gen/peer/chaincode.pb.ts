@@ -5,8 +5,7 @@
 // source: peer/chaincode.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../wire/index.js";
 import { SignaturePolicyEnvelope } from "../common/policies.pb.js";
 
 export const protobufPackage = "protos";
@@ -306,7 +305,7 @@ export const ChaincodeInput: MessageFns<ChaincodeInput> = {
 };
 
 function createBaseChaincodeInput_DecorationsEntry(): ChaincodeInput_DecorationsEntry {
-  return { key: "", value: new Uint8Array(0) };
+  return { key: "", value: EMPTY_BYTES };
 }
 
 export const ChaincodeInput_DecorationsEntry: MessageFns<ChaincodeInput_DecorationsEntry> = {
@@ -369,7 +368,7 @@ export const ChaincodeInput_DecorationsEntry: MessageFns<ChaincodeInput_Decorati
   ): ChaincodeInput_DecorationsEntry {
     const message = createBaseChaincodeInput_DecorationsEntry();
     message.key = object.key ?? "";
-    message.value = object.value ?? new Uint8Array(0);
+    message.value = object.value ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -470,7 +469,7 @@ export const ChaincodeSpec: MessageFns<ChaincodeSpec> = {
 };
 
 function createBaseChaincodeDeploymentSpec(): ChaincodeDeploymentSpec {
-  return { chaincodeSpec: undefined, codePackage: new Uint8Array(0) };
+  return { chaincodeSpec: undefined, codePackage: EMPTY_BYTES };
 }
 
 export const ChaincodeDeploymentSpec: MessageFns<ChaincodeDeploymentSpec> = {
@@ -533,7 +532,7 @@ export const ChaincodeDeploymentSpec: MessageFns<ChaincodeDeploymentSpec> = {
     message.chaincodeSpec = (object.chaincodeSpec !== undefined && object.chaincodeSpec !== null)
       ? ChaincodeSpec.fromPartial(object.chaincodeSpec)
       : undefined;
-    message.codePackage = object.codePackage ?? new Uint8Array(0);
+    message.codePackage = object.codePackage ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -651,7 +650,7 @@ export const LifecycleEvent: MessageFns<LifecycleEvent> = {
 };
 
 function createBaseCDSData(): CDSData {
-  return { hash: new Uint8Array(0), metadatahash: new Uint8Array(0) };
+  return { hash: EMPTY_BYTES, metadatahash: EMPTY_BYTES };
 }
 
 export const CDSData: MessageFns<CDSData> = {
@@ -711,8 +710,8 @@ export const CDSData: MessageFns<CDSData> = {
   },
   fromPartial<I extends Exact<DeepPartial<CDSData>, I>>(object: I): CDSData {
     const message = createBaseCDSData();
-    message.hash = object.hash ?? new Uint8Array(0);
-    message.metadatahash = object.metadatahash ?? new Uint8Array(0);
+    message.hash = object.hash ?? EMPTY_BYTES;
+    message.metadatahash = object.metadatahash ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -724,8 +723,8 @@ function createBaseChaincodeData(): ChaincodeData {
     escc: "",
     vscc: "",
     policy: undefined,
-    data: new Uint8Array(0),
-    id: new Uint8Array(0),
+    data: EMPTY_BYTES,
+    id: EMPTY_BYTES,
     instantiationPolicy: undefined,
   };
 }
@@ -860,8 +859,8 @@ export const ChaincodeData: MessageFns<ChaincodeData> = {
     message.policy = (object.policy !== undefined && object.policy !== null)
       ? SignaturePolicyEnvelope.fromPartial(object.policy)
       : undefined;
-    message.data = object.data ?? new Uint8Array(0);
-    message.id = object.id ?? new Uint8Array(0);
+    message.data = object.data ?? EMPTY_BYTES;
+    message.id = object.id ?? EMPTY_BYTES;
     message.instantiationPolicy = (object.instantiationPolicy !== undefined && object.instantiationPolicy !== null)
       ? SignaturePolicyEnvelope.fromPartial(object.instantiationPolicy)
       : undefined;

@@ -5,8 +5,7 @@
 // source: peer/chaincode_event.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../wire/index.js";
 
 export const protobufPackage = "protos";
 
@@ -24,7 +23,7 @@ export interface ChaincodeEvent {
 }
 
 function createBaseChaincodeEvent(): ChaincodeEvent {
-  return { chaincodeId: "", txId: "", eventName: "", payload: new Uint8Array(0) };
+  return { chaincodeId: "", txId: "", eventName: "", payload: EMPTY_BYTES };
 }
 
 export const ChaincodeEvent: MessageFns<ChaincodeEvent> = {
@@ -109,7 +108,7 @@ export const ChaincodeEvent: MessageFns<ChaincodeEvent> = {
     message.chaincodeId = object.chaincodeId ?? "";
     message.txId = object.txId ?? "";
     message.eventName = object.eventName ?? "";
-    message.payload = object.payload ?? new Uint8Array(0);
+    message.payload = object.payload ?? EMPTY_BYTES;
     return message;
   },
 };

@@ -5,8 +5,7 @@
 // source: peer/policy.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../wire/index.js";
 import { SignaturePolicyEnvelope } from "../common/policies.pb.js";
 
 export const protobufPackage = "protos";

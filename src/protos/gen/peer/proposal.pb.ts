@@ -5,8 +5,7 @@
 // source: peer/proposal.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../wire/index.js";
 import { ChaincodeID } from "./chaincode.pb.js";
 import { Response } from "./proposal_response.pb.js";
 
@@ -154,7 +153,7 @@ export interface ChaincodeAction {
 }
 
 function createBaseSignedProposal(): SignedProposal {
-  return { proposalBytes: new Uint8Array(0), signature: new Uint8Array(0) };
+  return { proposalBytes: EMPTY_BYTES, signature: EMPTY_BYTES };
 }
 
 export const SignedProposal: MessageFns<SignedProposal> = {
@@ -214,14 +213,14 @@ export const SignedProposal: MessageFns<SignedProposal> = {
   },
   fromPartial<I extends Exact<DeepPartial<SignedProposal>, I>>(object: I): SignedProposal {
     const message = createBaseSignedProposal();
-    message.proposalBytes = object.proposalBytes ?? new Uint8Array(0);
-    message.signature = object.signature ?? new Uint8Array(0);
+    message.proposalBytes = object.proposalBytes ?? EMPTY_BYTES;
+    message.signature = object.signature ?? EMPTY_BYTES;
     return message;
   },
 };
 
 function createBaseProposal(): Proposal {
-  return { header: new Uint8Array(0), payload: new Uint8Array(0), extension: new Uint8Array(0) };
+  return { header: EMPTY_BYTES, payload: EMPTY_BYTES, extension: EMPTY_BYTES };
 }
 
 export const Proposal: MessageFns<Proposal> = {
@@ -292,9 +291,9 @@ export const Proposal: MessageFns<Proposal> = {
   },
   fromPartial<I extends Exact<DeepPartial<Proposal>, I>>(object: I): Proposal {
     const message = createBaseProposal();
-    message.header = object.header ?? new Uint8Array(0);
-    message.payload = object.payload ?? new Uint8Array(0);
-    message.extension = object.extension ?? new Uint8Array(0);
+    message.header = object.header ?? EMPTY_BYTES;
+    message.payload = object.payload ?? EMPTY_BYTES;
+    message.extension = object.extension ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -357,7 +356,7 @@ export const ChaincodeHeaderExtension: MessageFns<ChaincodeHeaderExtension> = {
 };
 
 function createBaseChaincodeProposalPayload(): ChaincodeProposalPayload {
-  return { input: new Uint8Array(0), TransientMap: {} };
+  return { input: EMPTY_BYTES, TransientMap: {} };
 }
 
 export const ChaincodeProposalPayload: MessageFns<ChaincodeProposalPayload> = {
@@ -420,7 +419,7 @@ export const ChaincodeProposalPayload: MessageFns<ChaincodeProposalPayload> = {
   },
   fromPartial<I extends Exact<DeepPartial<ChaincodeProposalPayload>, I>>(object: I): ChaincodeProposalPayload {
     const message = createBaseChaincodeProposalPayload();
-    message.input = object.input ?? new Uint8Array(0);
+    message.input = object.input ?? EMPTY_BYTES;
     message.TransientMap = (globalThis.Object.entries(object.TransientMap ?? {}) as [string, Uint8Array][]).reduce(
       (acc: { [key: string]: Uint8Array }, [key, value]: [string, Uint8Array]) => {
         if (value !== undefined) {
@@ -435,7 +434,7 @@ export const ChaincodeProposalPayload: MessageFns<ChaincodeProposalPayload> = {
 };
 
 function createBaseChaincodeProposalPayload_TransientMapEntry(): ChaincodeProposalPayload_TransientMapEntry {
-  return { key: "", value: new Uint8Array(0) };
+  return { key: "", value: EMPTY_BYTES };
 }
 
 export const ChaincodeProposalPayload_TransientMapEntry: MessageFns<ChaincodeProposalPayload_TransientMapEntry> = {
@@ -500,13 +499,13 @@ export const ChaincodeProposalPayload_TransientMapEntry: MessageFns<ChaincodePro
   ): ChaincodeProposalPayload_TransientMapEntry {
     const message = createBaseChaincodeProposalPayload_TransientMapEntry();
     message.key = object.key ?? "";
-    message.value = object.value ?? new Uint8Array(0);
+    message.value = object.value ?? EMPTY_BYTES;
     return message;
   },
 };
 
 function createBaseChaincodeAction(): ChaincodeAction {
-  return { results: new Uint8Array(0), events: new Uint8Array(0), response: undefined, chaincodeId: undefined };
+  return { results: EMPTY_BYTES, events: EMPTY_BYTES, response: undefined, chaincodeId: undefined };
 }
 
 export const ChaincodeAction: MessageFns<ChaincodeAction> = {
@@ -588,8 +587,8 @@ export const ChaincodeAction: MessageFns<ChaincodeAction> = {
   },
   fromPartial<I extends Exact<DeepPartial<ChaincodeAction>, I>>(object: I): ChaincodeAction {
     const message = createBaseChaincodeAction();
-    message.results = object.results ?? new Uint8Array(0);
-    message.events = object.events ?? new Uint8Array(0);
+    message.results = object.results ?? EMPTY_BYTES;
+    message.events = object.events ?? EMPTY_BYTES;
     message.response = (object.response !== undefined && object.response !== null)
       ? Response.fromPartial(object.response)
       : undefined;

@@ -5,8 +5,7 @@
 // source: peer/proposal_response.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../wire/index.js";
 import { Timestamp } from "../google/protobuf/timestamp.pb.js";
 
 export const protobufPackage = "protos";
@@ -110,7 +109,7 @@ export interface Endorsement {
 }
 
 function createBaseProposalResponse(): ProposalResponse {
-  return { version: 0, timestamp: undefined, response: undefined, payload: new Uint8Array(0), endorsement: undefined };
+  return { version: 0, timestamp: undefined, response: undefined, payload: EMPTY_BYTES, endorsement: undefined };
 }
 
 export const ProposalResponse: MessageFns<ProposalResponse> = {
@@ -208,7 +207,7 @@ export const ProposalResponse: MessageFns<ProposalResponse> = {
     message.response = (object.response !== undefined && object.response !== null)
       ? Response.fromPartial(object.response)
       : undefined;
-    message.payload = object.payload ?? new Uint8Array(0);
+    message.payload = object.payload ?? EMPTY_BYTES;
     message.endorsement = (object.endorsement !== undefined && object.endorsement !== null)
       ? Endorsement.fromPartial(object.endorsement)
       : undefined;
@@ -217,7 +216,7 @@ export const ProposalResponse: MessageFns<ProposalResponse> = {
 };
 
 function createBaseResponse(): Response {
-  return { status: 0, message: "", payload: new Uint8Array(0) };
+  return { status: 0, message: "", payload: EMPTY_BYTES };
 }
 
 export const Response: MessageFns<Response> = {
@@ -290,13 +289,13 @@ export const Response: MessageFns<Response> = {
     const message = createBaseResponse();
     message.status = object.status ?? 0;
     message.message = object.message ?? "";
-    message.payload = object.payload ?? new Uint8Array(0);
+    message.payload = object.payload ?? EMPTY_BYTES;
     return message;
   },
 };
 
 function createBaseProposalResponsePayload(): ProposalResponsePayload {
-  return { proposalHash: new Uint8Array(0), extension: new Uint8Array(0) };
+  return { proposalHash: EMPTY_BYTES, extension: EMPTY_BYTES };
 }
 
 export const ProposalResponsePayload: MessageFns<ProposalResponsePayload> = {
@@ -356,14 +355,14 @@ export const ProposalResponsePayload: MessageFns<ProposalResponsePayload> = {
   },
   fromPartial<I extends Exact<DeepPartial<ProposalResponsePayload>, I>>(object: I): ProposalResponsePayload {
     const message = createBaseProposalResponsePayload();
-    message.proposalHash = object.proposalHash ?? new Uint8Array(0);
-    message.extension = object.extension ?? new Uint8Array(0);
+    message.proposalHash = object.proposalHash ?? EMPTY_BYTES;
+    message.extension = object.extension ?? EMPTY_BYTES;
     return message;
   },
 };
 
 function createBaseEndorsement(): Endorsement {
-  return { endorser: new Uint8Array(0), signature: new Uint8Array(0) };
+  return { endorser: EMPTY_BYTES, signature: EMPTY_BYTES };
 }
 
 export const Endorsement: MessageFns<Endorsement> = {
@@ -423,8 +422,8 @@ export const Endorsement: MessageFns<Endorsement> = {
   },
   fromPartial<I extends Exact<DeepPartial<Endorsement>, I>>(object: I): Endorsement {
     const message = createBaseEndorsement();
-    message.endorser = object.endorser ?? new Uint8Array(0);
-    message.signature = object.signature ?? new Uint8Array(0);
+    message.endorser = object.endorser ?? EMPTY_BYTES;
+    message.signature = object.signature ?? EMPTY_BYTES;
     return message;
   },
 };

@@ -5,8 +5,7 @@
 // source: peer/transaction.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../wire/index.js";
 import { Envelope } from "../common/common.pb.js";
 import { Endorsement } from "./proposal_response.pb.js";
 
@@ -271,7 +270,7 @@ export const Transaction: MessageFns<Transaction> = {
 };
 
 function createBaseTransactionAction(): TransactionAction {
-  return { header: new Uint8Array(0), payload: new Uint8Array(0) };
+  return { header: EMPTY_BYTES, payload: EMPTY_BYTES };
 }
 
 export const TransactionAction: MessageFns<TransactionAction> = {
@@ -331,14 +330,14 @@ export const TransactionAction: MessageFns<TransactionAction> = {
   },
   fromPartial<I extends Exact<DeepPartial<TransactionAction>, I>>(object: I): TransactionAction {
     const message = createBaseTransactionAction();
-    message.header = object.header ?? new Uint8Array(0);
-    message.payload = object.payload ?? new Uint8Array(0);
+    message.header = object.header ?? EMPTY_BYTES;
+    message.payload = object.payload ?? EMPTY_BYTES;
     return message;
   },
 };
 
 function createBaseChaincodeActionPayload(): ChaincodeActionPayload {
-  return { chaincodeProposalPayload: new Uint8Array(0), action: undefined };
+  return { chaincodeProposalPayload: EMPTY_BYTES, action: undefined };
 }
 
 export const ChaincodeActionPayload: MessageFns<ChaincodeActionPayload> = {
@@ -398,7 +397,7 @@ export const ChaincodeActionPayload: MessageFns<ChaincodeActionPayload> = {
   },
   fromPartial<I extends Exact<DeepPartial<ChaincodeActionPayload>, I>>(object: I): ChaincodeActionPayload {
     const message = createBaseChaincodeActionPayload();
-    message.chaincodeProposalPayload = object.chaincodeProposalPayload ?? new Uint8Array(0);
+    message.chaincodeProposalPayload = object.chaincodeProposalPayload ?? EMPTY_BYTES;
     message.action = (object.action !== undefined && object.action !== null)
       ? ChaincodeEndorsedAction.fromPartial(object.action)
       : undefined;
@@ -407,7 +406,7 @@ export const ChaincodeActionPayload: MessageFns<ChaincodeActionPayload> = {
 };
 
 function createBaseChaincodeEndorsedAction(): ChaincodeEndorsedAction {
-  return { proposalResponsePayload: new Uint8Array(0), endorsements: [] };
+  return { proposalResponsePayload: EMPTY_BYTES, endorsements: [] };
 }
 
 export const ChaincodeEndorsedAction: MessageFns<ChaincodeEndorsedAction> = {
@@ -467,7 +466,7 @@ export const ChaincodeEndorsedAction: MessageFns<ChaincodeEndorsedAction> = {
   },
   fromPartial<I extends Exact<DeepPartial<ChaincodeEndorsedAction>, I>>(object: I): ChaincodeEndorsedAction {
     const message = createBaseChaincodeEndorsedAction();
-    message.proposalResponsePayload = object.proposalResponsePayload ?? new Uint8Array(0);
+    message.proposalResponsePayload = object.proposalResponsePayload ?? EMPTY_BYTES;
     message.endorsements = object.endorsements?.map((e) => Endorsement.fromPartial(e)) || [];
     return message;
   },

@@ -5,8 +5,7 @@
 // source: transientstore/transientstore.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../wire/index.js";
 import { TxPvtReadWriteSet } from "../ledger/rwset/rwset.pb.js";
 import { CollectionConfigPackage } from "../peer/collection.pb.js";
 

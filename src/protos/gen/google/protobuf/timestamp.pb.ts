@@ -5,8 +5,7 @@
 // source: google/protobuf/timestamp.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../../wire/index.js";
 
 export const protobufPackage = "google.protobuf";
 

@@ -5,8 +5,7 @@
 // source: ledger/rwset/rwset.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../../wire/index.js";
 
 export const protobufPackage = "rwset";
 
@@ -131,7 +130,7 @@ export const TxReadWriteSet: MessageFns<TxReadWriteSet> = {
 };
 
 function createBaseNsReadWriteSet(): NsReadWriteSet {
-  return { namespace: "", rwset: new Uint8Array(0), collectionHashedRwset: [] };
+  return { namespace: "", rwset: EMPTY_BYTES, collectionHashedRwset: [] };
 }
 
 export const NsReadWriteSet: MessageFns<NsReadWriteSet> = {
@@ -203,7 +202,7 @@ export const NsReadWriteSet: MessageFns<NsReadWriteSet> = {
   fromPartial<I extends Exact<DeepPartial<NsReadWriteSet>, I>>(object: I): NsReadWriteSet {
     const message = createBaseNsReadWriteSet();
     message.namespace = object.namespace ?? "";
-    message.rwset = object.rwset ?? new Uint8Array(0);
+    message.rwset = object.rwset ?? EMPTY_BYTES;
     message.collectionHashedRwset =
       object.collectionHashedRwset?.map((e) => CollectionHashedReadWriteSet.fromPartial(e)) || [];
     return message;
@@ -211,7 +210,7 @@ export const NsReadWriteSet: MessageFns<NsReadWriteSet> = {
 };
 
 function createBaseCollectionHashedReadWriteSet(): CollectionHashedReadWriteSet {
-  return { collectionName: "", hashedRwset: new Uint8Array(0), pvtRwsetHash: new Uint8Array(0) };
+  return { collectionName: "", hashedRwset: EMPTY_BYTES, pvtRwsetHash: EMPTY_BYTES };
 }
 
 export const CollectionHashedReadWriteSet: MessageFns<CollectionHashedReadWriteSet> = {
@@ -283,8 +282,8 @@ export const CollectionHashedReadWriteSet: MessageFns<CollectionHashedReadWriteS
   fromPartial<I extends Exact<DeepPartial<CollectionHashedReadWriteSet>, I>>(object: I): CollectionHashedReadWriteSet {
     const message = createBaseCollectionHashedReadWriteSet();
     message.collectionName = object.collectionName ?? "";
-    message.hashedRwset = object.hashedRwset ?? new Uint8Array(0);
-    message.pvtRwsetHash = object.pvtRwsetHash ?? new Uint8Array(0);
+    message.hashedRwset = object.hashedRwset ?? EMPTY_BYTES;
+    message.pvtRwsetHash = object.pvtRwsetHash ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -424,7 +423,7 @@ export const NsPvtReadWriteSet: MessageFns<NsPvtReadWriteSet> = {
 };
 
 function createBaseCollectionPvtReadWriteSet(): CollectionPvtReadWriteSet {
-  return { collectionName: "", rwset: new Uint8Array(0) };
+  return { collectionName: "", rwset: EMPTY_BYTES };
 }
 
 export const CollectionPvtReadWriteSet: MessageFns<CollectionPvtReadWriteSet> = {
@@ -485,7 +484,7 @@ export const CollectionPvtReadWriteSet: MessageFns<CollectionPvtReadWriteSet> = 
   fromPartial<I extends Exact<DeepPartial<CollectionPvtReadWriteSet>, I>>(object: I): CollectionPvtReadWriteSet {
     const message = createBaseCollectionPvtReadWriteSet();
     message.collectionName = object.collectionName ?? "";
-    message.rwset = object.rwset ?? new Uint8Array(0);
+    message.rwset = object.rwset ?? EMPTY_BYTES;
     return message;
   },
 };

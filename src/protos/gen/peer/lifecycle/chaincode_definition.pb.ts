@@ -5,8 +5,7 @@
 // source: peer/lifecycle/chaincode_definition.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../../wire/index.js";
 
 export const protobufPackage = "lifecycle";
 
@@ -111,7 +110,7 @@ export const ChaincodeEndorsementInfo: MessageFns<ChaincodeEndorsementInfo> = {
 };
 
 function createBaseChaincodeValidationInfo(): ChaincodeValidationInfo {
-  return { validationPlugin: "", validationParameter: new Uint8Array(0) };
+  return { validationPlugin: "", validationParameter: EMPTY_BYTES };
 }
 
 export const ChaincodeValidationInfo: MessageFns<ChaincodeValidationInfo> = {
@@ -172,7 +171,7 @@ export const ChaincodeValidationInfo: MessageFns<ChaincodeValidationInfo> = {
   fromPartial<I extends Exact<DeepPartial<ChaincodeValidationInfo>, I>>(object: I): ChaincodeValidationInfo {
     const message = createBaseChaincodeValidationInfo();
     message.validationPlugin = object.validationPlugin ?? "";
-    message.validationParameter = object.validationParameter ?? new Uint8Array(0);
+    message.validationParameter = object.validationParameter ?? EMPTY_BYTES;
     return message;
   },
 };

@@ -5,8 +5,7 @@
 // source: peer/lifecycle/lifecycle.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../../wire/index.js";
 import { CollectionConfigPackage } from "../collection.pb.js";
 
 export const protobufPackage = "lifecycle";
@@ -263,7 +262,7 @@ export interface QueryChaincodeDefinitionsResult_ChaincodeDefinition {
 }
 
 function createBaseInstallChaincodeArgs(): InstallChaincodeArgs {
-  return { chaincodeInstallPackage: new Uint8Array(0) };
+  return { chaincodeInstallPackage: EMPTY_BYTES };
 }
 
 export const InstallChaincodeArgs: MessageFns<InstallChaincodeArgs> = {
@@ -312,7 +311,7 @@ export const InstallChaincodeArgs: MessageFns<InstallChaincodeArgs> = {
   },
   fromPartial<I extends Exact<DeepPartial<InstallChaincodeArgs>, I>>(object: I): InstallChaincodeArgs {
     const message = createBaseInstallChaincodeArgs();
-    message.chaincodeInstallPackage = object.chaincodeInstallPackage ?? new Uint8Array(0);
+    message.chaincodeInstallPackage = object.chaincodeInstallPackage ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -806,7 +805,7 @@ export const GetInstalledChaincodePackageArgs: MessageFns<GetInstalledChaincodeP
 };
 
 function createBaseGetInstalledChaincodePackageResult(): GetInstalledChaincodePackageResult {
-  return { chaincodeInstallPackage: new Uint8Array(0) };
+  return { chaincodeInstallPackage: EMPTY_BYTES };
 }
 
 export const GetInstalledChaincodePackageResult: MessageFns<GetInstalledChaincodePackageResult> = {
@@ -859,7 +858,7 @@ export const GetInstalledChaincodePackageResult: MessageFns<GetInstalledChaincod
     object: I,
   ): GetInstalledChaincodePackageResult {
     const message = createBaseGetInstalledChaincodePackageResult();
-    message.chaincodeInstallPackage = object.chaincodeInstallPackage ?? new Uint8Array(0);
+    message.chaincodeInstallPackage = object.chaincodeInstallPackage ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -1297,7 +1296,7 @@ function createBaseApproveChaincodeDefinitionForMyOrgArgs(): ApproveChaincodeDef
     version: "",
     endorsementPlugin: "",
     validationPlugin: "",
-    validationParameter: new Uint8Array(0),
+    validationParameter: EMPTY_BYTES,
     collections: undefined,
     initRequired: false,
     source: undefined,
@@ -1450,7 +1449,7 @@ export const ApproveChaincodeDefinitionForMyOrgArgs: MessageFns<ApproveChaincode
     message.version = object.version ?? "";
     message.endorsementPlugin = object.endorsementPlugin ?? "";
     message.validationPlugin = object.validationPlugin ?? "";
-    message.validationParameter = object.validationParameter ?? new Uint8Array(0);
+    message.validationParameter = object.validationParameter ?? EMPTY_BYTES;
     message.collections = (object.collections !== undefined && object.collections !== null)
       ? CollectionConfigPackage.fromPartial(object.collections)
       : undefined;
@@ -1695,7 +1694,7 @@ function createBaseCommitChaincodeDefinitionArgs(): CommitChaincodeDefinitionArg
     version: "",
     endorsementPlugin: "",
     validationPlugin: "",
-    validationParameter: new Uint8Array(0),
+    validationParameter: EMPTY_BYTES,
     collections: undefined,
     initRequired: false,
   };
@@ -1834,7 +1833,7 @@ export const CommitChaincodeDefinitionArgs: MessageFns<CommitChaincodeDefinition
     message.version = object.version ?? "";
     message.endorsementPlugin = object.endorsementPlugin ?? "";
     message.validationPlugin = object.validationPlugin ?? "";
-    message.validationParameter = object.validationParameter ?? new Uint8Array(0);
+    message.validationParameter = object.validationParameter ?? EMPTY_BYTES;
     message.collections = (object.collections !== undefined && object.collections !== null)
       ? CollectionConfigPackage.fromPartial(object.collections)
       : undefined;
@@ -1893,7 +1892,7 @@ function createBaseCheckCommitReadinessArgs(): CheckCommitReadinessArgs {
     version: "",
     endorsementPlugin: "",
     validationPlugin: "",
-    validationParameter: new Uint8Array(0),
+    validationParameter: EMPTY_BYTES,
     collections: undefined,
     initRequired: false,
   };
@@ -2030,7 +2029,7 @@ export const CheckCommitReadinessArgs: MessageFns<CheckCommitReadinessArgs> = {
     message.version = object.version ?? "";
     message.endorsementPlugin = object.endorsementPlugin ?? "";
     message.validationPlugin = object.validationPlugin ?? "";
-    message.validationParameter = object.validationParameter ?? new Uint8Array(0);
+    message.validationParameter = object.validationParameter ?? EMPTY_BYTES;
     message.collections = (object.collections !== undefined && object.collections !== null)
       ? CollectionConfigPackage.fromPartial(object.collections)
       : undefined;
@@ -2237,7 +2236,7 @@ function createBaseQueryChaincodeDefinitionResult(): QueryChaincodeDefinitionRes
     version: "",
     endorsementPlugin: "",
     validationPlugin: "",
-    validationParameter: new Uint8Array(0),
+    validationParameter: EMPTY_BYTES,
     collections: undefined,
     initRequired: false,
     approvals: {},
@@ -2379,7 +2378,7 @@ export const QueryChaincodeDefinitionResult: MessageFns<QueryChaincodeDefinition
     message.version = object.version ?? "";
     message.endorsementPlugin = object.endorsementPlugin ?? "";
     message.validationPlugin = object.validationPlugin ?? "";
-    message.validationParameter = object.validationParameter ?? new Uint8Array(0);
+    message.validationParameter = object.validationParameter ?? EMPTY_BYTES;
     message.collections = (object.collections !== undefined && object.collections !== null)
       ? CollectionConfigPackage.fromPartial(object.collections)
       : undefined;
@@ -2582,7 +2581,7 @@ function createBaseQueryChaincodeDefinitionsResult_ChaincodeDefinition(): QueryC
     version: "",
     endorsementPlugin: "",
     validationPlugin: "",
-    validationParameter: new Uint8Array(0),
+    validationParameter: EMPTY_BYTES,
     collections: undefined,
     initRequired: false,
   };
@@ -2728,7 +2727,7 @@ export const QueryChaincodeDefinitionsResult_ChaincodeDefinition: MessageFns<
     message.version = object.version ?? "";
     message.endorsementPlugin = object.endorsementPlugin ?? "";
     message.validationPlugin = object.validationPlugin ?? "";
-    message.validationParameter = object.validationParameter ?? new Uint8Array(0);
+    message.validationParameter = object.validationParameter ?? EMPTY_BYTES;
     message.collections = (object.collections !== undefined && object.collections !== null)
       ? CollectionConfigPackage.fromPartial(object.collections)
       : undefined;

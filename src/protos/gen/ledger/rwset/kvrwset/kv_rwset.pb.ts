@@ -5,8 +5,7 @@
 // source: ledger/rwset/kvrwset/kv_rwset.proto
 
 /* eslint-disable */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { BinaryWriter } from "../../../../wire/writer.js";
+import { BinaryReader, BinaryWriter, EMPTY_BYTES } from "../../../../wire/index.js";
 
 export const protobufPackage = "kvrwset";
 
@@ -368,7 +367,7 @@ export const KVRead: MessageFns<KVRead> = {
 };
 
 function createBaseKVWrite(): KVWrite {
-  return { key: "", isDelete: false, value: new Uint8Array(0) };
+  return { key: "", isDelete: false, value: EMPTY_BYTES };
 }
 
 export const KVWrite: MessageFns<KVWrite> = {
@@ -441,7 +440,7 @@ export const KVWrite: MessageFns<KVWrite> = {
     const message = createBaseKVWrite();
     message.key = object.key ?? "";
     message.isDelete = object.isDelete ?? false;
-    message.value = object.value ?? new Uint8Array(0);
+    message.value = object.value ?? EMPTY_BYTES;
     return message;
   },
 };
@@ -514,7 +513,7 @@ export const KVMetadataWrite: MessageFns<KVMetadataWrite> = {
 };
 
 function createBaseKVReadHash(): KVReadHash {
-  return { keyHash: new Uint8Array(0), version: undefined };
+  return { keyHash: EMPTY_BYTES, version: undefined };
 }
 
 export const KVReadHash: MessageFns<KVReadHash> = {
@@ -574,7 +573,7 @@ export const KVReadHash: MessageFns<KVReadHash> = {
   },
   fromPartial<I extends Exact<DeepPartial<KVReadHash>, I>>(object: I): KVReadHash {
     const message = createBaseKVReadHash();
-    message.keyHash = object.keyHash ?? new Uint8Array(0);
+    message.keyHash = object.keyHash ?? EMPTY_BYTES;
     message.version = (object.version !== undefined && object.version !== null)
       ? Version.fromPartial(object.version)
       : undefined;
@@ -583,7 +582,7 @@ export const KVReadHash: MessageFns<KVReadHash> = {
 };
 
 function createBaseKVWriteHash(): KVWriteHash {
-  return { keyHash: new Uint8Array(0), isDelete: false, valueHash: new Uint8Array(0) };
+  return { keyHash: EMPTY_BYTES, isDelete: false, valueHash: EMPTY_BYTES };
 }
 
 export const KVWriteHash: MessageFns<KVWriteHash> = {
@@ -654,15 +653,15 @@ export const KVWriteHash: MessageFns<KVWriteHash> = {
   },
   fromPartial<I extends Exact<DeepPartial<KVWriteHash>, I>>(object: I): KVWriteHash {
     const message = createBaseKVWriteHash();
-    message.keyHash = object.keyHash ?? new Uint8Array(0);
+    message.keyHash = object.keyHash ?? EMPTY_BYTES;
     message.isDelete = object.isDelete ?? false;
-    message.valueHash = object.valueHash ?? new Uint8Array(0);
+    message.valueHash = object.valueHash ?? EMPTY_BYTES;
     return message;
   },
 };
 
 function createBaseKVMetadataWriteHash(): KVMetadataWriteHash {
-  return { keyHash: new Uint8Array(0), entries: [] };
+  return { keyHash: EMPTY_BYTES, entries: [] };
 }
 
 export const KVMetadataWriteHash: MessageFns<KVMetadataWriteHash> = {
@@ -722,14 +721,14 @@ export const KVMetadataWriteHash: MessageFns<KVMetadataWriteHash> = {
   },
   fromPartial<I extends Exact<DeepPartial<KVMetadataWriteHash>, I>>(object: I): KVMetadataWriteHash {
     const message = createBaseKVMetadataWriteHash();
-    message.keyHash = object.keyHash ?? new Uint8Array(0);
+    message.keyHash = object.keyHash ?? EMPTY_BYTES;
     message.entries = object.entries?.map((e) => KVMetadataEntry.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseKVMetadataEntry(): KVMetadataEntry {
-  return { name: "", value: new Uint8Array(0) };
+  return { name: "", value: EMPTY_BYTES };
 }
 
 export const KVMetadataEntry: MessageFns<KVMetadataEntry> = {
@@ -790,7 +789,7 @@ export const KVMetadataEntry: MessageFns<KVMetadataEntry> = {
   fromPartial<I extends Exact<DeepPartial<KVMetadataEntry>, I>>(object: I): KVMetadataEntry {
     const message = createBaseKVMetadataEntry();
     message.name = object.name ?? "";
-    message.value = object.value ?? new Uint8Array(0);
+    message.value = object.value ?? EMPTY_BYTES;
     return message;
   },
 };
