@@ -94,7 +94,9 @@ export function checkConnEstablish(
   }
   return {
     info: {
-      id: conn.pkiId,
+      // A copy: it lives as long as the connection and is looked up on every message it carries
+      // (caches keyed by array identity keep only arrays that own their buffer), and it pins no frame.
+      id: conn.pkiId.slice(),
       identity: conn.identity,
       endpoint: ctx.remoteAddress,
       auth: { signedData: first.envelope.payload, signature: first.envelope.signature },

@@ -48,13 +48,25 @@ export function fromHex(hex: string): Uint8Array {
 
 /** Byte-wise equality. */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
   if (a.byteLength !== b.byteLength) return false;
   if (a.byteLength <= 64) {
-    // Short arrays (PKI-IDs, hashes): a plain loop is cheaper than a Buffer view and a native call.
+    // Short arrays (PKI-IDs, hashes): a plain loop is cheaper than a native call.
     for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
     return true;
   }
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+  // Buffer.compare takes any Uint8Array: no Buffer view to allocate.
+  return Buffer.compare(a, b) === 0;
+}
+
+/**
+ * Whether `bytes` is the whole of its buffer, not a view into a larger one (a received frame, an
+ * encoder's shared slab). Caches keyed by array identity remember only such arrays: a view is most
+ * often a field of a message decoded once, and remembering it fills a WeakMap with keys that die
+ * young, which makes every lookup and every garbage collection slower.
+ */
+export function ownsBuffer(bytes: Uint8Array): boolean {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
 }
 
 /** Lexicographic comparison, as Go's bytes.Compare. */

@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { pkiHex, pkiKey } from "../../../src/api/index.js";
+import { bytesEqual, ownsBuffer } from "../../../src/util/index.js";
+
+describe("bytesEqual", () => {
+  it("agrees with Buffer.equals for short and long arrays, views included", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ maxLength: 300 }), fc.nat(4), (a, b, cut) => {
+        const whole = Buffer.concat([Buffer.alloc(cut), a]);
+        const view = new Uint8Array(whole.buffer, whole.byteOffset + cut, a.byteLength);
+        assert.equal(bytesEqual(view, b), Buffer.from(a).equals(Buffer.from(b)));
+        assert.equal(bytesEqual(view, a.slice()), true);
+        assert.equal(bytesEqual(a, a), true);
+      }),
+    );
+  });
+});
+
+describe("ownsBuffer", () => {
+  it("tells a copy from a view into a larger buffer", () => {
+    const frame = Uint8Array.from([1, 2, 3, 4, 5, 6]);
+    assert.equal(ownsBuffer(frame), true);
+    assert.equal(ownsBuffer(frame.subarray(1, 4)), false);
+    assert.equal(ownsBuffer(frame.subarray(0, 6)), true);
+    assert.equal(ownsBuffer(frame.subarray(1, 4).slice()), true);
+    assert.equal(ownsBuffer(Buffer.from("p0:7051")), false, "a small Buffer is a view into Node's pool");
+  });
+
+  it("keeps pkiKey's answer the same for views and copies of one PKI-ID", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 40 }), (id) => {
+        const frame = Buffer.concat([Buffer.from([7, 7]), id, Buffer.from([9])]);
+        const view = new Uint8Array(frame.buffer, frame.byteOffset + 2, id.byteLength);
+        const copy = view.slice();
+        assert.equal(pkiKey(view), pkiHex(id));
+        assert.equal(pkiKey(view), pkiHex(id), "asked twice about a view");
+        assert.equal(pkiKey(copy), pkiHex(id));
+        assert.equal(pkiKey(copy), pkiHex(id), "asked twice about a copy (remembered)");
+      }),
+    );
+  });
+});
