@@ -60,13 +60,15 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * Whether `bytes` is the whole of its buffer, not a view into a larger one (a received frame, an
- * encoder's shared slab). Caches keyed by array identity remember only such arrays: a view is most
- * often a field of a message decoded once, and remembering it fills a WeakMap with keys that die
- * young, which makes every lookup and every garbage collection slower.
+ * Whether `bytes` starts its buffer, as a copy does, rather than being a view into a received frame or
+ * an encoder's shared slab (a PKI-ID or other field never starts one: a field follows its tag). Caches
+ * keyed by array identity remember only such arrays: a view is most often a field of a message decoded
+ * once, and remembering it fills a WeakMap with keys that die young, which makes every lookup and every
+ * garbage collection slower. Only the offset is read: `.buffer` would move a small array's bytes off
+ * V8's heap the first time it is asked for.
  */
 export function ownsBuffer(bytes: Uint8Array): boolean {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  return bytes.byteOffset === 0;
 }
 
 /** Lexicographic comparison, as Go's bytes.Compare. */
