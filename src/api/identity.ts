@@ -24,8 +24,8 @@ const KEYS = new WeakMap<PKIidType, PkiHex>();
  * `pkiHex(pkiId)`, remembered per array: for lookups repeated on long-lived arrays (members' PKI-IDs
  * in routing, about 0.03 us against 0.25 us). Relies on what holds throughout the code base: a PKI-ID
  * array is never written after it is made (they are views of received frames, digests, or copies).
- * Only arrays that own their buffer are remembered (copies, as members' PKI-IDs are): views into
- * received frames are mostly seen once, and would crowd the map.
+ * Only arrays that start their buffer are remembered (copies, as members' PKI-IDs are; see ownsBuffer):
+ * views into received frames are mostly seen once, and would crowd the map.
  */
 export function pkiKey(pkiId: PKIidType): PkiHex {
   let key = KEYS.get(pkiId);
