@@ -1,4 +1,4 @@
-import { ownsBuffer, toHex } from "../util/index.js";
+import { startsBuffer, toHex } from "../util/index.js";
 
 /** A peer's PKI-ID: Fabric's `common.PKIidType`. For the MSP MCS, SHA-256(mspid || id_bytes). */
 export type PKIidType = Uint8Array;
@@ -24,14 +24,14 @@ const KEYS = new WeakMap<PKIidType, PkiHex>();
  * `pkiHex(pkiId)`, remembered per array: for lookups repeated on long-lived arrays (members' PKI-IDs
  * in routing, about 0.03 us against 0.25 us). Relies on what holds throughout the code base: a PKI-ID
  * array is never written after it is made (they are views of received frames, digests, or copies).
- * Only arrays that start their buffer are remembered (copies, as members' PKI-IDs are; see ownsBuffer):
+ * Only arrays that start their buffer are remembered (copies, as members' PKI-IDs are; see startsBuffer):
  * views into received frames are mostly seen once, and would crowd the map.
  */
 export function pkiKey(pkiId: PKIidType): PkiHex {
   let key = KEYS.get(pkiId);
   if (key === undefined) {
     key = pkiHex(pkiId);
-    if (ownsBuffer(pkiId)) KEYS.set(pkiId, key);
+    if (startsBuffer(pkiId)) KEYS.set(pkiId, key);
   }
   return key;
 }

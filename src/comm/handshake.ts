@@ -95,7 +95,7 @@ export function checkConnEstablish(
   return {
     info: {
       // A copy: it lives as long as the connection and is looked up on every message it carries
-      // (caches keyed by array identity keep only copies, see ownsBuffer), and it pins no frame.
+      // (caches keyed by array identity keep only copies, see startsBuffer), and it pins no frame.
       id: conn.pkiId.slice(),
       identity: conn.identity,
       endpoint: ctx.remoteAddress,

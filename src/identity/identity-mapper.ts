@@ -1,6 +1,6 @@
 import type { OrgIdentityType, PKIidType, PeerIdentityInfo, PeerIdentityType, PkiHex } from "../api/index.js";
 import { pkiHex } from "../api/index.js";
-import { type TimerHandle, bytesEqual, errorMessage, ownsBuffer, toHex } from "../util/index.js";
+import { type TimerHandle, bytesEqual, errorMessage, startsBuffer, toHex } from "../util/index.js";
 import { IdentityError } from "./errors.js";
 import {
   EXPIRATION_GRACE_MS,
@@ -154,8 +154,8 @@ class IdentityMapperImpl implements IdentityMapper {
     if (entry === undefined || entry.removed) {
       entry = this.#byId.get(pkiHex(pkiId));
       if (entry === undefined) return undefined;
-      // Not a view into a frame: those are mostly asked about once (see ownsBuffer).
-      if (ownsBuffer(pkiId)) this.#byArray.set(pkiId, entry);
+      // Not a view into a frame: those are mostly asked about once (see startsBuffer).
+      if (startsBuffer(pkiId)) this.#byArray.set(pkiId, entry);
     }
     entry.lastAccess = this.#c.clock.monotonic();
     return entry;

@@ -67,7 +67,7 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
  * garbage collection slower. Only the offset is read: `.buffer` would move a small array's bytes off
  * V8's heap the first time it is asked for.
  */
-export function ownsBuffer(bytes: Uint8Array): boolean {
+export function startsBuffer(bytes: Uint8Array): boolean {
   return bytes.byteOffset === 0;
 }
 

@@ -4,7 +4,7 @@ export { SystemClock } from "./system-clock.js";
 export { ManualClock, type ManualClockOptions, flushMicrotasks } from "./manual-clock.js";
 export type { Random } from "./random.js";
 export { SeededRandom, SystemRandom } from "./random.js";
-export { toHex, prefixedHex, fromHex, bytesEqual, bytesCompare, latin1, ownsBuffer, utf8, fromUtf8 } from "./bytes.js";
+export { toHex, prefixedHex, fromHex, bytesEqual, bytesCompare, latin1, startsBuffer, utf8, fromUtf8 } from "./bytes.js";
 export { GossipError, errorMessage } from "./errors.js";
 export { raceAbort } from "./abort.js";
 export { type DirectoryLock, type DirectoryLockErrorCode, DirectoryLockError, lockDirectory } from "./dir-lock.js";

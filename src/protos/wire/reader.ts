@@ -27,7 +27,7 @@ const GROUP_DEPTH_LIMIT = 100;
 /** Strings up to this many bytes are tried as ASCII first (bufbuild's limit for the same fast path). */
 const ASCII_MAX_LENGTH = 32;
 
-/** Two 32-bit halves to a 64-bit integer, as bufbuild's protoInt64 does. */
+/** The last 64-bit varint read, as two 32-bit halves: read back as one 64-bit integer, as bufbuild's protoInt64 does. */
 const int64View = new DataView(new ArrayBuffer(8));
 
 /** A leading U+FEFF in a protobuf string is text, not a byte-order mark (as bufbuild decodes). */
@@ -42,8 +42,6 @@ export class BinaryReader {
   readonly len: number;
   /** Nesting depth of the generated decoders on this reader (they keep it here to bound recursion). */
   __tsProtoDecodeDepth = 0;
-  #lo = 0;
-  #hi = 0;
 
   constructor(buf: Uint8Array) {
     this.buf = buf;
@@ -53,32 +51,17 @@ export class BinaryReader {
   /** Reads a `uint32` varint: its low 32 bits, as an unsigned number. */
   uint32(): number {
     const buf = this.buf;
-    let b = buf[this.pos++]!;
-    if ((b & 0x80) === 0) {
-      this.#assertBounds();
-      return b;
-    }
-    let result = b & 0x7f;
-    b = buf[this.pos++]!;
-    result |= (b & 0x7f) << 7;
-    if ((b & 0x80) === 0) {
-      this.#assertBounds();
-      return result;
-    }
-    b = buf[this.pos++]!;
-    result |= (b & 0x7f) << 14;
-    if ((b & 0x80) === 0) {
-      this.#assertBounds();
-      return result;
-    }
-    b = buf[this.pos++]!;
-    result |= (b & 0x7f) << 21;
-    if ((b & 0x80) === 0) {
-      this.#assertBounds();
-      return result;
+    let result = 0;
+    for (let shift = 0; shift < 28; shift += 7) {
+      const b = buf[this.pos++]!;
+      result |= (b & 0x7f) << shift;
+      if ((b & 0x80) === 0) {
+        this.#assertBounds();
+        return result;
+      }
     }
     // The fifth byte gives the last 4 bits; up to five more bytes are read and dropped.
-    b = buf[this.pos++]!;
+    let b = buf[this.pos++]!;
     result |= (b & 0x0f) << 28;
     for (let read = 5; (b & 0x80) !== 0 && read < 10; read++) b = buf[this.pos++]!;
     if ((b & 0x80) !== 0) throw new Error("invalid varint");
@@ -94,16 +77,12 @@ export class BinaryReader {
   /** Reads a `uint64` varint. */
   uint64(): bigint {
     this.#varint64();
-    int64View.setInt32(0, this.#lo, true);
-    int64View.setInt32(4, this.#hi, true);
     return int64View.getBigUint64(0, true);
   }
 
   /** Reads an `int64` varint. */
   int64(): bigint {
     this.#varint64();
-    int64View.setInt32(0, this.#lo, true);
-    int64View.setInt32(4, this.#hi, true);
     return int64View.getBigInt64(0, true);
   }
 
@@ -115,7 +94,7 @@ export class BinaryReader {
       return b !== 0;
     }
     this.#varint64();
-    return this.#lo !== 0 || this.#hi !== 0;
+    return int64View.getInt32(0, true) !== 0 || int64View.getInt32(4, true) !== 0;
   }
 
   /** Reads a length-delimited field as a view into the input (not a copy). */
@@ -201,7 +180,7 @@ export class BinaryReader {
     if (this.pos > this.len) throw new RangeError("premature EOF");
   }
 
-  /** Reads a varint of up to 64 bits into #lo and #hi (each a signed 32-bit half). */
+  /** Reads a varint of up to 64 bits into int64View (its two 32-bit halves, little-endian). */
   #varint64(): void {
     const buf = this.buf;
     let pos = this.pos;
@@ -237,7 +216,7 @@ export class BinaryReader {
   #done(pos: number, lo: number, hi: number): void {
     this.pos = pos;
     this.#assertBounds();
-    this.#lo = lo;
-    this.#hi = hi;
+    int64View.setInt32(0, lo, true);
+    int64View.setInt32(4, hi, true);
   }
 }
