@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ManualClock } from "../../../src/util/index.js";
+import { ManualClock, SeededRandom } from "../../../src/util/index.js";
 
 test("timers fire in time order, ties in scheduling order, only when time is advanced", async () => {
   const clock = new ManualClock(0);
@@ -113,4 +113,36 @@ test("the timer heap keeps (time, scheduling order) over many timers with cancel
   expected.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   await clock.advance(100);
   assert.deepEqual(fired, expected);
+});
+
+test("many timers (past the heap's first growth), some cancelled, some scheduled as others fire: (time, scheduling) order", async () => {
+  const clock = new ManualClock(0);
+  const random = new SeededRandom(11);
+  const fired: { at: number; seq: number }[] = [];
+  const expected: { at: number; seq: number }[] = [];
+  let seq = 0;
+  const schedule = (delay: number, depth: number): void => {
+    const at = clock.monotonic() + delay;
+    const mine = seq++;
+    const handle = clock.setTimeout(() => {
+      fired.push({ at: clock.monotonic(), seq: mine });
+      // A timer scheduled from a firing one, at the same instant or later.
+      if (depth < 2 && random.int(4) === 0) schedule(random.int(3) * 7.5, depth + 1);
+    }, delay);
+    if (random.int(5) === 0) handle.cancel();
+    else expected.push({ at, seq: mine });
+  };
+  for (let i = 0; i < 5_000; i++) schedule(random.int(400) / 4, 0);
+  await clock.advance(1_000);
+  // Those scheduled while firing join the expectation as they are made; sort it all once.
+  expected.sort((a, b) => a.at - b.at || a.seq - b.seq);
+  const firedKeys = fired.map((f) => `${f.at}/${f.seq}`);
+  const sortedFired = [...fired].sort((a, b) => a.at - b.at || a.seq - b.seq).map((f) => `${f.at}/${f.seq}`);
+  assert.deepEqual(firedKeys, sortedFired, "fired in (time, scheduling order)");
+  assert.deepEqual(
+    [...firedKeys].sort(),
+    expected.map((e) => `${e.at}/${e.seq}`).sort(),
+    "every timer not cancelled fired once, and no cancelled one",
+  );
+  assert.equal(clock.pendingTimers(), 0);
 });
