@@ -68,6 +68,12 @@ class CountingStream implements RawStream {
     this.counter.bytes += bytes.length + GRPC_PREFIX_BYTES;
     return this.inner.write(bytes);
   }
+  writeNow(bytes: Uint8Array): Promise<void> | undefined {
+    if (this.inner.writeNow === undefined) return this.write(bytes);
+    this.counter.msgs++;
+    this.counter.bytes += bytes.length + GRPC_PREFIX_BYTES;
+    return this.inner.writeNow(bytes);
+  }
   onData(handler: (bytes: Uint8Array) => void): void {
     this.inner.onData(handler);
   }

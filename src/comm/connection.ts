@@ -87,8 +87,15 @@ export class Connection {
   }
 
   #accept(item: Outgoing): void {
+    if (!this.#writing && this.#queue.length === 0 && this.stream.writeNow !== undefined) {
+      // Nothing waits before it: written at once, and only a write the transport holds up starts the writer.
+      const pending = this.#tryWrite(item.bytes);
+      if (pending === undefined) this.#written(item);
+      else this.#idle = this.#pump({ pending, item });
+      return;
+    }
     this.#queue.push(item);
-    if (!this.#writing) this.#idle = this.#pump();
+    if (!this.#writing) this.#idle = this.#pump(undefined);
   }
 
   /** Resolves once the writer has nothing left to do. */
@@ -126,24 +133,47 @@ export class Connection {
     this.stream.close();
   }
 
-  async #pump(): Promise<void> {
+  /** The writer: drains the queue in order, waiting whenever the transport pushes back. `first` is a write already under way. */
+  async #pump(first: { pending: Promise<void>; item: Outgoing } | undefined): Promise<void> {
     this.#writing = true;
     try {
+      if (first !== undefined && !(await this.#settled(first.pending, first.item))) return;
       while (this.#queue.length > 0 && !this.#closed) {
         const item = this.#queue.shift()!;
-        try {
-          await this.stream.write(item.bytes);
-        } catch (err) {
-          const error = err instanceof Error ? err : new Error(String(err));
-          item.onError?.(error);
-          if (!this.#closed) this.hooks.onWriteFailure(this, error);
-          return;
-        }
-        this.hooks.onSent();
-        item.onWritten?.();
+        const pending = this.stream.writeNow !== undefined ? this.#tryWrite(item.bytes) : this.stream.write(item.bytes);
+        if (pending !== undefined && !(await this.#settled(pending, item))) return;
+        if (pending === undefined) this.#written(item);
       }
     } finally {
       this.#writing = false;
     }
+  }
+
+  /** writeNow, with a throw turned into the rejected promise write() would have given. */
+  #tryWrite(bytes: Uint8Array): Promise<void> | undefined {
+    try {
+      return this.stream.writeNow!(bytes);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /** Waits for a write the transport held up; false when it failed (the writer then stops). */
+  async #settled(pending: Promise<void>, item: Outgoing): Promise<boolean> {
+    try {
+      await pending;
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      item.onError?.(error);
+      if (!this.#closed) this.hooks.onWriteFailure(this, error);
+      return false;
+    }
+    this.#written(item);
+    return true;
+  }
+
+  #written(item: Outgoing): void {
+    this.hooks.onSent();
+    item.onWritten?.();
   }
 }

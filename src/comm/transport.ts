@@ -13,6 +13,13 @@ export interface RawStream {
   readonly remoteCertHash: Uint8Array | undefined;
   /** Writes one envelope; resolves once the transport accepted it (flow control), rejects when the stream is broken. */
   write(bytes: Uint8Array): Promise<void>;
+  /**
+   * Optional: writes one envelope as write() does, and says at once whether the transport took it
+   * without pushing back: undefined when it did (the next may follow at once), else a promise that
+   * settles as write()'s would (flow control, or a broken stream). A sender then spends no promise
+   * and no microtask on a message that nothing holds up.
+   */
+  writeNow?(bytes: Uint8Array): Promise<void> | undefined;
   /** Sets the receiver of every envelope that arrives. Only one receiver; set before data can flow. */
   onData(handler: (bytes: Uint8Array) => void): void;
   /**

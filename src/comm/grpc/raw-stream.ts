@@ -45,6 +45,10 @@ export class GrpcRawStream implements RawStream {
   }
 
   write(bytes: Uint8Array): Promise<void> {
+    return this.writeNow(bytes) ?? Promise.resolve();
+  }
+
+  writeNow(bytes: Uint8Array): Promise<void> | undefined {
     if (this.#ended) return Promise.reject(this.#endError ?? new Error("stream closed"));
     let more: boolean;
     try {
@@ -52,7 +56,7 @@ export class GrpcRawStream implements RawStream {
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    if (more) return Promise.resolve();
+    if (more) return undefined;
     return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
 

@@ -75,11 +75,21 @@ interface Flight {
 }
 
 /** One direction of a stream pair: a FIFO in flight, drained by one clock timer at a time. */
+/**
+ * Frames a stream takes at once within one instant; past them, each write waits for the current job to
+ * end, as a socket whose buffer is full does. grpc-js's call streams hold 16 messages before write()
+ * asks the writer to wait (their highWaterMark), so a burst to one peer pushes back as it would there.
+ */
+const BUFFERED_FRAMES = 16;
+
 class Lane {
   readonly queue: Flight[] = [];
   timer: TimerHandle | undefined;
   /** Delivery time of the last in-order frame queued: later in-order frames never overtake it. */
   lastAt = Number.NEGATIVE_INFINITY;
+  /** Frames written at the instant `writtenAt` (the send buffer's fill, see BUFFERED_FRAMES). */
+  written = 0;
+  writtenAt = Number.NaN;
 
   constructor(
     readonly from: MemoryStream,
@@ -387,17 +397,26 @@ export class MemoryNetwork {
     const copy = this.#copyFrames ? bytes.slice() : bytes;
     if (this.#frameFate === undefined) {
       this.#enqueue(lane, copy);
-      return undefined;
+      return this.#buffered(lane, this.clock.monotonic());
     }
     const fate = this.#frameFate(lane.from.localAddress, lane.to.localAddress, copy);
     const now = this.clock.monotonic();
     const ordered = fate.ordered ?? true;
     for (const delay of fate.delaysMs) this.#place(lane, { at: now + Math.max(0, delay), bytes: copy }, ordered);
     const sendMs = fate.sendMs ?? 0;
-    if (sendMs <= 0) return undefined;
+    if (sendMs <= 0) return this.#buffered(lane, now);
     return new Promise<void>((resolve) => {
       this.clock.setTimeout(resolve, sendMs);
     });
+  }
+
+  /** Undefined while the lane's send buffer has room at instant `now`, else a wait for the end of the current job. */
+  #buffered(lane: Lane, now: number): Promise<void> | undefined {
+    if (lane.writtenAt !== now) {
+      lane.writtenAt = now;
+      lane.written = 0;
+    }
+    return ++lane.written <= BUFFERED_FRAMES ? undefined : Promise.resolve();
   }
 
   #finish(end: MemoryStream): void {

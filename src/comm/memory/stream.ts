@@ -57,10 +57,14 @@ export class MemoryStream implements RawStream {
   }
 
   write(bytes: Uint8Array): Promise<void> {
+    return this.writeNow(bytes) ?? Promise.resolve();
+  }
+
+  writeNow(bytes: Uint8Array): Promise<void> | undefined {
     if (this.#closed) {
       return Promise.reject(this.#closeError ?? new CommError("CONNECTION_CLOSED", `stream to ${this.remoteAddress} is closed`));
     }
-    return this.#carrier.transmit(this, bytes) ?? Promise.resolve();
+    return this.#carrier.transmit(this, bytes);
   }
 
   onData(handler: (bytes: Uint8Array) => void): void {

@@ -34,6 +34,44 @@ class StalledStream implements RawStream {
   close(): void {}
 }
 
+/**
+ * A stream with writeNow that takes `room` writes at once, then holds the next up until `release()`;
+ * `fail()` makes every later write fail.
+ */
+class PushBackStream implements RawStream {
+  readonly remoteAddress = "10.0.0.9:7051";
+  readonly remoteCertHash = undefined;
+  readonly written: Uint8Array[] = [];
+  #waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  #failing = false;
+
+  constructor(public room: number) {}
+
+  write(bytes: Uint8Array): Promise<void> {
+    return this.writeNow(bytes) ?? Promise.resolve();
+  }
+  writeNow(bytes: Uint8Array): Promise<void> | undefined {
+    if (this.#failing) return Promise.reject(new Error("stream broke"));
+    this.written.push(bytes);
+    if (this.room > 0) {
+      this.room--;
+      return undefined;
+    }
+    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
+  }
+  release(room: number): void {
+    this.room = room;
+    for (const w of this.#waiting.splice(0)) w.resolve();
+  }
+  fail(): void {
+    this.#failing = true;
+    for (const w of this.#waiting.splice(0)) w.reject(new Error("stream broke"));
+  }
+  onData(): void {}
+  onClose(): void {}
+  close(): void {}
+}
+
 const SEND_BUFF_SIZE = 5;
 
 function connection(stream: RawStream): { conn: Connection; failures: Error[] } {
@@ -97,5 +135,46 @@ describe("connection send queue", () => {
     next.release();
     await successor.drained();
     assert.equal(next.written.length, 2 * BLOCKING_QUEUE_FACTOR * SEND_BUFF_SIZE, "the successor's own and the retired connection's messages");
+  });
+
+  it("writes at once while the transport takes them (writeNow), and queues behind a write it holds up, in order", async () => {
+    const stream = new PushBackStream(2);
+    const sent: number[] = [];
+    const failures: Error[] = [];
+    const conn = new Connection(
+      { key: pkiHex(new Uint8Array([0xab])), info: { id: new Uint8Array([0xab]), identity: new Uint8Array(0), endpoint: "p9:7051", auth: undefined }, stream, outbound: true, since: 0 },
+      { sendBuffSize: SEND_BUFF_SIZE, onSent: () => sent.push(sent.length), onWriteFailure: (_c, err) => failures.push(err) },
+    );
+    const written: number[] = [];
+    for (let i = 0; i < 2; i++) conn.enqueue(frame(i), true, undefined, () => written.push(i));
+    // Taken at once: written and counted before enqueue returns, with no turn of the microtask queue.
+    assert.equal(stream.written.length, 2);
+    assert.deepEqual(written, [0, 1]);
+    assert.equal(sent.length, 2);
+    // The third is held up; the ones behind it wait in the queue, within its bounds.
+    for (let i = 2; i < 2 + 3 * SEND_BUFF_SIZE; i++) conn.enqueue(frame(i), false, undefined, () => written.push(i));
+    assert.equal(stream.written.length, 3, "nothing overtakes the write the transport holds up");
+    stream.release(100);
+    await conn.drained();
+    assert.deepEqual(
+      stream.written.map((b) => b[0]),
+      Array.from({ length: 3 + SEND_BUFF_SIZE }, (_, i) => i),
+      "the held-up write, then the queue up to sendBuffSize, in order",
+    );
+    assert.deepEqual(written, stream.written.map((b) => b[0]));
+    // Taken at once again now that the writer is idle.
+    conn.enqueue(frame(50), false);
+    assert.equal(stream.written.at(-1)?.[0], 50);
+    // A write that fails tells its sender and the connection's owner, once.
+    stream.room = 0;
+    const errors: Error[] = [];
+    conn.enqueue(frame(60), true, (e) => errors.push(e));
+    stream.fail();
+    await conn.drained();
+    assert.deepEqual(
+      errors.map((e) => e.message),
+      ["stream broke"],
+    );
+    assert.equal(failures.length, 1);
   });
 });
