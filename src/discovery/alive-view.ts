@@ -28,6 +28,8 @@ export class AliveView {
   #members: NetworkMember[] = [];
   /** #members has been handed out (and frozen): copy it before the next change. */
   #shared = false;
+  /** Reads of #members under way (see read): a change meanwhile copies it. */
+  #lent = 0;
   #version = 0;
 
   get size(): number {
@@ -96,10 +98,27 @@ export class AliveView {
     return this.#members;
   }
 
+  /**
+   * Lends the members to `read` for as long as it runs, without handing them out: a change made
+   * meanwhile goes to a copy (the lent array stays as it was), and none is needed after it returns.
+   * What routes a batch reads the view this way, so the alive messages that keep arriving between
+   * batches change the list in place instead of copying it each time.
+   */
+  read<T>(read: (members: readonly NetworkMember[]) => T): T {
+    const lent = this.#members;
+    this.#lent++;
+    try {
+      return read(lent);
+    } finally {
+      if (this.#members === lent) this.#lent--;
+    }
+  }
+
   #writable(): NetworkMember[] {
-    if (this.#shared) {
+    if (this.#shared || this.#lent > 0) {
       this.#members = this.#members.slice();
       this.#shared = false;
+      this.#lent = 0;
     }
     return this.#members;
   }

@@ -472,6 +472,15 @@ class DiscoveryImpl implements Discovery {
     return this.#aliveMembership.members();
   }
 
+  isAlive(pkiId: PKIidType): boolean {
+    return !this.#stopped && this.#aliveMembership.has(pkiKey(pkiId));
+  }
+
+  readMembership<T>(read: (members: readonly NetworkMember[]) => T): T {
+    if (this.#stopped) return read(NO_MEMBERS);
+    return this.#aliveMembership.read(read);
+  }
+
   membershipVersion(): number {
     return this.#aliveMembership.version;
   }

@@ -76,6 +76,14 @@ export interface Discovery {
    */
   membershipView(): readonly NetworkMember[];
   /**
+   * Calls `read` with the same members as `membershipView`, lent rather than handed out: the array
+   * stays as it is while `read` runs (synchronously), and must not be kept after. Unlike a hand-out,
+   * it costs no copy of the list at the view's next change. Not in Fabric.
+   */
+  readMembership<T>(read: (members: readonly NetworkMember[]) => T): T;
+  /** Whether `pkiId` is an alive member of the view (one of `getMembership()`), without a list. Not in Fabric. */
+  isAlive(pkiId: PKIidType): boolean;
+  /**
    * Grows with every change to the alive view (a member learned, refreshed by a newer alive message,
    * resurrected, expired or purged): equal versions mean equal `membershipView()`s. Not in Fabric.
    */

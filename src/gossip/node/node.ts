@@ -315,6 +315,11 @@ export class GossipNodeImpl implements GossipNode {
     return this.#channels.get(channel)?.getPeers() ?? [];
   }
 
+  /** Whether `pkiId` is one of `peersOfChannel(channel)`, without building them. Not in Fabric. */
+  isPeerOfChannel(channel: string, pkiId: PKIidType): boolean {
+    return this.#channels.get(channel)?.hasPeer(pkiId) ?? false;
+  }
+
   updateMetadata(metadata: Uint8Array): void {
     this.#discovery.updateMetadata(metadata);
   }
@@ -553,27 +558,25 @@ export class GossipNodeImpl implements GossipNode {
 
   #gossipBatch(batch: EmittedMessage[]): void {
     if (this.#stopped) return;
-    // One batch is routed synchronously against one membership view. Discovery keeps the view up to
-    // date as members change, so taking it costs no copy (it was O(members) allocations per batch).
-    let members: readonly NetworkMember[] | undefined;
-    routeBatch(batch, {
-      selfOrg: this.#selfOrg,
-      propagatePeerNum: this.#o.propagatePeerNum,
-      random: this.#c.random,
-      logger: this.#log,
-      membership: () => {
-        members ??= this.#discovery.membershipView();
-        return members;
-      },
-      orgOf: (p) => this.#orgOf(p),
-      hasExternalEndpoint: (p) => this.#hasExternalEndpoint(p),
-      channel: (id) => this.#channels.get(id),
-      channelOfStateInfo: (sgm) => this.#channelForGossipMessage(sgm),
-      send: (msg, peers) => {
-        if (peers.length > 0) this.#comm.send(msg, ...peers);
-      },
-      ...(this.#preferDirect() ? { heardDirectly: (m: NetworkMember) => this.#discovery.heardDirectly(m.pkiId) } : {}),
-    });
+    // One batch is routed synchronously against one membership view, lent by discovery: no copy per batch
+    // (it was O(members) allocations), nor at the view's next change.
+    this.#discovery.readMembership((members) =>
+      routeBatch(batch, {
+        selfOrg: this.#selfOrg,
+        propagatePeerNum: this.#o.propagatePeerNum,
+        random: this.#c.random,
+        logger: this.#log,
+        membership: () => members,
+        orgOf: (p) => this.#orgOf(p),
+        hasExternalEndpoint: (p) => this.#hasExternalEndpoint(p),
+        channel: (id) => this.#channels.get(id),
+        channelOfStateInfo: (sgm) => this.#channelForGossipMessage(sgm),
+        send: (msg, peers) => {
+          if (peers.length > 0) this.#comm.send(msg, ...peers);
+        },
+        ...(this.#preferDirect(members) ? { heardDirectly: (m: NetworkMember) => this.#discovery.heardDirectly(m.pkiId) } : {}),
+      }),
+    );
   }
 
   /**
@@ -583,10 +586,9 @@ export class GossipNodeImpl implements GossipNode {
    * membership (a fanout of 2 over long-tail links took 56 s instead of 21 s to converge). Recounted at
    * most every PREFERENCE_RECOUNT_MS (an O(members) walk).
    */
-  #preferDirect(): boolean {
+  #preferDirect(members: readonly NetworkMember[]): boolean {
     if (this.#o.preferDirectMembers === false) return false;
     const now = this.#c.clock.monotonic();
-    const members = this.#discovery.membershipView();
     // At once when the view grew by a quarter (a response of invented members lands in slices, turn by turn).
     const grew = members.length > this.#preferCountedSize + Math.max(8, this.#preferCountedSize / 4);
     if (grew || now - this.#preferCountedAt >= PREFERENCE_RECOUNT_MS) {
@@ -753,6 +755,7 @@ export class GossipNodeImpl implements GossipNode {
         }
       },
       getMembership: () => this.#discovery.getMembership(),
+      isAlive: (pkiId: PKIidType) => this.#discovery.isAlive(pkiId),
       lookup: (pkiId: PKIidType) => this.#discovery.lookup(pkiId),
       send: (msg: SignedGossipMessage, ...peers: RemotePeer[]) => this.#comm.send(msg, ...peers),
       validateStateInfoMessage: (msg: SignedGossipMessage) => this.#validateStateInfo(msg),

@@ -83,6 +83,38 @@ describe("AliveView", () => {
     assert.equal(v.version, version + 3, "one version per change");
   });
 
+  it("lends its array to a read: unchanged while the read runs, changed in place after it, never copied for it", () => {
+    const v = new AliveView();
+    for (const n of ["a", "b"]) v.set(k(n), msg, member(n));
+    let lent: readonly NetworkMember[] = [];
+    const length = v.read((members) => {
+      lent = members;
+      // A change while the read runs goes to a copy: the lent array is as it was.
+      v.set(k("a"), msg, member("a", "a2"));
+      v.delete(k("b"));
+      v.read((inner) => assert.deepEqual(ids(inner), ["a"], "a nested read sees the change"));
+      return members.length;
+    });
+    assert.equal(length, 2);
+    assert.deepEqual(ids(lent), ["a", "b"]);
+    assert.equal(lent[0]!.endpoint, "a");
+    // After the read, a change needs no copy: the next read is lent the very array the change was made to.
+    const before = v.read((members) => members);
+    v.set(k("a"), msg, member("a", "a3"));
+    v.set(k("c"), msg, member("c"));
+    assert.equal(
+      v.read((members) => members),
+      before,
+      "changed in place",
+    );
+    assert.deepEqual(ids(before), ["a", "c"]);
+    // A hand-out still freezes: the next change copies.
+    const handed = v.members();
+    v.set(k("d"), msg, member("d"));
+    assert.deepEqual(ids(handed), ["a", "c"]);
+    assert.deepEqual(ids(v.read((members) => members)), ["a", "c", "d"]);
+  });
+
   it("matches a Map under random changes (fast path and copies alike)", () => {
     const rnd = new SeededRandom(3);
     const v = new AliveView();
