@@ -26,6 +26,8 @@ export interface ElectionGossipNode {
   accept(acceptor: (msg: GossipMessage) => boolean, handler: (msg: GossipMessage) => void): () => void;
   /** The alive members of a channel. */
   peersOfChannel(channel: string): ElectionMember[];
+  /** Optional: whether `pkiId` is one of `peersOfChannel(channel)`, without building them. */
+  isPeerOfChannel?(channel: string, pkiId: PKIidType): boolean;
   /** Whether a member belongs to our org. */
   isInMyOrg(member: ElectionMember): boolean;
 }
@@ -131,6 +133,11 @@ export class GossipLeaderElectionAdapter implements LeaderElectionAdapter<Leader
       if (this.#node.isInMyOrg(m)) res.push({ id: m.pkiId });
     }
     return res;
+  }
+
+  isAlive(id: PKIidType): boolean {
+    if (this.#node.isPeerOfChannel === undefined) return this.peers().some((p) => bytesEqual(p.id, id));
+    return this.#node.isPeerOfChannel(this.channel, id) && this.#node.isInMyOrg({ pkiId: id });
   }
 
   reportMetrics(isLeader: boolean): void {

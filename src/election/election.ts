@@ -151,7 +151,7 @@ export class LeaderElectionServiceImpl<M extends Msg = Msg> implements LeaderEle
   }
 
   #isAlive(id: PKIidType): boolean {
-    return this.#adapter.peers().some((p) => bytesEqual(p.id, id));
+    return this.#adapter.isAlive?.(id) ?? this.#adapter.peers().some((p) => bytesEqual(p.id, id));
   }
 
   // ------------------------------------------------------------------ waits

@@ -31,6 +31,8 @@ export interface LeaderElectionAdapter<M extends Msg = Msg> {
   createMessage(isDeclaration: boolean): M;
   /** The peers considered alive (for the gossip adapter: same-org channel members, not us). */
   peers(): Peer[];
+  /** Optional: whether `id` is one of `peers()`, answered without building them (else the election asks `peers()`). */
+  isAlive?(id: PKIidType): boolean;
   /** Reports our leadership status (Fabric's gossip_leader_election_leader gauge). */
   reportMetrics(isLeader: boolean): void;
   /** Releases the adapter's subscriptions; idempotent. */

@@ -379,6 +379,16 @@ export class GossipChannelImpl implements GossipChannel {
     return members;
   }
 
+  /**
+   * Whether `pkiId` is one of `getPeers()`, checked for it alone: the election asks this of the sender
+   * of every leadership message, and the list costs O(members) lookups and copies.
+   */
+  hasPeer(pkiId: PKIidType): boolean {
+    if (this.#leftChannel || !this.#adapter.isAlive(pkiId) || !this.eligibleForChannel({ pkiId })) return false;
+    const stateInf = this.#stateInfoCache.msgById(pkiId);
+    return stateInf !== undefined && stateInfoOf(stateInf)?.properties?.leftChannel !== true;
+  }
+
   peerFilter(criteria: SubChannelSelectionCriteria): RoutingFilter<NetworkMember> {
     return (member) => {
       const peerIdentity = this.#adapter.getIdentityByPKIID(member.pkiId);

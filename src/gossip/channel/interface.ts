@@ -32,6 +32,8 @@ export interface ChannelAdapter {
   deMultiplex(msg: SignedGossipMessage): void;
   /** The alive members known to discovery, without ourselves (Fabric's `GetMembership`). */
   getMembership(): NetworkMember[];
+  /** Whether `pkiId` is one of `getMembership()`, without building it. Not in Fabric. */
+  isAlive(pkiId: PKIidType): boolean;
   /** The member discovery knows under `pkiId` (alive or dead), or undefined (Fabric's `Lookup`). */
   lookup(pkiId: PKIidType): NetworkMember | undefined;
   /** Sends `msg` to `peers` without waiting (comm's `Send`). */
@@ -195,6 +197,8 @@ export interface GossipChannel {
    * Empty once we have left the channel.
    */
   getPeers(): NetworkMember[];
+  /** Whether `pkiId` is one of `getPeers()`, checked for it alone. Not in Fabric. */
+  hasPeer(pkiId: PKIidType): boolean;
   /** A filter selecting members with a known identity and StateInfo for which `criteria` holds. */
   peerFilter(criteria: SubChannelSelectionCriteria): RoutingFilter<NetworkMember>;
   /** Whether the member's org is in the channel. */

@@ -86,6 +86,27 @@ test("peers(): the channel's members of our org only", () => {
   );
 });
 
+test("isAlive(): one of peers(), whether the node answers per peer or only with lists", () => {
+  const members = { ch: [{ pkiId: utf8("a") }, { pkiId: utf8("b") }, { pkiId: utf8("c") }], other: [{ pkiId: utf8("d") }] };
+  const listOnly = new FakeNode();
+  const perPeer = Object.assign(new FakeNode(), {
+    asked: 0,
+    isPeerOfChannel(this: FakeNode & { asked: number }, channel: string, pkiId: Uint8Array): boolean {
+      this.asked++;
+      return this.peersOfChannel(channel).some((m) => fromUtf8(m.pkiId) === fromUtf8(pkiId));
+    },
+  });
+  for (const node of [listOnly, perPeer]) {
+    node.members = members;
+    node.myOrg.add("a").add("c").add("d");
+    const a = createLeaderElectionAdapter({ node, clock: new ManualClock(), logger: silentLogger, metrics: memoryMetricsProvider() }, "ch");
+    for (const id of ["a", "b", "c", "d", "self", "nobody"]) {
+      assert.equal(a.isAlive?.(utf8(id)), ["a", "c"].includes(id), `isAlive(${id})`);
+    }
+  }
+  assert.equal(perPeer.asked, 6, "the node was asked per peer");
+});
+
 test("accept(): only CHAN_AND_ORG leadership messages of our channel; stop() unsubscribes", () => {
   const node = new FakeNode();
   const a = createLeaderElectionAdapter({ node, clock: new ManualClock(), logger: silentLogger, metrics: memoryMetricsProvider() }, "ch");

@@ -149,6 +149,11 @@ export class FakeAdapter implements ChannelAdapter {
     return this.members.map((m) => ({ ...m }));
   }
 
+  isAlive(pkiId: PKIidType): boolean {
+    const hex = pkiHex(pkiId);
+    return this.members.some((m) => pkiHex(m.pkiId) === hex);
+  }
+
   lookup(pkiId: PKIidType): NetworkMember | undefined {
     if (this.lookupOverride !== undefined) return this.lookupOverride(pkiId);
     const hex = pkiHex(pkiId);

@@ -40,6 +40,12 @@ async function totalPeers(registry: Registry, channel = "A"): Promise<number | u
 
 const names = (members: readonly NetworkMember[]): string[] => members.map((m) => fromUtf8(m.pkiId)).sort();
 
+/** hasPeer answers for each of `candidates` as membership in getPeers() does. */
+function assertHasPeerAgrees(gc: { getPeers(): NetworkMember[]; hasPeer(pkiId: Uint8Array): boolean }, candidates: string[]): void {
+  const listed = new Set(names(gc.getPeers()));
+  for (const c of candidates) assert.equal(gc.hasPeer(pki(c)), listed.has(c), `hasPeer(${c}) as getPeers() says`);
+}
+
 describe("channel: leadership messages", () => {
   it("only those sent and created by our org are demultiplexed, once, and never forwarded (TestFilterForeignOrgLeadershipMessages)", async (t) => {
     const adapter = new FakeAdapter();
@@ -89,9 +95,11 @@ describe("channel: leaving", () => {
     gc.handleMessage(received(stateInfoMsg(pki("pkiIDinOrg2"), 1n), pki("pkiIDinOrg2")));
     gc.handleMessage(received(blockMsg(2n), pki("pkiIDInOrg1")));
     assert.equal(gc.getPeers().length, 2);
+    assertHasPeerAgrees(gc, ["pkiIDInOrg1", "pkiIDinOrg2", "pkiIDInOrg1ButNotEligible", "self", "stranger"]);
     // A peer of org2 leaves.
     gc.handleMessage(received(stateInfoMsg(pki("pkiIDinOrg2"), 0n, { leftChannel: true }), pki("pkiIDinOrg2")));
     assert.deepEqual(names(gc.getPeers()), ["pkiIDInOrg1"]);
+    assertHasPeerAgrees(gc, ["pkiIDInOrg1", "pkiIDinOrg2", "pkiIDInOrg1ButNotEligible", "self", "stranger"]);
 
     await clock.advance(1_000);
     assert.equal(adapter.sentOf("hello").length, 1, "a hello before leaving");
@@ -105,6 +113,7 @@ describe("channel: leaving", () => {
     const si = stateInfoContent(gc.self());
     assert.equal(si.properties?.leftChannel, false, "self() is the last signed message until published");
     assert.deepEqual(gc.getPeers(), []);
+    assertHasPeerAgrees(gc, ["pkiIDInOrg1", "pkiIDinOrg2", "pkiIDInOrg1ButNotEligible", "self", "stranger"]);
     const hello2 = received(helloMsg(501n), pki("pkiIDInOrg1"));
     gc.handleMessage(hello2);
     await clock.advance(3_000);
@@ -174,14 +183,17 @@ describe("channel: reconfiguration", () => {
     await clock.advance(100);
     for (const m of adapter.members) gc.handleMessage(received(stateInfoMsg(m.pkiId, 1n), m.pkiId));
     assert.deepEqual(names(gc.getPeers()), ["pkiIDInOrg1", "pkiIDInOrg1ButNotEligible", "pkiIDinOrg2"]);
+    assertHasPeerAgrees(gc, ["pkiIDInOrg1", "pkiIDinOrg2", "pkiIDInOrg1ButNotEligible", "self", "stranger"]);
 
     gc.configureChannel(new TestJoinMsg(2, [ORG1]));
     assert.deepEqual(names(gc.getPeers()), ["pkiIDInOrg1", "pkiIDInOrg1ButNotEligible"]);
+    assertHasPeerAgrees(gc, ["pkiIDInOrg1", "pkiIDinOrg2", "pkiIDInOrg1ButNotEligible", "self", "stranger"]);
     assert.equal(gc.eligibleForChannel({ pkiId: pki("pkiIDinOrg2") }), false);
 
     mcs.notReaders.add(pkiHex(pki("pkiIDInOrg1ButNotEligible")));
     gc.configureChannel(new TestJoinMsg(3, [ORG1]));
     assert.deepEqual(names(gc.getPeers()), ["pkiIDInOrg1"]);
+    assertHasPeerAgrees(gc, ["pkiIDInOrg1", "pkiIDinOrg2", "pkiIDInOrg1ButNotEligible", "self", "stranger"]);
     // Our own StateInfo is never re-verified away.
     const req = received(stateInfoPullRequest(pki("pkiIDInOrg1")), pki("pkiIDInOrg1"));
     gc.handleMessage(req);
