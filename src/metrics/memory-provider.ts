@@ -31,6 +31,9 @@ class Series implements MemorySeries {
   constructor(readonly labels: Readonly<Record<string, string>>) {}
 }
 
+/** The labels of a value given without any. */
+const NO_LABELS: Labels = Object.freeze({});
+
 /** First argument of inc/set/observe: labels, or the value of the unlabelled series. */
 type LabelsOrValue = Labels | number | undefined;
 
@@ -71,34 +74,40 @@ class MemoryMetric implements CounterMetric, GaugeMetric, HistogramMetric {
     return s;
   }
 
-  /** Splits (labels?, value?) as prom-client does: a number first is the value of the unlabelled series. */
-  #target(a: LabelsOrValue, b: number | undefined, dflt: number): [Series, number] {
-    if (typeof a === "number" || a === undefined) return [this.#at({}), a ?? dflt];
-    return [this.#at(a), b ?? dflt];
+  /**
+   * Splits (labels?, value?) as prom-client does: a number first is the value of the unlabelled series.
+   * Two functions rather than one returning a pair: metrics are updated on every message, and a pair
+   * is an allocation each time.
+   */
+  #seriesOf(a: LabelsOrValue): Series {
+    return typeof a === "number" || a === undefined ? this.#at(NO_LABELS) : this.#at(a);
+  }
+
+  #valueOf(a: LabelsOrValue, b: number | undefined, dflt: number): number {
+    if (typeof a === "number") return a;
+    return a === undefined ? dflt : (b ?? dflt);
   }
 
   inc(a?: LabelsOrValue, b?: number): void {
-    const [s, v] = this.#target(a, b, 1);
+    const v = this.#valueOf(a, b, 1);
     if (this.spec.type === "counter" && v < 0) {
       throw new MetricsError("NEGATIVE_INCREMENT", `counter ${this.spec.name} cannot be increased by ${v}: counters only go up`);
     }
-    s.value += v;
+    this.#seriesOf(a).value += v;
   }
 
   dec(a?: LabelsOrValue, b?: number): void {
-    const [s, v] = this.#target(a, b, 1);
-    s.value -= v;
+    this.#seriesOf(a).value -= this.#valueOf(a, b, 1);
   }
 
   set(a: LabelsOrValue, b?: number): void {
-    const [s, v] = this.#target(a, b, 0);
-    s.value = v;
+    this.#seriesOf(a).value = this.#valueOf(a, b, 0);
   }
 
   observe(a: LabelsOrValue, b?: number): void {
-    const [s, v] = this.#target(a, b, 0);
+    const s = this.#seriesOf(a);
     s.value += 1;
-    s.sum += v;
+    s.sum += this.#valueOf(a, b, 0);
   }
 
   matching(labels: Labels | undefined): Series[] {

@@ -58,28 +58,37 @@ export interface FrameInfo {
   channelEnd: number;
 }
 
-/** Reads a varint at `pos`; returns [value, next position], or [-1, -1] past the end. */
-function varint(b: Uint8Array, pos: number, end: number): [number, number] {
+/** Where the last {@link varint} read ended, or -1 when it ran past the end (a module scratch: no tuple per read). */
+let varintEnd = -1;
+
+/** Reads a varint at `pos` and returns its value, leaving the next position in `varintEnd` (-1 past the end). */
+function varint(b: Uint8Array, pos: number, end: number): number {
   let v = 0;
   let mul = 1;
   for (let i = pos; i < end && i < pos + 10; i++) {
     const x = b[i]!;
     v += (x & 0x7f) * mul;
-    if ((x & 0x80) === 0) return [v, i + 1];
+    if ((x & 0x80) === 0) {
+      varintEnd = i + 1;
+      return v;
+    }
     mul *= 128;
   }
-  return [-1, -1];
+  varintEnd = -1;
+  return -1;
 }
 
 /** Skips a field of `wireType` at `pos`; returns the next position or -1. */
 function skip(b: Uint8Array, wireType: number, pos: number, end: number): number {
   switch (wireType) {
     case 0:
-      return varint(b, pos, end)[1];
+      varint(b, pos, end);
+      return varintEnd;
     case 1:
       return pos + 8 <= end ? pos + 8 : -1;
     case 2: {
-      const [len, p] = varint(b, pos, end);
+      const len = varint(b, pos, end);
+      const p = varintEnd;
       return p < 0 || p + len > end ? -1 : p + len;
     }
     case 5:
@@ -99,10 +108,12 @@ export function scanFrame(b: Uint8Array, out: FrameInfo): FrameInfo {
   let start = -1;
   let end = -1;
   while (pos >= 0 && pos < b.length) {
-    const [key, p] = varint(b, pos, b.length);
+    const key = varint(b, pos, b.length);
+    const p = varintEnd;
     if (p < 0) return out;
     if (key >>> 3 === 1 && (key & 7) === 2) {
-      const [len, q] = varint(b, p, b.length);
+      const len = varint(b, p, b.length);
+      const q = varintEnd;
       if (q < 0 || q + len > b.length) return out;
       start = q;
       end = q + len;
@@ -114,11 +125,13 @@ export function scanFrame(b: Uint8Array, out: FrameInfo): FrameInfo {
   // GossipMessage: fields 1-3 (nonce, channel, tag), then the content field.
   pos = start;
   while (pos >= 0 && pos < end) {
-    const [key, p] = varint(b, pos, end);
+    const key = varint(b, pos, end);
+    const p = varintEnd;
     if (p < 0) return out;
     const field = key >>> 3;
     if (field === 2 && (key & 7) === 2) {
-      const [len, q] = varint(b, p, end);
+      const len = varint(b, p, end);
+      const q = varintEnd;
       if (q < 0 || q + len > end) return out;
       out.channelStart = q;
       out.channelEnd = q + len;

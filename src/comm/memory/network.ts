@@ -87,6 +87,8 @@ class Lane {
   timer: TimerHandle | undefined;
   /** Delivery time of the last in-order frame queued: later in-order frames never overtake it. */
   lastAt = Number.NEGATIVE_INFINITY;
+  /** Delivers what is due (the lane's timer calls it): one function per lane, not a closure per timer armed. */
+  readonly onDue: () => void;
   /** Frames written at the instant `writtenAt` (the send buffer's fill, see BUFFERED_FRAMES). */
   written = 0;
   writtenAt = Number.NaN;
@@ -94,7 +96,10 @@ class Lane {
   constructor(
     readonly from: MemoryStream,
     readonly to: MemoryStream,
-  ) {}
+    fire: (lane: Lane) => void,
+  ) {
+    this.onDue = () => fire(this);
+  }
 
   cancel(): void {
     this.timer?.cancel();
@@ -365,8 +370,8 @@ export class MemoryNetwork {
       acceptor: acceptorEnd,
       dialerTransport: dialer,
       acceptorTransport: acceptor,
-      dialerLane: new Lane(dialerEnd, acceptorEnd),
-      acceptorLane: new Lane(acceptorEnd, dialerEnd),
+      dialerLane: new Lane(dialerEnd, acceptorEnd, this.#fireLane),
+      acceptorLane: new Lane(acceptorEnd, dialerEnd, this.#fireLane),
     };
     this.#pairs.add(pair);
     this.#pairOf.set(dialerEnd, pair);
@@ -471,8 +476,10 @@ export class MemoryNetwork {
   #schedule(lane: Lane): void {
     const head = lane.queue[0];
     if (head === undefined) return;
-    lane.timer = this.clock.setTimeout(() => this.#fire(lane), Math.max(0, head.at - this.clock.monotonic()));
+    lane.timer = this.clock.setTimeout(lane.onDue, Math.max(0, head.at - this.clock.monotonic()));
   }
+
+  readonly #fireLane = (lane: Lane): void => this.#fire(lane);
 
   #fire(lane: Lane): void {
     lane.timer = undefined;
