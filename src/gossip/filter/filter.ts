@@ -31,6 +31,26 @@ function toRemotePeer(member: RoutableMember): RemotePeer {
 }
 
 /**
+ * The sparse map of swapped positions a selection walks with: one shared map, cleared after each
+ * selection (a selection runs for every message routed), or a new one for a selection started inside
+ * another's filter.
+ */
+const sharedSwaps = new Map<number, number>();
+let sharedSwapsInUse = false;
+
+function takeSwaps(): Map<number, number> {
+  if (sharedSwapsInUse) return new Map<number, number>();
+  sharedSwapsInUse = true;
+  return sharedSwaps;
+}
+
+function releaseSwaps(swapped: Map<number, number>): void {
+  if (swapped !== sharedSwaps) return;
+  sharedSwaps.clear();
+  sharedSwapsInUse = false;
+}
+
+/**
  * Up to `k` members of `pool` that pass `filter`, chosen uniformly: walks a random permutation of the
  * pool and takes the first `k` matches (Fabric's `filter.SelectPeers`). The permutation is drawn lazily,
  * so the cost grows with the members visited, not with the pool. `k <= 0` selects nobody.
@@ -45,13 +65,17 @@ export function selectPeers<M extends RoutableMember>(
   const n = pool.length;
   if (k <= 0 || n === 0) return out;
   // Partial Fisher-Yates over a sparse map of swapped positions.
-  const swapped = new Map<number, number>();
-  for (let i = 0; i < n && out.length < k; i++) {
-    const j = i + random.int(n - i);
-    const atJ = swapped.get(j) ?? j;
-    swapped.set(j, swapped.get(i) ?? i);
-    const member = pool[atJ]!;
-    if (filter(member)) out.push(toRemotePeer(member));
+  const swapped = takeSwaps();
+  try {
+    for (let i = 0; i < n && out.length < k; i++) {
+      const j = i + random.int(n - i);
+      const atJ = swapped.get(j) ?? j;
+      swapped.set(j, swapped.get(i) ?? i);
+      const member = pool[atJ]!;
+      if (filter(member)) out.push(toRemotePeer(member));
+    }
+  } finally {
+    releaseSwaps(swapped);
   }
   return out;
 }
@@ -76,18 +100,22 @@ export function selectPeersPreferring<M extends RoutableMember>(
   const secondHandPlaces = Math.floor(k / 2);
   let secondHand = 0;
   const setAside: M[] = [];
-  const swapped = new Map<number, number>();
-  for (let i = 0; i < n && out.length < k; i++) {
-    const j = i + random.int(n - i);
-    const atJ = swapped.get(j) ?? j;
-    swapped.set(j, swapped.get(i) ?? i);
-    const member = pool[atJ]!;
-    if (!filter(member)) continue;
-    if (preferred(member)) out.push(toRemotePeer(member));
-    else if (secondHand < secondHandPlaces) {
-      secondHand++;
-      out.push(toRemotePeer(member));
-    } else if (setAside.length < k) setAside.push(member);
+  const swapped = takeSwaps();
+  try {
+    for (let i = 0; i < n && out.length < k; i++) {
+      const j = i + random.int(n - i);
+      const atJ = swapped.get(j) ?? j;
+      swapped.set(j, swapped.get(i) ?? i);
+      const member = pool[atJ]!;
+      if (!filter(member)) continue;
+      if (preferred(member)) out.push(toRemotePeer(member));
+      else if (secondHand < secondHandPlaces) {
+        secondHand++;
+        out.push(toRemotePeer(member));
+      } else if (setAside.length < k) setAside.push(member);
+    }
+  } finally {
+    releaseSwaps(swapped);
   }
   for (const member of setAside) {
     if (out.length >= k) break;

@@ -91,6 +91,7 @@ function gossipInChannels(
   everyone: boolean,
   routing: (gc: GossipChannel) => RoutingFilter<NetworkMember>,
 ): void {
+  if (msgs.length === 0) return;
   const byChannel = new Map<string, EmittedMessage[]>();
   for (const e of msgs) {
     const ch = fromUtf8(e.msg.message.channel);

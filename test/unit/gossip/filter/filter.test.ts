@@ -116,6 +116,34 @@ describe("filter: selectPeers", () => {
     assert.deepEqual(a, b);
   });
 
+  it("selects the same inside another selection's filter, and after a filter threw", () => {
+    const alone = selectPeers(4, pool(30), selectAll, new SeededRandom(5)).map((p) => p.endpoint);
+    let nested: string[] = [];
+    const outer = selectPeers(
+      1,
+      pool(10),
+      () => {
+        nested = selectPeers(4, pool(30), selectAll, new SeededRandom(5)).map((p) => p.endpoint);
+        return true;
+      },
+      new SeededRandom(1),
+    );
+    assert.equal(outer.length, 1);
+    assert.deepEqual(nested, alone, "a selection inside a filter");
+    assert.throws(() =>
+      selectPeersPreferring(
+        2,
+        pool(10),
+        () => {
+          throw new Error("filter failed");
+        },
+        new SeededRandom(1),
+        () => true,
+      ),
+    );
+    assert.deepEqual(selectPeers(4, pool(30), selectAll, new SeededRandom(5)).map((p) => p.endpoint), alone, "after a filter threw");
+  });
+
   it("property: min(k, matches) distinct matching peers", () => {
     fc.assert(
       fc.property(
