@@ -30,6 +30,12 @@ const ASCII_MAX_LENGTH = 32;
 /** The last 64-bit varint read, as two 32-bit halves: read back as one 64-bit integer, as bufbuild's protoInt64 does. */
 const int64View = new DataView(new ArrayBuffer(8));
 
+/**
+ * Node's latin1 decoder of a range of any Uint8Array (what Buffer#toString("latin1") calls): for ASCII the
+ * same string, read without a view of the range. Looked up once; absent, ASCII goes through a view.
+ */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
+
 /** A leading U+FEFF in a protobuf string is text, not a byte-order mark (as bufbuild decodes). */
 const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -121,7 +127,11 @@ export class BinaryReader {
           break;
         }
       }
-      if (ascii) return len === 0 ? "" : String.fromCharCode.apply(null, buf.subarray(start, this.pos) as unknown as number[]);
+      if (ascii) {
+        if (len === 0) return "";
+        if (latin1Slice !== undefined) return latin1Slice.call(buf, start, this.pos);
+        return String.fromCharCode.apply(null, buf.subarray(start, this.pos) as unknown as number[]);
+      }
     }
     return utf8Decoder.decode(buf.subarray(start, this.pos));
   }
