@@ -50,6 +50,9 @@ import {
 } from "./comm-harness.js";
 import { freePorts } from "./net.js";
 
+/** Where dead endpoints point: a loopback address (Linux routes all of 127.0.0.0/8 to lo) that nothing binds. */
+const DEAD_HOST = "127.0.0.254";
+
 // ---------------------------------------------------------------------------------------------
 // Crypto material, generated once per test file.
 // ---------------------------------------------------------------------------------------------
@@ -469,7 +472,9 @@ export async function createGrpcCommHarness(options: GrpcHarnessOptions = {}): P
       return rawPeerOf(() => signingClaim(identity));
     },
     nextTls: () => tlsOf(nextNode()),
-    deadEndpoint: () => `127.0.0.1:${deadPorts[deadIndex++ % deadPorts.length]}`,
+    // On a loopback address no server here listens on: a port freePorts released can meanwhile be taken by
+    // another test file's server on 127.0.0.1, which would then answer for the dead endpoint.
+    deadEndpoint: () => `${DEAD_HOST}:${deadPorts[deadIndex++ % deadPorts.length]}`,
     verify: (identity, signature, message) => verifier(identity, signature, message),
     settle,
     waitFor,
