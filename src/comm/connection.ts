@@ -87,9 +87,9 @@ export class Connection {
   }
 
   #accept(item: Outgoing): void {
-    if (!this.#writing && this.#queue.length === 0 && this.stream.writeNow !== undefined) {
+    if (!this.#writing && this.#queue.length === 0) {
       // Nothing waits before it: written at once, and only a write the transport holds up starts the writer.
-      const pending = this.#tryWrite(item.bytes);
+      const pending = this.#write(item.bytes);
       if (pending === undefined) this.#written(item);
       else this.#idle = this.#pump({ pending, item });
       return;
@@ -140,19 +140,22 @@ export class Connection {
       if (first !== undefined && !(await this.#settled(first.pending, first.item))) return;
       while (this.#queue.length > 0 && !this.#closed) {
         const item = this.#queue.shift()!;
-        const pending = this.stream.writeNow !== undefined ? this.#tryWrite(item.bytes) : this.stream.write(item.bytes);
-        if (pending !== undefined && !(await this.#settled(pending, item))) return;
+        const pending = this.#write(item.bytes);
         if (pending === undefined) this.#written(item);
+        else if (!(await this.#settled(pending, item))) return;
       }
     } finally {
       this.#writing = false;
     }
   }
 
-  /** writeNow, with a throw turned into the rejected promise write() would have given. */
-  #tryWrite(bytes: Uint8Array): Promise<void> | undefined {
+  /**
+   * Writes `bytes`: undefined when the transport took them at once (writeNow), else a promise to wait
+   * for (write() on a stream without writeNow). A throw becomes the rejected promise write() would give.
+   */
+  #write(bytes: Uint8Array): Promise<void> | undefined {
     try {
-      return this.stream.writeNow!(bytes);
+      return this.stream.writeNow !== undefined ? this.stream.writeNow(bytes) : this.stream.write(bytes);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }

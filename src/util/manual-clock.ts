@@ -59,7 +59,6 @@ export class ManualClock implements Clock {
   #timers: ScheduledTimer[] = [];
   #keyAt = new Float64Array(INITIAL_HEAP);
   #keySeq = new Float64Array(INITIAL_HEAP);
-  #size = 0;
   readonly #count: LiveCount = { live: 0 };
   readonly #betweenInstants: () => Promise<void>;
 
@@ -132,25 +131,24 @@ export class ManualClock implements Clock {
 
   /** The earliest live timer, dropping cancelled ones from the top. */
   #peek(): ScheduledTimer | undefined {
-    while (this.#size > 0 && this.#timers[0]!.done) this.#pop();
-    return this.#size > 0 ? this.#timers[0] : undefined;
+    while (this.#timers.length > 0 && this.#timers[0]!.done) this.#pop();
+    return this.#timers[0];
   }
 
   /** Sifts up with a hole (one store per level instead of a swap). */
   #push(timer: ScheduledTimer): void {
-    if (this.#size === this.#keyAt.length) this.#grow();
     const items = this.#timers;
+    if (items.length === this.#keyAt.length) this.#grow();
     const keyAt = this.#keyAt;
     const keySeq = this.#keySeq;
     const at = timer.at;
     const seq = timer.seq;
-    let i = this.#size++;
+    let i = items.length;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      const pAt = keyAt[parent]!;
-      if (!(at < pAt || (at === pAt && seq < keySeq[parent]!))) break;
+      if (!keyBefore(at, seq, keyAt[parent]!, keySeq[parent]!)) break;
       items[i] = items[parent]!;
-      keyAt[i] = pAt;
+      keyAt[i] = keyAt[parent]!;
       keySeq[i] = keySeq[parent]!;
       i = parent;
     }
@@ -164,7 +162,7 @@ export class ManualClock implements Clock {
     const items = this.#timers;
     const keyAt = this.#keyAt;
     const keySeq = this.#keySeq;
-    const n = --this.#size;
+    const n = items.length - 1;
     const last = items[n]!;
     const lastAt = keyAt[n]!;
     const lastSeq = keySeq[n]!;
@@ -175,16 +173,10 @@ export class ManualClock implements Clock {
       const l = 2 * i + 1;
       if (l >= n) break;
       const r = l + 1;
-      let c = l;
-      if (r < n) {
-        const rAt = keyAt[r]!;
-        const lAt = keyAt[l]!;
-        if (rAt < lAt || (rAt === lAt && keySeq[r]! < keySeq[l]!)) c = r;
-      }
-      const cAt = keyAt[c]!;
-      if (!(cAt < lastAt || (cAt === lastAt && keySeq[c]! < lastSeq))) break;
+      const c = r < n && keyBefore(keyAt[r]!, keySeq[r]!, keyAt[l]!, keySeq[l]!) ? r : l;
+      if (!keyBefore(keyAt[c]!, keySeq[c]!, lastAt, lastSeq)) break;
       items[i] = items[c]!;
-      keyAt[i] = cAt;
+      keyAt[i] = keyAt[c]!;
       keySeq[i] = keySeq[c]!;
       i = c;
     }
@@ -201,6 +193,11 @@ export class ManualClock implements Clock {
     keySeq.set(this.#keySeq);
     this.#keySeq = keySeq;
   }
+}
+
+/** Whether the key (atA, seqA) sorts before (atB, seqB): by time, ties in scheduling order. */
+function keyBefore(atA: number, seqA: number, atB: number, seqB: number): boolean {
+  return atA < atB || (atA === atB && seqA < seqB);
 }
 
 /** Lets every already-queued promise continuation run (a macrotask boundary). */

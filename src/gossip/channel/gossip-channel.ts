@@ -369,14 +369,17 @@ export class GossipChannelImpl implements GossipChannel {
     const members: NetworkMember[] = [];
     if (this.#leftChannel) return members;
     for (const member of this.#adapter.getMembership()) {
-      if (!this.eligibleForChannel(member)) continue;
-      const stateInf = this.#stateInfoCache.msgById(member.pkiId);
-      if (stateInf === undefined) continue;
-      const props = stateInfoOf(stateInf)?.properties;
-      if (props?.leftChannel === true) continue;
-      members.push({ ...member, properties: props, envelope: stateInf.envelope });
+      const stateInf = this.#peerStateInfo(member.pkiId);
+      if (stateInf !== undefined) members.push({ ...member, properties: stateInfoOf(stateInf)?.properties, envelope: stateInf.envelope });
     }
     return members;
+  }
+
+  /** The StateInfo of an alive member that makes it one of `getPeers()`: eligible, and not left the channel. */
+  #peerStateInfo(pkiId: PKIidType): SignedGossipMessage | undefined {
+    if (!this.eligibleForChannel({ pkiId })) return undefined;
+    const stateInf = this.#stateInfoCache.msgById(pkiId);
+    return stateInf === undefined || stateInfoOf(stateInf)?.properties?.leftChannel === true ? undefined : stateInf;
   }
 
   /**
@@ -384,9 +387,7 @@ export class GossipChannelImpl implements GossipChannel {
    * of every leadership message, and the list costs O(members) lookups and copies.
    */
   hasPeer(pkiId: PKIidType): boolean {
-    if (this.#leftChannel || !this.#adapter.isAlive(pkiId) || !this.eligibleForChannel({ pkiId })) return false;
-    const stateInf = this.#stateInfoCache.msgById(pkiId);
-    return stateInf !== undefined && stateInfoOf(stateInf)?.properties?.leftChannel !== true;
+    return !this.#leftChannel && this.#adapter.isAlive(pkiId) && this.#peerStateInfo(pkiId) !== undefined;
   }
 
   peerFilter(criteria: SubChannelSelectionCriteria): RoutingFilter<NetworkMember> {

@@ -61,23 +61,7 @@ export function selectPeers<M extends RoutableMember>(
   filter: RoutingFilter<M>,
   random: Random,
 ): RemotePeer[] {
-  const out: RemotePeer[] = [];
-  const n = pool.length;
-  if (k <= 0 || n === 0) return out;
-  // Partial Fisher-Yates over a sparse map of swapped positions.
-  const swapped = takeSwaps();
-  try {
-    for (let i = 0; i < n && out.length < k; i++) {
-      const j = i + random.int(n - i);
-      const atJ = swapped.get(j) ?? j;
-      swapped.set(j, swapped.get(i) ?? i);
-      const member = pool[atJ]!;
-      if (filter(member)) out.push(toRemotePeer(member));
-    }
-  } finally {
-    releaseSwaps(swapped);
-  }
-  return out;
+  return select(k, pool, filter, random, undefined);
 }
 
 /**
@@ -94,12 +78,23 @@ export function selectPeersPreferring<M extends RoutableMember>(
   random: Random,
   preferred: (member: M) => boolean,
 ): RemotePeer[] {
+  return select(k, pool, filter, random, preferred);
+}
+
+/** Both selections: a partial Fisher-Yates over a sparse map of swapped positions; `preferred` undefined prefers all. */
+function select<M extends RoutableMember>(
+  k: number,
+  pool: readonly M[],
+  filter: RoutingFilter<M>,
+  random: Random,
+  preferred: ((member: M) => boolean) | undefined,
+): RemotePeer[] {
   const out: RemotePeer[] = [];
   const n = pool.length;
   if (k <= 0 || n === 0) return out;
   const secondHandPlaces = Math.floor(k / 2);
   let secondHand = 0;
-  const setAside: M[] = [];
+  let setAside: M[] | undefined;
   const swapped = takeSwaps();
   try {
     for (let i = 0; i < n && out.length < k; i++) {
@@ -108,18 +103,23 @@ export function selectPeersPreferring<M extends RoutableMember>(
       swapped.set(j, swapped.get(i) ?? i);
       const member = pool[atJ]!;
       if (!filter(member)) continue;
-      if (preferred(member)) out.push(toRemotePeer(member));
+      if (preferred === undefined || preferred(member)) out.push(toRemotePeer(member));
       else if (secondHand < secondHandPlaces) {
         secondHand++;
         out.push(toRemotePeer(member));
-      } else if (setAside.length < k) setAside.push(member);
+      } else {
+        setAside ??= [];
+        if (setAside.length < k) setAside.push(member);
+      }
     }
   } finally {
     releaseSwaps(swapped);
   }
-  for (const member of setAside) {
-    if (out.length >= k) break;
-    out.push(toRemotePeer(member));
+  if (setAside !== undefined) {
+    for (const member of setAside) {
+      if (out.length >= k) break;
+      out.push(toRemotePeer(member));
+    }
   }
   return out;
 }
