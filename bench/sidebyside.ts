@@ -15,7 +15,8 @@
  * SIDEBYSIDE_RUNTIME ("peer", the default: the V8 settings `peer start` applies, src/cli/peer-runtime.ts;
  * "node": Node's defaults), SIDEBYSIDE_WARM_BLOCKS (default 0: blocks gossiped before the background, not
  * counted; the Go harness's SB_WARM_BLOCKS), SIDEBYSIDE_PROFILE (a folder: a profile of each run's measured
- * window is written there; SIDEBYSIDE_PROFILE_KIND=alloc for allocations instead of CPU).
+ * window is written there, and a SIDEBYSIDE_STAGES line says where the main thread's microseconds per delivery
+ * went; SIDEBYSIDE_PROFILE_KIND=alloc for allocations instead of CPU).
  *
  * Run: npm run bench -- sidebyside
  */
@@ -35,6 +36,7 @@ import { type GossipMessage, GossipMessage_Tag } from "../src/protos/gen/gossip/
 import { SystemClock, SystemRandom, utf8 } from "../src/util/index.js";
 import { type GrpcHarnessCrypto, prepareGrpcHarnessCrypto } from "../test/utils/grpc-comm-harness.js";
 import { blockSeq, channelOf, cpuMicros, mainThreadCpuMicros, PreboundTransport, waitFor } from "./gossip-kit.js";
+import { type CpuProfile, stagesLine, stagesPerDelivery } from "./profile-stages.js";
 import { isMain, median, printFigures } from "./stats.js";
 
 const CHANNEL = "A";
@@ -135,6 +137,8 @@ export interface SideBySideRun {
   /** Minus the background rates over the window. */
   msgsPerDeliveryNet: number;
   bytesPerDeliveryNet: number;
+  /** With SIDEBYSIDE_PROFILE: the window's main-thread microseconds per delivery by stage (bench/profile-stages.ts). */
+  stages?: Record<string, number>;
 }
 
 function quantileOf(sorted: readonly number[], q: number): number {
@@ -246,6 +250,8 @@ export async function sideBySideOnce(n: number, bgS: number, tls = false, warmBl
     const published = new Map<number, number>();
     const profiler = await startWindowProfile();
     const start = { cpu: cpuMicros(), main: mainThreadCpuMicros(), msgs: counter.msgs, bytes: counter.bytes };
+    // For a profiler outside the process (perf record -p <pid>, docs/SIDE-BY-SIDE.md): the window starts now.
+    process.stderr.write(`sidebyside: window starts, pid ${process.pid}, n ${n}\n`);
     const t0 = performance.now();
     for (let k = 0; k < BLOCKS; k++) {
       await sleep(t0 + (k * 1_000) / BLOCKS_PER_S - performance.now());
@@ -259,7 +265,7 @@ export async function sideBySideOnce(n: number, bgS: number, tls = false, warmBl
     const cpuMs = (cpuMicros() - start.cpu) / 1e3;
     const mainEnd = mainThreadCpuMicros();
     const mainCpuMs = start.main === undefined || mainEnd === undefined ? undefined : (mainEnd - start.main) / 1e3;
-    await profiler?.stop(`sidebyside-${tls ? "tls" : "plain"}-n${n}`);
+    const profile = await profiler?.stop(`sidebyside-${tls ? "tls" : "plain"}-n${n}`);
     const msgs = counter.msgs - start.msgs;
     const bytes = counter.bytes - start.bytes;
 
@@ -290,6 +296,7 @@ export async function sideBySideOnce(n: number, bgS: number, tls = false, warmBl
       msgsPerDeliveryNet: (msgs - bgMsgsPerS * WINDOW_S) / expected,
       bytesPerDeliveryNet: (bytes - bgBytesPerS * WINDOW_S) / expected,
       bgBytesPerS,
+      stages: profile === undefined ? undefined : stagesPerDelivery(profile, expected, mainCpuMs === undefined ? undefined : mainCpuMs * 1e3),
     };
   } finally {
     await Promise.all(nodes.map((x) => x.stop()));
@@ -304,7 +311,7 @@ export async function sideBySideOnce(n: number, bgS: number, tls = false, warmBl
  * background), written to <dir> for Chrome's DevTools or a script: CPU (<name>-<time>.cpuprofile) or, with
  * SIDEBYSIDE_PROFILE_KIND=alloc, a sampling profile of what was allocated (<name>-<time>.heapprofile).
  */
-async function startWindowProfile(): Promise<{ stop(name: string): Promise<void> } | undefined> {
+async function startWindowProfile(): Promise<{ stop(name: string): Promise<CpuProfile | undefined> } | undefined> {
   const dir = process.env.SIDEBYSIDE_PROFILE;
   if (dir === undefined || dir === "") return undefined;
   const alloc = process.env.SIDEBYSIDE_PROFILE_KIND === "alloc";
@@ -319,13 +326,21 @@ async function startWindowProfile(): Promise<{ stop(name: string): Promise<void>
     await session.post("Profiler.start");
   }
   return {
-    async stop(name: string): Promise<void> {
-      const profile = alloc ? (await session.post("HeapProfiler.stopSampling")).profile : (await session.post("Profiler.stop")).profile;
-      session.disconnect();
-      await mkdir(dir, { recursive: true });
-      const file = join(dir, `${name}-${Date.now()}.${alloc ? "heapprofile" : "cpuprofile"}`);
-      await writeFile(file, JSON.stringify(profile));
-      process.stderr.write(`sidebyside: window profile in ${file}\n`);
+    async stop(name: string): Promise<CpuProfile | undefined> {
+      const save = async (profile: unknown, extension: string): Promise<void> => {
+        session.disconnect();
+        await mkdir(dir, { recursive: true });
+        const file = join(dir, `${name}-${Date.now()}.${extension}`);
+        await writeFile(file, JSON.stringify(profile));
+        process.stderr.write(`sidebyside: window profile in ${file}\n`);
+      };
+      if (alloc) {
+        await save((await session.post("HeapProfiler.stopSampling")).profile, "heapprofile");
+        return undefined;
+      }
+      const { profile } = await session.post("Profiler.stop");
+      await save(profile, "cpuprofile");
+      return profile;
     },
   };
 }
@@ -360,6 +375,7 @@ export async function benchSideBySide(): Promise<Record<string, number>> {
       for (let i = 0; i < runs; i++) {
         const r = await sideBySideOnce(n, bgS, tls, warmBlocks);
         process.stdout.write(`${runLine(r)}\n`);
+        if (r.stages !== undefined) process.stdout.write(`${stagesLine(`SIDEBYSIDE_STAGES impl=${r.tls ? "ts-tls" : "ts"} n=${r.n}`, r.stages)}\n`);
         rs.push(r);
       }
       const med = (pick: (r: SideBySideRun) => number, digits: number): number => Number(median(rs.map(pick)).toFixed(digits));
