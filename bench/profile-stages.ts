@@ -29,6 +29,12 @@ const within =
   (url: string): boolean =>
     parts.some((p) => url.includes(p));
 
+/** Our source folders (`src/<folder>/`), never a dependency's own `src/` of the same name. */
+const ours =
+  (...folders: string[]) =>
+  (url: string): boolean =>
+    !url.includes("/node_modules/") && folders.some((f) => url.includes(`/src/${f}/`));
+
 /** Node's native functions (no source) that write to sockets, and those that copy or convert bytes and strings. */
 const NATIVE_IO = new Set(["writeBuffer", "writev", "writeUtf8String", "WriteWrap", "ShutdownWrap"]);
 const NATIVE_BYTES = new Set(["latin1Slice", "utf8Slice", "hexSlice", "decodeUTF8", "encodeUtf8String", "encodeInto", "createUnsafeArrayBuffer", "copy", "fill", "compare"]);
@@ -40,13 +46,13 @@ export const STAGE_RULES: readonly StageRule[] = [
   { stage: "profiler", matches: (u, f) => u === "" && f === "dispatch" },
   { stage: "gc", matches: (_u, f) => f === "(garbage collector)" },
   { stage: "native", matches: (_u, f) => f === "(program)" },
-  { stage: "decode_encode", matches: within("/src/protos/") },
-  { stage: "stores_and_checks", matches: within("/src/gossip/msgstore/", "/src/protoext/") },
-  { stage: "channel_blocks_pull", matches: within("/src/gossip/channel/", "/src/gossip/pull/", "/src/gossip/algo/", "/src/gossip/certstore/") },
-  { stage: "routing_emitter", matches: within("/src/gossip/node/", "/src/gossip/filter/", "/src/gossip/batcher/") },
-  { stage: "membership_identities", matches: within("/src/discovery/", "/src/identity/", "/src/api/") },
-  { stage: "crypto", matches: within("/src/crypto/", "node:crypto", "node:internal/crypto") },
-  { stage: "our_comm", matches: within("/src/comm/") },
+  { stage: "decode_encode", matches: ours("protos") },
+  { stage: "stores_and_checks", matches: ours("gossip/msgstore", "protoext") },
+  { stage: "channel_blocks_pull", matches: ours("gossip/channel", "gossip/pull", "gossip/algo", "gossip/certstore") },
+  { stage: "routing_emitter", matches: ours("gossip/node", "gossip/filter", "gossip/batcher") },
+  { stage: "membership_identities", matches: ours("discovery", "identity", "api") },
+  { stage: "crypto", matches: (u) => ours("crypto")(u) || within("node:crypto", "node:internal/crypto")(u) },
+  { stage: "our_comm", matches: ours("comm") },
   { stage: "grpc_http2", matches: within("/@grpc/", "node:internal/http2", "node:http2") },
   {
     stage: "node_streams_io",
@@ -60,8 +66,8 @@ export const STAGE_RULES: readonly StageRule[] = [
     stage: "buffers_strings",
     matches: (u, f) => within("node:buffer", "node:internal/buffer", "node:internal/encoding")(u) || (u === "" && NATIVE_BYTES.has(f)),
   },
-  { stage: "utilities", matches: within("/src/util/") },
-  { stage: "metrics_logs", matches: within("/src/metrics/", "/src/logging/", "prom-client", "pino") },
+  { stage: "utilities", matches: ours("util") },
+  { stage: "metrics_logs", matches: (u) => ours("metrics", "logging")(u) || within("/prom-client/", "/pino/")(u) },
   { stage: "harness", matches: within("/bench/", "/test/") },
 ];
 

@@ -33,6 +33,8 @@ describe("where a window's samples went, by stage", () => {
         ["", "(idle)", 1000],
         ["", "(program)", 3],
         ["file:///elsewhere/lib.js", "f", 2],
+        // A dependency's own src/ folder of one of our names is not ours.
+        ["file:///repo/node_modules/some-lib/src/util/x.js", "g", 4],
         // Natives without a source: a socket write, a byte copy, the microtask queue, one we do not know.
         ["", "writeBuffer", 4],
         ["", "latin1Slice", 3],
@@ -50,7 +52,7 @@ describe("where a window's samples went, by stage", () => {
         native: 3,
         buffers_strings: 3,
         event_loop: 3,
-        other: 7,
+        other: 11,
       },
     );
   });
