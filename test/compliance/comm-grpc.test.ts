@@ -32,6 +32,11 @@ describe("Comm over gRPC", { concurrency: 2 }, () => {
   commSuite("gRPC transport, mutual TLS, MSP crypto", async () => createGrpcCommHarness({ crypto: await tlsMaterial() }));
 });
 
+describe("Comm over gRPC on Node's http2", { concurrency: 2 }, () => {
+  commSuite("http2 transport, plaintext, development MCS", () => createGrpcCommHarness({ transport: "http2" }));
+  commSuite("http2 transport, mutual TLS, MSP crypto", async () => createGrpcCommHarness({ crypto: await tlsMaterial(), transport: "http2" }));
+});
+
 const FAST = { dialTimeoutMs: 1_000, connTimeoutMs: 1_000, handshakeTimeoutMs: 2_000 };
 const REJECTED = "fabric_gossip_comm_rejected_total";
 

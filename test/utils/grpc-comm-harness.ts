@@ -15,7 +15,7 @@ import { join } from "node:path";
 import type { MessageCryptoService, SecurityAdvisor } from "../../src/api/crypto.js";
 import type { PeerIdentityType } from "../../src/api/identity.js";
 import { createComm } from "../../src/comm/index.js";
-import { type GrpcTlsOptions, GrpcTransport } from "../../src/comm/grpc/index.js";
+import { createGossipTransport, type GossipTransport, type GossipTransportKind, type GrpcTlsOptions } from "../../src/comm/grpc/index.js";
 import type { CommOptions } from "../../src/comm/options.js";
 import type { RawStream, Transport, TransportTls } from "../../src/comm/transport.js";
 import {
@@ -187,7 +187,7 @@ class HarnessTransport implements Transport {
   #closed = false;
 
   constructor(
-    readonly inner: GrpcTransport,
+    readonly inner: GossipTransport,
     private readonly tlsOverride?: TransportTls,
   ) {}
 
@@ -287,6 +287,8 @@ export interface GrpcHarnessOptions {
   logger?: Logger;
   /** Options every peer gets unless its spec overrides them. */
   defaults?: Partial<CommOptions>;
+  /** The gRPC implementation under the peers (default grpc-js). */
+  transport?: GossipTransportKind;
 }
 
 /** The gRPC harness, with what gRPC-specific tests need beyond the CommHarness contract. */
@@ -343,7 +345,7 @@ export async function createGrpcCommHarness(options: GrpcHarnessOptions = {}): P
   const tlsOf = (node: PeerMaterial): GrpcTlsOptions & { rootCAs: string | Buffer } => ({ cert: node.tls.cert, key: node.tls.key, rootCAs: crypto?.tlsRootCAs ?? "" });
 
   const newTransport = async (tlsOptions: GrpcTlsOptions | undefined, tlsOverride?: TransportTls): Promise<HarnessTransport> => {
-    const grpc = new GrpcTransport({ listenAddress: "127.0.0.1:0", tls: tlsOptions, logger, clock });
+    const grpc = createGossipTransport(options.transport ?? "grpc-js", { listenAddress: "127.0.0.1:0", tls: tlsOptions, logger, clock });
     const t = new HarnessTransport(grpc, tlsOverride);
     transports.push(t);
     await t.bind();

@@ -1,6 +1,7 @@
 import type { ClientDuplexStream, ServerDuplexStream } from "@grpc/grpc-js";
 import type { RawStream } from "../index.js";
 import { peerCertHash } from "./credentials.js";
+import { StreamEnd } from "./stream-end.js";
 
 type GrpcDuplex = ServerDuplexStream<Uint8Array, Uint8Array> | ClientDuplexStream<Uint8Array, Uint8Array>;
 
@@ -8,10 +9,7 @@ type GrpcDuplex = ServerDuplexStream<Uint8Array, Uint8Array> | ClientDuplexStrea
 export class GrpcRawStream implements RawStream {
   readonly remoteAddress: string;
   #certHash: Uint8Array | undefined | null = null;
-  #closeHandlers: ((err?: Error) => void)[] = [];
-  #ended = false;
-  #endError: Error | undefined;
-  #drainWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  readonly #end = new StreamEnd();
 
   /** `certHash`: how to learn the remote's TLS certificate hash when the caller caches it per connection. */
   constructor(
@@ -21,18 +19,14 @@ export class GrpcRawStream implements RawStream {
     private readonly certHash?: () => Uint8Array | undefined,
   ) {
     this.remoteAddress = remoteAddress;
-    call.on("drain", () => {
-      const waiters = this.#drainWaiters;
-      this.#drainWaiters = [];
-      for (const w of waiters) w.resolve();
-    });
-    call.on("error", (err: Error) => this.#end(err));
+    call.on("drain", () => this.#end.drained());
+    call.on("error", (err: Error) => this.#finish(err));
     call.on("end", () => {
       // The other side half-closed: finish ours too, so the RPC completes.
-      this.#end(undefined);
+      this.#finish(undefined);
     });
-    call.on("close", () => this.#end(undefined));
-    if ("cancelled" in call) call.on("cancelled", () => this.#end(new Error("stream cancelled")));
+    call.on("close", () => this.#finish(undefined));
+    if ("cancelled" in call) call.on("cancelled", () => this.#finish(new Error("stream cancelled")));
   }
 
   get remoteCertHash(): Uint8Array | undefined {
@@ -49,15 +43,14 @@ export class GrpcRawStream implements RawStream {
   }
 
   writeNow(bytes: Uint8Array): Promise<void> | undefined {
-    if (this.#ended) return Promise.reject(this.#endError ?? new Error("stream closed"));
+    if (this.#end.ended) return Promise.reject(this.#end.error ?? new Error("stream closed"));
     let more: boolean;
     try {
       more = this.call.write(bytes);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    if (more) return undefined;
-    return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
+    return more ? undefined : this.#end.waitDrain();
   }
 
   onData(handler: (bytes: Uint8Array) => void): void {
@@ -66,42 +59,34 @@ export class GrpcRawStream implements RawStream {
   }
 
   onClose(handler: (err?: Error) => void): void {
-    if (this.#ended) handler(this.#endError);
-    else this.#closeHandlers.push(handler);
+    this.#end.onClose(handler);
   }
 
   close(): void {
-    this.#end(undefined);
+    this.#finish(undefined);
   }
 
   closeWrite(): void {
-    if (this.#ended) return;
+    if (this.#end.ended) return;
     try {
       // Half-close: the client's frames in flight are still delivered; the server's end of the RPC
       // (or our own close) completes the call.
       this.call.end();
     } catch {
-      this.#end(undefined);
+      this.#finish(undefined);
     }
   }
 
-  #end(err: Error | undefined): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#endError = err;
-    const broken = err ?? new Error("stream closed");
-    for (const w of this.#drainWaiters) w.reject(broken);
-    this.#drainWaiters = [];
-    try {
-      this.call.end();
-    } catch {
-      // already finished
-    }
-    if ("cancel" in this.call) this.call.cancel();
-    this.call.removeAllListeners("data");
-    const handlers = this.#closeHandlers;
-    this.#closeHandlers = [];
-    for (const h of handlers) h(err);
-    this.onFinally();
+  #finish(err: Error | undefined): void {
+    const ended = this.#end.end(err, () => {
+      try {
+        this.call.end();
+      } catch {
+        // already finished
+      }
+      if ("cancel" in this.call) this.call.cancel();
+      this.call.removeAllListeners("data");
+    });
+    if (ended) this.onFinally();
   }
 }

@@ -369,7 +369,7 @@ export async function diagnoseTlsDial(endpoint: string, options: TlsDiagnosisOpt
       return result(
         "CERT_EXPIRED",
         `the ${what}'s TLS certificate${cert === undefined ? "" : ` (${cnOf(summarize(cert).subject)})`} expired${to}`,
-        `renew the ${what}'s TLS certificate (server.crt) and restart it`,
+        certificateErrorFix(auth, what, endpoint) ?? "",
         { detail: auth, ...certMore },
       );
     }
@@ -378,7 +378,7 @@ export async function diagnoseTlsDial(endpoint: string, options: TlsDiagnosisOpt
       return result(
         "CERT_NOT_YET_VALID",
         `the ${what}'s TLS certificate is not valid${from} (now ${new Date(now()).toISOString()})`,
-        "check the clocks of both hosts, or reissue the certificate with a validity starting now",
+        certificateErrorFix(auth, what, endpoint) ?? "",
         { detail: auth, ...certMore },
       );
     }
@@ -387,7 +387,7 @@ export async function diagnoseTlsDial(endpoint: string, options: TlsDiagnosisOpt
       return result(
         "UNKNOWN_AUTHORITY",
         `the ${what}'s TLS certificate${issuer} is not signed by a CA this side trusts`,
-        `add the TLS CA of the ${what}'s org to the trusted CAs (peer.tls.rootcert.file, --tls-ca, or the org's tlscacerts in the channel configuration), or check that ${endpoint} is the node you mean`,
+        certificateErrorFix(auth, what, endpoint) ?? "",
         { detail: auth, ...certMore },
       );
     }
@@ -443,6 +443,20 @@ function clientCertRejected(endpoint: string, what: string, result: MakeResult, 
     `add this org's TLS CA to the ${what}'s trusted client CAs (its channel configuration's tlscacerts, peer.tls.clientRootCAs.files), and check that the client certificate has not expired`,
     { detail, ...more },
   );
+}
+
+/**
+ * What to do about a certificate error that Node's TLS reports by its code (`err.code`, or a socket's
+ * `authorizationError`): an expired certificate, one not valid yet, one from a CA this side does not trust.
+ * Undefined for other codes.
+ */
+export function certificateErrorFix(code: string, what: string, endpoint: string): string | undefined {
+  if (code === "CERT_HAS_EXPIRED") return `renew the ${what}'s TLS certificate (server.crt) and restart it`;
+  if (code === "CERT_NOT_YET_VALID") return "check the clocks of both hosts, or reissue the certificate with a validity starting now";
+  if (UNKNOWN_AUTHORITY_CODES.has(code) || code === "UNVERIFIED") {
+    return `add the TLS CA of the ${what}'s org to the trusted CAs (peer.tls.rootcert.file, --tls-ca, or the org's tlscacerts in the channel configuration), or check that ${endpoint} is the node you mean`;
+  }
+  return undefined;
 }
 
 /** One line: the cause, the low-level word in parentheses, then what to do. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as http2 from "node:http2";
 import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
-import { GrpcTransport } from "../../../src/comm/grpc/index.js";
+import { createGossipTransport, GOSSIP_TRANSPORT_KINDS } from "../../../src/comm/grpc/index.js";
 import { silentLogger } from "../../../src/logging/index.js";
 import { SystemClock } from "../../../src/util/index.js";
 
@@ -26,9 +26,9 @@ function call(session: http2.ClientHttp2Session, frame: Buffer, encoding: string
   });
 }
 
-describe("gRPC server: compressed requests", () => {
+for (const kind of GOSSIP_TRANSPORT_KINDS) describe(`gRPC server (${kind}): compressed requests`, () => {
   it("answers gzip and deflate calls UNIMPLEMENTED without inflating them (eight 100 KB gzip bombs of 100 MiB each)", async () => {
-    const transport = new GrpcTransport({ listenAddress: "127.0.0.1:0", logger: silentLogger, clock: new SystemClock() });
+    const transport = createGossipTransport(kind, { listenAddress: "127.0.0.1:0", logger: silentLogger, clock: new SystemClock() });
     let streams = 0;
     await transport.listen((s) => {
       streams++;
