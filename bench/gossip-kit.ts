@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { MessageCryptoService, SecurityAdvisor } from "../src/api/index.js";
-import type { GrpcTransport } from "../src/comm/grpc/index.js";
+import type { GossipTransport } from "../src/comm/grpc/index.js";
 import type { RawStream, Transport, TransportTls } from "../src/comm/index.js";
 import type { JoinChannelMessage } from "../src/gossip/channel/index.js";
 import { Block } from "../src/protos/gen/common/common.pb.js";
@@ -83,9 +83,9 @@ export class PreboundTransport implements Transport {
   #sink: ((stream: RawStream) => void) | undefined;
   readonly #early: RawStream[] = [];
 
-  private constructor(readonly inner: GrpcTransport) {}
+  private constructor(readonly inner: GossipTransport) {}
 
-  static async bind(inner: GrpcTransport): Promise<PreboundTransport> {
+  static async bind(inner: GossipTransport): Promise<PreboundTransport> {
     const t = new PreboundTransport(inner);
     await inner.listen((s) => {
       if (t.#sink !== undefined) t.#sink(s);

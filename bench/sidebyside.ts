@@ -16,7 +16,8 @@
  * "node": Node's defaults), SIDEBYSIDE_WARM_BLOCKS (default 0: blocks gossiped before the background, not
  * counted; the Go harness's SB_WARM_BLOCKS), SIDEBYSIDE_PROFILE (a folder: a profile of each run's measured
  * window is written there, and a SIDEBYSIDE_STAGES line says where the main thread's microseconds per delivery
- * went; SIDEBYSIDE_PROFILE_KIND=alloc for allocations instead of CPU).
+ * went; SIDEBYSIDE_PROFILE_KIND=alloc for allocations instead of CPU), SIDEBYSIDE_TRANSPORT (the gossip
+ * port's gRPC: "http2" or "grpc-js"; default a peer's, DEFAULT_GOSSIP_TRANSPORT).
  *
  * Run: npm run bench -- sidebyside
  */
@@ -25,7 +26,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
 import { join } from "node:path";
 import { tunePeerRuntime } from "../src/cli/index.js";
-import { GrpcTransport } from "../src/comm/grpc/index.js";
+import { createGossipTransport, DEFAULT_GOSSIP_TRANSPORT, GOSSIP_TRANSPORT_KINDS, type GossipTransportKind } from "../src/comm/grpc/index.js";
 import type { RawStream, Transport, TransportTls } from "../src/comm/index.js";
 import { blockDataHash, createMspMessageCryptoService, DEV_ORG, DevMessageCryptoService, MspVerifier } from "../src/crypto/index.js";
 import { createGossipNode, type GossipNode } from "../src/gossip/node/index.js";
@@ -168,6 +169,13 @@ function blockMessage(seq: number, withMetadata: boolean): GossipMessage {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
+/** SIDEBYSIDE_TRANSPORT: the gossip port's gRPC implementation (default: a peer's, DEFAULT_GOSSIP_TRANSPORT). */
+function transportKind(): GossipTransportKind {
+  const kind = process.env.SIDEBYSIDE_TRANSPORT ?? DEFAULT_GOSSIP_TRANSPORT;
+  if (!(GOSSIP_TRANSPORT_KINDS as readonly string[]).includes(kind)) throw new Error(`SIDEBYSIDE_TRANSPORT: ${kind} is not one of ${GOSSIP_TRANSPORT_KINDS.join(", ")}`);
+  return kind as GossipTransportKind;
+}
+
 /** One run: a publisher and `n` peers, membership, background, then the blocks. */
 export async function sideBySideOnce(n: number, bgS: number, tls = false, warmBlocks = 0): Promise<SideBySideRun> {
   const clock = new SystemClock();
@@ -181,7 +189,7 @@ export async function sideBySideOnce(n: number, bgS: number, tls = false, warmBl
     for (let i = 0; i <= n; i++) {
       const node = material?.nodes[i];
       const tlsOptions = node === undefined || material === undefined ? undefined : { cert: node.tls.cert, key: node.tls.key, rootCAs: material.tlsRootCAs };
-      transports.push(await PreboundTransport.bind(new GrpcTransport({ listenAddress: "127.0.0.1:0", tls: tlsOptions, logger: silentLogger, clock })));
+      transports.push(await PreboundTransport.bind(createGossipTransport(transportKind(), { listenAddress: "127.0.0.1:0", tls: tlsOptions, logger: silentLogger, clock })));
     }
     const boot = transports[0]!.listenAddress;
     for (const [i, prebound] of transports.entries()) {
@@ -349,7 +357,7 @@ async function startWindowProfile(): Promise<{ stop(name: string): Promise<CpuPr
 export function runLine(r: SideBySideRun): string {
   const f = (x: number, d: number): string => x.toFixed(d);
   return (
-    `SIDEBYSIDE impl=${r.tls ? "ts-tls" : "ts"} n=${r.n} membership_s=${f(r.membershipS, 2)} bg_cpu_ms_per_s=${f(r.bgCpuMsPerS, 2)} bg_msgs_per_s=${f(r.bgMsgsPerS, 1)} bg_bytes_per_s=${f(r.bgBytesPerS, 0)} ` +
+    `SIDEBYSIDE impl=${r.tls ? "ts-tls" : "ts"} transport=${transportKind()} n=${r.n} membership_s=${f(r.membershipS, 2)} bg_cpu_ms_per_s=${f(r.bgCpuMsPerS, 2)} bg_msgs_per_s=${f(r.bgMsgsPerS, 1)} bg_bytes_per_s=${f(r.bgBytesPerS, 0)} ` +
     `deliveries=${r.deliveries} expected=${BLOCKS * r.n} dups=${r.duplicates} cpu_ms_per_delivery=${f(r.cpuMsPerDelivery, 4)} ` +
     `cpu_ms_per_delivery_net=${f(r.cpuMsPerDeliveryNet, 4)} lat_p50_ms=${f(r.latencyP50Ms, 2)} lat_p99_ms=${f(r.latencyP99Ms, 2)} ` +
     `msgs_per_delivery=${f(r.msgsPerDelivery, 3)} bytes_per_delivery=${f(r.bytesPerDelivery, 0)} ` +

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { MessageCryptoService } from "../api/index.js";
-import { loadTlsMaterial, type TlsMaterial } from "../comm/grpc/index.js";
+import { type GossipTransportKind, loadTlsMaterial, type TlsMaterial } from "../comm/grpc/index.js";
 import { internalEndpointOf, type OperationsTlsConfig, type PeerConfig, type PeerTlsConfig } from "../config/index.js";
 import { DEV_ORG, type MspOrgMaterial } from "../crypto/index.js";
 import type { Logger } from "../logging/index.js";
@@ -76,6 +76,8 @@ export interface PeerFromConfigOptions {
   admin?: string;
   /** Serve process and Node.js runtime metrics on /metrics (a peer that owns its process: the CLI's). */
   processMetrics?: boolean;
+  /** The gossip port's gRPC implementation (PeerNodeOptions.grpcTransport). */
+  grpcTransport?: GossipTransportKind;
   /**
    * Build the ledger service (to join channels later, `PeerNode.joinChannelBlock`) even without
    * channel blocks. Needs an MSP identity. Default: only when channel blocks are given or stored.
@@ -196,6 +198,7 @@ export async function peerFromConfig(options: PeerFromConfigOptions, components:
       listenAddress: listen,
       config: peer.gossip,
       tls: grpcTls,
+      ...(options.grpcTransport !== undefined ? { grpcTransport: options.grpcTransport } : {}),
       channels,
       channelOrgs,
       ...(admin !== undefined ? { admin } : {}),

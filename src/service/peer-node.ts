@@ -1,6 +1,6 @@
 import type { MessageCryptoService, PeerEvents, SecurityAdvisor } from "../api/index.js";
 import { type PeerIdentityType, pkiHex } from "../api/index.js";
-import { GrpcTransport, type GrpcTlsOptions, type TlsTrustStore } from "../comm/grpc/index.js";
+import { createGossipTransport, DEFAULT_GOSSIP_TRANSPORT, type GossipTransportKind, GrpcTransport, type GrpcTlsOptions, Http2Transport, type TlsTrustStore } from "../comm/grpc/index.js";
 import type { Transport } from "../comm/index.js";
 import { commOptionsOf, type GossipConfig, internalEndpointOf, socketLimitsOf } from "../config/index.js";
 import type { MspOrgMaterial } from "../crypto/index.js";
@@ -49,7 +49,7 @@ export interface PeerNodeComponents {
   metrics?: Registry;
   /** The levels of `logger` and its children: the admin endpoint's /logspec reads and changes them. */
   logLevels?: LogLevels;
-  /** Default: a GrpcTransport on `listenAddress`, with TLS when `tls` is given. */
+  /** Default: the gossip port's gRPC (`PeerNodeOptions.grpcTransport`) on `listenAddress`, with TLS when `tls` is given. */
   transport?: Transport;
   /**
    * The TLS CAs that `transport` trusts, for the service to add each joined channel's orgs' TLS CAs
@@ -74,8 +74,13 @@ export interface PeerNodeOptions {
   listenAddress: string;
   /** The validated peer.gossip configuration (config/loadGossipConfig). */
   config: GossipConfig;
-  /** Mutual TLS for the GrpcTransport; plaintext when absent. Ignored when a transport is given. */
+  /** Mutual TLS for the gossip port; plaintext when absent. Ignored when a transport is given. */
   tls?: GrpcTlsOptions;
+  /**
+   * The gossip port's gRPC implementation, when no transport is given: "grpc-js", or "http2" (gRPC written on
+   * Node's http2 directly, the same wire). Default DEFAULT_GOSSIP_TRANSPORT.
+   */
+  grpcTransport?: GossipTransportKind;
   /** Channels to join at start. */
   channels: readonly string[];
   /** The member orgs (MSP IDs) of every channel joined; there are no anchor peers (no config block yet). */
@@ -223,7 +228,7 @@ export class PeerNode {
     this.#internalEndpoint = internalEndpointOf(options.config, options.listenAddress);
     const transport =
       components.transport ??
-      new GrpcTransport({
+      createGossipTransport(options.grpcTransport ?? DEFAULT_GOSSIP_TRANSPORT, {
         listenAddress: options.listenAddress,
         tls: options.tls,
         logger: components.logger,
@@ -232,7 +237,7 @@ export class PeerNode {
         limits: socketLimitsOf(options.config.limits),
       });
     // The configured CAs, to which the service adds the TLS CAs of every channel joined (as Fabric's peer does).
-    const tlsTrust = components.tlsTrust ?? (transport instanceof GrpcTransport ? transport.trustStore : undefined);
+    const tlsTrust = components.tlsTrust ?? (transport instanceof GrpcTransport || transport instanceof Http2Transport ? transport.trustStore : undefined);
     for (const r of tlsTrust?.rejected ?? []) this.#log.warn("a configured TLS CA certificate is not trusted: it does not parse", { reason: r.reason });
     const extra = components.service;
     if (options.service !== undefined && extra === undefined) {
