@@ -51,6 +51,8 @@ export class Http2RawStream implements RawStream {
   readonly #onFinally: () => void;
   #hash: Uint8Array | undefined | null = null;
   readonly #end = new StreamEnd();
+  /** The remote ended its side (for a dialer: the server's status came): ours then half-closes rather than cancel. */
+  #remoteEnded = false;
   #onData: ((bytes: Uint8Array) => void) | undefined;
   /** Messages that arrived before the receiver was set (a dialer's receiver is set a microtask after the stream opens). */
   #early: Uint8Array[] = [];
@@ -81,7 +83,10 @@ export class Http2RawStream implements RawStream {
     stream.on("drain", () => this.#end.drained());
     stream.on("error", (err: Error) => this.#finish(err));
     // The other side half-closed: finish ours too, so that the call completes.
-    stream.on("end", () => this.#finish(undefined));
+    stream.on("end", () => {
+      this.#remoteEnded = true;
+      this.#finish(undefined);
+    });
     stream.on("close", () => this.#finish(stream.rstCode === http2.constants.NGHTTP2_NO_ERROR ? undefined : new Error(`stream reset (HTTP/2 code ${stream.rstCode})`)));
     if (!this.#server) {
       stream.on("response", (headers: http2.IncomingHttpHeaders) => {
@@ -142,8 +147,9 @@ export class Http2RawStream implements RawStream {
   closeWrite(): void {
     if (this.#end.ended) return;
     if (this.#server) {
-      // The accepting side's end is the call's end: an OK status; the client's frames in flight are lost anyway.
-      this.#finish(undefined);
+      // Our end of the call (an OK status once what was written is out); what the client still sends is read
+      // until it ends too.
+      endServerStream(this.#stream as http2.ServerHttp2Stream, GRPC_OK, "");
       return;
     }
     // Half-close: frames in flight still reach the server, whose end (or our close) completes the call.
@@ -163,7 +169,9 @@ export class Http2RawStream implements RawStream {
       const stream = this.#stream;
       if (stream.destroyed) return;
       if (this.#server) endServerStream(stream as http2.ServerHttp2Stream, status, err?.message ?? "");
-      else stream.close(http2.constants.NGHTTP2_CANCEL);
+      else if (!this.#remoteEnded) stream.close(http2.constants.NGHTTP2_CANCEL);
+      // After the server's status: our half-close completes the call (a reset would read as a cancel there).
+      else if (!stream.writableEnded) stream.end();
     });
     if (ended) this.#onFinally();
   }

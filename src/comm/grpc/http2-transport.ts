@@ -105,7 +105,9 @@ export class Http2Transport extends GossipPortTransport<Http2RawStream> {
       certHash: () => certHashOf(session.socket as TLSSocket | undefined),
       onFinally: () => {
         this.streams.delete(stream);
-        this.#closeDialed(dialed);
+        // The connection goes once the call has closed: a half-close after the server's status must reach it first.
+        if (request.closed || request.destroyed) this.#closeDialed(dialed);
+        else request.once("close", () => this.#closeDialed(dialed));
       },
     });
     this.streams.add(stream);
