@@ -13,7 +13,7 @@ import { CommError, type RawStream } from "../../src/comm/index.js";
 import { silentLogger } from "../../src/logging/index.js";
 import { SystemClock } from "../../src/util/index.js";
 import { type GrpcHarnessCrypto, prepareGrpcHarnessCrypto } from "../utils/grpc-comm-harness.js";
-import { eventually } from "../utils/net.js";
+import { eventually, freePort } from "../utils/net.js";
 
 let material: Promise<GrpcHarnessCrypto> | undefined;
 function tlsMaterial(): Promise<GrpcHarnessCrypto> {
@@ -152,6 +152,23 @@ describe("http2 transport: dials that fail, and calls it does not serve", () => 
     await tlsServer.listen(() => assert.fail("no stream"));
     await assert.rejects(plain.dial("127.0.0.254:1", 500, 500), (e: unknown) => e instanceof CommError && e.code === "DIAL_FAILED");
     await assert.rejects(plain.dial(tlsServer.listenAddress, 1_000, 1_000), (e: unknown) => e instanceof CommError && (e.code === "DIAL_FAILED" || e.code === "PING_FAILED"));
+  });
+
+  it("tries a refused connection again within the dial timeout, as grpc's blocking dial: a peer listening a moment later is reached", async (t) => {
+    const port = await freePort();
+    const client = transport("http2", undefined);
+    const late = new Http2Transport({ listenAddress: `127.0.0.1:${port}`, logger: silentLogger, clock: new SystemClock() });
+    t.after(async () => {
+      await client.close();
+      await late.close();
+    });
+    const accepted: RawStream[] = [];
+    const dialing = client.dial(`127.0.0.1:${port}`, 4_000, 2_000);
+    await new Promise((r) => setTimeout(r, 300));
+    await late.listen((s) => accepted.push(s));
+    const stream = await dialing;
+    await stream.write(Uint8Array.of(7));
+    await eventually("the late listener got the stream", () => accepted.length === 1, 5_000, 10);
   });
 
   it("answers an unknown method and a non-gRPC request, and ends a stream whose message is above its limit with RESOURCE_EXHAUSTED", async (t) => {

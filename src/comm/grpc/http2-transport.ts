@@ -19,6 +19,10 @@ const USER_AGENT = "fabric-gossip (node http2)";
 /** Fabric's client keepalive: a ping a minute (what its servers permit), the connection dropped when one goes unanswered for 20 s. */
 const KEEPALIVE_INTERVAL_MS = 60_000;
 const KEEPALIVE_TIMEOUT_MS = 20_000;
+/** grpc's connection backoff (initial 1 s, x1.6, at most 120 s), within one dial's timeout. */
+const RECONNECT_BACKOFF_MS = 1_000;
+const RECONNECT_BACKOFF_FACTOR = 1.6;
+const MAX_RECONNECT_BACKOFF_MS = 120_000;
 /** Sessions our server closes at stop get this long to finish gracefully. */
 const SHUTDOWN_GRACE_MS = 1_000;
 /** nghttp2's memory for a session, in MB: as grpc-js, no limit of its own (gRPC's message limit and flow control bound it). */
@@ -40,6 +44,8 @@ interface Dialed {
 export class Http2Transport extends GossipPortTransport<Http2RawStream> {
   readonly #serverSessions = new Set<http2.ServerHttp2Session>();
   readonly #dialed = new Set<Dialed>();
+  /** Dials still connecting (between attempts too): each stops its dial. */
+  readonly #connecting = new Set<() => void>();
 
   async listen(onStream: (stream: RawStream) => void): Promise<void> {
     const settings: http2.Settings = { maxConcurrentStreams: this.limits.maxConcurrentStreams };
@@ -129,6 +135,7 @@ export class Http2Transport extends GossipPortTransport<Http2RawStream> {
     this.unsubscribeTrust?.();
     this.unsubscribeTrust = undefined;
     for (const s of [...this.streams]) s.close();
+    for (const stop of [...this.#connecting]) stop();
     for (const d of [...this.#dialed]) this.#closeDialed(d);
     this.gate.stopListening();
     const sessions = [...this.#serverSessions];
@@ -220,26 +227,26 @@ export class Http2Transport extends GossipPortTransport<Http2RawStream> {
       const sni = tls.serverNameOverride ?? (isIP(host) === 0 ? host : undefined);
       if (sni !== undefined) options.servername = sni;
     }
-    let session: http2.ClientHttp2Session;
-    try {
-      session = http2.connect(`${tls !== undefined ? "https" : "http"}://${endpoint}`, options);
-    } catch (err) {
-      return Promise.reject(new CommError("DIAL_FAILED", `cannot connect to ${endpoint}: ${(err as Error).message}`, { cause: err }));
-    }
-    const dialed: Dialed = { session, keepalive: undefined };
-    this.#dialed.add(dialed);
-    session.once("close", () => {
-      dialed.keepalive?.cancel();
-      dialed.keepalive = undefined;
-      this.#dialed.delete(dialed);
-    });
+    const authority = `${tls !== undefined ? "https" : "http"}://${endpoint}`;
+    const clock = this.options.clock;
+    const deadline = clock.now() + dialTimeoutMs;
     return new Promise<Dialed>((resolve, reject) => {
       let settled = false;
+      let attempts = 0;
+      let current: Dialed | undefined;
+      let retry: TimerHandle | undefined;
+      let lastError: Error | undefined;
       const fail = (err: Error): void => {
         if (settled) return;
         settled = true;
-        timer.cancel();
-        this.#closeDialed(dialed);
+        overall.cancel();
+        retry?.cancel();
+        this.#connecting.delete(stop);
+        if (current !== undefined) this.#closeDialed(current);
+        if (this.closed) {
+          reject(new CommError("STOPPED", "transport is closed"));
+          return;
+        }
         this.diagnoseLater(endpoint, dialTimeoutMs);
         // Node's TLS names a certificate's fault (grpc-js would say only that the deadline passed): say what to do too.
         const code = (err as NodeJS.ErrnoException).code;
@@ -247,18 +254,55 @@ export class Http2Transport extends GossipPortTransport<Http2RawStream> {
         const why = fix === undefined ? err.message : `${err.message} [${code}]; ${fix}`;
         reject(new CommError("DIAL_FAILED", `cannot connect to ${endpoint} within ${dialTimeoutMs} ms: ${why}`, { cause: err }));
       };
-      const timer = this.options.clock.setTimeout(() => fail(new Error("Failed to connect before the deadline")), dialTimeoutMs);
-      session.once("error", fail);
-      session.once("close", () => fail(new Error("The connection closed")));
-      session.once("connect", () => {
+      const stop = (): void => fail(new Error("transport is closed"));
+      this.#connecting.add(stop);
+      const overall = clock.setTimeout(() => fail(lastError ?? new Error("Failed to connect before the deadline")), dialTimeoutMs);
+      // As grpc's blocking dial (Fabric's WithBlock): a connection refused or reset is tried again after a backoff
+      // until the dial timeout, so that a peer starting a moment later is still reached by this dial.
+      const attempt = (): void => {
+        retry = undefined;
         if (settled) return;
-        settled = true;
-        timer.cancel();
-        session.off("error", fail);
-        session.on("error", () => undefined); // later errors end its stream, which says so
-        this.#armKeepalive(dialed);
-        resolve(dialed);
-      });
+        let session: http2.ClientHttp2Session;
+        try {
+          session = http2.connect(authority, options);
+        } catch (err) {
+          fail(err as Error);
+          return;
+        }
+        const dialed: Dialed = { session, keepalive: undefined };
+        this.#dialed.add(dialed);
+        current = dialed;
+        session.once("close", () => {
+          dialed.keepalive?.cancel();
+          dialed.keepalive = undefined;
+          this.#dialed.delete(dialed);
+        });
+        const attemptFailed = (err: Error): void => {
+          if (settled || current !== dialed) return;
+          current = undefined;
+          this.#closeDialed(dialed);
+          lastError = err;
+          const code = (err as NodeJS.ErrnoException).code;
+          const backoff = Math.min(RECONNECT_BACKOFF_MS * RECONNECT_BACKOFF_FACTOR ** attempts, MAX_RECONNECT_BACKOFF_MS);
+          attempts++;
+          // A certificate's fault will not mend by trying again.
+          if ((code !== undefined && certificateErrorFix(code, "peer", endpoint) !== undefined) || clock.now() + backoff >= deadline) fail(err);
+          else retry = clock.setTimeout(attempt, backoff);
+        };
+        session.once("error", attemptFailed);
+        session.once("close", () => attemptFailed(new Error("The connection closed")));
+        session.once("connect", () => {
+          if (settled || current !== dialed) return;
+          settled = true;
+          overall.cancel();
+          this.#connecting.delete(stop);
+          session.off("error", attemptFailed);
+          session.on("error", () => undefined); // later errors end its stream, which says so
+          this.#armKeepalive(dialed);
+          resolve(dialed);
+        });
+      };
+      attempt();
     });
   }
 
