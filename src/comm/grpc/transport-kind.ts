@@ -6,7 +6,7 @@ export const GOSSIP_TRANSPORT_KINDS = ["grpc-js", "http2"] as const;
 export type GossipTransportKind = (typeof GOSSIP_TRANSPORT_KINDS)[number];
 
 /** The gossip port's gRPC when nothing else is asked for. */
-export const DEFAULT_GOSSIP_TRANSPORT: GossipTransportKind = "grpc-js";
+export const DEFAULT_GOSSIP_TRANSPORT: GossipTransportKind = "http2";
 
 /** Either gRPC transport of the gossip port. */
 export type GossipTransport = GrpcTransport | Http2Transport;
