@@ -1,6 +1,6 @@
 import type { MessageCryptoService, PeerEvents, SecurityAdvisor } from "../api/index.js";
 import { type PeerIdentityType, pkiHex } from "../api/index.js";
-import { createGossipTransport, DEFAULT_GOSSIP_TRANSPORT, type GossipTransportKind, GrpcTransport, type GrpcTlsOptions, Http2Transport, type TlsTrustStore } from "../comm/grpc/index.js";
+import { createGossipTransport, DEFAULT_GOSSIP_TRANSPORT, GossipPortTransport, type GossipTransportKind, type GrpcTlsOptions, type TlsTrustStore } from "../comm/grpc/index.js";
 import type { Transport } from "../comm/index.js";
 import { commOptionsOf, type GossipConfig, internalEndpointOf, socketLimitsOf } from "../config/index.js";
 import type { MspOrgMaterial } from "../crypto/index.js";
@@ -53,7 +53,7 @@ export interface PeerNodeComponents {
   transport?: Transport;
   /**
    * The TLS CAs that `transport` trusts, for the service to add each joined channel's orgs' TLS CAs
-   * to. Default: the given GrpcTransport's, or that of the one built from `options.tls`.
+   * to. Default: the given gRPC transport's, or that of the one built from `options.tls`.
    */
   tlsTrust?: TlsTrustStore;
   /**
@@ -237,7 +237,7 @@ export class PeerNode {
         limits: socketLimitsOf(options.config.limits),
       });
     // The configured CAs, to which the service adds the TLS CAs of every channel joined (as Fabric's peer does).
-    const tlsTrust = components.tlsTrust ?? (transport instanceof GrpcTransport || transport instanceof Http2Transport ? transport.trustStore : undefined);
+    const tlsTrust = components.tlsTrust ?? (transport instanceof GossipPortTransport ? transport.trustStore : undefined);
     for (const r of tlsTrust?.rejected ?? []) this.#log.warn("a configured TLS CA certificate is not trusted: it does not parse", { reason: r.reason });
     const extra = components.service;
     if (options.service !== undefined && extra === undefined) {

@@ -1,5 +1,5 @@
 import { createHash, X509Certificate } from "node:crypto";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
+import { checkServerIdentity, type PeerCertificate, type TLSSocket } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 
 /** PEM material to dial a gRPC server over TLS; mutual TLS when `cert` and `key` are given. */
@@ -40,8 +40,18 @@ export function certHashOfPem(pem: string | Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha256").update(new X509Certificate(Buffer.from(pem)).raw).digest());
 }
 
-/** SHA-256 of the TLS certificate the other side of `call` presented; undefined without one. */
-export function peerCertHash(call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null }): Uint8Array | undefined {
-  const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
+/** SHA-256 of a presented certificate's DER bytes (undefined: none presented). */
+export function derCertHash(raw: Buffer | undefined): Uint8Array | undefined {
   return raw === undefined ? undefined : new Uint8Array(createHash("sha256").update(raw).digest());
+}
+
+/** SHA-256 of the TLS certificate the other side of a grpc-js `call` presented; undefined without one. */
+export function peerCertHash(call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null }): Uint8Array | undefined {
+  return derCertHash(call.getAuthContext()?.sslPeerCertificate?.raw);
+}
+
+/** SHA-256 of the certificate the other end of a TLS socket presented; undefined without TLS or certificate. */
+export function socketCertHash(socket: TLSSocket | undefined): Uint8Array | undefined {
+  if (socket === undefined || typeof socket.getPeerCertificate !== "function") return undefined;
+  return derCertHash(socket.getPeerCertificate().raw as Buffer | undefined);
 }

@@ -1,7 +1,7 @@
 import { type Logger, RemoteLogLimiter } from "../../logging/index.js";
 import type { MetricsProvider } from "../../metrics/index.js";
 import type { Clock } from "../../util/index.js";
-import { DEF_MAX_MESSAGE_SIZE, DEFAULT_SOCKET_LIMITS, type RawStream, type SocketLimits, type Transport, type TransportTls } from "../index.js";
+import { CommError, DEF_MAX_MESSAGE_SIZE, DEFAULT_SOCKET_LIMITS, dialNotNeeded, type RawStream, type SocketLimits, type Transport, type TransportTls } from "../index.js";
 import { certHashOfPem, type ClientTlsMaterial } from "./credentials.js";
 import { SocketGate } from "./socket-gate.js";
 import { diagnoseTlsDial, formatTlsDiagnosis } from "./tls-diagnosis.js";
@@ -47,7 +47,7 @@ const DIAL_DIAGNOSIS_TIMEOUT_MS = 2_000;
  * What both gRPC transports of the gossip port keep alike: their settings, the socket gate, the TLS trust
  * store and certificate hashes, the streams open, and the diagnosis of failed dials.
  */
-export abstract class GossipPortTransport<S extends RawStream> implements Transport {
+export abstract class GossipPortTransport<S extends RawStream, C> implements Transport {
   readonly tls: TransportTls;
   protected readonly options: GrpcTransportOptions;
   protected readonly maxSize: number;
@@ -83,9 +83,43 @@ export abstract class GossipPortTransport<S extends RawStream> implements Transp
   }
 
   abstract listen(onStream: (stream: RawStream) => void): Promise<void>;
-  abstract dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number, stillNeeded?: () => boolean): Promise<RawStream>;
-  abstract ping(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<void>;
   abstract close(): Promise<void>;
+  /** A connection of its own to `endpoint`, up within `dialTimeoutMs` (Fabric's WithBlock dial). */
+  protected abstract connect(endpoint: string, dialTimeoutMs: number): Promise<C>;
+  /** The Ping call over `conn` within `timeoutMs`. */
+  protected abstract pingOver(conn: C, endpoint: string, timeoutMs: number): Promise<void>;
+  /** Closes `conn`. */
+  protected abstract release(conn: C): void;
+  /** Opens the Gossip stream over `conn` (which then goes with the stream). */
+  protected abstract openStream(conn: C, endpoint: string): S;
+
+  /** Fabric's createConnection up to the handshake: connect, ping, then the stream unless no longer needed. */
+  async dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number, stillNeeded?: () => boolean): Promise<RawStream> {
+    const conn = await this.connect(endpoint, dialTimeoutMs);
+    try {
+      await this.pingOver(conn, endpoint, pingTimeoutMs);
+    } catch (err) {
+      this.release(conn);
+      throw err;
+    }
+    if (this.closed || (stillNeeded !== undefined && !stillNeeded())) {
+      this.release(conn);
+      throw this.closed ? new CommError("STOPPED", "transport is closed") : dialNotNeeded(endpoint);
+    }
+    const stream = this.openStream(conn, endpoint);
+    this.streams.add(stream);
+    return stream;
+  }
+
+  /** Fabric's Probe: connect and ping, no stream. */
+  async ping(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<void> {
+    const conn = await this.connect(endpoint, dialTimeoutMs);
+    try {
+      await this.pingOver(conn, endpoint, pingTimeoutMs);
+    } finally {
+      this.release(conn);
+    }
+  }
 
   /** The TLS CAs this transport trusts (undefined without TLS). */
   get trustStore(): TlsTrustStore | undefined {

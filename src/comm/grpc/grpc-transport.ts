@@ -1,8 +1,8 @@
-import { isIPv6 } from "node:net";
 import * as grpc from "@grpc/grpc-js";
-import { CommError, dialNotNeeded, type RawStream } from "../index.js";
+import { CommError, type RawStream } from "../index.js";
 import { clientCredentials, peerCertHash } from "./credentials.js";
 import { GossipPortTransport } from "./gossip-port.js";
+import { hostPort } from "./socket-gate.js";
 import { passBytes, takeBytes } from "./raw-bytes.js";
 import { GrpcRawStream } from "./raw-stream.js";
 import { closeClient, waitForReady } from "./wait-ready.js";
@@ -40,7 +40,7 @@ const GOSSIP_SERVICE: grpc.ServiceDefinition = {
  * with a timeout, pings, then opens the stream; 100 MiB message limits; client keepalive no more
  * often than a Fabric server permits (once a minute).
  */
-export class GrpcTransport extends GossipPortTransport<GrpcRawStream> {
+export class GrpcTransport extends GossipPortTransport<GrpcRawStream, grpc.Client> {
   #server: grpc.Server | undefined;
   readonly #clients = new Set<grpc.Client>();
 
@@ -96,34 +96,13 @@ export class GrpcTransport extends GossipPortTransport<GrpcRawStream> {
     this.log.info("gossip service listening", { address: this.boundAddress, tls: this.options.tls !== undefined });
   }
 
-  async dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number, stillNeeded?: () => boolean): Promise<RawStream> {
-    const client = await this.#connect(endpoint, dialTimeoutMs);
-    try {
-      await this.#ping(client, endpoint, pingTimeoutMs);
-    } catch (err) {
-      this.#closeClient(client);
-      throw err;
-    }
-    if (stillNeeded !== undefined && !stillNeeded()) {
-      this.#closeClient(client);
-      throw dialNotNeeded(endpoint);
-    }
+  protected openStream(client: grpc.Client, endpoint: string): GrpcRawStream {
     const call = client.makeBidiStreamRequest<Uint8Array, Uint8Array>(GOSSIP_STREAM, passBytes, takeBytes, new grpc.Metadata(), {});
     const stream = new GrpcRawStream(call, endpoint, () => {
       this.streams.delete(stream);
-      this.#closeClient(client);
+      this.release(client);
     });
-    this.streams.add(stream);
     return stream;
-  }
-
-  async ping(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<void> {
-    const client = await this.#connect(endpoint, dialTimeoutMs);
-    try {
-      await this.#ping(client, endpoint, pingTimeoutMs);
-    } finally {
-      this.#closeClient(client);
-    }
   }
 
   async close(): Promise<void> {
@@ -154,7 +133,7 @@ export class GrpcTransport extends GossipPortTransport<GrpcRawStream> {
   }
 
   /** Creates a client with its own connection and waits until it is ready (Fabric's WithBlock dial). */
-  async #connect(endpoint: string, dialTimeoutMs: number): Promise<grpc.Client> {
+  protected async connect(endpoint: string, dialTimeoutMs: number): Promise<grpc.Client> {
     if (this.closed) throw new CommError("STOPPED", "transport is closed");
     const options: grpc.ChannelOptions = {
       "grpc.max_receive_message_length": this.maxSize,
@@ -170,14 +149,14 @@ export class GrpcTransport extends GossipPortTransport<GrpcRawStream> {
     try {
       await waitForReady(client, this.options.clock.now() + dialTimeoutMs);
     } catch (err) {
-      this.#closeClient(client);
+      this.release(client);
       this.diagnoseLater(endpoint, dialTimeoutMs);
       throw new CommError("DIAL_FAILED", `cannot connect to ${endpoint} within ${dialTimeoutMs} ms: ${(err as Error).message}`, { cause: err });
     }
     return client;
   }
 
-  #ping(client: grpc.Client, endpoint: string, timeoutMs: number): Promise<void> {
+  protected pingOver(client: grpc.Client, endpoint: string, timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       client.makeUnaryRequest<Uint8Array, Uint8Array>(PING, passBytes, takeBytes, EMPTY, { deadline: this.options.clock.now() + timeoutMs }, (err) => {
         if (err) reject(new CommError("PING_FAILED", `ping of ${endpoint} failed: ${err.message}`, { cause: err }));
@@ -191,7 +170,7 @@ export class GrpcTransport extends GossipPortTransport<GrpcRawStream> {
     return clientCredentials(endpoint, this.clientTls(), options);
   }
 
-  #closeClient(client: grpc.Client): void {
+  protected release(client: grpc.Client): void {
     if (this.#clients.delete(client)) closeClient(client);
   }
 
@@ -219,10 +198,7 @@ const refuseCompressedRequests: grpc.ServerInterceptor = (_method, call) => {
 function peerAddress(peer: string): string {
   const plain = stripScheme(peer);
   const colon = plain.lastIndexOf(":");
-  if (colon <= 0) return plain;
-  const host = plain.slice(0, colon);
-  if (host.startsWith("::ffff:") && !host.slice(7).includes(":")) return `${host.slice(7)}:${plain.slice(colon + 1)}`;
-  return isIPv6(host) ? `[${host}]:${plain.slice(colon + 1)}` : plain;
+  return colon <= 0 ? plain : hostPort(plain.slice(0, colon), plain.slice(colon + 1));
 }
 
 /**

@@ -5,7 +5,6 @@ import { StreamEnd } from "./stream-end.js";
 
 /** gRPC status codes this transport sends or reads. */
 export const GRPC_OK = 0;
-export const GRPC_CANCELLED = 1;
 export const GRPC_RESOURCE_EXHAUSTED = 8;
 export const GRPC_UNIMPLEMENTED = 12;
 export const GRPC_INTERNAL = 13;

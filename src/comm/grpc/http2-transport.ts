@@ -1,14 +1,13 @@
-import { createHash } from "node:crypto";
 import * as http2 from "node:http2";
-import { isIP, isIPv6 } from "node:net";
+import { isIP } from "node:net";
 import { checkServerIdentity, type PeerCertificate, type TLSSocket } from "node:tls";
 import type { TimerHandle } from "../../util/index.js";
-import { CommError, dialNotNeeded, type RawStream } from "../index.js";
-import { endpointHost } from "./credentials.js";
+import { CommError, type RawStream } from "../index.js";
+import { endpointHost, socketCertHash } from "./credentials.js";
 import { GossipPortTransport } from "./gossip-port.js";
 import { FRAME_HEADER_BYTES } from "./grpc-frames.js";
 import { GRPC_OK, GRPC_UNIMPLEMENTED, Http2RawStream, statusOf } from "./http2-stream.js";
-import type { HeldSocket } from "./socket-gate.js";
+import { type HeldSocket, hostPort } from "./socket-gate.js";
 import { certificateErrorFix } from "./tls-diagnosis.js";
 
 const GOSSIP_STREAM = "/gossip.Gossip/GossipStream";
@@ -41,7 +40,7 @@ interface Dialed {
  * socket admission as GrpcTransport; each message passes through no call layers (client, resolving,
  * retrying, load-balancing and subchannel calls, server interceptors), only the HTTP/2 stream.
  */
-export class Http2Transport extends GossipPortTransport<Http2RawStream> {
+export class Http2Transport extends GossipPortTransport<Http2RawStream, Dialed> {
   readonly #serverSessions = new Set<http2.ServerHttp2Session>();
   readonly #dialed = new Set<Dialed>();
   /** Dials still connecting (between attempts too): each stops its dial. */
@@ -84,49 +83,28 @@ export class Http2Transport extends GossipPortTransport<Http2RawStream> {
     this.log.info("gossip service listening", { address: this.boundAddress, tls: tls !== undefined, transport: "http2" });
   }
 
-  async dial(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number, stillNeeded?: () => boolean): Promise<RawStream> {
-    const dialed = await this.#connect(endpoint, dialTimeoutMs);
-    try {
-      await this.#ping(dialed.session, endpoint, pingTimeoutMs);
-    } catch (err) {
-      this.#closeDialed(dialed);
-      throw err;
-    }
-    if ((stillNeeded !== undefined && !stillNeeded()) || this.closed) {
-      this.#closeDialed(dialed);
-      throw this.closed ? new CommError("STOPPED", "transport is closed") : dialNotNeeded(endpoint);
-    }
+  protected openStream(dialed: Dialed, endpoint: string): Http2RawStream {
+    const session = dialed.session;
     let request: http2.ClientHttp2Stream;
     try {
-      request = dialed.session.request(requestHeaders(GOSSIP_STREAM));
+      request = session.request(requestHeaders(GOSSIP_STREAM));
     } catch (err) {
-      this.#closeDialed(dialed);
+      this.release(dialed);
       throw new CommError("DIAL_FAILED", `cannot open a stream to ${endpoint}: ${(err as Error).message}`, { cause: err });
     }
-    const session = dialed.session;
     const stream = new Http2RawStream(request, {
       server: false,
       remoteAddress: endpoint,
       maxSize: this.maxSize,
-      certHash: () => certHashOf(session.socket as TLSSocket | undefined),
+      certHash: () => socketCertHash(session.socket as TLSSocket | undefined),
       onFinally: () => {
         this.streams.delete(stream);
         // The connection goes once the call has closed: a half-close after the server's status must reach it first.
-        if (request.closed || request.destroyed) this.#closeDialed(dialed);
-        else request.once("close", () => this.#closeDialed(dialed));
+        if (request.closed || request.destroyed) this.release(dialed);
+        else request.once("close", () => this.release(dialed));
       },
     });
-    this.streams.add(stream);
     return stream;
-  }
-
-  async ping(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number): Promise<void> {
-    const dialed = await this.#connect(endpoint, dialTimeoutMs);
-    try {
-      await this.#ping(dialed.session, endpoint, pingTimeoutMs);
-    } finally {
-      this.#closeDialed(dialed);
-    }
   }
 
   async close(): Promise<void> {
@@ -136,7 +114,7 @@ export class Http2Transport extends GossipPortTransport<Http2RawStream> {
     this.unsubscribeTrust = undefined;
     for (const s of [...this.streams]) s.close();
     for (const stop of [...this.#connecting]) stop();
-    for (const d of [...this.#dialed]) this.#closeDialed(d);
+    for (const d of [...this.#dialed]) this.release(d);
     this.gate.stopListening();
     const sessions = [...this.#serverSessions];
     if (sessions.length > 0) {
@@ -203,7 +181,7 @@ export class Http2Transport extends GossipPortTransport<Http2RawStream> {
       remoteAddress: hostPort(address, port),
       maxSize: this.maxSize,
       // Fixed for the connection: computed once per socket, not per call.
-      certHash: () => (held === undefined ? certHashOf(socket as TLSSocket) : cachedCertHash(held, socket as TLSSocket)),
+      certHash: () => (held === undefined ? socketCertHash(socket as TLSSocket) : cachedCertHash(held, socket as TLSSocket)),
       onFinally: () => this.streams.delete(raw),
     });
     this.streams.add(raw);
@@ -211,7 +189,7 @@ export class Http2Transport extends GossipPortTransport<Http2RawStream> {
   }
 
   /** Connects to `endpoint` with a connection of its own and waits until HTTP/2 is up (Fabric's WithBlock dial). */
-  #connect(endpoint: string, dialTimeoutMs: number): Promise<Dialed> {
+  protected connect(endpoint: string, dialTimeoutMs: number): Promise<Dialed> {
     if (this.closed) return Promise.reject(new CommError("STOPPED", "transport is closed"));
     // The CAs of the moment: a channel joined or updated since the last dial counts.
     const tls = this.clientTls();
@@ -242,7 +220,7 @@ export class Http2Transport extends GossipPortTransport<Http2RawStream> {
         overall.cancel();
         retry?.cancel();
         this.#connecting.delete(stop);
-        if (current !== undefined) this.#closeDialed(current);
+        if (current !== undefined) this.release(current);
         if (this.closed) {
           reject(new CommError("STOPPED", "transport is closed"));
           return;
@@ -280,7 +258,7 @@ export class Http2Transport extends GossipPortTransport<Http2RawStream> {
         const attemptFailed = (err: Error): void => {
           if (settled || current !== dialed) return;
           current = undefined;
-          this.#closeDialed(dialed);
+          this.release(dialed);
           lastError = err;
           const code = (err as NodeJS.ErrnoException).code;
           const backoff = Math.min(RECONNECT_BACKOFF_MS * RECONNECT_BACKOFF_FACTOR ** attempts, MAX_RECONNECT_BACKOFF_MS);
@@ -326,7 +304,8 @@ export class Http2Transport extends GossipPortTransport<Http2RawStream> {
   }
 
   /** The Ping call on a dialed connection, within `timeoutMs`. */
-  #ping(session: http2.ClientHttp2Session, endpoint: string, timeoutMs: number): Promise<void> {
+  protected pingOver(dialed: Dialed, endpoint: string, timeoutMs: number): Promise<void> {
+    const session = dialed.session;
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       let status: Error | null | undefined;
@@ -350,7 +329,7 @@ export class Http2Transport extends GossipPortTransport<Http2RawStream> {
       }
       request.on("response", (headers: http2.IncomingHttpHeaders) => {
         if (Number(headers[":status"]) !== 200) done(new Error(`HTTP status ${String(headers[":status"])}`));
-        else if (statusOf(headers) !== undefined) status = statusOf(headers);
+        else status = statusOf(headers) ?? status;
       });
       request.on("trailers", (trailers: http2.IncomingHttpHeaders) => {
         status = statusOf(trailers);
@@ -362,7 +341,7 @@ export class Http2Transport extends GossipPortTransport<Http2RawStream> {
     });
   }
 
-  #closeDialed(dialed: Dialed): void {
+  protected release(dialed: Dialed): void {
     if (!this.#dialed.delete(dialed)) return;
     dialed.keepalive?.cancel();
     dialed.keepalive = undefined;
@@ -389,19 +368,9 @@ function trailersOnly(stream: http2.ServerHttp2Stream, code: number, details: st
 }
 
 /** SHA-256 of the certificate the other end of a TLS socket presented; undefined without TLS or certificate. */
-function certHashOf(socket: TLSSocket | undefined): Uint8Array | undefined {
-  if (socket === undefined || typeof socket.getPeerCertificate !== "function") return undefined;
-  const raw = socket.getPeerCertificate().raw as Buffer | undefined;
-  return raw === undefined ? undefined : new Uint8Array(createHash("sha256").update(raw).digest());
-}
 
 function cachedCertHash(held: HeldSocket, socket: TLSSocket): Uint8Array | undefined {
-  held.certHash ??= certHashOf(socket);
+  held.certHash ??= socketCertHash(socket);
   return held.certHash;
 }
 
-/** "host:port" of a socket's remote end, an IPv4-mapped address as IPv4, an IPv6 host in brackets. */
-function hostPort(address: string, port: number): string {
-  const host = address.startsWith("::ffff:") && !address.slice(7).includes(":") ? address.slice(7) : address;
-  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
-}

@@ -19,5 +19,6 @@ export {
   type TlsDiagnosisCode,
   type TlsDiagnosisOptions,
 } from "./tls-diagnosis.js";
+export { GossipPortTransport } from "./gossip-port.js";
 export { Http2Transport } from "./http2-transport.js";
 export { createGossipTransport, DEFAULT_GOSSIP_TRANSPORT, type GossipTransport, type GossipTransportKind, GOSSIP_TRANSPORT_KINDS } from "./transport-kind.js";

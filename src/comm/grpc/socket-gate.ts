@@ -203,6 +203,12 @@ function bump(counts: Map<string, number>, key: string, delta: number): void {
   else counts.set(key, n);
 }
 
+/** "host:port" of a socket's remote end, an IPv4-mapped address as IPv4, an IPv6 host in brackets. */
+export function hostPort(address: string, port: number | string): string {
+  const host = address.startsWith("::ffff:") && !address.slice(7).includes(":") ? address.slice(7) : address;
+  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /** "host:port" of a listen address; IPv6 hosts in brackets lose them. */
 function splitListenAddress(address: string): { host: string; port: number } {
   const colon = address.lastIndexOf(":");
