@@ -25,6 +25,8 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { tunePeerRuntime } from "../src/cli/index.js";
 import { createGossipTransport, DEFAULT_GOSSIP_TRANSPORT, GOSSIP_TRANSPORT_KINDS, type GossipTransportKind } from "../src/comm/grpc/index.js";
 import type { RawStream, Transport, TransportTls } from "../src/comm/index.js";
@@ -140,6 +142,17 @@ export interface SideBySideRun {
   bytesPerDeliveryNet: number;
   /** With SIDEBYSIDE_PROFILE: the window's main-thread microseconds per delivery by stage (bench/profile-stages.ts). */
   stages?: Record<string, number>;
+  /** After the window and a full collection, the nodes still running: what the process keeps, MiB. */
+  retained: { heapMiB: number; arrayBuffersMiB: number };
+}
+
+/** A full collection, then the heap and the memory of ArrayBuffers (received frames among them) still held. */
+function retainedMemory(): { heapMiB: number; arrayBuffersMiB: number } {
+  // gc() without starting Node with --expose-gc: the flag is read when a context is made.
+  setFlagsFromString("--expose-gc");
+  (runInNewContext("gc") as () => void)();
+  const m = process.memoryUsage();
+  return { heapMiB: m.heapUsed / 2 ** 20, arrayBuffersMiB: m.arrayBuffers / 2 ** 20 };
 }
 
 function quantileOf(sorted: readonly number[], q: number): number {
@@ -274,6 +287,7 @@ export async function sideBySideOnce(n: number, bgS: number, tls = false, warmBl
     const mainEnd = mainThreadCpuMicros();
     const mainCpuMs = start.main === undefined || mainEnd === undefined ? undefined : (mainEnd - start.main) / 1e3;
     const profile = await profiler?.stop(`sidebyside-${tls ? "tls" : "plain"}-n${n}`);
+    const retained = retainedMemory();
     const msgs = counter.msgs - start.msgs;
     const bytes = counter.bytes - start.bytes;
 
@@ -305,6 +319,7 @@ export async function sideBySideOnce(n: number, bgS: number, tls = false, warmBl
       bytesPerDeliveryNet: (bytes - bgBytesPerS * WINDOW_S) / expected,
       bgBytesPerS,
       stages: profile === undefined ? undefined : stagesPerDelivery(profile, expected, mainCpuMs === undefined ? undefined : mainCpuMs * 1e3),
+      retained,
     };
   } finally {
     await Promise.all(nodes.map((x) => x.stop()));
@@ -362,7 +377,8 @@ export function runLine(r: SideBySideRun): string {
     `cpu_ms_per_delivery_net=${f(r.cpuMsPerDeliveryNet, 4)} lat_p50_ms=${f(r.latencyP50Ms, 2)} lat_p99_ms=${f(r.latencyP99Ms, 2)} ` +
     `msgs_per_delivery=${f(r.msgsPerDelivery, 3)} bytes_per_delivery=${f(r.bytesPerDelivery, 0)} ` +
     `msgs_per_delivery_net=${f(r.msgsPerDeliveryNet, 3)} bytes_per_delivery_net=${f(r.bytesPerDeliveryNet, 0)}` +
-    (r.mainThreadShare === undefined ? "" : ` main_thread_share=${f(r.mainThreadShare, 3)}`)
+    (r.mainThreadShare === undefined ? "" : ` main_thread_share=${f(r.mainThreadShare, 3)}`) +
+    ` retained_heap_mib=${f(r.retained.heapMiB, 1)} retained_array_buffers_mib=${f(r.retained.arrayBuffersMiB, 2)}`
   );
 }
 
@@ -400,6 +416,7 @@ export async function benchSideBySide(): Promise<Record<string, number>> {
         [`${k} bytes sent per delivery`]: med((r) => r.bytesPerDelivery, 0),
         [`${k} messages sent per delivery minus background`]: med((r) => r.msgsPerDeliveryNet, 3),
         [`${k} bytes sent per delivery minus background`]: med((r) => r.bytesPerDeliveryNet, 0),
+        [`${k} ArrayBuffer MiB held after the window`]: med((r) => r.retained.arrayBuffersMiB, 2),
       });
     }
   }

@@ -27,8 +27,9 @@ export class GrpcFrameError extends Error {
 
 /**
  * Cuts a stream's DATA chunks into messages. A message inside one chunk is handed on as a view of
- * it, unless the chunk is much larger than the message (a stored message would keep the whole chunk
- * alive); a message over several chunks is joined once, when its last byte arrives.
+ * it, unless the memory the chunk lives in is much larger than the message: Node's HTTP/2 hands DATA
+ * chunks on as views of its 64 KiB socket reads, and a stored message would keep all of that alive.
+ * A message over several chunks is joined once, when its last byte arrives.
  */
 export class GrpcFrameReader {
   readonly #maxSize: number;
@@ -64,12 +65,14 @@ export class GrpcFrameReader {
     }
     let off = 0;
     const end = buf.byteLength;
+    // What a view would keep alive: the whole allocation, not only this chunk of it.
+    const held = buf.buffer.byteLength;
     while (end - off >= FRAME_HEADER_BYTES) {
       const len = this.#frameLength(buf.subarray(off, off + FRAME_HEADER_BYTES));
       const start = off + FRAME_HEADER_BYTES;
       if (end - start < len) break;
       off = start + len;
-      this.#onMessage(len * 2 + 256 < end ? new Uint8Array(buf.subarray(start, off)) : new Uint8Array(buf.buffer, buf.byteOffset + start, len));
+      this.#onMessage(len * 2 + 256 < held ? new Uint8Array(buf.subarray(start, off)) : new Uint8Array(buf.buffer, buf.byteOffset + start, len));
     }
     if (off < end) {
       const rest = buf.subarray(off);

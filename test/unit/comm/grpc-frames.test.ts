@@ -64,6 +64,27 @@ describe("gRPC frames", () => {
     assert.equal(out[1]!.buffer, chunk.buffer, "most of the chunk: a view");
   });
 
+  it("copies a message that fills its chunk when the chunk is a view of a larger read, as Node's HTTP/2 hands DATA on", () => {
+    // Node's http2 gives each DATA chunk as a view of its 64 KiB socket read buffer.
+    const read = Buffer.alloc(65_536);
+    const whole = frameMessage(messages([300])[0]!);
+    whole.copy(read, 1_000);
+    const chunk = read.subarray(1_000, 1_000 + whole.byteLength);
+    const out: Uint8Array[] = [];
+    new GrpcFrameReader(1 << 20, (m) => out.push(m)).push(chunk);
+    assert.equal(out.length, 1);
+    assert.deepEqual(out[0], new Uint8Array(whole.subarray(5)));
+    assert.notEqual(out[0]!.buffer, read.buffer, "300 bytes of a 64 KiB read: copied, so that storing it keeps 300 bytes");
+    assert.equal(out[0]!.buffer.byteLength, 300);
+    // A message that is most of the read is still a view.
+    const big = frameMessage(messages([60_000])[0]!);
+    const bigRead = Buffer.alloc(65_536);
+    big.copy(bigRead, 16);
+    const bigOut: Uint8Array[] = [];
+    new GrpcFrameReader(1 << 20, (m) => bigOut.push(m)).push(bigRead.subarray(16, 16 + big.byteLength));
+    assert.equal(bigOut[0]!.buffer, bigRead.buffer);
+  });
+
   it("refuses a compressed message and one above the limit, by their prefix alone", () => {
     const reader = new GrpcFrameReader(100, () => assert.fail("nothing is handed on"));
     const compressed = Buffer.from([1, 0, 0, 0, 1, 0]);
