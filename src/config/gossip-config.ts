@@ -297,6 +297,12 @@ export interface GossipConfig {
    * timeout; Fabric counts only alive messages.
    */
   livenessFromTraffic: boolean;
+  /**
+   * Extension, not in Fabric (`peer.gossip.aliveFollowsFabricPeers`; false, the default, is off): while an
+   * alive member sends Fabric's membership requests (they list no known members), alive messages go at least
+   * every 5 s (Fabric's default aliveTimeInterval), since such a peer counts only alive messages.
+   */
+  aliveFollowsFabricPeers: boolean;
   /** Extension, not in Fabric (`peer.gossip.limits.*`): protections against misbehaving peers and floods. */
   limits: LimitsConfig;
 }
@@ -465,6 +471,7 @@ function buildDefaults(): GossipConfig {
     startupSync: false,
     stateInfoPullWhenMissing: false,
     livenessFromTraffic: false,
+    aliveFollowsFabricPeers: false,
     limits: { ...DEFAULT_LIMITS },
   };
 }
@@ -942,6 +949,7 @@ export function loadGossipConfig(layers: GossipConfigLayers = {}): LoadedGossipC
     startupSync: r.bool("startupSync", false),
     stateInfoPullWhenMissing: r.bool("stateInfoPullWhenMissing", false),
     livenessFromTraffic: r.bool("livenessFromTraffic", false),
+    aliveFollowsFabricPeers: r.bool("aliveFollowsFabricPeers", false),
     limits: readLimits(r),
   };
 

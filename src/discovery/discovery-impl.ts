@@ -32,6 +32,7 @@ import { bytesEqual, fromHex, raceAbort, toHex, type TimerHandle, errorMessage }
 import { DiscoveryError, type DiscoveryLimitReason, type DiscoveryRejectReason } from "./errors.js";
 import {
   type AliveCheck,
+  DEF_ALIVE_TIME_INTERVAL_MS,
   DEFAULT_DISCOVERY_OPTIONS,
   type Discovery,
   type DiscoveryComponents,
@@ -62,6 +63,8 @@ interface LastSeen {
   seqNum: bigint;
   /** `clock.monotonic()` when the peer was last heard from. */
   lastSeenMs: number;
+  /** `clock.monotonic()` when this incarnation (incNum) was first heard of, or came back from the dead. */
+  sinceMs: number;
 }
 
 /** No members listed as known (Fabric's requests). */
@@ -183,6 +186,7 @@ export function resolveDiscoveryOptions(options: Partial<DiscoveryOptions> = {})
     maxReconnectBackoffMs: options.maxReconnectBackoffMs ?? DEF_MAX_RECONNECT_BACKOFF_FACTOR * reconnectIntervalMs,
     membershipDelta: options.membershipDelta === true,
     livenessFromTraffic: options.livenessFromTraffic === true,
+    aliveFollowsFabricPeers: options.aliveFollowsFabricPeers === true,
   };
 }
 
@@ -316,6 +320,10 @@ class DiscoveryImpl implements Discovery {
   #stall: { atMs: number; ms: number } | undefined;
   /** When the pending alive check is due (monotonic ms). */
   #checkDueMs = 0;
+  /** aliveFollowsFabricPeers: members whose membership requests are Fabric's, with the incarnation that sent them. */
+  readonly #fabricPaced = new Map<PkiHex, bigint>();
+  /** The pending periodic alive message, when it was scheduled, and after how long. */
+  #aliveTimer: { handle: TimerHandle; atMs: number; delayMs: number } | undefined;
 
   /** sendUntilAcked waiters by MembershipRequest nonce (Fabric's pubsub). */
   readonly #nonceWaiters = new Map<bigint, Set<() => void>>();
@@ -716,11 +724,63 @@ class DiscoveryImpl implements Discovery {
   // ---------------------------------------------------------------- periodic work
 
   /** Fabric's `periodicalSendAlive`: sleep, then heartbeat if anyone is listening. */
-  #scheduleSendAlive(): void {
-    this.#after(this.#o.aliveTimeIntervalMs, () => {
+  #scheduleSendAlive(delayMs = this.#alivePaceMs()): void {
+    if (this.#stopped) return;
+    const handle = this.#c.clock.setTimeout(() => {
+      this.#timers.delete(handle);
+      this.#aliveTimer = undefined;
+      if (this.#stopped) return;
       this.#sendAlive();
       this.#scheduleSendAlive();
-    });
+    }, delayMs);
+    this.#timers.add(handle);
+    this.#aliveTimer = { handle, atMs: this.#c.clock.monotonic(), delayMs };
+  }
+
+  /**
+   * How long between two of our alive messages: aliveTimeInterval, or with aliveFollowsFabricPeers no longer
+   * than Fabric's default while a member sending Fabric's membership requests is alive (it counts only alive
+   * messages: at 15 s Fabric peers declared ours dead for a while 103 times in 90 s, none at 5 s).
+   */
+  #alivePaceMs(): number {
+    const configured = this.#o.aliveTimeIntervalMs;
+    if (this.#fabricPaced.size === 0 || configured <= DEF_ALIVE_TIME_INTERVAL_MS) return configured;
+    for (const [key, incNum] of this.#fabricPaced) {
+      if (this.#aliveLastTS.get(key)?.incNum === incNum) return DEF_ALIVE_TIME_INTERVAL_MS;
+      // Forgotten, or back with another incarnation (which will show its requests again); dead ones may come back.
+      if (!this.#deadLastTS.has(key)) this.#fabricPaced.delete(key);
+    }
+    return configured;
+  }
+
+  /**
+   * aliveFollowsFabricPeers: a membership request of the alive member `key` listed `listed` members. Fabric never
+   * lists (FAB-2570); ours list what they know once they know anyone, in every request with nonce 0 (a periodic
+   * sync, or a request to a dead member that answered a probe). So such a request with no list, from a member heard
+   * of (this incarnation) for at least Fabric's alive interval, is Fabric's. A connect request (a random nonce,
+   * sent until acknowledged) may be a copy made at our start, when we knew nobody: it does not count. A member
+   * whose request lists is taken off.
+   */
+  #noteRequestList(key: PkiHex, incNum: bigint, listed: number, nonce: bigint): void {
+    if (listed > 0) {
+      this.#fabricPaced.delete(key);
+      return;
+    }
+    if (nonce !== 0n) return;
+    const seen = this.#aliveLastTS.get(key);
+    if (seen === undefined || seen.incNum !== incNum || this.#fabricPaced.get(key) === incNum) return;
+    if (this.#c.clock.monotonic() - seen.sinceMs < DEF_ALIVE_TIME_INTERVAL_MS) return;
+    const before = this.#alivePaceMs();
+    this.#fabricPaced.set(key, incNum);
+    const pace = this.#alivePaceMs();
+    if (pace === before) return;
+    this.#logger.info("A member sends Fabric's membership requests: our alive messages go at Fabric's pace while it is alive", { pkiId: key, paceMs: pace });
+    // The pending alive message comes no later than one new period after the last.
+    const t = this.#aliveTimer;
+    if (t === undefined || t.delayMs <= pace) return;
+    t.handle.cancel();
+    this.#timers.delete(t.handle);
+    this.#scheduleSendAlive(Math.max(0, t.atMs + pace - this.#c.clock.monotonic()));
   }
 
   #sendAlive(): void {
@@ -923,7 +983,7 @@ class DiscoveryImpl implements Discovery {
   }
 
   #sendMembershipRequest(member: NetworkMember, includeInternalEndpoint: boolean): void {
-    const req = this.#createMembershipRequest(includeInternalEndpoint, 0n);
+    const req = this.#createMembershipRequest(includeInternalEndpoint, 0n, member);
     if (req !== undefined) this.#c.comm.sendToPeer(member, req);
   }
 
@@ -1278,6 +1338,7 @@ class DiscoveryImpl implements Discovery {
       this.#handleAliveMessage(selfInfo, am, this.#isDirect(rm, am), limited);
       this.#reportLimited(limited, rm, "membership request");
     } else this.#reject("STALE", rm);
+    if (this.#o.aliveFollowsFabricPeers) this.#noteRequestList(pkiHex(am.membership.pkiId), am.timestamp.incNum, req.known.length, nonce);
     // As in Fabric, a stale (but authentic) request is still answered: it changes nothing here.
     const known = req.known.length === 0 ? NO_KNOWN : new Set(req.known.slice(0, this.#o.maxKnownMembers).map((k) => pkiHex(k)));
     this.#sendMemResponse(am.membership, selfInfo.internalEndpoint(), nonce, known, am.timestamp);
@@ -1616,7 +1677,8 @@ class DiscoveryImpl implements Discovery {
     const member = am.membership;
     const key = pkiHex(member.pkiId);
     this.#logger.debug("Resurrecting member", { pkiId: key });
-    this.#aliveLastTS.set(key, { incNum: am.timestamp.incNum, seqNum: am.timestamp.seqNum, lastSeenMs: this.#c.clock.monotonic() });
+    const now = this.#c.clock.monotonic();
+    this.#aliveLastTS.set(key, { incNum: am.timestamp.incNum, seqNum: am.timestamp.seqNum, lastSeenMs: now, sinceMs: now });
     const known = this.#id2Member.get(key);
     let internalEndpoint = known?.internalEndpoint ?? "";
     if (msg.envelope.secretEnvelope !== undefined) internalEndpoint = msg.internalEndpoint();
@@ -1647,9 +1709,11 @@ class DiscoveryImpl implements Discovery {
       this.#logger.warn("Member has already expired", { pkiId: key });
       return;
     }
+    const now = this.#c.clock.monotonic();
+    if (alive.incNum !== am.timestamp.incNum) alive.sinceMs = now;
     alive.incNum = am.timestamp.incNum;
     alive.seqNum = am.timestamp.seqNum;
-    alive.lastSeenMs = this.#c.clock.monotonic();
+    alive.lastSeenMs = now;
     if (this.#aliveMembership.has(key)) this.#setAlive(key, msg);
   }
 
@@ -1661,7 +1725,7 @@ class DiscoveryImpl implements Discovery {
     if (bytesEqual(am.membership.pkiId, this.#self.pkiId)) return;
     const now = this.#c.clock.monotonic();
     const key = pkiHex(am.membership.pkiId);
-    (dead ? this.#deadLastTS : this.#aliveLastTS).set(key, { incNum: am.timestamp.incNum, seqNum: am.timestamp.seqNum, lastSeenMs: now });
+    (dead ? this.#deadLastTS : this.#aliveLastTS).set(key, { incNum: am.timestamp.incNum, seqNum: am.timestamp.seqNum, lastSeenMs: now, sinceMs: now });
     // Fabric updates the member in any case, keeping a previously known internal endpoint.
     const known = this.#id2Member.get(key);
     const internalEndpoint = known?.internalEndpoint ?? msg.internalEndpoint();
@@ -1730,10 +1794,16 @@ class DiscoveryImpl implements Discovery {
     return includeInternalEndpoint ? signed : signed.withoutSecret();
   }
 
-  /** A NoopSigned MembershipRequest carrying our freshly signed alive message; `known` stays empty, as in Fabric (FAB-2570). */
-  #createMembershipRequest(includeInternalEndpoint: boolean, nonce: bigint): SignedGossipMessage | undefined {
+  /**
+   * A NoopSigned MembershipRequest carrying our freshly signed alive message. `known` stays empty, as in Fabric
+   * (FAB-2570), unless `listTo` is given and aliveFollowsFabricPeers is on with membershipDelta: then it lists what we
+   * know, as our sync requests do, or that member would take us for a Fabric peer (#noteRequestList).
+   */
+  #createMembershipRequest(includeInternalEndpoint: boolean, nonce: bigint, listTo?: NetworkMember): SignedGossipMessage | undefined {
     const am = this.#createSignedAliveMessage(includeInternalEndpoint);
-    return am === undefined ? undefined : membershipRequestOf(am, nonce);
+    if (am === undefined) return undefined;
+    const list = listTo !== undefined && this.#o.aliveFollowsFabricPeers && this.#o.membershipDelta;
+    return membershipRequestOf(am, nonce, list ? this.#knownFor(listTo) : []);
   }
 }
 

@@ -296,6 +296,15 @@ export interface DiscoveryOptions {
    * alive messages.
    */
   livenessFromTraffic: boolean;
+  /**
+   * Ours (peer.gossip.aliveFollowsFabricPeers, off by default): while an alive member sends Fabric's
+   * membership requests (a sync request, nonce 0, with an empty `known` list from a member heard of for at
+   * least DEF_ALIVE_TIME_INTERVAL_MS), our alive messages go at least as often as Fabric's default pace
+   * (DEF_ALIVE_TIME_INTERVAL_MS), since such a peer counts only alive messages; and with membershipDelta our
+   * own requests to a member that answered a probe list what we know, as sync requests do, so that ours are
+   * never taken for Fabric's.
+   */
+  aliveFollowsFabricPeers: boolean;
 }
 
 export const DEFAULT_DISCOVERY_OPTIONS: Readonly<DiscoveryOptions> = Object.freeze({
@@ -316,4 +325,5 @@ export const DEFAULT_DISCOVERY_OPTIONS: Readonly<DiscoveryOptions> = Object.free
   maxReconnectBackoffMs: DEF_MAX_RECONNECT_BACKOFF_FACTOR * DEF_RECONNECT_INTERVAL_MS,
   membershipDelta: false,
   livenessFromTraffic: false,
+  aliveFollowsFabricPeers: false,
 });

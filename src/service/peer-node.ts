@@ -141,6 +141,7 @@ export function gossipNodeOptionsOf(c: GossipConfig, internalEndpoint: string): 
     startupSync: c.startupSync,
     stateInfoPullWhenMissing: c.stateInfoPullWhenMissing,
     livenessFromTraffic: c.livenessFromTraffic,
+    aliveFollowsFabricPeers: c.aliveFollowsFabricPeers,
     comm: commOptionsOf(c),
     preferDirectMembers: c.limits.preferDirectMembers,
     discoveryLimits: {

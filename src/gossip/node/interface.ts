@@ -84,6 +84,8 @@ export interface GossipNodeOptions {
   stateInfoPullWhenMissing?: boolean;
   /** Not in Fabric: peer.gossip.livenessFromTraffic (DiscoveryOptions.livenessFromTraffic); absent is off. */
   livenessFromTraffic?: boolean;
+  /** Not in Fabric: peer.gossip.aliveFollowsFabricPeers (DiscoveryOptions.aliveFollowsFabricPeers); absent is off. */
+  aliveFollowsFabricPeers?: boolean;
   /** Not in Fabric: discovery's bounds on what others make it learn (absent: discovery's defaults). */
   discoveryLimits?: Partial<DiscoveryLimits>;
   /**

@@ -204,6 +204,7 @@ export class GossipNodeImpl implements GossipNode {
         bootstrapPeers: this.#o.bootstrapPeers,
         membershipDelta: this.#o.membershipDelta === true,
         livenessFromTraffic: this.#o.livenessFromTraffic === true,
+        aliveFollowsFabricPeers: this.#o.aliveFollowsFabricPeers === true,
         ...this.#o.discoveryLimits,
       },
     );

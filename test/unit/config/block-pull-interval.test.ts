@@ -45,6 +45,6 @@ test("the key table marks it as ours: not in core.yaml, read plainly (0 is off)"
   assert.equal(spec.read, "plain");
   assert.deepEqual(
     GOSSIP_KEYS.filter((s) => s.readIn === EXTENSION_READ_IN && !s.path.startsWith("limits.")).map((s) => s.path),
-    ["state.gapFillDelay", "blockPullInterval", "pullWaitsFollowRtt", "membershipDelta", "stateInfoPullWhenMissing", "livenessFromTraffic", "startupSync"],
+    ["state.gapFillDelay", "blockPullInterval", "pullWaitsFollowRtt", "membershipDelta", "stateInfoPullWhenMissing", "livenessFromTraffic", "aliveFollowsFabricPeers", "startupSync"],
   );
 });

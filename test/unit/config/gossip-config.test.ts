@@ -121,6 +121,7 @@ const TABLE: ReadonlyArray<[key: string, field: string, codeDefault: unknown, ya
   ["membershipDelta", "membershipDelta", false, false],
   ["stateInfoPullWhenMissing", "stateInfoPullWhenMissing", false, false],
   ["livenessFromTraffic", "livenessFromTraffic", false, false],
+  ["aliveFollowsFabricPeers", "aliveFollowsFabricPeers", false, false],
   ["startupSync", "startupSync", false, false],
   ["state.gapFillDelay", "state.gapFillDelayMs", 0, 0],
   // fabric-gossip's limits against misbehaving peers and floods (not in Fabric): on unless set otherwise

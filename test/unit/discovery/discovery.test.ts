@@ -61,6 +61,7 @@ describe("configuration", () => {
       maxReconnectBackoffMs: 400_000,
       membershipDelta: false,
       livenessFromTraffic: false,
+      aliveFollowsFabricPeers: false,
     });
     const o = resolveDiscoveryOptions({ aliveTimeIntervalMs: 300 });
     assert.equal(o.aliveExpirationTimeoutMs, 1_500);

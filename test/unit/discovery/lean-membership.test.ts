@@ -264,3 +264,100 @@ describe("livenessFromTraffic (ours)", () => {
     await g.disc.stop();
   });
 });
+
+describe("aliveFollowsFabricPeers (ours)", () => {
+  const TUNED = { aliveTimeIntervalMs: 15_000, aliveExpirationTimeoutMs: 25_000, aliveExpirationCheckIntervalMs: 2_500, reconnectIntervalMs: 25_000 };
+  /** The virtual times (ms from the start) at which we gossiped our alive messages, stepping `stepMs` until `untilMs`. */
+  async function aliveTimes(
+    f: Awaited<ReturnType<typeof fixture>>,
+    untilMs: number,
+    at: Map<number, () => void>,
+    stepMs = 500,
+  ): Promise<number[]> {
+    const times: number[] = [];
+    for (let t = 0; t <= untilMs; t += stepMs) {
+      at.get(t)?.();
+      const before = f.comm.gossiped.length;
+      await f.clock.advance(stepMs);
+      for (let k = before; k < f.comm.gossiped.length; k++) times.push(t + stepMs);
+    }
+    return times;
+  }
+
+  it("sends alive messages at Fabric's pace while an alive member sends Fabric's requests (no list), and goes back when it lists or dies", async () => {
+    const f = await fixture({ orgOf, options: { ...TUNED, membershipDelta: true, aliveFollowsFabricPeers: true } });
+    const fabric = new RemotePeer("org1-fabric:7051");
+    const ours = new RemotePeer("org1-ours:7051");
+    let fabricUp = true;
+    const script = new Map<number, () => void>();
+    // Fabric's peer: an alive message every 5 s while it runs, and requests that list nothing. One of ours stays alive throughout.
+    for (let t = 0; t <= 150_000; t += 5_000) {
+      script.set(t, () => {
+        f.comm.deliver(ours.alive(), ours.pkiId);
+        if (fabricUp) f.comm.deliver(fabric.alive(), fabric.pkiId);
+      });
+    }
+    // Heard of for 2 s only: a peer of ours just started lists nothing either, so this one does not count;
+    // nor does a connect request (a random nonce, resent until acknowledged: it may have been made at its start).
+    script.set(2_000, () => f.comm.deliver(fabric.memReq(), fabric.pkiId));
+    script.set(12_000, () => f.comm.deliver(fabric.memReq(77n), fabric.pkiId));
+    // Heard of for 17 s: Fabric's. The pending alive message (due at 30 s) comes 5 s after the last one instead.
+    script.set(17_000, () => f.comm.deliver(fabric.memReq(), fabric.pkiId));
+    // It lists what it knows: one of ours after all; back to 15 s.
+    script.set(41_000, () => f.comm.deliver(fabric.memReq(0n, fabric.alive().envelope, [Buffer.from(tagOf(f.self.pkiId), "hex")]), fabric.pkiId));
+    // Fabric's again (the alive message due 5 s after the last one, at 50 s, goes at once), then it stops (its last
+    // alive message at 70 s): dead within 25 s and a check period, and our pace is ours again.
+    script.set(57_000, () => f.comm.deliver(fabric.memReq(), fabric.pkiId));
+    script.set(72_000, () => {
+      fabricUp = false;
+    });
+    const times = await aliveTimes(f, 150_000, script);
+    // 15 s, then 5 s from 17 s; 15 s after the list at 41 s (due at 60 s); at once at 57 s and 5 s from then, until
+    // the alive message after Fabric's peer was declared dead (97.5 s); 15 s again.
+    const expected = [15_000, 20_000, 25_000, 30_000, 35_000, 40_000, 45_000, 57_500, 62_000, 67_000, 72_000, 77_000, 82_000, 87_000, 92_000, 97_000, 102_000, 117_000, 132_000, 147_000];
+    assert.deepEqual(times, expected);
+    assert.ok(f.disc.getDeadMembers().some((m) => fromUtf8(m.pkiId) === fabric.endpoint), "Fabric's peer expired");
+    await f.disc.stop();
+  });
+
+  it("keeps its own pace without the option, beside members that list, and when its own interval is no longer than Fabric's", async () => {
+    const cases: { options: Record<string, unknown>; lists: boolean; every: number }[] = [
+      { options: { ...TUNED, membershipDelta: true }, lists: false, every: 15_000 },
+      { options: { ...TUNED, membershipDelta: true, aliveFollowsFabricPeers: true }, lists: true, every: 15_000 },
+      { options: { ...TUNED, aliveTimeIntervalMs: 4_000, membershipDelta: true, aliveFollowsFabricPeers: true }, lists: false, every: 4_000 },
+    ];
+    for (const c of cases) {
+      const f = await fixture({ orgOf, options: c.options });
+      const peer = new RemotePeer("org1-p:7051");
+      const script = new Map<number, () => void>();
+      for (let t = 0; t <= 60_000; t += 5_000) script.set(t, () => f.comm.deliver(peer.alive(), peer.pkiId));
+      const known = c.lists ? [Buffer.from(tagOf(f.self.pkiId), "hex")] : [];
+      for (const t of [17_000, 33_000]) script.set(t, () => f.comm.deliver(peer.memReq(0n, peer.alive().envelope, known), peer.pkiId));
+      const times = await aliveTimes(f, 60_000, script);
+      const gaps = times.slice(1).map((t, i) => t - times[i]!);
+      assert.ok(gaps.every((g) => g === c.every), `${JSON.stringify(c.options)}: gaps ${gaps.join(", ")}`);
+      await f.disc.stop();
+    }
+  });
+
+  it("lists what it knows in the request it sends a dead member that answered a probe, so that it is not taken for a Fabric peer", async () => {
+    for (const on of [false, true]) {
+      const f = await fixture({ orgOf, options: { ...TUNED, membershipDelta: true, aliveFollowsFabricPeers: on } });
+      const back = new RemotePeer("org1-back:7051");
+      const other = new RemotePeer("org1-other:7051");
+      f.comm.deliver(back.alive(), back.pkiId);
+      // `other` stays alive; `back` goes quiet and expires, then answers the reconnect round's probe.
+      for (let t = 0; t < 60_000; t += 5_000) {
+        f.comm.deliver(other.alive(), other.pkiId);
+        await f.clock.advance(5_000);
+      }
+      assert.ok(f.disc.getDeadMembers().some((m) => fromUtf8(m.pkiId) === back.endpoint));
+      f.comm.pingAnswer = () => true;
+      await f.clock.advance(25_000);
+      const toBack = requestsOf(f).filter((r) => r.to === back.endpoint);
+      assert.ok(toBack.length > 0, "a request followed the answered probe");
+      assert.deepEqual(toBack.at(-1)!.known.length > 0, on, on ? "it lists the members it knows" : "Fabric's request: no list");
+      await f.disc.stop();
+    }
+  });
+});
