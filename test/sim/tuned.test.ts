@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { linkWarning, type SimulateFlags, simRunsFromFlags } from "../../src/cli/commands/simulate.js";
+import { fabricPeerIndices, linkWarning, type SimulateFlags, simRunsFromFlags } from "../../src/cli/commands/simulate.js";
 import { DEFAULT_GOSSIP_CONFIG, gossipSectionFromCoreYaml, loadGossipConfig, loadPeerConfig, parseCoreYaml } from "../../src/config/index.js";
 import { type PresetName, presetGossipConfig, type SimOptions, type SimReport, SimError, Simulator, TUNED_TARGETS, simOptions } from "../../src/sim/index.js";
 import { runCli } from "../utils/cli.js";
@@ -124,6 +124,25 @@ test("--compare makes two runs differing only in peer.gossip; --preset picks one
   assert.equal(linkWarning(one!), undefined);
   const [fabricSlow] = await simRunsFromFlags({ ...FLAGS, latency: "10-50ms" });
   assert.equal(linkWarning(fabricSlow!), undefined, "Fabric's 1 s digest wait is fine there");
+});
+
+test("--fabric-peers runs a mixed network: that many peers, spread evenly, on Fabric's defaults; bad values name the flag", async () => {
+  const [mixed] = await simRunsFromFlags({ ...FLAGS, preset: "tuned", fabricPeers: "50%" });
+  const byPeer = mixed!.options.gossipByPeer ?? {};
+  assert.deepEqual(Object.keys(byPeer).map(Number), [1, 3, 5, 7, 9, 11], "half of 12: every other one");
+  for (const g of Object.values(byPeer)) assert.deepEqual(g, presetGossipConfig("fabric"));
+  assert.deepEqual(mixed!.options.gossip, presetGossipConfig("tuned"), "the rest run the preset");
+  assert.deepEqual(fabricPeerIndices("3", 10), [1, 5, 8]);
+  assert.deepEqual(fabricPeerIndices("0", 10), []);
+  assert.deepEqual(fabricPeerIndices("100%", 4), [0, 1, 2, 3]);
+  assert.equal((await simRunsFromFlags({ ...FLAGS, fabricPeers: "0" }))[0]!.options.gossipByPeer, undefined);
+  for (const bad of ["13", "-1", "x", "101%", "1.5"]) {
+    await assert.rejects(simRunsFromFlags({ ...FLAGS, fabricPeers: bad }), (e: unknown) => e instanceof SimError && e.message.includes(`--fabric-peers must be a count from 0 to --peers (12) or a share such as 50%, got "${bad}"`));
+  }
+  // The flag reaches the command: 4 peers, half on Fabric's defaults, named in the summary.
+  const r = await runCli(["simulate", "--peers", "4", "--orgs", "2", "--blocks", "1", "--fast-crypto", "--preset", "tuned", "--fabric-peers", "2", "--latency", "1ms"], {}, 60_000);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /2 peers on Fabric's defaults \(--fabric-peers\): p1, p3/);
 });
 
 test("simulate --compare runs both presets with one seed: JSON with both, and one HTML report side by side", async (t) => {

@@ -68,6 +68,8 @@ export interface SimulateFlags {
   compare?: boolean;
   /** Private data on ch0 (docs/SIMULATION.md, Private data). */
   privateData?: boolean;
+  /** A mixed network: this many peers (a count, or a share such as 50%) run Fabric's default peer.gossip settings. */
+  fabricPeers?: string;
 }
 
 function intFlag(value: string, flag: string, min: number): number {
@@ -81,6 +83,30 @@ async function checkReportFolder(file: string): Promise<void> {
   const dir = dirname(resolve(file));
   const st = await stat(dir).catch(() => undefined);
   if (st === undefined || !st.isDirectory()) throw new SimError("INVALID_OPTIONS", `--report ${file}: the folder ${dir} does not exist`);
+}
+
+/**
+ * --fabric-peers: which peers run Fabric's defaults, spread evenly over the indices (so over the orgs too, which
+ * take peers round-robin): half of them are the odd ones. A count (0 to --peers) or a share (0% to 100%).
+ */
+export function fabricPeerIndices(value: string, peers: number): number[] {
+  const share = /^(\d+(?:\.\d+)?)%$/.exec(value);
+  const count = share !== null ? Math.round((Number(share[1]) / 100) * peers) : Number(value);
+  if (!Number.isInteger(count) || count < 0 || count > peers || (share !== null && Number(share[1]) > 100)) {
+    throw new SimError("INVALID_OPTIONS", `--fabric-peers must be a count from 0 to --peers (${peers}) or a share such as 50%, got "${value}"`);
+  }
+  return Array.from({ length: count }, (_, j) => Math.floor(((2 * j + 1) * peers) / (2 * count)));
+}
+
+/** The peers a run has on other peer.gossip settings than the rest (--fabric-peers), by name. */
+function otherSettingsPeers(o: SimOptions): string[] {
+  return Object.keys(o.gossipByPeer ?? {}).map((i) => `p${i}`);
+}
+
+/** A line naming the peers on Fabric's defaults, for a mixed network (undefined otherwise). */
+function fabricPeersLine(o: SimOptions): string | undefined {
+  const names = otherSettingsPeers(o);
+  return names.length === 0 ? undefined : `${names.length} peers on Fabric's defaults (--fabric-peers): ${names.join(", ")}`;
 }
 
 /** --orgs: at least 1 and at most --peers (peers are dealt to orgs round-robin). */
@@ -139,10 +165,14 @@ export async function simOptionsFromFlags(f: SimulateFlags, preset = f.preset ==
     // core.yaml's choice when it makes one; dynamic election otherwise.
     leaderMode = !gossip.useLeaderElection && gossip.orgLeader ? "static" : "election";
   }
+  const peers = intFlag(f.peers, "--peers", 1);
+  const fabric = f.fabricPeers === undefined ? [] : fabricPeerIndices(f.fabricPeers, peers);
+  const fabricDefaults = fabric.length > 0 ? presetGossipConfig("fabric") : undefined;
   return simOptions({
     gossip,
+    ...(fabricDefaults === undefined ? {} : { gossipByPeer: Object.fromEntries(fabric.map((i) => [i, fabricDefaults])) }),
     seed: intFlag(f.seed, "--seed", 0),
-    peers: intFlag(f.peers, "--peers", 1),
+    peers,
     orgs: orgsFlag(f),
     channels: intFlag(f.channels, "--channels", 1),
     blocks: intFlag(f.blocks, "--blocks", 1),
@@ -299,6 +329,7 @@ export function registerSimulate(program: Command): void {
     .option("--private-data", "ch0 starts from a configtx genesis block, defines chaincode pvtcc with collections collOrg1 and collOrg12, and half its transactions write private data (real crypto only)")
     .option("--preset <name>", "peer.gossip preset: fabric (Fabric's defaults) or tuned (docs/tuned-core.yaml); its keys override --config's")
     .option("--compare", "run Fabric's defaults and the tuned preset with the same seed and faults; print, report and JSON both")
+    .option("--fabric-peers <n>", "a mixed network: this many peers (or a share, e.g. 50%), spread evenly, run Fabric's default peer.gossip settings")
     .action(async (flags: SimulateFlags) => {
       const runs = await simRunsFromFlags(flags);
       // Checked before the run, which may take minutes: a report that cannot be written is said at once.
@@ -318,6 +349,7 @@ export function registerSimulate(program: Command): void {
           const o = run.options;
           const notes = [
             `seed ${o.seed}; ${o.peers} peers, ${o.orgs} orgs, ${o.channels} channels; crypto ${o.crypto}`,
+            ...(fabricPeersLine(o) === undefined ? [] : [fabricPeersLine(o)!]),
             ...(run.preset === undefined ? [] : [`preset ${run.preset}: ${JSON.stringify(PRESETS[run.preset].settings)}`]),
             `link: ${JSON.stringify(o.link)}`,
             `partitions: ${JSON.stringify(o.partitions)}; crashes: ${JSON.stringify(o.crashes)}`,
@@ -340,7 +372,8 @@ export function registerSimulate(program: Command): void {
         }
         const extra = (x: (typeof done)[number]): Record<string, unknown> => {
           const v = simVerdict(x.result.report);
-          return { ok: v.ok, failures: v.failures, errorsLogged: x.diag.errors, linkFaults: x.diag.link, invariantChecks: x.diag.checks };
+          const mixed = otherSettingsPeers(x.run.options);
+          return { ok: v.ok, failures: v.failures, errorsLogged: x.diag.errors, linkFaults: x.diag.link, invariantChecks: x.diag.checks, ...(mixed.length > 0 ? { fabricPeers: mixed } : {}) };
         };
         // A run that lost blocks fails, whatever its figures: the summary says so and the exit code follows.
         if (done.some((x) => !simVerdict(x.result.report).ok)) process.exitCode = 1;
@@ -357,6 +390,8 @@ export function registerSimulate(program: Command): void {
           for (const x of done) {
             if (done.length > 1) process.stdout.write(`== ${x.run.label}\n`);
             process.stdout.write(formatSimReport(x.result.report));
+            const mixed = fabricPeersLine(x.run.options);
+            if (mixed !== undefined) process.stdout.write(`${mixed}\n`);
             if (x.diag.errors > 0) process.stdout.write(`errors logged by peers: ${x.diag.errors}; first: ${x.diag.firstErrors[0] ?? ""}\n`);
             if (done.length > 1) process.stdout.write("\n");
           }
