@@ -118,7 +118,8 @@ export const TUNED: GossipSettings = Object.freeze({
   /**
    * true (extension): Fabric peers count only alive messages, so while a member sends Fabric's membership
    * requests (no known list) alive messages go every 5 s. At 100 peers, every other one on Fabric's
-   * defaults, Fabric peers declared ours dead for a while 94 times in 90 s without it, 1 with it.
+   * defaults, Fabric peers declared ours dead for a while 112-124 times in 90 s without it, none with it
+   * (`simulate --fabric-peers 50%`, docs/DESIGN-NOTES.md).
    */
   aliveFollowsFabricPeers: true,
   /** 25s (as Fabric): written out because it would otherwise follow aliveTimeInterval (5 x). */
