@@ -55,6 +55,17 @@ export const DISCOVERY_RECONNECT_PINGS_IN_FLIGHT: GaugeSpec<never> = {
   labelNames: [],
 };
 
+/**
+ * Ours: the interval our alive messages go at now, in seconds: aliveTimeInterval, or Fabric's 5 s while a member sends
+ * Fabric's membership requests (aliveFollowsFabricPeers).
+ */
+export const DISCOVERY_ALIVE_INTERVAL: GaugeSpec<never> = {
+  name: "fabric_gossip_discovery_alive_interval_seconds",
+  type: "gauge",
+  help: "Interval of our alive messages now: aliveTimeInterval, or Fabric's 5 s beside Fabric peers (aliveFollowsFabricPeers)",
+  labelNames: [],
+};
+
 /** Fabric has no discovery metrics; ours, after Fabric's naming. */
 export interface DiscoveryMetrics {
   /** Received discovery messages (or embedded alive envelopes) not used, by reason. */
@@ -69,6 +80,7 @@ export interface DiscoveryMetrics {
   logSuppressed: CounterMetric<"code">;
   knownMembers: GaugeMetric<never>;
   pingsInFlight: GaugeMetric<never>;
+  aliveIntervalSeconds: GaugeMetric<never>;
 }
 
 /** The discovery metrics from `metrics`, created once per provider (get-or-create). */
@@ -81,6 +93,7 @@ export function createDiscoveryMetrics(metrics: MetricsProvider): DiscoveryMetri
     logSuppressed: metrics.counter(DISCOVERY_LOG_SUPPRESSED),
     knownMembers: metrics.gauge(DISCOVERY_KNOWN_MEMBERS),
     pingsInFlight: metrics.gauge(DISCOVERY_RECONNECT_PINGS_IN_FLIGHT),
+    aliveIntervalSeconds: metrics.gauge(DISCOVERY_ALIVE_INTERVAL),
   };
 }
 

@@ -311,7 +311,12 @@ describe("aliveFollowsFabricPeers (ours)", () => {
     script.set(72_000, () => {
       fabricUp = false;
     });
+    // The interval in force, as the gauge says it (read at these times).
+    const gauge = async (): Promise<number> => (await f.registry.getSingleMetric("fabric_gossip_discovery_alive_interval_seconds")!.get()).values[0]!.value;
+    const intervals: Promise<number>[] = [];
+    for (const t of [10_500, 30_500, 50_500, 80_500, 120_500]) script.set(t, () => void intervals.push(gauge()));
     const times = await aliveTimes(f, 150_000, script);
+    assert.deepEqual(await Promise.all(intervals), [15, 5, 15, 5, 15]);
     // 15 s, then 5 s from 17 s; 15 s after the list at 41 s (due at 60 s); at once at 57 s and 5 s from then, until
     // the alive message after Fabric's peer was declared dead (97.5 s); 15 s again.
     const expected = [15_000, 20_000, 25_000, 30_000, 35_000, 40_000, 45_000, 57_500, 62_000, 67_000, 72_000, 77_000, 82_000, 87_000, 92_000, 97_000, 102_000, 117_000, 132_000, 147_000];
