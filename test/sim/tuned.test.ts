@@ -136,7 +136,7 @@ test("--fabric-peers runs a mixed network: that many peers, spread evenly, on Fa
   assert.deepEqual(fabricPeerIndices("0", 10), []);
   assert.deepEqual(fabricPeerIndices("100%", 4), [0, 1, 2, 3]);
   assert.equal((await simRunsFromFlags({ ...FLAGS, fabricPeers: "0" }))[0]!.options.gossipByPeer, undefined);
-  for (const bad of ["13", "-1", "x", "101%", "1.5"]) {
+  for (const bad of ["13", "-1", "x", "101%", "1.5", ""]) {
     await assert.rejects(simRunsFromFlags({ ...FLAGS, fabricPeers: bad }), (e: unknown) => e instanceof SimError && e.message.includes(`--fabric-peers must be a count from 0 to --peers (12) or a share such as 50%, got "${bad}"`));
   }
   // The flag reaches the command: 4 peers, half on Fabric's defaults, named in the summary.

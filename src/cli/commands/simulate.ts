@@ -91,8 +91,8 @@ async function checkReportFolder(file: string): Promise<void> {
  */
 export function fabricPeerIndices(value: string, peers: number): number[] {
   const share = /^(\d+(?:\.\d+)?)%$/.exec(value);
-  const count = share !== null ? Math.round((Number(share[1]) / 100) * peers) : Number(value);
-  if (!Number.isInteger(count) || count < 0 || count > peers || (share !== null && Number(share[1]) > 100)) {
+  const count = share !== null ? Math.round((Number(share[1]) / 100) * peers) : /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(count >= 0 && count <= peers) || (share !== null && Number(share[1]) > 100)) {
     throw new SimError("INVALID_OPTIONS", `--fabric-peers must be a count from 0 to --peers (${peers}) or a share such as 50%, got "${value}"`);
   }
   return Array.from({ length: count }, (_, j) => Math.floor(((2 * j + 1) * peers) / (2 * count)));
@@ -347,9 +347,10 @@ export function registerSimulate(program: Command): void {
           const result = await sim.run();
           const d = sim.diagnostics();
           const o = run.options;
+          const mixed = fabricPeersLine(o);
           const notes = [
             `seed ${o.seed}; ${o.peers} peers, ${o.orgs} orgs, ${o.channels} channels; crypto ${o.crypto}`,
-            ...(fabricPeersLine(o) === undefined ? [] : [fabricPeersLine(o)!]),
+            ...(mixed === undefined ? [] : [mixed]),
             ...(run.preset === undefined ? [] : [`preset ${run.preset}: ${JSON.stringify(PRESETS[run.preset].settings)}`]),
             `link: ${JSON.stringify(o.link)}`,
             `partitions: ${JSON.stringify(o.partitions)}; crashes: ${JSON.stringify(o.crashes)}`,
