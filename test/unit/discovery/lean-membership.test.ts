@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import type { PKIidType } from "../../../src/api/identity.js";
+import type { DiscoveryOptions } from "../../../src/discovery/index.js";
 import { SignedGossipMessage } from "../../../src/protoext/signed-message.js";
 import { fromUtf8, toHex } from "../../../src/util/bytes.js";
 import { TEST_OPTIONS } from "./harness.js";
@@ -326,7 +327,7 @@ describe("aliveFollowsFabricPeers (ours)", () => {
   });
 
   it("keeps its own pace without the option, beside members that list, and when its own interval is no longer than Fabric's", async () => {
-    const cases: { options: Record<string, unknown>; lists: boolean; every: number }[] = [
+    const cases: { options: Partial<DiscoveryOptions>; lists: boolean; every: number }[] = [
       { options: { ...TUNED, membershipDelta: true }, lists: false, every: 15_000 },
       { options: { ...TUNED, membershipDelta: true, aliveFollowsFabricPeers: true }, lists: true, every: 15_000 },
       { options: { ...TUNED, aliveTimeIntervalMs: 4_000, membershipDelta: true, aliveFollowsFabricPeers: true }, lists: false, every: 4_000 },
