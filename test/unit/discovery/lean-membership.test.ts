@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import type { PKIidType } from "../../../src/api/identity.js";
 import type { DiscoveryOptions } from "../../../src/discovery/index.js";
@@ -365,5 +366,35 @@ describe("aliveFollowsFabricPeers (ours)", () => {
       assert.deepEqual(toBack.at(-1)!.known.length > 0, on, on ? "it lists the members it knows" : "Fabric's request: no list");
       await f.disc.stop();
     }
+  });
+});
+
+describe("aliveFollowsFabricPeers against Fabric's own requests (../shared/vectors, Fabric v2.4.9)", () => {
+  it("a periodic sync request captured from a Fabric peer marks it; its connect request (random nonce) does not", async () => {
+    const lines = readFileSync(new URL("../../../../shared/vectors/fabric-v2.4.9-wire.jsonl", import.meta.url), "utf8").split("\n");
+    const captured = lines
+      .filter((l) => l.includes('"kind":"MemReq"'))
+      .map((l) => SignedGossipMessage.fromEnvelopeBytes(Buffer.from((JSON.parse(l) as { envelope_hex: string }).envelope_hex, "hex")));
+    const connect = captured.find((m) => m.message.nonce !== 0n);
+    const sync = captured.find((m) => m.message.nonce === 0n);
+    assert.ok(connect !== undefined && sync !== undefined, "the vectors hold both kinds of Fabric's requests");
+    assert.equal(sync.message.content?.$case === "memReq" ? sync.message.content.value.known.length : -1, 0, "Fabric lists nothing");
+    const sender = (m: SignedGossipMessage): Uint8Array => {
+      const c = m.message.content;
+      const self = c?.$case === "memReq" && c.value.selfInformation !== undefined ? SignedGossipMessage.fromEnvelope(c.value.selfInformation) : undefined;
+      return aliveOf(self!).membership!.pkiId;
+    };
+    const gauge = async (f: Awaited<ReturnType<typeof fixture>>): Promise<number> =>
+      (await f.registry.getSingleMetric("fabric_gossip_discovery_alive_interval_seconds")!.get()).values[0]!.value;
+    const f = await fixture({ options: { aliveTimeIntervalMs: 15_000, aliveExpirationTimeoutMs: 25_000, membershipDelta: true, aliveFollowsFabricPeers: true } });
+    // Its requests make it a member (their alive message); then, 6 s on, the same requests again.
+    f.comm.deliver(connect, sender(connect));
+    f.comm.deliver(sync, sender(sync));
+    await f.clock.advance(6_000);
+    f.comm.deliver(connect, sender(connect));
+    assert.equal(await gauge(f), 15, "a connect request does not count");
+    f.comm.deliver(sync, sender(sync));
+    assert.equal(await gauge(f), 5, "Fabric's sync request: alive messages at Fabric's pace");
+    await f.disc.stop();
   });
 });
