@@ -412,14 +412,21 @@ class DiscoveryImpl implements Discovery {
     return this.#stopping;
   }
 
-  /** Runs `fn` after `ms` unless stopped first; the timer is cancelled by `stop()`. */
-  #after(ms: number, fn: () => void): void {
-    if (this.#stopped) return;
+  /** Runs `fn` after `ms` unless stopped first; the timer is cancelled by `stop()`, or by `#cancel`. */
+  #after(ms: number, fn: () => void): TimerHandle | undefined {
+    if (this.#stopped) return undefined;
     const handle = this.#c.clock.setTimeout(() => {
       this.#timers.delete(handle);
       if (!this.#stopped) fn();
     }, ms);
     this.#timers.add(handle);
+    return handle;
+  }
+
+  /** Cancels a timer of `#after` before it runs. */
+  #cancel(handle: TimerHandle): void {
+    handle.cancel();
+    this.#timers.delete(handle);
   }
 
   /** Runs a background task that `stop()` aborts and awaits. */
@@ -727,15 +734,12 @@ class DiscoveryImpl implements Discovery {
   #scheduleSendAlive(delayMs?: number): void {
     if (this.#stopped) return;
     const paceMs = this.#alivePaceMs();
-    const handle = this.#c.clock.setTimeout(() => {
-      this.#timers.delete(handle);
+    const handle = this.#after(delayMs ?? paceMs, () => {
       this.#aliveTimer = undefined;
-      if (this.#stopped) return;
       this.#sendAlive();
       this.#scheduleSendAlive();
-    }, delayMs ?? paceMs);
-    this.#timers.add(handle);
-    this.#aliveTimer = { handle, atMs: this.#c.clock.monotonic(), delayMs: delayMs ?? paceMs };
+    });
+    if (handle !== undefined) this.#aliveTimer = { handle, atMs: this.#c.clock.monotonic(), delayMs: delayMs ?? paceMs };
     this.#metrics.aliveIntervalSeconds.set(paceMs / 1000);
   }
 
@@ -780,8 +784,7 @@ class DiscoveryImpl implements Discovery {
     // The pending alive message comes no later than one new period after the last.
     const t = this.#aliveTimer;
     if (t === undefined || t.delayMs <= pace) return;
-    t.handle.cancel();
-    this.#timers.delete(t.handle);
+    this.#cancel(t.handle);
     this.#scheduleSendAlive(Math.max(0, t.atMs + pace - this.#c.clock.monotonic()));
   }
 

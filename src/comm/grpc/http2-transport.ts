@@ -367,8 +367,7 @@ function trailersOnly(stream: http2.ServerHttp2Stream, code: number, details: st
   stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": String(code), "grpc-message": encodeURIComponent(details) }, { endStream: true });
 }
 
-/** SHA-256 of the certificate the other end of a TLS socket presented; undefined without TLS or certificate. */
-
+/** The certificate hash of an accepted socket, computed once and kept with the gate's record of it. */
 function cachedCertHash(held: HeldSocket, socket: TLSSocket): Uint8Array | undefined {
   held.certHash ??= socketCertHash(socket);
   return held.certHash;

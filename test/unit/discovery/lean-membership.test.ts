@@ -267,6 +267,11 @@ describe("livenessFromTraffic (ours)", () => {
   });
 });
 
+/** The alive interval in force, in seconds, as fabric_gossip_discovery_alive_interval_seconds says it. */
+async function aliveIntervalGauge(f: Awaited<ReturnType<typeof fixture>>): Promise<number> {
+  return (await f.registry.getSingleMetric("fabric_gossip_discovery_alive_interval_seconds")!.get()).values[0]!.value;
+}
+
 describe("aliveFollowsFabricPeers (ours)", () => {
   const TUNED = { aliveTimeIntervalMs: 15_000, aliveExpirationTimeoutMs: 25_000, aliveExpirationCheckIntervalMs: 2_500, reconnectIntervalMs: 25_000 };
   /** The virtual times (ms from the start) at which we gossiped our alive messages, stepping `stepMs` until `untilMs`. */
@@ -314,9 +319,8 @@ describe("aliveFollowsFabricPeers (ours)", () => {
       fabricUp = false;
     });
     // The interval in force, as the gauge says it (read at these times).
-    const gauge = async (): Promise<number> => (await f.registry.getSingleMetric("fabric_gossip_discovery_alive_interval_seconds")!.get()).values[0]!.value;
     const intervals: Promise<number>[] = [];
-    for (const t of [10_500, 30_500, 50_500, 80_500, 120_500]) script.set(t, () => void intervals.push(gauge()));
+    for (const t of [10_500, 30_500, 50_500, 80_500, 120_500]) script.set(t, () => void intervals.push(aliveIntervalGauge(f)));
     const times = await aliveTimes(f, 150_000, script);
     assert.deepEqual(await Promise.all(intervals), [15, 5, 15, 5, 15]);
     // 15 s, then 5 s from 17 s; 15 s after the list at 41 s (due at 60 s); at once at 57 s and 5 s from then, until
@@ -384,17 +388,15 @@ describe("aliveFollowsFabricPeers against Fabric's own requests (../shared/vecto
       const self = c?.$case === "memReq" && c.value.selfInformation !== undefined ? SignedGossipMessage.fromEnvelope(c.value.selfInformation) : undefined;
       return aliveOf(self!).membership!.pkiId;
     };
-    const gauge = async (f: Awaited<ReturnType<typeof fixture>>): Promise<number> =>
-      (await f.registry.getSingleMetric("fabric_gossip_discovery_alive_interval_seconds")!.get()).values[0]!.value;
     const f = await fixture({ options: { aliveTimeIntervalMs: 15_000, aliveExpirationTimeoutMs: 25_000, membershipDelta: true, aliveFollowsFabricPeers: true } });
     // Its requests make it a member (their alive message); then, 6 s on, the same requests again.
     f.comm.deliver(connect, sender(connect));
     f.comm.deliver(sync, sender(sync));
     await f.clock.advance(6_000);
     f.comm.deliver(connect, sender(connect));
-    assert.equal(await gauge(f), 15, "a connect request does not count");
+    assert.equal(await aliveIntervalGauge(f), 15, "a connect request does not count");
     f.comm.deliver(sync, sender(sync));
-    assert.equal(await gauge(f), 5, "Fabric's sync request: alive messages at Fabric's pace");
+    assert.equal(await aliveIntervalGauge(f), 5, "Fabric's sync request: alive messages at Fabric's pace");
     await f.disc.stop();
   });
 });
