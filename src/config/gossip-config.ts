@@ -273,7 +273,7 @@ export interface GossipConfig {
   /**
    * Extension, not in Fabric (`peer.gossip.membershipDelta`; false, the default, is off): periodic
    * membership sync requests list the alive members known (Fabric's unused `known` field) and the
-   * response leaves them out. Responses always honour a list; Fabric's requests carry none.
+   * response leaves them out. Off, a response ignores a list, as Fabric's do; Fabric's requests carry none.
    */
   membershipDelta: boolean;
   /**
@@ -299,8 +299,9 @@ export interface GossipConfig {
   livenessFromTraffic: boolean;
   /**
    * Extension, not in Fabric (`peer.gossip.aliveFollowsFabricPeers`; false, the default, is off): while an
-   * alive member sends Fabric's membership requests (they list no known members), alive messages go at least
-   * every 5 s (Fabric's default aliveTimeInterval), since such a peer counts only alive messages.
+   * alive member sends Fabric's membership requests (they list no known members), or answers a sync request
+   * with the members it listed (members whose alive messages come every 5 s are asked so), alive messages go at
+   * least every 5 s (Fabric's default aliveTimeInterval), since such a peer counts only alive messages.
    */
   aliveFollowsFabricPeers: boolean;
   /** Extension, not in Fabric (`peer.gossip.limits.*`): protections against misbehaving peers and floods. */

@@ -131,7 +131,7 @@ export const GOSSIP_KEYS: readonly GossipKeySpec[] = Object.freeze([
   k("stateInfoPullWhenMissing", "bool", "plain", undefined, "false (off: a pull every requestStateInfoInterval, as in Fabric)", EXTENSION_READ_IN),
   // Any message over a member's own connection keeps it alive, as its alive messages do (docs/CONFIG.md, Extensions).
   k("livenessFromTraffic", "bool", "plain", undefined, "false (off: only alive messages, as in Fabric)", EXTENSION_READ_IN),
-  // Alive messages at Fabric's pace while a member sends Fabric's membership requests (docs/CONFIG.md, Extensions).
+  // Alive messages at Fabric's pace while a member known to be a Fabric peer is alive (docs/CONFIG.md, Extensions).
   k("aliveFollowsFabricPeers", "bool", "plain", undefined, "false (off: alive messages every aliveTimeInterval, as in Fabric)", EXTENSION_READ_IN),
   // Early membership syncs after start, asking every org known (docs/CONFIG.md, Extensions).
   k("startupSync", "bool", "plain", undefined, "false (off: the first sync after pullInterval, as in Fabric)", EXTENSION_READ_IN),

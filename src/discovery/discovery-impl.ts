@@ -3,8 +3,8 @@ import {
   type MemberDeathCause,
   NO_EVENTS,
   type PeerEventSink,
-  type PkiHex,
   type PKIidType,
+  type PkiHex,
   pkiHex,
   pkiKey,
 } from "../api/index.js";
@@ -12,8 +12,8 @@ import { createMessageStore, type MessageStore } from "../gossip/msgstore/index.
 import type { Logger } from "../logging/index.js";
 import {
   alivePartition,
-  createGossipMessageComparator,
   comparePeerTime,
+  createGossipMessageComparator,
   peekAlivePkiId,
   type ReceivedMessage,
   SignedGossipMessage,
@@ -28,24 +28,24 @@ import {
   type MembershipResponse,
   type PeerTime,
 } from "../protos/gen/gossip/message.pb.js";
-import { bytesEqual, fromHex, raceAbort, toHex, type TimerHandle, errorMessage } from "../util/index.js";
+import { bytesEqual, errorMessage, fromHex, raceAbort, type TimerHandle, toHex } from "../util/index.js";
+import { AliveView } from "./alive-view.js";
 import { DiscoveryError, type DiscoveryLimitReason, type DiscoveryRejectReason } from "./errors.js";
 import {
   type AliveCheck,
   DEF_ALIVE_TIME_INTERVAL_MS,
+  DEF_MAX_RECONNECT_BACKOFF_FACTOR,
   DEFAULT_DISCOVERY_OPTIONS,
   type Discovery,
   type DiscoveryComponents,
   type DiscoveryOptions,
   type Identifier,
   type PeerIdentification,
-  DEF_MAX_RECONNECT_BACKOFF_FACTOR,
   SEND_UNTIL_ACKED_WAIT_MS,
   type SyncOptions,
 } from "./interface.js";
 import { DiscoveryLogLimiter } from "./log-limiter.js";
 import { createDiscoveryMetrics, type DiscoveryMetrics } from "./metrics.js";
-import { AliveView } from "./alive-view.js";
 import { cloneNetworkMember, copyNetworkMember, type NetworkMember, networkMemberToString, preferredEndpoint } from "./network-member.js";
 
 const EMPTY = new Uint8Array(0);
@@ -138,6 +138,28 @@ interface MemberMeta {
   skipRounds: number;
   /** Its PKI-ID's membershipDelta tag, once computed (#knownTag). */
   knownTag?: string;
+  /** aliveFollowsFabricPeers: when its latest pushed alive message came (`clock.monotonic()`), and that message's incNum. */
+  pushedAliveAtMs?: number;
+  pushedAliveInc?: bigint;
+  /** aliveFollowsFabricPeers: how many of that incarnation's pushed alive messages came at about Fabric's pace after the one before. */
+  fabricPaceGaps?: number;
+  /** aliveFollowsFabricPeers: the incarnation we know to be ours (it listed, or our question showed it honours lists), or asked already. */
+  paceKnownInc?: bigint;
+}
+
+/**
+ * aliveFollowsFabricPeers: two pushed alive messages of a member this far apart suggest Fabric's alive pace (5 s);
+ * ours come every aliveTimeInterval (15 s in the tuned set; two at start 250 ms apart). Such a member is asked once.
+ */
+const FABRIC_PACE_GAP_MIN_MS = DEF_ALIVE_TIME_INTERVAL_MS / 2;
+const FABRIC_PACE_GAP_MAX_MS = (DEF_ALIVE_TIME_INTERVAL_MS * 3) / 2;
+
+/** A sync request that asked a member whether it honours membershipDelta's lists: what it listed, by member. */
+interface PaceQuestion {
+  incNum: bigint;
+  atMs: number;
+  /** Listed members: the version tag listed, or undefined when listed by PKI-ID (any version is left out then). */
+  listed: Map<PkiHex, string | undefined>;
 }
 
 /** A member forgotten not long ago: its dead entries are ignored and alive messages must be newer. */
@@ -322,6 +344,10 @@ class DiscoveryImpl implements Discovery {
   #checkDueMs = 0;
   /** aliveFollowsFabricPeers: members whose membership requests are Fabric's, with the incarnation that sent them. */
   readonly #fabricPaced = new Map<PkiHex, bigint>();
+  /** aliveFollowsFabricPeers: members whose pushed alive messages came at about Fabric's pace, to ask in a sync (#askPaceSuspects). */
+  readonly #paceSuspects = new Map<PkiHex, bigint>();
+  /** aliveFollowsFabricPeers: our sync requests that asked a suspect, until its response (#notePaceAnswer). */
+  readonly #paceQuestions = new Map<PkiHex, PaceQuestion>();
   /** The pending periodic alive message: when it was scheduled, and after how long. */
   #aliveTimer: { handle: TimerHandle; atMs: number; delayMs: number } | undefined;
 
@@ -563,7 +589,102 @@ class DiscoveryImpl implements Discovery {
       for (const target of targets) this.#c.comm.sendToPeer(target, req);
       return;
     }
-    for (const target of targets) this.#c.comm.sendToPeer(target, membershipRequestOf(am, 0n, this.#knownFor(target)));
+    const asked = this.#o.aliveFollowsFabricPeers ? this.#askPaceSuspects(targets, peerNum) : undefined;
+    for (const target of targets) {
+      const question = asked?.get(pkiHex(target.pkiId));
+      this.#c.comm.sendToPeer(target, membershipRequestOf(am, 0n, this.#knownFor(target, question?.listed)));
+    }
+  }
+
+  /**
+   * aliveFollowsFabricPeers: while our alive messages go at our own pace, members whose pushed alive messages came
+   * at about Fabric's are asked in this sync, each once per incarnation, whether they honour our list: a Fabric peer
+   * answers with its whole view, listed members included; ours never sends back a member we listed. They take the
+   * places of random targets (up to `peerNum`, at least one), so a sync sends as many requests as before. A Fabric
+   * peer's own requests reach a given peer rarely (3 of N peers every 4 s). Returns the questions by target.
+   */
+  #askPaceSuspects(targets: NetworkMember[], peerNum: number): Map<PkiHex, PaceQuestion> | undefined {
+    const now = this.#c.clock.monotonic();
+    for (const [key, q] of this.#paceQuestions) if (now - q.atMs > this.#o.aliveExpirationTimeoutMs) this.#paceQuestions.delete(key);
+    if (this.#paceSuspects.size === 0) return undefined;
+    const configured = this.#o.aliveTimeIntervalMs;
+    if (configured <= DEF_ALIVE_TIME_INTERVAL_MS || this.#alivePaceMs() !== configured) {
+      // At Fabric's pace already: another Fabric peer would change nothing, and ours following one look like it.
+      this.#paceSuspects.clear();
+      return undefined;
+    }
+    // Those at Fabric's pace the longest in their incarnation first: ours that follow a Fabric peer go at its pace only since.
+    const suspects: { key: PkiHex; incNum: bigint; msg: SignedGossipMessage; meta: MemberMeta }[] = [];
+    for (const [key, incNum] of this.#paceSuspects) {
+      const msg = this.#aliveMembership.get(key);
+      const meta = this.#meta.get(key);
+      if (msg === undefined || meta === undefined || this.#aliveLastTS.get(key)?.incNum !== incNum || meta.paceKnownInc === incNum) {
+        this.#paceSuspects.delete(key);
+        continue;
+      }
+      suspects.push({ key, incNum, msg, meta });
+    }
+    suspects.sort((a, b) => (b.meta.fabricPaceGaps ?? 0) - (a.meta.fabricPaceGaps ?? 0));
+    const asked = new Map<PkiHex, PaceQuestion>();
+    let replace = targets.length - 1;
+    for (const s of suspects.slice(0, Math.max(1, peerNum))) {
+      this.#paceSuspects.delete(s.key);
+      s.meta.paceKnownInc = s.incNum;
+      const member = wellFormedAlive(s.msg)!.membership;
+      if (!targets.some((t) => bytesEqual(t.pkiId, member.pkiId))) {
+        const target = { endpoint: member.endpoint, metadata: member.metadata, pkiId: member.pkiId, internalEndpoint: s.msg.internalEndpoint() };
+        // In the place of a random target not asked itself (from the last), or added when there is none.
+        while (replace >= 0 && asked.has(pkiHex(targets[replace]!.pkiId))) replace--;
+        if (replace >= 0) targets[replace--] = target;
+        else targets.push(target);
+      }
+      const question: PaceQuestion = { incNum: s.incNum, atMs: now, listed: new Map() };
+      this.#paceQuestions.set(s.key, question);
+      asked.set(s.key, question);
+    }
+    return asked;
+  }
+
+  /** aliveFollowsFabricPeers: a pushed alive message of another member was taken; its gap since the last one may make it a suspect. */
+  #notePushedAlive(am: WellFormedAlive): void {
+    const key = pkiHex(am.membership.pkiId);
+    const meta = this.#meta.get(key);
+    if (meta === undefined) return;
+    const now = this.#c.clock.monotonic();
+    const incNum = am.timestamp.incNum;
+    const last = meta.pushedAliveInc === incNum ? meta.pushedAliveAtMs : undefined;
+    if (last === undefined) meta.fabricPaceGaps = 0;
+    meta.pushedAliveAtMs = now;
+    meta.pushedAliveInc = incNum;
+    if (last === undefined) return;
+    const gap = now - last;
+    if (gap < FABRIC_PACE_GAP_MIN_MS || gap > FABRIC_PACE_GAP_MAX_MS) return;
+    meta.fabricPaceGaps = (meta.fabricPaceGaps ?? 0) + 1;
+    if (meta.paceKnownInc !== incNum && this.#fabricPaced.get(key) !== incNum) this.#paceSuspects.set(key, incNum);
+  }
+
+  /**
+   * aliveFollowsFabricPeers: the response of a member we asked (#askPaceSuspects). A member we listed (by PKI-ID, or
+   * by version at the version we still hold) is in it only when the responder ignored the list: Fabric's.
+   */
+  #notePaceAnswer(key: PkiHex, res: MembershipResponse): void {
+    const question = this.#paceQuestions.get(key);
+    if (question === undefined) return;
+    this.#paceQuestions.delete(key);
+    for (const env of res.alive) {
+      const pkiId = peekAlivePkiId(env.payload);
+      if (pkiId === undefined) continue;
+      const k = pkiHex(pkiId);
+      if (!question.listed.has(k)) continue;
+      const tag = question.listed.get(k);
+      if (tag !== undefined) {
+        const held = this.#aliveMembership.get(k);
+        const am = held === undefined ? undefined : wellFormedAlive(held);
+        if (held === undefined || am === undefined || !bytesEqual(held.envelope.payload, env.payload) || versionTag(held, am) !== tag) continue;
+      }
+      if (this.#aliveLastTS.get(key)?.incNum === question.incNum) this.#markFabricPaced(key, question.incNum, "its membership response ignored our list");
+      return;
+    }
   }
 
   /** The membershipDelta tag of a member's PKI-ID (hex), computed once per member known. */
@@ -598,7 +719,7 @@ class DiscoveryImpl implements Discovery {
    * and listing every member by version returned most of them. A peer of another org is told only of members
    * it may learn (an external endpoint); dead members are not listed, so they can come back.
    */
-  #knownFor(target: NetworkMember): Uint8Array[] {
+  #knownFor(target: NetworkMember, listed?: Map<PkiHex, string | undefined>): Uint8Array[] {
     const selfOrg = this.#orgOf(this.#self.pkiId);
     const targetOrg = this.#orgOf(target.pkiId);
     const sameOrg = selfOrg !== "" && targetOrg === selfOrg;
@@ -611,13 +732,20 @@ class DiscoveryImpl implements Discovery {
       const org = this.#meta.get(key)?.org ?? "";
       if (selfOrg !== "" && targetOrg !== "" && org !== "" && org !== selfOrg && org !== targetOrg) continue;
       const seen = this.#aliveLastTS.get(key)?.lastSeenMs;
+      // A responder honours the first maxKnownMembers entries (ours too): only those say anything of it (#notePaceAnswer).
+      const noted = listed !== undefined && out.length < this.#o.maxKnownMembers;
       if (seen !== undefined && seen >= freshSince) {
         out.push(m.pkiId.byteLength > KNOWN_TAG_BYTES ? fromHex(this.#knownTag(key, m.pkiId)) : m.pkiId);
+        if (noted) listed.set(key, undefined);
         continue;
       }
       const msg = this.#aliveMembership.get(key);
       const am = msg === undefined ? undefined : wellFormedAlive(msg);
-      if (msg !== undefined && am !== undefined) out.push(fromHex(versionTag(msg, am)));
+      if (msg !== undefined && am !== undefined) {
+        const tag = versionTag(msg, am);
+        out.push(fromHex(tag));
+        if (noted) listed.set(key, tag);
+      }
     }
     return out;
   }
@@ -745,8 +873,9 @@ class DiscoveryImpl implements Discovery {
 
   /**
    * How long between two of our alive messages: aliveTimeInterval, or with aliveFollowsFabricPeers no longer
-   * than Fabric's default while a member sending Fabric's membership requests is alive (it counts only alive
-   * messages: at 15 s, 100 peers, half of them Fabric's, these declared ours dead 112-124 times in 90 s).
+   * than Fabric's default while a member known to be a Fabric peer (#noteRequestList, #notePaceAnswer) is alive
+   * (it counts only alive messages: at 15 s, 100 peers, half of them Fabric's, these declared ours dead 112-124
+   * times in 90 s).
    */
   #alivePaceMs(): number {
     const configured = this.#o.aliveTimeIntervalMs;
@@ -770,17 +899,26 @@ class DiscoveryImpl implements Discovery {
   #noteRequestList(key: PkiHex, incNum: bigint, listed: number, nonce: bigint): void {
     if (listed > 0) {
       this.#fabricPaced.delete(key);
+      this.#paceSuspects.delete(key);
+      const meta = this.#meta.get(key);
+      if (meta !== undefined) meta.paceKnownInc = incNum;
       return;
     }
     if (nonce !== 0n) return;
     const seen = this.#aliveLastTS.get(key);
     if (seen === undefined || seen.incNum !== incNum || this.#fabricPaced.get(key) === incNum) return;
     if (this.#c.clock.monotonic() - seen.sinceMs < DEF_ALIVE_TIME_INTERVAL_MS) return;
+    this.#markFabricPaced(key, incNum, "it sends Fabric's membership requests");
+  }
+
+  /** aliveFollowsFabricPeers: `key`'s incarnation `incNum` is a Fabric peer; our pace follows it while it is alive. */
+  #markFabricPaced(key: PkiHex, incNum: bigint, why: string): void {
     const before = this.#alivePaceMs();
     this.#fabricPaced.set(key, incNum);
+    this.#paceSuspects.delete(key);
     const pace = this.#alivePaceMs();
     if (pace === before) return;
-    this.#logger.info("A member sends Fabric's membership requests: our alive messages go at Fabric's pace while it is alive", { pkiId: key, paceMs: pace });
+    this.#logger.info("A member is a Fabric peer: our alive messages go at Fabric's pace while it is alive", { pkiId: key, why, paceMs: pace });
     // The pending alive message comes no later than one new period after the last.
     const t = this.#aliveTimer;
     if (t === undefined || t.delayMs <= pace) return;
@@ -1309,6 +1447,7 @@ class DiscoveryImpl implements Discovery {
       return;
     }
     store.add(msg);
+    if (this.#o.aliveFollowsFabricPeers) this.#notePushedAlive(am);
     this.#c.comm.forward(rm);
   }
 
@@ -1344,8 +1483,9 @@ class DiscoveryImpl implements Discovery {
       this.#reportLimited(limited, rm, "membership request");
     } else this.#reject("STALE", rm);
     if (this.#o.aliveFollowsFabricPeers) this.#noteRequestList(pkiHex(am.membership.pkiId), am.timestamp.incNum, req.known.length, nonce);
-    // As in Fabric, a stale (but authentic) request is still answered: it changes nothing here.
-    const known = req.known.length === 0 ? NO_KNOWN : new Set(req.known.slice(0, this.#o.maxKnownMembers).map((k) => pkiHex(k)));
+    // As in Fabric, a stale (but authentic) request is still answered: it changes nothing here. Without
+    // membershipDelta the list is ignored, as Fabric ignores it: such a peer answers as Fabric's does (#notePaceAnswer).
+    const known = req.known.length === 0 || !this.#o.membershipDelta ? NO_KNOWN : new Set(req.known.slice(0, this.#o.maxKnownMembers).map((k) => pkiHex(k)));
     this.#sendMemResponse(am.membership, selfInfo.internalEndpoint(), nonce, known, am.timestamp);
   }
 
@@ -1394,8 +1534,8 @@ class DiscoveryImpl implements Discovery {
   ): MembershipResponse | undefined {
     const { sieve, envelopeFilter } = this.#c.disclosurePolicy(target);
     if (!sieve(aliveMsg)) return undefined;
-    // Ours: members the requester listed as known are left out: by the version it holds (versionTag), or by
-    // PKI-ID or its tag (what earlier versions of ours list: members heard of lately). Fabric's requests list none.
+    // Ours (membershipDelta): members the requester listed as known are left out: by the version it holds (versionTag),
+    // or by PKI-ID or its tag (what earlier versions of ours list: members heard of lately). Fabric's requests list none.
     // Such a requester (membershipDelta) is not sent back its own alive message either, unless we hold a newer
     // one than its request carried (a twin's, which it must learn of), nor ours when it listed us as known.
     const delta = known.size > 0;
@@ -1431,6 +1571,7 @@ class DiscoveryImpl implements Discovery {
    */
   #handleMembershipResponse(rm: ReceivedMessage, res: MembershipResponse, nonce: bigint, store: MessageStore<SignedGossipMessage>): void {
     this.#publishNonce(nonce);
+    if (this.#paceQuestions.size > 0) this.#notePaceAnswer(pkiHex(rm.connectionInfo.id), res);
     const max = this.#o.maxMembersPerResponse;
     const aliveEntries = res.alive.length > max ? res.alive.slice(0, max) : res.alive;
     const deadRoom = max - aliveEntries.length;

@@ -286,7 +286,8 @@ export interface DiscoveryOptions {
   /**
    * Ours (peer.gossip.membershipDelta, off by default): periodic membership sync requests list the alive
    * members we know (in Fabric's unused `known` field), and responses leave out what a request lists, so a
-   * response carries news instead of the whole view. Fabric peers send no list and get whole responses.
+   * response carries news instead of the whole view. Fabric peers send no list and get whole responses. Off,
+   * a response ignores a list, as Fabric's do.
    */
   membershipDelta: boolean;
   /**
@@ -302,7 +303,8 @@ export interface DiscoveryOptions {
    * least DEF_ALIVE_TIME_INTERVAL_MS), our alive messages go at least as often as Fabric's default pace
    * (DEF_ALIVE_TIME_INTERVAL_MS), since such a peer counts only alive messages; and with membershipDelta our
    * own requests to a member that answered a probe list what we know, as sync requests do, so that ours are
-   * never taken for Fabric's.
+   * never taken for Fabric's. With membershipDelta too, members whose pushed alive messages come at Fabric's
+   * pace are asked in a sync: an answer holding members the request listed is Fabric's.
    */
   aliveFollowsFabricPeers: boolean;
 }

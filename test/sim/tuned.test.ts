@@ -261,7 +261,8 @@ test("the tuned set's membership: complete views within 3 s of the start, far fe
 
 test("a mixed network, every other peer on Fabric's defaults and the rest on the tuned set, converges, and no Fabric peer declares one of ours dead", async () => {
   // Fabric peers count only alive messages: the tuned set sends them at Fabric's pace beside them (aliveFollowsFabricPeers).
-  // At its own 15 s, with 5 % loss, Fabric peers declared ours dead 11 times in these 60 s.
+  // At its own 15 s, with 5 % loss, Fabric peers declared ours dead 11 times in these 60 s. Views complete when the
+  // Fabric peers' 4 s syncs get there: over seeds 1-16 of this network at 12-40 s (median 23 s), so the bound is 45 s.
   const fabric = presetGossipConfig("fabric");
   const gossipByPeer: Record<number, SimOptions["gossip"]> = {};
   for (let i = 1; i < 40; i += 2) gossipByPeer[i] = fabric;
@@ -273,7 +274,7 @@ test("a mixed network, every other peer on Fabric's defaults and the rest on the
     if (e.kind === "death" && isFabric(e.peer) && !isFabric(e.target)) deaths.push(`${e.peer} declared ${e.target} dead at ${e.atMs} ms`);
   });
   const { report } = await sim.run();
-  assert.ok(report.membershipConvergenceSeconds !== undefined && report.membershipConvergenceSeconds <= 25, `mixed converged at ${report.membershipConvergenceSeconds} s`);
+  assert.ok(report.membershipConvergenceSeconds !== undefined && report.membershipConvergenceSeconds <= 45, `mixed converged at ${report.membershipConvergenceSeconds} s`);
   assert.deepEqual(deaths, []);
   assert.equal(report.falseDeaths, 0);
   assert.equal(report.missingCommits, 0);

@@ -12,7 +12,7 @@ import type { DiscoveryOptions } from "../../../src/discovery/index.js";
 import { SignedGossipMessage } from "../../../src/protoext/signed-message.js";
 import { fromUtf8, toHex } from "../../../src/util/bytes.js";
 import { TEST_OPTIONS } from "./harness.js";
-import { aliveOf, fixture, RemotePeer } from "./recording-comm.js";
+import { aliveOf, fixture, memRes, RemotePeer } from "./recording-comm.js";
 
 const ALIVE = TEST_OPTIONS.aliveTimeIntervalMs!;
 const EXPIRATION = TEST_OPTIONS.aliveExpirationTimeoutMs!;
@@ -368,6 +368,53 @@ describe("aliveFollowsFabricPeers (ours)", () => {
       const toBack = requestsOf(f).filter((r) => r.to === back.endpoint);
       assert.ok(toBack.length > 0, "a request followed the answered probe");
       assert.deepEqual(toBack.at(-1)!.known.length > 0, on, on ? "it lists the members it knows" : "Fabric's request: no list");
+      await f.disc.stop();
+    }
+  });
+  it("asks members whose pushed alive messages come at Fabric's pace whether they honour a list, in the places of random targets: a Fabric peer's whole view marks it", async () => {
+    const f = await fixture({ orgOf, options: { ...TUNED, membershipDelta: true, aliveFollowsFabricPeers: true } });
+    const fabric = new RemotePeer("org1-fabric:7051");
+    const ours = new RemotePeer("org1-ours:7051");
+    const slow = new RemotePeer("org1-slow:7051");
+    // Fabric's peer and one of ours that follows it push alive messages every 5 s; another of ours every 15 s.
+    for (let t = 0; t <= 15_000; t += 5_000) {
+      f.comm.deliver(fabric.alive(), fabric.pkiId);
+      f.comm.deliver(ours.alive(), ours.pkiId);
+      if (t % 15_000 === 0) f.comm.deliver(slow.alive(), slow.pkiId);
+      await f.clock.advance(5_000);
+    }
+    assert.equal(await aliveIntervalGauge(f), 15);
+    f.disc.initiateSync(1);
+    // One sync request, as without the option; it went to a member at Fabric's pace, with a list.
+    const [first] = requestsOf(f);
+    assert.equal(requestsOf(f).length, 1);
+    assert.ok(first!.to === fabric.endpoint || first!.to === ours.endpoint, `asked ${first!.to}`);
+    assert.ok(first!.known.length > 0);
+    f.disc.initiateSync(1);
+    const asked = requestsOf(f).map((r) => r.to);
+    assert.deepEqual(asked.sort(), [fabric.endpoint, ours.endpoint].sort(), "each suspect asked once");
+    // Ours honours the list: nothing comes back but what we did not list. Fabric's sends what we hold (and listed).
+    f.comm.deliver(memRes(0n, []), ours.pkiId);
+    assert.equal(await aliveIntervalGauge(f), 15, "an answer that honours the list changes nothing");
+    f.comm.deliver(memRes(0n, [fabric.alive(), slow.alive({ seq: 1n }), ours.alive({ seq: 1n })]), fabric.pkiId);
+    assert.equal(await aliveIntervalGauge(f), 5, "a Fabric peer's whole view");
+    // A later answer of ours asked nothing: it is not read as one.
+    f.comm.deliver(memRes(0n, [slow.alive({ seq: 1n })]), ours.pkiId);
+    assert.equal(await aliveIntervalGauge(f), 5);
+    await f.disc.stop();
+  });
+
+  it("answers as Fabric does without membershipDelta: the list is ignored", async () => {
+    for (const delta of [false, true]) {
+      const f = await fixture({ orgOf, options: { membershipDelta: delta } });
+      const a = new RemotePeer("org1-a:7051");
+      f.comm.deliver(a.alive(), a.pkiId);
+      const requester = new RemotePeer("org1-requester:7051");
+      f.comm.deliver(requester.memReq(9n, requester.alive().envelope, [a.pkiId, f.self.pkiId]), requester.pkiId);
+      const reply = f.comm.sentOf("memRes").at(-1)!;
+      const res = reply.msg.message.content?.$case === "memRes" ? reply.msg.message.content.value : undefined;
+      const ids = res!.alive.map((e) => fromUtf8(aliveOf(SignedGossipMessage.fromEnvelope(e)).membership!.pkiId)).sort();
+      assert.deepEqual(ids, delta ? [] : ["org1-a:7051", "org1-requester:7051", "self:7051"], `membershipDelta ${delta}`);
       await f.disc.stop();
     }
   });
