@@ -261,6 +261,12 @@ function storesSame(store: MessageStore<SignedGossipMessage>, env: Envelope): bo
   return store.holds(alivePartition(pkiId), (held) => bytesEqual(held.envelope.payload, env.payload));
 }
 
+/** The member a sync request goes to, from its alive message as the alive view holds it. */
+function syncTarget(msg: SignedGossipMessage): NetworkMember {
+  const member = wellFormedAlive(msg)!.membership;
+  return { endpoint: member.endpoint, metadata: member.metadata, pkiId: member.pkiId, internalEndpoint: msg.internalEndpoint() };
+}
+
 /** Fabric's discovery `before(a, b)`: whether the stored time `a` is older than `b`. */
 function before(a: LastSeen, b: PeerTime): boolean {
   return comparePeerTime({ incNum: a.incNum, seqNum: a.seqNum }, b) < 0;
@@ -566,16 +572,7 @@ class DiscoveryImpl implements Discovery {
     const chosen = new Set(this.#c.random.indices(k, alive.length));
     if (options.eachOrg === true) for (const i of this.#oneOfEachOrg(alive)) chosen.add(i);
     const targets: NetworkMember[] = [];
-    for (const i of chosen) {
-      const msg = alive[i]!;
-      const member = wellFormedAlive(msg)!.membership;
-      targets.push({
-        endpoint: member.endpoint,
-        metadata: member.metadata,
-        pkiId: member.pkiId,
-        internalEndpoint: msg.internalEndpoint(),
-      });
-    }
+    for (const i of chosen) targets.push(syncTarget(alive[i]!));
     if (options.withAlive === true) this.#sendAlive();
     if (targets.length === 0) {
       this.#logger.debug("No peers to send to, aborting membership sync");
@@ -630,9 +627,8 @@ class DiscoveryImpl implements Discovery {
     for (const s of suspects.slice(0, Math.max(1, peerNum))) {
       this.#paceSuspects.delete(s.key);
       s.meta.paceKnownInc = s.incNum;
-      const member = wellFormedAlive(s.msg)!.membership;
-      if (!targets.some((t) => bytesEqual(t.pkiId, member.pkiId))) {
-        const target = { endpoint: member.endpoint, metadata: member.metadata, pkiId: member.pkiId, internalEndpoint: s.msg.internalEndpoint() };
+      const target = syncTarget(s.msg);
+      if (!targets.some((t) => bytesEqual(t.pkiId, target.pkiId))) {
         // In the place of a random target not asked itself (from the last), or added when there is none.
         while (replace >= 0 && asked.has(pkiHex(targets[replace]!.pkiId))) replace--;
         if (replace >= 0) targets[replace--] = target;

@@ -56,8 +56,8 @@ export const DISCOVERY_RECONNECT_PINGS_IN_FLIGHT: GaugeSpec<never> = {
 };
 
 /**
- * Ours: the interval our alive messages go at now, in seconds: aliveTimeInterval, or Fabric's 5 s while a member sends
- * Fabric's membership requests (aliveFollowsFabricPeers).
+ * Ours: the interval our alive messages go at now, in seconds: aliveTimeInterval, or Fabric's 5 s while a member known to
+ * be a Fabric peer, by its requests or its answers, is alive (aliveFollowsFabricPeers).
  */
 export const DISCOVERY_ALIVE_INTERVAL: GaugeSpec<never> = {
   name: "fabric_gossip_discovery_alive_interval_seconds",
