@@ -280,6 +280,25 @@ test("a mixed network, every other peer on Fabric's defaults and the rest on the
   assert.equal(report.missingCommits, 0);
 });
 
+test("a Fabric peer on its defaults among tuned peers pulls every block the push missed from them", async () => {
+  // Its block pull asks digestWaitTime (1 s) after its hello; a tuned responder must still hold the hello's nonce
+  // then (requestWaitTime as Fabric's). At 20ms they ignored every such request: 11 of its 12 blocks never came.
+  // Static leaders, so that it never fetches blocks from the ordering service itself.
+  const base = membershipOptions(presetGossipConfig("tuned"));
+  const sim = new Simulator(
+    membershipOptions(presetGossipConfig("tuned"), {
+      seed: 6,
+      gossipByPeer: { 5: presetGossipConfig("fabric") },
+      leaderMode: "static",
+      blocks: 12,
+      blockIntervalMs: 1_000,
+      link: { ...base.link, loss: 0.05 },
+    }),
+  );
+  const { report } = await sim.run();
+  assert.equal(report.missingCommits, 0);
+});
+
 test("the tuned set's channel views: most StateInfo spreads by push at start, the rest is pulled from its owner, with few snapshots", async () => {
   // Peers refuse a StateInfo whose sender's identity they lack: startupSync gossips ours only after our alive
   // messages, and again at two later early syncs; a missing one is pulled from the member it belongs to.
