@@ -300,8 +300,9 @@ export interface GossipConfig {
   /**
    * Extension, not in Fabric (`peer.gossip.aliveFollowsFabricPeers`; false, the default, is off): while an
    * alive member sends Fabric's membership requests (they list no known members), or answers a sync request
-   * with the members it listed (members whose alive messages come every 5 s are asked so), alive messages go at
-   * least every 5 s (Fabric's default aliveTimeInterval), since such a peer counts only alive messages.
+   * with the members it listed (every sync target is asked so, and members whose alive messages come every 5 s
+   * in the places of random targets), alive messages go at least every 5 s (Fabric's default
+   * aliveTimeInterval), since such a peer counts only alive messages.
    */
   aliveFollowsFabricPeers: boolean;
   /** Extension, not in Fabric (`peer.gossip.limits.*`): protections against misbehaving peers and floods. */

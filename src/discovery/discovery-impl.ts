@@ -143,16 +143,29 @@ interface MemberMeta {
   pushedAliveInc?: bigint;
   /** aliveFollowsFabricPeers: how many of that incarnation's pushed alive messages came at about Fabric's pace after the one before. */
   fabricPaceGaps?: number;
-  /** aliveFollowsFabricPeers: the incarnation we know to be ours (it listed, or our question showed it honours lists), or asked already. */
+  /** aliveFollowsFabricPeers: that incarnation's pushed alive messages also came at a pace Fabric's never has (#notePushedAlive). */
+  otherPaceSeen?: boolean;
+  /** aliveFollowsFabricPeers: how often that incarnation was asked (#askPaceSuspects). */
+  paceAsks?: number;
+  /** aliveFollowsFabricPeers: the incarnation we know to be ours: it listed, or answered our question honouring the list. */
   paceKnownInc?: bigint;
 }
 
 /**
  * aliveFollowsFabricPeers: two pushed alive messages of a member this far apart suggest Fabric's alive pace (5 s);
- * ours come every aliveTimeInterval (15 s in the tuned set; two at start 250 ms apart). Such a member is asked once.
+ * ours come every aliveTimeInterval (15 s in the tuned set), and every 5 s while they follow a Fabric peer. Two less
+ * than half of it apart are a pace Fabric's never has: ours send two at start, 250 ms apart.
  */
 const FABRIC_PACE_GAP_MIN_MS = DEF_ALIVE_TIME_INTERVAL_MS / 2;
 const FABRIC_PACE_GAP_MAX_MS = (DEF_ALIVE_TIME_INTERVAL_MS * 3) / 2;
+
+/**
+ * aliveFollowsFabricPeers: a question (#askPaceSuspects) not answered within this long is taken as lost (a request or
+ * response lost on the way), and its member is asked again at the next sync, up to MAX_PACE_ASKS times an incarnation.
+ * Answers come within a round trip.
+ */
+const PACE_ANSWER_WAIT_MS = 2_000;
+const MAX_PACE_ASKS = 3;
 
 /** A sync request that asked a member whether it honours membershipDelta's lists: what it listed, by member. */
 interface PaceQuestion {
@@ -160,6 +173,10 @@ interface PaceQuestion {
   atMs: number;
   /** Listed members: the version tag listed, or undefined when listed by PKI-ID (any version is left out then). */
   listed: Map<PkiHex, string | undefined>;
+  /** Asked as a suspect (#notePushedAlive), not as a random target of the sync. */
+  suspect: boolean;
+  /** A suspect's question unanswered past PACE_ANSWER_WAIT_MS: its member was made a suspect again (or had been asked enough). */
+  retried: boolean;
 }
 
 /** A member forgotten not long ago: its dead entries are ignored and alive messages must be newer. */
@@ -594,23 +611,30 @@ class DiscoveryImpl implements Discovery {
   }
 
   /**
-   * aliveFollowsFabricPeers: while our alive messages go at our own pace, members whose pushed alive messages came
-   * at about Fabric's are asked in this sync, each once per incarnation, whether they honour our list: a Fabric peer
-   * answers with its whole view, listed members included; ours never sends back a member we listed. They take the
-   * places of random targets (up to `peerNum`, at least one), so a sync sends as many requests as before. A Fabric
-   * peer's own requests reach a given peer rarely (3 of N peers every 4 s). Returns the questions by target.
+   * aliveFollowsFabricPeers: while our alive messages go at our own pace, every sync request asks its target whether it
+   * honours our list: a Fabric peer answers with its whole view, listed members included; ours never sends back a
+   * member we listed (#notePaceAnswer). Members whose pushed alive messages came at about Fabric's pace (suspects) take
+   * the places of random targets (up to `peerNum`, at least one), so a sync sends as many requests as before; a suspect
+   * not answering is asked again, up to MAX_PACE_ASKS times an incarnation. A Fabric peer's own requests reach a given
+   * peer rarely (3 of N peers every 4 s). Returns the questions by target.
    */
   #askPaceSuspects(targets: NetworkMember[], peerNum: number): Map<PkiHex, PaceQuestion> | undefined {
     const now = this.#c.clock.monotonic();
-    for (const [key, q] of this.#paceQuestions) if (now - q.atMs > this.#o.aliveExpirationTimeoutMs) this.#paceQuestions.delete(key);
-    if (this.#paceSuspects.size === 0) return undefined;
+    for (const [key, q] of this.#paceQuestions) {
+      if (now - q.atMs > this.#o.aliveExpirationTimeoutMs) this.#paceQuestions.delete(key);
+      else if (q.suspect && !q.retried && now - q.atMs > PACE_ANSWER_WAIT_MS) {
+        // No answer yet: lost on the way, most likely. A late answer still counts.
+        q.retried = true;
+        const meta = this.#meta.get(key);
+        if (meta !== undefined && (meta.paceAsks ?? 0) < MAX_PACE_ASKS && meta.paceKnownInc !== q.incNum) this.#paceSuspects.set(key, q.incNum);
+      }
+    }
     const configured = this.#o.aliveTimeIntervalMs;
     if (configured <= DEF_ALIVE_TIME_INTERVAL_MS || this.#alivePaceMs() !== configured) {
       // At Fabric's pace already: another Fabric peer would change nothing, and ours following one look like it.
       this.#paceSuspects.clear();
       return undefined;
     }
-    // Those at Fabric's pace the longest in their incarnation first: ours that follow a Fabric peer go at its pace only since.
     const suspects: { key: PkiHex; incNum: bigint; msg: SignedGossipMessage; meta: MemberMeta }[] = [];
     for (const [key, incNum] of this.#paceSuspects) {
       const msg = this.#aliveMembership.get(key);
@@ -621,12 +645,14 @@ class DiscoveryImpl implements Discovery {
       }
       suspects.push({ key, incNum, msg, meta });
     }
-    suspects.sort((a, b) => (b.meta.fabricPaceGaps ?? 0) - (a.meta.fabricPaceGaps ?? 0));
+    // Members once seen at a pace Fabric's never has go last (ours, at start); then those at Fabric's pace for the
+    // most alive messages: ours that follow a Fabric peer go at its pace only since they found it.
+    suspects.sort((a, b) => Number(a.meta.otherPaceSeen === true) - Number(b.meta.otherPaceSeen === true) || (b.meta.fabricPaceGaps ?? 0) - (a.meta.fabricPaceGaps ?? 0));
     const asked = new Map<PkiHex, PaceQuestion>();
     let replace = targets.length - 1;
     for (const s of suspects.slice(0, Math.max(1, peerNum))) {
       this.#paceSuspects.delete(s.key);
-      s.meta.paceKnownInc = s.incNum;
+      s.meta.paceAsks = (s.meta.paceAsks ?? 0) + 1;
       const target = syncTarget(s.msg);
       if (!targets.some((t) => bytesEqual(t.pkiId, target.pkiId))) {
         // In the place of a random target not asked itself (from the last), or added when there is none.
@@ -634,9 +660,19 @@ class DiscoveryImpl implements Discovery {
         if (replace >= 0) targets[replace--] = target;
         else targets.push(target);
       }
-      const question: PaceQuestion = { incNum: s.incNum, atMs: now, listed: new Map() };
+      const question: PaceQuestion = { incNum: s.incNum, atMs: now, listed: new Map(), suspect: true, retried: false };
       this.#paceQuestions.set(s.key, question);
       asked.set(s.key, question);
+    }
+    // The random targets are asked as well: their answers tell ours from Fabric's at no cost.
+    for (const target of targets) {
+      const key = pkiHex(target.pkiId);
+      if (asked.has(key) || this.#paceQuestions.get(key)?.suspect === true) continue;
+      const incNum = this.#aliveLastTS.get(key)?.incNum;
+      if (incNum === undefined || this.#meta.get(key)?.paceKnownInc === incNum || this.#fabricPaced.get(key) === incNum) continue;
+      const question: PaceQuestion = { incNum, atMs: now, listed: new Map(), suspect: false, retried: false };
+      this.#paceQuestions.set(key, question);
+      asked.set(key, question);
     }
     return asked;
   }
@@ -649,14 +685,19 @@ class DiscoveryImpl implements Discovery {
     const now = this.#c.clock.monotonic();
     const incNum = am.timestamp.incNum;
     const last = meta.pushedAliveInc === incNum ? meta.pushedAliveAtMs : undefined;
-    if (last === undefined) meta.fabricPaceGaps = 0;
+    if (last === undefined) {
+      meta.fabricPaceGaps = 0;
+      meta.otherPaceSeen = false;
+      meta.paceAsks = 0;
+    }
     meta.pushedAliveAtMs = now;
     meta.pushedAliveInc = incNum;
     if (last === undefined) return;
     const gap = now - last;
+    if (gap < FABRIC_PACE_GAP_MIN_MS) meta.otherPaceSeen = true;
     if (gap < FABRIC_PACE_GAP_MIN_MS || gap > FABRIC_PACE_GAP_MAX_MS) return;
     meta.fabricPaceGaps = (meta.fabricPaceGaps ?? 0) + 1;
-    if (meta.paceKnownInc !== incNum && this.#fabricPaced.get(key) !== incNum) this.#paceSuspects.set(key, incNum);
+    if (meta.paceKnownInc !== incNum && (meta.paceAsks ?? 0) < MAX_PACE_ASKS && this.#fabricPaced.get(key) !== incNum) this.#paceSuspects.set(key, incNum);
   }
 
   /**
@@ -667,6 +708,8 @@ class DiscoveryImpl implements Discovery {
     const question = this.#paceQuestions.get(key);
     if (question === undefined) return;
     this.#paceQuestions.delete(key);
+    // Nothing listed, nothing to tell by.
+    if (question.listed.size === 0) return;
     for (const env of res.alive) {
       const pkiId = peekAlivePkiId(env.payload);
       if (pkiId === undefined) continue;
@@ -681,6 +724,9 @@ class DiscoveryImpl implements Discovery {
       if (this.#aliveLastTS.get(key)?.incNum === question.incNum) this.#markFabricPaced(key, question.incNum, "its membership response ignored our list");
       return;
     }
+    // It honoured the list: ours.
+    const meta = this.#meta.get(key);
+    if (meta !== undefined && this.#aliveLastTS.get(key)?.incNum === question.incNum) meta.paceKnownInc = question.incNum;
   }
 
   /** The membershipDelta tag of a member's PKI-ID (hex), computed once per member known. */
@@ -1567,7 +1613,8 @@ class DiscoveryImpl implements Discovery {
    */
   #handleMembershipResponse(rm: ReceivedMessage, res: MembershipResponse, nonce: bigint, store: MessageStore<SignedGossipMessage>): void {
     this.#publishNonce(nonce);
-    if (this.#paceQuestions.size > 0) this.#notePaceAnswer(pkiHex(rm.connectionInfo.id), res);
+    // Our sync requests go with nonce 0 (a connect request or probe, with its own nonce, lists nothing).
+    if (nonce === 0n && this.#paceQuestions.size > 0) this.#notePaceAnswer(pkiHex(rm.connectionInfo.id), res);
     const max = this.#o.maxMembersPerResponse;
     const aliveEntries = res.alive.length > max ? res.alive.slice(0, max) : res.alive;
     const deadRoom = max - aliveEntries.length;

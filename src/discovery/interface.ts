@@ -303,8 +303,9 @@ export interface DiscoveryOptions {
    * least DEF_ALIVE_TIME_INTERVAL_MS), our alive messages go at least as often as Fabric's default pace
    * (DEF_ALIVE_TIME_INTERVAL_MS), since such a peer counts only alive messages; and with membershipDelta our
    * own requests to a member that answered a probe list what we know, as sync requests do, so that ours are
-   * never taken for Fabric's. With membershipDelta too, members whose pushed alive messages come at Fabric's
-   * pace are asked in a sync: an answer holding members the request listed is Fabric's.
+   * never taken for Fabric's. With membershipDelta too, a sync's answers tell: one holding members the request
+   * listed is Fabric's, one without is ours; members whose pushed alive messages come at Fabric's pace are asked
+   * in the places of random targets, again when no answer comes.
    */
   aliveFollowsFabricPeers: boolean;
 }

@@ -404,6 +404,95 @@ describe("aliveFollowsFabricPeers (ours)", () => {
     await f.disc.stop();
   });
 
+  it("asks a suspect again when no answer comes (a request or response lost), up to three times an incarnation; a late answer still counts", async () => {
+    const f = await fixture({ orgOf, options: { ...TUNED, membershipDelta: true, aliveFollowsFabricPeers: true } });
+    const fabric = new RemotePeer("org1-fabric:7051");
+    const slow = new RemotePeer("org1-slow:7051");
+    const slower = new RemotePeer("org1-slower:7051");
+    for (const p of [slow, slower]) f.comm.deliver(p.alive(), p.pkiId);
+    for (let t = 0; t <= 10_000; t += 5_000) {
+      f.comm.deliver(fabric.alive(), fabric.pkiId);
+      await f.clock.advance(5_000);
+    }
+    // One request a sync: the suspect's question in the place of the random target, or the random target. The
+    // others stay alive at our pace (15 s), the Fabric peer at its own.
+    const asked: string[] = [];
+    for (let sync = 0; sync < 9; sync++) {
+      f.disc.initiateSync(1);
+      asked.push(requestsOf(f).at(-1)!.to);
+      for (let step = 0; step < 4; step++) {
+        const t = sync * 4_000 + step * 1_000;
+        if (t % 5_000 === 0) f.comm.deliver(fabric.alive(), fabric.pkiId);
+        if (t % 15_000 === 0) for (const p of [slow, slower]) f.comm.deliver(p.alive(), p.pkiId);
+        await f.clock.advance(1_000);
+      }
+    }
+    assert.deepEqual(asked.slice(0, 3), [fabric.endpoint, fabric.endpoint, fabric.endpoint], "asked again at the next syncs, never answered");
+    assert.ok(asked.slice(3).some((to) => to !== fabric.endpoint), `then random targets only: ${asked.slice(3).join(", ")}`);
+    assert.equal(await aliveIntervalGauge(f), 15);
+    // The third question's answer, late (within aliveExpirationTimeout), is a Fabric peer's whole view.
+    f.comm.deliver(fabric.alive(), fabric.pkiId);
+    f.comm.deliver(memRes(0n, [fabric.alive(), slow.alive({ seq: slow.seq })]), fabric.pkiId);
+    assert.equal(await aliveIntervalGauge(f), 5);
+    await f.disc.stop();
+  });
+
+  it("reads the answers of random sync targets too: a Fabric peer's whole view marks it at once, and one of ours that honours the list is never asked as a suspect", async () => {
+    const f = await fixture({ orgOf, options: { ...TUNED, membershipDelta: true, aliveFollowsFabricPeers: true } });
+    const fabric = new RemotePeer("org1-fabric:7051");
+    const ours = new RemotePeer("org1-ours:7051");
+    const slow = new RemotePeer("org1-slow:7051");
+    for (const p of [fabric, ours, slow]) f.comm.deliver(p.alive(), p.pkiId);
+    // A sync to every member (peerNum 3): no suspect yet, each target asked all the same.
+    f.disc.initiateSync(3);
+    assert.equal(requestsOf(f).length, 3);
+    f.comm.deliver(memRes(0n, []), ours.pkiId);
+    f.comm.deliver(memRes(0n, []), slow.pkiId);
+    assert.equal(await aliveIntervalGauge(f), 15, "answers that honour the list change nothing");
+    // A response with another nonce (a connect request's) says nothing.
+    f.comm.deliver(memRes(7n, [ours.alive({ seq: ours.seq }), slow.alive({ seq: slow.seq })]), fabric.pkiId);
+    assert.equal(await aliveIntervalGauge(f), 15);
+    f.comm.deliver(memRes(0n, [ours.alive({ seq: ours.seq }), slow.alive({ seq: slow.seq })]), fabric.pkiId);
+    assert.equal(await aliveIntervalGauge(f), 5, "the Fabric peer's whole view");
+    await f.disc.stop();
+
+    // Ours answered a random sync honouring the list: when it then goes at Fabric's pace (following a Fabric peer), it is no suspect.
+    const g = await fixture({ orgOf, options: { ...TUNED, membershipDelta: true, aliveFollowsFabricPeers: true } });
+    for (const p of [ours, slow]) g.comm.deliver(p.alive(), p.pkiId);
+    g.disc.initiateSync(2);
+    g.comm.deliver(memRes(0n, []), ours.pkiId);
+    for (let t = 0; t <= 10_000; t += 5_000) {
+      g.comm.deliver(ours.alive(), ours.pkiId);
+      await g.clock.advance(5_000);
+    }
+    const before = requestsOf(g).length;
+    g.disc.initiateSync(0);
+    assert.equal(requestsOf(g).length, before, "not asked: known to be ours");
+    await g.disc.stop();
+  });
+
+  it("asks members once seen at a pace Fabric's never has (two alive messages 250 ms apart, as ours at start) after the others", async () => {
+    const f = await fixture({ orgOf, options: { ...TUNED, membershipDelta: true, aliveFollowsFabricPeers: true } });
+    const follower = new RemotePeer("org1-follower:7051");
+    const fabric = new RemotePeer("org1-fabric:7051");
+    // Ours at start: two alive messages 250 ms apart, then every 5 s (it follows a Fabric peer): four gaps at Fabric's pace.
+    f.comm.deliver(follower.alive(), follower.pkiId);
+    await f.clock.advance(250);
+    for (let t = 0; t <= 20_000; t += 5_000) {
+      f.comm.deliver(follower.alive(), follower.pkiId);
+      if (t >= 10_000) f.comm.deliver(fabric.alive(), fabric.pkiId);
+      await f.clock.advance(5_000);
+    }
+    // One request: the first suspect in the place of the random target.
+    f.disc.initiateSync(1);
+    assert.deepEqual(
+      requestsOf(f).map((r) => r.to),
+      [fabric.endpoint],
+      "the Fabric peer (two gaps at its pace) before the follower (four, and one at start)",
+    );
+    await f.disc.stop();
+  });
+
   it("answers as Fabric does without membershipDelta: the list is ignored", async () => {
     for (const delta of [false, true]) {
       const f = await fixture({ orgOf, options: { membershipDelta: delta } });
