@@ -145,7 +145,7 @@ interface MemberMeta {
   fabricPaceGaps?: number;
   /** aliveFollowsFabricPeers: that incarnation's pushed alive messages also came at a pace Fabric's never has (#notePushedAlive). */
   otherPaceSeen?: boolean;
-  /** aliveFollowsFabricPeers: how often that incarnation was asked (#askPaceSuspects). */
+  /** aliveFollowsFabricPeers: how often that incarnation was asked (#askPaceQuestions). */
   paceAsks?: number;
   /** aliveFollowsFabricPeers: the incarnation we know to be ours: it listed, or answered our question honouring the list. */
   paceKnownInc?: bigint;
@@ -160,7 +160,7 @@ const FABRIC_PACE_GAP_MIN_MS = DEF_ALIVE_TIME_INTERVAL_MS / 2;
 const FABRIC_PACE_GAP_MAX_MS = (DEF_ALIVE_TIME_INTERVAL_MS * 3) / 2;
 
 /**
- * aliveFollowsFabricPeers: a question (#askPaceSuspects) not answered within this long is taken as lost (a request or
+ * aliveFollowsFabricPeers: a question (#askPaceQuestions) not answered within this long is taken as lost (a request or
  * response lost on the way), and its member is asked again at the next sync, up to MAX_PACE_ASKS times an incarnation.
  * Answers come within a round trip.
  */
@@ -173,10 +173,8 @@ interface PaceQuestion {
   atMs: number;
   /** Listed members: the version tag listed, or undefined when listed by PKI-ID (any version is left out then). */
   listed: Map<PkiHex, string | undefined>;
-  /** Asked as a suspect (#notePushedAlive), not as a random target of the sync. */
+  /** Asked as a suspect (#notePushedAlive), not as a random target of the sync: unanswered, it is asked again. */
   suspect: boolean;
-  /** A suspect's question unanswered past PACE_ANSWER_WAIT_MS: its member was made a suspect again (or had been asked enough). */
-  retried: boolean;
 }
 
 /** A member forgotten not long ago: its dead entries are ignored and alive messages must be newer. */
@@ -367,7 +365,7 @@ class DiscoveryImpl implements Discovery {
   #checkDueMs = 0;
   /** aliveFollowsFabricPeers: members whose membership requests are Fabric's, with the incarnation that sent them. */
   readonly #fabricPaced = new Map<PkiHex, bigint>();
-  /** aliveFollowsFabricPeers: members whose pushed alive messages came at about Fabric's pace, to ask in a sync (#askPaceSuspects). */
+  /** aliveFollowsFabricPeers: members whose pushed alive messages came at about Fabric's pace, to ask in a sync (#askPaceQuestions). */
   readonly #paceSuspects = new Map<PkiHex, bigint>();
   /** aliveFollowsFabricPeers: our sync requests that asked a suspect, until its response (#notePaceAnswer). */
   readonly #paceQuestions = new Map<PkiHex, PaceQuestion>();
@@ -603,7 +601,7 @@ class DiscoveryImpl implements Discovery {
       for (const target of targets) this.#c.comm.sendToPeer(target, req);
       return;
     }
-    const asked = this.#o.aliveFollowsFabricPeers ? this.#askPaceSuspects(targets, peerNum) : undefined;
+    const asked = this.#o.aliveFollowsFabricPeers ? this.#askPaceQuestions(targets, peerNum) : undefined;
     for (const target of targets) {
       const question = asked?.get(pkiHex(target.pkiId));
       this.#c.comm.sendToPeer(target, membershipRequestOf(am, 0n, this.#knownFor(target, question?.listed)));
@@ -618,13 +616,12 @@ class DiscoveryImpl implements Discovery {
    * not answering is asked again, up to MAX_PACE_ASKS times an incarnation. A Fabric peer's own requests reach a given
    * peer rarely (3 of N peers every 4 s). Returns the questions by target.
    */
-  #askPaceSuspects(targets: NetworkMember[], peerNum: number): Map<PkiHex, PaceQuestion> | undefined {
+  #askPaceQuestions(targets: NetworkMember[], peerNum: number): Map<PkiHex, PaceQuestion> | undefined {
     const now = this.#c.clock.monotonic();
     for (const [key, q] of this.#paceQuestions) {
       if (now - q.atMs > this.#o.aliveExpirationTimeoutMs) this.#paceQuestions.delete(key);
-      else if (q.suspect && !q.retried && now - q.atMs > PACE_ANSWER_WAIT_MS) {
-        // No answer yet: lost on the way, most likely. A late answer still counts.
-        q.retried = true;
+      else if (q.suspect && now - q.atMs > PACE_ANSWER_WAIT_MS) {
+        // No answer yet: lost on the way, most likely. A suspect again (the question stays: a late answer still counts).
         const meta = this.#meta.get(key);
         if (meta !== undefined && (meta.paceAsks ?? 0) < MAX_PACE_ASKS && meta.paceKnownInc !== q.incNum) this.#paceSuspects.set(key, q.incNum);
       }
@@ -649,6 +646,11 @@ class DiscoveryImpl implements Discovery {
     // most alive messages: ours that follow a Fabric peer go at its pace only since they found it.
     suspects.sort((a, b) => Number(a.meta.otherPaceSeen === true) - Number(b.meta.otherPaceSeen === true) || (b.meta.fabricPaceGaps ?? 0) - (a.meta.fabricPaceGaps ?? 0));
     const asked = new Map<PkiHex, PaceQuestion>();
+    const ask = (key: PkiHex, incNum: bigint, suspect: boolean): void => {
+      const question: PaceQuestion = { incNum, atMs: now, listed: new Map(), suspect };
+      this.#paceQuestions.set(key, question);
+      asked.set(key, question);
+    };
     let replace = targets.length - 1;
     for (const s of suspects.slice(0, Math.max(1, peerNum))) {
       this.#paceSuspects.delete(s.key);
@@ -660,9 +662,7 @@ class DiscoveryImpl implements Discovery {
         if (replace >= 0) targets[replace--] = target;
         else targets.push(target);
       }
-      const question: PaceQuestion = { incNum: s.incNum, atMs: now, listed: new Map(), suspect: true, retried: false };
-      this.#paceQuestions.set(s.key, question);
-      asked.set(s.key, question);
+      ask(s.key, s.incNum, true);
     }
     // The random targets are asked as well: their answers tell ours from Fabric's at no cost.
     for (const target of targets) {
@@ -670,9 +670,7 @@ class DiscoveryImpl implements Discovery {
       if (asked.has(key) || this.#paceQuestions.get(key)?.suspect === true) continue;
       const incNum = this.#aliveLastTS.get(key)?.incNum;
       if (incNum === undefined || this.#meta.get(key)?.paceKnownInc === incNum || this.#fabricPaced.get(key) === incNum) continue;
-      const question: PaceQuestion = { incNum, atMs: now, listed: new Map(), suspect: false, retried: false };
-      this.#paceQuestions.set(key, question);
-      asked.set(key, question);
+      ask(key, incNum, false);
     }
     return asked;
   }
@@ -701,7 +699,7 @@ class DiscoveryImpl implements Discovery {
   }
 
   /**
-   * aliveFollowsFabricPeers: the response of a member we asked (#askPaceSuspects). A member we listed (by PKI-ID, or
+   * aliveFollowsFabricPeers: the response of a member we asked (#askPaceQuestions). A member we listed (by PKI-ID, or
    * by version at the version we still hold) is in it only when the responder ignored the list: Fabric's.
    */
   #notePaceAnswer(key: PkiHex, res: MembershipResponse): void {

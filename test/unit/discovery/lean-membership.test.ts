@@ -274,6 +274,15 @@ async function aliveIntervalGauge(f: Awaited<ReturnType<typeof fixture>>): Promi
 
 describe("aliveFollowsFabricPeers (ours)", () => {
   const TUNED = { aliveTimeIntervalMs: 15_000, aliveExpirationTimeoutMs: 25_000, aliveExpirationCheckIntervalMs: 2_500, reconnectIntervalMs: 25_000 };
+  const FOLLOWING = { ...TUNED, membershipDelta: true, aliveFollowsFabricPeers: true };
+  const following = (): ReturnType<typeof fixture> => fixture({ orgOf, options: FOLLOWING });
+  /** `peer` pushes `count` alive messages at Fabric's pace: one now, the clock 5 s on after each. */
+  async function atFabricPace(f: Awaited<ReturnType<typeof fixture>>, peer: RemotePeer, count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      f.comm.deliver(peer.alive(), peer.pkiId);
+      await f.clock.advance(5_000);
+    }
+  }
   /** The virtual times (ms from the start) at which we gossiped our alive messages, stepping `stepMs` until `untilMs`. */
   async function aliveTimes(
     f: Awaited<ReturnType<typeof fixture>>,
@@ -292,7 +301,7 @@ describe("aliveFollowsFabricPeers (ours)", () => {
   }
 
   it("sends alive messages at Fabric's pace while an alive member sends Fabric's requests (no list), and goes back when it lists or dies", async () => {
-    const f = await fixture({ orgOf, options: { ...TUNED, membershipDelta: true, aliveFollowsFabricPeers: true } });
+    const f = await following();
     const fabric = new RemotePeer("org1-fabric:7051");
     const ours = new RemotePeer("org1-ours:7051");
     let fabricUp = true;
@@ -334,7 +343,7 @@ describe("aliveFollowsFabricPeers (ours)", () => {
   it("keeps its own pace without the option, beside members that list, and when its own interval is no longer than Fabric's", async () => {
     const cases: { options: Partial<DiscoveryOptions>; lists: boolean; every: number }[] = [
       { options: { ...TUNED, membershipDelta: true }, lists: false, every: 15_000 },
-      { options: { ...TUNED, membershipDelta: true, aliveFollowsFabricPeers: true }, lists: true, every: 15_000 },
+      { options: FOLLOWING, lists: true, every: 15_000 },
       { options: { ...TUNED, aliveTimeIntervalMs: 4_000, membershipDelta: true, aliveFollowsFabricPeers: true }, lists: false, every: 4_000 },
     ];
     for (const c of cases) {
@@ -372,7 +381,7 @@ describe("aliveFollowsFabricPeers (ours)", () => {
     }
   });
   it("asks members whose pushed alive messages come at Fabric's pace whether they honour a list, in the places of random targets: a Fabric peer's whole view marks it", async () => {
-    const f = await fixture({ orgOf, options: { ...TUNED, membershipDelta: true, aliveFollowsFabricPeers: true } });
+    const f = await following();
     const fabric = new RemotePeer("org1-fabric:7051");
     const ours = new RemotePeer("org1-ours:7051");
     const slow = new RemotePeer("org1-slow:7051");
@@ -405,15 +414,12 @@ describe("aliveFollowsFabricPeers (ours)", () => {
   });
 
   it("asks a suspect again when no answer comes (a request or response lost), up to three times an incarnation; a late answer still counts", async () => {
-    const f = await fixture({ orgOf, options: { ...TUNED, membershipDelta: true, aliveFollowsFabricPeers: true } });
+    const f = await following();
     const fabric = new RemotePeer("org1-fabric:7051");
     const slow = new RemotePeer("org1-slow:7051");
     const slower = new RemotePeer("org1-slower:7051");
     for (const p of [slow, slower]) f.comm.deliver(p.alive(), p.pkiId);
-    for (let t = 0; t <= 10_000; t += 5_000) {
-      f.comm.deliver(fabric.alive(), fabric.pkiId);
-      await f.clock.advance(5_000);
-    }
+    await atFabricPace(f, fabric, 3);
     // One request a sync: the suspect's question in the place of the random target, or the random target. The
     // others stay alive at our pace (15 s), the Fabric peer at its own.
     const asked: string[] = [];
@@ -438,7 +444,7 @@ describe("aliveFollowsFabricPeers (ours)", () => {
   });
 
   it("reads the answers of random sync targets too: a Fabric peer's whole view marks it at once, and one of ours that honours the list is never asked as a suspect", async () => {
-    const f = await fixture({ orgOf, options: { ...TUNED, membershipDelta: true, aliveFollowsFabricPeers: true } });
+    const f = await following();
     const fabric = new RemotePeer("org1-fabric:7051");
     const ours = new RemotePeer("org1-ours:7051");
     const slow = new RemotePeer("org1-slow:7051");
@@ -457,22 +463,26 @@ describe("aliveFollowsFabricPeers (ours)", () => {
     await f.disc.stop();
 
     // Ours answered a random sync honouring the list: when it then goes at Fabric's pace (following a Fabric peer), it is no suspect.
-    const g = await fixture({ orgOf, options: { ...TUNED, membershipDelta: true, aliveFollowsFabricPeers: true } });
+    // A member at Fabric's pace for fewer alive messages (a Fabric peer that started later) is asked instead.
+    const g = await following();
+    const later = new RemotePeer("org1-later:7051");
     for (const p of [ours, slow]) g.comm.deliver(p.alive(), p.pkiId);
     g.disc.initiateSync(2);
     g.comm.deliver(memRes(0n, []), ours.pkiId);
-    for (let t = 0; t <= 10_000; t += 5_000) {
+    await g.clock.advance(5_000);
+    for (let t = 5_000; t <= 15_000; t += 5_000) {
       g.comm.deliver(ours.alive(), ours.pkiId);
+      if (t >= 10_000) g.comm.deliver(later.alive(), later.pkiId);
       await g.clock.advance(5_000);
     }
     const before = requestsOf(g).length;
-    g.disc.initiateSync(0);
-    assert.equal(requestsOf(g).length, before, "not asked: known to be ours");
+    g.disc.initiateSync(1);
+    assert.deepEqual(requestsOf(g).slice(before).map((r) => r.to), [later.endpoint], "ours (three gaps at Fabric's pace) not asked: known to be ours");
     await g.disc.stop();
   });
 
   it("asks members once seen at a pace Fabric's never has (two alive messages 250 ms apart, as ours at start) after the others", async () => {
-    const f = await fixture({ orgOf, options: { ...TUNED, membershipDelta: true, aliveFollowsFabricPeers: true } });
+    const f = await following();
     const follower = new RemotePeer("org1-follower:7051");
     const fabric = new RemotePeer("org1-fabric:7051");
     // Ours at start: two alive messages 250 ms apart, then every 5 s (it follows a Fabric peer): four gaps at Fabric's pace.
