@@ -15,6 +15,7 @@ import { type GossipMessage, GossipMessage_Tag } from "../protos/gen/gossip/mess
 import { type ReceivedMessage, SignedGossipMessage } from "../protoext/index.js";
 import { bytesEqual, type Clock, type TimerHandle, errorMessage, type Random, toHex } from "../util/index.js";
 import { Connection } from "./connection.js";
+import { ConnectionTable } from "./connection-table.js";
 import { CommError } from "./errors.js";
 import { buildConnEstablish, checkConnEstablish, type RemoteHandshake, VerifiedHandshakes } from "./handshake.js";
 import type { AggregatedSendResult, Comm, CommStats, MessageAcceptor, SendResult } from "./interface.js";
@@ -127,7 +128,7 @@ export class CommImpl implements Comm {
   #inbound = 0;
   readonly #metrics: CommMetrics;
   readonly #pkiId: PKIidType;
-  readonly #conns = new Map<PkiHex, Connection>();
+  readonly #conns = new ConnectionTable();
   /** Streams that lost a dial race: still read until the remote ends them, never written. */
   readonly #sideConns = new Set<Connection>();
   readonly #dialing = new Map<PkiHex, Promise<Connection>>();
@@ -212,7 +213,7 @@ export class CommImpl implements Comm {
     const bytes = msg.bytes;
     if (!this.#fitsSendLimit(bytes)) return;
     for (const peer of peers) {
-      const conn = this.#conns.get(pkiKey(peer.pkiId));
+      const conn = this.#conns.of(peer.pkiId);
       if (conn !== undefined) {
         this.#enqueue(conn, bytes, false);
         continue;

@@ -28,7 +28,7 @@ import {
   type MembershipResponse,
   type PeerTime,
 } from "../protos/gen/gossip/message.pb.js";
-import { bytesEqual, errorMessage, fromHex, raceAbort, type TimerHandle, toHex } from "../util/index.js";
+import { bytesEqual, errorMessage, fromHex, raceAbort, startsBuffer, type TimerHandle, toHex } from "../util/index.js";
 import { AliveView } from "./alive-view.js";
 import { DiscoveryError, type DiscoveryLimitReason, type DiscoveryRejectReason } from "./errors.js";
 import {
@@ -149,6 +149,8 @@ interface MemberMeta {
   paceAsks?: number;
   /** aliveFollowsFabricPeers: the incarnation we know to be ours: it listed, or answered our question honouring the list. */
   paceKnownInc?: bigint;
+  /** No longer the member's entry (#removeMember): a stale entry of #heardVia. */
+  removed?: boolean;
 }
 
 /**
@@ -345,6 +347,12 @@ class DiscoveryImpl implements Discovery {
 
   /** Ours: per known member (same keys as #id2Member). */
   readonly #meta = new Map<PkiHex, MemberMeta>();
+  /**
+   * The entry heardFrom last marked first-hand, by the connection's PKI-ID array (a connection keeps its own
+   * copy): every message received calls heardFrom, and once a member is first-hand its connection's next
+   * messages change nothing, so one lookup by array identity settles them.
+   */
+  readonly #heardVia = new WeakMap<PKIidType, MemberMeta>();
   /** Ours: known members per org. */
   readonly #orgCount = new Map<string, number>();
   /** Ours: members forgotten less than the alive message TTL ago, oldest first. */
@@ -498,6 +506,11 @@ class DiscoveryImpl implements Discovery {
     return member === undefined ? undefined : copyNetworkMember(member);
   }
 
+  endpointOf(pkiId: PKIidType): string | undefined {
+    if (bytesEqual(pkiId, this.#self.pkiId)) return this.#self.endpoint;
+    return this.#id2Member.get(pkiKey(pkiId))?.endpoint;
+  }
+
   /**
    * As Fabric's `Self()`, this builds a NoopSigned alive message (consuming a sequence number) and
    * returns its envelope. Unlike Fabric it also fills in our internal endpoint.
@@ -552,17 +565,25 @@ class DiscoveryImpl implements Discovery {
   }
 
   heardFrom(pkiId: PKIidType): void {
+    const liveness = this.#o.livenessFromTraffic;
+    if (!liveness) {
+      const marked = this.#heardVia.get(pkiId);
+      if (marked !== undefined && marked.firstHand && marked.removed !== true) return;
+    }
     const key = pkiKey(pkiId);
     const meta = this.#meta.get(key);
     if (meta === undefined) return;
-    if (this.#o.livenessFromTraffic) {
+    if (liveness) {
       // Its own connection carried a message: it is alive now, whatever its alive messages' luck on the way here.
       const alive = this.#aliveLastTS.get(key);
       if (alive !== undefined) alive.lastSeenMs = this.#c.clock.monotonic();
     }
-    if (meta.firstHand) return;
-    meta.firstHand = true;
-    meta.forgetAtMs = undefined;
+    if (!meta.firstHand) {
+      meta.firstHand = true;
+      meta.forgetAtMs = undefined;
+    }
+    // Not a view into a frame (see startsBuffer): those are asked about once.
+    if (!liveness && startsBuffer(pkiId)) this.#heardVia.set(pkiId, meta);
   }
 
   /** Stores `msg` as the latest alive message of `key`; call after #id2Member holds the member's internal endpoint. */
@@ -1305,6 +1326,7 @@ class DiscoveryImpl implements Discovery {
     this.#aliveLastTS.delete(key);
     const meta = this.#meta.get(key);
     if (meta !== undefined) {
+      meta.removed = true;
       this.#meta.delete(key);
       const n = (this.#orgCount.get(meta.org) ?? 1) - 1;
       if (n > 0) this.#orgCount.set(meta.org, n);

@@ -58,6 +58,11 @@ export interface Discovery {
   /** The member with this PKI-ID (ourselves included), or undefined when unknown. */
   lookup(pkiId: PKIidType): NetworkMember | undefined;
   /**
+   * The external endpoint of the member with this PKI-ID (ourselves included), or undefined when unknown:
+   * what `lookup(pkiId)?.endpoint` answers, without copying the member (routing asks it per message).
+   */
+  endpointOf(pkiId: PKIidType): string | undefined;
+  /**
    * This peer's membership information. Like Fabric's `Self()` it builds a fresh (NoopSigned) alive
    * message, which consumes a sequence number.
    */

@@ -792,7 +792,7 @@ export class GossipNodeImpl implements GossipNode {
 
   #hasExternalEndpoint(pkiId: PKIidType): boolean {
     if (bytesEqual(pkiId, this.#pkiId)) return this.#o.externalEndpoint !== "";
-    return (this.#discovery.lookup(pkiId)?.endpoint ?? "") !== "";
+    return (this.#discovery.endpointOf(pkiId) ?? "") !== "";
   }
 
   #putIdentity(pkiId: PKIidType, identity: PeerIdentityType): void {

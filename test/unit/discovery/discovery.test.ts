@@ -658,6 +658,28 @@ describe("expiration, presumed dead, identity switch, reconnect", () => {
     await f.disc.stop();
   });
 
+  it("heard from over a connection: marks the member first-hand again once it was purged and learned second-hand", async () => {
+    const f = await fixture();
+    const peer = new RemotePeer("p1:7051");
+    const relayer = new RemotePeer("p2:7051");
+    // The connection's own copy of the PKI-ID, as comm keeps one per connection.
+    const connId = Uint8Array.from(peer.pkiId);
+    f.comm.deliver(peer.alive(), relayer.pkiId);
+    assert.equal(f.disc.heardDirectly(peer.pkiId), false, "relayed: second-hand");
+    f.disc.heardFrom(connId);
+    f.disc.heardFrom(connId);
+    assert.equal(f.disc.heardDirectly(peer.pkiId), true, "a message over its own connection");
+    assert.equal(f.disc.endpointOf(connId), "p1:7051");
+    for (const l of f.comm.switchListeners) l(peer.pkiId);
+    assert.equal(f.disc.lookup(peer.pkiId), undefined, "purged");
+    assert.equal(f.disc.endpointOf(connId), undefined);
+    f.comm.deliver(peer.alive(), relayer.pkiId);
+    assert.equal(f.disc.heardDirectly(peer.pkiId), false, "learned again second-hand: a new entry");
+    f.disc.heardFrom(connId);
+    assert.equal(f.disc.heardDirectly(peer.pkiId), true, "the same connection marks the new entry");
+    await f.disc.stop();
+  });
+
   it("reconnect: dead peers are pinged every reconnectInterval; a responsive one gets a MembershipRequest with our internal endpoint", async () => {
     const f = await fixture();
     const peer = new RemotePeer("p1:7051", 1n, "10.0.0.1:7051");
