@@ -12,7 +12,7 @@ import {
 import type { MetricsProvider } from "../metrics/index.js";
 import { addressOrigin, type LogFields, type Logger, RateLimitedLog, REMOTE_LOG_WINDOW_MS, RemoteLogLimiter } from "../logging/index.js";
 import { type GossipMessage, GossipMessage_Tag } from "../protos/gen/gossip/message.pb.js";
-import { type ReceivedMessage, SignedGossipMessage } from "../protoext/index.js";
+import { type ConnectionInfo, type ReceivedMessage, SignedGossipMessage } from "../protoext/index.js";
 import { bytesEqual, type Clock, type TimerHandle, errorMessage, type Random, toHex } from "../util/index.js";
 import { Connection } from "./connection.js";
 import { ConnectionTable } from "./connection-table.js";
@@ -720,27 +720,20 @@ export class CommImpl implements Comm {
   }
 
   #receivedMessage(conn: Connection, msg: SignedGossipMessage): ReceivedMessage {
-    const respond = (reply: GossipMessage): void => {
+    return new ReceivedOverConnection(msg, conn, this.#replier);
+  }
+
+  /** How a received message answers its sender (one object for every message, see ReceivedOverConnection). */
+  readonly #replier: Replier = {
+    reply: (conn, reply) => {
       const signed = SignedGossipMessage.noopSign(reply);
       // Every reply path checks the limit, as send does: an oversized frame would tear the stream down.
       if (!this.#fitsSendLimit(signed.bytes)) return;
       // A stream that lost a dial race is only read: answer on the peer's current connection.
       const target = conn.writable ? conn : (this.#conns.get(conn.key) ?? conn);
       this.#enqueue(target, signed.bytes, true);
-    };
-    return {
-      message: msg,
-      connectionInfo: conn.info,
-      respond,
-      ack: (err?: Error) =>
-        respond({
-          nonce: msg.message.nonce,
-          channel: new Uint8Array(0),
-          tag: GossipMessage_Tag.UNDEFINED,
-          content: { $case: "ack", value: { error: err?.message ?? "" } },
-        }),
-    };
-  }
+    },
+  };
 
   // --- helpers ---
 
@@ -904,4 +897,40 @@ export function createComm(components: CommComponents, options: Partial<CommOpti
 /** The guard's key for a client TLS certificate, by its SHA-256 (undefined without TLS). */
 function certKeyOf(certHash: Uint8Array | undefined): string | undefined {
   return certHash === undefined || certHash.byteLength === 0 ? undefined : `tls:${toHex(certHash)}`;
+}
+
+/** What a received message needs of comm to answer its sender. */
+interface Replier {
+  reply(conn: Connection, reply: GossipMessage): void;
+}
+
+/**
+ * A message read off a connection. Its answers go through comm's replier: one object per message
+ * received, where closures for respond and ack were three.
+ */
+class ReceivedOverConnection implements ReceivedMessage {
+  readonly message: SignedGossipMessage;
+  readonly connectionInfo: ConnectionInfo;
+  readonly #conn: Connection;
+  readonly #replier: Replier;
+
+  constructor(message: SignedGossipMessage, conn: Connection, replier: Replier) {
+    this.message = message;
+    this.connectionInfo = conn.info;
+    this.#conn = conn;
+    this.#replier = replier;
+  }
+
+  respond(reply: GossipMessage): void {
+    this.#replier.reply(this.#conn, reply);
+  }
+
+  ack(err?: Error): void {
+    this.respond({
+      nonce: this.message.message.nonce,
+      channel: new Uint8Array(0),
+      tag: GossipMessage_Tag.UNDEFINED,
+      content: { $case: "ack", value: { error: err?.message ?? "" } },
+    });
+  }
 }
