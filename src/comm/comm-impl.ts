@@ -6,7 +6,6 @@ import {
   type PKIidType,
   type PkiHex,
   pkiHex,
-  pkiKey,
   type RemotePeer,
 } from "../api/index.js";
 import type { MetricsProvider } from "../metrics/index.js";

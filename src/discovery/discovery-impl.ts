@@ -568,7 +568,7 @@ class DiscoveryImpl implements Discovery {
     const liveness = this.#o.livenessFromTraffic;
     if (!liveness) {
       const marked = this.#heardVia.get(pkiId);
-      if (marked !== undefined && marked.firstHand && marked.removed !== true) return;
+      if (marked?.firstHand && marked.removed !== true) return;
     }
     const key = pkiKey(pkiId);
     const meta = this.#meta.get(key);

@@ -26,7 +26,7 @@ export function combine<M extends RoutableMember>(...filters: readonly RoutingFi
 }
 
 /** Addressed by its preferred endpoint: the internal one when set, else the external one. */
-function toRemotePeer(member: RoutableMember): RemotePeer {
+export function toRemotePeer(member: RoutableMember): RemotePeer {
   return { endpoint: preferredEndpoint(member), pkiId: member.pkiId };
 }
 
@@ -61,7 +61,7 @@ export function selectPeers<M extends RoutableMember>(
   filter: RoutingFilter<M>,
   random: Random,
 ): RemotePeer[] {
-  return select(k, pool, filter, random, undefined);
+  return select(k, pool, filter, random, undefined, toRemotePeer);
 }
 
 /**
@@ -78,18 +78,40 @@ export function selectPeersPreferring<M extends RoutableMember>(
   random: Random,
   preferred: (member: M) => boolean,
 ): RemotePeer[] {
-  return select(k, pool, filter, random, preferred);
+  return select(k, pool, filter, random, preferred, toRemotePeer);
 }
 
-/** Both selections: a partial Fisher-Yates over a sparse map of swapped positions; `preferred` undefined prefers all. */
-function select<M extends RoutableMember>(
+/**
+ * The members `selectPeers` (or, given `preferred`, `selectPeersPreferring`) would address, with the same
+ * random draws: for a caller that reads more of them than their address.
+ */
+export function selectMembers<M extends RoutableMember>(
+  k: number,
+  pool: readonly M[],
+  filter: RoutingFilter<M>,
+  random: Random,
+  preferred?: (member: M) => boolean,
+): M[] {
+  return select(k, pool, filter, random, preferred, asMember);
+}
+
+function asMember<M>(member: M): M {
+  return member;
+}
+
+/**
+ * Every selection: a partial Fisher-Yates over a sparse map of swapped positions; `preferred` undefined
+ * prefers all. Each chosen member is given as `as` makes it.
+ */
+function select<M extends RoutableMember, R>(
   k: number,
   pool: readonly M[],
   filter: RoutingFilter<M>,
   random: Random,
   preferred: ((member: M) => boolean) | undefined,
-): RemotePeer[] {
-  const out: RemotePeer[] = [];
+  as: (member: M) => R,
+): R[] {
+  const out: R[] = [];
   const n = pool.length;
   if (k <= 0 || n === 0) return out;
   const secondHandPlaces = Math.floor(k / 2);
@@ -103,10 +125,10 @@ function select<M extends RoutableMember>(
       swapped.set(j, swapped.get(i) ?? i);
       const member = pool[atJ]!;
       if (!filter(member)) continue;
-      if (preferred === undefined || preferred(member)) out.push(toRemotePeer(member));
+      if (preferred === undefined || preferred(member)) out.push(as(member));
       else if (secondHand < secondHandPlaces) {
         secondHand++;
-        out.push(toRemotePeer(member));
+        out.push(as(member));
       } else {
         setAside ??= [];
         if (setAside.length < k) setAside.push(member);
@@ -118,7 +140,7 @@ function select<M extends RoutableMember>(
   if (setAside !== undefined) {
     for (const member of setAside) {
       if (out.length >= k) break;
-      out.push(toRemotePeer(member));
+      out.push(as(member));
     }
   }
   return out;

@@ -1,3 +1,3 @@
 /** Fabric's `gossip/filter`: routing filters and random peer selection. */
 export type { RoutableMember, RoutingFilter } from "./filter.js";
-export { anyMatch, combine, first, selectAll, selectNone, selectPeers, selectPeersPreferring } from "./filter.js";
+export { anyMatch, combine, first, selectAll, selectMembers, selectNone, selectPeers, selectPeersPreferring, toRemotePeer } from "./filter.js";

@@ -4,7 +4,7 @@ import type { Logger } from "../../logging/index.js";
 import { isAliveMsg, isDataMsg, isLeadershipMsg, isOrgRestricted, isStateInfoMsg, type SignedGossipMessage } from "../../protoext/index.js";
 import { bytesEqual, fromUtf8, type Random } from "../../util/index.js";
 import type { GossipChannel } from "../channel/index.js";
-import { combine, type RoutingFilter, selectAll, selectNone, selectPeers, selectPeersPreferring } from "../filter/index.js";
+import { combine, type RoutingFilter, selectAll, selectMembers, selectNone, selectPeers, selectPeersPreferring, toRemotePeer } from "../filter/index.js";
 import type { EmittedMessage } from "./emitted.js";
 
 /** What routing needs from the node. */
@@ -79,8 +79,8 @@ export function routeBatch(batch: EmittedMessage[], ctx: RoutingContext): void {
       continue;
     }
     const byOrigin = peersByOriginOrg(c.value.membership.pkiId, ctx);
-    const peers = pick(ctx.propagatePeerNum, ctx.membership(), combine(byOrigin, (m) => e.filter(m.pkiId)), ctx);
-    sendAndFilterSecrets(e.msg, peers, ctx, inMyOrg);
+    const members = selectMembers(ctx.propagatePeerNum, ctx.membership(), combine(byOrigin, (m) => e.filter(m.pkiId)), ctx.random, ctx.heardDirectly);
+    sendAndFilterSecrets(e.msg, members, ctx, inMyOrg);
   }
 }
 
@@ -124,15 +124,17 @@ function peersByOriginOrg(origin: PKIidType, ctx: RoutingContext): RoutingFilter
 
 /**
  * Fabric's sendAndFilterSecrets: an alive message of another org goes only to peers with an
- * external endpoint, and the secret envelope never leaves our org.
+ * external endpoint, and the secret envelope never leaves our org. The members are those just
+ * selected from the alive view, whose endpoint is the one discovery holds for them (Fabric looks it up).
  */
-function sendAndFilterSecrets(msg: SignedGossipMessage, peers: RemotePeer[], ctx: RoutingContext, inMyOrg: (m: Pick<NetworkMember, "pkiId">) => boolean): void {
+function sendAndFilterSecrets(msg: SignedGossipMessage, members: NetworkMember[], ctx: RoutingContext, inMyOrg: (m: Pick<NetworkMember, "pkiId">) => boolean): void {
   const c = msg.message.content;
   const fromOtherOrg = isAliveMsg(msg.message) && c?.$case === "aliveMsg" && !inMyOrg({ pkiId: c.value.membership?.pkiId ?? new Uint8Array(0) });
   let stripped: SignedGossipMessage | undefined;
-  for (const p of peers) {
-    if (fromOtherOrg && !ctx.hasExternalEndpoint(p.pkiId)) continue;
-    if (inMyOrg(p)) ctx.send(msg, [p]);
+  for (const m of members) {
+    if (fromOtherOrg && m.endpoint === "") continue;
+    const p = toRemotePeer(m);
+    if (inMyOrg(m)) ctx.send(msg, [p]);
     else {
       stripped ??= msg.withoutSecret();
       ctx.send(stripped, [p]);
