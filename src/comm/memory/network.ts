@@ -118,6 +118,8 @@ interface Pair {
   dialerLane: Lane;
   /** Frames the acceptor writes. */
   acceptorLane: Lane;
+  /** Both ends closed: the pair left the network, and nothing written on it goes anywhere. */
+  retired: boolean;
 }
 
 /** The lane `end` writes into (fields, not a Map: a large run holds a million pairs). */
@@ -146,15 +148,10 @@ export class MemoryNetwork {
   readonly #partitions = new Map<string, PartitionMode>();
   readonly #cuts = new Set<{ cut: (a: string, b: string) => boolean; mode: PartitionMode }>();
   readonly #pairs = new Set<Pair>();
-  readonly #pairOf = new Map<MemoryStream, Pair>();
   readonly #dials = new Map<string, number>();
   readonly #observers = new Set<(frame: MemoryFrame) => void>();
   #nextId = 1;
 
-  readonly #carrier: StreamCarrier = {
-    transmit: (from, bytes) => this.#transmit(from, bytes),
-    finish: (end) => this.#finish(end),
-  };
 
   constructor(clock: Clock, latency: LatencyFn = () => 0, options: MemoryNetworkOptions = {}) {
     this.clock = clock;
@@ -245,7 +242,7 @@ export class MemoryNetwork {
       for (const end of [pair.dialer, pair.acceptor]) {
         const peer = end.peer;
         if (end.localAddress === from && peer !== undefined && peer.localAddress === to && !end.closed) {
-          void this.#transmit(end, bytes);
+          void this.#transmit(pair, end, bytes);
           n++;
         }
       }
@@ -255,7 +252,14 @@ export class MemoryNetwork {
 
   /** Delivers `bytes` to `stream` as if its remote end had written them (through the usual lane, so in order). */
   injectInto(stream: MemoryStream, bytes: Uint8Array): void {
-    if (stream.peer !== undefined) void this.#transmit(stream.peer, bytes);
+    const writer = stream.peer;
+    if (writer === undefined) return;
+    for (const pair of this.#pairs) {
+      if (pair.dialer === writer || pair.acceptor === writer) {
+        void this.#transmit(pair, writer, bytes);
+        return;
+      }
+    }
   }
 
   /** Calls `observer` with every frame delivered. Returns an unsubscribe. */
@@ -346,9 +350,14 @@ export class MemoryNetwork {
   /** @internal Creates a connected stream pair and hands the accepting end to `acceptor`. */
   connect(dialer: MemoryEndpoint, acceptor: MemoryEndpoint): MemoryStream {
     const id = this.#nextId++;
+    // The pair's own carrier: a frame written finds its lane without a lookup (a large run holds a million ends).
+    const carrier: StreamCarrier = {
+      transmit: (from, bytes) => this.#transmit(pair, from, bytes),
+      finish: (end) => this.#finish(pair, end),
+    };
     const dialerEnd = new MemoryStream({
       id,
-      carrier: this.#carrier,
+      carrier,
       localAddress: dialer.listenAddress,
       remoteAddress: acceptor.listenAddress,
       remoteCertHash: dialer.tlsEnabled ? acceptor.tls.serverCertHash : undefined,
@@ -356,7 +365,7 @@ export class MemoryNetwork {
     });
     const acceptorEnd = new MemoryStream({
       id,
-      carrier: this.#carrier,
+      carrier,
       localAddress: acceptor.listenAddress,
       remoteAddress: dialer.listenAddress,
       remoteCertHash: acceptor.tlsEnabled ? dialer.tls.clientCertHash : undefined,
@@ -372,10 +381,9 @@ export class MemoryNetwork {
       acceptorTransport: acceptor,
       dialerLane: new Lane(dialerEnd, acceptorEnd, this.#fireLane),
       acceptorLane: new Lane(acceptorEnd, dialerEnd, this.#fireLane),
+      retired: false,
     };
     this.#pairs.add(pair);
-    this.#pairOf.set(dialerEnd, pair);
-    this.#pairOf.set(acceptorEnd, pair);
     dialerEnd.onClose(() => this.#maybeRetire(pair));
     acceptorEnd.onClose(() => this.#maybeRetire(pair));
     acceptor.accepted(acceptorEnd);
@@ -394,9 +402,8 @@ export class MemoryNetwork {
   // --- delivery ---
 
   /** Queues a data frame; returns a promise when the write must wait for the sender's uplink. */
-  #transmit(from: MemoryStream, bytes: Uint8Array): Promise<void> | undefined {
-    const pair = this.#pairOf.get(from);
-    const lane = pair === undefined ? undefined : laneFrom(pair, from);
+  #transmit(pair: Pair, from: MemoryStream, bytes: Uint8Array): Promise<void> | undefined {
+    const lane = pair.retired ? undefined : laneFrom(pair, from);
     if (lane === undefined) return undefined;
     // A copy: the sender may reuse its buffer, as a real socket would not care.
     const copy = this.#copyFrames ? bytes.slice() : bytes;
@@ -424,9 +431,8 @@ export class MemoryNetwork {
     return ++lane.written <= BUFFERED_FRAMES ? undefined : Promise.resolve();
   }
 
-  #finish(end: MemoryStream): void {
-    const pair = this.#pairOf.get(end);
-    if (pair === undefined) return;
+  #finish(pair: Pair, end: MemoryStream): void {
+    if (pair.retired) return;
     // Nothing more reaches the closed end.
     const inbound = end.peer === undefined ? undefined : laneFrom(pair, end.peer);
     inbound?.cancel();
@@ -522,10 +528,7 @@ export class MemoryNetwork {
     if (!pair.dialer.closed || !pair.acceptor.closed) return;
     pair.dialerLane.cancel();
     pair.acceptorLane.cancel();
-    if (this.#pairs.delete(pair)) {
-      this.#pairOf.delete(pair.dialer);
-      this.#pairOf.delete(pair.acceptor);
-    }
+    if (this.#pairs.delete(pair)) pair.retired = true;
   }
 
   #pairsBetween(a: string, b: string): Pair[] {
