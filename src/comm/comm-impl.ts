@@ -905,7 +905,7 @@ interface Replier {
 
 /**
  * A message read off a connection. Its answers go through comm's replier: one object per message
- * received, where closures for respond and ack were three.
+ * received, instead of an object and a closure each for respond and ack.
  */
 class ReceivedOverConnection implements ReceivedMessage {
   readonly message: SignedGossipMessage;
