@@ -36,6 +36,31 @@ export function pkiKey(pkiId: PKIidType): PkiHex {
   return key;
 }
 
+/**
+ * Entries found by PKI-ID: by the array itself when it was asked about before, else by its key (`byKey`). For
+ * lookups repeated on long-lived arrays (members' and connections' PKI-IDs, asked about per message): one lookup
+ * by array identity instead of a key's and a string-keyed one. Remembers only arrays that start their buffer, as
+ * pkiKey does, and asks by key again once `live` refuses a remembered entry (removed, emptied).
+ */
+export class PkiIdMemo<E> {
+  readonly #byArray = new WeakMap<PKIidType, E>();
+  readonly #byKey: (key: PkiHex) => E | undefined;
+  readonly #live: (entry: E) => boolean;
+
+  constructor(byKey: (key: PkiHex) => E | undefined, live: (entry: E) => boolean) {
+    this.#byKey = byKey;
+    this.#live = live;
+  }
+
+  get(pkiId: PKIidType): E | undefined {
+    const remembered = this.#byArray.get(pkiId);
+    if (remembered !== undefined && this.#live(remembered)) return remembered;
+    const entry = this.#byKey(pkiKey(pkiId));
+    if (entry !== undefined && startsBuffer(pkiId)) this.#byArray.set(pkiId, entry);
+    return entry;
+  }
+}
+
 /** A peer as comm addresses it: Fabric's `comm.RemotePeer`. */
 export interface RemotePeer {
   endpoint: string;

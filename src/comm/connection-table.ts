@@ -1,5 +1,4 @@
-import { type PKIidType, type PkiHex, pkiKey } from "../api/index.js";
-import { startsBuffer } from "../util/index.js";
+import { type PKIidType, type PkiHex, PkiIdMemo } from "../api/index.js";
 import type { Connection } from "./connection.js";
 
 /** A peer's place in the table: its connection while it has one. */
@@ -9,14 +8,16 @@ interface Slot {
 
 /**
  * The primary connection of each peer, by the hex of its PKI-ID, and also found by the PKI-ID array
- * itself: every send looks its peer up, and members' PKI-ID arrays live as long as the members, so one
- * lookup by array identity replaces a key's lookup plus a string-keyed one. A slot lives while its
- * peer has a connection; the array lookup only remembers live slots, and asks by key again once a slot
- * was emptied (a new connection for that peer gets a new slot).
+ * itself (PkiIdMemo): every send looks its peer up. A slot lives while its peer has a connection; a
+ * replaced connection is seen through it, and once it was emptied the memo asks by key again (a new
+ * connection for that peer gets a new slot).
  */
 export class ConnectionTable {
   readonly #byKey = new Map<PkiHex, Slot>();
-  readonly #byArray = new WeakMap<PKIidType, Slot>();
+  readonly #byArray = new PkiIdMemo<Slot>(
+    (key) => this.#byKey.get(key),
+    (slot) => slot.conn !== undefined,
+  );
 
   get size(): number {
     return this.#byKey.size;
@@ -32,13 +33,7 @@ export class ConnectionTable {
 
   /** The connection of the peer with PKI-ID `pkiId`. */
   of(pkiId: PKIidType): Connection | undefined {
-    const remembered = this.#byArray.get(pkiId);
-    if (remembered?.conn !== undefined) return remembered.conn;
-    const slot = this.#byKey.get(pkiKey(pkiId));
-    if (slot === undefined) return undefined;
-    // Not a view into a frame (see startsBuffer): those are asked about once.
-    if (startsBuffer(pkiId)) this.#byArray.set(pkiId, slot);
-    return slot.conn;
+    return this.#byArray.get(pkiId)?.conn;
   }
 
   set(key: PkiHex, conn: Connection): void {

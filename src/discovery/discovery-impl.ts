@@ -5,6 +5,7 @@ import {
   type PeerEventSink,
   type PKIidType,
   type PkiHex,
+  PkiIdMemo,
   pkiHex,
   pkiKey,
 } from "../api/index.js";
@@ -28,7 +29,7 @@ import {
   type MembershipResponse,
   type PeerTime,
 } from "../protos/gen/gossip/message.pb.js";
-import { bytesEqual, errorMessage, fromHex, raceAbort, startsBuffer, type TimerHandle, toHex } from "../util/index.js";
+import { bytesEqual, errorMessage, fromHex, raceAbort, type TimerHandle, toHex } from "../util/index.js";
 import { AliveView } from "./alive-view.js";
 import { DiscoveryError, type DiscoveryLimitReason, type DiscoveryRejectReason } from "./errors.js";
 import {
@@ -149,7 +150,7 @@ interface MemberMeta {
   paceAsks?: number;
   /** aliveFollowsFabricPeers: the incarnation we know to be ours: it listed, or answered our question honouring the list. */
   paceKnownInc?: bigint;
-  /** No longer the member's entry (#removeMember): a stale entry of #heardVia. */
+  /** No longer the member's entry (#removeMember): a stale entry of #metaByArray. */
   removed?: boolean;
 }
 
@@ -348,11 +349,13 @@ class DiscoveryImpl implements Discovery {
   /** Ours: per known member (same keys as #id2Member). */
   readonly #meta = new Map<PkiHex, MemberMeta>();
   /**
-   * The entry heardFrom last marked first-hand, by the connection's PKI-ID array (a connection keeps its own
-   * copy): every message received calls heardFrom, and once a member is first-hand its connection's next
-   * messages change nothing, so one lookup by array identity settles them.
+   * #meta by PKI-ID array too: every message received asks heardFrom about its connection's PKI-ID (a
+   * connection keeps its own copy), and routing asks heardDirectly about members' arrays.
    */
-  readonly #heardVia = new WeakMap<PKIidType, MemberMeta>();
+  readonly #metaByArray = new PkiIdMemo<MemberMeta>(
+    (key) => this.#meta.get(key),
+    (meta) => meta.removed !== true,
+  );
   /** Ours: known members per org. */
   readonly #orgCount = new Map<string, number>();
   /** Ours: members forgotten less than the alive message TTL ago, oldest first. */
@@ -561,29 +564,20 @@ class DiscoveryImpl implements Discovery {
   }
 
   heardDirectly(pkiId: PKIidType): boolean {
-    return this.#meta.get(pkiKey(pkiId))?.firstHand === true;
+    return this.#metaByArray.get(pkiId)?.firstHand === true;
   }
 
   heardFrom(pkiId: PKIidType): void {
-    const liveness = this.#o.livenessFromTraffic;
-    if (!liveness) {
-      const marked = this.#heardVia.get(pkiId);
-      if (marked?.firstHand && marked.removed !== true) return;
-    }
-    const key = pkiKey(pkiId);
-    const meta = this.#meta.get(key);
+    const meta = this.#metaByArray.get(pkiId);
     if (meta === undefined) return;
-    if (liveness) {
+    if (this.#o.livenessFromTraffic) {
       // Its own connection carried a message: it is alive now, whatever its alive messages' luck on the way here.
-      const alive = this.#aliveLastTS.get(key);
+      const alive = this.#aliveLastTS.get(pkiKey(pkiId));
       if (alive !== undefined) alive.lastSeenMs = this.#c.clock.monotonic();
     }
-    if (!meta.firstHand) {
-      meta.firstHand = true;
-      meta.forgetAtMs = undefined;
-    }
-    // Not a view into a frame (see startsBuffer): those are asked about once.
-    if (!liveness && startsBuffer(pkiId)) this.#heardVia.set(pkiId, meta);
+    if (meta.firstHand) return;
+    meta.firstHand = true;
+    meta.forgetAtMs = undefined;
   }
 
   /** Stores `msg` as the latest alive message of `key`; call after #id2Member holds the member's internal endpoint. */
@@ -624,7 +618,7 @@ class DiscoveryImpl implements Discovery {
     }
     const asked = this.#o.aliveFollowsFabricPeers ? this.#askPaceQuestions(targets, peerNum) : undefined;
     for (const target of targets) {
-      const question = asked?.get(pkiHex(target.pkiId));
+      const question = asked?.get(pkiKey(target.pkiId));
       this.#c.comm.sendToPeer(target, membershipRequestOf(am, 0n, this.#knownFor(target, question?.listed)));
     }
   }
@@ -687,7 +681,7 @@ class DiscoveryImpl implements Discovery {
     }
     // The random targets are asked as well: their answers tell ours from Fabric's at no cost.
     for (const target of targets) {
-      const key = pkiHex(target.pkiId);
+      const key = pkiKey(target.pkiId);
       if (asked.has(key) || this.#paceQuestions.get(key)?.suspect === true) continue;
       const incNum = this.#aliveLastTS.get(key)?.incNum;
       if (incNum === undefined || this.#meta.get(key)?.paceKnownInc === incNum || this.#fabricPaced.get(key) === incNum) continue;

@@ -1,6 +1,6 @@
-import type { OrgIdentityType, PKIidType, PeerIdentityInfo, PeerIdentityType, PkiHex } from "../api/index.js";
-import { pkiHex } from "../api/index.js";
-import { type TimerHandle, bytesEqual, errorMessage, startsBuffer, toHex } from "../util/index.js";
+import type { OrgIdentityType, PeerIdentityInfo, PeerIdentityType, PKIidType, PkiHex } from "../api/index.js";
+import { PkiIdMemo, pkiHex } from "../api/index.js";
+import { bytesEqual, errorMessage, type TimerHandle, toHex } from "../util/index.js";
 import { IdentityError } from "./errors.js";
 import {
   EXPIRATION_GRACE_MS,
@@ -8,8 +8,8 @@ import {
   type IdentityMapper,
   type IdentityMapperComponents,
   type IdentityMapperOptions,
-  PURGE_INTERVAL_DIVISOR,
   type PeerSuspector,
+  PURGE_INTERVAL_DIVISOR,
 } from "./interface.js";
 
 /**
@@ -55,12 +55,14 @@ class IdentityMapperImpl implements IdentityMapper {
   readonly #usageThresholdMs: number;
   readonly #byId = new Map<PkiHex, StoredIdentity>();
   /**
-   * The entry of each PKI-ID array looked up before. Routing asks for the org of members' long-lived
-   * PKI-ID arrays several times per message; one lookup by array identity replaces a hex key's
-   * lookup plus a string-keyed one (fewer cache misses with a large heap: a simulation holds N
-   * mappers). Relies on PKI-ID arrays never being written after they are made (see pkiKey).
+   * The entries by PKI-ID array too: routing asks for the org of members' long-lived PKI-ID arrays several
+   * times per message (fewer cache misses with a large heap: a simulation holds N mappers). Relies on PKI-ID
+   * arrays never being written after they are made (see pkiKey).
    */
-  readonly #byArray = new WeakMap<PKIidType, StoredIdentity>();
+  readonly #byArray = new PkiIdMemo<StoredIdentity>(
+    (key) => this.#byId.get(key),
+    (entry) => !entry.removed,
+  );
   readonly #selfKey: PkiHex;
   #purgeTimer: TimerHandle | undefined;
   #started = false;
@@ -150,13 +152,8 @@ class IdentityMapperImpl implements IdentityMapper {
 
   /** The stored entry of `pkiId`, marked as used now (what keeps it from the unused-identity purge). */
   #use(pkiId: PKIidType): StoredIdentity | undefined {
-    let entry = this.#byArray.get(pkiId);
-    if (entry === undefined || entry.removed) {
-      entry = this.#byId.get(pkiHex(pkiId));
-      if (entry === undefined) return undefined;
-      // Not a view into a frame: those are mostly asked about once (see startsBuffer).
-      if (startsBuffer(pkiId)) this.#byArray.set(pkiId, entry);
-    }
+    const entry = this.#byArray.get(pkiId);
+    if (entry === undefined) return undefined;
     entry.lastAccess = this.#c.clock.monotonic();
     return entry;
   }
