@@ -1759,7 +1759,7 @@ class DiscoveryImpl implements Discovery {
 
   /** A known member's alive message that is not newer than what we hold: handling it would change nothing. */
   #bringsNothingNew(am: WellFormedAlive): boolean {
-    const key = pkiHex(am.membership.pkiId);
+    const key = pkiKey(am.membership.pkiId);
     const last = this.#aliveLastTS.get(key) ?? this.#deadLastTS.get(key);
     return last !== undefined && !before(last, am.timestamp);
   }
@@ -1840,7 +1840,7 @@ class DiscoveryImpl implements Discovery {
    */
   #handleAliveMessage(msg: SignedGossipMessage, am: WellFormedAlive, direct: boolean, limited: Map<DiscoveryLimitReason, number>): boolean {
     if (this.#isSentByMe(msg, am)) return true;
-    const key = pkiHex(am.membership.pkiId);
+    const key = pkiKey(am.membership.pkiId);
     const ts = am.timestamp;
     if (!this.#id2Member.has(key)) {
       const admission = this.#admitNewMember(key, am.membership.pkiId, ts, false, direct);
@@ -1878,7 +1878,7 @@ class DiscoveryImpl implements Discovery {
 
   #resurrectMember(msg: SignedGossipMessage, am: WellFormedAlive): void {
     const member = am.membership;
-    const key = pkiHex(member.pkiId);
+    const key = pkiKey(member.pkiId);
     this.#logger.debug("Resurrecting member", { pkiId: key });
     const now = this.#c.clock.monotonic();
     this.#aliveLastTS.set(key, { incNum: am.timestamp.incNum, seqNum: am.timestamp.seqNum, lastSeenMs: now, sinceMs: now });
@@ -1899,7 +1899,7 @@ class DiscoveryImpl implements Discovery {
   }
 
   #learnExistingMember(msg: SignedGossipMessage, am: WellFormedAlive): void {
-    const key = pkiHex(am.membership.pkiId);
+    const key = pkiKey(am.membership.pkiId);
     const member = this.#id2Member.get(key)!;
     let internalEndpoint = member.internalEndpoint;
     if (msg.envelope.secretEnvelope !== undefined) internalEndpoint = msg.internalEndpoint();

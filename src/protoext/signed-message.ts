@@ -60,6 +60,8 @@ function decodeMessage(payload: Uint8Array): GossipMessage {
  */
 export class SignedGossipMessage {
   #bytes: Uint8Array | undefined;
+  #withoutSecret: SignedGossipMessage | undefined;
+  #internalEndpoint: string | undefined;
 
   private constructor(
     readonly envelope: Envelope,
@@ -140,11 +142,20 @@ export class SignedGossipMessage {
    */
   withoutSecret(): SignedGossipMessage {
     if (this.envelope.secretEnvelope === undefined) return this;
-    return new SignedGossipMessage({ ...this.envelope, secretEnvelope: undefined }, this.message, undefined);
+    // The same copy every time: a message routed again (or, in the simulator, one decoded message
+    // routed by every peer it reaches) is not stripped and encoded anew.
+    this.#withoutSecret ??= new SignedGossipMessage({ ...this.envelope, secretEnvelope: undefined }, this.message, undefined);
+    return this.#withoutSecret;
   }
 
   /** The internal endpoint in the secret envelope, or "" (Fabric's `InternalEndpoint`). */
   internalEndpoint(): string {
+    // Read once: discovery asks for it at each step of handling an alive message.
+    this.#internalEndpoint ??= this.#readInternalEndpoint();
+    return this.#internalEndpoint;
+  }
+
+  #readInternalEndpoint(): string {
     const se = this.envelope.secretEnvelope;
     if (se === undefined) return "";
     try {
