@@ -17,7 +17,7 @@ import { Connection } from "./connection.js";
 import { ConnectionTable } from "./connection-table.js";
 import { CommError } from "./errors.js";
 import { buildConnEstablish, checkConnEstablish, type RemoteHandshake, VerifiedHandshakes } from "./handshake.js";
-import type { AggregatedSendResult, Comm, CommStats, MessageAcceptor, SendResult } from "./interface.js";
+import type { AggregatedSendResult, Comm, CommStats, FrameDecoder, MessageAcceptor, SendResult } from "./interface.js";
 import { type CommMetrics, createCommMetrics } from "./metrics.js";
 import { type CommOptions, DEFAULT_COMM_OPTIONS } from "./options.js";
 import { PeerGuard, TokenBuckets } from "./peer-guard.js";
@@ -46,6 +46,8 @@ export interface CommComponents {
    * peer's identity is known.
    */
   identityOf?: (pkiId: PKIidType) => PeerIdentityType | undefined;
+  /** How received frames are decoded (after the handshake). Default: `SignedGossipMessage.fromEnvelopeBytes`. */
+  decodeFrame?: FrameDecoder;
 }
 
 interface Subscription {
@@ -126,6 +128,7 @@ export class CommImpl implements Comm {
   readonly #inboundByHost = new Map<string, number>();
   #inbound = 0;
   readonly #metrics: CommMetrics;
+  readonly #decodeFrame: FrameDecoder;
   readonly #pkiId: PKIidType;
   readonly #conns = new ConnectionTable();
   /** Streams that lost a dial race: still read until the remote ends them, never written. */
@@ -151,6 +154,7 @@ export class CommImpl implements Comm {
     this.#warn = new RateLimitedLog(this.#log, components.clock);
     this.#expiredLog = new RateLimitedLog(this.#log, components.clock, EXPIRED_IDENTITY_LOG_INTERVAL_MS);
     this.#metrics = createCommMetrics(components.metrics);
+    this.#decodeFrame = components.decodeFrame ?? SignedGossipMessage.fromEnvelopeBytes;
     this.#remoteLog = new RemoteLogLimiter(this.#log, components.clock, "comm", (code) => this.#metrics.logSuppressed.inc({ code }));
     this.#guard = new PeerGuard(components.clock, this.#opts);
     this.#budgets = {
@@ -686,7 +690,7 @@ export class CommImpl implements Comm {
     }
     let msg: SignedGossipMessage;
     try {
-      msg = SignedGossipMessage.fromEnvelopeBytes(bytes);
+      msg = this.#decodeFrame(bytes);
     } catch (err) {
       this.#dropConn(conn, "MALFORMED_FRAME", `undecodable message from ${conn.info.endpoint}: ${errorMessage(err)}`);
       this.#offend(conn.key, conn.stream.remoteAddress, "MALFORMED_FRAME");

@@ -1,4 +1,4 @@
-export type { Comm, CommStats, MessageAcceptor, SendResult, AggregatedSendResult } from "./interface.js";
+export type { Comm, CommStats, FrameDecoder, MessageAcceptor, SendResult, AggregatedSendResult } from "./interface.js";
 export type { RawStream, Transport, TransportTls } from "./transport.js";
 export { createComm, type CommComponents, EXPIRED_IDENTITY_LOG_INTERVAL_MS } from "./comm-impl.js";
 export { CommError, type CommErrorCode, dialNotNeeded } from "./errors.js";

@@ -1,6 +1,13 @@
 import type { PeerIdentityType, PKIidType, RemotePeer } from "../api/index.js";
 import type { ReceivedMessage, SignedGossipMessage } from "../protoext/index.js";
 
+/**
+ * How a frame read off a connection becomes a message: `SignedGossipMessage.fromEnvelopeBytes`, or
+ * anything that gives the same message for the same bytes and throws as it does on bytes it cannot
+ * decode (the simulator's decodes a frame once for every peer it reaches: src/sim/shared-decoder.ts).
+ */
+export type FrameDecoder = (bytes: Uint8Array) => SignedGossipMessage;
+
 /** Selects the received messages a subscriber wants (Fabric's `common.MessageAcceptor`). */
 export type MessageAcceptor = (msg: ReceivedMessage) => boolean;
 

@@ -4,7 +4,7 @@ import type { MessageCryptoService, PeerIdentityType, SecurityAdvisor } from "..
 import { PeerEvents } from "../api/index.js";
 import { type ChannelConfig, type ChannelConfigTracker, createChannelConfigTracker, lastConfigIndex } from "../channelconfig/index.js";
 import type { TlsTrustStore } from "../comm/grpc/index.js";
-import type { Transport } from "../comm/index.js";
+import type { FrameDecoder, Transport } from "../comm/index.js";
 import type { MspOrgMaterial } from "../crypto/index.js";
 import {
   type DeliverClient,
@@ -93,6 +93,8 @@ export interface GossipServiceComponents {
    * TLS CAs in force (added to `options.deliverTls.rootCAs`). Absent: TLS trust is only what is configured.
    */
   tlsTrust?: TlsTrustStore;
+  /** How comm decodes received frames (CommComponents.decodeFrame). */
+  decodeFrame?: FrameDecoder;
 }
 
 /** The service's settings, plain data (Fabric's `ServiceConfig` plus the per-part configs). */
@@ -282,6 +284,7 @@ export class GossipServiceImpl implements GossipService {
         logger: components.logger,
         metrics: components.metrics,
         events: this.#events,
+        ...(components.decodeFrame !== undefined ? { decodeFrame: components.decodeFrame } : {}),
       },
       nodeOptions,
     );

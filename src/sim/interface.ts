@@ -114,6 +114,11 @@ export interface SimOptions {
   /** Test hook: deliver a conflicting block `seq` to the leaders of org `org` (an equivocating orderer). */
   forkAt?: { seq: number; org: number };
   /**
+   * Whether the peers share what they decode of a frame that reaches several of them (SharedFrameDecoder;
+   * default true). False decodes it at each, as real peers do: the run's trace is the same either way.
+   */
+  shareDecodedFrames?: boolean;
+  /**
    * Private data on channel `ch0` (`simulate --private-data`; real crypto only): the channel starts from a
    * configtx genesis block, its first transaction defines a chaincode with two collections, and a share of
    * the later transactions write private data, distributed by their endorser before they are ordered.

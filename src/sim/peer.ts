@@ -1,4 +1,5 @@
 import { type MemberDeathCause, PeerEvents, pkiHex } from "../api/index.js";
+import type { FrameDecoder } from "../comm/index.js";
 import { type MemoryNetwork, MemoryTransport } from "../comm/memory/index.js";
 import type { GossipConfig } from "../config/index.js";
 import type { DeliverConnector } from "../deliver/index.js";
@@ -73,6 +74,8 @@ export interface SimPeerEnv {
   hooks: SimPeerHooks;
   /** peer.gossip.pvtData.* (runs with private data); absent: the service's defaults. */
   pvtData?: SimPvtDataSettings;
+  /** How its comm decodes received frames; absent: each frame at each peer. */
+  decodeFrame?: FrameDecoder;
 }
 
 /** A clock whose wall time is off by a fixed offset; monotonic time and timers are the true clock's. */
@@ -233,6 +236,7 @@ export class SimPeer {
         logger,
         metrics,
         events,
+        ...(env.decodeFrame !== undefined ? { decodeFrame: env.decodeFrame } : {}),
       },
       {
         useLeaderElection: env.leaderMode === "election",

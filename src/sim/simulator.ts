@@ -1,4 +1,5 @@
 import { type MemberDeathCause, pkiHex } from "../api/index.js";
+import type { FrameDecoder } from "../comm/index.js";
 import { type FrameFate, MemoryNetwork } from "../comm/memory/index.js";
 import type { LogFields } from "../logging/index.js";
 import { type ReceivedMessage, SignedGossipMessage } from "../protoext/index.js";
@@ -18,6 +19,7 @@ import { SimOrderer } from "./orderer.js";
 import { type SimChannel, SimPeer, type SimPeerHooks, type SimPeerSpec } from "./peer.js";
 import { PrivateDataDriver, simGenesisBlock } from "./privdata.js";
 import { RandomTree } from "./rng.js";
+import { SharedFrameDecoder } from "./shared-decoder.js";
 import { TraceHasher } from "./trace.js";
 import { CONN_TYPE, DATA_TYPE, FRAME_TYPES, type FrameInfo, STATE_RESPONSE_TYPE, scanFrame, UPDATE_TYPE } from "./wire.js";
 
@@ -70,6 +72,8 @@ export class Simulator {
   readonly #tasks = new Set<Promise<void>>();
   readonly #disturbedAt: Float64Array;
   readonly #frame: FrameInfo = { type: 0, channelStart: 0, channelEnd: 0 };
+  /** One decode of a frame for every peer it reaches (SimOptions.shareDecodedFrames), or each peer's own. */
+  readonly #decoding: { decodeFrame?: FrameDecoder };
   /** Scratch for #frameFate, which may run inside #onSend's scan. */
   readonly #fateFrame: FrameInfo = { type: 0, channelStart: 0, channelEnd: 0 };
   #t0 = 0;
@@ -95,6 +99,7 @@ export class Simulator {
     this.#ordererLatency = new LatencySampler(options.link.latency, this.tree.stream("orderer"));
     this.#disturbedAt = new Float64Array(options.peers).fill(Number.NEGATIVE_INFINITY);
     this.#series = { latencies: [], sampleTimes: [], heights: [], membership: [], trafficByType: {}, peerNames: [] };
+    this.#decoding = options.shareDecodedFrames === false ? {} : { decodeFrame: new SharedFrameDecoder().decode };
   }
 
   /** The private data of a run with `privateData` (ground truth, outcomes), once the run has set up. */
@@ -260,6 +265,7 @@ export class Simulator {
         orderer: orderer.connector(s.index, o.forkAt !== undefined && o.forkAt.org === s.org),
         skewMs: skew,
         hooks,
+        ...this.#decoding,
         ...(o.privateData !== undefined ? { pvtData: o.privateData.pvtData } : {}),
       });
       this.peers.push(peer);
@@ -282,6 +288,7 @@ export class Simulator {
         orderer: orderer.connector(of.spec.index, false),
         skewMs: (this.tree.stream(`twin/${k}/skew`).float() * 2 - 1) * o.clockSkewMs,
         hooks,
+        ...this.#decoding,
       });
       this.twins.push(twin);
     }

@@ -19,6 +19,19 @@ test("the same seed gives the same trace hash and figures; another seed a differ
   assert.ok(a.result.report.frames > 1000);
 });
 
+test("peers sharing the decoded frames they receive run exactly as peers decoding each their own", async () => {
+  // Duplicated, lost and reordered frames, a crash and a restart: what a peer keeps of a shared message must change nothing.
+  const opts = (share: boolean) =>
+    smallOptions({ seed: 13, link: faulty, orgs: 3, crashes: [{ target: "random", count: 2, atMs: 25_000, downMs: 8_000 }], shareDecodedFrames: share });
+  const shared = await runSim(opts(true));
+  const own = await runSim(opts(false));
+  assert.equal(shared.result.report.traceHash, own.result.report.traceHash);
+  const { wallSeconds: _ws, ...rs } = shared.result.report;
+  const { wallSeconds: _wo, ...ro } = own.result.report;
+  assert.deepEqual(rs, ro);
+  assert.equal(shared.result.report.missingCommits, 0);
+});
+
 test("real ECDSA crypto is reproducible too: identities and signatures come from the seed", async () => {
   const opts = () => smallOptions({ seed: 5, peers: 8, blocks: 5, crypto: "real" });
   const a = await runSim(opts());

@@ -9,7 +9,7 @@ import type {
   RemotePeer,
 } from "../../api/index.js";
 import type { MetricsProvider } from "../../metrics/index.js";
-import type { Comm, CommOptions, Transport } from "../../comm/index.js";
+import type { Comm, CommOptions, FrameDecoder, Transport } from "../../comm/index.js";
 import type { DiscoveryOptions, NetworkMember } from "../../discovery/index.js";
 import type { Logger } from "../../logging/index.js";
 import type { ReceivedMessage } from "../../protoext/index.js";
@@ -42,6 +42,8 @@ export interface GossipNodeComponents {
   metrics: MetricsProvider;
   /** Where the node and its parts tell what happens (membership, rejections). Default: nowhere. */
   events?: PeerEventSink;
+  /** How comm decodes received frames (CommComponents.decodeFrame). */
+  decodeFrame?: FrameDecoder;
 }
 
 /** The node's settings, Fabric's `gossip.Config`; config/ fills it from peer.gossip.*. */

@@ -158,6 +158,7 @@ export class GossipNodeImpl implements GossipNode {
         selfIdentity,
         onIdentity: (pkiId, identity) => this.#putIdentity(pkiId, identity),
         identityOf: (pkiId) => this.#idMapper.get(pkiId),
+        ...(components.decodeFrame !== undefined ? { decodeFrame: components.decodeFrame } : {}),
       },
       this.#o.comm,
     );
