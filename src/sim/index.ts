@@ -50,6 +50,7 @@ export {
 } from "./privdata.js";
 export { type ReportOptions, type ReportRun, type ReportScales, renderHtmlReport, reportScales } from "./report-html.js";
 export { RandomTree } from "./rng.js";
+export { SharedFrameDecoder } from "./shared-decoder.js";
 export { type SimulateOptions, simulate } from "./simulate.js";
 export { type FrameShaper, SIM_EPOCH_MS, Simulator, validateOptions } from "./simulator.js";
 export { TraceHasher } from "./trace.js";
