@@ -152,7 +152,6 @@ export class MemoryNetwork {
   readonly #observers = new Set<(frame: MemoryFrame) => void>();
   #nextId = 1;
 
-
   constructor(clock: Clock, latency: LatencyFn = () => 0, options: MemoryNetworkOptions = {}) {
     this.clock = clock;
     this.#latency = latency;
