@@ -148,6 +148,8 @@ export class MemoryNetwork {
   readonly #partitions = new Map<string, PartitionMode>();
   readonly #cuts = new Set<{ cut: (a: string, b: string) => boolean; mode: PartitionMode }>();
   readonly #pairs = new Set<Pair>();
+  /** The pairs each transport owns an end of: a transport that closes breaks only its own (#pairs holds a million in a large run). */
+  readonly #pairsOf = new Map<MemoryEndpoint, Set<Pair>>();
   readonly #dials = new Map<string, number>();
   readonly #observers = new Set<(frame: MemoryFrame) => void>();
   #nextId = 1;
@@ -383,6 +385,8 @@ export class MemoryNetwork {
       retired: false,
     };
     this.#pairs.add(pair);
+    this.#ownedBy(dialer).add(pair);
+    this.#ownedBy(acceptor).add(pair);
     dialerEnd.onClose(() => this.#maybeRetire(pair));
     acceptorEnd.onClose(() => this.#maybeRetire(pair));
     acceptor.accepted(acceptorEnd);
@@ -391,11 +395,21 @@ export class MemoryNetwork {
 
   /** @internal Breaks every stream `transport` owns an end of (the transport closed). */
   breakAll(transport: MemoryEndpoint): void {
-    for (const pair of [...this.#pairs]) {
-      if (pair.dialerTransport === transport || pair.acceptorTransport === transport) {
-        this.#reset(pair, new CommError("CONNECTION_CLOSED", `${transport.listenAddress} closed its transport`));
-      }
+    const owned = this.#pairsOf.get(transport);
+    if (owned === undefined || owned.size === 0) return;
+    // One error for all of them: each costs a stack trace, and a peer that stops holds a stream per member.
+    const err = new CommError("CONNECTION_CLOSED", `${transport.listenAddress} closed its transport`);
+    for (const pair of [...owned]) this.#reset(pair, err);
+    if (owned.size === 0) this.#pairsOf.delete(transport);
+  }
+
+  #ownedBy(transport: MemoryEndpoint): Set<Pair> {
+    let owned = this.#pairsOf.get(transport);
+    if (owned === undefined) {
+      owned = new Set();
+      this.#pairsOf.set(transport, owned);
     }
+    return owned;
   }
 
   // --- delivery ---
@@ -527,7 +541,10 @@ export class MemoryNetwork {
     if (!pair.dialer.closed || !pair.acceptor.closed) return;
     pair.dialerLane.cancel();
     pair.acceptorLane.cancel();
-    if (this.#pairs.delete(pair)) pair.retired = true;
+    if (!this.#pairs.delete(pair)) return;
+    pair.retired = true;
+    this.#pairsOf.get(pair.dialerTransport)?.delete(pair);
+    this.#pairsOf.get(pair.acceptorTransport)?.delete(pair);
   }
 
   #pairsBetween(a: string, b: string): Pair[] {
