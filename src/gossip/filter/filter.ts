@@ -31,23 +31,54 @@ export function toRemotePeer(member: RoutableMember): RemotePeer {
 }
 
 /**
- * The sparse map of swapped positions a selection walks with: one shared map, cleared after each
- * selection (a selection runs for every message routed), or a new one for a selection started inside
- * another's filter.
+ * The swapped positions of a partial Fisher-Yates: position `i` holds `slots[i]` when `stamps[i]` is the
+ * current epoch, else itself. Starting a selection bumps the epoch instead of clearing anything, and the
+ * arrays only grow: a selection runs for every message routed, and a Map cleared per selection
+ * reallocated its table each time (a few percent of what survived a simulation's young-generation GCs).
  */
-const sharedSwaps = new Map<number, number>();
-let sharedSwapsInUse = false;
+class Swaps {
+  #slots = new Int32Array(64);
+  #stamps = new Uint32Array(64);
+  #epoch = 0;
 
-function takeSwaps(): Map<number, number> {
-  if (sharedSwapsInUse) return new Map<number, number>();
-  sharedSwapsInUse = true;
-  return sharedSwaps;
+  /** Forgets every swap and makes room for positions below `n`. */
+  reset(n: number): void {
+    if (n > this.#slots.length) {
+      const size = Math.max(n, 2 * this.#slots.length);
+      this.#slots = new Int32Array(size);
+      this.#stamps = new Uint32Array(size);
+      this.#epoch = 0;
+    }
+    this.#epoch++;
+    if (this.#epoch === 0xffffffff) {
+      this.#stamps.fill(0);
+      this.#epoch = 1;
+    }
+  }
+
+  at(i: number): number {
+    return this.#stamps[i] === this.#epoch ? this.#slots[i]! : i;
+  }
+
+  set(i: number, v: number): void {
+    this.#stamps[i] = this.#epoch;
+    this.#slots[i] = v;
+  }
 }
 
-function releaseSwaps(swapped: Map<number, number>): void {
-  if (swapped !== sharedSwaps) return;
-  sharedSwaps.clear();
-  sharedSwapsInUse = false;
+/** The swaps every selection uses; a selection started inside another's filter gets its own. */
+const sharedSwaps = new Swaps();
+let sharedSwapsInUse = false;
+
+function takeSwaps(n: number): Swaps {
+  const swaps = sharedSwapsInUse ? new Swaps() : sharedSwaps;
+  sharedSwapsInUse = true;
+  swaps.reset(n);
+  return swaps;
+}
+
+function releaseSwaps(swaps: Swaps): void {
+  if (swaps === sharedSwaps) sharedSwapsInUse = false;
 }
 
 /**
@@ -117,12 +148,12 @@ function select<M extends RoutableMember, R>(
   const secondHandPlaces = Math.floor(k / 2);
   let secondHand = 0;
   let setAside: M[] | undefined;
-  const swapped = takeSwaps();
+  const swapped = takeSwaps(n);
   try {
     for (let i = 0; i < n && out.length < k; i++) {
       const j = i + random.int(n - i);
-      const atJ = swapped.get(j) ?? j;
-      swapped.set(j, swapped.get(i) ?? i);
+      const atJ = swapped.at(j);
+      swapped.set(j, swapped.at(i));
       const member = pool[atJ]!;
       if (!filter(member)) continue;
       if (preferred === undefined || preferred(member)) out.push(as(member));
