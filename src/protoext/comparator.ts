@@ -78,20 +78,12 @@ export function createGossipMessageComparator(maxBlocks: number): MessageReplaci
   }
 }
 
-/** The message whose partition was computed last, and its key: a store asks twice in a row (checkValid, then add). */
-let lastMsg: SignedGossipMessage | undefined;
-let lastKey = "";
-
 /**
  * The comparator's partition: only messages of one kind and one PKI-ID (or any two blocks) can invalidate
- * each other. Keys are flat strings (hashed at once by the store's Map).
+ * each other. Keys are flat strings (hashed at once by the store's Map), computed once per message.
  */
 export function gossipMessagePartition(msg: SignedGossipMessage): string {
-  if (msg === lastMsg) return lastKey;
-  const key = partitionKey(msg);
-  lastMsg = msg;
-  lastKey = key;
-  return key;
+  return msg.partition(partitionKey);
 }
 
 /** The partition of the alive messages of `pkiId`: for a store lookup before the message is decoded. */

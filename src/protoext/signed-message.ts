@@ -62,6 +62,7 @@ export class SignedGossipMessage {
   #bytes: Uint8Array | undefined;
   #withoutSecret: SignedGossipMessage | undefined;
   #internalEndpoint: string | undefined;
+  #partition: string | undefined;
 
   private constructor(
     readonly envelope: Envelope,
@@ -153,6 +154,15 @@ export class SignedGossipMessage {
     // Read once: discovery asks for it at each step of handling an alive message.
     this.#internalEndpoint ??= this.#readInternalEndpoint();
     return this.#internalEndpoint;
+  }
+
+  /**
+   * `compute(this)`, computed once: the message-store partition key (see gossipMessagePartition). A message
+   * is checked against the stores of every peer it reaches, and in the simulator those peers share it.
+   */
+  partition(compute: (msg: SignedGossipMessage) => string): string {
+    this.#partition ??= compute(this);
+    return this.#partition;
   }
 
   #readInternalEndpoint(): string {
