@@ -1726,7 +1726,7 @@ class DiscoveryImpl implements Discovery {
       this.#reject("STALE", rm);
       return "skipped";
     }
-    const key = pkiHex(am.membership.pkiId);
+    const key = pkiKey(am.membership.pkiId);
     if (bytesEqual(am.membership.pkiId, this.#self.pkiId)) {
       // Our own earlier run, dead to the sender: outdone when its incarnation is later than ours.
       if (am.timestamp.incNum > this.#incTime && this.#validate(msg)) this.#outdoEarlierIncarnation(am);

@@ -1,4 +1,4 @@
-import { type OrgIdentityType, type PkiHex, type PKIidType, pkiHex } from "../../api/index.js";
+import { type OrgIdentityType, type PkiHex, type PKIidType, pkiHex, pkiKey } from "../../api/index.js";
 import { type Logger, silentLogger } from "../../logging/index.js";
 import { createGossipMessageComparator, type SignedGossipMessage } from "../../protoext/index.js";
 import type { StateInfo } from "../../protos/gen/gossip/message.pb.js";
@@ -76,7 +76,8 @@ export class StateInfoCache {
 
   /** The StateInfo message held for `pkiId` (Fabric's `MsgByID`). */
   msgById(pkiId: PKIidType): SignedGossipMessage | undefined {
-    return this.#byPki.get(pkiHex(pkiId));
+    // pkiKey: asked per routed message about members' long-lived arrays (their key is remembered).
+    return this.#byPki.get(pkiKey(pkiId));
   }
 
   /** Every held message, oldest first. */

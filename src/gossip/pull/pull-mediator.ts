@@ -23,6 +23,8 @@ type GossipContent = NonNullable<GossipMessage["content"]>;
 const RESPONSE_OVERHEAD_BYTES = 1024;
 /** An item's field tag and length prefix in DataUpdate.data. */
 const ITEM_FRAMING_BYTES = 6;
+/** Item IDs whose digest bytes a mediator remembers before it starts over (a few rounds of digests). */
+const DIGEST_MEMO_SIZE = 10_000;
 
 /** The encoded size of an Envelope (payload, signature, secret envelope), without encoding it. */
 function envelopeSize(e: Envelope): number {
@@ -65,6 +67,11 @@ export class PullMediatorImpl implements PullMediator {
   readonly #badInput: RateLimitedLog;
   readonly #engine: PullEngine<ReceivedMessage>;
   readonly #items = new Map<string, SignedGossipMessage>();
+  /**
+   * The digest bytes of item IDs already sent: a digest names every item held, each pull round, and
+   * an identity digest at 400 peers names 400 PKI-IDs. Only read once made (the encoder copies them).
+   */
+  readonly #digestOf = new Map<string, Uint8Array>();
   readonly #hooks = new Map<PullHookMsgType, PullMessageHook[]>();
 
   constructor(config: PullMediatorConfig, adapter: PullMediatorAdapter, components: PullMediatorComponents) {
@@ -222,7 +229,17 @@ export class PullMediatorImpl implements PullMediator {
   }
 
   #digests(itemIds: readonly string[]): Uint8Array[] {
-    return itemIds.map((id) => digestOfItemId(this.#config.msgType, id));
+    const out: Uint8Array[] = [];
+    for (const id of itemIds) {
+      let digest = this.#digestOf.get(id);
+      if (digest === undefined) {
+        if (this.#digestOf.size >= DIGEST_MEMO_SIZE) this.#digestOf.clear();
+        digest = digestOfItemId(this.#config.msgType, id);
+        this.#digestOf.set(id, digest);
+      }
+      out.push(digest);
+    }
+    return out;
   }
 
   /** A pull message with our channel and tag; the pull nonce lives in the content, the outer nonce is 0. */
