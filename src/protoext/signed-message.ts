@@ -1,5 +1,6 @@
-import type { Signer, Verifier, PeerIdentityType } from "../api/index.js";
+import type { PeerIdentityType, Signer, Verifier } from "../api/index.js";
 import { Envelope, GossipMessage, Secret, type SecretEnvelope } from "../protos/gen/gossip/message.pb.js";
+import { startsBuffer } from "../util/index.js";
 import { countEnvelopeFields, countPayloadFields, type FieldCount, MAX_DECODED_FIELDS } from "./decode-budget.js";
 import { MessageError } from "./errors.js";
 
@@ -38,19 +39,38 @@ function decodeMessage(payload: Uint8Array): GossipMessage {
     case "aliveMsg": {
       const v = c.value;
       if (v.identity.byteLength === 0) v.identity = EMPTY;
-      if (v.membership !== undefined && v.membership.metadata.byteLength === 0) v.membership.metadata = EMPTY;
+      if (v.membership !== undefined) {
+        if (v.membership.metadata.byteLength === 0) v.membership.metadata = EMPTY;
+        v.membership.pkiId = ownArray(v.membership.pkiId);
+      }
       break;
     }
     case "peerIdentity":
       if (c.value.metadata.byteLength === 0) c.value.metadata = EMPTY;
+      c.value.pkiId = ownArray(c.value.pkiId);
       break;
     case "stateInfo":
       if (c.value.channelMAC.byteLength === 0) c.value.channelMAC = EMPTY;
+      c.value.pkiId = ownArray(c.value.pkiId);
+      break;
+    case "leadershipMsg":
+      c.value.pkiId = ownArray(c.value.pkiId);
       break;
     default:
       break;
   }
   return m;
+}
+
+/**
+ * A PKI-ID as an array of its own rather than a view of the frame. The lookups by PKI-ID remember only such
+ * arrays (pkiKey, PkiIdMemo: a view would pin its frame), and held messages are asked about again and again:
+ * each membership response reads the org of every held alive message's signer, each StateInfo snapshot that of
+ * every held StateInfo message's. 32 bytes copied once per decoded message.
+ */
+function ownArray(pkiId: Uint8Array): Uint8Array {
+  // new Uint8Array, not slice(): a Buffer's slice is a view.
+  return pkiId.byteLength === 0 || startsBuffer(pkiId) ? pkiId : new Uint8Array(pkiId);
 }
 
 /**

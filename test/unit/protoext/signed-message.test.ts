@@ -123,4 +123,29 @@ describe("SignedGossipMessage", () => {
     assert.deepStrictEqual(bv.membership?.metadata, utf8("m"));
     assert.deepStrictEqual(av.membership?.pkiId, ID);
   });
+
+  it("decoded PKI-IDs are arrays of their own, not views of the frame", () => {
+    const stateInfo: GossipMessage = {
+      nonce: 0n,
+      channel: EMPTY,
+      tag: Tag.CHAN_OR_ORG,
+      content: { $case: "stateInfo", value: { timestamp: { incNum: 1n, seqNum: 2n }, pkiId: ID, channelMAC: utf8("mac"), properties: undefined } },
+    };
+    for (const original of [aliveMsg, stateInfo]) {
+      // The frame inside a larger buffer, as a received frame is.
+      const bytes = SignedGossipMessage.sign(original, signer).bytes;
+      const frame = new Uint8Array(bytes.byteLength + 8).subarray(8);
+      frame.set(bytes);
+      const m = SignedGossipMessage.fromEnvelopeBytes(frame);
+      const c = m.message.content;
+      const pkiId = c?.$case === "aliveMsg" ? c.value.membership?.pkiId : c?.$case === "stateInfo" ? c.value.pkiId : undefined;
+      assert.ok(pkiId !== undefined);
+      assert.deepStrictEqual(pkiId, ID);
+      // Its own buffer: what the lookups by PKI-ID remember (a view would pin the frame).
+      assert.equal(pkiId.byteOffset, 0);
+      assert.equal(pkiId.buffer.byteLength, ID.byteLength);
+      frame.fill(0);
+      assert.deepStrictEqual(pkiId, ID, "unchanged when the frame is overwritten");
+    }
+  });
 });
