@@ -1,4 +1,4 @@
-export { SignedGossipMessage } from "./signed-message.js";
+export { replacePkiId, SignedGossipMessage } from "./signed-message.js";
 export type { AuthInfo, ConnectionInfo, ReceivedMessage } from "./received-message.js";
 export { MessageError } from "./errors.js";
 export type { GossipContent, GossipContentCase, GossipMessageOf } from "./message-kinds.js";

@@ -39,27 +39,41 @@ function decodeMessage(payload: Uint8Array): GossipMessage {
     case "aliveMsg": {
       const v = c.value;
       if (v.identity.byteLength === 0) v.identity = EMPTY;
-      if (v.membership !== undefined) {
-        if (v.membership.metadata.byteLength === 0) v.membership.metadata = EMPTY;
-        v.membership.pkiId = ownArray(v.membership.pkiId);
-      }
+      if (v.membership !== undefined && v.membership.metadata.byteLength === 0) v.membership.metadata = EMPTY;
       break;
     }
     case "peerIdentity":
       if (c.value.metadata.byteLength === 0) c.value.metadata = EMPTY;
-      c.value.pkiId = ownArray(c.value.pkiId);
       break;
     case "stateInfo":
       if (c.value.channelMAC.byteLength === 0) c.value.channelMAC = EMPTY;
-      c.value.pkiId = ownArray(c.value.pkiId);
-      break;
-    case "leadershipMsg":
-      c.value.pkiId = ownArray(c.value.pkiId);
       break;
     default:
       break;
   }
+  replacePkiId(m, ownArray);
   return m;
+}
+
+/**
+ * Points the PKI-ID field of an alive, StateInfo, leadership or identity message at `replace(pkiId)`, an
+ * array with the same bytes. For decoding only, before anyone else sees the message (the decoder's copy out
+ * of the frame; the simulator's one array per PKI-ID for the run).
+ */
+export function replacePkiId(m: GossipMessage, replace: (pkiId: Uint8Array) => Uint8Array): void {
+  const c = m.content;
+  switch (c?.$case) {
+    case "aliveMsg":
+      if (c.value.membership !== undefined) c.value.membership.pkiId = replace(c.value.membership.pkiId);
+      return;
+    case "stateInfo":
+    case "leadershipMsg":
+    case "peerIdentity":
+      c.value.pkiId = replace(c.value.pkiId);
+      return;
+    default:
+      return;
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { type PkiHex, pkiHex } from "../api/index.js";
 import type { FrameDecoder } from "../comm/index.js";
-import { SignedGossipMessage } from "../protoext/index.js";
+import { replacePkiId, SignedGossipMessage } from "../protoext/index.js";
 
 /**
  * Decodes a frame once for every peer it reaches. The simulator's network hands on the very bytes a
@@ -9,8 +9,8 @@ import { SignedGossipMessage } from "../protoext/index.js";
  * twice, one decode instead of 2N. The peers then share the decoded message, which nothing writes
  * after decoding (as they already share the frame's bytes).
  *
- * Its PKI-ID field is also pointed at one array per PKI-ID for the whole run instead of a view of the
- * frame: the peers' caches keyed by array identity (pkiKey, the identity mapper, discovery) then find
+ * Its PKI-ID field is also pointed at one array per PKI-ID for the whole run instead of one per decoded
+ * message: the peers' caches keyed by array identity (pkiKey, the identity mapper, discovery) then find
  * it at once instead of by its hex key.
  *
  * A frame that does not decode is not remembered: each peer that receives it gets the decoder's error.
@@ -30,7 +30,7 @@ export class SharedFrameDecoder {
     }
     const msg = SignedGossipMessage.fromEnvelopeBytes(bytes);
     this.#decodes++;
-    this.#sharePkiId(msg);
+    replacePkiId(msg.message, this.#shared);
     this.#decoded.set(bytes, msg);
     return msg;
   };
@@ -40,31 +40,13 @@ export class SharedFrameDecoder {
     return { decodes: this.#decodes, hits: this.#hits };
   }
 
-  #sharePkiId(msg: SignedGossipMessage): void {
-    const c = msg.message.content;
-    switch (c?.$case) {
-      case "aliveMsg":
-        if (c.value.membership !== undefined) c.value.membership.pkiId = this.#shared(c.value.membership.pkiId);
-        return;
-      case "stateInfo":
-      case "leadershipMsg":
-      case "peerIdentity":
-        c.value.pkiId = this.#shared(c.value.pkiId);
-        return;
-      default:
-        return;
-    }
-  }
-
-  /** The run's array for these bytes: the first seen, copied out of its frame. */
-  #shared(pkiId: Uint8Array): Uint8Array {
+  /** The run's array for these bytes: the first one decoded (already an array of its own, not a view of its frame). */
+  readonly #shared = (pkiId: Uint8Array): Uint8Array => {
     if (pkiId.byteLength === 0) return pkiId;
     const key = pkiHex(pkiId);
-    let shared = this.#pkiIds.get(key);
-    if (shared === undefined) {
-      shared = pkiId.slice();
-      this.#pkiIds.set(key, shared);
-    }
-    return shared;
-  }
+    const shared = this.#pkiIds.get(key);
+    if (shared !== undefined) return shared;
+    this.#pkiIds.set(key, pkiId);
+    return pkiId;
+  };
 }
