@@ -365,4 +365,40 @@ describe("MemoryNetwork and MemoryTransport", () => {
     assert.deepEqual(env.net.endpoints(), [A], "closing the loser does not unregister the winner");
     await env.closeAll();
   });
+
+  it("a frame that reaches a host is an event of the host's clock: grouped clocks run each host's arrivals and timers together", async () => {
+    const clock = new ManualClock(0, { turnPerInstant: false });
+    const net = new MemoryNetwork(clock, () => 5);
+    const hosts = [A, B, C].map((endpoint, i) => ({ endpoint, clock: clock.grouped(i + 1) }));
+    const [a, b, c] = hosts.map((h) => new MemoryTransport(net, { endpoint: h.endpoint, clock: h.clock })) as [MemoryTransport, MemoryTransport, MemoryTransport];
+    const order: string[] = [];
+    const accepted: RawStream[] = [];
+    for (const [i, t] of [a, b, c].entries()) {
+      await t.listen((stream) => {
+        accepted.push(stream);
+        stream.onData((bytes) => order.push(`${"abc"[i]} got ${bytes[0]}`));
+      });
+    }
+    const dial = track(c.dial(A, 1_000, 1_000));
+    const dial2 = track(b.dial(A, 1_000, 1_000));
+    await clock.advance(20);
+    assert.ok(dial.settled && !dial.rejected && dial2.settled && !dial2.rejected, "dials on the hosts' clocks complete");
+    const cToA = dial.value!;
+    const bToA = dial2.value!;
+    cToA.onData((bytes) => order.push(`c got ${bytes[0]}`));
+    // Scheduled in another order than they run in: C's timer, C's frame to A, the network's timer, B's frame to A, A's frame to C.
+    hosts[2]!.clock.setTimeout(() => order.push("c timer"), 5);
+    await cToA.write(Uint8Array.from([3]));
+    clock.setTimeout(() => order.push("network timer"), 5);
+    await bToA.write(Uint8Array.from([2]));
+    const replies = accepted.filter((s) => s.remoteAddress === C);
+    assert.equal(replies.length, 1);
+    await replies[0]!.write(Uint8Array.from([1]));
+    await clock.advance(5);
+    // Group 0 (the network's own clock) first, then A's arrivals in the order they were sent, then C's timer and
+    // arrival in the order they were scheduled.
+    assert.deepEqual(order, ["network timer", "a got 3", "a got 2", "c timer", "c got 1"]);
+    for (const t of [a, b, c]) await t.close();
+    assert.equal(clock.pendingTimers(), 0);
+  });
 });

@@ -9,6 +9,8 @@ export interface MemoryEndpoint {
   readonly tlsEnabled: boolean;
   /** True while listening and not closed. */
   readonly accepting: boolean;
+  /** The clock of this endpoint's host: frames reaching it, and the waits of its writes, are scheduled on it. */
+  readonly clock: Clock;
   /** Receives the accepting end of a new stream. */
   accepted(stream: MemoryStream): void;
 }
@@ -84,6 +86,10 @@ const BUFFERED_FRAMES = 16;
 
 class Lane {
   readonly queue: Flight[] = [];
+  /** The receiving host's clock: an arrival is its event. */
+  readonly clock: Clock;
+  /** The sending host's clock: a write waiting for its uplink waits on it. */
+  readonly senderClock: Clock;
   timer: TimerHandle | undefined;
   /** Delivery time of the last in-order frame queued: later in-order frames never overtake it. */
   lastAt = Number.NEGATIVE_INFINITY;
@@ -96,8 +102,12 @@ class Lane {
   constructor(
     readonly from: MemoryStream,
     readonly to: MemoryStream,
+    sender: MemoryEndpoint,
+    receiver: MemoryEndpoint,
     fire: (lane: Lane) => void,
   ) {
+    this.clock = receiver.clock;
+    this.senderClock = sender.clock;
     this.onDue = () => fire(this);
   }
 
@@ -380,8 +390,8 @@ export class MemoryNetwork {
       acceptor: acceptorEnd,
       dialerTransport: dialer,
       acceptorTransport: acceptor,
-      dialerLane: new Lane(dialerEnd, acceptorEnd, this.#fireLane),
-      acceptorLane: new Lane(acceptorEnd, dialerEnd, this.#fireLane),
+      dialerLane: new Lane(dialerEnd, acceptorEnd, dialer, acceptor, this.#fireLane),
+      acceptorLane: new Lane(acceptorEnd, dialerEnd, acceptor, dialer, this.#fireLane),
       retired: false,
     };
     this.#pairs.add(pair);
@@ -431,7 +441,7 @@ export class MemoryNetwork {
     const sendMs = fate.sendMs ?? 0;
     if (sendMs <= 0) return this.#buffered(lane, now);
     return new Promise<void>((resolve) => {
-      this.clock.setTimeout(resolve, sendMs);
+      lane.senderClock.setTimeout(resolve, sendMs);
     });
   }
 
@@ -495,7 +505,7 @@ export class MemoryNetwork {
   #schedule(lane: Lane): void {
     const head = lane.queue[0];
     if (head === undefined) return;
-    lane.timer = this.clock.setTimeout(lane.onDue, Math.max(0, head.at - this.clock.monotonic()));
+    lane.timer = lane.clock.setTimeout(lane.onDue, Math.max(0, head.at - this.clock.monotonic()));
   }
 
   readonly #fireLane = (lane: Lane): void => this.#fire(lane);

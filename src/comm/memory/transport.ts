@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { TimerHandle } from "../../util/index.js";
+import type { Clock, TimerHandle } from "../../util/index.js";
 import { CommError, dialNotNeeded, type RawStream, type Transport, type TransportTls } from "../index.js";
 import type { MemoryEndpoint, MemoryNetwork } from "./network.js";
 import type { MemoryStream } from "./stream.js";
@@ -20,6 +20,12 @@ export interface MemoryTransportOptions {
   endpoint: string;
   /** Simulated TLS; without it the transport speaks plaintext and both TLS hashes are undefined. */
   tls?: MemoryTlsCerts;
+  /**
+   * The clock of the host this transport is on (default: the network's). Its dials wait on it, and the
+   * frames that reach it are its events: under a ManualClock, a grouped clock (ManualClock.grouped)
+   * keeps each host's events together within an instant.
+   */
+  clock?: Clock;
 }
 
 interface PendingOp {
@@ -42,6 +48,7 @@ export class MemoryTransport implements Transport, MemoryEndpoint {
   readonly listenAddress: string;
   /** True when this side speaks TLS (it has a server or a client certificate). */
   readonly tlsEnabled: boolean;
+  readonly clock: Clock;
   readonly #network: MemoryNetwork;
   readonly #pending = new Set<PendingOp>();
   #onStream: ((stream: RawStream) => void) | undefined;
@@ -49,6 +56,7 @@ export class MemoryTransport implements Transport, MemoryEndpoint {
 
   constructor(network: MemoryNetwork, options: MemoryTransportOptions) {
     this.#network = network;
+    this.clock = options.clock ?? network.clock;
     this.listenAddress = options.endpoint;
     const serverCert = options.tls?.serverCert;
     const clientCert = options.tls?.clientCert;
@@ -115,12 +123,12 @@ export class MemoryTransport implements Transport, MemoryEndpoint {
 
   /**
    * Connect (one round trip, within `dialTimeoutMs`), ping (one round trip, within `pingTimeoutMs`),
-   * then, when `openStream`, open the stream. Every step waits on the network's clock.
+   * then, when `openStream`, open the stream. Every step waits on this host's clock.
    */
   #connect(endpoint: string, dialTimeoutMs: number, pingTimeoutMs: number, openStream: boolean, stillNeeded?: () => boolean): Promise<MemoryStream | undefined> {
     if (this.#closed) return Promise.reject(new CommError("STOPPED", `transport ${this.listenAddress} is closed`));
     const net = this.#network;
-    const clock = net.clock;
+    const clock = this.clock;
     if (openStream) net.countDial(this.listenAddress, endpoint);
     return new Promise<MemoryStream | undefined>((resolve, reject) => {
       const op: PendingOp = { timer: undefined, reject };

@@ -146,3 +146,61 @@ test("many timers (past the heap's first growth), some cancelled, some scheduled
   );
   assert.equal(clock.pendingTimers(), 0);
 });
+
+test("grouped clocks: within an instant the groups fire in ascending order, the clock's own first, each in scheduling order", async () => {
+  const clock = new ManualClock(0, { turnPerInstant: false });
+  const hostB = clock.grouped(2);
+  const hostA = clock.grouped(1);
+  const fired: string[] = [];
+  hostB.setTimeout(() => fired.push("B1"), 10);
+  hostA.setTimeout(() => fired.push("A1"), 10);
+  clock.setTimeout(() => fired.push("own1"), 10);
+  hostB.setTimeout(() => fired.push("B2"), 10);
+  hostA.setTimeout(() => {
+    fired.push("A2");
+    // Scheduled while the instant fires: its group's turn comes again at once (A precedes B), after A's earlier ones.
+    hostA.setTimeout(() => fired.push("A3"), 0);
+  }, 10);
+  hostB.setTimeout(() => fired.push("B@5"), 5);
+  clock.setTimeout(() => fired.push("own2"), 10);
+  let slept = false;
+  void hostA.sleep(4).then(() => {
+    slept = true;
+  });
+  await clock.advance(4);
+  assert.equal(slept, true, "a grouped clock's sleep ends on time");
+  assert.deepEqual(fired, []);
+  assert.equal(hostA.monotonic(), 4, "a grouped clock tells the clock's time");
+  assert.equal(hostB.now(), clock.now());
+  await clock.advance(10);
+  assert.deepEqual(fired, ["B@5", "own1", "own2", "A1", "A2", "A3", "B1", "B2"]);
+  assert.equal(clock.pendingTimers(), 0);
+});
+
+test("a grouped clock's timers cancel, and each group keeps its scheduling order over many timers", async () => {
+  const clock = new ManualClock(0, { turnPerInstant: false });
+  const groups = [clock, clock.grouped(3), clock.grouped(1), clock.grouped(2)];
+  const rank = [0, 3, 1, 2];
+  const random = new SeededRandom(5);
+  const fired: { at: number; group: number; seq: number }[] = [];
+  const expected: { at: number; group: number; seq: number }[] = [];
+  for (let seq = 0; seq < 3_000; seq++) {
+    const g = random.int(groups.length);
+    const at = random.int(20);
+    const entry = { at, group: rank[g]!, seq };
+    const handle = groups[g]!.setTimeout(() => fired.push(entry), at);
+    if (random.int(6) === 0) handle.cancel();
+    else expected.push(entry);
+  }
+  expected.sort((a, b) => a.at - b.at || a.group - b.group || a.seq - b.seq);
+  await clock.advance(20);
+  assert.deepEqual(fired, expected);
+});
+
+test("a clock group is an integer from 1 to 65,535", () => {
+  const clock = new ManualClock(0);
+  for (const bad of [0, -1, 1.5, 65_536, Number.NaN]) {
+    assert.throws(() => clock.grouped(bad), /a clock group is an integer from 1 to 65535/);
+  }
+  assert.doesNotThrow(() => clock.grouped(65_535));
+});
