@@ -58,6 +58,7 @@ export interface SimPeerSpec {
 /** What a simulated peer runs on. */
 export interface SimPeerEnv {
   network: MemoryNetwork;
+  /** This peer's clock: the simulation's, grouped for this host (ManualClock.grouped). */
   clock: Clock;
   tree: RandomTree;
   crypto: SimPeerCrypto;
@@ -218,7 +219,7 @@ export class SimPeer {
     const g = env.gossip;
     const service = createGossipService(
       {
-        transport: new MemoryTransport(env.network, { endpoint: spec.endpoint }),
+        transport: new MemoryTransport(env.network, { endpoint: spec.endpoint, clock: this.#clock }),
         mcs,
         securityAdvisor,
         selfIdentity: identity,

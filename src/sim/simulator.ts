@@ -255,7 +255,8 @@ export class Simulator {
       const skew = (skewRng.float() * 2 - 1) * o.clockSkewMs;
       const peer = new SimPeer(s, {
         network: this.network,
-        clock: this.clock,
+        // Each peer is a host of its own: its timers and the frames that reach it run together within an instant.
+        clock: this.clock.grouped(1 + s.index),
         tree: this.tree,
         crypto: this.#crypto.peer(s.name, s.mspId, s.endpoint),
         gossip: o.gossipByPeer?.[s.index] ?? o.gossip,
@@ -278,7 +279,7 @@ export class Simulator {
       // The same identity (so the same PKI-ID) on another host: no channel, so no ledger and no orderer use.
       const twin = new SimPeer(spec, {
         network: this.network,
-        clock: this.clock,
+        clock: this.clock.grouped(1 + spec.index),
         tree: this.tree,
         crypto: of.crypto,
         gossip: o.gossip,
