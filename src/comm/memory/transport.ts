@@ -23,7 +23,8 @@ export interface MemoryTransportOptions {
   /**
    * The clock of the host this transport is on (default: the network's). Its dials wait on it, and the
    * frames that reach it are its events: under a ManualClock, a grouped clock (ManualClock.grouped)
-   * keeps each host's events together within an instant.
+   * keeps each host's events together within an instant. It must tell the network's time: the network's
+   * clock itself, a group of it, or a skewed view of either (only the wall time may differ).
    */
   clock?: Clock;
 }
