@@ -8,6 +8,17 @@ cd "$(dirname "$0")/.."
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
+# The processes the tests start run the code under test: the sources through tsx, or dist/ when it was built
+# from these very sources (no source or TypeScript setting newer than it, as after `npm ci`, which builds it),
+# which starts in about half the time (test/utils/cli.ts, src/cli/peer-process.ts).
+if [ -f dist/cli/main.js ] && [ -z "$(find src tsconfig.json tsconfig.build.json -newer dist/cli/main.js -print -quit)" ]; then
+  export FABRIC_GOSSIP_BUILD_CURRENT=1
+  echo "== processes started by the tests run dist/ (built from these sources)"
+else
+  export FABRIC_GOSSIP_BUILD_CURRENT=0
+  echo "== processes started by the tests run the sources (dist/ is missing or older than them)"
+fi
+
 run() {
   local concurrency="$1"
   shift

@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { BIN } from "../utils/cli.js";
+import { BIN, CODE_UNDER_TEST_ENV } from "../utils/cli.js";
 import { FAST_GOSSIP_ENV, fastElectionEnv } from "../utils/fast-timers.js";
 
 /**
@@ -209,7 +209,7 @@ test("network up's dashboard in headless Chromium: every peer by org, the leader
   }
   const child = spawn(process.execPath, [BIN, "network", "up", "--orgs", "2", "--peers-per-org", "2", "--tx-rate", "10", "--batch-size", "2", "--seconds", "20", "--json"], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, FABRIC_GOSSIP_SOURCES: "1", ...FAST_ENV },
+    env: { ...process.env, ...CODE_UNDER_TEST_ENV, ...FAST_ENV },
   });
   const stdout: string[] = [];
   const stderr: string[] = [];

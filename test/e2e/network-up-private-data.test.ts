@@ -10,7 +10,7 @@ import { silentLogger } from "../../src/logging/index.js";
 import { createCollectionStore, openPvtDataStore, privateDataNeeds, pvtRwsetHashMatches, validateBlockTransactions } from "../../src/privdata/index.js";
 import type { Block } from "../../src/protos/gen/common/common.pb.js";
 import { SystemClock } from "../../src/util/index.js";
-import { BIN } from "../utils/cli.js";
+import { BIN, CODE_UNDER_TEST_ENV } from "../utils/cli.js";
 import { FAST_GOSSIP_ENV, fastElectionEnv } from "../utils/fast-timers.js";
 
 /**
@@ -32,7 +32,7 @@ const FAST_ENV: Record<string, string> = {
 };
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...FAST_ENV } });
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...CODE_UNDER_TEST_ENV, ...FAST_ENV } });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => {

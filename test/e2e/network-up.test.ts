@@ -5,7 +5,7 @@ import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { LocalNetwork } from "../../src/cli/network/index.js";
 import { channelConfigFromBlock, decodeBlock } from "../../src/channelconfig/index.js";
-import { BIN } from "../utils/cli.js";
+import { BIN, CODE_UNDER_TEST_ENV } from "../utils/cli.js";
 import { FAST_GOSSIP_ENV, fastElectionEnv } from "../utils/fast-timers.js";
 
 /**
@@ -34,7 +34,7 @@ interface Run {
 }
 
 function runCli(args: string[]): Run {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...FAST_ENV } });
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...CODE_UNDER_TEST_ENV, ...FAST_ENV } });
   const stdout: string[] = [];
   const stderr: string[] = [];
   const waiters: { match: (l: string) => boolean; resolve: (l: string) => void }[] = [];

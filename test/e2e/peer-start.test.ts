@@ -8,7 +8,7 @@ import { tlsCaFiles } from "../../src/cli/commands/network.js";
 import { PeerProcess } from "../../src/cli/peer-process.js";
 import { type CryptoMaterialSummary, generateCryptoMaterial } from "../../src/crypto/index.js";
 import type { MembershipView } from "../../src/service/membership-view.js";
-import { BIN, runCli } from "../utils/cli.js";
+import { BIN, CODE_UNDER_TEST_ENV, runCli } from "../utils/cli.js";
 import { genesisBlockOf } from "../utils/channel-setup.js";
 import { FAST_GOSSIP_ENV } from "../utils/fast-timers.js";
 import { freePorts } from "../utils/net.js";
@@ -180,7 +180,7 @@ describe("peer start: development crypto, plaintext", { timeout: 120_000 }, () =
     const spawnPeer = (args: string[]) => {
       const child = spawn(process.execPath, [BIN, "peer", "start", ...args], {
         stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, FABRIC_LOGGING_SPEC: "warn", ...FAST_GOSSIP_ENV },
+        env: { ...process.env, ...CODE_UNDER_TEST_ENV, FABRIC_LOGGING_SPEC: "warn", ...FAST_GOSSIP_ENV },
       });
       let out = "";
       let err = "";
