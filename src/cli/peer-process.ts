@@ -15,6 +15,14 @@ function childrenRunSources(): boolean {
   return import.meta.url.endsWith(".ts") && process.env["FABRIC_GOSSIP_BUILD_CURRENT"] !== "1";
 }
 
+/**
+ * What a process started from bin/fabric-gossip.js needs in its environment to run the same code as this one
+ * (see childrenRunSources): `FABRIC_GOSSIP_SOURCES=1` for the sources, nothing for dist/ (bin's default).
+ */
+export function childCodeEnv(): Record<string, string> {
+  return childrenRunSources() ? { FABRIC_GOSSIP_SOURCES: "1" } : {};
+}
+
 /** Options of a `PeerProcess`. */
 export interface PeerProcessOptions {
   /**
@@ -52,7 +60,7 @@ export class PeerProcess {
       env: {
         ...process.env,
         FABRIC_LOGGING_SPEC: process.env["FABRIC_LOGGING_SPEC"] ?? "warn",
-        ...(childrenRunSources() ? { FABRIC_GOSSIP_SOURCES: "1" } : {}),
+        ...childCodeEnv(),
         ...env,
       },
     });

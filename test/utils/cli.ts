@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { childCodeEnv } from "../../src/cli/peer-process.js";
 
 /** The `fabric-gossip` executable, as a user runs it (`node bin/fabric-gossip.js`); start it with `CODE_UNDER_TEST_ENV`. */
 export const BIN = fileURLToPath(new URL("../../bin/fabric-gossip.js", import.meta.url));
@@ -7,11 +8,9 @@ export const BIN = fileURLToPath(new URL("../../bin/fabric-gossip.js", import.me
 /**
  * What a process started from BIN needs in its environment to run the code under test: the sources
  * (through tsx), unless scripts/test.sh found dist/ built from these very sources
- * (FABRIC_GOSSIP_BUILD_CURRENT=1), which starts in about half the time.
+ * (FABRIC_GOSSIP_BUILD_CURRENT=1), which starts in about half the time. The rule PeerProcess follows.
  */
-export const CODE_UNDER_TEST_ENV: Readonly<Record<string, string>> = {
-  FABRIC_GOSSIP_SOURCES: process.env["FABRIC_GOSSIP_BUILD_CURRENT"] === "1" ? "" : "1",
-};
+export const CODE_UNDER_TEST_ENV: Readonly<Record<string, string>> = childCodeEnv();
 
 /** How a CLI run ended, and all it printed. */
 export interface RunResult {
